@@ -161,6 +161,110 @@ impl Cgroup {
         }
     }
 
+    /// A group named the libcgroup way, `controllers:path`
+    /// (`memory,cpu:helloworld`, `*:/`, `:path` for the v2 hierarchy).
+    pub fn from_spec(layout: Arc<Layout>, spec: &str) -> Result<Cgroup> {
+        let (ctrls, path) = spec.split_once(':').ok_or_else(|| Error::InvalidSpec {
+            spec: spec.to_string(),
+        })?;
+        let ctrls: Vec<&str> = if ctrls.is_empty() {
+            vec!["unified"]
+        } else {
+            ctrls.split(',').collect()
+        };
+        if ctrls.iter().any(|c| c.is_empty()) {
+            return Err(Error::InvalidSpec {
+                spec: spec.to_string(),
+            });
+        }
+        Cgroup::new(layout, &ctrls, path)
+    }
+
+    /// The readable interface files of `controller` in this group
+    /// (`memory.*`), sorted; with `None`, every readable file of every
+    /// hierarchy of the handle.
+    pub fn keys(&self, controller: Option<&str>) -> Result<Vec<String>> {
+        self.check_exists()?;
+        let dirs: Vec<&Member> = match controller {
+            Some(c) => self.member_for(c).into_iter().collect(),
+            None => self.members.iter().collect(),
+        };
+        let mut keys = Vec::new();
+        for m in dirs {
+            let entries = fs::read_dir(&m.dir).map_err(|source| Error::Read {
+                path: m.dir.clone(),
+                source,
+            })?;
+            for e in entries.flatten() {
+                let Ok(meta) = e.metadata() else { continue };
+                if !meta.is_file() || meta.mode() & 0o444 == 0 {
+                    continue;
+                }
+                let name = e.file_name().to_string_lossy().into_owned();
+                let wanted = match controller {
+                    Some(c) => {
+                        let prefix = if m.is_v2() { v2_name(c) } else { c };
+                        name.strip_prefix(prefix).is_some_and(|r| r.starts_with('.'))
+                    }
+                    None => true,
+                };
+                if wanted {
+                    keys.push(name);
+                }
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    /// Copies every setting that can be both read and written from `src`
+    /// into this group, on the hierarchies they share (`cgset
+    /// --copy-from`). Returns the keys written.
+    pub fn copy_from(&self, src: &Cgroup) -> Result<Vec<String>> {
+        src.check_exists()?;
+        self.check_exists()?;
+        let mut written = Vec::new();
+        for m in &self.members {
+            let Some(sm) = src
+                .members
+                .iter()
+                .find(|s| s.hierarchy.mount_point == m.hierarchy.mount_point)
+            else {
+                continue;
+            };
+            let entries = fs::read_dir(&sm.dir).map_err(|source| Error::Read {
+                path: sm.dir.clone(),
+                source,
+            })?;
+            let mut names: Vec<String> = entries
+                .flatten()
+                .filter(|e| {
+                    e.metadata()
+                        .map(|md| md.is_file() && md.mode() & 0o600 == 0o600)
+                        .unwrap_or(false)
+                })
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| {
+                    !matches!(
+                        n.as_str(),
+                        "tasks" | "release_agent" | "notify_on_release" | "memory.oom_control"
+                    ) && !n.starts_with("cgroup.")
+                })
+                .collect();
+            names.sort();
+            for name in names {
+                let value = read_file(&sm.dir.join(&name))?;
+                if value.is_empty() || read_file(&m.dir.join(&name)).ok().as_deref() == Some(&value) {
+                    continue;
+                }
+                write_file(&m.dir.join(&name), &value)?;
+                written.push(name);
+            }
+        }
+        Ok(written)
+    }
+
     pub fn layout(&self) -> &Arc<Layout> {
         &self.layout
     }
@@ -859,4 +963,23 @@ fn walk_dir(dir: &Path, rel: String, with_pids: bool) -> Result<Node> {
 /// deadline passes. Returns whether it did.
 pub(crate) fn wait_v2_event(dir: &Path, key: &str, value: &str, deadline: Instant) -> Result<bool> {
     crate::wait::wait_events(&dir.join("cgroup.events"), key, value, deadline)
+}
+
+/// The command line of a process for display: its arguments joined by
+/// spaces, or its name in brackets for a kernel thread, or `?` once gone.
+pub fn process_cmdline(pid: i32) -> String {
+    match fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(raw) if !raw.is_empty() => {
+            let parts: Vec<String> = raw
+                .split(|b| *b == 0)
+                .filter(|p| !p.is_empty())
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect();
+            parts.join(" ")
+        }
+        _ => match fs::read_to_string(format!("/proc/{pid}/comm")) {
+            Ok(c) => format!("[{}]", c.trim_end()),
+            Err(_) => "?".to_string(),
+        },
+    }
 }

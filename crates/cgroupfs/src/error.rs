@@ -30,7 +30,7 @@ pub enum Error {
     #[error("No cgroup hierarchy is mounted (nothing of type cgroup or cgroup2 in {mountinfo}); mount one, e.g. `mount -t cgroup2 none /sys/fs/cgroup`")]
     NoHierarchy { mountinfo: PathBuf },
 
-    #[error("Unknown controller '{controller}': this host offers {available}")]
+    #[error("Unknown controller '{controller}': this host offers {available} (check the spelling; `lscgroup` lists the hierarchies)")]
     UnknownController {
         controller: String,
         available: String,
@@ -42,10 +42,13 @@ pub enum Error {
         hint: &'static str,
     },
 
+    #[error("Invalid group '{spec}': expected <controllers>:<path>, e.g. memory,cpu:helloworld")]
+    InvalidSpec { spec: String },
+
     #[error("Invalid cgroup path '{path}': {reason}")]
     InvalidPath { path: String, reason: &'static str },
 
-    #[error("Cgroup {group} does not exist ({dir} is missing); create it first, e.g. `cgcreate -g {group}`")]
+    #[error("Cgroup {group} does not exist (no directory {dir}); check the name with `lscgroup`, or create it with `cgcreate -g {group}`")]
     NotFound { group: String, dir: PathBuf },
 
     #[error("Cannot create cgroup directory {dir}")]
@@ -64,7 +67,7 @@ pub enum Error {
         source: io::Error,
     },
 
-    #[error("Cgroup {group} still holds {count} process(es) (pids {pids}); stop them first, or delete with the option that moves them to the parent group or kills them")]
+    #[error("Cgroup {group} still holds {count} process(es) (pids {pids}); stop them first, or have them moved to the parent group or killed")]
     Populated {
         group: String,
         count: usize,

@@ -29,7 +29,7 @@ mod settings;
 mod wait;
 
 pub use cgroup::{
-    key_controller, read_file, read_pids, walk, write_file, Cgroup, DeleteOptions, Member, Node,
+    key_controller, process_cmdline, read_file, read_pids, walk, write_file, Cgroup, DeleteOptions, Member, Node,
     Permissions, Populated,
 };
 pub use error::{Error, Result};

@@ -1,1 +1,124 @@
-fn main() {}
+//! The enclos command: LXC's lxc-* and libcgroup's cg* tools in one
+//! binary. It parses arguments, calls the library crates and prints; a link
+//! named after one of those tools (cgcreate, cgexec, ...) behaves as it.
+
+mod cg;
+mod compat;
+mod output;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// System containers and control groups, with LXC's and libcgroup's
+/// commands and flags.
+#[derive(Debug, Parser)]
+#[command(name = "enclos", version, about, propagate_version = true)]
+struct Cli {
+    /// Log priority, as LXC's -l: FATAL, CRIT, ERROR, WARN, NOTICE, INFO,
+    /// DEBUG or TRACE.
+    #[arg(short = 'l', long = "logpriority", value_name = "LEVEL")]
+    logpriority: Option<String>,
+
+    /// Write the log to this file instead of standard error, as LXC's -o.
+    #[arg(short = 'o', long = "logfile", value_name = "FILE")]
+    logfile: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Control groups: libcgroup's cg* tools (cgcreate, cgexec, ...).
+    #[command(subcommand)]
+    Cg(cg::CgCommand),
+    /// Links named after the LXC and libcgroup tools.
+    #[command(subcommand)]
+    Compat(compat::CompatCommand),
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let tool = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+
+    let (name, result) = match cg::Tool::from_name(&tool) {
+        Some(t) => {
+            let _ = init_logging(None, None);
+            (tool.clone(), t.run(args))
+        }
+        None => {
+            let cli = match Cli::try_parse_from(args) {
+                Ok(cli) => cli,
+                Err(e) => return usage_exit(e),
+            };
+            if let Err(e) = init_logging(cli.logpriority.as_deref(), cli.logfile.as_deref()) {
+                eprintln!("enclos: {e:#}");
+                return ExitCode::from(1);
+            }
+            let r = match cli.command {
+                Command::Cg(c) => c.run(),
+                Command::Compat(c) => c.run(),
+            };
+            ("enclos".to_string(), r)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{name}: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs through tracing; the level is LXC's priority name, else
+/// ENCLOS_LOG, else warnings only.
+fn init_logging(priority: Option<&str>, file: Option<&Path>) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let level = match priority.map(str::to_ascii_uppercase).as_deref() {
+        None => None,
+        Some("FATAL" | "ALERT" | "CRIT" | "ERROR") => Some("error"),
+        Some("WARN" | "WARNING") => Some("warn"),
+        Some("NOTICE" | "INFO") => Some("info"),
+        Some("DEBUG") => Some("debug"),
+        Some("TRACE") => Some("trace"),
+        Some(other) => anyhow::bail!(
+            "Unknown log priority '{other}': use FATAL, CRIT, ERROR, WARN, NOTICE, INFO, DEBUG or TRACE"
+        ),
+    };
+    let filter = match level {
+        Some(l) => EnvFilter::new(l),
+        None => EnvFilter::try_from_env("ENCLOS_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    match file {
+        Some(path) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| anyhow::anyhow!("Cannot open log file {}: {e}", path.display()))?;
+            builder.with_ansi(false).with_writer(std::sync::Mutex::new(f)).init();
+        }
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+    Ok(())
+}
+
+/// Prints a clap error or help text; help and version exit 0, bad usage 1
+/// (not clap's 2: every bad input exits 1).
+pub fn usage_exit(e: clap::Error) -> ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

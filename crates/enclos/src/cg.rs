@@ -1,0 +1,700 @@
+//! libcgroup's tools: cgcreate, cgexec, cgdelete, cgget, cgset, lscgroup,
+//! cgconfigparser, cgclassify, and a tree view like systemd-cgls.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use enclos_cgroupfs::{
+    normalize_path, walk, Cgroup, DeleteOptions, Hierarchy, Layout, Node, Permissions, Populated,
+};
+use serde::Serialize;
+
+use crate::output::{print_json, Format};
+
+/// The cg* commands.
+#[derive(Debug, Subcommand)]
+pub enum CgCommand {
+    /// Create control groups (cgcreate).
+    Create(CreateArgs),
+    /// Run a command in control groups (cgexec).
+    Exec(ExecArgs),
+    /// Delete control groups (cgdelete).
+    Delete(DeleteArgs),
+    /// Print settings of control groups (cgget).
+    Get(GetArgs),
+    /// Change settings of control groups (cgset).
+    Set(SetArgs),
+    /// List control groups (lscgroup).
+    List(ListArgs),
+    /// Draw the groups and their processes as a tree (like systemd-cgls).
+    Tree(TreeArgs),
+    /// Create the groups of a cgconfig.conf file (cgconfigparser).
+    Apply(crate::cg::ApplyArgs),
+    /// Move running processes into control groups (cgclassify).
+    Classify(ClassifyArgs),
+}
+
+impl CgCommand {
+    pub fn run(self) -> Result<ExitCode> {
+        match self {
+            CgCommand::Create(a) => a.run(),
+            CgCommand::Exec(a) => a.run(),
+            CgCommand::Delete(a) => a.run(),
+            CgCommand::Get(a) => a.run(),
+            CgCommand::Set(a) => a.run(),
+            CgCommand::List(a) => a.run(),
+            CgCommand::Tree(a) => a.run(),
+            CgCommand::Apply(a) => a.run(),
+            CgCommand::Classify(a) => a.run(),
+        }
+    }
+}
+
+/// The libcgroup tools a link may be named after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Create,
+    Exec,
+    Delete,
+    Get,
+    Set,
+    List,
+    Apply,
+    Classify,
+}
+
+impl Tool {
+    /// Tool names and what they run, for argv[0] dispatch and `compat
+    /// install`.
+    pub const ALL: &'static [(&'static str, Tool)] = &[
+        ("cgcreate", Tool::Create),
+        ("cgexec", Tool::Exec),
+        ("cgdelete", Tool::Delete),
+        ("cgget", Tool::Get),
+        ("cgset", Tool::Set),
+        ("lscgroup", Tool::List),
+        ("cgconfigparser", Tool::Apply),
+        ("cgclassify", Tool::Classify),
+    ];
+
+    pub fn from_name(name: &str) -> Option<Tool> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    }
+
+    /// Parses `args` (argv[0] included) as this tool and runs it.
+    pub fn run(self, args: Vec<OsString>) -> Result<ExitCode> {
+        fn go<P: Parser>(args: Vec<OsString>, f: impl FnOnce(P) -> Result<ExitCode>) -> Result<ExitCode> {
+            match P::try_parse_from(args) {
+                Ok(p) => f(p),
+                Err(e) => Ok(crate::usage_exit(e)),
+            }
+        }
+        match self {
+            Tool::Create => go(args, CreateArgs::run),
+            Tool::Exec => go(args, ExecArgs::run),
+            Tool::Delete => go(args, DeleteArgs::run),
+            Tool::Get => go(args, GetArgs::run),
+            Tool::Set => go(args, SetArgs::run),
+            Tool::List => go(args, ListArgs::run),
+            Tool::Apply => go(args, ApplyArgs::run),
+            Tool::Classify => go(args, ClassifyArgs::run),
+        }
+    }
+}
+
+fn layout() -> Result<Arc<Layout>> {
+    Ok(Arc::new(
+        Layout::discover().context("Cannot find the cgroup hierarchies of this host")?,
+    ))
+}
+
+fn groups(layout: &Arc<Layout>, specs: &[String]) -> Result<Vec<Cgroup>> {
+    specs
+        .iter()
+        .map(|s| Cgroup::from_spec(layout.clone(), s).map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// `uid:gid`, each part a name or a number, either part may be empty.
+fn parse_owner(s: &str) -> Result<(Option<u32>, Option<u32>), String> {
+    let (u, g) = s.split_once(':').unwrap_or((s, ""));
+    let uid = match u {
+        "" => None,
+        u => Some(match u.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => nix::unistd::User::from_name(u)
+                .ok()
+                .flatten()
+                .ok_or_else(|| format!("unknown user '{u}'"))?
+                .uid
+                .as_raw(),
+        }),
+    };
+    let gid = match g {
+        "" => None,
+        g => Some(match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => nix::unistd::Group::from_name(g)
+                .ok()
+                .flatten()
+                .ok_or_else(|| format!("unknown group '{g}'"))?
+                .gid
+                .as_raw(),
+        }),
+    };
+    Ok((uid, gid))
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("'{s}' is not an octal mode such as 775"))
+}
+
+/// Ownership and modes, as cgcreate and cgconfigparser take them.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PermArgs {
+    /// Owner of the tasks files (tasks, cgroup.procs): user:group.
+    #[arg(short = 't', value_name = "TUID:TGID", value_parser = parse_owner)]
+    task_owner: Option<(Option<u32>, Option<u32>)>,
+    /// Owner of the group directory and its other files: user:group.
+    #[arg(short = 'a', value_name = "AUID:AGID", value_parser = parse_owner)]
+    admin_owner: Option<(Option<u32>, Option<u32>)>,
+    /// Mode of the group directory (octal).
+    #[arg(short = 'd', long = "dperm", value_name = "MODE", value_parser = parse_mode)]
+    dperm: Option<u32>,
+    /// Mode of the group's files (octal).
+    #[arg(short = 'f', long = "fperm", value_name = "MODE", value_parser = parse_mode)]
+    fperm: Option<u32>,
+    /// Mode of the tasks files (octal).
+    #[arg(short = 's', long = "tperm", value_name = "MODE", value_parser = parse_mode)]
+    tperm: Option<u32>,
+}
+
+impl PermArgs {
+    pub fn permissions(&self) -> Permissions {
+        Permissions {
+            task_uid: self.task_owner.and_then(|o| o.0),
+            task_gid: self.task_owner.and_then(|o| o.1),
+            admin_uid: self.admin_owner.and_then(|o| o.0),
+            admin_gid: self.admin_owner.and_then(|o| o.1),
+            dir_mode: self.dperm,
+            file_mode: self.fperm,
+            task_mode: self.tperm,
+        }
+    }
+}
+
+/// cgcreate: create control groups.
+#[derive(Debug, Parser)]
+#[command(name = "cgcreate", about = "Create control groups")]
+pub struct CreateArgs {
+    /// Group to create, as controllers:path (memory,cpu:helloworld).
+    #[arg(short = 'g', value_name = "CONTROLLERS:PATH", required = true)]
+    groups: Vec<String>,
+    #[command(flatten)]
+    perms: PermArgs,
+}
+
+impl CreateArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        let layout = layout()?;
+        let cgs = groups(&layout, &self.groups)?;
+        let perms = self.perms.permissions();
+        let mut made: Vec<&Cgroup> = Vec::new();
+        for cg in &cgs {
+            let existed = cg.exists();
+            if let Err(e) = cg.create(&perms) {
+                // Nothing half-done: groups this call made go away again.
+                for done in made.iter().rev() {
+                    let _ = done.delete(DeleteOptions {
+                        ignore_missing: true,
+                        ..Default::default()
+                    });
+                }
+                return Err(e).with_context(|| format!("Cannot create cgroup {}", cg.name()));
+            }
+            if !existed {
+                made.push(cg);
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// cgexec: run a command in control groups.
+#[derive(Debug, Parser)]
+#[command(name = "cgexec", about = "Run a command in control groups")]
+pub struct ExecArgs {
+    /// Group to run in, as controllers:path; repeatable.
+    #[arg(short = 'g', value_name = "CONTROLLERS:PATH", required = true)]
+    groups: Vec<String>,
+    /// Accepted for libcgroup compatibility: enclos runs no rules daemon,
+    /// so the command's children are never moved elsewhere.
+    #[arg(long = "sticky")]
+    sticky: bool,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    command: Vec<OsString>,
+}
+
+impl ExecArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        let _ = self.sticky;
+        let layout = layout()?;
+        let cgs = groups(&layout, &self.groups)?;
+        let me = std::process::id() as i32;
+        for cg in &cgs {
+            cg.attach(me)
+                .with_context(|| format!("Cannot move cgexec into cgroup {}", cg.name()))?;
+        }
+        let err = std::process::Command::new(&self.command[0])
+            .args(&self.command[1..])
+            .exec();
+        bail!(
+            "Cannot run '{}': {err}; check the command's path and that it is executable",
+            self.command[0].to_string_lossy()
+        )
+    }
+}
+
+/// cgdelete: delete control groups.
+#[derive(Debug, Parser)]
+#[command(name = "cgdelete", about = "Delete control groups")]
+pub struct DeleteArgs {
+    /// Delete the groups' children too.
+    #[arg(short = 'r', long = "recursive")]
+    recursive: bool,
+    /// Group to delete, as controllers:path; repeatable.
+    #[arg(short = 'g', value_name = "CONTROLLERS:PATH")]
+    groups: Vec<String>,
+    /// Move the processes still in a group into its parent first
+    /// (libcgroup's behaviour).
+    #[arg(long = "move", conflicts_with = "kill")]
+    move_to_parent: bool,
+    /// Kill the processes still in a group (SIGKILL) and wait for them.
+    #[arg(long = "kill")]
+    kill: bool,
+    /// Groups to delete, as controllers:path.
+    #[arg(value_name = "CONTROLLERS:PATH")]
+    specs: Vec<String>,
+}
+
+impl DeleteArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        let specs: Vec<String> = self.groups.into_iter().chain(self.specs).collect();
+        if specs.is_empty() {
+            bail!("No group given: name one as controllers:path, e.g. `cgdelete memory:helloworld`");
+        }
+        let layout = layout()?;
+        let cgs = groups(&layout, &specs)?;
+        // Every group must exist before any is removed.
+        for cg in &cgs {
+            if !cg.exists() {
+                cg.procs()
+                    .with_context(|| format!("Cannot delete cgroup {}", cg.name()))?;
+            }
+        }
+        let opts = DeleteOptions {
+            recursive: self.recursive,
+            populated: if self.kill {
+                Populated::Kill
+            } else if self.move_to_parent {
+                Populated::MoveToParent
+            } else {
+                Populated::Refuse
+            },
+            ignore_missing: false,
+        };
+        for cg in &cgs {
+            match cg.delete(opts) {
+                Ok(()) => {}
+                Err(e @ enclos_cgroupfs::Error::Populated { .. }) => {
+                    bail!("Cannot delete cgroup {}: {e} (--move moves them, --kill kills them)", cg.name())
+                }
+                Err(e) => return Err(e).with_context(|| format!("Cannot delete cgroup {}", cg.name())),
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// cgget: print parameters of control groups.
+#[derive(Debug, Parser)]
+#[command(name = "cgget", about = "Print parameters of control groups")]
+pub struct GetArgs {
+    /// Parameter to print (memory.limit_in_bytes); repeatable.
+    #[arg(short = 'r', value_name = "NAME")]
+    keys: Vec<String>,
+    /// A controller whose parameters to print all, or a group as
+    /// controllers:path.
+    #[arg(short = 'g', value_name = "CONTROLLER")]
+    controllers: Vec<String>,
+    /// Print every parameter of every controller.
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    /// Do not print the group names.
+    #[arg(short = 'n')]
+    no_names: bool,
+    /// Print the values only (no group names, no parameter names).
+    #[arg(short = 'v', long = "values-only")]
+    values_only: bool,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Groups to read.
+    #[arg(value_name = "PATH")]
+    paths: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct GroupValues {
+    path: String,
+    values: Vec<KeyValue>,
+}
+
+#[derive(Debug, Serialize)]
+struct KeyValue {
+    key: String,
+    value: String,
+}
+
+impl GetArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        let layout = layout()?;
+        // (path, controllers to list all keys of)
+        let mut targets: Vec<(String, Vec<String>)> = Vec::new();
+        let mut plain_ctrls = Vec::new();
+        for g in &self.controllers {
+            match g.split_once(':') {
+                Some((c, p)) => targets.push((
+                    p.to_string(),
+                    c.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect(),
+                )),
+                None => plain_ctrls.extend(g.split(',').map(str::to_string)),
+            }
+        }
+        for p in &self.paths {
+            targets.push((p.clone(), plain_ctrls.clone()));
+        }
+        if targets.is_empty() {
+            bail!("No group given: name one, e.g. `cgget -r memory.limit_in_bytes helloworld`");
+        }
+        if self.keys.is_empty() && !self.all && targets.iter().all(|(_, c)| c.is_empty()) {
+            bail!("Nothing to print: name parameters with -r, controllers with -g, or all with -a");
+        }
+        let mut out = Vec::new();
+        for (path, ctrls) in &targets {
+            let mut values = Vec::new();
+            for key in &self.keys {
+                let cg = Cgroup::for_key(layout.clone(), key, path)?;
+                let value = cg
+                    .get(key)
+                    .with_context(|| format!("Cannot read {key} of cgroup {path}"))?;
+                values.push(KeyValue {
+                    key: key.clone(),
+                    value,
+                });
+            }
+            let mut list_keys = |cg: &Cgroup, ctrl: Option<&str>| -> Result<()> {
+                for key in cg.keys(ctrl)? {
+                    if values.iter().any(|kv| kv.key == key) {
+                        continue;
+                    }
+                    // Write-only or unreadable files are skipped, as cgget does.
+                    if let Ok(value) = cg.get(&key) {
+                        values.push(KeyValue { key, value });
+                    }
+                }
+                Ok(())
+            };
+            if self.all {
+                let cg = Cgroup::new(layout.clone(), &["*"], path)?;
+                list_keys(&cg, None)?;
+            }
+            for c in ctrls {
+                let cg = Cgroup::new(layout.clone(), &[c.as_str()], path)?;
+                list_keys(&cg, Some(c))
+                    .with_context(|| format!("Cannot list the {c} parameters of cgroup {path}"))?;
+            }
+            out.push(GroupValues {
+                path: normalize_path(path).map(|p| if p.is_empty() { "/".into() } else { p })?,
+                values,
+            });
+        }
+        if self.format == Format::Json {
+            print_json(&out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let mut stdout = std::io::stdout().lock();
+        for g in &out {
+            if !self.no_names && !self.values_only {
+                writeln!(stdout, "{}:", g.path)?;
+            }
+            for kv in &g.values {
+                let value = kv.value.replace('\n', "\n\t");
+                if self.values_only {
+                    writeln!(stdout, "{value}")?;
+                } else {
+                    writeln!(stdout, "{}: {value}", kv.key)?;
+                }
+            }
+            if !self.no_names && !self.values_only {
+                writeln!(stdout)?;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// cgset: change parameters of control groups.
+#[derive(Debug, Parser)]
+#[command(name = "cgset", about = "Change parameters of control groups")]
+pub struct SetArgs {
+    /// Parameter and value, as name=value; repeatable.
+    #[arg(short = 'r', value_name = "NAME=VALUE")]
+    settings: Vec<String>,
+    /// Copy every parameter from this group.
+    #[arg(long = "copy-from", value_name = "SOURCE", conflicts_with = "settings")]
+    copy_from: Option<String>,
+    /// Groups to change.
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<String>,
+}
+
+impl SetArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        let layout = layout()?;
+        if let Some(src) = &self.copy_from {
+            let src = Cgroup::new(layout.clone(), &["*"], src)?;
+            for p in &self.paths {
+                let dst = Cgroup::new(layout.clone(), &["*"], p)?;
+                dst.copy_from(&src)
+                    .with_context(|| format!("Cannot copy the parameters of {} to {}", src.name(), dst.name()))?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        if self.settings.is_empty() {
+            bail!("Nothing to set: give parameters as -r name=value, e.g. `cgset -r cpu.shares=512 helloworld`");
+        }
+        let mut pairs = Vec::new();
+        for s in &self.settings {
+            let Some((k, v)) = s.split_once('=') else {
+                bail!("Invalid setting '{s}': expected name=value, e.g. memory.limit_in_bytes=40000000");
+            };
+            pairs.push((k.trim(), v));
+        }
+        for p in &self.paths {
+            for (key, value) in &pairs {
+                let cg = Cgroup::for_key(layout.clone(), key, p)?;
+                let kept = cg
+                    .set_and_read(key, value)
+                    .with_context(|| format!("Cannot set {key} of cgroup {p}"))?;
+                if kept.trim() != value.trim() && kept.lines().count() == 1 {
+                    eprintln!("note: {key} of {p}: asked {value}, the kernel kept {kept}");
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// lscgroup: list control groups.
+#[derive(Debug, Parser)]
+#[command(name = "lscgroup", about = "List control groups")]
+pub struct ListArgs {
+    /// List only this group and its children, as controllers:path.
+    #[arg(short = 'g', value_name = "CONTROLLERS:PATH")]
+    groups: Vec<String>,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Groups to list, as controllers:path.
+    #[arg(value_name = "CONTROLLERS:PATH")]
+    specs: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Listed {
+    controllers: String,
+    path: String,
+}
+
+impl ListArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        let layout = layout()?;
+        let specs: Vec<String> = self.groups.into_iter().chain(self.specs).collect();
+        let mut roots: Vec<(Hierarchy, String)> = Vec::new();
+        if specs.is_empty() {
+            for h in &layout.hierarchies {
+                roots.push((h.clone(), String::new()));
+            }
+        } else {
+            for cg in groups(&layout, &specs)? {
+                for m in cg.members() {
+                    roots.push((m.hierarchy.clone(), cg.path().to_string()));
+                }
+            }
+        }
+        let mut listed = Vec::new();
+        for (h, path) in &roots {
+            let node = walk(h, path, false)?;
+            for p in node.paths() {
+                listed.push(Listed {
+                    controllers: h.label(),
+                    path: format!("/{p}"),
+                });
+            }
+        }
+        if self.format == Format::Json {
+            return print_json(&listed).map(|_| ExitCode::SUCCESS);
+        }
+        let mut stdout = std::io::stdout().lock();
+        for l in &listed {
+            writeln!(stdout, "{}:{}", l.controllers, l.path)?;
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Draw control groups and their processes as a tree.
+#[derive(Debug, Parser)]
+#[command(name = "cgtree", about = "Draw control groups and their processes as a tree")]
+pub struct TreeArgs {
+    /// Controllers whose hierarchies to draw (default: every hierarchy).
+    #[arg(short = 'g', value_name = "CONTROLLER")]
+    controllers: Vec<String>,
+    /// Do not show processes.
+    #[arg(long = "no-procs")]
+    no_procs: bool,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// The group to start from.
+    #[arg(value_name = "PATH", default_value = "/")]
+    path: String,
+}
+
+#[derive(Debug, Serialize)]
+struct TreeOut {
+    controllers: String,
+    tree: Node,
+}
+
+impl TreeArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        let layout = layout()?;
+        let mut hs: Vec<Hierarchy> = Vec::new();
+        if self.controllers.is_empty() {
+            hs = layout.hierarchies.clone();
+        } else {
+            for c in &self.controllers {
+                let h = layout.resolve(c)?.clone();
+                if !hs.contains(&h) {
+                    hs.push(h);
+                }
+            }
+        }
+        let mut trees = Vec::new();
+        for h in hs {
+            let tree = walk(&h, &self.path, !self.no_procs)?;
+            trees.push(TreeOut {
+                controllers: h.label(),
+                tree,
+            });
+        }
+        if self.format == Format::Json {
+            return print_json(&trees).map(|_| ExitCode::SUCCESS);
+        }
+        let mut out = String::new();
+        for t in &trees {
+            out.push_str(&format!("{}:/{}\n", t.controllers, t.tree.path));
+            draw(&t.tree, "", &mut out);
+        }
+        std::io::stdout().write_all(out.as_bytes())?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn draw(node: &Node, prefix: &str, out: &mut String) {
+    let total = node.pids.len() + node.children.len();
+    let mut i = 0;
+    for pid in &node.pids {
+        i += 1;
+        let branch = if i == total { "└─" } else { "├─" };
+        let cmd = enclos_cgroupfs::process_cmdline(*pid);
+        out.push_str(&format!("{prefix}{branch}{pid} {cmd}\n"));
+    }
+    for child in &node.children {
+        i += 1;
+        let last = i == total;
+        let name = child.path.rsplit('/').next().unwrap_or(&child.path);
+        out.push_str(&format!("{prefix}{}{name}\n", if last { "└─" } else { "├─" }));
+        let next = format!("{prefix}{}", if last { "  " } else { "│ " });
+        draw(child, &next, out);
+    }
+}
+
+/// cgclassify: move running processes into control groups.
+#[derive(Debug, Parser)]
+#[command(name = "cgclassify", about = "Move running processes into control groups")]
+pub struct ClassifyArgs {
+    /// Destination, as controllers:path; repeatable.
+    #[arg(short = 'g', value_name = "CONTROLLERS:PATH", required = true)]
+    groups: Vec<String>,
+    /// Accepted for libcgroup compatibility: enclos runs no rules daemon.
+    #[arg(long = "sticky", conflicts_with = "cancel_sticky")]
+    sticky: bool,
+    /// Accepted for libcgroup compatibility: enclos runs no rules daemon.
+    #[arg(long = "cancel-sticky")]
+    cancel_sticky: bool,
+    /// Processes to move.
+    #[arg(value_name = "PID", required = true)]
+    pids: Vec<i32>,
+}
+
+impl ClassifyArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        let _ = (self.sticky, self.cancel_sticky);
+        let layout = layout()?;
+        let cgs = groups(&layout, &self.groups)?;
+        for pid in &self.pids {
+            if *pid <= 0 || !PathBuf::from(format!("/proc/{pid}")).exists() {
+                bail!("No process with pid {pid}: check it with `ps -p {pid}`");
+            }
+        }
+        for cg in &cgs {
+            for pid in &self.pids {
+                cg.attach(*pid)
+                    .with_context(|| format!("Cannot move process {pid} into cgroup {}", cg.name()))?;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// cgconfigparser: create the groups of cgconfig.conf files.
+#[derive(Debug, Parser)]
+#[command(name = "cgconfigparser", about = "Create the control groups of cgconfig.conf files")]
+pub struct ApplyArgs {
+    /// A configuration file to apply; repeatable.
+    #[arg(short = 'l', long = "load", value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// A directory of configuration files (as /etc/cgconfig.d); repeatable.
+    #[arg(short = 'L', long = "load-directory", value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+    #[command(flatten)]
+    perms: PermArgs,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+impl ApplyArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        bail!("cgconfigparser is being written")
+    }
+}

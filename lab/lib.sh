@@ -1,0 +1,111 @@
+# Shared helpers of the lab scripts: print each command as a terminal
+# session would, run it, and check what a trainee would check.
+#
+# Environment:
+#   ENCLOS      the enclos binary to play the lab with (required)
+#   LAB_PREFIX  prefix of every group/container name the lab makes, so that
+#               concurrent runs (tests) do not collide; empty in the demo
+
+set -euo pipefail
+
+: "${ENCLOS:?set ENCLOS to the enclos binary, e.g. ENCLOS=target/release/enclos}"
+ENCLOS=$(readlink -f "$ENCLOS")
+P=${LAB_PREFIX:-}
+
+if [ -t 1 ]; then
+    _B=$'\e[1m' _G=$'\e[32m' _R=$'\e[31m' _N=$'\e[0m'
+else
+    _B='' _G='' _R='' _N=''
+fi
+
+LAB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/enclos-lab.XXXXXX")
+# Links named after the tools (cgcreate, lxc-start, ...) come first in PATH,
+# so the lab types the course's commands and enclos answers them.
+mkdir -p "$LAB_TMP/bin"
+"$ENCLOS" compat install "$LAB_TMP/bin" >/dev/null
+export PATH="$LAB_TMP/bin:$PATH"
+
+_cleanups=()
+# on_exit CMD...: run CMD when the lab ends, however it ends (last first).
+on_exit() { _cleanups+=("$*"); }
+_run_cleanups() {
+    local rc=$? i
+    set +e
+    for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
+        eval "${_cleanups[$i]}" >/dev/null 2>&1
+    done
+    rm -rf "$LAB_TMP"
+    exit $rc
+}
+trap _run_cleanups EXIT
+
+section() { printf '\n%s== %s ==%s\n' "$_B" "$*" "$_N"; }
+say() { printf '%s\n' "$*"; }
+
+# run CMD...: print it as typed at a root prompt, then run it; fails the lab
+# if it fails.
+run() {
+    printf '%sroot@lab:~# %s%s\n' "$_B" "$*" "$_N"
+    "$@"
+}
+
+# out VAR CMD...: like run, but also keeps the output in VAR.
+out() {
+    local __var=$1
+    shift
+    printf '%sroot@lab:~# %s%s\n' "$_B" "$*" "$_N"
+    local __o
+    __o=$("$@")
+    printf '%s\n' "$__o"
+    printf -v "$__var" '%s' "$__o"
+}
+
+# fails CODE CMD...: print and run CMD, which must exit with CODE; its
+# error output is kept in LAST_ERR.
+fails() {
+    local code=$1 rc=0
+    shift
+    printf '%sroot@lab:~# %s%s\n' "$_B" "$*" "$_N"
+    LAST_ERR=$("$@" 2>&1 >/dev/null) || rc=$?
+    printf '%s\n' "$LAST_ERR"
+    [ "$rc" -eq "$code" ] || die "expected exit code $code from '$*', got $rc"
+}
+
+die() {
+    printf '%sLAB FAILED: %s%s\n' "$_R" "$*" "$_N" >&2
+    exit 1
+}
+
+ok() { printf '%s  ok: %s%s\n' "$_G" "$*" "$_N"; }
+
+# check_eq WHAT ACTUAL EXPECTED
+check_eq() {
+    [ "$2" = "$3" ] || die "$1: expected '$3', got '$2'"
+    ok "$1 = $3"
+}
+
+# check_contains WHAT HAYSTACK NEEDLE
+check_contains() {
+    case "$2" in
+    *"$3"*) ok "$1 contains '$3'" ;;
+    *) die "$1: expected it to contain '$3', got '$2'" ;;
+    esac
+}
+
+# wait_for SECONDS DESCRIPTION CMD...: polls CMD until it succeeds.
+wait_for() {
+    local secs=$1 what=$2 i
+    shift 2
+    for ((i = 0; i < secs * 10; i++)); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    die "timed out after ${secs}s waiting for $what"
+}
+
+skip() {
+    printf 'LAB SKIPPED: %s\n' "$*"
+    exit 77
+}
+
+[ "$(id -u)" -eq 0 ] || skip "the labs run as root (they create control groups and containers)"
