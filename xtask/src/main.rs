@@ -1,1 +1,78 @@
-fn main() {}
+//! `cargo xtask`: the project's own tasks.
+//!
+//! - `demo`: install what the labs need, build enclos, play the walkthrough;
+//! - `test`: fmt, clippy, the release build, then every test tier;
+//! - `bench compare`: time enclos against the tools a user would pick
+//!   instead, alternating the variants in one run.
+
+mod bench;
+mod demo;
+mod deps;
+mod process;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::process::Failed;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Project tasks for enclos: demo, test, bench",
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install what the labs need, build enclos (release) and play the
+    /// course walkthrough (the lab scripts). Needs root.
+    Demo,
+    /// Check formatting and lints, build enclos (release), then run every
+    /// test tier with `cargo test --workspace`.
+    Test(test::Args),
+    /// Benchmarks: compare enclos with the tools a user would pick instead.
+    Bench {
+        #[command(subcommand)]
+        command: bench::Command,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with success; every usage error
+            // (unknown subcommand, bad flag) exits with 1.
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Demo => demo::run(),
+        Command::Test(args) => test::run(&args),
+        Command::Bench { command } => bench::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => match e.downcast_ref::<Failed>() {
+            Some(failed) => {
+                if let Some(msg) = &failed.message {
+                    eprintln!("error: {msg}");
+                }
+                ExitCode::from(failed.code)
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

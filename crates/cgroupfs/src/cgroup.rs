@@ -137,28 +137,28 @@ impl Cgroup {
     /// The group at `path` on the hierarchy that holds the file `key`
     /// (`memory.limit_in_bytes` → the memory hierarchy).
     pub fn for_key(layout: Arc<Layout>, key: &str, path: &str) -> Result<Cgroup> {
-        let controller = key_controller(key)?;
-        let controller = match controller {
-            None => "unified",
-            Some(c) => c,
-        };
-        match Cgroup::new(layout.clone(), &[controller], path) {
-            Ok(cg) => Ok(cg),
-            // A core key (cgroup.procs) on a host without v2: first hierarchy.
-            Err(_) if key_controller(key)?.is_none() => {
-                let path = normalize_path(path)?;
-                let mut members = Vec::new();
-                if let Some(h) = layout.hierarchies.first() {
-                    add_member(&mut members, h, &h.controllers, &path);
-                }
-                Ok(Cgroup {
-                    layout,
-                    path,
-                    members,
-                })
-            }
-            Err(e) => Err(e),
+        if let Some(controller) = key_controller(key)? {
+            return Cgroup::new(layout, &[controller], path);
         }
+        // A core file (cgroup.procs, tasks): the hierarchy where the group
+        // exists, v2 first; else the first one (whose absence is reported).
+        let rel = normalize_path(path)?;
+        let h = layout
+            .hierarchies
+            .iter()
+            .filter(|h| h.dir(&rel).is_dir())
+            .min_by_key(|h| h.version != Version::V2)
+            .or_else(|| layout.hierarchies.first())
+            .cloned();
+        let mut members = Vec::new();
+        if let Some(h) = h {
+            add_member(&mut members, &h, &h.controllers, &rel);
+        }
+        Ok(Cgroup {
+            layout,
+            path: rel,
+            members,
+        })
     }
 
     /// A group named the libcgroup way, `controllers:path`
@@ -204,7 +204,8 @@ impl Cgroup {
                 let wanted = match controller {
                     Some(c) => {
                         let prefix = if m.is_v2() { v2_name(c) } else { c };
-                        name.strip_prefix(prefix).is_some_and(|r| r.starts_with('.'))
+                        name.strip_prefix(prefix)
+                            .is_some_and(|r| r.starts_with('.'))
                     }
                     None => true,
                 };
@@ -255,7 +256,8 @@ impl Cgroup {
             names.sort();
             for name in names {
                 let value = read_file(&sm.dir.join(&name))?;
-                if value.is_empty() || read_file(&m.dir.join(&name)).ok().as_deref() == Some(&value) {
+                if value.is_empty() || read_file(&m.dir.join(&name)).ok().as_deref() == Some(&value)
+                {
                     continue;
                 }
                 write_file(&m.dir.join(&name), &value)?;
@@ -547,9 +549,18 @@ impl Cgroup {
 
     /// The member on the hierarchy that serves `controller`, if any.
     pub fn member_for(&self, controller: &str) -> Option<&Member> {
-        self.members.iter().find(|m| {
-            m.hierarchy.has(controller) || (m.is_v2() && m.hierarchy.has(v2_name(controller)))
-        })
+        self.members
+            .iter()
+            .find(|m| m.hierarchy.has(controller))
+            .or_else(|| {
+                // On v2, freezing is built into every group, and v1 names
+                // map to their v2 successors.
+                self.members.iter().find(|m| {
+                    m.is_v2()
+                        && (m.hierarchy.has(v2_name(controller))
+                            || matches!(controller, "freezer" | "unified"))
+                })
+            })
     }
 
     /// The hierarchy serving `controller` for this group: one of the

@@ -29,8 +29,8 @@ mod settings;
 mod wait;
 
 pub use cgroup::{
-    key_controller, process_cmdline, read_file, read_pids, walk, write_file, Cgroup, DeleteOptions, Member, Node,
-    Permissions, Populated,
+    key_controller, process_cmdline, read_file, read_pids, walk, write_file, Cgroup, DeleteOptions,
+    Member, Node, Permissions, Populated,
 };
 pub use error::{Error, Result};
 pub use layout::{

@@ -162,13 +162,15 @@ impl Cgroup {
                     match (limit, mem) {
                         (None, _) => None,
                         (Some(total), Some(m)) if total >= m => Some(total - m),
-                        (Some(total), Some(m)) => return Err(Error::InvalidValue {
-                            setting: "memory+swap limit",
-                            value: total.to_string(),
-                            reason: format!(
+                        (Some(total), Some(m)) => {
+                            return Err(Error::InvalidValue {
+                                setting: "memory+swap limit",
+                                value: total.to_string(),
+                                reason: format!(
                                 "it is below the memory limit ({m}); set the memory limit first"
                             ),
-                        }),
+                            })
+                        }
                         (Some(_), None) => return Err(Error::InvalidValue {
                             setting: "memory+swap limit",
                             value: limit.unwrap_or(0).to_string(),

@@ -89,7 +89,10 @@ impl Tool {
 
     /// Parses `args` (argv[0] included) as this tool and runs it.
     pub fn run(self, args: Vec<OsString>) -> Result<ExitCode> {
-        fn go<P: Parser>(args: Vec<OsString>, f: impl FnOnce(P) -> Result<ExitCode>) -> Result<ExitCode> {
+        fn go<P: Parser>(
+            args: Vec<OsString>,
+            f: impl FnOnce(P) -> Result<ExitCode>,
+        ) -> Result<ExitCode> {
             match P::try_parse_from(args) {
                 Ok(p) => f(p),
                 Err(e) => Ok(crate::usage_exit(e)),
@@ -109,9 +112,9 @@ impl Tool {
 }
 
 fn layout() -> Result<Arc<Layout>> {
-    Ok(Arc::new(
-        Layout::discover().context("Cannot find the cgroup hierarchies of this host")?,
-    ))
+    Ok(Arc::new(Layout::discover().context(
+        "Cannot find the cgroup hierarchies of this host",
+    )?))
 }
 
 fn groups(layout: &Arc<Layout>, specs: &[String]) -> Result<Vec<Cgroup>> {
@@ -241,7 +244,12 @@ pub struct ExecArgs {
     #[arg(long = "sticky")]
     sticky: bool,
     /// The command and its arguments.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
     command: Vec<OsString>,
 }
 
@@ -291,7 +299,9 @@ impl DeleteArgs {
     pub fn run(self) -> Result<ExitCode> {
         let specs: Vec<String> = self.groups.into_iter().chain(self.specs).collect();
         if specs.is_empty() {
-            bail!("No group given: name one as controllers:path, e.g. `cgdelete memory:helloworld`");
+            bail!(
+                "No group given: name one as controllers:path, e.g. `cgdelete memory:helloworld`"
+            );
         }
         let layout = layout()?;
         let cgs = groups(&layout, &specs)?;
@@ -317,9 +327,14 @@ impl DeleteArgs {
             match cg.delete(opts) {
                 Ok(()) => {}
                 Err(e @ enclos_cgroupfs::Error::Populated { .. }) => {
-                    bail!("Cannot delete cgroup {}: {e} (--move moves them, --kill kills them)", cg.name())
+                    bail!(
+                        "Cannot delete cgroup {}: {e} (--move moves them, --kill kills them)",
+                        cg.name()
+                    )
                 }
-                Err(e) => return Err(e).with_context(|| format!("Cannot delete cgroup {}", cg.name())),
+                Err(e) => {
+                    return Err(e).with_context(|| format!("Cannot delete cgroup {}", cg.name()))
+                }
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -375,7 +390,10 @@ impl GetArgs {
             match g.split_once(':') {
                 Some((c, p)) => targets.push((
                     p.to_string(),
-                    c.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect(),
+                    c.split(',')
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_string)
+                        .collect(),
                 )),
                 None => plain_ctrls.extend(g.split(',').map(str::to_string)),
             }
@@ -475,8 +493,13 @@ impl SetArgs {
             let src = Cgroup::new(layout.clone(), &["*"], src)?;
             for p in &self.paths {
                 let dst = Cgroup::new(layout.clone(), &["*"], p)?;
-                dst.copy_from(&src)
-                    .with_context(|| format!("Cannot copy the parameters of {} to {}", src.name(), dst.name()))?;
+                dst.copy_from(&src).with_context(|| {
+                    format!(
+                        "Cannot copy the parameters of {} to {}",
+                        src.name(),
+                        dst.name()
+                    )
+                })?;
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -564,7 +587,10 @@ impl ListArgs {
 
 /// Draw control groups and their processes as a tree.
 #[derive(Debug, Parser)]
-#[command(name = "cgtree", about = "Draw control groups and their processes as a tree")]
+#[command(
+    name = "cgtree",
+    about = "Draw control groups and their processes as a tree"
+)]
 pub struct TreeArgs {
     /// Controllers whose hierarchies to draw (default: every hierarchy).
     #[arg(short = 'g', value_name = "CONTROLLER")]
@@ -633,7 +659,10 @@ fn draw(node: &Node, prefix: &str, out: &mut String) {
         i += 1;
         let last = i == total;
         let name = child.path.rsplit('/').next().unwrap_or(&child.path);
-        out.push_str(&format!("{prefix}{}{name}\n", if last { "└─" } else { "├─" }));
+        out.push_str(&format!(
+            "{prefix}{}{name}\n",
+            if last { "└─" } else { "├─" }
+        ));
         let next = format!("{prefix}{}", if last { "  " } else { "│ " });
         draw(child, &next, out);
     }
@@ -641,7 +670,10 @@ fn draw(node: &Node, prefix: &str, out: &mut String) {
 
 /// cgclassify: move running processes into control groups.
 #[derive(Debug, Parser)]
-#[command(name = "cgclassify", about = "Move running processes into control groups")]
+#[command(
+    name = "cgclassify",
+    about = "Move running processes into control groups"
+)]
 pub struct ClassifyArgs {
     /// Destination, as controllers:path; repeatable.
     #[arg(short = 'g', value_name = "CONTROLLERS:PATH", required = true)]
@@ -669,8 +701,9 @@ impl ClassifyArgs {
         }
         for cg in &cgs {
             for pid in &self.pids {
-                cg.attach(*pid)
-                    .with_context(|| format!("Cannot move process {pid} into cgroup {}", cg.name()))?;
+                cg.attach(*pid).with_context(|| {
+                    format!("Cannot move process {pid} into cgroup {}", cg.name())
+                })?;
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -679,7 +712,10 @@ impl ClassifyArgs {
 
 /// cgconfigparser: create the groups of cgconfig.conf files.
 #[derive(Debug, Parser)]
-#[command(name = "cgconfigparser", about = "Create the control groups of cgconfig.conf files")]
+#[command(
+    name = "cgconfigparser",
+    about = "Create the control groups of cgconfig.conf files"
+)]
 pub struct ApplyArgs {
     /// A configuration file to apply; repeatable.
     #[arg(short = 'l', long = "load", value_name = "FILE")]
@@ -695,6 +731,39 @@ pub struct ApplyArgs {
 
 impl ApplyArgs {
     pub fn run(self) -> Result<ExitCode> {
-        bail!("cgconfigparser is being written")
+        use enclos_cgroupfs::cgconfig::{self, ApplyOptions};
+        if self.files.is_empty() && self.dirs.is_empty() {
+            bail!(
+                "No configuration given: name a file with -l (e.g. -l {}) or a directory with -L (e.g. -L {})",
+                cgconfig::CGCONFIG_CONF,
+                cgconfig::CGCONFIG_DIR
+            );
+        }
+        let config = cgconfig::load(&self.files, &self.dirs)?;
+        let report = config.apply(
+            layout()?,
+            &ApplyOptions {
+                default_perms: self.perms.permissions(),
+            },
+        )?;
+        if self.format == Format::Json {
+            print_json(&report)?;
+        } else {
+            // What the kernel changed or what was translated is worth a note;
+            // a clean apply prints nothing, as cgconfigparser.
+            for g in &report.groups {
+                for s in &g.settings {
+                    if let Some(n) = &s.notice {
+                        eprintln!("note: {}: {n}", s.at);
+                    } else if s.kept.trim() != s.asked.trim() {
+                        eprintln!(
+                            "note: {}: {} of {}: asked {}, the kernel kept {}",
+                            s.at, s.key, g.name, s.asked, s.kept
+                        );
+                    }
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
     }
 }

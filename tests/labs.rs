@@ -1,0 +1,78 @@
+//! The course labs (`lab/*.sh`) played against the enclos binary, one test
+//! per lab script.
+//!
+//! The binary is `$ENCLOS_BIN` (set by `cargo xtask test`) or
+//! `target/release/enclos`, built on demand. A lab needs root; exit code 77
+//! means "skipped: this host lacks something" (the reason is its last line).
+//! With `ENCLOS_REQUIRE_PRIVILEGED=1` both skips become failures.
+
+use std::process::Command;
+use std::time::Duration;
+
+use enclos_tests::{enclos_bin, missing_feature, require_root, run_merged, workspace_root};
+
+/// Exit code of a lab script that skips itself.
+const LAB_SKIPPED: i32 = 77;
+
+/// A lab running longer than this (seconds; `ENCLOS_LAB_TIMEOUT`
+/// overrides) is killed and fails.
+const DEFAULT_TIMEOUT_SECS: u64 = 900;
+
+#[test]
+fn lab1_cgroups() {
+    play("lab1_cgroups", "lab/lab1-cgroups.sh");
+}
+
+/// Plays the lab `script` (relative to the workspace) as
+/// `ENCLOS=<bin> bash <script>` and checks that it exits 0.
+fn play(test: &str, script: &str) {
+    if !require_root(test) {
+        return;
+    }
+    let root = workspace_root();
+    let path = root.join(script);
+    assert!(
+        path.is_file(),
+        "{test}: lab script {} not found",
+        path.display()
+    );
+    let enclos = enclos_bin();
+    let timeout = std::env::var("ENCLOS_LAB_TIMEOUT")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(DEFAULT_TIMEOUT_SECS);
+
+    let mut cmd = Command::new("bash");
+    cmd.arg(script).env("ENCLOS", enclos).current_dir(root);
+    let run = run_merged(cmd, Duration::from_secs(timeout))
+        .unwrap_or_else(|e| panic!("{test}: cannot run bash {script}: {e}"));
+    let transcript = || {
+        format!(
+            "\n----- ENCLOS={} bash {script} -----\n{}\n----- end of output -----",
+            enclos.display(),
+            run.output.trim_end()
+        )
+    };
+    if run.timed_out {
+        panic!(
+            "{test}: {script} timed out after {timeout}s and was killed{}",
+            transcript()
+        );
+    }
+    match run.status.code() {
+        // Shown with --nocapture.
+        Some(0) => print!("{}", run.output),
+        Some(LAB_SKIPPED) => {
+            print!("{}", run.output);
+            let reason = run
+                .output
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("the lab gave no reason")
+                .trim();
+            missing_feature(test, &format!("{script} skipped itself: {reason}"));
+        }
+        _ => panic!("{test}: {script} failed ({}){}", run.status, transcript()),
+    }
+}
