@@ -23,6 +23,11 @@ fn lab1_cgroups() {
     play("lab1_cgroups", "lab/lab1-cgroups.sh");
 }
 
+#[test]
+fn lab2_containers() {
+    play("lab2_containers", "lab/lab2-containers.sh");
+}
+
 /// Plays the lab `script` (relative to the workspace) as
 /// `ENCLOS=<bin> bash <script>` and checks that it exits 0.
 fn play(test: &str, script: &str) {
@@ -42,8 +47,13 @@ fn play(test: &str, script: &str) {
         .and_then(|t| t.parse().ok())
         .unwrap_or(DEFAULT_TIMEOUT_SECS);
 
+    // Containers go to a lxcpath of the test's own, removed afterwards.
+    let lxcpath = tempfile::tempdir().expect("a temporary lxcpath");
     let mut cmd = Command::new("bash");
-    cmd.arg(script).env("ENCLOS", enclos).current_dir(root);
+    cmd.arg(script)
+        .env("ENCLOS", enclos)
+        .env("LAB_LXCPATH", lxcpath.path())
+        .current_dir(root);
     let run = run_merged(cmd, Duration::from_secs(timeout))
         .unwrap_or_else(|e| panic!("{test}: cannot run bash {script}: {e}"));
     let transcript = || {

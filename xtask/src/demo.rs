@@ -9,7 +9,7 @@ use crate::deps;
 use crate::process::{build_enclos_release, is_root, run_streaming, show, workspace_root, Failed};
 
 /// The lab scripts the demo plays, in order, relative to the workspace.
-pub const DEMO_LABS: &[&str] = &["lab/lab1-cgroups.sh"];
+pub const DEMO_LABS: &[&str] = &["lab/lab1-cgroups.sh", "lab/lab2-containers.sh"];
 
 /// The exit code by which a lab script says "skipped: this host lacks
 /// something I need" (the reason is in its output).

@@ -36,6 +36,16 @@ const fn req(purpose: &'static str, program: &'static str, package: &'static str
 pub const DEMO: &[Requirement] = &[
     req("run the lab scripts", "bash", "bash"),
     req("core utilities the labs call", "mkdir", "coreutils"),
+    req(
+        "the busybox container template",
+        "busybox",
+        "busybox-static",
+    ),
+    req(
+        "driving a container's console in Lab 2",
+        "script",
+        "bsdutils",
+    ),
 ];
 
 /// `cargo xtask test`: building (linking) and the lab scripts the tests
@@ -44,6 +54,16 @@ pub const TEST: &[Requirement] = &[
     req("link Rust binaries", "cc", "gcc"),
     req("run the lab scripts", "bash", "bash"),
     req("core utilities the labs call", "mkdir", "coreutils"),
+    req(
+        "the busybox container template",
+        "busybox",
+        "busybox-static",
+    ),
+    req(
+        "driving a container's console in Lab 2",
+        "script",
+        "bsdutils",
+    ),
 ];
 
 /// `cargo xtask bench compare cgroups`: libcgroup's tools to compare with.

@@ -23,7 +23,11 @@ pub enum CompatCommand {
 
 /// Every name the binary dispatches on.
 pub fn tool_names() -> Vec<&'static str> {
-    crate::cg::Tool::ALL.iter().map(|(n, _)| *n).collect()
+    crate::cg::Tool::ALL
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(crate::lxc::LxcCommand::NAMES.iter().copied())
+        .collect()
 }
 
 impl CompatCommand {

@@ -4,6 +4,7 @@
 
 mod cg;
 mod compat;
+mod lxc;
 mod output;
 
 use std::ffi::OsString;
@@ -38,6 +39,8 @@ enum Command {
     /// Links named after the LXC and libcgroup tools.
     #[command(subcommand)]
     Compat(compat::CompatCommand),
+    #[command(flatten)]
+    Lxc(lxc::LxcCommand),
 }
 
 fn main() -> ExitCode {
@@ -48,10 +51,15 @@ fn main() -> ExitCode {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
 
+    let lxc_tool = lxc::LxcCommand::NAMES.contains(&tool.as_str());
     let (name, result) = match cg::Tool::from_name(&tool) {
         Some(t) => {
             let _ = init_logging(None, None);
             (tool.clone(), t.run(args))
+        }
+        None if lxc_tool => {
+            let r = lxc::LxcCommand::run_as(&tool, args).unwrap_or_else(|| Ok(ExitCode::from(1)));
+            (tool.clone(), r)
         }
         None => {
             let cli = match Cli::try_parse_from(args) {
@@ -65,6 +73,7 @@ fn main() -> ExitCode {
             let r = match cli.command {
                 Command::Cg(c) => c.run(),
                 Command::Compat(c) => c.run(),
+                Command::Lxc(c) => c.run(),
             };
             ("enclos".to_string(), r)
         }
@@ -72,15 +81,27 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{name}: {e:#}");
+            eprintln!("{name}: {}", format!("{e:#}").replace('\n', " "));
             ExitCode::from(1)
         }
     }
 }
 
+/// An error and its causes on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    s
+}
+
 /// Logs through tracing; the level is LXC's priority name, else
 /// ENCLOS_LOG, else warnings only.
-fn init_logging(priority: Option<&str>, file: Option<&Path>) -> anyhow::Result<()> {
+pub fn init_logging(priority: Option<&str>, file: Option<&Path>) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
     let level = match priority.map(str::to_ascii_uppercase).as_deref() {
         None => None,
@@ -113,12 +134,15 @@ fn init_logging(priority: Option<&str>, file: Option<&Path>) -> anyhow::Result<(
                 .append(true)
                 .open(path)
                 .map_err(|e| anyhow::anyhow!("Cannot open log file {}: {e}", path.display()))?;
-            builder
+            // A second call (enclos -l, then the command's own -l) keeps the first.
+            let _ = builder
                 .with_ansi(false)
                 .with_writer(std::sync::Mutex::new(f))
-                .init();
+                .try_init();
         }
-        None => builder.with_writer(std::io::stderr).init(),
+        None => {
+            let _ = builder.with_writer(std::io::stderr).try_init();
+        }
     }
     Ok(())
 }

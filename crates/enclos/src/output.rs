@@ -11,6 +11,14 @@ pub enum Format {
     Json,
 }
 
+/// A spinner on standard error for long work (callers show it only when
+/// standard error is a terminal).
+pub fn spinner() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    bar
+}
+
 /// Prints `value` as pretty JSON on standard output.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);

@@ -1,0 +1,498 @@
+//! A container's place on disk (LXC's layout: `<lxcpath>/<name>/config`,
+//! `rootfs/`), its runtime files, and what state it is in.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use enclos_cgroupfs::{Cgroup, FreezerState, Layout};
+use enclos_config::Config;
+use nix::fcntl::{Flock, FlockArg};
+use serde::Serialize;
+
+use crate::error::{io_err, Error, Result};
+
+/// Default lxcpath of root.
+pub const ROOT_LXCPATH: &str = "/var/lib/enclos";
+/// System configuration of root (`lxc.lxcpath`, `lxc.default_config`).
+pub const SYSTEM_CONF: &str = "/etc/enclos/enclos.conf";
+/// Default container configuration of root.
+pub const SYSTEM_DEFAULT_CONF: &str = "/etc/enclos/default.conf";
+
+/// The prefix of every container's cgroup (`enclos.payload.<name>`).
+pub const CGROUP_PREFIX: &str = "enclos.payload.";
+
+/// The lifecycle states, as LXC names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    Stopped,
+    Starting,
+    Running,
+    Stopping,
+    Aborting,
+    Freezing,
+    Frozen,
+    Thawed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Stopped => "STOPPED",
+            State::Starting => "STARTING",
+            State::Running => "RUNNING",
+            State::Stopping => "STOPPING",
+            State::Aborting => "ABORTING",
+            State::Freezing => "FREEZING",
+            State::Frozen => "FROZEN",
+            State::Thawed => "THAWED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        Some(match s.trim().to_ascii_uppercase().as_str() {
+            "STOPPED" => State::Stopped,
+            "STARTING" => State::Starting,
+            "RUNNING" => State::Running,
+            "STOPPING" => State::Stopping,
+            "ABORTING" => State::Aborting,
+            "FREEZING" => State::Freezing,
+            "FROZEN" => State::Frozen,
+            "THAWED" => State::Thawed,
+            _ => return None,
+        })
+    }
+
+    /// Whether processes of the container exist in this state.
+    pub fn is_active(self) -> bool {
+        !matches!(self, State::Stopped)
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The default lxcpath: `lxc.lxcpath` of the system configuration if set,
+/// else `/var/lib/enclos` for root and `$XDG_DATA_HOME/enclos`
+/// (`~/.local/share/enclos`) for others.
+pub fn default_lxcpath() -> PathBuf {
+    if let Some(p) = system_setting("lxc.lxcpath") {
+        return PathBuf::from(p);
+    }
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from(ROOT_LXCPATH);
+    }
+    match std::env::var_os("XDG_DATA_HOME") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("enclos"),
+        _ => home().join(".local/share/enclos"),
+    }
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// The system configuration file of the calling user.
+pub fn system_conf_path() -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        PathBuf::from(SYSTEM_CONF)
+    } else {
+        config_home().join("enclos/enclos.conf")
+    }
+}
+
+fn config_home() -> PathBuf {
+    match std::env::var_os("XDG_CONFIG_HOME") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => home().join(".config"),
+    }
+}
+
+/// The default container configuration of the calling user.
+pub fn default_config_path() -> PathBuf {
+    if let Some(p) = system_setting("lxc.default_config") {
+        return PathBuf::from(p);
+    }
+    if nix::unistd::geteuid().is_root() {
+        PathBuf::from(SYSTEM_DEFAULT_CONF)
+    } else {
+        config_home().join("enclos/default.conf")
+    }
+}
+
+/// A value of the system configuration file (`key = value` lines).
+pub fn system_setting(key: &str) -> Option<String> {
+    let text = fs::read_to_string(system_conf_path()).ok()?;
+    text.lines()
+        .rev()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim().to_string())
+}
+
+/// The keys `enclos config` answers, with their values for this user.
+pub fn global_settings() -> Vec<(&'static str, String)> {
+    vec![
+        ("lxc.lxcpath", default_lxcpath().display().to_string()),
+        (
+            "lxc.default_config",
+            default_config_path().display().to_string(),
+        ),
+        (
+            "lxc.cgroup.pattern",
+            system_setting("lxc.cgroup.pattern").unwrap_or_else(|| format!("{CGROUP_PREFIX}%n")),
+        ),
+        (
+            "lxc.bdev.lvm.vg",
+            system_setting("lxc.bdev.lvm.vg").unwrap_or_else(|| "lxc".into()),
+        ),
+        (
+            "lxc.bdev.zfs.root",
+            system_setting("lxc.bdev.zfs.root").unwrap_or_else(|| "lxc".into()),
+        ),
+    ]
+}
+
+/// Checks a container name: it becomes a directory, a hostname and part
+/// of a cgroup name.
+pub fn validate_name(name: &str) -> Result<()> {
+    let bad = |reason| {
+        Err(Error::InvalidName {
+            name: name.to_string(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name.len() > 64 {
+        return bad("it is longer than 64 bytes");
+    }
+    if name.starts_with('.') || name.starts_with('-') {
+        return bad("it may not start with '.' or '-'");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return bad("use letters, digits, '-', '_' and '.' only");
+    }
+    Ok(())
+}
+
+/// One container, by name, in one lxcpath.
+#[derive(Debug, Clone)]
+pub struct Container {
+    name: String,
+    lxcpath: PathBuf,
+    dir: PathBuf,
+}
+
+impl Container {
+    /// A handle on the container `name` in `lxcpath`, whether it exists or not.
+    pub fn new(lxcpath: &Path, name: &str) -> Result<Container> {
+        validate_name(name)?;
+        let lxcpath = if lxcpath.is_absolute() {
+            lxcpath.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map_err(io_err("find the current directory for", lxcpath))?
+                .join(lxcpath)
+        };
+        Ok(Container {
+            name: name.to_string(),
+            dir: lxcpath.join(name),
+            lxcpath,
+        })
+    }
+
+    /// The existing container `name`.
+    pub fn open(lxcpath: &Path, name: &str) -> Result<Container> {
+        let c = Container::new(lxcpath, name)?;
+        if !c.exists() {
+            return Err(c.not_found());
+        }
+        Ok(c)
+    }
+
+    pub(crate) fn not_found(&self) -> Error {
+        Error::NotFound {
+            name: self.name.clone(),
+            lxcpath: self.lxcpath.clone(),
+            config: self.config_path(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn lxcpath(&self) -> &Path {
+        &self.lxcpath
+    }
+
+    /// `<lxcpath>/<name>`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config")
+    }
+
+    pub fn exists(&self) -> bool {
+        self.config_path().is_file()
+    }
+
+    /// The container's configuration.
+    pub fn config(&self) -> Result<Config> {
+        if !self.exists() {
+            return Err(self.not_found());
+        }
+        Ok(Config::load(self.config_path())?)
+    }
+
+    /// Where the monitor keeps its runtime files: `<dir>/.enclos`.
+    pub fn run_dir(&self) -> PathBuf {
+        self.dir.join(".enclos")
+    }
+
+    pub(crate) fn run_file(&self, name: &str) -> PathBuf {
+        self.run_dir().join(name)
+    }
+
+    /// The name of the container's cgroup (the same on every hierarchy).
+    pub fn cgroup_name(&self) -> String {
+        format!("{CGROUP_PREFIX}{}", self.name)
+    }
+
+    /// The container's cgroup across every mounted hierarchy.
+    pub fn cgroup(&self, layout: Arc<Layout>) -> Result<Cgroup> {
+        Ok(Cgroup::new(layout, &["*"], &self.cgroup_name())?)
+    }
+
+    /// Whether a monitor holds the container (its lock is taken).
+    pub fn monitor_alive(&self) -> bool {
+        let Ok(f) = File::open(self.run_file("monitor.lock")) else {
+            return false;
+        };
+        match Flock::lock(f, FlockArg::LockSharedNonblock) {
+            Ok(_) => false,
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// The pid of the container's init as the host sees it, while running.
+    pub fn init_pid(&self) -> Option<i32> {
+        read_pid(&self.run_file("init.pid"))
+    }
+
+    pub fn monitor_pid(&self) -> Option<i32> {
+        read_pid(&self.run_file("monitor.pid"))
+    }
+
+    /// The container's state, from its monitor's files and its cgroup: a
+    /// container whose monitor is gone but whose processes remain is
+    /// reported RUNNING (see [`Container::monitor_alive`]).
+    pub fn state(&self) -> Result<State> {
+        if !self.exists() {
+            return Err(self.not_found());
+        }
+        let written = fs::read_to_string(self.run_file("state"))
+            .ok()
+            .and_then(|s| State::parse(&s));
+        let alive = self.monitor_alive();
+        let base = match (alive, written) {
+            (true, Some(s)) => s,
+            (true, None) => State::Starting,
+            (false, _) => {
+                if self.orphaned_processes().unwrap_or(false) {
+                    State::Running
+                } else {
+                    return Ok(State::Stopped);
+                }
+            }
+        };
+        if base == State::Running {
+            if let Ok(layout) = Layout::discover() {
+                if let Ok(cg) = Cgroup::new(Arc::new(layout), &["freezer"], &self.cgroup_name()) {
+                    match cg.freezer_state() {
+                        Ok(FreezerState::Frozen) => return Ok(State::Frozen),
+                        Ok(FreezerState::Freezing) => return Ok(State::Freezing),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(base)
+    }
+
+    /// Whether processes remain in the container's cgroup.
+    pub(crate) fn orphaned_processes(&self) -> Result<bool> {
+        let layout = Arc::new(Layout::discover()?);
+        let cg = self.cgroup(layout)?;
+        if !cg.members().iter().any(|m| m.dir.is_dir()) {
+            return Ok(false);
+        }
+        for m in cg.members() {
+            if !enclos_cgroupfs::read_pids(&m.dir.join("cgroup.procs"))?.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Takes the container's operation lock (held until the guard drops),
+    /// so that two commands do not change one container at once.
+    pub fn lock(&self) -> Result<OpLock> {
+        fs::create_dir_all(self.run_dir()).map_err(io_err("create", self.run_dir()))?;
+        let path = self.run_file("op.lock");
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .read(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(io_err("open", &path))?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut f = f;
+        let locked = loop {
+            match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+                Ok(l) => break l,
+                // Concurrent commands are short: wait a little.
+                Err((back, nix::errno::Errno::EWOULDBLOCK))
+                    if std::time::Instant::now() < deadline =>
+                {
+                    f = back;
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                    return Err(Error::Busy {
+                        name: self.name.clone(),
+                        holder: fs::read_to_string(&path)
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string(),
+                    })
+                }
+                Err((_, e)) => {
+                    return Err(Error::Sys {
+                        what: "lock the container",
+                        name: self.name.clone(),
+                        source: e,
+                    })
+                }
+            }
+        };
+        let _ = fs::write(&path, std::process::id().to_string());
+        Ok(OpLock { _file: locked })
+    }
+
+    /// Removes the runtime files a stopped container no longer needs.
+    pub(crate) fn clear_runtime(&self) {
+        for f in ["state", "init.pid", "monitor.pid"] {
+            let _ = fs::remove_file(self.run_file(f));
+        }
+    }
+
+    pub(crate) fn write_run_file(&self, name: &str, value: &str) -> Result<()> {
+        let path = self.run_file(name);
+        let tmp = self.run_file(&format!(".{name}.tmp"));
+        fs::write(&tmp, value).map_err(io_err("write", &tmp))?;
+        fs::rename(&tmp, &path).map_err(io_err("write", &path))
+    }
+}
+
+/// The operation lock of a container; released when dropped.
+#[derive(Debug)]
+pub struct OpLock {
+    _file: Flock<File>,
+}
+
+fn read_pid(path: &Path) -> Option<i32> {
+    match fs::read_to_string(path) {
+        Ok(s) => s.trim().parse().ok(),
+        Err(e) if e.kind() == ErrorKind::NotFound => None,
+        Err(_) => None,
+    }
+}
+
+/// Names of the containers in `lxcpath` (directories holding a config),
+/// sorted.
+pub fn list_names(lxcpath: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(lxcpath) {
+        Ok(e) => e,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err("list", lxcpath)(e)),
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.path().join("config").is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| validate_name(n).is_ok())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("lxc-bb")]
+    #[case("c1.example")]
+    #[case("a_b")]
+    fn accepts_names(#[case] n: &str) {
+        validate_name(n).unwrap();
+    }
+
+    #[rstest]
+    #[case("", "empty")]
+    #[case("a/b", "letters, digits")]
+    #[case("..", "may not start")]
+    #[case("-x", "may not start")]
+    #[case("a b", "letters, digits")]
+    fn refuses_names(#[case] n: &str, #[case] why: &str) {
+        let e = validate_name(n).unwrap_err().to_string();
+        assert!(e.contains(why), "{e}");
+    }
+
+    #[test]
+    fn lists_only_containers() {
+        let tmp = tempfile::tempdir().unwrap();
+        for n in ["b", "a"] {
+            fs::create_dir_all(tmp.path().join(n)).unwrap();
+            fs::write(tmp.path().join(n).join("config"), "").unwrap();
+        }
+        fs::create_dir_all(tmp.path().join("notone")).unwrap();
+        assert_eq!(list_names(tmp.path()).unwrap(), ["a", "b"]);
+        assert!(list_names(&tmp.path().join("missing")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn states_round_trip() {
+        for s in [
+            State::Stopped,
+            State::Running,
+            State::Frozen,
+            State::Starting,
+        ] {
+            assert_eq!(State::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(State::parse("bogus"), None);
+    }
+}

@@ -1,0 +1,170 @@
+//! create and destroy: a failed create leaves nothing behind.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use enclos_config::Config;
+use enclos_storage::{Backend, Rootfs};
+use enclos_templates::{Template, TemplateRequest};
+
+use crate::container::{default_config_path, Container};
+use crate::error::{io_err, Error, Result};
+
+/// What `create` is asked.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// A template name (`busybox`); none: an empty rootfs.
+    pub template: Option<String>,
+    /// Arguments for the template (after `--`).
+    pub template_args: Vec<String>,
+    pub backend: Backend,
+    /// The initial configuration (`-f`); default: the user's default.conf
+    /// if it exists.
+    pub config_file: Option<PathBuf>,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            template: None,
+            template_args: Vec::new(),
+            backend: Backend::Dir,
+            config_file: None,
+        }
+    }
+}
+
+/// Removes a half-made container unless defused.
+struct Undo {
+    dir: PathBuf,
+    armed: bool,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = Rootfs {
+                backend: Backend::Dir,
+                path: self.dir.clone(),
+            }
+            .destroy();
+        }
+    }
+}
+
+/// Creates the container `name` in `lxcpath`: its directory, rootfs (by
+/// the backend, filled by the template) and config. `progress` receives
+/// the steps. On any error, nothing of it remains.
+pub fn create(
+    lxcpath: &Path,
+    name: &str,
+    opts: &CreateOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Container> {
+    let c = Container::new(lxcpath, name)?;
+    // Everything that can be checked without writing is checked first.
+    let template = opts
+        .template
+        .as_deref()
+        .map(|t| t.parse::<Template>())
+        .transpose()?;
+    let base = match &opts.config_file {
+        Some(f) => Some(Config::load(f)?),
+        None => {
+            let d = default_config_path();
+            if d.is_file() {
+                Some(Config::load(&d)?)
+            } else {
+                None
+            }
+        }
+    };
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(c.lxcpath())
+        .map_err(io_err("create the lxcpath", c.lxcpath()))?;
+    // mkdir is the atomic claim of the name.
+    match fs::DirBuilder::new().mode(0o770).create(c.dir()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            return Err(Error::AlreadyExists {
+                name: name.to_string(),
+                lxcpath: c.lxcpath().to_path_buf(),
+            })
+        }
+        Err(e) => return Err(io_err("create", c.dir())(e)),
+    }
+    let mut undo = Undo {
+        dir: c.dir().to_path_buf(),
+        armed: true,
+    };
+    let rootfs = Rootfs::create(opts.backend, c.dir())?;
+    let mut config = Config::with_path(c.config_path());
+    if let Some(base) = &base {
+        for e in base.live_entries() {
+            config.append(&e.key, &e.value)?;
+        }
+    }
+    if let Some(t) = template {
+        let mut req = TemplateRequest::new(name, &rootfs.path);
+        req.args = &opts.template_args;
+        let out = t.create(&req, progress)?;
+        for (k, v) in &out.config {
+            if k == "lxc.uts.name" {
+                config.set(k, v)?;
+            } else {
+                config.append(k, v)?;
+            }
+        }
+    }
+    config.set("lxc.rootfs.path", &rootfs.spec())?;
+    if config.get("lxc.uts.name").is_none() {
+        config.set("lxc.uts.name", name)?;
+    }
+    progress("writing the configuration");
+    config.write(c.config_path())?;
+    // What was written must load again, includes and all.
+    c.config()?.validate()?;
+    undo.armed = false;
+    Ok(c)
+}
+
+/// Removes a stopped container's rootfs and directory (an ephemeral
+/// container when it stops).
+pub(crate) fn remove_stopped(c: &Container) -> Result<()> {
+    if let Ok(cfg) = c.config() {
+        if let Some(r) = cfg.rootfs() {
+            let spec = format!("{}:{}", r.backend, r.path);
+            if let Ok(rootfs) = Rootfs::parse(&spec) {
+                rootfs.destroy()?;
+            }
+        }
+    }
+    Rootfs {
+        backend: Backend::Dir,
+        path: c.dir().to_path_buf(),
+    }
+    .destroy()?;
+    Ok(())
+}
+
+/// Destroys a container: its rootfs (by its backend) and its directory.
+/// A running container is refused unless `force`, which stops it first.
+pub fn destroy(c: &Container, force: bool) -> Result<()> {
+    let _lock = c.lock()?;
+    let state = c.state()?;
+    if state.is_active() {
+        if !force {
+            return Err(Error::WrongState {
+                name: c.name().to_string(),
+                state: state.as_str(),
+                hint: "stop it first, or destroy it with -f (which kills it)",
+            });
+        }
+        crate::stop::kill_and_clean(c)?;
+    }
+    remove_stopped(c)
+}

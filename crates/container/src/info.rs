@@ -1,0 +1,258 @@
+//! info, ls and autostart.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use enclos_cgroupfs::Layout;
+use serde::Serialize;
+
+use crate::container::{list_names, Container, State};
+use crate::error::Result;
+
+/// What `info` tells of a container.
+#[derive(Debug, Clone, Serialize)]
+pub struct Info {
+    pub name: String,
+    pub state: State,
+    /// init's pid as the host sees it.
+    pub pid: Option<i32>,
+    /// Whether a monitor serves the container (false for a container whose
+    /// monitor was killed).
+    pub monitor: bool,
+    pub ips: Vec<String>,
+    /// CPU time used, in nanoseconds.
+    pub cpu_use_ns: Option<u64>,
+    pub blkio_use_bytes: Option<u64>,
+    pub memory_use_bytes: Option<u64>,
+    pub kmem_use_bytes: Option<u64>,
+}
+
+/// The state, pid, addresses and resource use of a container.
+pub fn info(c: &Container) -> Result<Info> {
+    let state = c.state()?;
+    let mut info = Info {
+        name: c.name().to_string(),
+        state,
+        pid: None,
+        monitor: c.monitor_alive(),
+        ips: Vec::new(),
+        cpu_use_ns: None,
+        blkio_use_bytes: None,
+        memory_use_bytes: None,
+        kmem_use_bytes: None,
+    };
+    if !state.is_active() {
+        return Ok(info);
+    }
+    info.pid = c.init_pid();
+    if let Some(pid) = info.pid {
+        info.ips = addresses(pid);
+    }
+    let layout = Arc::new(Layout::discover()?);
+    let cg = c.cgroup(layout)?;
+    if let Ok(s) = cg.stats() {
+        info.cpu_use_ns = s.cpu_usage_ns;
+        info.memory_use_bytes = s.memory_usage;
+        info.blkio_use_bytes = match (s.io_read_bytes, s.io_write_bytes) {
+            (Some(r), Some(w)) => Some(r + w),
+            _ => None,
+        };
+    }
+    info.kmem_use_bytes = cg
+        .get("memory.kmem.usage_in_bytes")
+        .ok()
+        .and_then(|v| v.trim().parse().ok());
+    Ok(info)
+}
+
+/// The IPv4 and IPv6 addresses of the network namespace of `pid`, loopback
+/// excepted (from /proc/PID/net/fib_trie and if_inet6).
+fn addresses(pid: i32) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(trie) = std::fs::read_to_string(format!("/proc/{pid}/net/fib_trie")) {
+        let mut last = None;
+        for line in trie.lines() {
+            let t = line.trim();
+            if let Some(a) = t.strip_prefix("|-- ") {
+                last = Some(a.to_string());
+            } else if t.contains("/32 host LOCAL") {
+                if let Some(a) = last.take() {
+                    if !a.starts_with("127.") && !out.contains(&a) {
+                        out.push(a);
+                    }
+                }
+            }
+        }
+    }
+    if let Ok(v6) = std::fs::read_to_string(format!("/proc/{pid}/net/if_inet6")) {
+        for line in v6.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 6 || f[5] == "lo" {
+                continue;
+            }
+            let hex = f[0];
+            let groups: Vec<String> = (0..8)
+                .filter_map(|i| hex.get(i * 4..i * 4 + 4))
+                .map(|g| format!("{:x}", u16::from_str_radix(g, 16).unwrap_or(0)))
+                .collect();
+            out.push(groups.join(":"));
+        }
+    }
+    out
+}
+
+/// One line of `ls -f`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub name: String,
+    pub state: State,
+    pub autostart: bool,
+    pub groups: Vec<String>,
+    pub ipv4: Vec<String>,
+    pub ipv6: Vec<String>,
+    pub unprivileged: bool,
+    pub pid: Option<i32>,
+}
+
+/// Every container of `lxcpath` with its state and settings.
+pub fn list(lxcpath: &Path) -> Result<Vec<Summary>> {
+    let mut out = Vec::new();
+    for name in list_names(lxcpath)? {
+        let c = Container::new(lxcpath, &name)?;
+        let state = c.state().unwrap_or(State::Stopped);
+        let cfg = c.config().ok();
+        let pid = if state.is_active() {
+            c.init_pid()
+        } else {
+            None
+        };
+        let ips = pid.map(addresses).unwrap_or_default();
+        out.push(Summary {
+            name,
+            state,
+            autostart: cfg.as_ref().is_some_and(|c| c.start_auto()),
+            groups: cfg.as_ref().map(|c| c.groups()).unwrap_or_default(),
+            ipv4: ips.iter().filter(|a| !a.contains(':')).cloned().collect(),
+            ipv6: ips.iter().filter(|a| a.contains(':')).cloned().collect(),
+            unprivileged: cfg.as_ref().is_some_and(|c| !c.idmaps().is_empty()),
+            pid,
+        });
+    }
+    Ok(out)
+}
+
+/// What `autostart` does to the containers it selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutostartAction {
+    Start,
+    /// Shut down (`-s`), killing after the timeout.
+    Stop,
+    /// Kill (`-k`).
+    Kill,
+    /// Reboot (`-r`).
+    Reboot,
+}
+
+/// A container `autostart` selected, in processing order.
+#[derive(Debug, Clone, Serialize)]
+pub struct AutostartEntry {
+    pub name: String,
+    pub delay: u32,
+    pub order: i32,
+    /// The group it was selected through (empty: no group).
+    pub group: String,
+}
+
+/// The containers with `lxc.start.auto = 1`, as lxc-autostart selects and
+/// orders them: group by group in the order asked (`groups`; an empty
+/// string is the containers without a group), `onboot` first when no group
+/// is asked, then by `lxc.start.order` (lower first) and name. With `all`,
+/// every auto-started container, `onboot` ones first. Stopping goes in the
+/// reverse order.
+pub fn autostart_plan(lxcpath: &Path, groups: &[String], all: bool) -> Result<Vec<AutostartEntry>> {
+    let mut candidates = Vec::new();
+    for name in list_names(lxcpath)? {
+        let c = Container::new(lxcpath, &name)?;
+        let Ok(cfg) = c.config() else { continue };
+        if !cfg.start_auto() {
+            continue;
+        }
+        candidates.push((name, cfg.groups(), cfg.start_delay(), cfg.start_order()));
+    }
+    let wanted: Vec<String> = if all || groups.is_empty() {
+        vec!["onboot".to_string(), String::new()]
+    } else {
+        groups.to_vec()
+    };
+    let mut plan: Vec<AutostartEntry> = Vec::new();
+    for g in &wanted {
+        let mut batch: Vec<AutostartEntry> = candidates
+            .iter()
+            .filter(|(name, gs, _, _)| {
+                let in_group = if g.is_empty() {
+                    gs.is_empty() || (all && !gs.iter().any(|x| x == "onboot"))
+                } else {
+                    gs.iter().any(|x| x == g)
+                };
+                in_group && !plan.iter().any(|p| &p.name == name)
+            })
+            .map(|(name, _, delay, order)| AutostartEntry {
+                name: name.clone(),
+                delay: *delay,
+                order: *order,
+                group: g.clone(),
+            })
+            .collect();
+        batch.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.name.cmp(&b.name)));
+        plan.extend(batch);
+    }
+    Ok(plan)
+}
+
+/// Runs `action` on every container of the plan; returns the names that
+/// failed with their errors (the others went on).
+pub fn autostart(
+    lxcpath: &Path,
+    plan: &[AutostartEntry],
+    action: AutostartAction,
+    timeout: Duration,
+) -> Vec<(String, crate::Error)> {
+    let mut failures = Vec::new();
+    let ordered: Vec<&AutostartEntry> = match action {
+        AutostartAction::Start | AutostartAction::Reboot => plan.iter().collect(),
+        _ => plan.iter().rev().collect(),
+    };
+    for e in ordered {
+        let result = Container::open(lxcpath, &e.name).and_then(|c| match action {
+            AutostartAction::Start => {
+                if c.state()?.is_active() {
+                    return Ok(());
+                }
+                crate::start::start(&c, &Default::default())?;
+                if e.delay > 0 {
+                    std::thread::sleep(Duration::from_secs(u64::from(e.delay)));
+                }
+                Ok(())
+            }
+            AutostartAction::Stop | AutostartAction::Kill | AutostartAction::Reboot => {
+                if !c.state()?.is_active() {
+                    return Ok(());
+                }
+                crate::stop::stop(
+                    &c,
+                    crate::stop::StopOptions {
+                        timeout,
+                        kill: action == AutostartAction::Kill,
+                        reboot: action == AutostartAction::Reboot,
+                        nowait: false,
+                    },
+                )
+            }
+        });
+        if let Err(err) = result {
+            failures.push((e.name.clone(), err));
+        }
+    }
+    failures
+}

@@ -1,0 +1,365 @@
+//! The monitor: parent of the container's init. It creates the cgroup,
+//! holds the console and tty pty masters, answers console clients on an
+//! abstract unix socket, writes the state, and cleans up when init exits.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+use std::time::Duration;
+
+use enclos_cgroupfs::{DeleteOptions, Populated};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+
+use crate::container::{Container, OpLock, State};
+use crate::error::{Error, Result};
+use crate::start::{
+    make_cgroup, rootfs_spec, spawn_init, take_monitor_lock, Init, Plan, Terminals,
+};
+
+/// The abstract socket name of a container's monitor.
+pub fn socket_name(c: &Container) -> String {
+    // FNV-1a: a stable short name whatever the lxcpath's length.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in c.dir().as_os_str().as_encoded_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("enclos/{h:016x}/{}", c.name())
+}
+
+/// Connects to the monitor of `c`, with timeouts on every call.
+pub fn connect(c: &Container) -> Result<UnixStream> {
+    let addr =
+        SocketAddr::from_abstract_name(socket_name(c).as_bytes()).map_err(|e| Error::Io {
+            what: "name the monitor socket of",
+            path: c.dir().to_path_buf(),
+            source: e,
+        })?;
+    let s = UnixStream::connect_addr(&addr).map_err(|e| Error::Io {
+        what: "reach the monitor of",
+        path: c.dir().to_path_buf(),
+        source: e,
+    })?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    s.set_write_timeout(Some(Duration::from_secs(5))).ok();
+    Ok(s)
+}
+
+/// Runs the monitor until the container stops; returns init's exit status.
+/// `report` receives "OK" once RUNNING or "ERR why"; `lock` (the caller's
+/// operation lock) is released at that moment.
+pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -> Result<i32> {
+    crate::start::monitor_signals();
+    let c = plan.container.clone();
+    let _mlock = take_monitor_lock(&c)?;
+    let mut lock = lock;
+    let mut code;
+    loop {
+        c.write_run_file("monitor.pid", &std::process::id().to_string())?;
+        c.write_run_file("state", State::Starting.as_str())?;
+        let started = start_once(&plan);
+        let (cg, terms, pidfd) = match started {
+            Ok(v) => v,
+            Err(e) => {
+                c.clear_runtime();
+                return Err(e);
+            }
+        };
+        c.write_run_file("init.pid", &pidfd.pid().as_raw().to_string())?;
+        c.write_run_file("state", State::Running.as_str())?;
+        if let Some(mut r) = report.take() {
+            let _ = writeln!(r, "OK {}", pidfd.pid());
+        }
+        drop(lock.take());
+        let status = serve(&plan, terms.as_ref(), &pidfd);
+        let _ = c.write_run_file("state", State::Stopping.as_str());
+        let _ = cg.thaw(Duration::from_secs(2));
+        let _ = cg.delete(DeleteOptions {
+            recursive: true,
+            populated: Populated::Kill,
+            ignore_missing: true,
+        });
+        code = crate::start::exit_code(status);
+        // Init that called reboot(2) in its pid namespace ends by SIGHUP:
+        // start it again, unless a stop asked for the end.
+        let rebooted = matches!(status, WaitStatus::Signaled(_, Signal::SIGHUP, _));
+        if !(rebooted && matches!(plan.init, Init::Exec(_))) || c.run_file("stopping").exists() {
+            break;
+        }
+        tracing::info!(container = c.name(), "rebooting");
+    }
+    let _ = std::fs::remove_file(c.run_file("stopping"));
+    c.clear_runtime();
+    if plan.config.ephemeral() {
+        let _ = crate::create::remove_stopped(&c);
+    }
+    Ok(code)
+}
+
+type Started = (
+    enclos_cgroupfs::Cgroup,
+    Option<Terminals>,
+    enclos_namespaces::PidFd,
+);
+
+fn start_once(plan: &Plan) -> Result<Started> {
+    let cg = make_cgroup(plan)?;
+    let result = (|| {
+        let terms = match plan.init {
+            Init::Exec(_) => Some(Terminals::open(&plan.config)?),
+            Init::Run(_) => None,
+        };
+        let (console, ttys) = match &terms {
+            Some(t) => (
+                Some(t.console.slave_path.clone()),
+                t.ttys.iter().map(|p| p.slave_path.clone()).collect(),
+            ),
+            None => (None, Vec::new()),
+        };
+        let spec = rootfs_spec(plan, console, ttys)?;
+        let (_pid, pidfd) = spawn_init(plan, &cg, &spec, terms.is_none())?;
+        Ok((terms, pidfd))
+    })();
+    match result {
+        Ok((terms, pidfd)) => Ok((cg, terms, pidfd)),
+        Err(e) => {
+            let _ = cg.delete(DeleteOptions {
+                recursive: true,
+                populated: Populated::Kill,
+                ignore_missing: true,
+            });
+            Err(e)
+        }
+    }
+}
+
+/// A console client attached to one tty.
+struct Session {
+    stream: UnixStream,
+    tty: usize,
+}
+
+/// Serves console clients (and, in the foreground, the terminal) until
+/// init exits; returns init's wait status.
+fn serve(plan: &Plan, terms: Option<&Terminals>, pidfd: &enclos_namespaces::PidFd) -> WaitStatus {
+    let c = &plan.container;
+    let Some(terms) = terms else {
+        // execute: nothing to serve but the wait.
+        return pidfd.reap().unwrap_or(WaitStatus::StillAlive);
+    };
+    // The monitor holds every slave open, so that reading a master never
+    // returns EIO (and poll never spins) while no one in the container has
+    // the tty open.
+    let _slaves: Vec<OwnedFd> = std::iter::once(&terms.console)
+        .chain(terms.ttys.iter())
+        .filter_map(|p| p.open_slave().ok())
+        .collect();
+    let masters: Vec<BorrowedFd<'_>> = std::iter::once(terms.console.master.as_fd())
+        .chain(terms.ttys.iter().map(|p| p.master.as_fd()))
+        .collect();
+    let listener = SocketAddr::from_abstract_name(socket_name(c).as_bytes())
+        .and_then(|a| UnixListener::bind_addr(&a));
+    let listener = match listener {
+        Ok(l) => {
+            let _ = l.set_nonblocking(true);
+            Some(l)
+        }
+        Err(e) => {
+            tracing::warn!(container = c.name(), "no console socket: {e}");
+            None
+        }
+    };
+    let foreground = plan.foreground;
+    let _raw = if foreground {
+        enclos_namespaces::RawTerminal::enter(std::io::stdin()).ok()
+    } else {
+        None
+    };
+    let mut stdin_open = foreground;
+    let mut pending: Vec<(UnixStream, Vec<u8>)> = Vec::new();
+    let mut sessions: Vec<Session> = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        // Build the poll set: pidfd, listener, masters, pending, sessions, stdin.
+        let mut fds: Vec<PollFd> = Vec::new();
+        fds.push(PollFd::new(pidfd.as_fd(), PollFlags::POLLIN));
+        let li = listener.as_ref().map(|l| {
+            fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        let m0 = fds.len();
+        for m in &masters {
+            fds.push(PollFd::new(*m, PollFlags::POLLIN));
+        }
+        let p0 = fds.len();
+        for (s, _) in &pending {
+            fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+        }
+        let s0 = fds.len();
+        for s in &sessions {
+            fds.push(PollFd::new(s.stream.as_fd(), PollFlags::POLLIN));
+        }
+        let stdin = std::io::stdin();
+        let si = if stdin_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+            Some(fds.len() - 1)
+        } else {
+            None
+        };
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+        let ready = |i: usize| {
+            fds[i].revents().is_some_and(|r| {
+                r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+            })
+        };
+        let init_done = ready(0);
+        let accept = li.is_some_and(ready);
+        let master_ready: Vec<usize> = (0..masters.len()).filter(|i| ready(m0 + i)).collect();
+        let pending_ready: Vec<usize> = (0..pending.len()).filter(|i| ready(p0 + i)).collect();
+        let session_ready: Vec<usize> = (0..sessions.len()).filter(|i| ready(s0 + i)).collect();
+        let stdin_ready = si.is_some_and(ready);
+        drop(fds);
+
+        if init_done {
+            for s in &sessions {
+                let _ = s.stream.shutdown(std::net::Shutdown::Both);
+            }
+            return pidfd.reap().unwrap_or(WaitStatus::StillAlive);
+        }
+        for i in master_ready {
+            let n = match nix::unistd::read(masters[i], &mut buf) {
+                Ok(n) if n > 0 => n,
+                _ => continue,
+            };
+            if foreground && i == 0 {
+                let _ = std::io::stdout().write_all(&buf[..n]);
+                let _ = std::io::stdout().flush();
+            }
+            sessions.retain_mut(|s| s.tty != i || s.stream.write_all(&buf[..n]).is_ok());
+        }
+        if stdin_ready {
+            match std::io::stdin().read(&mut buf) {
+                Ok(0) | Err(_) => stdin_open = false,
+                Ok(n) => {
+                    let _ = write_all_fd(masters[0], &buf[..n]);
+                }
+            }
+        }
+        // Sessions: client input to its tty; a closed client detaches.
+        let mut gone = Vec::new();
+        for i in session_ready {
+            let s = &mut sessions[i];
+            match s.stream.read(&mut buf) {
+                Ok(0) => gone.push(i),
+                Ok(n) => {
+                    let _ = write_all_fd(masters[s.tty], &buf[..n]);
+                }
+                Err(e)
+                    if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => gone.push(i),
+            }
+        }
+        for i in gone.into_iter().rev() {
+            sessions.remove(i);
+        }
+        // Pending clients: read their request line.
+        let mut done = Vec::new();
+        for i in pending_ready {
+            let (s, line) = &mut pending[i];
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => done.push((i, None)),
+                Ok(n) => {
+                    line.extend_from_slice(&buf[..n]);
+                    if line.contains(&b'\n') || line.len() > 256 {
+                        let req = String::from_utf8_lossy(line)
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .to_string();
+                        done.push((i, Some(req)));
+                    }
+                }
+            }
+        }
+        for (i, req) in done.into_iter().rev() {
+            let (mut s, _) = pending.remove(i);
+            let Some(req) = req else { continue };
+            match handle_request(&req, masters.len(), &sessions) {
+                Ok(Some(tty)) => {
+                    if s.write_all(b"OK\n").is_ok() {
+                        let _ = s.set_nonblocking(false);
+                        let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
+                        sessions.push(Session { stream: s, tty });
+                    }
+                }
+                Ok(None) => {
+                    let _ = s.write_all(format!("OK {}\n", State::Running.as_str()).as_bytes());
+                }
+                Err(msg) => {
+                    let _ = s.write_all(format!("ERR {msg}\n").as_bytes());
+                }
+            }
+        }
+        if accept {
+            if let Some(l) = &listener {
+                while let Ok((s, _)) = l.accept() {
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                    pending.push((s, Vec::new()));
+                }
+            }
+        }
+    }
+}
+
+/// A request line: `console N` (returns the tty to attach to) or `state`.
+fn handle_request(
+    req: &str,
+    ttys: usize,
+    sessions: &[Session],
+) -> std::result::Result<Option<usize>, String> {
+    let mut words = req.split_whitespace();
+    match words.next() {
+        Some("console") => {
+            let n: usize = words
+                .next()
+                .unwrap_or("0")
+                .parse()
+                .map_err(|_| format!("'{req}': the tty must be a number"))?;
+            if n >= ttys {
+                return Err(format!(
+                    "the container has no tty {n}: it has the console (0) and ttys 1 to {} (lxc.tty.max)",
+                    ttys - 1
+                ));
+            }
+            if sessions.iter().any(|s| s.tty == n) {
+                return Err(format!("tty {n} is in use by another console client"));
+            }
+            Ok(Some(n))
+        }
+        Some("state") => Ok(None),
+        _ => Err(format!("unknown request '{req}'")),
+    }
+}
+
+fn write_all_fd(fd: BorrowedFd<'_>, mut data: &[u8]) -> nix::Result<()> {
+    let mut tries = 0;
+    while !data.is_empty() {
+        match nix::unistd::write(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(nix::errno::Errno::EAGAIN) if tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

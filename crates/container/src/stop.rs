@@ -1,0 +1,343 @@
+//! stop, freeze, unfreeze, wait, and the live cgroup and device commands:
+//! they act on the container's init and cgroup directly, so they work even
+//! when its monitor is gone.
+
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use enclos_cgroupfs::{Cgroup, DeleteOptions, Layout, Populated};
+use enclos_namespaces::PidFd;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::container::{Container, State};
+use crate::error::{io_err, Error, Result};
+
+/// What `stop` is asked.
+#[derive(Debug, Clone, Copy)]
+pub struct StopOptions {
+    /// How long init may take to halt before it is killed (`-t`; LXC's
+    /// default is 60 s).
+    pub timeout: Duration,
+    /// Kill at once (`-k`).
+    pub kill: bool,
+    /// Reboot instead of stopping (`-r`).
+    pub reboot: bool,
+    /// Do not wait for the stop to complete (`-W`).
+    pub nowait: bool,
+}
+
+impl Default for StopOptions {
+    fn default() -> Self {
+        StopOptions {
+            timeout: Duration::from_secs(60),
+            kill: false,
+            reboot: false,
+            nowait: false,
+        }
+    }
+}
+
+fn not_running(c: &Container, state: State) -> Error {
+    Error::WrongState {
+        name: c.name().to_string(),
+        state: state.as_str(),
+        hint: "start it first (enclos start -n NAME)",
+    }
+}
+
+/// The pidfd of the container's init, checked to still be the container's
+/// (its cgroup is the container's).
+fn init_pidfd(c: &Container) -> Result<Option<PidFd>> {
+    let Some(pid) = c.init_pid() else {
+        return Ok(None);
+    };
+    let Ok(fd) = PidFd::open(Pid::from_raw(pid)) else {
+        return Ok(None);
+    };
+    let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    if !cgroups.contains(&c.cgroup_name()) {
+        return Ok(None);
+    }
+    Ok(Some(fd))
+}
+
+/// Stops the container: the halt signal of its configuration to init
+/// (`lxc.signal.halt`), then SIGKILL after `timeout`; returns once the
+/// monitor has cleaned up. With `kill`, SIGKILL at once.
+pub fn stop(c: &Container, opts: StopOptions) -> Result<()> {
+    let state = c.state()?;
+    if !state.is_active() {
+        return Err(not_running(c, state));
+    }
+    let cfg = c.config()?;
+    if !c.monitor_alive() {
+        // Nobody will clean up but us.
+        return kill_and_clean(c);
+    }
+    let Some(init) = init_pidfd(c)? else {
+        return kill_and_clean(c);
+    };
+    let monitor = c
+        .monitor_pid()
+        .and_then(|p| PidFd::open(Pid::from_raw(p)).ok());
+    if opts.reboot {
+        let sig = Signal::try_from(cfg.signal_reboot()).unwrap_or(Signal::SIGINT);
+        thaw_quietly(c);
+        init.send_signal(sig)?;
+        return Ok(());
+    }
+    c.write_run_file("stopping", "")?;
+    thaw_quietly(c);
+    if opts.kill {
+        init.send_signal(Signal::SIGKILL)?;
+    } else {
+        let sig = Signal::try_from(cfg.signal_halt()).unwrap_or(Signal::SIGPWR);
+        init.send_signal(sig)?;
+        if opts.nowait {
+            return Ok(());
+        }
+        wait_for_halt(c, &init, opts.timeout)?;
+    }
+    if opts.nowait {
+        return Ok(());
+    }
+    // The monitor reaps init and removes the cgroup; wait for it.
+    match monitor {
+        Some(m) => {
+            if !m.wait_exit(Some(Duration::from_secs(30)))? {
+                return Err(Error::Timeout {
+                    name: c.name().to_string(),
+                    what: "be cleaned up by its monitor",
+                    secs: 30,
+                });
+            }
+        }
+        None => {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while c.monitor_alive() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+    if c.orphaned_processes()? {
+        kill_and_clean(c)?;
+    }
+    Ok(())
+}
+
+/// Waits for init to exit after the halt signal, at most `timeout`, then
+/// kills it.
+///
+/// An init that has finished its shutdown but pauses before reboot(2) is
+/// ended at once: when it is the only process left in the container and
+/// it sleeps in nanosleep, every other process has already exited on the
+/// SIGTERM init sent, so nothing remains to halt. busybox init pauses two
+/// seconds there ("allow time for the last message to reach the console");
+/// LXC waits them out.
+fn wait_for_halt(c: &Container, init: &PidFd, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    let procs = Layout::discover()
+        .ok()
+        .and_then(|l| c.cgroup(Arc::new(l)).ok())
+        .and_then(|cg| cg.members().first().map(|m| m.dir.join("cgroup.procs")));
+    let wchan = format!("/proc/{}/wchan", init.pid());
+    let mut step = Duration::from_micros(200);
+    loop {
+        if init.wait_exit(Some(step))? {
+            return Ok(());
+        }
+        let alone = procs
+            .as_ref()
+            .and_then(|p| enclos_cgroupfs::read_pids(p).ok())
+            .is_some_and(|pids| pids == [init.pid().as_raw()]);
+        if alone && fs::read_to_string(&wchan).is_ok_and(|w| w.contains("nanosleep")) {
+            tracing::debug!(
+                container = c.name(),
+                "init is alone and pausing: its halt is complete"
+            );
+            init.send_signal(Signal::SIGKILL)?;
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            tracing::info!(
+                container = c.name(),
+                "init did not halt in time: killing it"
+            );
+            init.send_signal(Signal::SIGKILL)?;
+            return Ok(());
+        }
+        step = (step * 2).min(Duration::from_millis(10));
+    }
+}
+
+fn thaw_quietly(c: &Container) {
+    if let Ok(cg) = freezer(c) {
+        let _ = cg.thaw(Duration::from_secs(2));
+    }
+}
+
+/// Kills every process of the container through its cgroup and removes
+/// the cgroup and the runtime files: the cleanup when the monitor is gone.
+pub fn kill_and_clean(c: &Container) -> Result<()> {
+    let layout = Arc::new(Layout::discover()?);
+    let cg = c.cgroup(layout)?;
+    let _ = cg.thaw(Duration::from_secs(2));
+    if let Some(pid) = c.init_pid() {
+        if let Ok(fd) = PidFd::open(Pid::from_raw(pid)) {
+            let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+            if cgroups.contains(&c.cgroup_name()) {
+                let _ = fd.send_signal(Signal::SIGKILL);
+            }
+        }
+    }
+    cg.delete(DeleteOptions {
+        recursive: true,
+        populated: Populated::Kill,
+        ignore_missing: true,
+    })?;
+    if let Some(m) = c
+        .monitor_pid()
+        .and_then(|p| PidFd::open(Pid::from_raw(p)).ok())
+    {
+        let _ = m.wait_exit(Some(Duration::from_secs(5)));
+    }
+    if !c.monitor_alive() {
+        c.clear_runtime();
+        let _ = fs::remove_file(c.run_file("stopping"));
+    }
+    Ok(())
+}
+
+fn freezer(c: &Container) -> Result<Cgroup> {
+    let layout = Arc::new(Layout::discover()?);
+    Ok(Cgroup::new(layout, &["freezer"], &c.cgroup_name())?)
+}
+
+/// Freezes every process of the container; returns once they are all
+/// frozen.
+pub fn freeze(c: &Container, timeout: Duration) -> Result<()> {
+    let state = c.state()?;
+    match state {
+        State::Running | State::Freezing | State::Frozen => {}
+        s => return Err(not_running(c, s)),
+    }
+    Ok(freezer(c)?.freeze(timeout)?)
+}
+
+/// Thaws a frozen container.
+pub fn unfreeze(c: &Container, timeout: Duration) -> Result<()> {
+    let state = c.state()?;
+    match state {
+        State::Frozen | State::Freezing => Ok(freezer(c)?.thaw(timeout)?),
+        State::Running => Err(Error::WrongState {
+            name: c.name().to_string(),
+            state: "RUNNING",
+            hint: "it is not frozen",
+        }),
+        s => Err(not_running(c, s)),
+    }
+}
+
+/// Waits until the container is in one of `states`; false on timeout.
+pub fn wait(c: &Container, states: &[State], timeout: Option<Duration>) -> Result<bool> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut step = Duration::from_micros(200);
+    loop {
+        if states.contains(&c.state()?) {
+            return Ok(true);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(false);
+        }
+        std::thread::sleep(step);
+        step = (step * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// The container's cgroup as `lxc-cgroup` sees it: for `key`'s controller.
+fn live_cgroup(c: &Container, key: &str) -> Result<Cgroup> {
+    let state = c.state()?;
+    if !state.is_active() {
+        return Err(not_running(c, state));
+    }
+    let layout = Arc::new(Layout::discover()?);
+    Ok(Cgroup::for_key(layout, key, &c.cgroup_name())?)
+}
+
+/// Reads a cgroup file of the running container (`lxc-cgroup -n NAME KEY`).
+pub fn cgroup_get(c: &Container, key: &str) -> Result<String> {
+    Ok(live_cgroup(c, key)?.get(key)?)
+}
+
+/// Writes a cgroup file of the running container; returns the value the
+/// kernel kept.
+pub fn cgroup_set(c: &Container, key: &str, value: &str) -> Result<String> {
+    Ok(live_cgroup(c, key)?.set_and_read(key, value)?)
+}
+
+/// Makes the host device `dev` available in the running container at
+/// `dest` (default: the same path): allowed in the devices cgroup and
+/// created in its /dev.
+pub fn device_add(c: &Container, dev: &Path, dest: Option<&Path>) -> Result<PathBuf> {
+    let state = c.state()?;
+    if !state.is_active() {
+        return Err(not_running(c, state));
+    }
+    let meta = fs::metadata(dev).map_err(io_err("read the device", dev))?;
+    let ft = meta.file_type();
+    let kind = if ft.is_char_device() {
+        'c'
+    } else if ft.is_block_device() {
+        'b'
+    } else {
+        return Err(Error::InvalidArgument {
+            what: "device",
+            value: dev.display().to_string(),
+            reason:
+                "it is not a character or block device (network interfaces come with networking)"
+                    .into(),
+        });
+    };
+    let rdev = meta.rdev();
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+    let layout = Arc::new(Layout::discover()?);
+    if let Ok(cg) = Cgroup::new(layout, &["devices"], &c.cgroup_name()) {
+        if cg
+            .member_for("devices")
+            .is_some_and(|m| m.hierarchy.version == enclos_cgroupfs::Version::V1)
+        {
+            cg.set("devices.allow", &format!("{kind} {major}:{minor} rwm"))?;
+        }
+    }
+    let init = c.init_pid().ok_or_else(|| not_running(c, state))?;
+    let dest = dest.unwrap_or(dev);
+    let rel = dest.strip_prefix("/").unwrap_or(dest);
+    // The container's root as its init sees it.
+    let target = PathBuf::from(format!("/proc/{init}/root")).join(rel);
+    if let Some(parent) = target.parent() {
+        fs::create_dir_all(parent).map_err(io_err("create the directory of", &target))?;
+    }
+    let sflag = if kind == 'c' {
+        nix::sys::stat::SFlag::S_IFCHR
+    } else {
+        nix::sys::stat::SFlag::S_IFBLK
+    };
+    let mode = nix::sys::stat::Mode::from_bits_truncate(meta.mode() & 0o7777);
+    match nix::sys::stat::mknod(&target, sflag, mode, rdev) {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        Err(e) => {
+            return Err(Error::Io {
+                what: "create the device node",
+                path: dest.to_path_buf(),
+                source: e.into(),
+            })
+        }
+    }
+    let _ = fs::set_permissions(&target, fs::Permissions::from_mode(meta.mode() & 0o7777));
+    let _ = std::os::unix::fs::chown(&target, Some(meta.uid()), Some(meta.gid()));
+    Ok(dest.to_path_buf())
+}

@@ -1,0 +1,899 @@
+//! LXC's tools: lxc-create, lxc-start, lxc-attach, lxc-console, lxc-stop,
+//! lxc-execute, lxc-info, lxc-ls, lxc-freeze, lxc-unfreeze, lxc-wait,
+//! lxc-destroy, lxc-cgroup, lxc-device, lxc-autostart and lxc-config, with
+//! their flags.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use enclos_container::{self as container, Container, State};
+
+use crate::output::{print_json, Format};
+
+/// Flags every lxc-* tool takes.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Common {
+    /// The directory holding the containers (default: /var/lib/enclos for
+    /// root, ~/.local/share/enclos otherwise).
+    #[arg(short = 'P', long = "lxcpath", value_name = "PATH")]
+    lxcpath: Option<PathBuf>,
+    /// Log priority: FATAL, CRIT, ERROR, WARN, NOTICE, INFO, DEBUG, TRACE.
+    #[arg(short = 'l', long = "logpriority", value_name = "LEVEL")]
+    logpriority: Option<String>,
+    /// Log file.
+    #[arg(short = 'o', long = "logfile", value_name = "FILE")]
+    logfile: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+}
+
+impl Common {
+    fn lxcpath(&self) -> PathBuf {
+        self.lxcpath
+            .clone()
+            .unwrap_or_else(container::default_lxcpath)
+    }
+
+    fn open(&self, name: &str) -> Result<Container> {
+        crate::init_logging(self.logpriority.as_deref(), self.logfile.as_deref())?;
+        Ok(Container::open(&self.lxcpath(), name)?)
+    }
+}
+
+/// The container commands.
+#[derive(Debug, Subcommand)]
+pub enum LxcCommand {
+    /// Create a container (lxc-create).
+    Create(CreateArgs),
+    /// Start a container (lxc-start).
+    Start(StartArgs),
+    /// Stop a container (lxc-stop).
+    Stop(StopArgs),
+    /// Run a command in a running container (lxc-attach).
+    Attach(AttachArgs),
+    /// Reach a tty of a running container (lxc-console).
+    Console(ConsoleArgs),
+    /// Run one command in a container under a small init (lxc-execute).
+    Execute(ExecuteArgs),
+    /// Show the state and resource use of a container (lxc-info).
+    Info(InfoArgs),
+    /// List containers (lxc-ls).
+    Ls(LsArgs),
+    /// Freeze every process of a container (lxc-freeze).
+    Freeze(NameArgs),
+    /// Thaw a frozen container (lxc-unfreeze).
+    Unfreeze(NameArgs),
+    /// Wait for a container to reach a state (lxc-wait).
+    Wait(WaitArgs),
+    /// Destroy a container (lxc-destroy).
+    Destroy(DestroyArgs),
+    /// Read or change a cgroup setting of a running container (lxc-cgroup).
+    Cgroup(CgroupArgs),
+    /// Add a host device to a running container (lxc-device).
+    Device(DeviceArgs),
+    /// Start, stop or list the containers marked lxc.start.auto (lxc-autostart).
+    Autostart(AutostartArgs),
+    /// Print enclos's global settings (lxc-config).
+    Config(ConfigArgs),
+}
+
+impl LxcCommand {
+    pub fn run(self) -> Result<ExitCode> {
+        match self {
+            LxcCommand::Create(a) => a.run(),
+            LxcCommand::Start(a) => a.run(),
+            LxcCommand::Stop(a) => a.run(),
+            LxcCommand::Attach(a) => a.run(),
+            LxcCommand::Console(a) => a.run(),
+            LxcCommand::Execute(a) => a.run(),
+            LxcCommand::Info(a) => a.run(),
+            LxcCommand::Ls(a) => a.run(),
+            LxcCommand::Freeze(a) => a.freeze(),
+            LxcCommand::Unfreeze(a) => a.unfreeze(),
+            LxcCommand::Wait(a) => a.run(),
+            LxcCommand::Destroy(a) => a.run(),
+            LxcCommand::Cgroup(a) => a.run(),
+            LxcCommand::Device(a) => a.run(),
+            LxcCommand::Autostart(a) => a.run(),
+            LxcCommand::Config(a) => a.run(),
+        }
+    }
+
+    /// The lxc-* names a link may have, and how to parse them.
+    pub const NAMES: &'static [&'static str] = &[
+        "lxc-create",
+        "lxc-start",
+        "lxc-stop",
+        "lxc-attach",
+        "lxc-console",
+        "lxc-execute",
+        "lxc-info",
+        "lxc-ls",
+        "lxc-freeze",
+        "lxc-unfreeze",
+        "lxc-wait",
+        "lxc-destroy",
+        "lxc-cgroup",
+        "lxc-device",
+        "lxc-autostart",
+        "lxc-config",
+    ];
+
+    /// Runs `args` as the tool named `name` (lxc-start ...).
+    pub fn run_as(name: &str, mut args: Vec<OsString>) -> Option<Result<ExitCode>> {
+        let name: &'static str = Self::NAMES.iter().find(|n| **n == name)?;
+        let sub = name.strip_prefix("lxc-")?;
+        // `lxc-start ARGS` is `enclos start ARGS`, with the tool's name in
+        // usage messages.
+        args.remove(0);
+        let mut full: Vec<OsString> = vec![name.into(), sub.into()];
+        full.extend(args);
+        let cli = clap::Command::new(name).no_binary_name(false);
+        let cli = <Tools as clap::Subcommand>::augment_subcommands(cli)
+            .subcommand_required(true)
+            .disable_help_subcommand(true);
+        Some(match cli.try_get_matches_from(full) {
+            Ok(m) => match <Tools as clap::FromArgMatches>::from_arg_matches(&m) {
+                Ok(Tools(c)) => c.run(),
+                Err(e) => Ok(crate::usage_exit(e)),
+            },
+            Err(e) => Ok(crate::usage_exit(e)),
+        })
+    }
+}
+
+/// Wrapper so that the lxc-* names parse through the same definitions.
+#[derive(Debug)]
+struct Tools(LxcCommand);
+
+impl clap::FromArgMatches for Tools {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        LxcCommand::from_arg_matches(m).map(Tools)
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+}
+
+impl clap::Subcommand for Tools {
+    fn augment_subcommands(cmd: clap::Command) -> clap::Command {
+        LxcCommand::augment_subcommands(cmd)
+    }
+    fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
+        LxcCommand::augment_subcommands_for_update(cmd)
+    }
+    fn has_subcommand(name: &str) -> bool {
+        LxcCommand::has_subcommand(name)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct NameArgs {
+    /// The container.
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    name: String,
+    #[command(flatten)]
+    common: Common,
+    /// How long to wait for the freezer, in seconds.
+    #[arg(short = 't', long = "timeout", default_value_t = 10)]
+    timeout: u64,
+}
+
+impl NameArgs {
+    fn freeze(self) -> Result<ExitCode> {
+        let c = self.common.open(&self.name)?;
+        container::freeze(&c, Duration::from_secs(self.timeout))?;
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn unfreeze(self) -> Result<ExitCode> {
+        let c = self.common.open(&self.name)?;
+        container::unfreeze(&c, Duration::from_secs(self.timeout))?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Name of the new container.
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    name: String,
+    /// The template that fills the rootfs (busybox).
+    #[arg(short = 't', long = "template", value_name = "TEMPLATE")]
+    template: Option<String>,
+    /// The storage backend of the rootfs.
+    #[arg(
+        short = 'B',
+        long = "bdev",
+        value_name = "BACKEND",
+        default_value = "dir"
+    )]
+    backend: String,
+    /// The initial configuration (default: the default.conf of enclos).
+    #[arg(short = 'f', long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+    /// Arguments for the template, after --.
+    #[arg(last = true, value_name = "TEMPLATE ARGS")]
+    template_args: Vec<String>,
+}
+
+impl CreateArgs {
+    fn run(self) -> Result<ExitCode> {
+        crate::init_logging(
+            self.common.logpriority.as_deref(),
+            self.common.logfile.as_deref(),
+        )?;
+        let opts = container::CreateOptions {
+            template: self.template,
+            template_args: self.template_args,
+            backend: enclos_storage::Backend::from_name(&self.backend)?,
+            config_file: self.config,
+        };
+        let progress = std::io::stderr().is_terminal() && !self.common.quiet;
+        let bar = progress.then(crate::output::spinner);
+        let mut step = |s: &str| {
+            if let Some(b) = &bar {
+                b.set_message(s.to_string());
+            }
+        };
+        let result = container::create(&self.common.lxcpath(), &self.name, &opts, &mut step);
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        result.with_context(|| format!("Cannot create container '{}'", self.name))?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    name: String,
+    /// Stay in the foreground, with the console on this terminal.
+    #[arg(short = 'F', long = "foreground", conflicts_with = "daemon")]
+    foreground: bool,
+    /// Run in the background (the default).
+    #[arg(short = 'd', long = "daemon")]
+    daemon: bool,
+    /// Use this configuration file instead of the container's.
+    #[arg(short = 'f', long = "rcfile", value_name = "FILE")]
+    rcfile: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+    /// A command to run as init instead of lxc.init.cmd.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+impl StartArgs {
+    fn run(self) -> Result<ExitCode> {
+        let c = self.common.open(&self.name)?;
+        let _ = self.daemon;
+        container::start(
+            &c,
+            &container::StartOptions {
+                foreground: self.foreground,
+                config_file: self.rcfile,
+                command: (!self.command.is_empty()).then_some(self.command),
+            },
+        )?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    name: String,
+    /// Seconds to wait for a clean halt before killing (-1: forever).
+    #[arg(
+        short = 't',
+        long = "timeout",
+        default_value_t = 60,
+        allow_negative_numbers = true
+    )]
+    timeout: i64,
+    /// Kill at once instead of asking init to halt.
+    #[arg(short = 'k', long = "kill")]
+    kill: bool,
+    /// Reboot instead of stopping.
+    #[arg(short = 'r', long = "reboot", conflicts_with = "kill")]
+    reboot: bool,
+    /// Do not wait for the container to stop.
+    #[arg(short = 'W', long = "nowait")]
+    nowait: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+impl StopArgs {
+    fn run(self) -> Result<ExitCode> {
+        let c = self.common.open(&self.name)?;
+        let timeout = if self.timeout < 0 {
+            Duration::from_secs(u64::MAX / 4)
+        } else {
+            Duration::from_secs(self.timeout as u64)
+        };
+        container::stop(
+            &c,
+            container::StopOptions {
+                timeout,
+                kill: self.kill,
+                reboot: self.reboot,
+                nowait: self.nowait,
+            },
+        )?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("'{s}' is not VAR=value")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    name: String,
+    /// Start the command with the container's environment only.
+    #[arg(long = "clear-env", conflicts_with = "keep_env")]
+    clear_env: bool,
+    /// Pass our environment on (the default).
+    #[arg(long = "keep-env")]
+    keep_env: bool,
+    /// Keep this variable with --clear-env; repeatable.
+    #[arg(long = "keep-var", value_name = "VAR")]
+    keep_var: Vec<String>,
+    /// Set a variable, VAR=value; repeatable.
+    #[arg(short = 'v', long = "set-var", value_name = "VAR=VALUE", value_parser = parse_var)]
+    vars: Vec<(String, String)>,
+    /// Run as this uid.
+    #[arg(short = 'u', long = "uid")]
+    uid: Option<u32>,
+    /// Run as this gid.
+    #[arg(short = 'g', long = "gid")]
+    gid: Option<u32>,
+    #[command(flatten)]
+    common: Common,
+    /// The command (default: /bin/sh).
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+impl AttachArgs {
+    fn run(self) -> Result<ExitCode> {
+        let c = self.common.open(&self.name)?;
+        let _ = self.keep_env;
+        let code = container::attach(
+            &c,
+            &container::AttachOptions {
+                command: self.command,
+                clear_env: self.clear_env,
+                env: self.vars,
+                keep_vars: self.keep_var,
+                uid: self.uid,
+                gid: self.gid,
+                pty: std::io::stdin().is_terminal(),
+            },
+        )?;
+        Ok(ExitCode::from(code.clamp(0, 255) as u8))
+    }
+}
+
+fn parse_escape(s: &str) -> Result<u8, String> {
+    let c = s.trim_start_matches('^');
+    match c.as_bytes() {
+        [b] if b.is_ascii_alphabetic() => Ok(b.to_ascii_lowercase() - b'a' + 1),
+        _ => Err(format!("'{s}' is not a letter (as in -e a for Ctrl+a)")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    name: String,
+    /// The tty (0: the console).
+    #[arg(short = 't', long = "tty", default_value_t = 0)]
+    tty: u32,
+    /// The escape key, as a letter: Ctrl+<letter> then q leaves.
+    #[arg(short = 'e', long = "escape", value_parser = parse_escape, default_value = "a")]
+    escape: u8,
+    #[command(flatten)]
+    common: Common,
+}
+
+impl ConsoleArgs {
+    fn run(self) -> Result<ExitCode> {
+        let c = self.common.open(&self.name)?;
+        container::console(&c, self.tty, self.escape)?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExecuteArgs {
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    name: String,
+    /// Use this configuration file instead of the container's.
+    #[arg(short = 'f', long = "rcfile", value_name = "FILE")]
+    rcfile: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+    /// The command.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+impl ExecuteArgs {
+    fn run(self) -> Result<ExitCode> {
+        let c = self.common.open(&self.name)?;
+        let code = container::execute(&c, self.command, self.rcfile.as_deref())?;
+        Ok(ExitCode::from(code.clamp(0, 255) as u8))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    name: String,
+    /// Show the state.
+    #[arg(short = 's', long = "state")]
+    state: bool,
+    /// Show init's pid.
+    #[arg(short = 'p', long = "pid")]
+    pid: bool,
+    /// Show the IP addresses.
+    #[arg(short = 'i', long = "ips")]
+    ips: bool,
+    /// Show the resource use.
+    #[arg(short = 'S', long = "stats")]
+    stats: bool,
+    /// Raw numbers instead of human units.
+    #[arg(short = 'H', long = "no-humanize")]
+    raw: bool,
+    /// Show the value of a configuration key; repeatable.
+    #[arg(short = 'c', long = "config", value_name = "KEY")]
+    config: Vec<String>,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn human_bytes(n: u64, raw: bool) -> String {
+    if raw {
+        return n.to_string();
+    }
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} bytes")
+    } else {
+        format!("{v:.2} {}", units[u])
+    }
+}
+
+impl InfoArgs {
+    fn run(self) -> Result<ExitCode> {
+        let c = self.common.open(&self.name)?;
+        let info = container::info(&c)?;
+        if self.format == Format::Json {
+            print_json(&info)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let mut out = String::new();
+        let line = |out: &mut String, k: &str, v: &str| {
+            out.push_str(&format!("{:<15} {v}\n", format!("{k}:")))
+        };
+        for key in &self.config {
+            let cfg = c.config()?;
+            let v = cfg.get_all(key).join("\n");
+            out.push_str(&format!("{key} = {v}\n"));
+        }
+        let all = !(self.state || self.pid || self.ips || self.stats) && self.config.is_empty();
+        if all {
+            line(&mut out, "Name", &info.name);
+        }
+        if all || self.state {
+            line(&mut out, "State", info.state.as_str());
+        }
+        if info.state.is_active() {
+            if all || self.pid {
+                if let Some(p) = info.pid {
+                    line(&mut out, "PID", &p.to_string());
+                }
+            }
+            if all || self.ips {
+                for ip in &info.ips {
+                    line(&mut out, "IP", ip);
+                }
+            }
+            if all || self.stats {
+                if let Some(ns) = info.cpu_use_ns {
+                    let v = if self.raw {
+                        ns.to_string()
+                    } else {
+                        format!("{:.2} seconds", ns as f64 / 1e9)
+                    };
+                    line(&mut out, "CPU use", &v);
+                }
+                if let Some(b) = info.blkio_use_bytes {
+                    line(&mut out, "BlkIO use", &human_bytes(b, self.raw));
+                }
+                if let Some(b) = info.memory_use_bytes {
+                    line(&mut out, "Memory use", &human_bytes(b, self.raw));
+                }
+                if let Some(b) = info.kmem_use_bytes {
+                    line(&mut out, "KMem use", &human_bytes(b, self.raw));
+                }
+            }
+            if all && !info.monitor {
+                line(
+                    &mut out,
+                    "Monitor",
+                    "gone (stop -k or destroy -f cleans up)",
+                );
+            }
+        }
+        std::io::stdout().write_all(out.as_bytes())?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// One container per line.
+    #[arg(short = '1', long = "line")]
+    line: bool,
+    /// A table: NAME STATE AUTOSTART GROUPS IPV4 IPV6 UNPRIVILEGED.
+    #[arg(short = 'f', long = "fancy")]
+    fancy: bool,
+    /// The columns of the table, comma-separated (name,state,pid,...).
+    #[arg(short = 'F', long = "fancy-format", value_name = "COLUMNS")]
+    fancy_format: Option<String>,
+    /// Only running containers.
+    #[arg(long = "running")]
+    running: bool,
+    /// Only stopped containers.
+    #[arg(long = "stopped")]
+    stopped: bool,
+    /// Only frozen containers.
+    #[arg(long = "frozen")]
+    frozen: bool,
+    /// Only active (running or frozen) containers.
+    #[arg(long = "active")]
+    active: bool,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    #[command(flatten)]
+    common: Common,
+    /// A regular expression the names must match.
+    #[arg(value_name = "FILTER")]
+    filter: Option<String>,
+}
+
+impl LsArgs {
+    fn run(self) -> Result<ExitCode> {
+        crate::init_logging(
+            self.common.logpriority.as_deref(),
+            self.common.logfile.as_deref(),
+        )?;
+        let re = match &self.filter {
+            Some(f) => Some(
+                regex::Regex::new(f)
+                    .with_context(|| format!("Invalid filter '{f}': not a regular expression"))?,
+            ),
+            None => None,
+        };
+        let all = container::list(&self.common.lxcpath())?;
+        let rows: Vec<&container::Summary> = all
+            .iter()
+            .filter(|s| re.as_ref().is_none_or(|r| r.is_match(&s.name)))
+            .filter(|s| {
+                let any = self.running || self.stopped || self.frozen || self.active;
+                !any || (self.running && s.state == State::Running)
+                    || (self.stopped && s.state == State::Stopped)
+                    || (self.frozen && s.state == State::Frozen)
+                    || (self.active && s.state.is_active())
+            })
+            .collect();
+        if self.format == Format::Json {
+            print_json(&rows)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let mut out = String::new();
+        if self.fancy || self.fancy_format.is_some() {
+            let cols: Vec<String> = match &self.fancy_format {
+                Some(f) => f
+                    .split(',')
+                    .map(|c| c.trim().to_ascii_uppercase())
+                    .collect(),
+                None => [
+                    "NAME",
+                    "STATE",
+                    "AUTOSTART",
+                    "GROUPS",
+                    "IPV4",
+                    "IPV6",
+                    "UNPRIVILEGED",
+                ]
+                .map(String::from)
+                .to_vec(),
+            };
+            let dash = |v: &[String]| {
+                if v.is_empty() {
+                    "-".to_string()
+                } else {
+                    v.join(", ")
+                }
+            };
+            let mut table: Vec<Vec<String>> = vec![cols.clone()];
+            for s in &rows {
+                let mut r = Vec::new();
+                for c in &cols {
+                    r.push(match c.as_str() {
+                        "NAME" => s.name.clone(),
+                        "STATE" => s.state.as_str().to_string(),
+                        "AUTOSTART" => (s.autostart as u8).to_string(),
+                        "GROUPS" => dash(&s.groups),
+                        "IPV4" => dash(&s.ipv4),
+                        "IPV6" => dash(&s.ipv6),
+                        "UNPRIVILEGED" => s.unprivileged.to_string(),
+                        "PID" => s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                        other => bail!(
+                            "Unknown column '{other}': use name, state, autostart, groups, ipv4, ipv6, unprivileged, pid"
+                        ),
+                    });
+                }
+                table.push(r);
+            }
+            let widths: Vec<usize> = (0..cols.len())
+                .map(|i| table.iter().map(|r| r[i].len()).max().unwrap_or(0))
+                .collect();
+            for r in &table {
+                let cells: Vec<String> = r
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect();
+                out.push_str(cells.join(" ").trim_end());
+                out.push('\n');
+            }
+        } else if self.line || !std::io::stdout().is_terminal() {
+            for s in &rows {
+                out.push_str(&s.name);
+                out.push('\n');
+            }
+        } else if !rows.is_empty() {
+            let names: Vec<&str> = rows.iter().map(|s| s.name.as_str()).collect();
+            out.push_str(&names.join("  "));
+            out.push('\n');
+        }
+        std::io::stdout().write_all(out.as_bytes())?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    name: String,
+    /// The state(s) to wait for, separated by '|': RUNNING|STOPPED.
+    #[arg(short = 's', long = "state", value_name = "STATES")]
+    state: String,
+    /// Give up after this many seconds (-1: never).
+    #[arg(short = 't', long = "timeout", default_value_t = -1, allow_negative_numbers = true)]
+    timeout: i64,
+    #[command(flatten)]
+    common: Common,
+}
+
+impl WaitArgs {
+    fn run(self) -> Result<ExitCode> {
+        let c = self.common.open(&self.name)?;
+        let mut states = Vec::new();
+        for s in self.state.split('|') {
+            states.push(State::parse(s).with_context(|| {
+                format!("Unknown state '{s}': use STOPPED, STARTING, RUNNING, STOPPING, ABORTING, FREEZING, FROZEN or THAWED")
+            })?);
+        }
+        let timeout = (self.timeout >= 0).then(|| Duration::from_secs(self.timeout as u64));
+        if !container::wait(&c, &states, timeout)? {
+            bail!(
+                "Container '{}' did not reach {} within {} s (it is {})",
+                self.name,
+                self.state,
+                self.timeout,
+                c.state()?
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    name: String,
+    /// Kill the container first if it runs.
+    #[arg(short = 'f', long = "force")]
+    force: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+impl DestroyArgs {
+    fn run(self) -> Result<ExitCode> {
+        let c = self.common.open(&self.name)?;
+        container::destroy(&c, self.force)?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CgroupArgs {
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    name: String,
+    #[command(flatten)]
+    common: Common,
+    /// The cgroup file (memory.limit_in_bytes).
+    key: String,
+    /// The value to write; without it, the value is printed.
+    value: Option<String>,
+}
+
+impl CgroupArgs {
+    fn run(self) -> Result<ExitCode> {
+        let c = self.common.open(&self.name)?;
+        match &self.value {
+            None => println!("{}", container::cgroup_get(&c, &self.key)?),
+            Some(v) => {
+                let kept = container::cgroup_set(&c, &self.key, v)?;
+                if kept.trim() != v.trim() && kept.lines().count() == 1 && !self.common.quiet {
+                    eprintln!("note: {}: asked {v}, the kernel kept {kept}", self.key);
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DeviceArgs {
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    name: String,
+    #[command(flatten)]
+    common: Common,
+    /// The action: add.
+    action: String,
+    /// The host device (/dev/ttyUSB0).
+    device: PathBuf,
+    /// Where it appears in the container (default: the same path).
+    dest: Option<PathBuf>,
+}
+
+impl DeviceArgs {
+    fn run(self) -> Result<ExitCode> {
+        if self.action != "add" {
+            bail!("Unknown action '{}': lxc-device takes 'add'", self.action);
+        }
+        let c = self.common.open(&self.name)?;
+        container::device_add(&c, &self.device, self.dest.as_deref())?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AutostartArgs {
+    /// List the containers and their delays instead of acting.
+    #[arg(short = 'L', long = "list")]
+    list: bool,
+    /// Every auto-started container, whatever its groups.
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    /// Groups to process, comma-separated, in order; an empty name is the
+    /// containers without a group. Repeatable.
+    #[arg(short = 'g', long = "groups", value_name = "GROUPS")]
+    groups: Vec<String>,
+    /// Kill instead of starting.
+    #[arg(short = 'k', long = "kill", conflicts_with_all = ["shutdown", "reboot"])]
+    kill: bool,
+    /// Shut down instead of starting.
+    #[arg(short = 's', long = "shutdown", conflicts_with = "reboot")]
+    shutdown: bool,
+    /// Reboot instead of starting.
+    #[arg(short = 'r', long = "reboot")]
+    reboot: bool,
+    /// Seconds to wait for a shutdown.
+    #[arg(short = 't', long = "timeout", default_value_t = 60)]
+    timeout: u64,
+    #[command(flatten)]
+    common: Common,
+}
+
+impl AutostartArgs {
+    fn run(self) -> Result<ExitCode> {
+        crate::init_logging(
+            self.common.logpriority.as_deref(),
+            self.common.logfile.as_deref(),
+        )?;
+        let lxcpath = self.common.lxcpath();
+        let groups: Vec<String> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.split(',').map(str::to_string))
+            .collect();
+        let plan = container::autostart_plan(&lxcpath, &groups, self.all)?;
+        if self.list {
+            for e in &plan {
+                println!("{} {}", e.name, e.delay);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let action = if self.kill {
+            container::AutostartAction::Kill
+        } else if self.shutdown {
+            container::AutostartAction::Stop
+        } else if self.reboot {
+            container::AutostartAction::Reboot
+        } else {
+            container::AutostartAction::Start
+        };
+        let failures =
+            container::autostart(&lxcpath, &plan, action, Duration::from_secs(self.timeout));
+        for (name, e) in &failures {
+            eprintln!("enclos: {name}: {}", crate::chain(e));
+        }
+        if failures.is_empty() {
+            Ok(ExitCode::SUCCESS)
+        } else {
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// List the keys.
+    #[arg(short = 'l', long = "list")]
+    list: bool,
+    /// The key to print (lxc.lxcpath, lxc.default_config, ...).
+    key: Option<String>,
+}
+
+impl ConfigArgs {
+    fn run(self) -> Result<ExitCode> {
+        let settings = container::global_settings();
+        match (&self.key, self.list) {
+            (Some(k), _) => {
+                let Some((_, v)) = settings.iter().find(|(name, _)| name == k) else {
+                    let names: Vec<&str> = settings.iter().map(|(n, _)| *n).collect();
+                    bail!("Unknown key '{k}': enclos knows {}", names.join(", "));
+                };
+                println!("{v}");
+            }
+            (None, _) => {
+                for (k, _) in &settings {
+                    println!("{k}");
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,117 @@
+//! enclos-namespaces: the kernel side of a system container, with no
+//! knowledge of containers, LXC config or cgroups.
+//!
+//! - [`Namespace`]: the kinds, their clone flags and names.
+//! - [`spawn`] / [`spawn_pidfd`]: a fork into new namespaces (clone3).
+//! - [`sync_pair`]: parent/child steps and failure reports over a
+//!   `SOCK_SEQPACKET` pair, with timeouts.
+//! - [`PidFd`] and [`join`]: signals, exit waits and setns through pidfds.
+//! - [`setup_rootfs`]: proc, sys, cgroup, /dev, ptys, fstab entries and
+//!   pivot_root, with every target resolved inside the rootfs.
+//! - [`Pty`] and [`RawTerminal`]: consoles and their clients.
+//! - [`drop_capabilities`] / [`keep_only`]: `lxc.cap.drop` and `lxc.cap.keep`.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use enclos_namespaces::*;
+//!
+//! let spec = RootfsSpec {
+//!     hostname: Some("c1".into()),
+//!     proc: Some(ProcMode::Mixed),
+//!     sys: Some(SysMode::Ro),
+//!     autodev: true,
+//!     devpts: Some(DevPts { max: 16 }),
+//!     mounts: vec![MountSpec::parse_fstab("tmpfs tmp tmpfs defaults,create=dir 0 0")?],
+//!     ..RootfsSpec::new("/var/lib/enclos/c1/rootfs")
+//! };
+//! let (parent, child) = sync_pair()?;
+//! let p = &parent;
+//! let ns = [Namespace::Mount, Namespace::Pid, Namespace::Uts, Namespace::Ipc];
+//! let pid = spawn(&ns, move || {
+//!     let _ = p.close_in_child();
+//!     if let Err(e) = setup_rootfs(&spec) {
+//!         let _ = child.fail(&e.to_string());
+//!         return 1;
+//!     }
+//!     let _ = child.send(1);
+//!     // ... exec the container's init
+//!     0
+//! })?;
+//! parent.expect(1, Duration::from_secs(30))?; // the child's error text, if any
+//! # let _ = pid;
+//! # Ok::<(), enclos_namespaces::Error>(())
+//! ```
+
+mod capabilities;
+mod error;
+mod namespace;
+mod pidfd;
+mod pty;
+mod rootfs;
+mod spawn;
+mod sync;
+
+pub use capabilities::{
+    drop_capabilities, drop_set, keep_only, parse_capabilities, parse_capability, Capability,
+};
+pub use error::{Error, Result};
+pub use namespace::{Namespace, PROC_SELF_NS};
+pub use pidfd::{join, join_pidfd, PidFd};
+pub use pty::{set_window_size, window_size, Pty, RawTerminal};
+pub use rootfs::{
+    parse_mount_options, setup_rootfs, CgroupHierarchy, CgroupMode, CgroupMount, CreateKind,
+    DevPts, MountOptions, MountSpec, ProcMode, RootfsSpec, SysMode, AUTODEV_LINKS, AUTODEV_NODES,
+};
+pub use spawn::{exit_child, spawn, spawn_pidfd, PANIC_EXIT_CODE};
+pub use sync::{sync_pair, SyncChild, SyncParent};
+
+/// Skips for unprivileged unit tests, as the integration tests do: prints
+/// `SKIP test: reason`, or panics when `ENCLOS_REQUIRE_PRIVILEGED=1`.
+#[cfg(test)]
+pub(crate) fn require_root(test: &str) -> bool {
+    use std::io::Write;
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    if std::env::var("ENCLOS_REQUIRE_PRIVILEGED").is_ok_and(|v| v.trim() == "1") {
+        panic!("{test}: needs root; ENCLOS_REQUIRE_PRIVILEGED=1 makes this a failure instead of a skip");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: needs root");
+    false
+}
+
+/// Reaps a spawned child, killing it first if it has not exited within
+/// `timeout` (a test must never hang on a stuck child).
+#[cfg(test)]
+pub(crate) fn wait_child(
+    pidfd: &PidFd,
+    timeout: std::time::Duration,
+) -> nix::sys::wait::WaitStatus {
+    if !pidfd.wait_exit(Some(timeout)).unwrap() {
+        let _ = pidfd.send_signal(nix::sys::signal::Signal::SIGKILL);
+        let status = pidfd.reap().unwrap();
+        panic!(
+            "child {} still running after {timeout:?}, killed ({status:?})",
+            pidfd.pid()
+        );
+    }
+    pidfd.reap().unwrap()
+}
+
+/// [`wait_child`] for a child known by pid.
+#[cfg(test)]
+pub(crate) fn wait_pid(
+    pid: nix::unistd::Pid,
+    timeout: std::time::Duration,
+) -> nix::sys::wait::WaitStatus {
+    wait_child(&PidFd::open(pid).unwrap(), timeout)
+}
+
+/// Serializes the tests that clone: a test thread cloning while another is
+/// inside a lock (the allocator's, a lazy static's) or holds a fresh pipe
+/// end would hand the child a stuck lock or a stray fd.
+#[cfg(test)]
+pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

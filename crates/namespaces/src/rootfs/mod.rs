@@ -1,0 +1,572 @@
+//! The container's filesystem view, set up by its init child inside its new
+//! mount namespace, before exec: [`setup_rootfs`].
+
+mod dev;
+mod options;
+mod root;
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::Mode;
+use nix::unistd::{chdir, fchdir, pivot_root, sethostname, symlinkat};
+
+pub use dev::{AUTODEV_LINKS, AUTODEV_NODES};
+pub use options::{parse_mount_options, CreateKind, MountOptions, MountSpec};
+
+use crate::error::{Error, Result};
+use root::{bind_on, fd_path, in_container, mount_on, relative, remount_bind, Root};
+
+/// How /proc is mounted (`lxc.mount.auto = proc:...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcMode {
+    /// `proc:mixed`: /proc read-write, /proc/sys and /proc/sysrq-trigger
+    /// read-only.
+    Mixed,
+    /// `proc:rw`.
+    Rw,
+}
+
+/// How /sys is mounted (`lxc.mount.auto = sys:...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SysMode {
+    /// `sys:ro`.
+    Ro,
+    /// `sys:rw`.
+    Rw,
+    /// `sys:mixed`: read-only but /sys/devices/virtual/net read-write.
+    Mixed,
+}
+
+/// How the cgroup hierarchies are mounted (`lxc.mount.auto = cgroup:...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupMode {
+    /// Every hierarchy read-only.
+    Ro,
+    /// Read-write: inside its cgroup namespace the container only sees its
+    /// own subtree.
+    Rw,
+    /// As `Rw` here (the cgroup namespace confines it).
+    Mixed,
+}
+
+/// One hierarchy to mount under /sys/fs/cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupHierarchy {
+    /// The directory under /sys/fs/cgroup: "memory", "cpu,cpuacct",
+    /// "unified", "systemd".
+    pub dir_name: String,
+    /// The mount data for a v1 hierarchy: "memory", "cpu,cpuacct",
+    /// "none,name=systemd"; empty for cgroup2.
+    pub fstype_options: String,
+    /// A cgroup2 hierarchy.
+    pub v2: bool,
+}
+
+/// The cgroup mounts: a tmpfs on /sys/fs/cgroup, one `cgroup`/`cgroup2`
+/// mount per hierarchy (roots of the child's cgroup namespace), then the
+/// tmpfs turned read-only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupMount {
+    pub mode: CgroupMode,
+    pub hierarchies: Vec<CgroupHierarchy>,
+}
+
+/// A private devpts instance on /dev/pts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevPts {
+    /// The most ptys the instance hands out (`lxc.pty.max`); 0: no limit.
+    pub max: u32,
+}
+
+/// Everything [`setup_rootfs`] does, in the container's terms.
+#[derive(Debug, Clone, Default)]
+pub struct RootfsSpec {
+    /// A directory on the host; bind-mounted onto itself (rbind) to become
+    /// a mount point, then the container's `/`.
+    pub rootfs: PathBuf,
+    /// Remount the rootfs read-only once the mounts inside are made.
+    pub rootfs_readonly: bool,
+    /// sethostname, in the child's UTS namespace (which must be its own).
+    pub hostname: Option<String>,
+    pub proc: Option<ProcMode>,
+    pub sys: Option<SysMode>,
+    pub cgroup: Option<CgroupMount>,
+    /// A tmpfs on /dev with null, zero, full, random, urandom, tty, the
+    /// fd/stdin/stdout/stderr symlinks and the pts, shm, mqueue directories.
+    pub autodev: bool,
+    pub devpts: Option<DevPts>,
+    /// A host pty slave (`/dev/pts/7`) bind-mounted onto /dev/console.
+    pub console: Option<PathBuf>,
+    /// Host pty slaves bind-mounted onto /dev/tty1..N.
+    pub ttys: Vec<PathBuf>,
+    /// `lxc.tty.dir`: the console and ttys go to `/dev/<dir>/`, with
+    /// /dev/console and /dev/ttyN symlinks to them.
+    pub tty_dir: Option<String>,
+    /// `lxc.mount.entry` lines, mounted in order after the rest.
+    pub mounts: Vec<MountSpec>,
+}
+
+impl RootfsSpec {
+    /// A spec that only pivots into `rootfs`.
+    pub fn new(rootfs: impl Into<PathBuf>) -> Self {
+        Self {
+            rootfs: rootfs.into(),
+            ..Self::default()
+        }
+    }
+}
+
+fn mount_err(
+    device: &str,
+    target: &Path,
+    fstype: &str,
+    options: &str,
+) -> impl FnOnce(Errno) -> Error {
+    let device = device.to_owned();
+    let target = target.to_path_buf();
+    let fstype = fstype.to_owned();
+    let options = options.to_owned();
+    move |source| Error::Mount {
+        device,
+        target,
+        fstype,
+        options,
+        source,
+    }
+}
+
+/// Refuses to run where a mistake would change the host: in the mount
+/// namespace [`crate::spawn`] was called from (a child spawned without a
+/// new mount namespace), or in pid 1's (as this process's /proc shows it,
+/// where it may be read).
+fn ensure_own_mount_namespace() -> Result<()> {
+    let spawner = crate::spawn::SPAWNER_MOUNT_NS.load(std::sync::atomic::Ordering::Relaxed);
+    if spawner != 0 && crate::spawn::mount_ns_inode() == Some(spawner) {
+        return Err(Error::SharedMountNamespace);
+    }
+    let own = std::fs::read_link("/proc/self/ns/mnt");
+    let init = std::fs::read_link("/proc/1/ns/mnt");
+    let me = std::fs::read_link("/proc/self");
+    match (own, init, me) {
+        (Ok(own), Ok(init), Ok(me)) if own == init && me != Path::new("1") => {
+            Err(Error::SharedMountNamespace)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Sets up the container's filesystem and pivots into it. Run by the
+/// container's init child in its own mount namespace (and, for the
+/// hostname, UTS namespace), before exec. In order:
+///
+/// 1. `/` becomes recursively slave, so nothing below propagates to the host;
+/// 2. the rootfs is bind-mounted onto itself (rbind);
+/// 3. the hostname;
+/// 4. proc, sys and cgroup (`lxc.mount.auto`);
+/// 5. autodev, devpts, the console and the ttys;
+/// 6. the mount entries, in order (an `optional` one that fails is skipped
+///    with a warning);
+/// 7. the rootfs remounted read-only if asked;
+/// 8. pivot_root (`pivot_root(".", ".")`, the old root detached) and
+///    chdir("/").
+///
+/// Every target is resolved inside the rootfs with openat2(2)
+/// (`RESOLVE_IN_ROOT`), so a symlink in the container's tree cannot send a
+/// mount or a `create=` outside it. Descriptors opened here are closed when
+/// it returns. Bind sources, the console and the ttys are host paths.
+pub fn setup_rootfs(spec: &RootfsSpec) -> Result<()> {
+    ensure_own_mount_namespace()?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .map_err(mount_err("none", Path::new("/"), "none", "rslave"))?;
+    mount(
+        Some(&spec.rootfs),
+        &spec.rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(mount_err(
+        &spec.rootfs.to_string_lossy(),
+        &spec.rootfs,
+        "none",
+        "rbind",
+    ))?;
+    let root = Root::open(&spec.rootfs)?;
+    tracing::debug!(rootfs = %spec.rootfs.display(), "rootfs bind-mounted");
+
+    if let Some(hostname) = &spec.hostname {
+        sethostname(hostname).map_err(|source| Error::Hostname {
+            hostname: hostname.clone(),
+            source,
+        })?;
+    }
+    if let Some(mode) = spec.proc {
+        mount_proc(&root, mode)?;
+    }
+    if let Some(mode) = spec.sys {
+        mount_sys(&root, mode)?;
+    }
+    if let Some(cgroup) = &spec.cgroup {
+        mount_cgroup(&root, cgroup)?;
+    }
+    if spec.autodev {
+        dev::autodev(&root)?;
+    }
+    if let Some(devpts) = &spec.devpts {
+        dev::devpts(&root, devpts)?;
+    }
+    let tty_dir = spec.tty_dir.as_deref();
+    if let Some(console) = &spec.console {
+        dev::bind_pty(&root, console, "console", tty_dir)?;
+    }
+    for (i, tty) in spec.ttys.iter().enumerate() {
+        dev::bind_pty(&root, tty, &format!("tty{}", i + 1), tty_dir)?;
+    }
+    for entry in &spec.mounts {
+        match mount_entry(&root, entry) {
+            Ok(()) => {}
+            Err(e) if entry.optional => {
+                tracing::warn!(
+                    "Skipping optional mount of {} on {}: {}",
+                    entry.source,
+                    in_container(&entry.target).display(),
+                    chain(&e)
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if spec.rootfs_readonly {
+        remount_bind(&root.fd, MsFlags::MS_RDONLY).map_err(mount_err(
+            &spec.rootfs.to_string_lossy(),
+            Path::new("/"),
+            "none",
+            "remount,bind,ro",
+        ))?;
+    }
+    pivot(root)
+}
+
+/// An error and its causes, for a log line.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+fn pivot(root: Root) -> Result<()> {
+    let rootfs = root.host.clone();
+    let err = |source| Error::PivotRoot {
+        rootfs: rootfs.clone(),
+        source,
+    };
+    let old_root = open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(err)?;
+    fchdir(root.fd.as_fd()).map_err(err)?;
+    pivot_root(".", ".").map_err(err)?;
+    // The old root now sits on top of the new one; detach it (slave first,
+    // so the unmount cannot travel to the host).
+    fchdir(old_root.as_fd()).map_err(err)?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(err)?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(err)?;
+    chdir("/").map_err(err)?;
+    drop(old_root);
+    drop(root);
+    tracing::debug!(rootfs = %rootfs.display(), "pivoted into the rootfs");
+    Ok(())
+}
+
+fn mount_proc(root: &Root, mode: ProcMode) -> Result<()> {
+    let target = root.mkdir_all(Path::new("proc"))?;
+    mount_on(
+        Some("proc".as_ref()),
+        &target,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+    )
+    .map_err(mount_err(
+        "proc",
+        Path::new("/proc"),
+        "proc",
+        "nosuid,nodev,noexec",
+    ))?;
+    drop(target);
+    if mode == ProcMode::Mixed {
+        for rel in ["proc/sys", "proc/sysrq-trigger"] {
+            let rel = Path::new(rel);
+            match root.lookup(rel) {
+                Ok(fd) => bind_self_readonly(root, rel, &fd, true)?,
+                // No sysrq-trigger without CONFIG_MAGIC_SYSRQ.
+                Err(Errno::ENOENT) => {}
+                Err(e) => return Err(root.err("resolve", rel, e)),
+            }
+        }
+    }
+    tracing::debug!(?mode, "proc mounted");
+    Ok(())
+}
+
+/// Bind-mounts `rel` (open as `fd`) onto itself and makes the new mount
+/// read-only (`readonly`) or read-write.
+fn bind_self_readonly(
+    root: &Root,
+    rel: &Path,
+    fd: &std::os::fd::OwnedFd,
+    readonly: bool,
+) -> Result<()> {
+    let target = in_container(rel);
+    bind_on(&fd_path(fd), fd, false).map_err(mount_err(
+        &target.to_string_lossy(),
+        &target,
+        "none",
+        "bind",
+    ))?;
+    let top = root.resolve(rel)?;
+    let (flags, opts) = if readonly {
+        (MsFlags::MS_RDONLY, "remount,bind,ro")
+    } else {
+        (MsFlags::empty(), "remount,bind,rw")
+    };
+    remount_bind(&top, flags).map_err(mount_err(&target.to_string_lossy(), &target, "none", opts))
+}
+
+fn mount_sys(root: &Root, mode: SysMode) -> Result<()> {
+    let target = root.mkdir_all(Path::new("sys"))?;
+    mount_on(
+        Some("sysfs".as_ref()),
+        &target,
+        Some("sysfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+    )
+    .map_err(mount_err(
+        "sysfs",
+        Path::new("/sys"),
+        "sysfs",
+        "nosuid,nodev,noexec",
+    ))?;
+    drop(target);
+    if mode != SysMode::Rw {
+        // Per-mount read-only: the sysfs superblock may be the host's.
+        let top = root.resolve(Path::new("sys"))?;
+        remount_bind(&top, MsFlags::MS_RDONLY).map_err(mount_err(
+            "sysfs",
+            Path::new("/sys"),
+            "sysfs",
+            "remount,bind,ro",
+        ))?;
+    }
+    if mode == SysMode::Mixed {
+        let rel = Path::new("sys/devices/virtual/net");
+        match root.lookup(rel) {
+            Ok(fd) => bind_self_readonly(root, rel, &fd, false)?,
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(root.err("resolve", rel, e)),
+        }
+    }
+    tracing::debug!(?mode, "sysfs mounted");
+    Ok(())
+}
+
+fn mount_cgroup(root: &Root, spec: &CgroupMount) -> Result<()> {
+    const TMPFS_DATA: &str = "size=10240k,mode=755";
+    let base = Path::new("sys/fs/cgroup");
+    let common = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME;
+    let target = root.mkdir_all(base)?;
+    mount_on(
+        Some("cgroup_root".as_ref()),
+        &target,
+        Some("tmpfs"),
+        common,
+        Some(TMPFS_DATA),
+    )
+    .map_err(mount_err(
+        "cgroup_root",
+        &in_container(base),
+        "tmpfs",
+        TMPFS_DATA,
+    ))?;
+    drop(target);
+    let tmpfs = root
+        .lookup_dir(base)
+        .map_err(|e| root.err("resolve", base, e))?;
+    for h in &spec.hierarchies {
+        let rel = base.join(&h.dir_name);
+        if relative(Path::new(&h.dir_name)).components().count() != 1 {
+            return Err(root.err("use cgroup directory", &rel, Errno::EINVAL));
+        }
+        let dir = root.mkdir_all(&rel)?;
+        let (fstype, data) = if h.v2 {
+            ("cgroup2", h.fstype_options.as_str())
+        } else {
+            ("cgroup", h.fstype_options.as_str())
+        };
+        mount_on(
+            Some(fstype.as_ref()),
+            &dir,
+            Some(fstype),
+            common,
+            Some(data),
+        )
+        .map_err(mount_err(fstype, &in_container(&rel), fstype, data))?;
+        drop(dir);
+        if spec.mode == CgroupMode::Ro {
+            let top = root.resolve(&rel)?;
+            remount_bind(&top, MsFlags::MS_RDONLY).map_err(mount_err(
+                fstype,
+                &in_container(&rel),
+                fstype,
+                "remount,bind,ro",
+            ))?;
+        }
+    }
+    // "cpu" and "cpuacct" links to "cpu,cpuacct", as on the host.
+    for h in spec
+        .hierarchies
+        .iter()
+        .filter(|h| !h.v2 && h.dir_name.contains(','))
+    {
+        for name in h
+            .dir_name
+            .split(',')
+            .filter(|n| !n.is_empty() && !n.contains('='))
+        {
+            if spec.hierarchies.iter().any(|o| o.dir_name == name) {
+                continue;
+            }
+            match symlinkat(h.dir_name.as_str(), tmpfs.as_fd(), name) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(root.err("create symlink", &base.join(name), e)),
+            }
+        }
+    }
+    remount_bind(&tmpfs, MsFlags::MS_RDONLY).map_err(mount_err(
+        "cgroup_root",
+        &in_container(base),
+        "tmpfs",
+        "remount,bind,ro",
+    ))?;
+    tracing::debug!(mode = ?spec.mode, count = spec.hierarchies.len(), "cgroup hierarchies mounted");
+    Ok(())
+}
+
+fn mount_entry(root: &Root, entry: &MountSpec) -> Result<()> {
+    let rel = relative(&entry.target);
+    let shown = in_container(&rel);
+    let options_text = if entry.options.is_empty() {
+        "defaults".to_owned()
+    } else {
+        entry.options.join(",")
+    };
+    let opts = parse_mount_options(&entry.options)?;
+    let err = || mount_err(&entry.source, &shown, &entry.fstype, &options_text);
+    let target = match entry.create {
+        Some(CreateKind::Dir) => root.mkdir_all(&rel)?,
+        Some(CreateKind::File) => root.create_file(&rel, 0o644)?,
+        None => root.resolve(&rel)?,
+    };
+    let source = Some(entry.source.as_ref());
+    if opts.flags.contains(MsFlags::MS_REMOUNT) {
+        let fstype = (!opts.is_bind()).then_some(entry.fstype.as_str());
+        mount_on(None, &target, fstype, opts.flags, Some(&opts.data)).map_err(err())?;
+    } else if opts.is_bind() {
+        mount_on(
+            source,
+            &target,
+            None,
+            opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
+            None,
+        )
+        .map_err(err())?;
+        // The bind ignores the other flags: a remount applies them.
+        let rest = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC);
+        if !rest.is_empty() {
+            let top = root.resolve(&rel)?;
+            remount_bind(&top, rest).map_err(err())?;
+        }
+    } else {
+        mount_on(
+            source,
+            &target,
+            Some(&entry.fstype),
+            opts.flags,
+            Some(&opts.data),
+        )
+        .map_err(err())?;
+    }
+    drop(target);
+    if !opts.propagation.is_empty() {
+        let top = root.resolve(&rel)?;
+        mount_on(None, &top, None, opts.propagation, None).map_err(err())?;
+    }
+    tracing::debug!(source = %entry.source, target = %shown.display(), fstype = %entry.fstype, options = %options_text, "mounted");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_the_spawners_mount_namespace() {
+        let _serial = crate::serial();
+        // A child spawned without a mount namespace: refused before
+        // anything is touched (ensure_own_mount_namespace is setup_rootfs's
+        // first step, so only it is called here).
+        let (_, pidfd) = crate::spawn_pidfd(&[], || match ensure_own_mount_namespace() {
+            Err(Error::SharedMountNamespace) => 0,
+            _ => 1,
+        })
+        .unwrap();
+        let status = crate::wait_child(&pidfd, std::time::Duration::from_secs(30));
+        assert!(
+            matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)),
+            "{status:?}"
+        );
+
+        if !crate::require_root("refuses_the_spawners_mount_namespace (new mount namespace part)") {
+            return;
+        }
+        let (_, pidfd) =
+            crate::spawn_pidfd(
+                &[crate::Namespace::Mount],
+                || match ensure_own_mount_namespace() {
+                    Ok(()) => 0,
+                    _ => 1,
+                },
+            )
+            .unwrap();
+        let status = crate::wait_child(&pidfd, std::time::Duration::from_secs(30));
+        assert!(
+            matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)),
+            "{status:?}"
+        );
+    }
+}
