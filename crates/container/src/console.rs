@@ -12,9 +12,10 @@ use crate::error::{Error, Result};
 /// Ctrl+a, the default escape (`-e` changes it).
 pub const DEFAULT_ESCAPE: u8 = 0x01;
 
-/// Connects our standard input and output to tty `tty` (0: the console)
-/// of the running container until the user types `escape` then `q`.
-pub fn console(c: &Container, tty: u32, escape: u8) -> Result<()> {
+/// Connects our standard input and output to tty `tty` (0: the console;
+/// none: the first free tty, as lxc-console) of the running container
+/// until the user types `escape` then `q`.
+pub fn console(c: &Container, tty: Option<u32>, escape: u8) -> Result<()> {
     let state = c.state()?;
     if state != State::Running && state != State::Frozen {
         return Err(Error::WrongState {
@@ -32,7 +33,13 @@ pub fn console(c: &Container, tty: u32, escape: u8) -> Result<()> {
     }
     let mut stream = crate::monitor::connect(c)?;
     stream
-        .write_all(format!("console {tty}\n").as_bytes())
+        .write_all(
+            match tty {
+                Some(n) => format!("console {n}\n"),
+                None => "console any\n".to_string(),
+            }
+            .as_bytes(),
+        )
         .map_err(|e| Error::Io {
             what: "talk to the monitor of",
             path: c.dir().to_path_buf(),
@@ -52,10 +59,15 @@ pub fn console(c: &Container, tty: u32, escape: u8) -> Result<()> {
     if let Some(msg) = answer.trim_end().strip_prefix("ERR ") {
         return Err(Error::InvalidArgument {
             what: "tty",
-            value: tty.to_string(),
+            value: tty.map(|t| t.to_string()).unwrap_or_else(|| "(any)".into()),
             reason: msg.to_string(),
         });
     }
+    let tty: u32 = answer
+        .trim_end()
+        .strip_prefix("OK ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(tty.unwrap_or(0));
     stream.set_read_timeout(None).ok();
     let stdin = std::io::stdin();
     let is_tty = nix::unistd::isatty(stdin.as_fd()).unwrap_or(false);

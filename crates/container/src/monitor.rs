@@ -294,7 +294,7 @@ fn serve(plan: &Plan, terms: Option<&Terminals>, pidfd: &enclos_namespaces::PidF
             let Some(req) = req else { continue };
             match handle_request(&req, masters.len(), &sessions) {
                 Ok(Some(tty)) => {
-                    if s.write_all(b"OK\n").is_ok() {
+                    if s.write_all(format!("OK {tty}\n").as_bytes()).is_ok() {
                         let _ = s.set_nonblocking(false);
                         let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
                         sessions.push(Session { stream: s, tty });
@@ -328,11 +328,19 @@ fn handle_request(
     let mut words = req.split_whitespace();
     match words.next() {
         Some("console") => {
-            let n: usize = words
-                .next()
-                .unwrap_or("0")
-                .parse()
-                .map_err(|_| format!("'{req}': the tty must be a number"))?;
+            let free = |n: &usize| !sessions.iter().any(|s| s.tty == *n);
+            let n: usize = match words.next().unwrap_or("0") {
+                // The first free tty, the console when there is none.
+                "any" => (1..ttys)
+                    .find(free)
+                    .or(Some(0).filter(free))
+                    .ok_or_else(|| {
+                        "every tty and the console are in use by other console clients".to_string()
+                    })?,
+                w => w
+                    .parse()
+                    .map_err(|_| format!("'{req}': the tty must be a number"))?,
+            };
             if n >= ttys {
                 return Err(format!(
                     "the container has no tty {n}: it has the console (0) and ttys 1 to {} (lxc.tty.max)",
@@ -362,4 +370,53 @@ fn write_all_fd(fd: BorrowedFd<'_>, mut data: &[u8]) -> nix::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(tty: usize) -> Session {
+        let (a, _b) = UnixStream::pair().unwrap();
+        Session { stream: a, tty }
+    }
+
+    #[test]
+    fn console_requests_pick_free_ttys() {
+        // The console and ttys 1 to 4.
+        assert_eq!(handle_request("console 0", 5, &[]), Ok(Some(0)));
+        assert_eq!(handle_request("console any", 5, &[]), Ok(Some(1)));
+        assert_eq!(
+            handle_request("console any", 5, &[session(1), session(2)]),
+            Ok(Some(3))
+        );
+        let all: Vec<Session> = (1..5).map(session).collect();
+        assert_eq!(handle_request("console any", 5, &all), Ok(Some(0)));
+        let every: Vec<Session> = (0..5).map(session).collect();
+        assert!(handle_request("console any", 5, &every)
+            .unwrap_err()
+            .contains("in use"));
+        assert!(handle_request("console 2", 5, &[session(2)])
+            .unwrap_err()
+            .contains("tty 2 is in use"));
+        let err = handle_request("console 9", 5, &[]).unwrap_err();
+        assert!(err.contains("ttys 1 to 4 (lxc.tty.max)"), "{err}");
+        assert!(handle_request("console x", 5, &[])
+            .unwrap_err()
+            .contains("must be a number"));
+        assert_eq!(handle_request("state", 5, &[]), Ok(None));
+        assert!(handle_request("reboot", 5, &[])
+            .unwrap_err()
+            .contains("unknown request"));
+    }
+
+    #[test]
+    fn socket_names_are_short_and_distinct() {
+        let deep = "/tmp/".to_string() + &"very-long-directory-name/".repeat(10);
+        let a = Container::new(std::path::Path::new(&deep), "c1").unwrap();
+        let b = Container::new(std::path::Path::new("/var/lib/enclos"), "c1").unwrap();
+        assert!(socket_name(&a).len() < 100);
+        assert_ne!(socket_name(&a), socket_name(&b));
+        assert_eq!(socket_name(&b), socket_name(&b.clone()));
+    }
 }

@@ -119,19 +119,8 @@ impl Plan {
 /// Starts the container and returns once it is RUNNING (or, in the
 /// foreground, once it has stopped again).
 pub fn start(c: &Container, opts: &StartOptions) -> Result<()> {
-    let lock = c.lock()?;
-    let state = c.state()?;
-    if state.is_active() {
-        return Err(Error::WrongState {
-            name: c.name().to_string(),
-            state: state.as_str(),
-            hint: "stop it first (enclos stop -n NAME)",
-        });
-    }
-    let config = match &opts.config_file {
-        Some(f) => Config::load(f)?,
-        None => c.config()?,
-    };
+    let lock = lock_stopped(c, "stop it first (enclos stop -n NAME)")?;
+    let config = run_config(c, opts.config_file.as_deref())?;
     let init = match &opts.command {
         Some(cmd) if !cmd.is_empty() => cmd.clone(),
         _ => config
@@ -140,34 +129,45 @@ pub fn start(c: &Container, opts: &StartOptions) -> Result<()> {
     };
     let plan = Plan::new(c, config, Init::Exec(init), opts.foreground)?;
     if opts.foreground {
-        let status = crate::monitor::run(plan, &mut None, Some(lock))?;
-        return match status {
-            0 => Ok(()),
-            code => Err(Error::StartFailed {
-                name: c.name().to_string(),
-                reason: format!("its init exited with status {code}"),
-            }),
-        };
+        // However init ended (a halt ends it by a signal), the container
+        // ran and is stopped: a failure to start is an Err of its own.
+        crate::monitor::run(plan, &mut None, Some(lock))?;
+        return Ok(());
     }
     daemonize_monitor(plan, lock)
 }
 
-/// Runs `cmd` in the container with a small init of ours as PID 1, in the
-/// foreground; returns the command's exit status (128 + signal if killed).
-pub fn execute(c: &Container, cmd: Vec<String>, config_file: Option<&Path>) -> Result<i32> {
+/// Takes the operation lock of a container that must be stopped.
+fn lock_stopped(c: &Container, hint: &'static str) -> Result<crate::container::OpLock> {
     let lock = c.lock()?;
     let state = c.state()?;
     if state.is_active() {
         return Err(Error::WrongState {
             name: c.name().to_string(),
             state: state.as_str(),
-            hint: "execute needs a stopped container; use attach to run a command in a running one",
+            hint,
         });
     }
-    let config = match config_file {
-        Some(f) => Config::load(f)?,
-        None => c.config()?,
-    };
+    Ok(lock)
+}
+
+/// The configuration to run with: `file` (`-f`) instead of the
+/// container's own.
+fn run_config(c: &Container, file: Option<&Path>) -> Result<Config> {
+    match file {
+        Some(f) => Ok(Config::load(f)?),
+        None => c.config(),
+    }
+}
+
+/// Runs `cmd` in the container with a small init of ours as PID 1, in the
+/// foreground; returns the command's exit status (128 + signal if killed).
+pub fn execute(c: &Container, cmd: Vec<String>, config_file: Option<&Path>) -> Result<i32> {
+    let lock = lock_stopped(
+        c,
+        "execute needs a stopped container; use attach to run a command in a running one",
+    )?;
+    let config = run_config(c, config_file)?;
     let cmd = if cmd.is_empty() {
         config.execute_cmd().ok_or_else(|| Error::InvalidArgument {
             what: "command",
@@ -712,5 +712,51 @@ pub(crate) fn exit_code(status: WaitStatus) -> i32 {
         WaitStatus::Exited(_, code) => code,
         WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
         _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_of_the_container() {
+        let cfg = Config::parse_str(
+            "lxc.environment = FOO=bar\nlxc.environment = PATH=/opt/bin\n",
+            Path::new("config"),
+        )
+        .unwrap();
+        let env: Vec<String> = container_env(&cfg, &[("X".into(), "1".into())])
+            .into_iter()
+            .map(|c| c.into_string().unwrap())
+            .collect();
+        assert!(env.contains(&"container=lxc".to_string()), "{env:?}");
+        assert!(env.contains(&"FOO=bar".to_string()));
+        assert!(env.contains(&"PATH=/opt/bin".to_string()));
+        assert!(env.contains(&"X=1".to_string()));
+        assert_eq!(env.iter().filter(|e| e.starts_with("PATH=")).count(), 1);
+    }
+
+    #[test]
+    fn exit_codes_as_a_shell_reports_them() {
+        let pid = Pid::from_raw(1);
+        assert_eq!(exit_code(WaitStatus::Exited(pid, 3)), 3);
+        assert_eq!(
+            exit_code(WaitStatus::Signaled(pid, Signal::SIGKILL, false)),
+            137
+        );
+    }
+
+    #[test]
+    fn errors_chain_on_one_line() {
+        let e = Error::Io {
+            what: "open",
+            path: "/x".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        assert_eq!(
+            chain(&e),
+            "Cannot open /x: No such file or directory (os error 2)"
+        );
     }
 }

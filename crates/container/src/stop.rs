@@ -69,6 +69,7 @@ fn init_pidfd(c: &Container) -> Result<Option<PidFd>> {
 /// (`lxc.signal.halt`), then SIGKILL after `timeout`; returns once the
 /// monitor has cleaned up. With `kill`, SIGKILL at once.
 pub fn stop(c: &Container, opts: StopOptions) -> Result<()> {
+    let _lock = c.lock()?;
     let state = c.state()?;
     if !state.is_active() {
         return Err(not_running(c, state));

@@ -403,9 +403,9 @@ fn parse_escape(s: &str) -> Result<u8, String> {
 pub struct ConsoleArgs {
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     name: String,
-    /// The tty (0: the console).
-    #[arg(short = 't', long = "tty", default_value_t = 0)]
-    tty: u32,
+    /// The tty (0: the console; default: the first free tty).
+    #[arg(short = 't', long = "tty")]
+    tty: Option<u32>,
     /// The escape key, as a letter: Ctrl+<letter> then q leaves.
     #[arg(short = 'e', long = "escape", value_parser = parse_escape, default_value = "a")]
     escape: u8,
@@ -857,10 +857,11 @@ impl AutostartArgs {
         };
         let failures =
             container::autostart(&lxcpath, &plan, action, Duration::from_secs(self.timeout));
-        for (name, e) in &failures {
-            eprintln!("enclos: {name}: {}", crate::chain(e));
+        let failed = !failures.is_empty();
+        for (name, e) in failures {
+            eprintln!("enclos: {name}: {:#}", anyhow::Error::from(e));
         }
-        if failures.is_empty() {
+        if !failed {
             Ok(ExitCode::SUCCESS)
         } else {
             Ok(ExitCode::from(1))

@@ -87,18 +87,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// An error and its causes on one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
-}
-
 /// Logs through tracing; the level is LXC's priority name, else
 /// ENCLOS_LOG, else warnings only.
 pub fn init_logging(priority: Option<&str>, file: Option<&Path>) -> anyhow::Result<()> {
