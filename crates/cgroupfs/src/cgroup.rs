@@ -742,10 +742,17 @@ fn apply_permissions(dir: &Path, p: &Permissions) -> Result<()> {
 
 /// Directories of the subtree at `dir`, children before parents.
 fn collect_subtree(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = fs::read_dir(dir).map_err(|source| Error::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        // Removed meanwhile (by another process cleaning up): nothing to do.
+        Err(e) if vanished(&e) => return Ok(()),
+        Err(source) => {
+            return Err(Error::Read {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
     let mut children: Vec<PathBuf> = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|source| Error::Read {
@@ -767,7 +774,11 @@ fn collect_subtree(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 fn kill_all(dir: &Path, v2: bool, group: &str) -> Result<()> {
     let kill_file = dir.join("cgroup.kill");
     if v2 && kill_file.exists() {
-        write_file(&kill_file, "1")?;
+        match write_file(&kill_file, "1") {
+            Ok(()) => {}
+            Err(Error::Write { source, .. }) if vanished(&source) => return Ok(()),
+            Err(e) => return Err(e),
+        }
     }
     let mut backoff = Backoff::new(Duration::from_secs(10));
     loop {
@@ -806,7 +817,7 @@ fn remove_dir(dir: &Path, _v2: bool) -> Result<()> {
     loop {
         match fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if vanished(&e) => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                 let empty = read_pids(&dir.join("cgroup.procs"))
                     .map(|p| p.is_empty())
@@ -826,6 +837,12 @@ fn remove_dir(dir: &Path, _v2: bool) -> Result<()> {
             }
         }
     }
+}
+
+/// A group directory or file that another process removed meanwhile
+/// (ENOENT, or ENODEV for an open file of a removed group).
+fn vanished(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENODEV))
 }
 
 fn ignore_esrch(e: Error) -> Result<()> {
@@ -871,7 +888,7 @@ pub fn write_file(path: &Path, value: &str) -> Result<()> {
 pub fn read_pids(path: &Path) -> Result<Vec<i32>> {
     let text = match fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if vanished(&e) => return Ok(Vec::new()),
         Err(source) => {
             return Err(Error::Read {
                 path: path.to_path_buf(),

@@ -164,7 +164,14 @@ pub fn destroy(c: &Container, force: bool) -> Result<()> {
                 hint: "stop it first, or destroy it with -f (which kills it)",
             });
         }
-        crate::stop::kill_and_clean(c)?;
+        // As stop -k: the monitor, when alive, removes what it made.
+        crate::stop::stop_locked(
+            c,
+            crate::stop::StopOptions {
+                kill: true,
+                ..Default::default()
+            },
+        )?;
     }
     remove_stopped(c)
 }

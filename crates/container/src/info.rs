@@ -168,14 +168,25 @@ pub struct AutostartEntry {
 /// orders them: group by group in the order asked (`groups`; an empty
 /// string is the containers without a group), `onboot` first when no group
 /// is asked, then by `lxc.start.order` (lower first) and name. With `all`,
-/// every auto-started container, `onboot` ones first. Stopping goes in the
+/// every auto-started container, `onboot` ones first. As lxc-autostart,
+/// only the containers `action` applies to are selected: stopped ones to
+/// start, active ones to stop, kill or reboot. Stopping goes in the
 /// reverse order.
-pub fn autostart_plan(lxcpath: &Path, groups: &[String], all: bool) -> Result<Vec<AutostartEntry>> {
+pub fn autostart_plan(
+    lxcpath: &Path,
+    groups: &[String],
+    all: bool,
+    action: AutostartAction,
+) -> Result<Vec<AutostartEntry>> {
     let mut candidates = Vec::new();
     for name in list_names(lxcpath)? {
         let c = Container::new(lxcpath, &name)?;
         let Ok(cfg) = c.config() else { continue };
         if !cfg.start_auto() {
+            continue;
+        }
+        let active = c.state().is_ok_and(|s| s.is_active());
+        if active != (action != AutostartAction::Start) {
             continue;
         }
         candidates.push((name, cfg.groups(), cfg.start_delay(), cfg.start_order()));

@@ -229,6 +229,22 @@ fn serve(plan: &Plan, terms: Option<&Terminals>, pidfd: &enclos_namespaces::PidF
         drop(fds);
 
         if init_done {
+            // What init wrote last is still in the masters (non-blocking):
+            // pass it on before leaving.
+            for (i, m) in masters.iter().enumerate() {
+                while let Ok(n) = nix::unistd::read(*m, &mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if foreground && i == 0 {
+                        let _ = std::io::stdout().write_all(&buf[..n]);
+                    }
+                    for s in sessions.iter_mut().filter(|s| s.tty == i) {
+                        let _ = s.stream.write_all(&buf[..n]);
+                    }
+                }
+            }
+            let _ = std::io::stdout().flush();
             for s in &sessions {
                 let _ = s.stream.shutdown(std::net::Shutdown::Both);
             }

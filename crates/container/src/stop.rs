@@ -70,6 +70,11 @@ fn init_pidfd(c: &Container) -> Result<Option<PidFd>> {
 /// monitor has cleaned up. With `kill`, SIGKILL at once.
 pub fn stop(c: &Container, opts: StopOptions) -> Result<()> {
     let _lock = c.lock()?;
+    stop_locked(c, opts)
+}
+
+/// [`stop`] for a caller that holds the container's operation lock.
+pub(crate) fn stop_locked(c: &Container, opts: StopOptions) -> Result<()> {
     let state = c.state()?;
     if !state.is_active() {
         return Err(not_running(c, state));

@@ -839,13 +839,6 @@ impl AutostartArgs {
             .iter()
             .flat_map(|g| g.split(',').map(str::to_string))
             .collect();
-        let plan = container::autostart_plan(&lxcpath, &groups, self.all)?;
-        if self.list {
-            for e in &plan {
-                println!("{} {}", e.name, e.delay);
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
         let action = if self.kill {
             container::AutostartAction::Kill
         } else if self.shutdown {
@@ -855,6 +848,13 @@ impl AutostartArgs {
         } else {
             container::AutostartAction::Start
         };
+        let plan = container::autostart_plan(&lxcpath, &groups, self.all, action)?;
+        if self.list {
+            for e in &plan {
+                println!("{} {}", e.name, e.delay);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         let failures =
             container::autostart(&lxcpath, &plan, action, Duration::from_secs(self.timeout));
         let failed = !failures.is_empty();
