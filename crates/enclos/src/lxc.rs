@@ -129,21 +129,33 @@ impl LxcCommand {
     pub fn run_as(name: &str, mut args: Vec<OsString>) -> Option<Result<ExitCode>> {
         let name: &'static str = Self::NAMES.iter().find(|n| **n == name)?;
         let sub = name.strip_prefix("lxc-")?;
-        // `lxc-start ARGS` is `enclos start ARGS`, with the tool's name in
-        // usage messages.
-        args.remove(0);
-        let mut full: Vec<OsString> = vec![name.into(), sub.into()];
-        full.extend(args);
-        let cli = clap::Command::new(name).no_binary_name(false);
+        // Multicall: argv[0] names the subcommand (`lxc-start` is an alias
+        // of `start`), and usage lines show the tool's own name.
+        args[0] = name.into();
+        let cli = clap::Command::new("enclos").multicall(true);
         let cli = <Tools as clap::Subcommand>::augment_subcommands(cli)
-            .subcommand_required(true)
-            .disable_help_subcommand(true);
-        Some(match cli.try_get_matches_from(full) {
+            .mut_subcommand(sub, |s| s.alias(name));
+        Some(match cli.try_get_matches_from(args) {
             Ok(m) => match <Tools as clap::FromArgMatches>::from_arg_matches(&m) {
                 Ok(Tools(c)) => c.run(),
                 Err(e) => Ok(crate::usage_exit(e)),
             },
-            Err(e) => Ok(crate::usage_exit(e)),
+            Err(e) => {
+                // clap names the subcommand in usage lines; the tool's name
+                // is what the user typed.
+                let text = e.render().to_string().replacen(
+                    &format!("Usage: {sub} "),
+                    &format!("Usage: {name} "),
+                    1,
+                );
+                if e.use_stderr() {
+                    eprint!("{text}");
+                    Ok(ExitCode::from(1))
+                } else {
+                    print!("{text}");
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
         })
     }
 }
@@ -255,6 +267,7 @@ impl CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
+    /// The container.
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     name: String,
     /// Stay in the foreground, with the console on this terminal.
@@ -291,6 +304,7 @@ impl StartArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
+    /// The container.
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     name: String,
     /// Seconds to wait for a clean halt before killing (-1: forever).
@@ -344,6 +358,7 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 
 #[derive(Debug, Args)]
 pub struct AttachArgs {
+    /// The container.
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     name: String,
     /// Start the command with the container's environment only.
@@ -401,6 +416,7 @@ fn parse_escape(s: &str) -> Result<u8, String> {
 
 #[derive(Debug, Args)]
 pub struct ConsoleArgs {
+    /// The container.
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     name: String,
     /// The tty (0: the console; default: the first free tty).
@@ -423,6 +439,7 @@ impl ConsoleArgs {
 
 #[derive(Debug, Args)]
 pub struct ExecuteArgs {
+    /// The container.
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     name: String,
     /// Use this configuration file instead of the container's.
@@ -445,6 +462,7 @@ impl ExecuteArgs {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
+    /// The container.
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     name: String,
     /// Show the state.
@@ -692,6 +710,7 @@ impl LsArgs {
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {
+    /// The container.
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     name: String,
     /// The state(s) to wait for, separated by '|': RUNNING|STOPPED.
@@ -729,6 +748,7 @@ impl WaitArgs {
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
+    /// The container.
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     name: String,
     /// Kill the container first if it runs.
@@ -748,6 +768,7 @@ impl DestroyArgs {
 
 #[derive(Debug, Args)]
 pub struct CgroupArgs {
+    /// The container.
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     name: String,
     #[command(flatten)]
@@ -776,6 +797,7 @@ impl CgroupArgs {
 
 #[derive(Debug, Args)]
 pub struct DeviceArgs {
+    /// The container.
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     name: String,
     #[command(flatten)]
