@@ -109,17 +109,21 @@ on_exit kill $!
 busy=""
 for _ in $(seq 50); do
     for p in $(cat "$FRZ/$CG/cgroup.procs" 2>/dev/null); do
-        if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'while :; do :; done'; then busy=$p; fi
+        # The loop itself (comm "sh"), not lxc-attach's helper in the container.
+        if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sh ] &&
+            tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'while :; do :; done'; then busy=$p; fi
     done
     [ -n "$busy" ] && break
     sleep 0.1
 done
 [ -n "$busy" ] || die "the busy loop did not show up in the container's cgroup"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks "$busy" >/dev/null || die "the busy loop $busy is gone"
 run lxc-freeze "${LXP[@]}" -n "$C"
 out state lxc-info "${LXP[@]}" -n "$C" -s
 check_contains "its state" "$state" "FROZEN"
 t0=$(ticks "$busy"); sleep 0.5; t1=$(ticks "$busy")
+[ -n "$t0" ] && [ -n "$t1" ] || die "the busy loop $busy is gone"
 check_eq "CPU ticks of the frozen loop over 0.5 s" "$((t1 - t0))" 0
 run lxc-unfreeze "${LXP[@]}" -n "$C"
 out state lxc-info "${LXP[@]}" -n "$C" -s
