@@ -376,6 +376,11 @@ impl Cgroup {
                     if !backoff.wait() {
                         break false;
                     }
+                    // v1 stays FREEZING while tasks forked meanwhile are
+                    // not frozen: asking again freezes them too.
+                    if frozen {
+                        write_file(&file, target)?;
+                    }
                 }
             }
             Version::V2 => {

@@ -93,6 +93,7 @@ pub(crate) fn stop_locked(c: &Container, opts: StopOptions) -> Result<()> {
     if opts.reboot {
         let sig = Signal::try_from(cfg.signal_reboot()).unwrap_or(Signal::SIGINT);
         thaw_quietly(c);
+        await_handler(&init, sig);
         init.send_signal(sig)?;
         return Ok(());
     }
@@ -102,6 +103,7 @@ pub(crate) fn stop_locked(c: &Container, opts: StopOptions) -> Result<()> {
         init.send_signal(Signal::SIGKILL)?;
     } else {
         let sig = Signal::try_from(cfg.signal_halt()).unwrap_or(Signal::SIGPWR);
+        await_handler(&init, sig);
         init.send_signal(sig)?;
         if opts.nowait {
             return Ok(());
@@ -135,6 +137,35 @@ pub(crate) fn stop_locked(c: &Container, opts: StopOptions) -> Result<()> {
     Ok(())
 }
 
+/// Waits (at most 2 s) until init handles or blocks `sig`.
+///
+/// The kernel drops a signal sent to a pid namespace's init that neither
+/// handles nor blocks it, and a container is RUNNING from the moment its
+/// init is exec'd, before busybox init has installed its handlers: a halt
+/// signal sent then would be lost and the stop would wait its whole
+/// timeout.
+fn await_handler(init: &PidFd, sig: Signal) {
+    let status = format!("/proc/{}/status", init.pid());
+    let bit = 1u64 << (sig as i32 - 1);
+    let mask = |text: &str, key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut step = Duration::from_micros(100);
+    while let Ok(text) = fs::read_to_string(&status) {
+        if (mask(&text, "SigCgt:") | mask(&text, "SigBlk:")) & bit != 0
+            || Instant::now() >= deadline
+        {
+            return;
+        }
+        std::thread::sleep(step);
+        step = (step * 2).min(Duration::from_millis(10));
+    }
+}
+
 /// Waits for init to exit after the halt signal, at most `timeout`, then
 /// kills it.
 ///
@@ -156,10 +187,14 @@ fn wait_for_halt(c: &Container, init: &PidFd, timeout: Duration) -> Result<()> {
         if init.wait_exit(Some(step))? {
             return Ok(());
         }
+        // Alone but for the zombies it has not reaped yet (it sleeps).
+        let me = init.pid().as_raw();
         let alone = procs
             .as_ref()
             .and_then(|p| enclos_cgroupfs::read_pids(p).ok())
-            .is_some_and(|pids| pids == [init.pid().as_raw()]);
+            .is_some_and(|pids| {
+                pids.contains(&me) && pids.iter().all(|&p| p == me || is_zombie(p))
+            });
         if alone && fs::read_to_string(&wchan).is_ok_and(|w| w.contains("nanosleep")) {
             tracing::debug!(
                 container = c.name(),
@@ -177,6 +212,17 @@ fn wait_for_halt(c: &Container, init: &PidFd, timeout: Duration) -> Result<()> {
             return Ok(());
         }
         step = (step * 2).min(Duration::from_millis(10));
+    }
+}
+
+/// Whether a process has exited and waits to be reaped (or is gone).
+fn is_zombie(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_none_or(|state| state == "Z" || state == "X"),
+        Err(_) => true,
     }
 }
 
