@@ -1,15 +1,25 @@
 //! `cargo xtask bench compare [GROUP] [--runs N]`: time enclos against the
 //! tools a user would pick instead, in one run, alternating the variants
 //! (A, B, C, A, B, C, ...) so that drift in the host's load hits them all
-//! alike, and print medians and ratios.
+//! alike, and print medians, percentiles and ratios.
 //!
-//! A comparison group is a set of [`Variant`]s, each one shell script run
-//! as `sh -c SCRIPT` per measured run (so every variant pays the same shell
-//! start), with `$G` a fresh name per run. Adding a group (`containers`,
-//! ...) means adding a [`Group`] value and a function that builds its
-//! [`Comparison`].
+//! A measure is a [`Comparison`]: a set of [`Variant`]s, each a closure
+//! that performs one run and returns the time it measured, checked once
+//! before timing, plus the [`Target`]s it claims. [`measure`] and
+//! [`report`] are shared by every group:
+//!
+//! - `cgroups` (this file): each variant is one shell script run as `sh -c
+//!   SCRIPT` (so every variant pays the same shell start), with `$G` a
+//!   fresh group name per run;
+//! - `containers` ([`containers`]): LXC's tools, crun and enclos, each
+//!   command spawned directly, in temporary lxcpaths.
+
+mod containers;
+mod sandbox;
+mod spawn;
 
 use std::ffi::OsString;
+use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,21 +35,28 @@ use crate::process::{build_enclos_release, is_root, Failed};
 pub enum Command {
     /// Time enclos against the tools a user would pick instead, all
     /// variants alternating in one run; prints median, p10, p90 and the
-    /// ratio to the baseline.
+    /// ratio to the reference tool.
     Compare(CompareArgs),
+    /// (Internal) Started by `compare containers`: waits until its standard
+    /// input closes, then removes what that run left (containers,
+    /// processes, cgroups, directories) unless told "done" first.
+    #[command(hide = true)]
+    Guard(sandbox::GuardArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
     /// Which comparison to run.
-    #[arg(value_enum, default_value_t = Group::Cgroups)]
+    #[arg(value_enum, default_value_t = Group::All)]
     pub group: Group,
-    /// Measured runs per variant.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
-    pub runs: u32,
-    /// Unmeasured warm-up runs per variant, before the measured ones.
-    #[arg(long, default_value_t = 5)]
-    pub warmup: u32,
+    /// Measured runs per variant [default: 200 for cgroups; for containers,
+    /// from 20 to 150 depending on the measure].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: Option<u32>,
+    /// Unmeasured warm-up runs per variant, before the measured ones
+    /// [default: 5 for cgroups; 1 to 3 for containers].
+    #[arg(long)]
+    pub warmup: Option<u32>,
 }
 
 /// The comparison groups.
@@ -48,46 +65,92 @@ pub enum Group {
     /// Create a memory cgroup, run /bin/true in it, delete it: raw shell,
     /// cgroup-tools (cgcreate/cgexec/cgdelete), enclos cg.
     Cgroups,
+    /// Busybox containers: execute, start + stop, attach, freeze, create:
+    /// LXC's lxc-* tools, crun, unshare, enclos.
+    Containers,
+    /// Both, cgroups first.
+    All,
 }
 
 /// Group names of the runs start with this, then `<pid>-<seq>`.
 const PREFIX: &str = "enclos-bench-";
 
-/// Measuring stops early (with a note) once this much time has passed, so
-/// that a slow host still finishes in about two minutes.
-const TIME_BUDGET: Duration = Duration::from_secs(100);
-
 pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Compare(args) => compare(&args),
+        Command::Guard(args) => sandbox::guard(&args),
     }
 }
 
+/// What one run (or check) of a variant returns: the time measured, or
+/// why it failed (with the failing command's error output).
+type Job<'a, T> = Box<dyn FnMut(&str) -> std::result::Result<T, String> + 'a>;
+
 /// One way of doing the thing measured.
-#[derive(Debug)]
-struct Variant {
+struct Variant<'a> {
     name: &'static str,
-    /// Run as `sh -c SCRIPT`; `$G` is the run's unique name.
-    script: String,
+    /// One measured run, given the run's unique name (`enclos-bench-<pid>-
+    /// <seq>`): performs it and returns the time it measured.
+    run: Job<'a, Duration>,
     /// Run once before timing, to make sure the variant really does the
     /// work (a stub that exits 0 would win every race).
-    check: Option<String>,
+    check: Option<Job<'a, ()>>,
     /// Why this variant cannot run on this host, if it cannot.
     unavailable: Option<String>,
 }
 
-/// What one group compares.
+impl fmt::Debug for Variant<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Variant")
+            .field("name", &self.name)
+            .field("checked", &self.check.is_some())
+            .field("unavailable", &self.unavailable)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A claim checked at the end of a comparison.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Target {
+    /// The median of `variant` is at most `max` times that of `reference`.
+    Ratio {
+        variant: usize,
+        reference: usize,
+        max: f64,
+    },
+    /// The median of `variant` is at most `max_ms` milliseconds.
+    Millis { variant: usize, max_ms: f64 },
+}
+
+/// How many runs a comparison makes, and for how long at most.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    runs: u32,
+    warmup: u32,
+    /// Measuring stops early (with a note) once this much time has passed.
+    budget: Duration,
+}
+
+impl Plan {
+    /// `runs` and `warmup`, unless the command line says otherwise.
+    fn new(args: &CompareArgs, runs: u32, warmup: u32, budget: Duration) -> Plan {
+        Plan {
+            runs: args.runs.unwrap_or(runs),
+            warmup: args.warmup.unwrap_or(warmup),
+            budget,
+        }
+    }
+}
+
+/// What one measure compares.
 #[derive(Debug)]
-struct Comparison {
+struct Comparison<'a> {
     title: String,
-    variants: Vec<Variant>,
-    /// Environment of every script (the same for all variants).
-    env: Vec<(&'static str, OsString)>,
-    /// Index of the variant the ratios are relative to.
+    variants: Vec<Variant<'a>>,
+    /// Index of the variant the ratios of the table are relative to.
     baseline: usize,
-    /// The claim checked at the end: variant index, and the highest ratio
-    /// of its median to the baseline's that meets the target.
-    target: Option<(usize, f64)>,
+    targets: Vec<Target>,
+    plan: Plan,
 }
 
 fn compare(args: &CompareArgs) -> Result<()> {
@@ -95,8 +158,8 @@ fn compare(args: &CompareArgs) -> Result<()> {
         return Err(Failed::new(
             1,
             "`cargo xtask bench compare` must run as root: every variant creates and deletes \
-             cgroups.\nRun it again as root, e.g.: sudo env \"PATH=$PATH\" cargo xtask bench \
-             compare",
+             cgroups or containers.\nRun it again as root, e.g.: sudo env \"PATH=$PATH\" cargo \
+             xtask bench compare",
         )
         .into());
     }
@@ -106,26 +169,35 @@ fn compare(args: &CompareArgs) -> Result<()> {
     }
 
     let mounts = cgroup_mounts()?;
-    // Removes the groups of this run (and of dead earlier runs) on every
-    // exit path, failures included.
-    let _cleanup = Leftovers::new(mounts.iter().map(|m| m.point.clone()).collect());
-
-    let groups = match args.group {
-        Group::Cgroups => vec![Group::Cgroups],
+    let (cgroups, containers) = match args.group {
+        Group::Cgroups => (true, false),
+        Group::Containers => (false, true),
+        Group::All => (true, true),
     };
-    for group in groups {
-        let comparison = match group {
-            Group::Cgroups => cgroups(&enclos, &mounts)?,
-        };
-        let outcomes = measure(&comparison, args.runs, args.warmup);
+    if cgroups {
+        // Removes the groups of this run (and of dead earlier runs) on
+        // every exit path, failures included.
+        let _cleanup = Leftovers::new(mounts.iter().map(|m| m.point.clone()).collect());
+        let mut comparison = self::cgroups(args, &enclos, &mounts)?;
+        let outcomes = measure(&mut comparison);
         report(&comparison, &outcomes);
+    }
+    if containers {
+        if cgroups {
+            println!();
+        }
+        containers::run(args, &enclos)?;
     }
     Ok(())
 }
 
 // ---------------------------------------------------------------- cgroups
 
-fn cgroups(enclos: &std::result::Result<PathBuf, String>, mounts: &[Mount]) -> Result<Comparison> {
+fn cgroups<'a>(
+    args: &CompareArgs,
+    enclos: &std::result::Result<PathBuf, String>,
+    mounts: &[Mount],
+) -> Result<Comparison<'a>> {
     let (memory, version) = memory_hierarchy(mounts)?;
 
     let missing = deps::ensure_best_effort("The cgroup-tools comparison", deps::BENCH_CGROUPS);
@@ -140,6 +212,15 @@ fn cgroups(enclos: &std::result::Result<PathBuf, String>, mounts: &[Mount]) -> R
         ))
     };
 
+    let enclos_path = match enclos {
+        Ok(p) => p.clone().into_os_string(),
+        Err(_) => OsString::from("enclos-not-built"),
+    };
+    // The environment of every script (the same for all variants).
+    let env = vec![
+        ("M", memory.clone().into_os_string()),
+        ("ENCLOS", enclos_path),
+    ];
     let raw = Trio {
         create: r#"mkdir "$M/$G""#,
         exec: |cmd| format!(r#"sh -c 'echo $$ > "$M/$G/cgroup.procs" && exec {cmd}'"#),
@@ -156,14 +237,10 @@ fn cgroups(enclos: &std::result::Result<PathBuf, String>, mounts: &[Mount]) -> R
         delete: r#""$ENCLOS" cg delete memory:"$G""#,
     };
     let variants = vec![
-        raw.variant("raw shell", None),
-        tools.variant("cgroup-tools", tools_missing),
-        ours.variant("enclos", enclos.as_ref().err().cloned()),
+        raw.variant("raw shell", None, &env),
+        tools.variant("cgroup-tools", tools_missing, &env),
+        ours.variant("enclos", enclos.as_ref().err().cloned(), &env),
     ];
-    let enclos_path = match enclos {
-        Ok(p) => p.clone().into_os_string(),
-        Err(_) => OsString::from("enclos-not-built"),
-    };
     Ok(Comparison {
         title: format!(
             "cgroups: create a memory group, run /bin/true in it, delete it \
@@ -171,9 +248,13 @@ fn cgroups(enclos: &std::result::Result<PathBuf, String>, mounts: &[Mount]) -> R
             memory.display()
         ),
         variants,
-        env: vec![("M", memory.into_os_string()), ("ENCLOS", enclos_path)],
         baseline: 0,
-        target: Some((2, 1.0)),
+        targets: vec![Target::Ratio {
+            variant: 2,
+            reference: 0,
+            max: 1.0,
+        }],
+        plan: Plan::new(args, 200, 5, Duration::from_secs(100)),
     })
 }
 
@@ -188,17 +269,25 @@ struct Trio {
 }
 
 impl Trio {
-    fn variant(&self, name: &'static str, unavailable: Option<String>) -> Variant {
+    /// Timed: the three commands, nothing else.
+    fn script(&self) -> String {
+        format!(
+            "{} && {} && {}",
+            self.create,
+            (self.exec)("/bin/true"),
+            self.delete
+        )
+    }
+
+    /// Checked once before timing: the group appears, the command runs in
+    /// it, the group goes.
+    fn check_script(&self) -> String {
         let Trio {
             create,
             exec,
             delete,
         } = *self;
-        // Timed: the three commands, nothing else.
-        let script = format!("{create} && {} && {delete}", exec("/bin/true"));
-        // Checked once before timing: the group appears, the command runs
-        // in it, the group goes.
-        let check = format!(
+        format!(
             r#"{create} || exit 1
 test -d "$M/$G" || {{ echo "$M/$G does not exist after the create command" >&2; exit 1; }}
 out=$({}) || exit 1
@@ -206,108 +295,31 @@ printf '%s\n' "$out" | grep -q ":/$G\$" || {{ echo "the command did not run in $
 {delete} || exit 1
 test ! -d "$M/$G" || {{ echo "$M/$G still exists after the delete command" >&2; exit 1; }}"#,
             exec("cat /proc/self/cgroup")
-        );
+        )
+    }
+
+    fn variant<'a>(
+        &self,
+        name: &'static str,
+        unavailable: Option<String>,
+        env: &[(&'static str, OsString)],
+    ) -> Variant<'a> {
+        let (script, check) = (self.script(), self.check_script());
+        let (env, check_env) = (env.to_vec(), env.to_vec());
         Variant {
             name,
-            script,
-            check: Some(check),
+            run: Box::new(move |group| time_script(&script, &env, group)),
+            check: Some(Box::new(move |group| {
+                time_script(&check, &check_env, group).map(|_| ())
+            })),
             unavailable,
         }
     }
 }
 
-// -------------------------------------------------------------- measuring
-
-#[derive(Debug)]
-enum State {
-    Running,
-    Unavailable(String),
-    /// A measured run failed; the samples before it are kept but not shown.
-    Failed(String),
-}
-
-#[derive(Debug)]
-struct Outcome {
-    samples: Vec<Duration>,
-    state: State,
-}
-
-fn measure(cmp: &Comparison, runs: u32, warmup: u32) -> Vec<Outcome> {
-    let mut outcomes: Vec<Outcome> = cmp
-        .variants
-        .iter()
-        .map(|v| Outcome {
-            samples: Vec::with_capacity(runs as usize),
-            state: match &v.unavailable {
-                Some(why) => State::Unavailable(why.clone()),
-                None => State::Running,
-            },
-        })
-        .collect();
-    let pid = process::id();
-    let mut seq: u64 = 0;
-    let mut next_group = || {
-        seq += 1;
-        format!("{PREFIX}{pid}-{seq}")
-    };
-
-    for (variant, outcome) in cmp.variants.iter().zip(outcomes.iter_mut()) {
-        if let (Some(check), State::Running) = (&variant.check, &outcome.state) {
-            if let Err(why) = time_once(check, &cmp.env, &next_group()) {
-                outcome.state = State::Unavailable(format!("its check failed: {why}"));
-            }
-        }
-    }
-    let running = outcomes
-        .iter()
-        .filter(|o| matches!(o.state, State::Running))
-        .count();
-    println!("{}", cmp.title);
-    println!(
-        "Measuring {running} variant(s), alternating: {warmup} warm-up + {runs} measured run(s) \
-         each"
-    );
-
-    let start = Instant::now();
-    let total = warmup + runs;
-    let progress_every = (total / 20).max(1);
-    for i in 0..total {
-        for (variant, outcome) in cmp.variants.iter().zip(outcomes.iter_mut()) {
-            if !matches!(outcome.state, State::Running) {
-                continue;
-            }
-            match time_once(&variant.script, &cmp.env, &next_group()) {
-                Ok(elapsed) if i >= warmup => outcome.samples.push(elapsed),
-                Ok(_) => {}
-                Err(why) if i < warmup => {
-                    outcome.state = State::Unavailable(format!("its first run failed: {why}"));
-                }
-                Err(why) => {
-                    let n = i - warmup + 1;
-                    outcome.state = State::Failed(format!("measured run {n} failed: {why}"));
-                }
-            }
-        }
-        if (i + 1) % progress_every == 0 {
-            eprint!(".");
-            let _ = std::io::stderr().flush();
-        }
-        if start.elapsed() > TIME_BUDGET && i + 1 < total {
-            eprintln!();
-            println!(
-                "note: stopped after {} measured run(s) per variant to stay within {}s",
-                (i + 1).saturating_sub(warmup),
-                TIME_BUDGET.as_secs()
-            );
-            break;
-        }
-    }
-    eprintln!();
-    outcomes
-}
-
-/// Wall time of one `sh -c SCRIPT`, or why it failed.
-fn time_once(
+/// Wall time of one `sh -c SCRIPT` with `$G` set to `group`, or why it
+/// failed.
+fn time_script(
     script: &str,
     env: &[(&'static str, OsString)],
     group: &str,
@@ -335,6 +347,105 @@ fn time_once(
         .find(|l| !l.trim().is_empty())
         .unwrap_or("no error output");
     Err(format!("{} ({})", last.trim(), out.status))
+}
+
+// -------------------------------------------------------------- measuring
+
+#[derive(Debug)]
+enum State {
+    Running,
+    Unavailable(String),
+    /// A measured run failed; the samples before it are kept but not shown.
+    Failed(String),
+}
+
+#[derive(Debug)]
+struct Outcome {
+    samples: Vec<Duration>,
+    state: State,
+}
+
+/// Checks every variant once, then runs them round-robin: `warmup`
+/// unmeasured rounds, then `runs` measured ones (fewer when the budget
+/// runs out). A variant whose check or warm-up fails is not available; one
+/// whose measured run fails is out, with the error.
+fn measure(cmp: &mut Comparison<'_>) -> Vec<Outcome> {
+    let Plan {
+        runs,
+        warmup,
+        budget,
+    } = cmp.plan;
+    let mut outcomes: Vec<Outcome> = cmp
+        .variants
+        .iter()
+        .map(|v| Outcome {
+            samples: Vec::with_capacity(runs as usize),
+            state: match &v.unavailable {
+                Some(why) => State::Unavailable(why.clone()),
+                None => State::Running,
+            },
+        })
+        .collect();
+    let pid = process::id();
+    let mut seq: u64 = 0;
+    let mut next_name = || {
+        seq += 1;
+        format!("{PREFIX}{pid}-{seq}")
+    };
+
+    println!("{}", cmp.title);
+    for (variant, outcome) in cmp.variants.iter_mut().zip(outcomes.iter_mut()) {
+        if let (Some(check), State::Running) = (&mut variant.check, &outcome.state) {
+            if let Err(why) = check(&next_name()) {
+                outcome.state = State::Unavailable(format!("its check failed: {why}"));
+            }
+        }
+    }
+    let running = outcomes
+        .iter()
+        .filter(|o| matches!(o.state, State::Running))
+        .count();
+    println!(
+        "Measuring {running} variant(s), alternating: {warmup} warm-up + {runs} measured run(s) \
+         each"
+    );
+
+    let start = Instant::now();
+    let total = warmup + runs;
+    let progress_every = (total / 20).max(1);
+    for i in 0..total {
+        for (variant, outcome) in cmp.variants.iter_mut().zip(outcomes.iter_mut()) {
+            if !matches!(outcome.state, State::Running) {
+                continue;
+            }
+            match (variant.run)(&next_name()) {
+                Ok(elapsed) if i >= warmup => outcome.samples.push(elapsed),
+                Ok(_) => {}
+                Err(why) if i < warmup => {
+                    outcome.state = State::Unavailable(format!("its first run failed: {why}"));
+                }
+                Err(why) => {
+                    let n = i - warmup + 1;
+                    outcome.state = State::Failed(format!("measured run {n} failed: {why}"));
+                }
+            }
+        }
+        if (i + 1) % progress_every == 0 {
+            eprint!(".");
+            let _ = std::io::stderr().flush();
+        }
+        if start.elapsed() > budget && i + 1 < total {
+            eprintln!();
+            println!(
+                "note: stopped after {} measured run(s) per variant to stay within {}s",
+                (i + 1).saturating_sub(warmup),
+                budget.as_secs()
+            );
+            break;
+        }
+    }
+    eprintln!();
+    outcomes
 }
 
 // -------------------------------------------------------------- reporting
@@ -368,15 +479,46 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
-fn report(cmp: &Comparison, outcomes: &[Outcome]) {
-    let summaries: Vec<Option<Summary>> = outcomes
+/// A measured ratio: `0.42x`, or `0.003x` when it is small.
+fn ratio(x: f64) -> String {
+    if x < 0.095 {
+        format!("{x:.3}x")
+    } else {
+        format!("{x:.2}x")
+    }
+}
+
+/// A factor as a target states it: `1.0`, `0.25`, `0.5`.
+fn factor(x: f64) -> String {
+    let s = format!("{x:.2}");
+    let s = s.trim_end_matches('0');
+    if s.ends_with('.') {
+        format!("{s}0")
+    } else {
+        s.to_string()
+    }
+}
+
+/// What the table shows of a variant.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    /// Of its samples: all of them, or those before its failure.
+    summary: Option<Summary>,
+    /// A measured run failed (the summary covers the runs before it).
+    failed: bool,
+}
+
+/// Prints the table of a comparison (variant, runs, median, p10, p90,
+/// ratio to the baseline), then one line per target; returns those lines.
+fn report(cmp: &Comparison<'_>, outcomes: &[Outcome]) -> Vec<String> {
+    let rows: Vec<Row> = outcomes
         .iter()
-        .map(|o| match o.state {
-            State::Running => Summary::of(&o.samples),
-            _ => None,
+        .map(|o| Row {
+            summary: Summary::of(&o.samples),
+            failed: matches!(o.state, State::Failed(_)),
         })
         .collect();
-    let base = summaries[cmp.baseline].map(|s| s.median);
+    let base = rows[cmp.baseline].summary.map(|s| s.median);
     let base_name = cmp.variants[cmp.baseline].name;
     let width = cmp
         .variants
@@ -385,59 +527,111 @@ fn report(cmp: &Comparison, outcomes: &[Outcome]) {
         .max()
         .unwrap_or(0)
         .max("variant".len());
+    let vs = format!("vs {base_name}");
+    let vs_width = vs.len().max(8);
 
     println!();
     println!(
-        "{:<width$}  {:>5}  {:>10}  {:>10}  {:>10}  {:>8}",
-        "variant",
-        "runs",
-        "median ms",
-        "p10 ms",
-        "p90 ms",
-        format!("vs {base_name}").as_str()
+        "{:<width$}  {:>5}  {:>10}  {:>10}  {:>10}  {:>vs_width$}",
+        "variant", "runs", "median ms", "p10 ms", "p90 ms", vs
     );
-    for ((variant, outcome), summary) in cmp.variants.iter().zip(outcomes).zip(&summaries) {
-        match (summary, &outcome.state) {
-            (Some(s), _) => {
-                let ratio = base
-                    .map(|b| format!("{:.2}x", s.median / b))
-                    .unwrap_or_else(|| "-".into());
-                println!(
-                    "{:<width$}  {:>5}  {:>10.2}  {:>10.2}  {:>10.2}  {:>8}",
-                    variant.name,
-                    outcome.samples.len(),
-                    s.median,
-                    s.p10,
-                    s.p90,
-                    ratio
-                );
+    for ((variant, outcome), row) in cmp.variants.iter().zip(outcomes).zip(&rows) {
+        if let Some(s) = row.summary {
+            let ratio = base
+                .map(|b| ratio(s.median / b))
+                .unwrap_or_else(|| "-".into());
+            println!(
+                "{:<width$}  {:>5}  {:>10.2}  {:>10.2}  {:>10.2}  {:>vs_width$}",
+                variant.name,
+                outcome.samples.len(),
+                s.median,
+                s.p10,
+                s.p90,
+                ratio
+            );
+        }
+        let indent = if row.summary.is_some() {
+            format!("{:<width$}  ", "")
+        } else {
+            format!("{:<width$}  ", variant.name)
+        };
+        match &outcome.state {
+            State::Running if row.summary.is_none() => println!("{indent}no samples"),
+            State::Running => {}
+            State::Unavailable(why) => println!("{indent}not available: {why}"),
+            State::Failed(why) if row.summary.is_some() => {
+                println!("{indent}^ FAILED (figures of the runs before): {why}")
             }
-            (None, State::Unavailable(why)) => {
-                println!("{:<width$}  not available ({why})", variant.name);
-            }
-            (None, State::Failed(why)) => {
-                println!("{:<width$}  failed ({why})", variant.name);
-            }
-            (None, State::Running) => {
-                println!("{:<width$}  no samples", variant.name);
-            }
+            State::Failed(why) => println!("{indent}FAILED: {why}"),
         }
     }
 
-    if let Some((idx, max_ratio)) = cmp.target {
-        let name = cmp.variants[idx].name;
-        let claim = format!("{name} median <= {max_ratio:.1}x {base_name}");
-        match (summaries[idx], base) {
-            (Some(s), Some(b)) => {
-                let ratio = s.median / b;
-                let verdict = if ratio <= max_ratio { "MET" } else { "NOT MET" };
-                println!(
-                    "Target {verdict}: {claim} ({name} {:.2} ms, {base_name} {b:.2} ms: {ratio:.2}x)",
-                    s.median
-                );
+    let verdicts: Vec<String> = cmp
+        .targets
+        .iter()
+        .map(|t| verdict(cmp, &rows, *t))
+        .collect();
+    for line in &verdicts {
+        println!("{line}");
+    }
+    verdicts
+}
+
+/// The line that says whether `target` is met, with the figures. A target
+/// involving a variant that failed is not evaluated (the figures of the
+/// runs before the failure are given).
+fn verdict(cmp: &Comparison<'_>, rows: &[Row], target: Target) -> String {
+    let failed = |idx: &[usize]| {
+        idx.iter()
+            .find(|&&i| rows[i].failed)
+            .map(|&i| cmp.variants[i].name)
+    };
+    let judge = |claim: String, ok: bool, figures: String, failed: Option<&str>| match failed {
+        None => {
+            let verdict = if ok { "MET" } else { "NOT MET" };
+            format!("Target {verdict}: {claim} ({figures})")
+        }
+        Some(name) => {
+            format!("Target not evaluated: {claim} ({name} failed; on the runs before: {figures})")
+        }
+    };
+    match target {
+        Target::Ratio {
+            variant,
+            reference,
+            max,
+        } => {
+            let (name, ref_name) = (cmp.variants[variant].name, cmp.variants[reference].name);
+            let claim = format!("{name} median <= {}x {ref_name}", factor(max));
+            match (rows[variant].summary, rows[reference].summary) {
+                (Some(s), Some(r)) => {
+                    let x = s.median / r.median;
+                    let figures = format!(
+                        "{name} {:.2} ms, {ref_name} {:.2} ms: {}",
+                        s.median,
+                        r.median,
+                        ratio(x)
+                    );
+                    judge(claim, x <= max, figures, failed(&[variant, reference]))
+                }
+                (None, _) => {
+                    format!("Target not evaluated: {claim} ({name} has no measurement)")
+                }
+                (_, None) => {
+                    format!("Target not evaluated: {claim} ({ref_name} has no measurement)")
+                }
             }
-            (None, _) => println!("Target not evaluated: {claim} ({name} has no measurement)"),
-            (_, None) => println!("Target not evaluated: {claim} ({base_name} has no measurement)"),
+        }
+        Target::Millis { variant, max_ms } => {
+            let name = cmp.variants[variant].name;
+            let claim = format!("{name} median <= {max_ms} ms");
+            match rows[variant].summary {
+                Some(s) => {
+                    let figures = format!("{name} {:.2} ms", s.median);
+                    judge(claim, s.median <= max_ms, figures, failed(&[variant]))
+                }
+                None => format!("Target not evaluated: {claim} ({name} has no measurement)"),
+            }
         }
     }
 }
@@ -642,13 +836,89 @@ mod tests {
             exec: |cmd| format!(r#"sh -c 'echo $$ > "$M/$G/cgroup.procs" && exec {cmd}'"#),
             delete: r#"rmdir "$M/$G""#,
         };
-        let v = raw.variant("raw shell", None);
         assert_eq!(
-            v.script,
+            raw.script(),
             r#"mkdir "$M/$G" && sh -c 'echo $$ > "$M/$G/cgroup.procs" && exec /bin/true' && rmdir "$M/$G""#
         );
-        let check = v.check.unwrap();
+        let check = raw.check_script();
         assert!(check.contains("exec cat /proc/self/cgroup'"), "{check}");
+    }
+
+    #[test]
+    fn factors_print_as_stated() {
+        assert_eq!(factor(1.0), "1.0");
+        assert_eq!(factor(0.25), "0.25");
+        assert_eq!(factor(0.5), "0.5");
+        assert_eq!(factor(0.8), "0.8");
+    }
+
+    #[test]
+    fn verdicts_compare_medians() {
+        let variant = |name| Variant {
+            name,
+            run: Box::new(|_| Ok(Duration::ZERO)),
+            check: None,
+            unavailable: None,
+        };
+        let cmp = Comparison {
+            title: String::new(),
+            variants: vec![variant("lxc"), variant("enclos"), variant("crun")],
+            baseline: 0,
+            targets: Vec::new(),
+            plan: Plan {
+                runs: 1,
+                warmup: 0,
+                budget: Duration::ZERO,
+            },
+        };
+        let s = |median| Row {
+            summary: Some(Summary {
+                median,
+                p10: median,
+                p90: median,
+            }),
+            failed: false,
+        };
+        let none = Row {
+            summary: None,
+            failed: false,
+        };
+        let summaries = [s(40.0), s(9.0), none];
+        let by = |variant, reference, max| Target::Ratio {
+            variant,
+            reference,
+            max,
+        };
+        assert_eq!(
+            verdict(&cmp, &summaries, by(1, 0, 0.25)),
+            "Target MET: enclos median <= 0.25x lxc (enclos 9.00 ms, lxc 40.00 ms: 0.23x)"
+        );
+        assert!(verdict(&cmp, &summaries, by(1, 0, 0.2)).starts_with("Target NOT MET"));
+        assert_eq!(
+            verdict(&cmp, &summaries, by(1, 2, 1.0)),
+            "Target not evaluated: enclos median <= 1.0x crun (crun has no measurement)"
+        );
+        let millis = Target::Millis {
+            variant: 1,
+            max_ms: 20.0,
+        };
+        assert_eq!(
+            verdict(&cmp, &summaries, millis),
+            "Target MET: enclos median <= 20 ms (enclos 9.00 ms)"
+        );
+        let failed = [
+            s(40.0),
+            Row {
+                failed: true,
+                ..s(30.0)
+            },
+            none,
+        ];
+        assert_eq!(
+            verdict(&cmp, &failed, by(1, 0, 0.5)),
+            "Target not evaluated: enclos median <= 0.5x lxc (enclos failed; on the runs \
+             before: enclos 30.00 ms, lxc 40.00 ms: 0.75x)"
+        );
     }
 
     #[test]

@@ -1,0 +1,788 @@
+//! `cargo xtask bench compare containers`: enclos against LXC's lxc-*
+//! tools (and crun, and a bare `unshare`), on busybox containers made once
+//! in temporary lxcpaths ([`Sandbox`]).
+//!
+//! Five measures, each a [`Comparison`] whose variants alternate:
+//!
+//! 1. execute /bin/true: `enclos execute`, `lxc-execute`, `crun run` (a
+//!    bundle over the busybox rootfs), and the floor `unshare --mount
+//!    --pid --uts --ipc --net --fork /bin/true`;
+//! 2. start + stop: `enclos start` + `enclos stop` (graceful: busybox's
+//!    halt signal) against `lxc-start` + `lxc-stop -k` (LXC's graceful
+//!    stop of its busybox waits 60 s);
+//! 3. attach /bin/true into the running container;
+//! 4. freeze right after start (only the freeze is timed);
+//! 5. create a busybox container of a fresh name (the destroy that
+//!    follows is not timed).
+//!
+//! Every command is spawned directly (no shell) and timed whole; a failing
+//! command is reported with its stderr. Each variant is checked once before
+//! it is timed (the state after start and stop, the command's output and
+//! exit status inside the container, ...), so a broken command cannot win.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use super::sandbox::Sandbox;
+use super::spawn::Spawner;
+use super::{measure, report, CompareArgs, Comparison, Plan, Target, Variant, PREFIX};
+use crate::deps::{self, Requirement};
+use crate::process::find_program;
+
+/// How long any one command may take before it is killed and reported.
+const TIMEOUT: Duration = Duration::from_secs(20);
+/// The same for creating a container (copies a rootfs).
+const CREATE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The budget of every measure but the slow ones; the five together stay
+/// within about three minutes.
+const BUDGET: Duration = Duration::from_secs(30);
+const SLOW_BUDGET: Duration = Duration::from_secs(40);
+
+/// LXC's config for the containers it creates: no network device, so that
+/// LXC needs no lxcbr0 bridge (the host's interfaces are never touched).
+const LXC_CONF: &str = "lxc.net.0.type = empty\n";
+
+/// The hostname crun's check bundle sets.
+const CRUN_HOSTNAME: &str = "enclos-bench";
+
+const fn req(purpose: &'static str, program: &'static str, package: &'static str) -> Requirement {
+    Requirement {
+        purpose,
+        program,
+        package,
+    }
+}
+
+/// LXC's tools, and busybox for the template of both tools.
+const LXC: &[Requirement] = &[
+    req("compare with LXC", "lxc-create", "lxc"),
+    req("compare with LXC", "lxc-start", "lxc"),
+    req("compare with LXC", "lxc-stop", "lxc"),
+    req("compare with LXC", "lxc-execute", "lxc"),
+    req("compare with LXC", "lxc-attach", "lxc"),
+    req("compare with LXC", "lxc-freeze", "lxc"),
+    req("compare with LXC", "lxc-unfreeze", "lxc"),
+    req("compare with LXC", "lxc-info", "lxc"),
+    req("compare with LXC", "lxc-destroy", "lxc"),
+];
+const BUSYBOX: &[Requirement] = &[req(
+    "build the busybox containers",
+    "busybox",
+    "busybox-static",
+)];
+const CRUN: &[Requirement] = &[req("compare with crun", "crun", "crun")];
+const UNSHARE: &[Requirement] = &[req("time the namespaces alone", "unshare", "util-linux")];
+
+/// Why the programs of `reqs` cannot be used, if they cannot (after
+/// trying to install them).
+fn availability(task: &str, reqs: &[Requirement]) -> Option<String> {
+    let missing = deps::ensure_best_effort(task, reqs);
+    if missing.is_empty() {
+        return None;
+    }
+    let mut programs: Vec<&str> = missing.iter().map(|r| r.program).collect();
+    programs.dedup();
+    let mut packages: Vec<&str> = missing.iter().map(|r| r.package).collect();
+    packages.dedup();
+    Some(format!(
+        "{} not found; install with: {}",
+        programs.join(", "),
+        deps::install_hint(&packages)
+    ))
+}
+
+/// Runs the five measures; fails only when the harness itself does.
+pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, String>) -> Result<()> {
+    let busybox = availability("The busybox containers", BUSYBOX);
+    let lxc_missing = availability("The LXC comparison", LXC).or_else(|| busybox.clone());
+    let crun_missing = availability("The crun comparison", CRUN);
+    let unshare_missing = availability("The unshare floor", UNSHARE);
+    let enclos = match (enclos, &busybox) {
+        (Ok(bin), None) => Ok(bin.clone()),
+        (Ok(_), Some(why)) => Err(why.clone()),
+        (Err(why), _) => Err(why.clone()),
+    };
+
+    let sandbox = Sandbox::new(enclos.as_ref().ok().map(PathBuf::as_path))?;
+    let scratch = sandbox.scratch();
+    let sp =
+        Spawner::new(&scratch).with_context(|| format!("Cannot create {}", scratch.display()))?;
+    let conf = scratch.join("lxc-net-empty.conf");
+    std::fs::write(&conf, LXC_CONF).with_context(|| format!("Cannot write {}", conf.display()))?;
+    let name = format!("{PREFIX}{}-c", std::process::id());
+
+    println!(
+        "containers: busybox containers in {} (one per tool, made once)",
+        sandbox.base().display()
+    );
+    let enclos = enclos.and_then(|bin| {
+        Tool {
+            kind: Kind::Enclos,
+            program: bin,
+            dir: sandbox.enclos_dir(),
+            conf: None,
+            name: name.clone(),
+        }
+        .set_up(&sp)
+    });
+    let lxc = match lxc_missing {
+        Some(why) => Err(why),
+        None => Tool {
+            kind: Kind::Lxc,
+            program: PathBuf::new(),
+            dir: sandbox.lxc_dir(),
+            conf: Some(conf),
+            name: name.clone(),
+        }
+        .set_up(&sp),
+    };
+    let rootfs = [&enclos, &lxc]
+        .into_iter()
+        .flatten()
+        .map(|t| t.rootfs(&t.name))
+        .next();
+    let crun = match (crun_missing, rootfs) {
+        (Some(why), _) => Err(why),
+        (None, None) => Err("no busybox rootfs to run (neither tool made its container)".into()),
+        (None, Some(rootfs)) => Crun::new(&scratch, &rootfs),
+    };
+    let unshare = match unshare_missing {
+        Some(why) => Err(why),
+        None => Ok(()),
+    };
+    let ctx = Ctx {
+        sp,
+        enclos,
+        lxc,
+        crun,
+        unshare,
+    };
+
+    let measures: [(Build, Plan); 5] = [
+        (execute, Plan::new(args, 150, 3, BUDGET)),
+        (start_stop, Plan::new(args, 80, 2, BUDGET)),
+        (attach, Plan::new(args, 150, 3, BUDGET)),
+        (freeze, Plan::new(args, 30, 1, SLOW_BUDGET)),
+        (create, Plan::new(args, 20, 1, SLOW_BUDGET)),
+    ];
+    let count = measures.len();
+    let started = Instant::now();
+    let mut verdicts = Vec::new();
+    for (i, (build, plan)) in measures.into_iter().enumerate() {
+        println!();
+        print!("[{}/{count}] ", i + 1);
+        let mut comparison = build(&ctx, plan);
+        let outcomes = measure(&mut comparison);
+        verdicts.extend(report(&comparison, &outcomes));
+        ctx.reset();
+    }
+    println!();
+    println!(
+        "containers: all measures took {:.0}s; targets:",
+        started.elapsed().as_secs_f64()
+    );
+    for verdict in &verdicts {
+        println!("  {verdict}");
+    }
+    drop(ctx);
+    sandbox.finish()
+}
+
+/// Builds the comparison of one measure.
+type Build = fn(&Ctx, Plan) -> Comparison<'_>;
+
+/// What every measure works with.
+#[derive(Debug)]
+struct Ctx {
+    sp: Spawner,
+    /// The tools and their container, or why they cannot be measured.
+    enclos: std::result::Result<Tool, String>,
+    lxc: std::result::Result<Tool, String>,
+    crun: std::result::Result<Crun, String>,
+    unshare: std::result::Result<(), String>,
+}
+
+impl Ctx {
+    /// Brings both containers back to STOPPED after a measure (a failed
+    /// run may leave one running or frozen).
+    fn reset(&self) {
+        for tool in [&self.enclos, &self.lxc].into_iter().flatten() {
+            if tool.state(&self.sp, &tool.name).as_deref() == Ok("STOPPED") {
+                continue;
+            }
+            let _ = self.sp.run(&mut tool.cmd("unfreeze", &tool.name), TIMEOUT);
+            if let Err(why) = self.sp.ok(&mut tool.stop(&tool.name, true), TIMEOUT) {
+                eprintln!(
+                    "warning: cannot stop {} after the measure: {why}",
+                    tool.name
+                );
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Enclos,
+    Lxc,
+}
+
+/// enclos or LXC, with its lxcpath and its container. Both take LXC's
+/// flags, so one command builder serves both.
+#[derive(Debug)]
+struct Tool {
+    kind: Kind,
+    /// The enclos binary (LXC's tools are found on PATH).
+    program: PathBuf,
+    /// The lxcpath (`-P`).
+    dir: PathBuf,
+    /// LXC's `-f` config for create.
+    conf: Option<PathBuf>,
+    /// The container made once for the measures that need one.
+    name: String,
+}
+
+impl Tool {
+    /// `enclos VERB -P DIR -n NAME` or `lxc-VERB -P DIR -n NAME`.
+    fn cmd(&self, verb: &str, name: &str) -> Command {
+        let mut cmd = match self.kind {
+            Kind::Enclos => {
+                let mut cmd = Command::new(&self.program);
+                cmd.arg(verb);
+                cmd
+            }
+            Kind::Lxc => Command::new(format!("lxc-{verb}")),
+        };
+        cmd.arg("-P").arg(&self.dir).arg("-n").arg(name);
+        cmd
+    }
+
+    fn create(&self, name: &str) -> Command {
+        let mut cmd = self.cmd("create", name);
+        cmd.args(["-t", "busybox"]);
+        if let Some(conf) = &self.conf {
+            cmd.arg("-f").arg(conf);
+        }
+        cmd
+    }
+
+    fn stop(&self, name: &str, kill: bool) -> Command {
+        let mut cmd = self.cmd("stop", name);
+        if kill {
+            cmd.arg("-k");
+        }
+        cmd
+    }
+
+    fn destroy(&self, name: &str) -> Command {
+        let mut cmd = self.cmd("destroy", name);
+        cmd.arg("-f");
+        cmd
+    }
+
+    /// `enclos VERB ... -- ARGV` (attach, execute).
+    fn inside(&self, verb: &str, name: &str, argv: &[&str]) -> Command {
+        let mut cmd = self.cmd(verb, name);
+        cmd.arg("--").args(argv);
+        cmd
+    }
+
+    fn rootfs(&self, name: &str) -> PathBuf {
+        self.dir.join(name).join("rootfs")
+    }
+
+    /// The container's state as `info -s` prints it (`RUNNING`, ...).
+    fn state(&self, sp: &Spawner, name: &str) -> std::result::Result<String, String> {
+        let mut cmd = self.cmd("info", name);
+        cmd.arg("-s");
+        let ran = sp.ok(&mut cmd, TIMEOUT)?;
+        ran.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("State:"))
+            .map(|s| s.trim().to_string())
+            .ok_or_else(|| {
+                format!(
+                    "`{}` printed no \"State:\" line: {:?}",
+                    ran.line,
+                    ran.stdout.trim()
+                )
+            })
+    }
+
+    /// Fails unless the container is in state `want`, `after` what.
+    fn expect(
+        &self,
+        sp: &Spawner,
+        name: &str,
+        want: &str,
+        after: &str,
+    ) -> std::result::Result<(), String> {
+        let state = self.state(sp, name)?;
+        if state == want {
+            Ok(())
+        } else {
+            Err(format!(
+                "after {after}, the state of {name} is {state}, not {want}"
+            ))
+        }
+    }
+
+    /// Creates the tool's container (once, before the measures).
+    fn set_up(self, sp: &Spawner) -> std::result::Result<Tool, String> {
+        let ran = sp
+            .ok(&mut self.create(&self.name), CREATE_TIMEOUT)
+            .map_err(|why| format!("setting up its container failed: {why}"))?;
+        self.expect(sp, &self.name, "STOPPED", "create")
+            .map_err(|why| format!("setting up its container failed: {why}"))?;
+        println!("  {} ({:.0} ms)", ran.line, ran.elapsed.as_secs_f64() * 1e3);
+        Ok(self)
+    }
+
+    /// Runs `argv` in the container with `verb` (attach, execute) and
+    /// checks that it really ran there: `hostname` prints the container's
+    /// name, and an exit status of 3 comes back.
+    fn check_inside(&self, sp: &Spawner, verb: &str) -> std::result::Result<(), String> {
+        let name = &self.name;
+        let ran = sp.ok(&mut self.inside(verb, name, &["/bin/hostname"]), TIMEOUT)?;
+        if ran.stdout.trim() != name {
+            return Err(format!(
+                "`{}` printed {:?}, not the container's name {name:?}",
+                ran.line,
+                ran.stdout.trim()
+            ));
+        }
+        let ran = sp.run(
+            &mut self.inside(verb, name, &["/bin/sh", "-c", "exit 3"]),
+            TIMEOUT,
+        )?;
+        if ran.status.code() != Some(3) {
+            return Err(format!(
+                "`{}` ended with {}, not with the command's exit status 3; {}",
+                ran.line,
+                ran.status,
+                ran.output()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// crun with two bundles over the busybox rootfs, and a state directory
+/// of its own.
+#[derive(Debug)]
+struct Crun {
+    program: PathBuf,
+    root: PathBuf,
+    /// Runs /bin/true.
+    bundle: PathBuf,
+    /// Runs /bin/hostname.
+    check_bundle: PathBuf,
+}
+
+impl Crun {
+    fn new(scratch: &Path, rootfs: &Path) -> std::result::Result<Crun, String> {
+        let program = find_program("crun").ok_or("crun not found")?;
+        let root = scratch.join("crun-root");
+        let bundle = scratch.join("crun-bundle");
+        let check_bundle = scratch.join("crun-check-bundle");
+        for (dir, argv) in [(&bundle, "/bin/true"), (&check_bundle, "/bin/hostname")] {
+            std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(dir.join("config.json"), oci_config(rootfs, argv)))
+                .map_err(|e| format!("cannot write the bundle {}: {e}", dir.display()))?;
+        }
+        Ok(Crun {
+            program,
+            root,
+            bundle,
+            check_bundle,
+        })
+    }
+
+    /// `crun --root ROOT run --bundle BUNDLE ID`.
+    fn run(&self, bundle: &Path, id: &str) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.arg("--root")
+            .arg(&self.root)
+            .arg("run")
+            .arg("--bundle")
+            .arg(bundle)
+            .arg(id);
+        cmd
+    }
+}
+
+/// A minimal OCI runtime config: `argv` (one program) as root in the
+/// read-only `rootfs`, in new pid, mount, uts, ipc and network
+/// namespaces, no extra mounts.
+fn oci_config(rootfs: &Path, program: &str) -> String {
+    format!(
+        r#"{{
+  "ociVersion": "1.0.2",
+  "process": {{
+    "terminal": false,
+    "user": {{ "uid": 0, "gid": 0 }},
+    "args": [{program}],
+    "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+    "cwd": "/"
+  }},
+  "root": {{ "path": {rootfs}, "readonly": true }},
+  "hostname": {hostname},
+  "mounts": [],
+  "linux": {{
+    "namespaces": [
+      {{ "type": "pid" }},
+      {{ "type": "mount" }},
+      {{ "type": "uts" }},
+      {{ "type": "ipc" }},
+      {{ "type": "network" }}
+    ]
+  }}
+}}
+"#,
+        program = json_string(program),
+        rootfs = json_string(&rootfs.to_string_lossy()),
+        hostname = json_string(CRUN_HOSTNAME),
+    )
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+// ---------------------------------------------------------------- measures
+
+/// A variant that runs `run` and `check` with `tool`, or is not available
+/// for the reason `tool` holds.
+fn with_tool<'a>(
+    name: &'static str,
+    tool: &'a std::result::Result<Tool, String>,
+    sp: &'a Spawner,
+    run: fn(&Tool, &Spawner, &str) -> std::result::Result<Duration, String>,
+    check: fn(&Tool, &Spawner, &str) -> std::result::Result<(), String>,
+) -> Variant<'a> {
+    match tool {
+        Ok(tool) => Variant {
+            name,
+            run: Box::new(move |run_name| run(tool, sp, run_name)),
+            check: Some(Box::new(move |run_name| check(tool, sp, run_name))),
+            unavailable: None,
+        },
+        Err(why) => unavailable(name, why.clone()),
+    }
+}
+
+fn unavailable<'a>(name: &'static str, why: String) -> Variant<'a> {
+    Variant {
+        name,
+        run: Box::new(|_| Err("not available".into())),
+        check: None,
+        unavailable: Some(why),
+    }
+}
+
+/// Times one command that must succeed.
+fn timed(sp: &Spawner, cmd: &mut Command) -> std::result::Result<Duration, String> {
+    sp.ok(cmd, TIMEOUT).map(|ran| ran.elapsed)
+}
+
+/// Runs one command that is not timed, for a message that says so.
+fn untimed(sp: &Spawner, cmd: &mut Command) -> std::result::Result<(), String> {
+    sp.ok(cmd, TIMEOUT)
+        .map(|_| ())
+        .map_err(|why| format!("(untimed step) {why}"))
+}
+
+/// 1. execute /bin/true in a new container.
+fn execute(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
+    let sp = &ctx.sp;
+    fn run(t: &Tool, sp: &Spawner, _: &str) -> std::result::Result<Duration, String> {
+        timed(sp, &mut t.inside("execute", &t.name, &["/bin/true"]))
+    }
+    fn check(t: &Tool, sp: &Spawner, _: &str) -> std::result::Result<(), String> {
+        t.check_inside(sp, "execute")?;
+        t.expect(sp, &t.name, "STOPPED", "execute")
+    }
+    let crun = match &ctx.crun {
+        Ok(crun) => Variant {
+            name: "crun run",
+            run: Box::new(move |id| timed(sp, &mut crun.run(&crun.bundle, id))),
+            check: Some(Box::new(move |id| {
+                let ran = sp.ok(&mut crun.run(&crun.check_bundle, id), TIMEOUT)?;
+                if ran.stdout.trim() == CRUN_HOSTNAME {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "`{}` printed {:?}, not the bundle's hostname {CRUN_HOSTNAME:?}",
+                        ran.line,
+                        ran.stdout.trim()
+                    ))
+                }
+            })),
+            unavailable: None,
+        },
+        Err(why) => unavailable("crun run", why.clone()),
+    };
+    let unshare_cmd = |argv: &[&str]| {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "--pid", "--uts", "--ipc", "--net", "--fork"])
+            .args(argv);
+        cmd
+    };
+    let unshare = match &ctx.unshare {
+        Ok(()) => Variant {
+            name: "unshare (floor)",
+            run: Box::new(move |_| timed(sp, &mut unshare_cmd(&["/bin/true"]))),
+            check: Some(Box::new(move |_| {
+                let ran = sp.ok(&mut unshare_cmd(&["/bin/sh", "-c", "echo $$"]), TIMEOUT)?;
+                if ran.stdout.trim() == "1" {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "`{}` printed {:?}: the command is not pid 1 of a new pid namespace",
+                        ran.line,
+                        ran.stdout.trim()
+                    ))
+                }
+            })),
+            unavailable: None,
+        },
+        Err(why) => unavailable("unshare (floor)", why.clone()),
+    };
+    Comparison {
+        title: "containers: execute /bin/true in a new container (the command's own \
+                namespaces and init; crun: pid, mount, uts, ipc, net namespaces)"
+            .into(),
+        variants: vec![
+            with_tool("lxc-execute", &ctx.lxc, sp, run, check),
+            with_tool("enclos execute", &ctx.enclos, sp, run, check),
+            crun,
+            unshare,
+        ],
+        baseline: 0,
+        targets: vec![
+            Target::Ratio {
+                variant: 1,
+                reference: 0,
+                max: 0.25,
+            },
+            Target::Ratio {
+                variant: 1,
+                reference: 2,
+                max: 1.0,
+            },
+        ],
+        plan,
+    }
+}
+
+/// 2. start, then stop: gracefully for enclos, `-k` for LXC.
+fn start_stop(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
+    /// LXC's graceful stop of its busybox waits out its 60 s timeout.
+    fn graceful(t: &Tool) -> bool {
+        t.kind == Kind::Enclos
+    }
+    fn run(t: &Tool, sp: &Spawner, _: &str) -> std::result::Result<Duration, String> {
+        let start = timed(sp, &mut t.cmd("start", &t.name))?;
+        let stop = timed(sp, &mut t.stop(&t.name, !graceful(t)))?;
+        Ok(start + stop)
+    }
+    fn check(t: &Tool, sp: &Spawner, _: &str) -> std::result::Result<(), String> {
+        sp.ok(&mut t.cmd("start", &t.name), TIMEOUT)?;
+        t.expect(sp, &t.name, "RUNNING", "start")?;
+        sp.ok(&mut t.stop(&t.name, !graceful(t)), TIMEOUT)?;
+        t.expect(sp, &t.name, "STOPPED", "stop")
+    }
+    let sp = &ctx.sp;
+    Comparison {
+        title: "containers: start, then stop (enclos: graceful, busybox's halt signal; \
+                LXC: -k, its graceful stop of busybox takes 60 s)"
+            .into(),
+        variants: vec![
+            with_tool("lxc-start + lxc-stop -k", &ctx.lxc, sp, run, check),
+            with_tool("enclos start + stop", &ctx.enclos, sp, run, check),
+        ],
+        baseline: 0,
+        targets: vec![Target::Ratio {
+            variant: 1,
+            reference: 0,
+            max: 0.5,
+        }],
+        plan,
+    }
+}
+
+/// 3. attach /bin/true into the running container.
+fn attach(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
+    fn run(t: &Tool, sp: &Spawner, _: &str) -> std::result::Result<Duration, String> {
+        timed(sp, &mut t.inside("attach", &t.name, &["/bin/true"]))
+    }
+    fn check(t: &Tool, sp: &Spawner, _: &str) -> std::result::Result<(), String> {
+        t.check_inside(sp, "attach")?;
+        t.expect(sp, &t.name, "RUNNING", "attach")
+    }
+    let sp = &ctx.sp;
+    // Both containers run during the whole measure (Ctx::reset stops them).
+    let started = |ctx: &Ctx| -> [Option<String>; 2] {
+        [&ctx.lxc, &ctx.enclos].map(|t| match t {
+            Ok(t) => sp
+                .ok(&mut t.cmd("start", &t.name), TIMEOUT)
+                .and_then(|_| t.expect(sp, &t.name, "RUNNING", "start"))
+                .err()
+                .map(|why| format!("its container did not start: {why}")),
+            Err(_) => None,
+        })
+    };
+    let [lxc_down, enclos_down] = started(ctx);
+    let mut lxc = with_tool("lxc-attach", &ctx.lxc, sp, run, check);
+    let mut enclos = with_tool("enclos attach", &ctx.enclos, sp, run, check);
+    lxc.unavailable = lxc.unavailable.or(lxc_down);
+    enclos.unavailable = enclos.unavailable.or(enclos_down);
+    Comparison {
+        title: "containers: attach /bin/true into the running container".into(),
+        variants: vec![lxc, enclos],
+        baseline: 0,
+        targets: vec![Target::Ratio {
+            variant: 1,
+            reference: 0,
+            max: 0.8,
+        }],
+        plan,
+    }
+}
+
+/// 4. freeze right after start: start, freeze (timed), unfreeze, stop -k.
+fn freeze(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
+    fn run(t: &Tool, sp: &Spawner, _: &str) -> std::result::Result<Duration, String> {
+        untimed(sp, &mut t.cmd("start", &t.name))?;
+        let elapsed = timed(sp, &mut t.cmd("freeze", &t.name))?;
+        untimed(sp, &mut t.cmd("unfreeze", &t.name))?;
+        untimed(sp, &mut t.stop(&t.name, true))?;
+        Ok(elapsed)
+    }
+    fn check(t: &Tool, sp: &Spawner, _: &str) -> std::result::Result<(), String> {
+        sp.ok(&mut t.cmd("start", &t.name), TIMEOUT)?;
+        sp.ok(&mut t.cmd("freeze", &t.name), TIMEOUT)?;
+        t.expect(sp, &t.name, "FROZEN", "freeze")?;
+        sp.ok(&mut t.cmd("unfreeze", &t.name), TIMEOUT)?;
+        t.expect(sp, &t.name, "RUNNING", "unfreeze")?;
+        sp.ok(&mut t.stop(&t.name, true), TIMEOUT)?;
+        t.expect(sp, &t.name, "STOPPED", "stop -k")
+    }
+    let sp = &ctx.sp;
+    Comparison {
+        title: "containers: freeze right after start (timed: the freeze alone; start, \
+                unfreeze and stop -k are not)"
+            .into(),
+        variants: vec![
+            with_tool("lxc-freeze", &ctx.lxc, sp, run, check),
+            with_tool("enclos freeze", &ctx.enclos, sp, run, check),
+        ],
+        baseline: 0,
+        targets: vec![Target::Millis {
+            variant: 1,
+            max_ms: 20.0,
+        }],
+        plan,
+    }
+}
+
+/// 5. create a busybox container of a fresh name; destroy it untimed.
+fn create(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
+    fn run(t: &Tool, sp: &Spawner, name: &str) -> std::result::Result<Duration, String> {
+        let elapsed = sp.ok(&mut t.create(name), CREATE_TIMEOUT)?.elapsed;
+        untimed(sp, &mut t.destroy(name))?;
+        Ok(elapsed)
+    }
+    fn check(t: &Tool, sp: &Spawner, name: &str) -> std::result::Result<(), String> {
+        sp.ok(&mut t.create(name), CREATE_TIMEOUT)?;
+        t.expect(sp, name, "STOPPED", "create")?;
+        let busybox = t.rootfs(name).join("bin/busybox");
+        if !busybox.is_file() {
+            return Err(format!(
+                "after create, {} does not exist",
+                busybox.display()
+            ));
+        }
+        sp.ok(&mut t.destroy(name), TIMEOUT)?;
+        let dir = t.dir.join(name);
+        if dir.exists() {
+            return Err(format!("after destroy, {} still exists", dir.display()));
+        }
+        Ok(())
+    }
+    let sp = &ctx.sp;
+    Comparison {
+        title: "containers: create a busybox container of a fresh name (the destroy after it \
+                is not timed)"
+            .into(),
+        variants: vec![
+            with_tool("lxc-create", &ctx.lxc, sp, run, check),
+            with_tool("enclos create", &ctx.enclos, sp, run, check),
+        ],
+        baseline: 0,
+        targets: vec![Target::Ratio {
+            variant: 1,
+            reference: 0,
+            max: 0.25,
+        }],
+        plan,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tools_take_lxc_flags() {
+        let tool = |kind| Tool {
+            kind,
+            program: PathBuf::from("/x/enclos"),
+            dir: PathBuf::from("/t/d"),
+            conf: (kind == Kind::Lxc).then(|| PathBuf::from("/t/net.conf")),
+            name: "c".into(),
+        };
+        let show = |cmd: Command| crate::process::show(&cmd);
+        assert_eq!(
+            show(tool(Kind::Enclos).stop("c", false)),
+            "enclos stop -P /t/d -n c"
+        );
+        assert_eq!(
+            show(tool(Kind::Lxc).stop("c", true)),
+            "lxc-stop -P /t/d -n c -k"
+        );
+        assert_eq!(
+            show(tool(Kind::Lxc).create("n")),
+            "lxc-create -P /t/d -n n -t busybox -f /t/net.conf"
+        );
+        assert_eq!(
+            show(tool(Kind::Enclos).inside("attach", "c", &["/bin/true"])),
+            "enclos attach -P /t/d -n c -- /bin/true"
+        );
+    }
+
+    #[test]
+    fn oci_config_quotes_paths() {
+        let config = oci_config(Path::new("/t/a \"b\"/rootfs"), "/bin/true");
+        assert!(
+            config.contains(r#""path": "/t/a \"b\"/rootfs""#),
+            "{config}"
+        );
+        assert!(config.contains(r#""args": ["/bin/true"]"#), "{config}");
+    }
+}
