@@ -43,6 +43,21 @@ enum Command {
     Lxc(lxc::LxcCommand),
 }
 
+/// `enclos cg ...` alone (see main).
+#[derive(Debug, Parser)]
+#[command(name = "enclos", version)]
+struct CgCli {
+    #[command(subcommand)]
+    command: CgOnly,
+}
+
+#[derive(Debug, Subcommand)]
+enum CgOnly {
+    /// Control groups: libcgroup's cg* tools (cgcreate, cgexec, ...).
+    #[command(subcommand)]
+    Cg(cg::CgCommand),
+}
+
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let tool = args
@@ -60,6 +75,17 @@ fn main() -> ExitCode {
         None if lxc_tool => {
             let r = lxc::LxcCommand::run_as(&tool, args).unwrap_or_else(|| Ok(ExitCode::from(1)));
             (tool.clone(), r)
+        }
+        // `enclos cg ...` parses the cg commands alone: building the whole
+        // command tree costs more than some cg commands take.
+        None if args.get(1).is_some_and(|a| a == "cg") => {
+            let r = match CgCli::try_parse_from(args) {
+                Ok(CgCli {
+                    command: CgOnly::Cg(c),
+                }) => c.run(),
+                Err(e) => return usage_exit(e),
+            };
+            ("enclos".to_string(), r)
         }
         None => {
             let cli = match Cli::try_parse_from(args) {
