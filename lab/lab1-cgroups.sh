@@ -97,6 +97,8 @@ else
     out events cgget -n -v -r memory.events "$G1"
     check_contains "memory.events" "$events" "oom_kill 1"
 fi
+say "(the first script's last 'sleep' leaves $G within its interval)"
+wait_for 10 "$G to empty" sh -c "[ -z \"\$(cat $MEM/$G/cgroup.procs)\" ]"
 run cgdelete "memory:$G" "memory:$G1"
 [ ! -e "$MEM/$G" ] && [ ! -e "$MEM/$G1" ] || die "cgdelete left the groups behind"
 ok "both groups are gone"

@@ -215,8 +215,13 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
             let code = match crate::monitor::run(plan, &mut report, None) {
                 Ok(_) => 0,
                 Err(e) => {
+                    // The starting command adds "failed to start" itself.
+                    let reason = match &e {
+                        Error::StartFailed { reason, .. } => reason.clone(),
+                        other => chain(other),
+                    };
                     if let Some(r) = report.as_mut() {
-                        let _ = writeln!(r, "ERR {}", chain(&e));
+                        let _ = writeln!(r, "ERR {}", reason.replace('\n', " "));
                     }
                     1
                 }

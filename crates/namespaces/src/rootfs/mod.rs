@@ -57,7 +57,8 @@ pub enum CgroupMode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CgroupHierarchy {
     /// The directory under /sys/fs/cgroup: "memory", "cpu,cpuacct",
-    /// "unified", "systemd".
+    /// "unified", "systemd". Empty for the only hierarchy of a unified
+    /// (pure v2) host: it is mounted on /sys/fs/cgroup itself.
     pub dir_name: String,
     /// The mount data for a v1 hierarchy: "memory", "cpu,cpuacct",
     /// "none,name=systemd"; empty for cgroup2.
@@ -400,6 +401,26 @@ fn mount_cgroup(root: &Root, spec: &CgroupMount) -> Result<()> {
     let base = Path::new("sys/fs/cgroup");
     let common = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME;
     let target = root.mkdir_all(base)?;
+    // A unified host (one v2 hierarchy, no directory name): cgroup2 goes
+    // on /sys/fs/cgroup itself, as on the host.
+    if let [h] = spec.hierarchies.as_slice() {
+        if h.v2 && h.dir_name.is_empty() {
+            let flags = if spec.mode == CgroupMode::Ro {
+                common | MsFlags::MS_RDONLY
+            } else {
+                common
+            };
+            let data = h.fstype_options.as_str();
+            return mount_on(
+                Some("cgroup2".as_ref()),
+                &target,
+                Some("cgroup2"),
+                flags,
+                Some(data),
+            )
+            .map_err(mount_err("cgroup2", &in_container(base), "cgroup2", data));
+        }
+    }
     mount_on(
         Some("cgroup_root".as_ref()),
         &target,
