@@ -6,6 +6,8 @@
 //! naming the packages; otherwise it prints the exact command to run and
 //! fails. [`ensure_best_effort`] does the same but reports what is still
 //! missing instead of failing, for tasks that can go on without it.
+//! QEMU comes from the release's backports suite ([`FROM_BACKPORTS`]),
+//! which is added to apt's sources first when it is missing.
 
 use std::process::Command;
 
@@ -72,6 +74,43 @@ pub const BENCH_CGROUPS: &[Requirement] = &[
     req("compare with cgroup-tools", "cgexec", "cgroup-tools"),
     req("compare with cgroup-tools", "cgdelete", "cgroup-tools"),
 ];
+
+/// `cargo xtask vm build` and `lab vm`: building the Debian image and
+/// booting it under QEMU. QEMU comes from bookworm-backports (see
+/// [`FROM_BACKPORTS`]).
+pub const VM: &[Requirement] = &[
+    req("boot the lab VM", "qemu-system-x86_64", "qemu-system-x86"),
+    req(
+        "make the lab VM's throwaway disk overlays",
+        "qemu-img",
+        "qemu-utils",
+    ),
+    req(
+        "build the lab VM's Debian root filesystem",
+        "mmdebstrap",
+        "mmdebstrap",
+    ),
+    req("make the lab VM's disk image", "mkfs.ext4", "e2fsprogs"),
+    req("unpack Debian's kernel package", "dpkg-deb", "dpkg"),
+    req("resolve and download Debian's kernel", "apt-get", "apt"),
+];
+
+/// The Vagrantfile's test (`vagrant validate`).
+pub const VAGRANT: &[Requirement] = &[req("validate the Vagrantfile", "vagrant", "vagrant")];
+
+/// Packages installed from the release's backports suite
+/// (`<codename>-backports`, added to apt's sources when missing): the
+/// qemu-utils that Debian 12 hosts are set up with comes from there, and
+/// the stable QEMU system emulator cannot be installed next to it.
+pub const FROM_BACKPORTS: &[&str] = &["qemu-system-x86", "qemu-utils"];
+
+/// Packages installed without their recommends: vagrant recommends
+/// vagrant-libvirt, which brings libvirt's daemon (about 190 packages) that
+/// validating a Vagrantfile does not need.
+pub const WITHOUT_RECOMMENDS: &[&str] = &["vagrant"];
+
+/// The sources file this module writes to enable backports.
+const BACKPORTS_SOURCES: &str = "/etc/apt/sources.list.d/enclos-backports.sources";
 
 /// The requirements of `reqs` that this host lacks.
 pub fn missing(reqs: &[Requirement]) -> Vec<Requirement> {
@@ -141,21 +180,37 @@ fn install(task: &str, missing: &[Requirement]) -> std::result::Result<(), Strin
             install_hint(&packages)
         ));
     }
-    let mut cmd = Command::new("apt-get");
-    cmd.args(["install", "-y"])
-        .args(&packages)
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    println!("==> deps: {}", show(&cmd));
-    match run_streaming(&mut cmd) {
-        Ok(status) if status.success() => {}
-        Ok(status) => {
-            return Err(format!(
-                "`{}` failed ({status}); if the package lists are stale, run `apt-get update` \
-                 first",
-                show(&cmd)
-            ))
-        }
-        Err(e) => return Err(format!("{e:#}")),
+    let (backports, stable): (Vec<&str>, Vec<&str>) =
+        packages.iter().partition(|p| FROM_BACKPORTS.contains(*p));
+    let (lean, stable): (Vec<&str>, Vec<&str>) =
+        stable.iter().partition(|p| WITHOUT_RECOMMENDS.contains(*p));
+    let mut commands = Vec::new();
+    if !stable.is_empty() {
+        let mut cmd = Command::new("apt-get");
+        cmd.args(["install", "-y"])
+            .args(&stable)
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        apt_get(&mut cmd)?;
+        commands.push(show(&cmd));
+    }
+    if !lean.is_empty() {
+        let mut cmd = Command::new("apt-get");
+        cmd.args(["install", "-y", "--no-install-recommends"])
+            .args(&lean)
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        apt_get(&mut cmd)?;
+        commands.push(show(&cmd));
+    }
+    if !backports.is_empty() {
+        let suite = enable_backports()?;
+        // Without the recommends, QEMU comes without its GUI (and half
+        // the download).
+        let mut cmd = Command::new("apt-get");
+        cmd.args(["install", "-y", "--no-install-recommends", "-t", &suite])
+            .args(&backports)
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        apt_get(&mut cmd)?;
+        commands.push(show(&cmd));
     }
     let still: Vec<&str> = self::missing(missing).iter().map(|r| r.program).collect();
     if still.is_empty() {
@@ -163,14 +218,135 @@ fn install(task: &str, missing: &[Requirement]) -> std::result::Result<(), Strin
     } else {
         Err(format!(
             "`{}` succeeded but {} still cannot be found on PATH",
-            show(&cmd),
+            commands.join("` and `"),
             still.join(", ")
         ))
     }
 }
 
-/// The command a user should type to install `packages`.
+/// Runs an `apt-get install` command under a header line.
+fn apt_get(cmd: &mut Command) -> std::result::Result<(), String> {
+    println!("==> deps: {}", show(cmd));
+    match run_streaming(cmd) {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!(
+            "`{}` failed ({status}); if the package lists are stale, run `apt-get update` first",
+            show(cmd)
+        )),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
+/// Makes sure apt knows this Debian release's backports suite: adds it to
+/// apt's sources (a file of our own) when no source names it, and runs
+/// `apt-get update` when its package list is not there yet. Returns the
+/// suite's name (`bookworm-backports`).
+fn enable_backports() -> std::result::Result<String, String> {
+    let codename = debian_codename().ok_or_else(|| {
+        format!(
+            "{} come from Debian's backports, but this host is not a Debian release with a \
+             codename in /etc/os-release: install QEMU (qemu-system-x86_64, qemu-img) with its \
+             own package manager, then run this again",
+            FROM_BACKPORTS.join(" and ")
+        )
+    })?;
+    let suite = format!("{codename}-backports");
+    let named = apt_sources_text().contains(&suite);
+    if !named {
+        let text = format!(
+            "# Added by `cargo xtask` (enclos) to install QEMU from {suite}.\n\
+             Types: deb\n\
+             URIs: http://deb.debian.org/debian\n\
+             Suites: {suite}\n\
+             Components: main\n\
+             Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+        );
+        println!("==> deps: adding {suite} to apt's sources ({BACKPORTS_SOURCES})");
+        std::fs::write(BACKPORTS_SOURCES, text).map_err(|e| {
+            format!(
+                "Cannot write {BACKPORTS_SOURCES} to enable {suite}: {e}; add {suite} to apt's \
+                 sources yourself, then run this again"
+            )
+        })?;
+    }
+    if !named || !backports_listed(&suite) {
+        let mut cmd = Command::new("apt-get");
+        cmd.arg("update");
+        println!("==> deps: {}", show(&cmd));
+        match run_streaming(&mut cmd) {
+            Ok(status) if status.success() => {}
+            Ok(status) => {
+                return Err(format!(
+                    "`apt-get update` failed ({status}) after enabling {suite}: check the \
+                     network and apt's sources, then run this again"
+                ))
+            }
+            Err(e) => return Err(format!("{e:#}")),
+        }
+    }
+    Ok(suite)
+}
+
+/// The release's codename (`bookworm`) from /etc/os-release, on Debian.
+fn debian_codename() -> Option<String> {
+    let text = std::fs::read_to_string("/etc/os-release").ok()?;
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"').to_string())
+    };
+    (field("ID")? == "debian")
+        .then(|| field("VERSION_CODENAME"))
+        .flatten()
+        .filter(|c| !c.is_empty())
+}
+
+/// Everything apt's sources say, concatenated (to look for a suite).
+fn apt_sources_text() -> String {
+    let mut text = std::fs::read_to_string("/etc/apt/sources.list").unwrap_or_default();
+    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        for entry in dir.flatten() {
+            let path = entry.path();
+            let name = path.to_string_lossy();
+            if name.ends_with(".list") || name.ends_with(".sources") {
+                text.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    text
+}
+
+/// Whether apt already has the package list of `suite` (it was updated
+/// since the suite was added).
+fn backports_listed(suite: &str) -> bool {
+    Command::new("apt-cache")
+        .args(["policy", FROM_BACKPORTS[0]])
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).contains(suite))
+        .unwrap_or(false)
+}
+
+/// The command a user should type to install `packages` (those of
+/// [`FROM_BACKPORTS`] with `-t <codename>-backports`, once that suite is
+/// in apt's sources).
 pub fn install_hint(packages: &[&str]) -> String {
     let sudo = if is_root() { "" } else { "sudo " };
-    format!("{sudo}apt-get install -y {}", packages.join(" "))
+    let (backports, stable): (Vec<&str>, Vec<&str>) =
+        packages.iter().partition(|p| FROM_BACKPORTS.contains(*p));
+    let mut hints = Vec::new();
+    if !stable.is_empty() {
+        hints.push(format!("{sudo}apt-get install -y {}", stable.join(" ")));
+    }
+    if !backports.is_empty() {
+        let suite = format!(
+            "{}-backports",
+            debian_codename().unwrap_or_else(|| "bookworm".into())
+        );
+        hints.push(format!(
+            "{sudo}apt-get install -y --no-install-recommends -t {suite} {}   (after adding \
+             {suite} to apt's sources and running apt-get update)",
+            backports.join(" ")
+        ));
+    }
+    hints.join("\n    ")
 }

@@ -3,13 +3,16 @@
 //! - `demo`: install what the labs need, build enclos, play the walkthrough;
 //! - `test`: fmt, clippy, the release build, then every test tier;
 //! - `bench compare`: time enclos against the tools a user would pick
-//!   instead, alternating the variants in one run.
+//!   instead, alternating the variants in one run;
+//! - `vm build`, `vm box`, `lab vm`: the Debian 12 VM the labs also run in
+//!   (see `vm/`).
 
 mod bench;
 mod demo;
 mod deps;
 mod process;
 mod test;
+mod vm;
 
 use std::process::ExitCode;
 
@@ -21,7 +24,7 @@ use crate::process::Failed;
 #[command(
     name = "cargo xtask",
     bin_name = "cargo xtask",
-    about = "Project tasks for enclos: demo, test, bench",
+    about = "Project tasks for enclos: demo, test, bench, vm, lab",
     arg_required_else_help = true
 )]
 struct Cli {
@@ -42,6 +45,16 @@ enum Command {
         #[command(subcommand)]
         command: bench::Command,
     },
+    /// The Debian VM the labs run in: build its image, package a box.
+    Vm {
+        #[command(subcommand)]
+        command: vm::Command,
+    },
+    /// Play the course labs: `lab vm` inside a fresh Debian 12 VM.
+    Lab {
+        #[command(subcommand)]
+        command: vm::LabCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,6 +72,8 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Test(args) => test::run(&args),
         Command::Bench { command } => bench::run(command),
+        Command::Vm { command } => vm::run(command),
+        Command::Lab { command } => vm::run_lab(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

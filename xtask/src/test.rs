@@ -4,11 +4,18 @@
 //! 1. `cargo fmt --all -- --check`
 //! 2. `cargo clippy --workspace --all-targets -- -D warnings`
 //! 3. `cargo build --release -p enclos`
-//! 4. `cargo test --workspace` with `ENCLOS_BIN` set to that binary, so the
-//!    lab tests play the release build; its summary is the last output.
+//! 4. the VM lab (`cargo xtask lab vm`: the labs inside a Debian 12 guest
+//!    under systemd, with cgroup v2 then v1), skipped with its reason when
+//!    this host has no QEMU (or is not root), unless
+//!    `ENCLOS_REQUIRE_PRIVILEGED=1`;
+//! 5. `cargo test --workspace` with `ENCLOS_BIN` set to that binary, so the
+//!    lab tests play the release build; its summary is the last output
+//!    (which is why the VM lab comes before it).
 //!
 //! `ENCLOS_REQUIRE_PRIVILEGED` is passed through unchanged (set to 1 by
-//! `.ci/run`: a missing privilege is then a failure, not a skip).
+//! `.ci/run`: a missing privilege is then a failure, not a skip). With it,
+//! the deps step also installs QEMU (from backports) and vagrant (for the
+//! Vagrantfile's test).
 
 use anyhow::Result;
 
@@ -24,6 +31,10 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<()> {
     deps::ensure("The tests", deps::TEST)?;
+    if std::env::var("ENCLOS_REQUIRE_PRIVILEGED").is_ok_and(|v| v.trim() == "1") {
+        deps::ensure("The VM lab", deps::VM)?;
+        deps::ensure("The Vagrantfile's test", deps::VAGRANT)?;
+    }
 
     if !args.quick {
         step("fmt", &["fmt", "--all", "--", "--check"])?;
@@ -40,6 +51,7 @@ pub fn run(args: &Args) -> Result<()> {
         )?;
     }
     let enclos = build_enclos_release()?;
+    crate::vm::lab::test_step(&enclos)?;
 
     let mut cmd = cargo();
     cmd.args(["test", "--workspace"]).env("ENCLOS_BIN", &enclos);

@@ -1,0 +1,57 @@
+#!/bin/bash
+# The payload of `cargo xtask lab vm` (copied into the run's 9p share as
+# payload.sh, next to run.env, the enclos binary and a copy of lab/): plays
+# each lab of $LABS as a trainee would, `ENCLOS=<enclos>
+# LAB_LXCPATH=<empty dir> bash lab/<lab>`, keeps each lab's output in
+# out/<lab>.log and reports on the results port:
+#   ENCLOS_LAB_BEGIN <lab>
+#   ENCLOS_LAB_RESULT <lab> <exit code> <seconds>
+# Exits with the first failing lab's code (77, skipped, is not a failure).
+
+set -u
+SHARE=$(dirname "$(readlink -f "$0")")
+. "$SHARE/run.env"
+: "${LABS:?run.env names no LABS}" "${LAB_TIMEOUT:=600}"
+
+report() { printf '%s\n' "$*" >"${ENCLOS_VM_RESULTS:-/dev/ttyS1}"; }
+
+install -m 0755 "$SHARE/enclos" /usr/local/bin/enclos
+rm -rf /root/lab && cp -r "$SHARE/lab" /root/lab
+mkdir -p "$SHARE/out"
+
+# The extra disks, by the serial number the host gave them.
+udevadm settle --timeout=30 2>/dev/null || true
+for dev in /sys/block/vd*; do
+    case "$(cat "$dev/serial" 2>/dev/null)" in
+    enclos-lvm) export LAB_LVM_DISK=/dev/${dev##*/} ;;
+    enclos-btrfs) export LAB_BTRFS_DISK=/dev/${dev##*/} ;;
+    esac
+done
+
+cgroup=$(stat -fc %T /sys/fs/cgroup)
+case "$cgroup" in
+cgroup2fs) cgroup="v2 (cgroup2 on /sys/fs/cgroup)" ;;
+tmpfs) if [ -d /sys/fs/cgroup/unified ]; then cgroup=hybrid; else cgroup=v1; fi ;;
+esac
+printf '\n== lab VM: Linux %s, init %s, cgroup %s, LVM disk %s, btrfs disk %s ==\n' \
+    "$(uname -r)" "$(ps -o comm= -p 1)" "$cgroup" "${LAB_LVM_DISK:-none}" "${LAB_BTRFS_DISK:-none}"
+
+status=0
+for lab in $LABS; do
+    report "ENCLOS_LAB_BEGIN $lab"
+    printf '\n== lab VM: bash lab/%s ==\n' "$lab"
+    lxcpath=$(mktemp -d /var/tmp/enclos-lxcpath.XXXXXX)
+    start=$SECONDS
+    (cd /root && ENCLOS=/usr/local/bin/enclos LAB_LXCPATH=$lxcpath \
+        timeout -k 10 "$LAB_TIMEOUT" bash "lab/$lab" </dev/null) 2>&1 | tee "$SHARE/out/$lab.log"
+    rc=${PIPESTATUS[0]}
+    [ "$rc" -ne 124 ] || echo "lab VM: $lab timed out after ${LAB_TIMEOUT}s and was killed"
+    rm -rf "$lxcpath"
+    report "ENCLOS_LAB_RESULT $lab $rc $((SECONDS - start))"
+    case "$rc" in
+    0 | 77) ;;
+    *) [ "$status" -ne 0 ] || status=$rc ;;
+    esac
+done
+sync
+exit "$status"

@@ -1,0 +1,632 @@
+//! The lab VM's image: a Debian 12 root filesystem (mmdebstrap), Debian's
+//! kernel with its modules (minus the hardware a VM never has), our guest
+//! files, an initramfs, all cached under `target/vm/<hash of the recipe>/`
+//! and rebuilt only when the recipe changes.
+//!
+//! The recipe is everything the image is made of: the suite, the mirrors,
+//! the packages, the kernel's exact package and version, the modules left
+//! out, and the content of every file we add. Its text is kept next to the
+//! image as `recipe.txt`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use super::apt::{Apt, Kernel};
+use super::{initramfs, remove_dir_all_if_exists, sh_quote, short_hash, vm_dir, Mirrors, SUITE};
+use crate::process::{is_root, run_streaming, show, workspace_root};
+
+/// The image's packages, on top of Debian's minbase variant (the
+/// Essential and required packages, and apt).
+pub const PACKAGES: &[&str] = &[
+    "systemd-sysv",
+    "udev",
+    "kmod",
+    "lvm2",
+    "thin-provisioning-tools",
+    "btrfs-progs",
+    "iproute2",
+    "uidmap",
+    "busybox-static",
+    "procps",
+    "dbus",
+];
+
+/// Module directories (under `kernel/`) left out of the image: hardware a
+/// QEMU guest never has. 391 MB of modules become about 150 MB.
+pub const EXCLUDED_MODULES: &[&str] = &[
+    "sound",
+    "drivers/gpu",
+    "drivers/media",
+    "drivers/net/wireless",
+    "drivers/net/ethernet",
+    "drivers/infiniband",
+    "drivers/iio",
+    "drivers/staging",
+    "drivers/bluetooth",
+    "drivers/isdn",
+    "drivers/comedi",
+    "drivers/hwmon",
+    "drivers/usb",
+    "drivers/scsi",
+    "drivers/ata",
+    "drivers/mtd",
+    "drivers/mmc",
+    "drivers/platform",
+    "drivers/video",
+    "drivers/w1",
+    "net/wireless",
+    "net/mac80211",
+    "net/bluetooth",
+];
+
+/// The root filesystem's size (the file is sparse; each run writes to a
+/// qcow2 overlay).
+pub const ROOT_SIZE: &str = "2G";
+
+/// The guest files of the repository, relative to the workspace.
+const GUEST_BOOT: &str = "lab/guest/enclos-vm-boot";
+const GUEST_SERVICE: &str = "lab/guest/enclos-vm.service";
+const GUEST_INITRAMFS_INIT: &str = "lab/guest/initramfs-init";
+const GUEST_GETTY: &str = "lab/guest/serial-getty-lab.conf";
+const GUEST_BLACKLIST: &str = "lab/guest/modprobe-blacklist.conf";
+
+/// Units the lab VM does not need at boot: timers that would run apt or
+/// scrub filesystems, and a getty on a screen that does not exist.
+const MASKED_UNITS: &[&str] = &[
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+    "dpkg-db-backup.timer",
+    "e2scrub_all.timer",
+    "e2scrub_reap.service",
+    "fstrim.timer",
+    "getty@tty1.service",
+];
+
+/// A file the image gets on top of the packages.
+#[derive(Debug, Clone)]
+pub enum GuestFile {
+    File {
+        path: String,
+        mode: u32,
+        content: Vec<u8>,
+    },
+    Symlink {
+        path: String,
+        target: String,
+    },
+}
+
+impl GuestFile {
+    pub fn file(path: &str, mode: u32, content: impl Into<Vec<u8>>) -> GuestFile {
+        GuestFile::File {
+            path: path.to_string(),
+            mode,
+            content: content.into(),
+        }
+    }
+
+    pub fn symlink(path: &str, target: &str) -> GuestFile {
+        GuestFile::Symlink {
+            path: path.to_string(),
+            target: target.to_string(),
+        }
+    }
+
+    /// Its line in the recipe: the content by its hash.
+    fn recipe_line(&self) -> String {
+        match self {
+            GuestFile::File {
+                path,
+                mode,
+                content,
+            } => format!("file {path} {mode:o} {}", short_hash(content)),
+            GuestFile::Symlink { path, target } => format!("symlink {path} -> {target}"),
+        }
+    }
+
+    /// Writes it under `root`.
+    pub fn install(&self, root: &Path) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let (path, rel) = match self {
+            GuestFile::File { path, .. } | GuestFile::Symlink { path, .. } => {
+                (root.join(path.trim_start_matches('/')), path)
+            }
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("Cannot create {} in the image", parent.display()))?;
+        }
+        match self {
+            GuestFile::File { mode, content, .. } => {
+                std::fs::write(&path, content)
+                    .with_context(|| format!("Cannot write {rel} into the image"))?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode))
+                    .with_context(|| format!("Cannot chmod {rel} in the image"))?;
+            }
+            GuestFile::Symlink { target, .. } => {
+                let _ = std::fs::remove_file(&path);
+                std::os::unix::fs::symlink(target, &path)
+                    .with_context(|| format!("Cannot make the link {rel} in the image"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a guest file of the repository.
+pub fn repo_file(rel: &str) -> Result<Vec<u8>> {
+    let path = workspace_root().join(rel);
+    std::fs::read(&path).with_context(|| format!("Cannot read the guest file {}", path.display()))
+}
+
+/// What the lab image is made of.
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    pub mirrors: Mirrors,
+    pub kernel: Kernel,
+    pub files: Vec<GuestFile>,
+    pub initramfs_init: Vec<u8>,
+}
+
+impl Recipe {
+    /// The lab image's recipe for `kernel`, with the guest files as the
+    /// repository holds them now.
+    pub fn lab(mirrors: &Mirrors, kernel: Kernel) -> Result<Recipe> {
+        let mut files = vec![
+            GuestFile::file(
+                "/usr/local/sbin/enclos-vm-boot",
+                0o755,
+                repo_file(GUEST_BOOT)?,
+            ),
+            GuestFile::file(
+                "/etc/systemd/system/enclos-vm.service",
+                0o644,
+                repo_file(GUEST_SERVICE)?,
+            ),
+            GuestFile::symlink(
+                "/etc/systemd/system/multi-user.target.wants/enclos-vm.service",
+                "/etc/systemd/system/enclos-vm.service",
+            ),
+            GuestFile::file(
+                "/etc/systemd/system/serial-getty@ttyS0.service.d/enclos-lab.conf",
+                0o644,
+                repo_file(GUEST_GETTY)?,
+            ),
+            GuestFile::file(
+                "/etc/modprobe.d/enclos-vm.conf",
+                0o644,
+                repo_file(GUEST_BLACKLIST)?,
+            ),
+            GuestFile::file("/etc/hostname", 0o644, "lab\n"),
+            GuestFile::file(
+                "/etc/hosts",
+                0o644,
+                "127.0.0.1\tlocalhost\n127.0.1.1\tlab\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+            ),
+            // Mounted read-write by the initramfs; never checked (each run
+            // starts from a fresh overlay).
+            GuestFile::file("/etc/fstab", 0o644, "LABEL=root / ext4 rw 0 0\n"),
+        ];
+        for unit in MASKED_UNITS {
+            files.push(GuestFile::symlink(
+                &format!("/etc/systemd/system/{unit}"),
+                "/dev/null",
+            ));
+        }
+        Ok(Recipe {
+            mirrors: mirrors.clone(),
+            kernel,
+            files,
+            initramfs_init: repo_file(GUEST_INITRAMFS_INIT)?,
+        })
+    }
+
+    /// The recipe as text: what its hash is of.
+    pub fn text(&self) -> String {
+        let mut lines = vec![
+            "enclos-vm-image 1".to_string(),
+            "flavour lab".to_string(),
+            format!("suite {SUITE} variant minbase"),
+        ];
+        lines.extend(self.mirrors.sources());
+        lines.push(format!("packages {}", PACKAGES.join(" ")));
+        lines.push(format!(
+            "kernel {} {}",
+            self.kernel.package, self.kernel.version
+        ));
+        lines.push(format!("modules-excluded {}", EXCLUDED_MODULES.join(" ")));
+        lines.push(format!(
+            "initramfs {} {}",
+            initramfs::MODULES.join(" "),
+            short_hash(&self.initramfs_init)
+        ));
+        lines.push("root-password empty".to_string());
+        lines.push(format!("root-size {ROOT_SIZE}"));
+        lines.extend(self.files.iter().map(GuestFile::recipe_line));
+        lines.join("\n") + "\n"
+    }
+
+    pub fn hash(&self) -> String {
+        short_hash(self.text().as_bytes())
+    }
+}
+
+/// A built image.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub dir: PathBuf,
+    pub root: PathBuf,
+    pub kernel: PathBuf,
+    pub initramfs: PathBuf,
+    /// `uname -r` in the guest.
+    pub release: String,
+    pub hash: String,
+}
+
+impl Image {
+    fn at(dir: PathBuf, recipe: &Recipe) -> Image {
+        Image {
+            root: dir.join("root.img"),
+            kernel: dir.join("vmlinuz"),
+            initramfs: dir.join("initramfs.cpio"),
+            release: recipe.kernel.release().to_string(),
+            hash: recipe.hash(),
+            dir,
+        }
+    }
+
+    fn complete(&self) -> bool {
+        [&self.root, &self.kernel, &self.initramfs]
+            .iter()
+            .all(|p| p.is_file())
+            && self.dir.join("recipe.txt").is_file()
+    }
+}
+
+/// How `ensure` goes about it.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub mirrors: Mirrors,
+    /// Fetch the package lists first (a newer kernel then means a new
+    /// image).
+    pub refresh: bool,
+    /// Build even when the image is cached.
+    pub force: bool,
+}
+
+/// The lab image for `opts`: the cached one when its recipe is unchanged,
+/// else a new build.
+pub fn ensure(opts: &Options) -> Result<Image> {
+    let vm = vm_dir();
+    let apt = Apt::new(&vm, &opts.mirrors)?;
+    let mut refreshed = false;
+    if opts.refresh || !apt.has_lists() {
+        apt.update()?;
+        refreshed = true;
+    }
+    let mut recipe = Recipe::lab(&opts.mirrors, apt.resolve_kernel()?)?;
+    let mut image = Image::at(vm.join(recipe.hash()), &recipe);
+    if image.complete() && !opts.force {
+        println!(
+            "==> vm: image {} is up to date ({}, {} {})",
+            image.dir.display(),
+            SUITE,
+            recipe.kernel.package,
+            recipe.kernel.version
+        );
+        return Ok(image);
+    }
+    if !refreshed {
+        // A build: with the mirror's current kernel (the one of the old
+        // lists may be gone from it).
+        apt.update()?;
+        recipe = Recipe::lab(&opts.mirrors, apt.resolve_kernel()?)?;
+        image = Image::at(vm.join(recipe.hash()), &recipe);
+        if image.complete() && !opts.force {
+            println!("==> vm: image {} is up to date", image.dir.display());
+            return Ok(image);
+        }
+    }
+    build(&apt, &recipe, &image)?;
+    Ok(image)
+}
+
+/// Builds `image` from `recipe` in a scratch directory next to it, then
+/// renames it into place, so a failed or interrupted build leaves no
+/// image that looks complete.
+fn build(apt: &Apt, recipe: &Recipe, image: &Image) -> Result<()> {
+    if !is_root() {
+        bail!(
+            "Building the lab VM's image needs root (mmdebstrap --mode=root, chroot, files owned \
+             by the guest's users): run `cargo xtask vm build` as root once, e.g. sudo env \
+             \"PATH=$PATH\" cargo xtask vm build; later runs use the cached image"
+        );
+    }
+    let started = Instant::now();
+    let vm = vm_dir();
+    let partial = image.dir.with_extension("partial");
+    remove_dir_all_if_exists(&partial)?;
+    let _cleanup = RemoveOnDrop(partial.clone());
+    std::fs::create_dir_all(&partial)
+        .with_context(|| format!("Cannot create {}", partial.display()))?;
+    println!(
+        "==> vm: building the lab image {} ({SUITE}, {} {}; recipe in recipe.txt)",
+        image.hash, recipe.kernel.package, recipe.kernel.version
+    );
+
+    let rootfs = partial.join("rootfs");
+    step(1, "root filesystem (mmdebstrap)");
+    bootstrap(
+        &rootfs,
+        &recipe.mirrors,
+        PACKAGES,
+        &vm.join("debs/lab"),
+        &[],
+    )?;
+
+    step(2, "kernel and modules");
+    let deb = apt.download_kernel(&recipe.kernel, &vm.join("debs/kernel"))?;
+    install_kernel(&deb, &recipe.kernel, &rootfs, &partial.join("vmlinuz"))?;
+
+    step(3, "guest files, depmod");
+    for file in &recipe.files {
+        file.install(&rootfs)?;
+    }
+    empty_root_password(&rootfs)?;
+    chroot(&rootfs, &["depmod", recipe.kernel.release()])?;
+
+    step(4, "initramfs");
+    let (cpio, modules) =
+        initramfs::build(&rootfs, recipe.kernel.release(), &recipe.initramfs_init)?;
+    std::fs::write(partial.join("initramfs.cpio"), &cpio)
+        .with_context(|| format!("Cannot write {}", partial.join("initramfs.cpio").display()))?;
+    println!(
+        "    initramfs: {} KiB, modules {}",
+        cpio.len() / 1024,
+        modules.join(" ")
+    );
+
+    step(5, "disk image (mkfs.ext4 -d)");
+    mkfs_ext4(&rootfs, &partial.join("root.img"), ROOT_SIZE, None)?;
+    remove_dir_all_if_exists(&rootfs)?;
+    std::fs::write(partial.join("recipe.txt"), recipe.text())
+        .with_context(|| format!("Cannot write {}", partial.join("recipe.txt").display()))?;
+
+    remove_dir_all_if_exists(&image.dir)?;
+    std::fs::rename(&partial, &image.dir).with_context(|| {
+        format!(
+            "Cannot rename {} to {}",
+            partial.display(),
+            image.dir.display()
+        )
+    })?;
+    prune_other_images(&vm, &image.dir, "flavour lab");
+    println!(
+        "==> vm: image ready in {} (built in {})",
+        image.dir.display(),
+        super::secs(started.elapsed())
+    );
+    Ok(())
+}
+
+fn step(n: u32, what: &str) {
+    println!("==> vm build [{n}/5]: {what}");
+}
+
+/// Removes a scratch directory when dropped (a build that fails).
+pub struct RemoveOnDrop(pub PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Err(e) = remove_dir_all_if_exists(&self.0) {
+            eprintln!("warning: {e:#}; remove it by hand");
+        }
+    }
+}
+
+/// Debian's minbase plus `packages` into `rootfs` with mmdebstrap (as
+/// root, into a directory), with `extra` options. Downloaded packages are
+/// kept in `cache` and reused by the next build.
+pub fn bootstrap(
+    rootfs: &Path,
+    mirrors: &Mirrors,
+    packages: &[&str],
+    cache: &Path,
+    extra: &[String],
+) -> Result<()> {
+    let fresh = cache.with_extension("new");
+    remove_dir_all_if_exists(&fresh)?;
+    for dir in [cache, &fresh] {
+        std::fs::create_dir_all(dir).with_context(|| format!("Cannot create {}", dir.display()))?;
+    }
+    let q = |p: &Path| sh_quote(&p.to_string_lossy());
+    let mut cmd = Command::new("mmdebstrap");
+    cmd.args(["--mode=root", "--variant=minbase"])
+        .arg(format!("--include={}", packages.join(",")))
+        .arg("--skip=essential/unlink")
+        .arg("--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/")
+        .arg(format!(
+            "--setup-hook=sync-in {} /var/cache/apt/archives/",
+            q(cache)
+        ))
+        .arg(format!(
+            "--customize-hook=sync-out /var/cache/apt/archives {}",
+            q(&fresh)
+        ))
+        .args(extra)
+        .arg(SUITE)
+        .arg(rootfs)
+        .args(mirrors.sources());
+    println!("    {}", show(&cmd));
+    let status = run_streaming(&mut cmd)?;
+    if !status.success() {
+        let _ = std::fs::remove_dir_all(&fresh);
+        bail!(
+            "mmdebstrap failed ({status}) building the image's root filesystem in {}: see its \
+             output above; check the mirrors ({}) or pick another with --mirror",
+            rootfs.display(),
+            mirrors.mirror
+        );
+    }
+    // Only what this build used stays cached.
+    let _ = std::fs::remove_file(fresh.join("lock"));
+    let _ = std::fs::remove_dir(fresh.join("partial"));
+    remove_dir_all_if_exists(cache)?;
+    std::fs::rename(&fresh, cache)
+        .with_context(|| format!("Cannot rename {} to {}", fresh.display(), cache.display()))?;
+    Ok(())
+}
+
+/// Unpacks Debian's kernel package `deb`: its kernel to `vmlinuz`, its
+/// modules (minus [`EXCLUDED_MODULES`]) into `rootfs`.
+fn install_kernel(deb: &Path, kernel: &Kernel, rootfs: &Path, vmlinuz: &Path) -> Result<()> {
+    let release = kernel.release();
+    let unpacked = rootfs.parent().unwrap_or(rootfs).join("kernel-package");
+    remove_dir_all_if_exists(&unpacked)?;
+    let mut cmd = Command::new("dpkg-deb");
+    cmd.arg("-x").arg(deb).arg(&unpacked);
+    println!("    {}", show(&cmd));
+    let status = run_streaming(&mut cmd)?;
+    if !status.success() {
+        bail!(
+            "`{}` failed ({status}): the cached package may be damaged; remove {} and build \
+             again",
+            show(&cmd),
+            deb.display()
+        );
+    }
+    let boot = unpacked.join("boot").join(format!("vmlinuz-{release}"));
+    std::fs::rename(&boot, vmlinuz).with_context(|| {
+        format!(
+            "{} holds no boot/vmlinuz-{release}: is {} a kernel image package?",
+            deb.display(),
+            kernel.package
+        )
+    })?;
+    let modules = ["usr/lib/modules", "lib/modules"]
+        .iter()
+        .map(|d| unpacked.join(d).join(release))
+        .find(|d| d.is_dir())
+        .with_context(|| format!("{} holds no modules for {release}", deb.display()))?;
+    for excluded in EXCLUDED_MODULES {
+        remove_dir_all_if_exists(&modules.join("kernel").join(excluded))?;
+    }
+    let target = rootfs.join("usr/lib/modules");
+    std::fs::create_dir_all(&target)
+        .with_context(|| format!("Cannot create {}", target.display()))?;
+    std::fs::rename(&modules, target.join(release))
+        .with_context(|| format!("Cannot move the modules into {}", target.display()))?;
+    remove_dir_all_if_exists(&unpacked)?;
+    Ok(())
+}
+
+/// Lets root log in on the VM's console without a password (a throwaway
+/// machine with no network).
+fn empty_root_password(rootfs: &Path) -> Result<()> {
+    let shadow = rootfs.join("etc/shadow");
+    let text = std::fs::read_to_string(&shadow)
+        .with_context(|| format!("Cannot read {}", shadow.display()))?;
+    let text: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut fields: Vec<&str> = l.split(':').collect();
+            if fields.len() > 1 && fields[0] == "root" {
+                fields[1] = "";
+            }
+            fields.join(":")
+        })
+        .collect();
+    std::fs::write(&shadow, text.join("\n") + "\n")
+        .with_context(|| format!("Cannot write {}", shadow.display()))
+}
+
+/// Runs `args` inside `rootfs` with chroot.
+pub fn chroot(rootfs: &Path, args: &[&str]) -> Result<()> {
+    let mut cmd = Command::new("chroot");
+    cmd.arg(rootfs).args(args);
+    println!("    {}", show(&cmd));
+    let status = run_streaming(&mut cmd)?;
+    if !status.success() {
+        bail!(
+            "`{}` failed ({status}) in the image's root filesystem",
+            show(&cmd)
+        );
+    }
+    Ok(())
+}
+
+/// An ext4 filesystem labelled `root` holding `rootfs`, in the file
+/// `out` (`size` as mkfs takes it: 2G), with no loop device or mount;
+/// `offset` places it inside a partitioned disk image.
+pub fn mkfs_ext4(rootfs: &Path, out: &Path, size: &str, offset: Option<u64>) -> Result<()> {
+    let mut cmd = Command::new("mkfs.ext4");
+    cmd.args(["-q", "-F", "-L", "root"]);
+    if let Some(offset) = offset {
+        cmd.arg("-E").arg(format!("offset={offset}"));
+    }
+    cmd.arg("-d").arg(rootfs).arg(out).arg(size);
+    println!("    {}", show(&cmd));
+    let status = run_streaming(&mut cmd)?;
+    if !status.success() {
+        bail!(
+            "`{}` failed ({status}): the root filesystem may not fit in {size}",
+            show(&cmd)
+        );
+    }
+    Ok(())
+}
+
+/// Removes the images under `vm` (other than `keep`) whose recipe starts
+/// with the same flavour line: an image is about 500 MB.
+pub fn prune_other_images(vm: &Path, keep: &Path, flavour_line: &str) {
+    let Ok(entries) = std::fs::read_dir(vm) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        if dir == keep {
+            continue;
+        }
+        let same_flavour = std::fs::read_to_string(dir.join("recipe.txt"))
+            .map(|r| r.lines().any(|l| l == flavour_line))
+            .unwrap_or(false);
+        if same_flavour {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => println!("==> vm: removed the outdated image {}", dir.display()),
+                Err(e) => eprintln!(
+                    "warning: cannot remove the outdated image {}: {e}; remove it by hand",
+                    dir.display()
+                ),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipe_hash_follows_the_kernel_and_the_files() {
+        let mirrors = Mirrors::default();
+        let kernel = Kernel {
+            package: "linux-image-6.1.0-56-amd64".into(),
+            version: "6.1.192-2".into(),
+        };
+        let a = Recipe::lab(&mirrors, kernel.clone()).unwrap();
+        let mut b = a.clone();
+        assert_eq!(a.hash(), b.hash());
+        b.kernel.version = "6.1.193-1".into();
+        assert_ne!(a.hash(), b.hash());
+        let mut c = a.clone();
+        c.files.push(GuestFile::file("/etc/motd", 0o644, "hi\n"));
+        assert_ne!(a.hash(), c.hash());
+        assert!(a
+            .text()
+            .contains("kernel linux-image-6.1.0-56-amd64 6.1.192-2"));
+        assert_eq!(kernel.release(), "6.1.0-56-amd64");
+    }
+}

@@ -1,0 +1,648 @@
+//! `cargo xtask lab vm`: boots a fresh copy of the lab image (a qcow2
+//! overlay on the cached image, two empty disks for LVM and btrfs) and
+//! plays the course labs inside with the release binary, then prints a
+//! result per lab and exits with the labs' status.
+//!
+//! The run's files go to the guest over 9p (`target/vm/runs/<pid>/share`:
+//! the binary, a copy of lab/, the payload `lab/guest/payload-labs.sh`);
+//! the guest writes each lab's output back there and its results on the
+//! second serial port. The console, the results and each lab's output are
+//! kept in `target/vm/logs/<init>-cgroup-<version>/` (the last run of each
+//! kind).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::image::{self, repo_file, Image};
+use super::qemu::{self, AccelChoice, Disk, Machine, Watch};
+use super::{remove_dir_all_if_exists, secs, vm_dir, ImageArgs};
+use crate::deps;
+use crate::process::{build_enclos_release, find_program, is_root, show, workspace_root, Failed};
+
+/// The exit code by which a lab says "skipped" (see lab/lib.sh).
+const LAB_SKIPPED: i32 = 77;
+
+/// The guest's cgroup layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CgroupMode {
+    /// The unified hierarchy only (Debian 12's default).
+    V2,
+    /// One v1 hierarchy per controller.
+    V1,
+    /// v1 controllers, and cgroup2 (no controllers) on
+    /// /sys/fs/cgroup/unified.
+    Hybrid,
+}
+
+impl CgroupMode {
+    fn name(self) -> &'static str {
+        match self {
+            CgroupMode::V2 => "v2",
+            CgroupMode::V1 => "v1",
+            CgroupMode::Hybrid => "hybrid",
+        }
+    }
+
+    /// What systemd needs on the kernel command line for this layout.
+    fn systemd_cmdline(self) -> &'static str {
+        match self {
+            CgroupMode::V2 => "systemd.unified_cgroup_hierarchy=1",
+            CgroupMode::V1 => {
+                "systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=1"
+            }
+            CgroupMode::Hybrid => {
+                "systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=0"
+            }
+        }
+    }
+}
+
+#[derive(Debug, clap::Parser)]
+#[command(name = "lab vm")]
+pub struct Args {
+    /// Boot Debian's systemd, as a trainee's machine does (the default).
+    #[arg(long, conflicts_with = "plain")]
+    pub systemd: bool,
+    /// Boot without systemd: a small init of ours mounts the cgroup
+    /// hierarchy, then runs the labs (a few seconds faster).
+    #[arg(long)]
+    pub plain: bool,
+    /// The guest's cgroup layout: through systemd's kernel command line,
+    /// or the plain init's own mounts.
+    #[arg(long, value_enum, default_value_t = CgroupMode::V2)]
+    pub cgroup: CgroupMode,
+    /// Also show the guest's console as it runs (it always goes to
+    /// target/vm/logs/<init>-cgroup-<version>/console.log).
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// The accelerator: KVM when a probe boot shows it works, else TCG.
+    #[arg(long, value_enum, default_value_t = AccelChoice::Auto, env = "ENCLOS_VM_ACCEL")]
+    pub accel: AccelChoice,
+    /// Seconds after which the whole run fails and QEMU is killed.
+    #[arg(long, default_value_t = 1200, env = "ENCLOS_VM_TIMEOUT")]
+    pub timeout: u64,
+    /// Seconds after which one lab is killed (and fails).
+    #[arg(long, default_value_t = 600)]
+    pub lab_timeout: u64,
+    /// More kernel command line for the guest (e.g. `loglevel=7`).
+    #[arg(long, value_name = "ARGS")]
+    pub append: Option<String>,
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// The labs to run, by file name in lab/ (lab1-cgroups.sh or
+    /// lab1-cgroups); by default every lab/lab*.sh.
+    pub labs: Vec<String>,
+}
+
+impl Args {
+    fn plain(&self) -> bool {
+        self.plain && !self.systemd
+    }
+}
+
+/// `cargo xtask lab vm`.
+pub fn run(args: &Args) -> Result<()> {
+    deps::ensure("The VM lab", deps::VM)?;
+    // A lab that does not exist fails before anything is built.
+    select_labs(&args.labs)?;
+    let enclos = build_enclos_release()?;
+    run_labs(&enclos, args)
+}
+
+/// The VM lab as a step of `cargo xtask test`: every lab in a Debian 12
+/// guest under systemd with cgroup v2 (what this host lacks), then with
+/// cgroup v1. Skipped (with the reason) when this host has no QEMU or is
+/// not root, unless `ENCLOS_REQUIRE_PRIVILEGED=1`, which installs QEMU
+/// instead. `ENCLOS_VM_LABS` (lab names, space-separated) narrows the labs.
+pub fn test_step(enclos: &Path) -> Result<()> {
+    let required = std::env::var("ENCLOS_REQUIRE_PRIVILEGED").is_ok_and(|v| v.trim() == "1");
+    if !required {
+        if find_program("qemu-system-x86_64").is_none() {
+            println!(
+                "==> vm lab: SKIPPED: qemu-system-x86_64 is not installed. Install it with\n    \
+                 {}\n  or run with ENCLOS_REQUIRE_PRIVILEGED=1, which installs it",
+                deps::install_hint(&["qemu-system-x86", "qemu-utils"])
+            );
+            return Ok(());
+        }
+        if !is_root() {
+            println!(
+                "==> vm lab: SKIPPED: building the VM's image needs root (run the tests as root)"
+            );
+            return Ok(());
+        }
+    }
+    deps::ensure("The VM lab", deps::VM)?;
+    let labs: Vec<String> = std::env::var("ENCLOS_VM_LABS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let mut failed = Vec::new();
+    for cgroup in [CgroupMode::V2, CgroupMode::V1] {
+        let mut args = <Args as clap::Parser>::parse_from(["lab vm"]);
+        args.cgroup = cgroup;
+        args.labs = labs.clone();
+        println!();
+        println!(
+            "==> vm lab: cargo xtask lab vm --cgroup {}{}",
+            cgroup.name(),
+            labs.iter().map(|l| format!(" {l}")).collect::<String>()
+        );
+        if let Err(e) = run_labs(enclos, &args) {
+            eprintln!("error: {e:#}");
+            failed.push(cgroup.name());
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        bail!(Failed::new(
+            1,
+            format!(
+                "The VM lab failed with cgroup {} (see above); run it alone with \
+                 `cargo xtask lab vm --cgroup {}`",
+                failed.join(" and "),
+                failed[0]
+            )
+        ))
+    }
+}
+
+/// How one lab ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Pass,
+    Skip,
+    Fail(i32),
+    /// The VM stopped before the lab ended.
+    NotRun,
+}
+
+#[derive(Debug)]
+struct LabResult {
+    lab: String,
+    verdict: Verdict,
+    secs: Option<u64>,
+}
+
+/// Plays the labs named in `args` (all by default) inside a fresh VM with
+/// the binary `enclos`.
+pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
+    let labs = select_labs(&args.labs)?;
+    let image = image::ensure(&args.image.options(false))?;
+
+    let runs = vm_dir().join("runs");
+    remove_stale_runs(&runs);
+    let run = RunDir::create(&runs.join(std::process::id().to_string()))?;
+    let accel = qemu::choose_accel(&image, args.accel, &run.0)?;
+
+    // The share: the binary, lab/, the payload and its settings.
+    let share = run.0.join("share");
+    std::fs::create_dir_all(share.join("out"))
+        .with_context(|| format!("Cannot create {}", share.display()))?;
+    std::fs::copy(enclos, share.join("enclos")).with_context(|| {
+        format!(
+            "Cannot copy {} into the VM's share {}",
+            enclos.display(),
+            share.display()
+        )
+    })?;
+    copy_dir(&workspace_root().join("lab"), &share.join("lab"))?;
+    std::fs::write(
+        share.join("payload.sh"),
+        repo_file("lab/guest/payload-labs.sh")?,
+    )
+    .context("Cannot write the VM's payload")?;
+    std::fs::write(
+        share.join("run.env"),
+        format!(
+            "LABS='{}'\nLAB_TIMEOUT={}\n",
+            labs.join(" "),
+            args.lab_timeout
+        ),
+    )
+    .context("Cannot write the VM's run.env")?;
+
+    // The disks: a throwaway overlay on the image, two empty sparse disks.
+    let overlay = run.0.join("root.qcow2");
+    overlay_on(&image, &overlay)?;
+    let mut disks = vec![Disk {
+        id: "root",
+        path: overlay,
+        format: "qcow2",
+        readonly: false,
+    }];
+    for id in ["lvm", "btrfs"] {
+        let path = run.0.join(format!("{id}.raw"));
+        let file = std::fs::File::create(&path)
+            .with_context(|| format!("Cannot create {}", path.display()))?;
+        file.set_len(8 << 30)
+            .with_context(|| format!("Cannot size {}", path.display()))?;
+        disks.push(Disk {
+            id,
+            path,
+            format: "raw",
+            readonly: false,
+        });
+    }
+
+    let logs = vm_dir().join("logs").join(format!(
+        "{}-cgroup-{}",
+        if args.plain() { "plain" } else { "systemd" },
+        args.cgroup.name()
+    ));
+    remove_dir_all_if_exists(&logs)?;
+    std::fs::create_dir_all(&logs).with_context(|| format!("Cannot create {}", logs.display()))?;
+
+    let mut cmdline = format!(
+        "console=ttyS0 panic=-1 enclos.lab enclos.cgroup={}",
+        args.cgroup.name()
+    );
+    if args.plain() {
+        cmdline.push_str(" init=/usr/local/sbin/enclos-vm-boot");
+    } else {
+        cmdline.push(' ');
+        cmdline.push_str(args.cgroup.systemd_cmdline());
+    }
+    if let Some(extra) = &args.append {
+        cmdline.push(' ');
+        cmdline.push_str(extra);
+    }
+    let machine = Machine {
+        kernel: image.kernel.clone(),
+        initramfs: image.initramfs.clone(),
+        cmdline,
+        accel,
+        memory_mib: 2048,
+        cpus: 2,
+        disks,
+        share: Some(share.clone()),
+        console: logs.join("console.log"),
+        results: logs.join("results.txt"),
+        qemu_log: logs.join("qemu.log"),
+    };
+    let watch = Watch {
+        start_marker: "ENCLOS_VM_START",
+        end_marker: "ENCLOS_LAB_EXIT=",
+        boot_timeout: Duration::from_secs(300),
+        timeout: Duration::from_secs(args.timeout),
+        verbose: args.verbose,
+    };
+    let init = if args.plain() {
+        "plain init"
+    } else {
+        "systemd"
+    };
+    println!(
+        "==> lab vm: booting Debian 12 ({init}, cgroup {}, {}) for {}; console in {}",
+        args.cgroup.name(),
+        accel.name(),
+        labs.join(", "),
+        machine.console.display()
+    );
+    if args.verbose {
+        println!("    {}", show(&machine.command()));
+    }
+    let booted = Instant::now();
+    let outcome = qemu::run(&machine, &watch, &mut |line| progress(line, booted))?;
+
+    // Keep each lab's output next to the console log.
+    if let Ok(entries) = std::fs::read_dir(share.join("out")) {
+        for entry in entries.flatten() {
+            let _ = std::fs::copy(entry.path(), logs.join(entry.file_name()));
+        }
+    }
+    let results = parse_results(&labs, &outcome.results);
+    print_summary(&results, &logs, &outcome, args);
+
+    // The verdict.
+    let guest_error: Vec<&str> = qemu::result_lines(&outcome.results)
+        .filter_map(|l| l.strip_prefix("ENCLOS_VM_ERROR "))
+        .collect();
+    if let Some(reason) = &outcome.killed {
+        println!(
+            "---- last lines of the console ({}) ----",
+            machine.console.display()
+        );
+        println!("{}", qemu::tail(&machine.console, 40));
+        println!("---- end of the console ----");
+        bail!(Failed::new(
+            1,
+            format!(
+                "The lab VM failed: {reason}, so QEMU was killed; the console's last lines are \
+                 above (all of it in {})",
+                machine.console.display()
+            )
+        ));
+    }
+    if !outcome.ended || !guest_error.is_empty() {
+        println!(
+            "---- last lines of the console ({}) ----",
+            machine.console.display()
+        );
+        println!("{}", qemu::tail(&machine.console, 40));
+        println!("---- end of the console ----");
+        let qemu_said = qemu::tail(&machine.qemu_log, 10);
+        let why = if !guest_error.is_empty() {
+            format!("the guest says: {}", guest_error.join("; "))
+        } else {
+            format!(
+                "the guest stopped ({}) before reporting the labs' end{}",
+                outcome
+                    .status
+                    .map(|s| format!("QEMU {s}"))
+                    .unwrap_or_else(|| "QEMU's status unknown".into()),
+                if qemu_said.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!("; QEMU said: {}", qemu_said.trim())
+                }
+            )
+        };
+        bail!(Failed::new(
+            1,
+            format!(
+                "The lab VM failed: {why}. The console's last lines are above (all of it in {})",
+                machine.console.display()
+            )
+        ));
+    }
+    let failed: Vec<&LabResult> = results
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Fail(_) | Verdict::NotRun))
+        .collect();
+    if let Some(first) = failed.first() {
+        let code = match first.verdict {
+            Verdict::Fail(rc) => u8::try_from(rc).ok().filter(|c| *c != 0).unwrap_or(1),
+            _ => 1,
+        };
+        let names: Vec<&str> = failed.iter().map(|r| r.lab.as_str()).collect();
+        bail!(Failed::new(
+            code,
+            format!(
+                "{} failed in the lab VM: see the lab's output above and in {}",
+                names.join(", "),
+                logs.display()
+            )
+        ));
+    }
+    if outcome.exit_code != Some(0) {
+        bail!(Failed::new(
+            1,
+            format!(
+                "Every lab passed or skipped, but the guest's payload ended with {}: see {}",
+                outcome
+                    .exit_code
+                    .map_or_else(|| "no exit code".to_string(), |c| format!("exit code {c}")),
+                machine.console.display()
+            )
+        ));
+    }
+    let skipped: Vec<&str> = results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Skip)
+        .map(|r| r.lab.as_str())
+        .collect();
+    let required = std::env::var("ENCLOS_REQUIRE_PRIVILEGED").is_ok_and(|v| v.trim() == "1");
+    if required && !skipped.is_empty() {
+        bail!(Failed::new(
+            1,
+            format!(
+                "{} skipped itself in the lab VM (the reason is above); \
+                 ENCLOS_REQUIRE_PRIVILEGED=1 makes a skip a failure",
+                skipped.join(", ")
+            )
+        ));
+    }
+    Ok(())
+}
+
+/// Prints the guest's progress as its results come.
+fn progress(line: &str, booted: Instant) {
+    let mut words = line.split_whitespace();
+    match words.next() {
+        Some("ENCLOS_VM_START") => println!(
+            "==> lab vm: the guest is up after {}; playing the labs",
+            secs(booted.elapsed())
+        ),
+        Some("ENCLOS_LAB_BEGIN") => {
+            println!("==> lab vm: {} ...", words.next().unwrap_or("?"));
+        }
+        Some("ENCLOS_LAB_RESULT") => {
+            let lab = words.next().unwrap_or("?");
+            let rc: i32 = words.next().and_then(|w| w.parse().ok()).unwrap_or(-1);
+            let took = words.next().unwrap_or("?");
+            let verdict = match rc {
+                0 => "PASS".to_string(),
+                LAB_SKIPPED => "SKIP".to_string(),
+                rc => format!("FAIL (exit code {rc})"),
+            };
+            println!("==> lab vm: {lab}: {verdict} in {took} s");
+        }
+        Some("ENCLOS_VM_ERROR") => println!("==> lab vm: the guest failed: {line}"),
+        _ => {}
+    }
+}
+
+/// Each lab's verdict from the results port.
+fn parse_results(labs: &[String], results: &str) -> Vec<LabResult> {
+    labs.iter()
+        .map(|lab| {
+            let found = qemu::result_lines(results).find_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some("ENCLOS_LAB_RESULT") && w.next() == Some(lab.as_str())).then(
+                    || {
+                        let rc: Option<i32> = w.next().and_then(|x| x.parse().ok());
+                        let secs: Option<u64> = w.next().and_then(|x| x.parse().ok());
+                        (rc, secs)
+                    },
+                )
+            });
+            let (verdict, secs) = match found {
+                Some((Some(0), s)) => (Verdict::Pass, s),
+                Some((Some(LAB_SKIPPED), s)) => (Verdict::Skip, s),
+                Some((Some(rc), s)) => (Verdict::Fail(rc), s),
+                Some((None, s)) => (Verdict::Fail(1), s),
+                None => (Verdict::NotRun, None),
+            };
+            LabResult {
+                lab: lab.clone(),
+                verdict,
+                secs,
+            }
+        })
+        .collect()
+}
+
+fn print_summary(results: &[LabResult], logs: &Path, outcome: &qemu::Outcome, args: &Args) {
+    println!();
+    println!(
+        "==> lab vm: results (Debian 12, {}, cgroup {}; VM ran {}; logs in {})",
+        if args.plain() {
+            "plain init"
+        } else {
+            "systemd"
+        },
+        args.cgroup.name(),
+        secs(outcome.elapsed),
+        logs.display()
+    );
+    for r in results {
+        let took = r.secs.map(|s| format!(" ({s} s)")).unwrap_or_default();
+        let log = logs.join(format!("{}.log", r.lab));
+        match &r.verdict {
+            Verdict::Pass => println!("    PASS     {}{took}", r.lab),
+            Verdict::Skip => {
+                let reason = last_line(&log).unwrap_or_else(|| "no reason given".into());
+                println!("    SKIP     {}{took}: {reason}", r.lab);
+            }
+            Verdict::Fail(rc) => {
+                if !args.verbose {
+                    println!("---- last lines of {} ----", r.lab);
+                    println!("{}", qemu::tail(&log, 30));
+                    println!("---- end of {} ----", r.lab);
+                }
+                println!(
+                    "    FAIL     {}{took}: exit code {rc}, output in {}",
+                    r.lab,
+                    log.display()
+                );
+            }
+            Verdict::NotRun => println!(
+                "    NOT RUN  {}: the VM stopped before this lab ended",
+                r.lab
+            ),
+        }
+    }
+}
+
+fn last_line(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+}
+
+/// The labs to run, as file names in lab/: those named (with or without
+/// `.sh`, with or without `lab/`), or every `lab/lab*.sh`.
+fn select_labs(named: &[String]) -> Result<Vec<String>> {
+    let dir = workspace_root().join("lab");
+    let mut all: Vec<String> = std::fs::read_dir(&dir)
+        .with_context(|| format!("Cannot list the labs in {}", dir.display()))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("lab") && n.ends_with(".sh"))
+        .collect();
+    all.sort();
+    if named.is_empty() {
+        if all.is_empty() {
+            bail!("No lab script (lab/lab*.sh) in {}", dir.display());
+        }
+        return Ok(all);
+    }
+    named
+        .iter()
+        .map(|n| {
+            let base = n.rsplit('/').next().unwrap_or(n);
+            let file = if base.ends_with(".sh") {
+                base.to_string()
+            } else {
+                format!("{base}.sh")
+            };
+            if all.contains(&file) {
+                Ok(file)
+            } else {
+                bail!(Failed::new(
+                    2,
+                    format!(
+                        "There is no lab {n} in {} (not written yet?), so it cannot run; the labs \
+                         are: {}",
+                        dir.display(),
+                        all.join(", ")
+                    )
+                ))
+            }
+        })
+        .collect()
+}
+
+/// A qcow2 overlay on the image's root.img: the run writes there, the
+/// image stays pristine.
+pub(super) fn overlay_on(image: &Image, overlay: &Path) -> Result<()> {
+    let mut cmd = Command::new("qemu-img");
+    cmd.args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+        .arg(&image.root)
+        .arg(overlay);
+    let out = cmd
+        .output()
+        .with_context(|| format!("Cannot run `{}`", show(&cmd)))?;
+    if !out.status.success() {
+        bail!(
+            "`{}` failed ({}): {}",
+            show(&cmd),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// A run's scratch directory, removed when dropped.
+pub(super) struct RunDir(pub(super) PathBuf);
+
+impl RunDir {
+    pub(super) fn create(path: &Path) -> Result<RunDir> {
+        remove_dir_all_if_exists(path)?;
+        std::fs::create_dir_all(path)
+            .with_context(|| format!("Cannot create {}", path.display()))?;
+        Ok(RunDir(path.to_path_buf()))
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        if let Err(e) = remove_dir_all_if_exists(&self.0) {
+            eprintln!("warning: {e:#} (the VM run's directory); remove it by hand");
+        }
+    }
+}
+
+/// Removes the scratch directories of runs whose xtask is gone (killed
+/// before it could clean up).
+pub(super) fn remove_stale_runs(runs: &Path) {
+    let Ok(entries) = std::fs::read_dir(runs) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let alive = name
+            .parse::<u32>()
+            .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Copies the directory `from` into `to` (files and directories only).
+pub(super) fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("Cannot create {}", to.display()))?;
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("Cannot list {}", from.display()))?
+    {
+        let entry = entry.with_context(|| format!("Cannot list {}", from.display()))?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            copy_dir(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)
+                .with_context(|| format!("Cannot copy {} to {}", src.display(), dst.display()))?;
+        }
+    }
+    Ok(())
+}
