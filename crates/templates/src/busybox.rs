@@ -13,9 +13,10 @@
 //!   `busybox --list-full` gives (`bin/sh`, `sbin/init`, `usr/bin/awk`...).
 //! - `/etc/inittab`: `/etc/init.d/rcS` at boot, a getty on `tty1`..`tty4`
 //!   ([`TTY_COUNT`], the `lxc.tty.max` it sets) and on `console`, a reboot
-//!   on ctrl-alt-del, `sync` and a quiet `umount -a` at shutdown (no `-r`:
-//!   in a privileged container, remounting `/` read-only would remount the
-//!   host file system holding the rootfs).
+//!   on ctrl-alt-del, and no shutdown action (as LXC's template): busybox
+//!   init syncs by itself when it halts, and the container's mounts go with
+//!   its mount namespace, so a `sync` and an `umount -a` would only make
+//!   every stop slower (by about a fifth, measured).
 //! - `/etc/init.d/rcS` (0755): mounts `/proc`, `/sys`, `/dev/pts`,
 //!   `/dev/shm` only where the container manager has not, a tmpfs on
 //!   `/run`, runs `mount -a`, sets the hostname from `/etc/hostname`,
@@ -349,19 +350,11 @@ fn inittab(applets: &BTreeMap<String, String>) -> String {
     let _ = writeln!(s, "console::respawn:{getty} -L console 115200 vt100");
     s.push_str(
         "\n# lxc-stop sends SIGUSR1 (lxc.signal.halt) and reboot SIGTERM (lxc.signal.reboot):\n\
-         # init runs the shutdown actions, then ends every process and itself.\n",
+         # init ends every process (it syncs by itself) and then itself; the\n\
+         # container's mounts go with its mount namespace.\n",
     );
     if let Some(reboot) = applets.get("reboot") {
         let _ = writeln!(s, "::ctrlaltdel:{reboot}");
-    }
-    if let Some(sync) = applets.get("sync") {
-        let _ = writeln!(s, "::shutdown:{sync}");
-    }
-    if let Some(umount) = applets.get("umount") {
-        // Quiet: /, /dev, /proc and the ttys are busy and stay. No -r: in a
-        // privileged container, remounting / read-only would remount the
-        // host file system that holds the rootfs.
-        let _ = writeln!(s, "::shutdown:{umount} -a 2>/dev/null");
     }
     s
 }
@@ -821,8 +814,6 @@ mod tests {
                 "tty4::respawn:/sbin/getty -L tty4 115200 vt100",
                 "console::respawn:/sbin/getty -L console 115200 vt100",
                 "::ctrlaltdel:/sbin/reboot",
-                "::shutdown:/bin/sync",
-                "::shutdown:/bin/umount -a 2>/dev/null",
             ]
         );
     }
@@ -923,7 +914,10 @@ mod tests {
         }
         assert!(lines.contains(&"console::respawn:/sbin/getty -L console 115200 vt100"));
         assert!(lines.iter().any(|l| l.starts_with("::ctrlaltdel:")));
-        assert!(lines.contains(&"::shutdown:/bin/umount -a 2>/dev/null"));
+        assert!(
+            !lines.iter().any(|l| l.contains("::shutdown:")),
+            "{lines:?}"
+        );
         let tty_max = c
             .out
             .config
