@@ -225,8 +225,12 @@ impl Config {
     }
 
     /// Writes the configuration to `path` atomically: a temporary file in
-    /// the same directory, synced, then renamed over `path` (keeping the
-    /// mode of the file it replaces).
+    /// the same directory, then renamed over `path` (keeping the mode of
+    /// the file it replaces). When it replaces a file, the data and the
+    /// rename are synced first, so a crash leaves the old or the new
+    /// configuration; a new file is not synced (a container being created
+    /// is removed whole if anything fails, and the sync made create wait
+    /// for the journal of everything written before it).
     pub fn write(&self, path: impl AsRef<Path>) -> Result<(), Error> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let path = path.as_ref();
@@ -252,19 +256,27 @@ impl Config {
                 .write(true)
                 .create_new(true)
                 .open(&temp)?;
-            if let Ok(metadata) = fs::metadata(path) {
-                file.set_permissions(metadata.permissions())?;
-            }
+            let replacing = match fs::metadata(path) {
+                Ok(metadata) => {
+                    file.set_permissions(metadata.permissions())?;
+                    true
+                }
+                Err(_) => false,
+            };
             file.write_all(text.as_bytes())?;
-            file.sync_all()?;
+            if replacing {
+                file.sync_all()?;
+            }
             fs::rename(&temp, path)?;
-            // Make the rename itself durable; not every file system can.
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            if let Ok(dir) = fs::File::open(dir) {
-                let _ = dir.sync_all();
+            if replacing {
+                // Make the rename itself durable; not every file system can.
+                let dir = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                if let Ok(dir) = fs::File::open(dir) {
+                    let _ = dir.sync_all();
+                }
             }
             Ok(())
         })();
