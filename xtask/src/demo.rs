@@ -24,7 +24,8 @@ pub fn run() -> Result<()> {
         )
         .into());
     }
-    deps::ensure("The demo", deps::DEMO)?;
+    deps::ensure("The demo", deps::BUILD)?;
+    deps::ensure("The demo", deps::LABS)?;
     let enclos = build_enclos_release()?;
     let root = workspace_root();
 

@@ -30,7 +30,8 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    deps::ensure("The tests", deps::TEST)?;
+    deps::ensure("The tests", deps::BUILD)?;
+    deps::ensure("The tests", deps::LABS)?;
     if std::env::var("ENCLOS_REQUIRE_PRIVILEGED").is_ok_and(|v| v.trim() == "1") {
         deps::ensure("The VM lab", deps::VM)?;
         deps::ensure("The Vagrantfile's test", deps::VAGRANT)?;
