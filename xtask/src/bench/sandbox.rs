@@ -392,6 +392,14 @@ fn cleanup(base: &Path, enclos: Option<&Path>) -> Cleaned {
     }
 
     cleaned.cgroups += remove_cgroups(&groups, problems);
+    // LXC parks processes in an `lxc.pivot` group at the top of each
+    // hierarchy and leaves it there; an empty one goes (rmdir refuses a
+    // populated group, so another LXC user's is safe).
+    for mount in &mounts {
+        if fs::remove_dir(mount.point.join("lxc.pivot")).is_ok() {
+            cleaned.cgroups += 1;
+        }
+    }
     cleaned
 }
 
