@@ -211,13 +211,39 @@ fn install(task: &str, missing: &[Requirement]) -> std::result::Result<(), Strin
     }
 }
 
-/// Runs an `apt-get install` command under a header line.
+/// Runs an `apt-get install` command under a header line. When it fails,
+/// the package lists may be missing or stale (a new machine): `apt-get
+/// update` runs once and the install is tried again.
 fn apt_get(cmd: &mut Command) -> std::result::Result<(), String> {
+    println!("==> deps: {}", show(cmd));
+    match run_streaming(cmd) {
+        Ok(status) if status.success() => return Ok(()),
+        Ok(_) => {}
+        Err(e) => return Err(format!("{e:#}")),
+    }
+    let mut update = Command::new("apt-get");
+    update
+        .arg("update")
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    println!(
+        "==> deps: {} (the install failed: refreshing the package lists)",
+        show(&update)
+    );
+    match run_streaming(&mut update) {
+        Ok(status) if status.success() => {}
+        Ok(status) => {
+            return Err(format!(
+                "`{}` failed ({status}): check apt's sources and the network",
+                show(&update)
+            ))
+        }
+        Err(e) => return Err(format!("{e:#}")),
+    }
     println!("==> deps: {}", show(cmd));
     match run_streaming(cmd) {
         Ok(status) if status.success() => Ok(()),
         Ok(status) => Err(format!(
-            "`{}` failed ({status}); if the package lists are stale, run `apt-get update` first",
+            "`{}` failed ({status}) even after `apt-get update`: the package may not exist in this release",
             show(cmd)
         )),
         Err(e) => Err(format!("{e:#}")),
