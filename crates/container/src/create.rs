@@ -132,15 +132,17 @@ pub fn create(
     Ok(c)
 }
 
+/// The storage of a configuration's `lxc.rootfs.path`.
+pub(crate) fn storage_rootfs(r: &enclos_config::Rootfs) -> Result<Rootfs> {
+    Ok(Rootfs::parse(&format!("{}:{}", r.backend, r.path))?)
+}
+
 /// Removes a stopped container's rootfs and directory (an ephemeral
 /// container when it stops).
 pub(crate) fn remove_stopped(c: &Container) -> Result<()> {
-    if let Ok(cfg) = c.config() {
-        if let Some(r) = cfg.rootfs() {
-            let spec = format!("{}:{}", r.backend, r.path);
-            if let Ok(rootfs) = Rootfs::parse(&spec) {
-                rootfs.destroy()?;
-            }
+    if let Some(rootfs) = c.config().ok().and_then(|cfg| cfg.rootfs()) {
+        if let Ok(rootfs) = storage_rootfs(&rootfs) {
+            rootfs.destroy()?;
         }
     }
     Rootfs {

@@ -26,7 +26,6 @@ use enclos_namespaces::{
     spawn_pidfd, sync_pair, CgroupHierarchy, CgroupMode, CgroupMount, CreateKind, DevPts,
     MountSpec, Namespace, PidFd, ProcMode, Pty, RootfsSpec, SyncChild, SysMode,
 };
-use enclos_storage::Rootfs;
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{self, SigHandler, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -83,10 +82,7 @@ impl Plan {
             )));
         }
         let rootfs = match config.rootfs() {
-            Some(r) => {
-                let spec = format!("{}:{}", r.backend, r.path);
-                Rootfs::parse(&spec)?.prepare()?
-            }
+            Some(r) => crate::create::storage_rootfs(&r)?.prepare()?,
             None => {
                 return Err(Error::StartFailed {
                     name: c.name().to_string(),
@@ -276,21 +272,26 @@ pub(crate) fn make_cgroup(plan: &Plan) -> Result<Cgroup> {
     let c = &plan.container;
     let cg = c.cgroup(plan.layout.clone())?;
     if cg.members().iter().any(|m| m.dir.is_dir()) {
-        if c.orphaned_processes()? {
-            return Err(Error::StartFailed {
-                name: c.name().to_string(),
-                reason: format!(
-                    "processes of an earlier run are still in cgroup {}; `enclos stop -k -n {}` ends them",
-                    cg.name(),
-                    c.name()
-                ),
-            });
-        }
-        cg.delete(DeleteOptions {
+        // A leftover group goes, unless processes of an earlier run are
+        // still in it (the delete checks before removing anything).
+        match cg.delete(DeleteOptions {
             recursive: true,
             populated: Populated::Refuse,
             ignore_missing: true,
-        })?;
+        }) {
+            Ok(()) => {}
+            Err(enclos_cgroupfs::Error::Populated { .. }) => {
+                return Err(Error::StartFailed {
+                    name: c.name().to_string(),
+                    reason: format!(
+                        "processes of an earlier run are still in cgroup {}; `enclos stop -k -n {}` ends them",
+                        cg.name(),
+                        c.name()
+                    ),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     cg.create(&Permissions::default())?;
     if let Err(e) = apply_cgroup_settings(plan, &cg) {

@@ -238,13 +238,8 @@ pub fn kill_and_clean(c: &Container) -> Result<()> {
     let layout = Arc::new(Layout::discover()?);
     let cg = c.cgroup(layout)?;
     let _ = cg.thaw(Duration::from_secs(2));
-    if let Some(pid) = c.init_pid() {
-        if let Ok(fd) = PidFd::open(Pid::from_raw(pid)) {
-            let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-            if cgroups.contains(&c.cgroup_name()) {
-                let _ = fd.send_signal(Signal::SIGKILL);
-            }
-        }
+    if let Ok(Some(init)) = init_pidfd(c) {
+        let _ = init.send_signal(Signal::SIGKILL);
     }
     cg.delete(DeleteOptions {
         recursive: true,
