@@ -6,6 +6,8 @@
 //! failure. A test that finds the host lacking a kernel feature calls
 //! [`missing_feature`] and returns, with the same rule.
 
+pub mod lab;
+
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
