@@ -55,6 +55,27 @@ pub const LABS: &[Requirement] = &[
     ),
 ];
 
+/// `cargo xtask conformance` (a step of `cargo xtask test`): LXC's own
+/// shell tests, LXC's tools they compare with, and `unshare` for the
+/// private mount namespace each test runs in.
+pub const CONFORMANCE: &[Requirement] = &[
+    req(
+        "LXC's own shell tests (the conformance suite)",
+        "lxc-test-exit-code",
+        "lxc-tests",
+    ),
+    req(
+        "LXC's tools, which the conformance suite compares with",
+        "lxc-start",
+        "lxc",
+    ),
+    req(
+        "a private mount namespace per conformance test",
+        "unshare",
+        "util-linux",
+    ),
+];
+
 /// `cargo xtask bench compare cgroups`: libcgroup's tools to compare with.
 pub const BENCH_CGROUPS: &[Requirement] = &[
     req("compare with cgroup-tools", "cgcreate", "cgroup-tools"),

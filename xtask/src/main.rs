@@ -2,12 +2,14 @@
 //!
 //! - `demo`: install what the labs need, build enclos, play the walkthrough;
 //! - `test`: fmt, clippy, the release build, then every test tier;
+//! - `conformance`: LXC's own shell tests against enclos's lxc-* links;
 //! - `bench compare`: time enclos against the tools a user would pick
 //!   instead, alternating the variants in one run;
 //! - `vm build`, `vm box`, `lab vm`: the Debian 12 VM the labs also run in
 //!   (see `vm/`).
 
 mod bench;
+mod conformance;
 mod demo;
 mod deps;
 mod process;
@@ -40,6 +42,9 @@ enum Command {
     /// Check formatting and lints, build enclos (release), then run every
     /// test tier with `cargo test --workspace`.
     Test(test::Args),
+    /// Play LXC's own shell tests (Debian's lxc-tests) against enclos's
+    /// lxc-* links, and report each. Needs root.
+    Conformance(conformance::Args),
     /// Benchmarks: compare enclos with the tools a user would pick instead.
     Bench {
         #[command(subcommand)]
@@ -71,6 +76,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo => demo::run(),
         Command::Test(args) => test::run(&args),
+        Command::Conformance(args) => conformance::run(&args),
         Command::Bench { command } => bench::run(command),
         Command::Vm { command } => vm::run(command),
         Command::Lab { command } => vm::run_lab(command),

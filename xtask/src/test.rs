@@ -8,7 +8,10 @@
 //!    under systemd, with cgroup v2 then v1), skipped with its reason when
 //!    this host has no QEMU (or is not root), unless
 //!    `ENCLOS_REQUIRE_PRIVILEGED=1`;
-//! 5. `cargo test --workspace` with `ENCLOS_BIN` set to that binary, so the
+//! 5. LXC's own shell tests against that binary (`cargo xtask
+//!    conformance`), skipped when not root unless
+//!    `ENCLOS_REQUIRE_PRIVILEGED=1`;
+//! 6. `cargo test --workspace` with `ENCLOS_BIN` set to that binary, so the
 //!    lab tests play the release build; its summary is the last output
 //!    (which is why the VM lab comes before it).
 //!
@@ -32,6 +35,7 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<()> {
     deps::ensure("The tests", deps::BUILD)?;
     deps::ensure("The tests", deps::LABS)?;
+    deps::ensure("The tests", deps::CONFORMANCE)?;
     if std::env::var("ENCLOS_REQUIRE_PRIVILEGED").is_ok_and(|v| v.trim() == "1") {
         deps::ensure("The VM lab", deps::VM)?;
         deps::ensure("The Vagrantfile's test", deps::VAGRANT)?;
@@ -53,6 +57,7 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let enclos = build_enclos_release()?;
     crate::vm::lab::test_step(&enclos)?;
+    crate::conformance::test_step(&enclos)?;
 
     let mut cmd = cargo();
     cmd.args(["test", "--workspace"]).env("ENCLOS_BIN", &enclos);
