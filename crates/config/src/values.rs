@@ -766,11 +766,30 @@ impl MountEntry {
     /// the rootfs path (`rootfs_path`, e.g. `/var/lib/enclos/c1/rootfs`),
     /// with that prefix taken off. `None` for an absolute target elsewhere
     /// (LXC ignores such an entry with a warning).
+    ///
+    /// The rootfs may be reached through symbolic links (an lxcpath that is
+    /// a link to the real directory) and the target written through the
+    /// real path, or the other way round: when the paths differ as written,
+    /// the target's leading directories are resolved on the host, and the
+    /// shortest one that is the rootfs directory itself marks where the
+    /// path inside the container starts. What follows it is kept as
+    /// written: links inside the rootfs are the mount's business.
     pub fn target_in_rootfs(&self, rootfs_path: &Path) -> Option<String> {
         if !self.target.starts_with('/') {
             return Some(self.target.clone());
         }
-        let rest = Path::new(&self.target).strip_prefix(rootfs_path).ok()?;
+        let target = Path::new(&self.target);
+        if let Ok(rest) = target.strip_prefix(rootfs_path) {
+            return Some(rest.to_string_lossy().into_owned());
+        }
+        let rootfs = std::fs::canonicalize(rootfs_path).ok()?;
+        let base = target
+            .ancestors()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .find(|dir| std::fs::canonicalize(dir).is_ok_and(|real| real == rootfs))?;
+        let rest = target.strip_prefix(base).ok()?;
         Some(rest.to_string_lossy().into_owned())
     }
 }
@@ -1279,6 +1298,56 @@ mod tests {
         assert_eq!(
             entry.target_in_rootfs(Path::new(rootfs)).as_deref(),
             expected
+        );
+    }
+
+    /// The lxcpath is a link to the real directory: an absolute target
+    /// written through either path lies inside the rootfs; a link inside
+    /// the rootfs is not followed to decide it, and a path elsewhere is
+    /// still refused.
+    #[test]
+    fn mount_targets_through_a_linked_lxcpath() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir_all(real.join("c1/rootfs/opt/inside")).unwrap();
+        std::fs::create_dir_all(dir.path().join("elsewhere")).unwrap();
+        let linked = dir.path().join("linked");
+        std::os::unix::fs::symlink(&real, &linked).unwrap();
+        std::os::unix::fs::symlink(
+            real.join("c1/rootfs/opt/inside"),
+            real.join("c1/rootfs/opt/link"),
+        )
+        .unwrap();
+        let target_in = |target: &Path, rootfs: &Path| {
+            let line = format!("src {} none bind", target.display());
+            MountEntry::parse(&line, Origin::new("", 0))
+                .unwrap()
+                .target_in_rootfs(rootfs)
+        };
+        let via_link = linked.join("c1/rootfs");
+        let via_real = real.join("c1/rootfs");
+        for (target, rootfs) in [(&via_real, &via_link), (&via_link, &via_real)] {
+            assert_eq!(
+                target_in(&target.join("opt/xxx/dir2"), rootfs).as_deref(),
+                Some("opt/xxx/dir2"),
+                "{} in {}",
+                target.display(),
+                rootfs.display()
+            );
+        }
+        assert_eq!(
+            target_in(&via_real.join("opt/link/dir"), &via_link).as_deref(),
+            Some("opt/link/dir"),
+            "a link inside the rootfs is kept as written"
+        );
+        assert_eq!(
+            target_in(&dir.path().join("elsewhere/dir"), &via_link),
+            None
+        );
+        assert_eq!(
+            target_in(&real.join("c1/rootfs2/dir"), &via_link),
+            None,
+            "a sibling whose name starts like the rootfs is elsewhere"
         );
     }
 

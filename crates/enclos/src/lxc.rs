@@ -15,6 +15,10 @@ use enclos_container::{self as container, Container, State};
 
 use crate::output::{print_json, Format};
 
+mod info;
+
+pub use info::InfoArgs;
+
 /// Flags every lxc-* tool takes.
 #[derive(Debug, Args, Clone, Default)]
 pub struct Common {
@@ -457,120 +461,6 @@ impl ExecuteArgs {
         let c = self.common.open(&self.name)?;
         let code = container::execute(&c, self.command, self.rcfile.as_deref())?;
         Ok(ExitCode::from(code.clamp(0, 255) as u8))
-    }
-}
-
-#[derive(Debug, Args)]
-pub struct InfoArgs {
-    /// The container.
-    #[arg(short = 'n', long = "name", value_name = "NAME")]
-    name: String,
-    /// Show the state.
-    #[arg(short = 's', long = "state")]
-    state: bool,
-    /// Show init's pid.
-    #[arg(short = 'p', long = "pid")]
-    pid: bool,
-    /// Show the IP addresses.
-    #[arg(short = 'i', long = "ips")]
-    ips: bool,
-    /// Show the resource use.
-    #[arg(short = 'S', long = "stats")]
-    stats: bool,
-    /// Raw numbers instead of human units.
-    #[arg(short = 'H', long = "no-humanize")]
-    raw: bool,
-    /// Show the value of a configuration key; repeatable.
-    #[arg(short = 'c', long = "config", value_name = "KEY")]
-    config: Vec<String>,
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
-    #[command(flatten)]
-    common: Common,
-}
-
-fn human_bytes(n: u64, raw: bool) -> String {
-    if raw {
-        return n.to_string();
-    }
-    let units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < units.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} bytes")
-    } else {
-        format!("{v:.2} {}", units[u])
-    }
-}
-
-impl InfoArgs {
-    fn run(self) -> Result<ExitCode> {
-        let c = self.common.open(&self.name)?;
-        let info = container::info(&c)?;
-        if self.format == Format::Json {
-            print_json(&info)?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        let mut out = String::new();
-        let line = |out: &mut String, k: &str, v: &str| {
-            out.push_str(&format!("{:<15} {v}\n", format!("{k}:")))
-        };
-        for key in &self.config {
-            let cfg = c.config()?;
-            let v = cfg.get_all(key).join("\n");
-            out.push_str(&format!("{key} = {v}\n"));
-        }
-        let all = !(self.state || self.pid || self.ips || self.stats) && self.config.is_empty();
-        if all {
-            line(&mut out, "Name", &info.name);
-        }
-        if all || self.state {
-            line(&mut out, "State", info.state.as_str());
-        }
-        if info.state.is_active() {
-            if all || self.pid {
-                if let Some(p) = info.pid {
-                    line(&mut out, "PID", &p.to_string());
-                }
-            }
-            if all || self.ips {
-                for ip in &info.ips {
-                    line(&mut out, "IP", ip);
-                }
-            }
-            if all || self.stats {
-                if let Some(ns) = info.cpu_use_ns {
-                    let v = if self.raw {
-                        ns.to_string()
-                    } else {
-                        format!("{:.2} seconds", ns as f64 / 1e9)
-                    };
-                    line(&mut out, "CPU use", &v);
-                }
-                if let Some(b) = info.blkio_use_bytes {
-                    line(&mut out, "BlkIO use", &human_bytes(b, self.raw));
-                }
-                if let Some(b) = info.memory_use_bytes {
-                    line(&mut out, "Memory use", &human_bytes(b, self.raw));
-                }
-                if let Some(b) = info.kmem_use_bytes {
-                    line(&mut out, "KMem use", &human_bytes(b, self.raw));
-                }
-            }
-            if all && !info.monitor {
-                line(
-                    &mut out,
-                    "Monitor",
-                    "gone (stop -k or destroy -f cleans up)",
-                );
-            }
-        }
-        std::io::stdout().write_all(out.as_bytes())?;
-        Ok(ExitCode::SUCCESS)
     }
 }
 
