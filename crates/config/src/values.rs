@@ -677,6 +677,16 @@ impl Rootfs {
         })
     }
 
+    /// Whether `lxc.rootfs.options` makes the container's root read-only:
+    /// `ro`, unless a later `rw` takes it back.
+    pub fn read_only(&self) -> bool {
+        self.options
+            .iter()
+            .rev()
+            .find(|o| *o == "ro" || *o == "rw")
+            .is_some_and(|o| o == "ro")
+    }
+
     /// Whether a value already starts with a backend prefix.
     pub(crate) fn has_backend_prefix(value: &str) -> bool {
         !value.starts_with('/')
@@ -1299,6 +1309,23 @@ mod tests {
             entry.target_in_rootfs(Path::new(rootfs)).as_deref(),
             expected
         );
+    }
+
+    #[rstest]
+    #[case("", false)]
+    #[case("ro", true)]
+    #[case("rw", false)]
+    #[case("nodev,ro,nosuid", true)]
+    #[case("ro,rw", false)]
+    #[case("rw,ro", true)]
+    fn rootfs_read_only(#[case] options: &str, #[case] expected: bool) {
+        let options = options
+            .split(',')
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .collect();
+        let rootfs = Rootfs::parse("/var/lib/lxc/c1/rootfs", options).unwrap();
+        assert_eq!(rootfs.read_only(), expected);
     }
 
     /// The lxcpath is a link to the real directory: an absolute target

@@ -354,6 +354,7 @@ pub(crate) fn rootfs_spec(
     let cfg = &plan.config;
     let auto = cfg.mount_auto();
     let mut spec = RootfsSpec::new(&plan.rootfs);
+    spec.rootfs_readonly = cfg.rootfs().is_some_and(|r| r.read_only());
     spec.hostname = Some(cfg.uts_name().unwrap_or(plan.container.name()).to_string());
     spec.proc = auto.proc.map(|p| match p {
         CfgProc::Mixed => ProcMode::Mixed,
