@@ -640,15 +640,15 @@ fn verdict(cmp: &Comparison<'_>, rows: &[Row], target: Target) -> String {
 
 /// A cgroup mount from `/proc/self/mountinfo`.
 #[derive(Debug, Clone)]
-struct Mount {
-    point: PathBuf,
+pub(crate) struct Mount {
+    pub(crate) point: PathBuf,
     /// `cgroup` (v1) or `cgroup2`.
     fstype: String,
     /// Super-block options: the controllers of a v1 mount.
     options: Vec<String>,
 }
 
-fn cgroup_mounts() -> Result<Vec<Mount>> {
+pub(crate) fn cgroup_mounts() -> Result<Vec<Mount>> {
     let path = "/proc/self/mountinfo";
     let text = fs::read_to_string(path).with_context(|| format!("Cannot read {path}"))?;
     Ok(parse_cgroup_mounts(&text))
