@@ -86,6 +86,15 @@ fn lxc_info_h_prints_the_bare_pid_and_config_value() {
         .run("lxc-info", lab.path(), &["-n", &n, "-c", "lxc.rootfs.path"])
         .success();
     assert_eq!(out.stdout, format!("lxc.rootfs.path = {value}\n"));
+
+    // An unset key is named with nothing after it; a name that is no key
+    // is an error.
+    let out = links
+        .run("lxc-info", lab.path(), &["-n", &n, "-c", "lxc.start.delay"])
+        .success();
+    assert_eq!(out.stdout, "lxc.start.delay =\n");
+    let out = links.run("lxc-info", lab.path(), &["-n", &n, "-c", "lxc.nokey"]);
+    assert_one_error_line(&out, "Invalid configuration key 'lxc.nokey'");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use enclos_cgroupfs::Layout;
 use serde::Serialize;
 
 use crate::container::{list_names, Container, State};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// What `info` tells of a container.
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +64,31 @@ pub fn info(c: &Container) -> Result<Info> {
         .ok()
         .and_then(|v| v.trim().parse().ok());
     Ok(info)
+}
+
+/// The values in effect of configuration keys (`info -c KEY`), in the
+/// order asked: each key with its values (none when unset). A name that is
+/// no key of LXC's language is an error, before anything is read.
+pub fn config_values(c: &Container, keys: &[String]) -> Result<Vec<(String, Vec<String>)>> {
+    if let Some(key) = keys.iter().find(|k| enclos_config::lookup(k).is_none()) {
+        return Err(Error::InvalidArgument {
+            what: "configuration key",
+            value: key.clone(),
+            reason: "it is not a key of LXC's configuration language (see lxc.container.conf(5))"
+                .to_string(),
+        });
+    }
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cfg = c.config()?;
+    Ok(keys
+        .iter()
+        .map(|k| {
+            let values = cfg.get_all(k).into_iter().map(str::to_string).collect();
+            (k.clone(), values)
+        })
+        .collect())
 }
 
 /// The IPv4 and IPv6 addresses of the network namespace of `pid`, loopback

@@ -28,7 +28,8 @@ pub use container::{
 pub use create::{create, destroy, CreateOptions};
 pub use error::{Error, Result};
 pub use info::{
-    autostart, autostart_plan, info, list, AutostartAction, AutostartEntry, Info, Summary,
+    autostart, autostart_plan, config_values, info, list, AutostartAction, AutostartEntry, Info,
+    Summary,
 };
 pub use monitor::socket_name;
 pub use start::{execute, start, StartOptions};

@@ -49,18 +49,11 @@ pub struct InfoArgs {
 impl InfoArgs {
     pub(super) fn run(self) -> Result<ExitCode> {
         let c = self.common.open(&self.name)?;
+        let keys = container::config_values(&c, &self.config)?;
         let info = container::info(&c)?;
         if self.format == Format::Json {
             print_json(&info)?;
             return Ok(ExitCode::SUCCESS);
-        }
-        let mut keys = Vec::new();
-        if !self.config.is_empty() {
-            let cfg = c.config()?;
-            for key in &self.config {
-                let values = cfg.get_all(key).iter().map(|v| v.to_string()).collect();
-                keys.push((key.clone(), values));
-            }
         }
         let text = render(&info, &self.fields(), &keys);
         std::io::stdout().write_all(text.as_bytes())?;
