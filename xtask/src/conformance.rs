@@ -80,8 +80,9 @@ const DEFAULT_TIMEOUT_SECS: u64 = 300;
 const TAIL_LINES: usize = 25;
 
 /// How many lines of an expected failure's output the report shows (to
-/// see that it still fails for the reason given).
-const EXPECTED_TAIL_LINES: usize = 4;
+/// see that it still fails for the reason given): the first errors the
+/// lxc-* tools printed, or else its last lines.
+const EXPECTED_LINES: usize = 3;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -322,14 +323,12 @@ fn run_suite(target: &Target, tests: &[String], timeout: Duration) -> Result<()>
         }
         println!("{line}");
         let shown = match verdict {
-            Verdict::Fail => TAIL_LINES,
-            Verdict::ExpectedFail => EXPECTED_TAIL_LINES,
-            _ => 0,
+            Verdict::Fail => tail(&log, TAIL_LINES),
+            Verdict::ExpectedFail => tool_errors(&log, EXPECTED_LINES),
+            _ => Vec::new(),
         };
-        if shown > 0 {
-            for l in tail(&log, shown) {
-                println!("      | {l}");
-            }
+        for l in shown {
+            println!("      | {l}");
         }
         if let Some(left) = cleanup(target, &scratch, timeout)? {
             println!("    warning: after lxc-test-{name}: {left}");
@@ -501,13 +500,39 @@ fn cleanup(target: &Target, scratch: &Scratch, timeout: Duration) -> Result<Opti
     )))
 }
 
-/// The last `n` lines of `path`.
-fn tail(path: &Path, n: usize) -> Vec<String> {
+/// The lines of `path`.
+fn lines(path: &Path) -> Vec<String> {
     let Ok(file) = File::open(path) else {
         return Vec::new();
     };
-    let lines: Vec<String> = BufReader::new(file).lines().map_while(|l| l.ok()).collect();
+    BufReader::new(file).lines().map_while(|l| l.ok()).collect()
+}
+
+/// The last `n` lines of `path`.
+fn tail(path: &Path, n: usize) -> Vec<String> {
+    let lines = lines(path);
     lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
+/// The first `n` errors an lxc-* tool printed in `path` (`lxc-start:
+/// ...`), or its last `n` lines when there is none.
+fn tool_errors(path: &Path, n: usize) -> Vec<String> {
+    let errors: Vec<String> = lines(path)
+        .into_iter()
+        .filter(|l| is_tool_error(l))
+        .take(n)
+        .collect();
+    if errors.is_empty() {
+        tail(path, n)
+    } else {
+        errors
+    }
+}
+
+/// Whether `line` is an error of an lxc-* tool: `lxc-NAME: message`.
+fn is_tool_error(line: &str) -> bool {
+    line.split_once(": ")
+        .is_some_and(|(tool, _)| tool.starts_with("lxc-") && !tool.contains(char::is_whitespace))
 }
 
 #[cfg(test)]
@@ -523,6 +548,13 @@ mod tests {
             );
             assert!(why.starts_with("issue "), "{name}: name the issue");
         }
+    }
+
+    #[test]
+    fn tool_errors_are_the_lines_lxc_tools_print() {
+        assert!(is_tool_error("lxc-start: Key 'lxc.x' is not supported"));
+        assert!(!is_tool_error("+ lxc-start -n c1"));
+        assert!(!is_tool_error("FAIL: Test 1: expected pass"));
     }
 
     #[test]
