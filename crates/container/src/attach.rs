@@ -209,3 +209,26 @@ fn environment(cfg: &enclos_config::Config, opts: &AttachOptions) -> Vec<CString
         ))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_multi_threaded_caller_gets_an_error_not_a_fork() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || rx.recv());
+        let dir = tempfile::tempdir().unwrap();
+        let c = Container::new(dir.path(), "c1").unwrap();
+        let err = attach(&c, &AttachOptions::default()).unwrap_err();
+        drop(tx);
+        let _ = other.join();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(
+                "Cannot attach to container 'c1' from a process with more than one thread"
+            ),
+            "{msg}"
+        );
+    }
+}
