@@ -331,6 +331,22 @@ fn interrupt_keys_reach_the_command(t: &mut Term, name: &str) {
     assert!(poll(SETTLE, || (!alive(pid)).then_some(())).is_some());
 }
 
+#[test]
+fn attach_at_a_terminal_reports_a_shell_killed_by_a_signal_as_128_plus_it() {
+    if !require_root("attach_at_a_terminal_reports_a_shell_killed_by_a_signal_as_128_plus_it") {
+        return;
+    }
+    let lab = Lab::new();
+    let n = lab.running("ttykill");
+    let mut t = Term::spawn(lab.cmd("attach", &["-n", &n]), 24, 80);
+    t.expect("# ");
+    t.send("kill -9 $$\r");
+    assert_eq!(t.wait().code(), Some(137), "{}", t.screen);
+    assert!(t
+        .local_flags()
+        .contains(LocalFlags::ICANON | LocalFlags::ECHO));
+}
+
 #[rstest]
 #[case::sigterm(Signal::SIGTERM)]
 #[case::sighup(Signal::SIGHUP)]

@@ -8,7 +8,9 @@
 //! - [`PidFd`] and [`join`]: signals, exit waits and setns through pidfds.
 //! - [`setup_rootfs`]: proc, sys, cgroup, /dev, ptys, fstab entries and
 //!   pivot_root, with every target resolved inside the rootfs.
-//! - [`Pty`] and [`RawTerminal`]: consoles and their clients.
+//! - [`Pty`] and [`RawTerminal`]: consoles and their clients; [`PtyPair`],
+//!   [`send_fd`] and [`recv_fd`]: a pty opened in a container's devpts and
+//!   its master handed to a process outside.
 //! - [`drop_capabilities`] / [`keep_only`]: `lxc.cap.drop` and `lxc.cap.keep`.
 //!
 //! ```no_run
