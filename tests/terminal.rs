@@ -329,6 +329,12 @@ fn interrupt_keys_reach_the_command(t: &mut Term, name: &str) {
     );
     t.run("kill -9 %1");
     assert!(poll(SETTLE, || (!alive(pid)).then_some(())).is_some());
+    // Until the shell has noted it, `exit` would refuse ("You have stopped
+    // jobs").
+    let deadline = Instant::now() + SETTLE;
+    while t.run("jobs").contains("Stopped") {
+        assert!(Instant::now() < deadline, "{}", t.screen);
+    }
 }
 
 #[test]
