@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v busybox >/dev/null 2>&1 || skip "the busybox template needs busybox (apt-get install busybox-static)"
-command -v script >/dev/null 2>&1 || skip "driving the console needs script(1) (apt-get install bsdutils)"
+command -v script >/dev/null 2>&1 || skip "driving attach and the console at a terminal needs script(1) (apt-get install bsdutils)"
 
 # LAB_LXCPATH keeps test runs apart from the default lxcpath.
 LXP=()
@@ -58,6 +58,37 @@ check_contains "PID 1 in the container" "$init_line" "init"
 say "A shell reading its commands from standard input; leaving it does not stop the container:"
 out shell sh -c "printf 'hostname\nwhich passwd || echo no passwd here\nexit\n' | lxc-attach ${LXP[*]} --name $C"
 check_contains "the shell's output" "$shell" "$C"
+say "At a terminal: a shell on a terminal of the container's own, keys and exit status passed through:"
+term_start lxc-attach "${LXP[@]}" --name "$C"
+term_expect "# "
+term_run tty
+tty=$TERM_GOT
+check_contains "tty in the container" "$tty" "/dev/pts/"
+term_run "test -c $tty && echo Y\"\"ES"
+check_eq "$tty exists in the container" "$TERM_GOT" YES
+term_run "ps -o pid,tty,comm"
+check_contains "ps in the container shows the shell on $tty" "$TERM_GOT" "136,${tty#/dev/pts/}  sh"
+term_send 'sleep 100\r'
+sleep_pid() {
+    local p
+    for p in $(cat "$FRZ/$CG/cgroup.procs"); do
+        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sleep ] && return 0
+    done
+    return 1
+}
+wait_for 20 "the sleep in the container" sleep_pid
+term_send '\003'
+term_send 's=$?; echo S""TATUS=$s.\r'
+term_expect "STATUS=130."
+ok "Ctrl+C ended the sleep in the container (status 130)"
+term_send 'exit 7\r'
+term_wait
+term_show
+check_eq "lxc-attach's exit status after 'exit 7'" "$TERM_RC" 7
+case "$TERM_SCREEN" in
+*WARN* | *enclos:* | *"can't access tty"*) die "warnings on the terminal" ;;
+esac
+ok "no warnings on the terminal"
 out running lxc-ls "${LXP[@]}" --running
 check_contains "lxc-ls --running" "$running" "$C"
 out fancy lxc-ls "${LXP[@]}" -f --running
@@ -67,12 +98,19 @@ row=$(printf '%s\n' "$fancy" | awk -v c="$C" '$1 == c')
 check_contains "lxc-ls -f row" "$row" "RUNNING 0"
 
 section "2.5 The console"
-say "root@lab:~# lxc-console --name $C -t 1    (typed: Enter, root, hostname, Ctrl+a q)"
-console=$( (sleep 1; printf '\r'; sleep 1; printf 'root\r'; sleep 1; printf 'hostname\r'; sleep 1; printf '\001q') |
-    timeout 20 script -qec "$ENCLOS console ${LXP[*]} --name $C -t 1" /dev/null | tr -d '\r') || die "lxc-console failed: $console"
-printf '%s\n' "$console" | sed 's/^/    /'
-check_contains "the console" "$console" "$C login:"
-check_contains "the console after logging in" "$console" "root@$C"
+term_start lxc-console "${LXP[@]}" --name "$C" -t 1
+term_expect "Ctrl+a q"
+term_send '\r'
+term_expect "$C login:"
+term_send 'root\r'
+term_expect "#"
+term_run hostname
+check_eq "hostname on the console" "$TERM_GOT" "$C"
+term_send '\001q'
+term_wait
+term_show
+check_eq "lxc-console's exit status after Ctrl+a q" "$TERM_RC" 0
+check_contains "the console" "$TERM_SCREEN" "$C login:"
 
 section "2.5 Stopping it"
 run lxc-stop "${LXP[@]}" --name "$C"

@@ -109,3 +109,79 @@ skip() {
 }
 
 [ "$(id -u)" -eq 0 ] || skip "the labs run as root (they create control groups and containers)"
+
+# Interactive sessions at a terminal, as a trainee types them: the command
+# runs on a pty of script(1), the lab types into it and reads the screen,
+# with bounded waits.
+#   term_start CMD...      start CMD on a new terminal (one at a time)
+#   term_send TEXT         type TEXT (printf %b: '\r' is Enter, '\003' Ctrl+C)
+#   term_expect NEEDLE     wait until the screen shows NEEDLE (after what
+#                          was already matched)
+#   term_run CMD           type CMD at a shell; its output goes to TERM_GOT
+#   term_wait              wait for the command to end; its status in TERM_RC
+#   TERM_SCREEN            everything the screen showed
+term_start() {
+    TERM_SCREEN='' TERM_POS=0 TERM_RC=''
+    local cmd
+    printf -v cmd '%q ' "$@"
+    printf '%sroot@lab:~# %s%s    (at a terminal)\n' "$_B" "$*" "$_N"
+    coproc TERM_CO { exec script -qfec "$cmd" /dev/null 2>&1; }
+    TERM_PID=$TERM_CO_PID
+    exec {TERM_W}>&"${TERM_CO[1]}" {TERM_R}<&"${TERM_CO[0]}"
+    TERM_LIVE=$TERM_PID
+    # shellcheck disable=SC2016 # expanded when the lab ends
+    on_exit '[ -z "$TERM_LIVE" ] || kill -9 "$TERM_LIVE"'
+}
+
+term_send() { printf '%b' "$1" >&"$TERM_W"; }
+
+# _term_read SECS: reads what the screen shows within SECS seconds (at
+# least one character, if any comes).
+_term_read() {
+    local c
+    if IFS= read -r -N 1 -t "$1" -u "$TERM_R" c; then
+        TERM_SCREEN+=$c
+        while IFS= read -r -N 1 -t 0.05 -u "$TERM_R" c; do TERM_SCREEN+=$c; done
+    fi
+}
+
+term_expect() {
+    local needle=$1 end=$((SECONDS + ${2:-20})) rest
+    while :; do
+        rest=${TERM_SCREEN:$TERM_POS}
+        if [[ $rest == *"$needle"* ]]; then
+            rest=${rest#*"$needle"}
+            TERM_POS=$((${#TERM_SCREEN} - ${#rest}))
+            return 0
+        fi
+        [ "$SECONDS" -lt "$end" ] || die "waited for '$needle' on the terminal; it showed:
+$(printf '%s' "$TERM_SCREEN" | tr -d '\r')"
+        _term_read 1
+    done
+}
+
+term_run() {
+    term_send "echo B\"\"EGIN; $1; echo E\"\"ND\r"
+    term_expect BEGIN
+    local from=$TERM_POS
+    term_expect END
+    TERM_GOT=${TERM_SCREEN:$from:$((TERM_POS - from - 3))}
+    TERM_GOT=$(printf '%s' "$TERM_GOT" | tr -d '\r' | sed '/^$/d')
+}
+
+term_wait() {
+    local end=$((SECONDS + ${1:-20}))
+    while kill -0 "$TERM_PID" 2>/dev/null; do
+        [ "$SECONDS" -lt "$end" ] || die "the command on the terminal did not end; it showed:
+$(printf '%s' "$TERM_SCREEN" | tr -d '\r')"
+        _term_read 0.2
+    done
+    TERM_RC=0
+    wait "$TERM_PID" || TERM_RC=$?
+    TERM_LIVE=''
+
+    exec {TERM_W}>&- {TERM_R}<&-
+}
+
+# term_show: the screen of the session, indented.
+term_show() { printf '%s\n' "$TERM_SCREEN" | tr -d '\r' | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/^/    /'; }

@@ -8,7 +8,9 @@
 //! - [`PidFd`] and [`join`]: signals, exit waits and setns through pidfds.
 //! - [`setup_rootfs`]: proc, sys, cgroup, /dev, ptys, fstab entries and
 //!   pivot_root, with every target resolved inside the rootfs.
-//! - [`Pty`] and [`RawTerminal`]: consoles and their clients.
+//! - [`Pty`] and [`RawTerminal`]: consoles and their clients; [`PtyPair`],
+//!   [`send_fd`] and [`recv_fd`]: a pty opened in a container's devpts and
+//!   its master handed to a process outside.
 //! - [`drop_capabilities`] / [`keep_only`]: `lxc.cap.drop` and `lxc.cap.keep`.
 //!
 //! ```no_run
@@ -57,12 +59,15 @@ pub use capabilities::{
 pub use error::{Error, Result};
 pub use namespace::{Namespace, PROC_SELF_NS};
 pub use pidfd::{join, join_pidfd, PidFd};
-pub use pty::{set_window_size, window_size, Pty, RawTerminal};
+pub use pty::{
+    recv_fd, send_fd, set_controlling_terminal, set_window_size, window_size, Pty, PtyPair,
+    RawTerminal,
+};
 pub use rootfs::{
     parse_mount_options, setup_rootfs, CgroupHierarchy, CgroupMode, CgroupMount, CreateKind,
     DevPts, MountOptions, MountSpec, ProcMode, RootfsSpec, SysMode, AUTODEV_LINKS, AUTODEV_NODES,
 };
-pub use spawn::{exit_child, spawn, spawn_pidfd, PANIC_EXIT_CODE};
+pub use spawn::{exit_child, multi_threaded, spawn, spawn_pidfd, PANIC_EXIT_CODE};
 pub use sync::{sync_pair, SyncChild, SyncParent};
 
 /// Skips for unprivileged unit tests, as the integration tests do: prints

@@ -1,12 +1,14 @@
 //! Pseudo-terminals for container consoles and ttys, and raw mode for the
 //! terminal of a console or attach client.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::path::PathBuf;
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, open, FcntlArg, OFlag};
 use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use nix::sys::stat::Mode;
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 
@@ -86,6 +88,113 @@ impl Pty {
         fcntl(self.master.as_fd(), FcntlArg::F_SETFL(flags)).map_err(err)?;
         Ok(())
     }
+}
+
+/// A pty pair opened through a given `ptmx` (e.g. a container's
+/// `/dev/pts/ptmx`, after joining its mount namespace), so that the slave
+/// lives in that devpts instance. The slave is opened from the master
+/// (TIOCGPTPEER), never by path.
+#[derive(Debug)]
+pub struct PtyPair {
+    /// The master side (close-on-exec).
+    pub master: OwnedFd,
+    /// The slave side (close-on-exec, not yet anyone's controlling tty).
+    pub slave: OwnedFd,
+}
+
+impl PtyPair {
+    /// Opens `ptmx`, unlocks the slave and opens it.
+    pub fn open_at(ptmx: &Path) -> Result<Self> {
+        let master = open(
+            ptmx,
+            OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|source| Error::Fs {
+            action: "open the pty multiplexer",
+            path: ptmx.to_path_buf(),
+            source,
+        })?;
+        let mut unlock: libc::c_int = 0;
+        // SAFETY: TIOCSPTLCK reads one int through the pointer, which
+        // points to a live one; master is an open ptmx.
+        let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) };
+        Errno::result(ret).map_err(pty_err("unlock the slave"))?;
+        // SAFETY: TIOCGPTPEER takes open flags by value and returns a new
+        // descriptor, which we own from here on.
+        let slave = unsafe {
+            libc::ioctl(
+                master.as_raw_fd(),
+                libc::TIOCGPTPEER,
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+            )
+        };
+        let slave = Errno::result(slave).map_err(pty_err("open the slave"))?;
+        // SAFETY: the ioctl returned a new descriptor that nothing else owns.
+        let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+        Ok(Self { master, slave })
+    }
+}
+
+/// Makes the terminal `fd` the controlling terminal of the caller, which
+/// must be a session leader without one (after setsid).
+pub fn set_controlling_terminal(fd: BorrowedFd<'_>) -> Result<()> {
+    // SAFETY: TIOCSCTTY takes an int by value; fd is open.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) };
+    Errno::result(ret)
+        .map(drop)
+        .map_err(|source| Error::Terminal {
+            action: "make it the controlling terminal",
+            source,
+        })
+}
+
+/// Sends one descriptor over a unix socket (SCM_RIGHTS), e.g. a pty master
+/// from inside a container to the process that will serve it.
+pub fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Result<()> {
+    let fds = [fd.as_raw_fd()];
+    let iov = [IoSlice::new(b"F")];
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map(drop)
+    .map_err(pty_err("send the master"))
+}
+
+/// Receives one descriptor sent by [`send_fd`]; `None` when the peer
+/// closed the socket without sending one (it failed; its reason travels
+/// elsewhere).
+pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<Option<OwnedFd>> {
+    let mut byte = [0u8; 1];
+    let mut iov = [IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = loop {
+        match recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Err(Errno::EINTR) => continue,
+            r => break r.map_err(pty_err("receive the master"))?,
+        }
+    };
+    let mut got = None;
+    for c in msg.cmsgs().map_err(pty_err("receive the master"))? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for fd in fds {
+                // SAFETY: the kernel installed these descriptors for us;
+                // nothing else owns them.
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                got.get_or_insert(fd);
+            }
+        }
+    }
+    Ok(got)
 }
 
 fn ioctl_winsize(
@@ -209,6 +318,31 @@ mod tests {
         drop(raw);
         let back = tcgetattr(&slave).unwrap();
         assert!(back.local_flags.contains(LocalFlags::ICANON));
+    }
+
+    #[test]
+    fn pair_through_a_ptmx_and_its_master_passed_over_a_socket() {
+        use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+        let pair = PtyPair::open_at(Path::new("/dev/ptmx")).unwrap();
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        send_fd(a.as_fd(), pair.master.as_fd()).unwrap();
+        drop(pair.master);
+        let master = recv_fd(b.as_fd()).unwrap().expect("a descriptor");
+        set_window_size(master.as_fd(), 24, 80).unwrap();
+        assert_eq!(window_size(pair.slave.as_fd()).unwrap(), (24, 80));
+        let mut s = std::fs::File::from(pair.slave);
+        s.write_all(b"x").unwrap();
+        let mut buf = [0u8; 1];
+        std::fs::File::from(master).read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"x");
+        drop(a);
+        assert!(recv_fd(b.as_fd()).unwrap().is_none(), "closed without one");
     }
 
     #[test]

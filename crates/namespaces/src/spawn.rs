@@ -187,7 +187,7 @@ fn owned_pidfd(fd: RawFd) -> OwnedFd {
 
 /// Whether this process has more than one thread (field 20 of
 /// /proc/self/stat); when /proc cannot tell, assume it has.
-fn multi_threaded() -> bool {
+pub fn multi_threaded() -> bool {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return true;
     };
