@@ -557,6 +557,30 @@ fn stop_leaves_nothing_running(#[case] flags: &[&str]) {
     assert_eq!(lab.attach(&n, &["uname", "-n"]).success().stdout.trim(), n);
 }
 
+/// A timeout too large for the clock (`-t` at its type's maximum) is no
+/// deadline: the command works as with a normal one, without a panic.
+#[test]
+fn huge_timeouts_mean_no_deadline() {
+    if !require_root("huge_timeouts_mean_no_deadline") {
+        return;
+    }
+    let lab = Lab::new();
+    let n = lab.running("bigt");
+    let (i64_max, u64_max) = (i64::MAX.to_string(), u64::MAX.to_string());
+    let ok = |out: Out| {
+        assert!(out.ok(), "{out:#?}");
+        assert_eq!(out.stderr, "", "{out:#?}");
+    };
+    ok(lab.enclos("wait", &["-n", &n, "-s", "RUNNING", "-t", &i64_max]));
+    ok(lab.enclos("freeze", &["-n", &n, "-t", &u64_max]));
+    assert_eq!(lab.state(&n), "FROZEN");
+    ok(lab.enclos("unfreeze", &["-n", &n, "-t", &u64_max]));
+    assert_eq!(lab.state(&n), "RUNNING");
+    let init = lab.init_pid(&n);
+    ok(lab.enclos("stop", &["-n", &n, "-t", &i64_max]));
+    lab.assert_stopped_and_clean(&n, Some(init));
+}
+
 #[test]
 fn stop_reboot_restarts_init() {
     if !require_root("stop_reboot_restarts_init") {

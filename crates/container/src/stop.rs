@@ -176,7 +176,8 @@ fn await_handler(init: &PidFd, sig: Signal) {
 /// seconds there ("allow time for the last message to reach the console");
 /// LXC waits them out.
 fn wait_for_halt(c: &Container, init: &PidFd, timeout: Duration) -> Result<()> {
-    let deadline = Instant::now() + timeout;
+    // A timeout too large for the clock is no deadline at all.
+    let deadline = Instant::now().checked_add(timeout);
     let procs = Layout::discover()
         .ok()
         .and_then(|l| c.cgroup(Arc::new(l)).ok())
@@ -203,7 +204,7 @@ fn wait_for_halt(c: &Container, init: &PidFd, timeout: Duration) -> Result<()> {
             init.send_signal(Signal::SIGKILL)?;
             return Ok(());
         }
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             tracing::info!(
                 container = c.name(),
                 "init did not halt in time: killing it"
@@ -291,7 +292,8 @@ pub fn unfreeze(c: &Container, timeout: Duration) -> Result<()> {
 
 /// Waits until the container is in one of `states`; false on timeout.
 pub fn wait(c: &Container, states: &[State], timeout: Option<Duration>) -> Result<bool> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A timeout too large for the clock is no deadline at all.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut step = Duration::from_micros(200);
     loop {
         if states.contains(&c.state()?) {

@@ -53,7 +53,8 @@ pub(crate) fn poll_readable(
     fd: BorrowedFd<'_>,
     timeout: Option<Duration>,
 ) -> std::result::Result<bool, Errno> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A timeout too large for the clock is no deadline at all.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let left = match deadline {
             None => PollTimeout::NONE,
