@@ -62,7 +62,7 @@ pub use rootfs::{
     parse_mount_options, setup_rootfs, CgroupHierarchy, CgroupMode, CgroupMount, CreateKind,
     DevPts, MountOptions, MountSpec, ProcMode, RootfsSpec, SysMode, AUTODEV_LINKS, AUTODEV_NODES,
 };
-pub use spawn::{exit_child, spawn, spawn_pidfd, PANIC_EXIT_CODE};
+pub use spawn::{exit_child, multi_threaded, spawn, spawn_pidfd, PANIC_EXIT_CODE};
 pub use sync::{sync_pair, SyncChild, SyncParent};
 
 /// Skips for unprivileged unit tests, as the integration tests do: prints
