@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -602,6 +603,34 @@ fn stop_reboot_restarts_init() {
     assert!(cgroup_procs(&n).contains(&new_init));
     lab.enclos("stop", &["-n", &n, "-k"]).success();
     lab.assert_stopped_and_clean(&n, Some(new_init));
+}
+
+/// Init does not keep the supplementary groups of the user who started
+/// the container.
+#[test]
+fn init_drops_the_callers_supplementary_groups() {
+    if !require_root("init_drops_the_callers_supplementary_groups") {
+        return;
+    }
+    let lab = Lab::new();
+    let n = lab.create("groups");
+    let mut start = lab.cmd("start", &["-n", &n]);
+    // SAFETY: setgroups is a plain system call, safe between fork and exec.
+    unsafe {
+        start.pre_exec(|| {
+            nix::unistd::setgroups(&[nix::unistd::Gid::from_raw(4242)])
+                .map_err(std::io::Error::from)
+        });
+    }
+    let out = run(start);
+    assert!(out.ok(), "{out:#?}");
+    let init = lab.init_pid(&n);
+    assert_eq!(
+        proc_status(init, "Groups").as_deref(),
+        Some(""),
+        "init {init}"
+    );
+    lab.enclos("stop", &["-n", &n, "-k"]).success();
 }
 
 #[test]

@@ -595,6 +595,11 @@ fn init_main(
             return fail(e);
         }
     }
+    // Not the caller's supplementary groups (before the capabilities go:
+    // setgroups needs CAP_SETGID).
+    if let Err(e) = nix::unistd::setgroups(&[]) {
+        return fail(format!("Cannot set the supplementary groups of init: {e}"));
+    }
     if let Some(keep) = cap_keep {
         if let Err(e) = enclos_namespaces::keep_only(keep) {
             return fail(chain(&e));
