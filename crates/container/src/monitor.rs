@@ -10,15 +10,14 @@ use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::time::Duration;
 
 use enclos_cgroupfs::{DeleteOptions, Populated};
+use nix::fcntl::Flock;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 
-use crate::container::{Container, OpLock, State};
+use crate::container::{Container, State};
 use crate::error::{Error, Result};
-use crate::start::{
-    make_cgroup, rootfs_spec, spawn_init, take_monitor_lock, Init, Plan, Terminals,
-};
+use crate::start::{make_cgroup, rootfs_spec, spawn_init, Init, Plan, Terminals};
 
 /// The abstract socket name of a container's monitor.
 pub fn socket_name(c: &Container) -> String {
@@ -50,13 +49,12 @@ pub fn connect(c: &Container) -> Result<UnixStream> {
 }
 
 /// Runs the monitor until the container stops; returns init's exit status.
-/// `report` receives "OK" once RUNNING or "ERR why"; `lock` (the caller's
-/// operation lock) is released at that moment.
-pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -> Result<i32> {
+/// `_mlock` is the monitor lock, held until the end (while it is held the
+/// container is not STOPPED); `report` receives "OK" once RUNNING or
+/// "ERR why".
+pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) -> Result<i32> {
     crate::start::monitor_signals();
     let c = plan.container.clone();
-    let _mlock = take_monitor_lock(&c)?;
-    let mut lock = lock;
     let mut code;
     loop {
         c.write_run_file("monitor.pid", &std::process::id().to_string())?;
@@ -74,7 +72,6 @@ pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -
         if let Some(mut r) = report.take() {
             let _ = writeln!(r, "OK {}", pidfd.pid());
         }
-        drop(lock.take());
         let status = serve(&plan, terms.as_ref(), &pidfd);
         let _ = c.write_run_file("state", State::Stopping.as_str());
         let _ = cg.thaw(Duration::from_secs(2));

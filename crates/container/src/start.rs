@@ -128,7 +128,10 @@ pub fn start(c: &Container, opts: &StartOptions) -> Result<()> {
     if opts.foreground {
         // However init ended (a halt ends it by a signal), the container
         // ran and is stopped: a failure to start is an Err of its own.
-        crate::monitor::run(plan, &mut None, Some(lock))?;
+        let mlock = take_monitor_lock(c)?;
+        // The monitor lock keeps others off from now on (see daemonize_monitor).
+        drop(lock);
+        crate::monitor::run(plan, mlock, &mut None)?;
         return Ok(());
     }
     daemonize_monitor(plan, lock)
@@ -188,13 +191,23 @@ pub fn execute(c: &Container, cmd: Vec<String>, config_file: Option<&Path>) -> R
         cmd
     };
     let plan = Plan::new(c, config, Init::Run(cmd), true)?;
-    crate::monitor::run(plan, &mut None, Some(lock))
+    let mlock = take_monitor_lock(c)?;
+    drop(lock);
+    crate::monitor::run(plan, mlock, &mut None)
 }
 
 /// Forks the monitor into the background (double fork, new session) and
 /// waits for its report.
 fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
     let name = plan.container.name().to_string();
+    // Taken here and inherited, the monitor lock is held without a gap
+    // from now until the monitor exits, even if we are killed: a stop
+    // sees the container STARTING, never STOPPED while a monitor comes.
+    // It keeps other commands off (the container is active), so the
+    // operation lock goes once the monitor has it: `stop -k` may end a
+    // start under way.
+    let mlock = take_monitor_lock(&plan.container)?;
+    plan.container.clear_runtime();
     let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Sys {
         what: "create the status pipe",
         name: name.clone(),
@@ -210,8 +223,8 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
         ForkResult::Child => {
             drop(rd);
             // The caller keeps the operation lock until the report arrives;
-            // our copy goes.
-            drop(lock);
+            // our copy goes (without unlocking the caller's).
+            lock.close_in_child();
             let _ = setsid();
             // SAFETY: still single-threaded, as above.
             match unsafe { fork() } {
@@ -222,7 +235,7 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
             let mut report = Some(File::from(wr));
             let _ = std::env::set_current_dir("/");
             redirect_stdio_to_null();
-            let code = match crate::monitor::run(plan, &mut report, None) {
+            let code = match crate::monitor::run(plan, mlock, &mut report) {
                 Ok(_) => 0,
                 Err(e) => {
                     // The starting command adds "failed to start" itself.
@@ -239,11 +252,12 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
             enclos_namespaces::exit_child(code)
         }
         ForkResult::Parent { child } => {
+            crate::container::close_shared_lock(mlock);
+            drop(lock);
             drop(wr);
             let _ = waitpid(child, None);
             let mut text = String::new();
             let _ = std::io::BufReader::new(File::from(rd)).read_line(&mut text);
-            drop(lock);
             let line = text.trim_end();
             if line.starts_with("OK") {
                 Ok(())

@@ -110,6 +110,18 @@ impl PidFd {
         })
     }
 
+    /// Sends the signal numbered `signal`, which may be a realtime signal
+    /// (`SIGRTMIN+3`, systemd's halt signal) that [`Signal`] cannot name.
+    pub fn send_signal_number(&self, signal: i32) -> Result<()> {
+        sys_pidfd_send_signal(self.fd.as_fd(), signal).map_err(|source| Error::Signal {
+            pid: self.pid.as_raw(),
+            signal: Signal::try_from(signal)
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_else(|_| format!("signal {signal}")),
+            source,
+        })
+    }
+
     /// Whether the process is still running (not yet exited; a zombie
     /// counts as exited).
     pub fn is_alive(&self) -> Result<bool> {
