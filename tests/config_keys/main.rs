@@ -10,6 +10,7 @@
 
 use enclos_config::{Support, KEYS};
 
+mod console;
 mod signals;
 
 /// A key pattern of the table (`lxc.hook.pre-start`, `lxc.prlimit.*`,
@@ -21,7 +22,7 @@ pub struct Case {
 }
 
 /// Every area's cases.
-const AREAS: &[&[Case]] = &[signals::CASES];
+const AREAS: &[&[Case]] = &[console::CASES, signals::CASES];
 
 #[test]
 #[ignore = "the cases are being written (issue 7); the key-table work removes this"]

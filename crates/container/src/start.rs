@@ -115,7 +115,7 @@ impl Plan {
 /// Starts the container and returns once it is RUNNING (or, in the
 /// foreground, once it has stopped again).
 pub fn start(c: &Container, opts: &StartOptions) -> Result<()> {
-    refuse_threads(c, "start")?;
+    crate::threads::refuse_threads(c, "start")?;
     let lock = lock_stopped(c, "stop it first (enclos stop -n NAME)")?;
     let config = run_config(c, opts.config_file.as_deref())?;
     let init = match &opts.command {
@@ -135,18 +135,6 @@ pub fn start(c: &Container, opts: &StartOptions) -> Result<()> {
         return Ok(());
     }
     daemonize_monitor(plan, lock)
-}
-
-/// start and execute fork the monitor and run our code in the child: only
-/// sound in a process with one thread (the CLI creates none).
-fn refuse_threads(c: &Container, what: &str) -> Result<()> {
-    if !enclos_namespaces::multi_threaded() {
-        return Ok(());
-    }
-    Err(Error::Unsupported(format!(
-        "Cannot {what} container '{}' from a process with several threads: the monitor is forked, which is only sound in a single-threaded process; call {what} before creating threads, or run the enclos command",
-        c.name()
-    )))
 }
 
 /// Takes the operation lock of a container that must be stopped.
@@ -175,7 +163,7 @@ fn run_config(c: &Container, file: Option<&Path>) -> Result<Config> {
 /// Runs `cmd` in the container with a small init of ours as PID 1, in the
 /// foreground; returns the command's exit status (128 + signal if killed).
 pub fn execute(c: &Container, cmd: Vec<String>, config_file: Option<&Path>) -> Result<i32> {
-    refuse_threads(c, "execute")?;
+    crate::threads::refuse_threads(c, "execute")?;
     let lock = lock_stopped(
         c,
         "execute needs a stopped container; use attach to run a command in a running one",
@@ -605,7 +593,12 @@ fn init_main(
         return fail(chain(&e));
     }
     if !console_on_stdio {
-        if let Err(e) = attach_console() {
+        // No console (lxc.console.path = none): /dev/null instead.
+        let attached = match spec.console {
+            Some(_) => attach_console(),
+            None => crate::console_log::null_stdio(),
+        };
+        if let Err(e) = attached {
             return fail(e);
         }
     }
