@@ -104,6 +104,19 @@ pub fn console_logfile_gets_what_the_console_prints() {
     let mode = std::fs::metadata(&log).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the log is the owner's only");
     lab.enclos("stop", &["-n", &n, "-k"]).success();
+
+    // A log that cannot be opened fails the start, saying which key.
+    let missing = lab.path().join("no-such-dir/console.log");
+    let bad = container(
+        &lab,
+        "clogbad",
+        &format!("lxc.console.logfile = {}\n", missing.display()),
+        None,
+    );
+    let out = lab.enclos("start", &["-n", &bad]);
+    assert_one_error_line(&out, "lxc.console.logfile");
+    assert_eq!(lab.state(&bad), "STOPPED");
+    assert_eq!(cgroup_dirs(&bad), Vec::<PathBuf>::new());
 }
 
 /// The log, its `.1` and whether the chatty init is done, once it is.
