@@ -22,7 +22,8 @@ pub struct StopOptions {
     /// How long init may take to halt before it is killed (`-t`; LXC's
     /// default is 60 s).
     pub timeout: Duration,
-    /// Kill at once (`-k`).
+    /// Kill at once (`-k`): `lxc.signal.stop` (SIGKILL by default), then
+    /// SIGKILL after `timeout` if init survives it.
     pub kill: bool,
     /// Reboot instead of stopping (`-r`).
     pub reboot: bool,
