@@ -466,6 +466,11 @@ mod tests {
             .unwrap_err()
             .contains("must be a number"));
         assert_eq!(handle_request("state", 5, true, &[]), Ok(None));
+        // lxc.console.path = none: no tty 0, not even as a last resort.
+        let err = handle_request("console 0", 5, false, &[]).unwrap_err();
+        assert!(err.contains("has no console"), "{err}");
+        assert_eq!(handle_request("console any", 5, false, &[]), Ok(Some(1)));
+        assert!(handle_request("console any", 5, false, &all).is_err());
         assert!(handle_request("reboot", 5, true, &[])
             .unwrap_err()
             .contains("unknown request"));
