@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -557,6 +558,30 @@ fn stop_leaves_nothing_running(#[case] flags: &[&str]) {
     assert_eq!(lab.attach(&n, &["uname", "-n"]).success().stdout.trim(), n);
 }
 
+/// A timeout too large for the clock (`-t` at its type's maximum) is no
+/// deadline: the command works as with a normal one, without a panic.
+#[test]
+fn huge_timeouts_mean_no_deadline() {
+    if !require_root("huge_timeouts_mean_no_deadline") {
+        return;
+    }
+    let lab = Lab::new();
+    let n = lab.running("bigt");
+    let (i64_max, u64_max) = (i64::MAX.to_string(), u64::MAX.to_string());
+    let ok = |out: Out| {
+        assert!(out.ok(), "{out:#?}");
+        assert_eq!(out.stderr, "", "{out:#?}");
+    };
+    ok(lab.enclos("wait", &["-n", &n, "-s", "RUNNING", "-t", &i64_max]));
+    ok(lab.enclos("freeze", &["-n", &n, "-t", &u64_max]));
+    assert_eq!(lab.state(&n), "FROZEN");
+    ok(lab.enclos("unfreeze", &["-n", &n, "-t", &u64_max]));
+    assert_eq!(lab.state(&n), "RUNNING");
+    let init = lab.init_pid(&n);
+    ok(lab.enclos("stop", &["-n", &n, "-t", &i64_max]));
+    lab.assert_stopped_and_clean(&n, Some(init));
+}
+
 #[test]
 fn stop_reboot_restarts_init() {
     if !require_root("stop_reboot_restarts_init") {
@@ -578,6 +603,34 @@ fn stop_reboot_restarts_init() {
     assert!(cgroup_procs(&n).contains(&new_init));
     lab.enclos("stop", &["-n", &n, "-k"]).success();
     lab.assert_stopped_and_clean(&n, Some(new_init));
+}
+
+/// Init does not keep the supplementary groups of the user who started
+/// the container.
+#[test]
+fn init_drops_the_callers_supplementary_groups() {
+    if !require_root("init_drops_the_callers_supplementary_groups") {
+        return;
+    }
+    let lab = Lab::new();
+    let n = lab.create("groups");
+    let mut start = lab.cmd("start", &["-n", &n]);
+    // SAFETY: setgroups is a plain system call, safe between fork and exec.
+    unsafe {
+        start.pre_exec(|| {
+            nix::unistd::setgroups(&[nix::unistd::Gid::from_raw(4242)])
+                .map_err(std::io::Error::from)
+        });
+    }
+    let out = run(start);
+    assert!(out.ok(), "{out:#?}");
+    let init = lab.init_pid(&n);
+    assert_eq!(
+        proc_status(init, "Groups").as_deref(),
+        Some(""),
+        "init {init}"
+    );
+    lab.enclos("stop", &["-n", &n, "-k"]).success();
 }
 
 #[test]
@@ -1044,9 +1097,9 @@ fn missing_busybox_names_the_package_and_creates_nothing() {
 // 3. Failures: a killed CLI, a killed monitor, many at once
 // ---------------------------------------------------------------------------
 
-/// The live `enclos start` processes for containers of `lxcpath`: the CLI
-/// and the monitor it forks (which keeps the CLI's command line).
-fn start_processes(lxcpath: &Path) -> Vec<i32> {
+/// The live `enclos start` processes for container `name` of `lxcpath`:
+/// the CLI and the monitor it forks (which keeps the CLI's command line).
+fn start_processes(lxcpath: &Path, name: &str) -> Vec<i32> {
     let lxcpath = lxcpath.to_string_lossy().into_owned();
     let mut found = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -1058,83 +1111,140 @@ fn start_processes(lxcpath: &Path) -> Vec<i32> {
             .split(|b| *b == 0)
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
-        if args.iter().any(|a| a == "start") && args.contains(&lxcpath) && alive(pid) {
+        let ours = args.iter().any(|a| a == "start")
+            && args.contains(&lxcpath)
+            && args.iter().any(|a| a == name);
+        if ours && alive(pid) {
             found.push(pid);
         }
     }
     found
 }
 
-/// Polls `info -s` until the container has settled after a start was cut
-/// short: RUNNING, or STOPPED with no start process left that could still
-/// change that. (A start cut short may show STARTING for a moment.)
-fn settled_state(lab: &Lab, name: &str) -> String {
-    let mut last = (String::new(), Vec::new());
-    poll(SETTLE, || {
-        let state = lab.state(name);
-        let starts = start_processes(lab.path());
-        last = (state.clone(), starts.clone());
-        match state.as_str() {
-            "RUNNING" => Some(state),
-            "STOPPED" if starts.is_empty() => Some(state),
-            _ => None,
-        }
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "{name} does not settle: info -s says {}, start processes {:?} remain",
-            last.0, last.1
-        )
-    })
+/// Asserts that a container whose start was cut short and then stopped
+/// is STOPPED at once and stays so: no cgroup, no start process (CLI or
+/// monitor) left that could still change that.
+fn assert_ended(lab: &Lab, name: &str, what: &str) {
+    assert_eq!(lab.state(name), "STOPPED", "{what}");
+    assert_eq!(
+        cgroup_dirs(name),
+        Vec::<PathBuf>::new(),
+        "{what}: its cgroups are left"
+    );
+    assert_eq!(
+        start_processes(lab.path(), name),
+        Vec::<i32>::new(),
+        "{what}: start processes remain"
+    );
 }
 
+/// `start` killed at any moment, then `stop -k` at once: the stop ends
+/// whatever was under way (a monitor still setting up included), every
+/// time. Several containers at once, so that starts overlap.
 #[test]
-fn start_killed_midway_leaves_a_truthful_state_and_cleans_up() {
-    if !require_root("start_killed_midway_leaves_a_truthful_state_and_cleans_up") {
+fn start_killed_midway_then_stop_kill_always_ends_stopped() {
+    if !require_root("start_killed_midway_then_stop_kill_always_ends_stopped") {
         return;
     }
     let lab = Lab::new();
-    let n = lab.create("killst");
-    for delay_ms in [0u64, 1, 3, 5, 10, 20, 50, 100] {
-        let mut start = lab.cmd("start", &["-n", &n]);
-        start
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let mut child = start.spawn().expect("spawn start");
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        let _ = child.wait();
-
-        let state = settled_state(&lab, &n);
-        let procs = cgroup_procs(&n);
-        match state.as_str() {
-            "RUNNING" => {
-                let init = lab.init_pid(&n);
-                assert!(
-                    procs.contains(&init),
-                    "after {delay_ms} ms: RUNNING, but init {init} is not in the cgroup ({procs:?})"
-                );
-                let out = lab.enclos("stop", &["-n", &n, "-k"]);
-                assert!(out.ok(), "after {delay_ms} ms: {out:#?}");
-                lab.assert_stopped_and_clean(&n, Some(init));
-            }
-            _ => {
-                assert!(
-                    procs.is_empty(),
-                    "after {delay_ms} ms: STOPPED, but processes {procs:?} are in its cgroup"
-                );
-                assert_eq!(
-                    cgroup_dirs(&n),
-                    Vec::<PathBuf>::new(),
-                    "after {delay_ms} ms: STOPPED, but its cgroups are left"
-                );
-            }
+    let names: Vec<String> = (0..4).map(|_| lab.create("killst")).collect();
+    std::thread::scope(|s| {
+        for n in &names {
+            let lab = &lab;
+            s.spawn(move || {
+                for delay_ms in [0u64, 1, 2, 3, 5, 8, 10, 15, 20, 30, 50, 100] {
+                    let mut start = lab.cmd("start", &["-n", n]);
+                    start
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null());
+                    let mut child = start.spawn().expect("spawn start");
+                    std::thread::sleep(Duration::from_millis(delay_ms));
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let out = lab.enclos("stop", &["-n", n, "-k"]);
+                    assert!(
+                        out.ok() || out.stderr.contains("is STOPPED"),
+                        "after {delay_ms} ms: {out:#?}"
+                    );
+                    assert_ended(lab, n, &format!("{n} after {delay_ms} ms"));
+                }
+            });
         }
+    });
+    // Whatever happened, the containers still work.
+    let n = &names[0];
+    lab.start(n);
+    assert_eq!(lab.attach(n, &["uname", "-n"]).success().stdout.trim(), n);
+    lab.enclos("stop", &["-n", n, "-k"]).success();
+    lab.assert_stopped_and_clean(n, None);
+}
+
+/// A container held in STARTING: its monitor has made the cgroup and
+/// blocks reading lxc.mount.fstab, a FIFO no one writes. `stop -k` and
+/// `destroy -f` end it there: the monitor is gone (no reader on the FIFO),
+/// no cgroup is left, and the start reports the failure.
+#[rstest]
+#[case::stop_kill("stop", &["-k"])]
+#[case::stop("stop", &[])]
+#[case::destroy_force("destroy", &["-f"])]
+fn a_start_under_way_is_ended_by(#[case] sub: &str, #[case] flags: &[&str]) {
+    if !require_root("a_start_under_way_is_ended_by") {
+        return;
     }
-    // Whatever happened, the container still works.
+    let lab = Lab::new();
+    let n = lab.name("held");
+    let fifo = lab.path().join(format!("{n}.fstab"));
+    lab.create_with(&n, &format!("lxc.mount.fstab = {}\n", fifo.display()));
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let mut start = lab.cmd("start", &["-n", &n]);
+    start
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = start.spawn().expect("spawn start");
+    poll(SETTLE, || {
+        (lab.state(&n) == "STARTING" && !cgroup_dirs(&n).is_empty()).then_some(())
+    })
+    .expect("the container is held in STARTING with its cgroup made");
+
+    let mut args = vec!["-n", n.as_str()];
+    args.extend_from_slice(flags);
+    let out = lab.enclos(sub, &args);
+    assert!(out.ok(), "{out:#?}");
+    let (status, killed) = wait_deadline(&mut child, SETTLE);
+    assert!(!killed, "start did not return once its monitor was gone");
+    assert_eq!(status.and_then(|s| s.code()), Some(1));
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("failed to start"), "{err}");
+    // No monitor reads the FIFO any more.
+    let open = nix::fcntl::open(
+        &fifo,
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_NONBLOCK,
+        nix::sys::stat::Mode::empty(),
+    );
+    assert_eq!(
+        open.err(),
+        Some(nix::errno::Errno::ENXIO),
+        "a reader remains"
+    );
+    assert_eq!(cgroup_dirs(&n), Vec::<PathBuf>::new(), "cgroups of {n}");
+    assert_eq!(start_processes(lab.path(), &n), Vec::<i32>::new());
+    if sub == "destroy" {
+        assert!(!lab.path().join(&n).exists());
+        return;
+    }
+    assert_eq!(lab.state(&n), "STOPPED");
+    // It starts again once the fstab is a file.
+    std::fs::remove_file(&fifo).unwrap();
+    std::fs::write(&fifo, "").unwrap();
     lab.start(&n);
-    assert_eq!(lab.attach(&n, &["uname", "-n"]).success().stdout.trim(), n);
     lab.enclos("stop", &["-n", &n, "-k"]).success();
     lab.assert_stopped_and_clean(&n, None);
 }

@@ -10,6 +10,9 @@
 
 use enclos_config::{Support, KEYS};
 
+mod console;
+mod signals;
+
 /// A key pattern of the table (`lxc.hook.pre-start`, `lxc.prlimit.*`,
 /// `lxc.net.#.type`) and a test that shows its effect.
 #[derive(Debug, Clone, Copy)]
@@ -19,7 +22,7 @@ pub struct Case {
 }
 
 /// Every area's cases.
-const AREAS: &[&[Case]] = &[];
+const AREAS: &[&[Case]] = &[console::CASES, signals::CASES];
 
 #[test]
 #[ignore = "the cases are being written (issue 7); the key-table work removes this"]

@@ -299,11 +299,16 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+        // Three octal digits make a byte only up to \377; anything above
+        // (`\777`) is not an escape the kernel writes and stays as it is.
+        let byte = b
+            .get(i + 1..i + 4)
+            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)))
+            .and_then(|d| {
+                let v = d.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
+                u8::try_from(v).ok()
+            });
+        if let Some(v) = byte {
             out.push(v);
             i += 4;
         } else {
@@ -532,6 +537,16 @@ mod tests {
         assert_eq!(unescape("/mnt/a\\040b"), "/mnt/a b");
         assert_eq!(unescape("/plain"), "/plain");
         assert_eq!(unescape("/trailing\\04"), "/trailing\\04");
+    }
+
+    #[test]
+    fn out_of_range_octal_escapes_stay_as_they_are() {
+        // \777 is 511, more than a byte: kept verbatim, no overflow.
+        assert_eq!(unescape("/mnt/a\\777b"), "/mnt/a\\777b");
+        assert_eq!(unescape("/mnt/\\400"), "/mnt/\\400");
+        assert_eq!(unescape("/mnt/\\377"), "/mnt/\u{fffd}");
+        assert_eq!(unescape("/a\\134b\\011"), "/a\\b\t");
+        assert_eq!(unescape("\\"), "\\");
     }
 
     #[rstest]

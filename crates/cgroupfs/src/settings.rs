@@ -2,14 +2,14 @@
 //! files of the hierarchy that serves the controller.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::cgroup::{read_file, read_pids, write_file, Cgroup};
 use crate::error::{Error, Result};
 use crate::layout::Version;
-use crate::wait::{has_line, Backoff};
+use crate::wait::{deadline_after, has_line, Backoff};
 
 /// cgroup v1 `cpu.shares` to v2 `cpu.weight`, the conversion documented by
 /// the OCI runtime spec and used by runc, crun and systemd:
@@ -362,7 +362,7 @@ impl Cgroup {
 
     fn set_frozen(&self, frozen: bool, timeout: Duration) -> Result<()> {
         let (v, dir) = self.dir_for("freezer")?;
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let done = match v {
             Version::V1 => {
                 let file = dir.join("freezer.state");

@@ -46,6 +46,15 @@ impl Backoff {
     }
 }
 
+/// The instant `timeout` from now; a timeout too large for the clock
+/// (`-t 18446744073709551615`) is a century away, as good as none.
+pub fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86400)))
+        .unwrap_or(now)
+}
+
 /// Whether a flat keyed file (`cgroup.events`) has the line `key value`.
 pub fn has_line(text: &str, key: &str, value: &str) -> bool {
     text.lines().any(|l| {
@@ -81,5 +90,18 @@ pub fn wait_events(path: &Path, key: &str, value: &str, deadline: Instant) -> Re
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(read_err(std::io::Error::from(e))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_timeout_is_a_far_deadline_not_a_panic() {
+        let far = deadline_after(Duration::from_secs(u64::MAX));
+        assert!(far > Instant::now() + Duration::from_secs(50 * 365 * 86400));
+        let near = deadline_after(Duration::from_secs(1));
+        assert!(near <= Instant::now() + Duration::from_secs(1));
     }
 }

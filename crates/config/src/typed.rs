@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Origin};
 use crate::keys;
 use crate::values::{
-    parse_bool, parse_environment, parse_personality, parse_signal, parse_uint, split_command,
-    CgroupSetting, IdMap, LogLevel, MountAuto, MountEntry, Net, NetSetting, NetType, Personality,
-    Rootfs, SIGINT, SIGKILL, SIGPWR,
+    parse_bool, parse_environment, parse_personality, parse_signal, parse_size, parse_uint,
+    split_command, CgroupSetting, IdMap, LogLevel, MountAuto, MountEntry, Net, NetSetting, NetType,
+    Personality, Rootfs, SIGINT, SIGKILL, SIGPWR,
 };
 use crate::Config;
 
@@ -325,6 +325,28 @@ impl Config {
     /// `lxc.console.logfile`.
     pub fn console_logfile(&self) -> Option<PathBuf> {
         self.get("lxc.console.logfile").map(PathBuf::from)
+    }
+
+    /// `lxc.console.size` in bytes, at least a page as LXC has it; `None`
+    /// (no limit) when unset or 0.
+    pub fn console_size(&self) -> Option<u64> {
+        self.console_bytes("lxc.console.size")
+    }
+
+    /// `lxc.console.rotate`; false when unset.
+    pub fn console_rotate(&self) -> bool {
+        self.flag("lxc.console.rotate", false)
+    }
+
+    /// `lxc.console.buffer.size` in bytes, at least a page as LXC has it;
+    /// `None` (no ring buffer) when unset or 0.
+    pub fn console_buffer_size(&self) -> Option<u64> {
+        self.console_bytes("lxc.console.buffer.size")
+    }
+
+    fn console_bytes(&self, key: &str) -> Option<u64> {
+        let bytes = parse_size(self.get(key)?).ok()?;
+        (bytes > 0).then(|| bytes.max(4096))
     }
 
     /// `lxc.idmap`, in order.

@@ -146,19 +146,31 @@ fn syslog_facility(value: &str) -> Result<(), String> {
 }
 
 fn size(value: &str) -> Result<(), String> {
+    parse_size(value).map(drop)
+}
+
+/// A size as LXC's console keys write it: bytes with an optional KB, MB
+/// or GB suffix (any case; multiples of 1024), or `auto` (128 KiB).
+pub(crate) fn parse_size(value: &str) -> Result<u64, String> {
     if value == "auto" {
-        return Ok(());
+        return Ok(128 * 1024);
     }
     let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let suffix = value[digits.len()..].to_ascii_lowercase();
-    let ok = !digits.is_empty()
-        && digits.trim().parse::<u64>().is_ok()
-        && matches!(suffix.as_str(), "" | "b" | "kb" | "mb" | "gb");
-    if ok {
-        Ok(())
-    } else {
-        Err("'auto' or a size such as 128KB, 1MB".to_string())
-    }
+    let unit: u64 = match suffix.as_str() {
+        "" | "b" => 1,
+        "kb" => 1 << 10,
+        "mb" => 1 << 20,
+        "gb" => 1 << 30,
+        _ => 0,
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|_| unit != 0)
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| "'auto' or a size such as 128KB, 1MB".to_string())
 }
 
 fn namespaces(value: &str) -> Result<(), String> {
@@ -1156,6 +1168,16 @@ mod tests {
         assert!(parse_signal(value).is_err(), "{value}");
     }
 
+    #[test]
+    fn console_sizes_in_bytes() {
+        assert_eq!(parse_size("auto"), Ok(128 * 1024));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64kB"), Ok(64 * 1024));
+        assert_eq!(parse_size("1MB"), Ok(1 << 20));
+        assert!(parse_size("1TB").is_err());
+        assert!(parse_size("MB").is_err());
+    }
+
     #[rstest]
     #[case("sys_admin", "sys_admin")]
     #[case("CAP_SYS_ADMIN", "sys_admin")]
@@ -1533,6 +1555,7 @@ mod tests {
     #[case(Kind::Size, "128KB", true)]
     #[case(Kind::Size, "auto", true)]
     #[case(Kind::Size, "lots", false)]
+    #[case(Kind::Size, "99999999999GB", false)]
     #[case(Kind::TimeOffset, "-10s", true)]
     #[case(Kind::TimeOffset, "10 s", false)]
     #[case(Kind::Prlimit, "1024:unlimited", true)]

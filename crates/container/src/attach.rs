@@ -45,14 +45,7 @@ pub struct AttachOptions {
 /// Attach forks: the calling process must have a single thread, or this
 /// returns an error instead of forking.
 pub fn attach(c: &Container, opts: &AttachOptions) -> Result<i32> {
-    if enclos_namespaces::multi_threaded() {
-        return Err(Error::Unsupported(format!(
-            "Cannot attach to container '{}' from a process with more than one thread: \
-             attach forks, which is only safe single-threaded; call it before starting threads \
-             or run the enclos command",
-            c.name()
-        )));
-    }
+    crate::threads::refuse_threads(c, "attach to")?;
     let plan = plan(c, opts)?;
     let sys = |what: &'static str| {
         let name = c.name().to_string();
@@ -225,9 +218,7 @@ mod tests {
         let _ = other.join();
         let msg = err.to_string();
         assert!(
-            msg.starts_with(
-                "Cannot attach to container 'c1' from a process with more than one thread"
-            ),
+            msg.starts_with("Cannot attach to container 'c1' from a process with several threads"),
             "{msg}"
         );
     }

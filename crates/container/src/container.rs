@@ -421,6 +421,26 @@ pub struct OpLock {
     _file: Flock<File>,
 }
 
+impl OpLock {
+    /// Closes a forked child's copy of the lock without releasing it for
+    /// the parent; see [`close_shared_lock`].
+    pub(crate) fn close_in_child(self) {
+        close_shared_lock(self._file);
+    }
+}
+
+/// Closes this process's copy of a lock that a forked process shares,
+/// without releasing it: an flock lock belongs to the open file, which
+/// fork shares, and dropping a [`Flock`] unlocks it for every process.
+pub(crate) fn close_shared_lock(lock: Flock<File>) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let fd = lock.as_raw_fd();
+    std::mem::forget(lock);
+    // SAFETY: `fd` belonged to the forgotten Flock's File, which will
+    // never close it: this OwnedFd is its only owner.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+}
+
 fn read_pid(path: &Path) -> Option<i32> {
     match fs::read_to_string(path) {
         Ok(s) => s.trim().parse().ok(),

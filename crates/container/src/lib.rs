@@ -10,6 +10,7 @@
 
 mod attach;
 mod console;
+mod console_log;
 mod container;
 mod create;
 mod error;
@@ -18,6 +19,7 @@ mod init;
 mod monitor;
 mod start;
 mod stop;
+mod threads;
 
 pub use attach::{attach, AttachOptions};
 pub use console::{console, DEFAULT_ESCAPE};

@@ -10,15 +10,15 @@ use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::time::Duration;
 
 use enclos_cgroupfs::{DeleteOptions, Populated};
+use nix::fcntl::Flock;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 
-use crate::container::{Container, OpLock, State};
+use crate::console_log::{no_console, ConsoleOutput};
+use crate::container::{Container, State};
 use crate::error::{Error, Result};
-use crate::start::{
-    make_cgroup, rootfs_spec, spawn_init, take_monitor_lock, Init, Plan, Terminals,
-};
+use crate::start::{make_cgroup, rootfs_spec, spawn_init, Init, Plan, Terminals};
 
 /// The abstract socket name of a container's monitor.
 pub fn socket_name(c: &Container) -> String {
@@ -50,19 +50,18 @@ pub fn connect(c: &Container) -> Result<UnixStream> {
 }
 
 /// Runs the monitor until the container stops; returns init's exit status.
-/// `report` receives "OK" once RUNNING or "ERR why"; `lock` (the caller's
-/// operation lock) is released at that moment.
-pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -> Result<i32> {
+/// `_mlock` is the monitor lock, held until the end (while it is held the
+/// container is not STOPPED); `report` receives "OK" once RUNNING or
+/// "ERR why".
+pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) -> Result<i32> {
     crate::start::monitor_signals();
     let c = plan.container.clone();
-    let _mlock = take_monitor_lock(&c)?;
-    let mut lock = lock;
     let mut code;
     loop {
         c.write_run_file("monitor.pid", &std::process::id().to_string())?;
         c.write_run_file("state", State::Starting.as_str())?;
         let started = start_once(&plan);
-        let (cg, terms, pidfd) = match started {
+        let (cg, terms, mut output, pidfd) = match started {
             Ok(v) => v,
             Err(e) => {
                 c.clear_runtime();
@@ -74,8 +73,8 @@ pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -
         if let Some(mut r) = report.take() {
             let _ = writeln!(r, "OK {}", pidfd.pid());
         }
-        drop(lock.take());
-        let status = serve(&plan, terms.as_ref(), &pidfd);
+        let status = serve(&plan, terms.as_ref(), &mut output, &pidfd);
+        drop(output);
         let _ = c.write_run_file("state", State::Stopping.as_str());
         let _ = cg.thaw(Duration::from_secs(2));
         let _ = cg.delete(DeleteOptions {
@@ -103,29 +102,34 @@ pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -
 type Started = (
     enclos_cgroupfs::Cgroup,
     Option<Terminals>,
+    ConsoleOutput,
     enclos_namespaces::PidFd,
 );
 
 fn start_once(plan: &Plan) -> Result<Started> {
     let cg = make_cgroup(plan)?;
     let result = (|| {
-        let terms = match plan.init {
-            Init::Exec(_) => Some(Terminals::open(&plan.config)?),
-            Init::Run(_) => None,
+        let (terms, output) = match plan.init {
+            Init::Exec(_) => (
+                Some(Terminals::open(&plan.config)?),
+                ConsoleOutput::open(&plan.config)?,
+            ),
+            Init::Run(_) => (None, ConsoleOutput::default()),
         };
         let (console, ttys) = match &terms {
             Some(t) => (
-                Some(t.console.slave_path.clone()),
+                // lxc.console.path = none: init gets no console.
+                Some(t.console.slave_path.clone()).filter(|_| !no_console(&plan.config)),
                 t.ttys.iter().map(|p| p.slave_path.clone()).collect(),
             ),
             None => (None, Vec::new()),
         };
         let spec = rootfs_spec(plan, console, ttys)?;
         let (_pid, pidfd) = spawn_init(plan, &cg, &spec, terms.is_none())?;
-        Ok((terms, pidfd))
+        Ok((terms, output, pidfd))
     })();
     match result {
-        Ok((terms, pidfd)) => Ok((cg, terms, pidfd)),
+        Ok((terms, output, pidfd)) => Ok((cg, terms, output, pidfd)),
         Err(e) => {
             let _ = cg.delete(DeleteOptions {
                 recursive: true,
@@ -145,7 +149,12 @@ struct Session {
 
 /// Serves console clients (and, in the foreground, the terminal) until
 /// init exits; returns init's wait status.
-fn serve(plan: &Plan, terms: Option<&Terminals>, pidfd: &enclos_namespaces::PidFd) -> WaitStatus {
+fn serve(
+    plan: &Plan,
+    terms: Option<&Terminals>,
+    output: &mut ConsoleOutput,
+    pidfd: &enclos_namespaces::PidFd,
+) -> WaitStatus {
     let c = &plan.container;
     let Some(terms) = terms else {
         // execute: nothing to serve but the wait.
@@ -210,6 +219,10 @@ fn serve(plan: &Plan, terms: Option<&Terminals>, pidfd: &enclos_namespaces::PidF
         } else {
             None
         };
+        let peer = output.input().map(|fd| {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            (fd, fds.len() - 1)
+        });
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
@@ -226,7 +239,17 @@ fn serve(plan: &Plan, terms: Option<&Terminals>, pidfd: &enclos_namespaces::PidF
         let pending_ready: Vec<usize> = (0..pending.len()).filter(|i| ready(p0 + i)).collect();
         let session_ready: Vec<usize> = (0..sessions.len()).filter(|i| ready(s0 + i)).collect();
         let stdin_ready = si.is_some_and(ready);
+        let peer_input = peer
+            .filter(|(_, i)| ready(*i))
+            .map(|(fd, _)| nix::unistd::read(fd, &mut buf).map(|n| buf[..n].to_vec()));
         drop(fds);
+        match peer_input {
+            Some(Ok(data)) if !data.is_empty() => {
+                let _ = write_all_fd(masters[0], &data);
+            }
+            Some(Err(nix::errno::Errno::EAGAIN)) | None => {}
+            Some(_) => output.close_input(),
+        }
 
         if init_done {
             // What init wrote last is still in the masters (non-blocking):
@@ -238,6 +261,9 @@ fn serve(plan: &Plan, terms: Option<&Terminals>, pidfd: &enclos_namespaces::PidF
                     }
                     if foreground && i == 0 {
                         let _ = std::io::stdout().write_all(&buf[..n]);
+                    }
+                    if i == 0 {
+                        output.record(&buf[..n]);
                     }
                     for s in sessions.iter_mut().filter(|s| s.tty == i) {
                         let _ = s.stream.write_all(&buf[..n]);
@@ -258,6 +284,9 @@ fn serve(plan: &Plan, terms: Option<&Terminals>, pidfd: &enclos_namespaces::PidF
             if foreground && i == 0 {
                 let _ = std::io::stdout().write_all(&buf[..n]);
                 let _ = std::io::stdout().flush();
+            }
+            if i == 0 {
+                output.record(&buf[..n]);
             }
             sessions.retain_mut(|s| s.tty != i || s.stream.write_all(&buf[..n]).is_ok());
         }
@@ -308,9 +337,17 @@ fn serve(plan: &Plan, terms: Option<&Terminals>, pidfd: &enclos_namespaces::PidF
         for (i, req) in done.into_iter().rev() {
             let (mut s, _) = pending.remove(i);
             let Some(req) = req else { continue };
-            match handle_request(&req, masters.len(), &sessions) {
+            let console = !no_console(&plan.config);
+            match handle_request(&req, masters.len(), console, &sessions) {
                 Ok(Some(tty)) => {
-                    if s.write_all(format!("OK {tty}\n").as_bytes()).is_ok() {
+                    let replay = if tty == 0 {
+                        output.replay()
+                    } else {
+                        Vec::new()
+                    };
+                    if s.write_all(format!("OK {tty}\n").as_bytes()).is_ok()
+                        && s.write_all(&replay).is_ok()
+                    {
                         let _ = s.set_nonblocking(false);
                         let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
                         sessions.push(Session { stream: s, tty });
@@ -336,15 +373,17 @@ fn serve(plan: &Plan, terms: Option<&Terminals>, pidfd: &enclos_namespaces::PidF
 }
 
 /// A request line: `console N` (returns the tty to attach to) or `state`.
+/// `console` is false when the container has none (tty 0).
 fn handle_request(
     req: &str,
     ttys: usize,
+    console: bool,
     sessions: &[Session],
 ) -> std::result::Result<Option<usize>, String> {
     let mut words = req.split_whitespace();
     match words.next() {
         Some("console") => {
-            let free = |n: &usize| !sessions.iter().any(|s| s.tty == *n);
+            let free = |n: &usize| !sessions.iter().any(|s| s.tty == *n) && (*n > 0 || console);
             let n: usize = match words.next().unwrap_or("0") {
                 // The first free tty, the console when there is none.
                 "any" => (1..ttys)
@@ -357,6 +396,12 @@ fn handle_request(
                     .parse()
                     .map_err(|_| format!("'{req}': the tty must be a number"))?,
             };
+            if n == 0 && !console {
+                return Err(
+                    "the container has no console (lxc.console.path = none); pick a tty from 1 (lxc.tty.max)"
+                        .to_string(),
+                );
+            }
             if n >= ttys {
                 return Err(format!(
                     "the container has no tty {n}: it has the console (0) and ttys 1 to {} (lxc.tty.max)",
@@ -400,28 +445,33 @@ mod tests {
     #[test]
     fn console_requests_pick_free_ttys() {
         // The console and ttys 1 to 4.
-        assert_eq!(handle_request("console 0", 5, &[]), Ok(Some(0)));
-        assert_eq!(handle_request("console any", 5, &[]), Ok(Some(1)));
+        assert_eq!(handle_request("console 0", 5, true, &[]), Ok(Some(0)));
+        assert_eq!(handle_request("console any", 5, true, &[]), Ok(Some(1)));
         assert_eq!(
-            handle_request("console any", 5, &[session(1), session(2)]),
+            handle_request("console any", 5, true, &[session(1), session(2)]),
             Ok(Some(3))
         );
         let all: Vec<Session> = (1..5).map(session).collect();
-        assert_eq!(handle_request("console any", 5, &all), Ok(Some(0)));
+        assert_eq!(handle_request("console any", 5, true, &all), Ok(Some(0)));
         let every: Vec<Session> = (0..5).map(session).collect();
-        assert!(handle_request("console any", 5, &every)
+        assert!(handle_request("console any", 5, true, &every)
             .unwrap_err()
             .contains("in use"));
-        assert!(handle_request("console 2", 5, &[session(2)])
+        assert!(handle_request("console 2", 5, true, &[session(2)])
             .unwrap_err()
             .contains("tty 2 is in use"));
-        let err = handle_request("console 9", 5, &[]).unwrap_err();
+        let err = handle_request("console 9", 5, true, &[]).unwrap_err();
         assert!(err.contains("ttys 1 to 4 (lxc.tty.max)"), "{err}");
-        assert!(handle_request("console x", 5, &[])
+        assert!(handle_request("console x", 5, true, &[])
             .unwrap_err()
             .contains("must be a number"));
-        assert_eq!(handle_request("state", 5, &[]), Ok(None));
-        assert!(handle_request("reboot", 5, &[])
+        assert_eq!(handle_request("state", 5, true, &[]), Ok(None));
+        // lxc.console.path = none: no tty 0, not even as a last resort.
+        let err = handle_request("console 0", 5, false, &[]).unwrap_err();
+        assert!(err.contains("has no console"), "{err}");
+        assert_eq!(handle_request("console any", 5, false, &[]), Ok(Some(1)));
+        assert!(handle_request("console any", 5, false, &all).is_err());
+        assert!(handle_request("reboot", 5, true, &[])
             .unwrap_err()
             .contains("unknown request"));
     }

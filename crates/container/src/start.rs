@@ -115,6 +115,7 @@ impl Plan {
 /// Starts the container and returns once it is RUNNING (or, in the
 /// foreground, once it has stopped again).
 pub fn start(c: &Container, opts: &StartOptions) -> Result<()> {
+    crate::threads::refuse_threads(c, "start")?;
     let lock = lock_stopped(c, "stop it first (enclos stop -n NAME)")?;
     let config = run_config(c, opts.config_file.as_deref())?;
     let init = match &opts.command {
@@ -127,7 +128,10 @@ pub fn start(c: &Container, opts: &StartOptions) -> Result<()> {
     if opts.foreground {
         // However init ended (a halt ends it by a signal), the container
         // ran and is stopped: a failure to start is an Err of its own.
-        crate::monitor::run(plan, &mut None, Some(lock))?;
+        let mlock = take_monitor_lock(c)?;
+        // The monitor lock keeps others off from now on (see daemonize_monitor).
+        drop(lock);
+        crate::monitor::run(plan, mlock, &mut None)?;
         return Ok(());
     }
     daemonize_monitor(plan, lock)
@@ -159,6 +163,7 @@ fn run_config(c: &Container, file: Option<&Path>) -> Result<Config> {
 /// Runs `cmd` in the container with a small init of ours as PID 1, in the
 /// foreground; returns the command's exit status (128 + signal if killed).
 pub fn execute(c: &Container, cmd: Vec<String>, config_file: Option<&Path>) -> Result<i32> {
+    crate::threads::refuse_threads(c, "execute")?;
     let lock = lock_stopped(
         c,
         "execute needs a stopped container; use attach to run a command in a running one",
@@ -174,13 +179,23 @@ pub fn execute(c: &Container, cmd: Vec<String>, config_file: Option<&Path>) -> R
         cmd
     };
     let plan = Plan::new(c, config, Init::Run(cmd), true)?;
-    crate::monitor::run(plan, &mut None, Some(lock))
+    let mlock = take_monitor_lock(c)?;
+    drop(lock);
+    crate::monitor::run(plan, mlock, &mut None)
 }
 
 /// Forks the monitor into the background (double fork, new session) and
 /// waits for its report.
 fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
     let name = plan.container.name().to_string();
+    // Taken here and inherited, the monitor lock is held without a gap
+    // from now until the monitor exits, even if we are killed: a stop
+    // sees the container STARTING, never STOPPED while a monitor comes.
+    // It keeps other commands off (the container is active), so the
+    // operation lock goes once the monitor has it: `stop -k` may end a
+    // start under way.
+    let mlock = take_monitor_lock(&plan.container)?;
+    plan.container.clear_runtime();
     let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Sys {
         what: "create the status pipe",
         name: name.clone(),
@@ -196,8 +211,8 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
         ForkResult::Child => {
             drop(rd);
             // The caller keeps the operation lock until the report arrives;
-            // our copy goes.
-            drop(lock);
+            // our copy goes (without unlocking the caller's).
+            lock.close_in_child();
             let _ = setsid();
             // SAFETY: still single-threaded, as above.
             match unsafe { fork() } {
@@ -208,7 +223,7 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
             let mut report = Some(File::from(wr));
             let _ = std::env::set_current_dir("/");
             redirect_stdio_to_null();
-            let code = match crate::monitor::run(plan, &mut report, None) {
+            let code = match crate::monitor::run(plan, mlock, &mut report) {
                 Ok(_) => 0,
                 Err(e) => {
                     // The starting command adds "failed to start" itself.
@@ -225,11 +240,12 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
             enclos_namespaces::exit_child(code)
         }
         ForkResult::Parent { child } => {
+            crate::container::close_shared_lock(mlock);
+            drop(lock);
             drop(wr);
             let _ = waitpid(child, None);
             let mut text = String::new();
             let _ = std::io::BufReader::new(File::from(rd)).read_line(&mut text);
-            drop(lock);
             let line = text.trim_end();
             if line.starts_with("OK") {
                 Ok(())
@@ -578,9 +594,19 @@ fn init_main(
         return fail(chain(&e));
     }
     if !console_on_stdio {
-        if let Err(e) = attach_console() {
+        // No console (lxc.console.path = none): /dev/null instead.
+        let attached = match spec.console {
+            Some(_) => attach_console(),
+            None => crate::console_log::null_stdio(),
+        };
+        if let Err(e) = attached {
             return fail(e);
         }
+    }
+    // Not the caller's supplementary groups (before the capabilities go:
+    // setgroups needs CAP_SETGID).
+    if let Err(e) = nix::unistd::setgroups(&[]) {
+        return fail(format!("Cannot set the supplementary groups of init: {e}"));
     }
     if let Some(keep) = cap_keep {
         if let Err(e) = enclos_namespaces::keep_only(keep) {

@@ -22,7 +22,8 @@ pub struct StopOptions {
     /// How long init may take to halt before it is killed (`-t`; LXC's
     /// default is 60 s).
     pub timeout: Duration,
-    /// Kill at once (`-k`).
+    /// Kill at once (`-k`): `lxc.signal.stop` (SIGKILL by default), then
+    /// SIGKILL after `timeout` if init survives it.
     pub kill: bool,
     /// Reboot instead of stopping (`-r`).
     pub reboot: bool,
@@ -67,7 +68,9 @@ fn init_pidfd(c: &Container) -> Result<Option<PidFd>> {
 
 /// Stops the container: the halt signal of its configuration to init
 /// (`lxc.signal.halt`), then SIGKILL after `timeout`; returns once the
-/// monitor has cleaned up. With `kill`, SIGKILL at once.
+/// monitor has cleaned up. With `kill`, the stop signal (`lxc.signal.stop`,
+/// SIGKILL by default) at once, and SIGKILL after `timeout` if init
+/// survives it. A start still under way is ended either way.
 pub fn stop(c: &Container, opts: StopOptions) -> Result<()> {
     let _lock = c.lock()?;
     stop_locked(c, opts)
@@ -84,6 +87,16 @@ pub(crate) fn stop_locked(c: &Container, opts: StopOptions) -> Result<()> {
         // Nobody will clean up but us.
         return kill_and_clean(c);
     }
+    if state == State::Starting {
+        if opts.reboot {
+            return Err(Error::WrongState {
+                name: c.name().to_string(),
+                state: state.as_str(),
+                hint: "wait until it is RUNNING to reboot it",
+            });
+        }
+        return abort_start(c);
+    }
     let Some(init) = init_pidfd(c)? else {
         return kill_and_clean(c);
     };
@@ -91,20 +104,21 @@ pub(crate) fn stop_locked(c: &Container, opts: StopOptions) -> Result<()> {
         .monitor_pid()
         .and_then(|p| PidFd::open(Pid::from_raw(p)).ok());
     if opts.reboot {
-        let sig = Signal::try_from(cfg.signal_reboot()).unwrap_or(Signal::SIGINT);
         thaw_quietly(c);
-        await_handler(&init, sig);
-        init.send_signal(sig)?;
+        send_handled(&init, cfg.signal_reboot())?;
         return Ok(());
     }
     c.write_run_file("stopping", "")?;
     thaw_quietly(c);
-    if opts.kill {
+    let sig = if opts.kill {
+        cfg.signal_stop()
+    } else {
+        cfg.signal_halt()
+    };
+    if sig == libc::SIGKILL {
         init.send_signal(Signal::SIGKILL)?;
     } else {
-        let sig = Signal::try_from(cfg.signal_halt()).unwrap_or(Signal::SIGPWR);
-        await_handler(&init, sig);
-        init.send_signal(sig)?;
+        send_handled(&init, sig)?;
         if opts.nowait {
             return Ok(());
         }
@@ -113,7 +127,15 @@ pub(crate) fn stop_locked(c: &Container, opts: StopOptions) -> Result<()> {
     if opts.nowait {
         return Ok(());
     }
-    // The monitor reaps init and removes the cgroup; wait for it.
+    await_monitor(c, monitor)?;
+    if c.orphaned_processes()? {
+        kill_and_clean(c)?;
+    }
+    Ok(())
+}
+
+/// Waits until the monitor has reaped init and removed the cgroup.
+fn await_monitor(c: &Container, monitor: Option<PidFd>) -> Result<()> {
     match monitor {
         Some(m) => {
             if !m.wait_exit(Some(Duration::from_secs(30)))? {
@@ -131,10 +153,60 @@ pub(crate) fn stop_locked(c: &Container, opts: StopOptions) -> Result<()> {
             }
         }
     }
-    if c.orphaned_processes()? {
-        kill_and_clean(c)?;
-    }
     Ok(())
+}
+
+/// Ends a start under way: its monitor goes first, so that it makes
+/// nothing more (a cgroup, an init attached to it), then whatever it made
+/// is killed and removed. An init it cloned but had not let go yet exits
+/// by itself when the monitor's end of their socket closes.
+fn abort_start(c: &Container) -> Result<()> {
+    let monitor = starting_monitor(c)?;
+    if let Some(m) = monitor {
+        let _ = m.send_signal(Signal::SIGKILL);
+        if !m.wait_exit(Some(Duration::from_secs(30)))? {
+            return Err(Error::Timeout {
+                name: c.name().to_string(),
+                what: "have its starting monitor killed",
+                secs: 30,
+            });
+        }
+    }
+    kill_and_clean(c)
+}
+
+/// The pidfd of the monitor of a starting container. A monitor just
+/// forked holds its lock before it writes its pid: wait for the pid
+/// (at most 5 s). None once the monitor is gone.
+fn starting_monitor(c: &Container) -> Result<Option<PidFd>> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(m) = c
+            .monitor_pid()
+            .and_then(|p| PidFd::open(Pid::from_raw(p)).ok())
+        {
+            return Ok(Some(m));
+        }
+        if !c.monitor_alive() {
+            return Ok(None);
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Timeout {
+                name: c.name().to_string(),
+                what: "have its starting monitor write its pid",
+                secs: 5,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Sends signal number `sig` to init once it handles or blocks it (see
+/// [`await_handler`]). A number, not a [`Signal`]: realtime signals such
+/// as systemd's halt signal SIGRTMIN+3 have no [`Signal`] variant.
+fn send_handled(init: &PidFd, sig: i32) -> Result<()> {
+    await_handler(init, sig);
+    Ok(init.send_signal_number(sig)?)
 }
 
 /// Waits (at most 2 s) until init handles or blocks `sig`.
@@ -144,9 +216,14 @@ pub(crate) fn stop_locked(c: &Container, opts: StopOptions) -> Result<()> {
 /// init is exec'd, before busybox init has installed its handlers: a halt
 /// signal sent then would be lost and the stop would wait its whole
 /// timeout.
-fn await_handler(init: &PidFd, sig: Signal) {
+fn await_handler(init: &PidFd, sig: i32) {
     let status = format!("/proc/{}/status", init.pid());
-    let bit = 1u64 << (sig as i32 - 1);
+    let Some(bit) = u32::try_from(sig - 1)
+        .ok()
+        .and_then(|s| 1u64.checked_shl(s))
+    else {
+        return;
+    };
     let mask = |text: &str, key: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(key))
@@ -176,7 +253,8 @@ fn await_handler(init: &PidFd, sig: Signal) {
 /// seconds there ("allow time for the last message to reach the console");
 /// LXC waits them out.
 fn wait_for_halt(c: &Container, init: &PidFd, timeout: Duration) -> Result<()> {
-    let deadline = Instant::now() + timeout;
+    // A timeout too large for the clock is no deadline at all.
+    let deadline = Instant::now().checked_add(timeout);
     let procs = Layout::discover()
         .ok()
         .and_then(|l| c.cgroup(Arc::new(l)).ok())
@@ -203,7 +281,7 @@ fn wait_for_halt(c: &Container, init: &PidFd, timeout: Duration) -> Result<()> {
             init.send_signal(Signal::SIGKILL)?;
             return Ok(());
         }
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             tracing::info!(
                 container = c.name(),
                 "init did not halt in time: killing it"
@@ -291,7 +369,8 @@ pub fn unfreeze(c: &Container, timeout: Duration) -> Result<()> {
 
 /// Waits until the container is in one of `states`; false on timeout.
 pub fn wait(c: &Container, states: &[State], timeout: Option<Duration>) -> Result<bool> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A timeout too large for the clock is no deadline at all.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut step = Duration::from_micros(200);
     loop {
         if states.contains(&c.state()?) {

@@ -319,7 +319,8 @@ pub struct StopArgs {
         allow_negative_numbers = true
     )]
     timeout: i64,
-    /// Kill at once instead of asking init to halt.
+    /// Kill at once (lxc.signal.stop, SIGKILL by default) instead of asking
+    /// init to halt.
     #[arg(short = 'k', long = "kill")]
     kill: bool,
     /// Reboot instead of stopping.

@@ -53,7 +53,8 @@ pub(crate) fn poll_readable(
     fd: BorrowedFd<'_>,
     timeout: Option<Duration>,
 ) -> std::result::Result<bool, Errno> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A timeout too large for the clock is no deadline at all.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let left = match deadline {
             None => PollTimeout::NONE,
@@ -106,6 +107,18 @@ impl PidFd {
                 signal: signal.as_str().to_owned(),
                 source,
             }
+        })
+    }
+
+    /// Sends the signal numbered `signal`, which may be a realtime signal
+    /// (`SIGRTMIN+3`, systemd's halt signal) that [`Signal`] cannot name.
+    pub fn send_signal_number(&self, signal: i32) -> Result<()> {
+        sys_pidfd_send_signal(self.fd.as_fd(), signal).map_err(|source| Error::Signal {
+            pid: self.pid.as_raw(),
+            signal: Signal::try_from(signal)
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_else(|_| format!("signal {signal}")),
+            source,
         })
     }
 

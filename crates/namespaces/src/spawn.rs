@@ -187,6 +187,10 @@ fn owned_pidfd(fd: RawFd) -> OwnedFd {
 
 /// Whether this process has more than one thread (field 20 of
 /// /proc/self/stat); when /proc cannot tell, assume it has.
+///
+/// A process with threads must not run arbitrary code in a child of a
+/// raw fork(2) (another thread may hold the allocator's lock): callers
+/// that fork check this first and refuse.
 pub fn multi_threaded() -> bool {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return true;
