@@ -13,9 +13,11 @@ mod console;
 mod container;
 mod create;
 mod error;
+mod hooks;
 mod info;
 mod init;
 mod monitor;
+mod ns_plan;
 mod start;
 mod stop;
 

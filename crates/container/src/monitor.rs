@@ -75,8 +75,17 @@ pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -
             let _ = writeln!(r, "OK {}", pidfd.pid());
         }
         drop(lock.take());
+        let nsrefs = crate::hooks::NsRefs::open(pidfd.pid(), &plan.ns.of_init());
         let status = serve(&plan, terms.as_ref(), &pidfd);
         let _ = c.write_run_file("state", State::Stopping.as_str());
+        // Init that called reboot(2) in its pid namespace ends by SIGHUP:
+        // start it again, unless a stop asked for the end.
+        let rebooted = matches!(status, WaitStatus::Signaled(_, Signal::SIGHUP, _))
+            && matches!(plan.init, Init::Exec(_))
+            && !c.run_file("stopping").exists();
+        let target = if rebooted { "reboot" } else { "stop" };
+        nsrefs.run_stop_hooks(&plan.hooks, target);
+        drop(nsrefs);
         let _ = cg.thaw(Duration::from_secs(2));
         let _ = cg.delete(DeleteOptions {
             recursive: true,
@@ -84,10 +93,9 @@ pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -
             ignore_missing: true,
         });
         code = crate::start::exit_code(status);
-        // Init that called reboot(2) in its pid namespace ends by SIGHUP:
-        // start it again, unless a stop asked for the end.
-        let rebooted = matches!(status, WaitStatus::Signaled(_, Signal::SIGHUP, _));
-        if !(rebooted && matches!(plan.init, Init::Exec(_))) || c.run_file("stopping").exists() {
+        let env = [("LXC_TARGET".to_string(), target.to_string())];
+        // A failed post-stop hook stops a rebooting container, as in LXC.
+        if !plan.hooks.run_logged("post-stop", &[], &env) || !rebooted {
             break;
         }
         tracing::info!(container = c.name(), "rebooting");
@@ -107,6 +115,7 @@ type Started = (
 );
 
 fn start_once(plan: &Plan) -> Result<Started> {
+    plan.hooks.run("pre-start")?;
     let cg = make_cgroup(plan)?;
     let result = (|| {
         let terms = match plan.init {

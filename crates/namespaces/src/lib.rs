@@ -59,8 +59,9 @@ pub use namespace::{Namespace, PROC_SELF_NS};
 pub use pidfd::{join, join_pidfd, PidFd};
 pub use pty::{set_window_size, window_size, Pty, RawTerminal};
 pub use rootfs::{
-    parse_mount_options, setup_rootfs, CgroupHierarchy, CgroupMode, CgroupMount, CreateKind,
-    DevPts, MountOptions, MountSpec, ProcMode, RootfsSpec, SysMode, AUTODEV_LINKS, AUTODEV_NODES,
+    parse_mount_options, setup_rootfs, setup_rootfs_with, CgroupHierarchy, CgroupMode, CgroupMount,
+    CreateKind, DevPts, MountOptions, MountSpec, ProcMode, RootfsSpec, RootfsStage, SysMode,
+    AUTODEV_LINKS, AUTODEV_NODES,
 };
 pub use spawn::{exit_child, spawn, spawn_pidfd, PANIC_EXIT_CODE};
 pub use sync::{sync_pair, SyncChild, SyncParent};
