@@ -8,6 +8,9 @@
 //! [`Case`]s; each case is also a `#[test]` of its own, so a failing key
 //! shows by name. Add the module to [`AREAS`] when you add one.
 
+mod hooks;
+mod namespaces;
+
 use enclos_config::{Support, KEYS};
 
 /// A key pattern of the table (`lxc.hook.pre-start`, `lxc.prlimit.*`,
@@ -19,7 +22,7 @@ pub struct Case {
 }
 
 /// Every area's cases.
-const AREAS: &[&[Case]] = &[];
+const AREAS: &[&[Case]] = &[hooks::CASES, namespaces::CASES];
 
 #[test]
 #[ignore = "the cases are being written (issue 7); the key-table work removes this"]

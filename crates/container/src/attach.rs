@@ -112,6 +112,7 @@ pub fn attach(c: &Container, opts: &AttachOptions) -> Result<i32> {
         Namespace::Net,
         Namespace::Pid,
         Namespace::Mount,
+        Namespace::Time,
     ];
     // SAFETY: the CLI is single-threaded; the child runs straight-line code
     // and exits.

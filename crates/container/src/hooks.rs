@@ -198,8 +198,11 @@ pub(crate) fn run_destroy_hooks(c: &crate::container::Container) -> Result<()> {
 
 /// The monitor's references to init's namespaces, for the stop hooks
 /// (which run once init is gone): `/proc/MONITOR/fd/N` paths.
-#[derive(Debug, Default)]
-pub(crate) struct NsRefs(Vec<(Namespace, std::fs::File)>);
+#[derive(Debug)]
+pub(crate) struct NsRefs {
+    pid: i32,
+    refs: Vec<(Namespace, std::fs::File)>,
+}
 
 impl NsRefs {
     /// Opens `/proc/PID/ns/*` of init for each of `kinds`, in LXC's order.
@@ -222,7 +225,10 @@ impl NsRefs {
                 std::fs::File::open(path).ok().map(|f| (ns, f))
             })
             .collect();
-        NsRefs(refs)
+        NsRefs {
+            pid: pid.as_raw(),
+            refs,
+        }
     }
 
     /// Runs the stop hooks (`target`: "stop" or "reboot"): the references
@@ -230,8 +236,8 @@ impl NsRefs {
     pub fn run_stop_hooks(&self, hooks: &Hooks, target: &str) -> bool {
         let me = std::process::id();
         let mut args = Vec::new();
-        let mut env = vec![("LXC_TARGET".to_string(), target.to_string())];
-        for (ns, f) in &self.0 {
+        let mut env = self.env(target);
+        for (ns, f) in &self.refs {
             let path = format!("/proc/{me}/fd/{}", f.as_raw_fd());
             if hooks.version == 0 {
                 args.push(format!("{}:{path}", ns.proc_name()));
@@ -240,6 +246,15 @@ impl NsRefs {
             }
         }
         hooks.run_logged("stop", &args, &env)
+    }
+
+    /// `LXC_TARGET` and `LXC_PID` (init's pid, gone now) for the stop and
+    /// post-stop hooks.
+    pub fn env(&self, target: &str) -> Vec<(String, String)> {
+        vec![
+            ("LXC_TARGET".to_string(), target.to_string()),
+            ("LXC_PID".to_string(), self.pid.to_string()),
+        ]
     }
 }
 

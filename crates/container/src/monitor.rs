@@ -85,6 +85,7 @@ pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -
             && !c.run_file("stopping").exists();
         let target = if rebooted { "reboot" } else { "stop" };
         nsrefs.run_stop_hooks(&plan.hooks, target);
+        let env = nsrefs.env(target);
         drop(nsrefs);
         let _ = cg.thaw(Duration::from_secs(2));
         let _ = cg.delete(DeleteOptions {
@@ -93,7 +94,6 @@ pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -
             ignore_missing: true,
         });
         code = crate::start::exit_code(status);
-        let env = [("LXC_TARGET".to_string(), target.to_string())];
         // A failed post-stop hook stops a rebooting container, as in LXC.
         if !plan.hooks.run_logged("post-stop", &[], &env) || !rebooted {
             break;

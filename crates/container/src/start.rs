@@ -546,7 +546,8 @@ pub(crate) fn spawn_init(
         parent
             .expect(READY, setup_timeout)
             .map_err(|e| fail(chain(&e)))?;
-        plan.hooks.run("start-host")?;
+        let pid_env = [("LXC_PID".to_string(), pid.to_string())];
+        plan.hooks.run_with("start-host", &[], &pid_env)?;
         parent.send(GO)?;
         if matches!(plan.init, Init::Exec(_)) {
             // Success is the end of the socket at exec (close-on-exec); a
