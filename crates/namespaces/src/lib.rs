@@ -8,6 +8,9 @@
 //! - [`PidFd`] and [`join`]: signals, exit waits and setns through pidfds.
 //! - [`setup_rootfs`]: proc, sys, cgroup, /dev, ptys, fstab entries and
 //!   pivot_root, with every target resolved inside the rootfs.
+//!   [`setup_rootfs_with`] also runs the caller's steps (a container's
+//!   hooks) at the [`RootfsStage`]s: before the rootfs mount, after the
+//!   mounts, after autodev.
 //! - [`Pty`] and [`RawTerminal`]: consoles and their clients.
 //! - [`drop_capabilities`] / [`keep_only`]: `lxc.cap.drop` and `lxc.cap.keep`.
 //!
