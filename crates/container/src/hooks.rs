@@ -31,6 +31,9 @@ use crate::error::{Error, Result};
 /// How long a hook may run before it is killed.
 pub(crate) const HOOK_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The hooks init runs, during its set-up.
+const IN_INIT: &[&str] = &["pre-mount", "mount", "autodev", "start"];
+
 /// At most this much of a hook's output is kept for its error (the end).
 const OUTPUT_KEPT: usize = 4096;
 
@@ -79,9 +82,10 @@ impl Hooks {
         }
     }
 
-    /// How many hooks of these kinds there are.
-    pub fn count(&self, kinds: &[&str]) -> usize {
-        kinds.iter().map(|k| self.config.hooks(k).len()).sum()
+    /// The most time init's hooks may take together.
+    pub fn time_in_init(&self) -> Duration {
+        let count: usize = IN_INIT.iter().map(|k| self.config.hooks(k).len()).sum();
+        HOOK_TIMEOUT * count as u32
     }
 
     /// Runs every hook of `kind` in order; the first that fails stops the
@@ -172,6 +176,11 @@ impl Hooks {
         } else {
             cmd.env_remove("LXC_HOOK_TYPE")
                 .env_remove("LXC_HOOK_SECTION");
+        }
+        if IN_INIT.contains(&kind) {
+            // As LXC, init's hooks see lxc.environment too.
+            let set = self.config.environment().into_iter();
+            cmd.envs(set.filter_map(|(k, v)| v.map(|v| (k, v))));
         }
         cmd.envs(extra_env.iter().map(|(k, v)| (k, v)));
         cmd.process_group(0);
@@ -385,6 +394,13 @@ mod tests {
         let h = hooks("lxc.hook.version = 1\nlxc.hook.post-stop = test \"$LXC_HOOK_TYPE/$LXC_HOOK_SECTION/$LXC_NAME/$LXC_ROOTFS_MOUNT/$LXC_HOOK_VERSION\" = post-stop/lxc/c1//mnt/root/1\n");
         h.run("post-stop").unwrap();
         let h = hooks("lxc.hook.post-stop = sh -c 'test \"$0 $1 $2\" = \"c1 lxc post-stop\" -a -z \"$LXC_HOOK_TYPE\"'\n");
+        h.run("post-stop").unwrap();
+    }
+
+    #[test]
+    fn inits_hooks_see_lxc_environment() {
+        let h = hooks("lxc.environment = FOO=bar\nlxc.hook.mount = sh -c 'test \"$FOO\" = bar'\nlxc.hook.post-stop = sh -c 'test -z \"$FOO\"'\n");
+        h.run("mount").unwrap();
         h.run("post-stop").unwrap();
     }
 

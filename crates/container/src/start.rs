@@ -531,11 +531,7 @@ pub(crate) fn spawn_init(
         })?)
     })?;
     // Hooks in init's set-up may take their time.
-    let setup_timeout = SETUP_TIMEOUT
-        + crate::hooks::HOOK_TIMEOUT
-            * plan
-                .hooks
-                .count(&["pre-mount", "mount", "autodev", "start"]) as u32;
+    let setup_timeout = SETUP_TIMEOUT + plan.hooks.time_in_init();
     let fail = |reason: String| Error::StartFailed {
         name: name.clone(),
         reason,
