@@ -11,6 +11,8 @@
 use enclos_config::{Support, KEYS};
 
 mod console;
+mod hooks;
+mod namespaces;
 mod signals;
 
 /// A key pattern of the table (`lxc.hook.pre-start`, `lxc.prlimit.*`,
@@ -22,7 +24,12 @@ pub struct Case {
 }
 
 /// Every area's cases.
-const AREAS: &[&[Case]] = &[console::CASES, signals::CASES];
+const AREAS: &[&[Case]] = &[
+    console::CASES,
+    hooks::CASES,
+    namespaces::CASES,
+    signals::CASES,
+];
 
 #[test]
 #[ignore = "the cases are being written (issue 7); the key-table work removes this"]

@@ -85,7 +85,7 @@ pub enum Error {
         suggestion: Option<String>,
     },
 
-    #[error("{origin}: Key '{key}' is not supported by enclos yet")]
+    #[error("{origin}: Key '{key}' is not supported by enclos yet{}", crate::typed_hooks::not_yet_why(.key))]
     Unsupported { origin: Origin, key: String },
 
     #[error("{origin}: Networking of type '{net_type}' ('{key}') is not supported by enclos yet; types supported: {supported}")]

@@ -47,11 +47,13 @@ mod error;
 mod keys;
 mod parse;
 mod typed;
+mod typed_hooks;
 mod values;
 
 pub use config::{Config, Entry};
 pub use error::{Error, Origin, Warning, WarningKind};
 pub use keys::{lookup, Arity, KeySpec, Support, KEYS, NET_TYPES};
+pub use typed_hooks::{parse_time_offset, HOOK_TYPES, SHARE_NAMESPACES};
 pub use values::{
     parse_capability, parse_signal, split_command, CgroupAuto, CgroupMode, CgroupSetting, IdKind,
     IdMap, LogLevel, MountAuto, MountCreate, MountEntry, Net, NetSetting, NetType, Personality,

@@ -175,5 +175,6 @@ pub fn destroy(c: &Container, force: bool) -> Result<()> {
             },
         )?;
     }
+    crate::hooks::run_destroy_hooks(c)?;
     remove_stopped(c)
 }

@@ -73,6 +73,14 @@ pub enum Error {
     #[error("{0}")]
     Unsupported(String),
 
+    #[error("lxc.hook.{kind} '{command}' of container '{name}' failed: {reason}")]
+    Hook {
+        name: String,
+        kind: &'static str,
+        command: String,
+        reason: String,
+    },
+
     #[error(transparent)]
     Config(#[from] enclos_config::Error),
 

@@ -73,9 +73,19 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
         if let Some(mut r) = report.take() {
             let _ = writeln!(r, "OK {}", pidfd.pid());
         }
+        let nsrefs = crate::hooks::NsRefs::open(pidfd.pid(), &plan.ns.of_init());
         let status = serve(&plan, terms.as_ref(), &mut output, &pidfd);
         drop(output);
         let _ = c.write_run_file("state", State::Stopping.as_str());
+        // Init that called reboot(2) in its pid namespace ends by SIGHUP:
+        // start it again, unless a stop asked for the end.
+        let rebooted = matches!(status, WaitStatus::Signaled(_, Signal::SIGHUP, _))
+            && matches!(plan.init, Init::Exec(_))
+            && !c.run_file("stopping").exists();
+        let target = if rebooted { "reboot" } else { "stop" };
+        nsrefs.run_stop_hooks(&plan.hooks, target);
+        let env = nsrefs.env(target);
+        drop(nsrefs);
         let _ = cg.thaw(Duration::from_secs(2));
         let _ = cg.delete(DeleteOptions {
             recursive: true,
@@ -83,10 +93,8 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
             ignore_missing: true,
         });
         code = crate::start::exit_code(status);
-        // Init that called reboot(2) in its pid namespace ends by SIGHUP:
-        // start it again, unless a stop asked for the end.
-        let rebooted = matches!(status, WaitStatus::Signaled(_, Signal::SIGHUP, _));
-        if !(rebooted && matches!(plan.init, Init::Exec(_))) || c.run_file("stopping").exists() {
+        // A failed post-stop hook stops a rebooting container, as in LXC.
+        if !plan.hooks.run_logged("post-stop", &[], &env) || !rebooted {
             break;
         }
         tracing::info!(container = c.name(), "rebooting");
@@ -107,6 +115,7 @@ type Started = (
 );
 
 fn start_once(plan: &Plan) -> Result<Started> {
+    plan.hooks.run("pre-start")?;
     let cg = make_cgroup(plan)?;
     let result = (|| {
         let (terms, output) = match plan.init {

@@ -19,8 +19,7 @@ use std::time::Duration;
 
 use enclos_cgroupfs::{Cgroup, DeleteOptions, Layout, Permissions, Populated, Version};
 use enclos_config::{
-    CgroupMode as CfgCgroupMode, Config, MountCreate, NetType, ProcMode as CfgProc,
-    SysMode as CfgSys,
+    CgroupMode as CfgCgroupMode, Config, MountCreate, ProcMode as CfgProc, SysMode as CfgSys,
 };
 use enclos_namespaces::{
     spawn_pidfd, sync_pair, CgroupHierarchy, CgroupMode, CgroupMount, CreateKind, DevPts,
@@ -37,6 +36,8 @@ use crate::error::{io_err, Error, Result};
 /// Steps of the parent/init handshake.
 const ATTACHED: u8 = 1;
 const READY: u8 = 2;
+/// The start-host hooks ran: init may exec.
+const GO: u8 = 3;
 
 /// How long init may take to set itself up before start gives up.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -68,7 +69,10 @@ pub(crate) struct Plan {
     pub config: Config,
     pub init: Init,
     pub layout: Arc<Layout>,
+    /// The namespaces init is cloned with (`ns.clone`).
     pub namespaces: Vec<Namespace>,
+    pub ns: crate::ns_plan::NsPlan,
+    pub hooks: crate::hooks::Hooks,
     pub rootfs: PathBuf,
     pub foreground: bool,
 }
@@ -90,22 +94,16 @@ impl Plan {
                 })
             }
         };
-        let mut namespaces = vec![
-            Namespace::Mount,
-            Namespace::Pid,
-            Namespace::Uts,
-            Namespace::Ipc,
-        ];
-        let nets = config.nets();
-        if !nets.iter().any(|n| n.net_type == NetType::None) {
-            namespaces.push(Namespace::Net);
-        }
+        let ns = crate::ns_plan::NsPlan::new(c, &config)?;
+        let hooks = crate::hooks::Hooks::new(c.name(), &config, &rootfs);
         Ok(Plan {
             container: c.clone(),
             config,
             init,
             layout: Arc::new(Layout::discover()?),
-            namespaces,
+            namespaces: ns.clone.clone(),
+            ns,
+            hooks,
             rootfs,
             foreground,
         })
@@ -371,7 +369,11 @@ pub(crate) fn rootfs_spec(
     let auto = cfg.mount_auto();
     let mut spec = RootfsSpec::new(&plan.rootfs);
     spec.rootfs_readonly = cfg.rootfs().is_some_and(|r| r.read_only());
-    spec.hostname = Some(cfg.uts_name().unwrap_or(plan.container.name()).to_string());
+    // A kept or shared UTS namespace keeps its hostname.
+    spec.hostname = plan
+        .ns
+        .own_uts()
+        .then(|| cfg.uts_name().unwrap_or(plan.container.name()).to_string());
     spec.proc = auto.proc.map(|p| match p {
         CfgProc::Mixed => ProcMode::Mixed,
         CfgProc::Rw => ProcMode::Rw,
@@ -522,21 +524,31 @@ pub(crate) fn spawn_init(
     let gid = plan.config.init_gid();
     let init = plan.init.clone();
     let p = &parent;
-    let (pid, pidfd) = spawn_pidfd(&plan.namespaces, move || {
-        let _ = p.close_in_child();
-        init_main(
-            &child,
-            spec,
-            &env,
-            &cap_drop,
-            cap_keep.as_deref(),
-            &cwd,
-            uid,
-            gid,
-            &init,
-            console_on_stdio,
-        )
+    let (pid, pidfd) = plan.ns.around_clone(|| {
+        Ok(spawn_pidfd(&plan.namespaces, move || {
+            let _ = p.close_in_child();
+            if let Err(e) = plan.ns.enter_shared() {
+                let _ = child.fail(&e);
+                return 1;
+            }
+            init_main(
+                &child,
+                spec,
+                &plan.hooks,
+                plan.ns.cgroup,
+                &env,
+                &cap_drop,
+                cap_keep.as_deref(),
+                &cwd,
+                uid,
+                gid,
+                &init,
+                console_on_stdio,
+            )
+        })?)
     })?;
+    // Hooks in init's set-up may take their time.
+    let setup_timeout = SETUP_TIMEOUT + plan.hooks.time_in_init();
     let fail = |reason: String| Error::StartFailed {
         name: name.clone(),
         reason,
@@ -545,8 +557,11 @@ pub(crate) fn spawn_init(
         cg.attach(pid.as_raw())?;
         parent.send(ATTACHED)?;
         parent
-            .expect(READY, SETUP_TIMEOUT)
+            .expect(READY, setup_timeout)
             .map_err(|e| fail(chain(&e)))?;
+        let pid_env = [("LXC_PID".to_string(), pid.to_string())];
+        plan.hooks.run_with("start-host", &[], &pid_env)?;
+        parent.send(GO)?;
         if matches!(plan.init, Init::Exec(_)) {
             // Success is the end of the socket at exec (close-on-exec); a
             // failed exec reports its error instead.
@@ -571,6 +586,8 @@ pub(crate) fn spawn_init(
 fn init_main(
     sync: &SyncChild,
     spec: &RootfsSpec,
+    hooks: &crate::hooks::Hooks,
+    cgroup_ns: bool,
     env: &[CString],
     cap_drop: &[String],
     cap_keep: Option<&[String]>,
@@ -587,10 +604,12 @@ fn init_main(
     if sync.expect(ATTACHED, SETUP_TIMEOUT).is_err() {
         return 1;
     }
-    if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
-        return fail(format!("Cannot create the cgroup namespace: {e}"));
+    if cgroup_ns {
+        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
+            return fail(format!("Cannot create the cgroup namespace: {e}"));
+        }
     }
-    if let Err(e) = enclos_namespaces::setup_rootfs(spec) {
+    if let Err(e) = enclos_namespaces::setup_rootfs_with(spec, &mut |s| hooks.at_stage(s)) {
         return fail(chain(&e));
     }
     if !console_on_stdio {
@@ -617,6 +636,9 @@ fn init_main(
             return fail(chain(&e));
         }
     }
+    if let Err(e) = hooks.run("start") {
+        return fail(chain(&e));
+    }
     if let Err(e) = nix::unistd::chdir(cwd) {
         return fail(format!("Cannot change to lxc.init.cwd {cwd}: {e}"));
     }
@@ -630,7 +652,11 @@ fn init_main(
             return fail(format!("Cannot switch to lxc.init.uid {u}: {e}"));
         }
     }
-    if sync.send(READY).is_err() {
+    if sync.send(READY).is_err()
+        || sync
+            .expect(GO, SETUP_TIMEOUT + crate::hooks::HOOK_TIMEOUT)
+            .is_err()
+    {
         return 1;
     }
     match init {

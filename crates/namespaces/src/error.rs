@@ -160,6 +160,14 @@ pub enum Error {
     #[error("Refusing to set up a rootfs in the mount namespace of pid 1 (the child must be cloned with a new mount namespace)")]
     SharedMountNamespace,
 
+    /// The caller's step of [`crate::setup_rootfs_with`] failed; its
+    /// message says what and why.
+    #[error("{message}")]
+    RootfsStep {
+        stage: crate::RootfsStage,
+        message: String,
+    },
+
     #[error("Cannot pivot_root into {rootfs}")]
     PivotRoot {
         rootfs: PathBuf,

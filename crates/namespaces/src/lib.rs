@@ -8,6 +8,9 @@
 //! - [`PidFd`] and [`join`]: signals, exit waits and setns through pidfds.
 //! - [`setup_rootfs`]: proc, sys, cgroup, /dev, ptys, fstab entries and
 //!   pivot_root, with every target resolved inside the rootfs.
+//!   [`setup_rootfs_with`] also runs the caller's steps (a container's
+//!   hooks) at the [`RootfsStage`]s: before the rootfs mount, after the
+//!   mounts, after autodev.
 //! - [`Pty`] and [`RawTerminal`]: consoles and their clients; [`PtyPair`],
 //!   [`send_fd`] and [`recv_fd`]: a pty opened in a container's devpts and
 //!   its master handed to a process outside.
@@ -64,8 +67,9 @@ pub use pty::{
     RawTerminal,
 };
 pub use rootfs::{
-    parse_mount_options, setup_rootfs, CgroupHierarchy, CgroupMode, CgroupMount, CreateKind,
-    DevPts, MountOptions, MountSpec, ProcMode, RootfsSpec, SysMode, AUTODEV_LINKS, AUTODEV_NODES,
+    parse_mount_options, setup_rootfs, setup_rootfs_with, CgroupHierarchy, CgroupMode, CgroupMount,
+    CreateKind, DevPts, MountOptions, MountSpec, ProcMode, RootfsSpec, RootfsStage, SysMode,
+    AUTODEV_LINKS, AUTODEV_NODES,
 };
 pub use spawn::{exit_child, multi_threaded, spawn, spawn_pidfd, PANIC_EXIT_CODE};
 pub use sync::{sync_pair, SyncChild, SyncParent};

@@ -31,13 +31,14 @@ pub(super) struct Plan {
 }
 
 /// The namespaces an attached command shares with init.
-const NAMESPACES: [Namespace; 6] = [
+const NAMESPACES: [Namespace; 7] = [
     Namespace::Cgroup,
     Namespace::Ipc,
     Namespace::Uts,
     Namespace::Net,
     Namespace::Pid,
     Namespace::Mount,
+    Namespace::Time,
 ];
 
 /// The child's whole life: never returns. Failures are written to `err`

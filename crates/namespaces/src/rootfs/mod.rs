@@ -83,6 +83,17 @@ pub struct DevPts {
     pub max: u32,
 }
 
+/// The points of [`setup_rootfs_with`] where the caller's step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootfsStage {
+    /// In the new mount namespace, before the rootfs is bind-mounted.
+    PreMount,
+    /// After every mount (and the mount entries), before pivot_root.
+    Mount,
+    /// After `Mount`, when /dev is an autodev tmpfs; before pivot_root.
+    Autodev,
+}
+
 /// Everything [`setup_rootfs`] does, in the container's terms.
 #[derive(Debug, Clone, Default)]
 pub struct RootfsSpec {
@@ -180,6 +191,17 @@ fn ensure_own_mount_namespace() -> Result<()> {
 /// mount or a `create=` outside it. Descriptors opened here are closed when
 /// it returns. Bind sources, the console and the ttys are host paths.
 pub fn setup_rootfs(spec: &RootfsSpec) -> Result<()> {
+    setup_rootfs_with(spec, &mut |_| Ok(()))
+}
+
+/// [`setup_rootfs`], calling `step` at each [`RootfsStage`] (the autodev
+/// stage only when `spec.autodev`); an `Err(message)` of `step` stops the
+/// set-up with [`Error::RootfsStep`].
+pub fn setup_rootfs_with(
+    spec: &RootfsSpec,
+    step: &mut dyn FnMut(RootfsStage) -> std::result::Result<(), String>,
+) -> Result<()> {
+    let mut at = |stage| step(stage).map_err(|message| Error::RootfsStep { stage, message });
     ensure_own_mount_namespace()?;
     mount(
         None::<&str>,
@@ -189,6 +211,7 @@ pub fn setup_rootfs(spec: &RootfsSpec) -> Result<()> {
         None::<&str>,
     )
     .map_err(mount_err("none", Path::new("/"), "none", "rslave"))?;
+    at(RootfsStage::PreMount)?;
     mount(
         Some(&spec.rootfs),
         &spec.rootfs,
@@ -246,6 +269,10 @@ pub fn setup_rootfs(spec: &RootfsSpec) -> Result<()> {
             }
             Err(e) => return Err(e),
         }
+    }
+    at(RootfsStage::Mount)?;
+    if spec.autodev {
+        at(RootfsStage::Autodev)?;
     }
     if spec.rootfs_readonly {
         remount_bind(&root.fd, MsFlags::MS_RDONLY).map_err(mount_err(
