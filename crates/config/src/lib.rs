@@ -47,11 +47,13 @@ mod error;
 mod keys;
 mod parse;
 mod typed;
+mod typed_process;
 mod values;
 
 pub use config::{Config, Entry};
 pub use error::{Error, Origin, Warning, WarningKind};
 pub use keys::{lookup, Arity, KeySpec, Support, KEYS, NET_TYPES};
+pub use typed_process::FamilyValue;
 pub use values::{
     parse_capability, parse_signal, split_command, CgroupAuto, CgroupMode, CgroupSetting, IdKind,
     IdMap, LogLevel, MountAuto, MountCreate, MountEntry, Net, NetSetting, NetType, Personality,

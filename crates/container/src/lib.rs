@@ -15,7 +15,9 @@ mod create;
 mod error;
 mod info;
 mod init;
+mod limits;
 mod monitor;
+mod security;
 mod start;
 mod stop;
 

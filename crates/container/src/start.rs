@@ -81,6 +81,11 @@ impl Plan {
                 c.name()
             )));
         }
+        crate::limits::check(&config, c.name())?;
+        for note in crate::security::start_notes(&config, c.name())? {
+            // start's own words to the user, before the monitor detaches.
+            eprintln!("{note}");
+        }
         let rootfs = match config.rootfs() {
             Some(r) => crate::create::storage_rootfs(&r)?.prepare()?,
             None => {
@@ -504,6 +509,7 @@ pub(crate) fn spawn_init(
     let uid = plan.config.init_uid();
     let gid = plan.config.init_gid();
     let init = plan.init.clone();
+    let setup = crate::limits::InitSetup::new(&plan.config);
     let p = &parent;
     let (pid, pidfd) = spawn_pidfd(&plan.namespaces, move || {
         let _ = p.close_in_child();
@@ -518,6 +524,7 @@ pub(crate) fn spawn_init(
             gid,
             &init,
             console_on_stdio,
+            &setup,
         )
     })?;
     let fail = |reason: String| Error::StartFailed {
@@ -526,6 +533,7 @@ pub(crate) fn spawn_init(
     };
     let result = (|| -> Result<()> {
         cg.attach(pid.as_raw())?;
+        crate::limits::apply_from_monitor(&plan.config, &name, pid)?;
         parent.send(ATTACHED)?;
         parent
             .expect(READY, SETUP_TIMEOUT)
@@ -562,6 +570,7 @@ fn init_main(
     gid: Option<u32>,
     init: &Init,
     console_on_stdio: bool,
+    setup: &crate::limits::InitSetup,
 ) -> i32 {
     let fail = |msg: String| -> i32 {
         let _ = sync.fail(&msg);
@@ -572,6 +581,9 @@ fn init_main(
     }
     if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
         return fail(format!("Cannot create the cgroup namespace: {e}"));
+    }
+    if let Err(e) = setup.apply_before_root() {
+        return fail(e);
     }
     if let Err(e) = enclos_namespaces::setup_rootfs(spec) {
         return fail(chain(&e));
@@ -593,6 +605,9 @@ fn init_main(
     if let Err(e) = nix::unistd::chdir(cwd) {
         return fail(format!("Cannot change to lxc.init.cwd {cwd}: {e}"));
     }
+    if let Err(e) = nix::unistd::setgroups(&setup.groups) {
+        return fail(format!("Cannot set init's groups (lxc.init.groups): {e}"));
+    }
     if let Some(g) = gid {
         if let Err(e) = nix::unistd::setgid(nix::unistd::Gid::from_raw(g)) {
             return fail(format!("Cannot switch to lxc.init.gid {g}: {e}"));
@@ -602,6 +617,9 @@ fn init_main(
         if let Err(e) = nix::unistd::setuid(nix::unistd::Uid::from_raw(u)) {
             return fail(format!("Cannot switch to lxc.init.uid {u}: {e}"));
         }
+    }
+    if let Err(e) = setup.apply_before_exec() {
+        return fail(e);
     }
     if sync.send(READY).is_err() {
         return 1;
