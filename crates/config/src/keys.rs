@@ -118,6 +118,10 @@ const APPARMOR: Support = Support::Reported(
 const SELINUX: Support = Support::Reported(
     "an SELinux setting: applied only on a host with SELinux; start warns when the host has none",
 );
+/// Read and checked; start refuses it with its reason.
+const IDMAP: Support = Support::Reported(
+    "an unprivileged container: start refuses it until enclos runs those (the unprivileged issue)",
+);
 /// A network key of the types enclos does not set up yet: with `empty`
 /// or `none` it has no effect and the configuration warns about it.
 const NET_ONLY: Support = Support::Reported(
@@ -202,14 +206,14 @@ pub static KEYS: &[KeySpec] = &[
     k("lxc.tty.max",                        YES,     ONE,  Kind::Uint),
     k("lxc.tty.dir",                        YES,     ONE,  Kind::TtyDir),
     k("lxc.autodev",                        YES,     ONE,  Kind::Bool),
-    k("lxc.autodev.tmpfs.size",             NOT_YET, ONE,  Kind::Uint),
+    k("lxc.autodev.tmpfs.size",             YES,     ONE,  Kind::Uint),
     k("lxc.mount.fstab",                    YES,     ONE,  Kind::Path),
     k("lxc.mount.entry",                    YES,     LIST, Kind::MountEntry),
     k("lxc.mount.auto",                     YES,     LIST, Kind::MountAuto),
     k("lxc.rootfs.path",                    YES,     ONE,  Kind::RootfsPath),
-    k("lxc.rootfs.mount",                   YES,     ONE,  Kind::AbsPath),
+    k("lxc.rootfs.mount",                   NOT_YET, ONE,  Kind::AbsPath),
     k("lxc.rootfs.options",                 YES,     ONE,  Kind::Text),
-    k("lxc.rootfs.managed",                 NOT_YET, ONE,  Kind::Bool),
+    k("lxc.rootfs.managed",                 YES,     ONE,  Kind::Bool),
     k("lxc.cgroup",                         YES,     ONE,  Kind::Clear(&["lxc.cgroup.*"])),
     k("lxc.cgroup.*",                       YES,     LIST, Kind::Text),
     k("lxc.cgroup2",                        YES,     ONE,  Kind::Clear(&["lxc.cgroup2.*"])),
@@ -250,7 +254,7 @@ pub static KEYS: &[KeySpec] = &[
     k("lxc.seccomp.notify.proxy",           NOT_YET, ONE,  Kind::Text),
     k("lxc.seccomp.notify.cookie",          NOT_YET, ONE,  Kind::Text),
     k("lxc.no_new_privs",                   NOT_YET, ONE,  Kind::Bool),
-    k("lxc.idmap",                          YES,     LIST, Kind::IdMap),
+    k("lxc.idmap",                          IDMAP,   LIST, Kind::IdMap),
     k("lxc.hook",                           NOT_YET, ONE,  Kind::Clear(HOOKS)),
     k("lxc.hook.version",                   YES,     ONE,  Kind::Bool),
     k("lxc.hook.pre-start",                 NOT_YET, LIST, Kind::Text),
@@ -266,7 +270,7 @@ pub static KEYS: &[KeySpec] = &[
     k("lxc.start.auto",                     YES,     ONE,  Kind::Bool),
     k("lxc.start.delay",                    YES,     ONE,  Kind::Uint),
     k("lxc.start.order",                    YES,     ONE,  Kind::Int),
-    k("lxc.monitor.unshare",                NOT_YET, ONE,  Kind::Bool),
+    k("lxc.monitor.unshare",                YES,     ONE,  Kind::Bool),
     k("lxc.monitor.signal.pdeath",          YES,     ONE,  Kind::SignalOrZero),
     k("lxc.group",                          YES,     LIST, Kind::Names),
     k("lxc.environment",                    YES,     LIST, Kind::Environment),
@@ -281,6 +285,7 @@ pub static KEYS: &[KeySpec] = &[
 const NOT_YET_WHY: &[(&str, &str)] = &[
     ("lxc.seccomp.",     "seccomp comes with the confinement issue; until then a container that asks for a seccomp filter does not start without one"),
     ("lxc.no_new_privs", "no_new_privs comes with the confinement issue"),
+    ("lxc.rootfs.mount", "enclos mounts the rootfs where it lies and pivots from there; the place LXC mounts it at is what its hooks see (LXC_ROOTFS_MOUNT), which comes with hooks"),
 ];
 
 /// Why the not-yet key `key` is not there yet, when a later piece of work

@@ -781,7 +781,6 @@ fn typed_values() {
          lxc.hook.version = 1\n\
          lxc.rootfs.path = overlay:/srv/base/rootfs:/srv/c1/delta\n\
          lxc.rootfs.options = idmap=container,noatime\n\
-         lxc.rootfs.mount = /usr/lib/enclos/rootfs\n\
          lxc.cap.drop = CAP_SYS_MODULE 25 sys_module\n",
     );
     assert_eq!(config.init_cmd().unwrap(), ["/bin/sh", "-c", "sleep 1000"]);
@@ -833,7 +832,6 @@ fn typed_values() {
             options: vec!["idmap=container".to_string(), "noatime".to_string()],
         }
     );
-    assert_eq!(config.rootfs_mount(), Some("/usr/lib/enclos/rootfs"));
     assert_eq!(config.cap_drop(), ["sys_module", "sys_time"]);
 }
 
@@ -1145,7 +1143,6 @@ fn every_supported_key_can_be_set() {
         ("lxc.init.cmd", "/sbin/init"),
         ("lxc.execute.cmd", "/bin/true"),
         ("lxc.init.cwd", "/"),
-        ("lxc.rootfs.mount", "/mnt"),
         ("lxc.log.level", "ERROR"),
         ("lxc.environment", "A=1"),
         ("lxc.cap.drop", "mknod"),

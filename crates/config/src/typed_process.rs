@@ -99,6 +99,24 @@ impl Config {
         }
     }
 
+    /// `lxc.autodev.tmpfs.size`: the size of the /dev tmpfs as LXC gives
+    /// it to the kernel (`size=N`, in bytes); `None` (LXC's 500000) when
+    /// unset or 0.
+    pub fn autodev_tmpfs_size(&self) -> Option<u64> {
+        self.get("lxc.autodev.tmpfs.size")
+            .and_then(|v| parse_uint(v).ok())
+            .filter(|&n| n > 0)
+            .map(u64::from)
+    }
+
+    /// `lxc.rootfs.managed`: whether enclos owns the rootfs (and destroy
+    /// removes it); true when unset.
+    pub fn rootfs_managed(&self) -> bool {
+        self.get("lxc.rootfs.managed")
+            .and_then(|v| parse_bool(v).ok())
+            .unwrap_or(true)
+    }
+
     /// `lxc.monitor.unshare`: whether the monitor unshares its mount
     /// namespace before it sets the container up.
     pub fn monitor_unshare(&self) -> bool {

@@ -246,7 +246,15 @@ impl InitSetup {
         }
         if self.pdeath_signal != 0 {
             // SAFETY: PR_SET_PDEATHSIG takes a signal number; no pointers.
-            let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, self.pdeath_signal, 0, 0, 0) };
+            let rc = unsafe {
+                libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    self.pdeath_signal as libc::c_ulong,
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                )
+            };
             if rc < 0 {
                 return Err(format!(
                     "Cannot set lxc.monitor.signal.pdeath {}: {}",

@@ -56,6 +56,8 @@ pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -
     crate::start::monitor_signals();
     let c = plan.container.clone();
     let _mlock = take_monitor_lock(&c)?;
+    let _log = crate::logging::container_log(&plan.config, c.name())?;
+    crate::monitor_keys::apply(&plan.config, c.name())?;
     let mut lock = lock;
     let mut code;
     loop {
@@ -65,6 +67,7 @@ pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -
         let (cg, terms, pidfd) = match started {
             Ok(v) => v,
             Err(e) => {
+                tracing::error!(container = c.name(), "failed to start: {e}");
                 c.clear_runtime();
                 return Err(e);
             }
@@ -75,7 +78,9 @@ pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -
             let _ = writeln!(r, "OK {}", pidfd.pid());
         }
         drop(lock.take());
+        tracing::info!(container = c.name(), init = pidfd.pid().as_raw(), "RUNNING");
         let status = serve(&plan, terms.as_ref(), &pidfd);
+        tracing::info!(container = c.name(), "init exited: {status:?}");
         let _ = c.write_run_file("state", State::Stopping.as_str());
         let _ = cg.thaw(Duration::from_secs(2));
         let _ = cg.delete(DeleteOptions {
@@ -94,6 +99,7 @@ pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -
     }
     let _ = std::fs::remove_file(c.run_file("stopping"));
     c.clear_runtime();
+    tracing::info!(container = c.name(), "STOPPED");
     if plan.config.ephemeral() {
         let _ = crate::create::remove_stopped(&c);
     }

@@ -408,6 +408,7 @@ pub(crate) fn rootfs_spec(
         spec.cgroup = Some(CgroupMount { mode, hierarchies });
     }
     spec.autodev = cfg.autodev();
+    crate::rootfs_keys::apply(cfg, plan.container.name(), &mut spec)?;
     spec.devpts = Some(DevPts { max: cfg.pty_max() });
     spec.console = console;
     spec.ttys = ttys;
@@ -593,6 +594,10 @@ fn init_main(
             return fail(e);
         }
     }
+    // Before the capabilities go (CAP_SETGID may be among them).
+    if let Err(e) = nix::unistd::setgroups(&setup.groups) {
+        return fail(format!("Cannot set init's groups (lxc.init.groups): {e}"));
+    }
     if let Some(keep) = cap_keep {
         if let Err(e) = enclos_namespaces::keep_only(keep) {
             return fail(chain(&e));
@@ -604,9 +609,6 @@ fn init_main(
     }
     if let Err(e) = nix::unistd::chdir(cwd) {
         return fail(format!("Cannot change to lxc.init.cwd {cwd}: {e}"));
-    }
-    if let Err(e) = nix::unistd::setgroups(&setup.groups) {
-        return fail(format!("Cannot set init's groups (lxc.init.groups): {e}"));
     }
     if let Some(g) = gid {
         if let Err(e) = nix::unistd::setgid(nix::unistd::Gid::from_raw(g)) {
