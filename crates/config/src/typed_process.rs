@@ -117,6 +117,29 @@ impl Config {
             .unwrap_or(true)
     }
 
+    /// `lxc.cgroup.dir`, `lxc.cgroup.dir.container`,
+    /// `lxc.cgroup.dir.container.inner`, `lxc.cgroup.dir.monitor`,
+    /// `lxc.cgroup.dir.monitor.pivot`: each as written, with its origin.
+    pub fn cgroup_dir(&self, which: &str) -> Option<(String, Origin)> {
+        let key = match which {
+            "" => "lxc.cgroup.dir".to_string(),
+            w => format!("lxc.cgroup.dir.{w}"),
+        };
+        self.live_entries()
+            .filter(|e| e.key == key)
+            .last()
+            .filter(|e| !e.value.is_empty())
+            .map(|e| (e.value.trim_matches('/').to_string(), e.origin.clone()))
+    }
+
+    /// `lxc.cgroup.relative`: whether the container's cgroup goes under
+    /// the cgroup of the process that starts it, not under the root.
+    pub fn cgroup_relative(&self) -> bool {
+        self.get("lxc.cgroup.relative")
+            .and_then(|v| parse_bool(v).ok())
+            .unwrap_or(false)
+    }
+
     /// `lxc.monitor.unshare`: whether the monitor unshares its mount
     /// namespace before it sets the container up.
     pub fn monitor_unshare(&self) -> bool {

@@ -56,7 +56,7 @@ pub fn attach(c: &Container, opts: &AttachOptions) -> Result<i32> {
     let init = PidFd::open(Pid::from_raw(init_pid))?;
     // Open the cgroup files while the host's /sys is still ours.
     let layout = std::sync::Arc::new(enclos_cgroupfs::Layout::discover()?);
-    let cg = c.cgroup(layout)?;
+    let cg = c.init_cgroup(layout)?;
     let mut procs: Vec<File> = Vec::new();
     for m in cg.members() {
         let path = m.dir.join("cgroup.procs");

@@ -9,6 +9,7 @@
 //! directly, so they work even when a monitor was killed.
 
 mod attach;
+mod cgroup_keys;
 mod console;
 mod container;
 mod create;

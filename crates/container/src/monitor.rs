@@ -58,6 +58,7 @@ pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -
     let _mlock = take_monitor_lock(&c)?;
     let _log = crate::logging::container_log(&plan.config, c.name())?;
     crate::monitor_keys::apply(&plan.config, c.name())?;
+    let monitor_cg = crate::cgroup_keys::enter_monitor_group(&plan.cgroups, plan.layout.clone())?;
     let mut lock = lock;
     let mut code;
     loop {
@@ -69,6 +70,9 @@ pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -
             Err(e) => {
                 tracing::error!(container = c.name(), "failed to start: {e}");
                 c.clear_runtime();
+                if let Some(cg) = monitor_cg {
+                    crate::cgroup_keys::leave_monitor_group(&plan.cgroups, cg);
+                }
                 return Err(e);
             }
         };
@@ -99,6 +103,9 @@ pub(crate) fn run(plan: Plan, report: &mut Option<File>, lock: Option<OpLock>) -
     }
     let _ = std::fs::remove_file(c.run_file("stopping"));
     c.clear_runtime();
+    if let Some(cg) = monitor_cg {
+        crate::cgroup_keys::leave_monitor_group(&plan.cgroups, cg);
+    }
     tracing::info!(container = c.name(), "STOPPED");
     if plan.config.ephemeral() {
         let _ = crate::create::remove_stopped(&c);
@@ -127,7 +134,9 @@ fn start_once(plan: &Plan) -> Result<Started> {
             None => (None, Vec::new()),
         };
         let spec = rootfs_spec(plan, console, ttys)?;
-        let (_pid, pidfd) = spawn_init(plan, &cg, &spec, terms.is_none())?;
+        let inner = crate::cgroup_keys::init_group(&plan.config, &cg, &plan.container)?;
+        let (_pid, pidfd) =
+            spawn_init(plan, inner.as_ref().unwrap_or(&cg), &spec, terms.is_none())?;
         Ok((terms, pidfd))
     })();
     match result {

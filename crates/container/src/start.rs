@@ -69,6 +69,7 @@ pub(crate) struct Plan {
     pub init: Init,
     pub layout: Arc<Layout>,
     pub namespaces: Vec<Namespace>,
+    pub cgroups: crate::cgroup_keys::Placement,
     pub rootfs: PathBuf,
     pub foreground: bool,
 }
@@ -105,11 +106,13 @@ impl Plan {
         if !nets.iter().any(|n| n.net_type == NetType::None) {
             namespaces.push(Namespace::Net);
         }
+        let layout = Arc::new(Layout::discover()?);
         Ok(Plan {
             container: c.clone(),
+            cgroups: crate::cgroup_keys::placement(&config, c, &layout)?,
             config,
             init,
-            layout: Arc::new(Layout::discover()?),
+            layout,
             namespaces,
             rootfs,
             foreground,
@@ -275,7 +278,9 @@ fn redirect_stdio_to_null() {
 /// first) and given the settings of the configuration.
 pub(crate) fn make_cgroup(plan: &Plan) -> Result<Cgroup> {
     let c = &plan.container;
-    let cg = c.cgroup(plan.layout.clone())?;
+    let path = &plan.cgroups.container;
+    c.write_run_file(crate::cgroup_keys::RUN_FILE, path)?;
+    let cg = Cgroup::new(plan.layout.clone(), &["*"], path)?;
     if cg.members().iter().any(|m| m.dir.is_dir()) {
         // A leftover group goes, unless processes of an earlier run are
         // still in it (the delete checks before removing anything).
