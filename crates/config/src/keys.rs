@@ -276,7 +276,7 @@ pub static KEYS: &[KeySpec] = &[
     k("lxc.environment",                    YES,     LIST, Kind::Environment),
     k("lxc.log.level",                      YES,     ONE,  Kind::LogLevel),
     k("lxc.log.file",                       YES,     ONE,  Kind::Path),
-    k("lxc.log.syslog",                     NOT_YET, ONE,  Kind::SyslogFacility),
+    k("lxc.log.syslog",                     YES,     ONE,  Kind::SyslogFacility),
 ];
 
 /// What some not-yet keys wait for: a key starting with the prefix gets

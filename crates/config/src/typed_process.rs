@@ -140,6 +140,12 @@ impl Config {
             .unwrap_or(false)
     }
 
+    /// `lxc.log.syslog`: the syslog facility the container's log also
+    /// goes to (`daemon`, `local0` .. `local7`).
+    pub fn log_syslog(&self) -> Option<&str> {
+        self.get("lxc.log.syslog").filter(|v| !v.is_empty())
+    }
+
     /// `lxc.monitor.unshare`: whether the monitor unshares its mount
     /// namespace before it sets the container up.
     pub fn monitor_unshare(&self) -> bool {
