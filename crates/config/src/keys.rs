@@ -1,7 +1,8 @@
 //! The LXC 5.0 key set: one table of key patterns, each with what enclos
-//! does with it (supported or not yet), whether it is a list, and the kind
-//! of value it takes. A later issue that implements a key flips its
-//! `NOT_YET` to `YES` here, and nothing else.
+//! does with it (supported, reported with a reason where the host or the
+//! configuration does not allow it, or not yet), whether it is a list, and
+//! the kind of value it takes. A later issue that implements a key flips
+//! its `NOT_YET` to `YES` here, and adds a case to `tests/config_keys`.
 
 use serde::Serialize;
 

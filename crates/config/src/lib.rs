@@ -6,7 +6,9 @@
 //!   LXC's defaults, and writes files back (`set`, `append`, `remove`,
 //!   atomic `write`), keeping comments and untouched lines as they were.
 //! - [`KEYS`] is the whole LXC 5.0 key set, each key marked supported by
-//!   enclos or not yet; [`NET_TYPES`] does the same for network types.
+//!   enclos, reported (read, and applied only where the host allows, with
+//!   the reason), or not yet; [`NET_TYPES`] does the same for network
+//!   types.
 //! - Every [`Error`] about the content of a file names the file and line.
 //!
 //! The rules, following LXC:

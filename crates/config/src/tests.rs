@@ -1144,6 +1144,7 @@ fn every_supported_key_can_be_set() {
         ("lxc.execute.cmd", "/bin/true"),
         ("lxc.init.cwd", "/"),
         ("lxc.log.level", "ERROR"),
+        ("lxc.log.syslog", "daemon"),
         ("lxc.environment", "A=1"),
         ("lxc.cap.drop", "mknod"),
         ("lxc.cap.keep", "none"),
