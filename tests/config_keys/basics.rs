@@ -252,6 +252,8 @@ pub fn arch_i686_makes_uname_say_i686() {
         host_proc(lab.init_pid(&n), "personality").trim(),
         "00000008"
     );
+    // attach enters it too, as lxc-attach does.
+    assert_eq!(inside(&lab, &n, "uname -m"), "i686");
 }
 
 #[test]

@@ -99,6 +99,7 @@ pub fn attach(c: &Container, opts: &AttachOptions) -> Result<i32> {
     };
     let pty = if opts.pty { Some(Pty::open()?) } else { None };
     let cap_drop = cfg.cap_drop();
+    let persona = crate::limits::persona(&cfg);
     let (err_rd, err_wr) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Sys {
             what: "create a pipe",
@@ -182,6 +183,10 @@ pub fn attach(c: &Container, opts: &AttachOptions) -> Result<i32> {
                 if let Err(e) = nix::unistd::setuid(nix::unistd::Uid::from_raw(u)) {
                     fail(format!("Cannot switch to uid {u}: {e}"));
                 }
+            }
+            // As lxc-attach: the container's execution domain (lxc.arch).
+            if let Err(e) = crate::limits::set_personality(persona) {
+                fail(e);
             }
             let _ = std::env::set_current_dir("/");
             let e = exec(&command, &env);

@@ -197,10 +197,7 @@ impl InitSetup {
                 .collect(),
             new_keyring: cfg.keyring_session(),
             sched_core: cfg.sched_core(),
-            personality: cfg.personality().map(|p| match p {
-                Personality::Linux32 => PER_LINUX32,
-                Personality::Linux => PER_LINUX,
-            }),
+            personality: persona(cfg),
             groups: cfg
                 .init_groups()
                 .unwrap_or_default()
@@ -235,15 +232,7 @@ impl InitSetup {
     /// In init, last before exec (after its uid and gid changed, which
     /// would reset the parent-death signal).
     pub fn apply_before_exec(&self) -> std::result::Result<(), String> {
-        if let Some(persona) = self.personality {
-            // SAFETY: personality(2) takes a plain integer.
-            if unsafe { libc::personality(persona) } < 0 {
-                return Err(format!(
-                    "Cannot set the execution domain of lxc.arch: {}",
-                    std::io::Error::last_os_error()
-                ));
-            }
-        }
+        set_personality(self.personality)?;
         if self.pdeath_signal != 0 {
             // SAFETY: PR_SET_PDEATHSIG takes a signal number; no pointers.
             let rc = unsafe {
@@ -265,6 +254,29 @@ impl InitSetup {
         }
         Ok(())
     }
+}
+
+/// The execution domain of `lxc.arch`, for init and attached processes.
+pub(crate) fn persona(cfg: &Config) -> Option<libc::c_ulong> {
+    cfg.personality().map(|p| match p {
+        Personality::Linux32 => PER_LINUX32,
+        Personality::Linux => PER_LINUX,
+    })
+}
+
+/// Enters the execution domain `persona` (nothing when `None`).
+pub(crate) fn set_personality(persona: Option<libc::c_ulong>) -> std::result::Result<(), String> {
+    let Some(persona) = persona else {
+        return Ok(());
+    };
+    // SAFETY: personality(2) takes a plain integer.
+    if unsafe { libc::personality(persona) } < 0 {
+        return Err(format!(
+            "Cannot set the execution domain of lxc.arch: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
 }
 
 /// A new anonymous session keyring, as LXC gives init unless
