@@ -68,6 +68,13 @@ fn start_notes_at(
             .iter()
             .map(|e| format!("{} ({}:{})", e.key, e.origin.file.display(), e.origin.line))
             .collect();
+        // `lxc.apparmor.profile = unconfined` asks for nothing to apply.
+        let asks_for_none = keys
+            .iter()
+            .all(|e| e.key == m.unconfined.0 && e.value == m.unconfined.1);
+        if asks_for_none {
+            continue;
+        }
         if !(m.present)(securityfs, selinuxfs) {
             notes.push(format!(
                 "Warning: this host has no {}: {} not applied",
@@ -76,23 +83,18 @@ fn start_notes_at(
             ));
             continue;
         }
-        let asks_for_none = keys
-            .iter()
-            .all(|e| e.key == m.unconfined.0 && e.value == m.unconfined.1);
-        if !asks_for_none {
-            return Err(Error::StartFailed {
-                name: name.to_string(),
-                reason: format!(
-                    "{}:{}: this host runs {}, but enclos does not confine containers with it yet (the confinement issue): {}; remove these keys, or set {} = {}, to run the container unconfined",
-                    first.origin.file.display(),
-                    first.origin.line,
-                    m.name,
-                    listed.join(", "),
-                    m.unconfined.0,
-                    m.unconfined.1
-                ),
-            });
-        }
+        return Err(Error::StartFailed {
+            name: name.to_string(),
+            reason: format!(
+                "{}:{}: this host runs {}, but enclos does not confine containers with it yet (the confinement issue): {}; remove these keys, or set {} = {}, to run the container unconfined",
+                first.origin.file.display(),
+                first.origin.line,
+                m.name,
+                listed.join(", "),
+                m.unconfined.0,
+                m.unconfined.1
+            ),
+        });
     }
     for w in cfg.warnings() {
         if matches!(
@@ -142,6 +144,12 @@ mod tests {
         let c = cfg("lxc.apparmor.profile = unconfined\n");
         assert_eq!(
             start_notes_at(&c, "c", dir.path(), dir.path()).unwrap(),
+            Vec::<String>::new()
+        );
+        // Nor is it a warning on a host without AppArmor.
+        let none = TempDir::new().unwrap();
+        assert_eq!(
+            start_notes_at(&c, "c", none.path(), none.path()).unwrap(),
             Vec::<String>::new()
         );
     }
