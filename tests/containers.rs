@@ -783,87 +783,7 @@ fn device_add_makes_the_device_in_the_container() {
         .success();
 }
 
-#[test]
-fn autostart_lists_and_acts_in_order() {
-    if !require_root("autostart_lists_and_acts_in_order") {
-        return;
-    }
-    let lab = Lab::new();
-    // Created out of order on purpose.
-    let late = lab.name("late");
-    lab.create_with(&late, "lxc.start.auto = 1\nlxc.start.order = 10\n");
-    let tie2 = lab.name("tie2");
-    lab.create_with(&tie2, "lxc.start.auto = 1\nlxc.start.order = 2\n");
-    let tie1 = lab.name("tie1");
-    lab.create_with(&tie1, "lxc.start.auto = 1\nlxc.start.order = 2\n");
-    let manual = lab.name("manual");
-    lab.create_with(&manual, "lxc.start.auto = 0\nlxc.start.order = 1\n");
-    let web = lab.name("web");
-    lab.create_with(
-        &web,
-        "lxc.start.auto = 1\nlxc.start.order = 1\nlxc.start.delay = 2\nlxc.group = web\n",
-    );
-
-    let list = |args: &[&str]| -> Vec<String> {
-        let mut a = vec!["-L"];
-        a.extend_from_slice(args);
-        let out = lab.enclos("autostart", &a).success();
-        out.stdout.lines().map(str::to_string).collect()
-    };
-    let entry = |n: &str, delay: u32| format!("{n} {delay}");
-    // Without -g: the containers without a group, lower order first, then
-    // by name.
-    assert_eq!(
-        list(&[]),
-        [entry(&tie1, 0), entry(&tie2, 0), entry(&late, 0)]
-    );
-    assert_eq!(list(&["-g", "web"]), [entry(&web, 2)]);
-    assert_eq!(
-        list(&["-g", "web,"]),
-        [
-            entry(&web, 2),
-            entry(&tie1, 0),
-            entry(&tie2, 0),
-            entry(&late, 0)
-        ]
-    );
-    assert_eq!(
-        list(&["-a"]),
-        [
-            entry(&web, 2),
-            entry(&tie1, 0),
-            entry(&tie2, 0),
-            entry(&late, 0)
-        ]
-    );
-
-    // Acting: the containers without a group start, the others do not.
-    lab.enclos("autostart", &[]).success();
-    for n in [&tie1, &tie2, &late] {
-        assert_eq!(lab.state(n), "RUNNING", "{n}");
-    }
-    for n in [&manual, &web] {
-        assert_eq!(lab.state(n), "STOPPED", "{n}");
-    }
-    lab.enclos("autostart", &["-k"]).success();
-    for n in [&tie1, &tie2, &late] {
-        lab.assert_stopped_and_clean(n, None);
-    }
-    lab.enclos("autostart", &[]).success();
-    lab.enclos("autostart", &["-s", "-t", "30"]).success();
-    for n in [&tie1, &tie2, &late] {
-        lab.assert_stopped_and_clean(n, None);
-    }
-
-    // As lxc-autostart, -L lists what autostart would do: a running
-    // container is not started again, so it is not listed.
-    lab.start(&tie2);
-    assert_eq!(
-        list(&[]),
-        [entry(&tie1, 0), entry(&late, 0)],
-        "-L with {tie2} running"
-    );
-}
+// autostart (lxc.start.auto/order/delay, lxc.group): tests/config_keys/basics.rs
 
 #[test]
 fn config_prints_global_settings() {
@@ -1258,7 +1178,11 @@ fn killed_monitor_is_reported_and_cleaned_up(#[case] sub: &str, #[case] flags: &
         return;
     }
     let lab = Lab::new();
-    let n = lab.running("mon");
+    // As in LXC, init dies with its monitor unless
+    // lxc.monitor.signal.pdeath = 0: here the container outlives it.
+    let n = lab.name("mon");
+    lab.create_with(&n, "lxc.monitor.signal.pdeath = 0\n");
+    lab.start(&n);
     let init = lab.init_pid(&n);
     let monitor: i32 = std::fs::read_to_string(lab.path().join(&n).join(".enclos/monitor.pid"))
         .expect("monitor.pid")

@@ -518,3 +518,37 @@ pub fn hook_version_1_passes_everything_in_the_environment() {
         format!("argc=0 type=stop net={net} target=stop\n")
     );
 }
+
+/// Debian's common.conf sets `lxc.hook.clone`: the configuration loads,
+/// the container starts, and start says once that the hook is not run
+/// (it runs at a copy, which enclos does not do yet), never silently.
+#[test]
+fn clone_hook_is_read_and_reported_as_not_run() {
+    if !require_root("clone_hook_is_read_and_reported_as_not_run") {
+        return;
+    }
+    let lab = Lab::new();
+    let name = lab.create("hk-clone");
+    let marker = lab.path().join("clone.ran");
+    let hook = script(&lab, "clone.sh", &format!("touch {}", marker.display()));
+    let config = lab.path().join(&name).join("config");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&config)
+        .expect("open the config");
+    writeln!(f, "lxc.hook.clone = {}", hook.display()).expect("append");
+    drop(f);
+    let out = lab.enclos("start", &["-n", &name]);
+    assert!(out.ok(), "{out:#?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one warning line: {out:#?}");
+    assert!(
+        lines[0].starts_with("Warning: lxc.hook.clone (")
+            && lines[0].ends_with(
+                "runs when a container is copied, which enclos does not do yet: not run"
+            ),
+        "{out:#?}"
+    );
+    assert_eq!(lab.state(&name), "RUNNING");
+    assert!(!marker.exists(), "the clone hook ran at start");
+}

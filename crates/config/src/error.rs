@@ -85,8 +85,13 @@ pub enum Error {
         suggestion: Option<String>,
     },
 
-    #[error("{origin}: Key '{key}' is not supported by enclos yet{}", crate::typed_hooks::not_yet_why(.key))]
-    Unsupported { origin: Origin, key: String },
+    #[error("{origin}: Key '{key}' is not supported by enclos yet{why}")]
+    Unsupported {
+        origin: Origin,
+        key: String,
+        /// Empty, or `: ` and what the key waits for.
+        why: String,
+    },
 
     #[error("{origin}: Networking of type '{net_type}' ('{key}') is not supported by enclos yet; types supported: {supported}")]
     UnsupportedNetType {

@@ -6,7 +6,9 @@
 //!   LXC's defaults, and writes files back (`set`, `append`, `remove`,
 //!   atomic `write`), keeping comments and untouched lines as they were.
 //! - [`KEYS`] is the whole LXC 5.0 key set, each key marked supported by
-//!   enclos or not yet; [`NET_TYPES`] does the same for network types.
+//!   enclos, reported (read, and applied only where the host allows, with
+//!   the reason), or not yet; [`NET_TYPES`] does the same for network
+//!   types.
 //! - Every [`Error`] about the content of a file names the file and line.
 //!
 //! The rules, following LXC:
@@ -48,12 +50,14 @@ mod keys;
 mod parse;
 mod typed;
 mod typed_hooks;
+mod typed_process;
 mod values;
 
 pub use config::{Config, Entry};
 pub use error::{Error, Origin, Warning, WarningKind};
 pub use keys::{lookup, Arity, KeySpec, Support, KEYS, NET_TYPES};
 pub use typed_hooks::{parse_time_offset, HOOK_TYPES, SHARE_NAMESPACES};
+pub use typed_process::FamilyValue;
 pub use values::{
     parse_capability, parse_signal, split_command, CgroupAuto, CgroupMode, CgroupSetting, IdKind,
     IdMap, LogLevel, MountAuto, MountCreate, MountEntry, Net, NetSetting, NetType, Personality,

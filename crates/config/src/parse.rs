@@ -404,6 +404,9 @@ pub(crate) fn check_entry(
         return Err(Error::Unsupported {
             origin: origin.clone(),
             key: shown.to_string(),
+            why: keys::not_yet_reason(key)
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default(),
         });
     }
     if value.is_empty() {

@@ -62,11 +62,6 @@ impl Config {
         Rootfs::parse(path, options).ok()
     }
 
-    /// `lxc.rootfs.mount`: where the rootfs is mounted before the pivot.
-    pub fn rootfs_mount(&self) -> Option<&str> {
-        self.get("lxc.rootfs.mount")
-    }
-
     /// The `lxc.mount.entry` lines in effect, in order.
     pub fn mount_entries(&self) -> Vec<MountEntry> {
         self.live_key("lxc.mount.entry")

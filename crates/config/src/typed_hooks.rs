@@ -63,16 +63,6 @@ impl Config {
     }
 }
 
-/// Why a key the table calls not-yet is not there, for its error.
-pub(crate) fn not_yet_why(key: &str) -> &'static str {
-    match key {
-        "lxc.hook.clone" => ": clone hooks run when a container is copied (lxc-copy), which enclos does not do yet; remove the line, it has no effect on start",
-        "lxc.namespace.share.mnt" => ": enclos sets up the rootfs in a mount namespace of the container's own, and pivoting in another container's would change that container's root",
-        "lxc.namespace.share.user" => ": a user namespace makes an unprivileged container, which enclos does not run yet",
-        _ => "",
-    }
-}
-
 fn words(values: &[&str]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for w in values.iter().flat_map(|v| v.split_whitespace()) {

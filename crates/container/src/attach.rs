@@ -125,7 +125,7 @@ fn plan(c: &Container, opts: &AttachOptions) -> Result<child::Plan> {
     let cfg = c.config()?;
     let init = PidFd::open(Pid::from_raw(init_pid))?;
     let layout = std::sync::Arc::new(enclos_cgroupfs::Layout::discover()?);
-    let cg = c.cgroup(layout)?;
+    let cg = c.init_cgroup(layout)?;
     let procs: Vec<File> = cg
         .members()
         .iter()
@@ -148,6 +148,7 @@ fn plan(c: &Container, opts: &AttachOptions) -> Result<child::Plan> {
         command,
         cap_drop: cfg.cap_drop(),
         cap_keep: cfg.cap_keep(),
+        persona: crate::limits::persona(&cfg),
         uid: opts.uid,
         gid: opts.gid,
     })

@@ -272,7 +272,21 @@ impl Container {
 
     /// The name of the container's cgroup (the same on every hierarchy).
     pub fn cgroup_name(&self) -> String {
-        format!("{CGROUP_PREFIX}{}", self.name)
+        // Where start put it (lxc.cgroup.dir*), while it runs.
+        fs::read_to_string(self.run_file(crate::cgroup_keys::RUN_FILE))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| format!("{CGROUP_PREFIX}{}", self.name))
+    }
+
+    /// The group init runs in: the container's, or its inner group
+    /// (`lxc.cgroup.dir.container.inner`), where attached processes go.
+    pub(crate) fn init_cgroup(&self, layout: Arc<Layout>) -> Result<Cgroup> {
+        match fs::read_to_string(self.run_file(crate::cgroup_keys::INIT_RUN_FILE)) {
+            Ok(inner) if !inner.trim().is_empty() => Ok(Cgroup::new(layout, &["*"], inner.trim())?),
+            _ => self.cgroup(layout),
+        }
     }
 
     /// The container's cgroup across every mounted hierarchy.
@@ -402,7 +416,13 @@ impl Container {
 
     /// Removes the runtime files a stopped container no longer needs.
     pub(crate) fn clear_runtime(&self) {
-        for f in ["state", "init.pid", "monitor.pid"] {
+        for f in [
+            "state",
+            "init.pid",
+            "monitor.pid",
+            crate::cgroup_keys::RUN_FILE,
+            crate::cgroup_keys::INIT_RUN_FILE,
+        ] {
             let _ = fs::remove_file(self.run_file(f));
         }
     }

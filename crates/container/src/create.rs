@@ -140,7 +140,9 @@ pub(crate) fn storage_rootfs(r: &enclos_config::Rootfs) -> Result<Rootfs> {
 /// Removes a stopped container's rootfs and directory (an ephemeral
 /// container when it stops).
 pub(crate) fn remove_stopped(c: &Container) -> Result<()> {
-    if let Some(rootfs) = c.config().ok().and_then(|cfg| cfg.rootfs()) {
+    // lxc.rootfs.managed = 0: the rootfs is someone else's to remove.
+    let cfg = c.config().ok().filter(|cfg| cfg.rootfs_managed());
+    if let Some(rootfs) = cfg.and_then(|cfg| cfg.rootfs()) {
         if let Ok(rootfs) = storage_rootfs(&rootfs) {
             rootfs.destroy()?;
         }
@@ -174,6 +176,10 @@ pub fn destroy(c: &Container, force: bool) -> Result<()> {
                 ..Default::default()
             },
         )?;
+    } else {
+        // A monitor killed with its init (lxc.monitor.signal.pdeath)
+        // left their cgroup behind.
+        crate::stop::kill_and_clean(c)?;
     }
     crate::hooks::run_destroy_hooks(c)?;
     remove_stopped(c)

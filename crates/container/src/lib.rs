@@ -9,6 +9,7 @@
 //! directly, so they work even when a monitor was killed.
 
 mod attach;
+mod cgroup_keys;
 mod console;
 mod console_log;
 mod container;
@@ -17,8 +18,13 @@ mod error;
 mod hooks;
 mod info;
 mod init;
+mod limits;
+mod logging;
 mod monitor;
+mod monitor_keys;
 mod ns_plan;
+mod rootfs_keys;
+mod security;
 mod start;
 mod stop;
 mod threads;

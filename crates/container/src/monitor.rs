@@ -56,6 +56,9 @@ pub fn connect(c: &Container) -> Result<UnixStream> {
 pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) -> Result<i32> {
     crate::start::monitor_signals();
     let c = plan.container.clone();
+    let _log = crate::logging::container_log(&plan.config, c.name())?;
+    crate::monitor_keys::apply(&plan.config, c.name())?;
+    let monitor_cg = crate::cgroup_keys::enter_monitor_group(&plan.cgroups, plan.layout.clone())?;
     let mut code;
     loop {
         c.write_run_file("monitor.pid", &std::process::id().to_string())?;
@@ -64,7 +67,11 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
         let (cg, terms, mut output, pidfd) = match started {
             Ok(v) => v,
             Err(e) => {
+                tracing::error!(container = c.name(), "failed to start: {e}");
                 c.clear_runtime();
+                if let Some(cg) = monitor_cg {
+                    crate::cgroup_keys::leave_monitor_group(&plan.cgroups, cg);
+                }
                 return Err(e);
             }
         };
@@ -73,9 +80,11 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
         if let Some(mut r) = report.take() {
             let _ = writeln!(r, "OK {}", pidfd.pid());
         }
+        tracing::info!(container = c.name(), init = pidfd.pid().as_raw(), "RUNNING");
         let nsrefs = crate::hooks::NsRefs::open(pidfd.pid(), &plan.ns.of_init());
         let status = serve(&plan, terms.as_ref(), &mut output, &pidfd);
         drop(output);
+        tracing::info!(container = c.name(), "init exited: {status:?}");
         let _ = c.write_run_file("state", State::Stopping.as_str());
         // Init that called reboot(2) in its pid namespace ends by SIGHUP:
         // start it again, unless a stop asked for the end.
@@ -101,6 +110,10 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
     }
     let _ = std::fs::remove_file(c.run_file("stopping"));
     c.clear_runtime();
+    if let Some(cg) = monitor_cg {
+        crate::cgroup_keys::leave_monitor_group(&plan.cgroups, cg);
+    }
+    tracing::info!(container = c.name(), "STOPPED");
     if plan.config.ephemeral() {
         let _ = crate::create::remove_stopped(&c);
     }
@@ -134,7 +147,9 @@ fn start_once(plan: &Plan) -> Result<Started> {
             None => (None, Vec::new()),
         };
         let spec = rootfs_spec(plan, console, ttys)?;
-        let (_pid, pidfd) = spawn_init(plan, &cg, &spec, terms.is_none())?;
+        let inner = crate::cgroup_keys::init_group(&plan.config, &cg, &plan.container)?;
+        let (_pid, pidfd) =
+            spawn_init(plan, inner.as_ref().unwrap_or(&cg), &spec, terms.is_none())?;
         Ok((terms, output, pidfd))
     })();
     match result {

@@ -73,6 +73,7 @@ pub(crate) struct Plan {
     pub namespaces: Vec<Namespace>,
     pub ns: crate::ns_plan::NsPlan,
     pub hooks: crate::hooks::Hooks,
+    pub cgroups: crate::cgroup_keys::Placement,
     pub rootfs: PathBuf,
     pub foreground: bool,
 }
@@ -85,6 +86,11 @@ impl Plan {
                 c.name()
             )));
         }
+        crate::limits::check(&config, c.name())?;
+        for note in crate::security::start_notes(&config, c.name())? {
+            // start's own words to the user, before the monitor detaches.
+            eprintln!("{note}");
+        }
         let rootfs = match config.rootfs() {
             Some(r) => crate::create::storage_rootfs(&r)?.prepare()?,
             None => {
@@ -96,11 +102,13 @@ impl Plan {
         };
         let ns = crate::ns_plan::NsPlan::new(c, &config)?;
         let hooks = crate::hooks::Hooks::new(c.name(), &config, &rootfs);
+        let layout = Arc::new(Layout::discover()?);
         Ok(Plan {
             container: c.clone(),
+            cgroups: crate::cgroup_keys::placement(&config, c, &layout)?,
             config,
             init,
-            layout: Arc::new(Layout::discover()?),
+            layout,
             namespaces: ns.clone.clone(),
             ns,
             hooks,
@@ -284,7 +292,9 @@ fn redirect_stdio_to_null() {
 /// first) and given the settings of the configuration.
 pub(crate) fn make_cgroup(plan: &Plan) -> Result<Cgroup> {
     let c = &plan.container;
-    let cg = c.cgroup(plan.layout.clone())?;
+    let path = &plan.cgroups.container;
+    c.write_run_file(crate::cgroup_keys::RUN_FILE, path)?;
+    let cg = Cgroup::new(plan.layout.clone(), &["*"], path)?;
     if cg.members().iter().any(|m| m.dir.is_dir()) {
         // A leftover group goes, unless processes of an earlier run are
         // still in it (the delete checks before removing anything).
@@ -422,6 +432,7 @@ pub(crate) fn rootfs_spec(
         spec.cgroup = Some(CgroupMount { mode, hierarchies });
     }
     spec.autodev = cfg.autodev();
+    crate::rootfs_keys::apply(cfg, plan.container.name(), &mut spec)?;
     spec.devpts = Some(DevPts { max: cfg.pty_max() });
     spec.console = console;
     spec.ttys = ttys;
@@ -523,6 +534,7 @@ pub(crate) fn spawn_init(
     let uid = plan.config.init_uid();
     let gid = plan.config.init_gid();
     let init = plan.init.clone();
+    let setup = crate::limits::InitSetup::new(&plan.config);
     let p = &parent;
     let (pid, pidfd) = plan.ns.around_clone(|| {
         Ok(spawn_pidfd(&plan.namespaces, move || {
@@ -544,6 +556,7 @@ pub(crate) fn spawn_init(
                 gid,
                 &init,
                 console_on_stdio,
+                &setup,
             )
         })?)
     })?;
@@ -555,6 +568,7 @@ pub(crate) fn spawn_init(
     };
     let result = (|| -> Result<()> {
         cg.attach(pid.as_raw())?;
+        crate::limits::apply_from_monitor(&plan.config, &name, pid)?;
         parent.send(ATTACHED)?;
         parent
             .expect(READY, setup_timeout)
@@ -596,6 +610,7 @@ fn init_main(
     gid: Option<u32>,
     init: &Init,
     console_on_stdio: bool,
+    setup: &crate::limits::InitSetup,
 ) -> i32 {
     let fail = |msg: String| -> i32 {
         let _ = sync.fail(&msg);
@@ -608,6 +623,9 @@ fn init_main(
         if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
             return fail(format!("Cannot create the cgroup namespace: {e}"));
         }
+    }
+    if let Err(e) = setup.apply_before_root() {
+        return fail(e);
     }
     if let Err(e) = enclos_namespaces::setup_rootfs_with(spec, &mut |s| hooks.at_stage(s)) {
         return fail(chain(&e));
@@ -622,10 +640,9 @@ fn init_main(
             return fail(e);
         }
     }
-    // Not the caller's supplementary groups (before the capabilities go:
-    // setgroups needs CAP_SETGID).
-    if let Err(e) = nix::unistd::setgroups(&[]) {
-        return fail(format!("Cannot set the supplementary groups of init: {e}"));
+    // Before the capabilities go (CAP_SETGID may be among them).
+    if let Err(e) = nix::unistd::setgroups(&setup.groups) {
+        return fail(format!("Cannot set init's groups (lxc.init.groups): {e}"));
     }
     if let Some(keep) = cap_keep {
         if let Err(e) = enclos_namespaces::keep_only(keep) {
@@ -651,6 +668,9 @@ fn init_main(
         if let Err(e) = nix::unistd::setuid(nix::unistd::Uid::from_raw(u)) {
             return fail(format!("Cannot switch to lxc.init.uid {u}: {e}"));
         }
+    }
+    if let Err(e) = setup.apply_before_exec() {
+        return fail(e);
     }
     if sync.send(READY).is_err()
         || sync

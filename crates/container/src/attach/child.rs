@@ -26,6 +26,9 @@ pub(super) struct Plan {
     pub command: Vec<String>,
     pub cap_drop: Vec<String>,
     pub cap_keep: Option<Vec<String>>,
+    /// The container's execution domain (`lxc.arch`), entered as
+    /// lxc-attach does.
+    pub persona: Option<libc::c_ulong>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
 }
@@ -71,6 +74,9 @@ pub(super) fn run(plan: Plan, err: OwnedFd, pty_sock: Option<OwnedFd>) -> ! {
         }
     }
     if let Err(msg) = become_user(&plan) {
+        fail(msg)
+    }
+    if let Err(msg) = crate::limits::set_personality(plan.persona) {
         fail(msg)
     }
     let _ = std::env::set_current_dir("/");

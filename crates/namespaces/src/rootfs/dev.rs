@@ -45,18 +45,23 @@ fn mount_err(device: &str, rel: &str, fstype: &str, options: &str) -> impl FnOnc
     }
 }
 
-/// A tmpfs on /dev with the usual nodes, symlinks and directories.
-pub(crate) fn autodev(root: &Root) -> Result<()> {
-    const DATA: &str = "size=500k,mode=755";
+/// LXC's size of the /dev tmpfs, in bytes.
+pub(crate) const AUTODEV_SIZE: u64 = 500_000;
+
+/// A tmpfs of `size` bytes on /dev with the usual nodes, symlinks and
+/// directories.
+pub(crate) fn autodev(root: &Root, size: u64) -> Result<()> {
+    let data = format!("size={size},mode=755");
+    let data = data.as_str();
     let target = root.mkdir_all(Path::new("dev"))?;
     mount_on(
         Some("none".as_ref()),
         &target,
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME,
-        Some(DATA),
+        Some(data),
     )
-    .map_err(mount_err("none", "dev", "tmpfs", DATA))?;
+    .map_err(mount_err("none", "dev", "tmpfs", data))?;
     drop(target);
     let dev = root
         .lookup_dir(Path::new("dev"))

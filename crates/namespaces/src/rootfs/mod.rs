@@ -110,6 +110,9 @@ pub struct RootfsSpec {
     /// A tmpfs on /dev with null, zero, full, random, urandom, tty, the
     /// fd/stdin/stdout/stderr symlinks and the pts, shm, mqueue directories.
     pub autodev: bool,
+    /// The size of the autodev tmpfs, in bytes (the kernel rounds it up to
+    /// pages); LXC's 500000 when unset.
+    pub autodev_size: Option<u64>,
     pub devpts: Option<DevPts>,
     /// A host pty slave (`/dev/pts/7`) bind-mounted onto /dev/console.
     pub console: Option<PathBuf>,
@@ -244,7 +247,7 @@ pub fn setup_rootfs_with(
         mount_cgroup(&root, cgroup)?;
     }
     if spec.autodev {
-        dev::autodev(&root)?;
+        dev::autodev(&root, spec.autodev_size.unwrap_or(dev::AUTODEV_SIZE))?;
     }
     if let Some(devpts) = &spec.devpts {
         dev::devpts(&root, devpts)?;

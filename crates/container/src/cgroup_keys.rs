@@ -1,0 +1,208 @@
+//! Where the container's and the monitor's cgroups go: `lxc.cgroup.dir`,
+//! `lxc.cgroup.dir.container` (`.inner`), `lxc.cgroup.dir.monitor`
+//! (`.pivot`) and `lxc.cgroup.relative`, as in LXC. The container's path
+//! is recorded in its runtime directory at start, so that stop, info,
+//! attach and the others find it where it is.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use enclos_cgroupfs::{
+    read_membership, Cgroup, DeleteOptions, Layout, Permissions, Populated, Version,
+};
+use enclos_config::{Config, Origin};
+
+use crate::container::{Container, CGROUP_PREFIX};
+use crate::error::{Error, Result};
+
+/// The runtime file that holds the container's cgroup path.
+pub(crate) const RUN_FILE: &str = "cgroup";
+/// The runtime file that holds init's group when it is an inner one.
+pub(crate) const INIT_RUN_FILE: &str = "cgroup.init";
+
+fn at(o: &Origin) -> String {
+    format!("{}:{}", o.file.display(), o.line)
+}
+
+/// Where start puts the container's cgroup, and the monitor's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Placement {
+    /// The container's cgroup, relative to each hierarchy's root.
+    pub container: String,
+    /// The monitor's own cgroup, when it gets one.
+    pub monitor: Option<String>,
+    /// Where the monitor goes on its way out, to remove its own group
+    /// (the root when empty).
+    pub pivot: String,
+}
+
+/// The placement the configuration asks for, decided in the process that
+/// starts the container (for `lxc.cgroup.relative`, its cgroup is the
+/// base).
+pub(crate) fn placement(cfg: &Config, c: &Container, layout: &Layout) -> Result<Placement> {
+    let fail = |reason: String| Error::StartFailed {
+        name: c.name().to_string(),
+        reason,
+    };
+    let dir = cfg.cgroup_dir("");
+    let container = cfg.cgroup_dir("container");
+    let monitor = cfg.cgroup_dir("monitor");
+    let leaf = match (dir, container) {
+        (Some((_, o)), Some(_)) => {
+            return Err(fail(format!(
+                "{}: lxc.cgroup.dir and lxc.cgroup.dir.container exclude each other; keep one",
+                at(&o)
+            )))
+        }
+        (None, Some((_, o))) if monitor.is_none() => {
+            return Err(fail(format!(
+                "{}: lxc.cgroup.dir.container goes with lxc.cgroup.dir.monitor; set both, or use lxc.cgroup.dir",
+                at(&o)
+            )))
+        }
+        (Some((d, _)), None) | (None, Some((d, _))) => d,
+        (None, None) => format!("{CGROUP_PREFIX}{}", c.name()),
+    };
+    check_path(&leaf, c.name())?;
+    let pivot = cfg.cgroup_dir("monitor.pivot").map(|(p, _)| p);
+    let base = if cfg.cgroup_relative() {
+        own_cgroup(layout, c.name())?
+    } else {
+        String::new()
+    };
+    // Under lxc.cgroup.relative the monitor leaves the base group, as
+    // LXC's does, so that the base may hold no process (cgroup v2 allows
+    // controllers below a group only when it has none).
+    let monitor = match monitor {
+        Some((m, _)) => Some(join(&base, &m)),
+        None if cfg.cgroup_relative() => Some(join(&base, &format!("enclos.monitor.{}", c.name()))),
+        None => None,
+    };
+    if let Some(m) = &monitor {
+        check_path(m, c.name())?;
+    }
+    Ok(Placement {
+        container: join(&base, &leaf),
+        monitor,
+        pivot: pivot.map(|p| join(&base, &p)).unwrap_or_default(),
+    })
+}
+
+fn join(base: &str, leaf: &str) -> String {
+    match base.trim_matches('/') {
+        "" => leaf.to_string(),
+        b => format!("{b}/{leaf}"),
+    }
+}
+
+/// A path under the root: no `..`, nothing empty.
+fn check_path(path: &str, name: &str) -> Result<()> {
+    if path
+        .split('/')
+        .any(|p| p.is_empty() || p == "." || p == "..")
+    {
+        return Err(Error::StartFailed {
+            name: name.to_string(),
+            reason: format!("cgroup path '{path}' (lxc.cgroup.dir*) must be a path of names under the root, without '.' or '..'"),
+        });
+    }
+    Ok(())
+}
+
+/// This process's cgroup, the same on every hierarchy (one path serves
+/// them all), for `lxc.cgroup.relative`.
+fn own_cgroup(layout: &Layout, name: &str) -> Result<String> {
+    let proc = Path::new("/proc/self/cgroup");
+    let memberships = read_membership(proc)?;
+    let mut paths: Vec<String> = Vec::new();
+    for h in &layout.hierarchies {
+        let p = layout.group_of(h, &memberships).unwrap_or("/").to_string();
+        if !paths.contains(&p) {
+            paths.push(p);
+        }
+    }
+    match paths.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(Error::StartFailed {
+            name: name.to_string(),
+            reason: format!(
+                "lxc.cgroup.relative = 1, but the process that starts the container is in different cgroups on the hierarchies ({}); start it from one cgroup on all of them, or unset lxc.cgroup.relative",
+                paths.join(", ")
+            ),
+        }),
+    }
+}
+
+/// The group init joins: the container's, or its `.inner` child (the
+/// limits stay on the outer group, out of the container's reach).
+pub(crate) fn init_group(cfg: &Config, outer: &Cgroup, c: &Container) -> Result<Option<Cgroup>> {
+    let Some((inner, _)) = cfg.cgroup_dir("container.inner") else {
+        return Ok(None);
+    };
+    check_path(&inner, c.name())?;
+    let path = join(outer.path(), &inner);
+    c.write_run_file(INIT_RUN_FILE, &path)?;
+    let cg = Cgroup::new(outer.layout().clone(), &["*"], &path)?;
+    cg.create(&Permissions::default())?;
+    Ok(Some(cg))
+}
+
+/// The monitor's cgroup (`lxc.cgroup.dir.monitor`, or its own under
+/// `lxc.cgroup.relative`): created, and the monitor moved into it.
+pub(crate) fn enter_monitor_group(p: &Placement, layout: Arc<Layout>) -> Result<Option<Cgroup>> {
+    let Some(dir) = &p.monitor else {
+        return Ok(None);
+    };
+    let cg = bare_group(layout, dir)?;
+    cg.create(&Permissions::default())?;
+    cg.attach(0)?;
+    Ok(Some(cg))
+}
+
+/// The group at `path` on every hierarchy, with no cgroup v2 controller
+/// enabled for it: a process may move there from its parent (v2 refuses
+/// to enable controllers below a group that holds processes).
+fn bare_group(layout: Arc<Layout>, path: &str) -> Result<Cgroup> {
+    let names: Vec<String> = layout
+        .hierarchies
+        .iter()
+        .map(|h| match h.version {
+            Version::V1 => h.controllers.first().cloned().unwrap_or_else(|| h.label()),
+            Version::V2 => "unified".to_string(),
+        })
+        .collect();
+    Ok(Cgroup::new(layout, &names, path)?)
+}
+
+/// Leaves the monitor's cgroup for the pivot (else the root, where a
+/// process may always go) and removes it, as LXC's monitor does on its
+/// way out.
+pub(crate) fn leave_monitor_group(p: &Placement, monitor: Cgroup) {
+    let layout = monitor.layout().clone();
+    let pivot = bare_group(layout.clone(), &p.pivot)
+        .ok()
+        .filter(|to| to.create(&Permissions::default()).is_ok() && to.attach(0).is_ok());
+    let moved =
+        pivot.is_some() || Cgroup::new(layout, &["*"], "").is_ok_and(|root| root.attach(0).is_ok());
+    if moved {
+        let _ = monitor.delete(DeleteOptions {
+            recursive: true,
+            populated: Populated::Refuse,
+            ignore_missing: true,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_join_and_check() {
+        assert_eq!(join("/", "a/b"), "a/b");
+        assert_eq!(join("/user.slice", "a"), "user.slice/a");
+        assert!(check_path("a/b", "c").is_ok());
+        assert!(check_path("a/../b", "c").is_err());
+        assert!(check_path("a//b", "c").is_err());
+    }
+}
