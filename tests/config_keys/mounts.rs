@@ -1,5 +1,6 @@
 //! The root file system and what is mounted in it.
 
+use enclos_mounts::MountInfo;
 use enclos_tests::lab::*;
 use enclos_tests::require_root;
 
@@ -40,21 +41,11 @@ pub const CASES: &[Case] = &[
     },
 ];
 
-/// The mountinfo line of `point` inside container `name`, split.
-fn mount_of(lab: &Lab, name: &str, point: &str) -> Option<Vec<String>> {
-    inside(lab, name, "cat /proc/self/mountinfo")
-        .lines()
-        .map(|l| l.split(' ').map(str::to_string).collect::<Vec<_>>())
-        .rfind(|f| f.get(4).map(String::as_str) == Some(point))
-}
-
-/// The file system type of a mountinfo line.
-fn fstype(fields: &[String]) -> &str {
-    let dash = fields
-        .iter()
-        .position(|f| f == "-")
-        .expect("mountinfo separator");
-    &fields[dash + 1]
+/// The mount on `point` inside container `name` (the last one there).
+fn mount_of(lab: &Lab, name: &str, point: &str) -> Option<MountInfo> {
+    MountInfo::parse_all(&inside(lab, name, "cat /proc/self/mountinfo"))
+        .filter(|m| m.mount_point == std::path::Path::new(point))
+        .last()
 }
 
 #[test]
@@ -65,7 +56,7 @@ pub fn autodev_puts_a_tmpfs_on_dev() {
     let lab = Lab::new();
     let n = running_with(&lab, "adev", "lxc.autodev = 1");
     let dev = mount_of(&lab, &n, "/dev").expect("a mount on /dev");
-    assert_eq!(fstype(&dev), "tmpfs", "{dev:?}");
+    assert_eq!(dev.fstype, "tmpfs", "{dev:?}");
     assert_eq!(inside(&lab, &n, "stat -c %t:%T /dev/null"), "1:3");
     // Without it, /dev is the rootfs's own directory.
     let plain = running_with(&lab, "adev0", "lxc.autodev = 0");
@@ -126,7 +117,7 @@ pub fn mount_fstab_mounts_its_lines() {
         &format!("lxc.mount.fstab = {}", fstab.display()),
     );
     let m = mount_of(&lab, &n, "/mnt/scratch").expect("a mount on /mnt/scratch");
-    assert_eq!(fstype(&m), "tmpfs", "{m:?}");
+    assert_eq!(m.fstype, "tmpfs", "{m:?}");
 }
 
 #[test]
@@ -143,7 +134,7 @@ pub fn mount_auto_mounts_proc_and_sys_as_asked() {
         "lxc.mount.auto =\nlxc.mount.auto = proc:rw\nlxc.init.cmd = /bin/sleep 4242",
     );
     let proc_ = mount_of(&lab, &n, "/proc").expect("/proc");
-    assert_eq!(fstype(&proc_), "proc");
+    assert_eq!(proc_.fstype, "proc");
     assert_eq!(mount_of(&lab, &n, "/sys"), None, "sys was not asked for");
     assert_eq!(
         mount_of(&lab, &n, "/proc/sys"),
@@ -157,10 +148,13 @@ pub fn mount_auto_mounts_proc_and_sys_as_asked() {
         "lxc.mount.auto =\nlxc.mount.auto = proc:mixed sys:ro\nlxc.init.cmd = /bin/sleep 4242",
     );
     let sys = mount_of(&lab, &ro, "/sys").expect("/sys");
-    assert_eq!(fstype(&sys), "sysfs");
-    assert!(sys[5].split(',').any(|o| o == "ro"), "{sys:?}");
+    assert_eq!(sys.fstype, "sysfs");
+    assert!(sys.options.split(',').any(|o| o == "ro"), "{sys:?}");
     let proc_sys = mount_of(&lab, &ro, "/proc/sys").expect("/proc/sys");
-    assert!(proc_sys[5].split(',').any(|o| o == "ro"), "{proc_sys:?}");
+    assert!(
+        proc_sys.options.split(',').any(|o| o == "ro"),
+        "{proc_sys:?}"
+    );
 }
 
 #[test]
@@ -203,7 +197,7 @@ pub fn rootfs_options_ro_makes_the_root_read_only() {
     append(&lab, &n, "lxc.init.cmd = /bin/sleep 4242");
     lab.start(&n);
     let root = mount_of(&lab, &n, "/").expect("/");
-    assert!(root[5].split(',').any(|o| o == "ro"), "{root:?}");
+    assert!(root.options.split(',').any(|o| o == "ro"), "{root:?}");
     let out = lab.attach(&n, &["touch", "/written"]);
     assert_ne!(out.code, Some(0), "{out:#?}");
     assert!(!lab.path().join(&n).join("rootfs/written").exists());

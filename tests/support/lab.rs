@@ -145,29 +145,17 @@ pub struct CgroupMount {
 pub fn cgroup_mounts() -> Vec<CgroupMount> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
     let mut mounts: Vec<CgroupMount> = Vec::new();
-    for line in info.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let left: Vec<&str> = left.split(' ').collect();
-        let right: Vec<&str> = right.split(' ').collect();
-        let (Some(point), Some(fstype)) = (left.get(4), right.first()) else {
-            continue;
-        };
-        if *fstype != "cgroup" && *fstype != "cgroup2" {
+    for m in enclos_mounts::MountInfo::parse_all(&info) {
+        if m.fstype != "cgroup" && m.fstype != "cgroup2" {
             continue;
         }
-        let path = PathBuf::from(point);
-        if mounts.iter().any(|m| m.path == path) {
+        if mounts.iter().any(|c| c.path == m.mount_point) {
             continue;
         }
         mounts.push(CgroupMount {
-            path,
-            fstype: fstype.to_string(),
-            options: right
-                .get(2)
-                .map(|o| o.split(',').map(str::to_string).collect())
-                .unwrap_or_default(),
+            options: m.super_options.split(',').map(str::to_string).collect(),
+            path: m.mount_point,
+            fstype: m.fstype,
         });
     }
     mounts
@@ -277,12 +265,10 @@ pub fn payload_cgroups_with(tag: &str) -> Vec<PathBuf> {
 /// The mount points on the host under `dir`.
 pub fn mounts_under(dir: &Path) -> Vec<String> {
     let dir = dir.to_string_lossy().into_owned();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    enclos_mounts::MountInfo::parse_all(&info)
+        .map(|m| m.mount_point.to_string_lossy().into_owned())
         .filter(|p| p.starts_with(&dir))
-        .map(str::to_string)
         .collect()
 }
 

@@ -655,44 +655,14 @@ pub(crate) fn cgroup_mounts() -> Result<Vec<Mount>> {
 }
 
 fn parse_cgroup_mounts(text: &str) -> Vec<Mount> {
-    text.lines()
-        .filter_map(|line| {
-            // id parent major:minor root mount-point options [optional...] - fstype source super-options
-            let (left, right) = line.split_once(" - ")?;
-            let point = left.split(' ').nth(4)?;
-            let mut right = right.split(' ');
-            let fstype = right.next()?;
-            if fstype != "cgroup" && fstype != "cgroup2" {
-                return None;
-            }
-            let options = right.nth(1).unwrap_or("");
-            Some(Mount {
-                point: PathBuf::from(unescape(point)),
-                fstype: fstype.to_string(),
-                options: options.split(',').map(str::to_string).collect(),
-            })
+    enclos_mounts::MountInfo::parse_all(text)
+        .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
+        .map(|m| Mount {
+            options: m.super_options.split(',').map(str::to_string).collect(),
+            point: m.mount_point,
+            fstype: m.fstype,
         })
         .collect()
-}
-
-/// Undoes mountinfo's octal escapes (`\040` is a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            let oct = std::str::from_utf8(&b[i + 1..i + 4]).ok();
-            if let Some(v) = oct.and_then(|o| u8::from_str_radix(o, 8).ok()) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The mount point serving the memory controller: the v1 `memory` mount,

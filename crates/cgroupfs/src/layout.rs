@@ -109,7 +109,7 @@ pub struct Layout {
 }
 
 /// Default path of the mount table.
-pub const MOUNTINFO: &str = "/proc/self/mountinfo";
+pub use enclos_mounts::MOUNTINFO;
 
 impl Layout {
     /// Discovers the hierarchies of this host from `/proc/self/mountinfo`.
@@ -152,35 +152,19 @@ impl Layout {
                 line: idx + 1,
                 reason: reason.to_string(),
             };
-            let (pre, post) = line
-                .split_once(" - ")
-                .ok_or_else(|| bad("no ' - ' separator before the filesystem type"))?;
-            let pre: Vec<&str> = pre.split(' ').collect();
-            if pre.len() < 6 {
-                return Err(bad("fewer than 6 fields before the separator"));
-            }
-            let post: Vec<&str> = post.split(' ').collect();
-            if post.len() < 3 {
-                return Err(bad(
-                    "expected filesystem type, source and super options after the separator",
-                ));
-            }
-            let fstype = post[0];
-            let version = match fstype {
+            let m = enclos_mounts::MountInfo::parse(line).map_err(|e| bad(e.reason))?;
+            let version = match m.fstype.as_str() {
                 "cgroup" => Version::V1,
                 "cgroup2" => Version::V2,
                 _ => continue,
             };
-            let devno = pre[2];
-            if !devno.contains(':') {
-                return Err(bad("field 3 is not a major:minor device number"));
-            }
-            let root = unescape(pre[3]);
-            let mount_point = PathBuf::from(unescape(pre[4]));
+            let devno = m.devno.as_str();
+            let root = m.root.clone();
+            let mount_point = m.mount_point.clone();
             let controllers = match version {
                 Version::V1 => {
-                    let cs: Vec<String> = post[2]
-                        .split(',')
+                    let cs: Vec<String> = m
+                        .super_options()
                         .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
                         .map(str::to_string)
                         .collect();
@@ -288,35 +272,6 @@ pub fn v2_name(controller: &str) -> &str {
         "blkio" => "io",
         other => other,
     }
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for a space, ...).
-fn unescape(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_string();
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        // Three octal digits make a byte only up to \377; anything above
-        // (`\777`) is not an escape the kernel writes and stays as it is.
-        let byte = b
-            .get(i + 1..i + 4)
-            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)))
-            .and_then(|d| {
-                let v = d.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
-                u8::try_from(v).ok()
-            });
-        if let Some(v) = byte {
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Validates and normalizes a group path given by a user: leading and
@@ -530,23 +485,6 @@ mod tests {
             layout.resolve("bogus"),
             Err(Error::UnknownController { .. })
         ));
-    }
-
-    #[test]
-    fn unescapes_mount_points() {
-        assert_eq!(unescape("/mnt/a\\040b"), "/mnt/a b");
-        assert_eq!(unescape("/plain"), "/plain");
-        assert_eq!(unescape("/trailing\\04"), "/trailing\\04");
-    }
-
-    #[test]
-    fn out_of_range_octal_escapes_stay_as_they_are() {
-        // \777 is 511, more than a byte: kept verbatim, no overflow.
-        assert_eq!(unescape("/mnt/a\\777b"), "/mnt/a\\777b");
-        assert_eq!(unescape("/mnt/\\400"), "/mnt/\\400");
-        assert_eq!(unescape("/mnt/\\377"), "/mnt/\u{fffd}");
-        assert_eq!(unescape("/a\\134b\\011"), "/a\\b\t");
-        assert_eq!(unescape("\\"), "\\");
     }
 
     #[rstest]

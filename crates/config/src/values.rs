@@ -712,12 +712,7 @@ impl Rootfs {
 // Mounts
 
 /// What `create=` asks for a missing mount target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MountCreate {
-    Dir,
-    File,
-}
+pub use enclos_mounts::Create as MountCreate;
 
 /// One `lxc.mount.entry` (or one line of `lxc.mount.fstab`), in fstab
 /// syntax: `source target fstype [options [dump [pass]]]`.
@@ -744,42 +739,24 @@ pub struct MountEntry {
 
 impl MountEntry {
     pub fn parse(value: &str, origin: Origin) -> Result<MountEntry, String> {
-        let expected = || "SOURCE TARGET FSTYPE [OPTIONS [DUMP [PASS]]]".to_string();
-        let fields: Vec<String> = value.split_whitespace().map(unescape_fstab).collect();
-        if !(3..=6).contains(&fields.len()) {
-            return Err(expected());
-        }
-        let number = |i: usize| -> Result<u32, String> {
-            fields
-                .get(i)
-                .map_or(Ok(0), |f| f.parse::<u32>().map_err(|_| expected()))
-        };
-        let (dump, pass) = (number(4)?, number(5)?);
-        let mut entry = MountEntry {
-            source: fields[0].clone(),
-            target: fields[1].clone(),
-            fstype: fields[2].clone(),
-            options: Vec::new(),
-            create: None,
-            optional: false,
-            relative: false,
-            dump,
-            pass,
+        let e = enclos_mounts::FstabEntry::parse(value).map_err(|e| match e {
+            enclos_mounts::FstabError::BadCreate => {
+                "create=dir or create=file among the options".to_string()
+            }
+            _ => "SOURCE TARGET FSTYPE [OPTIONS [DUMP [PASS]]]".to_string(),
+        })?;
+        let entry = MountEntry {
+            source: e.source,
+            target: e.target,
+            fstype: e.fstype,
+            options: e.options,
+            create: e.create,
+            optional: e.optional,
+            relative: e.relative,
+            dump: e.dump,
+            pass: e.pass,
             origin,
         };
-        let options = fields.get(3).map_or("defaults", String::as_str);
-        for option in options.split(',').filter(|o| !o.is_empty()) {
-            match option {
-                "optional" => entry.optional = true,
-                "relative" => entry.relative = true,
-                "create=dir" => entry.create = Some(MountCreate::Dir),
-                "create=file" => entry.create = Some(MountCreate::File),
-                o if o.starts_with("create=") => {
-                    return Err("create=dir or create=file among the options".to_string());
-                }
-                o => entry.options.push(o.to_string()),
-            }
-        }
         Ok(entry)
     }
 
@@ -814,33 +791,6 @@ impl MountEntry {
         let rest = target.strip_prefix(base).ok()?;
         Some(rest.to_string_lossy().into_owned())
     }
-}
-
-/// Decodes fstab's octal escapes (`\040` for a space).
-fn unescape_fstab(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            let code = bytes[i + 1..i + 4]
-                .iter()
-                .fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0'));
-            if let Ok(byte) = u8::try_from(code) {
-                out.push(byte);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// How `/proc` is mounted by `lxc.mount.auto`.

@@ -18,12 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use enclos_cgroupfs::{Cgroup, DeleteOptions, Layout, Permissions, Populated, Version};
-use enclos_config::{
-    CgroupMode as CfgCgroupMode, Config, MountCreate, ProcMode as CfgProc, SysMode as CfgSys,
-};
+use enclos_config::{CgroupMode as CfgCgroupMode, Config, ProcMode as CfgProc, SysMode as CfgSys};
 use enclos_namespaces::{
-    spawn_pidfd, sync_pair, CgroupHierarchy, CgroupMode, CgroupMount, CreateKind, DevPts,
-    MountSpec, Namespace, PidFd, ProcMode, Pty, RootfsSpec, SyncChild, SysMode,
+    spawn_pidfd, sync_pair, CgroupHierarchy, CgroupMode, CgroupMount, DevPts, MountSpec, Namespace,
+    PidFd, ProcMode, Pty, RootfsSpec, SyncChild, SysMode,
 };
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{self, SigHandler, Signal};
@@ -457,10 +455,7 @@ pub(crate) fn rootfs_spec(
             target: PathBuf::from(target),
             fstype: e.fstype.clone(),
             options: e.options.clone(),
-            create: e.create.map(|c| match c {
-                MountCreate::Dir => CreateKind::Dir,
-                MountCreate::File => CreateKind::File,
-            }),
+            create: e.create,
             optional: e.optional,
         });
     }

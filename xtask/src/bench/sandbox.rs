@@ -28,7 +28,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use super::spawn::Spawner;
-use super::{cgroup_mounts, remove_group, unescape, Mount, PREFIX};
+use super::{cgroup_mounts, remove_group, Mount, PREFIX};
 use crate::process::find_program;
 
 /// The run's directory, for the guard (an environment variable rather
@@ -531,10 +531,8 @@ fn mounts_below(base: &Path) -> Vec<PathBuf> {
     let Ok(text) = fs::read_to_string("/proc/self/mountinfo") else {
         return Vec::new();
     };
-    let mut points: Vec<PathBuf> = text
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .map(|p| PathBuf::from(unescape(p)))
+    let mut points: Vec<PathBuf> = enclos_mounts::MountInfo::parse_all(&text)
+        .map(|m| m.mount_point)
         .filter(|p| p.starts_with(base))
         .collect();
     points.sort_by_key(|p| p.components().count());

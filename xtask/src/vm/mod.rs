@@ -208,11 +208,10 @@ fn mounts_under(path: &Path) -> Vec<String> {
         return Vec::new();
     };
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    info.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        // mountinfo escapes spaces and the like as \ooo.
-        .map(|p| p.replace("\\040", " "))
-        .filter(|p| Path::new(p).starts_with(&path))
+    enclos_mounts::MountInfo::parse_all(&info)
+        .map(|m| m.mount_point)
+        .filter(|p| p.starts_with(&path))
+        .map(|p| p.to_string_lossy().into_owned())
         .collect()
 }
 

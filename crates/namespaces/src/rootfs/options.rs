@@ -7,13 +7,7 @@ use nix::mount::MsFlags;
 use crate::error::{Error, Result};
 
 /// What `create=` makes when a mount target is missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CreateKind {
-    /// `create=dir`: the directory and its missing parents.
-    Dir,
-    /// `create=file`: an empty file (and missing parent directories).
-    File,
-}
+pub use enclos_mounts::Create as CreateKind;
 
 /// One mount to make inside the rootfs, as an fstab line gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,33 +157,6 @@ pub fn parse_mount_options<S: AsRef<str>>(opts: &[S]) -> Result<MountOptions> {
     Ok(out)
 }
 
-/// Decodes fstab's octal escapes (`\040` for a space).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            let v = (bytes[i + 1] - b'0') as u32 * 64
-                + (bytes[i + 2] - b'0') as u32 * 8
-                + (bytes[i + 3] - b'0') as u32;
-            if let Ok(b) = u8::try_from(v) {
-                out.push(b);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 impl MountSpec {
     /// Reads one fstab line (`lxc.mount.entry` value): `source target
     /// fstype [options [dump [pass]]]`, fields separated by blanks, `\040`
@@ -197,42 +164,18 @@ impl MountSpec {
     /// their fields; the other options stay in `options` (default:
     /// `defaults`).
     pub fn parse_fstab(line: &str) -> Result<Self> {
-        let bad = |reason| Error::FstabLine {
+        let entry = enclos_mounts::FstabEntry::parse(line).map_err(|e| Error::FstabLine {
             line: line.to_owned(),
-            reason,
+            reason: e.reason(),
+        })?;
+        let spec = MountSpec {
+            source: entry.source,
+            target: PathBuf::from(entry.target),
+            fstype: entry.fstype,
+            options: entry.options,
+            create: entry.create,
+            optional: entry.optional,
         };
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() < 3 {
-            return Err(bad("expected at least source, target and type"));
-        }
-        if fields.len() > 6 {
-            return Err(bad("too many fields (a blank in a path is written \\040)"));
-        }
-        for extra in &fields[4.min(fields.len())..] {
-            if extra.parse::<u32>().is_err() {
-                return Err(bad("the dump and pass fields must be numbers"));
-            }
-        }
-        let mut spec = MountSpec {
-            source: unescape(fields[0]),
-            target: PathBuf::from(unescape(fields[1])),
-            fstype: unescape(fields[2]),
-            options: Vec::new(),
-            create: None,
-            optional: false,
-        };
-        let opts = fields.get(3).copied().unwrap_or("defaults");
-        for opt in opts.split(',').filter(|o| !o.is_empty()) {
-            match opt {
-                "create=dir" => spec.create = Some(CreateKind::Dir),
-                "create=file" => spec.create = Some(CreateKind::File),
-                "optional" => spec.optional = true,
-                other if other.starts_with("create=") => {
-                    return Err(bad("create= takes dir or file"))
-                }
-                other => spec.options.push(unescape(other)),
-            }
-        }
         // Validate now, so a bad line fails at parse time.
         parse_mount_options(&spec.options)?;
         Ok(spec)
@@ -332,7 +275,6 @@ mod tests {
         let spec = MountSpec::parse_fstab(r"/srv/my\040data mnt/my\040data none bind 0 0").unwrap();
         assert_eq!(spec.source, "/srv/my data");
         assert_eq!(spec.target, PathBuf::from("mnt/my data"));
-        assert_eq!(unescape(r"a\134b\011c\9"), "a\\b\tc\\9");
     }
 
     #[rstest]

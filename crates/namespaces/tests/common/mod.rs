@@ -195,9 +195,8 @@ pub fn fact<'a>(output: &'a str, key: &str) -> Option<&'a str> {
 pub fn host_mounts_under(dir: &Path) -> Vec<String> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let dir = dir.to_string_lossy().into_owned();
-    info.lines()
-        .filter_map(|l| l.split(' ').nth(4))
+    enclos_mounts::MountInfo::parse_all(&info)
+        .map(|m| m.mount_point.to_string_lossy().into_owned())
         .filter(|mp| mp.starts_with(&dir))
-        .map(str::to_owned)
         .collect()
 }

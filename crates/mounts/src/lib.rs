@@ -1,0 +1,65 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod fstab;
+mod mountinfo;
+
+pub use fstab::{Create, FstabEntry, FstabError};
+pub use mountinfo::{MountInfo, MountInfoError, MOUNTINFO};
+
+/// Undoes the octal escapes of mountinfo and fstab fields: `\040` is a
+/// blank, `\011` a tab, `\134` a backslash. Three octal digits make a byte
+/// only up to `\377`; anything else (`\777`, `\9`, a lone `\`) stays as it
+/// is written. Invalid UTF-8 comes back with replacement characters.
+///
+/// ```
+/// assert_eq!(enclos_mounts::unescape(r"my\040data"), "my data");
+/// assert_eq!(enclos_mounts::unescape(r"a\777b"), r"a\777b");
+/// ```
+pub fn unescape(field: &str) -> String {
+    if !field.contains('\\') {
+        return field.to_string();
+    }
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let byte = b
+            .get(i + 1..i + 4)
+            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)))
+            .and_then(|d| {
+                let v = d.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
+                u8::try_from(v).ok()
+            });
+        if let Some(v) = byte {
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("plain", "plain")]
+    #[case(r"my\040data", "my data")]
+    #[case(r"a\134b\011c\9", "a\\b\tc\\9")]
+    #[case(r"end\040", "end ")]
+    #[case(r"\101\102", "AB")]
+    #[case(r"short\04", r"short\04")]
+    #[case(r"over\777flow", r"over\777flow")]
+    #[case(r"over\400", r"over\400")]
+    #[case(r"top\377", "top\u{fffd}")]
+    #[case(r"sign\+12", r"sign\+12")]
+    #[case(r"lone\", r"lone\")]
+    fn unescapes(#[case] field: &str, #[case] want: &str) {
+        assert_eq!(unescape(field), want);
+    }
+}
