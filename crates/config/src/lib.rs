@@ -61,7 +61,7 @@ pub use typed_process::FamilyValue;
 pub use values::{
     parse_capability, parse_signal, split_command, CgroupAuto, CgroupMode, CgroupSetting, IdKind,
     IdMap, LogLevel, MountAuto, MountCreate, MountEntry, Net, NetSetting, NetType, Personality,
-    ProcMode, Rootfs, SharedMounts, SysMode, CAPABILITIES, ROOTFS_BACKENDS, SIGRTMAX, SIGRTMIN,
+    ProcMode, Rootfs, SharedMounts, SysMode, ROOTFS_BACKENDS, SIGRTMAX, SIGRTMIN,
 };
 
 #[cfg(test)]

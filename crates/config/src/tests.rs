@@ -382,6 +382,14 @@ fn userns_conf_clears_what_common_conf_set() {
     "/c/config:3: Invalid value 'sys_module sys_admn' for 'lxc.cap.drop': expected capability names without CAP_ as in capabilities(7), e.g. sys_module mknod ('sys_admn' is not one)"
 )]
 #[case(
+    "lxc.cap.drop = mknod 45",
+    "/c/config:3: Invalid value 'mknod 45' for 'lxc.cap.drop': expected capability names without CAP_ as in capabilities(7), e.g. sys_module mknod ('45' is not one)"
+)]
+#[case(
+    "lxc.cap.keep = sys_admin cap_bogus",
+    "/c/config:3: Invalid value 'sys_admin cap_bogus' for 'lxc.cap.keep': expected capability names without CAP_ as in capabilities(7), e.g. sys_module mknod ('cap_bogus' is not one)"
+)]
+#[case(
     "lxc.idmap = u 0 100000",
     "/c/config:3: Invalid value 'u 0 100000' for 'lxc.idmap': expected u|g CONTAINER_ID HOST_ID RANGE, e.g. 'u 0 100000 65536'"
 )]
