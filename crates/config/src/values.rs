@@ -579,18 +579,9 @@ impl LogLevel {
 // ---------------------------------------------------------------------------
 // Root file system
 
-/// The storage backends LXC knows as `lxc.rootfs.path` prefixes.
-pub const ROOTFS_BACKENDS: &[&str] = &[
-    "dir",
-    "overlay",
-    "overlayfs",
-    "btrfs",
-    "loop",
-    "lvm",
-    "zfs",
-    "rbd",
-    "nbd",
-];
+/// The storage backends LXC knows as `lxc.rootfs.path` prefixes: the
+/// storage crate's list.
+pub use enclos_storage::BACKEND_NAMES as ROOTFS_BACKENDS;
 
 /// `lxc.rootfs.path` split into its backend and the rest, and
 /// `lxc.rootfs.options`.

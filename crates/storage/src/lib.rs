@@ -56,8 +56,11 @@ pub enum Backend {
     Dir,
 }
 
-/// Backend names LXC knows, for the error of one enclos lacks.
-const KNOWN_ELSEWHERE: &[&str] = &[
+/// The storage backends LXC knows, as `lxc.rootfs.path` prefixes and `-B`
+/// names (`overlayfs` is another name of `overlay`). enclos implements
+/// `dir`; the others give a clear error.
+pub const BACKEND_NAMES: &[&str] = &[
+    "dir",
     "overlay",
     "overlayfs",
     "btrfs",
@@ -73,7 +76,7 @@ impl Backend {
     pub fn from_name(name: &str) -> Result<Backend> {
         match name {
             "dir" | "none" => Ok(Backend::Dir),
-            n if KNOWN_ELSEWHERE.contains(&n) => Err(Error::NotSupportedYet {
+            n if BACKEND_NAMES.contains(&n) => Err(Error::NotSupportedYet {
                 name: n.to_string(),
             }),
             n => Err(Error::UnknownBackend {
@@ -238,6 +241,16 @@ mod tests {
     fn refuses_other_specs(#[case] spec: &str, #[case] msg: &str) {
         let err = Rootfs::parse(spec).unwrap_err().to_string();
         assert!(err.contains(msg), "{err}");
+    }
+
+    #[test]
+    fn every_backend_name_is_known() {
+        for name in BACKEND_NAMES {
+            match Backend::from_name(name) {
+                Ok(b) => assert_eq!(b.name(), *name),
+                Err(e) => assert!(matches!(e, Error::NotSupportedYet { .. }), "{name}: {e}"),
+            }
+        }
     }
 
     #[test]
