@@ -91,7 +91,7 @@ fn main() -> ExitCode {
                 ExitCode::from(failed.code)
             }
             None => {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", enclos_report::Chain(e.as_ref()));
                 ExitCode::FAILURE
             }
         },

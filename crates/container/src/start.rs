@@ -269,16 +269,7 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
 }
 
 /// An error with its causes, on one line.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s.replace('\n', " ")
-}
+pub(crate) use enclos_report::chain;
 
 fn redirect_stdio_to_null() {
     if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {

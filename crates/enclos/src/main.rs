@@ -93,7 +93,7 @@ fn main() -> ExitCode {
                 Err(e) => return usage_exit(e),
             };
             if let Err(e) = init_logging(cli.logpriority.as_deref(), cli.logfile.as_deref()) {
-                eprintln!("enclos: {e:#}");
+                eprintln!("enclos: {}", enclos_report::Chain(e.as_ref()));
                 return ExitCode::from(1);
             }
             let r = match cli.command {
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{name}: {}", format!("{e:#}").replace('\n', " "));
+            eprintln!("{name}: {}", enclos_report::chain(e.as_ref()));
             ExitCode::from(1)
         }
     }

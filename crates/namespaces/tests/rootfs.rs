@@ -25,17 +25,6 @@ const NS: [Namespace; 6] = [
     Namespace::Cgroup,
 ];
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
-}
-
 struct Run {
     /// The child's report: Ok once the rootfs is set up, or its error.
     setup: Result<()>,
@@ -60,7 +49,7 @@ fn run_container(spec: RootfsSpec, ns: &[Namespace], script: &str) -> Run {
             return 120;
         }
         if let Err(e) = setup_rootfs(&spec) {
-            let _ = child.fail(&chain(&e));
+            let _ = child.fail(&enclos_report::chain(&e));
             return 1;
         }
         if dup2_stdout(&w).is_err() || dup2_stderr(&w).is_err() {

@@ -267,7 +267,7 @@ pub fn setup_rootfs_with(
                     "Skipping optional mount of {} on {}: {}",
                     entry.source,
                     in_container(&entry.target).display(),
-                    chain(&e)
+                    enclos_report::chain(&e)
                 );
             }
             Err(e) => return Err(e),
@@ -286,18 +286,6 @@ pub fn setup_rootfs_with(
         ))?;
     }
     pivot(root)
-}
-
-/// An error and its causes, for a log line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
 }
 
 fn pivot(root: Root) -> Result<()> {
