@@ -9,9 +9,9 @@ use nix::mount::MsFlags;
 use nix::sys::stat::{fchmodat, fstatat, makedev, mkdirat, mknodat, FchmodatFlags, Mode, SFlag};
 use nix::unistd::{symlinkat, unlinkat, UnlinkatFlags};
 
-use super::root::{bind_on, fd_path, in_container, mount_on, Root};
+use super::root::{bind_on, fd_path, in_container, mount_err, mount_on, Root};
 use super::DevPts;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The nodes autodev makes: name, major, minor (all mode 0666).
 pub const AUTODEV_NODES: [(&str, u64, u64); 6] = [
@@ -31,20 +31,6 @@ pub const AUTODEV_LINKS: [(&str, &str); 4] = [
     ("stderr", "/proc/self/fd/2"),
 ];
 
-fn mount_err(device: &str, rel: &str, fstype: &str, options: &str) -> impl FnOnce(Errno) -> Error {
-    let device = device.to_owned();
-    let target = in_container(Path::new(rel));
-    let fstype = fstype.to_owned();
-    let options = options.to_owned();
-    move |source| Error::Mount {
-        device,
-        target,
-        fstype,
-        options,
-        source,
-    }
-}
-
 /// LXC's size of the /dev tmpfs, in bytes.
 pub(crate) const AUTODEV_SIZE: u64 = 500_000;
 
@@ -61,7 +47,12 @@ pub(crate) fn autodev(root: &Root, size: u64) -> Result<()> {
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME,
         Some(data),
     )
-    .map_err(mount_err("none", "dev", "tmpfs", data))?;
+    .map_err(mount_err(
+        "none",
+        &in_container(Path::new("dev")),
+        "tmpfs",
+        data,
+    ))?;
     drop(target);
     let dev = root
         .lookup_dir(Path::new("dev"))
@@ -124,7 +115,7 @@ fn make_node(root: &Root, dev: &OwnedFd, name: &str, major: u64, minor: u64) -> 
             let host = Path::new("/dev").join(name);
             bind_on(&host, &file, false).map_err(mount_err(
                 &host.to_string_lossy(),
-                &format!("dev/{name}"),
+                &in_container(Path::new(&format!("dev/{name}"))),
                 "none",
                 "bind",
             ))?;
@@ -163,7 +154,12 @@ pub(crate) fn devpts(root: &Root, spec: &DevPts) -> Result<()> {
         }
         other => other,
     }
-    .map_err(mount_err("devpts", "dev/pts", "devpts", &data))?;
+    .map_err(mount_err(
+        "devpts",
+        &in_container(Path::new("dev/pts")),
+        "devpts",
+        &data,
+    ))?;
     drop(target);
 
     let dev = root
@@ -192,7 +188,7 @@ pub(crate) fn devpts(root: &Root, spec: &DevPts) -> Result<()> {
             let target = root.resolve(&ptmx)?;
             bind_on(&fd_path(&source), &target, false).map_err(mount_err(
                 "/dev/pts/ptmx",
-                "dev/ptmx",
+                &in_container(Path::new("dev/ptmx")),
                 "none",
                 "bind",
             ))?;
@@ -218,7 +214,7 @@ pub(crate) fn bind_pty(root: &Root, host: &Path, name: &str, tty_dir: Option<&st
     let target = root.create_file(&rel, 0o600)?;
     bind_on(host, &target, false).map_err(mount_err(
         &host.to_string_lossy(),
-        &rel.to_string_lossy(),
+        &in_container(&rel),
         "none",
         "bind",
     ))?;

@@ -18,7 +18,7 @@ pub use dev::{AUTODEV_LINKS, AUTODEV_NODES};
 pub use options::{parse_mount_options, CreateKind, MountOptions, MountSpec};
 
 use crate::error::{Error, Result};
-use root::{bind_on, fd_path, in_container, mount_on, relative, remount_bind, Root};
+use root::{bind_on, fd_path, in_container, mount_err, mount_on, relative, remount_bind, Root};
 
 /// How /proc is mounted (`lxc.mount.auto = proc:...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,25 +132,6 @@ impl RootfsSpec {
             rootfs: rootfs.into(),
             ..Self::default()
         }
-    }
-}
-
-fn mount_err(
-    device: &str,
-    target: &Path,
-    fstype: &str,
-    options: &str,
-) -> impl FnOnce(Errno) -> Error {
-    let device = device.to_owned();
-    let target = target.to_path_buf();
-    let fstype = fstype.to_owned();
-    let options = options.to_owned();
-    move |source| Error::Mount {
-        device,
-        target,
-        fstype,
-        options,
-        source,
     }
 }
 

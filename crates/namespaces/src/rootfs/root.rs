@@ -232,6 +232,26 @@ pub(crate) fn remount_bind(fd: &OwnedFd, flags: MsFlags) -> std::result::Result<
     mount_on(None, fd, None, flags, None)
 }
 
+/// The error of a failed mount(2), for `map_err`.
+pub(crate) fn mount_err(
+    device: &str,
+    target: &Path,
+    fstype: &str,
+    options: &str,
+) -> impl FnOnce(Errno) -> Error {
+    let device = device.to_owned();
+    let target = target.to_path_buf();
+    let fstype = fstype.to_owned();
+    let options = options.to_owned();
+    move |source| Error::Mount {
+        device,
+        target,
+        fstype,
+        options,
+        source,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
