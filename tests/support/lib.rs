@@ -9,7 +9,7 @@
 pub mod lab;
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -20,41 +20,7 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::{pipe2, Pid};
 
-/// The variable that turns every skip into a failure when set to `1`.
-pub const REQUIRE_PRIVILEGED: &str = "ENCLOS_REQUIRE_PRIVILEGED";
-
-/// Whether a missing privilege or kernel feature must fail the test
-/// (`ENCLOS_REQUIRE_PRIVILEGED=1`) rather than skip it.
-pub fn privileged_required() -> bool {
-    std::env::var(REQUIRE_PRIVILEGED).is_ok_and(|v| v.trim() == "1")
-}
-
-/// Returns true when the test may go on as root. Otherwise prints
-/// `SKIP <test>: <reason>` and returns false, or panics when
-/// `ENCLOS_REQUIRE_PRIVILEGED=1`.
-pub fn require_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    missing_feature(
-        test,
-        "needs root (run the tests as root, e.g. through .ci/run)",
-    );
-    false
-}
-
-/// Skips `test` because this host lacks something (`reason`: "no cgroup v2
-/// mount"): prints `SKIP <test>: <reason>` on the real stderr (so it shows
-/// although the harness captures test output), or panics when
-/// `ENCLOS_REQUIRE_PRIVILEGED=1`. The caller returns right after.
-pub fn missing_feature(test: &str, reason: &str) {
-    if privileged_required() {
-        panic!("{test}: {reason}; {REQUIRE_PRIVILEGED}=1 makes this a failure instead of a skip");
-    }
-    // Written to the stderr handle directly: libtest captures the print
-    // macros only, and a skip should be seen.
-    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
-}
+pub use enclos_testkit::{missing_feature, privileged_required, require_root, REQUIRE_PRIVILEGED};
 
 /// The workspace root (the root package's directory).
 pub fn workspace_root() -> &'static Path {

@@ -74,20 +74,8 @@ pub use rootfs::{
 pub use spawn::{exit_child, multi_threaded, spawn, spawn_pidfd, PANIC_EXIT_CODE};
 pub use sync::{sync_pair, SyncChild, SyncParent};
 
-/// Skips for unprivileged unit tests, as the integration tests do: prints
-/// `SKIP test: reason`, or panics when `ENCLOS_REQUIRE_PRIVILEGED=1`.
 #[cfg(test)]
-pub(crate) fn require_root(test: &str) -> bool {
-    use std::io::Write;
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var("ENCLOS_REQUIRE_PRIVILEGED").is_ok_and(|v| v.trim() == "1") {
-        panic!("{test}: needs root; ENCLOS_REQUIRE_PRIVILEGED=1 makes this a failure instead of a skip");
-    }
-    let _ = writeln!(std::io::stderr(), "SKIP {test}: needs root");
-    false
-}
+pub(crate) use enclos_testkit::require_root;
 
 /// Reaps a spawned child, killing it first if it has not exited within
 /// `timeout` (a test must never hang on a stuck child).

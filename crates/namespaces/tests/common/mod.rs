@@ -2,7 +2,6 @@
 //! guards and pipe capture.
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -22,33 +21,7 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The variable that turns every skip into a failure when set to `1`.
-pub const REQUIRE_PRIVILEGED: &str = "ENCLOS_REQUIRE_PRIVILEGED";
-
-fn privileged_required() -> bool {
-    std::env::var(REQUIRE_PRIVILEGED).is_ok_and(|v| v.trim() == "1")
-}
-
-/// Skips `test` for `reason` (prints `SKIP test: reason`), or panics when
-/// `ENCLOS_REQUIRE_PRIVILEGED=1`.
-pub fn missing_feature(test: &str, reason: &str) {
-    if privileged_required() {
-        panic!("{test}: {reason}; {REQUIRE_PRIVILEGED}=1 makes this a failure instead of a skip");
-    }
-    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
-}
-
-/// True when the test may go on as root; otherwise skips (or fails).
-pub fn require_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    missing_feature(
-        test,
-        "needs root (run the tests as root, e.g. through .ci/run)",
-    );
-    false
-}
+pub use enclos_testkit::{missing_feature, require_root};
 
 /// True when busybox is there to build a rootfs; otherwise skips (or fails).
 pub fn require_busybox(test: &str) -> bool {

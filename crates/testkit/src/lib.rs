@@ -1,0 +1,69 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+
+/// The variable that turns every skip into a failure when set to `1`.
+pub const REQUIRE_PRIVILEGED: &str = "ENCLOS_REQUIRE_PRIVILEGED";
+
+/// Whether a missing privilege or kernel feature must fail the test
+/// (`ENCLOS_REQUIRE_PRIVILEGED=1`) rather than skip it.
+pub fn privileged_required() -> bool {
+    std::env::var(REQUIRE_PRIVILEGED).is_ok_and(|v| v.trim() == "1")
+}
+
+/// Returns true when the test may go on as root. Otherwise prints
+/// `SKIP <test>: <reason>` and returns false, or panics when
+/// `ENCLOS_REQUIRE_PRIVILEGED=1`.
+pub fn require_root(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    missing_feature(
+        test,
+        "needs root (run the tests as root, e.g. through .ci/run)",
+    );
+    false
+}
+
+/// Skips `test` because this host lacks something (`reason`: "no cgroup v2
+/// mount"): prints `SKIP <test>: <reason>` on the real stderr (so it shows
+/// although the harness captures test output), or panics when
+/// `ENCLOS_REQUIRE_PRIVILEGED=1`. The caller returns right after.
+pub fn missing_feature(test: &str, reason: &str) {
+    if privileged_required() {
+        panic!("{test}: {reason}; {REQUIRE_PRIVILEGED}=1 makes this a failure instead of a skip");
+    }
+    // Written to the stderr handle directly: libtest captures the print
+    // macros only, and a skip should be seen.
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_goes_on() {
+        // As root the test goes on; as anyone else it is a skip, or a
+        // failure under ENCLOS_REQUIRE_PRIVILEGED=1.
+        if nix::unistd::geteuid().is_root() {
+            assert!(require_root("root_goes_on"));
+        } else if !privileged_required() {
+            assert!(!require_root("root_goes_on"));
+        }
+    }
+
+    #[test]
+    fn a_missing_feature_fails_under_ci() {
+        let outcome = std::panic::catch_unwind(|| missing_feature("t", "no such thing"));
+        assert_eq!(outcome.is_err(), privileged_required());
+        if let Err(p) = outcome {
+            let msg = p.downcast_ref::<String>().cloned().unwrap_or_default();
+            assert_eq!(
+                msg,
+                "t: no such thing; ENCLOS_REQUIRE_PRIVILEGED=1 makes this a failure instead of a skip"
+            );
+        }
+    }
+}
