@@ -106,7 +106,7 @@ fn busybox_config() {
         }
     );
     let mounts = config.mount_entries();
-    let targets: Vec<&str> = mounts.iter().map(|m| m.target.as_str()).collect();
+    let targets: Vec<&str> = mounts.iter().map(|m| m.fstab.target.as_str()).collect();
     assert_eq!(
         targets,
         [
@@ -121,8 +121,8 @@ fn busybox_config() {
         mounts[1].origin,
         Origin::new("/var/lib/enclos/bb/config", 21)
     );
-    assert!(mounts[1].optional && mounts[1].create == Some(MountCreate::Dir));
-    assert_eq!(mounts[2].options, ["ro", "bind"]);
+    assert!(mounts[1].fstab.optional && mounts[1].fstab.create == Some(MountCreate::Dir));
+    assert_eq!(mounts[2].fstab.options, ["ro", "bind"]);
     let nets = config.nets();
     assert_eq!(nets.len(), 1);
     assert_eq!((nets[0].index, nets[0].net_type), (0, NetType::Empty));
@@ -864,7 +864,7 @@ fn fstab_file_entries() {
     let entries = config.fstab_entries().unwrap();
     let targets: Vec<(&str, usize)> = entries
         .iter()
-        .map(|e| (e.target.as_str(), e.origin.line))
+        .map(|e| (e.fstab.target.as_str(), e.origin.line))
         .collect();
     assert_eq!(targets, [("proc", 2), ("srv", 4)]);
 

@@ -658,51 +658,28 @@ impl Rootfs {
 
 /// What `create=` asks for a missing mount target.
 pub use enclos_mounts::Create as MountCreate;
+use enclos_mounts::{FstabEntry, FstabError};
 
 /// One `lxc.mount.entry` (or one line of `lxc.mount.fstab`), in fstab
-/// syntax: `source target fstype [options [dump [pass]]]`.
+/// syntax: `source target fstype [options [dump [pass]]]`, and where it
+/// was written. The target is as written: a relative target is relative to
+/// the container's root (the rootfs mount point); see
+/// [`MountEntry::target_in_rootfs`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MountEntry {
-    pub source: String,
-    /// As written. A relative target is relative to the container's root
-    /// (the rootfs mount point); see [`MountEntry::target_in_rootfs`].
-    pub target: String,
-    pub fstype: String,
-    /// The mount options, less LXC's own (`create=`, `optional`,
-    /// `relative`); `defaults` when none are written.
-    pub options: Vec<String>,
-    /// `create=dir` or `create=file`: make the target if it is missing.
-    pub create: Option<MountCreate>,
-    /// `optional`: a failure to mount is not an error.
-    pub optional: bool,
-    /// `relative`: the source is relative to the container's root.
-    pub relative: bool,
-    pub dump: u32,
-    pub pass: u32,
+    /// The line, read by enclos-mounts (the parser the rootfs set-up uses).
+    #[serde(flatten)]
+    pub fstab: FstabEntry,
     pub origin: Origin,
 }
 
 impl MountEntry {
     pub fn parse(value: &str, origin: Origin) -> Result<MountEntry, String> {
-        let e = enclos_mounts::FstabEntry::parse(value).map_err(|e| match e {
-            enclos_mounts::FstabError::BadCreate => {
-                "create=dir or create=file among the options".to_string()
-            }
+        let fstab = FstabEntry::parse(value).map_err(|e| match e {
+            FstabError::BadCreate => "create=dir or create=file among the options".to_string(),
             _ => "SOURCE TARGET FSTYPE [OPTIONS [DUMP [PASS]]]".to_string(),
         })?;
-        let entry = MountEntry {
-            source: e.source,
-            target: e.target,
-            fstype: e.fstype,
-            options: e.options,
-            create: e.create,
-            optional: e.optional,
-            relative: e.relative,
-            dump: e.dump,
-            pass: e.pass,
-            origin,
-        };
-        Ok(entry)
+        Ok(MountEntry { fstab, origin })
     }
 
     /// The target as a path inside the container's root, as LXC resolves
@@ -719,10 +696,10 @@ impl MountEntry {
     /// path inside the container starts. What follows it is kept as
     /// written: links inside the rootfs are the mount's business.
     pub fn target_in_rootfs(&self, rootfs_path: &Path) -> Option<String> {
-        if !self.target.starts_with('/') {
-            return Some(self.target.clone());
+        if !self.fstab.target.starts_with('/') {
+            return Some(self.fstab.target.clone());
         }
-        let target = Path::new(&self.target);
+        let target = Path::new(&self.fstab.target);
         if let Ok(rest) = target.strip_prefix(rootfs_path) {
             return Some(rest.to_string_lossy().into_owned());
         }
@@ -1186,7 +1163,9 @@ mod tests {
         #[case] optional: bool,
         #[case] relative: bool,
     ) {
-        let entry = MountEntry::parse(value, Origin::new("config", 1)).unwrap();
+        let entry = MountEntry::parse(value, Origin::new("config", 1))
+            .unwrap()
+            .fstab;
         assert_eq!(
             (
                 entry.source.as_str(),

@@ -432,7 +432,7 @@ pub(crate) fn rootfs_spec(
         let Some(target) = e.target_in_rootfs(&plan.rootfs) else {
             return Err(Error::InvalidArgument {
                 what: "lxc.mount.entry target",
-                value: e.target.clone(),
+                value: e.fstab.target.clone(),
                 reason: format!(
                     "{}:{}: an absolute target must lie inside the rootfs {}",
                     e.origin.file.display(),
@@ -441,14 +441,7 @@ pub(crate) fn rootfs_spec(
                 ),
             });
         };
-        spec.mounts.push(MountSpec {
-            source: e.source.clone(),
-            target: PathBuf::from(target),
-            fstype: e.fstype.clone(),
-            options: e.options.clone(),
-            create: e.create,
-            optional: e.optional,
-        });
+        spec.mounts.push(MountSpec::from_fstab(e.fstab, target));
     }
     Ok(spec)
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use enclos_mounts::FstabEntry;
 use nix::mount::MsFlags;
 
 use crate::error::{Error, Result};
@@ -158,24 +159,31 @@ pub fn parse_mount_options<S: AsRef<str>>(opts: &[S]) -> Result<MountOptions> {
 }
 
 impl MountSpec {
+    /// The mount of an fstab entry, on `target` inside the rootfs (the
+    /// entry's own target, or where the caller resolved it to).
+    pub fn from_fstab(entry: FstabEntry, target: impl Into<PathBuf>) -> Self {
+        MountSpec {
+            source: entry.source,
+            target: target.into(),
+            fstype: entry.fstype,
+            options: entry.options,
+            create: entry.create,
+            optional: entry.optional,
+        }
+    }
+
     /// Reads one fstab line (`lxc.mount.entry` value): `source target
     /// fstype [options [dump [pass]]]`, fields separated by blanks, `\040`
     /// for a blank inside a field. `create=dir|file` and `optional` go to
     /// their fields; the other options stay in `options` (default:
     /// `defaults`).
     pub fn parse_fstab(line: &str) -> Result<Self> {
-        let entry = enclos_mounts::FstabEntry::parse(line).map_err(|e| Error::FstabLine {
+        let entry = FstabEntry::parse(line).map_err(|e| Error::FstabLine {
             line: line.to_owned(),
             reason: e.reason(),
         })?;
-        let spec = MountSpec {
-            source: entry.source,
-            target: PathBuf::from(entry.target),
-            fstype: entry.fstype,
-            options: entry.options,
-            create: entry.create,
-            optional: entry.optional,
-        };
+        let target = PathBuf::from(&entry.target);
+        let spec = MountSpec::from_fstab(entry, target);
         // Validate now, so a bad line fails at parse time.
         parse_mount_options(&spec.options)?;
         Ok(spec)
