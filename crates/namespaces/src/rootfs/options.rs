@@ -278,6 +278,16 @@ mod tests {
         assert_eq!(spec.target, PathBuf::from("/proc"));
     }
 
+    /// The config and the rootfs set-up read a line with one parser: LXC's
+    /// `relative` is not passed to the filesystem as data (it was, when
+    /// each had its own).
+    #[test]
+    fn lxc_relative_is_not_filesystem_data() {
+        let spec = MountSpec::parse_fstab("data mnt/data none bind,relative,ro 0 0").unwrap();
+        assert_eq!(spec.options, vec!["bind".to_owned(), "ro".to_owned()]);
+        assert_eq!(parse_mount_options(&spec.options).unwrap().data, "");
+    }
+
     #[test]
     fn fstab_escapes() {
         let spec = MountSpec::parse_fstab(r"/srv/my\040data mnt/my\040data none bind 0 0").unwrap();
