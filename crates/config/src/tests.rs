@@ -1150,6 +1150,7 @@ fn every_supported_key_can_be_set() {
         ("lxc.namespace.keep", "net"),
         ("lxc.time.offset.boot", "10s"),
         ("lxc.time.offset.monotonic", "-5ms"),
+        ("lxc.rootfs.mount", "/usr/lib/x86_64-linux-gnu/lxc/rootfs"),
     ];
     for spec in KEYS.iter().filter(|s| s.support == Support::Supported) {
         let key = spec.pattern.replace('#', "0").replace('*', "memory.max");
