@@ -998,7 +998,7 @@ fn append_and_remove() {
 #[case(
     "lxc.namespace.share.mnt",
     "/x",
-    "(new configuration): Key 'lxc.namespace.share.mnt' is not supported by enclos yet: enclos sets up the rootfs in a mount namespace of the container's own, and pivoting in another container's would change that container's root"
+    "(new configuration): Key 'lxc.namespace.share.mnt' is not supported by enclos yet: LXC sets the rootfs up inside the shared mount namespace, so its pivot would change the root of whatever runs there (and a running container's rootfs path is not even visible in it); enclos refuses it rather than do that"
 )]
 #[case(
     "lxc.tty.max",
