@@ -7,6 +7,7 @@
 //!   instead, alternating the variants in one run;
 //! - `vm build`, `vm box`, `lab vm`: the Debian 12 VM the labs also run in
 //!   (see `vm/`).
+#![forbid(unsafe_code)]
 
 mod bench;
 mod conformance;
