@@ -39,6 +39,10 @@ pub const CASES: &[Case] = &[
         pattern: "lxc.rootfs.options",
         test: rootfs_options_ro_makes_the_root_read_only,
     },
+    Case {
+        pattern: "lxc.rootfs.mount",
+        test: rootfs_mount_is_where_the_rootfs_is_bound_before_the_pivot,
+    },
 ];
 
 /// The mount on `point` inside container `name` (the last one there).
@@ -205,4 +209,61 @@ pub fn rootfs_options_ro_makes_the_root_read_only() {
     let other = with_keys(&lab, "rofs2", "lxc.rootfs.options = nosuid");
     let out = lab.enclos("start", &["-n", &other]);
     assert_one_error_line(&out, "lxc.rootfs.options: option 'nosuid' is not applied");
+}
+
+/// `lxc.rootfs.mount`: the rootfs is bound there, in the container's
+/// mount namespace, before the pivot; a mount hook (which runs there)
+/// sees it as `LXC_ROOTFS_MOUNT` with the rootfs's files under it, and
+/// the host's own mount table never shows it.
+#[test]
+pub fn rootfs_mount_is_where_the_rootfs_is_bound_before_the_pivot() {
+    if !require_root("rootfs_mount_is_where_the_rootfs_is_bound_before_the_pivot") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::new();
+    let point = lab.path().join("rootfs-mount");
+    std::fs::create_dir(&point).expect("create the mount point");
+    let out = lab.path().join("mount-hook.out");
+    let hook = lab.path().join("mount-hook.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n{{ echo \"mount=$LXC_ROOTFS_MOUNT\"; \
+             grep -c \" $LXC_ROOTFS_MOUNT \" /proc/self/mountinfo; \
+             test -e \"$LXC_ROOTFS_MOUNT/bin/busybox\" && echo busybox; }} > {}\n",
+            out.display()
+        ),
+    )
+    .expect("write the hook");
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let n = running_with(
+        &lab,
+        "rtmount",
+        &format!(
+            "lxc.rootfs.mount = {}\nlxc.hook.version = 1\nlxc.hook.mount = {}",
+            point.display(),
+            hook.display()
+        ),
+    );
+    let seen = std::fs::read_to_string(&out).expect("the mount hook's output");
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(format!("mount={}", point.display()).as_str()),
+        "{seen}"
+    );
+    assert_ne!(
+        lines.get(1).copied(),
+        Some("0"),
+        "no mount at {}: {seen}",
+        point.display()
+    );
+    assert_eq!(lines.get(2).copied(), Some("busybox"), "{seen}");
+    assert_eq!(inside(&lab, &n, "hostname"), n);
+    assert_eq!(
+        mounts_under(&point),
+        Vec::<String>::new(),
+        "the host sees the container's rootfs mount"
+    );
 }

@@ -272,7 +272,7 @@ pub fn mounts_under(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// A field of /proc/<pid>/status ("Uid", "NSpid", "State").
+/// A field of `/proc/<pid>/status` ("Uid", "NSpid", "State").
 pub fn proc_status(pid: i32, field: &str) -> Option<String> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines()
@@ -302,7 +302,7 @@ pub fn host_pid(name: &str, nspid: i32) -> Option<i32> {
         .find(|p| innermost_pid(*p) == Some(nspid))
 }
 
-/// utime + stime of `pid`, in clock ticks, from /proc/<pid>/stat.
+/// utime + stime of `pid`, in clock ticks, from `/proc/<pid>/stat`.
 pub fn cpu_ticks(pid: i32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .unwrap_or_else(|e| panic!("read /proc/{pid}/stat: {e}"));

@@ -362,14 +362,23 @@ fn backports_listed(suite: &str) -> bool {
 
 /// The command a user should type to install `packages` (those of
 /// [`FROM_BACKPORTS`] with `-t <codename>-backports`, once that suite is
-/// in apt's sources).
+/// in apt's sources; those of [`WITHOUT_RECOMMENDS`] without their
+/// recommends).
 pub fn install_hint(packages: &[&str]) -> String {
     let sudo = if is_root() { "" } else { "sudo " };
     let (backports, stable): (Vec<&str>, Vec<&str>) =
         packages.iter().partition(|p| FROM_BACKPORTS.contains(*p));
+    let (lean, stable): (Vec<&str>, Vec<&str>) =
+        stable.iter().partition(|p| WITHOUT_RECOMMENDS.contains(*p));
     let mut hints = Vec::new();
     if !stable.is_empty() {
         hints.push(format!("{sudo}apt-get install -y {}", stable.join(" ")));
+    }
+    if !lean.is_empty() {
+        hints.push(format!(
+            "{sudo}apt-get install -y --no-install-recommends {}",
+            lean.join(" ")
+        ));
     }
     if !backports.is_empty() {
         let suite = format!(
@@ -383,4 +392,26 @@ pub fn install_hint(packages: &[&str]) -> String {
         ));
     }
     hints.join("\n    ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_hint_keeps_vagrant_without_recommends_and_qemu_from_backports() {
+        let hint = install_hint(&["gcc", "vagrant", "qemu-system-x86"]);
+        let lines: Vec<&str> = hint.lines().map(str::trim).collect();
+        assert_eq!(lines.len(), 3, "{hint}");
+        assert!(lines[0].ends_with("apt-get install -y gcc"), "{hint}");
+        assert!(
+            lines[1].ends_with("apt-get install -y --no-install-recommends vagrant"),
+            "{hint}"
+        );
+        assert!(
+            lines[2].contains("--no-install-recommends -t ")
+                && lines[2].contains("-backports qemu-system-x86"),
+            "{hint}"
+        );
+    }
 }

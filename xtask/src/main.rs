@@ -1,12 +1,14 @@
 //! `cargo xtask`: the project's own tasks.
 //!
 //! - `demo`: install what the labs need, build enclos, play the walkthrough;
-//! - `test`: fmt, clippy, the release build, then every test tier;
+//! - `test`: install what the tests need, then fmt, clippy, docs,
+//!   packaging, the release build, the VM lab and every test tier;
 //! - `conformance`: LXC's own shell tests against enclos's lxc-* links;
 //! - `bench compare`: time enclos against the tools a user would pick
 //!   instead, alternating the variants in one run;
 //! - `vm build`, `vm box`, `lab vm`: the Debian 12 VM the labs also run in
 //!   (see `vm/`).
+#![forbid(unsafe_code)]
 
 mod bench;
 mod conformance;
@@ -39,8 +41,9 @@ enum Command {
     /// Install what the labs need, build enclos (release) and play the
     /// course walkthrough (the lab scripts). Needs root.
     Demo,
-    /// Check formatting and lints, build enclos (release), then run every
-    /// test tier with `cargo test --workspace`.
+    /// Install what the tests need, then run everything: fmt, clippy, docs,
+    /// packaging, the release build, the VM lab, LXC's tests and `cargo
+    /// test --workspace`. Needs root, unless --quick.
     Test(test::Args),
     /// Play LXC's own shell tests (Debian's lxc-tests) against enclos's
     /// lxc-* links, and report each. Needs root.

@@ -1,88 +1,339 @@
 //! `cargo xtask test`: the whole check, in the order CI runs it, stopping
 //! at the first failure with its exit code.
 //!
+//! First the host: what the parts need is installed with apt-get, each
+//! Debian package named before it is installed (see [`deps`]). Installing
+//! needs root; without root the whole check stops and prints the install
+//! command, unless `--quick`.
+//!
 //! 1. `cargo fmt --all -- --check`
 //! 2. `cargo clippy --workspace --all-targets -- -D warnings`
-//! 3. `cargo build --release -p enclos`
-//! 4. the VM lab (`cargo xtask lab vm`: the labs inside a Debian 12 guest
-//!    under systemd, with cgroup v2 then v1), skipped with its reason when
-//!    this host has no QEMU (or is not root), unless
-//!    `ENCLOS_REQUIRE_PRIVILEGED=1`;
-//! 5. LXC's own shell tests against that binary (`cargo xtask
-//!    conformance`), skipped when not root unless
-//!    `ENCLOS_REQUIRE_PRIVILEGED=1`;
-//! 6. `cargo test --workspace` with `ENCLOS_BIN` set to that binary, so the
-//!    lab tests play the release build; its summary is the last output
-//!    (which is why the VM lab comes before it).
+//! 3. the docs: `cargo doc --no-deps --workspace` with `-D warnings`
+//! 4. the packaging: `cargo package` of every workspace member that can be
+//!    published (read from `cargo metadata`, so a new library crate is in
+//!    it without a change here), together, so that those depending on
+//!    other members are verified against them;
+//! 5. `cargo build --release -p enclos`
+//! 6. the VM lab (`cargo xtask lab vm`: the labs inside a Debian 12 guest
+//!    under systemd, with cgroup v2 then v1);
+//! 7. LXC's own shell tests against that binary (`cargo xtask
+//!    conformance`);
+//! 8. `cargo test --workspace` with `ENCLOS_BIN` set to that binary, so the
+//!    lab tests play the release build.
+//!
+//! The last output is a summary: the parts that ran and those left out,
+//! each with its reason. `--quick` is the only way to leave parts out: it
+//! leaves out fmt, clippy, the docs, the packaging and the VM lab, and,
+//! when not root, LXC's tests (the privileged tests then skip themselves,
+//! each with its reason).
 //!
 //! `ENCLOS_REQUIRE_PRIVILEGED` is passed through unchanged (set to 1 by
-//! `.ci/run`: a missing privilege is then a failure, not a skip). With it,
-//! the deps step also installs QEMU (from backports) and vagrant (for the
-//! Vagrantfile's test).
+//! `.ci/run`: a missing privilege is then a failure, not a skip).
 
-use anyhow::Result;
+use std::process::Command;
+
+use anyhow::{Context, Result};
 
 use crate::deps;
-use crate::process::{build_enclos_release, cargo, run_streaming, show, Failed};
+use crate::process::{build_enclos_release, cargo, is_root, run_streaming, show, Failed};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Skip the fmt and clippy steps (a developer's shortcut; CI runs them).
+    /// Leave out the long parts: fmt, clippy, the docs, the packaging and
+    /// the VM lab (and LXC's tests when not root). The summary names them.
     #[arg(long)]
     pub quick: bool,
 }
 
-pub fn run(args: &Args) -> Result<()> {
-    deps::ensure("The tests", deps::BUILD)?;
-    deps::ensure("The tests", deps::LABS)?;
-    let required = std::env::var("ENCLOS_REQUIRE_PRIVILEGED").is_ok_and(|v| v.trim() == "1");
-    if required || crate::process::is_root() {
-        deps::ensure("LXC's own tests", deps::CONFORMANCE)?;
+/// The parts that ran and those left out, for the closing summary.
+#[derive(Debug, Default)]
+struct Summary {
+    ran: Vec<&'static str>,
+    left_out: Vec<(&'static str, String)>,
+    failed: Option<&'static str>,
+}
+
+impl Summary {
+    /// Runs one part, noting that it ran or that it failed.
+    fn part(&mut self, name: &'static str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+        match f() {
+            Ok(()) => {
+                self.ran.push(name);
+                Ok(())
+            }
+            Err(e) => {
+                self.failed = Some(name);
+                Err(e)
+            }
+        }
     }
-    if required {
+
+    fn leave_out(&mut self, name: &'static str, why: impl Into<String>) {
+        let why = why.into();
+        println!("==> {name}: left out ({why})");
+        self.left_out.push((name, why));
+    }
+
+    fn print(&self) {
+        println!();
+        match self.failed {
+            Some(part) => println!("==> test summary: FAILED in {part} (see above)"),
+            None => println!("==> test summary: passed"),
+        }
+        let ran = if self.ran.is_empty() {
+            "nothing".to_string()
+        } else {
+            self.ran.join(", ")
+        };
+        println!("    ran: {ran}");
+        if self.left_out.is_empty() {
+            println!("    left out: nothing");
+        }
+        for (part, why) in &self.left_out {
+            println!("    left out: {part} ({why})");
+        }
+    }
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let required = std::env::var("ENCLOS_REQUIRE_PRIVILEGED").is_ok_and(|v| v.trim() == "1");
+    let privileged = required || is_root();
+    prepare_host(args.quick, privileged)?;
+    let mut summary = Summary::default();
+    let result = run_parts(args, privileged, &mut summary);
+    summary.print();
+    result
+}
+
+/// Installs what the parts that will run need (naming each package), or,
+/// without root and without `--quick`, fails with the install command and
+/// the ways on.
+fn prepare_host(quick: bool, privileged: bool) -> Result<()> {
+    if !privileged && !quick {
+        return Err(Failed::new(1, not_root_message()).into());
+    }
+    deps::ensure("The tests", deps::BUILD)?;
+    if privileged {
+        deps::ensure("The tests", deps::LABS)?;
+        deps::ensure("LXC's own tests", deps::CONFORMANCE)?;
+    } else {
+        // --quick without root: the tests that need these skip with a reason.
+        deps::ensure_best_effort("The tests", deps::LABS);
+    }
+    if privileged && !quick {
         deps::ensure("The VM lab", deps::VM)?;
         deps::ensure("The Vagrantfile's test", deps::VAGRANT)?;
     }
+    Ok(())
+}
 
-    if !args.quick {
-        step("fmt", &["fmt", "--all", "--", "--check"])?;
-        step(
-            "clippy",
-            &[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ],
-        )?;
+/// Why a run without root stops, what the host lacks, and what to type.
+fn not_root_message() -> String {
+    let all = [
+        deps::BUILD,
+        deps::LABS,
+        deps::CONFORMANCE,
+        deps::VM,
+        deps::VAGRANT,
+    ];
+    let mut packages: Vec<&str> = all
+        .iter()
+        .flat_map(|reqs| deps::missing(reqs))
+        .map(|r| r.package)
+        .collect();
+    packages.sort_unstable();
+    packages.dedup();
+    let mut msg = String::from(
+        "`cargo xtask test` runs every part, and the VM lab, LXC's own tests and the \
+         privileged tests need root.\n",
+    );
+    if !packages.is_empty() {
+        msg.push_str(&format!(
+            "This host also lacks Debian packages ({}); run as root, the tests install \
+             them. To install them yourself:\n    {}\n",
+            packages.join(", "),
+            deps::install_hint(&packages)
+        ));
     }
-    let enclos = build_enclos_release()?;
-    crate::vm::lab::test_step(&enclos)?;
-    crate::conformance::test_step(&enclos)?;
+    msg.push_str(
+        "Run it as root: sudo env \"PATH=$PATH\" cargo xtask test\n\
+         or leave the parts that need root out: cargo xtask test --quick",
+    );
+    msg
+}
 
+/// The parts, in order, each noted in `summary`; stops at the first failure.
+fn run_parts(args: &Args, privileged: bool, summary: &mut Summary) -> Result<()> {
+    if args.quick {
+        for part in ["fmt", "clippy", "docs", "packaging"] {
+            summary.leave_out(part, "--quick");
+        }
+    } else {
+        summary.part("fmt", || step("fmt", &["fmt", "--all", "--", "--check"]))?;
+        summary.part("clippy", || {
+            step(
+                "clippy",
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            )
+        })?;
+        summary.part("docs", docs)?;
+        summary.part("packaging", packaging)?;
+    }
+    let mut enclos = None;
+    summary.part("release build", || {
+        enclos = Some(build_enclos_release()?);
+        Ok(())
+    })?;
+    let enclos = enclos.context("The release build gave no binary")?;
+    if args.quick {
+        summary.leave_out("VM lab", "--quick");
+    } else {
+        summary.part("VM lab", || crate::vm::lab::test_step(&enclos))?;
+    }
+    if privileged {
+        summary.part("LXC's tests", || crate::conformance::test_step(&enclos))?;
+    } else {
+        summary.leave_out("LXC's tests", "not root: they start containers");
+    }
+    summary.part("cargo test", || {
+        let mut cmd = cargo();
+        cmd.args(["test", "--workspace"]).env("ENCLOS_BIN", &enclos);
+        println!("==> test: ENCLOS_BIN={} {}", enclos.display(), show(&cmd));
+        let status = run_streaming(&mut cmd)?;
+        if status.success() {
+            Ok(())
+        } else {
+            // cargo test's own summary says what failed.
+            Err(Failed::status(status, None).into())
+        }
+    })?;
+    if !privileged {
+        summary.leave_out(
+            "the privileged tests",
+            "not root: each said it skipped, with its reason",
+        );
+    }
+    Ok(())
+}
+
+/// The docs build without a warning (broken links, bad HTML in comments).
+fn docs() -> Result<()> {
     let mut cmd = cargo();
-    cmd.args(["test", "--workspace"]).env("ENCLOS_BIN", &enclos);
-    println!("==> test: ENCLOS_BIN={} {}", enclos.display(), show(&cmd));
+    cmd.args(["doc", "--no-deps", "--workspace"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    println!("==> docs: RUSTDOCFLAGS=\"-D warnings\" {}", show(&cmd));
     let status = run_streaming(&mut cmd)?;
     if status.success() {
         Ok(())
     } else {
-        // cargo test's own summary says what failed: keep it the last word.
-        Err(Failed::status(status, None).into())
+        Err(Failed::status(status, Some(format!("The docs have warnings ({status})"))).into())
     }
+}
+
+/// Every publishable member packages and builds from its package alone
+/// (path dependencies carry versions, the README and metadata are there).
+/// They are packaged in one `cargo package` so that a crate depending on
+/// another member is verified against that member's package.
+fn packaging() -> Result<()> {
+    let members = publishable_members()?;
+    let mut cmd = cargo();
+    cmd.args(["package", "--allow-dirty"]);
+    for member in &members {
+        cmd.args(["-p", member]);
+    }
+    step_cmd("packaging", cmd)
+}
+
+/// The workspace members that may be published (no `publish = false`),
+/// from `cargo metadata`.
+fn publishable_members() -> Result<Vec<String>> {
+    let mut cmd = cargo();
+    cmd.args(["metadata", "--no-deps", "--format-version", "1"]);
+    let out = cmd
+        .output()
+        .with_context(|| format!("Cannot run `{}`", show(&cmd)))?;
+    if !out.status.success() {
+        return Err(Failed::new(
+            1,
+            format!(
+                "`{}` failed ({}): {}",
+                show(&cmd),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        )
+        .into());
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("Cannot read cargo metadata's output")?;
+    publishable(&meta)
+}
+
+/// The names of the packages of `meta` whose `publish` is not `[]`.
+fn publishable(meta: &serde_json::Value) -> Result<Vec<String>> {
+    let packages = meta["packages"]
+        .as_array()
+        .context("cargo metadata's output has no packages")?;
+    let mut names: Vec<String> = packages
+        .iter()
+        .filter(|p| !p["publish"].as_array().is_some_and(Vec::is_empty))
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// Runs `cargo ARGS` under a header line.
 fn step(name: &str, args: &[&str]) -> Result<()> {
     let mut cmd = cargo();
     cmd.args(args);
+    step_cmd(name, cmd)
+}
+
+/// Runs `cmd` under a header line; its failure names the part.
+fn step_cmd(name: &str, mut cmd: Command) -> Result<()> {
     println!("==> {name}: {}", show(&cmd));
     let status = run_streaming(&mut cmd)?;
     if status.success() {
         Ok(())
     } else {
         Err(Failed::status(status, Some(format!("{name} failed ({status})"))).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publishable_leaves_out_publish_false() {
+        let meta = serde_json::json!({"packages": [
+            {"name": "enclos-storage", "publish": null},
+            {"name": "xtask", "publish": []},
+            {"name": "enclos-cgroupfs", "publish": null},
+            {"name": "enclos-tests", "publish": []},
+        ]});
+        assert_eq!(
+            publishable(&meta).unwrap(),
+            ["enclos-cgroupfs", "enclos-storage"]
+        );
+    }
+
+    #[test]
+    fn summary_names_what_ran_and_what_was_left_out() {
+        let mut s = Summary::default();
+        s.part("fmt", || Ok(())).unwrap();
+        s.leave_out("VM lab", "--quick");
+        assert!(s.part("docs", || anyhow::bail!("no")).is_err());
+        assert_eq!(s.ran, ["fmt"]);
+        assert_eq!(s.left_out, [("VM lab", "--quick".to_string())]);
+        assert_eq!(s.failed, Some("docs"));
     }
 }

@@ -20,6 +20,12 @@
 //! # let _ = kept;
 //! # Ok::<(), enclos_cgroupfs::Error>(())
 //! ```
+#![forbid(unsafe_code)]
+
+// The README's example is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 
 pub mod cgconfig;
 mod cgroup;

@@ -216,7 +216,7 @@ pub static KEYS: &[KeySpec] = &[
     k("lxc.mount.entry",                    YES,     LIST, Kind::MountEntry),
     k("lxc.mount.auto",                     YES,     LIST, Kind::MountAuto),
     k("lxc.rootfs.path",                    YES,     ONE,  Kind::RootfsPath),
-    k("lxc.rootfs.mount",                   NOT_YET, ONE,  Kind::AbsPath),
+    k("lxc.rootfs.mount",                   YES,     ONE,  Kind::AbsPath),
     k("lxc.rootfs.options",                 YES,     ONE,  Kind::Text),
     k("lxc.rootfs.managed",                 YES,     ONE,  Kind::Bool),
     k("lxc.cgroup",                         YES,     ONE,  Kind::Clear(&["lxc.cgroup.*"])),
@@ -290,8 +290,7 @@ pub static KEYS: &[KeySpec] = &[
 const NOT_YET_WHY: &[(&str, &str)] = &[
     ("lxc.seccomp.",     "seccomp comes with the confinement issue; until then a container that asks for a seccomp filter does not start without one"),
     ("lxc.no_new_privs", "no_new_privs comes with the confinement issue"),
-    ("lxc.rootfs.mount", "enclos mounts the rootfs where it lies and pivots from there, and its hooks see that place as LXC_ROOTFS_MOUNT; remove the line"),
-    ("lxc.namespace.share.mnt", "enclos sets up the rootfs in a mount namespace of the container's own, and pivoting in another container's would change that container's root"),
+    ("lxc.namespace.share.mnt", "LXC sets the rootfs up inside the shared mount namespace, so its pivot would change the root of whatever runs there (and a running container's rootfs path is not even visible in it); enclos refuses it rather than do that"),
     ("lxc.namespace.share.user", "a user namespace makes an unprivileged container, which enclos does not run yet (the unprivileged issue)"),
 ];
 

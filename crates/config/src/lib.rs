@@ -43,6 +43,12 @@
 //! );
 //! # Ok::<(), enclos_config::Error>(())
 //! ```
+#![forbid(unsafe_code)]
+
+// The README's example is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 
 mod config;
 mod error;

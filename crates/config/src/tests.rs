@@ -1006,7 +1006,7 @@ fn append_and_remove() {
 #[case(
     "lxc.namespace.share.mnt",
     "/x",
-    "(new configuration): Key 'lxc.namespace.share.mnt' is not supported by enclos yet: enclos sets up the rootfs in a mount namespace of the container's own, and pivoting in another container's would change that container's root"
+    "(new configuration): Key 'lxc.namespace.share.mnt' is not supported by enclos yet: LXC sets the rootfs up inside the shared mount namespace, so its pivot would change the root of whatever runs there (and a running container's rootfs path is not even visible in it); enclos refuses it rather than do that"
 )]
 #[case(
     "lxc.tty.max",
@@ -1158,6 +1158,7 @@ fn every_supported_key_can_be_set() {
         ("lxc.namespace.keep", "net"),
         ("lxc.time.offset.boot", "10s"),
         ("lxc.time.offset.monotonic", "-5ms"),
+        ("lxc.rootfs.mount", "/usr/lib/x86_64-linux-gnu/lxc/rootfs"),
     ];
     for spec in KEYS.iter().filter(|s| s.support == Support::Supported) {
         let key = spec.pattern.replace('#', "0").replace('*', "memory.max");

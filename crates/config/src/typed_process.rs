@@ -109,6 +109,12 @@ impl Config {
             .map(u64::from)
     }
 
+    /// `lxc.rootfs.mount`: where the rootfs is bind-mounted before the
+    /// pivot (what hooks see as `LXC_ROOTFS_MOUNT`); None: where it lies.
+    pub fn rootfs_mount(&self) -> Option<&str> {
+        self.get("lxc.rootfs.mount").filter(|v| !v.is_empty())
+    }
+
     /// `lxc.rootfs.managed`: whether enclos owns the rootfs (and destroy
     /// removes it); true when unset.
     pub fn rootfs_managed(&self) -> bool {

@@ -8,6 +8,11 @@
 //! [`freeze`], [`info`] and the rest act on the init and the cgroup
 //! directly, so they work even when a monitor was killed.
 
+// The README's example is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
+
 mod attach;
 mod cgroup_keys;
 mod console;

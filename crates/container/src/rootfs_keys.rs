@@ -1,5 +1,6 @@
 //! The rootfs keys that shape init's root beyond the mounts:
-//! `lxc.rootfs.options` (how the rootfs itself is mounted) and
+//! `lxc.rootfs.options` (how the rootfs itself is mounted),
+//! `lxc.rootfs.mount` (where it is mounted before the pivot) and
 //! `lxc.autodev.tmpfs.size`.
 
 use enclos_config::Config;
@@ -33,5 +34,6 @@ pub(crate) fn apply(cfg: &Config, name: &str, spec: &mut RootfsSpec) -> Result<(
         .find(|o| APPLIED.contains(&o.as_str()))
         .is_some_and(|o| o == "ro");
     spec.autodev_size = cfg.autodev_tmpfs_size();
+    spec.mount_at = cfg.rootfs_mount().map(std::path::PathBuf::from);
     Ok(())
 }

@@ -99,7 +99,8 @@ impl Plan {
             }
         };
         let ns = crate::ns_plan::NsPlan::new(c, &config)?;
-        let hooks = crate::hooks::Hooks::new(c.name(), &config, &rootfs);
+        let mount = config.rootfs_mount().map(PathBuf::from);
+        let hooks = crate::hooks::Hooks::new(c.name(), &config, mount.as_ref().unwrap_or(&rootfs));
         let layout = Arc::new(Layout::discover()?);
         Ok(Plan {
             container: c.clone(),

@@ -70,7 +70,7 @@ pub enum Tool {
 }
 
 impl Tool {
-    /// Tool names and what they run, for argv[0] dispatch and `compat
+    /// Tool names and what they run, for `argv[0]` dispatch and `compat
     /// install`.
     pub const ALL: &'static [(&'static str, Tool)] = &[
         ("cgcreate", Tool::Create),
@@ -87,7 +87,7 @@ impl Tool {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
     }
 
-    /// Parses `args` (argv[0] included) as this tool and runs it.
+    /// Parses `args` (`argv[0]` included) as this tool and runs it.
     pub fn run(self, args: Vec<OsString>) -> Result<ExitCode> {
         fn go<P: Parser>(
             args: Vec<OsString>,

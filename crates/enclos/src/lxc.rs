@@ -427,8 +427,15 @@ pub struct ConsoleArgs {
     /// The tty (0: the console; default: the first free tty).
     #[arg(short = 't', long = "tty")]
     tty: Option<u32>,
-    /// The escape key, as a letter: Ctrl+<letter> then q leaves.
-    #[arg(short = 'e', long = "escape", value_parser = parse_escape, default_value = "a")]
+    // The help is an attribute, not a doc comment, so rustdoc does not
+    // read `<letter>` as an HTML tag.
+    #[arg(
+        short = 'e',
+        long = "escape",
+        value_parser = parse_escape,
+        default_value = "a",
+        help = "The escape key, as a letter: Ctrl+<letter> then q leaves"
+    )]
     escape: u8,
     #[command(flatten)]
     common: Common,

@@ -1,6 +1,7 @@
 //! The enclos command: LXC's lxc-* and libcgroup's cg* tools in one
 //! binary. It parses arguments, calls the library crates and prints; a link
 //! named after one of those tools (cgcreate, cgexec, ...) behaves as it.
+#![forbid(unsafe_code)]
 
 mod cg;
 mod compat;

@@ -47,6 +47,11 @@
 //! # Ok::<(), enclos_namespaces::Error>(())
 //! ```
 
+// The README's example is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
+
 mod capabilities;
 mod error;
 mod namespace;

@@ -5,6 +5,12 @@
 //! or a plain path, which is `dir`). [`Backend`] is the closed set of
 //! backends enclos knows; each can create, prepare (mount) and destroy a
 //! rootfs.
+#![forbid(unsafe_code)]
+
+// The README's example is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 
 use std::fs;
 use std::io;

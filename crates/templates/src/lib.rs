@@ -27,6 +27,12 @@
 //! }
 //! # Ok::<(), enclos_templates::Error>(())
 //! ```
+#![forbid(unsafe_code)]
+
+// The README's example is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 
 pub mod busybox;
 mod elf;

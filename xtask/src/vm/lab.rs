@@ -74,9 +74,14 @@ pub struct Args {
     /// or the plain init's own mounts.
     #[arg(long, value_enum, default_value_t = CgroupMode::V2)]
     pub cgroup: CgroupMode,
-    /// Also show the guest's console as it runs (it always goes to
-    /// target/vm/logs/<init>-cgroup-<version>/console.log).
-    #[arg(long, short)]
+    // The help is an attribute, not a doc comment, so rustdoc does not
+    // read `<init>` as an HTML tag.
+    #[arg(
+        long,
+        short,
+        help = "Also show the guest's console as it runs (it always goes to \
+                target/vm/logs/<init>-cgroup-<version>/console.log)"
+    )]
     pub verbose: bool,
     /// The accelerator: KVM when a probe boot shows it works, else TCG.
     #[arg(long, value_enum, default_value_t = AccelChoice::Auto, env = "ENCLOS_VM_ACCEL")]

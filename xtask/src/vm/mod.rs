@@ -103,7 +103,7 @@ impl ImageArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build the lab VM's image (Debian 12, its kernel, our initramfs),
-    /// cached under target/vm/<hash of the recipe>/: rebuilt only when the
+    /// cached under `target/vm/<hash of the recipe>/`: rebuilt only when the
     /// recipe changes. Needs root.
     Build {
         #[command(flatten)]

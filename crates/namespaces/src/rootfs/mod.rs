@@ -100,6 +100,10 @@ pub struct RootfsSpec {
     /// A directory on the host; bind-mounted onto itself (rbind) to become
     /// a mount point, then the container's `/`.
     pub rootfs: PathBuf,
+    /// `lxc.rootfs.mount`: where the rootfs is bind-mounted (rbind, in the
+    /// child's mount namespace) before the pivot; `None` binds it onto
+    /// itself.
+    pub mount_at: Option<PathBuf>,
     /// Remount the rootfs read-only once the mounts inside are made.
     pub rootfs_readonly: bool,
     /// sethostname, in the child's UTS namespace (which must be its own).
@@ -196,21 +200,22 @@ pub fn setup_rootfs_with(
     )
     .map_err(mount_err("none", Path::new("/"), "none", "rslave"))?;
     at(RootfsStage::PreMount)?;
+    let target = spec.mount_at.as_deref().unwrap_or(&spec.rootfs);
     mount(
         Some(&spec.rootfs),
-        &spec.rootfs,
+        target,
         None::<&str>,
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
     .map_err(mount_err(
         &spec.rootfs.to_string_lossy(),
-        &spec.rootfs,
+        target,
         "none",
         "rbind",
     ))?;
-    let root = Root::open(&spec.rootfs)?;
-    tracing::debug!(rootfs = %spec.rootfs.display(), "rootfs bind-mounted");
+    let root = Root::open(target)?;
+    tracing::debug!(rootfs = %spec.rootfs.display(), at = %target.display(), "rootfs bind-mounted");
 
     if let Some(hostname) = &spec.hostname {
         sethostname(hostname).map_err(|source| Error::Hostname {
