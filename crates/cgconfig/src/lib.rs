@@ -62,6 +62,11 @@ mod translate;
 #[cfg(test)]
 mod tests;
 
+/// The examples of the crate's README, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use apply::{ApplyOptions, ApplyReport, ControllerReport, GroupReport, SettingReport};
 pub use ast::{
     AdminPerm, Config, ControllerBlock, Group, IdSpec, MountEntry, Owner, PermSection, Setting,

@@ -526,3 +526,6 @@ pub fn key_controller(key: &str) -> Result<Option<&str>> {
 pub(crate) fn wait_v2_event(dir: &Path, key: &str, value: &str, deadline: Instant) -> Result<bool> {
     crate::wait::wait_events(&dir.join("cgroup.events"), key, value, deadline)
 }
+
+#[cfg(test)]
+mod tests;
