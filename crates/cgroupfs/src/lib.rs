@@ -25,6 +25,8 @@
 //! # Ok::<(), enclos_cgroupfs::Error>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod cgroup;
 mod create;
 mod delete;

@@ -119,3 +119,43 @@ fn write_order_follows_libcgroup() {
         ]
     );
 }
+
+// The old translation sliced `hugetlb.SIZE.limit_in_bytes` by length and
+// panicked on `hugetlb.limit_in_bytes` (no size); it is a v1 key without
+// a v2 counterpart.
+#[test]
+fn hugetlb_key_without_a_size_is_an_error_not_a_panic() {
+    let err = translate_for_v2(&[("hugetlb.limit_in_bytes", "1")]).unwrap_err();
+    assert_eq!(err.key, "hugetlb.limit_in_bytes");
+    assert!(
+        err.message
+            .starts_with("hugetlb.limit_in_bytes has no cgroup v2 equivalent"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_rename_of_the_table_is_a_v1_key_and_a_v2_key() {
+    // A v1 key of the table never passes through unchanged, and what it
+    // becomes is never refused as a v1 key.
+    for (v1, value) in [
+        ("cpu.shares", "100"),
+        ("cpu.cfs_burst_us", "10"),
+        ("memory.limit_in_bytes", "1G"),
+        ("memory.soft_limit_in_bytes", "1G"),
+        ("blkio.weight", "100"),
+        ("blkio.weight_device", "8:0 100"),
+        ("blkio.throttle.read_bps_device", "8:0 100"),
+        ("blkio.throttle.write_bps_device", "8:0 100"),
+        ("blkio.throttle.read_iops_device", "8:0 100"),
+        ("blkio.throttle.write_iops_device", "8:0 100"),
+        ("freezer.state", "FROZEN"),
+    ] {
+        let out = translate_for_v2(&[(v1, value)]).unwrap();
+        assert_eq!(out.len(), 1, "{v1}");
+        assert_ne!(out[0].key, v1);
+        assert!(out[0].notice.is_some(), "{v1}");
+        let again = translate_for_v2(&[(out[0].key.as_str(), out[0].value.as_str())]).unwrap();
+        assert!(again[0].notice.is_none(), "{} passes through", out[0].key);
+    }
+}
