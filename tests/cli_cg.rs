@@ -82,6 +82,31 @@ fn bad_input_is_one_error_and_exit_1(#[case] args: &[&str], #[case] needle: &str
     assert!(!memory_root().join(&g.0).exists(), "nothing may be created");
 }
 
+/// Owners and modes go through the cgroup library's parsers (one copy,
+/// shared with cgconfig.conf's perm sections). A bad one stops cgcreate
+/// before anything is made; no root needed, the arguments are refused
+/// first. The CLI's old copy took a signed mode such as +775.
+#[rstest]
+#[case::signed_mode(&["-d", "+775"], "Invalid mode '+775': expected an octal number such as 644")]
+#[case::mode_too_big(&["-f", "17777"], "Invalid mode '17777'")]
+#[case::not_octal(&["-s", "680"], "Invalid mode '680'")]
+#[case::unknown_user(&["-t", "enclos-no-such-user:"], "Unknown user 'enclos-no-such-user'")]
+#[case::unknown_group(&["-a", ":enclos-no-such-group"], "Unknown group 'enclos-no-such-group'")]
+fn bad_owner_or_mode_is_refused_before_anything(#[case] perm: &[&str], #[case] needle: &str) {
+    let g = Name::new("perm");
+    let spec = format!("memory:{}", g.0);
+    let mut args = vec!["cg", "create", "-g", &spec];
+    args.extend_from_slice(perm);
+    let out = enclos(&args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected '{needle}' in: {err}"
+    );
+    assert!(!memory_root().join(&g.0).exists(), "nothing may be created");
+}
+
 #[test]
 fn kernel_refusal_exits_1_and_names_the_file() {
     if !require_root("kernel_refusal_exits_1_and_names_the_file") {
