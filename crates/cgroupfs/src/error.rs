@@ -81,6 +81,17 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    #[error("No process with pid {pid}: check it with `ps -p {pid}`")]
+    NoProcess { pid: i32 },
+
+    #[error("Cannot move process {pid} into cgroup {group}")]
+    AttachProcess {
+        pid: i32,
+        group: String,
+        #[source]
+        source: Box<Error>,
+    },
+
     #[error("Cgroup {group} still holds {count} process(es) (pids {pids}); stop them first, or have them moved to the parent group or killed")]
     Populated {
         group: String,

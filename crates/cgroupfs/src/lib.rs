@@ -27,6 +27,7 @@
 
 #![forbid(unsafe_code)]
 
+mod attach;
 mod cgroup;
 mod create;
 mod delete;
@@ -38,6 +39,7 @@ mod settings;
 mod tree;
 mod wait;
 
+pub use attach::{attach_all, PROC};
 pub use cgroup::{
     kernel_kept_other, key_controller, split_spec, Cgroup, DeleteOptions, Member, Permissions,
     Populated,

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::cgroup::Cgroup;
 use crate::error::{Error, Result};
 use crate::files::read_pids;
 use crate::layout::{normalize_path, Hierarchy};
@@ -43,6 +44,18 @@ pub fn walk(h: &Hierarchy, rel: &str, with_pids: bool) -> Result<Node> {
         });
     }
     walk_dir(&dir, rel, with_pids)
+}
+
+impl Cgroup {
+    /// The group's subtree on each of its hierarchies, in the handle's
+    /// order (`lscgroup`, `cgtree`); `with_pids` reads each group's
+    /// `cgroup.procs`.
+    pub fn trees(&self, with_pids: bool) -> Result<Vec<(&Hierarchy, Node)>> {
+        self.members()
+            .iter()
+            .map(|m| Ok((&m.hierarchy, walk(&m.hierarchy, self.path(), with_pids)?)))
+            .collect()
+    }
 }
 
 fn walk_dir(dir: &Path, rel: String, with_pids: bool) -> Result<Node> {

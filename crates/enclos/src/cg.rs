@@ -4,15 +4,15 @@
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use enclos_cgroupfs::{
-    create_all, delete_all, kernel_kept_other, normalize_path, split_spec, walk, Cgroup,
-    DeleteOptions, Hierarchy, Layout, Node, Permissions, Populated,
+    attach_all, create_all, delete_all, kernel_kept_other, normalize_path, split_spec, Cgroup,
+    DeleteOptions, Layout, Node, Permissions, Populated, PROC,
 };
 use serde::Serialize;
 
@@ -501,26 +501,20 @@ impl ListArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = layout()?;
         let specs: Vec<String> = self.groups.into_iter().chain(self.specs).collect();
-        let mut roots: Vec<(Hierarchy, String)> = Vec::new();
-        if specs.is_empty() {
-            for h in &layout.hierarchies {
-                roots.push((h.clone(), String::new()));
-            }
+        let cgs = if specs.is_empty() {
+            vec![Cgroup::new(layout, &["*"], "")?]
         } else {
-            for cg in groups(&layout, &specs)? {
-                for m in cg.members() {
-                    roots.push((m.hierarchy.clone(), cg.path().to_string()));
-                }
-            }
-        }
+            groups(&layout, &specs)?
+        };
         let mut listed = Vec::new();
-        for (h, path) in &roots {
-            let node = walk(h, path, false)?;
-            for p in node.paths() {
-                listed.push(Listed {
-                    controllers: h.label(),
-                    path: format!("/{p}"),
-                });
+        for cg in &cgs {
+            for (h, node) in cg.trees(false)? {
+                for p in node.paths() {
+                    listed.push(Listed {
+                        controllers: h.label(),
+                        path: format!("/{p}"),
+                    });
+                }
             }
         }
         if self.format == Format::Json {
@@ -563,25 +557,20 @@ struct TreeOut {
 impl TreeArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = layout()?;
-        let mut hs: Vec<Hierarchy> = Vec::new();
-        if self.controllers.is_empty() {
-            hs = layout.hierarchies.clone();
+        let controllers = if self.controllers.is_empty() {
+            vec!["*".to_string()]
         } else {
-            for c in &self.controllers {
-                let h = layout.resolve(c)?.clone();
-                if !hs.contains(&h) {
-                    hs.push(h);
-                }
-            }
-        }
-        let mut trees = Vec::new();
-        for h in hs {
-            let tree = walk(&h, &self.path, !self.no_procs)?;
-            trees.push(TreeOut {
+            self.controllers.clone()
+        };
+        let cg = Cgroup::new(layout, &controllers, &self.path)?;
+        let trees: Vec<TreeOut> = cg
+            .trees(!self.no_procs)?
+            .into_iter()
+            .map(|(h, tree)| TreeOut {
                 controllers: h.label(),
                 tree,
-            });
-        }
+            })
+            .collect();
         if self.format == Format::Json {
             return print_json(&trees).map(|_| ExitCode::SUCCESS);
         }
@@ -643,18 +632,7 @@ impl ClassifyArgs {
         let _ = (self.sticky, self.cancel_sticky);
         let layout = layout()?;
         let cgs = groups(&layout, &self.groups)?;
-        for pid in &self.pids {
-            if *pid <= 0 || !PathBuf::from(format!("/proc/{pid}")).exists() {
-                bail!("No process with pid {pid}: check it with `ps -p {pid}`");
-            }
-        }
-        for cg in &cgs {
-            for pid in &self.pids {
-                cg.attach(*pid).with_context(|| {
-                    format!("Cannot move process {pid} into cgroup {}", cg.name())
-                })?;
-            }
-        }
+        attach_all(&cgs, &self.pids, Path::new(PROC))?;
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use rstest::rstest;
 
 use crate::{
-    create_all, delete_all, kernel_kept_other, split_spec, Cgroup, DeleteOptions, Error, Hierarchy,
-    Layout, Permissions, Populated, Version,
+    attach_all, create_all, delete_all, kernel_kept_other, split_spec, Cgroup, DeleteOptions,
+    Error, Hierarchy, Layout, Permissions, Populated, Version,
 };
 
 /// cpu,cpuacct and memory as two v1 hierarchies under `root`.
@@ -435,6 +435,70 @@ fn procs_lists_the_pids_of_every_hierarchy_once() {
     fake_group(&tmp.path().join("memory/g"), &[("cgroup.procs", "3\n9\n")]);
     let cg = Cgroup::new(v1_layout(tmp.path()), &["cpu", "memory"], "g").unwrap();
     assert_eq!(cg.procs().unwrap(), vec![3, 5, 9]);
+}
+
+#[test]
+fn attach_all_checks_every_pid_then_moves_each_into_each_group() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = v1_layout(tmp.path());
+    let proc = tmp.path().join("proc");
+    fs::create_dir_all(proc.join("4242")).unwrap();
+    fake_group(&tmp.path().join("memory/a"), &[("cgroup.procs", "")]);
+    fake_group(&tmp.path().join("cpu,cpuacct/b"), &[("cgroup.procs", "")]);
+    let groups: Vec<Cgroup> = ["memory:a", "cpu:b"]
+        .iter()
+        .map(|s| Cgroup::from_spec(layout.clone(), s).unwrap())
+        .collect();
+    let err = attach_all(&groups, &[4242, 4343], &proc).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "No process with pid 4343: check it with `ps -p 4343`"
+    );
+    assert_eq!(read(tmp.path().join("memory/a/cgroup.procs")), "");
+    attach_all(&groups, &[4242], &proc).unwrap();
+    assert_eq!(read(tmp.path().join("memory/a/cgroup.procs")), "4242");
+    assert_eq!(read(tmp.path().join("cpu,cpuacct/b/cgroup.procs")), "4242");
+}
+
+#[test]
+fn attach_all_names_the_process_and_the_group_that_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let proc = tmp.path().join("proc");
+    fs::create_dir_all(proc.join("4242")).unwrap();
+    // A group without cgroup.procs: the write fails.
+    fake_group(&tmp.path().join("memory/a"), &[]);
+    let cg = Cgroup::from_spec(v1_layout(tmp.path()), "memory:a").unwrap();
+    let err = attach_all(&[cg], &[4242], &proc).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Cannot move process 4242 into cgroup memory:/a"
+    );
+}
+
+// --- trees ----------------------------------------------------------------
+
+#[test]
+fn trees_walk_the_group_on_each_hierarchy() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_group(
+        &tmp.path().join("cpu,cpuacct/g/x"),
+        &[("cgroup.procs", "7\n")],
+    );
+    fake_group(&tmp.path().join("cpu,cpuacct/g"), &[("cgroup.procs", "")]);
+    fake_group(&tmp.path().join("memory/g"), &[("cgroup.procs", "8\n")]);
+    let cg = Cgroup::new(v1_layout(tmp.path()), &["*"], "g").unwrap();
+    let trees = cg.trees(true).unwrap();
+    let seen: Vec<(String, Vec<&str>)> =
+        trees.iter().map(|(h, n)| (h.label(), n.paths())).collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("cpu,cpuacct".to_string(), vec!["g", "g/x"]),
+            ("memory".to_string(), vec!["g"]),
+        ]
+    );
+    assert_eq!(trees[0].1.children[0].pids, vec![7]);
+    assert_eq!(trees[1].1.pids, vec![8]);
 }
 
 // --- specs ----------------------------------------------------------------
