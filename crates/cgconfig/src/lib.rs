@@ -1,5 +1,6 @@
-//! enclos-cgconfig: libcgroup's `cgconfig.conf`, parsed into an AST with the place of every
-//! item, and applied as `cgconfigparser` does.
+//! enclos-cgconfig: libcgroup's `cgconfig.conf`, parsed into an AST with
+//! the place of every item, and applied as `cgconfigparser` does, on top
+//! of enclos-cgroupfs.
 //!
 //! ```text
 //! mount { cpu = /sys/fs/cgroup/cpu; }     # checked against the host, never mounted
