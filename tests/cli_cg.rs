@@ -2,6 +2,7 @@
 //! line and exit code 1, and leaves nothing behind; links named after
 //! libcgroup's tools behave as those tools.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -76,6 +77,31 @@ fn bad_input_is_one_error_and_exit_1(#[case] args: &[&str], #[case] needle: &str
     if !args.contains(&"--bogus") {
         assert_eq!(err.trim_end().lines().count(), 1, "one error line: {err}");
     }
+    assert!(!memory_root().join(&g.0).exists(), "nothing may be created");
+}
+
+/// Owners and modes go through the cgroup library's parsers (one copy,
+/// shared with cgconfig.conf's perm sections). A bad one stops cgcreate
+/// before anything is made; no root needed, the arguments are refused
+/// first. The CLI's old copy took a signed mode such as +775.
+#[rstest]
+#[case::signed_mode(&["-d", "+775"], "Invalid mode '+775': expected an octal number such as 644")]
+#[case::mode_too_big(&["-f", "17777"], "Invalid mode '17777'")]
+#[case::not_octal(&["-s", "680"], "Invalid mode '680'")]
+#[case::unknown_user(&["-t", "enclos-no-such-user:"], "Unknown user 'enclos-no-such-user'")]
+#[case::unknown_group(&["-a", ":enclos-no-such-group"], "Unknown group 'enclos-no-such-group'")]
+fn bad_owner_or_mode_is_refused_before_anything(#[case] perm: &[&str], #[case] needle: &str) {
+    let g = Name::new("perm");
+    let spec = format!("memory:{}", g.0);
+    let mut args = vec!["cg", "create", "-g", &spec];
+    args.extend_from_slice(perm);
+    let out = enclos(&args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected '{needle}' in: {err}"
+    );
     assert!(!memory_root().join(&g.0).exists(), "nothing may be created");
 }
 
@@ -204,4 +230,68 @@ fn json_listing_and_tree() {
     let out = enclos(&["cg", "get", "-r", "cgroup.procs", "--format", "json", &g.0]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["values"][0]["key"], "cgroup.procs");
+}
+
+/// A process that is killed on drop, in case the test fails before.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn populated_group_is_refused_with_the_flags_then_killed() {
+    if !require_root("populated_group_is_refused_with_the_flags_then_killed") {
+        return;
+    }
+    let g = Name::new("populated");
+    let spec = format!("memory:{}", g.0);
+    assert!(enclos(&["cg", "create", "-g", &spec]).status.success());
+    let mut child = Child(
+        Command::new(enclos_bin())
+            .args(["cg", "exec", "-g", &spec, "sleep", "1000"])
+            .spawn()
+            .unwrap(),
+    );
+    let pid = child.0.id().to_string();
+    let procs = memory_root().join(&g.0).join("cgroup.procs");
+    // cgexec moves itself before it execs sleep: wait (up to a minute)
+    // for it to be there.
+    let placed = || {
+        std::fs::read_to_string(&procs)
+            .unwrap()
+            .lines()
+            .any(|l| l == pid)
+    };
+    for _ in 0..6000 {
+        if placed() {
+            break;
+        }
+        assert!(child.0.try_wait().unwrap().is_none(), "cgexec exited");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(placed(), "cgexec never showed in {}", procs.display());
+    let out = enclos(&["cg", "delete", &spec]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "Cannot delete cgroup {spec_name}: Cgroup {spec_name} still holds 1 process(es) (pids {pid})",
+            spec_name = format!("memory:/{}", g.0)
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("(--move moves them, --kill kills them)"),
+        "{err}"
+    );
+    assert!(memory_root().join(&g.0).is_dir());
+    let out = enclos(&["cg", "delete", "--kill", &spec]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!memory_root().join(&g.0).exists());
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
 }

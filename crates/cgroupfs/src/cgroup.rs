@@ -2,19 +2,16 @@
 //! controllers asked for.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 use serde::Serialize;
 
-use crate::error::{write_hint, Error, Result};
+use crate::error::{Error, Result};
+use crate::files::{read_file, read_pids, write_file};
 use crate::layout::{normalize_path, v2_name, Hierarchy, Layout, Version};
-use crate::wait::Backoff;
 
 /// Core files of a v2 group that have no controller prefix of their own.
 const V2_CORE: &[&str] = &[
@@ -42,7 +39,7 @@ pub struct Member {
 }
 
 impl Member {
-    fn is_v2(&self) -> bool {
+    pub(crate) fn is_v2(&self) -> bool {
         self.hierarchy.version == Version::V2
     }
 }
@@ -97,9 +94,9 @@ pub struct DeleteOptions {
 /// One group across hierarchies.
 #[derive(Debug, Clone)]
 pub struct Cgroup {
-    layout: Arc<Layout>,
-    path: String,
-    members: Vec<Member>,
+    pub(crate) layout: Arc<Layout>,
+    pub(crate) path: String,
+    pub(crate) members: Vec<Member>,
 }
 
 impl Cgroup {
@@ -164,20 +161,30 @@ impl Cgroup {
     /// A group named the libcgroup way, `controllers:path`
     /// (`memory,cpu:helloworld`, `*:/`, `:path` for the v2 hierarchy).
     pub fn from_spec(layout: Arc<Layout>, spec: &str) -> Result<Cgroup> {
-        let (ctrls, path) = spec.split_once(':').ok_or_else(|| Error::InvalidSpec {
+        let invalid = || Error::InvalidSpec {
             spec: spec.to_string(),
-        })?;
+        };
+        let (ctrls, path) = split_spec(spec).ok_or_else(invalid)?;
         let ctrls: Vec<&str> = if ctrls.is_empty() {
             vec!["unified"]
         } else {
-            ctrls.split(',').collect()
+            ctrls
         };
         if ctrls.iter().any(|c| c.is_empty()) {
-            return Err(Error::InvalidSpec {
-                spec: spec.to_string(),
-            });
+            return Err(invalid());
         }
         Cgroup::new(layout, &ctrls, path)
+    }
+
+    /// Every readable parameter of `controller` (of every hierarchy of the
+    /// handle with `None`) with its value, as `cgget -g`/`-a` print them;
+    /// write-only or unreadable files are left out, as cgget does.
+    pub fn values(&self, controller: Option<&str>) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .keys(controller)?
+            .into_iter()
+            .filter_map(|key| self.get(&key).ok().map(|value| (key, value)))
+            .collect())
     }
 
     /// The readable interface files of `controller` in this group
@@ -295,178 +302,13 @@ impl Cgroup {
         self.members.iter().all(|m| m.dir.is_dir())
     }
 
-    fn check_exists(&self) -> Result<()> {
+    pub(crate) fn check_exists(&self) -> Result<()> {
         for m in &self.members {
             if !m.dir.is_dir() {
                 return Err(Error::NotFound {
                     group: format!("{}:/{}", m.controllers.join(","), self.path),
                     dir: m.dir.clone(),
                 });
-            }
-        }
-        Ok(())
-    }
-
-    /// Creates the group (and its missing parents) on every hierarchy. On
-    /// v2 the controllers are enabled in `cgroup.subtree_control` down the
-    /// path. An existing group is left as it is (only `perms` are applied).
-    /// On failure, whatever this call made is undone.
-    pub fn create(&self, perms: &Permissions) -> Result<()> {
-        let mut undo = Undo::default();
-        match self.create_inner(perms, &mut undo) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                undo.rollback();
-                Err(e)
-            }
-        }
-    }
-
-    fn create_inner(&self, perms: &Permissions, undo: &mut Undo) -> Result<()> {
-        for m in &self.members {
-            let levels: Vec<&str> = if self.path.is_empty() {
-                Vec::new()
-            } else {
-                self.path.split('/').collect()
-            };
-            let mut dir = m.hierarchy.mount_point.clone();
-            for level in levels {
-                if m.is_v2() {
-                    enable_controllers(&dir, &m.controllers, undo)?;
-                }
-                let parent = dir.clone();
-                dir.push(level);
-                match fs::create_dir(&dir) {
-                    Ok(()) => {
-                        undo.dirs.push(dir.clone());
-                        if m.hierarchy.version == Version::V1 && m.hierarchy.has("cpuset") {
-                            inherit_cpuset(&parent, &dir)?;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
-                    Err(source) => return Err(Error::Create { dir, source }),
-                }
-            }
-            if !perms.is_empty() {
-                apply_permissions(&m.dir, perms)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Deletes the group (see [`DeleteOptions`]). Nothing is removed unless
-    /// every check passes first.
-    pub fn delete(&self, opts: DeleteOptions) -> Result<()> {
-        if opts.ignore_missing && !self.members.iter().any(|m| m.dir.is_dir()) {
-            return Ok(());
-        }
-        if !opts.ignore_missing {
-            self.check_exists()?;
-        }
-        if self.path.is_empty() {
-            return Err(Error::InvalidPath {
-                path: "/".into(),
-                reason: "the root group of a hierarchy cannot be deleted",
-            });
-        }
-        // Every directory to remove, children before parents.
-        let mut plan: Vec<(&Member, Vec<PathBuf>)> = Vec::new();
-        for m in self.members.iter().filter(|m| m.dir.is_dir()) {
-            let mut dirs = Vec::new();
-            collect_subtree(&m.dir, &mut dirs)?;
-            if !opts.recursive && dirs.len() > 1 {
-                let children: Vec<String> = dirs[..dirs.len() - 1]
-                    .iter()
-                    .filter_map(|d| d.strip_prefix(&m.dir).ok())
-                    .map(|p| p.display().to_string())
-                    .collect();
-                return Err(Error::HasChildren {
-                    group: format!("{}:/{}", m.controllers.join(","), self.path),
-                    children: children.join(", "),
-                });
-            }
-            plan.push((m, dirs));
-        }
-        if opts.populated == Populated::Refuse {
-            let mut pids = Vec::new();
-            for (_, dirs) in &plan {
-                for d in dirs {
-                    pids.extend(read_pids(&d.join("cgroup.procs"))?);
-                }
-            }
-            pids.sort_unstable();
-            pids.dedup();
-            if !pids.is_empty() {
-                let shown: Vec<String> = pids.iter().take(10).map(|p| p.to_string()).collect();
-                let more = if pids.len() > 10 { ", ..." } else { "" };
-                return Err(Error::Populated {
-                    group: self.name(),
-                    count: pids.len(),
-                    pids: format!("{}{more}", shown.join(", ")),
-                });
-            }
-        }
-        for (m, dirs) in &plan {
-            let parent = m.dir.parent().map(Path::to_path_buf);
-            for d in dirs {
-                match opts.populated {
-                    Populated::Refuse => {}
-                    Populated::MoveToParent => {
-                        if let Some(parent) = &parent {
-                            for pid in read_pids(&d.join("cgroup.procs"))? {
-                                write_file(&parent.join("cgroup.procs"), &pid.to_string())
-                                    .or_else(ignore_esrch)?;
-                            }
-                        }
-                    }
-                    Populated::Kill => kill_all(d, m.is_v2(), &self.name())?,
-                }
-                remove_dir(d, m.is_v2())?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Places a whole process (all its threads) in the group, on every
-    /// hierarchy. If one hierarchy refuses, the process goes back to where
-    /// it was on those already changed.
-    pub fn attach(&self, pid: i32) -> Result<()> {
-        self.place(pid, "cgroup.procs")
-    }
-
-    /// Places one thread in the group (`tasks` on v1, `cgroup.threads` on
-    /// v2, which needs a threaded subtree).
-    pub fn attach_thread(&self, tid: i32) -> Result<()> {
-        for m in &self.members {
-            let file = if m.is_v2() { "cgroup.threads" } else { "tasks" };
-            write_file(&m.dir.join(file), &tid.to_string())?;
-        }
-        Ok(())
-    }
-
-    fn place(&self, pid: i32, file: &str) -> Result<()> {
-        self.check_exists()?;
-        let before = if self.members.len() > 1 {
-            let proc = if pid == 0 {
-                PathBuf::from("/proc/self/cgroup")
-            } else {
-                PathBuf::from(format!("/proc/{pid}/cgroup"))
-            };
-            crate::layout::read_membership(&proc).ok()
-        } else {
-            None
-        };
-        for (i, m) in self.members.iter().enumerate() {
-            if let Err(e) = write_file(&m.dir.join(file), &pid.to_string()) {
-                if let Some(before) = &before {
-                    for done in &self.members[..i] {
-                        if let Some(old) = self.layout.group_of(&done.hierarchy, before) {
-                            let _ =
-                                write_file(&done.hierarchy.dir(old).join(file), &pid.to_string());
-                        }
-                    }
-                }
-                return Err(e);
             }
         }
         Ok(())
@@ -594,6 +436,28 @@ fn add_member(members: &mut Vec<Member>, h: &Hierarchy, controllers: &[String], 
     }
 }
 
+/// Splits libcgroup's `controllers:path` (`memory,cpu:helloworld`) into
+/// the controllers as written (none for `:path`) and the path; `None`
+/// without a colon.
+pub fn split_spec(spec: &str) -> Option<(Vec<&str>, &str)> {
+    let (ctrls, path) = spec.split_once(':')?;
+    let ctrls = if ctrls.is_empty() {
+        Vec::new()
+    } else {
+        ctrls.split(',').collect()
+    };
+    Some((ctrls, path))
+}
+
+/// Whether the kernel kept another value than the one written, worth a
+/// note to the user (`memory.limit_in_bytes = 40000` is kept as `36864`
+/// with 4 KiB pages). Whitespace around either does not count, and a
+/// read-back of several lines (`io.weight` lists every device after
+/// `8:0 100` is written) is not a single kept value to compare.
+pub fn kernel_kept_other(asked: &str, kept: &str) -> bool {
+    kept.trim() != asked.trim() && kept.lines().count() == 1
+}
+
 /// The controller a key belongs to: `memory.limit_in_bytes` → `memory`;
 /// core files (`cgroup.procs`, `tasks`, `notify_on_release`) → `None`.
 pub fn key_controller(key: &str) -> Result<Option<&str>> {
@@ -612,402 +476,11 @@ pub fn key_controller(key: &str) -> Result<Option<&str>> {
     }
 }
 
-/// What a failed create must undo.
-#[derive(Default)]
-struct Undo {
-    dirs: Vec<PathBuf>,
-    enabled: Vec<(PathBuf, String)>,
-}
-
-impl Undo {
-    fn rollback(self) {
-        for d in self.dirs.iter().rev() {
-            let _ = fs::remove_dir(d);
-        }
-        for (dir, c) in self.enabled.iter().rev() {
-            let _ = write_file(&dir.join("cgroup.subtree_control"), &format!("-{c}"));
-        }
-    }
-}
-
-fn enable_controllers(dir: &Path, controllers: &[String], undo: &mut Undo) -> Result<()> {
-    let wanted: Vec<&String> = controllers
-        .iter()
-        .filter(|c| !matches!(c.as_str(), "freezer" | "unified" | "perf_event"))
-        .collect();
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let file = dir.join("cgroup.subtree_control");
-    let current = read_file(&file)?;
-    for c in wanted {
-        if current.split_whitespace().any(|e| e == c) {
-            continue;
-        }
-        write_file(&file, &format!("+{c}")).map_err(|e| match e {
-            Error::Write { source, .. } => Error::EnableController {
-                controller: c.clone(),
-                dir: dir.to_path_buf(),
-                hint: match source.raw_os_error() {
-                    Some(libc::EBUSY) => ": the group holds processes itself, and on cgroup v2 only leaf groups may; move them to a child group",
-                    Some(libc::ENOENT) => ": the parent does not offer it; enable it higher up first",
-                    _ => "",
-                },
-                source,
-            },
-            other => other,
-        })?;
-        undo.enabled.push((dir.to_path_buf(), c.clone()));
-    }
-    Ok(())
-}
-
-/// A new v1 cpuset group starts with no CPUs and no memory nodes, and no
-/// task can join it: give it its parent's, as LXC and libcgroup do.
-fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<()> {
-    for key in ["cpuset.cpus", "cpuset.mems"] {
-        let file = dir.join(key);
-        if !file.exists() {
-            continue;
-        }
-        if read_file(&file)?.is_empty() {
-            let value = read_file(&parent.join(key))?;
-            write_file(&file, &value)?;
-        }
-    }
-    Ok(())
-}
-
-fn apply_permissions(dir: &Path, p: &Permissions) -> Result<()> {
-    let chown = |path: &Path, uid: Option<u32>, gid: Option<u32>| -> Result<()> {
-        if uid.is_none() && gid.is_none() {
-            return Ok(());
-        }
-        std::os::unix::fs::chown(path, uid, gid).map_err(|source| Error::Chown {
-            path: path.to_path_buf(),
-            source,
-        })
-    };
-    let chmod = |path: &Path, mode: Option<u32>| -> Result<()> {
-        match mode {
-            None => Ok(()),
-            Some(m) => fs::set_permissions(path, fs::Permissions::from_mode(m)).map_err(|source| {
-                Error::Chown {
-                    path: path.to_path_buf(),
-                    source,
-                }
-            }),
-        }
-    };
-    chown(dir, p.admin_uid, p.admin_gid)?;
-    chmod(dir, p.dir_mode)?;
-    let entries = fs::read_dir(dir).map_err(|source| Error::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    for entry in entries {
-        let entry = entry.map_err(|source| Error::Read {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let path = entry.path();
-        let meta = entry.metadata().map_err(|source| Error::Read {
-            path: path.clone(),
-            source,
-        })?;
-        if meta.is_dir() {
-            continue;
-        }
-        let name = entry.file_name();
-        let is_task_file = matches!(
-            name.to_str(),
-            Some("tasks" | "cgroup.procs" | "cgroup.threads")
-        );
-        if is_task_file {
-            chown(&path, p.task_uid, p.task_gid)?;
-            chmod(&path, p.task_mode)?;
-        } else {
-            chown(&path, p.admin_uid, p.admin_gid)?;
-            // Only widen what the kernel made writable: a read-only stat file
-            // stays read-only whatever fperm says, as in libcgroup.
-            if let Some(m) = p.file_mode {
-                let mask = meta.mode() & 0o777;
-                let m = if mask & 0o222 == 0 { m & !0o222 } else { m };
-                chmod(&path, Some(m))?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Directories of the subtree at `dir`, children before parents.
-fn collect_subtree(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        // Removed meanwhile (by another process cleaning up): nothing to do.
-        Err(e) if vanished(&e) => return Ok(()),
-        Err(source) => {
-            return Err(Error::Read {
-                path: dir.to_path_buf(),
-                source,
-            })
-        }
-    };
-    let mut children: Vec<PathBuf> = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| Error::Read {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            children.push(entry.path());
-        }
-    }
-    children.sort();
-    for c in children {
-        collect_subtree(&c, out)?;
-    }
-    out.push(dir.to_path_buf());
-    Ok(())
-}
-
-fn kill_all(dir: &Path, v2: bool, group: &str) -> Result<()> {
-    let kill_file = dir.join("cgroup.kill");
-    if v2 && kill_file.exists() {
-        match write_file(&kill_file, "1") {
-            Ok(()) => {}
-            Err(Error::Write { source, .. }) if vanished(&source) => return Ok(()),
-            Err(e) => return Err(e),
-        }
-    }
-    let mut backoff = Backoff::new(Duration::from_secs(10));
-    loop {
-        let pids = read_pids(&dir.join("cgroup.procs"))?;
-        if pids.is_empty() {
-            return Ok(());
-        }
-        for pid in &pids {
-            match kill(Pid::from_raw(*pid), Signal::SIGKILL) {
-                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                Err(source) => {
-                    return Err(Error::Kill {
-                        pid: *pid,
-                        group: group.to_string(),
-                        source,
-                    })
-                }
-            }
-        }
-        if !backoff.wait() {
-            return Err(Error::Timeout {
-                what: "its processes to exit after SIGKILL",
-                group: group.to_string(),
-                waited_ms: backoff.elapsed().as_millis(),
-                hint:
-                    " (a process in uninterruptible sleep, state D, cannot die until its I/O ends)",
-            });
-        }
-    }
-}
-
-/// rmdir, waiting out the short moment after the last process exits when
-/// the kernel still counts it (EBUSY with an empty cgroup.procs).
-fn remove_dir(dir: &Path, _v2: bool) -> Result<()> {
-    let mut backoff = Backoff::new(Duration::from_secs(2));
-    loop {
-        match fs::remove_dir(dir) {
-            Ok(()) => return Ok(()),
-            Err(e) if vanished(&e) => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                let empty = read_pids(&dir.join("cgroup.procs"))
-                    .map(|p| p.is_empty())
-                    .unwrap_or(false);
-                if !empty || !backoff.wait() {
-                    return Err(Error::Remove {
-                        dir: dir.to_path_buf(),
-                        source: e,
-                    });
-                }
-            }
-            Err(source) => {
-                return Err(Error::Remove {
-                    dir: dir.to_path_buf(),
-                    source,
-                })
-            }
-        }
-    }
-}
-
-/// A group directory or file that another process removed meanwhile
-/// (ENOENT, or ENODEV for an open file of a removed group).
-fn vanished(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENODEV))
-}
-
-fn ignore_esrch(e: Error) -> Result<()> {
-    match &e {
-        Error::Write { source, .. } if source.raw_os_error() == Some(libc::ESRCH) => Ok(()),
-        _ => Err(e),
-    }
-}
-
-/// Reads a cgroup file, without its trailing newline.
-pub fn read_file(path: &Path) -> Result<String> {
-    let mut s = fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    while s.ends_with('\n') {
-        s.pop();
-    }
-    Ok(s)
-}
-
-/// Writes `value` to a cgroup file in one write(2), as the kernel wants.
-pub fn write_file(path: &Path, value: &str) -> Result<()> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|source| Error::Write {
-            hint: write_hint(path, &source),
-            file: path.to_path_buf(),
-            value: value.to_string(),
-            source,
-        })?;
-    f.write_all(value.as_bytes())
-        .map_err(|source| Error::Write {
-            hint: write_hint(path, &source),
-            file: path.to_path_buf(),
-            value: value.to_string(),
-            source,
-        })
-}
-
-/// Reads a list of pids (`cgroup.procs`, `tasks`).
-pub fn read_pids(path: &Path) -> Result<Vec<i32>> {
-    let text = match fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if vanished(&e) => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(Error::Read {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    };
-    text.split_whitespace()
-        .map(|s| {
-            s.parse::<i32>().map_err(|_| Error::Parse {
-                file: path.to_path_buf(),
-                reason: format!("'{s}' is not a process id"),
-            })
-        })
-        .collect()
-}
-
-/// A group of a hierarchy with its processes and children, for trees and
-/// listings.
-#[derive(Debug, Clone, Serialize)]
-pub struct Node {
-    /// Path relative to the hierarchy root (`""` for the root).
-    pub path: String,
-    pub pids: Vec<i32>,
-    pub children: Vec<Node>,
-}
-
-impl Node {
-    /// Every path of the subtree, parents first.
-    pub fn paths(&self) -> Vec<&str> {
-        let mut out = vec![self.path.as_str()];
-        for c in &self.children {
-            out.extend(c.paths());
-        }
-        out
-    }
-}
-
-/// Walks the groups of `h` below `rel`. `with_pids` reads each group's
-/// `cgroup.procs`.
-pub fn walk(h: &Hierarchy, rel: &str, with_pids: bool) -> Result<Node> {
-    let rel = normalize_path(rel)?;
-    let dir = h.dir(&rel);
-    if !dir.is_dir() {
-        return Err(Error::NotFound {
-            group: format!("{}:/{rel}", h.label()),
-            dir,
-        });
-    }
-    walk_dir(&dir, rel, with_pids)
-}
-
-fn walk_dir(dir: &Path, rel: String, with_pids: bool) -> Result<Node> {
-    let pids = if with_pids {
-        read_pids(&dir.join("cgroup.procs"))?
-    } else {
-        Vec::new()
-    };
-    let mut names = Vec::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        // Removed while we walked: an empty leaf.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Ok(Node {
-                path: rel,
-                pids,
-                children: Vec::new(),
-            })
-        }
-        Err(source) => {
-            return Err(Error::Read {
-                path: dir.to_path_buf(),
-                source,
-            })
-        }
-    };
-    for entry in entries.flatten() {
-        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
-    }
-    names.sort();
-    let mut children = Vec::with_capacity(names.len());
-    for n in names {
-        let child_rel = if rel.is_empty() {
-            n.clone()
-        } else {
-            format!("{rel}/{n}")
-        };
-        children.push(walk_dir(&dir.join(&n), child_rel, with_pids)?);
-    }
-    Ok(Node {
-        path: rel,
-        pids,
-        children,
-    })
-}
-
 /// Waits until `dir`'s v2 `cgroup.events` says `key value`, or the
 /// deadline passes. Returns whether it did.
 pub(crate) fn wait_v2_event(dir: &Path, key: &str, value: &str, deadline: Instant) -> Result<bool> {
     crate::wait::wait_events(&dir.join("cgroup.events"), key, value, deadline)
 }
 
-/// The command line of a process for display: its arguments joined by
-/// spaces, or its name in brackets for a kernel thread, or `?` once gone.
-pub fn process_cmdline(pid: i32) -> String {
-    match fs::read(format!("/proc/{pid}/cmdline")) {
-        Ok(raw) if !raw.is_empty() => {
-            let parts: Vec<String> = raw
-                .split(|b| *b == 0)
-                .filter(|p| !p.is_empty())
-                .map(|p| String::from_utf8_lossy(p).into_owned())
-                .collect();
-            parts.join(" ")
-        }
-        _ => match fs::read_to_string(format!("/proc/{pid}/comm")) {
-            Ok(c) => format!("[{}]", c.trim_end()),
-            Err(_) => "?".to_string(),
-        },
-    }
-}
+#[cfg(test)]
+mod tests;

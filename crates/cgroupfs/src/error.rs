@@ -67,6 +67,31 @@ pub enum Error {
         source: io::Error,
     },
 
+    #[error("Cannot create cgroup {group}")]
+    CreateGroup {
+        group: String,
+        #[source]
+        source: Box<Error>,
+    },
+
+    #[error("Cannot delete cgroup {group}")]
+    DeleteGroup {
+        group: String,
+        #[source]
+        source: Box<Error>,
+    },
+
+    #[error("No process with pid {pid}: check it with `ps -p {pid}`")]
+    NoProcess { pid: i32 },
+
+    #[error("Cannot move process {pid} into cgroup {group}")]
+    AttachProcess {
+        pid: i32,
+        group: String,
+        #[source]
+        source: Box<Error>,
+    },
+
     #[error("Cgroup {group} still holds {count} process(es) (pids {pids}); stop them first, or have them moved to the parent group or killed")]
     Populated {
         group: String,
@@ -136,8 +161,19 @@ pub enum Error {
         source: nix::Error,
     },
 
-    #[error(transparent)]
-    Config(#[from] crate::cgconfig::ConfigError),
+    #[error("Invalid mode '{value}': expected an octal number such as 644")]
+    InvalidMode { value: String },
+
+    #[error("Unknown {what} '{name}': no such {what} in the {what} database; create it or give a number")]
+    UnknownId { what: &'static str, name: String },
+
+    #[error("Cannot look up {what} '{name}'")]
+    Lookup {
+        what: &'static str,
+        name: String,
+        #[source]
+        source: nix::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

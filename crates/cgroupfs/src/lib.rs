@@ -7,7 +7,11 @@
 //!   controllers asked for: create, delete, attach, list processes, raw
 //!   keys, typed settings that pick the v1 or v2 file, freeze and thaw, and
 //!   statistics.
-//! - [`cgconfig`] parses libcgroup's `cgconfig.conf` and applies it.
+//! - [`parse_owner`] and [`parse_mode`] read owners and modes as libcgroup's
+//!   tools take them.
+//!
+//! libcgroup's `cgconfig.conf` language lives in the `enclos-cgconfig` crate,
+//! on top of this one.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -27,20 +31,31 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeExample;
 
-pub mod cgconfig;
+mod attach;
 mod cgroup;
+mod create;
+mod delete;
 mod error;
+mod files;
 mod layout;
+mod owner;
 mod settings;
+mod tree;
 mod wait;
 
+pub use attach::{attach_all, PROC};
 pub use cgroup::{
-    key_controller, process_cmdline, read_file, read_pids, walk, write_file, Cgroup, DeleteOptions,
-    Member, Node, Permissions, Populated,
+    kernel_kept_other, key_controller, split_spec, Cgroup, DeleteOptions, Member, Permissions,
+    Populated,
 };
+pub use create::create_all;
+pub use delete::delete_all;
 pub use error::{Error, Result};
+pub use files::{read_file, read_pids, write_file};
 pub use layout::{
     normalize_path, parse_membership, read_membership, v2_name, Hierarchy, Kind, Layout,
     Membership, Version, MOUNTINFO, V1_CONTROLLERS,
 };
+pub use owner::{group_id, is_numeric_id, parse_mode, parse_owner, user_id};
 pub use settings::{blkio_to_io_weight, shares_to_weight, weight_to_shares, FreezerState, Stats};
+pub use tree::{process_cmdline, walk, Node};

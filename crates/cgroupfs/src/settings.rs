@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cgroup::{read_file, read_pids, write_file, Cgroup};
+use crate::cgroup::Cgroup;
 use crate::error::{Error, Result};
+use crate::files::{read_file, read_pids, write_file};
 use crate::layout::Version;
 use crate::wait::{deadline_after, has_line, Backoff};
 
@@ -93,6 +94,41 @@ fn keyed(text: &str, key: &str) -> Option<u64> {
             None
         }
     })
+}
+
+/// Bytes read and written by a group, from `blkio.throttle.*` (v1) or
+/// `io.stat` (v2) in `dir`.
+fn io_bytes(v: Version, dir: &Path) -> (u64, u64) {
+    let (mut r, mut w) = (0u64, 0u64);
+    match v {
+        Version::V1 => {
+            let text = read_file(&dir.join("blkio.throttle.io_service_bytes_recursive"))
+                .or_else(|_| read_file(&dir.join("blkio.throttle.io_service_bytes")))
+                .unwrap_or_default();
+            for l in text.lines() {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                if let [_, op, n] = f[..] {
+                    let n: u64 = n.parse().unwrap_or(0);
+                    match op {
+                        "Read" => r += n,
+                        "Write" => w += n,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Version::V2 => {
+            let text = read_file(&dir.join("io.stat")).unwrap_or_default();
+            for field in text.split_whitespace() {
+                if let Some(n) = field.strip_prefix("rbytes=") {
+                    r += n.parse().unwrap_or(0);
+                } else if let Some(n) = field.strip_prefix("wbytes=") {
+                    w += n.parse().unwrap_or(0);
+                }
+            }
+        }
+    }
+    (r, w)
 }
 
 fn read_u64(file: &Path) -> Option<u64> {
@@ -457,40 +493,9 @@ impl Cgroup {
             s.pids_current = read_u64(&dir.join("pids.current"));
         }
         if let Ok((v, dir)) = self.dir_for("blkio") {
-            match v {
-                Version::V1 => {
-                    let text = read_file(&dir.join("blkio.throttle.io_service_bytes_recursive"))
-                        .or_else(|_| read_file(&dir.join("blkio.throttle.io_service_bytes")))
-                        .unwrap_or_default();
-                    let (mut r, mut w) = (0u64, 0u64);
-                    for l in text.lines() {
-                        let f: Vec<&str> = l.split_whitespace().collect();
-                        if let [_, op, n] = f[..] {
-                            let n: u64 = n.parse().unwrap_or(0);
-                            match op {
-                                "Read" => r += n,
-                                "Write" => w += n,
-                                _ => {}
-                            }
-                        }
-                    }
-                    s.io_read_bytes = Some(r);
-                    s.io_write_bytes = Some(w);
-                }
-                Version::V2 => {
-                    let text = read_file(&dir.join("io.stat")).unwrap_or_default();
-                    let (mut r, mut w) = (0u64, 0u64);
-                    for field in text.split_whitespace() {
-                        if let Some(n) = field.strip_prefix("rbytes=") {
-                            r += n.parse().unwrap_or(0);
-                        } else if let Some(n) = field.strip_prefix("wbytes=") {
-                            w += n.parse().unwrap_or(0);
-                        }
-                    }
-                    s.io_read_bytes = Some(r);
-                    s.io_write_bytes = Some(w);
-                }
-            }
+            let (r, w) = io_bytes(v, &dir);
+            s.io_read_bytes = Some(r);
+            s.io_write_bytes = Some(w);
         }
         Ok(s)
     }

@@ -4,14 +4,15 @@
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use enclos_cgroupfs::{
-    normalize_path, walk, Cgroup, DeleteOptions, Hierarchy, Layout, Node, Permissions, Populated,
+    attach_all, create_all, delete_all, kernel_kept_other, normalize_path, split_spec, Cgroup,
+    DeleteOptions, Layout, Node, Permissions, Populated, PROC,
 };
 use serde::Serialize;
 
@@ -124,60 +125,23 @@ fn groups(layout: &Arc<Layout>, specs: &[String]) -> Result<Vec<Cgroup>> {
         .collect()
 }
 
-/// `uid:gid`, each part a name or a number, either part may be empty.
-fn parse_owner(s: &str) -> Result<(Option<u32>, Option<u32>), String> {
-    let (u, g) = s.split_once(':').unwrap_or((s, ""));
-    let uid = match u {
-        "" => None,
-        u => Some(match u.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => nix::unistd::User::from_name(u)
-                .ok()
-                .flatten()
-                .ok_or_else(|| format!("unknown user '{u}'"))?
-                .uid
-                .as_raw(),
-        }),
-    };
-    let gid = match g {
-        "" => None,
-        g => Some(match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => nix::unistd::Group::from_name(g)
-                .ok()
-                .flatten()
-                .ok_or_else(|| format!("unknown group '{g}'"))?
-                .gid
-                .as_raw(),
-        }),
-    };
-    Ok((uid, gid))
-}
-
-fn parse_mode(s: &str) -> Result<u32, String> {
-    u32::from_str_radix(s, 8)
-        .ok()
-        .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| format!("'{s}' is not an octal mode such as 775"))
-}
-
 /// Ownership and modes, as cgcreate and cgconfigparser take them.
 #[derive(Debug, Args, Clone, Default)]
 pub struct PermArgs {
     /// Owner of the tasks files (tasks, cgroup.procs): user:group.
-    #[arg(short = 't', value_name = "TUID:TGID", value_parser = parse_owner)]
+    #[arg(short = 't', value_name = "TUID:TGID", value_parser = enclos_cgroupfs::parse_owner)]
     task_owner: Option<(Option<u32>, Option<u32>)>,
     /// Owner of the group directory and its other files: user:group.
-    #[arg(short = 'a', value_name = "AUID:AGID", value_parser = parse_owner)]
+    #[arg(short = 'a', value_name = "AUID:AGID", value_parser = enclos_cgroupfs::parse_owner)]
     admin_owner: Option<(Option<u32>, Option<u32>)>,
     /// Mode of the group directory (octal).
-    #[arg(short = 'd', long = "dperm", value_name = "MODE", value_parser = parse_mode)]
+    #[arg(short = 'd', long = "dperm", value_name = "MODE", value_parser = enclos_cgroupfs::parse_mode)]
     dperm: Option<u32>,
     /// Mode of the group's files (octal).
-    #[arg(short = 'f', long = "fperm", value_name = "MODE", value_parser = parse_mode)]
+    #[arg(short = 'f', long = "fperm", value_name = "MODE", value_parser = enclos_cgroupfs::parse_mode)]
     fperm: Option<u32>,
     /// Mode of the tasks files (octal).
-    #[arg(short = 's', long = "tperm", value_name = "MODE", value_parser = parse_mode)]
+    #[arg(short = 's', long = "tperm", value_name = "MODE", value_parser = enclos_cgroupfs::parse_mode)]
     tperm: Option<u32>,
 }
 
@@ -210,24 +174,7 @@ impl CreateArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = layout()?;
         let cgs = groups(&layout, &self.groups)?;
-        let perms = self.perms.permissions();
-        let mut made: Vec<&Cgroup> = Vec::new();
-        for cg in &cgs {
-            let existed = cg.exists();
-            if let Err(e) = cg.create(&perms) {
-                // Nothing half-done: groups this call made go away again.
-                for done in made.iter().rev() {
-                    let _ = done.delete(DeleteOptions {
-                        ignore_missing: true,
-                        ..Default::default()
-                    });
-                }
-                return Err(e).with_context(|| format!("Cannot create cgroup {}", cg.name()));
-            }
-            if !existed {
-                made.push(cg);
-            }
-        }
+        create_all(&cgs, &self.perms.permissions())?;
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -305,13 +252,6 @@ impl DeleteArgs {
         }
         let layout = layout()?;
         let cgs = groups(&layout, &specs)?;
-        // Every group must exist before any is removed.
-        for cg in &cgs {
-            if !cg.exists() {
-                cg.procs()
-                    .with_context(|| format!("Cannot delete cgroup {}", cg.name()))?;
-            }
-        }
         let opts = DeleteOptions {
             recursive: self.recursive,
             populated: if self.kill {
@@ -323,19 +263,15 @@ impl DeleteArgs {
             },
             ignore_missing: false,
         };
-        for cg in &cgs {
-            match cg.delete(opts) {
-                Ok(()) => {}
-                Err(e @ enclos_cgroupfs::Error::Populated { .. }) => {
-                    bail!(
-                        "Cannot delete cgroup {}: {e} (--move moves them, --kill kills them)",
-                        cg.name()
-                    )
-                }
-                Err(e) => {
-                    return Err(e).with_context(|| format!("Cannot delete cgroup {}", cg.name()))
-                }
+        match delete_all(&cgs, opts) {
+            Err(enclos_cgroupfs::Error::DeleteGroup { group, source })
+                if matches!(*source, enclos_cgroupfs::Error::Populated { .. }) =>
+            {
+                bail!(
+                    "Cannot delete cgroup {group}: {source} (--move moves them, --kill kills them)"
+                )
             }
+            r => r?,
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -383,14 +319,29 @@ struct KeyValue {
 impl GetArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = layout()?;
-        // (path, controllers to list all keys of)
+        let targets = self.targets()?;
+        let mut out = Vec::new();
+        for (path, ctrls) in &targets {
+            out.push(self.read(&layout, path, ctrls)?);
+        }
+        if self.format == Format::Json {
+            print_json(&out)?;
+        } else {
+            self.print(&out)?;
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// The groups to read, each with the controllers to list all
+    /// parameters of.
+    fn targets(&self) -> Result<Vec<(String, Vec<String>)>> {
         let mut targets: Vec<(String, Vec<String>)> = Vec::new();
         let mut plain_ctrls = Vec::new();
         for g in &self.controllers {
-            match g.split_once(':') {
+            match split_spec(g) {
                 Some((c, p)) => targets.push((
                     p.to_string(),
-                    c.split(',')
+                    c.into_iter()
                         .filter(|c| !c.is_empty())
                         .map(str::to_string)
                         .collect(),
@@ -407,51 +358,49 @@ impl GetArgs {
         if self.keys.is_empty() && !self.all && targets.iter().all(|(_, c)| c.is_empty()) {
             bail!("Nothing to print: name parameters with -r, controllers with -g, or all with -a");
         }
-        let mut out = Vec::new();
-        for (path, ctrls) in &targets {
-            let mut values = Vec::new();
-            for key in &self.keys {
-                let cg = Cgroup::for_key(layout.clone(), key, path)?;
-                let value = cg
-                    .get(key)
-                    .with_context(|| format!("Cannot read {key} of cgroup {path}"))?;
-                values.push(KeyValue {
-                    key: key.clone(),
-                    value,
-                });
-            }
-            let mut list_keys = |cg: &Cgroup, ctrl: Option<&str>| -> Result<()> {
-                for key in cg.keys(ctrl)? {
-                    if values.iter().any(|kv| kv.key == key) {
-                        continue;
-                    }
-                    // Write-only or unreadable files are skipped, as cgget does.
-                    if let Ok(value) = cg.get(&key) {
-                        values.push(KeyValue { key, value });
-                    }
-                }
-                Ok(())
-            };
-            if self.all {
-                let cg = Cgroup::new(layout.clone(), &["*"], path)?;
-                list_keys(&cg, None)?;
-            }
-            for c in ctrls {
-                let cg = Cgroup::new(layout.clone(), &[c.as_str()], path)?;
-                list_keys(&cg, Some(c))
-                    .with_context(|| format!("Cannot list the {c} parameters of cgroup {path}"))?;
-            }
-            out.push(GroupValues {
-                path: normalize_path(path).map(|p| if p.is_empty() { "/".into() } else { p })?,
-                values,
+        Ok(targets)
+    }
+
+    /// The values of one group: the -r keys, then every parameter of -a
+    /// and of each controller, each key once.
+    fn read(&self, layout: &Arc<Layout>, path: &str, ctrls: &[String]) -> Result<GroupValues> {
+        let mut values = Vec::new();
+        for key in &self.keys {
+            let cg = Cgroup::for_key(layout.clone(), key, path)?;
+            let value = cg
+                .get(key)
+                .with_context(|| format!("Cannot read {key} of cgroup {path}"))?;
+            values.push(KeyValue {
+                key: key.clone(),
+                value,
             });
         }
-        if self.format == Format::Json {
-            print_json(&out)?;
-            return Ok(ExitCode::SUCCESS);
+        let mut list_keys = |cg: &Cgroup, ctrl: Option<&str>| -> Result<()> {
+            for (key, value) in cg.values(ctrl)? {
+                if !values.iter().any(|kv| kv.key == key) {
+                    values.push(KeyValue { key, value });
+                }
+            }
+            Ok(())
+        };
+        if self.all {
+            let cg = Cgroup::new(layout.clone(), &["*"], path)?;
+            list_keys(&cg, None)?;
         }
+        for c in ctrls {
+            let cg = Cgroup::new(layout.clone(), &[c.as_str()], path)?;
+            list_keys(&cg, Some(c))
+                .with_context(|| format!("Cannot list the {c} parameters of cgroup {path}"))?;
+        }
+        Ok(GroupValues {
+            path: normalize_path(path).map(|p| if p.is_empty() { "/".into() } else { p })?,
+            values,
+        })
+    }
+
+    fn print(&self, out: &[GroupValues]) -> Result<()> {
         let mut stdout = std::io::stdout().lock();
-        for g in &out {
+        for g in out {
             if !self.no_names && !self.values_only {
                 writeln!(stdout, "{}:", g.path)?;
             }
@@ -467,7 +416,7 @@ impl GetArgs {
                 writeln!(stdout)?;
             }
         }
-        Ok(ExitCode::SUCCESS)
+        Ok(())
     }
 }
 
@@ -519,7 +468,7 @@ impl SetArgs {
                 let kept = cg
                     .set_and_read(key, value)
                     .with_context(|| format!("Cannot set {key} of cgroup {p}"))?;
-                if kept.trim() != value.trim() && kept.lines().count() == 1 {
+                if kernel_kept_other(value, &kept) {
                     eprintln!("note: {key} of {p}: asked {value}, the kernel kept {kept}");
                 }
             }
@@ -552,26 +501,20 @@ impl ListArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = layout()?;
         let specs: Vec<String> = self.groups.into_iter().chain(self.specs).collect();
-        let mut roots: Vec<(Hierarchy, String)> = Vec::new();
-        if specs.is_empty() {
-            for h in &layout.hierarchies {
-                roots.push((h.clone(), String::new()));
-            }
+        let cgs = if specs.is_empty() {
+            vec![Cgroup::new(layout, &["*"], "")?]
         } else {
-            for cg in groups(&layout, &specs)? {
-                for m in cg.members() {
-                    roots.push((m.hierarchy.clone(), cg.path().to_string()));
-                }
-            }
-        }
+            groups(&layout, &specs)?
+        };
         let mut listed = Vec::new();
-        for (h, path) in &roots {
-            let node = walk(h, path, false)?;
-            for p in node.paths() {
-                listed.push(Listed {
-                    controllers: h.label(),
-                    path: format!("/{p}"),
-                });
+        for cg in &cgs {
+            for (h, node) in cg.trees(false)? {
+                for p in node.paths() {
+                    listed.push(Listed {
+                        controllers: h.label(),
+                        path: format!("/{p}"),
+                    });
+                }
             }
         }
         if self.format == Format::Json {
@@ -614,25 +557,20 @@ struct TreeOut {
 impl TreeArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = layout()?;
-        let mut hs: Vec<Hierarchy> = Vec::new();
-        if self.controllers.is_empty() {
-            hs = layout.hierarchies.clone();
+        let controllers = if self.controllers.is_empty() {
+            vec!["*".to_string()]
         } else {
-            for c in &self.controllers {
-                let h = layout.resolve(c)?.clone();
-                if !hs.contains(&h) {
-                    hs.push(h);
-                }
-            }
-        }
-        let mut trees = Vec::new();
-        for h in hs {
-            let tree = walk(&h, &self.path, !self.no_procs)?;
-            trees.push(TreeOut {
+            self.controllers.clone()
+        };
+        let cg = Cgroup::new(layout, &controllers, &self.path)?;
+        let trees: Vec<TreeOut> = cg
+            .trees(!self.no_procs)?
+            .into_iter()
+            .map(|(h, tree)| TreeOut {
                 controllers: h.label(),
                 tree,
-            });
-        }
+            })
+            .collect();
         if self.format == Format::Json {
             return print_json(&trees).map(|_| ExitCode::SUCCESS);
         }
@@ -694,18 +632,7 @@ impl ClassifyArgs {
         let _ = (self.sticky, self.cancel_sticky);
         let layout = layout()?;
         let cgs = groups(&layout, &self.groups)?;
-        for pid in &self.pids {
-            if *pid <= 0 || !PathBuf::from(format!("/proc/{pid}")).exists() {
-                bail!("No process with pid {pid}: check it with `ps -p {pid}`");
-            }
-        }
-        for cg in &cgs {
-            for pid in &self.pids {
-                cg.attach(*pid).with_context(|| {
-                    format!("Cannot move process {pid} into cgroup {}", cg.name())
-                })?;
-            }
-        }
+        attach_all(&cgs, &self.pids, Path::new(PROC))?;
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -731,7 +658,7 @@ pub struct ApplyArgs {
 
 impl ApplyArgs {
     pub fn run(self) -> Result<ExitCode> {
-        use enclos_cgroupfs::cgconfig::{self, ApplyOptions};
+        use enclos_cgconfig::{self as cgconfig, ApplyOptions};
         if self.files.is_empty() && self.dirs.is_empty() {
             bail!(
                 "No configuration given: name a file with -l (e.g. -l {}) or a directory with -L (e.g. -L {})",
@@ -755,7 +682,7 @@ impl ApplyArgs {
                 for s in &g.settings {
                     if let Some(n) = &s.notice {
                         eprintln!("note: {}: {n}", s.at);
-                    } else if s.kept.trim() != s.asked.trim() {
+                    } else if kernel_kept_other(&s.asked, &s.kept) {
                         eprintln!(
                             "note: {}: {} of {}: asked {}, the kernel kept {}",
                             s.at, s.key, g.name, s.asked, s.kept
