@@ -106,3 +106,33 @@ pub(crate) fn io_err(
     let path = path.into();
     move |source| Error::Io { what, path, source }
 }
+
+/// An error with its causes, on one line.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    s.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_chain_on_one_line() {
+        let e = Error::Io {
+            what: "open",
+            path: "/x".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        assert_eq!(
+            chain(&e),
+            "Cannot open /x: No such file or directory (os error 2)"
+        );
+    }
+}

@@ -12,13 +12,14 @@ use std::time::Duration;
 use enclos_cgroupfs::{DeleteOptions, Populated};
 use nix::fcntl::Flock;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::Signal;
+use nix::sys::signal::{self, SigHandler, Signal};
 use nix::sys::wait::WaitStatus;
 
 use crate::console_log::{no_console, ConsoleOutput};
 use crate::container::{Container, State};
 use crate::error::{Error, Result};
-use crate::start::{make_cgroup, rootfs_spec, spawn_init, Init, Plan, Terminals};
+use crate::init::Init;
+use crate::launch::{make_cgroup, rootfs_spec, spawn_init, Plan, Terminals};
 
 /// The abstract socket name of a container's monitor.
 pub fn socket_name(c: &Container) -> String {
@@ -54,7 +55,7 @@ pub fn connect(c: &Container) -> Result<UnixStream> {
 /// container is not STOPPED); `report` receives "OK" once RUNNING or
 /// "ERR why".
 pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) -> Result<i32> {
-    crate::start::monitor_signals();
+    monitor_signals();
     let c = plan.container.clone();
     let _log = crate::logging::container_log(&plan.config, c.name())?;
     crate::monitor_keys::apply(&plan.config, c.name())?;
@@ -101,7 +102,7 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
             populated: Populated::Kill,
             ignore_missing: true,
         });
-        code = crate::start::exit_code(status);
+        code = crate::process::exit_code(status);
         // A failed post-stop hook stops a rebooting container, as in LXC.
         if !plan.hooks.run_logged("post-stop", &[], &env) || !rebooted {
             break;
@@ -118,6 +119,16 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
         let _ = crate::create::remove_stopped(&c);
     }
     Ok(code)
+}
+
+/// Ignores SIGPIPE and SIGHUP in the monitor, which outlives terminals and
+/// console clients.
+pub(crate) fn monitor_signals() {
+    // SAFETY: setting SIG_IGN installs no handler code.
+    unsafe {
+        let _ = signal::signal(Signal::SIGPIPE, SigHandler::SigIgn);
+        let _ = signal::signal(Signal::SIGHUP, SigHandler::SigIgn);
+    }
 }
 
 type Started = (
