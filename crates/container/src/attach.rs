@@ -124,7 +124,7 @@ fn plan(c: &Container, opts: &AttachOptions) -> Result<child::Plan> {
     let init_pid = running_init(c)?;
     let cfg = c.config()?;
     let init = PidFd::open(Pid::from_raw(init_pid))?;
-    let layout = std::sync::Arc::new(enclos_cgroupfs::Layout::discover()?);
+    let layout = c.layout()?;
     let cg = c.init_cgroup(layout)?;
     let procs: Vec<File> = cg
         .members()

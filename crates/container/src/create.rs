@@ -9,7 +9,7 @@ use enclos_config::Config;
 use enclos_storage::{Backend, Rootfs};
 use enclos_templates::{Template, TemplateRequest};
 
-use crate::container::{default_config_path, Container};
+use crate::container::{default_config_path, storage_rootfs, Container};
 use crate::error::{io_err, Error, Result};
 
 /// What `create` is asked.
@@ -130,11 +130,6 @@ pub fn create(
     c.config()?.validate()?;
     undo.armed = false;
     Ok(c)
-}
-
-/// The storage of a configuration's `lxc.rootfs.path`.
-pub(crate) fn storage_rootfs(r: &enclos_config::Rootfs) -> Result<Rootfs> {
-    Ok(Rootfs::parse(&format!("{}:{}", r.backend, r.path))?)
 }
 
 /// Removes a stopped container's rootfs and directory (an ephemeral

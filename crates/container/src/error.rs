@@ -73,6 +73,16 @@ pub enum Error {
     #[error("{0}")]
     Unsupported(String),
 
+    #[error("Invalid filter '{filter}': not a regular expression")]
+    BadFilter {
+        filter: String,
+        #[source]
+        source: regex::Error,
+    },
+
+    #[error("Unknown column '{column}': use name, state, autostart, groups, ipv4, ipv6, unprivileged, pid")]
+    UnknownColumn { column: String },
+
     #[error("lxc.hook.{kind} '{command}' of container '{name}' failed: {reason}")]
     Hook {
         name: String,

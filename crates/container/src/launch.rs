@@ -4,79 +4,22 @@
 //! clone of init with the monitor's side of the handshake.
 
 mod cgroup;
+mod plan;
 mod rootfs;
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
-use enclos_cgroupfs::{Cgroup, Layout};
+use enclos_cgroupfs::Cgroup;
 use enclos_config::Config;
-use enclos_namespaces::{spawn_pidfd, sync_pair, Namespace, PidFd, Pty, RootfsSpec};
+use enclos_namespaces::{spawn_pidfd, sync_pair, PidFd, Pty, RootfsSpec};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::container::Container;
 use crate::error::{chain, Error, Result};
 use crate::init::{Init, ATTACHED, GO, READY, SETUP_TIMEOUT};
 use crate::process::container_env;
 
 pub(crate) use cgroup::make_cgroup;
+pub(crate) use plan::Plan;
 pub(crate) use rootfs::rootfs_spec;
-
-/// Everything the monitor needs, prepared (and checked) before forking.
-pub(crate) struct Plan {
-    pub container: Container,
-    pub config: Config,
-    pub init: Init,
-    pub layout: Arc<Layout>,
-    /// The namespaces init is cloned with (`ns.clone`).
-    pub namespaces: Vec<Namespace>,
-    pub ns: crate::ns_plan::NsPlan,
-    pub hooks: crate::hooks::Hooks,
-    pub cgroups: crate::cgroup_keys::Placement,
-    pub rootfs: PathBuf,
-    pub foreground: bool,
-}
-
-impl Plan {
-    pub(crate) fn new(c: &Container, config: Config, init: Init, foreground: bool) -> Result<Plan> {
-        if !config.idmaps().is_empty() {
-            return Err(Error::Unsupported(format!(
-                "Container '{}' has lxc.idmap (an unprivileged container): enclos does not run those yet; remove lxc.idmap to run it privileged",
-                c.name()
-            )));
-        }
-        crate::limits::check(&config, c.name())?;
-        for note in crate::security::start_notes(&config, c.name())? {
-            // start's own words to the user, before the monitor detaches.
-            eprintln!("{note}");
-        }
-        let rootfs = match config.rootfs() {
-            Some(r) => crate::create::storage_rootfs(&r)?.prepare()?,
-            None => {
-                return Err(Error::StartFailed {
-                    name: c.name().to_string(),
-                    reason: format!("{} has no lxc.rootfs.path", c.config_path().display()),
-                })
-            }
-        };
-        let ns = crate::ns_plan::NsPlan::new(c, &config)?;
-        let hooks = crate::hooks::Hooks::new(c.name(), &config, &rootfs);
-        let layout = Arc::new(Layout::discover()?);
-        Ok(Plan {
-            container: c.clone(),
-            cgroups: crate::cgroup_keys::placement(&config, c, &layout)?,
-            config,
-            init,
-            layout,
-            namespaces: ns.clone.clone(),
-            ns,
-            hooks,
-            rootfs,
-            foreground,
-        })
-    }
-}
 
 /// Ptys for the console and the ttys of `lxc.tty.max`.
 pub(crate) struct Terminals {

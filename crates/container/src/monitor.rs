@@ -4,8 +4,6 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixStream};
 use std::time::Duration;
 
 use enclos_cgroupfs::{DeleteOptions, Populated};
@@ -15,41 +13,15 @@ use nix::sys::wait::WaitStatus;
 
 mod request;
 mod serve;
+mod socket;
+
+pub use socket::{connect, socket_name};
 
 use crate::console_log::{no_console, ConsoleOutput};
-use crate::container::{Container, State};
-use crate::error::{Error, Result};
+use crate::container::State;
+use crate::error::Result;
 use crate::init::Init;
 use crate::launch::{make_cgroup, rootfs_spec, spawn_init, Plan, Terminals};
-
-/// The abstract socket name of a container's monitor.
-pub fn socket_name(c: &Container) -> String {
-    // FNV-1a: a stable short name whatever the lxcpath's length.
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in c.dir().as_os_str().as_encoded_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    format!("enclos/{h:016x}/{}", c.name())
-}
-
-/// Connects to the monitor of `c`, with timeouts on every call.
-pub fn connect(c: &Container) -> Result<UnixStream> {
-    let addr =
-        SocketAddr::from_abstract_name(socket_name(c).as_bytes()).map_err(|e| Error::Io {
-            what: "name the monitor socket of",
-            path: c.dir().to_path_buf(),
-            source: e,
-        })?;
-    let s = UnixStream::connect_addr(&addr).map_err(|e| Error::Io {
-        what: "reach the monitor of",
-        path: c.dir().to_path_buf(),
-        source: e,
-    })?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    s.set_write_timeout(Some(Duration::from_secs(5))).ok();
-    Ok(s)
-}
 
 /// Runs the monitor until the container stops; returns init's exit status.
 /// `_mlock` is the monitor lock, held until the end (while it is held the
@@ -174,20 +146,5 @@ fn start_once(plan: &Plan) -> Result<Started> {
             });
             Err(e)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn socket_names_are_short_and_distinct() {
-        let deep = "/tmp/".to_string() + &"very-long-directory-name/".repeat(10);
-        let a = Container::new(std::path::Path::new(&deep), "c1").unwrap();
-        let b = Container::new(std::path::Path::new("/var/lib/enclos"), "c1").unwrap();
-        assert!(socket_name(&a).len() < 100);
-        assert_ne!(socket_name(&a), socket_name(&b));
-        assert_eq!(socket_name(&b), socket_name(&b.clone()));
     }
 }

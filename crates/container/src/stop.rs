@@ -5,10 +5,9 @@
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use enclos_cgroupfs::{Cgroup, DeleteOptions, Layout, Populated};
+use enclos_cgroupfs::{Cgroup, DeleteOptions, Populated};
 use enclos_namespaces::PidFd;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -255,9 +254,10 @@ fn await_handler(init: &PidFd, sig: i32) {
 fn wait_for_halt(c: &Container, init: &PidFd, timeout: Duration) -> Result<()> {
     // A timeout too large for the clock is no deadline at all.
     let deadline = Instant::now().checked_add(timeout);
-    let procs = Layout::discover()
+    let procs = c
+        .layout()
         .ok()
-        .and_then(|l| c.cgroup(Arc::new(l)).ok())
+        .and_then(|l| c.cgroup(l).ok())
         .and_then(|cg| cg.members().first().map(|m| m.dir.join("cgroup.procs")));
     let wchan = format!("/proc/{}/wchan", init.pid());
     let mut step = Duration::from_micros(200);
@@ -313,7 +313,7 @@ fn thaw_quietly(c: &Container) {
 /// Kills every process of the container through its cgroup and removes
 /// the cgroup and the runtime files: the cleanup when the monitor is gone.
 pub fn kill_and_clean(c: &Container) -> Result<()> {
-    let layout = Arc::new(Layout::discover()?);
+    let layout = c.layout()?;
     let cg = c.cgroup(layout)?;
     let _ = cg.thaw(Duration::from_secs(2));
     if let Ok(Some(init)) = init_pidfd(c) {
@@ -338,7 +338,7 @@ pub fn kill_and_clean(c: &Container) -> Result<()> {
 }
 
 fn freezer(c: &Container) -> Result<Cgroup> {
-    let layout = Arc::new(Layout::discover()?);
+    let layout = c.layout()?;
     Ok(Cgroup::new(layout, &["freezer"], &c.cgroup_name())?)
 }
 
@@ -390,7 +390,7 @@ fn live_cgroup(c: &Container, key: &str) -> Result<Cgroup> {
     if !state.is_active() {
         return Err(not_running(c, state));
     }
-    let layout = Arc::new(Layout::discover()?);
+    let layout = c.layout()?;
     Ok(Cgroup::for_key(layout, key, &c.cgroup_name())?)
 }
 
@@ -430,7 +430,7 @@ pub fn device_add(c: &Container, dev: &Path, dest: Option<&Path>) -> Result<Path
     };
     let rdev = meta.rdev();
     let (major, minor) = (libc::major(rdev), libc::minor(rdev));
-    let layout = Arc::new(Layout::discover()?);
+    let layout = c.layout()?;
     if let Ok(cg) = Cgroup::new(layout, &["devices"], &c.cgroup_name()) {
         if cg
             .member_for("devices")

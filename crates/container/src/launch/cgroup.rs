@@ -3,7 +3,7 @@
 
 use enclos_cgroupfs::{Cgroup, DeleteOptions, Permissions, Populated, Version};
 
-use super::Plan;
+use super::plan::Plan;
 use crate::error::{chain, Error, Result};
 
 /// The container's cgroup: created (a leftover empty one is removed

@@ -11,7 +11,7 @@ use enclos_namespaces::{
     SysMode,
 };
 
-use super::Plan;
+use super::plan::Plan;
 use crate::error::{Error, Result};
 
 /// The rootfs set-up for init, from the configuration.

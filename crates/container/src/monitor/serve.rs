@@ -12,7 +12,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::WaitStatus;
 
 use super::request::{handle_request, Session};
-use super::socket_name;
+use super::socket::socket_name;
 use crate::console_log::{no_console, ConsoleOutput};
 use crate::container::State;
 use crate::launch::{Plan, Terminals};
