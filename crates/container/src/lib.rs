@@ -38,6 +38,8 @@ mod console_log;
 mod container;
 mod create;
 mod error;
+#[cfg(test)]
+mod fake;
 mod hooks;
 mod info;
 mod init;

@@ -177,3 +177,120 @@ impl Summary {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeHost;
+
+    /// web1 stopped; web2 running with its monitor; db's monitor was
+    /// killed but its processes remain in its cgroup; web3 frozen.
+    fn host() -> (FakeHost, Vec<nix::fcntl::Flock<std::fs::File>>) {
+        let h = FakeHost::new();
+        let me = std::process::id();
+        h.container("web1", "lxc.start.auto = 1\nlxc.group = web\n");
+        let web2 = h.container("web2", "lxc.group = web\nlxc.group = front\n");
+        h.cgroup(&web2, &[me]);
+        let db = h.container("db", "");
+        h.cgroup(&db, &[me]);
+        crate::fake::write_run_files(&db, "RUNNING", me);
+        let web3 = h.container("web3", "");
+        let frozen = h.cgroup(&web3, &[me]);
+        std::fs::write(frozen.join("cgroup.freeze"), "1\n").unwrap();
+        std::fs::write(frozen.join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
+        let locks = vec![
+            h.running(&web2, "RUNNING", me),
+            h.running(&web3, "RUNNING", me),
+        ];
+        (h, locks)
+    }
+
+    fn names(rows: &[Summary]) -> Vec<&str> {
+        rows.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    #[test]
+    fn ls_filters_by_state_and_name_on_a_fake_tree() {
+        let (h, _locks) = host();
+        let ls = |f: LsFilter| ls(&h.lxcpath, &f, &h.layout).unwrap();
+        let all = ls(LsFilter::default());
+        assert_eq!(names(&all), ["db", "web1", "web2", "web3"]);
+        let states: Vec<State> = all.iter().map(|s| s.state).collect();
+        assert_eq!(
+            states,
+            [
+                State::Running,
+                State::Stopped,
+                State::Running,
+                State::Frozen
+            ]
+        );
+        let running = LsFilter {
+            running: true,
+            ..Default::default()
+        };
+        assert_eq!(names(&ls(running.clone())), ["db", "web2"]);
+        let web_running = LsFilter {
+            pattern: Some("^web".into()),
+            ..running
+        };
+        assert_eq!(names(&ls(web_running)), ["web2"]);
+        let active = LsFilter {
+            active: true,
+            ..Default::default()
+        };
+        assert_eq!(names(&ls(active)), ["db", "web2", "web3"]);
+        let stopped_or_frozen = LsFilter {
+            stopped: true,
+            frozen: true,
+            ..Default::default()
+        };
+        assert_eq!(names(&ls(stopped_or_frozen)), ["web1", "web3"]);
+    }
+
+    #[test]
+    fn ls_prints_tables_and_names() {
+        let (h, _locks) = host();
+        let rows = ls(&h.lxcpath, &LsFilter::default(), &h.layout).unwrap();
+        let me = std::process::id();
+        let table = ls_table(&rows, Some("name, state,autostart,groups,pid")).unwrap();
+        let expected = format!(
+            "NAME STATE   AUTOSTART GROUPS     PID\n\
+             db   RUNNING 0         -          {me}\n\
+             web1 STOPPED 1         web        -\n\
+             web2 RUNNING 0         web, front {me}\n\
+             web3 FROZEN  0         -          {me}\n"
+        );
+        assert_eq!(table, expected);
+        let default = ls_table(&rows[1..2], None).unwrap();
+        assert_eq!(
+            default,
+            "NAME STATE   AUTOSTART GROUPS IPV4 IPV6 UNPRIVILEGED\n\
+             web1 STOPPED 1         web    -    -    false\n"
+        );
+        assert_eq!(ls_names(&rows, true), "db\nweb1\nweb2\nweb3\n");
+        assert_eq!(ls_names(&rows, false), "db  web1  web2  web3\n");
+        assert_eq!(ls_names(&[], false), "");
+    }
+
+    #[test]
+    fn ls_refuses_a_bad_filter_and_an_unknown_column() {
+        let (h, _locks) = host();
+        let bad = LsFilter {
+            pattern: Some("web(".into()),
+            ..Default::default()
+        };
+        let err = ls(&h.lxcpath, &bad, &h.layout).unwrap_err();
+        assert!(
+            crate::error::chain(&err)
+                .starts_with("Invalid filter 'web(': not a regular expression: "),
+            "{err}"
+        );
+        let rows = ls(&h.lxcpath, &LsFilter::default(), &h.layout).unwrap();
+        let err = ls_table(&rows, Some("name,size")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Unknown column 'SIZE': use name, state, autostart, groups, ipv4, ipv6, unprivileged, pid"
+        );
+    }
+}
