@@ -253,3 +253,97 @@ pub fn autostart(
     }
     failures
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeHost;
+
+    #[test]
+    fn info_reads_state_pid_and_use_from_the_fake_tree() {
+        let h = FakeHost::new();
+        let me = std::process::id();
+        let c = h.container("c1", "");
+        let cg = h.cgroup(&c, &[me]);
+        std::fs::write(cg.join("cpu.stat"), "usage_usec 1500\nuser_usec 1000\n").unwrap();
+        std::fs::write(cg.join("memory.current"), "4096\n").unwrap();
+        std::fs::write(
+            cg.join("io.stat"),
+            "8:0 rbytes=100 wbytes=20 rios=1 wios=1\n",
+        )
+        .unwrap();
+        let _monitor = h.running(&c, "RUNNING", me);
+        let i = info(&c).unwrap();
+        assert_eq!(i.state, State::Running);
+        assert_eq!(i.pid, Some(me as i32));
+        assert!(i.monitor);
+        assert_eq!(i.cpu_use_ns, Some(1_500_000));
+        assert_eq!(i.memory_use_bytes, Some(4096));
+        assert_eq!(i.blkio_use_bytes, Some(120));
+        assert_eq!(i.kmem_use_bytes, None);
+    }
+
+    #[test]
+    fn info_of_a_stopped_container_has_no_pid_nor_use() {
+        let h = FakeHost::new();
+        let c = h.container("c1", "");
+        // A killed monitor's run files, and an empty group: STOPPED.
+        h.cgroup(&c, &[]);
+        crate::fake::write_run_files(&c, "RUNNING", std::process::id());
+        let i = info(&c).unwrap();
+        assert_eq!(i.state, State::Stopped);
+        assert_eq!(i.pid, None);
+        assert!(!i.monitor);
+        assert_eq!(i.cpu_use_ns, None);
+        assert_eq!(i.memory_use_bytes, None);
+    }
+
+    #[test]
+    fn config_values_in_the_order_asked() {
+        let h = FakeHost::new();
+        let c = h.container("c1", "lxc.group = a\nlxc.group = b\n");
+        let keys = [
+            "lxc.uts.name".to_string(),
+            "lxc.group".into(),
+            "lxc.tty.max".into(),
+        ];
+        let v = config_values(&c, &keys).unwrap();
+        assert_eq!(
+            v,
+            [
+                ("lxc.uts.name".to_string(), vec!["c1".to_string()]),
+                ("lxc.group".into(), vec!["a".into(), "b".into()]),
+                ("lxc.tty.max".into(), vec![]),
+            ]
+        );
+        let err = config_values(&c, &["lxc.nokey".into()]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("Invalid configuration key 'lxc.nokey'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn autostart_plan_selects_and_orders_on_a_fake_tree() {
+        let h = FakeHost::new();
+        h.container(
+            "late",
+            "lxc.start.auto = 1\nlxc.start.order = 5\nlxc.start.delay = 2\n",
+        );
+        h.container("early", "lxc.start.auto = 1\nlxc.start.order = 1\n");
+        h.container("manual", "");
+        let running = h.container("up", "lxc.start.auto = 1\n");
+        let me = std::process::id();
+        h.cgroup(&running, &[me]);
+        let _monitor = h.running(&running, "RUNNING", me);
+        let plan =
+            autostart_plan(&h.lxcpath, &[], false, AutostartAction::Start, &h.layout).unwrap();
+        let got: Vec<(&str, u32)> = plan.iter().map(|e| (e.name.as_str(), e.delay)).collect();
+        assert_eq!(got, [("early", 0), ("late", 2)]);
+        let plan =
+            autostart_plan(&h.lxcpath, &[], false, AutostartAction::Stop, &h.layout).unwrap();
+        let got: Vec<&str> = plan.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(got, ["up"]);
+    }
+}

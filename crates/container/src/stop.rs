@@ -467,3 +467,66 @@ pub fn device_add(c: &Container, dev: &Path, dest: Option<&Path>) -> Result<Path
     let _ = std::os::unix::fs::chown(&target, Some(meta.uid()), Some(meta.gid()));
     Ok(dest.to_path_buf())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeHost;
+
+    #[test]
+    fn stop_refuses_a_stopped_container_and_leaves_its_files() {
+        let h = FakeHost::new();
+        let c = h.container("c1", "");
+        // A killed monitor's run files over an empty group: STOPPED.
+        let cg = h.cgroup(&c, &[]);
+        crate::fake::write_run_files(&c, "RUNNING", std::process::id());
+        let err = stop(&c, StopOptions::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Container 'c1' is STOPPED; start it first (enclos start -n NAME)"
+        );
+        assert!(cg.join("cgroup.procs").is_file());
+        assert!(c.config_path().is_file());
+    }
+
+    #[test]
+    fn cgroup_get_and_set_act_on_the_running_containers_group() {
+        let h = FakeHost::new();
+        let me = std::process::id();
+        let c = h.container("c1", "");
+        let cg = h.cgroup(&c, &[me]);
+        std::fs::write(cg.join("memory.max"), "max\n").unwrap();
+        let _monitor = h.running(&c, "RUNNING", me);
+        assert_eq!(cgroup_get(&c, "memory.max").unwrap().trim(), "max");
+        cgroup_set(&c, "memory.max", "1048576").unwrap();
+        assert_eq!(crate::fake::read(&cg.join("memory.max")).trim(), "1048576");
+    }
+
+    #[test]
+    fn cgroup_get_refuses_a_stopped_container() {
+        let h = FakeHost::new();
+        let c = h.container("c1", "");
+        let err = cgroup_get(&c, "memory.max").unwrap_err();
+        assert!(
+            err.to_string().starts_with("Container 'c1' is STOPPED"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn freeze_writes_the_freezer_of_the_fake_tree() {
+        let h = FakeHost::new();
+        let me = std::process::id();
+        let c = h.container("c1", "");
+        let cg = h.cgroup(&c, &[me]);
+        std::fs::write(cg.join("cgroup.freeze"), "0\n").unwrap();
+        // The kernel would report the group frozen once it is.
+        std::fs::write(cg.join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
+        let _monitor = h.running(&c, "RUNNING", me);
+        freeze(&c, Duration::from_secs(1)).unwrap();
+        assert_eq!(crate::fake::read(&cg.join("cgroup.freeze")).trim(), "1");
+        assert_eq!(c.state().unwrap(), State::Frozen);
+        assert!(wait(&c, &[State::Frozen], Some(Duration::ZERO)).unwrap());
+        assert!(!wait(&c, &[State::Stopped], Some(Duration::ZERO)).unwrap());
+    }
+}
