@@ -33,8 +33,7 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
     let _log = crate::logging::container_log(&plan.config, c.name())?;
     crate::monitor_keys::apply(&plan.config, c.name())?;
     let monitor_cg = crate::cgroup_keys::enter_monitor_group(&plan.cgroups, plan.layout.clone())?;
-    let mut code;
-    loop {
+    let code = loop {
         c.write_run_file("monitor.pid", &std::process::id().to_string())?;
         c.write_run_file("state", State::Starting.as_str())?;
         let started = start_once(&plan);
@@ -49,39 +48,16 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
                 return Err(e);
             }
         };
-        c.write_run_file("init.pid", &pidfd.pid().as_raw().to_string())?;
-        c.write_run_file("state", State::Running.as_str())?;
-        if let Some(mut r) = report.take() {
-            let _ = writeln!(r, "OK {}", pidfd.pid());
-        }
-        tracing::info!(container = c.name(), init = pidfd.pid().as_raw(), "RUNNING");
+        init_running(&plan, &pidfd, report)?;
         let nsrefs = crate::hooks::NsRefs::open(pidfd.pid(), &plan.ns.of_init());
         let status = serve::serve(&plan, terms.as_ref(), &mut output, &pidfd);
         drop(output);
-        tracing::info!(container = c.name(), "init exited: {status:?}");
-        let _ = c.write_run_file("state", State::Stopping.as_str());
-        // Init that called reboot(2) in its pid namespace ends by SIGHUP:
-        // start it again, unless a stop asked for the end.
-        let rebooted = matches!(status, WaitStatus::Signaled(_, Signal::SIGHUP, _))
-            && matches!(plan.init, Init::Exec(_))
-            && !c.run_file("stopping").exists();
-        let target = if rebooted { "reboot" } else { "stop" };
-        nsrefs.run_stop_hooks(&plan.hooks, target);
-        let env = nsrefs.env(target);
-        drop(nsrefs);
-        let _ = cg.thaw(Duration::from_secs(2));
-        let _ = cg.delete(DeleteOptions {
-            recursive: true,
-            populated: Populated::Kill,
-            ignore_missing: true,
-        });
-        code = crate::process::exit_code(status);
-        // A failed post-stop hook stops a rebooting container, as in LXC.
-        if !plan.hooks.run_logged("post-stop", &[], &env) || !rebooted {
-            break;
+        let (code, again) = init_exited(&plan, &cg, status, nsrefs);
+        if !again {
+            break code;
         }
         tracing::info!(container = c.name(), "rebooting");
-    }
+    };
     let _ = std::fs::remove_file(c.run_file("stopping"));
     c.clear_runtime();
     if let Some(cg) = monitor_cg {
@@ -92,6 +68,56 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
         let _ = crate::create::remove_stopped(&c);
     }
     Ok(code)
+}
+
+/// Init is set up and runs: the run files say so, and the starting
+/// command hears "OK".
+fn init_running(
+    plan: &Plan,
+    pidfd: &enclos_namespaces::PidFd,
+    report: &mut Option<File>,
+) -> Result<()> {
+    let c = &plan.container;
+    c.write_run_file("init.pid", &pidfd.pid().as_raw().to_string())?;
+    c.write_run_file("state", State::Running.as_str())?;
+    if let Some(mut r) = report.take() {
+        let _ = writeln!(r, "OK {}", pidfd.pid());
+    }
+    tracing::info!(container = c.name(), init = pidfd.pid().as_raw(), "RUNNING");
+    Ok(())
+}
+
+/// Init exited with `status`: the stop (or reboot) hooks, the cgroup
+/// removed, the post-stop hook. Returns the exit code and whether to
+/// start init again (it rebooted).
+fn init_exited(
+    plan: &Plan,
+    cg: &enclos_cgroupfs::Cgroup,
+    status: WaitStatus,
+    nsrefs: crate::hooks::NsRefs,
+) -> (i32, bool) {
+    let c = &plan.container;
+    tracing::info!(container = c.name(), "init exited: {status:?}");
+    let _ = c.write_run_file("state", State::Stopping.as_str());
+    // Init that called reboot(2) in its pid namespace ends by SIGHUP:
+    // start it again, unless a stop asked for the end.
+    let rebooted = matches!(status, WaitStatus::Signaled(_, Signal::SIGHUP, _))
+        && matches!(plan.init, Init::Exec(_))
+        && !c.run_file("stopping").exists();
+    let target = if rebooted { "reboot" } else { "stop" };
+    nsrefs.run_stop_hooks(&plan.hooks, target);
+    let env = nsrefs.env(target);
+    drop(nsrefs);
+    let _ = cg.thaw(Duration::from_secs(2));
+    let _ = cg.delete(DeleteOptions {
+        recursive: true,
+        populated: Populated::Kill,
+        ignore_missing: true,
+    });
+    let code = crate::process::exit_code(status);
+    // A failed post-stop hook stops a rebooting container, as in LXC.
+    let post_stop_ok = plan.hooks.run_logged("post-stop", &[], &env);
+    (code, post_stop_ok && rebooted)
 }
 
 /// Ignores SIGPIPE and SIGHUP in the monitor, which outlives terminals and
