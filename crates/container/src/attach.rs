@@ -19,7 +19,7 @@ use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::container::{Container, State};
 use crate::error::{Error, Result};
-use crate::start::{container_env, exit_code};
+use crate::process::{container_env, exit_code};
 
 /// What `attach` is asked.
 #[derive(Debug, Clone, Default)]
@@ -104,7 +104,7 @@ fn serve_terminal(c: &Container, sock: &OwnedFd, child: Pid) -> Result<i32> {
             return Err(Error::Unsupported(format!(
                 "Cannot get the terminal of the command in container '{}': {}",
                 c.name(),
-                crate::start::chain(&e)
+                crate::error::chain(&e)
             )));
         }
     };
@@ -124,7 +124,7 @@ fn plan(c: &Container, opts: &AttachOptions) -> Result<child::Plan> {
     let init_pid = running_init(c)?;
     let cfg = c.config()?;
     let init = PidFd::open(Pid::from_raw(init_pid))?;
-    let layout = std::sync::Arc::new(enclos_cgroupfs::Layout::discover()?);
+    let layout = c.layout()?;
     let cg = c.init_cgroup(layout)?;
     let procs: Vec<File> = cg
         .members()

@@ -15,10 +15,7 @@ use enclos_config::{Config, Origin};
 use crate::container::{Container, CGROUP_PREFIX};
 use crate::error::{Error, Result};
 
-/// The runtime file that holds the container's cgroup path.
-pub(crate) const RUN_FILE: &str = "cgroup";
-/// The runtime file that holds init's group when it is an inner one.
-pub(crate) const INIT_RUN_FILE: &str = "cgroup.init";
+pub(crate) use crate::container::{INIT_RUN_FILE, RUN_FILE};
 
 fn at(o: &Origin) -> String {
     format!("{}:{}", o.file.display(), o.line)

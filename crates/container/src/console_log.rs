@@ -38,7 +38,7 @@ pub(crate) fn null_stdio() -> std::result::Result<(), String> {
         .write(true)
         .open("/dev/null")
         .map_err(|e| format!("Cannot open /dev/null in the container: {e}"))?;
-    crate::start::dup_stdio(&null).map_err(|e| format!("Cannot set up standard streams: {e}"))
+    crate::process::dup_stdio(&null).map_err(|e| format!("Cannot set up standard streams: {e}"))
 }
 
 /// The console's output sinks of one run of the container.

@@ -5,7 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use enclos_cgroupfs::{Cgroup, FreezerState, Layout};
 use enclos_config::Config;
@@ -189,12 +189,52 @@ pub fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The runtime file that holds the container's cgroup path.
+pub(crate) const RUN_FILE: &str = "cgroup";
+/// The runtime file that holds init's group when it is an inner one.
+pub(crate) const INIT_RUN_FILE: &str = "cgroup.init";
+
+/// The storage of a configuration's `lxc.rootfs.path`.
+pub(crate) fn storage_rootfs(r: &enclos_config::Rootfs) -> Result<enclos_storage::Rootfs> {
+    Ok(enclos_storage::Rootfs::parse(&format!(
+        "{}:{}",
+        r.backend, r.path
+    ))?)
+}
+
 /// One container, by name, in one lxcpath.
 #[derive(Debug, Clone)]
 pub struct Container {
     name: String,
     lxcpath: PathBuf,
     dir: PathBuf,
+    /// The host's cgroup layout, discovered once (see [`Container::layout`])
+    /// and shared by the clones of this handle.
+    layout: SharedLayout,
+}
+
+/// The host's cgroup layout, discovered from the mount table at most once
+/// (at the first need) and shared by the container handles of one
+/// command. Cloning shares it.
+#[derive(Debug, Clone, Default)]
+pub struct SharedLayout(Arc<OnceLock<Arc<Layout>>>);
+
+impl SharedLayout {
+    /// The layout given, or discovered now and kept.
+    pub fn get(&self) -> Result<Arc<Layout>> {
+        if let Some(l) = self.0.get() {
+            return Ok(l.clone());
+        }
+        let l = Arc::new(Layout::discover()?);
+        Ok(self.0.get_or_init(|| l).clone())
+    }
+}
+
+impl From<Arc<Layout>> for SharedLayout {
+    /// A layout already known (read from another mount table in tests).
+    fn from(layout: Arc<Layout>) -> Self {
+        SharedLayout(Arc::new(OnceLock::from(layout)))
+    }
 }
 
 impl Container {
@@ -212,7 +252,21 @@ impl Container {
             name: name.to_string(),
             dir: lxcpath.join(name),
             lxcpath,
+            layout: SharedLayout::default(),
         })
+    }
+
+    /// This handle on the layout `layout` (shared with the other handles
+    /// of the command), so that the mount table is read once.
+    pub fn with_layout(mut self, layout: &SharedLayout) -> Container {
+        self.layout = layout.clone();
+        self
+    }
+
+    /// The host's cgroup layout: the one given, or discovered at the first
+    /// need and kept.
+    pub fn layout(&self) -> Result<Arc<Layout>> {
+        self.layout.get()
     }
 
     /// The existing container `name`.
@@ -273,7 +327,7 @@ impl Container {
     /// The name of the container's cgroup (the same on every hierarchy).
     pub fn cgroup_name(&self) -> String {
         // Where start put it (lxc.cgroup.dir*), while it runs.
-        fs::read_to_string(self.run_file(crate::cgroup_keys::RUN_FILE))
+        fs::read_to_string(self.run_file(RUN_FILE))
             .ok()
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
@@ -283,7 +337,7 @@ impl Container {
     /// The group init runs in: the container's, or its inner group
     /// (`lxc.cgroup.dir.container.inner`), where attached processes go.
     pub(crate) fn init_cgroup(&self, layout: Arc<Layout>) -> Result<Cgroup> {
-        match fs::read_to_string(self.run_file(crate::cgroup_keys::INIT_RUN_FILE)) {
+        match fs::read_to_string(self.run_file(INIT_RUN_FILE)) {
             Ok(inner) if !inner.trim().is_empty() => Ok(Cgroup::new(layout, &["*"], inner.trim())?),
             _ => self.cgroup(layout),
         }
@@ -338,8 +392,8 @@ impl Container {
             }
         };
         if base == State::Running {
-            if let Ok(layout) = Layout::discover() {
-                if let Ok(cg) = Cgroup::new(Arc::new(layout), &["freezer"], &self.cgroup_name()) {
+            if let Ok(layout) = self.layout() {
+                if let Ok(cg) = Cgroup::new(layout, &["freezer"], &self.cgroup_name()) {
                     match cg.freezer_state() {
                         Ok(FreezerState::Frozen) => return Ok(State::Frozen),
                         Ok(FreezerState::Freezing) => return Ok(State::Freezing),
@@ -353,8 +407,7 @@ impl Container {
 
     /// Whether processes remain in the container's cgroup.
     pub(crate) fn orphaned_processes(&self) -> Result<bool> {
-        let layout = Arc::new(Layout::discover()?);
-        let cg = self.cgroup(layout)?;
+        let cg = self.cgroup(self.layout()?)?;
         if !cg.members().iter().any(|m| m.dir.is_dir()) {
             return Ok(false);
         }
@@ -416,13 +469,7 @@ impl Container {
 
     /// Removes the runtime files a stopped container no longer needs.
     pub(crate) fn clear_runtime(&self) {
-        for f in [
-            "state",
-            "init.pid",
-            "monitor.pid",
-            crate::cgroup_keys::RUN_FILE,
-            crate::cgroup_keys::INIT_RUN_FILE,
-        ] {
+        for f in ["state", "init.pid", "monitor.pid", RUN_FILE, INIT_RUN_FILE] {
             let _ = fs::remove_file(self.run_file(f));
         }
     }

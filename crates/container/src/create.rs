@@ -9,7 +9,7 @@ use enclos_config::Config;
 use enclos_storage::{Backend, Rootfs};
 use enclos_templates::{Template, TemplateRequest};
 
-use crate::container::{default_config_path, Container};
+use crate::container::{default_config_path, storage_rootfs, Container};
 use crate::error::{io_err, Error, Result};
 
 /// What `create` is asked.
@@ -132,11 +132,6 @@ pub fn create(
     Ok(c)
 }
 
-/// The storage of a configuration's `lxc.rootfs.path`.
-pub(crate) fn storage_rootfs(r: &enclos_config::Rootfs) -> Result<Rootfs> {
-    Ok(Rootfs::parse(&format!("{}:{}", r.backend, r.path))?)
-}
-
 /// Removes a stopped container's rootfs and directory (an ephemeral
 /// container when it stops).
 pub(crate) fn remove_stopped(c: &Container) -> Result<()> {
@@ -183,4 +178,93 @@ pub fn destroy(c: &Container, force: bool) -> Result<()> {
     }
     crate::hooks::run_destroy_hooks(c)?;
     remove_stopped(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeHost;
+
+    fn base_config(dir: &Path) -> PathBuf {
+        let f = dir.join("base.conf");
+        fs::write(&f, "lxc.tty.max = 2\nlxc.start.auto = 1\n").unwrap();
+        f
+    }
+
+    #[test]
+    fn create_writes_the_config_and_a_rootfs_of_its_own() {
+        let h = FakeHost::new();
+        let opts = CreateOptions {
+            config_file: Some(base_config(&h.lxcpath)),
+            ..Default::default()
+        };
+        let mut steps = Vec::new();
+        let c = create(&h.lxcpath, "c1", &opts, &mut |s| steps.push(s.to_string())).unwrap();
+        assert_eq!(c.dir(), h.lxcpath.join("c1"));
+        assert!(c.dir().join("rootfs").is_dir());
+        let cfg = c.config().unwrap();
+        let rootfs = format!("dir:{}", h.lxcpath.join("c1/rootfs").display());
+        assert_eq!(cfg.get("lxc.rootfs.path"), Some(rootfs.as_str()));
+        assert_eq!(cfg.get("lxc.uts.name"), Some("c1"));
+        assert_eq!(cfg.get("lxc.tty.max"), Some("2"));
+        assert_eq!(steps, ["writing the configuration"]);
+    }
+
+    #[test]
+    fn create_leaves_an_existing_container_and_bad_names_alone() {
+        let h = FakeHost::new();
+        let opts = CreateOptions {
+            config_file: Some(base_config(&h.lxcpath)),
+            ..Default::default()
+        };
+        let first = h.container("c1", "lxc.group = mine\n");
+        let err = create(&h.lxcpath, "c1", &opts, &mut |_| {}).unwrap_err();
+        assert!(
+            err.to_string().starts_with("Container 'c1' already exists"),
+            "{err}"
+        );
+        assert_eq!(first.config().unwrap().get("lxc.group"), Some("mine"));
+        let err = create(&h.lxcpath, "../x", &opts, &mut |_| {}).unwrap_err();
+        assert!(
+            err.to_string().starts_with("Invalid container name '../x'"),
+            "{err}"
+        );
+        let err = create(
+            &h.lxcpath,
+            "c2",
+            &CreateOptions {
+                template: Some("nosuchtemplate".into()),
+                ..opts.clone()
+            },
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("nosuchtemplate"), "{err}");
+        let mut left: Vec<String> = fs::read_dir(&h.lxcpath)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["base.conf", "c1"]);
+    }
+
+    #[test]
+    fn destroy_removes_a_stopped_container_and_refuses_a_running_one() {
+        let h = FakeHost::new();
+        let me = std::process::id();
+        let up = h.container("up", "");
+        h.cgroup(&up, &[me]);
+        let monitor = h.running(&up, "RUNNING", me);
+        let err = destroy(&up, false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Container 'up' is RUNNING; stop it first, or destroy it with -f (which kills it)"
+        );
+        assert!(up.config_path().is_file());
+        drop(monitor);
+        let down = h.container("down", "");
+        destroy(&down, false).unwrap();
+        assert!(!down.dir().exists());
+        assert!(up.dir().exists());
+    }
 }

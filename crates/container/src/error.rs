@@ -73,6 +73,16 @@ pub enum Error {
     #[error("{0}")]
     Unsupported(String),
 
+    #[error("Invalid filter '{filter}': not a regular expression")]
+    BadFilter {
+        filter: String,
+        #[source]
+        source: regex::Error,
+    },
+
+    #[error("Unknown column '{column}': use name, state, autostart, groups, ipv4, ipv6, unprivileged, pid")]
+    UnknownColumn { column: String },
+
     #[error("lxc.hook.{kind} '{command}' of container '{name}' failed: {reason}")]
     Hook {
         name: String,
@@ -105,4 +115,25 @@ pub(crate) fn io_err(
 ) -> impl FnOnce(io::Error) -> Error {
     let path = path.into();
     move |source| Error::Io { what, path, source }
+}
+
+/// An error with its causes, on one line.
+pub(crate) use enclos_report::chain;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_chain_on_one_line() {
+        let e = Error::Io {
+            what: "open",
+            path: "/x".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        assert_eq!(
+            chain(&e),
+            "Cannot open /x: No such file or directory (os error 2)"
+        );
+    }
 }

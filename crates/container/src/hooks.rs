@@ -199,7 +199,7 @@ pub(crate) fn run_destroy_hooks(c: &crate::container::Container) -> Result<()> {
         return Ok(());
     }
     let mount = match config.rootfs() {
-        Some(r) => crate::create::storage_rootfs(&r)?.path,
+        Some(r) => crate::container::storage_rootfs(&r)?.path,
         None => c.dir().join("rootfs"),
     };
     Hooks::new(c.name(), &config, &mount).run("destroy")

@@ -1,13 +1,11 @@
-//! info, ls and autostart.
+//! info and autostart.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use enclos_cgroupfs::Layout;
 use serde::Serialize;
 
-use crate::container::{list_names, Container, State};
+use crate::container::{list_names, Container, SharedLayout, State};
 use crate::error::{Error, Result};
 
 /// What `info` tells of a container.
@@ -49,8 +47,7 @@ pub fn info(c: &Container) -> Result<Info> {
     if let Some(pid) = info.pid {
         info.ips = addresses(pid);
     }
-    let layout = Arc::new(Layout::discover()?);
-    let cg = c.cgroup(layout)?;
+    let cg = c.cgroup(c.layout()?)?;
     if let Ok(s) = cg.stats() {
         info.cpu_use_ns = s.cpu_usage_ns;
         info.memory_use_bytes = s.memory_usage;
@@ -93,7 +90,7 @@ pub fn config_values(c: &Container, keys: &[String]) -> Result<Vec<(String, Vec<
 
 /// The IPv4 and IPv6 addresses of the network namespace of `pid`, loopback
 /// excepted (from /proc/PID/net/fib_trie and if_inet6).
-fn addresses(pid: i32) -> Vec<String> {
+pub(crate) fn addresses(pid: i32) -> Vec<String> {
     let mut out = Vec::new();
     if let Ok(trie) = std::fs::read_to_string(format!("/proc/{pid}/net/fib_trie")) {
         let mut last = None;
@@ -125,46 +122,6 @@ fn addresses(pid: i32) -> Vec<String> {
         }
     }
     out
-}
-
-/// One line of `ls -f`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub name: String,
-    pub state: State,
-    pub autostart: bool,
-    pub groups: Vec<String>,
-    pub ipv4: Vec<String>,
-    pub ipv6: Vec<String>,
-    pub unprivileged: bool,
-    pub pid: Option<i32>,
-}
-
-/// Every container of `lxcpath` with its state and settings.
-pub fn list(lxcpath: &Path) -> Result<Vec<Summary>> {
-    let mut out = Vec::new();
-    for name in list_names(lxcpath)? {
-        let c = Container::new(lxcpath, &name)?;
-        let state = c.state().unwrap_or(State::Stopped);
-        let cfg = c.config().ok();
-        let pid = if state.is_active() {
-            c.init_pid()
-        } else {
-            None
-        };
-        let ips = pid.map(addresses).unwrap_or_default();
-        out.push(Summary {
-            name,
-            state,
-            autostart: cfg.as_ref().is_some_and(|c| c.start_auto()),
-            groups: cfg.as_ref().map(|c| c.groups()).unwrap_or_default(),
-            ipv4: ips.iter().filter(|a| !a.contains(':')).cloned().collect(),
-            ipv6: ips.iter().filter(|a| a.contains(':')).cloned().collect(),
-            unprivileged: cfg.as_ref().is_some_and(|c| !c.idmaps().is_empty()),
-            pid,
-        });
-    }
-    Ok(out)
 }
 
 /// What `autostart` does to the containers it selects.
@@ -202,10 +159,11 @@ pub fn autostart_plan(
     groups: &[String],
     all: bool,
     action: AutostartAction,
+    layout: &SharedLayout,
 ) -> Result<Vec<AutostartEntry>> {
     let mut candidates = Vec::new();
     for name in list_names(lxcpath)? {
-        let c = Container::new(lxcpath, &name)?;
+        let c = Container::new(lxcpath, &name)?.with_layout(layout);
         let Ok(cfg) = c.config() else { continue };
         if !cfg.start_auto() {
             continue;
@@ -253,6 +211,7 @@ pub fn autostart(
     plan: &[AutostartEntry],
     action: AutostartAction,
     timeout: Duration,
+    layout: &SharedLayout,
 ) -> Vec<(String, crate::Error)> {
     let mut failures = Vec::new();
     let ordered: Vec<&AutostartEntry> = match action {
@@ -260,35 +219,131 @@ pub fn autostart(
         _ => plan.iter().rev().collect(),
     };
     for e in ordered {
-        let result = Container::open(lxcpath, &e.name).and_then(|c| match action {
-            AutostartAction::Start => {
-                if c.state()?.is_active() {
-                    return Ok(());
+        let result = Container::open(lxcpath, &e.name)
+            .map(|c| c.with_layout(layout))
+            .and_then(|c| match action {
+                AutostartAction::Start => {
+                    if c.state()?.is_active() {
+                        return Ok(());
+                    }
+                    crate::start::start(&c, &Default::default())?;
+                    if e.delay > 0 {
+                        std::thread::sleep(Duration::from_secs(u64::from(e.delay)));
+                    }
+                    Ok(())
                 }
-                crate::start::start(&c, &Default::default())?;
-                if e.delay > 0 {
-                    std::thread::sleep(Duration::from_secs(u64::from(e.delay)));
+                AutostartAction::Stop | AutostartAction::Kill | AutostartAction::Reboot => {
+                    if !c.state()?.is_active() {
+                        return Ok(());
+                    }
+                    crate::stop::stop(
+                        &c,
+                        crate::stop::StopOptions {
+                            timeout,
+                            kill: action == AutostartAction::Kill,
+                            reboot: action == AutostartAction::Reboot,
+                            nowait: false,
+                        },
+                    )
                 }
-                Ok(())
-            }
-            AutostartAction::Stop | AutostartAction::Kill | AutostartAction::Reboot => {
-                if !c.state()?.is_active() {
-                    return Ok(());
-                }
-                crate::stop::stop(
-                    &c,
-                    crate::stop::StopOptions {
-                        timeout,
-                        kill: action == AutostartAction::Kill,
-                        reboot: action == AutostartAction::Reboot,
-                        nowait: false,
-                    },
-                )
-            }
-        });
+            });
         if let Err(err) = result {
             failures.push((e.name.clone(), err));
         }
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeHost;
+
+    #[test]
+    fn info_reads_state_pid_and_use_from_the_fake_tree() {
+        let h = FakeHost::new();
+        let me = std::process::id();
+        let c = h.container("c1", "");
+        let cg = h.cgroup(&c, &[me]);
+        std::fs::write(cg.join("cpu.stat"), "usage_usec 1500\nuser_usec 1000\n").unwrap();
+        std::fs::write(cg.join("memory.current"), "4096\n").unwrap();
+        std::fs::write(
+            cg.join("io.stat"),
+            "8:0 rbytes=100 wbytes=20 rios=1 wios=1\n",
+        )
+        .unwrap();
+        let _monitor = h.running(&c, "RUNNING", me);
+        let i = info(&c).unwrap();
+        assert_eq!(i.state, State::Running);
+        assert_eq!(i.pid, Some(me as i32));
+        assert!(i.monitor);
+        assert_eq!(i.cpu_use_ns, Some(1_500_000));
+        assert_eq!(i.memory_use_bytes, Some(4096));
+        assert_eq!(i.blkio_use_bytes, Some(120));
+        assert_eq!(i.kmem_use_bytes, None);
+    }
+
+    #[test]
+    fn info_of_a_stopped_container_has_no_pid_nor_use() {
+        let h = FakeHost::new();
+        let c = h.container("c1", "");
+        // A killed monitor's run files, and an empty group: STOPPED.
+        h.cgroup(&c, &[]);
+        crate::fake::write_run_files(&c, "RUNNING", std::process::id());
+        let i = info(&c).unwrap();
+        assert_eq!(i.state, State::Stopped);
+        assert_eq!(i.pid, None);
+        assert!(!i.monitor);
+        assert_eq!(i.cpu_use_ns, None);
+        assert_eq!(i.memory_use_bytes, None);
+    }
+
+    #[test]
+    fn config_values_in_the_order_asked() {
+        let h = FakeHost::new();
+        let c = h.container("c1", "lxc.group = a\nlxc.group = b\n");
+        let keys = [
+            "lxc.uts.name".to_string(),
+            "lxc.group".into(),
+            "lxc.tty.max".into(),
+        ];
+        let v = config_values(&c, &keys).unwrap();
+        assert_eq!(
+            v,
+            [
+                ("lxc.uts.name".to_string(), vec!["c1".to_string()]),
+                ("lxc.group".into(), vec!["a".into(), "b".into()]),
+                ("lxc.tty.max".into(), vec![]),
+            ]
+        );
+        let err = config_values(&c, &["lxc.nokey".into()]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("Invalid configuration key 'lxc.nokey'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn autostart_plan_selects_and_orders_on_a_fake_tree() {
+        let h = FakeHost::new();
+        h.container(
+            "late",
+            "lxc.start.auto = 1\nlxc.start.order = 5\nlxc.start.delay = 2\n",
+        );
+        h.container("early", "lxc.start.auto = 1\nlxc.start.order = 1\n");
+        h.container("manual", "");
+        let running = h.container("up", "lxc.start.auto = 1\n");
+        let me = std::process::id();
+        h.cgroup(&running, &[me]);
+        let _monitor = h.running(&running, "RUNNING", me);
+        let plan =
+            autostart_plan(&h.lxcpath, &[], false, AutostartAction::Start, &h.layout).unwrap();
+        let got: Vec<(&str, u32)> = plan.iter().map(|e| (e.name.as_str(), e.delay)).collect();
+        assert_eq!(got, [("early", 0), ("late", 2)]);
+        let plan =
+            autostart_plan(&h.lxcpath, &[], false, AutostartAction::Stop, &h.layout).unwrap();
+        let got: Vec<&str> = plan.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(got, ["up"]);
+    }
 }

@@ -1,83 +1,150 @@
-//! The small init that `execute` runs as PID 1: it starts the command,
-//! forwards the signals it receives to it, reaps every orphan, and exits
-//! with the command's status (128 + signal when the command was killed).
+//! The container's PID 1, from clone to exec: it waits to be moved into
+//! the cgroup, sets up the rootfs, its console and identity, and execs
+//! `lxc.init.cmd` (start) or runs our small init (execute, in
+//! [`execute`]). The monitor side of the handshake is in
+//! `launch::spawn_init`.
+
+mod execute;
 
 use std::ffi::CString;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
 
-use nix::sys::signal::{self, SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, ForkResult, Pid};
+use enclos_namespaces::{RootfsSpec, SyncChild};
+use nix::unistd::setsid;
 
-use crate::start::{exec, exit_code};
+use crate::error::chain;
+use crate::hooks::Hooks;
+use crate::limits::InitSetup;
+use crate::process::{dup_stdio, exec};
 
-/// Signals passed on to the command.
-const FORWARDED: &[Signal] = &[
-    Signal::SIGHUP,
-    Signal::SIGINT,
-    Signal::SIGQUIT,
-    Signal::SIGTERM,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
-    Signal::SIGCONT,
-    Signal::SIGPWR,
-];
+/// Steps of the parent/init handshake.
+pub(crate) const ATTACHED: u8 = 1;
+pub(crate) const READY: u8 = 2;
+/// The start-host hooks ran: init may exec.
+pub(crate) const GO: u8 = 3;
 
-/// Runs `cmd` and returns the status init exits with.
-pub(crate) fn run(cmd: &[String], env: &[CString]) -> i32 {
-    // Signals are taken synchronously with sigwait, so they are blocked
-    // here and unblocked in the command.
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGCHLD);
-    for s in FORWARDED {
-        set.add(*s);
-    }
-    if set.thread_block().is_err() {
+/// How long init may take to set itself up before start gives up.
+pub(crate) const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What PID 1 of the container runs.
+#[derive(Debug, Clone)]
+pub(crate) enum Init {
+    /// exec this program as PID 1 (start).
+    Exec(Vec<String>),
+    /// Our own init runs this command as its child (execute).
+    Run(Vec<String>),
+}
+
+/// What init needs, gathered by the monitor before the clone.
+pub(crate) struct Setup<'a> {
+    pub spec: &'a RootfsSpec,
+    pub hooks: &'a Hooks,
+    /// Unshare a cgroup namespace once in the cgroup.
+    pub cgroup_ns: bool,
+    pub env: Vec<CString>,
+    pub cap_drop: Vec<String>,
+    pub cap_keep: Option<Vec<String>>,
+    pub cwd: String,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub init: Init,
+    /// Keep the monitor's standard streams (execute) instead of the console.
+    pub console_on_stdio: bool,
+    pub limits: InitSetup,
+}
+
+/// PID 1 of the container, from clone to exec (or to our init loop).
+pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
+    if sync.expect(ATTACHED, SETUP_TIMEOUT).is_err() {
         return 1;
     }
-    // SAFETY: init is single-threaded; the child only execs.
-    let child = match unsafe { fork() } {
-        Ok(ForkResult::Child) => {
-            let _ = set.thread_unblock();
-            let err = exec(cmd, env);
-            eprintln!(
-                "enclos: cannot execute '{}' in the container: {err}",
+    if let Err(msg) = enter_rootfs(s).and_then(|()| take_identity(s)) {
+        let _ = sync.fail(&msg);
+        return 1;
+    }
+    if sync.send(READY).is_err()
+        || sync
+            .expect(GO, SETUP_TIMEOUT + crate::hooks::HOOK_TIMEOUT)
+            .is_err()
+    {
+        return 1;
+    }
+    match &s.init {
+        Init::Exec(cmd) => {
+            let err = exec(cmd, &s.env);
+            let _ = sync.fail(&format!(
+                "Cannot execute init '{}' in the container: {err}; check lxc.init.cmd and that the rootfs holds it",
                 cmd.join(" ")
-            );
-            enclos_namespaces::exit_child(if err == nix::Error::ENOENT { 127 } else { 126 });
+            ));
+            1
         }
-        Ok(ForkResult::Parent { child }) => child,
-        Err(e) => {
-            eprintln!("enclos: cannot fork the command: {e}");
-            return 1;
-        }
-    };
-    loop {
-        let sig = match set.wait() {
-            Ok(s) => s,
-            Err(_) => continue,
-        };
-        if sig != Signal::SIGCHLD {
-            let _ = signal::kill(child, sig);
-            continue;
-        }
-        if let Some(code) = reap(child) {
-            return code;
-        }
+        Init::Run(cmd) => execute::run(cmd, &s.env),
     }
 }
 
-/// Reaps every exited child; the command's status once it has exited.
-fn reap(child: Pid) -> Option<i32> {
-    let mut result = None;
-    loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) | Err(_) => return result,
-            Ok(status) => {
-                if status.pid() == Some(child) {
-                    result = Some(exit_code(status));
-                }
-            }
+/// The cgroup namespace, the rootfs and the console.
+fn enter_rootfs(s: &Setup) -> Result<(), String> {
+    if s.cgroup_ns {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| format!("Cannot create the cgroup namespace: {e}"))?;
+    }
+    s.limits.apply_before_root()?;
+    enclos_namespaces::setup_rootfs_with(s.spec, &mut |stage| s.hooks.at_stage(stage))
+        .map_err(|e| chain(&e))?;
+    if !s.console_on_stdio {
+        // No console (lxc.console.path = none): /dev/null instead.
+        match s.spec.console {
+            Some(_) => attach_console()?,
+            None => crate::console_log::null_stdio()?,
         }
     }
+    Ok(())
+}
+
+/// Groups, capabilities, the start hooks, the working directory, the
+/// user and group, and the limits set last.
+fn take_identity(s: &Setup) -> Result<(), String> {
+    // Before the capabilities go (CAP_SETGID may be among them).
+    nix::unistd::setgroups(&s.limits.groups)
+        .map_err(|e| format!("Cannot set init's groups (lxc.init.groups): {e}"))?;
+    if let Some(keep) = &s.cap_keep {
+        enclos_namespaces::keep_only(keep).map_err(|e| chain(&e))?;
+    } else if !s.cap_drop.is_empty() {
+        enclos_namespaces::drop_capabilities(&s.cap_drop).map_err(|e| chain(&e))?;
+    }
+    s.hooks.run("start").map_err(|e| chain(&e))?;
+    let cwd = &s.cwd;
+    nix::unistd::chdir(cwd.as_str())
+        .map_err(|e| format!("Cannot change to lxc.init.cwd {cwd}: {e}"))?;
+    if let Some(g) = s.gid {
+        nix::unistd::setgid(nix::unistd::Gid::from_raw(g))
+            .map_err(|e| format!("Cannot switch to lxc.init.gid {g}: {e}"))?;
+    }
+    if let Some(u) = s.uid {
+        nix::unistd::setuid(nix::unistd::Uid::from_raw(u))
+            .map_err(|e| format!("Cannot switch to lxc.init.uid {u}: {e}"))?;
+    }
+    s.limits.apply_before_exec()
+}
+
+/// The console (bind-mounted on /dev/console) becomes init's controlling
+/// terminal and standard input, output and error.
+fn attach_console() -> std::result::Result<(), String> {
+    let _ = setsid();
+    let fd = nix::fcntl::open(
+        "/dev/console",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| format!("Cannot open /dev/console in the container: {e}"))?;
+    // SAFETY: TIOCSCTTY takes an int argument; fd is an open terminal.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) };
+    if rc < 0 {
+        return Err(format!(
+            "Cannot make /dev/console the controlling terminal: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    dup_stdio(&fd).map_err(|e| format!("Cannot set up standard streams: {e}"))
 }

@@ -7,6 +7,29 @@
 //! pidfd; [`console`] reaches its ttys through the monitor; [`stop`],
 //! [`freeze`], [`info`] and the rest act on the init and the cgroup
 //! directly, so they work even when a monitor was killed.
+//!
+//! The host's cgroup layout (its hierarchies, from the mount table) is
+//! read once per command: a [`Container`] handle reads it at its first
+//! need and keeps it ([`Container::layout`]); commands over several
+//! containers ([`ls`], [`autostart`]) share one [`SharedLayout`], and
+//! [`Container::with_layout`] gives a handle a layout already known.
+//!
+//! Modules import one way only, each from those before it:
+//!
+//! 1. `error` (the error type, `chain`), then `container` (a container's
+//!    place on disk, its run files, locks and state);
+//! 2. one job each, on `container` alone: `process` (exec, exit codes,
+//!    stdio, environment), `limits`, `threads`, `logging`, `security`,
+//!    `monitor_keys`, `rootfs_keys`, `ns_plan`, `cgroup_keys`,
+//!    `console_log`, `hooks`;
+//! 3. commands on a container's processes and cgroup: `stop`, then
+//!    `create` (destroy stops), `attach`;
+//! 4. running one: `init` (PID 1 of the container, and execute's small
+//!    init), `launch` (the plan, the cgroup, the rootfs spec, the clone of
+//!    init), `monitor` (the event loop while init runs), `console` (a
+//!    client of the monitor), `start` (start, execute, the daemonized
+//!    monitor);
+//! 5. over many containers: `info` (info and autostart), `ls`.
 
 // The README's example is compiled and run as a doctest.
 #[cfg(doctest)]
@@ -20,14 +43,19 @@ mod console_log;
 mod container;
 mod create;
 mod error;
+#[cfg(test)]
+mod fake;
 mod hooks;
 mod info;
 mod init;
+mod launch;
 mod limits;
 mod logging;
+mod ls;
 mod monitor;
 mod monitor_keys;
 mod ns_plan;
+mod process;
 mod rootfs_keys;
 mod security;
 mod start;
@@ -38,14 +66,14 @@ pub use attach::{attach, AttachOptions};
 pub use console::{console, DEFAULT_ESCAPE};
 pub use container::{
     default_config_path, default_lxcpath, global_settings, list_names, system_conf_path,
-    validate_name, Container, OpLock, State, CGROUP_PREFIX, ROOT_LXCPATH,
+    validate_name, Container, OpLock, SharedLayout, State, CGROUP_PREFIX, ROOT_LXCPATH,
 };
 pub use create::{create, destroy, CreateOptions};
 pub use error::{Error, Result};
 pub use info::{
-    autostart, autostart_plan, config_values, info, list, AutostartAction, AutostartEntry, Info,
-    Summary,
+    autostart, autostart_plan, config_values, info, AutostartAction, AutostartEntry, Info,
 };
+pub use ls::{list, ls, ls_names, ls_table, LsFilter, Summary, DEFAULT_COLUMNS};
 pub use monitor::socket_name;
 pub use start::{execute, start, StartOptions};
 pub use stop::{

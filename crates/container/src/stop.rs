@@ -5,10 +5,9 @@
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use enclos_cgroupfs::{Cgroup, DeleteOptions, Layout, Populated};
+use enclos_cgroupfs::{Cgroup, DeleteOptions, Populated};
 use enclos_namespaces::PidFd;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -255,9 +254,10 @@ fn await_handler(init: &PidFd, sig: i32) {
 fn wait_for_halt(c: &Container, init: &PidFd, timeout: Duration) -> Result<()> {
     // A timeout too large for the clock is no deadline at all.
     let deadline = Instant::now().checked_add(timeout);
-    let procs = Layout::discover()
+    let procs = c
+        .layout()
         .ok()
-        .and_then(|l| c.cgroup(Arc::new(l)).ok())
+        .and_then(|l| c.cgroup(l).ok())
         .and_then(|cg| cg.members().first().map(|m| m.dir.join("cgroup.procs")));
     let wchan = format!("/proc/{}/wchan", init.pid());
     let mut step = Duration::from_micros(200);
@@ -313,7 +313,7 @@ fn thaw_quietly(c: &Container) {
 /// Kills every process of the container through its cgroup and removes
 /// the cgroup and the runtime files: the cleanup when the monitor is gone.
 pub fn kill_and_clean(c: &Container) -> Result<()> {
-    let layout = Arc::new(Layout::discover()?);
+    let layout = c.layout()?;
     let cg = c.cgroup(layout)?;
     let _ = cg.thaw(Duration::from_secs(2));
     if let Ok(Some(init)) = init_pidfd(c) {
@@ -338,7 +338,7 @@ pub fn kill_and_clean(c: &Container) -> Result<()> {
 }
 
 fn freezer(c: &Container) -> Result<Cgroup> {
-    let layout = Arc::new(Layout::discover()?);
+    let layout = c.layout()?;
     Ok(Cgroup::new(layout, &["freezer"], &c.cgroup_name())?)
 }
 
@@ -390,7 +390,7 @@ fn live_cgroup(c: &Container, key: &str) -> Result<Cgroup> {
     if !state.is_active() {
         return Err(not_running(c, state));
     }
-    let layout = Arc::new(Layout::discover()?);
+    let layout = c.layout()?;
     Ok(Cgroup::for_key(layout, key, &c.cgroup_name())?)
 }
 
@@ -430,7 +430,7 @@ pub fn device_add(c: &Container, dev: &Path, dest: Option<&Path>) -> Result<Path
     };
     let rdev = meta.rdev();
     let (major, minor) = (libc::major(rdev), libc::minor(rdev));
-    let layout = Arc::new(Layout::discover()?);
+    let layout = c.layout()?;
     if let Ok(cg) = Cgroup::new(layout, &["devices"], &c.cgroup_name()) {
         if cg
             .member_for("devices")
@@ -466,4 +466,67 @@ pub fn device_add(c: &Container, dev: &Path, dest: Option<&Path>) -> Result<Path
     let _ = fs::set_permissions(&target, fs::Permissions::from_mode(meta.mode() & 0o7777));
     let _ = std::os::unix::fs::chown(&target, Some(meta.uid()), Some(meta.gid()));
     Ok(dest.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeHost;
+
+    #[test]
+    fn stop_refuses_a_stopped_container_and_leaves_its_files() {
+        let h = FakeHost::new();
+        let c = h.container("c1", "");
+        // A killed monitor's run files over an empty group: STOPPED.
+        let cg = h.cgroup(&c, &[]);
+        crate::fake::write_run_files(&c, "RUNNING", std::process::id());
+        let err = stop(&c, StopOptions::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Container 'c1' is STOPPED; start it first (enclos start -n NAME)"
+        );
+        assert!(cg.join("cgroup.procs").is_file());
+        assert!(c.config_path().is_file());
+    }
+
+    #[test]
+    fn cgroup_get_and_set_act_on_the_running_containers_group() {
+        let h = FakeHost::new();
+        let me = std::process::id();
+        let c = h.container("c1", "");
+        let cg = h.cgroup(&c, &[me]);
+        std::fs::write(cg.join("memory.max"), "max\n").unwrap();
+        let _monitor = h.running(&c, "RUNNING", me);
+        assert_eq!(cgroup_get(&c, "memory.max").unwrap().trim(), "max");
+        cgroup_set(&c, "memory.max", "1048576").unwrap();
+        assert_eq!(crate::fake::read(&cg.join("memory.max")).trim(), "1048576");
+    }
+
+    #[test]
+    fn cgroup_get_refuses_a_stopped_container() {
+        let h = FakeHost::new();
+        let c = h.container("c1", "");
+        let err = cgroup_get(&c, "memory.max").unwrap_err();
+        assert!(
+            err.to_string().starts_with("Container 'c1' is STOPPED"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn freeze_writes_the_freezer_of_the_fake_tree() {
+        let h = FakeHost::new();
+        let me = std::process::id();
+        let c = h.container("c1", "");
+        let cg = h.cgroup(&c, &[me]);
+        std::fs::write(cg.join("cgroup.freeze"), "0\n").unwrap();
+        // The kernel would report the group frozen once it is.
+        std::fs::write(cg.join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
+        let _monitor = h.running(&c, "RUNNING", me);
+        freeze(&c, Duration::from_secs(1)).unwrap();
+        assert_eq!(crate::fake::read(&cg.join("cgroup.freeze")).trim(), "1");
+        assert_eq!(c.state().unwrap(), State::Frozen);
+        assert!(wait(&c, &[State::Frozen], Some(Duration::ZERO)).unwrap());
+        assert!(!wait(&c, &[State::Stopped], Some(Duration::ZERO)).unwrap());
+    }
 }

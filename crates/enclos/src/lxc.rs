@@ -510,97 +510,24 @@ impl LsArgs {
             self.common.logpriority.as_deref(),
             self.common.logfile.as_deref(),
         )?;
-        let re = match &self.filter {
-            Some(f) => Some(
-                regex::Regex::new(f)
-                    .with_context(|| format!("Invalid filter '{f}': not a regular expression"))?,
-            ),
-            None => None,
+        let filter = container::LsFilter {
+            pattern: self.filter.clone(),
+            running: self.running,
+            stopped: self.stopped,
+            frozen: self.frozen,
+            active: self.active,
         };
-        let all = container::list(&self.common.lxcpath())?;
-        let rows: Vec<&container::Summary> = all
-            .iter()
-            .filter(|s| re.as_ref().is_none_or(|r| r.is_match(&s.name)))
-            .filter(|s| {
-                let any = self.running || self.stopped || self.frozen || self.active;
-                !any || (self.running && s.state == State::Running)
-                    || (self.stopped && s.state == State::Stopped)
-                    || (self.frozen && s.state == State::Frozen)
-                    || (self.active && s.state.is_active())
-            })
-            .collect();
+        let layout = container::SharedLayout::default();
+        let rows = container::ls(&self.common.lxcpath(), &filter, &layout)?;
         if self.format == Format::Json {
             print_json(&rows)?;
             return Ok(ExitCode::SUCCESS);
         }
-        let mut out = String::new();
-        if self.fancy || self.fancy_format.is_some() {
-            let cols: Vec<String> = match &self.fancy_format {
-                Some(f) => f
-                    .split(',')
-                    .map(|c| c.trim().to_ascii_uppercase())
-                    .collect(),
-                None => [
-                    "NAME",
-                    "STATE",
-                    "AUTOSTART",
-                    "GROUPS",
-                    "IPV4",
-                    "IPV6",
-                    "UNPRIVILEGED",
-                ]
-                .map(String::from)
-                .to_vec(),
-            };
-            let dash = |v: &[String]| {
-                if v.is_empty() {
-                    "-".to_string()
-                } else {
-                    v.join(", ")
-                }
-            };
-            let mut table: Vec<Vec<String>> = vec![cols.clone()];
-            for s in &rows {
-                let mut r = Vec::new();
-                for c in &cols {
-                    r.push(match c.as_str() {
-                        "NAME" => s.name.clone(),
-                        "STATE" => s.state.as_str().to_string(),
-                        "AUTOSTART" => (s.autostart as u8).to_string(),
-                        "GROUPS" => dash(&s.groups),
-                        "IPV4" => dash(&s.ipv4),
-                        "IPV6" => dash(&s.ipv6),
-                        "UNPRIVILEGED" => s.unprivileged.to_string(),
-                        "PID" => s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-                        other => bail!(
-                            "Unknown column '{other}': use name, state, autostart, groups, ipv4, ipv6, unprivileged, pid"
-                        ),
-                    });
-                }
-                table.push(r);
-            }
-            let widths: Vec<usize> = (0..cols.len())
-                .map(|i| table.iter().map(|r| r[i].len()).max().unwrap_or(0))
-                .collect();
-            for r in &table {
-                let cells: Vec<String> = r
-                    .iter()
-                    .zip(&widths)
-                    .map(|(c, w)| format!("{c:<w$}"))
-                    .collect();
-                out.push_str(cells.join(" ").trim_end());
-                out.push('\n');
-            }
-        } else if self.line || !std::io::stdout().is_terminal() {
-            for s in &rows {
-                out.push_str(&s.name);
-                out.push('\n');
-            }
-        } else if !rows.is_empty() {
-            let names: Vec<&str> = rows.iter().map(|s| s.name.as_str()).collect();
-            out.push_str(&names.join("  "));
-            out.push('\n');
-        }
+        let out = if self.fancy || self.fancy_format.is_some() {
+            container::ls_table(&rows, self.fancy_format.as_deref())?
+        } else {
+            container::ls_names(&rows, self.line || !std::io::stdout().is_terminal())
+        };
         std::io::stdout().write_all(out.as_bytes())?;
         Ok(ExitCode::SUCCESS)
     }
@@ -768,15 +695,17 @@ impl AutostartArgs {
         } else {
             container::AutostartAction::Start
         };
-        let plan = container::autostart_plan(&lxcpath, &groups, self.all, action)?;
+        // The host's cgroup layout, read once for the whole command.
+        let layout = container::SharedLayout::default();
+        let plan = container::autostart_plan(&lxcpath, &groups, self.all, action, &layout)?;
         if self.list {
             for e in &plan {
                 println!("{} {}", e.name, e.delay);
             }
             return Ok(ExitCode::SUCCESS);
         }
-        let failures =
-            container::autostart(&lxcpath, &plan, action, Duration::from_secs(self.timeout));
+        let timeout = Duration::from_secs(self.timeout);
+        let failures = container::autostart(&lxcpath, &plan, action, timeout, &layout);
         let failed = !failures.is_empty();
         for (name, e) in failures {
             eprintln!("enclos: {name}: {:#}", anyhow::Error::from(e));

@@ -14,7 +14,8 @@ use nix::errno::Errno;
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Gid, Uid};
 
-use crate::start::{chain, dup_stdio, exec, exit_code};
+use crate::error::chain;
+use crate::process::{dup_stdio, exec, exit_code};
 
 /// What the child needs, all gathered before the fork.
 pub(super) struct Plan {
