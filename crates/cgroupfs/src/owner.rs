@@ -32,42 +32,41 @@ fn number(value: &str, setting: &'static str) -> Result<u32> {
     })
 }
 
+/// The user database a name is looked up in. Read as a file, as the
+/// enclos binary is static: glibc's getpwnam in a static binary loads NSS
+/// modules at run time and may crash on a name it does not find.
+pub const PASSWD: &str = "/etc/passwd";
+/// The group database, read as [`PASSWD`] is.
+pub const GROUP: &str = "/etc/group";
+
 /// A user given by number or by name, looked up in the user database.
 pub fn user_id(user: &str) -> Result<u32> {
-    if is_numeric_id(user) {
-        return number(user, "uid");
-    }
-    match nix::unistd::User::from_name(user) {
-        Ok(Some(u)) => Ok(u.uid.as_raw()),
-        Ok(None) => Err(Error::UnknownId {
-            what: "user",
-            name: user.to_string(),
-        }),
-        Err(source) => Err(Error::Lookup {
-            what: "user",
-            name: user.to_string(),
-            source,
-        }),
-    }
+    id_in(user, "user", "uid", PASSWD)
 }
 
 /// A group given by number or by name, looked up in the group database.
 pub fn group_id(group: &str) -> Result<u32> {
-    if is_numeric_id(group) {
-        return number(group, "gid");
+    id_in(group, "group", "gid", GROUP)
+}
+
+/// `name`'s id (the third field) in a passwd- or group-shaped `file`.
+fn id_in(name: &str, what: &'static str, setting: &'static str, file: &str) -> Result<u32> {
+    if is_numeric_id(name) {
+        return number(name, setting);
     }
-    match nix::unistd::Group::from_name(group) {
-        Ok(Some(g)) => Ok(g.gid.as_raw()),
-        Ok(None) => Err(Error::UnknownId {
-            what: "group",
-            name: group.to_string(),
-        }),
-        Err(source) => Err(Error::Lookup {
-            what: "group",
-            name: group.to_string(),
-            source,
-        }),
-    }
+    let text = std::fs::read_to_string(file).map_err(|e| Error::Lookup {
+        what,
+        name: name.to_string(),
+        source: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)),
+    })?;
+    text.lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&name))
+        .and_then(|f| f.get(2).and_then(|id| id.parse::<u32>().ok()))
+        .ok_or_else(|| Error::UnknownId {
+            what,
+            name: name.to_string(),
+        })
 }
 
 /// `user:group` as `cgcreate -t/-a` take it: each part a name or a number,
