@@ -611,7 +611,7 @@ impl CgroupArgs {
             None => println!("{}", container::cgroup_get(&c, &self.key)?),
             Some(v) => {
                 let kept = container::cgroup_set(&c, &self.key, v)?;
-                if kept.trim() != v.trim() && kept.lines().count() == 1 && !self.common.quiet {
+                if enclos_cgroupfs::kernel_kept_other(v, &kept) && !self.common.quiet {
                     eprintln!("note: {}: asked {v}, the kernel kept {kept}", self.key);
                 }
             }
