@@ -60,14 +60,15 @@ mod typed_process;
 mod values;
 
 pub use config::{Config, Entry};
+pub use enclos_idmap::{IdKind, IdMap, IdMaps};
 pub use error::{Error, Origin, Warning, WarningKind};
 pub use keys::{lookup, Arity, KeySpec, Support, KEYS, NET_TYPES};
 pub use typed_hooks::{parse_time_offset, HOOK_TYPES, SHARE_NAMESPACES};
 pub use typed_process::FamilyValue;
 pub use values::{
-    parse_capability, parse_signal, split_command, CgroupAuto, CgroupMode, CgroupSetting, IdKind,
-    IdMap, LogLevel, MountAuto, MountCreate, MountEntry, Net, NetSetting, NetType, Personality,
-    ProcMode, Rootfs, SharedMounts, SysMode, ROOTFS_BACKENDS, SIGRTMAX, SIGRTMIN,
+    parse_capability, parse_signal, split_command, CgroupAuto, CgroupMode, CgroupSetting, LogLevel,
+    MountAuto, MountCreate, MountEntry, Net, NetSetting, NetType, Personality, ProcMode, Rootfs,
+    SharedMounts, SysMode, ROOTFS_BACKENDS, SIGRTMAX, SIGRTMIN,
 };
 
 #[cfg(test)]

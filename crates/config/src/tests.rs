@@ -293,7 +293,7 @@ fn userns_conf_clears_what_common_conf_set() {
     );
     assert_eq!(auto.cgroup.map(|c| c.mode), Some(CgroupMode::Mixed));
     assert_eq!(
-        config.idmaps(),
+        config.idmaps().all(),
         [
             IdMap {
                 kind: IdKind::Uid,

@@ -8,10 +8,11 @@ use crate::error::{Error, Origin};
 use crate::keys;
 use crate::values::{
     parse_bool, parse_environment, parse_personality, parse_signal, parse_size, parse_uint,
-    split_command, CgroupSetting, IdMap, LogLevel, MountAuto, MountEntry, Net, NetSetting, NetType,
+    split_command, CgroupSetting, LogLevel, MountAuto, MountEntry, Net, NetSetting, NetType,
     Personality, Rootfs, SIGINT, SIGKILL, SIGPWR,
 };
 use crate::Config;
+use enclos_idmap::{IdMap, IdMaps};
 
 impl Config {
     fn flag(&self, key: &str, default: bool) -> bool {
@@ -345,10 +346,12 @@ impl Config {
     }
 
     /// `lxc.idmap`, in order.
-    pub fn idmaps(&self) -> Vec<IdMap> {
-        self.live_key("lxc.idmap")
-            .filter_map(|e| IdMap::parse(&e.value).ok())
-            .collect()
+    pub fn idmaps(&self) -> IdMaps {
+        IdMaps::new(
+            self.live_key("lxc.idmap")
+                .filter_map(|e| IdMap::parse(&e.value).ok())
+                .collect(),
+        )
     }
 
     /// `lxc.apparmor.profile` (`unconfined`, `generated`, a profile name).

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::error::Origin;
 use crate::keys::Kind;
+use enclos_idmap::IdMap;
 
 /// Checks a non-empty value against the kind of its key; the error is what
 /// was expected.
@@ -844,62 +845,6 @@ impl MountAuto {
 }
 
 // ---------------------------------------------------------------------------
-// Id maps
-
-/// Which ids an `lxc.idmap` line maps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IdKind {
-    /// `u`: user ids.
-    Uid,
-    /// `g`: group ids.
-    Gid,
-}
-
-/// `lxc.idmap = u|g CONTAINER_ID HOST_ID RANGE`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub struct IdMap {
-    pub kind: IdKind,
-    /// The first id as seen inside the container.
-    pub container_id: u32,
-    /// The first id as seen on the host.
-    pub host_id: u32,
-    /// How many consecutive ids are mapped (at least 1).
-    pub range: u32,
-}
-
-impl IdMap {
-    pub fn parse(value: &str) -> Result<IdMap, String> {
-        let expected = || "u|g CONTAINER_ID HOST_ID RANGE, e.g. 'u 0 100000 65536'".to_string();
-        let fields: Vec<&str> = value.split_whitespace().collect();
-        let [kind, container_id, host_id, range] = fields.as_slice() else {
-            return Err(expected());
-        };
-        let kind = match *kind {
-            "u" => IdKind::Uid,
-            "g" => IdKind::Gid,
-            _ => return Err(expected()),
-        };
-        let number = |s: &str| parse_uint(s).map_err(|_| expected());
-        let (container_id, host_id, range) =
-            (number(container_id)?, number(host_id)?, number(range)?);
-        let end = |start: u32| u64::from(start) + u64::from(range);
-        if range == 0 {
-            return Err("a RANGE of at least 1".to_string());
-        }
-        if end(container_id) > u64::from(u32::MAX) || end(host_id) > u64::from(u32::MAX) {
-            return Err("ids with ID + RANGE at most 4294967295".to_string());
-        }
-        Ok(IdMap {
-            kind,
-            container_id,
-            host_id,
-            range,
-        })
-    }
-}
-
-// ---------------------------------------------------------------------------
 // Networks, cgroups
 
 /// `lxc.net.N.type`.
@@ -1358,25 +1303,6 @@ mod tests {
     #[case("shmounts:")]
     fn bad_mount_auto(#[case] value: &str) {
         assert!(MountAuto::default().apply(value).is_err());
-    }
-
-    #[rstest]
-    #[case("u 0 100000 65536", IdMap { kind: IdKind::Uid, container_id: 0, host_id: 100000, range: 65536 })]
-    #[case("g  1000\t1000 1", IdMap { kind: IdKind::Gid, container_id: 1000, host_id: 1000, range: 1 })]
-    #[case("u 0 0 4294967295", IdMap { kind: IdKind::Uid, container_id: 0, host_id: 0, range: u32::MAX })]
-    fn idmaps(#[case] value: &str, #[case] expected: IdMap) {
-        assert_eq!(IdMap::parse(value), Ok(expected));
-    }
-
-    #[rstest]
-    #[case("b 0 100000 65536")]
-    #[case("u 0 100000")]
-    #[case("u 0 100000 65536 1")]
-    #[case("u 0 -1 10")]
-    #[case("u 0 100000 0")]
-    #[case("u 1 0 4294967295")]
-    fn bad_idmaps(#[case] value: &str) {
-        assert!(IdMap::parse(value).is_err());
     }
 
     #[rstest]
