@@ -1,6 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod error;
 mod map;
+mod write;
 
+pub use error::{Error, Result};
 pub use map::{IdKind, IdMap, IdMaps};
+pub use write::{find_helper, write_directly, write_maps, write_with_helpers, Writer, HELPER_DIRS};

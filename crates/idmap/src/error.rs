@@ -1,0 +1,32 @@
+//! The crate's error.
+
+use std::path::PathBuf;
+
+/// What went wrong with an id map.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("Cannot {action} {path}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// newuidmap or newgidmap is not installed.
+    #[error("{tool} is not installed: the maps of an unprivileged user's container are written by it; install Debian's uidmap package (apt-get install uidmap)")]
+    HelperMissing { tool: &'static str },
+    /// newuidmap or newgidmap is there but not setuid root.
+    #[error("{path} is not setuid root, so it cannot write maps for other users; run as root: chmod u+s {path}")]
+    HelperNotSetuid { path: PathBuf },
+    /// newuidmap or newgidmap refused the map.
+    #[error("{tool} refused the map {map:?} for process {pid}: {output}; check the user's ranges in /etc/subuid and /etc/subgid")]
+    HelperFailed {
+        tool: &'static str,
+        pid: i32,
+        map: String,
+        output: String,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
