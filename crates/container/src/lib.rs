@@ -52,6 +52,7 @@ mod launch;
 mod limits;
 mod logging;
 mod ls;
+mod mapped_root;
 mod monitor;
 mod monitor_keys;
 mod ns_plan;
@@ -72,6 +73,7 @@ pub use create::{create, destroy, CreateOptions};
 pub use error::{Error, Result};
 pub use info::{
     autostart, autostart_plan, config_values, info, AutostartAction, AutostartEntry, Info,
+    RootfsIdmap,
 };
 pub use ls::{list, ls, ls_names, ls_table, LsFilter, Summary, DEFAULT_COLUMNS};
 pub use monitor::socket_name;

@@ -47,6 +47,42 @@ pub(crate) fn make_cgroup(plan: &Plan) -> Result<Cgroup> {
     Ok(cg)
 }
 
+/// The files of a group that its owner needs to manage a subtree of its
+/// own, as LXC chowns them for an unprivileged container (cgroup v2's
+/// delegatable files are added from /sys/kernel/cgroup/delegate).
+const DELEGATED: [&str; 5] = [
+    "tasks",
+    "cgroup.procs",
+    "cgroup.clone_children",
+    "cgroup.threads",
+    "cgroup.subtree_control",
+];
+
+/// Where cgroup v2 lists the files a delegated subtree's owner gets.
+const V2_DELEGATE_LIST: &str = "/sys/kernel/cgroup/delegate";
+
+/// Gives init's group to the container's root (an unprivileged
+/// container): the directory and the files that place processes and
+/// enable controllers, on every hierarchy, so that the container can
+/// manage its own subtree; its limits stay root's.
+pub(crate) fn delegate(cg: &Cgroup, root: super::idmap::MappedRoot) -> Result<()> {
+    let v2_files: Vec<String> = std::fs::read_to_string(V2_DELEGATE_LIST)
+        .map(|t| t.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    for m in cg.members() {
+        let files = DELEGATED
+            .iter()
+            .map(|f| m.dir.join(f))
+            .chain(v2_files.iter().map(|f| m.dir.join(f)))
+            .filter(|p| p.exists());
+        for path in std::iter::once(m.dir.clone()).chain(files) {
+            std::os::unix::fs::chown(&path, Some(root.uid), Some(root.gid))
+                .map_err(crate::error::io_err("give to the container's root", &path))?;
+        }
+    }
+    Ok(())
+}
+
 fn apply_cgroup_settings(plan: &Plan, cg: &Cgroup) -> Result<()> {
     for s in plan.config.cgroup_settings() {
         let controller = s.key.split('.').next().unwrap_or("");
