@@ -13,6 +13,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A line of /etc/subuid or /etc/subgid is malformed.
+    #[error("{}:{line}: {reason}", path.display())]
+    SubIdSyntax {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
     /// newuidmap or newgidmap is not installed.
     #[error("{tool} is not installed: the maps of an unprivileged user's container are written by it; install Debian's uidmap package (apt-get install uidmap)")]
     HelperMissing { tool: &'static str },

@@ -3,8 +3,12 @@
 
 mod error;
 mod map;
+mod subid;
 mod write;
 
 pub use error::{Error, Result};
 pub use map::{IdKind, IdMap, IdMaps};
+pub use subid::{
+    Allocation, SubIdPaths, SubIdRange, SubIds, SUBGID, SUBUID, SUB_ID_COUNT, SUB_ID_MIN,
+};
 pub use write::{find_helper, write_directly, write_maps, write_with_helpers, Writer, HELPER_DIRS};
