@@ -20,6 +20,14 @@ pub enum Error {
         line: usize,
         reason: String,
     },
+    /// A user has no range in /etc/subuid or /etc/subgid.
+    #[error("User {user} has no subordinate {ids} in {}; {hint}", path.display())]
+    NoSubIds {
+        path: PathBuf,
+        user: String,
+        ids: &'static str,
+        hint: String,
+    },
     /// newuidmap or newgidmap is not installed.
     #[error("{tool} is not installed: the maps of an unprivileged user's container are written by it; install Debian's uidmap package (apt-get install uidmap)")]
     HelperMissing { tool: &'static str },
