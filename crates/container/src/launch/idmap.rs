@@ -4,7 +4,7 @@
 //! that host root owns), the console and tty ptys given to the
 //! container's root, and init's uid and gid maps written.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -157,21 +157,26 @@ pub(crate) fn write_maps(name: &str, pid: Pid, maps: &IdMaps) -> Result<()> {
 }
 
 /// A detached idmapped mount of `rootfs` for init's user namespace (init
-/// is `pid`), which init mounts over its rootfs.
+/// is `pid`), which init mounts over its rootfs. A kernel or filesystem
+/// without idmapped mounts is an error that says what to do instead.
 pub(crate) fn idmapped_rootfs(
     name: &str,
     rootfs: &Path,
     pid: Pid,
     root: MappedRoot,
 ) -> Result<OwnedFd> {
-    let _ = pid;
-    Err(Error::StartFailed {
-        name: name.to_string(),
-        reason: format!(
-            "its rootfs {} belongs to host root and needs an idmapped mount, which this build of enclos cannot make; {}",
-            rootfs.display(),
-            remedy(root)
-        ),
+    let ns = format!("/proc/{pid}/ns/user");
+    let userns = std::fs::File::open(&ns).map_err(crate::error::io_err("open", &ns))?;
+    enclos_idmap::idmapped_mount(rootfs, userns.as_fd()).map_err(|e| {
+        let why = chain(&e);
+        Error::StartFailed {
+            name: name.to_string(),
+            reason: format!(
+                "its rootfs {} belongs to host root, so it needs an idmapped mount: {why}; or {}",
+                rootfs.display(),
+                remedy(root)
+            ),
+        }
     })
 }
 
