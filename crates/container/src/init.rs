@@ -127,7 +127,11 @@ fn enter_rootfs(s: &Setup, idmapped: Option<&OwnedFd>) -> Result<(), String> {
     if !s.console_on_stdio {
         // No console (lxc.console.path = none): /dev/null instead.
         match s.spec.console {
-            Some(_) => attach_console()?,
+            // In a user namespace, a console held by init could not be
+            // taken by a getty on it (stealing a controlling terminal
+            // needs CAP_SYS_ADMIN over the host), so init leaves it free
+            // for the first session leader that opens it, as LXC does.
+            Some(_) => attach_console(s.userns.is_none())?,
             None => crate::console_log::null_stdio()?,
         }
     }
@@ -160,9 +164,10 @@ fn take_identity(s: &Setup) -> Result<(), String> {
     s.limits.apply_before_exec()
 }
 
-/// The console (bind-mounted on /dev/console) becomes init's controlling
-/// terminal and standard input, output and error.
-fn attach_console() -> std::result::Result<(), String> {
+/// The console (bind-mounted on /dev/console) becomes init's standard
+/// input, output and error, and, with `take_ctty`, its controlling
+/// terminal.
+fn attach_console(take_ctty: bool) -> std::result::Result<(), String> {
     let _ = setsid();
     let fd = nix::fcntl::open(
         "/dev/console",
@@ -170,13 +175,15 @@ fn attach_console() -> std::result::Result<(), String> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| format!("Cannot open /dev/console in the container: {e}"))?;
-    // SAFETY: TIOCSCTTY takes an int argument; fd is an open terminal.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) };
-    if rc < 0 {
-        return Err(format!(
-            "Cannot make /dev/console the controlling terminal: {}",
-            std::io::Error::last_os_error()
-        ));
+    if take_ctty {
+        // SAFETY: TIOCSCTTY takes an int argument; fd is an open terminal.
+        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) };
+        if rc < 0 {
+            return Err(format!(
+                "Cannot make /dev/console the controlling terminal: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
     }
     dup_stdio(&fd).map_err(|e| format!("Cannot set up standard streams: {e}"))
 }
