@@ -75,7 +75,13 @@ impl NsPlan {
         });
         wanted.retain(|ns| !keep.contains(ns) && !share.iter().any(|(s, _)| s == ns));
         check(&wanted, &keep, &share, wants_time).map_err(bad)?;
-        check_user(&wanted, mapped).map_err(bad)?;
+        check_user(&wanted, mapped, config.mount_auto().sys.is_some()).map_err(bad)?;
+        if let Some((ns, _)) = share.first().filter(|_| mapped) {
+            return Err(bad(format!(
+                "lxc.namespace.share.{} joins a namespace of another container or process, which the root of this container's own user namespace (lxc.idmap) has no power over; remove one or the other",
+                ns.proc_name()
+            )));
+        }
         let cgroup = wanted.contains(&Namespace::Cgroup);
         let time_offsets = wanted
             .contains(&Namespace::Time)
@@ -242,8 +248,14 @@ fn check(
 
 /// A user namespace goes with `lxc.idmap`: the one without the other is
 /// refused (a user namespace with no map, or maps with the host's user
-/// namespace kept or shared).
-fn check_user(wanted: &[Namespace], mapped: bool) -> std::result::Result<(), String> {
+/// namespace kept or shared). In a user namespace, sysfs (`sys` of
+/// `lxc.mount.auto`) can only be mounted for a network namespace it owns.
+fn check_user(wanted: &[Namespace], mapped: bool, sysfs: bool) -> std::result::Result<(), String> {
+    if mapped && sysfs && !wanted.contains(&Namespace::Net) {
+        return Err(
+            "an unprivileged container (lxc.idmap) can mount sysfs only with a network namespace of its own, but it keeps or shares the host's network; remove sys from lxc.mount.auto, or give it a network (lxc.net.0.type = empty or veth)".into(),
+        );
+    }
     match (wanted.contains(&Namespace::User), mapped) {
         (true, false) => Err(
             "a user namespace (lxc.namespace.clone = user) needs lxc.idmap lines that map the container's ids, e.g. lxc.idmap = u 0 165536 65536 and lxc.idmap = g 0 165536 65536".into(),
@@ -337,6 +349,14 @@ mod tests {
         assert!(e.contains("add user to lxc.namespace.clone"), "{e}");
         let e = plan(&format!("{maps}lxc.namespace.clone = mount pid\n")).unwrap_err();
         assert!(e.contains("leaves the user namespace out"), "{e}");
+        let e = plan(&format!(
+            "{maps}lxc.mount.auto = sys:mixed\nlxc.namespace.keep = net\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("can mount sysfs only"), "{e}");
+        assert!(plan(&format!("{maps}lxc.namespace.keep = net\n")).is_ok());
+        let e = plan(&format!("{maps}lxc.namespace.share.ipc = 1\n")).unwrap_err();
+        assert!(e.contains("lxc.namespace.share.ipc joins"), "{e}");
         let e = plan("lxc.namespace.share.net = nosuch\n").unwrap_err();
         assert!(
             e.contains("container 'nosuch'") && e.contains("not running"),
