@@ -50,10 +50,9 @@ pub(crate) fn make_cgroup(plan: &Plan) -> Result<Cgroup> {
 /// The files of a group that its owner needs to manage a subtree of its
 /// own, as LXC chowns them for an unprivileged container (cgroup v2's
 /// delegatable files are added from /sys/kernel/cgroup/delegate).
-const DELEGATED: [&str; 5] = [
+const DELEGATED: [&str; 4] = [
     "tasks",
     "cgroup.procs",
-    "cgroup.clone_children",
     "cgroup.threads",
     "cgroup.subtree_control",
 ];
