@@ -245,3 +245,64 @@ fn idmap_refusals_say_what_to_do_and_leave_nothing() {
     assert_one_error_line(&out, "lxc.idmap maps no uid 0");
     assert_eq!(lab.state(&n), "STOPPED");
 }
+
+/// Unmounts a mount point of the test when dropped.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn idmap_rootfs_of_host_root_without_idmapped_mounts_is_refused() {
+    if !require_root("idmap_rootfs_of_host_root_without_idmapped_mounts_is_refused") {
+        return;
+    }
+    let lab = Lab::new();
+    let n = unprivileged(&lab, "idramfs", Rootfs::HostRoot, "");
+    // ramfs has no idmapped mounts.
+    let ram = lab.path().join("ram");
+    std::fs::create_dir(&ram).unwrap();
+    nix::mount::mount(
+        Some("ramfs"),
+        &ram,
+        Some("ramfs"),
+        nix::mount::MsFlags::empty(),
+        Some("mode=755"),
+    )
+    .expect("mount a ramfs");
+    let _ram = Unmount(ram.clone());
+    let copy = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(rootfs(&lab, &n))
+        .arg(&ram)
+        .status()
+        .expect("run cp");
+    assert!(copy.success(), "copy the rootfs to the ramfs");
+    if enclos_idmap::probe_idmapped_mount(&ram.join("rootfs")).is_ok() {
+        eprintln!("note: this kernel mounts ramfs idmapped; nothing to refuse");
+        return;
+    }
+    append(
+        &lab,
+        &n,
+        &format!("lxc.rootfs.path = dir:{}/rootfs", ram.display()),
+    );
+    let out = lab.enclos("start", &["-n", &n]);
+    assert_one_error_line(&out, "belongs to host root and cannot be mounted idmapped");
+    assert!(
+        out.stderr
+            .contains("recreate the container as the unprivileged user")
+            && out.stderr.contains("shift the rootfs's ids onto the map"),
+        "{out:#?}"
+    );
+    assert_eq!(cgroup_dirs(&n), Vec::<PathBuf>::new());
+    // Back to its own rootfs, for the clean-up.
+    append(
+        &lab,
+        &n,
+        &format!("lxc.rootfs.path = dir:{}", rootfs(&lab, &n).display()),
+    );
+}

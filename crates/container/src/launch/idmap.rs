@@ -140,7 +140,7 @@ fn check_reachable(name: &str, rootfs: &Path, root: MappedRoot) -> Result<()> {
 /// What to do about a rootfs the container's root cannot use.
 fn remedy(root: MappedRoot) -> String {
     format!(
-        "recreate the container as the unprivileged user (its rootfs then belongs to uid {0}), or shift the rootfs's ids onto the map (every owner + {0}, e.g. with `chown -R`)",
+        "recreate the container as the unprivileged user (its rootfs then belongs to uid {0}), or shift the rootfs's ids onto the map (each file's owner and group + {0})",
         root.uid
     )
 }
@@ -168,11 +168,16 @@ pub(crate) fn idmapped_rootfs(
     let ns = format!("/proc/{pid}/ns/user");
     let userns = std::fs::File::open(&ns).map_err(crate::error::io_err("open", &ns))?;
     enclos_idmap::idmapped_mount(rootfs, userns.as_fd()).map_err(|e| {
-        let why = chain(&e);
+        let why = match &e {
+            enclos_idmap::Error::IdmappedMountUnsupported { hint, source, .. } => {
+                format!("{hint} ({source})")
+            }
+            other => chain(other),
+        };
         Error::StartFailed {
             name: name.to_string(),
             reason: format!(
-                "its rootfs {} belongs to host root, so it needs an idmapped mount: {why}; or {}",
+                "its rootfs {} belongs to host root and cannot be mounted idmapped: {why}; {}",
                 rootfs.display(),
                 remedy(root)
             ),
