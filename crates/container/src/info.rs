@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::container::{list_names, Container, SharedLayout, State};
 use crate::error::{Error, Result};
+use crate::mapped_root::RootfsIdmap;
 
 /// What `info` tells of a container.
 #[derive(Debug, Clone, Serialize)]
@@ -29,36 +30,6 @@ pub struct Info {
     pub rootfs_idmap: Option<RootfsIdmap>,
 }
 
-/// How the rootfs of an unprivileged container (`lxc.idmap`) shows the
-/// container's owners.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RootfsIdmap {
-    /// Its files belong to the mapped ids on disk (an unprivileged create,
-    /// or a shifted tree): used as it is.
-    OwnedByMap,
-    /// Its files belong to host ids (a privileged create): an idmapped
-    /// mount shows them as the mapped ids.
-    IdmappedMount,
-}
-
-impl RootfsIdmap {
-    /// The words of `info`: "owned by the map", "idmapped mount".
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RootfsIdmap::OwnedByMap => "owned by the map",
-            RootfsIdmap::IdmappedMount => "idmapped mount",
-        }
-    }
-
-    /// From [`RootfsIdmap::as_str`]'s words.
-    pub fn parse(text: &str) -> Option<RootfsIdmap> {
-        [RootfsIdmap::OwnedByMap, RootfsIdmap::IdmappedMount]
-            .into_iter()
-            .find(|m| m.as_str() == text.trim())
-    }
-}
-
 /// The state, pid, addresses and resource use of a container.
 pub fn info(c: &Container) -> Result<Info> {
     let state = c.state()?;
@@ -78,9 +49,7 @@ pub fn info(c: &Container) -> Result<Info> {
         return Ok(info);
     }
     info.pid = c.init_pid();
-    info.rootfs_idmap = std::fs::read_to_string(c.run_file(crate::launch::IDMAP_RUN_FILE))
-        .ok()
-        .and_then(|t| RootfsIdmap::parse(&t));
+    info.rootfs_idmap = RootfsIdmap::of_running(c);
     if let Some(pid) = info.pid {
         info.ips = addresses(pid);
     }

@@ -16,8 +16,8 @@ use nix::unistd::setsid;
 
 use crate::error::chain;
 use crate::hooks::Hooks;
-use crate::info::RootfsIdmap;
 use crate::limits::InitSetup;
+use crate::mapped_root::RootfsIdmap;
 use crate::process::{dup_stdio, exec};
 
 /// Steps of the parent/init handshake.

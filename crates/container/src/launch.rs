@@ -8,19 +8,20 @@ mod idmap;
 mod plan;
 mod rootfs;
 
+use std::os::fd::AsFd;
+
 use enclos_cgroupfs::Cgroup;
 use enclos_config::Config;
 use enclos_namespaces::{spawn_pidfd, sync_pair, PidFd, Pty, RootfsSpec, SyncParent};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use std::os::fd::AsFd;
 
 use crate::error::{chain, Error, Result};
 use crate::init::{Init, ATTACHED, GO, READY, SETUP_TIMEOUT};
+use crate::mapped_root::RootfsIdmap;
 use crate::process::container_env;
 
 pub(crate) use cgroup::make_cgroup;
-pub(crate) use idmap::RUN_FILE as IDMAP_RUN_FILE;
 pub(crate) use plan::Plan;
 pub(crate) use rootfs::rootfs_spec;
 
@@ -47,15 +48,14 @@ impl Terminals {
 fn map_ids(plan: &Plan, parent: &SyncParent, pid: Pid) -> Result<()> {
     let c = &plan.container;
     let Some(u) = &plan.userns else {
-        let _ = std::fs::remove_file(c.run_file(idmap::RUN_FILE));
-        return Ok(());
+        return RootfsIdmap::record(c, None);
     };
     idmap::write_maps(c.name(), pid, &u.maps)?;
-    if u.rootfs == crate::info::RootfsIdmap::IdmappedMount {
+    if u.rootfs == RootfsIdmap::IdmappedMount {
         let mount = idmap::idmapped_rootfs(c.name(), &plan.rootfs, pid, u.root)?;
         enclos_namespaces::send_fd(parent.as_fd(), mount.as_fd())?;
     }
-    c.write_run_file(idmap::RUN_FILE, u.rootfs.as_str())
+    RootfsIdmap::record(c, Some(u.rootfs))
 }
 
 /// Clones init into its namespaces, moves it into the cgroup, and waits

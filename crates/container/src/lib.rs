@@ -21,7 +21,8 @@
 //! 2. one job each, on `container` alone: `process` (exec, exit codes,
 //!    stdio, environment), `limits`, `threads`, `logging`, `security`,
 //!    `monitor_keys`, `rootfs_keys`, `ns_plan`, `cgroup_keys`,
-//!    `console_log`, `hooks`;
+//!    `console_log`, `hooks`, `mapped_root` (an unprivileged container's
+//!    root and how its rootfs is mapped);
 //! 3. commands on a container's processes and cgroup: `stop`, then
 //!    `create` (destroy stops), `attach`;
 //! 4. running one: `init` (PID 1 of the container, and execute's small
@@ -73,9 +74,9 @@ pub use create::{create, destroy, CreateOptions};
 pub use error::{Error, Result};
 pub use info::{
     autostart, autostart_plan, config_values, info, AutostartAction, AutostartEntry, Info,
-    RootfsIdmap,
 };
 pub use ls::{list, ls, ls_names, ls_table, LsFilter, Summary, DEFAULT_COLUMNS};
+pub use mapped_root::RootfsIdmap;
 pub use monitor::socket_name;
 pub use start::{execute, start, StartOptions};
 pub use stop::{

@@ -12,10 +12,7 @@ use enclos_config::{IdKind, IdMaps};
 use nix::unistd::Pid;
 
 use crate::error::{chain, Error, Result};
-use crate::info::RootfsIdmap;
-
-/// The run file that tells `info` how the rootfs was mapped.
-pub(crate) const RUN_FILE: &str = "rootfs.idmap";
+use crate::mapped_root::RootfsIdmap;
 
 /// The group of the ttys inside (tty), when the map has it.
 const TTY_GID: u32 = 5;
