@@ -3,12 +3,10 @@
 //! the layout read from the mount table that describes it.
 
 use std::fs::{self, File, OpenOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use enclos_cgroupfs::Layout;
-/// The text of a file.
-pub(crate) use enclos_testkit::read;
 use enclos_testkit::CgroupTree;
 use nix::fcntl::{Flock, FlockArg};
 
@@ -82,4 +80,9 @@ pub(crate) fn write_run_files(c: &Container, state: &str, init: u32) {
     fs::write(run.join("state"), state).unwrap();
     fs::write(run.join("init.pid"), init.to_string()).unwrap();
     fs::write(run.join("monitor.pid"), std::process::id().to_string()).unwrap();
+}
+
+/// The text of `path`.
+pub(crate) fn read(path: &Path) -> String {
+    enclos_testkit::read(path)
 }

@@ -219,14 +219,8 @@ mod tests {
     #[test]
     fn a_unified_host_lists_its_controllers_at_the_top() {
         let tree = CgroupTree::new().v2(&["cpu", "memory"]).enable(&["memory"]);
-        assert_eq!(
-            read(tree.root().join("cgroup.controllers")),
-            "cpu memory\n"
-        );
-        assert_eq!(
-            read(tree.root().join("cgroup.subtree_control")),
-            "memory"
-        );
+        assert_eq!(read(tree.root().join("cgroup.controllers")), "cpu memory\n");
+        assert_eq!(read(tree.root().join("cgroup.subtree_control")), "memory");
         let table = read(tree.mountinfo());
         assert!(
             table.ends_with(&format!(
