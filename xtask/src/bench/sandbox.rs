@@ -599,4 +599,17 @@ mod tests {
         assert_eq!(run_of("enclos-bench-x-1"), None);
         assert_eq!(run_of("lxc.pivot"), None);
     }
+
+    #[test]
+    fn cleanup_commands_take_lxc_flags() {
+        let (dir, name) = (Path::new("/t/enclos"), OsStr::new("enclos-bench-42-c"));
+        let cmd = tool_command(Some(Path::new("/x/enclos")), None, "stop", dir, name);
+        assert_eq!(
+            crate::process::show(&cmd.unwrap()),
+            "enclos stop -P /t/enclos -n enclos-bench-42-c"
+        );
+        assert!(tool_command(None, None, "destroy", dir, name).is_none());
+        assert_eq!(run_pid(OsStr::new("enclos-bench-42")), Some(42));
+        assert_eq!(run_pid(OsStr::new("enclos-bench-x")), None);
+    }
 }

@@ -706,3 +706,59 @@ pub(super) fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(argv: &[&str]) -> Args {
+        <Args as clap::Parser>::parse_from(std::iter::once("lab vm").chain(argv.iter().copied()))
+    }
+
+    #[test]
+    fn the_kernel_command_line_names_the_layout_and_the_init() {
+        assert_eq!(
+            lab_cmdline(&args(&[])),
+            "console=ttyS0 panic=-1 enclos.lab enclos.cgroup=v2 systemd.unified_cgroup_hierarchy=1"
+        );
+        assert_eq!(
+            lab_cmdline(&args(&[
+                "--plain",
+                "--cgroup",
+                "hybrid",
+                "--append",
+                "loglevel=7"
+            ])),
+            "console=ttyS0 panic=-1 enclos.lab enclos.cgroup=hybrid \
+             init=/usr/local/sbin/enclos-vm-boot loglevel=7"
+        );
+        assert_eq!(args(&["--plain"]).init_name(), "plain init");
+        assert_eq!(args(&["--systemd"]).init_name(), "systemd");
+    }
+
+    #[test]
+    fn the_first_failed_lab_gives_the_exit_code() {
+        let result = |lab: &str, verdict| LabResult {
+            lab: lab.into(),
+            verdict,
+            secs: None,
+        };
+        let logs = Path::new("/t/logs");
+        assert!(check_labs(&[result("a", Verdict::Pass)], logs).is_ok());
+        let err = check_labs(
+            &[
+                result("a", Verdict::Skip),
+                result("b", Verdict::Fail(3)),
+                result("c", Verdict::NotRun),
+            ],
+            logs,
+        )
+        .unwrap_err();
+        let failed = err.downcast_ref::<Failed>().expect("a Failed");
+        assert_eq!(failed.code, 3);
+        assert_eq!(
+            err.to_string(),
+            "b, c failed in the lab VM: see the lab's output above and in /t/logs"
+        );
+    }
+}

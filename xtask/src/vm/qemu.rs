@@ -438,3 +438,57 @@ fn qemu_version() -> String {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qemu_is_killed_on_each_timeout() {
+        let watch = Watch {
+            start_marker: "START",
+            end_marker: "END",
+            boot_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(100),
+            verbose: false,
+        };
+        let secs = Duration::from_secs;
+        assert_eq!(kill_reason(&watch, secs(5), false, None), None);
+        assert_eq!(
+            kill_reason(&watch, secs(11), false, None).as_deref(),
+            Some("the guest did not start its payload within 10 s of booting")
+        );
+        assert_eq!(kill_reason(&watch, secs(11), true, None), None);
+        assert_eq!(
+            kill_reason(&watch, secs(101), true, None).as_deref(),
+            Some("the guest was still running after 100 s")
+        );
+        assert_eq!(
+            kill_reason(&watch, secs(50), true, Some(Instant::now())),
+            None
+        );
+    }
+
+    #[test]
+    fn results_are_handed_on_once_each_when_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.txt");
+        let watch = Watch {
+            start_marker: "START",
+            end_marker: "END=",
+            boot_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(100),
+            verbose: false,
+        };
+        let mut seen = ResultsSeen::default();
+        let mut lines = Vec::new();
+        std::fs::write(&path, "START\r\nLAB a 0\r\nEND=0").unwrap();
+        assert!(seen.poll(&path, &watch, &mut |l| lines.push(l.to_string())));
+        assert_eq!(lines, ["START", "LAB a 0"]);
+        assert!(seen.ended_at.is_none());
+        std::fs::write(&path, "START\r\nLAB a 0\r\nEND=0\r\n").unwrap();
+        seen.poll(&path, &watch, &mut |l| lines.push(l.to_string()));
+        assert_eq!(lines, ["START", "LAB a 0", "END=0"]);
+        assert!(seen.ended_at.is_some());
+    }
+}
