@@ -15,6 +15,7 @@
 //!   command spawned directly, in temporary lxcpaths.
 
 mod containers;
+mod crun;
 mod sandbox;
 mod spawn;
 
