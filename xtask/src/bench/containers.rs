@@ -20,7 +20,7 @@
 //! it is timed (the state after start and stop, the command's output and
 //! exit status inside the container, ...), so a broken command cannot win.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -101,7 +101,7 @@ pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, Stri
         (Err(why), _) => Err(why.clone()),
     };
     let sandbox = Sandbox::new(enclos.as_ref().ok().map(PathBuf::as_path))?;
-    let ctx = Ctx::set_up(&sandbox, enclos, missing)?;
+    let ctx = Ctx::set_up(&sandbox, enclos, missing, args.baseline.as_deref())?;
     let started = Instant::now();
     let verdicts = measure_all(&ctx, args);
     println!();
@@ -172,6 +172,9 @@ struct Ctx {
     sp: Spawner,
     /// The tools and their container, or why they cannot be measured.
     enclos: std::result::Result<Tool, String>,
+    /// `--baseline`: an earlier enclos build, with a container of its own
+    /// in the same lxcpath.
+    baseline: Option<std::result::Result<Tool, String>>,
     lxc: std::result::Result<Tool, String>,
     crun: std::result::Result<Crun, String>,
     unshare: std::result::Result<(), String>,
@@ -184,6 +187,7 @@ impl Ctx {
         sandbox: &Sandbox,
         enclos: std::result::Result<PathBuf, String>,
         missing: Missing,
+        baseline: Option<&Path>,
     ) -> Result<Ctx> {
         let scratch = sandbox.scratch();
         let sp = Spawner::new(&scratch)
@@ -204,6 +208,16 @@ impl Ctx {
                 dir: sandbox.enclos_dir(),
                 conf: None,
                 name: name.clone(),
+            }
+            .set_up(&sp)
+        });
+        let baseline = baseline.map(|bin| {
+            Tool {
+                kind: Kind::Enclos,
+                program: bin.to_path_buf(),
+                dir: sandbox.enclos_dir(),
+                conf: None,
+                name: format!("{name}-b"),
             }
             .set_up(&sp)
         });
@@ -233,16 +247,36 @@ impl Ctx {
         Ok(Ctx {
             sp,
             enclos,
+            baseline,
             lxc,
             crun,
             unshare: missing.unshare.map_or(Ok(()), Err),
         })
     }
 
-    /// Brings both containers back to STOPPED after a measure (a failed
+    /// The tools with a container: enclos, the baseline, LXC.
+    fn tools(&self) -> impl Iterator<Item = &Tool> {
+        [Some(&self.enclos), self.baseline.as_ref(), Some(&self.lxc)]
+            .into_iter()
+            .flatten()
+            .flatten()
+    }
+
+    /// A variant of `--baseline`, when one was given, named `name`.
+    fn baseline_variant<'a>(
+        &'a self,
+        name: &'static str,
+        run: fn(&Tool, &Spawner, &str) -> std::result::Result<Duration, String>,
+        check: fn(&Tool, &Spawner, &str) -> std::result::Result<(), String>,
+    ) -> Option<Variant<'a>> {
+        let tool = self.baseline.as_ref()?;
+        Some(with_tool(name, tool, &self.sp, run, check))
+    }
+
+    /// Brings the containers back to STOPPED after a measure (a failed
     /// run may leave one running or frozen).
     fn reset(&self) {
-        for tool in [&self.enclos, &self.lxc].into_iter().flatten() {
+        for tool in self.tools() {
             if tool.state(&self.sp, &tool.name).as_deref() == Ok("STOPPED") {
                 continue;
             }
@@ -456,7 +490,7 @@ fn execute(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
         t.check_inside(sp, "execute")?;
         t.expect(sp, &t.name, "STOPPED", "execute")
     }
-    Comparison {
+    let mut comparison = Comparison {
         title: "containers: execute /bin/true in a new container (the command's own \
                 namespaces and init; crun: pid, mount, uts, ipc, net namespaces)"
             .into(),
@@ -480,7 +514,11 @@ fn execute(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
             },
         ],
         plan,
-    }
+    };
+    comparison
+        .variants
+        .extend(ctx.baseline_variant("enclos execute (baseline)", run, check));
+    comparison
 }
 
 /// `crun run` of the /bin/true bundle, checked with the bundle that
@@ -562,7 +600,7 @@ fn start_stop(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
         t.expect(sp, &t.name, "STOPPED", "stop")
     }
     let sp = &ctx.sp;
-    Comparison {
+    let mut comparison = Comparison {
         title: "containers: start, then stop (enclos: graceful, busybox's halt signal; \
                 LXC: -k, its graceful stop of busybox takes 60 s)"
             .into(),
@@ -577,7 +615,11 @@ fn start_stop(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
             max: 0.5,
         }],
         plan,
-    }
+    };
+    comparison
+        .variants
+        .extend(ctx.baseline_variant("enclos start + stop (baseline)", run, check));
+    comparison
 }
 
 /// 3. attach /bin/true into the running container.
@@ -590,23 +632,14 @@ fn attach(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
         t.expect(sp, &t.name, "RUNNING", "attach")
     }
     let sp = &ctx.sp;
-    // Both containers run during the whole measure (Ctx::reset stops them).
-    let started = |ctx: &Ctx| -> [Option<String>; 2] {
-        [&ctx.lxc, &ctx.enclos].map(|t| match t {
-            Ok(t) => sp
-                .ok(&mut t.cmd("start", &t.name), TIMEOUT)
-                .and_then(|_| t.expect(sp, &t.name, "RUNNING", "start"))
-                .err()
-                .map(|why| format!("its container did not start: {why}")),
-            Err(_) => None,
-        })
-    };
-    let [lxc_down, enclos_down] = started(ctx);
+    // Every container runs during the whole measure (Ctx::reset stops them).
+    let [lxc_down, enclos_down] = [&ctx.lxc, &ctx.enclos].map(|t| start_for_attach(sp, t));
+    let baseline_down = ctx.baseline.as_ref().and_then(|t| start_for_attach(sp, t));
     let mut lxc = with_tool("lxc-attach", &ctx.lxc, sp, run, check);
     let mut enclos = with_tool("enclos attach", &ctx.enclos, sp, run, check);
     lxc.unavailable = lxc.unavailable.or(lxc_down);
     enclos.unavailable = enclos.unavailable.or(enclos_down);
-    Comparison {
+    let mut comparison = Comparison {
         title: "containers: attach /bin/true into the running container".into(),
         variants: vec![lxc, enclos],
         baseline: 0,
@@ -616,7 +649,22 @@ fn attach(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
             max: 0.8,
         }],
         plan,
+    };
+    if let Some(mut baseline) = ctx.baseline_variant("enclos attach (baseline)", run, check) {
+        baseline.unavailable = baseline.unavailable.or(baseline_down);
+        comparison.variants.push(baseline);
     }
+    comparison
+}
+
+/// Starts `tool`'s container for the attach measure; why it did not, if
+/// it did not.
+fn start_for_attach(sp: &Spawner, tool: &std::result::Result<Tool, String>) -> Option<String> {
+    let t = tool.as_ref().ok()?;
+    sp.ok(&mut t.cmd("start", &t.name), TIMEOUT)
+        .and_then(|_| t.expect(sp, &t.name, "RUNNING", "start"))
+        .err()
+        .map(|why| format!("its container did not start: {why}"))
 }
 
 /// 4. freeze right after start: start, freeze (timed), unfreeze, stop -k.
@@ -638,7 +686,7 @@ fn freeze(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
         t.expect(sp, &t.name, "STOPPED", "stop -k")
     }
     let sp = &ctx.sp;
-    Comparison {
+    let mut comparison = Comparison {
         title: "containers: freeze right after start (timed: the freeze alone; start, \
                 unfreeze and stop -k are not)"
             .into(),
@@ -652,7 +700,11 @@ fn freeze(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
             max_ms: 20.0,
         }],
         plan,
-    }
+    };
+    comparison
+        .variants
+        .extend(ctx.baseline_variant("enclos freeze (baseline)", run, check));
+    comparison
 }
 
 /// 5. create a busybox container of a fresh name; destroy it untimed.
@@ -680,7 +732,7 @@ fn create(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
         Ok(())
     }
     let sp = &ctx.sp;
-    Comparison {
+    let mut comparison = Comparison {
         title: "containers: create a busybox container of a fresh name (the destroy after it \
                 is not timed)"
             .into(),
@@ -695,7 +747,11 @@ fn create(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
             max: 0.25,
         }],
         plan,
-    }
+    };
+    comparison
+        .variants
+        .extend(ctx.baseline_variant("enclos create (baseline)", run, check));
+    comparison
 }
 
 #[cfg(test)]
