@@ -8,22 +8,18 @@ pub use ::caps::Capability;
 use crate::error::{Error, Result};
 
 /// Parses a capability as LXC writes it: `sys_module`, `mac_admin` (any
-/// case, `CAP_` prefix optional), or its number (`16`).
+/// case, `CAP_` prefix optional), or its number (`16`). Names and numbers
+/// are the `caps` crate's table ([`Capability`]'s `FromStr`, [`caps::all`]).
 pub fn parse_capability(name: &str) -> Result<Capability> {
-    let unknown = || Error::UnknownCapability {
-        name: name.to_owned(),
-    };
     let trimmed = name.trim();
-    if trimmed.is_empty() {
-        return Err(unknown());
-    }
-    if let Ok(n) = trimmed.parse::<u8>() {
-        return ::caps::all()
-            .into_iter()
-            .find(|c| c.index() == n)
-            .ok_or_else(unknown);
-    }
-    ::caps::to_canonical(trimmed).parse().map_err(|_| unknown())
+    let cap = match trimmed.parse::<u8>() {
+        Ok(n) => ::caps::all().into_iter().find(|c| c.index() == n),
+        // "" and "cap_" become "CAP_", which is no capability.
+        Err(_) => ::caps::to_canonical(trimmed).parse().ok(),
+    };
+    cap.ok_or_else(|| Error::UnknownCapability {
+        name: name.to_owned(),
+    })
 }
 
 /// Parses a list of names; the first unknown one is the error.

@@ -54,6 +54,7 @@ struct ReadmeExample;
 
 mod capabilities;
 mod error;
+mod mount_ns;
 mod namespace;
 mod pidfd;
 mod pty;
@@ -65,6 +66,7 @@ pub use capabilities::{
     drop_capabilities, drop_set, keep_only, parse_capabilities, parse_capability, Capability,
 };
 pub use error::{Error, Result};
+pub use mount_ns::unshare_mount_namespace;
 pub use namespace::{Namespace, PROC_SELF_NS};
 pub use pidfd::{join, join_pidfd, PidFd};
 pub use pty::{
