@@ -53,43 +53,69 @@ pub fn unshare_mount_namespace() -> Result<()> {
 mod tests {
     use super::*;
 
-    /// In a child: a fresh mount namespace whose tmpfs stays in it, and a
-    /// root mount that is a slave (mountinfo's `master:` tag) when it had
-    /// a peer group.
+    /// The propagation tags of the mount on `target` in this process's
+    /// mountinfo: "shared:N master:M" ...
+    fn tags_of(target: &Path) -> Option<String> {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        let line = info
+            .lines()
+            .rfind(|l| l.split(' ').nth(4) == Some(&*target.to_string_lossy()))?;
+        let fields = line.split(" - ").next()?;
+        Some(fields.split(' ').skip(6).collect::<Vec<_>>().join(" "))
+    }
+
+    /// In a child with a mount namespace of its own, a shared tmpfs: after
+    /// unshare_mount_namespace the child is in yet another namespace, where
+    /// the tmpfs is a slave of the one it was copied from, not a peer.
     #[test]
-    fn unshared_namespace_keeps_its_mounts() {
+    fn unshared_namespace_is_a_slave() {
         let _serial = crate::serial();
-        if !crate::require_root("unshared_namespace_keeps_its_mounts") {
+        if !crate::require_root("unshared_namespace_is_a_slave") {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().to_path_buf();
-        let host_ns = std::fs::read_link("/proc/self/ns/mnt").unwrap();
-        let (_, pidfd) = crate::spawn_pidfd(&[], || {
-            if unshare_mount_namespace().is_err() {
+        let (_, pidfd) = crate::spawn_pidfd(&[Namespace::Mount], || {
+            // Nothing this child mounts may reach the host.
+            if make_mounts_rslave().is_err() {
                 return 2;
             }
-            if std::fs::read_link("/proc/self/ns/mnt").ok() == Some(host_ns.clone()) {
-                return 3;
-            }
-            let mounted = mount(
+            let tmpfs = mount(
                 Some("tmpfs"),
                 &target,
                 Some("tmpfs"),
                 MsFlags::empty(),
                 None::<&str>,
             );
-            if mounted.is_err() {
+            let shared = mount(
+                None::<&str>,
+                &target,
+                None::<&str>,
+                MsFlags::MS_SHARED,
+                None::<&str>,
+            );
+            if tmpfs.is_err() || shared.is_err() {
+                return 3;
+            }
+            if !tags_of(&target).is_some_and(|t| t.contains("shared:")) {
                 return 4;
             }
-            let shared = std::fs::read_to_string("/proc/self/mountinfo")
-                .unwrap_or_default()
-                .lines()
-                .any(|l| l.split(" - ").next().unwrap_or("").contains(" shared:"));
-            if shared {
+            let before = std::fs::read_link("/proc/self/ns/mnt").ok();
+            // Keeps the namespace, and the tmpfs's peer there, alive: a
+            // slave of a group with no other member is private.
+            let Ok(_old_ns) = std::fs::File::open("/proc/self/ns/mnt") else {
+                return 8;
+            };
+            if unshare_mount_namespace().is_err() {
                 return 5;
             }
-            0
+            if std::fs::read_link("/proc/self/ns/mnt").ok() == before {
+                return 6;
+            }
+            match tags_of(&target) {
+                Some(t) if t.contains("master:") && !t.contains("shared:") => 0,
+                _ => 7,
+            }
         })
         .unwrap();
         let status = crate::wait_child(&pidfd, std::time::Duration::from_secs(30));
@@ -97,11 +123,6 @@ mod tests {
             matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)),
             "{status:?}"
         );
-        let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        assert!(
-            !host_mounts.contains(&*target.to_string_lossy()),
-            "the child's tmpfs on {} reached the host",
-            target.display()
-        );
+        assert_eq!(tags_of(&target), None, "the child's tmpfs reached the host");
     }
 }
