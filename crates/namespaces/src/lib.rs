@@ -6,6 +6,8 @@
 //! - [`sync_pair`]: parent/child steps and failure reports over a
 //!   `SOCK_SEQPACKET` pair, with timeouts.
 //! - [`PidFd`] and [`join`]: signals, exit waits and setns through pidfds.
+//! - [`unshare_mount_namespace`]: a mount namespace of the caller's own
+//!   whose mounts are slaves of the host's (`lxc.monitor.unshare`).
 //! - [`setup_rootfs`]: proc, sys, cgroup, /dev, ptys, fstab entries and
 //!   pivot_root, with every target resolved inside the rootfs.
 //!   [`setup_rootfs_with`] also runs the caller's steps (a container's
