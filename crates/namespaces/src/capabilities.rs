@@ -147,15 +147,6 @@ mod tests {
         );
     }
 
-    /// Runs `f` in a forked child; its exit code must be 0.
-    fn in_child(f: impl FnOnce() -> i32) {
-        let pid = crate::spawn(&[], f).unwrap();
-        assert_eq!(
-            crate::wait_pid(pid, std::time::Duration::from_secs(30)),
-            nix::sys::wait::WaitStatus::Exited(pid, 0)
-        );
-    }
-
     fn has(set: CapSet, cap: Capability) -> bool {
         ::caps::has_cap(None, set, cap).unwrap()
     }
@@ -166,7 +157,7 @@ mod tests {
         if !crate::require_root("drop_removes_from_every_set") {
             return;
         }
-        in_child(|| {
+        crate::assert_child_ok(&[], || {
             if drop_capabilities(&["sys_module", "MAC_ADMIN"]).is_err() {
                 return 2;
             }
@@ -195,7 +186,7 @@ mod tests {
         if !crate::require_root("keep_only_leaves_the_named_ones") {
             return;
         }
-        in_child(|| {
+        crate::assert_child_ok(&[], || {
             if keep_only(&["sys_admin", "setpcap"]).is_err() {
                 return 2;
             }
@@ -207,7 +198,7 @@ mod tests {
             }
             0
         });
-        in_child(|| {
+        crate::assert_child_ok(&[], || {
             if keep_only(&["none"]).is_err() {
                 return 2;
             }

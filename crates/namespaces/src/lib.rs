@@ -113,6 +113,18 @@ pub(crate) fn wait_pid(
     wait_child(&PidFd::open(pid).unwrap(), timeout)
 }
 
+/// Runs `f` in a child spawned into new `namespaces` (none: the caller's);
+/// the child must exit 0.
+#[cfg(test)]
+pub(crate) fn assert_child_ok(namespaces: &[Namespace], f: impl FnOnce() -> i32) {
+    let (_, pidfd) = spawn_pidfd(namespaces, f).unwrap();
+    let status = wait_child(&pidfd, std::time::Duration::from_secs(30));
+    assert!(
+        matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)),
+        "{status:?}"
+    );
+}
+
 /// Serializes the tests that clone: a test thread cloning while another is
 /// inside a lock (the allocator's, a lazy static's) or holds a fresh pipe
 /// end would hand the child a stuck lock or a stray fd.

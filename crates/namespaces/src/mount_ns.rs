@@ -75,7 +75,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().to_path_buf();
-        let (_, pidfd) = crate::spawn_pidfd(&[Namespace::Mount], || {
+        crate::assert_child_ok(&[Namespace::Mount], || {
             // Nothing this child mounts may reach the host.
             if make_mounts_rslave().is_err() {
                 return 2;
@@ -116,13 +116,7 @@ mod tests {
                 Some(t) if t.contains("master:") && !t.contains("shared:") => 0,
                 _ => 7,
             }
-        })
-        .unwrap();
-        let status = crate::wait_child(&pidfd, std::time::Duration::from_secs(30));
-        assert!(
-            matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)),
-            "{status:?}"
-        );
+        });
         assert_eq!(tags_of(&target), None, "the child's tmpfs reached the host");
     }
 }

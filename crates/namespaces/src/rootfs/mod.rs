@@ -441,33 +441,20 @@ mod tests {
         // A child spawned without a mount namespace: refused before
         // anything is touched (ensure_own_mount_namespace is setup_rootfs's
         // first step, so only it is called here).
-        let (_, pidfd) = crate::spawn_pidfd(&[], || match ensure_own_mount_namespace() {
+        crate::assert_child_ok(&[], || match ensure_own_mount_namespace() {
             Err(Error::SharedMountNamespace) => 0,
             _ => 1,
-        })
-        .unwrap();
-        let status = crate::wait_child(&pidfd, std::time::Duration::from_secs(30));
-        assert!(
-            matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)),
-            "{status:?}"
-        );
+        });
 
         if !crate::require_root("refuses_the_spawners_mount_namespace (new mount namespace part)") {
             return;
         }
-        let (_, pidfd) =
-            crate::spawn_pidfd(
-                &[crate::Namespace::Mount],
-                || match ensure_own_mount_namespace() {
-                    Ok(()) => 0,
-                    _ => 1,
-                },
-            )
-            .unwrap();
-        let status = crate::wait_child(&pidfd, std::time::Duration::from_secs(30));
-        assert!(
-            matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)),
-            "{status:?}"
+        crate::assert_child_ok(
+            &[crate::Namespace::Mount],
+            || match ensure_own_mount_namespace() {
+                Ok(()) => 0,
+                _ => 1,
+            },
         );
     }
 }
