@@ -60,6 +60,7 @@ mod pty;
 mod rootfs;
 mod spawn;
 mod sync;
+mod userns;
 
 pub use capabilities::{
     drop_capabilities, drop_set, keep_only, parse_capabilities, parse_capability, Capability,
@@ -78,6 +79,7 @@ pub use rootfs::{
 };
 pub use spawn::{exit_child, multi_threaded, spawn, spawn_pidfd, PANIC_EXIT_CODE};
 pub use sync::{sync_pair, SyncChild, SyncParent};
+pub use userns::{spawn_userns, MapsError, UsernsChild, UsernsError, UsernsOptions};
 
 #[cfg(test)]
 pub(crate) use enclos_testkit::require_root;
