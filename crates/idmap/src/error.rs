@@ -13,6 +13,49 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A line of /etc/subuid or /etc/subgid is malformed.
+    #[error("{}:{line}: {reason}", path.display())]
+    SubIdSyntax {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    /// A user has no range in /etc/subuid or /etc/subgid.
+    #[error("User {user} has no subordinate {ids} in {}; {hint}", path.display())]
+    NoSubIds {
+        path: PathBuf,
+        user: String,
+        ids: &'static str,
+        hint: String,
+    },
+    /// A tree holds an id that the map does not cover.
+    #[error("{holder} of {} is {id_name} {id}, which no lxc.idmap line covers on its {side} side; add a line that covers it, or chown the file to a mapped id first", path.display())]
+    Unmapped {
+        path: PathBuf,
+        /// What holds the id: "The owner", "An ACL entry"...
+        holder: &'static str,
+        /// "uid" or "gid".
+        id_name: &'static str,
+        id: u32,
+        /// "container" or "host": where the id was looked up.
+        side: &'static str,
+    },
+    /// Reading or writing an extended attribute failed.
+    #[error("Cannot {action} the {name} attribute of {}", path.display())]
+    Xattr {
+        action: &'static str,
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An extended attribute holds bytes the kernel would not have written.
+    #[error("{reason} in the {name} attribute of {}; remove it (setfattr -x {name}) or fix it", path.display())]
+    BadXattr {
+        path: PathBuf,
+        name: String,
+        reason: String,
+    },
     /// newuidmap or newgidmap is not installed.
     #[error("{tool} is not installed: the maps of an unprivileged user's container are written by it; install Debian's uidmap package (apt-get install uidmap)")]
     HelperMissing { tool: &'static str },

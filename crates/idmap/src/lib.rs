@@ -1,10 +1,21 @@
 #![doc = include_str!("../README.md")]
-#![forbid(unsafe_code)]
 
+mod check;
 mod error;
 mod map;
+mod shift;
+mod subid;
 mod write;
+mod xattr;
+pub mod xattr_ids;
 
+pub use check::{
+    check, check_allocation, check_overlaps, default_maps_for, Finding, Owner, Problem,
+};
 pub use error::{Error, Result};
 pub use map::{IdKind, IdMap, IdMaps};
+pub use shift::{shift_tree, Direction, ShiftStats};
+pub use subid::{
+    Allocation, SubIdPaths, SubIdRange, SubIds, SUBGID, SUBUID, SUB_ID_COUNT, SUB_ID_MIN,
+};
 pub use write::{find_helper, write_directly, write_maps, write_with_helpers, Writer, HELPER_DIRS};
