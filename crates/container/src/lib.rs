@@ -81,4 +81,7 @@ pub use start::{execute, start, StartOptions};
 pub use stop::{
     cgroup_get, cgroup_set, device_add, freeze, kill_and_clean, stop, unfreeze, wait, StopOptions,
 };
-pub use userns::{usernsexec, with_caller, UsernsError};
+pub use userns::{
+    check_allowed, current_owner, default_maps, parse_usernsexec_map, usernsexec, with_caller,
+    UsernsError, PASSWD,
+};

@@ -13,7 +13,9 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::time::Duration;
 
-use enclos_idmap::{IdKind, IdMap, IdMaps};
+use std::path::{Path, PathBuf};
+
+use enclos_idmap::{Allocation, IdKind, IdMap, IdMaps, Owner, SubIdPaths};
 use enclos_namespaces::{spawn_userns, MapsError, Namespace, SyncChild, UsernsOptions};
 use nix::sys::wait::WaitStatus;
 
@@ -36,9 +38,95 @@ pub enum UsernsError {
 
     #[error("Cannot run {command}: {reason}")]
     Exec { command: String, reason: String },
+
+    /// The maps ask for ids the user was not given.
+    #[error("The id maps ask for ids that user '{user}' may not map: {findings}")]
+    NotAllowed { user: String, findings: String },
+
+    #[error(transparent)]
+    IdMap(#[from] enclos_idmap::Error),
+
+    #[error("Cannot find uid {uid} in {passwd}; without a user name its ranges in /etc/subuid cannot be looked up")]
+    UnknownUser { uid: u32, passwd: PathBuf },
+}
+
+/// The user database the caller's name is read from, as a file: the
+/// static binary's getpwuid may crash in NSS code.
+pub const PASSWD: &str = "/etc/passwd";
+
+/// The calling user, by its real uid looked up in `passwd`.
+pub fn current_owner(passwd: &Path) -> Result<Owner> {
+    let uid = nix::unistd::getuid().as_raw();
+    let gid = nix::unistd::getgid().as_raw();
+    let unknown = || UsernsError::UnknownUser {
+        uid,
+        passwd: passwd.to_path_buf(),
+    };
+    let text = std::fs::read_to_string(passwd).map_err(|_| unknown())?;
+    let name = text
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.get(2).and_then(|u| u.parse::<u32>().ok()) == Some(uid))
+        .and_then(|f| f.first().map(|n| n.to_string()))
+        .ok_or_else(unknown)?;
+    Ok(Owner { name, uid, gid })
+}
+
+/// The maps lxc-usernsexec uses without `-m`: the caller's first ranges of
+/// /etc/subuid and /etc/subgid from id 0.
+pub fn default_maps(paths: &SubIdPaths) -> Result<IdMaps> {
+    let owner = current_owner(Path::new(PASSWD))?;
+    let allocation = Allocation::read(paths)?;
+    Ok(enclos_idmap::default_maps_for(&allocation, &owner)?)
+}
+
+/// For a caller who is not root: the lines of `maps` that newuidmap or
+/// newgidmap would refuse, as one error naming each missing range and
+/// its fix. Root writes any map itself and is not checked.
+pub fn check_allowed(maps: &IdMaps, paths: &SubIdPaths) -> Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    let owner = current_owner(Path::new(PASSWD))?;
+    let allocation = Allocation::read(paths)?;
+    let findings = enclos_idmap::check(maps, &allocation, &owner);
+    if findings.is_empty() {
+        return Ok(());
+    }
+    Err(UsernsError::NotAllowed {
+        user: owner.name,
+        findings: findings
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+            .join("; and "),
+    })
 }
 
 type Result<T, E = UsernsError> = std::result::Result<T, E>;
+
+/// One `-m` of lxc-usernsexec: `u|g|b:NSID:HOSTID:RANGE`, `b` giving a
+/// line of each kind. The error says what was expected.
+pub fn parse_usernsexec_map(spec: &str) -> Result<Vec<IdMap>, String> {
+    let expected = || format!("'{spec}' is not u|g|b:NSID:HOSTID:RANGE (e.g. b:0:165536:65536)");
+    let (kind, rest) = spec.split_once(':').ok_or_else(expected)?;
+    let kinds: &[&str] = match kind {
+        "u" => &["u"],
+        "g" => &["g"],
+        "b" => &["u", "g"],
+        _ => return Err(expected()),
+    };
+    if rest.split(':').count() != 3 {
+        return Err(expected());
+    }
+    kinds
+        .iter()
+        .map(|k| {
+            IdMap::parse(&format!("{k} {}", rest.replace(':', " ")))
+                .map_err(|why| format!("{}: expected {why}", expected()))
+        })
+        .collect()
+}
 
 /// The first id of `kind` that no line of `maps` maps inside the
 /// namespace (LXC's choice for the caller's own id).
@@ -127,6 +215,7 @@ pub(crate) fn run_mapped(
     on_line: &mut dyn FnMut(&str),
 ) -> Result<()> {
     let all = with_caller(maps);
+    check_allowed(&all, &SubIdPaths::default())?;
     let (r, w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|source| UsernsError::Sys {
             what: "create a pipe",
@@ -190,6 +279,7 @@ pub fn usernsexec(maps: &IdMaps, command: &[String]) -> Result<i32> {
             command: program.clone(),
             reason: "an argument holds a NUL byte".into(),
         })?;
+    check_allowed(maps, &SubIdPaths::default())?;
     let opts = UsernsOptions {
         namespaces: vec![Namespace::Mount],
         ..Default::default()
@@ -245,6 +335,32 @@ mod tests {
         let me = nix::unistd::geteuid().as_raw();
         assert_eq!(all.container_id(IdKind::Uid, me), Some(65536));
         assert_eq!(all.all().len(), 4);
+    }
+
+    #[test]
+    fn usernsexec_maps() {
+        assert_eq!(
+            parse_usernsexec_map("b:0:165536:65536").unwrap(),
+            [
+                IdMap::parse("u 0 165536 65536").unwrap(),
+                IdMap::parse("g 0 165536 65536").unwrap()
+            ]
+        );
+        assert_eq!(
+            parse_usernsexec_map("g:1:1000:1").unwrap(),
+            [IdMap::parse("g 1 1000 1").unwrap()]
+        );
+        for bad in [
+            "x:0:1:1",
+            "u:0:1",
+            "u 0 1 1",
+            "u:0:1:1:1",
+            "u:0:-1:1",
+            "u:0:1:0",
+        ] {
+            let err = parse_usernsexec_map(bad).unwrap_err();
+            assert!(err.starts_with(&format!("'{bad}' is not u|g|b")), "{err}");
+        }
     }
 
     #[test]
