@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::ErrorKind;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use enclos_config::Config;
@@ -213,6 +213,12 @@ pub fn create(
         armed: true,
         maps: maps.clone(),
     };
+    if !maps.is_empty() {
+        // The caller's group keeps access once the directory is the
+        // container root's (fill_rootfs): 0770 whatever the umask.
+        fs::set_permissions(c.dir(), fs::Permissions::from_mode(0o770))
+            .map_err(io_err("set the mode of", c.dir()))?;
+    }
     let rootfs = Rootfs::create(opts.backend, c.dir())?;
     let mut config = Config::with_path(c.config_path());
     if let Some(base) = &base {
