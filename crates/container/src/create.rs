@@ -373,6 +373,23 @@ mod tests {
     }
 
     #[test]
+    fn a_base_with_includes_is_copied_expanded() {
+        let h = FakeHost::new();
+        fs::write(h.lxcpath.join("common.conf"), "lxc.tty.max = 2\n").unwrap();
+        let base = h.lxcpath.join("base.conf");
+        fs::write(&base, "lxc.include = common.conf\nlxc.start.auto = 1\n").unwrap();
+        let opts = CreateOptions {
+            config_file: Some(base),
+            ..Default::default()
+        };
+        let c = create(&h.lxcpath, "inc", &opts, &mut |_| {}).unwrap();
+        let text = fs::read_to_string(c.config_path()).unwrap();
+        assert!(!text.contains("lxc.include"), "{text}");
+        assert_eq!(text.matches("lxc.tty.max = 2").count(), 1, "{text}");
+        assert_eq!(c.config().unwrap().get("lxc.start.auto"), Some("1"));
+    }
+
+    #[test]
     fn with_id_maps_the_template_runs_as_the_containers_root() {
         if !enclos_testkit::require_root("with_id_maps_the_template_runs_as_the_containers_root") {
             return;
