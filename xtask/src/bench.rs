@@ -15,6 +15,7 @@
 //!   command spawned directly, in temporary lxcpaths.
 
 mod containers;
+mod crun;
 mod sandbox;
 mod spawn;
 
@@ -57,6 +58,11 @@ pub struct CompareArgs {
     /// [default: 5 for cgroups; 1 to 3 for containers].
     #[arg(long)]
     pub warmup: Option<u32>,
+    /// Another enclos binary (an earlier build) measured beside this
+    /// checkout's in the container measures, alternating with it in the
+    /// same run, so a change's before and after compare fairly.
+    #[arg(long, value_name = "ENCLOS")]
+    pub baseline: Option<PathBuf>,
 }
 
 /// The comparison groups.

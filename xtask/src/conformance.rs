@@ -125,7 +125,7 @@ pub fn run(args: &Args) -> Result<()> {
 /// skipped with its reason when not root (unless
 /// `ENCLOS_REQUIRE_PRIVILEGED=1`).
 pub fn test_step(enclos: &Path) -> Result<()> {
-    let required = std::env::var("ENCLOS_REQUIRE_PRIVILEGED").is_ok_and(|v| v.trim() == "1");
+    let required = enclos_testkit::privileged_required();
     if !is_root() && !required {
         println!("==> conformance: SKIPPED: LXC's tests start containers and need root");
         return Ok(());

@@ -96,7 +96,7 @@ impl Summary {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let required = std::env::var("ENCLOS_REQUIRE_PRIVILEGED").is_ok_and(|v| v.trim() == "1");
+    let required = enclos_testkit::privileged_required();
     let privileged = required || is_root();
     prepare_host(args.quick, privileged)?;
     let mut summary = Summary::default();

@@ -1,18 +1,20 @@
 //! Fake hosts for unit tests, no root needed: an lxcpath in a temp dir,
-//! a cgroup v2 tree of plain files, and the layout read from a mount
-//! table that points at it.
+//! a cgroup v2 tree of plain files (enclos-testkit's [`CgroupTree`]), and
+//! the layout read from the mount table that describes it.
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use enclos_cgroupfs::Layout;
+use enclos_testkit::CgroupTree;
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::container::{Container, SharedLayout, CGROUP_PREFIX};
 
 pub(crate) struct FakeHost {
-    _dir: tempfile::TempDir,
+    /// The temporary directory, holding the lxcpath and the cgroup tree.
+    _tree: CgroupTree,
     pub lxcpath: PathBuf,
     /// The mount point of the fake cgroup v2 hierarchy.
     pub cgroot: PathBuf,
@@ -21,28 +23,15 @@ pub(crate) struct FakeHost {
 
 impl FakeHost {
     pub fn new() -> FakeHost {
-        let dir = tempfile::tempdir().unwrap();
-        let lxcpath = dir.path().join("lxc");
-        let cgroot = dir.path().join("cgroup");
+        let tree = CgroupTree::new().v2(&["cpu", "io", "memory", "pids"]);
+        let lxcpath = tree.dir().join("lxc");
         fs::create_dir_all(&lxcpath).unwrap();
-        fs::create_dir_all(&cgroot).unwrap();
-        fs::write(cgroot.join("cgroup.controllers"), "cpu io memory pids\n").unwrap();
-        let mountinfo = dir.path().join("mountinfo");
-        fs::write(
-            &mountinfo,
-            format!(
-                "24 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
-                 35 24 0:30 / {} rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw\n",
-                cgroot.display()
-            ),
-        )
-        .unwrap();
-        let layout = Layout::from_mountinfo(&mountinfo).unwrap();
+        let layout = Layout::from_mountinfo(tree.mountinfo()).unwrap();
         FakeHost {
-            _dir: dir,
             lxcpath,
-            cgroot,
+            cgroot: tree.root().to_path_buf(),
             layout: SharedLayout::from(Arc::new(layout)),
+            _tree: tree,
         }
     }
 
@@ -95,5 +84,5 @@ pub(crate) fn write_run_files(c: &Container, state: &str, init: u32) {
 
 /// The text of `path`.
 pub(crate) fn read(path: &Path) -> String {
-    fs::read_to_string(path).unwrap()
+    enclos_testkit::read(path)
 }

@@ -214,19 +214,10 @@ pub(crate) struct NsRefs {
 }
 
 impl NsRefs {
-    /// Opens `/proc/PID/ns/*` of init for each of `kinds`, in LXC's order.
+    /// Opens `/proc/PID/ns/*` of init for each of `kinds`, in LXC's order
+    /// ([`Namespace::ALL`]).
     pub fn open(pid: nix::unistd::Pid, kinds: &[Namespace]) -> NsRefs {
-        let order = [
-            Namespace::User,
-            Namespace::Mount,
-            Namespace::Pid,
-            Namespace::Uts,
-            Namespace::Ipc,
-            Namespace::Net,
-            Namespace::Cgroup,
-            Namespace::Time,
-        ];
-        let refs = order
+        let refs = Namespace::ALL
             .into_iter()
             .filter(|ns| kinds.contains(ns))
             .filter_map(|ns| {
@@ -251,7 +242,7 @@ impl NsRefs {
             if hooks.version == 0 {
                 args.push(format!("{}:{path}", ns.proc_name()));
             } else {
-                env.push((format!("LXC_{}_NS", ns.proc_name().to_uppercase()), path));
+                env.push((ns.lxc_env_var(), path));
             }
         }
         hooks.run_logged("stop", &args, &env)

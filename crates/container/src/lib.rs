@@ -22,7 +22,9 @@
 //!    stdio, environment), `limits`, `threads`, `logging`, `security`,
 //!    `monitor_keys`, `rootfs_keys`, `ns_plan`, `cgroup_keys`,
 //!    `console_log`, `hooks`, `mapped_root` (an unprivileged container's
-//!    root and how its rootfs is mapped);
+//!    root and how its rootfs is mapped); `userns` (work as a container's
+//!    root in its user namespace: an idmapped create's template,
+//!    usernsexec);
 //! 3. commands on a container's processes and cgroup: `stop`, then
 //!    `create` (destroy stops), `attach`;
 //! 4. running one: `init` (PID 1 of the container, and execute's small
@@ -63,6 +65,7 @@ mod security;
 mod start;
 mod stop;
 mod threads;
+mod userns;
 
 pub use attach::{attach, AttachOptions};
 pub use console::{console, DEFAULT_ESCAPE};
@@ -81,4 +84,8 @@ pub use monitor::socket_name;
 pub use start::{execute, start, StartOptions};
 pub use stop::{
     cgroup_get, cgroup_set, device_add, freeze, kill_and_clean, stop, unfreeze, wait, StopOptions,
+};
+pub use userns::{
+    check_allowed, current_owner, default_maps, parse_usernsexec_map, usernsexec, with_caller,
+    UsernsError, PASSWD,
 };

@@ -112,6 +112,13 @@ pub enum Error {
         source: Errno,
     },
 
+    #[error("Cannot unshare a new {namespaces} namespace")]
+    Unshare {
+        namespaces: String,
+        #[source]
+        source: Errno,
+    },
+
     #[error("Invalid mount option '{option}': {reason}")]
     MountOption {
         option: String,

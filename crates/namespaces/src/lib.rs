@@ -6,6 +6,8 @@
 //! - [`sync_pair`]: parent/child steps and failure reports over a
 //!   `SOCK_SEQPACKET` pair, with timeouts.
 //! - [`PidFd`] and [`join`]: signals, exit waits and setns through pidfds.
+//! - [`unshare_mount_namespace`]: a mount namespace of the caller's own
+//!   whose mounts are slaves of the host's (`lxc.monitor.unshare`).
 //! - [`setup_rootfs`]: proc, sys, cgroup, /dev, ptys, fstab entries and
 //!   pivot_root, with every target resolved inside the rootfs.
 //!   [`setup_rootfs_with`] also runs the caller's steps (a container's
@@ -15,6 +17,8 @@
 //!   [`send_fd`] and [`recv_fd`]: a pty opened in a container's devpts and
 //!   its master handed to a process outside.
 //! - [`drop_capabilities`] / [`keep_only`]: `lxc.cap.drop` and `lxc.cap.keep`.
+//! - [`spawn_userns`]: a child in a new user namespace, root there once the
+//!   caller's callback has written its maps.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -54,17 +58,20 @@ struct ReadmeExample;
 
 mod capabilities;
 mod error;
+mod mount_ns;
 mod namespace;
 mod pidfd;
 mod pty;
 mod rootfs;
 mod spawn;
 mod sync;
+mod userns;
 
 pub use capabilities::{
     drop_capabilities, drop_set, keep_only, parse_capabilities, parse_capability, Capability,
 };
 pub use error::{Error, Result};
+pub use mount_ns::unshare_mount_namespace;
 pub use namespace::{Namespace, PROC_SELF_NS};
 pub use pidfd::{join, join_pidfd, PidFd};
 pub use pty::{
@@ -78,6 +85,7 @@ pub use rootfs::{
 };
 pub use spawn::{exit_child, multi_threaded, spawn, spawn_pidfd, PANIC_EXIT_CODE};
 pub use sync::{sync_pair, SyncChild, SyncParent};
+pub use userns::{spawn_userns, MapsError, UsernsChild, UsernsError, UsernsOptions};
 
 #[cfg(test)]
 pub(crate) use enclos_testkit::require_root;
@@ -107,6 +115,18 @@ pub(crate) fn wait_pid(
     timeout: std::time::Duration,
 ) -> nix::sys::wait::WaitStatus {
     wait_child(&PidFd::open(pid).unwrap(), timeout)
+}
+
+/// Runs `f` in a child spawned into new `namespaces` (none: the caller's);
+/// the child must exit 0.
+#[cfg(test)]
+pub(crate) fn assert_child_ok(namespaces: &[Namespace], f: impl FnOnce() -> i32) {
+    let (_, pidfd) = spawn_pidfd(namespaces, f).unwrap();
+    let status = wait_child(&pidfd, std::time::Duration::from_secs(30));
+    assert!(
+        matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)),
+        "{status:?}"
+    );
 }
 
 /// Serializes the tests that clone: a test thread cloning while another is

@@ -25,15 +25,16 @@ pub enum Namespace {
 }
 
 impl Namespace {
-    /// Every kind, in the order LXC lists them.
+    /// Every kind, in the order LXC lists them (its `ns_info` table, user
+    /// first): the order of a stop hook's namespace references.
     pub const ALL: [Namespace; 8] = [
+        Namespace::User,
         Namespace::Mount,
         Namespace::Pid,
         Namespace::Uts,
         Namespace::Ipc,
         Namespace::Net,
         Namespace::Cgroup,
-        Namespace::User,
         Namespace::Time,
     ];
 
@@ -73,6 +74,12 @@ impl Namespace {
             Namespace::Mount => "mount",
             other => other.proc_name(),
         }
+    }
+
+    /// The environment variable that hands a reference to this kind to an
+    /// LXC hook (`lxc.hook.version = 1`): "LXC_MNT_NS", "LXC_PID_NS", ...
+    pub fn lxc_env_var(self) -> String {
+        format!("LXC_{}_NS", self.proc_name().to_ascii_uppercase())
     }
 
     /// The union of the clone flags of `namespaces`.
@@ -206,6 +213,17 @@ mod tests {
             assert_eq!(ns.proc_name().parse::<Namespace>().unwrap(), ns);
             assert_eq!(ns.to_string(), ns.lxc_name());
         }
+    }
+
+    #[test]
+    fn lxc_order_and_hook_variables() {
+        let names: Vec<&str> = Namespace::ALL.iter().map(|ns| ns.proc_name()).collect();
+        assert_eq!(
+            names,
+            ["user", "mnt", "pid", "uts", "ipc", "net", "cgroup", "time"]
+        );
+        assert_eq!(Namespace::Mount.lxc_env_var(), "LXC_MNT_NS");
+        assert_eq!(Namespace::Cgroup.lxc_env_var(), "LXC_CGROUP_NS");
     }
 
     #[test]

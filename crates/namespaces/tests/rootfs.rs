@@ -187,6 +187,23 @@ fn busybox_container_sees_its_own_world() {
         "{out}"
     );
 
+    assert_world_facts(out);
+    assert_world_mounts(out, &cgroups);
+
+    // What the container wrote to its console and tty1 reached the masters.
+    let console_out = read_available(&console);
+    assert!(console_out.contains("hello-console"), "{console_out:?}");
+    let tty_out = read_available(&tty);
+    assert!(tty_out.contains("hello-tty"), "{tty_out:?}");
+
+    // Nothing leaked to the host.
+    assert!(host_mounts_under(rootfs.dir.path()).is_empty());
+    assert_ne!(nix::unistd::gethostname().unwrap(), "enclos-test");
+}
+
+/// The facts [`FACTS`] printed: pid 1, the hostname, /dev, read-only
+/// /proc/sys and /sys, no host process, the optional entry's target.
+fn assert_world_facts(out: &str) {
     assert_eq!(fact(out, "stat_pid"), Some("1"), "{out}");
     assert_eq!(fact(out, "hostname"), Some("enclos-test"), "{out}");
     let dev: Vec<&str> = fact(out, "dev").unwrap().split_whitespace().collect();
@@ -219,7 +236,11 @@ fn busybox_container_sees_its_own_world() {
         "{procs:?}"
     );
     assert_eq!(fact(out, "optional_target"), Some("created"), "{out}");
+}
 
+/// The mounts [`FACTS`] listed, with `cgroups` read-only under
+/// /sys/fs/cgroup.
+fn assert_world_mounts(out: &str, cgroups: &[CgroupHierarchy]) {
     let mounts = mounts_section(out);
     assert!(mount_line(&mounts, "/").is_some(), "{out}");
     assert!(mount_opts(&mounts, "/proc").contains(&"rw"), "{out}");
@@ -249,7 +270,7 @@ fn busybox_container_sees_its_own_world() {
             "{out}"
         );
         let dirs = fact(out, "cgroup_dirs").unwrap();
-        for h in &cgroups {
+        for h in cgroups {
             let mp = format!("/sys/fs/cgroup/{}", h.dir_name);
             let line = mount_line(&mounts, &mp).unwrap_or_else(|| panic!("no {mp} mount: {out}"));
             let fstype = if h.v2 { "cgroup2" } else { "cgroup" };
@@ -258,16 +279,6 @@ fn busybox_container_sees_its_own_world() {
             assert!(dirs.contains(h.dir_name.as_str()), "{dirs}");
         }
     }
-
-    // What the container wrote to its console and tty1 reached the masters.
-    let console_out = read_available(&console);
-    assert!(console_out.contains("hello-console"), "{console_out:?}");
-    let tty_out = read_available(&tty);
-    assert!(tty_out.contains("hello-tty"), "{tty_out:?}");
-
-    // Nothing leaked to the host.
-    assert!(host_mounts_under(rootfs.dir.path()).is_empty());
-    assert_ne!(nix::unistd::gethostname().unwrap(), "enclos-test");
 }
 
 /// What the master holds now (the slave side is closed by then).
@@ -287,6 +298,22 @@ fn read_available(pty: &Pty) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// What [`readonly_rootfs_tty_dir_and_bind_entries`] has its container
+/// print.
+const READONLY_FACTS: &str = r#"
+if touch /probe 2>&-; then echo root=rw; else echo root=ro; fi
+echo "shared=$(cat /mnt/shared/file)"
+if touch /mnt/shared/new 2>&-; then echo shared_rw=yes; else echo shared_rw=no; fi
+if touch /run/x 2>&-; then echo run=rw; else echo run=ro; fi
+echo "run_mode=$(stat -c %a /run)"
+echo "console_link=$(readlink /dev/console)"
+if test -c /dev/lxc/console; then echo lxc_console=char; fi
+if (echo enclos > /proc/sys/kernel/domainname) 2>&-; then echo procsys=rw; else echo procsys=ro; fi
+echo "ptmx=$(readlink /dev/ptmx)"
+echo ---mounts
+cat /proc/self/mounts
+"#;
 
 #[test]
 fn readonly_rootfs_tty_dir_and_bind_entries() {
@@ -318,20 +345,7 @@ fn readonly_rootfs_tty_dir_and_bind_entries() {
         ],
         ..RootfsSpec::new(rootfs.path())
     };
-    let script = r#"
-if touch /probe 2>&-; then echo root=rw; else echo root=ro; fi
-echo "shared=$(cat /mnt/shared/file)"
-if touch /mnt/shared/new 2>&-; then echo shared_rw=yes; else echo shared_rw=no; fi
-if touch /run/x 2>&-; then echo run=rw; else echo run=ro; fi
-echo "run_mode=$(stat -c %a /run)"
-echo "console_link=$(readlink /dev/console)"
-if test -c /dev/lxc/console; then echo lxc_console=char; fi
-if (echo enclos > /proc/sys/kernel/domainname) 2>&-; then echo procsys=rw; else echo procsys=ro; fi
-echo "ptmx=$(readlink /dev/ptmx)"
-echo ---mounts
-cat /proc/self/mounts
-"#;
-    let run = run_container(spec, &NS, script);
+    let run = run_container(spec, &NS, READONLY_FACTS);
     run.setup.unwrap();
     let out = &run.output;
     assert_eq!(fact(out, "root"), Some("ro"), "{out}");

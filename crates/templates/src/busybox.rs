@@ -434,7 +434,40 @@ pub(crate) fn create(
 
     progress("checking busybox");
     let explicit = opts.busybox_path.as_deref().or(req.busybox);
-    let busybox = find_busybox(explicit, req.search_path)?;
+    let (busybox, applets) = usable_busybox(explicit, req.search_path)?;
+
+    let root = req.rootfs;
+    progress("creating the directory tree");
+    make_tree(root)?;
+
+    progress("copying busybox");
+    let rootfs_busybox = root.join(&BUSYBOX_IN_ROOTFS[1..]);
+    fsutil::copy_file(&busybox, &rootfs_busybox, 0o755)?;
+
+    progress("creating applet links");
+    link_applets(root, &applets)?;
+
+    progress("writing /etc");
+    let name = req.name;
+    write_etc(&root.join("etc"), name, &applet_map(&applets))?;
+
+    debug!(rootfs = %root.display(), elapsed = ?started.elapsed(), "busybox rootfs created");
+    Ok(TemplateOutput {
+        config: config(name),
+        notes: vec![format!(
+            "Root has no password: log in as root on the console or a tty, then set one with `passwd` \
+             before starting any network login service in {name}"
+        )],
+    })
+}
+
+/// The busybox to copy (`explicit`, or the first on the search path) and
+/// its applets: a static binary that has every [`REQUIRED_APPLETS`].
+fn usable_busybox(
+    explicit: Option<&Path>,
+    search_path: Option<&OsStr>,
+) -> Result<(PathBuf, Vec<PathBuf>)> {
+    let busybox = find_busybox(explicit, search_path)?;
     check_static(&busybox)?;
     let applets = list_applets(&busybox)?;
     let by_name = applet_map(&applets);
@@ -450,9 +483,11 @@ pub(crate) fn create(
         });
     }
     debug!(busybox = %busybox.display(), applets = applets.len(), "busybox checked");
+    Ok((busybox, applets))
+}
 
-    let root = req.rootfs;
-    progress("creating the directory tree");
+/// The rootfs directory itself, [`DIRS`] and [`LINKS`].
+fn make_tree(root: &Path) -> Result<()> {
     fs::create_dir_all(root).map_err(|source| Error::CreateDir {
         path: root.to_owned(),
         source,
@@ -464,19 +499,14 @@ pub(crate) fn create(
     for (path, target) in LINKS {
         symlink(target, &root.join(path))?;
     }
+    Ok(())
+}
 
-    progress("copying busybox");
-    let rootfs_busybox = root.join(&BUSYBOX_IN_ROOTFS[1..]);
-    fsutil::copy_file(&busybox, &rootfs_busybox, 0o755)?;
-
-    progress("creating applet links");
-    link_applets(root, &applets)?;
-
-    progress("writing /etc");
-    let name = req.name;
-    let etc = root.join("etc");
+/// The files of `/etc` (`etc`, on the host) for a container called `name`
+/// whose busybox has the applets `by_name`.
+fn write_etc(etc: &Path, name: &str, by_name: &BTreeMap<String, String>) -> Result<()> {
     let files: [(&str, String, u32); 13] = [
-        ("inittab", inittab(&by_name), 0o644),
+        ("inittab", inittab(by_name), 0o644),
         ("init.d/rcS", RCS.to_string(), 0o755),
         ("udhcpc/default.script", UDHCPC_SCRIPT.to_string(), 0o755),
         ("passwd", PASSWD.to_string(), 0o644),
@@ -497,15 +527,7 @@ pub(crate) fn create(
     for (file, contents, mode) in &files {
         write_file(&etc.join(file), contents, *mode)?;
     }
-
-    debug!(rootfs = %root.display(), elapsed = ?started.elapsed(), "busybox rootfs created");
-    Ok(TemplateOutput {
-        config: config(name),
-        notes: vec![format!(
-            "Root has no password: log in as root on the console or a tty, then set one with `passwd` \
-             before starting any network login service in {name}"
-        )],
-    })
+    Ok(())
 }
 
 /// One symlink to `/bin/busybox` per applet, through one directory fd per

@@ -3,6 +3,10 @@
 
 use std::io::Write;
 
+mod cgroup_tree;
+
+pub use cgroup_tree::{read, CgroupTree};
+
 /// The variable that turns every skip into a failure when set to `1`.
 pub const REQUIRE_PRIVILEGED: &str = "ENCLOS_REQUIRE_PRIVILEGED";
 

@@ -26,11 +26,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use super::crun::{Crun, CRUN_HOSTNAME};
 use super::sandbox::Sandbox;
 use super::spawn::Spawner;
 use super::{measure, report, CompareArgs, Comparison, Plan, Target, Variant, PREFIX};
 use crate::deps::{self, Requirement};
-use crate::process::find_program;
 
 /// How long any one command may take before it is killed and reported.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -45,9 +45,6 @@ const SLOW_BUDGET: Duration = Duration::from_secs(40);
 /// LXC's config for the containers it creates: no network device, so that
 /// LXC needs no lxcbr0 bridge (the host's interfaces are never touched).
 const LXC_CONF: &str = "lxc.net.0.type = empty\n";
-
-/// The hostname crun's check bundle sets.
-const CRUN_HOSTNAME: &str = "enclos-bench";
 
 const fn req(purpose: &'static str, program: &'static str, package: &'static str) -> Requirement {
     Requirement {
@@ -97,89 +94,16 @@ fn availability(task: &str, reqs: &[Requirement]) -> Option<String> {
 
 /// Runs the five measures; fails only when the harness itself does.
 pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, String>) -> Result<()> {
-    let busybox = availability("The busybox containers", BUSYBOX);
-    let lxc_missing = availability("The LXC comparison", LXC).or_else(|| busybox.clone());
-    let crun_missing = availability("The crun comparison", CRUN);
-    let unshare_missing = availability("The unshare floor", UNSHARE);
-    let enclos = match (enclos, &busybox) {
+    let missing = Missing::check();
+    let enclos = match (enclos, &missing.busybox) {
         (Ok(bin), None) => Ok(bin.clone()),
         (Ok(_), Some(why)) => Err(why.clone()),
         (Err(why), _) => Err(why.clone()),
     };
-
     let sandbox = Sandbox::new(enclos.as_ref().ok().map(PathBuf::as_path))?;
-    let scratch = sandbox.scratch();
-    let sp =
-        Spawner::new(&scratch).with_context(|| format!("Cannot create {}", scratch.display()))?;
-    let conf = scratch.join("lxc-net-empty.conf");
-    std::fs::write(&conf, LXC_CONF).with_context(|| format!("Cannot write {}", conf.display()))?;
-    let name = format!("{PREFIX}{}-c", std::process::id());
-
-    println!(
-        "containers: busybox containers in {} (one per tool, made once)",
-        sandbox.base().display()
-    );
-    let enclos = enclos.and_then(|bin| {
-        Tool {
-            kind: Kind::Enclos,
-            program: bin,
-            dir: sandbox.enclos_dir(),
-            conf: None,
-            name: name.clone(),
-        }
-        .set_up(&sp)
-    });
-    let lxc = match lxc_missing {
-        Some(why) => Err(why),
-        None => Tool {
-            kind: Kind::Lxc,
-            program: PathBuf::new(),
-            dir: sandbox.lxc_dir(),
-            conf: Some(conf),
-            name: name.clone(),
-        }
-        .set_up(&sp),
-    };
-    let rootfs = [&enclos, &lxc]
-        .into_iter()
-        .flatten()
-        .map(|t| t.rootfs(&t.name))
-        .next();
-    let crun = match (crun_missing, rootfs) {
-        (Some(why), _) => Err(why),
-        (None, None) => Err("no busybox rootfs to run (neither tool made its container)".into()),
-        (None, Some(rootfs)) => Crun::new(&scratch, &rootfs),
-    };
-    let unshare = match unshare_missing {
-        Some(why) => Err(why),
-        None => Ok(()),
-    };
-    let ctx = Ctx {
-        sp,
-        enclos,
-        lxc,
-        crun,
-        unshare,
-    };
-
-    let measures: [(Build, Plan); 5] = [
-        (execute, Plan::new(args, 150, 3, BUDGET)),
-        (start_stop, Plan::new(args, 80, 2, BUDGET)),
-        (attach, Plan::new(args, 150, 3, BUDGET)),
-        (freeze, Plan::new(args, 30, 1, SLOW_BUDGET)),
-        (create, Plan::new(args, 20, 1, SLOW_BUDGET)),
-    ];
-    let count = measures.len();
+    let ctx = Ctx::set_up(&sandbox, enclos, missing, args.baseline.as_deref())?;
     let started = Instant::now();
-    let mut verdicts = Vec::new();
-    for (i, (build, plan)) in measures.into_iter().enumerate() {
-        println!();
-        print!("[{}/{count}] ", i + 1);
-        let mut comparison = build(&ctx, plan);
-        let outcomes = measure(&mut comparison);
-        verdicts.extend(report(&comparison, &outcomes));
-        ctx.reset();
-    }
+    let verdicts = measure_all(&ctx, args);
     println!();
     println!(
         "containers: all measures took {:.0}s; targets:",
@@ -192,6 +116,53 @@ pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, Stri
     sandbox.finish()
 }
 
+/// Why each tool cannot be measured, when it cannot (its programs are
+/// missing after trying to install them).
+#[derive(Debug)]
+struct Missing {
+    busybox: Option<String>,
+    /// LXC's tools, or busybox for its template.
+    lxc: Option<String>,
+    crun: Option<String>,
+    unshare: Option<String>,
+}
+
+impl Missing {
+    fn check() -> Missing {
+        let busybox = availability("The busybox containers", BUSYBOX);
+        let lxc = availability("The LXC comparison", LXC).or_else(|| busybox.clone());
+        Missing {
+            busybox,
+            lxc,
+            crun: availability("The crun comparison", CRUN),
+            unshare: availability("The unshare floor", UNSHARE),
+        }
+    }
+}
+
+/// Runs each measure in turn, printing its report; returns the verdicts
+/// on the targets.
+fn measure_all(ctx: &Ctx, args: &CompareArgs) -> Vec<String> {
+    let measures: [(Build, Plan); 5] = [
+        (execute, Plan::new(args, 150, 3, BUDGET)),
+        (start_stop, Plan::new(args, 80, 2, BUDGET)),
+        (attach, Plan::new(args, 150, 3, BUDGET)),
+        (freeze, Plan::new(args, 30, 1, SLOW_BUDGET)),
+        (create, Plan::new(args, 20, 1, SLOW_BUDGET)),
+    ];
+    let count = measures.len();
+    let mut verdicts = Vec::new();
+    for (i, (build, plan)) in measures.into_iter().enumerate() {
+        println!();
+        print!("[{}/{count}] ", i + 1);
+        let mut comparison = build(ctx, plan);
+        let outcomes = measure(&mut comparison);
+        verdicts.extend(report(&comparison, &outcomes));
+        ctx.reset();
+    }
+    verdicts
+}
+
 /// Builds the comparison of one measure.
 type Build = fn(&Ctx, Plan) -> Comparison<'_>;
 
@@ -201,16 +172,111 @@ struct Ctx {
     sp: Spawner,
     /// The tools and their container, or why they cannot be measured.
     enclos: std::result::Result<Tool, String>,
+    /// `--baseline`: an earlier enclos build, with a container of its own
+    /// in the same lxcpath.
+    baseline: Option<std::result::Result<Tool, String>>,
     lxc: std::result::Result<Tool, String>,
     crun: std::result::Result<Crun, String>,
     unshare: std::result::Result<(), String>,
 }
 
 impl Ctx {
-    /// Brings both containers back to STOPPED after a measure (a failed
+    /// Makes the containers (one per tool, in the sandbox's lxcpaths) and
+    /// crun's bundles over the first rootfs made.
+    fn set_up(
+        sandbox: &Sandbox,
+        enclos: std::result::Result<PathBuf, String>,
+        missing: Missing,
+        baseline: Option<&Path>,
+    ) -> Result<Ctx> {
+        let scratch = sandbox.scratch();
+        let sp = Spawner::new(&scratch)
+            .with_context(|| format!("Cannot create {}", scratch.display()))?;
+        let conf = scratch.join("lxc-net-empty.conf");
+        std::fs::write(&conf, LXC_CONF)
+            .with_context(|| format!("Cannot write {}", conf.display()))?;
+        let name = format!("{PREFIX}{}-c", std::process::id());
+
+        println!(
+            "containers: busybox containers in {} (one per tool, made once)",
+            sandbox.base().display()
+        );
+        let enclos = enclos.and_then(|bin| {
+            Tool {
+                kind: Kind::Enclos,
+                program: bin,
+                dir: sandbox.enclos_dir(),
+                conf: None,
+                name: name.clone(),
+            }
+            .set_up(&sp)
+        });
+        let baseline = baseline.map(|bin| {
+            Tool {
+                kind: Kind::Enclos,
+                program: bin.to_path_buf(),
+                dir: sandbox.enclos_dir(),
+                conf: None,
+                name: format!("{name}-b"),
+            }
+            .set_up(&sp)
+        });
+        let lxc = match missing.lxc {
+            Some(why) => Err(why),
+            None => Tool {
+                kind: Kind::Lxc,
+                program: PathBuf::new(),
+                dir: sandbox.lxc_dir(),
+                conf: Some(conf),
+                name,
+            }
+            .set_up(&sp),
+        };
+        let rootfs = [&enclos, &lxc]
+            .into_iter()
+            .flatten()
+            .map(|t| t.rootfs(&t.name))
+            .next();
+        let crun = match (missing.crun, rootfs) {
+            (Some(why), _) => Err(why),
+            (None, None) => {
+                Err("no busybox rootfs to run (neither tool made its container)".into())
+            }
+            (None, Some(rootfs)) => Crun::new(&scratch, &rootfs),
+        };
+        Ok(Ctx {
+            sp,
+            enclos,
+            baseline,
+            lxc,
+            crun,
+            unshare: missing.unshare.map_or(Ok(()), Err),
+        })
+    }
+
+    /// The tools with a container: enclos, the baseline, LXC.
+    fn tools(&self) -> impl Iterator<Item = &Tool> {
+        [Some(&self.enclos), self.baseline.as_ref(), Some(&self.lxc)]
+            .into_iter()
+            .flatten()
+            .flatten()
+    }
+
+    /// A variant of `--baseline`, when one was given, named `name`.
+    fn baseline_variant<'a>(
+        &'a self,
+        name: &'static str,
+        run: fn(&Tool, &Spawner, &str) -> std::result::Result<Duration, String>,
+        check: fn(&Tool, &Spawner, &str) -> std::result::Result<(), String>,
+    ) -> Option<Variant<'a>> {
+        let tool = self.baseline.as_ref()?;
+        Some(with_tool(name, tool, &self.sp, run, check))
+    }
+
+    /// Brings the containers back to STOPPED after a measure (a failed
     /// run may leave one running or frozen).
     fn reset(&self) {
-        for tool in [&self.enclos, &self.lxc].into_iter().flatten() {
+        for tool in self.tools() {
             if tool.state(&self.sp, &tool.name).as_deref() == Ok("STOPPED") {
                 continue;
             }
@@ -371,99 +437,6 @@ impl Tool {
     }
 }
 
-/// crun with two bundles over the busybox rootfs, and a state directory
-/// of its own.
-#[derive(Debug)]
-struct Crun {
-    program: PathBuf,
-    root: PathBuf,
-    /// Runs /bin/true.
-    bundle: PathBuf,
-    /// Runs /bin/hostname.
-    check_bundle: PathBuf,
-}
-
-impl Crun {
-    fn new(scratch: &Path, rootfs: &Path) -> std::result::Result<Crun, String> {
-        let program = find_program("crun").ok_or("crun not found")?;
-        let root = scratch.join("crun-root");
-        let bundle = scratch.join("crun-bundle");
-        let check_bundle = scratch.join("crun-check-bundle");
-        for (dir, argv) in [(&bundle, "/bin/true"), (&check_bundle, "/bin/hostname")] {
-            std::fs::create_dir_all(dir)
-                .and_then(|()| std::fs::write(dir.join("config.json"), oci_config(rootfs, argv)))
-                .map_err(|e| format!("cannot write the bundle {}: {e}", dir.display()))?;
-        }
-        Ok(Crun {
-            program,
-            root,
-            bundle,
-            check_bundle,
-        })
-    }
-
-    /// `crun --root ROOT run --bundle BUNDLE ID`.
-    fn run(&self, bundle: &Path, id: &str) -> Command {
-        let mut cmd = Command::new(&self.program);
-        cmd.arg("--root")
-            .arg(&self.root)
-            .arg("run")
-            .arg("--bundle")
-            .arg(bundle)
-            .arg(id);
-        cmd
-    }
-}
-
-/// A minimal OCI runtime config: `argv` (one program) as root in the
-/// read-only `rootfs`, in new pid, mount, uts, ipc and network
-/// namespaces, no extra mounts.
-fn oci_config(rootfs: &Path, program: &str) -> String {
-    format!(
-        r#"{{
-  "ociVersion": "1.0.2",
-  "process": {{
-    "terminal": false,
-    "user": {{ "uid": 0, "gid": 0 }},
-    "args": [{program}],
-    "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
-    "cwd": "/"
-  }},
-  "root": {{ "path": {rootfs}, "readonly": true }},
-  "hostname": {hostname},
-  "mounts": [],
-  "linux": {{
-    "namespaces": [
-      {{ "type": "pid" }},
-      {{ "type": "mount" }},
-      {{ "type": "uts" }},
-      {{ "type": "ipc" }},
-      {{ "type": "network" }}
-    ]
-  }}
-}}
-"#,
-        program = json_string(program),
-        rootfs = json_string(&rootfs.to_string_lossy()),
-        hostname = json_string(CRUN_HOSTNAME),
-    )
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 // ---------------------------------------------------------------- measures
 
 /// A variant that runs `run` and `check` with `tool`, or is not available
@@ -517,61 +490,15 @@ fn execute(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
         t.check_inside(sp, "execute")?;
         t.expect(sp, &t.name, "STOPPED", "execute")
     }
-    let crun = match &ctx.crun {
-        Ok(crun) => Variant {
-            name: "crun run",
-            run: Box::new(move |id| timed(sp, &mut crun.run(&crun.bundle, id))),
-            check: Some(Box::new(move |id| {
-                let ran = sp.ok(&mut crun.run(&crun.check_bundle, id), TIMEOUT)?;
-                if ran.stdout.trim() == CRUN_HOSTNAME {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "`{}` printed {:?}, not the bundle's hostname {CRUN_HOSTNAME:?}",
-                        ran.line,
-                        ran.stdout.trim()
-                    ))
-                }
-            })),
-            unavailable: None,
-        },
-        Err(why) => unavailable("crun run", why.clone()),
-    };
-    let unshare_cmd = |argv: &[&str]| {
-        let mut cmd = Command::new("unshare");
-        cmd.args(["--mount", "--pid", "--uts", "--ipc", "--net", "--fork"])
-            .args(argv);
-        cmd
-    };
-    let unshare = match &ctx.unshare {
-        Ok(()) => Variant {
-            name: "unshare (floor)",
-            run: Box::new(move |_| timed(sp, &mut unshare_cmd(&["/bin/true"]))),
-            check: Some(Box::new(move |_| {
-                let ran = sp.ok(&mut unshare_cmd(&["/bin/sh", "-c", "echo $$"]), TIMEOUT)?;
-                if ran.stdout.trim() == "1" {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "`{}` printed {:?}: the command is not pid 1 of a new pid namespace",
-                        ran.line,
-                        ran.stdout.trim()
-                    ))
-                }
-            })),
-            unavailable: None,
-        },
-        Err(why) => unavailable("unshare (floor)", why.clone()),
-    };
-    Comparison {
+    let mut comparison = Comparison {
         title: "containers: execute /bin/true in a new container (the command's own \
                 namespaces and init; crun: pid, mount, uts, ipc, net namespaces)"
             .into(),
         variants: vec![
             with_tool("lxc-execute", &ctx.lxc, sp, run, check),
             with_tool("enclos execute", &ctx.enclos, sp, run, check),
-            crun,
-            unshare,
+            crun_run(ctx),
+            unshare_floor(ctx),
         ],
         baseline: 0,
         targets: vec![
@@ -587,7 +514,72 @@ fn execute(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
             },
         ],
         plan,
+    };
+    comparison
+        .variants
+        .extend(ctx.baseline_variant("enclos execute (baseline)", run, check));
+    comparison
+}
+
+/// `crun run` of the /bin/true bundle, checked with the bundle that
+/// prints its hostname.
+fn crun_run(ctx: &Ctx) -> Variant<'_> {
+    let sp = &ctx.sp;
+    let crun = match &ctx.crun {
+        Ok(crun) => crun,
+        Err(why) => return unavailable("crun run", why.clone()),
+    };
+    Variant {
+        name: "crun run",
+        run: Box::new(move |id| timed(sp, &mut crun.run(&crun.bundle, id))),
+        check: Some(Box::new(move |id| {
+            let ran = sp.ok(&mut crun.run(&crun.check_bundle, id), TIMEOUT)?;
+            if ran.stdout.trim() == CRUN_HOSTNAME {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`{}` printed {:?}, not the bundle's hostname {CRUN_HOSTNAME:?}",
+                    ran.line,
+                    ran.stdout.trim()
+                ))
+            }
+        })),
+        unavailable: None,
     }
+}
+
+/// The floor: `unshare` of the same namespaces, /bin/true in them;
+/// checked by the command being pid 1.
+fn unshare_floor(ctx: &Ctx) -> Variant<'_> {
+    let sp = &ctx.sp;
+    if let Err(why) = &ctx.unshare {
+        return unavailable("unshare (floor)", why.clone());
+    }
+    Variant {
+        name: "unshare (floor)",
+        run: Box::new(move |_| timed(sp, &mut unshare_cmd(&["/bin/true"]))),
+        check: Some(Box::new(move |_| {
+            let ran = sp.ok(&mut unshare_cmd(&["/bin/sh", "-c", "echo $$"]), TIMEOUT)?;
+            if ran.stdout.trim() == "1" {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`{}` printed {:?}: the command is not pid 1 of a new pid namespace",
+                    ran.line,
+                    ran.stdout.trim()
+                ))
+            }
+        })),
+        unavailable: None,
+    }
+}
+
+/// `unshare --mount --pid --uts --ipc --net --fork ARGV`.
+fn unshare_cmd(argv: &[&str]) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--pid", "--uts", "--ipc", "--net", "--fork"])
+        .args(argv);
+    cmd
 }
 
 /// 2. start, then stop: gracefully for enclos, `-k` for LXC.
@@ -608,7 +600,7 @@ fn start_stop(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
         t.expect(sp, &t.name, "STOPPED", "stop")
     }
     let sp = &ctx.sp;
-    Comparison {
+    let mut comparison = Comparison {
         title: "containers: start, then stop (enclos: graceful, busybox's halt signal; \
                 LXC: -k, its graceful stop of busybox takes 60 s)"
             .into(),
@@ -623,7 +615,11 @@ fn start_stop(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
             max: 0.5,
         }],
         plan,
-    }
+    };
+    comparison
+        .variants
+        .extend(ctx.baseline_variant("enclos start + stop (baseline)", run, check));
+    comparison
 }
 
 /// 3. attach /bin/true into the running container.
@@ -636,23 +632,14 @@ fn attach(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
         t.expect(sp, &t.name, "RUNNING", "attach")
     }
     let sp = &ctx.sp;
-    // Both containers run during the whole measure (Ctx::reset stops them).
-    let started = |ctx: &Ctx| -> [Option<String>; 2] {
-        [&ctx.lxc, &ctx.enclos].map(|t| match t {
-            Ok(t) => sp
-                .ok(&mut t.cmd("start", &t.name), TIMEOUT)
-                .and_then(|_| t.expect(sp, &t.name, "RUNNING", "start"))
-                .err()
-                .map(|why| format!("its container did not start: {why}")),
-            Err(_) => None,
-        })
-    };
-    let [lxc_down, enclos_down] = started(ctx);
+    // Every container runs during the whole measure (Ctx::reset stops them).
+    let [lxc_down, enclos_down] = [&ctx.lxc, &ctx.enclos].map(|t| start_for_attach(sp, t));
+    let baseline_down = ctx.baseline.as_ref().and_then(|t| start_for_attach(sp, t));
     let mut lxc = with_tool("lxc-attach", &ctx.lxc, sp, run, check);
     let mut enclos = with_tool("enclos attach", &ctx.enclos, sp, run, check);
     lxc.unavailable = lxc.unavailable.or(lxc_down);
     enclos.unavailable = enclos.unavailable.or(enclos_down);
-    Comparison {
+    let mut comparison = Comparison {
         title: "containers: attach /bin/true into the running container".into(),
         variants: vec![lxc, enclos],
         baseline: 0,
@@ -662,7 +649,22 @@ fn attach(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
             max: 0.8,
         }],
         plan,
+    };
+    if let Some(mut baseline) = ctx.baseline_variant("enclos attach (baseline)", run, check) {
+        baseline.unavailable = baseline.unavailable.or(baseline_down);
+        comparison.variants.push(baseline);
     }
+    comparison
+}
+
+/// Starts `tool`'s container for the attach measure; why it did not, if
+/// it did not.
+fn start_for_attach(sp: &Spawner, tool: &std::result::Result<Tool, String>) -> Option<String> {
+    let t = tool.as_ref().ok()?;
+    sp.ok(&mut t.cmd("start", &t.name), TIMEOUT)
+        .and_then(|_| t.expect(sp, &t.name, "RUNNING", "start"))
+        .err()
+        .map(|why| format!("its container did not start: {why}"))
 }
 
 /// 4. freeze right after start: start, freeze (timed), unfreeze, stop -k.
@@ -684,7 +686,7 @@ fn freeze(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
         t.expect(sp, &t.name, "STOPPED", "stop -k")
     }
     let sp = &ctx.sp;
-    Comparison {
+    let mut comparison = Comparison {
         title: "containers: freeze right after start (timed: the freeze alone; start, \
                 unfreeze and stop -k are not)"
             .into(),
@@ -698,7 +700,11 @@ fn freeze(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
             max_ms: 20.0,
         }],
         plan,
-    }
+    };
+    comparison
+        .variants
+        .extend(ctx.baseline_variant("enclos freeze (baseline)", run, check));
+    comparison
 }
 
 /// 5. create a busybox container of a fresh name; destroy it untimed.
@@ -726,7 +732,7 @@ fn create(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
         Ok(())
     }
     let sp = &ctx.sp;
-    Comparison {
+    let mut comparison = Comparison {
         title: "containers: create a busybox container of a fresh name (the destroy after it \
                 is not timed)"
             .into(),
@@ -741,7 +747,11 @@ fn create(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
             max: 0.25,
         }],
         plan,
-    }
+    };
+    comparison
+        .variants
+        .extend(ctx.baseline_variant("enclos create (baseline)", run, check));
+    comparison
 }
 
 #[cfg(test)]
@@ -774,15 +784,5 @@ mod tests {
             show(tool(Kind::Enclos).inside("attach", "c", &["/bin/true"])),
             "enclos attach -P /t/d -n c -- /bin/true"
         );
-    }
-
-    #[test]
-    fn oci_config_quotes_paths() {
-        let config = oci_config(Path::new("/t/a \"b\"/rootfs"), "/bin/true");
-        assert!(
-            config.contains(r#""path": "/t/a \"b\"/rootfs""#),
-            "{config}"
-        );
-        assert!(config.contains(r#""args": ["/bin/true"]"#), "{config}");
     }
 }

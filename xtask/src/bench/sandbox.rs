@@ -17,7 +17,7 @@
 //! harness saying "done" first. A run also cleans up after earlier runs
 //! whose process is gone.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{BufRead, Write};
 use std::os::unix::process::CommandExt;
@@ -194,12 +194,7 @@ fn sweep_dead_runs(enclos: Option<&Path>) {
         return;
     };
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(PREFIX))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
+        let Some(pid) = run_pid(&entry.file_name()) else {
             continue;
         };
         if pid != std::process::id() && !alive(pid) {
@@ -263,93 +258,120 @@ fn cleanup(base: &Path, enclos: Option<&Path>) -> Cleaned {
         base: base.to_path_buf(),
         ..Cleaned::default()
     };
-    let Some(pid) = base
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix(PREFIX))
-        .and_then(|p| p.parse::<u32>().ok())
-    else {
+    let Some(pid) = base.file_name().and_then(run_pid) else {
         cleaned
             .problems
             .push(format!("{} is not a run's directory", base.display()));
         return cleaned;
     };
-    let problems = &mut cleaned.problems;
     let spawner = match Spawner::new(&base.join("scratch")) {
         Ok(s) => Some(s),
         Err(e) => {
-            problems.push(format!("cannot run the tools' cleanup commands: {e}"));
+            cleaned
+                .problems
+                .push(format!("cannot run the tools' cleanup commands: {e}"));
             None
         }
     };
     let mounts = cgroup_mounts().unwrap_or_default();
-
-    // The containers, with their own tools.
     if let Some(sp) = &spawner {
-        let tools: [(PathBuf, Option<PathBuf>, Option<&str>); 2] = [
-            (base.join("enclos"), enclos.map(Path::to_path_buf), None),
-            (base.join("lxc"), None, Some("lxc-")),
-        ];
-        for (dir, binary, lxc) in tools {
-            for name in containers_in(&dir) {
-                let tool = |verb: &str| -> Option<Command> {
-                    let mut cmd = match (&binary, lxc) {
-                        (Some(b), _) => {
-                            let mut c = Command::new(b);
-                            c.arg(verb);
-                            c
-                        }
-                        (None, Some(prefix)) => {
-                            let program = find_program(&format!("{prefix}{verb}"))?;
-                            Command::new(program)
-                        }
-                        (None, None) => return None,
-                    };
-                    cmd.arg("-P").arg(&dir).arg("-n").arg(&name);
-                    Some(cmd)
-                };
-                let Some(mut destroy) = tool("destroy") else {
-                    problems.push(format!(
-                        "no tool to destroy the container {} in {}",
-                        name.to_string_lossy(),
-                        dir.display()
-                    ));
-                    continue;
-                };
-                for (verb, extra) in [("unfreeze", None), ("stop", Some("-k"))] {
-                    if let Some(mut cmd) = tool(verb) {
-                        cmd.args(extra);
-                        let _ = sp.run(&mut cmd, CLEANUP_TIMEOUT);
-                    }
-                }
-                match sp.ok(destroy.arg("-f"), CLEANUP_TIMEOUT) {
-                    Ok(_) => cleaned.containers += 1,
-                    Err(e) => problems.push(e),
+        destroy_containers(sp, base, enclos, &mut cleaned);
+        delete_crun_containers(sp, base, &mut cleaned.problems);
+    }
+    let groups = run_cgroups(&mounts, Some(pid));
+    kill_leftovers(base, &groups, &mut cleaned);
+    remove_dir(base, &mut cleaned);
+    remove_run_cgroups(&groups, &mounts, &mut cleaned);
+    cleaned
+}
+
+/// The run of a directory named `enclos-bench-<pid>`.
+fn run_pid(name: &OsStr) -> Option<u32> {
+    name.to_str()
+        .and_then(|n| n.strip_prefix(PREFIX))
+        .and_then(|p| p.parse::<u32>().ok())
+}
+
+/// Destroys the containers of the run's two lxcpaths, each with its own
+/// tool (unfrozen and killed first).
+fn destroy_containers(sp: &Spawner, base: &Path, enclos: Option<&Path>, cleaned: &mut Cleaned) {
+    let tools: [(PathBuf, Option<&Path>, Option<&str>); 2] = [
+        (base.join("enclos"), enclos, None),
+        (base.join("lxc"), None, Some("lxc-")),
+    ];
+    for (dir, binary, lxc) in tools {
+        for name in containers_in(&dir) {
+            let tool = |verb: &str| tool_command(binary, lxc, verb, &dir, &name);
+            let Some(mut destroy) = tool("destroy") else {
+                cleaned.problems.push(format!(
+                    "no tool to destroy the container {} in {}",
+                    name.to_string_lossy(),
+                    dir.display()
+                ));
+                continue;
+            };
+            for (verb, extra) in [("unfreeze", None), ("stop", Some("-k"))] {
+                if let Some(mut cmd) = tool(verb) {
+                    cmd.args(extra);
+                    let _ = sp.run(&mut cmd, CLEANUP_TIMEOUT);
                 }
             }
-        }
-        // crun's containers, in the state directory of the run.
-        let crun_root = base.join("scratch").join("crun-root");
-        if let (Ok(entries), Some(crun)) = (fs::read_dir(&crun_root), find_program("crun")) {
-            for entry in entries.flatten() {
-                let mut cmd = Command::new(&crun);
-                cmd.arg("--root")
-                    .arg(&crun_root)
-                    .arg("delete")
-                    .arg("-f")
-                    .arg(entry.file_name());
-                if let Err(e) = sp.ok(&mut cmd, CLEANUP_TIMEOUT) {
-                    problems.push(e);
-                }
+            match sp.ok(destroy.arg("-f"), CLEANUP_TIMEOUT) {
+                Ok(_) => cleaned.containers += 1,
+                Err(e) => cleaned.problems.push(e),
             }
         }
     }
+}
 
-    // The processes left: thawed, then killed.
-    let groups = run_cgroups(&mounts, Some(pid));
+/// `enclos VERB -P DIR -n NAME` with the enclos `binary`, or
+/// `lxc-VERB -P DIR -n NAME` with LXC's tools (`lxc`: their prefix);
+/// `None` when there is no such tool.
+fn tool_command(
+    binary: Option<&Path>,
+    lxc: Option<&str>,
+    verb: &str,
+    dir: &Path,
+    name: &OsStr,
+) -> Option<Command> {
+    let mut cmd = match (binary, lxc) {
+        (Some(b), _) => {
+            let mut c = Command::new(b);
+            c.arg(verb);
+            c
+        }
+        (None, Some(prefix)) => Command::new(find_program(&format!("{prefix}{verb}"))?),
+        (None, None) => return None,
+    };
+    cmd.arg("-P").arg(dir).arg("-n").arg(name);
+    Some(cmd)
+}
+
+/// Deletes crun's containers, in the state directory of the run.
+fn delete_crun_containers(sp: &Spawner, base: &Path, problems: &mut Vec<String>) {
+    let crun_root = base.join("scratch").join("crun-root");
+    let (Ok(entries), Some(crun)) = (fs::read_dir(&crun_root), find_program("crun")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let mut cmd = Command::new(&crun);
+        cmd.arg("--root")
+            .arg(&crun_root)
+            .arg("delete")
+            .arg("-f")
+            .arg(entry.file_name());
+        if let Err(e) = sp.ok(&mut cmd, CLEANUP_TIMEOUT) {
+            problems.push(e);
+        }
+    }
+}
+
+/// Kills the processes the run left (thawed first), until none is left
+/// or 20 rounds have passed.
+fn kill_leftovers(base: &Path, groups: &[(PathBuf, PathBuf)], cleaned: &mut Cleaned) {
     for _ in 0..20 {
-        thaw(&groups);
-        let pids = leftover_processes(base, &groups);
+        thaw(groups);
+        let pids = leftover_processes(base, groups);
         if pids.is_empty() {
             break;
         }
@@ -361,13 +383,17 @@ fn cleanup(base: &Path, enclos: Option<&Path>) -> Cleaned {
             .status();
         std::thread::sleep(Duration::from_millis(50));
     }
-    let pids = leftover_processes(base, &groups);
+    let pids = leftover_processes(base, groups);
     if !pids.is_empty() {
-        problems.push(format!("processes still alive after SIGKILL: {pids:?}"));
+        cleaned
+            .problems
+            .push(format!("processes still alive after SIGKILL: {pids:?}"));
     }
+}
 
-    // Mounts below the directory (none expected: the tools mount in the
-    // containers' own mount namespaces), then the directory itself.
+/// Unmounts what is mounted below `base` (none expected: the tools mount
+/// in the containers' own mount namespaces), then removes it.
+fn remove_dir(base: &Path, cleaned: &mut Cleaned) {
     let below = mounts_below(base);
     for point in below.iter().rev() {
         let status = Command::new("umount")
@@ -380,27 +406,31 @@ fn cleanup(base: &Path, enclos: Option<&Path>) -> Cleaned {
         }
     }
     if !mounts_below(base).is_empty() {
-        problems.push(format!(
+        cleaned.problems.push(format!(
             "not removing {}: something is still mounted below it",
             base.display()
         ));
     } else if base.exists() {
         match fs::remove_dir_all(base) {
             Ok(()) => cleaned.removed = true,
-            Err(e) => problems.push(format!("cannot remove {}: {e}", base.display())),
+            Err(e) => cleaned
+                .problems
+                .push(format!("cannot remove {}: {e}", base.display())),
         }
     }
+}
 
-    cleaned.cgroups += remove_cgroups(&groups, problems);
+/// Removes the run's cgroups, and the empty `lxc.pivot` groups.
+fn remove_run_cgroups(groups: &[(PathBuf, PathBuf)], mounts: &[Mount], cleaned: &mut Cleaned) {
+    cleaned.cgroups += remove_cgroups(groups, &mut cleaned.problems);
     // LXC parks processes in an `lxc.pivot` group at the top of each
     // hierarchy and leaves it there; an empty one goes (rmdir refuses a
     // populated group, so another LXC user's is safe).
-    for mount in &mounts {
+    for mount in mounts {
         if fs::remove_dir(mount.point.join("lxc.pivot")).is_ok() {
             cleaned.cgroups += 1;
         }
     }
-    cleaned
 }
 
 /// The containers of an lxcpath: the directories holding a `config`.
@@ -568,5 +598,18 @@ mod tests {
         assert_eq!(run_of("enclos-bench-42"), None);
         assert_eq!(run_of("enclos-bench-x-1"), None);
         assert_eq!(run_of("lxc.pivot"), None);
+    }
+
+    #[test]
+    fn cleanup_commands_take_lxc_flags() {
+        let (dir, name) = (Path::new("/t/enclos"), OsStr::new("enclos-bench-42-c"));
+        let cmd = tool_command(Some(Path::new("/x/enclos")), None, "stop", dir, name);
+        assert_eq!(
+            crate::process::show(&cmd.unwrap()),
+            "enclos stop -P /t/enclos -n enclos-bench-42-c"
+        );
+        assert!(tool_command(None, None, "destroy", dir, name).is_none());
+        assert_eq!(run_pid(OsStr::new("enclos-bench-42")), Some(42));
+        assert_eq!(run_pid(OsStr::new("enclos-bench-x")), None);
     }
 }

@@ -106,6 +106,15 @@ impl Args {
     fn plain(&self) -> bool {
         self.plain && !self.systemd
     }
+
+    /// The guest's init, as the messages name it.
+    fn init_name(&self) -> &'static str {
+        if self.plain() {
+            "plain init"
+        } else {
+            "systemd"
+        }
+    }
 }
 
 /// `cargo xtask lab vm`.
@@ -123,7 +132,7 @@ pub fn run(args: &Args) -> Result<()> {
 /// not root, unless `ENCLOS_REQUIRE_PRIVILEGED=1`, which installs QEMU
 /// instead. `ENCLOS_VM_LABS` (lab names, space-separated) narrows the labs.
 pub fn test_step(enclos: &Path) -> Result<()> {
-    let required = std::env::var("ENCLOS_REQUIRE_PRIVILEGED").is_ok_and(|v| v.trim() == "1");
+    let required = enclos_testkit::privileged_required();
     if !required {
         if find_program("qemu-system-x86_64").is_none() {
             println!(
@@ -204,9 +213,36 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
     remove_stale_runs(&runs);
     let run = RunDir::create(&runs.join(std::process::id().to_string()))?;
     let accel = qemu::choose_accel(&image, args.accel, &run.0)?;
+    let share = write_share(&run.0, enclos, &labs, args.lab_timeout)?;
+    let disks = lab_disks(&image, &run.0)?;
+    let logs = logs_dir(args)?;
+    let machine = Machine {
+        kernel: image.kernel.clone(),
+        initramfs: image.initramfs.clone(),
+        cmdline: lab_cmdline(args),
+        accel,
+        memory_mib: 2048,
+        cpus: 2,
+        disks,
+        share: Some(share.clone()),
+        console: logs.join("console.log"),
+        results: logs.join("results.txt"),
+        qemu_log: logs.join("qemu.log"),
+    };
+    let outcome = boot(&machine, args, &labs)?;
 
-    // The share: the binary, lab/, the payload and its settings.
-    let share = run.0.join("share");
+    keep_lab_outputs(&share, &logs);
+    let results = parse_results(&labs, &outcome.results);
+    print_summary(&results, &logs, &outcome, args);
+    check_vm_ended(&outcome, &machine)?;
+    check_labs(&results, &logs)?;
+    check_payload_exit(&outcome, &machine)?;
+    check_skips(&results)
+}
+
+/// The share: the binary, lab/, the payload and its settings (run.env).
+fn write_share(run: &Path, enclos: &Path, labs: &[String], lab_timeout: u64) -> Result<PathBuf> {
+    let share = run.join("share");
     std::fs::create_dir_all(share.join("out"))
         .with_context(|| format!("Cannot create {}", share.display()))?;
     std::fs::copy(enclos, share.join("enclos")).with_context(|| {
@@ -224,17 +260,17 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
     .context("Cannot write the VM's payload")?;
     std::fs::write(
         share.join("run.env"),
-        format!(
-            "LABS='{}'\nLAB_TIMEOUT={}\n",
-            labs.join(" "),
-            args.lab_timeout
-        ),
+        format!("LABS='{}'\nLAB_TIMEOUT={lab_timeout}\n", labs.join(" ")),
     )
     .context("Cannot write the VM's run.env")?;
+    Ok(share)
+}
 
-    // The disks: a throwaway overlay on the image, two empty sparse disks.
-    let overlay = run.0.join("root.qcow2");
-    overlay_on(&image, &overlay)?;
+/// The disks: a throwaway overlay on the image, two empty sparse disks
+/// (for LVM and btrfs).
+fn lab_disks(image: &Image, run: &Path) -> Result<Vec<Disk>> {
+    let overlay = run.join("root.qcow2");
+    overlay_on(image, &overlay)?;
     let mut disks = vec![Disk {
         id: "root",
         path: overlay,
@@ -242,7 +278,7 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
         readonly: false,
     }];
     for id in ["lvm", "btrfs"] {
-        let path = run.0.join(format!("{id}.raw"));
+        let path = run.join(format!("{id}.raw"));
         let file = std::fs::File::create(&path)
             .with_context(|| format!("Cannot create {}", path.display()))?;
         file.set_len(8 << 30)
@@ -254,7 +290,11 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
             readonly: false,
         });
     }
+    Ok(disks)
+}
 
+/// `target/vm/logs/<init>-cgroup-<version>/`, emptied for this run.
+fn logs_dir(args: &Args) -> Result<PathBuf> {
     let logs = vm_dir().join("logs").join(format!(
         "{}-cgroup-{}",
         if args.plain() { "plain" } else { "systemd" },
@@ -262,7 +302,12 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
     ));
     remove_dir_all_if_exists(&logs)?;
     std::fs::create_dir_all(&logs).with_context(|| format!("Cannot create {}", logs.display()))?;
+    Ok(logs)
+}
 
+/// The guest's kernel command line: the console, the cgroup layout, the
+/// init, and `--append`.
+fn lab_cmdline(args: &Args) -> String {
     let mut cmdline = format!(
         "console=ttyS0 panic=-1 enclos.lab enclos.cgroup={}",
         args.cgroup.name()
@@ -277,19 +322,12 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
         cmdline.push(' ');
         cmdline.push_str(extra);
     }
-    let machine = Machine {
-        kernel: image.kernel.clone(),
-        initramfs: image.initramfs.clone(),
-        cmdline,
-        accel,
-        memory_mib: 2048,
-        cpus: 2,
-        disks,
-        share: Some(share.clone()),
-        console: logs.join("console.log"),
-        results: logs.join("results.txt"),
-        qemu_log: logs.join("qemu.log"),
-    };
+    cmdline
+}
+
+/// Boots `machine`, says so, and prints the guest's progress until it
+/// ends.
+fn boot(machine: &Machine, args: &Args, labs: &[String]) -> Result<qemu::Outcome> {
     let watch = Watch {
         start_marker: "ENCLOS_VM_START",
         end_marker: "ENCLOS_LAB_EXIT=",
@@ -297,15 +335,11 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
         timeout: Duration::from_secs(args.timeout),
         verbose: args.verbose,
     };
-    let init = if args.plain() {
-        "plain init"
-    } else {
-        "systemd"
-    };
     println!(
-        "==> lab vm: booting Debian 12 ({init}, cgroup {}, {}) for {}; console in {}",
+        "==> lab vm: booting Debian 12 ({}, cgroup {}, {}) for {}; console in {}",
+        args.init_name(),
         args.cgroup.name(),
-        accel.name(),
+        machine.accel.name(),
         labs.join(", "),
         machine.console.display()
     );
@@ -313,28 +347,36 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
         println!("    {}", show(&machine.command()));
     }
     let booted = Instant::now();
-    let outcome = qemu::run(&machine, &watch, &mut |line| progress(line, booted))?;
+    qemu::run(machine, &watch, &mut |line| progress(line, booted))
+}
 
-    // Keep each lab's output next to the console log.
+/// Keeps each lab's output next to the console log.
+fn keep_lab_outputs(share: &Path, logs: &Path) {
     if let Ok(entries) = std::fs::read_dir(share.join("out")) {
         for entry in entries.flatten() {
             let _ = std::fs::copy(entry.path(), logs.join(entry.file_name()));
         }
     }
-    let results = parse_results(&labs, &outcome.results);
-    print_summary(&results, &logs, &outcome, args);
+}
 
-    // The verdict.
+/// Prints the console's last lines, before an error that points at them.
+fn print_console_tail(console: &Path) {
+    println!(
+        "---- last lines of the console ({}) ----",
+        console.display()
+    );
+    println!("{}", qemu::tail(console, 40));
+    println!("---- end of the console ----");
+}
+
+/// Fails when QEMU was killed, when the guest stopped before the labs'
+/// end, or when the guest reported an error of its own.
+fn check_vm_ended(outcome: &qemu::Outcome, machine: &Machine) -> Result<()> {
     let guest_error: Vec<&str> = qemu::result_lines(&outcome.results)
         .filter_map(|l| l.strip_prefix("ENCLOS_VM_ERROR "))
         .collect();
     if let Some(reason) = &outcome.killed {
-        println!(
-            "---- last lines of the console ({}) ----",
-            machine.console.display()
-        );
-        println!("{}", qemu::tail(&machine.console, 40));
-        println!("---- end of the console ----");
+        print_console_tail(&machine.console);
         bail!(Failed::new(
             1,
             format!(
@@ -344,75 +386,92 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
             )
         ));
     }
-    if !outcome.ended || !guest_error.is_empty() {
-        println!(
-            "---- last lines of the console ({}) ----",
-            machine.console.display()
-        );
-        println!("{}", qemu::tail(&machine.console, 40));
-        println!("---- end of the console ----");
-        let qemu_said = qemu::tail(&machine.qemu_log, 10);
-        let why = if !guest_error.is_empty() {
-            format!("the guest says: {}", guest_error.join("; "))
-        } else {
-            format!(
-                "the guest stopped ({}) before reporting the labs' end{}",
-                outcome
-                    .status
-                    .map(|s| format!("QEMU {s}"))
-                    .unwrap_or_else(|| "QEMU's status unknown".into()),
-                if qemu_said.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!("; QEMU said: {}", qemu_said.trim())
-                }
-            )
-        };
-        bail!(Failed::new(
-            1,
-            format!(
-                "The lab VM failed: {why}. The console's last lines are above (all of it in {})",
-                machine.console.display()
-            )
-        ));
+    if outcome.ended && guest_error.is_empty() {
+        return Ok(());
     }
+    print_console_tail(&machine.console);
+    let why = if !guest_error.is_empty() {
+        format!("the guest says: {}", guest_error.join("; "))
+    } else {
+        format!(
+            "the guest stopped ({}) before reporting the labs' end{}",
+            outcome
+                .status
+                .map(|s| format!("QEMU {s}"))
+                .unwrap_or_else(|| "QEMU's status unknown".into()),
+            qemu_said(&machine.qemu_log)
+        )
+    };
+    bail!(Failed::new(
+        1,
+        format!(
+            "The lab VM failed: {why}. The console's last lines are above (all of it in {})",
+            machine.console.display()
+        )
+    ))
+}
+
+/// `; QEMU said: <the last lines of its log>`, or nothing when it said
+/// nothing.
+fn qemu_said(qemu_log: &Path) -> String {
+    let said = qemu::tail(qemu_log, 10);
+    if said.trim().is_empty() {
+        String::new()
+    } else {
+        format!("; QEMU said: {}", said.trim())
+    }
+}
+
+/// Fails when a lab failed or did not run, with the first failed lab's
+/// exit code.
+fn check_labs(results: &[LabResult], logs: &Path) -> Result<()> {
     let failed: Vec<&LabResult> = results
         .iter()
         .filter(|r| matches!(r.verdict, Verdict::Fail(_) | Verdict::NotRun))
         .collect();
-    if let Some(first) = failed.first() {
-        let code = match first.verdict {
-            Verdict::Fail(rc) => u8::try_from(rc).ok().filter(|c| *c != 0).unwrap_or(1),
-            _ => 1,
-        };
-        let names: Vec<&str> = failed.iter().map(|r| r.lab.as_str()).collect();
-        bail!(Failed::new(
-            code,
-            format!(
-                "{} failed in the lab VM: see the lab's output above and in {}",
-                names.join(", "),
-                logs.display()
-            )
-        ));
+    let Some(first) = failed.first() else {
+        return Ok(());
+    };
+    let code = match first.verdict {
+        Verdict::Fail(rc) => u8::try_from(rc).ok().filter(|c| *c != 0).unwrap_or(1),
+        _ => 1,
+    };
+    let names: Vec<&str> = failed.iter().map(|r| r.lab.as_str()).collect();
+    bail!(Failed::new(
+        code,
+        format!(
+            "{} failed in the lab VM: see the lab's output above and in {}",
+            names.join(", "),
+            logs.display()
+        )
+    ))
+}
+
+/// Fails when the payload itself ended with anything but 0.
+fn check_payload_exit(outcome: &qemu::Outcome, machine: &Machine) -> Result<()> {
+    if outcome.exit_code == Some(0) {
+        return Ok(());
     }
-    if outcome.exit_code != Some(0) {
-        bail!(Failed::new(
-            1,
-            format!(
-                "Every lab passed or skipped, but the guest's payload ended with {}: see {}",
-                outcome
-                    .exit_code
-                    .map_or_else(|| "no exit code".to_string(), |c| format!("exit code {c}")),
-                machine.console.display()
-            )
-        ));
-    }
+    bail!(Failed::new(
+        1,
+        format!(
+            "Every lab passed or skipped, but the guest's payload ended with {}: see {}",
+            outcome
+                .exit_code
+                .map_or_else(|| "no exit code".to_string(), |c| format!("exit code {c}")),
+            machine.console.display()
+        )
+    ))
+}
+
+/// Under `ENCLOS_REQUIRE_PRIVILEGED=1`, fails when a lab skipped itself.
+fn check_skips(results: &[LabResult]) -> Result<()> {
     let skipped: Vec<&str> = results
         .iter()
         .filter(|r| r.verdict == Verdict::Skip)
         .map(|r| r.lab.as_str())
         .collect();
-    let required = std::env::var("ENCLOS_REQUIRE_PRIVILEGED").is_ok_and(|v| v.trim() == "1");
+    let required = enclos_testkit::privileged_required();
     if required && !skipped.is_empty() {
         bail!(Failed::new(
             1,
@@ -487,11 +546,7 @@ fn print_summary(results: &[LabResult], logs: &Path, outcome: &qemu::Outcome, ar
     println!();
     println!(
         "==> lab vm: results (Debian 12, {}, cgroup {}; VM ran {}; logs in {})",
-        if args.plain() {
-            "plain init"
-        } else {
-            "systemd"
-        },
+        args.init_name(),
         args.cgroup.name(),
         secs(outcome.elapsed),
         logs.display()
@@ -650,4 +705,60 @@ pub(super) fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(argv: &[&str]) -> Args {
+        <Args as clap::Parser>::parse_from(std::iter::once("lab vm").chain(argv.iter().copied()))
+    }
+
+    #[test]
+    fn the_kernel_command_line_names_the_layout_and_the_init() {
+        assert_eq!(
+            lab_cmdline(&args(&[])),
+            "console=ttyS0 panic=-1 enclos.lab enclos.cgroup=v2 systemd.unified_cgroup_hierarchy=1"
+        );
+        assert_eq!(
+            lab_cmdline(&args(&[
+                "--plain",
+                "--cgroup",
+                "hybrid",
+                "--append",
+                "loglevel=7"
+            ])),
+            "console=ttyS0 panic=-1 enclos.lab enclos.cgroup=hybrid \
+             init=/usr/local/sbin/enclos-vm-boot loglevel=7"
+        );
+        assert_eq!(args(&["--plain"]).init_name(), "plain init");
+        assert_eq!(args(&["--systemd"]).init_name(), "systemd");
+    }
+
+    #[test]
+    fn the_first_failed_lab_gives_the_exit_code() {
+        let result = |lab: &str, verdict| LabResult {
+            lab: lab.into(),
+            verdict,
+            secs: None,
+        };
+        let logs = Path::new("/t/logs");
+        assert!(check_labs(&[result("a", Verdict::Pass)], logs).is_ok());
+        let err = check_labs(
+            &[
+                result("a", Verdict::Skip),
+                result("b", Verdict::Fail(3)),
+                result("c", Verdict::NotRun),
+            ],
+            logs,
+        )
+        .unwrap_err();
+        let failed = err.downcast_ref::<Failed>().expect("a Failed");
+        assert_eq!(failed.code, 3);
+        assert_eq!(
+            err.to_string(),
+            "b, c failed in the lab VM: see the lab's output above and in /t/logs"
+        );
+    }
 }

@@ -170,30 +170,13 @@ pub fn result_lines(results: &str) -> impl Iterator<Item = &str> {
 /// Boots `machine` and waits for it to end, calling `on_result` with each
 /// new line of the results port.
 pub fn run(machine: &Machine, watch: &Watch, on_result: &mut dyn FnMut(&str)) -> Result<Outcome> {
-    for path in [&machine.console, &machine.results] {
-        File::create(path).with_context(|| format!("Cannot create {}", path.display()))?;
-    }
-    let qemu_log = File::create(&machine.qemu_log)
-        .with_context(|| format!("Cannot create {}", machine.qemu_log.display()))?;
-    let mut cmd = machine.command();
-    cmd.stdin(Stdio::null())
-        .stdout(
-            qemu_log
-                .try_clone()
-                .with_context(|| format!("Cannot reopen {}", machine.qemu_log.display()))?,
-        )
-        .stderr(qemu_log);
-    let child = cmd
-        .spawn()
-        .with_context(|| format!("Cannot start `{}`", show(&cmd)))?;
-    let mut qemu = KillOnDrop(child);
+    let mut qemu = spawn(machine)?;
     let started = Instant::now();
 
     let mut console = File::open(&machine.console)
         .with_context(|| format!("Cannot open {}", machine.console.display()))?;
     let mut console_pos = 0u64;
-    let mut results_seen = 0usize;
-    let mut ended_at: Option<Instant> = None;
+    let mut results = ResultsSeen::default();
     let mut killed = None;
     let mut stdout = std::io::stdout();
     let status = loop {
@@ -201,42 +184,13 @@ pub fn run(machine: &Machine, watch: &Watch, on_result: &mut dyn FnMut(&str)) ->
         if watch.verbose {
             console_pos = copy_new(&mut console, console_pos, &mut stdout);
         }
-        let results = std::fs::read_to_string(&machine.results).unwrap_or_default();
-        let lines: Vec<&str> = result_lines(&results).collect();
-        // A line is complete once a newline follows it.
-        let complete = if results.ends_with('\n') {
-            lines.len()
-        } else {
-            lines.len().saturating_sub(1)
-        };
-        for line in lines.iter().take(complete).skip(results_seen) {
-            on_result(line);
-            if line.starts_with(watch.end_marker) && ended_at.is_none() {
-                ended_at = Some(Instant::now());
-            }
-        }
-        results_seen = results_seen.max(complete);
+        let payload_started = results.poll(&machine.results, watch, on_result);
         if let Some(status) = exited {
             break Some(status);
         }
-        let elapsed = started.elapsed();
-        let payload_started = lines.contains(&watch.start_marker);
-        let reason = if ended_at.is_some_and(|t| t.elapsed() > Duration::from_secs(30)) {
-            Some("QEMU was still running 30 s after the guest's payload ended".to_string())
-        } else if !payload_started && ended_at.is_none() && elapsed > watch.boot_timeout {
-            Some(format!(
-                "the guest did not start its payload within {} s of booting",
-                watch.boot_timeout.as_secs()
-            ))
-        } else if elapsed > watch.timeout {
-            Some(format!(
-                "the guest was still running after {} s",
-                watch.timeout.as_secs()
-            ))
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
+        if let Some(reason) =
+            kill_reason(watch, started.elapsed(), payload_started, results.ended_at)
+        {
             let _ = qemu.0.kill();
             killed = Some(reason);
             break qemu.0.wait().ok();
@@ -261,6 +215,85 @@ pub fn run(machine: &Machine, watch: &Watch, on_result: &mut dyn FnMut(&str)) ->
     })
 }
 
+/// Starts QEMU for `machine`, its console and results files empty, its
+/// own messages going to its log.
+fn spawn(machine: &Machine) -> Result<KillOnDrop> {
+    for path in [&machine.console, &machine.results] {
+        File::create(path).with_context(|| format!("Cannot create {}", path.display()))?;
+    }
+    let qemu_log = File::create(&machine.qemu_log)
+        .with_context(|| format!("Cannot create {}", machine.qemu_log.display()))?;
+    let mut cmd = machine.command();
+    cmd.stdin(Stdio::null())
+        .stdout(
+            qemu_log
+                .try_clone()
+                .with_context(|| format!("Cannot reopen {}", machine.qemu_log.display()))?,
+        )
+        .stderr(qemu_log);
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("Cannot start `{}`", show(&cmd)))?;
+    Ok(KillOnDrop(child))
+}
+
+/// The lines of the results port handed on so far.
+#[derive(Debug, Default)]
+struct ResultsSeen {
+    /// How many complete lines were handed on.
+    count: usize,
+    /// When the end marker came.
+    ended_at: Option<Instant>,
+}
+
+impl ResultsSeen {
+    /// Hands each new complete line of the results file to `on_result`;
+    /// returns whether the payload has started.
+    fn poll(&mut self, path: &Path, watch: &Watch, on_result: &mut dyn FnMut(&str)) -> bool {
+        let results = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<&str> = result_lines(&results).collect();
+        // A line is complete once a newline follows it.
+        let complete = if results.ends_with('\n') {
+            lines.len()
+        } else {
+            lines.len().saturating_sub(1)
+        };
+        for line in lines.iter().take(complete).skip(self.count) {
+            on_result(line);
+            if line.starts_with(watch.end_marker) && self.ended_at.is_none() {
+                self.ended_at = Some(Instant::now());
+            }
+        }
+        self.count = self.count.max(complete);
+        lines.contains(&watch.start_marker)
+    }
+}
+
+/// Why QEMU must be killed now, if it must: it outlived its payload, or
+/// the boot or the whole run took too long.
+fn kill_reason(
+    watch: &Watch,
+    elapsed: Duration,
+    payload_started: bool,
+    ended_at: Option<Instant>,
+) -> Option<String> {
+    if ended_at.is_some_and(|t| t.elapsed() > Duration::from_secs(30)) {
+        Some("QEMU was still running 30 s after the guest's payload ended".to_string())
+    } else if !payload_started && ended_at.is_none() && elapsed > watch.boot_timeout {
+        Some(format!(
+            "the guest did not start its payload within {} s of booting",
+            watch.boot_timeout.as_secs()
+        ))
+    } else if elapsed > watch.timeout {
+        Some(format!(
+            "the guest was still running after {} s",
+            watch.timeout.as_secs()
+        ))
+    } else {
+        None
+    }
+}
+
 /// Copies what `file` gained since `pos` to `out`; returns the new
 /// position.
 fn copy_new(file: &mut File, pos: u64, out: &mut impl Write) -> u64 {
@@ -281,6 +314,9 @@ pub fn tail(path: &Path, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
+
+/// How long the KVM probe may take to reach the root filesystem.
+const PROBE_SECS: u64 = 15;
 
 /// The accelerator for booting `image`: the one asked for, or with
 /// `auto` KVM when /dev/kvm can be opened and a probe boot of the real
@@ -328,8 +364,18 @@ pub fn choose_accel(image: &Image, choice: AccelChoice, scratch: &Path) -> Resul
         );
         return Ok(accel);
     }
+    let accel = probe_kvm(image, scratch)?;
+    let mut text = known;
+    text.push_str(&format!("{key} => {}\n", accel.name()));
+    if let Err(e) = std::fs::write(&cache, text) {
+        eprintln!("warning: cannot write {}: {e}", cache.display());
+    }
+    Ok(accel)
+}
 
-    const PROBE_SECS: u64 = 15;
+/// Boots the guest kernel of `image` with KVM until its root filesystem
+/// is mounted (at most [`PROBE_SECS`]): KVM if it gets there, else TCG.
+fn probe_kvm(image: &Image, scratch: &Path) -> Result<Accel> {
     println!("==> vm: probing KVM: booting the guest kernel with it (at most {PROBE_SECS} s)");
     std::fs::create_dir_all(scratch)
         .with_context(|| format!("Cannot create {}", scratch.display()))?;
@@ -359,30 +405,23 @@ pub fn choose_accel(image: &Image, choice: AccelChoice, scratch: &Path) -> Resul
         verbose: false,
     };
     let outcome = run(&machine, &watch, &mut |_| {})?;
-    let accel = if outcome.ended {
+    if outcome.ended {
         println!(
             "==> vm: KVM works ({:.1} s to the root filesystem)",
             outcome.elapsed.as_secs_f64()
         );
-        Accel::Kvm
-    } else {
-        println!(
-            "==> vm: KVM does not boot this kernel here ({}): the guest runs under TCG \
-             (emulation); --accel kvm forces it",
-            if outcome.killed.is_some() {
-                format!("no sign of its root filesystem within {PROBE_SECS} s")
-            } else {
-                "it stopped before mounting its root filesystem".to_string()
-            }
-        );
-        Accel::Tcg
-    };
-    let mut text = known;
-    text.push_str(&format!("{key} => {}\n", accel.name()));
-    if let Err(e) = std::fs::write(&cache, text) {
-        eprintln!("warning: cannot write {}: {e}", cache.display());
+        return Ok(Accel::Kvm);
     }
-    Ok(accel)
+    println!(
+        "==> vm: KVM does not boot this kernel here ({}): the guest runs under TCG \
+         (emulation); --accel kvm forces it",
+        if outcome.killed.is_some() {
+            format!("no sign of its root filesystem within {PROBE_SECS} s")
+        } else {
+            "it stopped before mounting its root filesystem".to_string()
+        }
+    );
+    Ok(Accel::Tcg)
 }
 
 /// QEMU's version line.
@@ -398,4 +437,58 @@ fn qemu_version() -> String {
                 .to_string()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qemu_is_killed_on_each_timeout() {
+        let watch = Watch {
+            start_marker: "START",
+            end_marker: "END",
+            boot_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(100),
+            verbose: false,
+        };
+        let secs = Duration::from_secs;
+        assert_eq!(kill_reason(&watch, secs(5), false, None), None);
+        assert_eq!(
+            kill_reason(&watch, secs(11), false, None).as_deref(),
+            Some("the guest did not start its payload within 10 s of booting")
+        );
+        assert_eq!(kill_reason(&watch, secs(11), true, None), None);
+        assert_eq!(
+            kill_reason(&watch, secs(101), true, None).as_deref(),
+            Some("the guest was still running after 100 s")
+        );
+        assert_eq!(
+            kill_reason(&watch, secs(50), true, Some(Instant::now())),
+            None
+        );
+    }
+
+    #[test]
+    fn results_are_handed_on_once_each_when_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.txt");
+        let watch = Watch {
+            start_marker: "START",
+            end_marker: "END=",
+            boot_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(100),
+            verbose: false,
+        };
+        let mut seen = ResultsSeen::default();
+        let mut lines = Vec::new();
+        std::fs::write(&path, "START\r\nLAB a 0\r\nEND=0").unwrap();
+        assert!(seen.poll(&path, &watch, &mut |l| lines.push(l.to_string())));
+        assert_eq!(lines, ["START", "LAB a 0"]);
+        assert!(seen.ended_at.is_none());
+        std::fs::write(&path, "START\r\nLAB a 0\r\nEND=0\r\n").unwrap();
+        seen.poll(&path, &watch, &mut |l| lines.push(l.to_string()));
+        assert_eq!(lines, ["START", "LAB a 0", "END=0"]);
+        assert!(seen.ended_at.is_some());
+    }
 }

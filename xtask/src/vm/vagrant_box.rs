@@ -87,19 +87,7 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<()> {
     deps::ensure("The Vagrant box", deps::VM)?;
-    if !is_root() {
-        bail!(
-            "Packaging the Vagrant box needs root (mmdebstrap --mode=root, chroot, files owned \
-             by the guest's users): run it again as root, e.g. sudo env \"PATH=$PATH\" cargo \
-             xtask vm box"
-        );
-    }
-    if args.disk_gib < 2 {
-        bail!(
-            "A box disk of {} GiB is too small: give --disk-gib 2 or more",
-            args.disk_gib
-        );
-    }
+    check_can_build(args)?;
     let started = Instant::now();
     let enclos = build_enclos_release()?;
     // The lab image: its kernel is the box's, and it boots to install GRUB.
@@ -118,23 +106,7 @@ pub fn run(args: &Args) -> Result<()> {
 
     println!("==> vm box [1/5]: root filesystem (mmdebstrap, with the kernel, GRUB and sshd)");
     let rootfs = scratch.join("rootfs");
-    let kernel_package = format!("linux-image-{}", lab_image.release);
-    let mut packages: Vec<&str> = PACKAGES.to_vec();
-    packages.extend(BOX_PACKAGES);
-    packages.push(&kernel_package);
-    let mut extra = Vec::new();
-    for dir in BOX_EXCLUDED_MODULES {
-        for prefix in ["/lib/modules", "/usr/lib/modules"] {
-            extra.push(format!("--dpkgopt=path-exclude={prefix}/*/kernel/{dir}/*"));
-        }
-    }
-    image::bootstrap(
-        &rootfs,
-        &args.image.mirrors(),
-        &packages,
-        &vm.join("debs/box"),
-        &extra,
-    )?;
+    bootstrap_rootfs(&rootfs, &lab_image, args)?;
 
     println!("==> vm box [2/5]: the vagrant user, sshd, DHCP on eth0, enclos and lab/");
     customize(&rootfs, &enclos)?;
@@ -144,50 +116,14 @@ pub fn run(args: &Args) -> Result<()> {
         args.disk_gib
     );
     let disk = scratch.join("disk.raw");
-    let disk_bytes = args.disk_gib << 30;
-    write_disk(&disk, disk_bytes)?;
-    image::mkfs_ext4(
-        &rootfs,
-        &disk,
-        &format!("{}k", (disk_bytes - PARTITION_OFFSET) / 1024),
-        Some(PARTITION_OFFSET),
-    )?;
+    make_disk(&rootfs, &disk, args.disk_gib << 30)?;
     remove_dir_all_if_exists(&rootfs)?;
 
     println!("==> vm box [4/5]: GRUB, installed from inside the lab VM");
     install_grub(&lab_image, &disk, args)?;
 
     println!("==> vm box [5/5]: the box (qcow2, metadata.json, Vagrantfile)");
-    let mut convert = Command::new("qemu-img");
-    convert
-        .args(["convert", "-c", "-O", "qcow2"])
-        .arg(&disk)
-        .arg(scratch.join("box.img"));
-    println!("    {}", show(&convert));
-    checked(&mut convert)?;
-    std::fs::remove_file(&disk).with_context(|| format!("Cannot remove {}", disk.display()))?;
-    std::fs::write(
-        scratch.join("metadata.json"),
-        format!(
-            "{{\"provider\": \"libvirt\", \"format\": \"qcow2\", \"virtual_size\": {}}}\n",
-            args.disk_gib
-        ),
-    )
-    .context("Cannot write the box's metadata.json")?;
-    std::fs::write(scratch.join("Vagrantfile"), BOX_VAGRANTFILE)
-        .context("Cannot write the box's Vagrantfile")?;
-    if let Some(parent) = output.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("Cannot create {}", parent.display()))?;
-    }
-    let mut tar = Command::new("tar");
-    tar.arg("-cf").arg(&output).arg("-C").arg(&scratch).args([
-        "metadata.json",
-        "Vagrantfile",
-        "box.img",
-    ]);
-    println!("    {}", show(&tar));
-    checked(&mut tar)?;
+    package_box(&scratch, &disk, &output, args.disk_gib)?;
     let size = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
     println!(
         "==> vm box: {} ({} MB) in {}. Add it and use it with:\n    \
@@ -199,6 +135,93 @@ pub fn run(args: &Args) -> Result<()> {
         output.display()
     );
     Ok(())
+}
+
+/// Fails unless this run can build the box: root, and a disk of 2 GiB or
+/// more.
+fn check_can_build(args: &Args) -> Result<()> {
+    if !is_root() {
+        bail!(
+            "Packaging the Vagrant box needs root (mmdebstrap --mode=root, chroot, files owned \
+             by the guest's users): run it again as root, e.g. sudo env \"PATH=$PATH\" cargo \
+             xtask vm box"
+        );
+    }
+    if args.disk_gib < 2 {
+        bail!(
+            "A box disk of {} GiB is too small: give --disk-gib 2 or more",
+            args.disk_gib
+        );
+    }
+    Ok(())
+}
+
+/// The box's root filesystem: the lab image's packages, the box's, and
+/// the lab image's kernel, without the modules of [`BOX_EXCLUDED_MODULES`].
+fn bootstrap_rootfs(rootfs: &Path, lab_image: &image::Image, args: &Args) -> Result<()> {
+    let kernel_package = format!("linux-image-{}", lab_image.release);
+    let mut packages: Vec<&str> = PACKAGES.to_vec();
+    packages.extend(BOX_PACKAGES);
+    packages.push(&kernel_package);
+    let mut extra = Vec::new();
+    for dir in BOX_EXCLUDED_MODULES {
+        for prefix in ["/lib/modules", "/usr/lib/modules"] {
+            extra.push(format!("--dpkgopt=path-exclude={prefix}/*/kernel/{dir}/*"));
+        }
+    }
+    image::bootstrap(
+        rootfs,
+        &args.image.mirrors(),
+        &packages,
+        &vm_dir().join("debs/box"),
+        &extra,
+    )
+}
+
+/// The disk image `disk` of `disk_bytes`: an MBR, and `rootfs` as ext4 in
+/// its partition 1.
+fn make_disk(rootfs: &Path, disk: &Path, disk_bytes: u64) -> Result<()> {
+    write_disk(disk, disk_bytes)?;
+    image::mkfs_ext4(
+        rootfs,
+        disk,
+        &format!("{}k", (disk_bytes - PARTITION_OFFSET) / 1024),
+        Some(PARTITION_OFFSET),
+    )
+}
+
+/// The box file `output`: `disk` as compressed qcow2, with the box's
+/// metadata.json and Vagrantfile, in a tar file (made in `scratch`).
+fn package_box(scratch: &Path, disk: &Path, output: &Path, disk_gib: u64) -> Result<()> {
+    let mut convert = Command::new("qemu-img");
+    convert
+        .args(["convert", "-c", "-O", "qcow2"])
+        .arg(disk)
+        .arg(scratch.join("box.img"));
+    println!("    {}", show(&convert));
+    checked(&mut convert)?;
+    std::fs::remove_file(disk).with_context(|| format!("Cannot remove {}", disk.display()))?;
+    std::fs::write(
+        scratch.join("metadata.json"),
+        format!(
+            "{{\"provider\": \"libvirt\", \"format\": \"qcow2\", \"virtual_size\": {disk_gib}}}\n"
+        ),
+    )
+    .context("Cannot write the box's metadata.json")?;
+    std::fs::write(scratch.join("Vagrantfile"), BOX_VAGRANTFILE)
+        .context("Cannot write the box's Vagrantfile")?;
+    if let Some(parent) = output.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("Cannot create {}", parent.display()))?;
+    }
+    let mut tar = Command::new("tar");
+    tar.arg("-cf").arg(output).arg("-C").arg(scratch).args([
+        "metadata.json",
+        "Vagrantfile",
+        "box.img",
+    ]);
+    println!("    {}", show(&tar));
+    checked(&mut tar)
 }
 
 /// The box's own Vagrantfile (defaults for machines made from it).

@@ -1,9 +1,10 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use enclos_cgroupfs::{shares_to_weight, Hierarchy, Layout, Version};
+use enclos_cgroupfs::{shares_to_weight, Layout, Version};
+use enclos_testkit::{read, CgroupTree};
 use rstest::rstest;
 use serde::Serialize;
 
@@ -12,59 +13,24 @@ use crate::*;
 
 // --- apply against fake trees -----------------------------------------
 
-fn v1_layout(root: &Path) -> Arc<Layout> {
-    let h = |c: &[&str], dir: &str| {
-        let mount_point = root.join(dir);
-        fs::create_dir_all(&mount_point).unwrap();
-        Hierarchy {
-            version: Version::V1,
-            controllers: c.iter().map(|s| s.to_string()).collect(),
-            mount_point,
-            root: "/".into(),
-        }
-    };
-    Arc::new(Layout {
-        hierarchies: vec![
-            h(&["cpu", "cpuacct"], "cpu,cpuacct"),
-            h(&["memory"], "memory"),
-        ],
-    })
+/// The layout of `tree`, discovered from its mount table.
+fn layout_of(tree: &CgroupTree) -> Arc<Layout> {
+    Arc::new(Layout::from_mountinfo(tree.mountinfo()).unwrap())
 }
 
-fn v2_layout(root: &Path) -> Arc<Layout> {
+/// One v2 hierarchy offering cpuset, cpu, io, memory and pids, all of
+/// them enabled for the children of its root.
+fn v2_tree() -> CgroupTree {
     let controllers = ["cpuset", "cpu", "io", "memory", "pids"];
-    fs::write(root.join("cgroup.subtree_control"), controllers.join(" ")).unwrap();
-    Arc::new(Layout {
-        hierarchies: vec![Hierarchy {
-            version: Version::V2,
-            controllers: controllers.iter().map(|s| s.to_string()).collect(),
-            mount_point: root.to_path_buf(),
-            root: "/".into(),
-        }],
-    })
-}
-
-/// A group directory with empty interface files, as the kernel would
-/// have made it.
-fn fake_group(dir: &Path, files: &[&str]) {
-    fs::create_dir_all(dir).unwrap();
-    for f in files {
-        fs::write(dir.join(f), "").unwrap();
-    }
-}
-
-fn read(path: PathBuf) -> String {
-    fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    CgroupTree::new().v2(&controllers).enable(&controllers)
 }
 
 #[test]
 fn apply_writes_the_course_file_on_v1() {
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = v1_layout(tmp.path());
-    let cpu = tmp.path().join("cpu,cpuacct/helloworld2");
-    let mem = tmp.path().join("memory/helloworld2");
-    fake_group(&cpu, &["cpu.shares"]);
-    fake_group(&mem, &["memory.limit_in_bytes"]);
+    let tree = CgroupTree::legacy();
+    let layout = layout_of(&tree);
+    let cpu = tree.group("cpu,cpuacct/helloworld2", &[("cpu.shares", "")]);
+    let mem = tree.group("memory/helloworld2", &[("memory.limit_in_bytes", "")]);
     let report = parse(COURSE)
         .apply(layout, &ApplyOptions::default())
         .unwrap();
@@ -90,10 +56,9 @@ fn apply_writes_the_course_file_on_v1() {
 
 #[test]
 fn apply_creates_missing_groups_with_their_permissions() {
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = v1_layout(tmp.path());
-    let existing = tmp.path().join("cpu,cpuacct/p");
-    fake_group(&existing, &["tasks", "cpu.shares"]);
+    let tree = CgroupTree::legacy();
+    let layout = layout_of(&tree);
+    let existing = tree.group("cpu,cpuacct/p", &[("tasks", ""), ("cpu.shares", "")]);
     let cfg = parse(
         "group p { perm { task { fperm = 660; } admin { dperm = 750; fperm = 640; } } cpu { } }\n\
              group new/child { perm { admin { dperm = 700; } } cpu { } memory { } }\n",
@@ -103,18 +68,17 @@ fn apply_creates_missing_groups_with_their_permissions() {
     assert_eq!(mode(existing.clone()), 0o750);
     assert_eq!(mode(existing.join("tasks")), 0o660);
     assert_eq!(mode(existing.join("cpu.shares")), 0o640);
-    assert_eq!(mode(tmp.path().join("cpu,cpuacct/new/child")), 0o700);
-    assert!(tmp.path().join("memory/new/child").is_dir());
+    assert_eq!(mode(tree.root().join("cpu,cpuacct/new/child")), 0o700);
+    assert!(tree.root().join("memory/new/child").is_dir());
     assert!(!report.groups[0].controllers[0].created);
     assert!(report.groups[1].controllers.iter().all(|c| c.created));
 }
 
 #[test]
 fn apply_failure_removes_only_the_groups_it_created() {
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = v1_layout(tmp.path());
-    let existing = tmp.path().join("cpu,cpuacct/existing");
-    fake_group(&existing, &["cpu.shares"]);
+    let tree = CgroupTree::legacy();
+    let layout = layout_of(&tree);
+    let existing = tree.group("cpu,cpuacct/existing", &[("cpu.shares", "")]);
     let cfg = parse(
         "group existing { cpu { cpu.shares = 100; } }\n\
              group fresh/child { cpu { } memory { } }\n\
@@ -130,9 +94,9 @@ fn apply_failure_removes_only_the_groups_it_created() {
         source.to_string().contains("memory.limit_in_bytes"),
         "{source}"
     );
-    assert!(!tmp.path().join("cpu,cpuacct/fresh").exists());
-    assert!(!tmp.path().join("memory/fresh").exists());
-    assert!(!tmp.path().join("memory/broken").exists());
+    assert!(!tree.root().join("cpu,cpuacct/fresh").exists());
+    assert!(!tree.root().join("memory/fresh").exists());
+    assert!(!tree.root().join("memory/broken").exists());
     assert!(existing.is_dir());
     // Written before the failure, and not restorable.
     assert_eq!(read(existing.join("cpu.shares")), "100");
@@ -160,8 +124,8 @@ fn apply_failure_removes_only_the_groups_it_created() {
         "cgconfig.conf:2:9: The mount section asks for controller 'blkio' at /nonexistent/blkio, but this host does not mount it anywhere; enclos does not mount hierarchies itself: mount it first, e.g. `mkdir -p /nonexistent/blkio && mount -t cgroup -o blkio none /nonexistent/blkio`"
     )]
 fn apply_validates_before_creating_anything(#[case] tail: &str, #[case] expected: &str) {
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = v1_layout(tmp.path());
+    let tree = CgroupTree::legacy();
+    let layout = layout_of(&tree);
     let cfg = parse(&format!(
         "group first {{ cpu {{ }} memory {{ }} }}\n{tail}\n"
     ));
@@ -170,23 +134,23 @@ fn apply_validates_before_creating_anything(#[case] tail: &str, #[case] expected
         .unwrap_err()
         .to_string();
     assert!(err.starts_with(expected), "{err}");
-    assert!(!tmp.path().join("cpu,cpuacct/first").exists());
-    assert!(!tmp.path().join("memory/first").exists());
+    assert!(!tree.root().join("cpu,cpuacct/first").exists());
+    assert!(!tree.root().join("memory/first").exists());
     assert!(cfg.check(layout, &ApplyOptions::default()).is_err());
 }
 
 #[test]
 fn mount_section_matching_the_host_passes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = v1_layout(tmp.path());
+    let tree = CgroupTree::legacy();
+    let layout = layout_of(&tree);
     let cfg = parse(&format!(
             "mount {{ cpu = \"{0}/cpu,cpuacct\"; cpuacct = \"{0}/cpu,cpuacct/\"; memory = \"{0}/memory\"; }}",
-            tmp.path().display()
+            tree.root().display()
         ));
     cfg.check(layout.clone(), &ApplyOptions::default()).unwrap();
     let cfg = parse(&format!(
         "mount {{ memory = \"{0}/cpu,cpuacct\"; }}",
-        tmp.path().display()
+        tree.root().display()
     ));
     let err = cfg
         .check(layout, &ApplyOptions::default())
@@ -200,32 +164,31 @@ fn mount_section_matching_the_host_passes() {
 
 #[test]
 fn namespace_prefixes_group_paths() {
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = v1_layout(tmp.path());
-    fs::create_dir(tmp.path().join("cpu,cpuacct/daemons")).unwrap();
+    let tree = CgroupTree::legacy();
+    let layout = layout_of(&tree);
+    fs::create_dir(tree.root().join("cpu,cpuacct/daemons")).unwrap();
     let cfg = parse("namespace { cpu = /daemons; }\ngroup www { cpu { } memory { } }\n");
     let report = cfg.apply(layout, &ApplyOptions::default()).unwrap();
-    assert!(tmp.path().join("cpu,cpuacct/daemons/www").is_dir());
-    assert!(tmp.path().join("memory/www").is_dir());
+    assert!(tree.root().join("cpu,cpuacct/daemons/www").is_dir());
+    assert!(tree.root().join("memory/www").is_dir());
     assert_eq!(report.groups[0].controllers[0].cgroup, "cpu:/daemons/www");
 }
 
 #[test]
 fn apply_translates_v1_keys_on_v2() {
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = v2_layout(tmp.path());
-    let g = tmp.path().join("g");
-    fake_group(
-        &g,
+    let tree = v2_tree();
+    let layout = layout_of(&tree);
+    let g = tree.group(
+        "g",
         &[
-            "cpu.weight",
-            "cpu.max",
-            "memory.max",
-            "memory.low",
-            "memory.swap.max",
-            "io.weight",
-            "cgroup.freeze",
-            "pids.max",
+            ("cpu.weight", ""),
+            ("cpu.max", ""),
+            ("memory.max", ""),
+            ("memory.low", ""),
+            ("memory.swap.max", ""),
+            ("io.weight", ""),
+            ("cgroup.freeze", ""),
+            ("pids.max", ""),
         ],
     );
     let cfg = parse(
@@ -288,8 +251,8 @@ fn apply_translates_v1_keys_on_v2() {
 
 #[test]
 fn v1_key_without_v2_equivalent_fails_before_creating() {
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = v2_layout(tmp.path());
+    let tree = v2_tree();
+    let layout = layout_of(&tree);
     let cfg = parse(
         "group first { cpu { } }\ngroup g {\n  memory {\n    memory.swappiness = 10;\n  }\n}\n",
     );
@@ -301,18 +264,15 @@ fn v1_key_without_v2_equivalent_fails_before_creating() {
             err,
             "cgconfig.conf:4:5: memory.swappiness has no cgroup v2 equivalent, and this host serves its controller with cgroup v2: remove it, or write the cgroup v2 key instead"
         );
-    assert!(!tmp.path().join("first").exists());
+    assert!(!tree.root().join("first").exists());
 }
 
 #[test]
 fn report_serializes_and_displays() {
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = v1_layout(tmp.path());
-    fake_group(&tmp.path().join("cpu,cpuacct/helloworld2"), &["cpu.shares"]);
-    fake_group(
-        &tmp.path().join("memory/helloworld2"),
-        &["memory.limit_in_bytes"],
-    );
+    let tree = CgroupTree::legacy();
+    let layout = layout_of(&tree);
+    tree.group("cpu,cpuacct/helloworld2", &[("cpu.shares", "")]);
+    tree.group("memory/helloworld2", &[("memory.limit_in_bytes", "")]);
     let mut report = parse(COURSE)
         .apply(layout, &ApplyOptions::default())
         .unwrap();

@@ -29,29 +29,27 @@ fn tree() -> tempfile::TempDir {
     dir
 }
 
-/// Whether the test may go on: root, and idmapped mounts work on `path`.
-fn usable(test: &str, path: &Path) -> bool {
+/// The tree of [`tree`] when the test may go on: as root, where idmapped
+/// mounts work.
+fn usable_tree(test: &str) -> Option<tempfile::TempDir> {
     if !enclos_testkit::require_root(test) {
-        return false;
+        return None;
     }
-    match probe_idmapped_mount(path) {
-        Ok(()) => true,
+    let dir = tree();
+    match probe_idmapped_mount(dir.path()) {
+        Ok(()) => Some(dir),
         Err(e) => {
             enclos_testkit::missing_feature(test, &e.to_string());
-            false
+            None
         }
     }
 }
 
 #[test]
 fn files_owned_by_0_show_as_165536_through_the_mount() {
-    let dir = tree();
-    if !usable(
-        "files_owned_by_0_show_as_165536_through_the_mount",
-        dir.path(),
-    ) {
+    let Some(dir) = usable_tree("files_owned_by_0_show_as_165536_through_the_mount") else {
         return;
-    }
+    };
     let userns = userns_fd_for(&course_maps()).unwrap();
     let mount = idmapped_mount(dir.path(), userns.as_fd()).unwrap();
     let stat =
@@ -73,11 +71,10 @@ impl Drop for Unmount {
 
 #[test]
 fn an_attached_mount_shows_host_ids_and_stays_in_its_namespace() {
-    let dir = tree();
     let test = "an_attached_mount_shows_host_ids_and_stays_in_its_namespace";
-    if !usable(test, dir.path()) {
+    let Some(dir) = usable_tree(test) else {
         return;
-    }
+    };
     let (source, target) = (dir.path().to_path_buf(), dir.path().join("target"));
     let inside = target.clone();
     // A thread of its own unshares the mount namespace, so nothing it

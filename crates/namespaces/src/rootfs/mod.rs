@@ -1,6 +1,7 @@
 //! The container's filesystem view, set up by its init child inside its new
 //! mount namespace, before exec: [`setup_rootfs`].
 
+mod cgroup;
 mod dev;
 mod options;
 mod root;
@@ -12,8 +13,9 @@ use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
-use nix::unistd::{chdir, fchdir, pivot_root, sethostname, symlinkat};
+use nix::unistd::{chdir, fchdir, pivot_root, sethostname};
 
+pub use cgroup::{CgroupHierarchy, CgroupMode, CgroupMount};
 pub use dev::{AUTODEV_LINKS, AUTODEV_NODES};
 pub use options::{parse_mount_options, CreateKind, MountOptions, MountSpec};
 
@@ -39,41 +41,6 @@ pub enum SysMode {
     Rw,
     /// `sys:mixed`: read-only but /sys/devices/virtual/net read-write.
     Mixed,
-}
-
-/// How the cgroup hierarchies are mounted (`lxc.mount.auto = cgroup:...`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CgroupMode {
-    /// Every hierarchy read-only.
-    Ro,
-    /// Read-write: inside its cgroup namespace the container only sees its
-    /// own subtree.
-    Rw,
-    /// As `Rw` here (the cgroup namespace confines it).
-    Mixed,
-}
-
-/// One hierarchy to mount under /sys/fs/cgroup.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CgroupHierarchy {
-    /// The directory under /sys/fs/cgroup: "memory", "cpu,cpuacct",
-    /// "unified", "systemd". Empty for the only hierarchy of a unified
-    /// (pure v2) host: it is mounted on /sys/fs/cgroup itself.
-    pub dir_name: String,
-    /// The mount data for a v1 hierarchy: "memory", "cpu,cpuacct",
-    /// "none,name=systemd"; empty for cgroup2.
-    pub fstype_options: String,
-    /// A cgroup2 hierarchy.
-    pub v2: bool,
-}
-
-/// The cgroup mounts: a tmpfs on /sys/fs/cgroup, one `cgroup`/`cgroup2`
-/// mount per hierarchy (roots of the child's cgroup namespace), then the
-/// tmpfs turned read-only.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CgroupMount {
-    pub mode: CgroupMode,
-    pub hierarchies: Vec<CgroupHierarchy>,
 }
 
 /// A private devpts instance on /dev/pts.
@@ -191,15 +158,36 @@ pub fn setup_rootfs_with(
 ) -> Result<()> {
     let mut at = |stage| step(stage).map_err(|message| Error::RootfsStep { stage, message });
     ensure_own_mount_namespace()?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_SLAVE,
-        None::<&str>,
-    )
-    .map_err(mount_err("none", Path::new("/"), "none", "rslave"))?;
+    crate::mount_ns::make_mounts_rslave()?;
     at(RootfsStage::PreMount)?;
+    let root = bind_rootfs(spec)?;
+    if let Some(hostname) = &spec.hostname {
+        sethostname(hostname).map_err(|source| Error::Hostname {
+            hostname: hostname.clone(),
+            source,
+        })?;
+    }
+    mount_auto(&root, spec)?;
+    mount_dev(&root, spec)?;
+    mount_entries(&root, &spec.mounts)?;
+    at(RootfsStage::Mount)?;
+    if spec.autodev {
+        at(RootfsStage::Autodev)?;
+    }
+    if spec.rootfs_readonly {
+        remount_bind(&root.fd, MsFlags::MS_RDONLY).map_err(mount_err(
+            &spec.rootfs.to_string_lossy(),
+            Path::new("/"),
+            "none",
+            "remount,bind,ro",
+        ))?;
+    }
+    pivot(root)
+}
+
+/// Bind-mounts the rootfs (rbind) onto itself or `spec.mount_at`, and
+/// opens the result.
+fn bind_rootfs(spec: &RootfsSpec) -> Result<Root> {
     let target = spec.mount_at.as_deref().unwrap_or(&spec.rootfs);
     mount(
         Some(&spec.rootfs),
@@ -216,37 +204,46 @@ pub fn setup_rootfs_with(
     ))?;
     let root = Root::open(target)?;
     tracing::debug!(rootfs = %spec.rootfs.display(), at = %target.display(), "rootfs bind-mounted");
+    Ok(root)
+}
 
-    if let Some(hostname) = &spec.hostname {
-        sethostname(hostname).map_err(|source| Error::Hostname {
-            hostname: hostname.clone(),
-            source,
-        })?;
-    }
+/// proc, sys and cgroup (`lxc.mount.auto`), those `spec` asks for.
+fn mount_auto(root: &Root, spec: &RootfsSpec) -> Result<()> {
     if let Some(mode) = spec.proc {
-        mount_proc(&root, mode)?;
+        mount_proc(root, mode)?;
     }
     if let Some(mode) = spec.sys {
-        mount_sys(&root, mode)?;
+        mount_sys(root, mode)?;
     }
     if let Some(cgroup) = &spec.cgroup {
-        mount_cgroup(&root, cgroup)?;
+        cgroup::mount_cgroup(root, cgroup)?;
     }
+    Ok(())
+}
+
+/// /dev: autodev, devpts, the console and the ttys, those `spec` asks for.
+fn mount_dev(root: &Root, spec: &RootfsSpec) -> Result<()> {
     if spec.autodev {
-        dev::autodev(&root, spec.autodev_size.unwrap_or(dev::AUTODEV_SIZE))?;
+        dev::autodev(root, spec.autodev_size.unwrap_or(dev::AUTODEV_SIZE))?;
     }
     if let Some(devpts) = &spec.devpts {
-        dev::devpts(&root, devpts)?;
+        dev::devpts(root, devpts)?;
     }
     let tty_dir = spec.tty_dir.as_deref();
     if let Some(console) = &spec.console {
-        dev::bind_pty(&root, console, "console", tty_dir)?;
+        dev::bind_pty(root, console, "console", tty_dir)?;
     }
     for (i, tty) in spec.ttys.iter().enumerate() {
-        dev::bind_pty(&root, tty, &format!("tty{}", i + 1), tty_dir)?;
+        dev::bind_pty(root, tty, &format!("tty{}", i + 1), tty_dir)?;
     }
-    for entry in &spec.mounts {
-        match mount_entry(&root, entry) {
+    Ok(())
+}
+
+/// The mount entries, in order; an `optional` one that fails is skipped
+/// with a warning.
+fn mount_entries(root: &Root, entries: &[MountSpec]) -> Result<()> {
+    for entry in entries {
+        match mount_entry(root, entry) {
             Ok(()) => {}
             Err(e) if entry.optional => {
                 tracing::warn!(
@@ -259,19 +256,7 @@ pub fn setup_rootfs_with(
             Err(e) => return Err(e),
         }
     }
-    at(RootfsStage::Mount)?;
-    if spec.autodev {
-        at(RootfsStage::Autodev)?;
-    }
-    if spec.rootfs_readonly {
-        remount_bind(&root.fd, MsFlags::MS_RDONLY).map_err(mount_err(
-            &spec.rootfs.to_string_lossy(),
-            Path::new("/"),
-            "none",
-            "remount,bind,ro",
-        ))?;
-    }
-    pivot(root)
+    Ok(())
 }
 
 fn pivot(root: Root) -> Result<()> {
@@ -291,14 +276,7 @@ fn pivot(root: Root) -> Result<()> {
     // The old root now sits on top of the new one; detach it (slave first,
     // so the unmount cannot travel to the host).
     fchdir(old_root.as_fd()).map_err(err)?;
-    mount(
-        None::<&str>,
-        ".",
-        None::<&str>,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(err)?;
+    crate::mount_ns::make_rslave(Path::new(".")).map_err(err)?;
     umount2(".", MntFlags::MNT_DETACH).map_err(err)?;
     chdir("/").map_err(err)?;
     drop(old_root);
@@ -400,108 +378,6 @@ fn mount_sys(root: &Root, mode: SysMode) -> Result<()> {
     Ok(())
 }
 
-fn mount_cgroup(root: &Root, spec: &CgroupMount) -> Result<()> {
-    const TMPFS_DATA: &str = "size=10240k,mode=755";
-    let base = Path::new("sys/fs/cgroup");
-    let common = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME;
-    let target = root.mkdir_all(base)?;
-    // A unified host (one v2 hierarchy, no directory name): cgroup2 goes
-    // on /sys/fs/cgroup itself, as on the host.
-    if let [h] = spec.hierarchies.as_slice() {
-        if h.v2 && h.dir_name.is_empty() {
-            let flags = if spec.mode == CgroupMode::Ro {
-                common | MsFlags::MS_RDONLY
-            } else {
-                common
-            };
-            let data = h.fstype_options.as_str();
-            return mount_on(
-                Some("cgroup2".as_ref()),
-                &target,
-                Some("cgroup2"),
-                flags,
-                Some(data),
-            )
-            .map_err(mount_err("cgroup2", &in_container(base), "cgroup2", data));
-        }
-    }
-    mount_on(
-        Some("cgroup_root".as_ref()),
-        &target,
-        Some("tmpfs"),
-        common,
-        Some(TMPFS_DATA),
-    )
-    .map_err(mount_err(
-        "cgroup_root",
-        &in_container(base),
-        "tmpfs",
-        TMPFS_DATA,
-    ))?;
-    drop(target);
-    let tmpfs = root
-        .lookup_dir(base)
-        .map_err(|e| root.err("resolve", base, e))?;
-    for h in &spec.hierarchies {
-        let rel = base.join(&h.dir_name);
-        if relative(Path::new(&h.dir_name)).components().count() != 1 {
-            return Err(root.err("use cgroup directory", &rel, Errno::EINVAL));
-        }
-        let dir = root.mkdir_all(&rel)?;
-        let (fstype, data) = if h.v2 {
-            ("cgroup2", h.fstype_options.as_str())
-        } else {
-            ("cgroup", h.fstype_options.as_str())
-        };
-        mount_on(
-            Some(fstype.as_ref()),
-            &dir,
-            Some(fstype),
-            common,
-            Some(data),
-        )
-        .map_err(mount_err(fstype, &in_container(&rel), fstype, data))?;
-        drop(dir);
-        if spec.mode == CgroupMode::Ro {
-            let top = root.resolve(&rel)?;
-            remount_bind(&top, MsFlags::MS_RDONLY).map_err(mount_err(
-                fstype,
-                &in_container(&rel),
-                fstype,
-                "remount,bind,ro",
-            ))?;
-        }
-    }
-    // "cpu" and "cpuacct" links to "cpu,cpuacct", as on the host.
-    for h in spec
-        .hierarchies
-        .iter()
-        .filter(|h| !h.v2 && h.dir_name.contains(','))
-    {
-        for name in h
-            .dir_name
-            .split(',')
-            .filter(|n| !n.is_empty() && !n.contains('='))
-        {
-            if spec.hierarchies.iter().any(|o| o.dir_name == name) {
-                continue;
-            }
-            match symlinkat(h.dir_name.as_str(), tmpfs.as_fd(), name) {
-                Ok(()) | Err(Errno::EEXIST) => {}
-                Err(e) => return Err(root.err("create symlink", &base.join(name), e)),
-            }
-        }
-    }
-    remount_bind(&tmpfs, MsFlags::MS_RDONLY).map_err(mount_err(
-        "cgroup_root",
-        &in_container(base),
-        "tmpfs",
-        "remount,bind,ro",
-    ))?;
-    tracing::debug!(mode = ?spec.mode, count = spec.hierarchies.len(), "cgroup hierarchies mounted");
-    Ok(())
-}
-
 fn mount_entry(root: &Root, entry: &MountSpec) -> Result<()> {
     let rel = relative(&entry.target);
     let shown = in_container(&rel);
@@ -565,33 +441,20 @@ mod tests {
         // A child spawned without a mount namespace: refused before
         // anything is touched (ensure_own_mount_namespace is setup_rootfs's
         // first step, so only it is called here).
-        let (_, pidfd) = crate::spawn_pidfd(&[], || match ensure_own_mount_namespace() {
+        crate::assert_child_ok(&[], || match ensure_own_mount_namespace() {
             Err(Error::SharedMountNamespace) => 0,
             _ => 1,
-        })
-        .unwrap();
-        let status = crate::wait_child(&pidfd, std::time::Duration::from_secs(30));
-        assert!(
-            matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)),
-            "{status:?}"
-        );
+        });
 
         if !crate::require_root("refuses_the_spawners_mount_namespace (new mount namespace part)") {
             return;
         }
-        let (_, pidfd) =
-            crate::spawn_pidfd(
-                &[crate::Namespace::Mount],
-                || match ensure_own_mount_namespace() {
-                    Ok(()) => 0,
-                    _ => 1,
-                },
-            )
-            .unwrap();
-        let status = crate::wait_child(&pidfd, std::time::Duration::from_secs(30));
-        assert!(
-            matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)),
-            "{status:?}"
+        crate::assert_child_ok(
+            &[crate::Namespace::Mount],
+            || match ensure_own_mount_namespace() {
+                Ok(()) => 0,
+                _ => 1,
+            },
         );
     }
 }
