@@ -3,8 +3,6 @@
 //! joining it, and how the rootfs shows it as the owner of its files
 //! (recorded at start for `info`).
 
-use nix::errno::Errno;
-use nix::unistd::{Gid, Uid};
 use serde::Serialize;
 
 use crate::container::Container;
@@ -17,19 +15,9 @@ const RUN_FILE: &str = "rootfs.idmap";
 /// uid and gid 0 of the user namespace (its maps are written), with no
 /// supplementary group of the host's: the container's root, with every
 /// capability in its namespace.
-pub(crate) fn become_root() -> Result<(), String> {
-    let (uid, gid) = (Uid::from_raw(0), Gid::from_raw(0));
-    nix::unistd::setresgid(gid, gid, gid).map_err(|e| {
-        format!("Cannot become gid 0 in the user namespace (is gid 0 mapped?): {e}")
-    })?;
-    nix::unistd::setresuid(uid, uid, uid).map_err(|e| {
-        format!("Cannot become uid 0 in the user namespace (is uid 0 mapped?): {e}")
-    })?;
-    match nix::unistd::setgroups(&[]) {
-        // setgroups denied (the maps' writer chose so): no group to drop.
-        Ok(()) | Err(Errno::EPERM) => Ok(()),
-        Err(e) => Err(format!("Cannot drop the host's supplementary groups: {e}")),
-    }
+pub(crate) fn become_root() -> std::result::Result<(), String> {
+    enclos_namespaces::switch_ids(0, 0)
+        .map_err(|e| format!("Cannot become the container's root in its user namespace: {e}"))
 }
 
 /// How the rootfs of an unprivileged container (`lxc.idmap`) shows the

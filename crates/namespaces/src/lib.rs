@@ -85,7 +85,7 @@ pub use rootfs::{
 };
 pub use spawn::{exit_child, multi_threaded, spawn, spawn_pidfd, PANIC_EXIT_CODE};
 pub use sync::{sync_pair, SyncChild, SyncParent};
-pub use userns::{spawn_userns, MapsError, UsernsChild, UsernsError, UsernsOptions};
+pub use userns::{spawn_userns, switch_ids, MapsError, UsernsChild, UsernsError, UsernsOptions};
 
 #[cfg(test)]
 pub(crate) use enclos_testkit::require_root;

@@ -178,10 +178,13 @@ fn setgroups_allowed() -> bool {
     std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
 }
 
-/// In the child: gid, supplementary groups (where allowed), then uid, as
-/// the uid switch drops the capabilities the others need when it leaves
-/// root. The text of an error is for the parent.
-fn switch_ids(uid: u32, gid: u32) -> Result<(), String> {
+/// Switches a process that is in a user namespace with its maps written
+/// to `uid` and `gid` there: gid, supplementary groups (where allowed),
+/// then uid, as the uid switch drops the capabilities the others need
+/// when it leaves root. The child of [`spawn_userns`] calls it, and so
+/// may a process that joined or was cloned into such a namespace
+/// otherwise. The text of an error says which id is not mapped.
+pub fn switch_ids(uid: u32, gid: u32) -> Result<(), String> {
     let gid_ = Gid::from_raw(gid);
     nix::unistd::setresgid(gid_, gid_, gid_).map_err(|e| {
         format!("setresgid({gid}) failed ({e}): gid {gid} is not mapped in the namespace")
