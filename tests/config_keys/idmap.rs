@@ -306,3 +306,25 @@ fn idmap_rootfs_of_host_root_without_idmapped_mounts_is_refused() {
         &format!("lxc.rootfs.path = dir:{}", rootfs(&lab, &n).display()),
     );
 }
+
+#[test]
+fn idmap_container_created_with_its_maps_starts_as_they_say() {
+    if !require_root("idmap_container_created_with_its_maps_starts_as_they_say") {
+        return;
+    }
+    let lab = Lab::new();
+    std::fs::set_permissions(lab.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    // create runs the template as the container's root: the rootfs is the
+    // map's, as after lxc-create with lxc.idmap.
+    let n = lab.name("idcreate");
+    lab.create_with(&n, MAPS);
+    assert_eq!(owner(&rootfs(&lab, &n)), (ROOT, ROOT));
+    lab.start(&n);
+    assert_eq!(ids(lab.init_pid(&n), "Uid"), [ROOT; 4]);
+    assert_eq!(inside(&lab, &n, "stat -c %u:%g /etc/passwd"), "0:0");
+    let info = lab.enclos("info", &["-n", &n]).success();
+    assert_eq!(
+        fields(&info.stdout).get("Rootfs idmap").map(String::as_str),
+        Some("owned by the map")
+    );
+}
