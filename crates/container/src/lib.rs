@@ -43,6 +43,7 @@ mod console;
 mod console_log;
 mod container;
 mod create;
+pub mod doctor;
 mod error;
 #[cfg(test)]
 mod fake;
