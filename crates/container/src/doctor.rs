@@ -43,10 +43,13 @@ mod subject;
 mod userns;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use enclos_idmap::{SubIdPaths, HELPER_DIRS};
 use serde::Serialize;
+
+use crate::container::{default_config_path, Container};
+use crate::error::Result;
 
 pub use enclos_idmap::Owner;
 pub use subject::{calling_user, Subject};
@@ -228,6 +231,20 @@ pub fn diagnose(host: &HostPaths, subject: &Subject) -> Vec<Finding> {
         .iter()
         .flat_map(|c| run_check(*c, host, subject))
         .collect()
+}
+
+/// `enclos doctor`: every check for the calling user and the container
+/// `name` of `lxcpath`, or, without a name, the user's default
+/// configuration ([`crate::default_config_path`]) for the containers to
+/// come in `lxcpath`. Fails when the container does not exist or a
+/// configuration is invalid.
+pub fn doctor(host: &HostPaths, lxcpath: &Path, name: Option<&str>) -> Result<Vec<Finding>> {
+    let user = calling_user(host);
+    let subject = match name {
+        Some(n) => Subject::for_container(&Container::open(lxcpath, n)?, user)?,
+        None => Subject::for_default_config(lxcpath, &default_config_path(), user)?,
+    };
+    Ok(diagnose(host, &subject))
 }
 
 /// Whether any finding is a problem (`enclos doctor` then exits 1).
