@@ -27,10 +27,18 @@ fn findings(out: &Out) -> Vec<Value> {
         .unwrap_or_else(|e| panic!("doctor's output is not JSON ({e}): {out:#?}"));
     let rows = v.as_array().expect("a JSON array").clone();
     for r in &rows {
-        let keys: Vec<&str> = r.as_object().expect("an object").keys().map(String::as_str).collect();
+        let keys: Vec<&str> = r
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(keys.len(), 4, "{r}");
         assert!(CHECKS.contains(&r["check"].as_str().unwrap()), "{r}");
-        assert!(["ok", "warning", "problem"].contains(&r["status"].as_str().unwrap()), "{r}");
+        assert!(
+            ["ok", "warning", "problem"].contains(&r["status"].as_str().unwrap()),
+            "{r}"
+        );
         assert!(!r["detail"].as_str().unwrap().is_empty(), "{r}");
         // A fix goes with every warning and problem, and only with them.
         assert_eq!(r["fix"].is_string(), r["status"] != "ok", "{r}");
@@ -51,12 +59,16 @@ fn json_for_root() {
     let lxcpath = tempfile::tempdir().unwrap();
     let out = run({
         let mut c = Command::new(enclos_bin());
-        c.args(["doctor", "--format", "json", "-P"]).arg(lxcpath.path());
+        c.args(["doctor", "--format", "json", "-P"])
+            .arg(lxcpath.path());
         c
     });
     let rows = findings(&out);
     for check in CHECKS {
-        assert!(rows.iter().any(|r| r["check"] == check), "no {check}: {out:#?}");
+        assert!(
+            rows.iter().any(|r| r["check"] == check),
+            "no {check}: {out:#?}"
+        );
     }
     // Root needs neither subordinate ids nor delegation.
     let status = |check: &str| -> Vec<&str> {
@@ -82,7 +94,10 @@ struct TestUser {
 impl TestUser {
     /// `None` (after a skip) when this host has no useradd.
     fn new(tag: &str) -> Option<TestUser> {
-        let dir = tempfile::Builder::new().prefix("enclos-user-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("enclos-user-")
+            .tempdir()
+            .unwrap();
         // Others may enter it, as /home: the home below is what is tested.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let name = format!("enc{tag}{}", std::process::id());
@@ -110,15 +125,22 @@ impl TestUser {
     /// The user's first range of /etc/subuid, given one if it has none.
     fn subuid_start(&self) -> u32 {
         let find = || {
-            fs::read_to_string("/etc/subuid").ok()?.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() == 3 && f[0] == self.name).then(|| f[1].parse().ok())?
-            })
+            fs::read_to_string("/etc/subuid")
+                .ok()?
+                .lines()
+                .find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() == 3 && f[0] == self.name).then(|| f[1].parse().ok())?
+                })
         };
         if let Some(start) = find() {
             return start;
         }
-        let uid = nix::unistd::User::from_name(&self.name).unwrap().unwrap().uid.as_raw();
+        let uid = nix::unistd::User::from_name(&self.name)
+            .unwrap()
+            .unwrap()
+            .uid
+            .as_raw();
         let start = 1_000_000 + uid * 65536;
         let range = format!("{start}-{}", start + 65535);
         let ok = Command::new("usermod")
@@ -133,20 +155,29 @@ impl TestUser {
     /// `enclos ARGS` run as the user, with its HOME.
     fn enclos(&self, bin: &Path, args: &[&str]) -> Out {
         let mut c = Command::new("setpriv");
-        c.args(["--reuid", &self.name, "--regid", &self.name, "--init-groups", "--"])
-            .arg(bin)
-            .args(args)
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("XDG_DATA_HOME")
-            .env("HOME", &self.home)
-            .env("USER", &self.name);
+        c.args([
+            "--reuid",
+            &self.name,
+            "--regid",
+            &self.name,
+            "--init-groups",
+            "--",
+        ])
+        .arg(bin)
+        .args(args)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env("HOME", &self.home)
+        .env("USER", &self.name);
         run(c)
     }
 }
 
 impl Drop for TestUser {
     fn drop(&mut self) {
-        let _ = Command::new("userdel").args(["-r", "-f", &self.name]).output();
+        let _ = Command::new("userdel")
+            .args(["-r", "-f", &self.name])
+            .output();
     }
 }
 
@@ -182,7 +213,10 @@ fn a_home_without_execute_permission() {
     exit_code_matches(&out, &rows);
     assert_eq!(out.code, Some(1), "{out:#?}");
     let h = user.home.display();
-    let access: Vec<&Value> = rows.iter().filter(|r| r["check"] == "rootfs_access").collect();
+    let access: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["check"] == "rootfs_access")
+        .collect();
     assert_eq!(access.len(), 1, "{out:#?}");
     assert_eq!(access[0]["status"], "problem");
     let detail = access[0]["detail"].as_str().unwrap();
@@ -211,7 +245,14 @@ fn a_home_without_execute_permission() {
 
     // The fix as printed, run by the user, clears the finding.
     let fixed = Command::new("setpriv")
-        .args(["--reuid", &user.name, "--regid", &user.name, "--init-groups", "--"])
+        .args([
+            "--reuid",
+            &user.name,
+            "--regid",
+            &user.name,
+            "--init-groups",
+            "--",
+        ])
         .args(["chmod", "o+x"])
         .arg(&user.home)
         .status()
@@ -219,7 +260,10 @@ fn a_home_without_execute_permission() {
     assert!(fixed.success());
     let out = user.enclos(&bin, &["doctor", "--format", "json"]);
     let rows = findings(&out);
-    let access: Vec<&Value> = rows.iter().filter(|r| r["check"] == "rootfs_access").collect();
+    let access: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["check"] == "rootfs_access")
+        .collect();
     assert_eq!(access.len(), 1, "{out:#?}");
     assert_eq!(access[0]["status"], "ok", "{out:#?}");
     let subids: Vec<&Value> = rows.iter().filter(|r| r["check"] == "subids").collect();

@@ -273,7 +273,7 @@ mod tests {
         fs::create_dir_all(&real).unwrap();
         std::os::unix::fs::symlink(&real, fake.path().join("link")).unwrap();
         let target = fake.path().join("link/enclos");
-        let dirs = crossings(&[target.clone()]);
+        let dirs = crossings(std::slice::from_ref(&target));
         let real = fs::canonicalize(&real).unwrap();
         assert!(dirs.contains(&real), "{dirs:?}");
         assert!(
