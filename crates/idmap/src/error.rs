@@ -56,6 +56,29 @@ pub enum Error {
         name: String,
         reason: String,
     },
+    /// A user namespace could not be made.
+    #[error("Cannot create a user namespace; check that user namespaces are enabled (sysctl user.max_user_namespaces above 0, and kernel.unprivileged_userns_clone=1 where that sysctl exists)")]
+    UserNamespace {
+        #[source]
+        source: nix::errno::Errno,
+    },
+    /// The kernel or the filesystem cannot make an idmapped mount; the
+    /// caller shifts the tree's ids instead.
+    #[error("Cannot make an idmapped mount of {}: {hint}; shift the tree's ids instead", path.display())]
+    IdmappedMountUnsupported {
+        path: PathBuf,
+        hint: &'static str,
+        #[source]
+        source: nix::errno::Errno,
+    },
+    /// A mount call failed.
+    #[error("Cannot {action} {}", path.display())]
+    Mount {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: nix::errno::Errno,
+    },
     /// newuidmap or newgidmap is not installed.
     #[error("{tool} is not installed: the maps of an unprivileged user's container are written by it; install Debian's uidmap package (apt-get install uidmap)")]
     HelperMissing { tool: &'static str },

@@ -2,9 +2,11 @@
 
 mod check;
 mod error;
+mod idmapped;
 mod map;
 mod shift;
 mod subid;
+mod userns;
 mod write;
 mod xattr;
 pub mod xattr_ids;
@@ -13,10 +15,12 @@ pub use check::{
     check, check_allocation, check_overlaps, default_maps_for, Finding, Owner, Problem,
 };
 pub use error::{Error, Result};
+pub use idmapped::{idmapped_mount, move_mount, probe_idmapped_mount, supports_idmapped_mounts};
 pub use map::{IdKind, IdMap, IdMaps};
 pub use shift::{shift_tree, Direction, ShiftStats};
 pub use subid::{
     Allocation, SubIdPaths, SubIdRange, SubIds, SUBGID, SUBUID, SUB_ID_COUNT, SUB_ID_MIN,
 };
+pub use userns::userns_fd_for;
 pub use write::{find_helper, write_directly, write_maps, write_with_helpers, Writer, HELPER_DIRS};
 pub use xattr::get as read_xattr;

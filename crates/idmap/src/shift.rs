@@ -36,7 +36,8 @@ pub enum Direction {
 /// What a shift did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ShiftStats {
-    /// Entries whose ids were shifted, the root included.
+    /// Entries shifted, the root included (an entry whose ids the map
+    /// leaves as they are counts too).
     pub entries: u64,
     /// Further names of a file already shifted through another hard link.
     pub hard_links: u64,
@@ -156,17 +157,19 @@ impl Shifter<'_> {
         }
         let uid = self.map(IdKind::Uid, meta.uid(), path, "The owner")?;
         let gid = self.map(IdKind::Gid, meta.gid(), path, "The group")?;
-        let with_xattrs = file_type.is_file() || file_type.is_dir();
-        let capability = match file_type.is_file() {
-            true => self.shifted_capability(path)?,
-            false => None,
+        // Capabilities live on regular files, default ACLs on directories;
+        // device nodes, fifos, sockets and symlinks are only chowned.
+        let (capability, acl_names): (_, &[&str]) = if file_type.is_file() {
+            (self.shifted_capability(path)?, &[ACL_ACCESS])
+        } else if file_type.is_dir() {
+            (None, &[ACL_ACCESS, ACL_DEFAULT])
+        } else {
+            (None, &[])
         };
         let mut acls = Vec::new();
-        if with_xattrs {
-            for name in [ACL_ACCESS, ACL_DEFAULT] {
-                if let Some(value) = self.shifted_acl(path, name)? {
-                    acls.push((name, value));
-                }
+        for name in acl_names {
+            if let Some(value) = self.shifted_acl(path, name)? {
+                acls.push((*name, value));
             }
         }
         if (uid, gid) != (meta.uid(), meta.gid()) {

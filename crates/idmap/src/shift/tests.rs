@@ -197,3 +197,37 @@ fn an_unmapped_owner_stops_the_shift() {
         "{err}"
     );
 }
+
+#[test]
+fn a_mount_inside_the_tree_is_left_alone() {
+    if !enclos_testkit::require_root("a_mount_inside_the_tree_is_left_alone") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    fs::create_dir(root.join("proc")).unwrap();
+    // A thread of its own unshares the mount namespace, so the tmpfs never
+    // shows on the host; the namespace ends with the thread.
+    let (stats, mounted_owner) = std::thread::spawn(move || {
+        use nix::mount::{mount, MsFlags};
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+        let none: Option<&str> = None;
+        mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none).unwrap();
+        mount(
+            Some("tmpfs"),
+            &root.join("proc"),
+            Some("tmpfs"),
+            MsFlags::empty(),
+            none,
+        )
+        .unwrap();
+        fs::write(root.join("proc/inside"), "").unwrap();
+        let stats = shift_tree(&root, &course_maps(), Direction::ToHost).unwrap();
+        (stats, owner(&root.join("proc/inside")).0)
+    })
+    .join()
+    .unwrap();
+    assert_eq!((stats.entries, stats.other_filesystems), (1, 1));
+    assert_eq!(mounted_owner, 0, "the walk went into another filesystem");
+    assert_eq!(owner(dir.path()).0, 165536);
+}
