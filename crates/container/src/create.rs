@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::ErrorKind;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use enclos_config::Config;
@@ -213,6 +213,12 @@ pub fn create(
         armed: true,
         maps: maps.clone(),
     };
+    if !maps.is_empty() {
+        // The caller's group keeps access once the directory is the
+        // container root's (fill_rootfs): 0770 whatever the umask.
+        fs::set_permissions(c.dir(), fs::Permissions::from_mode(0o770))
+            .map_err(io_err("set the mode of", c.dir()))?;
+    }
     let rootfs = Rootfs::create(opts.backend, c.dir())?;
     let mut config = Config::with_path(c.config_path());
     if let Some(base) = &base {
@@ -364,6 +370,23 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, ["base.conf", "c1"]);
+    }
+
+    #[test]
+    fn a_base_with_includes_is_copied_expanded() {
+        let h = FakeHost::new();
+        fs::write(h.lxcpath.join("common.conf"), "lxc.tty.max = 2\n").unwrap();
+        let base = h.lxcpath.join("base.conf");
+        fs::write(&base, "lxc.include = common.conf\nlxc.start.auto = 1\n").unwrap();
+        let opts = CreateOptions {
+            config_file: Some(base),
+            ..Default::default()
+        };
+        let c = create(&h.lxcpath, "inc", &opts, &mut |_| {}).unwrap();
+        let text = fs::read_to_string(c.config_path()).unwrap();
+        assert!(!text.contains("lxc.include"), "{text}");
+        assert_eq!(text.matches("lxc.tty.max = 2").count(), 1, "{text}");
+        assert_eq!(c.config().unwrap().get("lxc.start.auto"), Some("1"));
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //!   [`send_fd`] and [`recv_fd`]: a pty opened in a container's devpts and
 //!   its master handed to a process outside.
 //! - [`drop_capabilities`] / [`keep_only`]: `lxc.cap.drop` and `lxc.cap.keep`.
+//! - [`spawn_userns`]: a child in a new user namespace, root there once the
+//!   caller's callback has written its maps.
 //!
 //! ```no_run
 //! use std::time::Duration;
