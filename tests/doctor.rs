@@ -5,11 +5,11 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use enclos_tests::lab::{run, Out};
-use enclos_tests::{enclos_bin, missing_feature, require_root};
+use enclos_tests::user::TestUser;
+use enclos_tests::{enclos_bin, require_root};
 use serde_json::Value;
 
 const CHECKS: [&str; 5] = [
@@ -82,103 +82,18 @@ fn json_for_root() {
     exit_code_matches(&out, &rows);
 }
 
-/// A user made for the test (useradd, with a home in a temporary
-/// directory), removed with its home and its subordinate ids by Drop,
-/// even when the test fails.
-struct TestUser {
-    name: String,
-    home: PathBuf,
-    _dir: tempfile::TempDir,
+fn rows_of<'a>(rows: &'a [Value], check: &str) -> Vec<&'a Value> {
+    rows.iter().filter(|r| r["check"] == check).collect()
 }
 
-impl TestUser {
-    /// `None` (after a skip) when this host has no useradd.
-    fn new(tag: &str) -> Option<TestUser> {
-        let dir = tempfile::Builder::new()
-            .prefix("enclos-user-")
-            .tempdir()
-            .unwrap();
-        // Others may enter it, as /home: the home below is what is tested.
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let name = format!("enc{tag}{}", std::process::id());
-        let home = dir.path().join(&name);
-        let status = Command::new("useradd")
-            .args(["-m", "-s", "/bin/sh", "-d"])
-            .arg(&home)
-            .arg(&name)
-            .status();
-        match status {
-            Ok(s) if s.success() => {}
-            Ok(s) => panic!("useradd {name} failed: {s}"),
-            Err(e) => {
-                missing_feature(tag, &format!("cannot run useradd: {e}"));
-                return None;
-            }
-        }
-        Some(TestUser {
-            name,
-            home,
-            _dir: dir,
-        })
-    }
-
-    /// The user's first range of /etc/subuid, given one if it has none.
-    fn subuid_start(&self) -> u32 {
-        let find = || {
-            fs::read_to_string("/etc/subuid")
-                .ok()?
-                .lines()
-                .find_map(|l| {
-                    let f: Vec<&str> = l.split(':').collect();
-                    (f.len() == 3 && f[0] == self.name).then(|| f[1].parse().ok())?
-                })
-        };
-        if let Some(start) = find() {
-            return start;
-        }
-        let uid = nix::unistd::User::from_name(&self.name)
-            .unwrap()
-            .unwrap()
-            .uid
-            .as_raw();
-        let start = 1_000_000 + uid * 65536;
-        let range = format!("{start}-{}", start + 65535);
-        let ok = Command::new("usermod")
-            .args(["--add-subuids", &range, "--add-subgids", &range, &self.name])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "usermod --add-subuids {range} {} failed", self.name);
-        start
-    }
-
-    /// `enclos ARGS` run as the user, with its HOME.
-    fn enclos(&self, bin: &Path, args: &[&str]) -> Out {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid",
-            &self.name,
-            "--regid",
-            &self.name,
-            "--init-groups",
-            "--",
-        ])
-        .arg(bin)
-        .args(args)
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("XDG_DATA_HOME")
-        .env("HOME", &self.home)
-        .env("USER", &self.name);
-        run(c)
-    }
-}
-
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel")
-            .args(["-r", "-f", &self.name])
-            .output();
-    }
+/// Writes the course's maps, with the user's own range, to its default
+/// configuration.
+fn course_config(user: &TestUser) {
+    let start = user.subid;
+    user.write(
+        ".config/enclos/default.conf",
+        &format!("lxc.idmap = u 0 {start} 65536\nlxc.idmap = g 0 {start} 65536\n"),
+    );
 }
 
 #[test]
@@ -186,37 +101,17 @@ fn a_home_without_execute_permission() {
     if !require_root("a_home_without_execute_permission") {
         return;
     }
-    let Some(user) = TestUser::new("doc") else {
-        return;
-    };
-    let start = user.subuid_start();
-    let conf = user.home.join(".config/enclos/default.conf");
-    fs::create_dir_all(conf.parent().unwrap()).unwrap();
-    fs::write(
-        &conf,
-        format!("lxc.idmap = u 0 {start} 65536\nlxc.idmap = g 0 {start} 65536\n"),
-    )
-    .unwrap();
-    let chown = Command::new("chown")
-        .args(["-R", &format!("{0}:{0}", user.name)])
-        .arg(user.home.join(".config"))
-        .status()
-        .unwrap();
-    assert!(chown.success());
-    // The binary where the user may run it.
-    let bin = user.home.parent().unwrap().join("enclos");
-    fs::copy(enclos_bin(), &bin).unwrap();
+    let user = TestUser::new("doc");
+    course_config(&user);
+    let start = user.subid;
     fs::set_permissions(&user.home, fs::Permissions::from_mode(0o700)).unwrap();
 
-    let out = user.enclos(&bin, &["doctor", "--format", "json"]);
+    let out = user.enclos(&["doctor", "--format", "json"]);
     let rows = findings(&out);
     exit_code_matches(&out, &rows);
     assert_eq!(out.code, Some(1), "{out:#?}");
     let h = user.home.display();
-    let access: Vec<&Value> = rows
-        .iter()
-        .filter(|r| r["check"] == "rootfs_access")
-        .collect();
+    let access = rows_of(&rows, "rootfs_access");
     assert_eq!(access.len(), 1, "{out:#?}");
     assert_eq!(access[0]["status"], "problem");
     let detail = access[0]["detail"].as_str().unwrap();
@@ -235,7 +130,7 @@ fn a_home_without_execute_permission() {
         format!("chmod o+x {h}, or for the container's root alone: setfacl -m u:{start}:x {h}")
     );
     // The same in text, one line.
-    let text = user.enclos(&bin, &["doctor"]);
+    let text = user.enclos(&["doctor"]);
     assert_eq!(text.code, Some(1));
     assert!(
         text.stdout.lines().any(|l| l.starts_with("problem rootfs_access: ")
@@ -258,15 +153,74 @@ fn a_home_without_execute_permission() {
         .status()
         .unwrap();
     assert!(fixed.success());
-    let out = user.enclos(&bin, &["doctor", "--format", "json"]);
+    let out = user.enclos(&["doctor", "--format", "json"]);
     let rows = findings(&out);
-    let access: Vec<&Value> = rows
-        .iter()
-        .filter(|r| r["check"] == "rootfs_access")
-        .collect();
+    let access = rows_of(&rows, "rootfs_access");
     assert_eq!(access.len(), 1, "{out:#?}");
     assert_eq!(access[0]["status"], "ok", "{out:#?}");
-    let subids: Vec<&Value> = rows.iter().filter(|r| r["check"] == "subids").collect();
+    let subids = rows_of(&rows, "subids");
     assert_eq!(subids[0]["status"], "ok", "{out:#?}");
     exit_code_matches(&out, &rows);
+}
+
+/// Removes a user's delegated cgroups when the test ends.
+struct Delegated<'u>(&'u TestUser);
+
+impl Drop for Delegated<'_> {
+    fn drop(&mut self) {
+        let mut c = Command::new(enclos_bin());
+        c.args(["cg", "delegate", "--user", &self.0.name, "--remove"]);
+        let _ = run(c);
+    }
+}
+
+#[test]
+fn cgroups_before_and_after_cg_delegate() {
+    if !require_root("cgroups_before_and_after_cg_delegate") {
+        return;
+    }
+    let user = TestUser::new("dcg");
+    course_config(&user);
+    let cgroups = |out: &Out| -> Vec<(String, String, Option<String>)> {
+        rows_of(&findings(out), "cgroups")
+            .iter()
+            .map(|r| {
+                (
+                    r["status"].as_str().unwrap().to_string(),
+                    r["detail"].as_str().unwrap().to_string(),
+                    r["fix"].as_str().map(str::to_string),
+                )
+            })
+            .collect()
+    };
+    let before = cgroups(&user.enclos(&["doctor", "--format", "json"]));
+    assert_eq!(before.len(), 1, "{before:#?}");
+    assert_eq!(before[0].0, "warning", "{before:#?}");
+    assert!(
+        before[0]
+            .1
+            .starts_with(&format!("{} owns no cgroup on ", user.name)),
+        "{before:#?}"
+    );
+    let fix = format!("as root: enclos cg delegate --user {}", user.name);
+    assert!(
+        before[0].2.as_deref().unwrap().starts_with(&fix),
+        "{before:#?}"
+    );
+
+    // The fix as printed.
+    let _undo = Delegated(&user);
+    let mut c = Command::new(enclos_bin());
+    c.args(["cg", "delegate", "--user", &user.name]);
+    run(c).success();
+    let after = cgroups(&user.enclos(&["doctor", "--format", "json"]));
+    assert_eq!(after.len(), 1, "{after:#?}");
+    assert_eq!(after[0].0, "ok", "{after:#?}");
+    let layout = enclos_cgroupfs::Layout::discover().unwrap();
+    let memory = layout.resolve("memory").unwrap();
+    let leaf = enclos_cgroupfs::delegated_dir(memory, &user.name);
+    assert!(
+        after[0].1.contains(&format!("({})", leaf.display())),
+        "{after:#?}"
+    );
 }

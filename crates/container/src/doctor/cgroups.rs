@@ -1,10 +1,10 @@
-//! A cgroup the user may write: on each hierarchy with controllers, a
-//! group whose directory and `cgroup.procs` the user owns, where the
-//! container's group can go.
+//! A cgroup the user may write: on each hierarchy, a group whose
+//! directory and `cgroup.procs` the user owns, where the container's group
+//! can go.
 //!
 //! Where such a group is looked for, on each hierarchy:
-//! - `user/<name>`, which `enclos cg delegate --user NAME` (run by root)
-//!   makes on v1 and without systemd, as pam_cgfs does;
+//! - `user/<name>/0` ([`enclos_cgroupfs::delegated_dir`]), which `enclos cg
+//!   delegate --user NAME` (run by root) makes, as pam_cgfs does;
 //! - on v2, `user.slice/user-<uid>.slice/user@<uid>.service`, the subtree
 //!   systemd delegates to a user's manager;
 //! - the caller's own group and the groups above it.
@@ -19,7 +19,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use enclos_cgroupfs::{read_membership, v2_name, Hierarchy, Layout, Version};
+use enclos_cgroupfs::{delegated_dir, read_membership, v2_name, Hierarchy, Kind, Layout, Version};
 
 use super::{Check, Finding, HostPaths, Subject};
 
@@ -33,8 +33,8 @@ fn owned_by(dir: &Path, uid: u32) -> bool {
 
 /// The group of `h` delegated to the user, if there is one.
 fn delegated(h: &Hierarchy, subject: &Subject, own: Option<&str>) -> Option<PathBuf> {
-    let (name, uid) = (&subject.user.name, subject.user.uid);
-    let mut candidates = vec![format!("user/{name}")];
+    let uid = subject.user.uid;
+    let mut candidates = Vec::new();
     if h.version == Version::V2 {
         candidates.push(format!("user.slice/user-{uid}.slice/user@{uid}.service"));
     }
@@ -48,9 +48,8 @@ fn delegated(h: &Hierarchy, subject: &Subject, own: Option<&str>) -> Option<Path
             }
         }
     }
-    candidates
-        .iter()
-        .map(|rel| h.dir(rel))
+    std::iter::once(delegated_dir(h, &subject.user.name))
+        .chain(candidates.iter().map(|rel| h.dir(rel)))
         .find(|dir| owned_by(dir, uid))
 }
 
@@ -72,7 +71,8 @@ fn missing_v2(dir: &Path, needed: &[&str]) -> Vec<String> {
 fn delegate_fix(subject: &Subject, layout: &Layout) -> String {
     let user = &subject.user.name;
     let mut fix = format!("as root: enclos cg delegate --user {user}");
-    if layout.unified().is_some() {
+    // systemd delegates on v2 only.
+    if layout.kind() == Kind::Unified {
         let start = match &subject.name {
             Some(n) => format!("enclos start -n {n}"),
             None => "enclos start -n NAME".to_string(),
@@ -109,14 +109,18 @@ pub(super) fn check(host: &HostPaths, subject: &Subject) -> Vec<Finding> {
     };
     let (mut ok, mut warn, mut bad) = (Vec::new(), Vec::new(), Vec::new());
     let mut findings = Vec::new();
-    // Named v1 hierarchies (name=systemd) hold no controller to delegate.
-    for h in layout.hierarchies.iter().filter(|h| {
-        !h.controllers.is_empty() && h.controllers.iter().any(|c| !c.starts_with("name="))
-    }) {
+    // Every hierarchy, as `cg delegate` makes the user's group on each.
+    for h in &layout.hierarchies {
         let own = layout.group_of(h, &memberships);
         match delegated(h, subject, own) {
             Some(dir) if h.version == Version::V2 => {
-                let missing = missing_v2(&dir, &needed);
+                // Only those the v2 hierarchy serves (not v1's, on a hybrid host).
+                let on_v2: Vec<&str> = needed
+                    .iter()
+                    .copied()
+                    .filter(|c| layout.resolve(c).is_ok_and(|r| r.version == Version::V2))
+                    .collect();
+                let missing = missing_v2(&dir, &on_v2);
                 if !missing.is_empty() {
                     findings.push(v2_missing(subject, &dir, &missing));
                 }
@@ -241,8 +245,9 @@ mod tests {
     fn delegated_with_cg_delegate() {
         let fake = Fake::new();
         let root = hybrid(&fake);
-        group(&root.join("memory/user/lxcnp"));
-        group(&root.join("pids/user/lxcnp"));
+        for h in ["memory", "pids", "systemd", "unified"] {
+            group(&root.join(h).join("user/lxcnp/0"));
+        }
         let mut s = me(&fake);
         s.controllers = vec!["memory".into()];
         let found = check(&fake.paths, &s);
@@ -251,7 +256,8 @@ mod tests {
         assert_eq!(
             found[0].detail,
             format!(
-                "delegated to lxcnp: memory ({r}/memory/user/lxcnp), pids ({r}/pids/user/lxcnp)",
+                "delegated to lxcnp: memory ({r}/memory/user/lxcnp/0), pids ({r}/pids/user/lxcnp/0), \
+                 name=systemd ({r}/systemd/user/lxcnp/0), unified ({r}/unified/user/lxcnp/0)",
                 r = root.display()
             )
         );
@@ -261,7 +267,7 @@ mod tests {
     fn not_delegated() {
         let fake = Fake::new();
         let root = hybrid(&fake);
-        group(&root.join("pids/user/lxcnp"));
+        group(&root.join("pids/user/lxcnp/0"));
         // A group the user does not own.
         let mut s = me(&fake);
         s.user.uid += 1;
@@ -282,14 +288,11 @@ mod tests {
         );
         assert_eq!(
             found[0].fix.as_deref(),
-            Some(
-                "as root: enclos cg delegate --user lxcnp, or under systemd start it in a delegated \
-                 scope: systemd-run --user --scope -p Delegate=yes enclos start -n NAME"
-            )
+            Some("as root: enclos cg delegate --user lxcnp")
         );
         assert_eq!(
             found[1].detail,
-            "lxcnp owns no cgroup on pids: the container runs without limits there"
+            "lxcnp owns no cgroup on pids, name=systemd, unified: the container runs without limits there"
         );
     }
 
