@@ -1,7 +1,13 @@
 //! The container's cgroup: created and given the settings of the
 //! configuration (`lxc.cgroup.*`, `lxc.cgroup2.*`).
 
-use enclos_cgroupfs::{Cgroup, DeleteOptions, Permissions, Populated, Version, DELEGATED_FILES};
+use std::sync::Arc;
+
+use enclos_cgroupfs::{
+    delegated_dir, Cgroup, DeleteOptions, Layout, Permissions, Populated, Version, DELEGATED_FILES,
+    SESSION, USERS_DIR,
+};
+use nix::unistd::AccessFlags;
 
 use super::plan::Plan;
 use crate::error::{chain, Error, Result};
@@ -56,6 +62,11 @@ const V2_DELEGATE_LIST: &str = "/sys/kernel/cgroup/delegate";
 /// delegatable files), on every hierarchy, so that the container can
 /// manage its own subtree; its limits stay root's.
 pub(crate) fn delegate(cg: &Cgroup, root: super::idmap::MappedRoot) -> Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        // Only root may give files away; a user's container keeps its
+        // group as the user's (its limits are set from outside).
+        return Ok(());
+    }
     let v2_files: Vec<String> = std::fs::read_to_string(V2_DELEGATE_LIST)
         .map(|t| t.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
@@ -111,4 +122,33 @@ fn apply_cgroup_settings(plan: &Plan, cg: &Cgroup) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Where a user's (not root's) container gets its cgroup: the subtree
+/// `enclos cg delegate --user NAME` made (`user/NAME/0` on each
+/// hierarchy), on the hierarchies where the user may write it. Returns
+/// the layout of those hierarchies and the prefix of the container's
+/// path; without any, an empty layout (no cgroup, no limits), said once.
+pub(crate) fn user_placement(name: &str, layout: &Layout) -> (Arc<Layout>, Option<String>) {
+    let user = match crate::userns::current_owner(std::path::Path::new(crate::userns::PASSWD)) {
+        Ok(o) => o.name,
+        Err(_) => nix::unistd::getuid().to_string(),
+    };
+    let hierarchies: Vec<_> = layout
+        .hierarchies
+        .iter()
+        .filter(|h| {
+            let dir = delegated_dir(h, &user);
+            dir.is_dir() && nix::unistd::access(&dir, AccessFlags::W_OK).is_ok()
+        })
+        .cloned()
+        .collect();
+    if hierarchies.is_empty() {
+        eprintln!(
+            "enclos: warning: no cgroup is delegated to user '{user}': container '{name}' runs without cgroup limits (freeze and memory figures need one); as root, `enclos cg delegate --user {user}` gives one"
+        );
+        return (Arc::new(Layout { hierarchies }), None);
+    }
+    let prefix = format!("{USERS_DIR}/{user}/{SESSION}");
+    (Arc::new(Layout { hierarchies }), Some(prefix))
 }
