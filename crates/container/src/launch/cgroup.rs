@@ -134,9 +134,20 @@ pub(crate) fn user_placement(name: &str, layout: &Layout) -> (Arc<Layout>, Optio
         Ok(o) => o.name,
         Err(_) => nix::unistd::getuid().to_string(),
     };
+    let prefix = format!("{USERS_DIR}/{user}/{SESSION}");
+    // On v2 a process moves only where the writer may write the common
+    // ancestor's cgroup.procs: the user's processes must already be in
+    // the subtree (a login through pam_cgfs puts them there).
+    let own_v2 = std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        .unwrap_or_default();
+    let v2_inside = own_v2.trim_start_matches('/').starts_with(&prefix);
     let hierarchies: Vec<_> = layout
         .hierarchies
         .iter()
+        .filter(|h| h.version != Version::V2 || v2_inside)
         .filter(|h| {
             let dir = delegated_dir(h, &user);
             dir.is_dir() && nix::unistd::access(&dir, AccessFlags::W_OK).is_ok()
@@ -149,6 +160,5 @@ pub(crate) fn user_placement(name: &str, layout: &Layout) -> (Arc<Layout>, Optio
         );
         return (Arc::new(Layout { hierarchies }), None);
     }
-    let prefix = format!("{USERS_DIR}/{user}/{SESSION}");
     (Arc::new(Layout { hierarchies }), Some(prefix))
 }
