@@ -114,3 +114,36 @@ fn a_users_container_starts_in_its_delegated_cgroups() {
     root_enclos(&["cg", "delegate", "--user", &u.name]).success();
     start_attach_stop(&u, true);
 }
+
+#[test]
+fn a_home_the_mapped_root_cannot_search_gets_the_doctors_finding() {
+    if !require_root("a_home_the_mapped_root_cannot_search_gets_the_doctors_finding") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let u = TestUser::new("sh");
+    u.write(
+        ".config/lxc/default.conf",
+        &format!(
+            "lxc.idmap = u 0 {s} {RANGE}\nlxc.idmap = g 0 {s} {RANGE}\n",
+            s = u.subid
+        ),
+    );
+    u.enclos(&["create", "-n", "np", "-t", "busybox"]).success();
+    std::fs::set_permissions(&u.home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = u.enclos(&["start", "-n", "np"]);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    let home = u.home.display().to_string();
+    assert!(
+        out.stderr.contains("`enclos doctor -n np` finds:")
+            && out.stderr.contains("problem rootfs_access")
+            && out.stderr.contains(&format!("chmod o+x {home}")),
+        "{}",
+        out.stderr
+    );
+    let ls = u.enclos(&["ls", "-f"]).success();
+    assert!(ls.stdout.contains("STOPPED"), "{}", ls.stdout);
+    assert!(user_cgroups(&u, "np").is_empty());
+    std::fs::set_permissions(&u.home, std::fs::Permissions::from_mode(0o711)).unwrap();
+    u.enclos(&["destroy", "-n", "np"]).success();
+}
