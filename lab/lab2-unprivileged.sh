@@ -30,18 +30,37 @@ cp "$ENCLOS" "$UBIN/enclos"
 "$UBIN/enclos" compat install "$UBIN" >/dev/null
 chmod 755 "$LAB_TMP" "$UBIN"
 
+# The course's ~/.config/lxc/default.conf includes /etc/lxc/default.conf.
+# Where LXC's own default asks for a network (veth on lxcbr0), which
+# enclos does not set up yet, the user's part runs in a private mount
+# namespace where /etc/lxc is an empty tmpfs: enclos's own default stands
+# in for LXC's, as on a host without LXC.
+HIDE=
+if [ -f /etc/lxc/default.conf ] &&
+    awk -F= '$1 ~ /^[ \t]*lxc\.net(work)?\.[0-9]*\.?type[ \t]*$/ {gsub(/[ \t]/, "", $2); if ($2 != "" && $2 != "empty" && $2 != "none") f = 1} END {exit !f}' /etc/lxc/default.conf; then
+    say "/etc/lxc/default.conf asks for a network enclos does not set up yet: the user's commands run with /etc/lxc hidden (unshare -m, a tmpfs over it)"
+    HIDE=1
+fi
+# su_user ARGS...: su as the user, in the namespace hiding /etc/lxc when
+# HIDE is set.
+SU=(su)
+[ -z "$HIDE" ] || SU=(unshare -m --propagation private sh -c 'mount -t tmpfs -o ro tmpfs /etc/lxc && exec "$@"' sh su)
+su_user() {
+    "${SU[@]}" "$@"
+}
+
 # as_user CMD: print CMD at the user's prompt and run it as the user, in a
 # login shell (its own HOME, no root environment), with the links first in
 # PATH.
 as_user() {
     printf '%s%s@lab:~$ %s%s\n' "$_B" "$U" "$1" "$_N"
-    su -l "$U" -s /bin/sh -c "export PATH=$UBIN:\$PATH; $1"
+    su_user -l "$U" -s /bin/sh -c "export PATH=$UBIN:\$PATH; $1"
 }
 # user_out VAR CMD: like as_user, keeping the output in VAR.
 user_out() {
     local __var=$1 __o
     printf '%s%s@lab:~$ %s%s\n' "$_B" "$U" "$2" "$_N"
-    __o=$(su -l "$U" -s /bin/sh -c "export PATH=$UBIN:\$PATH; $2")
+    __o=$(su_user -l "$U" -s /bin/sh -c "export PATH=$UBIN:\$PATH; $2")
     printf '%s\n' "$__o"
     printf -v "$__var" '%s' "$__o"
 }
@@ -100,7 +119,7 @@ init_line=$(printf '%s\n' "$ps" | awk '$1 == 1')
 check_contains "PID 1 in the container" "$init_line" "root"
 
 say "At a terminal, as the course does it:"
-term_start su -l "$U" -s /bin/sh -c "export PATH=$UBIN:\$PATH; exec lxc-attach -n $C"
+term_start "${SU[@]}" -l "$U" -s /bin/sh -c "export PATH=$UBIN:\$PATH; exec lxc-attach -n $C"
 term_expect "# "
 term_run "ps aux"
 check_contains "ps aux in the container" "$TERM_GOT" "init"
