@@ -351,8 +351,11 @@ fn freezer(c: &Container) -> Result<Cgroup> {
     let layout = c.layout()?;
     let cg = Cgroup::new(layout, &["freezer"], &c.cgroup_name())?;
     if !nix::unistd::geteuid().is_root() && cg.members().iter().all(|m| !m.dir.is_dir()) {
+        let user = crate::userns::current_owner(std::path::Path::new(crate::userns::PASSWD))
+            .map(|o| o.name)
+            .unwrap_or_else(|_| "NAME".to_string());
         return Err(Error::Unsupported(format!(
-            "Container '{}' has no freezer cgroup: no cgroup was delegated to this user when it started; as root, `enclos cg delegate --user NAME`, then restart it",
+            "Container '{}' has no freezer cgroup: no cgroup was delegated to user '{user}' when it started; as root, `enclos cg delegate --user {user}`, then restart it",
             c.name()
         )));
     }
