@@ -26,7 +26,7 @@ use crate::init::{Init, ATTACHED, GO, READY, SETUP_TIMEOUT};
 use crate::mapped_root::RootfsIdmap;
 use crate::process::container_env;
 
-pub(crate) use cgroup::make_cgroup;
+pub(crate) use cgroup::{make_cgroup, user_cgroup_fix};
 pub(crate) use plan::Plan;
 pub(crate) use rootfs::rootfs_spec;
 

@@ -349,14 +349,15 @@ pub fn kill_and_clean(c: &Container) -> Result<()> {
 
 fn freezer(c: &Container) -> Result<Cgroup> {
     let layout = c.layout()?;
-    let cg = Cgroup::new(layout, &["freezer"], &c.cgroup_name())?;
+    let cg = Cgroup::new(layout.clone(), &["freezer"], &c.cgroup_name())?;
     if !nix::unistd::geteuid().is_root() && cg.members().iter().all(|m| !m.dir.is_dir()) {
         let user = crate::userns::current_owner(std::path::Path::new(crate::userns::PASSWD))
             .map(|o| o.name)
             .unwrap_or_else(|_| "NAME".to_string());
         return Err(Error::Unsupported(format!(
-            "Container '{}' has no freezer cgroup: no cgroup was delegated to user '{user}' when it started; as root, `enclos cg delegate --user {user}`, then restart it",
-            c.name()
+            "Container '{}' has no freezer cgroup: it started without one ({}, then restart it)",
+            c.name(),
+            crate::launch::user_cgroup_fix(&user, &layout)
         )));
     }
     Ok(cg)

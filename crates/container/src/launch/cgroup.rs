@@ -156,9 +156,30 @@ pub(crate) fn user_placement(name: &str, layout: &Layout) -> (Arc<Layout>, Optio
         .collect();
     if hierarchies.is_empty() {
         eprintln!(
-            "enclos: warning: no cgroup is delegated to user '{user}': container '{name}' runs without cgroup limits (freeze and memory figures need one); as root, `enclos cg delegate --user {user}` gives one"
+            "enclos: warning: container '{name}' runs without cgroup limits (freeze and memory figures need a cgroup): {}",
+            user_cgroup_fix(&user, layout)
         );
         return (Arc::new(Layout { hierarchies }), None);
     }
     (Arc::new(Layout { hierarchies }), Some(prefix))
+}
+
+/// Why a user's container got no cgroup on this host, and what gives it
+/// one. On cgroup v1 (and hybrid) hosts, the subtree `enclos cg delegate`
+/// makes. On a cgroup v2 only host (systemd's default), a process moves
+/// only between groups whose common ancestor the mover may write, so the
+/// user's processes must already run in the delegated subtree, with no
+/// process left in the groups that enable controllers: enclos does not
+/// set that up yet (a scope systemd delegates, asked over D-Bus, is the
+/// way), so it says so rather than name a command that would not help.
+pub(crate) fn user_cgroup_fix(user: &str, layout: &Layout) -> String {
+    if layout.kind() == enclos_cgroupfs::Kind::Unified {
+        format!(
+            "this host has cgroup v2 only, where enclos cannot give a container of user '{user}' a cgroup yet (`enclos cg delegate` is not enough there: the user's own processes would have to run in that subtree); run the container as root where it needs limits"
+        )
+    } else {
+        format!(
+            "no cgroup is delegated to user '{user}'; as root, `enclos cg delegate --user {user}` gives one"
+        )
+    }
 }
