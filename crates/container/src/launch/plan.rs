@@ -28,6 +28,8 @@ pub(crate) struct Plan {
     /// An unprivileged container's maps and root (`lxc.idmap`).
     pub userns: Option<super::idmap::Userns>,
     pub foreground: bool,
+    /// Capabilities, no_new_privs and the compiled seccomp filter.
+    pub confine: crate::confine::Confinement,
 }
 
 impl Plan {
@@ -51,6 +53,7 @@ impl Plan {
         let mount = config.rootfs_mount().map(PathBuf::from);
         let hooks = crate::hooks::Hooks::new(c.name(), &config, mount.as_ref().unwrap_or(&rootfs));
         let layout = c.layout()?;
+        let confine = crate::confine::Confinement::from_config(&config, c.name())?;
         Ok(Plan {
             container: c.clone(),
             cgroups: crate::cgroup_keys::placement(&config, c, &layout)?,
@@ -63,6 +66,7 @@ impl Plan {
             rootfs,
             userns,
             foreground,
+            confine,
         })
     }
 }
