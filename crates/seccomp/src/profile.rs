@@ -352,10 +352,12 @@ fn parse_rule(line: &str, default: Action) -> std::result::Result<Rule, String> 
     let (action, used) = match parse_action(&words[1..])? {
         Some(found) => found,
         None if words.len() == 1 => (default, 0),
-        None => return Err(format!(
+        None => {
+            return Err(format!(
             "Unknown action '{}' for {name} (expected kill, errno N, trap, notify, allow or log)",
             words[1..].join(" ")
-        )),
+        ))
+        }
     };
     if 1 + used != words.len() {
         return Err(format!(
