@@ -140,3 +140,77 @@ fn seccomp_status_line() {
     std::fs::write(&status, "Name:\tx\nSeccomp:\t2\nSeccomp_filters:\t1\n").unwrap();
     assert!(already_confined(&status).unwrap());
 }
+
+/// errno of a raw syscall, or 0.
+fn raw(nr: libc::c_long, args: [libc::c_long; 4]) -> i32 {
+    // SAFETY: every call below passes null or invalid arguments that the
+    // kernel (or the filter) rejects before touching memory or state.
+    let rc = unsafe { libc::syscall(nr, args[0], args[1], args[2], args[3]) };
+    if rc < 0 {
+        std::io::Error::last_os_error().raw_os_error().unwrap()
+    } else {
+        0
+    }
+}
+
+/// The calls of LXC's common.seccomp, each with arguments the kernel would
+/// refuse with another errno, so that the filter's answer shows.
+fn common_calls() -> Vec<(&'static str, i32)> {
+    let nowhere = c"/nonexistent-enclos-mount".as_ptr() as libc::c_long;
+    let no_module = c"enclos_no_such_module".as_ptr() as libc::c_long;
+    let empty = c"".as_ptr() as libc::c_long;
+    vec![
+        // Flags no kernel knows: EINVAL without the filter.
+        ("kexec_load", raw(libc::SYS_kexec_load, [0, 0, 0, -1])),
+        (
+            "open_by_handle_at",
+            raw(libc::SYS_open_by_handle_at, [-1, 0, 0, 0]),
+        ),
+        ("init_module", raw(libc::SYS_init_module, [0, 0, empty, 0])),
+        (
+            "finit_module",
+            raw(libc::SYS_finit_module, [-1, empty, 0, 0]),
+        ),
+        (
+            "delete_module",
+            raw(
+                libc::SYS_delete_module,
+                [no_module, libc::O_NONBLOCK as libc::c_long, 0, 0],
+            ),
+        ),
+        (
+            "umount2 MNT_FORCE",
+            raw(
+                libc::SYS_umount2,
+                [nowhere, libc::MNT_FORCE as libc::c_long, 0, 0],
+            ),
+        ),
+        ("umount2", raw(libc::SYS_umount2, [nowhere, 0, 0, 0])),
+    ]
+}
+
+#[test]
+fn common_profile_answers_with_lxc_errnos() {
+    if !is_root() {
+        return;
+    }
+    let free = std::thread::spawn(common_calls).join().unwrap();
+    assert!(
+        free.iter()
+            .all(|(_, e)| *e != libc::EPERM && *e != libc::EACCES),
+        "without the filter: {free:?}"
+    );
+    let got = confined(filter(crate::COMMON_PROFILE).unwrap(), common_calls);
+    assert_eq!(
+        got,
+        [
+            ("kexec_load", libc::EPERM),
+            ("open_by_handle_at", libc::EPERM),
+            ("init_module", libc::EPERM),
+            ("finit_module", libc::EPERM),
+            ("delete_module", libc::EPERM),
+            ("umount2 MNT_FORCE", libc::EACCES),
+            ("umount2", libc::ENOENT),
+        ]
+    );
+}
