@@ -255,6 +255,69 @@ impl Profile {
     }
 }
 
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Eq => "==",
+            Op::Ge => ">=",
+            Op::Gt => ">",
+            Op::MaskedEq(_) => "&=",
+        })
+    }
+}
+
+impl std::fmt::Display for Condition {
+    /// `[ARG,VALUE,OP]`, or `[ARG,VALUE,&=,MASK]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{},{},{}", self.arg, self.value, self.op)?;
+        if let Op::MaskedEq(mask) = self.op {
+            write!(f, ",{mask}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+impl std::fmt::Display for Profile {
+    /// The profile in LXC's language, which parses back to the same
+    /// rules (`reject_force_umount` is written as the rule it stands for).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let policy = match self.policy {
+            Policy::Allowlist => "allowlist",
+            Policy::Denylist => "denylist",
+        };
+        writeln!(f, "{}", self.version)?;
+        if self.version == 1 {
+            writeln!(f, "{policy}")?;
+        } else {
+            writeln!(f, "{policy} {}", self.default_action)?;
+        }
+        let mut arch: Option<&str> = None;
+        for rule in &self.rules {
+            if rule.arch.as_deref() != arch {
+                arch = rule.arch.as_deref();
+                writeln!(f, "[{}]", arch.unwrap_or("all"))?;
+            }
+            match &rule.syscall {
+                Syscall::Number(n) if self.version == 1 => {
+                    writeln!(f, "{n}")?;
+                    continue;
+                }
+                Syscall::Number(n) => write!(f, "{n}")?,
+                Syscall::Name(name) => write!(f, "{name}")?,
+            }
+            write!(f, " {}", rule.action)?;
+            for c in &rule.conditions {
+                write!(f, " {c}")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
 /// A line without its `#` comment and surrounding blanks.
 fn strip_comment(line: &str) -> &str {
     line.split('#').next().unwrap_or("").trim()

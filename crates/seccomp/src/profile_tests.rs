@@ -221,6 +221,26 @@ fn seven_conditions_are_too_many() {
 }
 
 #[test]
+fn written_back_it_reads_the_same() {
+    let text = "2\ndenylist errno 38\nreject_force_umount\n[x86_64]\nmkdir errno 1 [1,448,==]\n[all]\nclone trap [0,256,&=,256]\n";
+    let p = parse(text).unwrap();
+    assert_eq!(
+        p.to_string(),
+        "2\ndenylist errno 38\numount2 errno 13 [1,1,&=,1]\n[x86_64]\nmkdir errno 1 [1,448,==]\n[all]\nclone trap [0,256,&=,256]\n"
+    );
+    let again = parse(&p.to_string()).unwrap();
+    assert_eq!(again.rules.len(), 3);
+    for (a, b) in again.rules.iter().zip(&p.rules) {
+        assert_eq!(
+            (&a.syscall, a.action, &a.conditions, &a.arch),
+            (&b.syscall, b.action, &b.conditions, &b.arch)
+        );
+    }
+    let v1 = parse("1\nwhitelist\n0\n60\n").unwrap();
+    assert_eq!(v1.to_string(), "1\nallowlist\n0\n60\n");
+}
+
+#[test]
 fn a_missing_file_is_named() {
     let e = Profile::load(Path::new("/nonexistent/p.seccomp")).unwrap_err();
     assert_eq!(
@@ -232,6 +252,16 @@ fn a_missing_file_is_named() {
 mod props {
     use super::*;
     use proptest::prelude::*;
+
+    fn without_lines(p: &Profile) -> Vec<Rule> {
+        p.rules
+            .iter()
+            .map(|r| Rule {
+                line: 0,
+                ..r.clone()
+            })
+            .collect()
+    }
 
     /// Lines made of the profile language's own words, so that parses
     /// get deep, and arbitrary text.
@@ -258,8 +288,18 @@ mod props {
                 Ok(p) => {
                     let count = text.lines().count();
                     prop_assert!(p.rules.iter().all(|r| r.line >= 3 && r.line <= count));
+                    // Written back, it parses the same.
+                    let again = Profile::parse(&p.to_string(), Path::new("/p/s"));
+                    prop_assert!(again.is_ok(), "{} does not parse again: {:?}", p, again);
+                    let again = again.unwrap();
+                    prop_assert_eq!(
+                        (again.version, again.policy, again.default_action),
+                        (p.version, p.policy, p.default_action)
+                    );
+                    prop_assert_eq!(without_lines(&again), without_lines(&p));
                 }
                 Err(Error::Parse { path, line, .. }) => {
+
                     prop_assert_eq!(path, Path::new("/p/s"));
                     prop_assert!(line >= 1 && line <= text.lines().count().max(1));
                     let shown = Profile::parse(&text, Path::new("/p/s")).unwrap_err().to_string();
