@@ -49,11 +49,11 @@ impl Plan {
             }
         };
         let ns = crate::ns_plan::NsPlan::new(c, &config)?;
+        let confine = crate::confine::Confinement::from_config(&config, c.name())?;
         let userns = super::idmap::Userns::plan(c.name(), config.idmaps(), &rootfs)?;
         let mount = config.rootfs_mount().map(PathBuf::from);
         let hooks = crate::hooks::Hooks::new(c.name(), &config, mount.as_ref().unwrap_or(&rootfs));
         let layout = c.layout()?;
-        let confine = crate::confine::Confinement::from_config(&config, c.name())?;
         Ok(Plan {
             container: c.clone(),
             cgroups: crate::cgroup_keys::placement(&config, c, &layout)?,
