@@ -1,10 +1,13 @@
-//! Capabilities, and the confinement keys enclos reads but does not apply
-//! (reported, or refused with their reason).
+//! Capabilities, seccomp, no_new_privs, and the confinement keys enclos
+//! reads but does not apply (reported, or refused with their reason).
 
 use enclos_tests::lab::*;
 use enclos_tests::require_root;
 
-use crate::{config_path, running_with, with_keys, Case};
+use crate::{running_with, with_keys, Case};
+
+mod confine;
+pub use confine::*;
 
 pub const CASES: &[Case] = &[
     Case {
@@ -14,6 +17,18 @@ pub const CASES: &[Case] = &[
     Case {
         pattern: "lxc.cap.keep",
         test: cap_keep_is_the_whole_bounding_set,
+    },
+    Case {
+        pattern: "lxc.seccomp.profile",
+        test: seccomp_profile_denies_its_calls_in_init_and_attach,
+    },
+    Case {
+        pattern: "lxc.seccomp.allow_nesting",
+        test: seccomp_allow_nesting_stacks_the_profile_under_a_filter,
+    },
+    Case {
+        pattern: "lxc.no_new_privs",
+        test: no_new_privs_holds_for_init_and_attach,
     },
 ];
 
@@ -67,33 +82,6 @@ pub fn cap_keep_is_the_whole_bounding_set() {
         bounding_set(lab.init_pid(&n)),
         (1 << CAP_NET_ADMIN) | (1 << CAP_SYS_ADMIN)
     );
-}
-
-#[test]
-fn seccomp_profile_refuses_the_start_with_its_reason() {
-    if !require_root("seccomp_profile_refuses_the_start_with_its_reason") {
-        return;
-    }
-    let lab = Lab::new();
-    let n = with_keys(
-        &lab,
-        "secc",
-        "lxc.seccomp.profile = /usr/share/lxc/config/common.seccomp",
-    );
-    let line = std::fs::read_to_string(config_path(&lab, &n))
-        .unwrap()
-        .lines()
-        .count();
-    let out = lab.enclos("start", &["-n", &n]);
-    assert_one_error_line(
-        &out,
-        &format!(
-            "{}:{line}: Key 'lxc.seccomp.profile' is not supported by enclos yet: seccomp comes with the confinement issue",
-            config_path(&lab, &n).display()
-        ),
-    );
-    assert_eq!(lab.state(&n), "STOPPED");
-    assert_eq!(cgroup_dirs(&n), Vec::<std::path::PathBuf>::new());
 }
 
 #[test]

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error::{Error, Origin, Warning, WarningKind};
 use crate::keys::{self, Arity, Class};
 use crate::parse::{self, Line, Parser, TopEntry};
-use crate::values::{parse_caps, NetType};
+use crate::values::{parse_caps, Capability, NetType};
 
 /// One `key = value` of a configuration, includes expanded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -469,7 +469,7 @@ impl Config {
     }
 
     /// `cap_drop` and `cap_keep` need each line's capabilities.
-    pub(crate) fn caps(&self, key: &str, allow_none: bool) -> Vec<Option<String>> {
+    pub(crate) fn caps(&self, key: &str, allow_none: bool) -> Vec<Option<Capability>> {
         self.live_key(key)
             .flat_map(|e| parse_caps(&e.value, allow_none).unwrap_or_default())
             .collect()

@@ -130,6 +130,11 @@ const NET_ONLY: Support = Support::Reported(
 const CLONE_HOOK: Support = Support::Reported(
     "runs when a container is copied (lxc-copy), which enclos does not do yet: start warns that it is not run",
 );
+/// The seccomp notifier's keys: enclos runs no listener (a profile's
+/// `notify` rules are refused with their line).
+const SECCOMP_NOTIFY: Support = Support::Reported(
+    "forwards the calls of a seccomp profile's 'notify' rules, which enclos refuses (it runs no seccomp listener): start warns that it is not applied",
+);
 const ONE: Arity = Arity::Scalar;
 const LIST: Arity = Arity::List;
 
@@ -252,11 +257,11 @@ pub static KEYS: &[KeySpec] = &[
     k("lxc.selinux.context",                SELINUX,  ONE,  Kind::Text),
     k("lxc.selinux.context.keyring",        SELINUX,  ONE,  Kind::Text),
     k("lxc.keyring.session",                YES,     ONE,  Kind::Bool),
-    k("lxc.seccomp.profile",                NOT_YET, ONE,  Kind::Path),
-    k("lxc.seccomp.allow_nesting",          NOT_YET, ONE,  Kind::Bool),
-    k("lxc.seccomp.notify.proxy",           NOT_YET, ONE,  Kind::Text),
-    k("lxc.seccomp.notify.cookie",          NOT_YET, ONE,  Kind::Text),
-    k("lxc.no_new_privs",                   NOT_YET, ONE,  Kind::Bool),
+    k("lxc.seccomp.profile",                YES,     ONE,  Kind::Path),
+    k("lxc.seccomp.allow_nesting",          YES,     ONE,  Kind::Bool),
+    k("lxc.seccomp.notify.proxy",           SECCOMP_NOTIFY, ONE, Kind::Text),
+    k("lxc.seccomp.notify.cookie",          SECCOMP_NOTIFY, ONE, Kind::Text),
+    k("lxc.no_new_privs",                   YES,     ONE,  Kind::Bool),
     k("lxc.idmap",                          IDMAP,   LIST, Kind::IdMap),
     k("lxc.hook",                           YES,     ONE,  Kind::Clear(HOOKS)),
     k("lxc.hook.version",                   YES,     ONE,  Kind::Bool),
@@ -286,8 +291,6 @@ pub static KEYS: &[KeySpec] = &[
 /// the reason in its error.
 #[rustfmt::skip]
 const NOT_YET_WHY: &[(&str, &str)] = &[
-    ("lxc.seccomp.",     "seccomp comes with the confinement issue; until then a container that asks for a seccomp filter does not start without one"),
-    ("lxc.no_new_privs", "no_new_privs comes with the confinement issue"),
     ("lxc.namespace.share.mnt", "LXC sets the rootfs up inside the shared mount namespace, so its pivot would change the root of whatever runs there (and a running container's rootfs path is not even visible in it); enclos refuses it rather than do that"),
     ("lxc.namespace.share.user", "a user namespace makes an unprivileged container, which enclos does not run yet (the unprivileged issue)"),
 ];

@@ -28,7 +28,7 @@
 //!
 //! ```
 //! use std::path::Path;
-//! use enclos_config::Config;
+//! use enclos_config::{Capability, Config};
 //!
 //! let config = Config::parse_str(
 //!     "lxc.utsname = web\nlxc.tty.max = 2\nlxc.cap.drop = sys_module mknod\n",
@@ -36,7 +36,10 @@
 //! )?;
 //! assert_eq!(config.uts_name(), Some("web"));
 //! assert_eq!(config.tty_max(), 2);
-//! assert_eq!(config.cap_drop(), ["sys_module", "mknod"]);
+//! assert_eq!(
+//!     config.cap_drop(),
+//!     [Capability::CAP_SYS_MODULE, Capability::CAP_MKNOD]
+//! );
 //! assert_eq!(
 //!     config.warnings()[0].to_string(),
 //!     "/var/lib/enclos/web/config:1: Legacy key 'lxc.utsname' read as 'lxc.uts.name'; use 'lxc.uts.name' instead"
@@ -66,9 +69,9 @@ pub use keys::{lookup, Arity, KeySpec, Support, KEYS, NET_TYPES};
 pub use typed_hooks::{parse_time_offset, HOOK_TYPES, SHARE_NAMESPACES};
 pub use typed_process::FamilyValue;
 pub use values::{
-    parse_capability, parse_signal, split_command, CgroupAuto, CgroupMode, CgroupSetting, LogLevel,
-    MountAuto, MountCreate, MountEntry, Net, NetSetting, NetType, Personality, ProcMode, Rootfs,
-    SharedMounts, SysMode, ROOTFS_BACKENDS, SIGRTMAX, SIGRTMIN,
+    parse_capability, parse_signal, split_command, Capability, CgroupAuto, CgroupMode,
+    CgroupSetting, LogLevel, MountAuto, MountCreate, MountEntry, Net, NetSetting, NetType,
+    Personality, ProcMode, Rootfs, SharedMounts, SysMode, ROOTFS_BACKENDS, SIGRTMAX, SIGRTMIN,
 };
 
 #[cfg(test)]

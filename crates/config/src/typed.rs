@@ -8,8 +8,8 @@ use crate::error::{Error, Origin};
 use crate::keys;
 use crate::values::{
     parse_bool, parse_environment, parse_personality, parse_signal, parse_size, parse_uint,
-    split_command, CgroupSetting, LogLevel, MountAuto, MountEntry, Net, NetSetting, NetType,
-    Personality, Rootfs, SIGINT, SIGKILL, SIGPWR,
+    split_command, Capability, CgroupSetting, LogLevel, MountAuto, MountEntry, Net, NetSetting,
+    NetType, Personality, Rootfs, SIGINT, SIGKILL, SIGPWR,
 };
 use crate::Config;
 use enclos_idmap::{IdMap, IdMaps};
@@ -193,10 +193,9 @@ impl Config {
             .collect()
     }
 
-    /// `lxc.cap.drop`: capability names, lower case without `CAP_`, each
-    /// once, in order.
-    pub fn cap_drop(&self) -> Vec<String> {
-        let mut caps: Vec<String> = Vec::new();
+    /// `lxc.cap.drop`: the capabilities, each once, in order.
+    pub fn cap_drop(&self) -> Vec<Capability> {
+        let mut caps: Vec<Capability> = Vec::new();
         for cap in self.caps("lxc.cap.drop", false).into_iter().flatten() {
             if !caps.contains(&cap) {
                 caps.push(cap);
@@ -209,9 +208,9 @@ impl Config {
     /// dropped); `Some` of the capabilities to keep otherwise, all others
     /// dropped. `none` clears what came before it, so `lxc.cap.keep =
     /// none` alone is `Some(vec![])`: drop every capability.
-    pub fn cap_keep(&self) -> Option<Vec<String>> {
+    pub fn cap_keep(&self) -> Option<Vec<Capability>> {
         self.live_key("lxc.cap.keep").next()?;
-        let mut caps: Vec<String> = Vec::new();
+        let mut caps: Vec<Capability> = Vec::new();
         for cap in self.caps("lxc.cap.keep", true) {
             match cap {
                 None => caps.clear(),
@@ -366,7 +365,28 @@ impl Config {
 
     /// `lxc.seccomp.profile`.
     pub fn seccomp_profile(&self) -> Option<PathBuf> {
-        self.get("lxc.seccomp.profile").map(PathBuf::from)
+        self.get("lxc.seccomp.profile")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    }
+
+    /// `lxc.seccomp.profile` with the file and line that set it.
+    pub fn seccomp_profile_entry(&self) -> Option<&crate::Entry> {
+        self.live_key("lxc.seccomp.profile")
+            .last()
+            .filter(|e| !e.value.is_empty())
+    }
+
+    /// `lxc.seccomp.allow_nesting`: load the profile even when the
+    /// process is under a seccomp filter already; false when unset.
+    pub fn seccomp_allow_nesting(&self) -> bool {
+        self.flag("lxc.seccomp.allow_nesting", false)
+    }
+
+    /// `lxc.no_new_privs`: init and attached processes run with
+    /// `PR_SET_NO_NEW_PRIVS`; false when unset.
+    pub fn no_new_privs(&self) -> bool {
+        self.flag("lxc.no_new_privs", false)
     }
 
     /// `lxc.hook.version`: 1 passes hook arguments in environment

@@ -13,8 +13,8 @@ mod rootfs;
 mod scalars;
 mod signal;
 
-pub use capability::parse_capability;
 pub(crate) use capability::parse_caps;
+pub use capability::{parse_capability, Capability};
 pub use cgroup::{CgroupAuto, CgroupMode, CgroupSetting};
 pub(crate) use check::check;
 pub use log_level::LogLevel;

@@ -91,6 +91,14 @@ pub enum Error {
         reason: String,
     },
 
+    #[error("Container '{name}' cannot start with its seccomp profile (lxc.seccomp.profile at {origin})")]
+    Seccomp {
+        name: String,
+        origin: String,
+        #[source]
+        source: enclos_seccomp::Error,
+    },
+
     #[error(transparent)]
     Config(#[from] enclos_config::Error),
 

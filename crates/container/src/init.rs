@@ -48,8 +48,8 @@ pub(crate) struct Setup<'a> {
     /// Unshare a cgroup namespace once in the cgroup.
     pub cgroup_ns: bool,
     pub env: Vec<CString>,
-    pub cap_drop: Vec<String>,
-    pub cap_keep: Option<Vec<String>>,
+    /// Capabilities, no_new_privs, seccomp.
+    pub confine: &'a crate::confine::Confinement,
     pub cwd: String,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
@@ -150,17 +150,14 @@ fn enter_rootfs(s: &Setup, idmapped: Option<&OwnedFd>) -> Result<Vec<OwnedFd>, S
     Ok(masters)
 }
 
-/// Groups, capabilities, the start hooks, the working directory, the
-/// user and group, and the limits set last.
+/// Groups, the confinement (no_new_privs, seccomp, capabilities), the
+/// start hooks, the working directory, the user and group, and the
+/// limits set last.
 fn take_identity(s: &Setup) -> Result<(), String> {
     // Before the capabilities go (CAP_SETGID may be among them).
     nix::unistd::setgroups(&s.limits.groups)
         .map_err(|e| format!("Cannot set init's groups (lxc.init.groups): {e}"))?;
-    if let Some(keep) = &s.cap_keep {
-        enclos_namespaces::keep_only(keep).map_err(|e| chain(&e))?;
-    } else if !s.cap_drop.is_empty() {
-        enclos_namespaces::drop_capabilities(&s.cap_drop).map_err(|e| chain(&e))?;
-    }
+    s.confine.apply()?;
     s.hooks.run("start").map_err(|e| chain(&e))?;
     let cwd = &s.cwd;
     nix::unistd::chdir(cwd.as_str())

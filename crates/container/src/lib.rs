@@ -43,6 +43,7 @@ struct ReadmeExample;
 
 mod attach;
 mod cgroup_keys;
+mod confine;
 mod console;
 mod console_log;
 mod container;

@@ -107,6 +107,17 @@ fn start_notes_at(
             hook.origin.line
         ));
     }
+    let notify: Vec<String> = cfg
+        .live_entries()
+        .filter(|e| e.key.starts_with("lxc.seccomp.notify.") && !e.value.is_empty())
+        .map(|e| format!("{} ({}:{})", e.key, e.origin.file.display(), e.origin.line))
+        .collect();
+    if !notify.is_empty() {
+        notes.push(format!(
+            "Warning: enclos runs no seccomp notify listener (a profile's 'notify' rules are refused): {} not applied",
+            notify.join(", ")
+        ));
+    }
     for w in cfg.warnings() {
         if matches!(
             w.kind,
@@ -162,6 +173,18 @@ mod tests {
         assert_eq!(
             start_notes_at(&c, "c", none.path(), none.path()).unwrap(),
             Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn seccomp_notify_keys_are_one_warning() {
+        let dir = TempDir::new().unwrap();
+        let c =
+            cfg("lxc.seccomp.notify.proxy = unix:/run/p.sock\nlxc.seccomp.notify.cookie = abc\n");
+        let notes = start_notes_at(&c, "c", dir.path(), dir.path()).unwrap();
+        assert_eq!(
+            notes,
+            ["Warning: enclos runs no seccomp notify listener (a profile's 'notify' rules are refused): lxc.seccomp.notify.proxy (/c/config:1), lxc.seccomp.notify.cookie (/c/config:2) not applied"]
         );
     }
 

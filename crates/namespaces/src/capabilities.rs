@@ -1,4 +1,6 @@
 //! Dropping capabilities (`lxc.cap.drop`, `lxc.cap.keep`) before exec.
+//! Names are read by enclos-config (`enclos_config::parse_capability`)
+//! over the same table, the `caps` crate's [`Capability`].
 
 use std::collections::HashSet;
 
@@ -6,26 +8,6 @@ use ::caps::CapSet;
 pub use ::caps::Capability;
 
 use crate::error::{Error, Result};
-
-/// Parses a capability as LXC writes it: `sys_module`, `mac_admin` (any
-/// case, `CAP_` prefix optional), or its number (`16`). Names and numbers
-/// are the `caps` crate's table ([`Capability`]'s `FromStr`, [`caps::all`]).
-pub fn parse_capability(name: &str) -> Result<Capability> {
-    let trimmed = name.trim();
-    let cap = match trimmed.parse::<u8>() {
-        Ok(n) => ::caps::all().into_iter().find(|c| c.index() == n),
-        // "" and "cap_" become "CAP_", which is no capability.
-        Err(_) => ::caps::to_canonical(trimmed).parse().ok(),
-    };
-    cap.ok_or_else(|| Error::UnknownCapability {
-        name: name.to_owned(),
-    })
-}
-
-/// Parses a list of names; the first unknown one is the error.
-pub fn parse_capabilities<S: AsRef<str>>(names: &[S]) -> Result<HashSet<Capability>> {
-    names.iter().map(|n| parse_capability(n.as_ref())).collect()
-}
 
 fn set_name(set: CapSet) -> &'static str {
     match set {
@@ -90,26 +72,13 @@ pub fn drop_set(drop: &HashSet<Capability>) -> Result<()> {
     Ok(())
 }
 
-/// `lxc.cap.drop`: drops the named capabilities (LXC names, see
-/// [`parse_capability`]). Nothing is dropped if one name is unknown.
-pub fn drop_capabilities<S: AsRef<str>>(drop: &[S]) -> Result<()> {
-    drop_set(&parse_capabilities(drop)?)
+/// `lxc.cap.drop`: drops these capabilities from every set.
+pub fn drop_capabilities(drop: &[Capability]) -> Result<()> {
+    drop_set(&drop.iter().copied().collect())
 }
 
-/// `lxc.cap.keep`: drops every capability but the named ones; `none` (alone
-/// or among them) keeps nothing.
-pub fn keep_only<S: AsRef<str>>(keep: &[S]) -> Result<()> {
-    let names: Vec<&str> = keep
-        .iter()
-        .map(|s| s.as_ref())
-        .filter(|s| !s.trim().eq_ignore_ascii_case("none"))
-        .collect();
-    let none = names.len() != keep.len();
-    let keep = if none {
-        HashSet::new()
-    } else {
-        parse_capabilities(&names)?
-    };
+/// `lxc.cap.keep`: drops every capability but these (none: drop all).
+pub fn keep_only(keep: &[Capability]) -> Result<()> {
     let drop: HashSet<Capability> = ::caps::all()
         .into_iter()
         .filter(|c| !keep.contains(c))
@@ -120,32 +89,6 @@ pub fn keep_only<S: AsRef<str>>(keep: &[S]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rstest::rstest;
-
-    #[rstest]
-    #[case("sys_module", Capability::CAP_SYS_MODULE)]
-    #[case("mac_admin", Capability::CAP_MAC_ADMIN)]
-    #[case("SYS_ADMIN", Capability::CAP_SYS_ADMIN)]
-    #[case("CAP_NET_RAW", Capability::CAP_NET_RAW)]
-    #[case(" sys_time ", Capability::CAP_SYS_TIME)]
-    #[case("16", Capability::CAP_SYS_MODULE)]
-    #[case("0", Capability::CAP_CHOWN)]
-    fn parses_lxc_names(#[case] name: &str, #[case] cap: Capability) {
-        assert_eq!(parse_capability(name).unwrap(), cap);
-    }
-
-    #[rstest]
-    #[case("sys_modul")]
-    #[case("")]
-    #[case("cap_")]
-    #[case("99")]
-    fn rejects_unknown_names(#[case] name: &str) {
-        let err = parse_capability(name).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!("Unknown capability '{name}' (expected a name such as sys_module or mac_admin, or a number)")
-        );
-    }
 
     fn has(set: CapSet, cap: Capability) -> bool {
         ::caps::has_cap(None, set, cap).unwrap()
@@ -158,7 +101,8 @@ mod tests {
             return;
         }
         crate::assert_child_ok(&[], || {
-            if drop_capabilities(&["sys_module", "MAC_ADMIN"]).is_err() {
+            if drop_capabilities(&[Capability::CAP_SYS_MODULE, Capability::CAP_MAC_ADMIN]).is_err()
+            {
                 return 2;
             }
             for set in [
@@ -187,7 +131,7 @@ mod tests {
             return;
         }
         crate::assert_child_ok(&[], || {
-            if keep_only(&["sys_admin", "setpcap"]).is_err() {
+            if keep_only(&[Capability::CAP_SYS_ADMIN, Capability::CAP_SETPCAP]).is_err() {
                 return 2;
             }
             let bounding = ::caps::read(None, CapSet::Bounding).unwrap();
@@ -199,7 +143,7 @@ mod tests {
             0
         });
         crate::assert_child_ok(&[], || {
-            if keep_only(&["none"]).is_err() {
+            if keep_only(&[]).is_err() {
                 return 2;
             }
             if !::caps::read(None, CapSet::Bounding).unwrap().is_empty()
@@ -209,13 +153,5 @@ mod tests {
             }
             0
         });
-    }
-
-    #[test]
-    fn unknown_name_in_a_list_drops_nothing() {
-        let err = drop_capabilities(&["sys_module", "bogus_cap"]).unwrap_err();
-        assert!(err.to_string().contains("'bogus_cap'"));
-        let err = keep_only(&["sys_admin", "bogus_cap"]).unwrap_err();
-        assert!(err.to_string().contains("'bogus_cap'"));
     }
 }

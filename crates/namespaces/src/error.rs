@@ -196,9 +196,6 @@ pub enum Error {
         source: Errno,
     },
 
-    #[error("Unknown capability '{name}' (expected a name such as sys_module or mac_admin, or a number)")]
-    UnknownCapability { name: String },
-
     #[error("Cannot drop capability {cap} from the {set} set")]
     DropCapability {
         cap: String,

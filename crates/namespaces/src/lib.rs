@@ -69,9 +69,7 @@ mod spawn;
 mod sync;
 mod userns;
 
-pub use capabilities::{
-    drop_capabilities, drop_set, keep_only, parse_capabilities, parse_capability, Capability,
-};
+pub use capabilities::{drop_capabilities, drop_set, keep_only, Capability};
 pub use error::{Error, Result};
 pub use mount_ns::unshare_mount_namespace;
 pub use namespace::{Namespace, PROC_SELF_NS};

@@ -1,19 +1,18 @@
-//! Capabilities as `lxc.cap.drop` and `lxc.cap.keep` write them.
+//! Capabilities as `lxc.cap.drop` and `lxc.cap.keep` write them: the one
+//! parser of capability names in enclos, over the `caps` crate's table
+//! (the one enclos-namespaces drops them with).
 
-/// Normalizes one capability: `CAP_SYS_ADMIN`, `sys_admin` and `21` are
-/// all `sys_admin`. The table of names and numbers is the `caps` crate's,
-/// the one enclos-namespaces drops them with: a name or number it does not
-/// know is an error here, at load, rather than at start.
-pub fn parse_capability(token: &str) -> Result<String, String> {
+pub use caps::Capability;
+
+/// Reads one capability: `CAP_SYS_ADMIN`, `sys_admin` (any case) and `21`
+/// are all [`Capability::CAP_SYS_ADMIN`]. A name or number the `caps`
+/// crate does not know is an error here, at load, rather than at start.
+pub fn parse_capability(token: &str) -> Result<Capability, String> {
     let cap = match token.parse::<u8>() {
         Ok(n) => caps::all().into_iter().find(|c| c.index() == n),
-        Err(_) => caps::to_canonical(token).parse::<caps::Capability>().ok(),
+        Err(_) => caps::to_canonical(token).parse::<Capability>().ok(),
     };
-    cap.map(|c| {
-        let name = c.to_string();
-        name.strip_prefix("CAP_").unwrap_or(&name).to_ascii_lowercase()
-    })
-    .ok_or_else(|| {
+    cap.ok_or_else(|| {
         format!(
             "capability names without CAP_ as in capabilities(7), e.g. sys_module mknod ('{token}' is not one)"
         )
@@ -22,7 +21,7 @@ pub fn parse_capability(token: &str) -> Result<String, String> {
 
 /// The capabilities of one line; for `lxc.cap.keep`, `none` is `None`
 /// (it clears what came before).
-pub(crate) fn parse_caps(value: &str, allow_none: bool) -> Result<Vec<Option<String>>, String> {
+pub(crate) fn parse_caps(value: &str, allow_none: bool) -> Result<Vec<Option<Capability>>, String> {
     value
         .split_whitespace()
         .map(|token| {
@@ -41,14 +40,15 @@ mod tests {
     use rstest::rstest;
 
     #[rstest]
-    #[case("sys_admin", "sys_admin")]
-    #[case("CAP_SYS_ADMIN", "sys_admin")]
-    #[case("SYS_MODULE", "sys_module")]
-    #[case("21", "sys_admin")]
-    #[case("40", "checkpoint_restore")]
-    #[case("Cap_Net_Admin", "net_admin")]
-    fn capabilities(#[case] token: &str, #[case] expected: &str) {
-        assert_eq!(parse_capability(token).as_deref(), Ok(expected));
+    #[case("sys_admin", Capability::CAP_SYS_ADMIN)]
+    #[case("CAP_SYS_ADMIN", Capability::CAP_SYS_ADMIN)]
+    #[case("SYS_MODULE", Capability::CAP_SYS_MODULE)]
+    #[case("21", Capability::CAP_SYS_ADMIN)]
+    #[case("0", Capability::CAP_CHOWN)]
+    #[case("40", Capability::CAP_CHECKPOINT_RESTORE)]
+    #[case("Cap_Net_Admin", Capability::CAP_NET_ADMIN)]
+    fn capabilities(#[case] token: &str, #[case] expected: Capability) {
+        assert_eq!(parse_capability(token), Ok(expected));
     }
 
     #[rstest]

@@ -25,8 +25,8 @@ pub(super) struct Plan {
     pub init: PidFd,
     pub env: Vec<CString>,
     pub command: Vec<String>,
-    pub cap_drop: Vec<String>,
-    pub cap_keep: Option<Vec<String>>,
+    /// Capabilities, no_new_privs, seccomp: as init's.
+    pub confine: crate::confine::Confinement,
     /// The container's execution domain (`lxc.arch`), entered as
     /// lxc-attach does.
     pub persona: Option<libc::c_ulong>,
@@ -139,7 +139,8 @@ fn take_terminal(sock: &OwnedFd, uid: Option<u32>, gid: Option<u32>) -> Result<(
     dup_stdio(&pair.slave).map_err(|e| format!("Cannot use the terminal as stdio: {e}"))
 }
 
-/// Supplementary groups, gid, capabilities, uid, in the order that keeps
+/// Supplementary groups, gid, the confinement (no_new_privs, seccomp,
+/// capabilities), uid, in the order that keeps
 /// the privilege each step needs: the caller's groups never reach the
 /// container.
 fn become_user(plan: &Plan) -> Result<(), String> {
@@ -152,11 +153,7 @@ fn become_user(plan: &Plan) -> Result<(), String> {
         nix::unistd::setgid(Gid::from_raw(g))
             .map_err(|e| format!("Cannot switch to gid {g}: {e}"))?;
     }
-    if let Some(keep) = &plan.cap_keep {
-        enclos_namespaces::keep_only(keep).map_err(|e| chain(&e))?;
-    } else if !plan.cap_drop.is_empty() {
-        enclos_namespaces::drop_capabilities(&plan.cap_drop).map_err(|e| chain(&e))?;
-    }
+    plan.confine.apply()?;
     if let Some(u) = plan.uid {
         nix::unistd::setuid(Uid::from_raw(u))
             .map_err(|e| format!("Cannot switch to uid {u}: {e}"))?;

@@ -28,6 +28,8 @@ pub(crate) struct Plan {
     /// An unprivileged container's maps and root (`lxc.idmap`).
     pub userns: Option<super::idmap::Userns>,
     pub foreground: bool,
+    /// Capabilities, no_new_privs and the compiled seccomp filter.
+    pub confine: crate::confine::Confinement,
 }
 
 impl Plan {
@@ -47,6 +49,7 @@ impl Plan {
             }
         };
         let ns = crate::ns_plan::NsPlan::new(c, &config)?;
+        let confine = crate::confine::Confinement::from_config(&config, c.name())?;
         let userns = super::idmap::Userns::plan(c.name(), config.idmaps(), &rootfs)?;
         let mount = config.rootfs_mount().map(PathBuf::from);
         let hooks = crate::hooks::Hooks::new(c.name(), &config, mount.as_ref().unwrap_or(&rootfs));
@@ -71,6 +74,7 @@ impl Plan {
             rootfs,
             userns,
             foreground,
+            confine,
         })
     }
 }
