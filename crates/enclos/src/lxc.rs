@@ -292,6 +292,8 @@ pub struct StartArgs {
 
 impl StartArgs {
     fn run(self) -> Result<ExitCode> {
+        // The container must not reach our binary through /proc/PID/exe.
+        container::run_from_sealed_copy()?;
         let c = self.common.open(&self.name)?;
         let _ = self.daemon;
         container::start(
@@ -393,6 +395,8 @@ pub struct AttachArgs {
 
 impl AttachArgs {
     fn run(self) -> Result<ExitCode> {
+        // The container must not reach our binary through /proc/PID/exe.
+        container::run_from_sealed_copy()?;
         let c = self.common.open(&self.name)?;
         let _ = self.keep_env;
         let code = container::attach(
@@ -466,6 +470,8 @@ pub struct ExecuteArgs {
 
 impl ExecuteArgs {
     fn run(self) -> Result<ExitCode> {
+        // The container must not reach our binary through /proc/PID/exe.
+        container::run_from_sealed_copy()?;
         let c = self.common.open(&self.name)?;
         let code = container::execute(&c, self.command, self.rcfile.as_deref())?;
         Ok(ExitCode::from(code.clamp(0, 255) as u8))
@@ -676,6 +682,8 @@ pub struct AutostartArgs {
 
 impl AutostartArgs {
     fn run(self) -> Result<ExitCode> {
+        // The container must not reach our binary through /proc/PID/exe.
+        container::run_from_sealed_copy()?;
         crate::init_logging(
             self.common.logpriority.as_deref(),
             self.common.logfile.as_deref(),

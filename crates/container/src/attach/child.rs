@@ -55,6 +55,10 @@ pub(super) fn run(plan: Plan, err: OwnedFd, pty_sock: Option<OwnedFd>) -> ! {
         let _ = err.write_all(msg.as_bytes());
         enclos_namespaces::exit_child(127)
     };
+    // Nothing of the caller's beyond stdio reaches the command.
+    if let Err(msg) = crate::fds::close_on_exec_from_3() {
+        fail(msg)
+    }
     if let Err(msg) = enter(&plan) {
         fail(msg)
     }
@@ -82,7 +86,13 @@ pub(super) fn run(plan: Plan, err: OwnedFd, pty_sock: Option<OwnedFd>) -> ! {
     if let Err(msg) = crate::limits::set_personality(plan.persona) {
         fail(msg)
     }
-    let _ = std::env::set_current_dir("/");
+    // The container's root, whatever our cwd was on the host.
+    if let Err(e) = crate::fds::chdir_in_root("/") {
+        fail(format!("Cannot change to / in the container: {e}"))
+    }
+    if let Err(msg) = crate::fds::close_on_exec_from_3() {
+        fail(msg)
+    }
     let e = exec(&plan.command, &plan.env);
     fail(format!(
         "Cannot run '{}' in the container: {e}",
