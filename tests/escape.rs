@@ -57,6 +57,7 @@ cases! {
     host_fd_of_attach => fds::host_fd_of_attach,
     host_fd_of_execute => fds::host_fd_of_execute,
     host_cwd_of_attach => fds::host_cwd_of_attach,
+    host_dir_as_init_cwd => fds::host_dir_as_init_cwd,
     exe_overwrite => exe::exe_overwrite,
     symlinked_mount_targets => mounts::symlinked_mount_targets,
     monitor_out_of_reach => monitor::monitor_out_of_reach,

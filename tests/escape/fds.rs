@@ -93,3 +93,28 @@ pub fn host_cwd_of_attach(kind: Kind) {
     assert!(lines.contains(&"bin"), "the container's root listed: {out:#?}");
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), text, "the host's file");
 }
+
+/// `lxc.init.cwd = /proc/self/fd/7` with a host directory on fd 7 of the
+/// caller of start (runc's CVE-2024-21626): the magic link is not
+/// followed, so init never starts in the host's directory.
+pub fn host_dir_as_init_cwd(kind: Kind) {
+    let lab = Lab::new();
+    let (secret, text) = host_secret(&lab);
+    let n = container(&lab, kind, "initcwd", "lxc.init.cwd = /proc/self/fd/7\n");
+    let bin = enclos_bin().to_str().unwrap();
+    let dir = lab.path().to_str().unwrap();
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg("exec 7<\"$0\"; exec \"$@\"")
+        .arg(dir)
+        .args([bin, "start", "-P", lab.path_str(), "-n", &n]);
+    let out = run(cmd);
+    if out.ok() {
+        let inside = attempt(&lab, &n, "cat /proc/1/cwd/secret; readlink /proc/1/cwd");
+        assert!(!inside.stdout.contains(&text), "init's cwd is the host's: {inside:#?}");
+        assert!(!inside.stdout.contains(dir), "init's cwd is the host's: {inside:#?}");
+    } else {
+        assert!(out.stderr.contains("lxc.init.cwd"), "why start failed: {out:#?}");
+    }
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), text, "the host's file");
+}

@@ -280,6 +280,11 @@ pub struct StartArgs {
     /// Run in the background (the default).
     #[arg(short = 'd', long = "daemon")]
     daemon: bool,
+    /// Close inherited file descriptors (LXC's -C). Always done: no
+    /// descriptor of the caller but stdin, stdout and stderr reaches the
+    /// container, in the foreground or not.
+    #[arg(short = 'C', long = "close-all-fds")]
+    close_all_fds: bool,
     /// Use this configuration file instead of the container's.
     #[arg(short = 'f', long = "rcfile", value_name = "FILE")]
     rcfile: Option<PathBuf>,
@@ -295,7 +300,7 @@ impl StartArgs {
         // The container must not reach our binary through /proc/PID/exe.
         container::run_from_sealed_copy()?;
         let c = self.common.open(&self.name)?;
-        let _ = self.daemon;
+        let _ = (self.daemon, self.close_all_fds);
         container::start(
             &c,
             &container::StartOptions {
