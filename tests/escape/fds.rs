@@ -107,10 +107,12 @@ pub fn host_dir_as_init_cwd(kind: Kind) {
     cmd.arg("-c")
         .arg("exec 7<\"$0\"; exec \"$@\"")
         .arg(dir)
-        .args([bin, "start", "-P", lab.path_str(), "-n", &n]);
+        .args([bin, "start", "-P", lab.path_str(), "-n", &n, "--"])
+        // An init that keeps its cwd (busybox init goes to / itself).
+        .args(["sh", "-c", "cat secret >/leak; exec sleep 600"]);
     let out = run(cmd);
     if out.ok() {
-        let inside = attempt(&lab, &n, "cat /proc/1/cwd/secret; readlink /proc/1/cwd");
+        let inside = attempt(&lab, &n, "cat /leak; readlink /proc/1/cwd");
         assert!(!inside.stdout.contains(&text), "init's cwd is the host's: {inside:#?}");
         assert!(!inside.stdout.contains(dir), "init's cwd is the host's: {inside:#?}");
     } else {
