@@ -21,18 +21,43 @@ pub fn exe_overwrite(kind: Kind) {
                   (exec 3</proc/1/exe && echo pwned >/proc/self/fd/3 && echo WROTE-FD); \
                   (echo pwned >>/proc/1/exe && echo WROTE-APPEND); echo END";
     let mut cmd = std::process::Command::new(&bin);
-    cmd.args(["execute", "-P", lab.path_str(), "-n", &n, "--", "sh", "-c", script]);
+    cmd.args([
+        "execute",
+        "-P",
+        lab.path_str(),
+        "-n",
+        &n,
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
     let out = run(cmd);
-    assert!(out.stdout.contains("END"), "execute ran the attempt: {out:#?}");
-    assert!(!out.stdout.contains("WROTE"), "a write went through: {out:#?}");
+    assert!(
+        out.stdout.contains("END"),
+        "execute ran the attempt: {out:#?}"
+    );
+    assert!(
+        !out.stdout.contains("WROTE"),
+        "a write went through: {out:#?}"
+    );
     // Privileged: root reads the link; unprivileged root may not
     // (init is not dumpable to it), which hides the host path too.
     let exe = out.lines().first().copied().unwrap_or_default().to_string();
     let exe = if exe == "END" { String::new() } else { exe };
     let host = bin.to_str().unwrap();
-    assert!(!exe.contains(host), "/proc/1/exe is the host's binary: {out:#?}");
+    assert!(
+        !exe.contains(host),
+        "/proc/1/exe is the host's binary: {out:#?}"
+    );
     if kind == Kind::Privileged {
-        assert!(exe.starts_with("/memfd:"), "/proc/1/exe is {exe:?}: {out:#?}");
+        assert!(
+            exe.starts_with("/memfd:"),
+            "/proc/1/exe is {exe:?}: {out:#?}"
+        );
     }
-    assert!(std::fs::read(&bin).expect("read the copy") == before, "the binary changed");
+    assert!(
+        std::fs::read(&bin).expect("read the copy") == before,
+        "the binary changed"
+    );
 }

@@ -27,11 +27,24 @@ pub fn host_fd_of_start(kind: Kind) {
     let (secret, text) = host_secret(&lab);
     let n = container(&lab, kind, "fdstart", "");
     let bin = enclos_bin().to_str().unwrap();
-    with_fd_7(&secret, "exec \"$@\"", &[bin, "start", "-P", lab.path_str(), "-n", &n]).success();
+    with_fd_7(
+        &secret,
+        "exec \"$@\"",
+        &[bin, "start", "-P", lab.path_str(), "-n", &n],
+    )
+    .success();
     let out = attempt(&lab, &n, "cat /proc/1/fd/7; ls /proc/1/fd");
     assert!(!out.stdout.contains(&text), "init's fd 7 leaked: {out:#?}");
-    assert_eq!(fds_of(&out.stdout), ["0", "1", "2"], "init's descriptors: {out:#?}");
-    assert_eq!(std::fs::read_to_string(&secret).unwrap(), text, "the host's file");
+    assert_eq!(
+        fds_of(&out.stdout),
+        ["0", "1", "2"],
+        "init's descriptors: {out:#?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        text,
+        "the host's file"
+    );
 }
 
 /// `(exec 7</secret; enclos attach -n c -- ...)`: the command reads fd 7
@@ -45,12 +58,34 @@ pub fn host_fd_of_attach(kind: Kind) {
     let out = with_fd_7(
         &secret,
         "exec \"$@\"",
-        &[bin, "attach", "-P", lab.path_str(), "-n", &n, "--", "sh", "-c", script],
+        &[
+            bin,
+            "attach",
+            "-P",
+            lab.path_str(),
+            "-n",
+            &n,
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
     );
-    assert!(!out.stdout.contains(&text), "fd 7 reached the command: {out:#?}");
+    assert!(
+        !out.stdout.contains(&text),
+        "fd 7 reached the command: {out:#?}"
+    );
     // ls's own directory is 3.
-    assert_eq!(fds_of(&out.stdout), ["0", "1", "2", "3"], "the command's descriptors: {out:#?}");
-    assert_eq!(std::fs::read_to_string(&secret).unwrap(), text, "the host's file");
+    assert_eq!(
+        fds_of(&out.stdout),
+        ["0", "1", "2", "3"],
+        "the command's descriptors: {out:#?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        text,
+        "the host's file"
+    );
 }
 
 /// `(exec 7</secret; enclos execute -n c -- ...)`: neither our init (PID 1)
@@ -64,17 +99,40 @@ pub fn host_fd_of_execute(kind: Kind) {
     let out = with_fd_7(
         &secret,
         "exec \"$@\"",
-        &[bin, "execute", "-P", lab.path_str(), "-n", &n, "--", "sh", "-c", script],
+        &[
+            bin,
+            "execute",
+            "-P",
+            lab.path_str(),
+            "-n",
+            &n,
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
     );
     assert!(!out.stdout.contains(&text), "fd 7 leaked: {out:#?}");
     let (command, init) = out.stdout.split_once("init:").expect("the script ran");
     // ls's own directory is 3.
-    assert_eq!(fds_of(command), ["0", "1", "2", "3"], "the command's descriptors: {out:#?}");
+    assert_eq!(
+        fds_of(command),
+        ["0", "1", "2", "3"],
+        "the command's descriptors: {out:#?}"
+    );
     // Unprivileged, init is not even readable by the container's root.
     if kind == Kind::Privileged || !out.stderr.contains("can't open '/proc/1/fd'") {
-        assert_eq!(fds_of(init), ["0", "1", "2"], "execute's init's descriptors: {out:#?}");
+        assert_eq!(
+            fds_of(init),
+            ["0", "1", "2"],
+            "execute's init's descriptors: {out:#?}"
+        );
     }
-    assert_eq!(std::fs::read_to_string(&secret).unwrap(), text, "the host's file");
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        text,
+        "the host's file"
+    );
 }
 
 /// attach from a host directory holding the secret: the command starts
@@ -87,11 +145,25 @@ pub fn host_cwd_of_attach(kind: Kind) {
     cmd.arg("pwd; readlink /proc/self/cwd; cat secret ../secret ../../secret; ls /proc/self/cwd/")
         .current_dir(lab.path());
     let out = run(cmd);
-    assert!(!out.stdout.contains(&text), "the host's cwd reached the command: {out:#?}");
+    assert!(
+        !out.stdout.contains(&text),
+        "the host's cwd reached the command: {out:#?}"
+    );
     let lines = out.lines();
-    assert_eq!(lines.get(..2), Some(&["/", "/"][..]), "cwd in the container: {out:#?}");
-    assert!(lines.contains(&"bin"), "the container's root listed: {out:#?}");
-    assert_eq!(std::fs::read_to_string(&secret).unwrap(), text, "the host's file");
+    assert_eq!(
+        lines.get(..2),
+        Some(&["/", "/"][..]),
+        "cwd in the container: {out:#?}"
+    );
+    assert!(
+        lines.contains(&"bin"),
+        "the container's root listed: {out:#?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        text,
+        "the host's file"
+    );
 }
 
 /// `lxc.init.cwd = /proc/self/fd/7` with a host directory on fd 7 of the
@@ -113,10 +185,23 @@ pub fn host_dir_as_init_cwd(kind: Kind) {
     let out = run(cmd);
     if out.ok() {
         let inside = attempt(&lab, &n, "cat /leak; readlink /proc/1/cwd");
-        assert!(!inside.stdout.contains(&text), "init's cwd is the host's: {inside:#?}");
-        assert!(!inside.stdout.contains(dir), "init's cwd is the host's: {inside:#?}");
+        assert!(
+            !inside.stdout.contains(&text),
+            "init's cwd is the host's: {inside:#?}"
+        );
+        assert!(
+            !inside.stdout.contains(dir),
+            "init's cwd is the host's: {inside:#?}"
+        );
     } else {
-        assert!(out.stderr.contains("lxc.init.cwd"), "why start failed: {out:#?}");
+        assert!(
+            out.stderr.contains("lxc.init.cwd"),
+            "why start failed: {out:#?}"
+        );
     }
-    assert_eq!(std::fs::read_to_string(&secret).unwrap(), text, "the host's file");
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        text,
+        "the host's file"
+    );
 }

@@ -19,7 +19,10 @@ fn pids_key() -> (&'static str, std::path::PathBuf) {
     {
         return ("lxc.cgroup.pids.max", m.path.clone());
     }
-    let m = mounts.iter().find(|m| m.fstype == "cgroup2").expect("a pids controller");
+    let m = mounts
+        .iter()
+        .find(|m| m.fstype == "cgroup2")
+        .expect("a pids controller");
     ("lxc.cgroup2.pids.max", m.path.clone())
 }
 
@@ -32,7 +35,10 @@ pub fn fork_bomb(kind: Kind) {
         &n,
         "i=0; while [ $i -lt 64 ]; do sleep 60 & i=$((i+1)); done; echo forked $i",
     );
-    assert!(!out.stdout.contains("forked 64"), "64 forks went through: {out:#?}");
+    assert!(
+        !out.stdout.contains("forked 64"),
+        "64 forks went through: {out:#?}"
+    );
     let group = mount.join(format!("{CGROUP_PREFIX}{n}"));
     let max = std::fs::read_to_string(group.join("pids.max")).expect("pids.max");
     assert_eq!(max.trim(), PIDS_MAX.to_string());
@@ -53,7 +59,10 @@ pub fn memory_hog(kind: Kind) {
         &n,
         "dd if=/dev/zero of=/dev/null bs=256M count=1 2>/dev/null; echo rc=$?",
     );
-    assert!(out.stdout.contains("rc=137"), "the hog was not killed: {out:#?}");
+    assert!(
+        out.stdout.contains("rc=137"),
+        "the hog was not killed: {out:#?}"
+    );
     assert_eq!(mem.of(&n), limit.to_string(), "the container's limit");
     assert_eq!(lab.state(&n), "RUNNING", "the container survived its hog");
     assert_eq!(

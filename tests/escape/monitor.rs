@@ -20,13 +20,21 @@ pub fn monitor_out_of_reach(kind: Kind) {
          kill -STOP {monitor} && echo STOPPED; kill -KILL {monitor} && echo KILLED"
     );
     let out = attempt(&lab, &n, &script);
-    assert!(!out.stdout.contains(lab.path_str()), "the monitor shows in the container: {out:#?}");
     assert!(
-        !out.lines().iter().any(|l| *l == "STOPPED" || *l == "KILLED"),
+        !out.stdout.contains(lab.path_str()),
+        "the monitor shows in the container: {out:#?}"
+    );
+    assert!(
+        !out.lines()
+            .iter()
+            .any(|l| *l == "STOPPED" || *l == "KILLED"),
         "the monitor took a signal from the container: {out:#?}"
     );
     let state = proc_status(monitor, "State").expect("the monitor's status");
-    assert!(state.starts_with('S') || state.starts_with('R'), "the monitor: {state}");
+    assert!(
+        state.starts_with('S') || state.starts_with('R'),
+        "the monitor: {state}"
+    );
     assert_eq!(proc_status(monitor, "TracerPid").as_deref(), Some("0"));
     assert_eq!(lab.state(&n), "RUNNING");
 }

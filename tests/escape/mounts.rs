@@ -41,12 +41,35 @@ pub fn symlinked_mount_targets(kind: Kind) {
     );
     assert!(out.ok(), "{out:#?}");
     let (mounts, core) = out.stdout.split_once("core:").unwrap();
-    assert!(mounts.contains(&format!(" /etc/{tag} tmpfs ")), "the tmpfs is in the container's /etc: {out:#?}");
-    assert_eq!(core.trim(), "", "/dev/null is on the container's core_pattern: {out:#?}");
-    assert!(!host_dir.0.exists(), "the host's /etc got {}", host_dir.0.display());
-    assert!(rootfs(&lab, &n).join("etc").join(&tag).is_dir(), "made in the rootfs's /etc");
-    assert_eq!(std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(), core_pattern);
+    assert!(
+        mounts.contains(&format!(" /etc/{tag} tmpfs ")),
+        "the tmpfs is in the container's /etc: {out:#?}"
+    );
+    assert_eq!(
+        core.trim(),
+        "",
+        "/dev/null is on the container's core_pattern: {out:#?}"
+    );
+    assert!(
+        !host_dir.0.exists(),
+        "the host's /etc got {}",
+        host_dir.0.display()
+    );
+    assert!(
+        rootfs(&lab, &n).join("etc").join(&tag).is_dir(),
+        "made in the rootfs's /etc"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(),
+        core_pattern
+    );
     let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!host_mounts.contains(&tag), "a mount of the container on the host: {host_mounts}");
-    assert!(!host_mounts.contains(" /proc/sys/kernel/core_pattern "), "{host_mounts}");
+    assert!(
+        !host_mounts.contains(&tag),
+        "a mount of the container on the host: {host_mounts}"
+    );
+    assert!(
+        !host_mounts.contains(" /proc/sys/kernel/core_pattern "),
+        "{host_mounts}"
+    );
 }

@@ -46,8 +46,7 @@ pub(crate) fn close_on_exec_from_3() -> Result<(), String> {
 
 /// Closes every descriptor above 2 (a process that will not exec).
 pub(crate) fn close_from_3() -> Result<(), String> {
-    close_range(3, 0)
-        .map_err(|e| format!("Cannot close inherited file descriptors: {e}"))
+    close_range(3, 0).map_err(|e| format!("Cannot close inherited file descriptors: {e}"))
 }
 
 /// The fallback of [`close_on_exec_from_3`]: FD_CLOEXEC on every

@@ -169,7 +169,10 @@ mod tests {
         // Neither writable in place nor through a new open.
         let mut f = File::from(copy);
         assert!(f.write_all(b"x").is_err());
-        let e = std::fs::OpenOptions::new().write(true).open(&path).unwrap_err();
+        let e = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
     }
 }
