@@ -166,13 +166,16 @@ mod tests {
         let mut text = Vec::new();
         File::open(&path).unwrap().read_to_end(&mut text).unwrap();
         assert_eq!(text, b"\x7fELF not really");
-        // Neither writable in place nor through a new open.
+        // Not writable, not resizable, through whatever descriptor.
         let mut f = File::from(copy);
         assert!(f.write_all(b"x").is_err());
-        let e = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap_err();
+        let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let e = w.write_all(b"x").unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+        assert!(w.set_len(0).is_err());
+        assert!(w.set_len(1 << 20).is_err());
+        let mut text = Vec::new();
+        File::open(&path).unwrap().read_to_end(&mut text).unwrap();
+        assert_eq!(text, b"\x7fELF not really");
     }
 }
