@@ -61,9 +61,13 @@ pub(crate) struct Setup<'a> {
 
 /// PID 1 of the container, from clone to exec (or to our init loop).
 pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
-    // Nothing of the monitor's or its caller's reaches what init runs
-    // (the container's hooks, the init command).
-    if let Err(msg) = crate::fds::close_on_exec_from_3() {
+    // Nothing of the monitor's or its caller's stays in init, where the
+    // container's hooks (and, under execute, all of it) could reach it
+    // through /proc/1/fd, nor reaches what init runs.
+    let sync_fd = std::os::fd::AsFd::as_fd(sync).as_raw_fd();
+    if let Err(msg) = crate::fds::detach_from_3_except(&[sync_fd])
+        .and_then(|()| crate::fds::close_on_exec_from_3())
+    {
         let _ = sync.fail(&msg);
         return 1;
     }
