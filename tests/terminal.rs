@@ -535,3 +535,86 @@ fn attach_keeps_only_the_capabilities_of_cap_keep() {
     );
     assert_eq!(proc_status(pid, "CapEff"), Some(want), "CapEff of {pid}");
 }
+
+// ---------------------------------------------------------------------------
+// A user's own container at a terminal
+// ---------------------------------------------------------------------------
+
+/// Stops (kills) and destroys a user's container when the test ends.
+struct UserContainer<'u>(&'u enclos_tests::user::TestUser, &'static str);
+
+impl Drop for UserContainer<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.enclos(&["stop", "-n", self.1, "-k"]);
+        let _ = self.0.enclos(&["destroy", "-n", self.1, "-f"]);
+    }
+}
+
+/// A user who is not root gets its console and ttys from the container's
+/// own devpts: they work at a terminal (console, tty1, attach), they are
+/// the container's root's and no one else may write them (not 0666), and
+/// the host sees them as the container's root's (the mapped uid).
+#[test]
+fn a_users_container_has_its_own_console_and_ttys_at_a_terminal() {
+    if !require_root("a_users_container_has_its_own_console_and_ttys_at_a_terminal") {
+        return;
+    }
+    use enclos_tests::user::{TestUser, RANGE};
+    use std::os::unix::fs::MetadataExt;
+    let u = TestUser::new("tt");
+    u.write(
+        ".config/lxc/default.conf",
+        &format!(
+            "lxc.idmap = u 0 {s} {RANGE}\nlxc.idmap = g 0 {s} {RANGE}\n",
+            s = u.subid
+        ),
+    );
+    u.enclos(&["create", "-n", "np", "-t", "busybox"]).success();
+    let _c = UserContainer(&u, "np");
+    u.enclos(&["start", "-n", "np"]).success();
+    let pid: i32 = u
+        .enclos(&["info", "-n", "np", "-p", "-H"])
+        .success()
+        .stdout
+        .trim()
+        .parse()
+        .unwrap();
+    // As the host sees them: the mapped root's, group-writable at most.
+    for dev in ["console", "tty1"] {
+        let path = format!("/proc/{pid}/root/dev/{dev}");
+        let meta = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(meta.uid(), u.subid, "owner of /dev/{dev} on the host");
+        assert_eq!(meta.mode() & 0o777, 0o620, "mode of /dev/{dev}");
+    }
+    // The console's getty and tty1's, through `console` at a terminal.
+    for tty in ["0", "1"] {
+        let mut t = Term::spawn(
+            u.cmd(enclos_bin(), &["console", "-n", "np", "-t", tty]),
+            24,
+            80,
+        );
+        t.expect("Ctrl+a q");
+        t.send("\r");
+        t.expect("login:");
+        t.send("\x01q");
+        assert_eq!(t.wait().code(), Some(0), "console -t {tty}: {}", t.screen);
+    }
+    // Inside, as attach at a terminal sees them.
+    let mut t = Term::spawn(u.cmd(enclos_bin(), &["attach", "-n", "np"]), 24, 80);
+    t.expect("# ");
+    assert_eq!(t.run("id -u"), "0");
+    for dev in ["console", "tty1"] {
+        let st = t.run(&format!("stat -c %a:%u /dev/{dev}"));
+        assert_eq!(st, "620:0", "/dev/{dev} inside");
+    }
+    t.send("exit\r");
+    assert_eq!(t.wait().code(), Some(0), "{}", t.screen);
+    for word in ["enclos:", "WARN", "Cannot", "rror"] {
+        assert!(
+            !t.screen.contains(word),
+            "{word:?} on the screen:\n{}",
+            t.screen
+        );
+    }
+    u.enclos(&["stop", "-n", "np"]).success();
+}

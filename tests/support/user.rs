@@ -51,13 +51,17 @@ pub struct TestUser {
 /// Holds the flock of /etc/subuid while the two files are edited.
 fn lock_subids() -> (std::sync::MutexGuard<'static, ()>, Flock<File>) {
     let guard = EDIT.lock().unwrap_or_else(|e| e.into_inner());
+    // A lock file of its own: the edits below replace /etc/subuid by a
+    // rename, and a lock on the replaced file would guard nothing.
+    let path = std::env::temp_dir().join("enclos-tests-subids.lock");
     let file = OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
-        .open(SUBUID)
-        .expect("open /etc/subuid");
-    let lock = Flock::lock(file, FlockArg::LockExclusive).expect("flock /etc/subuid");
+        .open(&path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let lock = Flock::lock(file, FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, e)| panic!("flock {}: {e}", path.display()));
     (guard, lock)
 }
 
@@ -102,7 +106,14 @@ fn remove_lines(file: &str, name: &str) {
         .map(|l| format!("{l}\n"))
         .collect();
     if kept != text {
-        let _ = fs::write(file, kept);
+        // Whole or not at all: enclos, run by another test, may be
+        // reading the file right now, and a truncated file would show it
+        // a user without ranges.
+        let tmp = format!("{file}.enclos-tests");
+        if fs::write(&tmp, kept).is_ok() {
+            let _ = fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644));
+            let _ = fs::rename(&tmp, file);
+        }
     }
 }
 

@@ -9,7 +9,11 @@ use crate::deps;
 use crate::process::{build_enclos_release, is_root, run_streaming, show, workspace_root, Failed};
 
 /// The lab scripts the demo plays, in order, relative to the workspace.
-pub const DEMO_LABS: &[&str] = &["lab/lab1-cgroups.sh", "lab/lab2-containers.sh"];
+pub const DEMO_LABS: &[&str] = &[
+    "lab/lab1-cgroups.sh",
+    "lab/lab2-containers.sh",
+    "lab/lab2-unprivileged.sh",
+];
 
 /// The exit code by which a lab script says "skipped: this host lacks
 /// something I need" (the reason is in its output).

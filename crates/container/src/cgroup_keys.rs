@@ -85,6 +85,20 @@ pub(crate) fn placement(cfg: &Config, c: &Container, layout: &Layout) -> Result<
     })
 }
 
+impl Placement {
+    /// The same placement below `base` (a user's delegated subtree).
+    pub(crate) fn under(self, base: &str) -> Placement {
+        Placement {
+            container: join(base, &self.container),
+            monitor: self.monitor.map(|m| join(base, &m)),
+            pivot: match self.pivot.as_str() {
+                "" => base.trim_matches('/').to_string(),
+                p => join(base, p),
+            },
+        }
+    }
+}
+
 fn join(base: &str, leaf: &str) -> String {
     match base.trim_matches('/') {
         "" => leaf.to_string(),

@@ -8,7 +8,7 @@ mod execute;
 mod userns;
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use enclos_namespaces::{RootfsSpec, RootfsStage, SyncChild};
@@ -92,14 +92,23 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
         Some(_) => crate::mapped_root::become_root(),
         None => Ok(()),
     };
-    if let Err(msg) = root()
+    let masters = match root()
         .and_then(|()| enter_rootfs(s, idmapped.as_ref()))
-        .and_then(|()| take_identity(s))
+        .and_then(|masters| take_identity(s).map(|()| masters))
     {
-        let _ = sync.fail(&msg);
-        return 1;
-    }
-    if sync.send(READY).is_err()
+        Ok(masters) => masters,
+        Err(msg) => {
+            let _ = sync.fail(&msg);
+            return 1;
+        }
+    };
+    // The masters of its own ptys go to the monitor, which serves them.
+    let sent = sync.send_with_fds(
+        READY,
+        &masters.iter().map(|m| m.as_fd()).collect::<Vec<_>>(),
+    );
+    drop(masters);
+    if sent.is_err()
         || sync
             .expect(GO, SETUP_TIMEOUT + crate::hooks::HOOK_TIMEOUT)
             .is_err()
@@ -133,8 +142,10 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
 }
 
 /// The cgroup namespace, the rootfs (with the `idmapped` mount of it, if
-/// any, over the rootfs directory first) and the console.
-fn enter_rootfs(s: &Setup, idmapped: Option<&OwnedFd>) -> Result<(), String> {
+/// any, over the rootfs directory first) and the console. Returns the
+/// masters of the ptys made in the container's devpts
+/// (`spec.own_ptys`).
+fn enter_rootfs(s: &Setup, idmapped: Option<&OwnedFd>) -> Result<Vec<OwnedFd>, String> {
     if s.cgroup_ns {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| format!("Cannot create the cgroup namespace: {e}"))?;
@@ -146,19 +157,20 @@ fn enter_rootfs(s: &Setup, idmapped: Option<&OwnedFd>) -> Result<(), String> {
         }
         s.hooks.at_stage(stage)
     };
-    enclos_namespaces::setup_rootfs_with(s.spec, &mut step).map_err(|e| chain(&e))?;
+    let masters = enclos_namespaces::setup_rootfs_with(s.spec, &mut step).map_err(|e| chain(&e))?;
     if !s.console_on_stdio {
         // No console (lxc.console.path = none): /dev/null instead.
-        match s.spec.console {
+        let console = s.spec.console.is_some() || s.spec.own_ptys.is_some_and(|o| o.console);
+        match console {
             // In a user namespace, a console held by init could not be
             // taken by a getty on it (stealing a controlling terminal
             // needs CAP_SYS_ADMIN over the host), so init leaves it free
             // for the first session leader that opens it, as LXC does.
-            Some(_) => attach_console(s.userns.is_none())?,
-            None => crate::console_log::null_stdio()?,
+            true => attach_console(s.userns.is_none())?,
+            false => crate::console_log::null_stdio()?,
         }
     }
-    Ok(())
+    Ok(masters)
 }
 
 /// Groups, capabilities, the start hooks, the working directory, the

@@ -1,6 +1,8 @@
 //! Launching a container's init: the [`Plan`] (checked before the
 //! monitor forks), the container's cgroup ([`cgroup`]), the rootfs
-//! set-up handed to init ([`rootfs`]), the console and tty ptys, and the
+//! set-up handed to init ([`rootfs`]), the console and tty ptys (the
+//! host's, or the container's own devpts's when it has a user
+//! namespace), and the
 //! clone of init with the monitor's side of the handshake.
 
 mod cgroup;
@@ -8,37 +10,99 @@ mod idmap;
 mod plan;
 mod rootfs;
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 
 use enclos_cgroupfs::Cgroup;
 use enclos_config::Config;
-use enclos_namespaces::{spawn_pidfd, sync_pair, PidFd, Pty, RootfsSpec, SyncParent};
+use enclos_namespaces::{spawn_pidfd, sync_pair, OwnPtys, PidFd, Pty, RootfsSpec, SyncParent};
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+use crate::console_log::no_console;
 use crate::error::{chain, Error, Result};
 use crate::init::{Init, ATTACHED, GO, READY, SETUP_TIMEOUT};
 use crate::mapped_root::RootfsIdmap;
 use crate::process::container_env;
 
-pub(crate) use cgroup::make_cgroup;
+pub(crate) use cgroup::{make_cgroup, user_cgroup_fix};
 pub(crate) use plan::Plan;
 pub(crate) use rootfs::rootfs_spec;
 
-/// Ptys for the console and the ttys of `lxc.tty.max`.
+/// The pty masters of the console and of the ttys of `lxc.tty.max`,
+/// which the monitor serves (non-blocking).
 pub(crate) struct Terminals {
-    pub console: Pty,
-    pub ttys: Vec<Pty>,
+    pub console: OwnedFd,
+    pub ttys: Vec<OwnedFd>,
 }
 
-impl Terminals {
-    pub fn open(cfg: &Config) -> Result<Terminals> {
+/// Host ptys for a privileged container: their masters, and the slaves
+/// init bind-mounts (the console's, unless `lxc.console.path = none`,
+/// then the ttys').
+pub(crate) struct HostPtys {
+    pub terminals: Terminals,
+    pub console: Option<PathBuf>,
+    pub ttys: Vec<PathBuf>,
+}
+
+impl HostPtys {
+    pub fn open(cfg: &Config) -> Result<HostPtys> {
         let console = Pty::open_with(true)?;
         let mut ttys = Vec::new();
         for _ in 0..cfg.tty_max() {
             ttys.push(Pty::open_with(true)?);
         }
-        Ok(Terminals { console, ttys })
+        Ok(HostPtys {
+            console: Some(console.slave_path).filter(|_| !no_console(cfg)),
+            ttys: ttys.iter().map(|p| p.slave_path.clone()).collect(),
+            terminals: Terminals {
+                console: console.master,
+                ttys: ttys.into_iter().map(|p| p.master).collect(),
+            },
+        })
+    }
+}
+
+/// An unprivileged container's console and ttys are ptys of its own
+/// devpts instance, made by its init (as LXC does): their slaves belong
+/// to the container's root, mode 0620, and no host pty is handed to the
+/// container's ids. `None` for a privileged container, which gets host
+/// ptys ([`HostPtys`]), or without terminals (execute).
+pub(crate) fn own_ptys(plan: &Plan) -> Option<OwnPtys> {
+    (plan.userns.is_some() && matches!(plan.init, Init::Exec(_))).then(|| OwnPtys {
+        console: !no_console(&plan.config),
+        ttys: plan.config.tty_max() as usize,
+    })
+}
+
+impl Terminals {
+    /// From the masters init sent for `own` (console first). A console
+    /// left out (`lxc.console.path = none`) gets a host pty of the
+    /// monitor's that nothing inside opens.
+    pub fn from_container(own: OwnPtys, masters: Vec<OwnedFd>) -> Result<Terminals> {
+        for m in &masters {
+            let flags = fcntl(m.as_fd(), FcntlArg::F_GETFL)
+                .map(OFlag::from_bits_retain)
+                .and_then(|f| fcntl(m.as_fd(), FcntlArg::F_SETFL(f | OFlag::O_NONBLOCK)));
+            flags.map_err(|source| enclos_namespaces::Error::Pty {
+                action: "make the container's pty master non-blocking",
+                source,
+            })?;
+        }
+        let mut masters = masters.into_iter();
+        let console = match own.console {
+            true => masters.next(),
+            false => Some(Pty::open_with(true)?.master),
+        };
+        let console = console.ok_or(enclos_namespaces::Error::Pty {
+            action: "receive the console's master from init",
+            source: nix::errno::Errno::EBADMSG,
+        })?;
+        Ok(Terminals {
+            console,
+            ttys: masters.collect(),
+        })
     }
 }
 
@@ -60,13 +124,14 @@ fn map_ids(plan: &Plan, parent: &SyncParent, pid: Pid) -> Result<()> {
 
 /// Clones init into its namespaces, moves it into the cgroup, and waits
 /// until it is set up (and, for `Init::Exec`, has exec'd). Returns its
-/// pid and pidfd.
+/// pid, its pidfd and the masters of the ptys it made in its own devpts
+/// (`spec.own_ptys`).
 pub(crate) fn spawn_init(
     plan: &Plan,
     cg: &Cgroup,
     spec: &RootfsSpec,
     console_on_stdio: bool,
-) -> Result<(Pid, PidFd)> {
+) -> Result<(Pid, PidFd, Vec<OwnedFd>)> {
     let name = plan.container.name().to_string();
     if let Some(u) = &plan.userns {
         cgroup::delegate(cg, u.root)?;
@@ -104,14 +169,21 @@ pub(crate) fn spawn_init(
         name: name.clone(),
         reason,
     };
-    let result = (|| -> Result<()> {
+    let result = (|| -> Result<Vec<OwnedFd>> {
         cg.attach(pid.as_raw())?;
         crate::limits::apply_from_monitor(&plan.config, &name, pid)?;
         map_ids(plan, &parent, pid)?;
         parent.send(ATTACHED)?;
-        parent
-            .expect(READY, setup_timeout)
+        let masters = parent
+            .expect_with_fds(READY, setup_timeout)
             .map_err(|e| fail(chain(&e)))?;
+        let wanted = spec.own_ptys.map_or(0, |o| o.count());
+        if masters.len() != wanted {
+            return Err(fail(format!(
+                "init sent {} pty masters instead of {wanted}",
+                masters.len()
+            )));
+        }
         let pid_env = [("LXC_PID".to_string(), pid.to_string())];
         plan.hooks.run_with("start-host", &[], &pid_env)?;
         parent.send(GO)?;
@@ -124,12 +196,14 @@ pub(crate) fn spawn_init(
                 Ok(other) => return Err(fail(format!("unexpected message {other} from init"))),
             }
         }
-        Ok(())
+        Ok(masters)
     })();
-    if let Err(e) = result {
-        let _ = pidfd.send_signal(Signal::SIGKILL);
-        let _ = pidfd.reap();
-        return Err(e);
+    match result {
+        Ok(masters) => Ok((pid, pidfd, masters)),
+        Err(e) => {
+            let _ = pidfd.send_signal(Signal::SIGKILL);
+            let _ = pidfd.reap();
+            Err(e)
+        }
     }
-    Ok((pid, pidfd))
 }

@@ -17,11 +17,11 @@ mod socket;
 
 pub use socket::{connect, socket_name};
 
-use crate::console_log::{no_console, ConsoleOutput};
+use crate::console_log::ConsoleOutput;
 use crate::container::State;
 use crate::error::Result;
 use crate::init::Init;
-use crate::launch::{make_cgroup, rootfs_spec, spawn_init, Plan, Terminals};
+use crate::launch::{make_cgroup, own_ptys, rootfs_spec, spawn_init, HostPtys, Plan, Terminals};
 
 /// Runs the monitor until the container stops; returns init's exit status.
 /// `_mlock` is the monitor lock, held until the end (while it is held the
@@ -143,25 +143,30 @@ fn start_once(plan: &Plan) -> Result<Started> {
     plan.hooks.run("pre-start")?;
     let cg = make_cgroup(plan)?;
     let result = (|| {
-        let (terms, output) = match plan.init {
-            Init::Exec(_) => (
-                Some(Terminals::open(&plan.config)?),
-                ConsoleOutput::open(&plan.config)?,
-            ),
-            Init::Run(_) => (None, ConsoleOutput::default()),
+        let with_terms = matches!(plan.init, Init::Exec(_));
+        let own = own_ptys(plan);
+        let host = match with_terms && own.is_none() {
+            true => Some(HostPtys::open(&plan.config)?),
+            false => None,
         };
-        let (console, ttys) = match &terms {
-            Some(t) => (
-                // lxc.console.path = none: init gets no console.
-                Some(t.console.slave_path.clone()).filter(|_| !no_console(&plan.config)),
-                t.ttys.iter().map(|p| p.slave_path.clone()).collect(),
-            ),
+        let output = match with_terms {
+            true => ConsoleOutput::open(&plan.config)?,
+            false => ConsoleOutput::default(),
+        };
+        let (console, ttys) = match &host {
+            Some(h) => (h.console.clone(), h.ttys.clone()),
             None => (None, Vec::new()),
         };
-        let spec = rootfs_spec(plan, console, ttys)?;
+        let mut spec = rootfs_spec(plan, console, ttys)?;
+        spec.own_ptys = own;
         let inner = crate::cgroup_keys::init_group(&plan.config, &cg, &plan.container)?;
-        let (_pid, pidfd) =
-            spawn_init(plan, inner.as_ref().unwrap_or(&cg), &spec, terms.is_none())?;
+        let (_pid, pidfd, masters) =
+            spawn_init(plan, inner.as_ref().unwrap_or(&cg), &spec, !with_terms)?;
+        let terms = match (host, own) {
+            (Some(h), _) => Some(h.terminals),
+            (None, Some(own)) => Some(Terminals::from_container(own, masters)?),
+            (None, None) => None,
+        };
         Ok((terms, output, pidfd))
     })();
     match result {

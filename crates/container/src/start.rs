@@ -38,6 +38,56 @@ pub struct StartOptions {
 /// Starts the container and returns once it is RUNNING (or, in the
 /// foreground, once it has stopped again).
 pub fn start(c: &Container, opts: &StartOptions) -> Result<()> {
+    start_checked(c, opts).map_err(|e| explain_failure(c, e))
+}
+
+/// A user's failed start of a container with maps: the doctor's findings
+/// that concern its failure, added to its error.
+fn explain_failure(c: &Container, e: Error) -> Error {
+    use crate::doctor::{self, HostPaths, StartFailure, Subject};
+    if nix::unistd::geteuid().is_root() {
+        return e;
+    }
+    let failure = match &e {
+        Error::Userns(crate::userns::UsernsError::IdMap(i)) => StartFailure::from(i),
+        Error::Cgroup(_) => StartFailure::Cgroup,
+        Error::StartFailed { reason, .. } if reason.contains("cannot reach its rootfs") => {
+            StartFailure::RootfsAccess
+        }
+        Error::StartFailed { reason, .. }
+            if reason.contains("newuidmap") || reason.contains("newgidmap") =>
+        {
+            StartFailure::IdMap
+        }
+        _ => return e,
+    };
+    let host = HostPaths::default();
+    let Ok(subject) = Subject::for_container(c, doctor::calling_user(&host)) else {
+        return e;
+    };
+    let findings = doctor::findings_for_start_failure(&host, &subject, failure);
+    if subject.maps.is_empty() || findings.is_empty() {
+        return e;
+    }
+    let found: Vec<String> = findings.iter().map(|f| format!(" {f};")).collect();
+    let doctor = format!(
+        "\n`enclos doctor -n {}` finds:{}",
+        c.name(),
+        found.concat().trim_end_matches(';')
+    );
+    match e {
+        Error::StartFailed { name, reason } => Error::StartFailed {
+            name,
+            reason: reason + &doctor,
+        },
+        other => {
+            eprintln!("{}", doctor.trim_start());
+            other
+        }
+    }
+}
+
+fn start_checked(c: &Container, opts: &StartOptions) -> Result<()> {
     crate::threads::refuse_threads(c, "start")?;
     let lock = lock_stopped(c, "stop it first (enclos stop -n NAME)")?;
     let config = run_config(c, opts.config_file.as_deref())?;

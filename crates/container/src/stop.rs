@@ -59,10 +59,20 @@ fn init_pidfd(c: &Container) -> Result<Option<PidFd>> {
         return Ok(None);
     };
     let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-    if !cgroups.contains(&c.cgroup_name()) {
+    // A user's container without a delegated cgroup has none: its init
+    // is the monitor's child.
+    let monitors = c.monitor_pid().is_some() && parent_pid(pid) == c.monitor_pid();
+    if !cgroups.contains(&c.cgroup_name()) && !monitors {
         return Ok(None);
     }
     Ok(Some(fd))
+}
+
+/// The parent of `pid`, from /proc/PID/stat.
+fn parent_pid(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Stops the container: the halt signal of its configuration to init
@@ -339,7 +349,18 @@ pub fn kill_and_clean(c: &Container) -> Result<()> {
 
 fn freezer(c: &Container) -> Result<Cgroup> {
     let layout = c.layout()?;
-    Ok(Cgroup::new(layout, &["freezer"], &c.cgroup_name())?)
+    let cg = Cgroup::new(layout.clone(), &["freezer"], &c.cgroup_name())?;
+    if !nix::unistd::geteuid().is_root() && cg.members().iter().all(|m| !m.dir.is_dir()) {
+        let user = crate::userns::current_owner(std::path::Path::new(crate::userns::PASSWD))
+            .map(|o| o.name)
+            .unwrap_or_else(|_| "NAME".to_string());
+        return Err(Error::Unsupported(format!(
+            "Container '{}' has no freezer cgroup: it started without one ({}, then restart it)",
+            c.name(),
+            crate::launch::user_cgroup_fix(&user, &layout)
+        )));
+    }
+    Ok(cg)
 }
 
 /// Freezes every process of the container; returns once they are all

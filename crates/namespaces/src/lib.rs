@@ -12,7 +12,9 @@
 //!   pivot_root, with every target resolved inside the rootfs.
 //!   [`setup_rootfs_with`] also runs the caller's steps (a container's
 //!   hooks) at the [`RootfsStage`]s: before the rootfs mount, after the
-//!   mounts, after autodev.
+//!   mounts, after autodev. With [`OwnPtys`], the console and ttys are
+//!   ptys of the container's own devpts instance, whose masters it
+//!   returns (an unprivileged container's, as LXC does).
 //! - [`Pty`] and [`RawTerminal`]: consoles and their clients; [`PtyPair`],
 //!   [`send_fd`] and [`recv_fd`]: a pty opened in a container's devpts and
 //!   its master handed to a process outside.
@@ -75,13 +77,13 @@ pub use mount_ns::unshare_mount_namespace;
 pub use namespace::{Namespace, PROC_SELF_NS};
 pub use pidfd::{join, join_pidfd, PidFd};
 pub use pty::{
-    recv_fd, send_fd, set_controlling_terminal, set_window_size, window_size, Pty, PtyPair,
-    RawTerminal,
+    open_peer, recv_fd, send_fd, set_controlling_terminal, set_window_size, window_size, Pty,
+    PtyPair, RawTerminal,
 };
 pub use rootfs::{
     parse_mount_options, setup_rootfs, setup_rootfs_with, CgroupHierarchy, CgroupMode, CgroupMount,
-    CreateKind, DevPts, MountOptions, MountSpec, ProcMode, RootfsSpec, RootfsStage, SysMode,
-    AUTODEV_LINKS, AUTODEV_NODES,
+    CreateKind, DevPts, MountOptions, MountSpec, OwnPtys, ProcMode, RootfsSpec, RootfsStage,
+    SysMode, AUTODEV_LINKS, AUTODEV_NODES,
 };
 pub use spawn::{exit_child, multi_threaded, spawn, spawn_pidfd, PANIC_EXIT_CODE};
 pub use sync::{sync_pair, SyncChild, SyncParent};

@@ -120,20 +120,28 @@ impl PtyPair {
         // points to a live one; master is an open ptmx.
         let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) };
         Errno::result(ret).map_err(pty_err("unlock the slave"))?;
-        // SAFETY: TIOCGPTPEER takes open flags by value and returns a new
-        // descriptor, which we own from here on.
-        let slave = unsafe {
-            libc::ioctl(
-                master.as_raw_fd(),
-                libc::TIOCGPTPEER,
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            )
-        };
-        let slave = Errno::result(slave).map_err(pty_err("open the slave"))?;
-        // SAFETY: the ioctl returned a new descriptor that nothing else owns.
-        let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+        let slave = open_peer(master.as_fd())?;
         Ok(Self { master, slave })
     }
+}
+
+/// Opens the slave of the pty `master` from the master itself
+/// (TIOCGPTPEER: read-write, no controlling-terminal side effect,
+/// close-on-exec), in whatever devpts instance it lives, e.g. a master
+/// that a container sent over a socket.
+pub fn open_peer(master: BorrowedFd<'_>) -> Result<OwnedFd> {
+    // SAFETY: TIOCGPTPEER takes open flags by value and returns a new
+    // descriptor, which we own from here on.
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    let slave = Errno::result(slave).map_err(pty_err("open the slave"))?;
+    // SAFETY: the ioctl returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(slave) })
 }
 
 /// Makes the terminal `fd` the controlling terminal of the caller, which

@@ -33,12 +33,16 @@
 //! # Ok::<(), enclos_namespaces::Error>(())
 //! ```
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{
+    recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType,
+};
 use nix::sys::stat::Mode;
 
 use crate::error::{Error, Result};
@@ -48,6 +52,8 @@ const TAG_MSG: u8 = 1;
 const TAG_FAIL: u8 = 2;
 /// The largest packet: a failure text longer than this is cut.
 const MAX_PACKET: usize = 4096;
+/// The most descriptors one step carries.
+const MAX_FDS: usize = 64;
 
 /// Creates a connected pair of ends (close-on-exec): the parent keeps the
 /// first, the child the second.
@@ -115,6 +121,40 @@ impl Endpoint {
         self.send_packet(&[TAG_MSG, msg], msg)
     }
 
+    fn send_with_fds(&self, msg: u8, fds: &[BorrowedFd<'_>]) -> Result<()> {
+        if fds.len() > MAX_FDS {
+            return Err(Error::SyncSend {
+                peer: self.peer,
+                msg,
+                source: Errno::E2BIG,
+            });
+        }
+        let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+        let packet = [TAG_MSG, msg];
+        let iov = [IoSlice::new(&packet)];
+        let cmsgs = [ControlMessage::ScmRights(&raw)];
+        let cmsgs = if raw.is_empty() { &[][..] } else { &cmsgs[..] };
+        loop {
+            match sendmsg::<()>(
+                self.fd.as_raw_fd(),
+                &iov,
+                cmsgs,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(source) => {
+                    return Err(Error::SyncSend {
+                        peer: self.peer,
+                        msg,
+                        source,
+                    })
+                }
+            }
+        }
+    }
+
     fn fail(&self, message: &str) -> Result<()> {
         let mut end = message.len().min(MAX_PACKET - 1);
         while !message.is_char_boundary(end) {
@@ -127,47 +167,70 @@ impl Endpoint {
     }
 
     fn recv(&self, expected: Option<u8>, timeout: Duration) -> Result<u8> {
+        self.recv_with_fds(expected, timeout).map(|(msg, _)| msg)
+    }
+
+    /// The next packet, with the descriptors it carries (close-on-exec).
+    fn recv_with_fds(&self, expected: Option<u8>, timeout: Duration) -> Result<(u8, Vec<OwnedFd>)> {
         let peer = self.peer;
         let fd = self.fd.as_fd();
-        {
-            let mut buf = [0u8; MAX_PACKET];
-            let len = loop {
-                let ready = poll_readable(fd, Some(timeout))
-                    .map_err(|source| Error::SyncRecv { peer, source })?;
-                if !ready {
-                    return Err(Error::SyncTimeout {
-                        peer,
-                        awaited: awaited(expected),
-                        timeout,
-                    });
-                }
-                match recv(fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
-                    Ok(len) => break len,
-                    Err(Errno::EINTR | Errno::EAGAIN) => continue,
-                    // A peer that died with unread data in its queue.
-                    Err(Errno::ECONNRESET) => break 0,
-                    Err(source) => return Err(Error::SyncRecv { peer, source }),
-                }
-            };
-            match (len, buf.first()) {
-                (0, _) => Err(Error::SyncEof {
+        let mut buf = [0u8; MAX_PACKET];
+        let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
+        let (len, fds) = loop {
+            let ready = poll_readable(fd, Some(timeout))
+                .map_err(|source| Error::SyncRecv { peer, source })?;
+            if !ready {
+                return Err(Error::SyncTimeout {
                     peer,
                     awaited: awaited(expected),
-                }),
-                (2, Some(&TAG_MSG)) => Ok(buf[1]),
-                (_, Some(&TAG_FAIL)) => Err(Error::PeerFailed {
-                    peer,
-                    message: String::from_utf8_lossy(&buf[1..len]).into_owned(),
-                }),
-                _ => Err(Error::SyncMalformed { peer, len }),
+                    timeout,
+                });
             }
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Ok(msg) => {
+                    let mut fds = Vec::new();
+                    for c in msg
+                        .cmsgs()
+                        .map_err(|source| Error::SyncRecv { peer, source })?
+                    {
+                        if let ControlMessageOwned::ScmRights(raw) = c {
+                            // SAFETY: the kernel installed these descriptors
+                            // for us; nothing else owns them.
+                            fds.extend(raw.into_iter().map(|r| unsafe { OwnedFd::from_raw_fd(r) }));
+                        }
+                    }
+                    break (msg.bytes, fds);
+                }
+                Err(Errno::EINTR | Errno::EAGAIN) => continue,
+                // A peer that died with unread data in its queue.
+                Err(Errno::ECONNRESET) => break (0, Vec::new()),
+                Err(source) => return Err(Error::SyncRecv { peer, source }),
+            }
+        };
+        match (len, buf.first()) {
+            (0, _) => Err(Error::SyncEof {
+                peer,
+                awaited: awaited(expected),
+            }),
+            (2, Some(&TAG_MSG)) => Ok((buf[1], fds)),
+            (_, Some(&TAG_FAIL)) => Err(Error::PeerFailed {
+                peer,
+                message: String::from_utf8_lossy(&buf[1..len]).into_owned(),
+            }),
+            _ => Err(Error::SyncMalformed { peer, len }),
         }
     }
 
-    fn expect(&self, msg: u8, timeout: Duration) -> Result<()> {
-        let got = self.recv(Some(msg), timeout)?;
+    fn expect_with_fds(&self, msg: u8, timeout: Duration) -> Result<Vec<OwnedFd>> {
+        let (got, fds) = self.recv_with_fds(Some(msg), timeout)?;
         if got == msg {
-            Ok(())
+            Ok(fds)
         } else {
             Err(Error::SyncUnexpected {
                 peer: self.peer,
@@ -175,6 +238,10 @@ impl Endpoint {
                 got,
             })
         }
+    }
+
+    fn expect(&self, msg: u8, timeout: Duration) -> Result<()> {
+        self.expect_with_fds(msg, timeout).map(drop)
     }
 
     /// Releases the socket in this process while keeping the fd number
@@ -218,6 +285,18 @@ macro_rules! endpoint_methods {
         /// errors as for `expect`.
         pub fn recv(&self, timeout: Duration) -> Result<u8> {
             self.0.recv(None, timeout)
+        }
+
+        #[doc = concat!("Sends step `msg` to the ", $peer, " with descriptors (SCM_RIGHTS, at most 64), ")]
+        /// e.g. pty masters made inside a container.
+        pub fn send_with_fds(&self, msg: u8, fds: &[BorrowedFd<'_>]) -> Result<()> {
+            self.0.send_with_fds(msg, fds)
+        }
+
+        /// [`Self::expect`], returning the descriptors that came with
+        /// the step (none when it carried none).
+        pub fn expect_with_fds(&self, msg: u8, timeout: Duration) -> Result<Vec<OwnedFd>> {
+            self.0.expect_with_fds(msg, timeout)
         }
 
         #[doc = concat!("Reports a failure to the ", $peer, ", which receives it as [`Error::PeerFailed`] ")]
@@ -287,6 +366,26 @@ mod tests {
         parent.expect(2, S).unwrap();
         assert_eq!(parent.recv(S).unwrap(), 9);
         t.join().unwrap();
+    }
+
+    #[test]
+    fn descriptors_travel_with_a_step() {
+        let (parent, child) = sync_pair().unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        child.send_with_fds(5, &[w.as_fd()]).unwrap();
+        drop(w);
+        let fds = parent.expect_with_fds(5, S).unwrap();
+        assert_eq!(fds.len(), 1);
+        nix::unistd::write(&fds[0], b"ok").unwrap();
+        let mut buf = [0u8; 2];
+        nix::unistd::read(&r, &mut buf).unwrap();
+        assert_eq!(&buf, b"ok");
+        // A step without descriptors, and a failure, as before.
+        child.send(6).unwrap();
+        assert!(parent.expect_with_fds(6, S).unwrap().is_empty());
+        child.fail("No pty").unwrap();
+        let err = parent.expect_with_fds(7, S).unwrap_err();
+        assert_eq!(err.to_string(), "The child failed: No pty");
     }
 
     #[test]

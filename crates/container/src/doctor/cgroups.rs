@@ -70,18 +70,15 @@ fn missing_v2(dir: &Path, needed: &[&str]) -> Vec<String> {
 
 fn delegate_fix(subject: &Subject, layout: &Layout) -> String {
     let user = &subject.user.name;
-    let mut fix = format!("as root: enclos cg delegate --user {user}");
-    // systemd delegates on v2 only.
+    // On cgroup v2 only, a user's start moves processes only inside a
+    // subtree that already holds them: neither `cg delegate` nor a
+    // systemd scope gives its container a cgroup yet (start says so too).
     if layout.kind() == Kind::Unified {
-        let start = match &subject.name {
-            Some(n) => format!("enclos start -n {n}"),
-            None => "enclos start -n NAME".to_string(),
-        };
-        fix.push_str(&format!(
-            ", or under systemd start it in a delegated scope: systemd-run --user --scope -p Delegate=yes {start}"
-        ));
+        return format!(
+            "none yet on a cgroup v2 only host: enclos cannot give a container of {user} a cgroup there; start it as root where it needs limits"
+        );
     }
-    fix
+    format!("as root: enclos cg delegate --user {user}")
 }
 
 pub(super) fn check(host: &HostPaths, subject: &Subject) -> Vec<Finding> {

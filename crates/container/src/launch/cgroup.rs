@@ -1,7 +1,13 @@
 //! The container's cgroup: created and given the settings of the
 //! configuration (`lxc.cgroup.*`, `lxc.cgroup2.*`).
 
-use enclos_cgroupfs::{Cgroup, DeleteOptions, Permissions, Populated, Version, DELEGATED_FILES};
+use std::sync::Arc;
+
+use enclos_cgroupfs::{
+    delegated_dir, Cgroup, DeleteOptions, Layout, Permissions, Populated, Version, DELEGATED_FILES,
+    SESSION, USERS_DIR,
+};
+use nix::unistd::AccessFlags;
 
 use super::plan::Plan;
 use crate::error::{chain, Error, Result};
@@ -56,6 +62,11 @@ const V2_DELEGATE_LIST: &str = "/sys/kernel/cgroup/delegate";
 /// delegatable files), on every hierarchy, so that the container can
 /// manage its own subtree; its limits stay root's.
 pub(crate) fn delegate(cg: &Cgroup, root: super::idmap::MappedRoot) -> Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        // Only root may give files away; a user's container keeps its
+        // group as the user's (its limits are set from outside).
+        return Ok(());
+    }
     let v2_files: Vec<String> = std::fs::read_to_string(V2_DELEGATE_LIST)
         .map(|t| t.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
@@ -111,4 +122,64 @@ fn apply_cgroup_settings(plan: &Plan, cg: &Cgroup) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Where a user's (not root's) container gets its cgroup: the subtree
+/// `enclos cg delegate --user NAME` made (`user/NAME/0` on each
+/// hierarchy), on the hierarchies where the user may write it. Returns
+/// the layout of those hierarchies and the prefix of the container's
+/// path; without any, an empty layout (no cgroup, no limits), said once.
+pub(crate) fn user_placement(name: &str, layout: &Layout) -> (Arc<Layout>, Option<String>) {
+    let user = match crate::userns::current_owner(std::path::Path::new(crate::userns::PASSWD)) {
+        Ok(o) => o.name,
+        Err(_) => nix::unistd::getuid().to_string(),
+    };
+    let prefix = format!("{USERS_DIR}/{user}/{SESSION}");
+    // On v2 a process moves only where the writer may write the common
+    // ancestor's cgroup.procs: the user's processes must already be in
+    // the subtree (a login through pam_cgfs puts them there).
+    let own_v2 = std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        .unwrap_or_default();
+    let v2_inside = own_v2.trim_start_matches('/').starts_with(&prefix);
+    let hierarchies: Vec<_> = layout
+        .hierarchies
+        .iter()
+        .filter(|h| h.version != Version::V2 || v2_inside)
+        .filter(|h| {
+            let dir = delegated_dir(h, &user);
+            dir.is_dir() && nix::unistd::access(&dir, AccessFlags::W_OK).is_ok()
+        })
+        .cloned()
+        .collect();
+    if hierarchies.is_empty() {
+        eprintln!(
+            "enclos: warning: container '{name}' runs without cgroup limits (freeze and memory figures need a cgroup): {}",
+            user_cgroup_fix(&user, layout)
+        );
+        return (Arc::new(Layout { hierarchies }), None);
+    }
+    (Arc::new(Layout { hierarchies }), Some(prefix))
+}
+
+/// Why a user's container got no cgroup on this host, and what gives it
+/// one. On cgroup v1 (and hybrid) hosts, the subtree `enclos cg delegate`
+/// makes. On a cgroup v2 only host (systemd's default), a process moves
+/// only between groups whose common ancestor the mover may write, so the
+/// user's processes must already run in the delegated subtree, with no
+/// process left in the groups that enable controllers: enclos does not
+/// set that up yet (a scope systemd delegates, asked over D-Bus, is the
+/// way), so it says so rather than name a command that would not help.
+pub(crate) fn user_cgroup_fix(user: &str, layout: &Layout) -> String {
+    if layout.kind() == enclos_cgroupfs::Kind::Unified {
+        format!(
+            "this host has cgroup v2 only, where enclos cannot give a container of user '{user}' a cgroup yet (`enclos cg delegate` is not enough there: the user's own processes would have to run in that subtree); run the container as root where it needs limits"
+        )
+    } else {
+        format!(
+            "no cgroup is delegated to user '{user}'; as root, `enclos cg delegate --user {user}` gives one"
+        )
+    }
 }

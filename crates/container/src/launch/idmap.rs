@@ -1,8 +1,8 @@
 //! An unprivileged container (`lxc.idmap`), from the monitor's side: the
 //! container's root as the host sees it, how its rootfs gets the right
 //! owners (already owned by the map, or an idmapped mount of a rootfs
-//! that host root owns), the console and tty ptys given to the
-//! container's root, and init's uid and gid maps written.
+//! that host root owns), and init's uid and gid maps written. Its console
+//! and ttys are ptys of its own devpts (`launch::own_ptys`).
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
@@ -13,9 +13,6 @@ use nix::unistd::Pid;
 
 use crate::error::{chain, Error, Result};
 use crate::mapped_root::RootfsIdmap;
-
-/// The group of the ttys inside (tty), when the map has it.
-const TTY_GID: u32 = 5;
 
 /// What a start with `lxc.idmap` needs: the maps, the container's root on
 /// the host, and how the rootfs is mapped.
@@ -46,9 +43,6 @@ impl Userns {
 pub(crate) struct MappedRoot {
     pub uid: u32,
     pub gid: u32,
-    /// The host gid of the container's tty group (its root group when
-    /// the map leaves gid 5 out).
-    pub tty_gid: u32,
 }
 
 impl MappedRoot {
@@ -64,11 +58,9 @@ impl MappedRoot {
                 ),
             })
         };
-        let gid = root(IdKind::Gid)?;
         Ok(MappedRoot {
             uid: root(IdKind::Uid)?,
-            gid,
-            tty_gid: maps.host_id(IdKind::Gid, TTY_GID).unwrap_or(gid),
+            gid: root(IdKind::Gid)?,
         })
     }
 }
@@ -182,28 +174,6 @@ pub(crate) fn idmapped_rootfs(
     })
 }
 
-/// Gives the pty slaves at `paths` (the console's and the ttys') to the
-/// container's root and tty group, so that they are usable inside.
-pub(crate) fn give_ptys<'a>(
-    name: &str,
-    paths: impl IntoIterator<Item = &'a Path>,
-    root: MappedRoot,
-) -> Result<()> {
-    for path in paths {
-        std::os::unix::fs::chown(path, Some(root.uid), Some(root.tty_gid)).map_err(|e| {
-            Error::StartFailed {
-                name: name.to_string(),
-                reason: format!(
-                    "cannot give the terminal {} to the container's root (uid {}): {e}",
-                    path.display(),
-                    root.uid
-                ),
-            }
-        })?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,7 +184,7 @@ mod tests {
     }
 
     #[test]
-    fn the_mapped_root_and_its_tty_group() {
+    fn the_mapped_root() {
         let m = maps(&["u 0 165536 65536", "g 0 165536 65536"]);
         let root = MappedRoot::of("c1", &m).unwrap();
         assert_eq!(
@@ -222,11 +192,10 @@ mod tests {
             MappedRoot {
                 uid: 165536,
                 gid: 165536,
-                tty_gid: 165541
             }
         );
         let m = maps(&["u 0 165536 1", "g 0 200000 1"]);
-        assert_eq!(MappedRoot::of("c1", &m).unwrap().tty_gid, 200000);
+        assert_eq!(MappedRoot::of("c1", &m).unwrap().gid, 200000);
         let e = MappedRoot::of("c1", &maps(&["u 1 165536 10", "g 0 1 1"])).unwrap_err();
         assert!(
             e.to_string().contains("maps no uid 0") && e.to_string().contains("lxc.idmap = u 0"),
@@ -239,7 +208,6 @@ mod tests {
         let root = MappedRoot {
             uid: 165536,
             gid: 165536,
-            tty_gid: 165541,
         };
         assert!(may_search(0, 0, 0o755, root));
         assert!(!may_search(0, 0, 0o750, root));
@@ -259,7 +227,6 @@ mod tests {
         let root = MappedRoot {
             uid: 165536,
             gid: 165536,
-            tty_gid: 165536,
         };
         let e = check_reachable("c1", &shut.join("rootfs"), root).unwrap_err();
         let msg = e.to_string();
@@ -279,11 +246,7 @@ mod tests {
     fn the_rootfs_owner_decides() {
         let dir = tempfile::tempdir().unwrap();
         let me = nix::unistd::geteuid().as_raw();
-        let root = |uid| MappedRoot {
-            uid,
-            gid: uid,
-            tty_gid: uid,
-        };
+        let root = |uid| MappedRoot { uid, gid: uid };
         assert_eq!(
             rootfs_idmap("c1", dir.path(), root(me)).unwrap(),
             RootfsIdmap::OwnedByMap

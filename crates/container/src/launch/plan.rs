@@ -50,10 +50,18 @@ impl Plan {
         let userns = super::idmap::Userns::plan(c.name(), config.idmaps(), &rootfs)?;
         let mount = config.rootfs_mount().map(PathBuf::from);
         let hooks = crate::hooks::Hooks::new(c.name(), &config, mount.as_ref().unwrap_or(&rootfs));
-        let layout = c.layout()?;
+        let mut layout = c.layout()?;
+        let mut cgroups = crate::cgroup_keys::placement(&config, c, &layout)?;
+        if !nix::unistd::geteuid().is_root() {
+            let (own, prefix) = super::cgroup::user_placement(c.name(), &layout);
+            layout = own;
+            if let Some(p) = prefix {
+                cgroups = cgroups.under(&p);
+            }
+        }
         Ok(Plan {
             container: c.clone(),
-            cgroups: crate::cgroup_keys::placement(&config, c, &layout)?,
+            cgroups,
             config,
             init,
             layout,

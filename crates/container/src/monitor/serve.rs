@@ -34,7 +34,7 @@ pub(super) fn serve(
     // the tty open.
     let _slaves: Vec<OwnedFd> = std::iter::once(&terms.console)
         .chain(terms.ttys.iter())
-        .filter_map(|p| p.open_slave().ok())
+        .filter_map(|m| enclos_namespaces::open_peer(m.as_fd()).ok())
         .collect();
     let _raw = if plan.foreground {
         enclos_namespaces::RawTerminal::enter(std::io::stdin()).ok()
@@ -95,8 +95,8 @@ struct Ready {
 impl<'a> Server<'a> {
     fn new(plan: &'a Plan, terms: &'a Terminals, output: &'a mut ConsoleOutput) -> Self {
         let c = &plan.container;
-        let masters = std::iter::once(terms.console.master.as_fd())
-            .chain(terms.ttys.iter().map(|p| p.master.as_fd()))
+        let masters = std::iter::once(terms.console.as_fd())
+            .chain(terms.ttys.iter().map(|m| m.as_fd()))
             .collect();
         let listener = SocketAddr::from_abstract_name(socket_name(c).as_bytes())
             .and_then(|a| UnixListener::bind_addr(&a));

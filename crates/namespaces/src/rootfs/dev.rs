@@ -126,12 +126,13 @@ fn make_node(root: &Root, dev: &OwnedFd, name: &str, major: u64, minor: u64) -> 
     }
 }
 
-/// A private devpts instance on /dev/pts and /dev/ptmx pointing at it.
-pub(crate) fn devpts(root: &Root, spec: &DevPts) -> Result<()> {
+/// A private devpts instance on /dev/pts and /dev/ptmx pointing at it;
+/// `own` more ptys than `spec.max` for the console and ttys made in it.
+pub(crate) fn devpts(root: &Root, spec: &DevPts, own: usize) -> Result<()> {
     let target = root.mkdir_all(Path::new("dev/pts"))?;
     let mut data = String::from("newinstance,ptmxmode=0666,mode=0620,gid=5");
     if spec.max > 0 {
-        data.push_str(&format!(",max={}", spec.max));
+        data.push_str(&format!(",max={}", u64::from(spec.max) + own as u64));
     }
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     match mount_on(
@@ -197,6 +198,15 @@ pub(crate) fn devpts(root: &Root, spec: &DevPts) -> Result<()> {
     }
     tracing::debug!(%data, "devpts on /dev/pts");
     Ok(())
+}
+
+/// A new pty of the container's devpts instance (mounted on /dev/pts),
+/// its slave bind-mounted as [`bind_pty`] does; returns its master.
+pub(crate) fn own_pty(root: &Root, name: &str, tty_dir: Option<&str>) -> Result<OwnedFd> {
+    let ptmx = root.resolve(Path::new("dev/pts/ptmx"))?;
+    let pair = crate::pty::PtyPair::open_at(&fd_path(&ptmx))?;
+    bind_pty(root, &fd_path(&pair.slave), name, tty_dir)?;
+    Ok(pair.master)
 }
 
 /// Bind-mounts the host pty slave `host` onto /dev/`name`, or onto

@@ -6,7 +6,7 @@ mod dev;
 mod options;
 mod root;
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -61,6 +61,23 @@ pub enum RootfsStage {
     Autodev,
 }
 
+/// The console and ttys allocated from the container's own devpts
+/// ([`RootfsSpec::own_ptys`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnPtys {
+    /// A pty for /dev/console.
+    pub console: bool,
+    /// Ptys for /dev/tty1..N.
+    pub ttys: usize,
+}
+
+impl OwnPtys {
+    /// How many ptys (and masters) this is.
+    pub fn count(&self) -> usize {
+        usize::from(self.console) + self.ttys
+    }
+}
+
 /// Everything [`setup_rootfs`] does, in the container's terms.
 #[derive(Debug, Clone, Default)]
 pub struct RootfsSpec {
@@ -89,6 +106,11 @@ pub struct RootfsSpec {
     pub console: Option<PathBuf>,
     /// Host pty slaves bind-mounted onto /dev/tty1..N.
     pub ttys: Vec<PathBuf>,
+    /// Instead of host ptys, new ptys of the container's own devpts
+    /// instance (`devpts` must be set) for the console and the ttys; the
+    /// set-up returns their masters. Their slaves belong to the caller's
+    /// fsuid (the container's root, in a user namespace), mode 0620.
+    pub own_ptys: Option<OwnPtys>,
     /// `lxc.tty.dir`: the console and ttys go to `/dev/<dir>/`, with
     /// /dev/console and /dev/ttyN symlinks to them.
     pub tty_dir: Option<String>,
@@ -144,8 +166,11 @@ fn ensure_own_mount_namespace() -> Result<()> {
 /// Every target is resolved inside the rootfs with openat2(2)
 /// (`RESOLVE_IN_ROOT`), so a symlink in the container's tree cannot send a
 /// mount or a `create=` outside it. Descriptors opened here are closed when
-/// it returns. Bind sources, the console and the ttys are host paths.
-pub fn setup_rootfs(spec: &RootfsSpec) -> Result<()> {
+/// it returns. Bind sources, the console and the ttys are host paths;
+/// with [`RootfsSpec::own_ptys`], the console and ttys are new ptys of
+/// the container's devpts instead, and their masters are returned
+/// (console first, then tty1..N; none otherwise).
+pub fn setup_rootfs(spec: &RootfsSpec) -> Result<Vec<OwnedFd>> {
     setup_rootfs_with(spec, &mut |_| Ok(()))
 }
 
@@ -155,7 +180,7 @@ pub fn setup_rootfs(spec: &RootfsSpec) -> Result<()> {
 pub fn setup_rootfs_with(
     spec: &RootfsSpec,
     step: &mut dyn FnMut(RootfsStage) -> std::result::Result<(), String>,
-) -> Result<()> {
+) -> Result<Vec<OwnedFd>> {
     let mut at = |stage| step(stage).map_err(|message| Error::RootfsStep { stage, message });
     ensure_own_mount_namespace()?;
     crate::mount_ns::make_mounts_rslave()?;
@@ -168,7 +193,7 @@ pub fn setup_rootfs_with(
         })?;
     }
     mount_auto(&root, spec)?;
-    mount_dev(&root, spec)?;
+    let masters = mount_dev(&root, spec)?;
     mount_entries(&root, &spec.mounts)?;
     at(RootfsStage::Mount)?;
     if spec.autodev {
@@ -182,7 +207,8 @@ pub fn setup_rootfs_with(
             "remount,bind,ro",
         ))?;
     }
-    pivot(root)
+    pivot(root)?;
+    Ok(masters)
 }
 
 /// Bind-mounts the rootfs (rbind) onto itself or `spec.mount_at`, and
@@ -221,22 +247,36 @@ fn mount_auto(root: &Root, spec: &RootfsSpec) -> Result<()> {
     Ok(())
 }
 
-/// /dev: autodev, devpts, the console and the ttys, those `spec` asks for.
-fn mount_dev(root: &Root, spec: &RootfsSpec) -> Result<()> {
+/// /dev: autodev, devpts, the console and the ttys, those `spec` asks
+/// for; returns the masters of its own ptys.
+fn mount_dev(root: &Root, spec: &RootfsSpec) -> Result<Vec<OwnedFd>> {
     if spec.autodev {
         dev::autodev(root, spec.autodev_size.unwrap_or(dev::AUTODEV_SIZE))?;
     }
     if let Some(devpts) = &spec.devpts {
-        dev::devpts(root, devpts)?;
+        dev::devpts(root, devpts, spec.own_ptys.unwrap_or_default().count())?;
     }
     let tty_dir = spec.tty_dir.as_deref();
+    if let Some(own) = spec.own_ptys {
+        if spec.devpts.is_none() {
+            return Err(root.err("allocate a pty in", Path::new("dev/pts"), Errno::ENODEV));
+        }
+        let mut masters = Vec::with_capacity(own.count());
+        if own.console {
+            masters.push(dev::own_pty(root, "console", tty_dir)?);
+        }
+        for i in 1..=own.ttys {
+            masters.push(dev::own_pty(root, &format!("tty{i}"), tty_dir)?);
+        }
+        return Ok(masters);
+    }
     if let Some(console) = &spec.console {
         dev::bind_pty(root, console, "console", tty_dir)?;
     }
     for (i, tty) in spec.ttys.iter().enumerate() {
         dev::bind_pty(root, tty, &format!("tty{}", i + 1), tty_dir)?;
     }
-    Ok(())
+    Ok(Vec::new())
 }
 
 /// The mount entries, in order; an `optional` one that fails is skipped
