@@ -61,6 +61,16 @@ pub(crate) struct Setup<'a> {
 
 /// PID 1 of the container, from clone to exec (or to our init loop).
 pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
+    // Nothing of the monitor's or its caller's stays in init, where the
+    // container's hooks (and, under execute, all of it) could reach it
+    // through /proc/1/fd, nor reaches what init runs.
+    let sync_fd = std::os::fd::AsFd::as_fd(sync).as_raw_fd();
+    if let Err(msg) = crate::fds::detach_from_3_except(&[sync_fd])
+        .and_then(|()| crate::fds::close_on_exec_from_3())
+    {
+        let _ = sync.fail(&msg);
+        return 1;
+    }
     // The monitor sends the idmapped rootfs before ATTACHED.
     let idmapped = match s.userns {
         Some(RootfsIdmap::IdmappedMount) => match userns::receive_rootfs(sync) {
@@ -107,6 +117,10 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
     }
     match &s.init {
         Init::Exec(cmd) => {
+            if let Err(msg) = crate::fds::close_on_exec_from_3() {
+                let _ = sync.fail(&msg);
+                return 1;
+            }
             let err = exec(cmd, &s.env);
             let _ = sync.fail(&format!(
                 "Cannot execute init '{}' in the container: {err}; check lxc.init.cmd and that the rootfs holds it",
@@ -114,7 +128,16 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
             ));
             1
         }
-        Init::Run(cmd) => execute::run(cmd, &s.env),
+        Init::Run(cmd) => {
+            // Our init never execs: it closes what it holds of the
+            // monitor's (visible in the container as /proc/1/fd) and
+            // ends without returning into frames that own them.
+            if let Err(msg) = crate::fds::close_from_3() {
+                eprintln!("enclos: {msg}");
+                enclos_namespaces::exit_child(1);
+            }
+            enclos_namespaces::exit_child(execute::run(cmd, &s.env))
+        }
     }
 }
 
@@ -160,8 +183,9 @@ fn take_identity(s: &Setup) -> Result<(), String> {
     s.confine.apply()?;
     s.hooks.run("start").map_err(|e| chain(&e))?;
     let cwd = &s.cwd;
-    nix::unistd::chdir(cwd.as_str())
-        .map_err(|e| format!("Cannot change to lxc.init.cwd {cwd}: {e}"))?;
+    crate::fds::chdir_in_root(cwd).map_err(|e| {
+        format!("Cannot change to lxc.init.cwd {cwd} (resolved inside the container, no /proc magic link): {e}")
+    })?;
     if let Some(g) = s.gid {
         nix::unistd::setgid(nix::unistd::Gid::from_raw(g))
             .map_err(|e| format!("Cannot switch to lxc.init.gid {g}: {e}"))?;
@@ -180,7 +204,7 @@ fn attach_console(take_ctty: bool) -> std::result::Result<(), String> {
     let _ = setsid();
     let fd = nix::fcntl::open(
         "/dev/console",
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| format!("Cannot open /dev/console in the container: {e}"))?;

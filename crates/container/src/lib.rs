@@ -19,7 +19,9 @@
 //! 1. `error` (the error type, `chain`), then `container` (a container's
 //!    place on disk, its run files, locks and state);
 //! 2. one job each, on `container` alone: `process` (exec, exit codes,
-//!    stdio, environment), `limits`, `threads`, `logging`, `security`,
+//!    stdio, environment), `fds` (no host descriptor or cwd reaches a
+//!    container), `sealed_exe` (run from a sealed copy of the binary),
+//!    `limits`, `threads`, `logging`, `security`,
 //!    `monitor_keys`, `rootfs_keys`, `ns_plan`, `cgroup_keys`,
 //!    `console_log`, `hooks`, `mapped_root` (an unprivileged container's
 //!    root and how its rootfs is mapped); `userns` (work as a container's
@@ -52,6 +54,7 @@ pub mod doctor;
 mod error;
 #[cfg(test)]
 mod fake;
+mod fds;
 mod hooks;
 mod info;
 mod init;
@@ -65,6 +68,7 @@ mod monitor_keys;
 mod ns_plan;
 mod process;
 mod rootfs_keys;
+mod sealed_exe;
 mod security;
 mod start;
 mod stop;
@@ -85,6 +89,7 @@ pub use info::{
 pub use ls::{list, ls, ls_names, ls_table, LsFilter, Summary, DEFAULT_COLUMNS};
 pub use mapped_root::RootfsIdmap;
 pub use monitor::socket_name;
+pub use sealed_exe::{is_sealed, run_from_sealed_copy, SealError, SELF_EXE};
 pub use start::{execute, start, StartOptions};
 pub use stop::{
     cgroup_get, cgroup_set, device_add, freeze, kill_and_clean, stop, unfreeze, wait, StopOptions,

@@ -29,6 +29,8 @@ use crate::launch::{make_cgroup, own_ptys, rootfs_spec, spawn_init, HostPtys, Pl
 /// "ERR why".
 pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) -> Result<i32> {
     monitor_signals();
+    // The caller's descriptors reach neither the hooks nor the container.
+    crate::fds::close_on_exec_from_3().map_err(crate::error::Error::Unsupported)?;
     let c = plan.container.clone();
     let _log = crate::logging::container_log(&plan.config, c.name())?;
     crate::monitor_keys::apply(&plan.config, c.name())?;

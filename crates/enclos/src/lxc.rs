@@ -280,6 +280,11 @@ pub struct StartArgs {
     /// Run in the background (the default).
     #[arg(short = 'd', long = "daemon")]
     daemon: bool,
+    /// Close inherited file descriptors (LXC's -C). Always done: no
+    /// descriptor of the caller but stdin, stdout and stderr reaches the
+    /// container, in the foreground or not.
+    #[arg(short = 'C', long = "close-all-fds")]
+    close_all_fds: bool,
     /// Use this configuration file instead of the container's.
     #[arg(short = 'f', long = "rcfile", value_name = "FILE")]
     rcfile: Option<PathBuf>,
@@ -292,8 +297,10 @@ pub struct StartArgs {
 
 impl StartArgs {
     fn run(self) -> Result<ExitCode> {
+        // The container must not reach our binary through /proc/PID/exe.
+        container::run_from_sealed_copy()?;
         let c = self.common.open(&self.name)?;
-        let _ = self.daemon;
+        let _ = (self.daemon, self.close_all_fds);
         container::start(
             &c,
             &container::StartOptions {
@@ -393,6 +400,8 @@ pub struct AttachArgs {
 
 impl AttachArgs {
     fn run(self) -> Result<ExitCode> {
+        // The container must not reach our binary through /proc/PID/exe.
+        container::run_from_sealed_copy()?;
         let c = self.common.open(&self.name)?;
         let _ = self.keep_env;
         let code = container::attach(
@@ -466,6 +475,8 @@ pub struct ExecuteArgs {
 
 impl ExecuteArgs {
     fn run(self) -> Result<ExitCode> {
+        // The container must not reach our binary through /proc/PID/exe.
+        container::run_from_sealed_copy()?;
         let c = self.common.open(&self.name)?;
         let code = container::execute(&c, self.command, self.rcfile.as_deref())?;
         Ok(ExitCode::from(code.clamp(0, 255) as u8))
@@ -676,6 +687,8 @@ pub struct AutostartArgs {
 
 impl AutostartArgs {
     fn run(self) -> Result<ExitCode> {
+        // The container must not reach our binary through /proc/PID/exe.
+        container::run_from_sealed_copy()?;
         crate::init_logging(
             self.common.logpriority.as_deref(),
             self.common.logfile.as_deref(),

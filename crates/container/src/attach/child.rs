@@ -6,7 +6,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use enclos_namespaces::{Namespace, PidFd, PtyPair};
@@ -50,11 +50,16 @@ const NAMESPACES: [Namespace; 8] = [
 /// The child's whole life: never returns. Failures are written to `err`
 /// (one message) and end the child with 127.
 pub(super) fn run(plan: Plan, err: OwnedFd, pty_sock: Option<OwnedFd>) -> ! {
+    let err_fd = err.as_raw_fd();
     let mut err = File::from(err);
     let mut fail = |msg: String| -> ! {
         let _ = err.write_all(msg.as_bytes());
         enclos_namespaces::exit_child(127)
     };
+    // Nothing of the caller's beyond stdio reaches the command.
+    if let Err(msg) = crate::fds::close_on_exec_from_3() {
+        fail(msg)
+    }
     if let Err(msg) = enter(&plan) {
         fail(msg)
     }
@@ -71,6 +76,14 @@ pub(super) fn run(plan: Plan, err: OwnedFd, pty_sock: Option<OwnedFd>) -> ! {
         Ok(ForkResult::Child) => {}
         Err(e) => fail(format!("Cannot fork in the container: {e}")),
     }
+    // Visible in the container from now on: hold nothing of the host's
+    // but the error pipe and the terminal's socket (this process execs
+    // or exits, never dropping what owned the rest).
+    let mut keep = vec![err_fd];
+    keep.extend(pty_sock.as_ref().map(|s| s.as_raw_fd()));
+    if let Err(msg) = crate::fds::close_from_3_except(&keep) {
+        fail(msg)
+    }
     if let Some(sock) = pty_sock {
         if let Err(msg) = take_terminal(&sock, plan.uid, plan.gid) {
             fail(msg)
@@ -82,7 +95,13 @@ pub(super) fn run(plan: Plan, err: OwnedFd, pty_sock: Option<OwnedFd>) -> ! {
     if let Err(msg) = crate::limits::set_personality(plan.persona) {
         fail(msg)
     }
-    let _ = std::env::set_current_dir("/");
+    // The container's root, whatever our cwd was on the host.
+    if let Err(e) = crate::fds::chdir_in_root("/") {
+        fail(format!("Cannot change to / in the container: {e}"))
+    }
+    if let Err(msg) = crate::fds::close_on_exec_from_3() {
+        fail(msg)
+    }
     let e = exec(&plan.command, &plan.env);
     fail(format!(
         "Cannot run '{}' in the container: {e}",

@@ -1,0 +1,63 @@
+//! The enclos binary through /proc/PID/exe (the class of runc's
+//! CVE-2019-5736): under `execute`, PID 1 of the container is our own
+//! init, an enclos process; its /proc/1/exe must be a sealed in-memory
+//! copy, never the host's file, and writing through it must fail. The
+//! binary run (and attacked) is a copy in the test's directory, so a
+//! failed defence damages only that copy.
+
+use enclos_tests::enclos_bin;
+use enclos_tests::lab::*;
+
+use super::{container, Kind};
+
+pub fn exe_overwrite(kind: Kind) {
+    let lab = Lab::new();
+    let n = container(&lab, kind, "exe", "");
+    let bin = lab.path().join("enclos-copy");
+    std::fs::copy(enclos_bin(), &bin).expect("copy the enclos binary");
+    let before = std::fs::read(&bin).expect("read the copy");
+    let script = "readlink /proc/1/exe; \
+                  (echo pwned >/proc/1/exe && echo WROTE-EXE); \
+                  (exec 3</proc/1/exe && echo pwned >/proc/self/fd/3 && echo WROTE-FD); \
+                  (echo pwned >>/proc/1/exe && echo WROTE-APPEND); echo END";
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.args([
+        "execute",
+        "-P",
+        lab.path_str(),
+        "-n",
+        &n,
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let out = run(cmd);
+    assert!(
+        out.stdout.contains("END"),
+        "execute ran the attempt: {out:#?}"
+    );
+    assert!(
+        !out.stdout.contains("WROTE"),
+        "a write went through: {out:#?}"
+    );
+    // Privileged: root reads the link; unprivileged root may not
+    // (init is not dumpable to it), which hides the host path too.
+    let exe = out.lines().first().copied().unwrap_or_default().to_string();
+    let exe = if exe == "END" { String::new() } else { exe };
+    let host = bin.to_str().unwrap();
+    assert!(
+        !exe.contains(host),
+        "/proc/1/exe is the host's binary: {out:#?}"
+    );
+    if kind == Kind::Privileged {
+        assert!(
+            exe.starts_with("/memfd:"),
+            "/proc/1/exe is {exe:?}: {out:#?}"
+        );
+    }
+    assert!(
+        std::fs::read(&bin).expect("read the copy") == before,
+        "the binary changed"
+    );
+}
