@@ -58,7 +58,9 @@ pub mod error;
 mod lexer;
 mod load;
 mod parser;
+mod snapshot;
 mod translate;
+mod write;
 
 #[cfg(test)]
 mod tests;
@@ -75,7 +77,11 @@ pub use ast::{
 };
 pub use error::{ConfigError, Error, Location, Result};
 pub use load::{config_files, load, load_dir, parse_file, parse_str};
+pub use snapshot::{
+    read_var_list, snapshot, Snapshot, SnapshotOptions, DEFAULT_BLACKLIST, SNAPSHOT_BLACKLIST,
+};
 pub use translate::{translate_for_v2, TranslateError, V2Setting};
+pub use write::{WriteError, SNAPSHOT_HEADER};
 
 /// Where libcgroup keeps its main configuration file.
 pub const CGCONFIG_CONF: &str = "/etc/cgconfig.conf";
