@@ -236,7 +236,7 @@ impl Config {
 
     /// The group's path in the hierarchy of `controller`, under its
     /// namespace if the configuration gives one.
-    fn full_path(&self, controller: &str, path: &str) -> String {
+    pub(crate) fn full_path(&self, controller: &str, path: &str) -> String {
         match self.namespaces.iter().find(|n| n.controller == controller) {
             Some(n) if !n.path.is_empty() && !path.is_empty() => format!("{}/{path}", n.path),
             Some(n) if path.is_empty() => n.path.clone(),

@@ -54,6 +54,7 @@
 
 mod apply;
 mod ast;
+mod clear;
 pub mod error;
 mod lexer;
 mod load;
@@ -71,6 +72,7 @@ mod tests;
 struct ReadmeDoctests;
 
 pub use apply::{ApplyOptions, ApplyReport, ControllerReport, GroupReport, SettingReport};
+pub use clear::{clear_all, ClearOptions, ClearReport};
 pub use ast::{
     AdminPerm, Config, ControllerBlock, Group, IdSpec, MountEntry, Owner, PermSection, Setting,
     TaskPerm, TemplateVars,
