@@ -61,6 +61,7 @@ mod load;
 mod parser;
 mod snapshot;
 mod translate;
+mod translate_v1;
 mod write;
 
 #[cfg(test)]
@@ -82,7 +83,8 @@ pub use load::{config_files, load, load_dir, parse_file, parse_str};
 pub use snapshot::{
     read_var_list, snapshot, Snapshot, SnapshotOptions, DEFAULT_BLACKLIST, SNAPSHOT_BLACKLIST,
 };
-pub use translate::{translate_for_v2, TranslateError, V2Setting};
+pub use translate::{translate_for_v2, TranslateError, V2Setting, V1_NO_LIMIT};
+pub use translate_v1::{translate_for_v1, V1Setting};
 pub use write::{WriteError, SNAPSHOT_HEADER};
 
 /// Where libcgroup keeps its main configuration file.
