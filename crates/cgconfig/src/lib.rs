@@ -55,6 +55,7 @@
 mod apply;
 mod ast;
 mod clear;
+mod convert;
 pub mod error;
 mod lexer;
 mod load;
@@ -73,6 +74,7 @@ mod tests;
 struct ReadmeDoctests;
 
 pub use apply::{ApplyOptions, ApplyReport, ControllerReport, GroupReport, SettingReport};
+pub use convert::{get_as, host_version, set_as, ConvertError};
 pub use clear::{clear_all, ClearOptions, ClearReport};
 pub use ast::{
     AdminPerm, Config, ControllerBlock, Group, IdSpec, MountEntry, Owner, PermSection, Setting,

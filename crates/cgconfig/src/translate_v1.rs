@@ -152,8 +152,13 @@ pub(crate) fn is_v2_only(key: &str) -> bool {
         "cpuset.cpus.partition",
         "cpuset.cpus.exclusive",
         "pids.peak",
+        "cgroup.max.depth",
+        "cgroup.max.descendants",
+        "cgroup.type",
+        "cgroup.subtree_control",
+        "cgroup.kill",
     ];
-    KEYS.contains(&key) || key.starts_with("memory.zswap.") || key.starts_with("cgroup.")
+    KEYS.contains(&key) || key.starts_with("memory.zswap.")
 }
 
 #[cfg(test)]
