@@ -399,7 +399,10 @@ fn execute(
                             Version::V1 => "v1",
                             Version::V2 => "v2",
                         });
-                        format!(" (for {} = {} on cgroup {v})", w.setting.key, w.setting.value)
+                        format!(
+                            " (for {} = {} on cgroup {v})",
+                            w.setting.key, w.setting.value
+                        )
                     } else {
                         String::new()
                     };

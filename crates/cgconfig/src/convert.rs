@@ -45,7 +45,10 @@ pub fn host_version(layout: &Layout, key: &str) -> Result<Version, ConvertError>
     };
     match layout.resolve(c) {
         Ok(h) => Ok(h.version),
-        Err(e) if c == "io" => layout.resolve("blkio").map(|h| h.version).map_err(|_| e.into()),
+        Err(e) if c == "io" => layout
+            .resolve("blkio")
+            .map(|h| h.version)
+            .map_err(|_| e.into()),
         Err(e) => Err(e.into()),
     }
 }
@@ -58,9 +61,13 @@ fn sources(key: &str, want: Version) -> Option<Vec<String>> {
     match want {
         Version::V1 => match key {
             "cpu.cfs_quota_us" | "cpu.cfs_period_us" => one("cpu.max"),
-            "memory.memsw.limit_in_bytes" => Some(vec!["memory.max".into(), "memory.swap.max".into()]),
+            "memory.memsw.limit_in_bytes" => {
+                Some(vec!["memory.max".into(), "memory.swap.max".into()])
+            }
             "blkio.weight" => one("io.weight"),
-            _ if hugetlb_size(key).is_some() => Some(vec![format!("hugetlb.{}.max", hugetlb_size(key)?)]),
+            _ if hugetlb_size(key).is_some() => {
+                Some(vec![format!("hugetlb.{}.max", hugetlb_size(key)?)])
+            }
             _ => match RENAMES.iter().find(|(k, _, _)| *k == key) {
                 Some((_, v2, _)) if !key.starts_with("blkio.") => one(v2),
                 _ if is_v1_only(key) => None,
@@ -73,7 +80,10 @@ fn sources(key: &str, want: Version) -> Option<Vec<String>> {
             "cpu.max.burst" => one("cpu.cfs_burst_us"),
             "memory.max" => one("memory.limit_in_bytes"),
             "memory.low" => one("memory.soft_limit_in_bytes"),
-            "memory.swap.max" => Some(vec!["memory.limit_in_bytes".into(), "memory.memsw.limit_in_bytes".into()]),
+            "memory.swap.max" => Some(vec![
+                "memory.limit_in_bytes".into(),
+                "memory.memsw.limit_in_bytes".into(),
+            ]),
             "io.weight" => one("blkio.weight"),
             "cgroup.freeze" => one("freezer.state"),
             _ if crate::translate::hugetlb_size_v2(key).is_some() => Some(vec![format!(
@@ -88,7 +98,10 @@ fn sources(key: &str, want: Version) -> Option<Vec<String>> {
 
 /// Translates host `pairs` read from the files of the other version into
 /// `want`'s terms.
-fn to_version(pairs: &[(&str, &str)], want: Version) -> Result<Vec<(String, String)>, TranslateError> {
+fn to_version(
+    pairs: &[(&str, &str)],
+    want: Version,
+) -> Result<Vec<(String, String)>, TranslateError> {
     let out = match want {
         Version::V1 => translate_for_v1(pairs)?,
         Version::V2 => translate_for_v2(pairs)?,
@@ -98,9 +111,18 @@ fn to_version(pairs: &[(&str, &str)], want: Version) -> Result<Vec<(String, Stri
 
 /// Reads `key` (a name of version `want`) of the group at `path`,
 /// converted from whatever the host's hierarchy holds.
-pub fn get_as(layout: &Arc<Layout>, path: &str, key: &str, want: Version) -> Result<String, ConvertError> {
+pub fn get_as(
+    layout: &Arc<Layout>,
+    path: &str,
+    key: &str,
+    want: Version,
+) -> Result<String, ConvertError> {
     let host = host_version(layout, key)?;
-    let direct = || Cgroup::for_key(layout.clone(), key, path)?.get(key).map_err(ConvertError::from);
+    let direct = || {
+        Cgroup::for_key(layout.clone(), key, path)?
+            .get(key)
+            .map_err(ConvertError::from)
+    };
     if host == want {
         return direct();
     }
@@ -116,9 +138,17 @@ pub fn get_as(layout: &Arc<Layout>, path: &str, key: &str, want: Version) -> Res
     for f in &files {
         values.push(Cgroup::for_key(layout.clone(), f, path)?.get(f)?);
     }
-    let pairs: Vec<(&str, &str)> = files.iter().map(String::as_str).zip(values.iter().map(String::as_str)).collect();
+    let pairs: Vec<(&str, &str)> = files
+        .iter()
+        .map(String::as_str)
+        .zip(values.iter().map(String::as_str))
+        .collect();
     let converted = to_version(&pairs, want).map_err(|_| unmappable())?;
-    let value = converted.into_iter().rev().find(|(k, _)| k == key).map(|(_, v)| v);
+    let value = converted
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v);
     value.map(|v| normalize(key, v)).ok_or_else(unmappable)
 }
 
@@ -158,7 +188,10 @@ pub fn set_as(
         }
     }
     pairs.push((key.to_string(), value.to_string()));
-    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let refs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let writes: Vec<(String, String)> = if host == given {
         vec![(key.to_string(), value.to_string())]
     } else {

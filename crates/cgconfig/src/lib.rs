@@ -74,12 +74,12 @@ mod tests;
 struct ReadmeDoctests;
 
 pub use apply::{ApplyOptions, ApplyReport, ControllerReport, GroupReport, SettingReport};
-pub use convert::{get_as, host_version, set_as, ConvertError};
-pub use clear::{clear_all, ClearOptions, ClearReport};
 pub use ast::{
     AdminPerm, Config, ControllerBlock, Group, IdSpec, MountEntry, Owner, PermSection, Setting,
     TaskPerm, TemplateVars,
 };
+pub use clear::{clear_all, ClearOptions, ClearReport};
+pub use convert::{get_as, host_version, set_as, ConvertError};
 pub use error::{ConfigError, Error, Location, Result};
 pub use load::{config_files, load, load_dir, parse_file, parse_str};
 pub use snapshot::{

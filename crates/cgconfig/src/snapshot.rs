@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use enclos_cgroupfs::{read_file, v2_name, walk, Hierarchy, Layout, Version};
 
-use crate::ast::{Config, ControllerBlock, Group, IdSpec, MountEntry, Owner, PermSection, Setting};
 use crate::ast::{AdminPerm, TaskPerm};
+use crate::ast::{Config, ControllerBlock, Group, IdSpec, MountEntry, Owner, PermSection, Setting};
 use crate::error::{Error, Location};
 
 /// Where libcgroup keeps the list of variables cgsnapshot leaves out.
@@ -202,7 +202,10 @@ fn read_settings(
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.metadata().is_ok_and(|m| m.is_file() && m.mode() & 0o200 != 0))
+        .filter(|e| {
+            e.metadata()
+                .is_ok_and(|m| m.is_file() && m.mode() & 0o200 != 0)
+        })
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with(&prefix) && !opts.blacklist.contains(n))
         .collect();

@@ -38,14 +38,37 @@ pub fn translate_for_v1(settings: &[(&str, &str)]) -> Result<Vec<V1Setting>, Tra
             "cpu.weight" => {
                 let w = number(key, value)?;
                 if !(1..=10_000).contains(&w) {
-                    return Err(err(key, format!("{key} = {value}: the weight must be between 1 and 10000")));
+                    return Err(err(
+                        key,
+                        format!("{key} = {value}: the weight must be between 1 and 10000"),
+                    ));
                 }
-                out.push(on_v1(key, value, "cpu.shares", weight_to_shares(w).to_string()));
+                out.push(on_v1(
+                    key,
+                    value,
+                    "cpu.shares",
+                    weight_to_shares(w).to_string(),
+                ));
             }
             "cpu.max" => out.extend(cpu_max(key, value)?),
-            "cpu.max.burst" => out.push(on_v1(key, value, "cpu.cfs_burst_us", number(key, value)?.to_string())),
-            "memory.max" => out.push(on_v1(key, value, "memory.limit_in_bytes", limit(key, value)?)),
-            "memory.low" => out.push(on_v1(key, value, "memory.soft_limit_in_bytes", limit(key, value)?)),
+            "cpu.max.burst" => out.push(on_v1(
+                key,
+                value,
+                "cpu.cfs_burst_us",
+                number(key, value)?.to_string(),
+            )),
+            "memory.max" => out.push(on_v1(
+                key,
+                value,
+                "memory.limit_in_bytes",
+                limit(key, value)?,
+            )),
+            "memory.low" => out.push(on_v1(
+                key,
+                value,
+                "memory.soft_limit_in_bytes",
+                limit(key, value)?,
+            )),
             "memory.swap.max" => out.push(swap(settings, key, value)?),
             "io.weight" => out.push(io_weight(key, value)?),
             "cgroup.freeze" => out.push(on_v1(key, value, "freezer.state", freeze(key, value)?)),
@@ -71,7 +94,10 @@ pub fn translate_for_v1(settings: &[(&str, &str)]) -> Result<Vec<V1Setting>, Tra
 /// A one-to-one translation, its notice in v1 terms.
 fn on_v1(key: &str, value: &str, v1: &str, v1_value: String) -> V1Setting {
     let mut s = translated(key, value, v1, v1_value);
-    s.notice = Some(format!("{key} = {value} is {v1} = {} on cgroup v1", s.value));
+    s.notice = Some(format!(
+        "{key} = {value} is {v1} = {} on cgroup v1",
+        s.value
+    ));
     s
 }
 
@@ -87,12 +113,24 @@ fn limit(key: &str, value: &str) -> Result<String, TranslateError> {
 fn cpu_max(key: &str, value: &str) -> Result<Vec<V1Setting>, TranslateError> {
     let mut it = value.split_whitespace();
     let (Some(quota), period, None) = (it.next(), it.next(), it.next()) else {
-        return Err(err(key, format!("{key} = {value}: expected \"QUOTA PERIOD\" or \"max PERIOD\"")));
+        return Err(err(
+            key,
+            format!("{key} = {value}: expected \"QUOTA PERIOD\" or \"max PERIOD\""),
+        ));
     };
-    let q = if quota == "max" { "-1".to_string() } else { number(key, quota)?.to_string() };
+    let q = if quota == "max" {
+        "-1".to_string()
+    } else {
+        number(key, quota)?.to_string()
+    };
     let mut out = Vec::new();
     if let Some(p) = period {
-        out.push(on_v1(key, value, "cpu.cfs_period_us", number(key, p)?.to_string()));
+        out.push(on_v1(
+            key,
+            value,
+            "cpu.cfs_period_us",
+            number(key, p)?.to_string(),
+        ));
     }
     out.push(on_v1(key, value, "cpu.cfs_quota_us", q));
     Ok(out)
@@ -102,17 +140,29 @@ fn cpu_max(key: &str, value: &str) -> Result<Vec<V1Setting>, TranslateError> {
 /// (memory plus swap): the block's `memory.max` is added.
 fn swap(settings: &[(&str, &str)], key: &str, value: &str) -> Result<V1Setting, TranslateError> {
     if value.trim() == "max" {
-        return Ok(on_v1(key, value, "memory.memsw.limit_in_bytes", "-1".into()));
+        return Ok(on_v1(
+            key,
+            value,
+            "memory.memsw.limit_in_bytes",
+            "-1".into(),
+        ));
     }
     let swap = memparse(value).map_err(|m| err(key, format!("{key} = {value}: {m}")))?;
     let mem = match get(settings, "memory.max").map(str::trim) {
-        Some(m) if m != "max" => memparse(m).map_err(|e| err("memory.max", format!("memory.max = {m}: {e}")))?,
+        Some(m) if m != "max" => {
+            memparse(m).map_err(|e| err("memory.max", format!("memory.max = {m}: {e}")))?
+        }
         _ => {
             return Err(err(key, format!("{key} = {value} needs a memory.max other than max in the same block on cgroup v1, where memory.memsw.limit_in_bytes counts memory and swap together")));
         }
     };
     let total = swap.saturating_add(mem);
-    Ok(on_v1(key, value, "memory.memsw.limit_in_bytes", total.to_string()))
+    Ok(on_v1(
+        key,
+        value,
+        "memory.memsw.limit_in_bytes",
+        total.to_string(),
+    ))
 }
 
 /// `default N` as `blkio.weight`, `MAJ:MIN N` as `blkio.weight_device`
@@ -123,10 +173,20 @@ fn io_weight(key: &str, value: &str) -> Result<V1Setting, TranslateError> {
         Ok(10 + (n - 1) * 990 / 9999)
     };
     if let Some(n) = value.trim().strip_prefix("default ") {
-        return Ok(on_v1(key, value, "blkio.weight", to_blkio(n.trim())?.to_string()));
+        return Ok(on_v1(
+            key,
+            value,
+            "blkio.weight",
+            to_blkio(n.trim())?.to_string(),
+        ));
     }
     let (dev, n) = device_value(key, value).map_err(|m| err(key, m))?;
-    Ok(on_v1(key, value, "blkio.weight_device", format!("{dev} {}", to_blkio(n)?)))
+    Ok(on_v1(
+        key,
+        value,
+        "blkio.weight_device",
+        format!("{dev} {}", to_blkio(n)?),
+    ))
 }
 
 fn freeze(key: &str, value: &str) -> Result<String, TranslateError> {

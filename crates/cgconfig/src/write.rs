@@ -80,7 +80,12 @@ fn group(out: &mut String, keyword: &str, g: &Group) -> Result<(), WriteError> {
         let _ = writeln!(out, "\t{} {{", name(&b.name, &what)?);
         for s in &b.settings {
             let what = format!("the value of {} in {keyword} {}", s.key, g.name);
-            let _ = writeln!(out, "\t\t{}={};", name(&s.key, &what)?, quoted(&s.value, &what)?);
+            let _ = writeln!(
+                out,
+                "\t\t{}={};",
+                name(&s.key, &what)?,
+                quoted(&s.value, &what)?
+            );
         }
         out.push_str("\t}\n");
     }

@@ -29,10 +29,15 @@ fn clearing_a_config_removes_its_groups_only() {
         Path::new("c.conf"),
     )
     .unwrap();
-    let report = config.clear(layout(&tree), ClearOptions::default()).unwrap();
+    let report = config
+        .clear(layout(&tree), ClearOptions::default())
+        .unwrap();
     let root = tree.root();
     assert!(!root.join("memory/a").exists(), "a is in the file");
-    assert!(!root.join("cpu,cpuacct/a/b").exists(), "a/b and its child c");
+    assert!(
+        !root.join("cpu,cpuacct/a/b").exists(),
+        "a/b and its child c"
+    );
     assert!(root.join("cpu,cpuacct/a").is_dir(), "a has no cpu block");
     assert!(root.join("memory/other").is_dir() && root.join("memory/busy").is_dir());
     assert_eq!(
@@ -50,7 +55,9 @@ fn clearing_a_config_under_its_namespace() {
         Path::new("c.conf"),
     )
     .unwrap();
-    config.clear(layout(&tree), ClearOptions::default()).unwrap();
+    config
+        .clear(layout(&tree), ClearOptions::default())
+        .unwrap();
     assert!(!tree.root().join("memory/a/b").exists());
     assert!(tree.root().join("memory/a").is_dir());
     assert!(tree.root().join("cpu,cpuacct/a/b").is_dir());
@@ -70,8 +77,16 @@ fn only_empty_keeps_groups_with_processes_or_children() {
     assert_eq!(report.removed, ["memory:/other"]);
     let kept: Vec<&str> = report.kept.iter().map(|(g, _)| g.as_str()).collect();
     assert_eq!(kept, ["memory:/a/b/c", "memory:/a/b"]);
-    assert!(report.kept[0].1.contains("still holds 1 process"), "{:?}", report.kept);
-    assert!(report.kept[1].1.contains("child groups"), "{:?}", report.kept);
+    assert!(
+        report.kept[0].1.contains("still holds 1 process"),
+        "{:?}",
+        report.kept
+    );
+    assert!(
+        report.kept[1].1.contains("child groups"),
+        "{:?}",
+        report.kept
+    );
     assert!(tree.root().join("memory/a/b/c").is_dir());
 }
 

@@ -11,7 +11,9 @@ fn layout(tree: &CgroupTree) -> Arc<Layout> {
 
 /// A unified host with group `g` as the kernel shows it.
 fn v2_host() -> CgroupTree {
-    let tree = CgroupTree::new().v2(&["cpu", "memory"]).enable(&["cpu", "memory"]);
+    let tree = CgroupTree::new()
+        .v2(&["cpu", "memory"])
+        .enable(&["cpu", "memory"]);
     tree.group(
         "g",
         &[
@@ -88,7 +90,11 @@ fn v1_writes_on_a_v2_host_keep_the_other_half_of_cpu_max() {
     set_as(&l, "g", "memory.limit_in_bytes", "-1", Version::V1).unwrap();
     assert_eq!(read(g.join("memory.max")), "max");
     let err = set_as(&l, "g", "memory.limit_in_bytes", "-10", Version::V1).unwrap_err();
-    assert!(err.to_string().starts_with("Cannot write memory.limit_in_bytes = -10"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("Cannot write memory.limit_in_bytes = -10"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -99,9 +105,15 @@ fn v2_writes_on_a_v1_host() {
     set_as(&l, "g", "cpu.max", "5000 25000", Version::V2).unwrap();
     assert_eq!(read(cpu.join("cpu.cfs_quota_us")), "5000");
     assert_eq!(read(cpu.join("cpu.cfs_period_us")), "25000");
-    assert_eq!(get_as(&l, "g", "cpu.max", Version::V2).unwrap(), "5000 25000");
+    assert_eq!(
+        get_as(&l, "g", "cpu.max", Version::V2).unwrap(),
+        "5000 25000"
+    );
     set_as(&l, "g", "memory.max", "max", Version::V2).unwrap();
-    assert_eq!(read(tree.root().join("memory/g/memory.limit_in_bytes")), "-1");
+    assert_eq!(
+        read(tree.root().join("memory/g/memory.limit_in_bytes")),
+        "-1"
+    );
     // The same version writes through unchanged.
     set_as(&l, "g", "cpu.shares", "512", Version::V1).unwrap();
     assert_eq!(read(cpu.join("cpu.shares")), "512");

@@ -30,12 +30,19 @@ fn legacy_groups_with_their_writable_settings() {
     let tree = CgroupTree::legacy();
     tree.group(
         "cpu,cpuacct/web",
-        &[("cpu.shares", "512\n"), ("cpu.cfs_quota_us", "-1\n"), ("cpuacct.usage", "99\n")],
+        &[
+            ("cpu.shares", "512\n"),
+            ("cpu.cfs_quota_us", "-1\n"),
+            ("cpuacct.usage", "99\n"),
+        ],
     );
     tree.group("cpu,cpuacct/web/api", &[("cpu.shares", "256\n")]);
     tree.group(
         "memory/web",
-        &[("memory.limit_in_bytes", "40960\n"), ("memory.usage_in_bytes", "1\n")],
+        &[
+            ("memory.limit_in_bytes", "40960\n"),
+            ("memory.usage_in_bytes", "1\n"),
+        ],
     );
     // A statistic: read-only, never part of a snapshot.
     let usage = tree.root().join("memory/web/memory.usage_in_bytes");
@@ -53,25 +60,39 @@ fn legacy_groups_with_their_writable_settings() {
         keys(web, "cpu"),
         pairs(&[("cpu.cfs_quota_us", "-1"), ("cpu.shares", "512")])
     );
-    assert!(keys(web, "cpuacct").is_empty(), "cpuacct.usage is blacklisted");
-    assert_eq!(keys(web, "memory"), pairs(&[("memory.limit_in_bytes", "40960")]));
+    assert!(
+        keys(web, "cpuacct").is_empty(),
+        "cpuacct.usage is blacklisted"
+    );
+    assert_eq!(
+        keys(web, "memory"),
+        pairs(&[("memory.limit_in_bytes", "40960")])
+    );
     assert!(c.group("web/api").unwrap().controller("memory").is_none());
     let mounts: Vec<(&str, &Path)> = c
         .mounts
         .iter()
         .map(|m| (m.controller.as_str(), Path::new(&m.path)))
         .collect();
-    assert_eq!(mounts[0], ("cpu", tree.root().join("cpu,cpuacct").as_path()));
+    assert_eq!(
+        mounts[0],
+        ("cpu", tree.root().join("cpu,cpuacct").as_path())
+    );
     assert_eq!(mounts.len(), 3);
     // What it writes loads back.
     let text = c.to_conf().unwrap();
     let back = crate::parse_str(&text, Path::new("snap.conf")).unwrap();
-    assert_eq!(keys(back.group("web/api").unwrap(), "cpu"), pairs(&[("cpu.shares", "256")]));
+    assert_eq!(
+        keys(back.group("web/api").unwrap(), "cpu"),
+        pairs(&[("cpu.shares", "256")])
+    );
 }
 
 #[test]
 fn v2_groups_show_the_controllers_they_have() {
-    let tree = CgroupTree::new().v2(&["cpu", "memory"]).enable(&["cpu", "memory"]);
+    let tree = CgroupTree::new()
+        .v2(&["cpu", "memory"])
+        .enable(&["cpu", "memory"]);
     tree.group(
         "a",
         &[
@@ -83,7 +104,10 @@ fn v2_groups_show_the_controllers_they_have() {
             ("memory.stat", "anon 0\nfile 0\n"),
         ],
     );
-    tree.group("a/b", &[("cgroup.controllers", "cpu\n"), ("cpu.max", "max 100000\n")]);
+    tree.group(
+        "a/b",
+        &[("cgroup.controllers", "cpu\n"), ("cpu.max", "max 100000\n")],
+    );
     let opts = SnapshotOptions {
         controllers: vec!["memory".into()],
         whitelist: Some(vec!["memory.max".into()]),
@@ -123,5 +147,8 @@ fn var_lists_skip_comments() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("bl.conf");
     std::fs::write(&f, "# stats\nmemory.failcnt\n\n cpuacct.usage # resets\n").unwrap();
-    assert_eq!(read_var_list(&f).unwrap(), ["memory.failcnt", "cpuacct.usage"]);
+    assert_eq!(
+        read_var_list(&f).unwrap(),
+        ["memory.failcnt", "cpuacct.usage"]
+    );
 }

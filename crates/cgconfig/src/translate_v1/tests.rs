@@ -50,7 +50,10 @@ fn v2_to_v1_refusals(#[case] key: &str, #[case] value: &str, #[case] needle: &st
 #[case("cpu.max.burst", "500")]
 fn there_and_back(#[case] key: &str, #[case] value: &str) {
     let v1 = translate_for_v1(&[(key, value)]).unwrap();
-    let pairs: Vec<(&str, &str)> = v1.iter().map(|s| (s.key.as_str(), s.value.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = v1
+        .iter()
+        .map(|s| (s.key.as_str(), s.value.as_str()))
+        .collect();
     let v2 = translate_for_v2(&pairs).unwrap();
     assert_eq!((v2[0].key.as_str(), v2[0].value.as_str()), (key, value));
 }

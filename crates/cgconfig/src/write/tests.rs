@@ -84,7 +84,10 @@ fn values_are_quoted_as_cgsnapshot_writes_them() {
     let text = parse("group a { cpu { cpu.shares = 1024; } }")
         .to_conf()
         .unwrap();
-    assert_eq!(text, "group a {\n\tcpu {\n\t\tcpu.shares=\"1024\";\n\t}\n}\n\n");
+    assert_eq!(
+        text,
+        "group a {\n\tcpu {\n\t\tcpu.shares=\"1024\";\n\t}\n}\n\n"
+    );
 }
 
 #[test]

@@ -100,7 +100,13 @@ fn all_lists_unbound_controllers_first_and_v2_ones_with_their_mount() {
     );
     assert_eq!(
         s.lines(&opts(true, MountPoints::None, true), &[]),
-        ["pids", "hugetlb 0", "cpu 3", "memory 5", "net_cls,net_prio 7"]
+        [
+            "pids",
+            "hugetlb 0",
+            "cpu 3",
+            "memory 5",
+            "net_cls,net_prio 7"
+        ]
     );
 }
 
@@ -124,7 +130,9 @@ fn named_controllers_pick_their_hierarchy() {
             format!("name=systemd {root}/name=systemd"),
         ]
     );
-    assert!(s.lines(&SubsysOptions::default(), &want(&["pids"])).is_empty());
+    assert!(s
+        .lines(&SubsysOptions::default(), &want(&["pids"]))
+        .is_empty());
     assert!(s.knows("pids") && s.knows("name=systemd") && !s.knows("nosuch"));
 }
 
@@ -159,7 +167,13 @@ fn unified_host_shows_its_controllers_with_a() {
     let tree = CgroupTree::new().v2(&["cpu", "io", "memory", "pids"]);
     let pc = proc_cgroups(
         &tree,
-        &[("cpu", 0), ("blkio", 0), ("memory", 0), ("pids", 0), ("net_cls", 0)],
+        &[
+            ("cpu", 0),
+            ("blkio", 0),
+            ("memory", 0),
+            ("pids", 0),
+            ("net_cls", 0),
+        ],
     );
     let s = Subsystems::read(&pc, tree.mountinfo()).unwrap();
     let root = tree.root().display().to_string();

@@ -34,7 +34,10 @@ impl VersionArgs {
 
 /// cgxget: print settings in v1 or v2 terms.
 #[derive(Debug, Parser)]
-#[command(name = "cgxget", about = "Print parameters of control groups in cgroup v1 or v2 terms")]
+#[command(
+    name = "cgxget",
+    about = "Print parameters of control groups in cgroup v1 or v2 terms"
+)]
 pub struct XgetArgs {
     #[command(flatten)]
     version: VersionArgs,
@@ -71,7 +74,8 @@ impl XgetArgs {
                     Ok(v) => v,
                     Err(ConvertError::Unmappable { .. }) if self.ignore_unmappable => continue,
                     Err(e) => {
-                        return Err(e).with_context(|| format!("Cannot read {key} of cgroup {path}"))
+                        return Err(e)
+                            .with_context(|| format!("Cannot read {key} of cgroup {path}"))
                     }
                 };
                 let value = value.replace('\n', "\n\t");
@@ -92,7 +96,10 @@ impl XgetArgs {
 
 /// cgxset: change settings given in v1 or v2 terms.
 #[derive(Debug, Parser)]
-#[command(name = "cgxset", about = "Change parameters of control groups, given in cgroup v1 or v2 terms")]
+#[command(
+    name = "cgxset",
+    about = "Change parameters of control groups, given in cgroup v1 or v2 terms"
+)]
 pub struct XsetArgs {
     #[command(flatten)]
     version: VersionArgs,
@@ -100,7 +107,12 @@ pub struct XsetArgs {
     #[arg(short = 'i', long = "ignore-unmappable")]
     ignore_unmappable: bool,
     /// Parameter and value, as name=value; repeatable.
-    #[arg(short = 'r', long = "variable", value_name = "NAME=VALUE", required = true)]
+    #[arg(
+        short = 'r',
+        long = "variable",
+        value_name = "NAME=VALUE",
+        required = true
+    )]
     settings: Vec<String>,
     /// Groups to change.
     #[arg(value_name = "PATH", required = true)]
