@@ -32,8 +32,11 @@
 //!
 //! Modules, each with one job, importing one way: [`error`] (places and
 //! errors), `ast` (the tree and merging), `lexer`, `parser`, `load`
-//! (files and directories), `translate` (cgroup v1 keys on v2) and
-//! `apply`.
+//! (files and directories), `write` (a tree back as text), `translate`
+//! (cgroup v1 keys on v2) and `translate_v1` (v2 keys on v1), `apply`,
+//! `clear` (what cgclear removes), `snapshot` (the live groups as a tree,
+//! for cgsnapshot) and `convert` (one setting read or written in either
+//! version's terms, for cgxget and cgxset).
 //!
 //! ```
 //! use std::path::Path;
