@@ -473,3 +473,25 @@ fn every_new_tool_answers_to_its_name() {
         assert_eq!(with("--bogus").code, Some(1));
     }
 }
+
+#[test]
+fn cgxset_recursive_sets_every_descendant() {
+    if !require_root("cgxset_recursive_sets_every_descendant") {
+        return;
+    }
+    let g = Group::new("xsetr");
+    let (child, grandchild) = (g.sub("child"), g.sub("child/grandchild"));
+    cg(&["create", "-g", &format!("cpu:{grandchild}")]).success();
+    let all = [g.0.as_str(), child.as_str(), grandchild.as_str()];
+    cg(&["xset", "-1", "-R", "-r", "cpu.shares=512", &g.0]).success();
+    for p in all {
+        assert_eq!(xget("-1", "cpu.shares", p), "512", "{p}");
+    }
+    xset("-1", "cpu.shares=1024", &g.0);
+    let got: Vec<String> = all.iter().map(|p| xget("-1", "cpu.shares", p)).collect();
+    assert_eq!(
+        got,
+        ["1024", "512", "512"],
+        "without -R only the group changes"
+    );
+}

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use enclos_cgroupfs::{key_controller, Cgroup, Error as CgError, Layout, Version};
+use enclos_cgroupfs::{key_controller, walk, Cgroup, Error as CgError, Hierarchy, Layout, Version};
 
 use crate::translate::{hugetlb_size, is_v1_only, TranslateError, RENAMES};
 use crate::translate_for_v2;
@@ -38,19 +38,39 @@ fn number(v: Version) -> u8 {
 /// The version of the hierarchy that serves the controller of `key`
 /// (`io.*` finds v1's `blkio`, `cgroup.freeze` v1's `freezer`).
 pub fn host_version(layout: &Layout, key: &str) -> Result<Version, ConvertError> {
+    host_hierarchy(layout, key).map(|h| h.version)
+}
+
+/// The hierarchy that serves the controller of `key`.
+fn host_hierarchy<'l>(layout: &'l Layout, key: &str) -> Result<&'l Hierarchy, ConvertError> {
     let c = match key_controller(key)? {
         Some(c) => c,
         None if key == "cgroup.freeze" => "freezer",
         None => "unified",
     };
     match layout.resolve(c) {
-        Ok(h) => Ok(h.version),
-        Err(e) if c == "io" => layout
-            .resolve("blkio")
-            .map(|h| h.version)
-            .map_err(|_| e.into()),
+        Ok(h) => Ok(h),
+        Err(e) if c == "io" => layout.resolve("blkio").map_err(|_| e.into()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// [`set_as`] on the group at `path` and on every group below it, in the
+/// hierarchy that serves the key's controller (`cgxset -R`), parents
+/// first. Returns how many groups were set.
+pub fn set_as_recursive(
+    layout: &Arc<Layout>,
+    path: &str,
+    key: &str,
+    value: &str,
+    given: Version,
+) -> Result<usize, ConvertError> {
+    let tree = walk(host_hierarchy(layout, key)?, path, false)?;
+    let paths = tree.paths();
+    for p in &paths {
+        set_as(layout, p, key, value, given)?;
+    }
+    Ok(paths.len())
 }
 
 /// The host files that hold a setting of the other version: for a v1

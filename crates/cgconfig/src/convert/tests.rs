@@ -118,3 +118,27 @@ fn v2_writes_on_a_v1_host() {
     set_as(&l, "g", "cpu.shares", "512", Version::V1).unwrap();
     assert_eq!(read(cpu.join("cpu.shares")), "512");
 }
+
+#[test]
+fn recursive_writes_reach_every_descendant() {
+    let tree = v1_host();
+    for g in ["g/a", "g/a/b"] {
+        tree.group(&format!("cpu,cpuacct/{g}"), &[("cpu.shares", "1024\n")]);
+    }
+    tree.group("cpu,cpuacct/other", &[("cpu.shares", "1024\n")]);
+    let l = layout(&tree);
+    assert_eq!(
+        set_as_recursive(&l, "g", "cpu.shares", "512", Version::V1).unwrap(),
+        3
+    );
+    for g in ["g", "g/a", "g/a/b"] {
+        assert_eq!(
+            read(tree.root().join("cpu,cpuacct").join(g).join("cpu.shares")),
+            "512"
+        );
+    }
+    assert_eq!(
+        read(tree.root().join("cpu,cpuacct/other/cpu.shares")),
+        "1024\n"
+    );
+}

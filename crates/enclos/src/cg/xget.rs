@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser};
-use enclos_cgconfig::{get_as, host_version, set_as, ConvertError};
+use enclos_cgconfig::{get_as, host_version, set_as, set_as_recursive, ConvertError};
 use enclos_cgroupfs::{normalize_path, Layout, Version};
 
 /// The version the names and values are given in.
@@ -114,6 +114,9 @@ pub struct XsetArgs {
         required = true
     )]
     settings: Vec<String>,
+    /// Set the groups' descendants too.
+    #[arg(short = 'R', long = "recursive")]
+    recursive: bool,
     /// Groups to change.
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<String>,
@@ -132,8 +135,13 @@ impl XsetArgs {
         for path in &self.paths {
             for (key, value) in &pairs {
                 let given = self.version.version(&layout, key)?;
-                match set_as(&layout, path, key, value, given) {
-                    Ok(_) => {}
+                let r = if self.recursive {
+                    set_as_recursive(&layout, path, key, value, given).map(|_| ())
+                } else {
+                    set_as(&layout, path, key, value, given).map(|_| ())
+                };
+                match r {
+                    Ok(()) => {}
                     Err(ConvertError::Unmappable { .. }) if self.ignore_unmappable => {}
                     Err(e) => {
                         return Err(e).with_context(|| format!("Cannot set {key} of cgroup {path}"))
