@@ -405,6 +405,29 @@ fn cgxset_and_cgxget_speak_both_versions() {
     );
     let out = cg(&["xget", version, "-i", "-n", "-r", unmappable, &g.0]).success();
     assert_eq!(out.stdout, "");
+    // A whole controller in either version's names.
+    for (version, names) in [
+        ("-2", ["cpu.weight", "cpu.max"]),
+        ("-1", ["cpu.shares", "cpu.cfs_quota_us"]),
+    ] {
+        let out = cg(&["xget", version, "-g", "cpu", &g.0]).success();
+        for n in names {
+            assert!(
+                out.stdout.lines().any(|l| l.starts_with(&format!("{n}: "))),
+                "{n} in:\n{}",
+                out.stdout
+            );
+        }
+        assert!(
+            !out.stdout.contains("cpu.stat:")
+                || version_of("cpu")
+                    == if version == "-1" {
+                        Version::V1
+                    } else {
+                        Version::V2
+                    }
+        );
+    }
     // A bad value is refused in either terms.
     assert_eq!(
         cg(&["xset", "-1", "-r", "memory.limit_in_bytes=-10", &g.0]).code,

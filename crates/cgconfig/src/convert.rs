@@ -77,6 +77,19 @@ pub fn set_as_recursive(
 /// `key` on v2 (`want` is V1), or a v2 `key` on v1. `None`: the key has
 /// no counterpart; an empty list: it is the same file on both.
 fn sources(key: &str, want: Version) -> Option<Vec<String>> {
+    // Statistics keep their names across versions, not their contents.
+    const STATS: &[&str] = &[
+        "cpu.stat",
+        "cpu.stat.local",
+        "memory.stat",
+        "memory.numa_stat",
+        "memory.events",
+        "memory.events.local",
+        "pids.events",
+    ];
+    if STATS.contains(&key) {
+        return None;
+    }
     let one = |k: &str| Some(vec![k.to_string()]);
     match want {
         Version::V1 => match key {
@@ -170,6 +183,43 @@ pub fn get_as(
         .find(|(k, _)| k == key)
         .map(|(_, v)| v);
     value.map(|v| normalize(key, v)).ok_or_else(unmappable)
+}
+
+/// Every readable setting of `controller` in the group at `path`, named
+/// and valued in `want`'s terms (`cgxget -g`): the host's own when it runs
+/// `want`, else each host setting that the table maps, once per name;
+/// settings without a counterpart are left out.
+pub fn values_as(
+    layout: &Arc<Layout>,
+    path: &str,
+    controller: &str,
+    want: Version,
+) -> Result<Vec<(String, String)>, ConvertError> {
+    let cg = Cgroup::new(layout.clone(), &[controller], path)?;
+    let values = cg.values(Some(controller))?;
+    let host = cg.members().first().map(|m| m.hierarchy.version);
+    if host == Some(want) {
+        return Ok(values);
+    }
+    let mut names: Vec<String> = Vec::new();
+    for (k, v) in &values {
+        if let Ok(t) = to_version(&[(k.as_str(), v.as_str())], want) {
+            for (name, _) in t {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for name in names {
+        match get_as(layout, path, &name, want) {
+            Ok(v) => out.push((name, v)),
+            Err(ConvertError::Unmappable { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 /// What a v1 file reads back for a value the table writes as `-1`.

@@ -82,7 +82,7 @@ pub use ast::{
     TaskPerm, TemplateVars,
 };
 pub use clear::{clear_all, ClearOptions, ClearReport};
-pub use convert::{get_as, host_version, set_as, set_as_recursive, ConvertError};
+pub use convert::{get_as, host_version, set_as, set_as_recursive, values_as, ConvertError};
 pub use error::{ConfigError, Error, Location, Result};
 pub use load::{config_files, load, load_dir, parse_file, parse_str};
 pub use snapshot::{

@@ -142,3 +142,34 @@ fn recursive_writes_reach_every_descendant() {
         "1024\n"
     );
 }
+
+#[test]
+fn a_controller_listed_in_the_other_versions_terms() {
+    let tree = v1_host();
+    tree.group(
+        "cpu,cpuacct/g",
+        &[("cpu.rt_runtime_us", "0\n"), ("cpu.cfs_burst_us", "0\n")],
+    );
+    let l = layout(&tree);
+    let got = values_as(&l, "g", "cpu", Version::V2).unwrap();
+    let names: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+    // cpu.rt_runtime_us has no v2 counterpart; quota and period are one cpu.max.
+    assert_eq!(names, ["cpu.max.burst", "cpu.max", "cpu.weight"]);
+    assert_eq!(got[1].1, "max 100000");
+    let same = values_as(&l, "g", "cpu", Version::V1).unwrap();
+    assert!(same.contains(&("cpu.rt_runtime_us".to_string(), "0".to_string())));
+}
+
+#[test]
+fn statistics_do_not_cross_versions() {
+    let tree = v2_host();
+    let l = layout(&tree);
+    assert!(matches!(
+        get_as(&l, "g", "cpu.stat", Version::V1),
+        Err(ConvertError::Unmappable { .. })
+    ));
+    assert_eq!(
+        get_as(&l, "g", "cpu.stat", Version::V2).unwrap(),
+        "usage_usec 0"
+    );
+}

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser};
-use enclos_cgconfig::{get_as, host_version, set_as, set_as_recursive, ConvertError};
-use enclos_cgroupfs::{normalize_path, Layout, Version};
+use enclos_cgconfig::{get_as, host_version, set_as, set_as_recursive, values_as, ConvertError};
+use enclos_cgroupfs::{normalize_path, split_spec, Layout, Version};
 
 /// The version the names and values are given in.
 #[derive(Debug, Args, Clone, Copy)]
@@ -22,6 +22,16 @@ pub struct VersionArgs {
 }
 
 impl VersionArgs {
+    /// The version asked for; without -1 or -2, the host's for the
+    /// hierarchy of `controller`.
+    fn for_controller(&self, layout: &Layout, controller: &str) -> Result<Version> {
+        Ok(match (self.v1, self.v2) {
+            (true, _) => Version::V1,
+            (_, true) => Version::V2,
+            _ => layout.resolve(controller)?.version,
+        })
+    }
+
     /// The version asked for; without -1 or -2, the host's for `key`.
     fn version(&self, layout: &Layout, key: &str) -> Result<Version> {
         Ok(match (self.v1, self.v2) {
@@ -45,8 +55,16 @@ pub struct XgetArgs {
     #[arg(short = 'i', long = "ignore-unmappable")]
     ignore_unmappable: bool,
     /// Parameter to print; repeatable.
-    #[arg(short = 'r', long = "variable", value_name = "NAME", required = true)]
+    #[arg(short = 'r', long = "variable", value_name = "NAME")]
     keys: Vec<String>,
+    /// A controller whose parameters to print all, or a group as
+    /// controllers:path; repeatable.
+    #[arg(short = 'g', value_name = "CONTROLLER")]
+    controllers: Vec<String>,
+    /// Print every parameter of every controller (the default without -r
+    /// and -g).
+    #[arg(short = 'a', long = "all")]
+    all: bool,
     /// Do not print the group names.
     #[arg(short = 'n')]
     no_names: bool,
@@ -54,7 +72,7 @@ pub struct XgetArgs {
     #[arg(short = 'v', long = "values-only")]
     values_only: bool,
     /// Groups to read.
-    #[arg(value_name = "PATH", required = true)]
+    #[arg(value_name = "PATH")]
     paths: Vec<String>,
 }
 
@@ -62,22 +80,33 @@ impl XgetArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = super::layout()?;
         let mut out = String::new();
-        for path in &self.paths {
+        for (path, ctrls) in self.targets(&layout)? {
             if !self.no_names {
                 // As cgget names groups: the path without its leading slash.
-                let p = normalize_path(path)?;
+                let p = normalize_path(&path)?;
                 out.push_str(&format!("{}:\n", if p.is_empty() { "/" } else { &p }));
             }
+            let mut values = Vec::new();
             for key in &self.keys {
                 let want = self.version.version(&layout, key)?;
-                let value = match get_as(&layout, path, key, want) {
-                    Ok(v) => v,
-                    Err(ConvertError::Unmappable { .. }) if self.ignore_unmappable => continue,
+                match get_as(&layout, &path, key, want) {
+                    Ok(v) => values.push((key.clone(), v)),
+                    Err(ConvertError::Unmappable { .. }) if self.ignore_unmappable => {}
                     Err(e) => {
                         return Err(e)
                             .with_context(|| format!("Cannot read {key} of cgroup {path}"))
                     }
-                };
+                }
+            }
+            for c in &ctrls {
+                let want = self.version.for_controller(&layout, c)?;
+                values.extend(
+                    values_as(&layout, &path, c, want).with_context(|| {
+                        format!("Cannot list the {c} parameters of cgroup {path}")
+                    })?,
+                );
+            }
+            for (key, value) in values {
                 let value = value.replace('\n', "\n\t");
                 if self.values_only {
                     out.push_str(&format!("{value}\n"));
@@ -91,6 +120,42 @@ impl XgetArgs {
         }
         std::io::stdout().write_all(out.as_bytes())?;
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// The groups to read, each with the controllers to list all
+    /// parameters of (every controller the group is in, with -a or
+    /// without -r and -g).
+    fn targets(&self, layout: &Layout) -> Result<Vec<(String, Vec<String>)>> {
+        let mut targets = Vec::new();
+        let mut plain = Vec::new();
+        for g in &self.controllers {
+            match split_spec(g) {
+                Some((c, p)) => {
+                    targets.push((p.to_string(), c.iter().map(|c| c.to_string()).collect()))
+                }
+                None => plain.extend(g.split(',').map(str::to_string)),
+            }
+        }
+        let every = self.all || (self.keys.is_empty() && self.controllers.is_empty());
+        for p in &self.paths {
+            let mut ctrls = plain.clone();
+            if every {
+                let rel = normalize_path(p)?;
+                for h in layout.hierarchies.iter().filter(|h| h.dir(&rel).is_dir()) {
+                    ctrls.extend(
+                        h.controllers
+                            .iter()
+                            .filter(|c| !c.starts_with("name="))
+                            .cloned(),
+                    );
+                }
+            }
+            targets.push((p.clone(), ctrls));
+        }
+        if targets.is_empty() {
+            bail!("No group given: name one, e.g. `cgxget -2 -r cpu.weight helloworld`");
+        }
+        Ok(targets)
     }
 }
 
