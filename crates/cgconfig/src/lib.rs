@@ -32,8 +32,11 @@
 //!
 //! Modules, each with one job, importing one way: [`error`] (places and
 //! errors), `ast` (the tree and merging), `lexer`, `parser`, `load`
-//! (files and directories), `translate` (cgroup v1 keys on v2) and
-//! `apply`.
+//! (files and directories), `write` (a tree back as text), `translate`
+//! (cgroup v1 keys on v2) and `translate_v1` (v2 keys on v1), `apply`,
+//! `clear` (what cgclear removes), `snapshot` (the live groups as a tree,
+//! for cgsnapshot) and `convert` (one setting read or written in either
+//! version's terms, for cgxget and cgxset).
 //!
 //! ```
 //! use std::path::Path;
@@ -54,11 +57,16 @@
 
 mod apply;
 mod ast;
+mod clear;
+mod convert;
 pub mod error;
 mod lexer;
 mod load;
 mod parser;
+mod snapshot;
 mod translate;
+mod translate_v1;
+mod write;
 
 #[cfg(test)]
 mod tests;
@@ -73,9 +81,16 @@ pub use ast::{
     AdminPerm, Config, ControllerBlock, Group, IdSpec, MountEntry, Owner, PermSection, Setting,
     TaskPerm, TemplateVars,
 };
+pub use clear::{clear_all, ClearOptions, ClearReport};
+pub use convert::{get_as, host_version, set_as, set_as_recursive, values_as, ConvertError};
 pub use error::{ConfigError, Error, Location, Result};
 pub use load::{config_files, load, load_dir, parse_file, parse_str};
-pub use translate::{translate_for_v2, TranslateError, V2Setting};
+pub use snapshot::{
+    read_var_list, snapshot, Snapshot, SnapshotOptions, DEFAULT_BLACKLIST, SNAPSHOT_BLACKLIST,
+};
+pub use translate::{translate_for_v2, TranslateError, V2Setting, V1_NO_LIMIT};
+pub use translate_v1::{translate_for_v1, V1Setting};
+pub use write::{WriteError, SNAPSHOT_HEADER};
 
 /// Where libcgroup keeps its main configuration file.
 pub const CGCONFIG_CONF: &str = "/etc/cgconfig.conf";

@@ -26,10 +26,10 @@ pub struct TranslateError {
 }
 
 /// Turns a v1 value into its v2 value; gets the v1 key and value.
-type Convert = fn(&str, &str) -> Result<String, TranslateError>;
+pub(crate) type Convert = fn(&str, &str) -> Result<String, TranslateError>;
 
 /// v1 keys with one v2 counterpart: (v1 key, v2 key, value conversion).
-const RENAMES: &[(&str, &str, Convert)] = &[
+pub(crate) const RENAMES: &[(&str, &str, Convert)] = &[
     ("cpu.shares", "cpu.weight", shares),
     ("cpu.cfs_burst_us", "cpu.max.burst", whole),
     ("memory.limit_in_bytes", "memory.max", limit),
@@ -96,7 +96,7 @@ pub fn translate_for_v2(settings: &[(&str, &str)]) -> Result<Vec<V2Setting>, Tra
     Ok(out)
 }
 
-fn err(key: &str, message: String) -> TranslateError {
+pub(crate) fn err(key: &str, message: String) -> TranslateError {
     TranslateError {
         key: key.to_string(),
         message,
@@ -104,12 +104,12 @@ fn err(key: &str, message: String) -> TranslateError {
 }
 
 /// The value of `key` in the block.
-fn get<'s>(settings: &[(&str, &'s str)], key: &str) -> Option<&'s str> {
+pub(crate) fn get<'s>(settings: &[(&str, &'s str)], key: &str) -> Option<&'s str> {
     settings.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
 /// A one-to-one translation, with its notice.
-fn translated(key: &str, value: &str, v2: &str, v2_value: String) -> V2Setting {
+pub(crate) fn translated(key: &str, value: &str, v2: &str, v2_value: String) -> V2Setting {
     V2Setting {
         notice: Some(format!("{key} = {value} is {v2} = {v2_value} on cgroup v2")),
         key: v2.to_string(),
@@ -118,7 +118,7 @@ fn translated(key: &str, value: &str, v2: &str, v2_value: String) -> V2Setting {
     }
 }
 
-fn number(key: &str, value: &str) -> Result<u64, TranslateError> {
+pub(crate) fn number(key: &str, value: &str) -> Result<u64, TranslateError> {
     value
         .trim()
         .parse::<u64>()
@@ -138,9 +138,17 @@ fn limit(key: &str, value: &str) -> Result<String, TranslateError> {
     if value.trim() == "-1" {
         return Ok("max".into());
     }
-    memparse(value).map_err(|m| err(key, format!("{key} = {value}: {m}")))?;
+    let bytes = memparse(value).map_err(|m| err(key, format!("{key} = {value}: {m}")))?;
+    // cgroup v1 reads "no limit" back as the largest page-aligned count.
+    if bytes >= V1_NO_LIMIT {
+        return Ok("max".into());
+    }
     Ok(value.trim().to_string())
 }
+
+/// What cgroup v1 reads back for "no limit" (`-1`), with 4 KiB pages: the
+/// largest page-aligned signed 64-bit count.
+pub const V1_NO_LIMIT: u64 = 0x7FFF_FFFF_FFFF_F000;
 
 /// A blkio weight (10 to 1000) as an io weight.
 fn io_weight(key: &str, value: &str, w: &str) -> Result<u64, TranslateError> {
@@ -193,7 +201,7 @@ fn freezer(key: &str, value: &str) -> Result<String, TranslateError> {
 }
 
 /// `SIZE` of `hugetlb.SIZE.limit_in_bytes`.
-fn hugetlb_size(key: &str) -> Option<&str> {
+pub(crate) fn hugetlb_size(key: &str) -> Option<&str> {
     key.strip_prefix("hugetlb.")?
         .strip_suffix(".limit_in_bytes")
 }
@@ -280,7 +288,7 @@ fn memsw(settings: &[(&str, &str)], key: &str, value: &str) -> Result<V2Setting,
 }
 
 /// `MAJ:MIN N` → (`MAJ:MIN`, `N`).
-fn device_value<'v>(key: &str, value: &'v str) -> Result<(&'v str, &'v str), String> {
+pub(crate) fn device_value<'v>(key: &str, value: &'v str) -> Result<(&'v str, &'v str), String> {
     let mut it = value.split_whitespace();
     match (it.next(), it.next(), it.next()) {
         (Some(dev), Some(n), None)
@@ -298,7 +306,7 @@ fn device_value<'v>(key: &str, value: &'v str) -> Result<(&'v str, &'v str), Str
 
 /// Known cgroup v1 keys (those the table of [`translate_for_v2`] does not
 /// translate) that have no cgroup v2 counterpart.
-fn is_v1_only(key: &str) -> bool {
+pub(crate) fn is_v1_only(key: &str) -> bool {
     const V1_ONLY_CONTROLLERS: &[&str] = &[
         "cpuacct", "blkio", "devices", "net_cls", "net_prio", "freezer",
     ];
@@ -338,7 +346,7 @@ fn is_v1_only(key: &str) -> bool {
 
 /// The kernel's memparse: a number with an optional K, M, G, T, P or E
 /// suffix (powers of 1024).
-fn memparse(s: &str) -> Result<u64, String> {
+pub(crate) fn memparse(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (digits, shift) = match s.chars().last() {
         Some(c) if c.is_ascii_alphabetic() => {
@@ -364,4 +372,11 @@ fn memparse(s: &str) -> Result<u64, String> {
         .map_err(|_| "expected a byte count, with an optional K, M, G or T suffix".to_string())?;
     n.checked_mul(1u64 << shift)
         .ok_or_else(|| "the byte count is too large".to_string())
+}
+
+/// `SIZE` of `hugetlb.SIZE.max` (not of its `.rsvg.` or `.events` files).
+pub(crate) fn hugetlb_size_v2(key: &str) -> Option<&str> {
+    key.strip_prefix("hugetlb.")?
+        .strip_suffix(".max")
+        .filter(|s| !s.contains('.'))
 }

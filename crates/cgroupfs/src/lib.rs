@@ -43,6 +43,7 @@ mod files;
 mod layout;
 mod owner;
 mod settings;
+mod subsys;
 mod tree;
 mod wait;
 
@@ -65,4 +66,8 @@ pub use layout::{
 };
 pub use owner::{group_id, is_numeric_id, parse_mode, parse_owner, user_id, PASSWD};
 pub use settings::{blkio_to_io_weight, shares_to_weight, weight_to_shares, FreezerState, Stats};
+pub use subsys::{
+    parse_mounts, parse_proc_cgroups, MountPoints, Mounted, SubsysOptions, Subsystem, Subsystems,
+    PROC_CGROUPS,
+};
 pub use tree::{process_cmdline, walk, Node};

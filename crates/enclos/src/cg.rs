@@ -18,6 +18,11 @@ use serde::Serialize;
 
 use crate::output::{print_json, Format};
 
+mod clear;
+mod snapshot;
+mod subsys;
+mod xget;
+
 /// The cg* commands.
 #[derive(Debug, Subcommand)]
 pub enum CgCommand {
@@ -42,6 +47,16 @@ pub enum CgCommand {
     /// Give a user cgroup subtrees of its own, user/NAME/0 on each
     /// hierarchy, as pam_cgfs does at login (run once, as root).
     Delegate(DelegateArgs),
+    /// List hierarchies, their mount points and ids (lssubsys).
+    Subsys(subsys::SubsysArgs),
+    /// Print the groups and their settings as a cgconfig.conf (cgsnapshot).
+    Snapshot(snapshot::SnapshotArgs),
+    /// Remove the groups of cgconfig.conf files, or every group (cgclear).
+    Clear(clear::ClearArgs),
+    /// Print settings in cgroup v1 or v2 terms (cgxget).
+    Xget(xget::XgetArgs),
+    /// Change settings given in cgroup v1 or v2 terms (cgxset).
+    Xset(xget::XsetArgs),
 }
 
 impl CgCommand {
@@ -57,6 +72,11 @@ impl CgCommand {
             CgCommand::Apply(a) => a.run(),
             CgCommand::Classify(a) => a.run(),
             CgCommand::Delegate(a) => a.run(),
+            CgCommand::Subsys(a) => a.run(),
+            CgCommand::Snapshot(a) => a.run(),
+            CgCommand::Clear(a) => a.run(),
+            CgCommand::Xget(a) => a.run(),
+            CgCommand::Xset(a) => a.run(),
         }
     }
 }
@@ -72,6 +92,11 @@ pub enum Tool {
     List,
     Apply,
     Classify,
+    Subsys,
+    Snapshot,
+    Clear,
+    Xget,
+    Xset,
 }
 
 impl Tool {
@@ -86,6 +111,11 @@ impl Tool {
         ("lscgroup", Tool::List),
         ("cgconfigparser", Tool::Apply),
         ("cgclassify", Tool::Classify),
+        ("lssubsys", Tool::Subsys),
+        ("cgsnapshot", Tool::Snapshot),
+        ("cgclear", Tool::Clear),
+        ("cgxget", Tool::Xget),
+        ("cgxset", Tool::Xset),
     ];
 
     pub fn from_name(name: &str) -> Option<Tool> {
@@ -112,6 +142,11 @@ impl Tool {
             Tool::List => go(args, ListArgs::run),
             Tool::Apply => go(args, ApplyArgs::run),
             Tool::Classify => go(args, ClassifyArgs::run),
+            Tool::Subsys => go(args, subsys::SubsysArgs::run),
+            Tool::Snapshot => go(args, snapshot::SnapshotArgs::run),
+            Tool::Clear => go(args, clear::ClearArgs::run),
+            Tool::Xget => go(args, xget::XgetArgs::run),
+            Tool::Xset => go(args, xget::XsetArgs::run),
         }
     }
 }
