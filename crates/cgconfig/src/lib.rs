@@ -50,7 +50,8 @@
 //! # Ok::<(), enclos_cgconfig::ConfigError>(())
 //! ```
 
-#![forbid(unsafe_code)]
+// unsafe only in rules::connector's socket wrapper.
+#![deny(unsafe_code)]
 
 mod apply;
 mod ast;
@@ -58,6 +59,7 @@ pub mod error;
 mod lexer;
 mod load;
 mod parser;
+pub mod rules;
 mod translate;
 
 #[cfg(test)]
