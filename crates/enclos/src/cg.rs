@@ -18,6 +18,9 @@ use serde::Serialize;
 
 use crate::output::{print_json, Format};
 
+mod rulesengd;
+pub use rulesengd::RulesengdArgs;
+
 /// The cg* commands.
 #[derive(Debug, Subcommand)]
 pub enum CgCommand {
@@ -39,6 +42,8 @@ pub enum CgCommand {
     Apply(crate::cg::ApplyArgs),
     /// Move running processes into control groups (cgclassify).
     Classify(ClassifyArgs),
+    /// Move new processes into control groups by rule (cgrulesengd).
+    Rulesengd(RulesengdArgs),
 }
 
 impl CgCommand {
@@ -53,6 +58,7 @@ impl CgCommand {
             CgCommand::Tree(a) => a.run(),
             CgCommand::Apply(a) => a.run(),
             CgCommand::Classify(a) => a.run(),
+            CgCommand::Rulesengd(a) => a.run(),
         }
     }
 }
@@ -68,6 +74,7 @@ pub enum Tool {
     List,
     Apply,
     Classify,
+    Rulesengd,
 }
 
 impl Tool {
@@ -82,6 +89,7 @@ impl Tool {
         ("lscgroup", Tool::List),
         ("cgconfigparser", Tool::Apply),
         ("cgclassify", Tool::Classify),
+        ("cgrulesengd", Tool::Rulesengd),
     ];
 
     pub fn from_name(name: &str) -> Option<Tool> {
@@ -108,6 +116,7 @@ impl Tool {
             Tool::List => go(args, ListArgs::run),
             Tool::Apply => go(args, ApplyArgs::run),
             Tool::Classify => go(args, ClassifyArgs::run),
+            Tool::Rulesengd => go(args, RulesengdArgs::run),
         }
     }
 }
@@ -186,8 +195,8 @@ pub struct ExecArgs {
     /// Group to run in, as controllers:path; repeatable.
     #[arg(short = 'g', value_name = "CONTROLLERS:PATH", required = true)]
     groups: Vec<String>,
-    /// Accepted for libcgroup compatibility: enclos runs no rules daemon,
-    /// so the command's children are never moved elsewhere.
+    /// Keep the command and its children in these groups: the rules
+    /// daemon leaves them alone.
     #[arg(long = "sticky")]
     sticky: bool,
     /// The command and its arguments.
@@ -202,10 +211,15 @@ pub struct ExecArgs {
 
 impl ExecArgs {
     pub fn run(self) -> Result<ExitCode> {
-        let _ = self.sticky;
         let layout = layout()?;
         let cgs = groups(&layout, &self.groups)?;
         let me = std::process::id() as i32;
+        if self.sticky {
+            let list = enclos_cgconfig::rules::StickyList::default();
+            list.set(me, true).with_context(|| {
+                format!("Cannot update the sticky list {}", list.file.display())
+            })?;
+        }
         for cg in &cgs {
             cg.attach(me)
                 .with_context(|| format!("Cannot move cgexec into cgroup {}", cg.name()))?;
@@ -613,15 +627,20 @@ fn draw(node: &Node, prefix: &str, out: &mut String) {
     about = "Move running processes into control groups"
 )]
 pub struct ClassifyArgs {
-    /// Destination, as controllers:path; repeatable.
-    #[arg(short = 'g', value_name = "CONTROLLERS:PATH", required = true)]
+    /// Destination, as controllers:path; repeatable. Without it, the
+    /// rules of cgrules.conf decide.
+    #[arg(short = 'g', value_name = "CONTROLLERS:PATH")]
     groups: Vec<String>,
-    /// Accepted for libcgroup compatibility: enclos runs no rules daemon.
+    /// Keep the processes, and the children they make, where they are:
+    /// the rules daemon leaves them alone.
     #[arg(long = "sticky", conflicts_with = "cancel_sticky")]
     sticky: bool,
-    /// Accepted for libcgroup compatibility: enclos runs no rules daemon.
+    /// Let the rules daemon move the processes again.
     #[arg(long = "cancel-sticky")]
     cancel_sticky: bool,
+    /// The rules file used without -g (enclos's own option).
+    #[arg(long = "rules", value_name = "FILE", default_value = enclos_cgconfig::rules::CGRULES_CONF)]
+    rules: PathBuf,
     /// Processes to move.
     #[arg(value_name = "PID", required = true)]
     pids: Vec<i32>,
@@ -629,10 +648,29 @@ pub struct ClassifyArgs {
 
 impl ClassifyArgs {
     pub fn run(self) -> Result<ExitCode> {
-        let _ = (self.sticky, self.cancel_sticky);
+        use enclos_cgconfig::rules::{self, ProcessInfo, Rules};
         let layout = layout()?;
-        let cgs = groups(&layout, &self.groups)?;
-        attach_all(&cgs, &self.pids, Path::new(PROC))?;
+        if self.groups.is_empty() {
+            let rules = Rules::load(&self.rules)?;
+            for &pid in &self.pids {
+                let p = ProcessInfo::read(Path::new(PROC), pid)
+                    .with_context(|| format!("No process with pid {pid}: check the pid with ps"))?;
+                let dests = rules.classify(&p)?;
+                rules::place(&layout, &dests, pid)
+                    .with_context(|| format!("Cannot move process {pid} by its rules"))?;
+            }
+        } else {
+            let cgs = groups(&layout, &self.groups)?;
+            attach_all(&cgs, &self.pids, Path::new(PROC))?;
+        }
+        if self.sticky || self.cancel_sticky {
+            let list = rules::StickyList::default();
+            for &pid in &self.pids {
+                list.set(pid, self.sticky).with_context(|| {
+                    format!("Cannot update the sticky list {}", list.file.display())
+                })?;
+            }
+        }
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -26,12 +26,13 @@
 //! process reads nothing but its `/proc` files.
 //!
 //! Modules: `parse` (the file), `matcher` (a process against the rules),
-//! `process` (what `/proc` says of a process), `sticky` (processes the
+//! `process` (what `/proc` says of a process), `place` (moving it), `sticky` (processes the
 //! daemon leaves alone) and `connector` (the kernel's process events).
 
 mod connector;
 mod matcher;
 mod parse;
+mod place;
 mod process;
 mod sticky;
 
@@ -41,7 +42,8 @@ mod tests;
 pub use connector::{ProcConnector, ProcEvent};
 pub use matcher::{Destination, Ids};
 pub use parse::{Databases, Rule, Rules, UserSel};
-pub use process::ProcessInfo;
+pub use place::{place, Placed};
+pub use process::{parent_of, ProcessInfo};
 pub use sticky::{StickyList, STICKY_FILE};
 
 /// Where libcgroup keeps its rules.
