@@ -199,6 +199,9 @@ pub struct ExecArgs {
     /// daemon leaves them alone.
     #[arg(long = "sticky")]
     sticky: bool,
+    /// The sticky list the rules daemon reads (enclos's own option).
+    #[arg(long = "sticky-file", value_name = "FILE", default_value = enclos_cgconfig::rules::STICKY_FILE)]
+    sticky_file: PathBuf,
     /// The command and its arguments.
     #[arg(
         required = true,
@@ -215,7 +218,10 @@ impl ExecArgs {
         let cgs = groups(&layout, &self.groups)?;
         let me = std::process::id() as i32;
         if self.sticky {
-            let list = enclos_cgconfig::rules::StickyList::default();
+            let list = enclos_cgconfig::rules::StickyList {
+                file: self.sticky_file.clone(),
+                ..Default::default()
+            };
             list.set(me, true).with_context(|| {
                 format!("Cannot update the sticky list {}", list.file.display())
             })?;
@@ -641,6 +647,9 @@ pub struct ClassifyArgs {
     /// The rules file used without -g (enclos's own option).
     #[arg(long = "rules", value_name = "FILE", default_value = enclos_cgconfig::rules::CGRULES_CONF)]
     rules: PathBuf,
+    /// The sticky list the rules daemon reads (enclos's own option).
+    #[arg(long = "sticky-file", value_name = "FILE", default_value = enclos_cgconfig::rules::STICKY_FILE)]
+    sticky_file: PathBuf,
     /// Processes to move.
     #[arg(value_name = "PID", required = true)]
     pids: Vec<i32>,
@@ -664,7 +673,10 @@ impl ClassifyArgs {
             attach_all(&cgs, &self.pids, Path::new(PROC))?;
         }
         if self.sticky || self.cancel_sticky {
-            let list = rules::StickyList::default();
+            let list = rules::StickyList {
+                file: self.sticky_file.clone(),
+                ..Default::default()
+            };
             for &pid in &self.pids {
                 list.set(pid, self.sticky).with_context(|| {
                     format!("Cannot update the sticky list {}", list.file.display())
