@@ -34,17 +34,17 @@ struct Top(String);
 
 impl Drop for Top {
     fn drop(&mut self) {
-        let _ = run({
+        for ctrl in ["memory", "cpu"] {
             let mut c = Command::new(enclos_bin());
             c.args([
                 "cg",
                 "delete",
                 "-r",
                 "--kill",
-                &format!("memory,cpu:{}", self.0),
+                &format!("{ctrl}:{}", self.0),
             ]);
-            c
-        });
+            let _ = run(c);
+        }
     }
 }
 
