@@ -314,7 +314,7 @@ pub struct GetArgs {
     /// Do not print the group names.
     #[arg(short = 'n')]
     no_names: bool,
-    /// Print the values only (no group names, no parameter names).
+    /// Print the values without the parameters' names.
     #[arg(short = 'v', long = "values-only")]
     values_only: bool,
     #[arg(long, value_enum, default_value_t)]
@@ -375,9 +375,6 @@ impl GetArgs {
         if targets.is_empty() {
             bail!("No group given: name one, e.g. `cgget -r memory.limit_in_bytes helloworld`");
         }
-        if self.keys.is_empty() && !self.all && targets.iter().all(|(_, c)| c.is_empty()) {
-            bail!("Nothing to print: name parameters with -r, controllers with -g, or all with -a");
-        }
         Ok(targets)
     }
 
@@ -403,9 +400,18 @@ impl GetArgs {
             }
             Ok(())
         };
-        if self.all {
-            let cg = Cgroup::new(layout.clone(), &["*"], path)?;
-            list_keys(&cg, None)?;
+        // -a, or nothing asked at all: every parameter of every
+        // controller the group exists in.
+        if self.all || (self.keys.is_empty() && ctrls.is_empty()) {
+            let cg = Cgroup::new(layout.clone(), &["*"], path)?.existing()?;
+            let ctrls: Vec<String> = cg
+                .members()
+                .iter()
+                .flat_map(|m| m.controllers.iter().cloned())
+                .collect();
+            for c in &ctrls {
+                list_keys(&cg, Some(c))?;
+            }
         }
         for c in ctrls {
             let cg = Cgroup::new(layout.clone(), &[c.as_str()], path)?;
@@ -421,7 +427,7 @@ impl GetArgs {
     fn print(&self, out: &[GroupValues]) -> Result<()> {
         let mut stdout = std::io::stdout().lock();
         for g in out {
-            if !self.no_names && !self.values_only {
+            if !self.no_names {
                 writeln!(stdout, "{}:", g.path)?;
             }
             for kv in &g.values {
@@ -432,7 +438,7 @@ impl GetArgs {
                     writeln!(stdout, "{}: {value}", kv.key)?;
                 }
             }
-            if !self.no_names && !self.values_only {
+            if !self.no_names {
                 writeln!(stdout)?;
             }
         }
@@ -450,6 +456,9 @@ pub struct SetArgs {
     /// Copy every parameter from this group.
     #[arg(long = "copy-from", value_name = "SOURCE", conflicts_with = "settings")]
     copy_from: Option<String>,
+    /// Set the parameters in the groups' descendants too.
+    #[arg(short = 'R', long = "recursive")]
+    recursive: bool,
     /// Groups to change.
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<String>,
@@ -459,9 +468,10 @@ impl SetArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = layout()?;
         if let Some(src) = &self.copy_from {
-            let src = Cgroup::new(layout.clone(), &["*"], src)?;
+            // Over the controllers both groups exist in.
+            let src = Cgroup::new(layout.clone(), &["*"], src)?.existing()?;
             for p in &self.paths {
-                let dst = Cgroup::new(layout.clone(), &["*"], p)?;
+                let dst = Cgroup::new(layout.clone(), &["*"], p)?.existing()?;
                 dst.copy_from(&src).with_context(|| {
                     format!(
                         "Cannot copy the parameters of {} to {}",
@@ -482,18 +492,37 @@ impl SetArgs {
             };
             pairs.push((k.trim(), v));
         }
-        for p in &self.paths {
+        for top in &self.paths {
             for (key, value) in &pairs {
-                let cg = Cgroup::for_key(layout.clone(), key, p)?;
-                let kept = cg
-                    .set_and_read(key, value)
-                    .with_context(|| format!("Cannot set {key} of cgroup {p}"))?;
-                if kernel_kept_other(value, &kept) {
-                    eprintln!("note: {key} of {p}: asked {value}, the kernel kept {kept}");
+                for p in self.targets(&layout, key, top)? {
+                    let cg = Cgroup::for_key(layout.clone(), key, &p)?;
+                    let kept = cg
+                        .set_and_read(key, value)
+                        .with_context(|| format!("Cannot set {key} of cgroup {p}"))?;
+                    if kernel_kept_other(value, &kept) {
+                        eprintln!("note: {key} of {p}: asked {value}, the kernel kept {kept}");
+                    }
                 }
             }
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl SetArgs {
+    /// The group `path`, and with -R its descendants in the hierarchy of
+    /// `key`, parents first.
+    fn targets(&self, layout: &Arc<Layout>, key: &str, path: &str) -> Result<Vec<String>> {
+        if !self.recursive {
+            return Ok(vec![path.to_string()]);
+        }
+        let cg = Cgroup::for_key(layout.clone(), key, path)?;
+        let mut out = Vec::new();
+        for (_, node) in cg.trees(false)? {
+            out.extend(node.paths().into_iter().map(str::to_string));
+        }
+        out.dedup();
+        Ok(out)
     }
 }
 
@@ -521,6 +550,7 @@ impl ListArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = layout()?;
         let specs: Vec<String> = self.groups.into_iter().chain(self.specs).collect();
+        let named = !specs.is_empty();
         let cgs = if specs.is_empty() {
             vec![Cgroup::new(layout, &["*"], "")?]
         } else {
@@ -529,10 +559,17 @@ impl ListArgs {
         let mut listed = Vec::new();
         for cg in &cgs {
             for (h, node) in cg.trees(false)? {
-                for p in node.paths() {
+                for (i, p) in node.paths().into_iter().enumerate() {
+                    // A group named on the command line comes first, with
+                    // a trailing slash (cpuset:/a/), as lscgroup prints it.
+                    let slash = if named && i == 0 && !p.is_empty() {
+                        "/"
+                    } else {
+                        ""
+                    };
                     listed.push(Listed {
                         controllers: h.label(),
-                        path: format!("/{p}"),
+                        path: format!("/{p}{slash}"),
                     });
                 }
             }
