@@ -102,16 +102,35 @@ impl Tool {
             args: Vec<OsString>,
             f: impl FnOnce(P) -> Result<ExitCode>,
         ) -> Result<ExitCode> {
+            let tool = args.first().cloned().unwrap_or_default();
             match P::try_parse_from(args) {
                 Ok(p) => f(p),
-                Err(e) => Ok(crate::usage_exit(e)),
+                Err(e) => {
+                    if e.use_stderr() {
+                        let tool = Path::new(&tool).file_name().unwrap_or_default();
+                        wrong_input(true, &tool.to_string_lossy());
+                    }
+                    Ok(crate::usage_exit(e))
+                }
             }
         }
         match self {
             Tool::Create => go(args, CreateArgs::run),
             Tool::Exec => go(args, ExecArgs::run),
-            Tool::Delete => go(args, DeleteArgs::run),
-            Tool::Get => go(args, GetArgs::run),
+            Tool::Delete => go(args, |a: DeleteArgs| {
+                DeleteArgs {
+                    libcgroup: true,
+                    ..a
+                }
+                .run()
+            }),
+            Tool::Get => go(args, |a: GetArgs| {
+                GetArgs {
+                    libcgroup: true,
+                    ..a
+                }
+                .run()
+            }),
             Tool::Set => go(args, SetArgs::run),
             Tool::List => go(args, ListArgs::run),
             Tool::Apply => go(args, ApplyArgs::run),
@@ -260,23 +279,52 @@ pub struct DeleteArgs {
     /// Groups to delete, as controllers:path.
     #[arg(value_name = "CONTROLLERS:PATH")]
     specs: Vec<String>,
+    /// Run under libcgroup's name (cgdelete): its messages, and -r moves
+    /// processes into the parent.
+    #[arg(skip)]
+    libcgroup: bool,
 }
 
 impl DeleteArgs {
     pub fn run(self) -> Result<ExitCode> {
-        let specs: Vec<String> = self.groups.into_iter().chain(self.specs).collect();
+        let specs: Vec<String> = self.groups.iter().chain(&self.specs).cloned().collect();
         if specs.is_empty() {
+            wrong_input(self.libcgroup, "cgdelete");
             bail!(
                 "No group given: name one as controllers:path, e.g. `cgdelete memory:helloworld`"
             );
         }
         let layout = layout()?;
         let cgs = groups(&layout, &specs)?;
+        // Under its libcgroup name, `cgdelete -r` moves the processes
+        // into the parent as libcgroup does, and says so.
+        let move_to_parent =
+            self.move_to_parent || (self.libcgroup && self.recursive && !self.kill);
+        if self.libcgroup {
+            for cg in &cgs {
+                if !cg.exists() {
+                    // libcgroup's line first, for scripts that look for it.
+                    eprintln!(
+                        "cgdelete: cannot remove group '{}': No such file or directory",
+                        cg.path()
+                    );
+                    bail!(
+                        "Cgroup {} does not exist; check the name with `lscgroup`",
+                        cg.name()
+                    );
+                }
+            }
+        }
+        if move_to_parent {
+            for cg in &cgs {
+                notice_moves(cg)?;
+            }
+        }
         let opts = DeleteOptions {
             recursive: self.recursive,
             populated: if self.kill {
                 Populated::Kill
-            } else if self.move_to_parent {
+            } else if move_to_parent {
                 Populated::MoveToParent
             } else {
                 Populated::Refuse
@@ -294,6 +342,35 @@ impl DeleteArgs {
             r => r?,
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Says which processes of `cg` (and its descendants) go to the parent.
+fn notice_moves(cg: &Cgroup) -> Result<()> {
+    fn pids_of(node: &Node, out: &mut Vec<i32>) {
+        out.extend(&node.pids);
+        node.children.iter().for_each(|c| pids_of(c, out));
+    }
+    for (h, node) in cg.trees(true)? {
+        let mut pids = Vec::new();
+        pids_of(&node, &mut pids);
+        if !pids.is_empty() {
+            let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+            eprintln!(
+                "note: moving process(es) {} of {}:/{} into its parent group",
+                list.join(" "),
+                h.label(),
+                cg.path()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// libcgroup's first line for bad input, printed under its names.
+fn wrong_input(libcgroup: bool, tool: &str) {
+    if libcgroup {
+        eprintln!("Wrong input parameters, try '{tool} -h' for more information.");
     }
 }
 
@@ -322,6 +399,9 @@ pub struct GetArgs {
     /// Groups to read.
     #[arg(value_name = "PATH")]
     paths: Vec<String>,
+    /// Run under libcgroup's name (cgget): its messages.
+    #[arg(skip)]
+    libcgroup: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -373,6 +453,7 @@ impl GetArgs {
             targets.push((p.clone(), plain_ctrls.clone()));
         }
         if targets.is_empty() {
+            wrong_input(self.libcgroup, "cgget");
             bail!("No group given: name one, e.g. `cgget -r memory.limit_in_bytes helloworld`");
         }
         Ok(targets)
