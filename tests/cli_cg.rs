@@ -187,7 +187,7 @@ fn tool_links_dispatch_on_their_name() {
     let out = run(&tool("lscgroup"), &["-g", &spec]);
     assert!(String::from_utf8_lossy(&out.stdout)
         .lines()
-        .any(|l| l.ends_with(&format!(":/{}", g.0))));
+        .any(|l| l.ends_with(&format!(":/{}/", g.0))));
     let out = run(&tool("cgget"), &["-n", "-v", "-r", "cgroup.procs", &g.0]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // libcgroup's tools exit 1 on bad usage too, not clap's 2.
