@@ -625,6 +625,10 @@ pub struct ListArgs {
 struct Listed {
     controllers: String,
     path: String,
+    /// The group named on the command line (printed with a trailing
+    /// slash).
+    #[serde(skip)]
+    named: bool,
 }
 
 impl ListArgs {
@@ -641,16 +645,10 @@ impl ListArgs {
         for cg in &cgs {
             for (h, node) in cg.trees(false)? {
                 for (i, p) in node.paths().into_iter().enumerate() {
-                    // A group named on the command line comes first, with
-                    // a trailing slash (cpuset:/a/), as lscgroup prints it.
-                    let slash = if named && i == 0 && !p.is_empty() {
-                        "/"
-                    } else {
-                        ""
-                    };
                     listed.push(Listed {
                         controllers: h.label(),
-                        path: format!("/{p}{slash}"),
+                        path: format!("/{p}"),
+                        named: named && i == 0 && !p.is_empty(),
                     });
                 }
             }
@@ -660,7 +658,10 @@ impl ListArgs {
         }
         let mut stdout = std::io::stdout().lock();
         for l in &listed {
-            writeln!(stdout, "{}:{}", l.controllers, l.path)?;
+            // A group named on the command line comes first, with a
+            // trailing slash (cpuset:/a/), as lscgroup prints it.
+            let slash = if l.named { "/" } else { "" };
+            writeln!(stdout, "{}:{}{slash}", l.controllers, l.path)?;
         }
         Ok(ExitCode::SUCCESS)
     }
