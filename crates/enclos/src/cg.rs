@@ -11,14 +11,17 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use enclos_cgroupfs::{
-    attach_all, create_all, delete_all, kernel_kept_other, normalize_path, split_spec, Cgroup,
-    DeleteOptions, Layout, Node, Permissions, Populated, PROC,
+    create_all, kernel_kept_other, normalize_path, split_spec, Cgroup, Layout, Node, Permissions,
 };
 use serde::Serialize;
 
 use crate::output::{print_json, Format};
 
+mod classify;
+mod delete;
 mod rulesengd;
+pub use classify::ClassifyArgs;
+pub use delete::DeleteArgs;
 pub use rulesengd::RulesengdArgs;
 
 /// The cg* commands.
@@ -117,13 +120,7 @@ impl Tool {
         match self {
             Tool::Create => go(args, CreateArgs::run),
             Tool::Exec => go(args, ExecArgs::run),
-            Tool::Delete => go(args, |a: DeleteArgs| {
-                DeleteArgs {
-                    libcgroup: true,
-                    ..a
-                }
-                .run()
-            }),
+            Tool::Delete => go(args, |a: DeleteArgs| a.under_libcgroup_name().run()),
             Tool::Get => go(args, |a: GetArgs| {
                 GetArgs {
                     libcgroup: true,
@@ -140,13 +137,13 @@ impl Tool {
     }
 }
 
-fn layout() -> Result<Arc<Layout>> {
+pub(crate) fn layout() -> Result<Arc<Layout>> {
     Ok(Arc::new(Layout::discover().context(
         "Cannot find the cgroup hierarchies of this host",
     )?))
 }
 
-fn groups(layout: &Arc<Layout>, specs: &[String]) -> Result<Vec<Cgroup>> {
+pub(crate) fn groups(layout: &Arc<Layout>, specs: &[String]) -> Result<Vec<Cgroup>> {
     specs
         .iter()
         .map(|s| Cgroup::from_spec(layout.clone(), s).map_err(anyhow::Error::from))
@@ -259,116 +256,8 @@ impl ExecArgs {
     }
 }
 
-/// cgdelete: delete control groups.
-#[derive(Debug, Parser)]
-#[command(name = "cgdelete", about = "Delete control groups")]
-pub struct DeleteArgs {
-    /// Delete the groups' children too.
-    #[arg(short = 'r', long = "recursive")]
-    recursive: bool,
-    /// Group to delete, as controllers:path; repeatable.
-    #[arg(short = 'g', value_name = "CONTROLLERS:PATH")]
-    groups: Vec<String>,
-    /// Move the processes still in a group into its parent first
-    /// (libcgroup's behaviour).
-    #[arg(long = "move", conflicts_with = "kill")]
-    move_to_parent: bool,
-    /// Kill the processes still in a group (SIGKILL) and wait for them.
-    #[arg(long = "kill")]
-    kill: bool,
-    /// Groups to delete, as controllers:path.
-    #[arg(value_name = "CONTROLLERS:PATH")]
-    specs: Vec<String>,
-    /// Run under libcgroup's name (cgdelete): its messages, and -r moves
-    /// processes into the parent.
-    #[arg(skip)]
-    libcgroup: bool,
-}
-
-impl DeleteArgs {
-    pub fn run(self) -> Result<ExitCode> {
-        let specs: Vec<String> = self.groups.iter().chain(&self.specs).cloned().collect();
-        if specs.is_empty() {
-            wrong_input(self.libcgroup, "cgdelete");
-            bail!(
-                "No group given: name one as controllers:path, e.g. `cgdelete memory:helloworld`"
-            );
-        }
-        let layout = layout()?;
-        let cgs = groups(&layout, &specs)?;
-        // Under its libcgroup name, `cgdelete -r` moves the processes
-        // into the parent as libcgroup does, and says so.
-        let move_to_parent =
-            self.move_to_parent || (self.libcgroup && self.recursive && !self.kill);
-        if self.libcgroup {
-            for cg in &cgs {
-                if !cg.exists() {
-                    // libcgroup's line first, for scripts that look for it.
-                    eprintln!(
-                        "cgdelete: cannot remove group '{}': No such file or directory",
-                        cg.path()
-                    );
-                    bail!(
-                        "Cgroup {} does not exist; check the name with `lscgroup`",
-                        cg.name()
-                    );
-                }
-            }
-        }
-        if move_to_parent {
-            for cg in &cgs {
-                notice_moves(cg)?;
-            }
-        }
-        let opts = DeleteOptions {
-            recursive: self.recursive,
-            populated: if self.kill {
-                Populated::Kill
-            } else if move_to_parent {
-                Populated::MoveToParent
-            } else {
-                Populated::Refuse
-            },
-            ignore_missing: false,
-        };
-        match delete_all(&cgs, opts) {
-            Err(enclos_cgroupfs::Error::DeleteGroup { group, source })
-                if matches!(*source, enclos_cgroupfs::Error::Populated { .. }) =>
-            {
-                bail!(
-                    "Cannot delete cgroup {group}: {source} (--move moves them, --kill kills them)"
-                )
-            }
-            r => r?,
-        }
-        Ok(ExitCode::SUCCESS)
-    }
-}
-
-/// Says which processes of `cg` (and its descendants) go to the parent.
-fn notice_moves(cg: &Cgroup) -> Result<()> {
-    fn pids_of(node: &Node, out: &mut Vec<i32>) {
-        out.extend(&node.pids);
-        node.children.iter().for_each(|c| pids_of(c, out));
-    }
-    for (h, node) in cg.trees(true)? {
-        let mut pids = Vec::new();
-        pids_of(&node, &mut pids);
-        if !pids.is_empty() {
-            let list: Vec<String> = pids.iter().map(i32::to_string).collect();
-            eprintln!(
-                "note: moving process(es) {} of {}:/{} into its parent group",
-                list.join(" "),
-                h.label(),
-                cg.path()
-            );
-        }
-    }
-    Ok(())
-}
-
 /// libcgroup's first line for bad input, printed under its names.
-fn wrong_input(libcgroup: bool, tool: &str) {
+pub(crate) fn wrong_input(libcgroup: bool, tool: &str) {
     if libcgroup {
         eprintln!("Wrong input parameters, try '{tool} -h' for more information.");
     }
@@ -742,67 +631,6 @@ fn draw(node: &Node, prefix: &str, out: &mut String) {
         ));
         let next = format!("{prefix}{}", if last { "  " } else { "│ " });
         draw(child, &next, out);
-    }
-}
-
-/// cgclassify: move running processes into control groups.
-#[derive(Debug, Parser)]
-#[command(
-    name = "cgclassify",
-    about = "Move running processes into control groups"
-)]
-pub struct ClassifyArgs {
-    /// Destination, as controllers:path; repeatable. Without it, the
-    /// rules of cgrules.conf decide.
-    #[arg(short = 'g', value_name = "CONTROLLERS:PATH")]
-    groups: Vec<String>,
-    /// Keep the processes, and the children they make, where they are:
-    /// the rules daemon leaves them alone.
-    #[arg(long = "sticky", conflicts_with = "cancel_sticky")]
-    sticky: bool,
-    /// Let the rules daemon move the processes again.
-    #[arg(long = "cancel-sticky")]
-    cancel_sticky: bool,
-    /// The rules file used without -g (enclos's own option).
-    #[arg(long = "rules", value_name = "FILE", default_value = enclos_cgconfig::rules::CGRULES_CONF)]
-    rules: PathBuf,
-    /// The sticky list the rules daemon reads (enclos's own option).
-    #[arg(long = "sticky-file", value_name = "FILE", default_value = enclos_cgconfig::rules::STICKY_FILE)]
-    sticky_file: PathBuf,
-    /// Processes to move.
-    #[arg(value_name = "PID", required = true)]
-    pids: Vec<i32>,
-}
-
-impl ClassifyArgs {
-    pub fn run(self) -> Result<ExitCode> {
-        use enclos_cgconfig::rules::{self, ProcessInfo, Rules};
-        let layout = layout()?;
-        if self.groups.is_empty() {
-            let rules = Rules::load(&self.rules)?;
-            for &pid in &self.pids {
-                let p = ProcessInfo::read(Path::new(PROC), pid)
-                    .with_context(|| format!("No process with pid {pid}: check the pid with ps"))?;
-                let dests = rules.classify(&p)?;
-                rules::place(&layout, &dests, pid)
-                    .with_context(|| format!("Cannot move process {pid} by its rules"))?;
-            }
-        } else {
-            let cgs = groups(&layout, &self.groups)?;
-            attach_all(&cgs, &self.pids, Path::new(PROC))?;
-        }
-        if self.sticky || self.cancel_sticky {
-            let list = rules::StickyList {
-                file: self.sticky_file.clone(),
-                ..Default::default()
-            };
-            for &pid in &self.pids {
-                list.set(pid, self.sticky).with_context(|| {
-                    format!("Cannot update the sticky list {}", list.file.display())
-                })?;
-            }
-        }
-        Ok(ExitCode::SUCCESS)
     }
 }
 

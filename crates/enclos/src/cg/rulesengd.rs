@@ -128,7 +128,7 @@ impl Log {
 impl RulesengdArgs {
     pub fn run(self) -> Result<ExitCode> {
         let mut log = Log::open(&self)?;
-        let mut rules = load_rules(&self.rules, &mut log)?;
+        let rules = load_rules(&self.rules, &mut log)?;
         let layout = Arc::new(
             Layout::discover().context("Cannot find the cgroup hierarchies of this host")?,
         );
@@ -162,6 +162,22 @@ impl RulesengdArgs {
                 self.rules.display()
             ),
         );
+        self.serve(&conn, &sfd, rules, &layout, &sticky, &mut log)?;
+        log.log(INFO, "stopped");
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Handles process events until SIGTERM or SIGINT; SIGUSR2 reloads
+    /// the rules.
+    fn serve(
+        &self,
+        conn: &ProcConnector,
+        sfd: &SignalFd,
+        mut rules: Rules,
+        layout: &Arc<Layout>,
+        sticky: &StickyList,
+        log: &mut Log,
+    ) -> Result<()> {
         let mut buf = vec![0u8; 8192];
         loop {
             let mut fds = [
@@ -174,25 +190,23 @@ impl RulesengdArgs {
             };
             if fds[1].any() == Some(true) {
                 match sfd.read_signal()?.map(|s| s.ssi_signo as i32) {
-                    Some(s) if s == Signal::SIGUSR2 as i32 => {
-                        match load_rules(&self.rules, &mut log) {
-                            Ok(r) => rules = r,
-                            Err(e) => {
-                                log.log(ERROR, &format!("{e:#}; keeping the rules loaded before"))
-                            }
+                    Some(s) if s == Signal::SIGUSR2 as i32 => match load_rules(&self.rules, log) {
+                        Ok(r) => rules = r,
+                        Err(e) => {
+                            log.log(ERROR, &format!("{e:#}; keeping the rules loaded before"))
                         }
-                    }
+                    },
                     Some(s) if s == Signal::SIGUSR1 as i32 => {
                         log.log(INFO, "SIGUSR1: no templates to reload")
                     }
-                    _ => break,
+                    _ => return Ok(()),
                 }
             }
             if fds[0].any() == Some(true) {
                 match conn.receive(&mut buf) {
                     Ok(events) => events
                         .into_iter()
-                        .for_each(|e| handle(e, &rules, &layout, &sticky, &mut log)),
+                        .for_each(|e| handle(e, &rules, layout, sticky, log)),
                     Err(nix::errno::Errno::ENOBUFS) => {
                         log.log(WARN, "the kernel dropped process events (too many at once)")
                     }
@@ -200,8 +214,6 @@ impl RulesengdArgs {
                 }
             }
         }
-        log.log(INFO, "stopped");
-        Ok(ExitCode::SUCCESS)
     }
 
     /// `-u`/`-g`: the sticky list's directory belongs to them.
