@@ -82,6 +82,8 @@ fn start_daemon(dir: &Path, rules: &str) -> (Proc, PathBuf) {
         .arg(&log)
         .arg("--rules")
         .arg(dir.join("cgrules.conf"))
+        .arg("--rules-dir")
+        .arg(dir.join("cgrules.d"))
         .arg("--sticky-file")
         .arg(dir.join("sticky"))
         .stdin(Stdio::null())
@@ -227,7 +229,9 @@ fn cgclassify_without_a_group_follows_the_rules() {
     let p = Proc(Command::new("sleep").arg("60").spawn().unwrap());
     run({
         let mut c = Command::new(enclos_bin());
-        c.args(["cg", "classify", "--rules"])
+        c.args(["cg", "classify", "--rules-dir"])
+            .arg(tmp.path().join("cgrules.d"))
+            .arg("--rules")
             .arg(&rules)
             .arg(p.pid().to_string());
         c

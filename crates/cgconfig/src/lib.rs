@@ -33,7 +33,8 @@
 //! Modules, each with one job, importing one way: [`error`] (places and
 //! errors), `ast` (the tree and merging), `lexer`, `parser`, `load`
 //! (files and directories), `translate` (cgroup v1 keys on v2) and
-//! `apply`.
+//! `apply`; [`rules`] is libcgroup's other language, `cgrules.conf`,
+//! with what cgrulesengd needs to apply it (the kernel's process events).
 //!
 //! ```
 //! use std::path::Path;

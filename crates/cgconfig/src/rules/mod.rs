@@ -48,3 +48,5 @@ pub use sticky::{StickyList, STICKY_FILE};
 
 /// Where libcgroup keeps its rules.
 pub const CGRULES_CONF: &str = "/etc/cgrules.conf";
+/// Where libcgroup reads more rules from, after [`CGRULES_CONF`].
+pub const CGRULES_DIR: &str = "/etc/cgrules.d";

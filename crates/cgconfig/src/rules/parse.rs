@@ -99,6 +99,26 @@ impl Rules {
         Ok(Self::parse(&text, file, databases)?)
     }
 
+    /// Reads `file`, then the files of `dir` (cgrules.d) in name order when
+    /// it exists, as cgrulesengd does; the rules follow one another in
+    /// that order.
+    pub fn load_all(file: &Path, dir: &Path) -> Result<Rules> {
+        let mut rules = Self::load(file)?;
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Ok(rules);
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for f in files {
+            rules.rules.extend(Self::load(&f)?.rules);
+        }
+        Ok(rules)
+    }
+
     /// Compiles the text of a rules file; `file` names it in errors.
     pub fn parse(
         text: &str,

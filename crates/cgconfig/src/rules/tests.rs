@@ -272,3 +272,22 @@ fn process_info_reads_this_process() {
     assert_eq!(p.ids.uid, nix::unistd::geteuid().as_raw());
     assert!(ProcessInfo::read(Path::new("/proc"), 999_999_999).is_none());
 }
+
+#[test]
+fn a_rules_directory_adds_its_files_in_name_order() {
+    let d = tempfile::tempdir().unwrap();
+    let main = d.path().join("cgrules.conf");
+    std::fs::write(&main, "root:a cpu first\n").unwrap();
+    let dir = d.path().join("cgrules.d");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("20-b"), "root:b cpu third\n").unwrap();
+    std::fs::write(dir.join("10-a"), "root:b cpu second\n").unwrap();
+    let r = Rules::load_all(&main, &dir).unwrap();
+    let dests: Vec<&str> = r.rules.iter().map(|r| r.destination.as_str()).collect();
+    assert_eq!(dests, ["first", "second", "third"]);
+    let e = Rules::load_all(&d.path().join("none"), &dir).unwrap_err();
+    assert!(format!("{e}").contains("none"), "{e}");
+    std::fs::write(dir.join("30-bad"), "root cpu\n").unwrap();
+    let e = Rules::load_all(&main, &dir).unwrap_err().to_string();
+    assert!(e.contains("30-bad:1:"), "{e}");
+}

@@ -30,6 +30,10 @@ pub struct ClassifyArgs {
     /// The rules file used without -g (enclos's own option).
     #[arg(long = "rules", value_name = "FILE", default_value = enclos_cgconfig::rules::CGRULES_CONF)]
     rules: PathBuf,
+    /// The directory of more rules files used without -g (enclos's own
+    /// option).
+    #[arg(long = "rules-dir", value_name = "DIR", default_value = enclos_cgconfig::rules::CGRULES_DIR)]
+    rules_dir: PathBuf,
     /// The sticky list the rules daemon reads (enclos's own option).
     #[arg(long = "sticky-file", value_name = "FILE", default_value = enclos_cgconfig::rules::STICKY_FILE)]
     sticky_file: PathBuf,
@@ -43,7 +47,7 @@ impl ClassifyArgs {
         use enclos_cgconfig::rules::{self, ProcessInfo, Rules};
         let layout = layout()?;
         if self.groups.is_empty() {
-            let rules = Rules::load(&self.rules)?;
+            let rules = Rules::load_all(&self.rules, &self.rules_dir)?;
             for &pid in &self.pids {
                 let p = ProcessInfo::read(Path::new(PROC), pid)
                     .with_context(|| format!("No process with pid {pid}: check the pid with ps"))?;

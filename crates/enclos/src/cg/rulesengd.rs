@@ -60,6 +60,9 @@ pub struct RulesengdArgs {
     /// The rules file (enclos's own option).
     #[arg(long = "rules", value_name = "FILE", default_value = rules::CGRULES_CONF)]
     rules: PathBuf,
+    /// The directory of more rules files (enclos's own option).
+    #[arg(long = "rules-dir", value_name = "DIR", default_value = rules::CGRULES_DIR)]
+    rules_dir: PathBuf,
     /// The sticky list (enclos's own option).
     #[arg(long = "sticky-file", value_name = "FILE", default_value = rules::STICKY_FILE)]
     sticky_file: PathBuf,
@@ -128,7 +131,7 @@ impl Log {
 impl RulesengdArgs {
     pub fn run(self) -> Result<ExitCode> {
         let mut log = Log::open(&self)?;
-        let rules = load_rules(&self.rules, &mut log)?;
+        let rules = load_rules(&self.rules, &self.rules_dir, &mut log)?;
         let layout = Arc::new(
             Layout::discover().context("Cannot find the cgroup hierarchies of this host")?,
         );
@@ -190,12 +193,14 @@ impl RulesengdArgs {
             };
             if fds[1].any() == Some(true) {
                 match sfd.read_signal()?.map(|s| s.ssi_signo as i32) {
-                    Some(s) if s == Signal::SIGUSR2 as i32 => match load_rules(&self.rules, log) {
-                        Ok(r) => rules = r,
-                        Err(e) => {
-                            log.log(ERROR, &format!("{e:#}; keeping the rules loaded before"))
+                    Some(s) if s == Signal::SIGUSR2 as i32 => {
+                        match load_rules(&self.rules, &self.rules_dir, log) {
+                            Ok(r) => rules = r,
+                            Err(e) => {
+                                log.log(ERROR, &format!("{e:#}; keeping the rules loaded before"))
+                            }
                         }
-                    },
+                    }
                     Some(s) if s == Signal::SIGUSR1 as i32 => {
                         log.log(INFO, "SIGUSR1: no templates to reload")
                     }
@@ -238,8 +243,8 @@ impl RulesengdArgs {
     }
 }
 
-fn load_rules(file: &Path, log: &mut Log) -> Result<Rules> {
-    let rules = Rules::load(file)?;
+fn load_rules(file: &Path, dir: &Path, log: &mut Log) -> Result<Rules> {
+    let rules = Rules::load_all(file, dir)?;
     for (at, name) in rules.unknown_names() {
         log.log(
             WARN,
