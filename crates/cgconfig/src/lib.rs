@@ -36,7 +36,9 @@
 //! (cgroup v1 keys on v2) and `translate_v1` (v2 keys on v1), `apply`,
 //! `clear` (what cgclear removes), `snapshot` (the live groups as a tree,
 //! for cgsnapshot) and `convert` (one setting read or written in either
-//! version's terms, for cgxget and cgxset).
+//! version's terms, for cgxget and cgxset);
+//! [`rules`] is libcgroup's other language, `cgrules.conf`, with what
+//! cgrulesengd needs to apply it (the kernel's process events).
 //!
 //! ```
 //! use std::path::Path;
@@ -53,7 +55,8 @@
 //! # Ok::<(), enclos_cgconfig::ConfigError>(())
 //! ```
 
-#![forbid(unsafe_code)]
+// unsafe only in rules::connector's socket wrapper.
+#![deny(unsafe_code)]
 
 mod apply;
 mod ast;
@@ -63,6 +66,7 @@ pub mod error;
 mod lexer;
 mod load;
 mod parser;
+pub mod rules;
 mod snapshot;
 mod translate;
 mod translate_v1;

@@ -1,5 +1,6 @@
 //! libcgroup's tools: cgcreate, cgexec, cgdelete, cgget, cgset, lscgroup,
-//! cgconfigparser, cgclassify, and a tree view like systemd-cgls.
+//! cgconfigparser, cgclassify, lssubsys, cgsnapshot, cgclear, cgxget,
+//! cgxset and cgrulesengd, a tree view like systemd-cgls, and cg delegate.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -11,17 +12,22 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use enclos_cgroupfs::{
-    attach_all, create_all, delete_all, kernel_kept_other, normalize_path, split_spec, Cgroup,
-    DeleteOptions, Layout, Node, Permissions, Populated, PROC,
+    create_all, kernel_kept_other, normalize_path, split_spec, Cgroup, Layout, Node, Permissions,
 };
 use serde::Serialize;
 
 use crate::output::{print_json, Format};
 
+mod classify;
 mod clear;
+mod delete;
+mod rulesengd;
 mod snapshot;
 mod subsys;
 mod xget;
+pub use classify::ClassifyArgs;
+pub use delete::DeleteArgs;
+pub use rulesengd::RulesengdArgs;
 
 /// The cg* commands.
 #[derive(Debug, Subcommand)]
@@ -57,6 +63,8 @@ pub enum CgCommand {
     Xget(xget::XgetArgs),
     /// Change settings given in cgroup v1 or v2 terms (cgxset).
     Xset(xget::XsetArgs),
+    /// Move new processes into control groups by rule (cgrulesengd).
+    Rulesengd(RulesengdArgs),
 }
 
 impl CgCommand {
@@ -77,6 +85,7 @@ impl CgCommand {
             CgCommand::Clear(a) => a.run(),
             CgCommand::Xget(a) => a.run(),
             CgCommand::Xset(a) => a.run(),
+            CgCommand::Rulesengd(a) => a.run(),
         }
     }
 }
@@ -97,6 +106,7 @@ pub enum Tool {
     Clear,
     Xget,
     Xset,
+    Rulesengd,
 }
 
 impl Tool {
@@ -116,6 +126,7 @@ impl Tool {
         ("cgclear", Tool::Clear),
         ("cgxget", Tool::Xget),
         ("cgxset", Tool::Xset),
+        ("cgrulesengd", Tool::Rulesengd),
     ];
 
     pub fn from_name(name: &str) -> Option<Tool> {
@@ -128,16 +139,29 @@ impl Tool {
             args: Vec<OsString>,
             f: impl FnOnce(P) -> Result<ExitCode>,
         ) -> Result<ExitCode> {
+            let tool = args.first().cloned().unwrap_or_default();
             match P::try_parse_from(args) {
                 Ok(p) => f(p),
-                Err(e) => Ok(crate::usage_exit(e)),
+                Err(e) => {
+                    if e.use_stderr() {
+                        let tool = Path::new(&tool).file_name().unwrap_or_default();
+                        wrong_input(true, &tool.to_string_lossy());
+                    }
+                    Ok(crate::usage_exit(e))
+                }
             }
         }
         match self {
             Tool::Create => go(args, CreateArgs::run),
             Tool::Exec => go(args, ExecArgs::run),
-            Tool::Delete => go(args, DeleteArgs::run),
-            Tool::Get => go(args, GetArgs::run),
+            Tool::Delete => go(args, |a: DeleteArgs| a.under_libcgroup_name().run()),
+            Tool::Get => go(args, |a: GetArgs| {
+                GetArgs {
+                    libcgroup: true,
+                    ..a
+                }
+                .run()
+            }),
             Tool::Set => go(args, SetArgs::run),
             Tool::List => go(args, ListArgs::run),
             Tool::Apply => go(args, ApplyArgs::run),
@@ -147,17 +171,18 @@ impl Tool {
             Tool::Clear => go(args, clear::ClearArgs::run),
             Tool::Xget => go(args, xget::XgetArgs::run),
             Tool::Xset => go(args, xget::XsetArgs::run),
+            Tool::Rulesengd => go(args, RulesengdArgs::run),
         }
     }
 }
 
-fn layout() -> Result<Arc<Layout>> {
+pub(crate) fn layout() -> Result<Arc<Layout>> {
     Ok(Arc::new(Layout::discover().context(
         "Cannot find the cgroup hierarchies of this host",
     )?))
 }
 
-fn groups(layout: &Arc<Layout>, specs: &[String]) -> Result<Vec<Cgroup>> {
+pub(crate) fn groups(layout: &Arc<Layout>, specs: &[String]) -> Result<Vec<Cgroup>> {
     specs
         .iter()
         .map(|s| Cgroup::from_spec(layout.clone(), s).map_err(anyhow::Error::from))
@@ -225,10 +250,13 @@ pub struct ExecArgs {
     /// Group to run in, as controllers:path; repeatable.
     #[arg(short = 'g', value_name = "CONTROLLERS:PATH", required = true)]
     groups: Vec<String>,
-    /// Accepted for libcgroup compatibility: enclos runs no rules daemon,
-    /// so the command's children are never moved elsewhere.
+    /// Keep the command and its children in these groups: the rules
+    /// daemon leaves them alone.
     #[arg(long = "sticky")]
     sticky: bool,
+    /// The sticky list the rules daemon reads (enclos's own option).
+    #[arg(long = "sticky-file", value_name = "FILE", default_value = enclos_cgconfig::rules::STICKY_FILE)]
+    sticky_file: PathBuf,
     /// The command and its arguments.
     #[arg(
         required = true,
@@ -241,10 +269,18 @@ pub struct ExecArgs {
 
 impl ExecArgs {
     pub fn run(self) -> Result<ExitCode> {
-        let _ = self.sticky;
         let layout = layout()?;
         let cgs = groups(&layout, &self.groups)?;
         let me = std::process::id() as i32;
+        if self.sticky {
+            let list = enclos_cgconfig::rules::StickyList {
+                file: self.sticky_file.clone(),
+                ..Default::default()
+            };
+            list.set(me, true).with_context(|| {
+                format!("Cannot update the sticky list {}", list.file.display())
+            })?;
+        }
         for cg in &cgs {
             cg.attach(me)
                 .with_context(|| format!("Cannot move cgexec into cgroup {}", cg.name()))?;
@@ -259,60 +295,10 @@ impl ExecArgs {
     }
 }
 
-/// cgdelete: delete control groups.
-#[derive(Debug, Parser)]
-#[command(name = "cgdelete", about = "Delete control groups")]
-pub struct DeleteArgs {
-    /// Delete the groups' children too.
-    #[arg(short = 'r', long = "recursive")]
-    recursive: bool,
-    /// Group to delete, as controllers:path; repeatable.
-    #[arg(short = 'g', value_name = "CONTROLLERS:PATH")]
-    groups: Vec<String>,
-    /// Move the processes still in a group into its parent first
-    /// (libcgroup's behaviour).
-    #[arg(long = "move", conflicts_with = "kill")]
-    move_to_parent: bool,
-    /// Kill the processes still in a group (SIGKILL) and wait for them.
-    #[arg(long = "kill")]
-    kill: bool,
-    /// Groups to delete, as controllers:path.
-    #[arg(value_name = "CONTROLLERS:PATH")]
-    specs: Vec<String>,
-}
-
-impl DeleteArgs {
-    pub fn run(self) -> Result<ExitCode> {
-        let specs: Vec<String> = self.groups.into_iter().chain(self.specs).collect();
-        if specs.is_empty() {
-            bail!(
-                "No group given: name one as controllers:path, e.g. `cgdelete memory:helloworld`"
-            );
-        }
-        let layout = layout()?;
-        let cgs = groups(&layout, &specs)?;
-        let opts = DeleteOptions {
-            recursive: self.recursive,
-            populated: if self.kill {
-                Populated::Kill
-            } else if self.move_to_parent {
-                Populated::MoveToParent
-            } else {
-                Populated::Refuse
-            },
-            ignore_missing: false,
-        };
-        match delete_all(&cgs, opts) {
-            Err(enclos_cgroupfs::Error::DeleteGroup { group, source })
-                if matches!(*source, enclos_cgroupfs::Error::Populated { .. }) =>
-            {
-                bail!(
-                    "Cannot delete cgroup {group}: {source} (--move moves them, --kill kills them)"
-                )
-            }
-            r => r?,
-        }
-        Ok(ExitCode::SUCCESS)
+/// libcgroup's first line for bad input, printed under its names.
+pub(crate) fn wrong_input(libcgroup: bool, tool: &str) {
+    if libcgroup {
+        eprintln!("Wrong input parameters, try '{tool} -h' for more information.");
     }
 }
 
@@ -333,7 +319,7 @@ pub struct GetArgs {
     /// Do not print the group names.
     #[arg(short = 'n')]
     no_names: bool,
-    /// Print the values only (no group names, no parameter names).
+    /// Print the values without the parameters' names.
     #[arg(short = 'v', long = "values-only")]
     values_only: bool,
     #[arg(long, value_enum, default_value_t)]
@@ -341,6 +327,9 @@ pub struct GetArgs {
     /// Groups to read.
     #[arg(value_name = "PATH")]
     paths: Vec<String>,
+    /// Run under libcgroup's name (cgget): its messages.
+    #[arg(skip)]
+    libcgroup: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -392,10 +381,8 @@ impl GetArgs {
             targets.push((p.clone(), plain_ctrls.clone()));
         }
         if targets.is_empty() {
+            wrong_input(self.libcgroup, "cgget");
             bail!("No group given: name one, e.g. `cgget -r memory.limit_in_bytes helloworld`");
-        }
-        if self.keys.is_empty() && !self.all && targets.iter().all(|(_, c)| c.is_empty()) {
-            bail!("Nothing to print: name parameters with -r, controllers with -g, or all with -a");
         }
         Ok(targets)
     }
@@ -422,9 +409,18 @@ impl GetArgs {
             }
             Ok(())
         };
-        if self.all {
-            let cg = Cgroup::new(layout.clone(), &["*"], path)?;
-            list_keys(&cg, None)?;
+        // -a, or nothing asked at all: every parameter of every
+        // controller the group exists in.
+        if self.all || (self.keys.is_empty() && ctrls.is_empty()) {
+            let cg = Cgroup::new(layout.clone(), &["*"], path)?.existing()?;
+            let ctrls: Vec<String> = cg
+                .members()
+                .iter()
+                .flat_map(|m| m.controllers.iter().cloned())
+                .collect();
+            for c in &ctrls {
+                list_keys(&cg, Some(c))?;
+            }
         }
         for c in ctrls {
             let cg = Cgroup::new(layout.clone(), &[c.as_str()], path)?;
@@ -440,7 +436,7 @@ impl GetArgs {
     fn print(&self, out: &[GroupValues]) -> Result<()> {
         let mut stdout = std::io::stdout().lock();
         for g in out {
-            if !self.no_names && !self.values_only {
+            if !self.no_names {
                 writeln!(stdout, "{}:", g.path)?;
             }
             for kv in &g.values {
@@ -451,7 +447,7 @@ impl GetArgs {
                     writeln!(stdout, "{}: {value}", kv.key)?;
                 }
             }
-            if !self.no_names && !self.values_only {
+            if !self.no_names {
                 writeln!(stdout)?;
             }
         }
@@ -469,6 +465,9 @@ pub struct SetArgs {
     /// Copy every parameter from this group.
     #[arg(long = "copy-from", value_name = "SOURCE", conflicts_with = "settings")]
     copy_from: Option<String>,
+    /// Set the parameters in the groups' descendants too.
+    #[arg(short = 'R', long = "recursive")]
+    recursive: bool,
     /// Groups to change.
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<String>,
@@ -478,9 +477,10 @@ impl SetArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = layout()?;
         if let Some(src) = &self.copy_from {
-            let src = Cgroup::new(layout.clone(), &["*"], src)?;
+            // Over the controllers both groups exist in.
+            let src = Cgroup::new(layout.clone(), &["*"], src)?.existing()?;
             for p in &self.paths {
-                let dst = Cgroup::new(layout.clone(), &["*"], p)?;
+                let dst = Cgroup::new(layout.clone(), &["*"], p)?.existing()?;
                 dst.copy_from(&src).with_context(|| {
                     format!(
                         "Cannot copy the parameters of {} to {}",
@@ -501,18 +501,37 @@ impl SetArgs {
             };
             pairs.push((k.trim(), v));
         }
-        for p in &self.paths {
+        for top in &self.paths {
             for (key, value) in &pairs {
-                let cg = Cgroup::for_key(layout.clone(), key, p)?;
-                let kept = cg
-                    .set_and_read(key, value)
-                    .with_context(|| format!("Cannot set {key} of cgroup {p}"))?;
-                if kernel_kept_other(value, &kept) {
-                    eprintln!("note: {key} of {p}: asked {value}, the kernel kept {kept}");
+                for p in self.targets(&layout, key, top)? {
+                    let cg = Cgroup::for_key(layout.clone(), key, &p)?;
+                    let kept = cg
+                        .set_and_read(key, value)
+                        .with_context(|| format!("Cannot set {key} of cgroup {p}"))?;
+                    if kernel_kept_other(value, &kept) {
+                        eprintln!("note: {key} of {p}: asked {value}, the kernel kept {kept}");
+                    }
                 }
             }
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl SetArgs {
+    /// The group `path`, and with -R its descendants in the hierarchy of
+    /// `key`, parents first.
+    fn targets(&self, layout: &Arc<Layout>, key: &str, path: &str) -> Result<Vec<String>> {
+        if !self.recursive {
+            return Ok(vec![path.to_string()]);
+        }
+        let cg = Cgroup::for_key(layout.clone(), key, path)?;
+        let mut out = Vec::new();
+        for (_, node) in cg.trees(false)? {
+            out.extend(node.paths().into_iter().map(str::to_string));
+        }
+        out.dedup();
+        Ok(out)
     }
 }
 
@@ -534,12 +553,17 @@ pub struct ListArgs {
 struct Listed {
     controllers: String,
     path: String,
+    /// The group named on the command line (printed with a trailing
+    /// slash).
+    #[serde(skip)]
+    named: bool,
 }
 
 impl ListArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = layout()?;
         let specs: Vec<String> = self.groups.into_iter().chain(self.specs).collect();
+        let named = !specs.is_empty();
         let cgs = if specs.is_empty() {
             vec![Cgroup::new(layout, &["*"], "")?]
         } else {
@@ -548,10 +572,11 @@ impl ListArgs {
         let mut listed = Vec::new();
         for cg in &cgs {
             for (h, node) in cg.trees(false)? {
-                for p in node.paths() {
+                for (i, p) in node.paths().into_iter().enumerate() {
                     listed.push(Listed {
                         controllers: h.label(),
                         path: format!("/{p}"),
+                        named: named && i == 0 && !p.is_empty(),
                     });
                 }
             }
@@ -561,7 +586,10 @@ impl ListArgs {
         }
         let mut stdout = std::io::stdout().lock();
         for l in &listed {
-            writeln!(stdout, "{}:{}", l.controllers, l.path)?;
+            // A group named on the command line comes first, with a
+            // trailing slash (cpuset:/a/), as lscgroup prints it.
+            let slash = if l.named { "/" } else { "" };
+            writeln!(stdout, "{}:{}{slash}", l.controllers, l.path)?;
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -642,37 +670,6 @@ fn draw(node: &Node, prefix: &str, out: &mut String) {
         ));
         let next = format!("{prefix}{}", if last { "  " } else { "│ " });
         draw(child, &next, out);
-    }
-}
-
-/// cgclassify: move running processes into control groups.
-#[derive(Debug, Parser)]
-#[command(
-    name = "cgclassify",
-    about = "Move running processes into control groups"
-)]
-pub struct ClassifyArgs {
-    /// Destination, as controllers:path; repeatable.
-    #[arg(short = 'g', value_name = "CONTROLLERS:PATH", required = true)]
-    groups: Vec<String>,
-    /// Accepted for libcgroup compatibility: enclos runs no rules daemon.
-    #[arg(long = "sticky", conflicts_with = "cancel_sticky")]
-    sticky: bool,
-    /// Accepted for libcgroup compatibility: enclos runs no rules daemon.
-    #[arg(long = "cancel-sticky")]
-    cancel_sticky: bool,
-    /// Processes to move.
-    #[arg(value_name = "PID", required = true)]
-    pids: Vec<i32>,
-}
-
-impl ClassifyArgs {
-    pub fn run(self) -> Result<ExitCode> {
-        let _ = (self.sticky, self.cancel_sticky);
-        let layout = layout()?;
-        let cgs = groups(&layout, &self.groups)?;
-        attach_all(&cgs, &self.pids, Path::new(PROC))?;
-        Ok(ExitCode::SUCCESS)
     }
 }
 
