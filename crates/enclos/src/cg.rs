@@ -11,22 +11,24 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use enclos_cgroupfs::{
-    create_all, kernel_kept_other, normalize_path, split_spec, Cgroup, Layout, Node, Permissions,
-};
+use enclos_cgroupfs::{create_all, kernel_kept_other, Cgroup, Layout, Node, Permissions};
 use serde::Serialize;
 
 use crate::output::{print_json, Format};
 
 mod classify;
 mod clear;
+mod delegate;
 mod delete;
+mod get;
 mod rulesengd;
 mod snapshot;
 mod subsys;
 mod xget;
 pub use classify::ClassifyArgs;
+pub use delegate::DelegateArgs;
 pub use delete::DeleteArgs;
+pub use get::GetArgs;
 pub use rulesengd::RulesengdArgs;
 
 /// The cg* commands.
@@ -155,13 +157,7 @@ impl Tool {
             Tool::Create => go(args, CreateArgs::run),
             Tool::Exec => go(args, ExecArgs::run),
             Tool::Delete => go(args, |a: DeleteArgs| a.under_libcgroup_name().run()),
-            Tool::Get => go(args, |a: GetArgs| {
-                GetArgs {
-                    libcgroup: true,
-                    ..a
-                }
-                .run()
-            }),
+            Tool::Get => go(args, |a: GetArgs| a.under_libcgroup_name().run()),
             Tool::Set => go(args, SetArgs::run),
             Tool::List => go(args, ListArgs::run),
             Tool::Apply => go(args, ApplyArgs::run),
@@ -302,159 +298,6 @@ pub(crate) fn wrong_input(libcgroup: bool, tool: &str) {
     }
 }
 
-/// cgget: print parameters of control groups.
-#[derive(Debug, Parser)]
-#[command(name = "cgget", about = "Print parameters of control groups")]
-pub struct GetArgs {
-    /// Parameter to print (memory.limit_in_bytes); repeatable.
-    #[arg(short = 'r', value_name = "NAME")]
-    keys: Vec<String>,
-    /// A controller whose parameters to print all, or a group as
-    /// controllers:path.
-    #[arg(short = 'g', value_name = "CONTROLLER")]
-    controllers: Vec<String>,
-    /// Print every parameter of every controller.
-    #[arg(short = 'a', long = "all")]
-    all: bool,
-    /// Do not print the group names.
-    #[arg(short = 'n')]
-    no_names: bool,
-    /// Print the values without the parameters' names.
-    #[arg(short = 'v', long = "values-only")]
-    values_only: bool,
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
-    /// Groups to read.
-    #[arg(value_name = "PATH")]
-    paths: Vec<String>,
-    /// Run under libcgroup's name (cgget): its messages.
-    #[arg(skip)]
-    libcgroup: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct GroupValues {
-    path: String,
-    values: Vec<KeyValue>,
-}
-
-#[derive(Debug, Serialize)]
-struct KeyValue {
-    key: String,
-    value: String,
-}
-
-impl GetArgs {
-    pub fn run(self) -> Result<ExitCode> {
-        let layout = layout()?;
-        let targets = self.targets()?;
-        let mut out = Vec::new();
-        for (path, ctrls) in &targets {
-            out.push(self.read(&layout, path, ctrls)?);
-        }
-        if self.format == Format::Json {
-            print_json(&out)?;
-        } else {
-            self.print(&out)?;
-        }
-        Ok(ExitCode::SUCCESS)
-    }
-
-    /// The groups to read, each with the controllers to list all
-    /// parameters of.
-    fn targets(&self) -> Result<Vec<(String, Vec<String>)>> {
-        let mut targets: Vec<(String, Vec<String>)> = Vec::new();
-        let mut plain_ctrls = Vec::new();
-        for g in &self.controllers {
-            match split_spec(g) {
-                Some((c, p)) => targets.push((
-                    p.to_string(),
-                    c.into_iter()
-                        .filter(|c| !c.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                )),
-                None => plain_ctrls.extend(g.split(',').map(str::to_string)),
-            }
-        }
-        for p in &self.paths {
-            targets.push((p.clone(), plain_ctrls.clone()));
-        }
-        if targets.is_empty() {
-            wrong_input(self.libcgroup, "cgget");
-            bail!("No group given: name one, e.g. `cgget -r memory.limit_in_bytes helloworld`");
-        }
-        Ok(targets)
-    }
-
-    /// The values of one group: the -r keys, then every parameter of -a
-    /// and of each controller, each key once.
-    fn read(&self, layout: &Arc<Layout>, path: &str, ctrls: &[String]) -> Result<GroupValues> {
-        let mut values = Vec::new();
-        for key in &self.keys {
-            let cg = Cgroup::for_key(layout.clone(), key, path)?;
-            let value = cg
-                .get(key)
-                .with_context(|| format!("Cannot read {key} of cgroup {path}"))?;
-            values.push(KeyValue {
-                key: key.clone(),
-                value,
-            });
-        }
-        let mut list_keys = |cg: &Cgroup, ctrl: Option<&str>| -> Result<()> {
-            for (key, value) in cg.values(ctrl)? {
-                if !values.iter().any(|kv| kv.key == key) {
-                    values.push(KeyValue { key, value });
-                }
-            }
-            Ok(())
-        };
-        // -a, or nothing asked at all: every parameter of every
-        // controller the group exists in.
-        if self.all || (self.keys.is_empty() && ctrls.is_empty()) {
-            let cg = Cgroup::new(layout.clone(), &["*"], path)?.existing()?;
-            let ctrls: Vec<String> = cg
-                .members()
-                .iter()
-                .flat_map(|m| m.controllers.iter().cloned())
-                .collect();
-            for c in &ctrls {
-                list_keys(&cg, Some(c))?;
-            }
-        }
-        for c in ctrls {
-            let cg = Cgroup::new(layout.clone(), &[c.as_str()], path)?;
-            list_keys(&cg, Some(c))
-                .with_context(|| format!("Cannot list the {c} parameters of cgroup {path}"))?;
-        }
-        Ok(GroupValues {
-            path: normalize_path(path).map(|p| if p.is_empty() { "/".into() } else { p })?,
-            values,
-        })
-    }
-
-    fn print(&self, out: &[GroupValues]) -> Result<()> {
-        let mut stdout = std::io::stdout().lock();
-        for g in out {
-            if !self.no_names {
-                writeln!(stdout, "{}:", g.path)?;
-            }
-            for kv in &g.values {
-                let value = kv.value.replace('\n', "\n\t");
-                if self.values_only {
-                    writeln!(stdout, "{value}")?;
-                } else {
-                    writeln!(stdout, "{}: {value}", kv.key)?;
-                }
-            }
-            if !self.no_names {
-                writeln!(stdout)?;
-            }
-        }
-        Ok(())
-    }
-}
-
 /// cgset: change parameters of control groups.
 #[derive(Debug, Parser)]
 #[command(name = "cgset", about = "Change parameters of control groups")]
@@ -494,13 +337,7 @@ impl SetArgs {
         if self.settings.is_empty() {
             bail!("Nothing to set: give parameters as -r name=value, e.g. `cgset -r cpu.shares=512 helloworld`");
         }
-        let mut pairs = Vec::new();
-        for s in &self.settings {
-            let Some((k, v)) = s.split_once('=') else {
-                bail!("Invalid setting '{s}': expected name=value, e.g. memory.limit_in_bytes=40000000");
-            };
-            pairs.push((k.trim(), v));
-        }
+        let pairs = parse_settings(&self.settings)?;
         for top in &self.paths {
             for (key, value) in &pairs {
                 for p in self.targets(&layout, key, top)? {
@@ -525,14 +362,22 @@ impl SetArgs {
         if !self.recursive {
             return Ok(vec![path.to_string()]);
         }
-        let cg = Cgroup::for_key(layout.clone(), key, path)?;
-        let mut out = Vec::new();
-        for (_, node) in cg.trees(false)? {
-            out.extend(node.paths().into_iter().map(str::to_string));
-        }
-        out.dedup();
-        Ok(out)
+        Ok(Cgroup::for_key(layout.clone(), key, path)?.subtree_paths()?)
     }
+}
+
+/// `-r name=value` settings (cgset, cgxset) as (name, value) pairs.
+pub(crate) fn parse_settings(settings: &[String]) -> Result<Vec<(&str, &str)>> {
+    let mut pairs = Vec::new();
+    for s in settings {
+        let Some((k, v)) = s.split_once('=') else {
+            bail!(
+                "Invalid setting '{s}': expected name=value, e.g. memory.limit_in_bytes=40000000"
+            );
+        };
+        pairs.push((k.trim(), v));
+    }
+    Ok(pairs)
 }
 
 /// lscgroup: list control groups.
@@ -724,57 +569,6 @@ impl ApplyArgs {
                             s.at, s.key, g.name, s.asked, s.kept
                         );
                     }
-                }
-            }
-        }
-        Ok(ExitCode::SUCCESS)
-    }
-}
-
-#[derive(Debug, Args)]
-pub struct DelegateArgs {
-    /// The user who gets the subtrees.
-    #[arg(long, value_name = "NAME")]
-    user: String,
-    /// Only the hierarchies of these controllers (and the v2 one), e.g.
-    /// cpu,memory,pids; default: every hierarchy.
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
-    controllers: Vec<String>,
-    /// Remove the user's subtrees instead.
-    #[arg(long)]
-    remove: bool,
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
-}
-
-impl DelegateArgs {
-    pub fn run(self) -> Result<ExitCode> {
-        let layout = layout()?;
-        if self.remove {
-            let gone = enclos_cgroupfs::undelegate(&layout, &self.user, &self.controllers)
-                .with_context(|| format!("Cannot remove the cgroups of user '{}'", self.user))?;
-            match self.format {
-                Format::Json => print_json(&gone)?,
-                Format::Text => {
-                    for dir in gone {
-                        println!("removed {}", dir.display());
-                    }
-                }
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        let d = enclos_cgroupfs::Delegation::for_user(
-            &self.user,
-            Path::new(enclos_cgroupfs::PASSWD),
-            self.controllers,
-        )?;
-        let done = enclos_cgroupfs::delegate(&layout, &d)
-            .with_context(|| format!("Cannot delegate cgroups to user '{}'", self.user))?;
-        match self.format {
-            Format::Json => print_json(&done)?,
-            Format::Text => {
-                for x in done {
-                    println!("{}: {}", x.hierarchy, x.dir.display());
                 }
             }
         }

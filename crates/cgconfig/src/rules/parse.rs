@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use enclos_cgroupfs::{is_numeric_id, normalize_path};
+use enclos_cgroupfs::{db_entry, is_numeric_id, normalize_path, GROUP, PASSWD};
 
 use crate::error::{ConfigError, Error, Location, Result};
 
@@ -45,8 +45,8 @@ pub struct Databases {
 impl Default for Databases {
     fn default() -> Self {
         Databases {
-            passwd: "/etc/passwd".into(),
-            group: "/etc/group".into(),
+            passwd: PASSWD.into(),
+            group: GROUP.into(),
         }
     }
 }
@@ -67,12 +67,9 @@ impl Databases {
         self.lookup(group, |f| f[2] == id).map(|f| f[0].clone())
     }
 
-    fn lookup(&self, group: bool, pred: impl Fn(&[String]) -> bool) -> Option<Vec<String>> {
+    fn lookup(&self, group: bool, pred: impl Fn(&[&str]) -> bool) -> Option<Vec<String>> {
         let file = if group { &self.group } else { &self.passwd };
-        let text = std::fs::read_to_string(file).ok()?;
-        text.lines()
-            .map(|l| l.split(':').map(str::to_string).collect::<Vec<_>>())
-            .find(|f| f.len() >= 3 && pred(f))
+        db_entry(file, pred).ok().flatten()
     }
 }
 

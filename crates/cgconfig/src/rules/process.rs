@@ -56,10 +56,19 @@ impl ProcessInfo {
     }
 }
 
+/// Field `n` of `/proc/PID/stat`, counted from 1 as proc(5) does (4 is
+/// the parent, 22 the start time).
+pub(crate) fn stat_field(proc: &Path, pid: i32, n: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(proc.join(pid.to_string()).join("stat")).ok()?;
+    // The command name, in parentheses, may hold spaces: fields after it
+    // start at field 3.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace()
+        .nth(n.checked_sub(3)?)
+        .map(str::to_string)
+}
+
 /// The parent of `pid`, from `/proc/PID/stat`.
 pub fn parent_of(proc: &Path, pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(proc.join(pid.to_string()).join("stat")).ok()?;
-    // The command name, in parentheses, may hold spaces: fields after it.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
+    stat_field(proc, pid, 4)?.parse().ok()
 }

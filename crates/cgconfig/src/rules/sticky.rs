@@ -12,7 +12,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::process::parent_of;
+use super::process::{parent_of, stat_field};
 
 /// Where the sticky processes are listed.
 pub const STICKY_FILE: &str = "/run/enclos/cgrulesengd/sticky";
@@ -34,10 +34,7 @@ impl Default for StickyList {
 }
 
 fn start_time(proc: &Path, pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(proc.join(pid.to_string()).join("stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    // Field 22 of stat; the fields after the name start at field 3.
-    rest.split_whitespace().nth(19)?.parse().ok()
+    stat_field(proc, pid, 22)?.parse().ok()
 }
 
 impl StickyList {

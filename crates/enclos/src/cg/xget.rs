@@ -1,13 +1,15 @@
 //! cgxget and cgxset: cgget and cgset in the terms of either cgroup
 //! version, whatever version serves the controller.
 
-use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser};
 use enclos_cgconfig::{get_as, host_version, set_as, set_as_recursive, values_as, ConvertError};
-use enclos_cgroupfs::{normalize_path, split_spec, Layout, Version};
+use enclos_cgroupfs::{Layout, Version};
+
+use super::get::{group_label, print_values, targets, GroupValues, KeyValue, Target};
 
 /// The version the names and values are given in.
 #[derive(Debug, Args, Clone, Copy)]
@@ -79,83 +81,56 @@ pub struct XgetArgs {
 impl XgetArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = super::layout()?;
-        let mut out = String::new();
-        for (path, ctrls) in self.targets(&layout)? {
-            if !self.no_names {
-                // As cgget names groups: the path without its leading slash.
-                let p = normalize_path(&path)?;
-                out.push_str(&format!("{}:\n", if p.is_empty() { "/" } else { &p }));
-            }
-            let mut values = Vec::new();
-            for key in &self.keys {
-                let want = self.version.version(&layout, key)?;
-                match get_as(&layout, &path, key, want) {
-                    Ok(v) => values.push((key.clone(), v)),
-                    Err(ConvertError::Unmappable { .. }) if self.ignore_unmappable => {}
-                    Err(e) => {
-                        return Err(e)
-                            .with_context(|| format!("Cannot read {key} of cgroup {path}"))
-                    }
-                }
-            }
-            for c in &ctrls {
-                let want = self.version.for_controller(&layout, c)?;
-                values.extend(
-                    values_as(&layout, &path, c, want).with_context(|| {
-                        format!("Cannot list the {c} parameters of cgroup {path}")
-                    })?,
-                );
-            }
-            for (key, value) in values {
-                let value = value.replace('\n', "\n\t");
-                if self.values_only {
-                    out.push_str(&format!("{value}\n"));
-                } else {
-                    out.push_str(&format!("{key}: {value}\n"));
-                }
-            }
-            if !self.no_names {
-                out.push('\n');
-            }
-        }
-        std::io::stdout().write_all(out.as_bytes())?;
-        Ok(ExitCode::SUCCESS)
-    }
-
-    /// The groups to read, each with the controllers to list all
-    /// parameters of (every controller the group is in, with -a or
-    /// without -r and -g).
-    fn targets(&self, layout: &Layout) -> Result<Vec<(String, Vec<String>)>> {
-        let mut targets = Vec::new();
-        let mut plain = Vec::new();
-        for g in &self.controllers {
-            match split_spec(g) {
-                Some((c, p)) => {
-                    targets.push((p.to_string(), c.iter().map(|c| c.to_string()).collect()))
-                }
-                None => plain.extend(g.split(',').map(str::to_string)),
-            }
-        }
-        let every = self.all || (self.keys.is_empty() && self.controllers.is_empty());
-        for p in &self.paths {
-            let mut ctrls = plain.clone();
-            if every {
-                let rel = normalize_path(p)?;
-                for h in layout.hierarchies.iter().filter(|h| h.dir(&rel).is_dir()) {
-                    ctrls.extend(
-                        h.controllers
-                            .iter()
-                            .filter(|c| !c.starts_with("name="))
-                            .cloned(),
-                    );
-                }
-            }
-            targets.push((p.clone(), ctrls));
-        }
+        let targets = targets(
+            &layout,
+            &self.controllers,
+            &self.paths,
+            self.all,
+            self.keys.is_empty(),
+        )?;
         if targets.is_empty() {
             bail!("No group given: name one, e.g. `cgxget -2 -r cpu.weight helloworld`");
         }
-        Ok(targets)
+        let mut out = Vec::new();
+        for t in &targets {
+            out.push(self.read(&layout, t)?);
+        }
+        print_values(&out, self.no_names, self.values_only)?;
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// The values of one group in the version asked for: the -r keys, then
+    /// every parameter of each controller that the other version maps.
+    fn read(&self, layout: &Arc<Layout>, t: &Target) -> Result<GroupValues> {
+        let path = &t.path;
+        let mut values = Vec::new();
+        for key in &self.keys {
+            let want = self.version.version(layout, key)?;
+            match get_as(layout, path, key, want) {
+                Ok(value) => values.push(KeyValue {
+                    key: key.clone(),
+                    value,
+                }),
+                Err(ConvertError::Unmappable { .. }) if self.ignore_unmappable => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("Cannot read {key} of cgroup {path}"))
+                }
+            }
+        }
+        for c in &t.controllers {
+            let want = self.version.for_controller(layout, c)?;
+            let listed = values_as(layout, path, c, want)
+                .with_context(|| format!("Cannot list the {c} parameters of cgroup {path}"))?;
+            values.extend(
+                listed
+                    .into_iter()
+                    .map(|(key, value)| KeyValue { key, value }),
+            );
+        }
+        Ok(GroupValues {
+            path: group_label(path)?,
+            values,
+        })
     }
 }
 
@@ -190,13 +165,7 @@ pub struct XsetArgs {
 impl XsetArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = super::layout()?;
-        let mut pairs = Vec::new();
-        for s in &self.settings {
-            let Some((k, v)) = s.split_once('=') else {
-                bail!("Invalid setting '{s}': expected name=value, e.g. cpu.weight=200");
-            };
-            pairs.push((k.trim(), v));
-        }
+        let pairs = super::parse_settings(&self.settings)?;
         for path in &self.paths {
             for (key, value) in &pairs {
                 let given = self.version.version(&layout, key)?;
