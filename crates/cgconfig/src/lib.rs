@@ -51,7 +51,8 @@
 //! assert_eq!(group.controllers[0].settings[0].key, "cpu.shares");
 //! // On a host with cgroup v2, the same setting is written as cpu.weight:
 //! let v2 = enclos_cgconfig::translate_for_v2(&[("cpu.shares", "100")]).unwrap();
-//! assert_eq!((v2[0].key.as_str(), v2[0].value.as_str()), ("cpu.weight", "4"));
+//! // (scaled as libcgroup does: 100 × 100 / 1024)
+//! assert_eq!((v2[0].key.as_str(), v2[0].value.as_str()), ("cpu.weight", "9"));
 //! # Ok::<(), enclos_cgconfig::ConfigError>(())
 //! ```
 

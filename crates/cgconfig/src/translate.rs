@@ -2,7 +2,9 @@
 //! that map one to one (with a conversion of the value), and functions for
 //! the few that do not.
 
-use enclos_cgroupfs::{blkio_to_io_weight, shares_to_weight};
+use std::ops::RangeInclusive;
+
+use enclos_cgroupfs::blkio_to_io_weight;
 use serde::Serialize;
 
 /// A write on cgroup v2 that stands for one or more cgroup v1 settings.
@@ -48,7 +50,7 @@ pub(crate) const RENAMES: &[(&str, &str, Convert)] = &[
 ///
 /// | v1 | v2 |
 /// |----|----|
-/// | `cpu.shares` | `cpu.weight` ([`shares_to_weight`]) |
+/// | `cpu.shares` | `cpu.weight` (libcgroup's scaling, [`scale_weight`]) |
 /// | `cpu.cfs_quota_us` + `cpu.cfs_period_us` | `cpu.max` (`-1` → `max`) |
 /// | `cpu.cfs_burst_us` | `cpu.max.burst` |
 /// | `memory.limit_in_bytes` | `memory.max` (`-1` → `max`) |
@@ -130,7 +132,44 @@ fn whole(key: &str, value: &str) -> Result<String, TranslateError> {
 }
 
 fn shares(key: &str, value: &str) -> Result<String, TranslateError> {
-    Ok(shares_to_weight(number(key, value)?).to_string())
+    let w = scale_weight(number(key, value)?, SHARES_DEFAULT, WEIGHT_DEFAULT, 1..=10_000);
+    Ok(w.to_string())
+}
+
+/// cgroup v1's default `cpu.shares`.
+pub(crate) const SHARES_DEFAULT: u64 = 1024;
+/// cgroup v2's default `cpu.weight`.
+pub(crate) const WEIGHT_DEFAULT: u64 = 100;
+
+/// `cpu.shares` to `cpu.weight` and back as libcgroup converts them
+/// (`cgroup_convert_int` in its src/abstraction-common.c, with the
+/// defaults of its src/abstraction-map.c): the value scaled by the two
+/// defaults and rounded down, `value * to_default / from_default`. So
+/// shares 1024 are weight 100, 512 are 50, and weight 200 is 2048 shares:
+/// the values libcgroup's functional tests read back through cgxget after
+/// cgxset and cgconfigparser (037-cgxget-cpu_settings,
+/// 076-cgconfig-auto_convert), and what a script written for libcgroup
+/// expects.
+///
+/// This is not the OCI runtime spec's conversion, which runc, crun and
+/// systemd use and [`enclos_cgroupfs::shares_to_weight`] implements for
+/// the typed API: it maps shares 2..=262144 onto weight 1..=10000, so
+/// 1024 shares are weight 39 there and 100 shares weight 4 (here 9, the
+/// 9.77% of the default that the course describes). cgconfig.conf, cgxget
+/// and cgxset are libcgroup's, so they take libcgroup's numbers.
+///
+/// Where libcgroup would write a number the kernel refuses (shares below
+/// 11 scale to weight 0, shares above 1024000 to more than 10000), the
+/// result is kept within `range`, the kernel's bounds of the file written;
+/// the notice of the translation shows the value written.
+pub(crate) fn scale_weight(
+    value: u64,
+    from_default: u64,
+    to_default: u64,
+    range: RangeInclusive<u64>,
+) -> u64 {
+    let scaled = value.saturating_mul(to_default) / from_default;
+    scaled.clamp(*range.start(), *range.end())
 }
 
 /// A byte limit: `-1` is `max`, else a byte count (suffixes allowed).

@@ -1,11 +1,9 @@
 //! Cgroup v2 settings written on a cgroup v1 hierarchy: the other
 //! direction of the `translate` module's table.
 
-use enclos_cgroupfs::weight_to_shares;
-
 use crate::translate::{
-    device_value, err, get, hugetlb_size_v2, memparse, number, translated, TranslateError,
-    V2Setting,
+    device_value, err, get, hugetlb_size_v2, memparse, number, scale_weight, translated,
+    TranslateError, V2Setting, SHARES_DEFAULT, WEIGHT_DEFAULT,
 };
 
 /// A write on cgroup v1 that stands for one cgroup v2 setting; the same
@@ -18,7 +16,7 @@ pub type V1Setting = V2Setting;
 ///
 /// | v2 | v1 |
 /// |----|----|
-/// | `cpu.weight` | `cpu.shares` ([`weight_to_shares`]) |
+/// | `cpu.weight` | `cpu.shares` (libcgroup's scaling: weight × 1024 / 100) |
 /// | `cpu.max` `Q P` | `cpu.cfs_period_us` = P, then `cpu.cfs_quota_us` = Q (`max` → `-1`) |
 /// | `cpu.max.burst` | `cpu.cfs_burst_us` |
 /// | `memory.max` | `memory.limit_in_bytes` (`max` → `-1`) |
@@ -47,7 +45,7 @@ pub fn translate_for_v1(settings: &[(&str, &str)]) -> Result<Vec<V1Setting>, Tra
                     key,
                     value,
                     "cpu.shares",
-                    weight_to_shares(w).to_string(),
+                    scale_weight(w, WEIGHT_DEFAULT, SHARES_DEFAULT, 2..=262_144).to_string(),
                 ));
             }
             "cpu.max" => out.extend(cpu_max(key, value)?),

@@ -53,7 +53,7 @@ fn v1_names_read_on_a_v2_host() {
     assert_eq!(get("cpu.cfs_quota_us"), "-1");
     assert_eq!(get("cpu.cfs_period_us"), "100000");
     assert_eq!(get("memory.limit_in_bytes"), "9223372036854771712");
-    assert_eq!(get("cpu.shares"), "2597");
+    assert_eq!(get("cpu.shares"), "1024");
     // The host's own names read as they are.
     assert_eq!(get_as(&l, "g", "cpu.weight", Version::V2).unwrap(), "100");
     assert!(matches!(
@@ -69,7 +69,7 @@ fn v2_names_read_on_a_v1_host() {
     let get = |k: &str| get_as(&l, "g", k, Version::V2).unwrap();
     assert_eq!(get("cpu.max"), "max 100000");
     assert_eq!(get("memory.max"), "max");
-    assert_eq!(get("cpu.weight"), "39");
+    assert_eq!(get("cpu.weight"), "100");
     let err = get_as(&l, "g", "memory.high", Version::V2).unwrap_err();
     assert_eq!(
         err.to_string(),

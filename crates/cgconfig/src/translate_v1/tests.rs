@@ -4,7 +4,10 @@ use super::*;
 use crate::translate_for_v2;
 
 #[rstest]
-#[case::weight(&[("cpu.weight", "100")], &[("cpu.shares", "2597")])]
+// libcgroup's scaling (weight × 1024 / 100), not OCI's (100 → 2597).
+#[case::weight(&[("cpu.weight", "100")], &[("cpu.shares", "1024")])]
+#[case::weight_double(&[("cpu.weight", "200")], &[("cpu.shares", "2048")])]
+#[case::weight_max(&[("cpu.weight", "10000")], &[("cpu.shares", "102400")])]
 #[case::cpu_max(&[("cpu.max", "50000 100000")], &[("cpu.cfs_period_us", "100000"), ("cpu.cfs_quota_us", "50000")])]
 #[case::cpu_max_unlimited(&[("cpu.max", "max 200000")], &[("cpu.cfs_period_us", "200000"), ("cpu.cfs_quota_us", "-1")])]
 #[case::cpu_max_quota(&[("cpu.max", "25000")], &[("cpu.cfs_quota_us", "25000")])]
