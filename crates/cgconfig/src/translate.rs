@@ -132,7 +132,12 @@ fn whole(key: &str, value: &str) -> Result<String, TranslateError> {
 }
 
 fn shares(key: &str, value: &str) -> Result<String, TranslateError> {
-    let w = scale_weight(number(key, value)?, SHARES_DEFAULT, WEIGHT_DEFAULT, 1..=10_000);
+    let w = scale_weight(
+        number(key, value)?,
+        SHARES_DEFAULT,
+        WEIGHT_DEFAULT,
+        1..=10_000,
+    );
     Ok(w.to_string())
 }
 
