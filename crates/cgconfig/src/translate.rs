@@ -50,7 +50,7 @@ pub(crate) const RENAMES: &[(&str, &str, Convert)] = &[
 ///
 /// | v1 | v2 |
 /// |----|----|
-/// | `cpu.shares` | `cpu.weight` (libcgroup's scaling, [`scale_weight`]) |
+/// | `cpu.shares` | `cpu.weight` (libcgroup's scaling: shares × 100 / 1024) |
 /// | `cpu.cfs_quota_us` + `cpu.cfs_period_us` | `cpu.max` (`-1` → `max`) |
 /// | `cpu.cfs_burst_us` | `cpu.max.burst` |
 /// | `memory.limit_in_bytes` | `memory.max` (`-1` → `max`) |
