@@ -391,7 +391,7 @@ fn cgxset_and_cgxget_speak_both_versions() {
     assert_eq!(out.stdout, format!("{}:\ncpu.shares: {shares}\n\n", g.0));
     // A setting the other version lacks: an error, or nothing with -i.
     let (version, unmappable) = match version_of("memory") {
-        Version::V1 => ("-2", "memory.high"),
+        Version::V1 => ("-2", "memory.low"),
         Version::V2 => ("-1", "memory.swappiness"),
     };
     let out = cg(&["xget", version, "-r", unmappable, &g.0]);

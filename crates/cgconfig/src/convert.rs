@@ -112,7 +112,7 @@ fn sources(key: &str, want: Version) -> Option<Vec<String>> {
             "cpu.max" => Some(vec!["cpu.cfs_quota_us".into(), "cpu.cfs_period_us".into()]),
             "cpu.max.burst" => one("cpu.cfs_burst_us"),
             "memory.max" => one("memory.limit_in_bytes"),
-            "memory.low" => one("memory.soft_limit_in_bytes"),
+            "memory.high" => one("memory.soft_limit_in_bytes"),
             "memory.swap.max" => Some(vec![
                 "memory.limit_in_bytes".into(),
                 "memory.memsw.limit_in_bytes".into(),

@@ -31,11 +31,16 @@ pub struct TranslateError {
 pub(crate) type Convert = fn(&str, &str) -> Result<String, TranslateError>;
 
 /// v1 keys with one v2 counterpart: (v1 key, v2 key, value conversion).
+///
+/// The soft limit pairs with `memory.high` as in libcgroup (its
+/// src/abstraction-memory.c, read back so by its functional test
+/// 093-cgxget-memory_settings); runc and crun write the OCI
+/// "reservation", v1's soft limit, as `memory.low` instead.
 pub(crate) const RENAMES: &[(&str, &str, Convert)] = &[
     ("cpu.shares", "cpu.weight", shares),
     ("cpu.cfs_burst_us", "cpu.max.burst", whole),
     ("memory.limit_in_bytes", "memory.max", limit),
-    ("memory.soft_limit_in_bytes", "memory.low", limit),
+    ("memory.soft_limit_in_bytes", "memory.high", limit),
     ("blkio.weight", "io.weight", blkio_weight),
     ("blkio.weight_device", "io.weight", blkio_weight_device),
     ("blkio.throttle.read_bps_device", "io.max", throttle),
@@ -54,7 +59,7 @@ pub(crate) const RENAMES: &[(&str, &str, Convert)] = &[
 /// | `cpu.cfs_quota_us` + `cpu.cfs_period_us` | `cpu.max` (`-1` → `max`) |
 /// | `cpu.cfs_burst_us` | `cpu.max.burst` |
 /// | `memory.limit_in_bytes` | `memory.max` (`-1` → `max`) |
-/// | `memory.soft_limit_in_bytes` | `memory.low` |
+/// | `memory.soft_limit_in_bytes` | `memory.high` (libcgroup's pairing) |
 /// | `memory.memsw.limit_in_bytes` | `memory.swap.max`, minus the memory limit of the same block |
 /// | `blkio.weight` | `io.weight` (`default N`, [`blkio_to_io_weight`]) |
 /// | `blkio.weight_device` | `io.weight` (`MAJ:MIN N`) |

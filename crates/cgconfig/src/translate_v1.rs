@@ -20,14 +20,14 @@ pub type V1Setting = V2Setting;
 /// | `cpu.max` `Q P` | `cpu.cfs_period_us` = P, then `cpu.cfs_quota_us` = Q (`max` → `-1`) |
 /// | `cpu.max.burst` | `cpu.cfs_burst_us` |
 /// | `memory.max` | `memory.limit_in_bytes` (`max` → `-1`) |
-/// | `memory.low` | `memory.soft_limit_in_bytes` (`max` → `-1`) |
+/// | `memory.high` | `memory.soft_limit_in_bytes` (`max` → `-1`; libcgroup's pairing) |
 /// | `memory.swap.max` | `memory.memsw.limit_in_bytes`, plus the `memory.max` of the same block |
 /// | `io.weight` `default N` | `blkio.weight` |
 /// | `io.weight` `MAJ:MIN N` | `blkio.weight_device` |
 /// | `hugetlb.SIZE.max` | `hugetlb.SIZE.limit_in_bytes` |
 /// | `cgroup.freeze` `1`/`0` | `freezer.state` `FROZEN`/`THAWED` |
 ///
-/// Known v2 keys without a v1 counterpart (`memory.high`, `memory.min`,
+/// Known v2 keys without a v1 counterpart (`memory.low`, `memory.min`,
 /// `memory.oom.group`, ...) are an error; every other key passes through.
 pub fn translate_for_v1(settings: &[(&str, &str)]) -> Result<Vec<V1Setting>, TranslateError> {
     let mut out = Vec::new();
@@ -61,7 +61,7 @@ pub fn translate_for_v1(settings: &[(&str, &str)]) -> Result<Vec<V1Setting>, Tra
                 "memory.limit_in_bytes",
                 limit(key, value)?,
             )),
-            "memory.low" => out.push(on_v1(
+            "memory.high" => out.push(on_v1(
                 key,
                 value,
                 "memory.soft_limit_in_bytes",
@@ -198,7 +198,7 @@ fn freeze(key: &str, value: &str) -> Result<String, TranslateError> {
 /// Known cgroup v2 keys that cgroup v1 has no counterpart for.
 pub(crate) fn is_v2_only(key: &str) -> bool {
     const KEYS: &[&str] = &[
-        "memory.high",
+        "memory.low",
         "memory.min",
         "memory.oom.group",
         "memory.swap.high",

@@ -70,10 +70,10 @@ fn v2_names_read_on_a_v1_host() {
     assert_eq!(get("cpu.max"), "max 100000");
     assert_eq!(get("memory.max"), "max");
     assert_eq!(get("cpu.weight"), "100");
-    let err = get_as(&l, "g", "memory.high", Version::V2).unwrap_err();
+    let err = get_as(&l, "g", "memory.low", Version::V2).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "memory.high has no counterpart on cgroup 1 which serves its controller here"
+        "memory.low has no counterpart on cgroup 1 which serves its controller here"
     );
 }
 

@@ -25,7 +25,7 @@ use super::*;
 #[case::memory(&[("memory.limit_in_bytes", "40000")], &[("memory.max", "40000")])]
 #[case::memory_unlimited(&[("memory.limit_in_bytes", "-1")], &[("memory.max", "max")])]
 #[case::memory_suffix(&[("memory.limit_in_bytes", "256M")], &[("memory.max", "256M")])]
-#[case::soft(&[("memory.soft_limit_in_bytes", "1G")], &[("memory.low", "1G")])]
+#[case::soft(&[("memory.soft_limit_in_bytes", "1G")], &[("memory.high", "1G")])]
 #[case::memsw(
         &[("memory.limit_in_bytes", "1G"), ("memory.memsw.limit_in_bytes", "1536M")],
         &[("memory.max", "1G"), ("memory.swap.max", "536870912")]

@@ -14,7 +14,7 @@ use crate::translate_for_v2;
 #[case::burst(&[("cpu.max.burst", "1000")], &[("cpu.cfs_burst_us", "1000")])]
 #[case::memory(&[("memory.max", "40960")], &[("memory.limit_in_bytes", "40960")])]
 #[case::memory_unlimited(&[("memory.max", "max")], &[("memory.limit_in_bytes", "-1")])]
-#[case::low(&[("memory.low", "1G")], &[("memory.soft_limit_in_bytes", "1G")])]
+#[case::high(&[("memory.high", "1G")], &[("memory.soft_limit_in_bytes", "1G")])]
 #[case::swap(
     &[("memory.max", "1G"), ("memory.swap.max", "512M")],
     &[("memory.limit_in_bytes", "1G"), ("memory.memsw.limit_in_bytes", "1610612736")]
@@ -34,7 +34,7 @@ fn v2_to_v1(#[case] input: &[(&str, &str)], #[case] expected: &[(&str, &str)]) {
 }
 
 #[rstest]
-#[case::high("memory.high", "1G", "has no cgroup v1 equivalent")]
+#[case::low("memory.low", "1G", "has no cgroup v1 equivalent")]
 #[case::bad_weight("cpu.weight", "0", "between 1 and 10000")]
 #[case::swap_alone("memory.swap.max", "1G", "needs a memory.max")]
 #[case::bad_max("cpu.max", "a b c", "expected \"QUOTA PERIOD\"")]
