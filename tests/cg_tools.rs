@@ -370,6 +370,35 @@ fn cgxset_and_cgxget_speak_both_versions() {
             "9223372036854771712",
         ),
         ("memory.limit_in_bytes=-1", "-1", "memory.max", "-2", "max"),
+        // The soft limit is memory.high, as libcgroup pairs them.
+        (
+            "memory.soft_limit_in_bytes=819200",
+            "-1",
+            "memory.high",
+            "-2",
+            "819200",
+        ),
+        (
+            "memory.high=8192",
+            "-2",
+            "memory.soft_limit_in_bytes",
+            "-1",
+            "8192",
+        ),
+        (
+            "memory.high=max",
+            "-2",
+            "memory.soft_limit_in_bytes",
+            "-1",
+            "9223372036854771712",
+        ),
+        (
+            "memory.soft_limit_in_bytes=-1",
+            "-1",
+            "memory.high",
+            "-2",
+            "max",
+        ),
     ];
     for (set, sv, key, gv, expected) in table {
         xset(sv, set, &g.0);
