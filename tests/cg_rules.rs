@@ -5,7 +5,7 @@
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use enclos_tests::lab::{poll, run, wait_deadline, SETTLE};
 use enclos_tests::{enclos_bin, require_root};
@@ -112,17 +112,18 @@ fn stop_daemon(mut d: Proc, log: &Path) {
     assert!(log.contains("stopped"), "{log}");
 }
 
-/// The group of `pid` in `controller`, from /proc/PID/cgroup.
+/// The group of `pid` in `controller`, from /proc/PID/cgroup: the v1
+/// line that names the controller, else the v2 line (`0::/path`).
 fn group_of(pid: i32, controller: &str) -> Option<String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    text.lines().find_map(|l| {
-        let mut f = l.splitn(3, ':');
-        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
-        ctrls
-            .split(',')
-            .any(|c| c == controller)
-            .then(|| path.to_string())
-    })
+    let line = |want: &dyn Fn(&str) -> bool| {
+        text.lines().find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+            want(ctrls).then(|| path.to_string())
+        })
+    };
+    line(&|ctrls| ctrls.split(',').any(|c| c == controller)).or_else(|| line(&|c| c.is_empty()))
 }
 
 fn wait_group(pid: i32, controller: &str, want: &str) -> String {
@@ -256,4 +257,56 @@ fn cgclassify_without_a_group_follows_the_rules() {
         "{}",
         out.stderr
     );
+}
+
+/// The budget: with a thousand rules the daemon's RSS stays under
+/// 5 MiB, and a new process lands in its group within 10 ms of its exec
+/// (median of 21; the clock starts before the fork).
+#[test]
+fn a_thousand_rules_keep_the_daemon_small_and_quick() {
+    if !require_root("a_thousand_rules_keep_the_daemon_small_and_quick") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let top = Top(format!("enclos-test-rules-k{}", std::process::id()));
+    let name = format!("enquick{}", std::process::id());
+    let cmd = tmp.path().join(&name);
+    std::fs::copy("/bin/sleep", &cmd).unwrap();
+    // 999 rules that do not match, then the one that does.
+    let mut rules: String = (0..999)
+        .map(|i| format!("*:other{i} memory {}/o{i}\n", top.0))
+        .collect();
+    rules.push_str(&format!("*:{name} memory {}/quick\n", top.0));
+    let (daemon, log) = start_daemon(tmp.path(), &rules);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid())).unwrap();
+    let rss_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status");
+    assert!(rss_kib < 5 * 1024, "the daemon's RSS is {rss_kib} KiB");
+
+    let want = format!("/{}/quick", top.0);
+    let mut took = Vec::new();
+    for _ in 0..21 {
+        let start = Instant::now();
+        let p = Proc(Command::new(&cmd).arg("60").spawn().unwrap());
+        while group_of(p.pid(), "memory").as_deref() != Some(want.as_str()) {
+            assert!(
+                start.elapsed() < SETTLE,
+                "process {} was not moved: {:?}",
+                p.pid(),
+                std::fs::read_to_string(&log)
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        took.push(start.elapsed());
+    }
+    took.sort();
+    let median = took[took.len() / 2];
+    assert!(
+        median < Duration::from_millis(10),
+        "median {median:?} from fork to group (all: {took:?})"
+    );
+    stop_daemon(daemon, &log);
 }
