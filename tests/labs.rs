@@ -23,6 +23,13 @@ fn lab1_cgroups() {
     play("lab1_cgroups", "lab/lab1-cgroups.sh");
 }
 
+/// The cg* tools the course does not type: lssubsys, cgxset/cgxget,
+/// cgsnapshot loaded back, cgclear, cgrulesengd.
+#[test]
+fn lab1_cgroup_tools() {
+    play("lab1_cgroup_tools", "lab/lab1-cgroup-tools.sh");
+}
+
 #[test]
 fn lab2_containers() {
     play("lab2_containers", "lab/lab2-containers.sh");

@@ -11,9 +11,12 @@
 //! - `cgroups` (this file): each variant is one shell script run as `sh -c
 //!   SCRIPT` (so every variant pays the same shell start), with `$G` a
 //!   fresh group name per run;
+//!   the cg* tools enclos added (lssubsys, cgsnapshot, cgxget) follow, in
+//!   [`cgtools`], against cgroup-tools;
 //! - `containers` ([`containers`]): LXC's tools, crun and enclos, each
 //!   command spawned directly, in temporary lxcpaths.
 
+mod cgtools;
 mod containers;
 mod crun;
 mod sandbox;
@@ -69,7 +72,8 @@ pub struct CompareArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Group {
     /// Create a memory cgroup, run /bin/true in it, delete it: raw shell,
-    /// cgroup-tools (cgcreate/cgexec/cgdelete), enclos cg.
+    /// cgroup-tools (cgcreate/cgexec/cgdelete), enclos cg; then lssubsys,
+    /// cgsnapshot and cgxget against cgroup-tools'.
     Cgroups,
     /// Busybox containers: execute, start + stop, attach, freeze, create:
     /// LXC's lxc-* tools, crun, unshare, enclos.
@@ -187,6 +191,11 @@ fn compare(args: &CompareArgs) -> Result<()> {
         let mut comparison = self::cgroups(args, &enclos, &mounts)?;
         let outcomes = measure(&mut comparison);
         report(&comparison, &outcomes);
+        for mut comparison in cgtools::comparisons(args, &enclos) {
+            println!();
+            let outcomes = measure(&mut comparison);
+            report(&comparison, &outcomes);
+        }
     }
     if containers {
         if cgroups {

@@ -14,7 +14,11 @@ use serde::Serialize;
 
 use crate::ast::{overlay, Config, ControllerBlock, Group, Setting};
 use crate::error::{ConfigError, Location, Result};
-use crate::translate::translate_for_v2;
+use crate::translate::{translate_for_v2, TranslateError, V2Setting};
+use crate::translate_v1::translate_for_v1;
+
+/// One direction of the translation table.
+type Translate = fn(&[(&str, &str)]) -> std::result::Result<Vec<V2Setting>, TranslateError>;
 
 /// Options of [`Config::apply`].
 #[derive(Debug, Clone, Default)]
@@ -66,7 +70,7 @@ pub struct SettingReport {
     /// What the kernel kept, read back (`memory.limit_in_bytes = 40000` is
     /// kept as `36864` with 4 KiB pages).
     pub kept: String,
-    /// How a v1 setting was translated for cgroup v2.
+    /// How a setting of the other cgroup version was translated.
     pub notice: Option<String>,
     /// The setting in the configuration.
     pub at: Location,
@@ -236,7 +240,7 @@ impl Config {
 
     /// The group's path in the hierarchy of `controller`, under its
     /// namespace if the configuration gives one.
-    fn full_path(&self, controller: &str, path: &str) -> String {
+    pub(crate) fn full_path(&self, controller: &str, path: &str) -> String {
         match self.namespaces.iter().find(|n| n.controller == controller) {
             Some(n) if !n.path.is_empty() && !path.is_empty() => format!("{}/{path}", n.path),
             Some(n) if path.is_empty() => n.path.clone(),
@@ -272,17 +276,10 @@ impl Config {
         for s in &ordered {
             check_key(&member, &b.name, &s.key).map_err(|m| ConfigError::new(&s.at, m))?;
         }
+        // Settings of the other version are translated (auto-convert).
         let writes = match member.hierarchy.version {
-            Version::V1 => ordered
-                .iter()
-                .map(|s| PlannedWrite {
-                    setting: s,
-                    key: s.key.clone(),
-                    value: s.value.clone(),
-                    notice: None,
-                })
-                .collect(),
-            Version::V2 => v2_writes(b, &ordered)?,
+            Version::V1 => translated_writes(b, &ordered, translate_for_v1)?,
+            Version::V2 => translated_writes(b, &ordered, translate_for_v2)?,
         };
         Ok(PlannedBlock {
             block: b,
@@ -292,17 +289,19 @@ impl Config {
     }
 }
 
-/// The writes of a block on cgroup v2, in `ordered`'s order, translated.
-fn v2_writes<'c>(
+/// The writes of a block in `ordered`'s order, translated by `translate`
+/// for the version of its hierarchy.
+fn translated_writes<'c>(
     b: &'c ControllerBlock,
     ordered: &[&'c Setting],
+    translate: Translate,
 ) -> std::result::Result<Vec<PlannedWrite<'c>>, ConfigError> {
     let pairs: Vec<(&str, &str)> = ordered
         .iter()
         .map(|s| (s.key.as_str(), s.value.as_str()))
         .collect();
     let find = |k: &str| ordered.iter().copied().find(|s| s.key == k);
-    let translated = translate_for_v2(&pairs).map_err(|e| {
+    let translated = translate(&pairs).map_err(|e| {
         let at = find(&e.key).map_or(&b.at, |s| &s.at);
         ConfigError::new(at, e.message)
     })?;
@@ -396,8 +395,12 @@ fn execute(
             for w in &pb.writes {
                 let kept = pb.cg.set_and_read(&w.key, &w.value).map_err(|e| {
                     let from = if w.key != w.setting.key {
+                        let v = member.map_or("v2", |m| match m.hierarchy.version {
+                            Version::V1 => "v1",
+                            Version::V2 => "v2",
+                        });
                         format!(
-                            " (for {} = {} on cgroup v2)",
+                            " (for {} = {} on cgroup {v})",
                             w.setting.key, w.setting.value
                         )
                     } else {

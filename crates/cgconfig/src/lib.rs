@@ -32,8 +32,13 @@
 //!
 //! Modules, each with one job, importing one way: [`error`] (places and
 //! errors), `ast` (the tree and merging), `lexer`, `parser`, `load`
-//! (files and directories), `translate` (cgroup v1 keys on v2) and
-//! `apply`.
+//! (files and directories), `write` (a tree back as text), `translate`
+//! (cgroup v1 keys on v2) and `translate_v1` (v2 keys on v1), `apply`,
+//! `clear` (what cgclear removes), `snapshot` (the live groups as a tree,
+//! for cgsnapshot) and `convert` (one setting read or written in either
+//! version's terms, for cgxget and cgxset);
+//! [`rules`] is libcgroup's other language, `cgrules.conf`, with what
+//! cgrulesengd needs to apply it (the kernel's process events).
 //!
 //! ```
 //! use std::path::Path;
@@ -46,19 +51,27 @@
 //! assert_eq!(group.controllers[0].settings[0].key, "cpu.shares");
 //! // On a host with cgroup v2, the same setting is written as cpu.weight:
 //! let v2 = enclos_cgconfig::translate_for_v2(&[("cpu.shares", "100")]).unwrap();
-//! assert_eq!((v2[0].key.as_str(), v2[0].value.as_str()), ("cpu.weight", "4"));
+//! // (scaled as libcgroup does: 100 × 100 / 1024)
+//! assert_eq!((v2[0].key.as_str(), v2[0].value.as_str()), ("cpu.weight", "9"));
 //! # Ok::<(), enclos_cgconfig::ConfigError>(())
 //! ```
 
-#![forbid(unsafe_code)]
+// unsafe only in rules::connector's socket wrapper.
+#![deny(unsafe_code)]
 
 mod apply;
 mod ast;
+mod clear;
+mod convert;
 pub mod error;
 mod lexer;
 mod load;
 mod parser;
+pub mod rules;
+mod snapshot;
 mod translate;
+mod translate_v1;
+mod write;
 
 #[cfg(test)]
 mod tests;
@@ -73,9 +86,16 @@ pub use ast::{
     AdminPerm, Config, ControllerBlock, Group, IdSpec, MountEntry, Owner, PermSection, Setting,
     TaskPerm, TemplateVars,
 };
+pub use clear::{clear_all, ClearOptions, ClearReport};
+pub use convert::{get_as, host_version, set_as, set_as_recursive, values_as, ConvertError};
 pub use error::{ConfigError, Error, Location, Result};
 pub use load::{config_files, load, load_dir, parse_file, parse_str};
-pub use translate::{translate_for_v2, TranslateError, V2Setting};
+pub use snapshot::{
+    read_var_list, snapshot, Snapshot, SnapshotOptions, DEFAULT_BLACKLIST, SNAPSHOT_BLACKLIST,
+};
+pub use translate::{translate_for_v2, TranslateError, V2Setting, V1_NO_LIMIT};
+pub use translate_v1::{translate_for_v1, V1Setting};
+pub use write::{WriteError, SNAPSHOT_HEADER};
 
 /// Where libcgroup keeps its main configuration file.
 pub const CGCONFIG_CONF: &str = "/etc/cgconfig.conf";

@@ -2,7 +2,9 @@
 //! that map one to one (with a conversion of the value), and functions for
 //! the few that do not.
 
-use enclos_cgroupfs::{blkio_to_io_weight, shares_to_weight};
+use std::ops::RangeInclusive;
+
+use enclos_cgroupfs::blkio_to_io_weight;
 use serde::Serialize;
 
 /// A write on cgroup v2 that stands for one or more cgroup v1 settings.
@@ -26,14 +28,19 @@ pub struct TranslateError {
 }
 
 /// Turns a v1 value into its v2 value; gets the v1 key and value.
-type Convert = fn(&str, &str) -> Result<String, TranslateError>;
+pub(crate) type Convert = fn(&str, &str) -> Result<String, TranslateError>;
 
 /// v1 keys with one v2 counterpart: (v1 key, v2 key, value conversion).
-const RENAMES: &[(&str, &str, Convert)] = &[
+///
+/// The soft limit pairs with `memory.high` as in libcgroup (its
+/// src/abstraction-memory.c, read back so by its functional test
+/// 093-cgxget-memory_settings); runc and crun write the OCI
+/// "reservation", v1's soft limit, as `memory.low` instead.
+pub(crate) const RENAMES: &[(&str, &str, Convert)] = &[
     ("cpu.shares", "cpu.weight", shares),
     ("cpu.cfs_burst_us", "cpu.max.burst", whole),
     ("memory.limit_in_bytes", "memory.max", limit),
-    ("memory.soft_limit_in_bytes", "memory.low", limit),
+    ("memory.soft_limit_in_bytes", "memory.high", limit),
     ("blkio.weight", "io.weight", blkio_weight),
     ("blkio.weight_device", "io.weight", blkio_weight_device),
     ("blkio.throttle.read_bps_device", "io.max", throttle),
@@ -48,11 +55,11 @@ const RENAMES: &[(&str, &str, Convert)] = &[
 ///
 /// | v1 | v2 |
 /// |----|----|
-/// | `cpu.shares` | `cpu.weight` ([`shares_to_weight`]) |
+/// | `cpu.shares` | `cpu.weight` (libcgroup's scaling: shares × 100 / 1024) |
 /// | `cpu.cfs_quota_us` + `cpu.cfs_period_us` | `cpu.max` (`-1` → `max`) |
 /// | `cpu.cfs_burst_us` | `cpu.max.burst` |
 /// | `memory.limit_in_bytes` | `memory.max` (`-1` → `max`) |
-/// | `memory.soft_limit_in_bytes` | `memory.low` |
+/// | `memory.soft_limit_in_bytes` | `memory.high` (libcgroup's pairing) |
 /// | `memory.memsw.limit_in_bytes` | `memory.swap.max`, minus the memory limit of the same block |
 /// | `blkio.weight` | `io.weight` (`default N`, [`blkio_to_io_weight`]) |
 /// | `blkio.weight_device` | `io.weight` (`MAJ:MIN N`) |
@@ -96,7 +103,7 @@ pub fn translate_for_v2(settings: &[(&str, &str)]) -> Result<Vec<V2Setting>, Tra
     Ok(out)
 }
 
-fn err(key: &str, message: String) -> TranslateError {
+pub(crate) fn err(key: &str, message: String) -> TranslateError {
     TranslateError {
         key: key.to_string(),
         message,
@@ -104,12 +111,12 @@ fn err(key: &str, message: String) -> TranslateError {
 }
 
 /// The value of `key` in the block.
-fn get<'s>(settings: &[(&str, &'s str)], key: &str) -> Option<&'s str> {
+pub(crate) fn get<'s>(settings: &[(&str, &'s str)], key: &str) -> Option<&'s str> {
     settings.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
 /// A one-to-one translation, with its notice.
-fn translated(key: &str, value: &str, v2: &str, v2_value: String) -> V2Setting {
+pub(crate) fn translated(key: &str, value: &str, v2: &str, v2_value: String) -> V2Setting {
     V2Setting {
         notice: Some(format!("{key} = {value} is {v2} = {v2_value} on cgroup v2")),
         key: v2.to_string(),
@@ -118,7 +125,7 @@ fn translated(key: &str, value: &str, v2: &str, v2_value: String) -> V2Setting {
     }
 }
 
-fn number(key: &str, value: &str) -> Result<u64, TranslateError> {
+pub(crate) fn number(key: &str, value: &str) -> Result<u64, TranslateError> {
     value
         .trim()
         .parse::<u64>()
@@ -130,7 +137,49 @@ fn whole(key: &str, value: &str) -> Result<String, TranslateError> {
 }
 
 fn shares(key: &str, value: &str) -> Result<String, TranslateError> {
-    Ok(shares_to_weight(number(key, value)?).to_string())
+    let w = scale_weight(
+        number(key, value)?,
+        SHARES_DEFAULT,
+        WEIGHT_DEFAULT,
+        1..=10_000,
+    );
+    Ok(w.to_string())
+}
+
+/// cgroup v1's default `cpu.shares`.
+pub(crate) const SHARES_DEFAULT: u64 = 1024;
+/// cgroup v2's default `cpu.weight`.
+pub(crate) const WEIGHT_DEFAULT: u64 = 100;
+
+/// `cpu.shares` to `cpu.weight` and back as libcgroup converts them
+/// (`cgroup_convert_int` in its src/abstraction-common.c, with the
+/// defaults of its src/abstraction-map.c): the value scaled by the two
+/// defaults and rounded down, `value * to_default / from_default`. So
+/// shares 1024 are weight 100, 512 are 50, and weight 200 is 2048 shares:
+/// the values libcgroup's functional tests read back through cgxget after
+/// cgxset and cgconfigparser (037-cgxget-cpu_settings,
+/// 076-cgconfig-auto_convert), and what a script written for libcgroup
+/// expects.
+///
+/// This is not the OCI runtime spec's conversion, which runc, crun and
+/// systemd use and [`enclos_cgroupfs::shares_to_weight`] implements for
+/// the typed API: it maps shares 2..=262144 onto weight 1..=10000, so
+/// 1024 shares are weight 39 there and 100 shares weight 4 (here 9, the
+/// 9.77% of the default that the course describes). cgconfig.conf, cgxget
+/// and cgxset are libcgroup's, so they take libcgroup's numbers.
+///
+/// Where libcgroup would write a number the kernel refuses (shares below
+/// 11 scale to weight 0, shares above 1024000 to more than 10000), the
+/// result is kept within `range`, the kernel's bounds of the file written;
+/// the notice of the translation shows the value written.
+pub(crate) fn scale_weight(
+    value: u64,
+    from_default: u64,
+    to_default: u64,
+    range: RangeInclusive<u64>,
+) -> u64 {
+    let scaled = value.saturating_mul(to_default) / from_default;
+    scaled.clamp(*range.start(), *range.end())
 }
 
 /// A byte limit: `-1` is `max`, else a byte count (suffixes allowed).
@@ -138,9 +187,17 @@ fn limit(key: &str, value: &str) -> Result<String, TranslateError> {
     if value.trim() == "-1" {
         return Ok("max".into());
     }
-    memparse(value).map_err(|m| err(key, format!("{key} = {value}: {m}")))?;
+    let bytes = memparse(value).map_err(|m| err(key, format!("{key} = {value}: {m}")))?;
+    // cgroup v1 reads "no limit" back as the largest page-aligned count.
+    if bytes >= V1_NO_LIMIT {
+        return Ok("max".into());
+    }
     Ok(value.trim().to_string())
 }
+
+/// What cgroup v1 reads back for "no limit" (`-1`), with 4 KiB pages: the
+/// largest page-aligned signed 64-bit count.
+pub const V1_NO_LIMIT: u64 = 0x7FFF_FFFF_FFFF_F000;
 
 /// A blkio weight (10 to 1000) as an io weight.
 fn io_weight(key: &str, value: &str, w: &str) -> Result<u64, TranslateError> {
@@ -193,7 +250,7 @@ fn freezer(key: &str, value: &str) -> Result<String, TranslateError> {
 }
 
 /// `SIZE` of `hugetlb.SIZE.limit_in_bytes`.
-fn hugetlb_size(key: &str) -> Option<&str> {
+pub(crate) fn hugetlb_size(key: &str) -> Option<&str> {
     key.strip_prefix("hugetlb.")?
         .strip_suffix(".limit_in_bytes")
 }
@@ -280,7 +337,7 @@ fn memsw(settings: &[(&str, &str)], key: &str, value: &str) -> Result<V2Setting,
 }
 
 /// `MAJ:MIN N` → (`MAJ:MIN`, `N`).
-fn device_value<'v>(key: &str, value: &'v str) -> Result<(&'v str, &'v str), String> {
+pub(crate) fn device_value<'v>(key: &str, value: &'v str) -> Result<(&'v str, &'v str), String> {
     let mut it = value.split_whitespace();
     match (it.next(), it.next(), it.next()) {
         (Some(dev), Some(n), None)
@@ -298,7 +355,7 @@ fn device_value<'v>(key: &str, value: &'v str) -> Result<(&'v str, &'v str), Str
 
 /// Known cgroup v1 keys (those the table of [`translate_for_v2`] does not
 /// translate) that have no cgroup v2 counterpart.
-fn is_v1_only(key: &str) -> bool {
+pub(crate) fn is_v1_only(key: &str) -> bool {
     const V1_ONLY_CONTROLLERS: &[&str] = &[
         "cpuacct", "blkio", "devices", "net_cls", "net_prio", "freezer",
     ];
@@ -338,7 +395,7 @@ fn is_v1_only(key: &str) -> bool {
 
 /// The kernel's memparse: a number with an optional K, M, G, T, P or E
 /// suffix (powers of 1024).
-fn memparse(s: &str) -> Result<u64, String> {
+pub(crate) fn memparse(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (digits, shift) = match s.chars().last() {
         Some(c) if c.is_ascii_alphabetic() => {
@@ -364,4 +421,11 @@ fn memparse(s: &str) -> Result<u64, String> {
         .map_err(|_| "expected a byte count, with an optional K, M, G or T suffix".to_string())?;
     n.checked_mul(1u64 << shift)
         .ok_or_else(|| "the byte count is too large".to_string())
+}
+
+/// `SIZE` of `hugetlb.SIZE.max` (not of its `.rsvg.` or `.events` files).
+pub(crate) fn hugetlb_size_v2(key: &str) -> Option<&str> {
+    key.strip_prefix("hugetlb.")?
+        .strip_suffix(".max")
+        .filter(|s| !s.contains('.'))
 }

@@ -274,6 +274,23 @@ impl Cgroup {
         Ok(written)
     }
 
+    /// The same group on only the hierarchies where its directory exists
+    /// (as cgget and cgset --copy-from take a group named without
+    /// controllers); [`Error::NotFound`] when it exists in none.
+    pub fn existing(mut self) -> Result<Cgroup> {
+        let Some(first) = self.members.first().cloned() else {
+            return Ok(self);
+        };
+        self.members.retain(|m| m.dir.is_dir());
+        if self.members.is_empty() {
+            return Err(Error::NotFound {
+                group: format!("{}:/{}", first.controllers.join(","), self.path),
+                dir: first.dir,
+            });
+        }
+        Ok(self)
+    }
+
     pub fn layout(&self) -> &Arc<Layout> {
         &self.layout
     }

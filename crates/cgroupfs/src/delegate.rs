@@ -94,12 +94,9 @@ impl Delegation {
     /// passwd-shaped file `passwd` ([`crate::owner::PASSWD`] on a host).
     pub fn for_user(user: &str, passwd: &Path, controllers: Vec<String>) -> Result<Delegation> {
         check_user(user)?;
-        let text = fs::read_to_string(passwd).map_err(io_err("read", passwd))?;
-        let ids = text
-            .lines()
-            .map(|l| l.split(':').collect::<Vec<_>>())
-            .find(|f| f.first() == Some(&user))
-            .and_then(|f| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)));
+        let entry =
+            crate::owner::db_entry(passwd, |f| f[0] == user).map_err(io_err("read", passwd))?;
+        let ids = entry.and_then(|f| Some((f[2].parse().ok()?, f.get(3)?.parse().ok()?)));
         let Some((uid, gid)) = ids else {
             return Err(DelegateError::UnknownUser {
                 user: user.to_string(),

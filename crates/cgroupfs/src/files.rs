@@ -32,9 +32,13 @@ pub fn read_file(path: &Path) -> Result<String> {
 }
 
 /// Writes `value` to a cgroup file in one write(2), as the kernel wants.
+/// The file is truncated on open, as a shell's `>` does: the kernel pays
+/// no heed, and a plain file (a fake tree in tests) then holds the value
+/// alone.
 pub fn write_file(path: &Path, value: &str) -> Result<()> {
     let mut f = fs::OpenOptions::new()
         .write(true)
+        .truncate(true)
         .open(path)
         .map_err(|source| Error::Write {
             hint: write_hint(path, &source),

@@ -43,6 +43,7 @@ mod files;
 mod layout;
 mod owner;
 mod settings;
+mod subsys;
 mod tree;
 mod wait;
 
@@ -63,6 +64,12 @@ pub use layout::{
     normalize_path, parse_membership, read_membership, v2_name, Hierarchy, Kind, Layout,
     Membership, Version, MOUNTINFO, V1_CONTROLLERS,
 };
-pub use owner::{group_id, is_numeric_id, parse_mode, parse_owner, user_id, PASSWD};
+pub use owner::{
+    db_entry, group_id, is_numeric_id, parse_mode, parse_owner, user_id, GROUP, PASSWD,
+};
 pub use settings::{blkio_to_io_weight, shares_to_weight, weight_to_shares, FreezerState, Stats};
+pub use subsys::{
+    parse_mounts, parse_proc_cgroups, MountPoints, Mounted, SubsysOptions, Subsystem, Subsystems,
+    PROC_CGROUPS,
+};
 pub use tree::{process_cmdline, walk, Node};

@@ -1,6 +1,8 @@
 //! Owners and modes as libcgroup writes them: `cgcreate -t alice:users
 //! -d 775` and the `perm` sections of cgconfig.conf.
 
+use std::path::Path;
+
 use crate::error::{Error, Result};
 
 /// An octal file mode such as `644` or `2775`: octal digits only, at most
@@ -49,20 +51,32 @@ pub fn group_id(group: &str) -> Result<u32> {
     id_in(group, "group", "gid", GROUP)
 }
 
+/// The fields of the first line of the passwd- or group-shaped `file`
+/// (`name:x:id:...`, at least three fields) that `pred` accepts.
+pub fn db_entry(
+    file: &Path,
+    pred: impl Fn(&[&str]) -> bool,
+) -> std::io::Result<Option<Vec<String>>> {
+    let text = std::fs::read_to_string(file)?;
+    Ok(text
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 3 && pred(f))
+        .map(|f| f.into_iter().map(str::to_string).collect()))
+}
+
 /// `name`'s id (the third field) in a passwd- or group-shaped `file`.
 fn id_in(name: &str, what: &'static str, setting: &'static str, file: &str) -> Result<u32> {
     if is_numeric_id(name) {
         return number(name, setting);
     }
-    let text = std::fs::read_to_string(file).map_err(|e| Error::Lookup {
+    let entry = db_entry(Path::new(file), |f| f[0] == name).map_err(|e| Error::Lookup {
         what,
         name: name.to_string(),
         source: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)),
     })?;
-    text.lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.first() == Some(&name))
-        .and_then(|f| f.get(2).and_then(|id| id.parse::<u32>().ok()))
+    entry
+        .and_then(|f| f[2].parse::<u32>().ok())
         .ok_or_else(|| Error::UnknownId {
             what,
             name: name.to_string(),

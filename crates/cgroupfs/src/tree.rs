@@ -56,6 +56,20 @@ impl Cgroup {
             .map(|m| Ok((&m.hierarchy, walk(&m.hierarchy, self.path(), with_pids)?)))
             .collect()
     }
+
+    /// The paths of the group and of every group below it on its
+    /// hierarchies, parents first, each once (`cgset -R`).
+    pub fn subtree_paths(&self) -> Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for (_, node) in self.trees(false)? {
+            for p in node.paths() {
+                if !out.iter().any(|o| o == p) {
+                    out.push(p.to_string());
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn walk_dir(dir: &Path, rel: String, with_pids: bool) -> Result<Node> {

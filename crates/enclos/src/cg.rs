@@ -1,5 +1,6 @@
 //! libcgroup's tools: cgcreate, cgexec, cgdelete, cgget, cgset, lscgroup,
-//! cgconfigparser, cgclassify, and a tree view like systemd-cgls.
+//! cgconfigparser, cgclassify, lssubsys, cgsnapshot, cgclear, cgxget,
+//! cgxset and cgrulesengd, a tree view like systemd-cgls, and cg delegate.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -10,13 +11,25 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use enclos_cgroupfs::{
-    attach_all, create_all, delete_all, kernel_kept_other, normalize_path, split_spec, Cgroup,
-    DeleteOptions, Layout, Node, Permissions, Populated, PROC,
-};
+use enclos_cgroupfs::{create_all, kernel_kept_other, Cgroup, Layout, Node, Permissions};
 use serde::Serialize;
 
 use crate::output::{print_json, Format};
+
+mod classify;
+mod clear;
+mod delegate;
+mod delete;
+mod get;
+mod rulesengd;
+mod snapshot;
+mod subsys;
+mod xget;
+pub use classify::ClassifyArgs;
+pub use delegate::DelegateArgs;
+pub use delete::DeleteArgs;
+pub use get::GetArgs;
+pub use rulesengd::RulesengdArgs;
 
 /// The cg* commands.
 #[derive(Debug, Subcommand)]
@@ -42,6 +55,18 @@ pub enum CgCommand {
     /// Give a user cgroup subtrees of its own, user/NAME/0 on each
     /// hierarchy, as pam_cgfs does at login (run once, as root).
     Delegate(DelegateArgs),
+    /// List hierarchies, their mount points and ids (lssubsys).
+    Subsys(subsys::SubsysArgs),
+    /// Print the groups and their settings as a cgconfig.conf (cgsnapshot).
+    Snapshot(snapshot::SnapshotArgs),
+    /// Remove the groups of cgconfig.conf files, or every group (cgclear).
+    Clear(clear::ClearArgs),
+    /// Print settings in cgroup v1 or v2 terms (cgxget).
+    Xget(xget::XgetArgs),
+    /// Change settings given in cgroup v1 or v2 terms (cgxset).
+    Xset(xget::XsetArgs),
+    /// Move new processes into control groups by rule (cgrulesengd).
+    Rulesengd(RulesengdArgs),
 }
 
 impl CgCommand {
@@ -57,6 +82,12 @@ impl CgCommand {
             CgCommand::Apply(a) => a.run(),
             CgCommand::Classify(a) => a.run(),
             CgCommand::Delegate(a) => a.run(),
+            CgCommand::Subsys(a) => a.run(),
+            CgCommand::Snapshot(a) => a.run(),
+            CgCommand::Clear(a) => a.run(),
+            CgCommand::Xget(a) => a.run(),
+            CgCommand::Xset(a) => a.run(),
+            CgCommand::Rulesengd(a) => a.run(),
         }
     }
 }
@@ -72,6 +103,12 @@ pub enum Tool {
     List,
     Apply,
     Classify,
+    Subsys,
+    Snapshot,
+    Clear,
+    Xget,
+    Xset,
+    Rulesengd,
 }
 
 impl Tool {
@@ -86,6 +123,12 @@ impl Tool {
         ("lscgroup", Tool::List),
         ("cgconfigparser", Tool::Apply),
         ("cgclassify", Tool::Classify),
+        ("lssubsys", Tool::Subsys),
+        ("cgsnapshot", Tool::Snapshot),
+        ("cgclear", Tool::Clear),
+        ("cgxget", Tool::Xget),
+        ("cgxset", Tool::Xset),
+        ("cgrulesengd", Tool::Rulesengd),
     ];
 
     pub fn from_name(name: &str) -> Option<Tool> {
@@ -98,31 +141,44 @@ impl Tool {
             args: Vec<OsString>,
             f: impl FnOnce(P) -> Result<ExitCode>,
         ) -> Result<ExitCode> {
+            let tool = args.first().cloned().unwrap_or_default();
             match P::try_parse_from(args) {
                 Ok(p) => f(p),
-                Err(e) => Ok(crate::usage_exit(e)),
+                Err(e) => {
+                    if e.use_stderr() {
+                        let tool = Path::new(&tool).file_name().unwrap_or_default();
+                        wrong_input(true, &tool.to_string_lossy());
+                    }
+                    Ok(crate::usage_exit(e))
+                }
             }
         }
         match self {
             Tool::Create => go(args, CreateArgs::run),
             Tool::Exec => go(args, ExecArgs::run),
-            Tool::Delete => go(args, DeleteArgs::run),
-            Tool::Get => go(args, GetArgs::run),
+            Tool::Delete => go(args, |a: DeleteArgs| a.under_libcgroup_name().run()),
+            Tool::Get => go(args, |a: GetArgs| a.under_libcgroup_name().run()),
             Tool::Set => go(args, SetArgs::run),
             Tool::List => go(args, ListArgs::run),
             Tool::Apply => go(args, ApplyArgs::run),
             Tool::Classify => go(args, ClassifyArgs::run),
+            Tool::Subsys => go(args, subsys::SubsysArgs::run),
+            Tool::Snapshot => go(args, snapshot::SnapshotArgs::run),
+            Tool::Clear => go(args, clear::ClearArgs::run),
+            Tool::Xget => go(args, xget::XgetArgs::run),
+            Tool::Xset => go(args, xget::XsetArgs::run),
+            Tool::Rulesengd => go(args, RulesengdArgs::run),
         }
     }
 }
 
-fn layout() -> Result<Arc<Layout>> {
+pub(crate) fn layout() -> Result<Arc<Layout>> {
     Ok(Arc::new(Layout::discover().context(
         "Cannot find the cgroup hierarchies of this host",
     )?))
 }
 
-fn groups(layout: &Arc<Layout>, specs: &[String]) -> Result<Vec<Cgroup>> {
+pub(crate) fn groups(layout: &Arc<Layout>, specs: &[String]) -> Result<Vec<Cgroup>> {
     specs
         .iter()
         .map(|s| Cgroup::from_spec(layout.clone(), s).map_err(anyhow::Error::from))
@@ -190,10 +246,13 @@ pub struct ExecArgs {
     /// Group to run in, as controllers:path; repeatable.
     #[arg(short = 'g', value_name = "CONTROLLERS:PATH", required = true)]
     groups: Vec<String>,
-    /// Accepted for libcgroup compatibility: enclos runs no rules daemon,
-    /// so the command's children are never moved elsewhere.
+    /// Keep the command and its children in these groups: the rules
+    /// daemon leaves them alone.
     #[arg(long = "sticky")]
     sticky: bool,
+    /// The sticky list the rules daemon reads (enclos's own option).
+    #[arg(long = "sticky-file", value_name = "FILE", default_value = enclos_cgconfig::rules::STICKY_FILE)]
+    sticky_file: PathBuf,
     /// The command and its arguments.
     #[arg(
         required = true,
@@ -206,10 +265,18 @@ pub struct ExecArgs {
 
 impl ExecArgs {
     pub fn run(self) -> Result<ExitCode> {
-        let _ = self.sticky;
         let layout = layout()?;
         let cgs = groups(&layout, &self.groups)?;
         let me = std::process::id() as i32;
+        if self.sticky {
+            let list = enclos_cgconfig::rules::StickyList {
+                file: self.sticky_file.clone(),
+                ..Default::default()
+            };
+            list.set(me, true).with_context(|| {
+                format!("Cannot update the sticky list {}", list.file.display())
+            })?;
+        }
         for cg in &cgs {
             cg.attach(me)
                 .with_context(|| format!("Cannot move cgexec into cgroup {}", cg.name()))?;
@@ -224,203 +291,10 @@ impl ExecArgs {
     }
 }
 
-/// cgdelete: delete control groups.
-#[derive(Debug, Parser)]
-#[command(name = "cgdelete", about = "Delete control groups")]
-pub struct DeleteArgs {
-    /// Delete the groups' children too.
-    #[arg(short = 'r', long = "recursive")]
-    recursive: bool,
-    /// Group to delete, as controllers:path; repeatable.
-    #[arg(short = 'g', value_name = "CONTROLLERS:PATH")]
-    groups: Vec<String>,
-    /// Move the processes still in a group into its parent first
-    /// (libcgroup's behaviour).
-    #[arg(long = "move", conflicts_with = "kill")]
-    move_to_parent: bool,
-    /// Kill the processes still in a group (SIGKILL) and wait for them.
-    #[arg(long = "kill")]
-    kill: bool,
-    /// Groups to delete, as controllers:path.
-    #[arg(value_name = "CONTROLLERS:PATH")]
-    specs: Vec<String>,
-}
-
-impl DeleteArgs {
-    pub fn run(self) -> Result<ExitCode> {
-        let specs: Vec<String> = self.groups.into_iter().chain(self.specs).collect();
-        if specs.is_empty() {
-            bail!(
-                "No group given: name one as controllers:path, e.g. `cgdelete memory:helloworld`"
-            );
-        }
-        let layout = layout()?;
-        let cgs = groups(&layout, &specs)?;
-        let opts = DeleteOptions {
-            recursive: self.recursive,
-            populated: if self.kill {
-                Populated::Kill
-            } else if self.move_to_parent {
-                Populated::MoveToParent
-            } else {
-                Populated::Refuse
-            },
-            ignore_missing: false,
-        };
-        match delete_all(&cgs, opts) {
-            Err(enclos_cgroupfs::Error::DeleteGroup { group, source })
-                if matches!(*source, enclos_cgroupfs::Error::Populated { .. }) =>
-            {
-                bail!(
-                    "Cannot delete cgroup {group}: {source} (--move moves them, --kill kills them)"
-                )
-            }
-            r => r?,
-        }
-        Ok(ExitCode::SUCCESS)
-    }
-}
-
-/// cgget: print parameters of control groups.
-#[derive(Debug, Parser)]
-#[command(name = "cgget", about = "Print parameters of control groups")]
-pub struct GetArgs {
-    /// Parameter to print (memory.limit_in_bytes); repeatable.
-    #[arg(short = 'r', value_name = "NAME")]
-    keys: Vec<String>,
-    /// A controller whose parameters to print all, or a group as
-    /// controllers:path.
-    #[arg(short = 'g', value_name = "CONTROLLER")]
-    controllers: Vec<String>,
-    /// Print every parameter of every controller.
-    #[arg(short = 'a', long = "all")]
-    all: bool,
-    /// Do not print the group names.
-    #[arg(short = 'n')]
-    no_names: bool,
-    /// Print the values only (no group names, no parameter names).
-    #[arg(short = 'v', long = "values-only")]
-    values_only: bool,
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
-    /// Groups to read.
-    #[arg(value_name = "PATH")]
-    paths: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct GroupValues {
-    path: String,
-    values: Vec<KeyValue>,
-}
-
-#[derive(Debug, Serialize)]
-struct KeyValue {
-    key: String,
-    value: String,
-}
-
-impl GetArgs {
-    pub fn run(self) -> Result<ExitCode> {
-        let layout = layout()?;
-        let targets = self.targets()?;
-        let mut out = Vec::new();
-        for (path, ctrls) in &targets {
-            out.push(self.read(&layout, path, ctrls)?);
-        }
-        if self.format == Format::Json {
-            print_json(&out)?;
-        } else {
-            self.print(&out)?;
-        }
-        Ok(ExitCode::SUCCESS)
-    }
-
-    /// The groups to read, each with the controllers to list all
-    /// parameters of.
-    fn targets(&self) -> Result<Vec<(String, Vec<String>)>> {
-        let mut targets: Vec<(String, Vec<String>)> = Vec::new();
-        let mut plain_ctrls = Vec::new();
-        for g in &self.controllers {
-            match split_spec(g) {
-                Some((c, p)) => targets.push((
-                    p.to_string(),
-                    c.into_iter()
-                        .filter(|c| !c.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                )),
-                None => plain_ctrls.extend(g.split(',').map(str::to_string)),
-            }
-        }
-        for p in &self.paths {
-            targets.push((p.clone(), plain_ctrls.clone()));
-        }
-        if targets.is_empty() {
-            bail!("No group given: name one, e.g. `cgget -r memory.limit_in_bytes helloworld`");
-        }
-        if self.keys.is_empty() && !self.all && targets.iter().all(|(_, c)| c.is_empty()) {
-            bail!("Nothing to print: name parameters with -r, controllers with -g, or all with -a");
-        }
-        Ok(targets)
-    }
-
-    /// The values of one group: the -r keys, then every parameter of -a
-    /// and of each controller, each key once.
-    fn read(&self, layout: &Arc<Layout>, path: &str, ctrls: &[String]) -> Result<GroupValues> {
-        let mut values = Vec::new();
-        for key in &self.keys {
-            let cg = Cgroup::for_key(layout.clone(), key, path)?;
-            let value = cg
-                .get(key)
-                .with_context(|| format!("Cannot read {key} of cgroup {path}"))?;
-            values.push(KeyValue {
-                key: key.clone(),
-                value,
-            });
-        }
-        let mut list_keys = |cg: &Cgroup, ctrl: Option<&str>| -> Result<()> {
-            for (key, value) in cg.values(ctrl)? {
-                if !values.iter().any(|kv| kv.key == key) {
-                    values.push(KeyValue { key, value });
-                }
-            }
-            Ok(())
-        };
-        if self.all {
-            let cg = Cgroup::new(layout.clone(), &["*"], path)?;
-            list_keys(&cg, None)?;
-        }
-        for c in ctrls {
-            let cg = Cgroup::new(layout.clone(), &[c.as_str()], path)?;
-            list_keys(&cg, Some(c))
-                .with_context(|| format!("Cannot list the {c} parameters of cgroup {path}"))?;
-        }
-        Ok(GroupValues {
-            path: normalize_path(path).map(|p| if p.is_empty() { "/".into() } else { p })?,
-            values,
-        })
-    }
-
-    fn print(&self, out: &[GroupValues]) -> Result<()> {
-        let mut stdout = std::io::stdout().lock();
-        for g in out {
-            if !self.no_names && !self.values_only {
-                writeln!(stdout, "{}:", g.path)?;
-            }
-            for kv in &g.values {
-                let value = kv.value.replace('\n', "\n\t");
-                if self.values_only {
-                    writeln!(stdout, "{value}")?;
-                } else {
-                    writeln!(stdout, "{}: {value}", kv.key)?;
-                }
-            }
-            if !self.no_names && !self.values_only {
-                writeln!(stdout)?;
-            }
-        }
-        Ok(())
+/// libcgroup's first line for bad input, printed under its names.
+pub(crate) fn wrong_input(libcgroup: bool, tool: &str) {
+    if libcgroup {
+        eprintln!("Wrong input parameters, try '{tool} -h' for more information.");
     }
 }
 
@@ -434,6 +308,9 @@ pub struct SetArgs {
     /// Copy every parameter from this group.
     #[arg(long = "copy-from", value_name = "SOURCE", conflicts_with = "settings")]
     copy_from: Option<String>,
+    /// Set the parameters in the groups' descendants too.
+    #[arg(short = 'R', long = "recursive")]
+    recursive: bool,
     /// Groups to change.
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<String>,
@@ -443,9 +320,10 @@ impl SetArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = layout()?;
         if let Some(src) = &self.copy_from {
-            let src = Cgroup::new(layout.clone(), &["*"], src)?;
+            // Over the controllers both groups exist in.
+            let src = Cgroup::new(layout.clone(), &["*"], src)?.existing()?;
             for p in &self.paths {
-                let dst = Cgroup::new(layout.clone(), &["*"], p)?;
+                let dst = Cgroup::new(layout.clone(), &["*"], p)?.existing()?;
                 dst.copy_from(&src).with_context(|| {
                     format!(
                         "Cannot copy the parameters of {} to {}",
@@ -459,26 +337,47 @@ impl SetArgs {
         if self.settings.is_empty() {
             bail!("Nothing to set: give parameters as -r name=value, e.g. `cgset -r cpu.shares=512 helloworld`");
         }
-        let mut pairs = Vec::new();
-        for s in &self.settings {
-            let Some((k, v)) = s.split_once('=') else {
-                bail!("Invalid setting '{s}': expected name=value, e.g. memory.limit_in_bytes=40000000");
-            };
-            pairs.push((k.trim(), v));
-        }
-        for p in &self.paths {
+        let pairs = parse_settings(&self.settings)?;
+        for top in &self.paths {
             for (key, value) in &pairs {
-                let cg = Cgroup::for_key(layout.clone(), key, p)?;
-                let kept = cg
-                    .set_and_read(key, value)
-                    .with_context(|| format!("Cannot set {key} of cgroup {p}"))?;
-                if kernel_kept_other(value, &kept) {
-                    eprintln!("note: {key} of {p}: asked {value}, the kernel kept {kept}");
+                for p in self.targets(&layout, key, top)? {
+                    let cg = Cgroup::for_key(layout.clone(), key, &p)?;
+                    let kept = cg
+                        .set_and_read(key, value)
+                        .with_context(|| format!("Cannot set {key} of cgroup {p}"))?;
+                    if kernel_kept_other(value, &kept) {
+                        eprintln!("note: {key} of {p}: asked {value}, the kernel kept {kept}");
+                    }
                 }
             }
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+impl SetArgs {
+    /// The group `path`, and with -R its descendants in the hierarchy of
+    /// `key`, parents first.
+    fn targets(&self, layout: &Arc<Layout>, key: &str, path: &str) -> Result<Vec<String>> {
+        if !self.recursive {
+            return Ok(vec![path.to_string()]);
+        }
+        Ok(Cgroup::for_key(layout.clone(), key, path)?.subtree_paths()?)
+    }
+}
+
+/// `-r name=value` settings (cgset, cgxset) as (name, value) pairs.
+pub(crate) fn parse_settings(settings: &[String]) -> Result<Vec<(&str, &str)>> {
+    let mut pairs = Vec::new();
+    for s in settings {
+        let Some((k, v)) = s.split_once('=') else {
+            bail!(
+                "Invalid setting '{s}': expected name=value, e.g. memory.limit_in_bytes=40000000"
+            );
+        };
+        pairs.push((k.trim(), v));
+    }
+    Ok(pairs)
 }
 
 /// lscgroup: list control groups.
@@ -499,12 +398,17 @@ pub struct ListArgs {
 struct Listed {
     controllers: String,
     path: String,
+    /// The group named on the command line (printed with a trailing
+    /// slash).
+    #[serde(skip)]
+    named: bool,
 }
 
 impl ListArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = layout()?;
         let specs: Vec<String> = self.groups.into_iter().chain(self.specs).collect();
+        let named = !specs.is_empty();
         let cgs = if specs.is_empty() {
             vec![Cgroup::new(layout, &["*"], "")?]
         } else {
@@ -513,10 +417,11 @@ impl ListArgs {
         let mut listed = Vec::new();
         for cg in &cgs {
             for (h, node) in cg.trees(false)? {
-                for p in node.paths() {
+                for (i, p) in node.paths().into_iter().enumerate() {
                     listed.push(Listed {
                         controllers: h.label(),
                         path: format!("/{p}"),
+                        named: named && i == 0 && !p.is_empty(),
                     });
                 }
             }
@@ -526,7 +431,10 @@ impl ListArgs {
         }
         let mut stdout = std::io::stdout().lock();
         for l in &listed {
-            writeln!(stdout, "{}:{}", l.controllers, l.path)?;
+            // A group named on the command line comes first, with a
+            // trailing slash (cpuset:/a/), as lscgroup prints it.
+            let slash = if l.named { "/" } else { "" };
+            writeln!(stdout, "{}:{}{slash}", l.controllers, l.path)?;
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -610,37 +518,6 @@ fn draw(node: &Node, prefix: &str, out: &mut String) {
     }
 }
 
-/// cgclassify: move running processes into control groups.
-#[derive(Debug, Parser)]
-#[command(
-    name = "cgclassify",
-    about = "Move running processes into control groups"
-)]
-pub struct ClassifyArgs {
-    /// Destination, as controllers:path; repeatable.
-    #[arg(short = 'g', value_name = "CONTROLLERS:PATH", required = true)]
-    groups: Vec<String>,
-    /// Accepted for libcgroup compatibility: enclos runs no rules daemon.
-    #[arg(long = "sticky", conflicts_with = "cancel_sticky")]
-    sticky: bool,
-    /// Accepted for libcgroup compatibility: enclos runs no rules daemon.
-    #[arg(long = "cancel-sticky")]
-    cancel_sticky: bool,
-    /// Processes to move.
-    #[arg(value_name = "PID", required = true)]
-    pids: Vec<i32>,
-}
-
-impl ClassifyArgs {
-    pub fn run(self) -> Result<ExitCode> {
-        let _ = (self.sticky, self.cancel_sticky);
-        let layout = layout()?;
-        let cgs = groups(&layout, &self.groups)?;
-        attach_all(&cgs, &self.pids, Path::new(PROC))?;
-        Ok(ExitCode::SUCCESS)
-    }
-}
-
 /// cgconfigparser: create the groups of cgconfig.conf files.
 #[derive(Debug, Parser)]
 #[command(
@@ -692,57 +569,6 @@ impl ApplyArgs {
                             s.at, s.key, g.name, s.asked, s.kept
                         );
                     }
-                }
-            }
-        }
-        Ok(ExitCode::SUCCESS)
-    }
-}
-
-#[derive(Debug, Args)]
-pub struct DelegateArgs {
-    /// The user who gets the subtrees.
-    #[arg(long, value_name = "NAME")]
-    user: String,
-    /// Only the hierarchies of these controllers (and the v2 one), e.g.
-    /// cpu,memory,pids; default: every hierarchy.
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
-    controllers: Vec<String>,
-    /// Remove the user's subtrees instead.
-    #[arg(long)]
-    remove: bool,
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
-}
-
-impl DelegateArgs {
-    pub fn run(self) -> Result<ExitCode> {
-        let layout = layout()?;
-        if self.remove {
-            let gone = enclos_cgroupfs::undelegate(&layout, &self.user, &self.controllers)
-                .with_context(|| format!("Cannot remove the cgroups of user '{}'", self.user))?;
-            match self.format {
-                Format::Json => print_json(&gone)?,
-                Format::Text => {
-                    for dir in gone {
-                        println!("removed {}", dir.display());
-                    }
-                }
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        let d = enclos_cgroupfs::Delegation::for_user(
-            &self.user,
-            Path::new(enclos_cgroupfs::PASSWD),
-            self.controllers,
-        )?;
-        let done = enclos_cgroupfs::delegate(&layout, &d)
-            .with_context(|| format!("Cannot delegate cgroups to user '{}'", self.user))?;
-        match self.format {
-            Format::Json => print_json(&done)?,
-            Format::Text => {
-                for x in done {
-                    println!("{}: {}", x.hierarchy, x.dir.display());
                 }
             }
         }

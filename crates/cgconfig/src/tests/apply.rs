@@ -3,7 +3,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use enclos_cgroupfs::{shares_to_weight, Layout, Version};
+use enclos_cgroupfs::{Layout, Version};
 use enclos_testkit::{read, CgroupTree};
 use rstest::rstest;
 use serde::Serialize;
@@ -184,7 +184,7 @@ fn apply_translates_v1_keys_on_v2() {
             ("cpu.weight", ""),
             ("cpu.max", ""),
             ("memory.max", ""),
-            ("memory.low", ""),
+            ("memory.high", ""),
             ("memory.swap.max", ""),
             ("io.weight", ""),
             ("cgroup.freeze", ""),
@@ -207,12 +207,13 @@ fn apply_translates_v1_keys_on_v2() {
     let report = cfg.apply(layout, &ApplyOptions::default()).unwrap();
     assert_eq!(
         read(g.join("cpu.weight")),
-        shares_to_weight(512).to_string()
+        "50",
+        "cpu.shares 512 is weight 50, as libcgroup scales it"
     );
     assert_eq!(read(g.join("cpu.max")), "50000 100000");
     assert_eq!(read(g.join("memory.max")), "1G");
     assert_eq!(read(g.join("memory.swap.max")), "1073741824");
-    assert_eq!(read(g.join("memory.low")), "512M");
+    assert_eq!(read(g.join("memory.high")), "512M");
     assert_eq!(read(g.join("io.weight")), "default 4950");
     assert_eq!(read(g.join("cgroup.freeze")), "1");
     assert_eq!(read(g.join("pids.max")), "100");
@@ -228,7 +229,7 @@ fn apply_translates_v1_keys_on_v2() {
             "cpu.max",
             "memory.max",
             "memory.swap.max",
-            "memory.low",
+            "memory.high",
             "io.weight",
             "cgroup.freeze",
             "pids.max"

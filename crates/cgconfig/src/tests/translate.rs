@@ -6,8 +6,13 @@ use crate::*;
 use super::*;
 
 #[rstest]
-#[case::shares(&[("cpu.shares", "100")], &[("cpu.weight", "4")])]
-#[case::shares_default(&[("cpu.shares", "1024")], &[("cpu.weight", "39")])]
+// libcgroup's scaling (shares × 100 / 1024), not OCI's (100 → 4, 1024 → 39).
+#[case::shares(&[("cpu.shares", "100")], &[("cpu.weight", "9")])]
+#[case::shares_default(&[("cpu.shares", "1024")], &[("cpu.weight", "100")])]
+#[case::shares_half(&[("cpu.shares", "512")], &[("cpu.weight", "50")])]
+// Kept within what the kernel takes for cpu.weight (1..=10000).
+#[case::shares_tiny(&[("cpu.shares", "2")], &[("cpu.weight", "1")])]
+#[case::shares_huge(&[("cpu.shares", "262144")], &[("cpu.weight", "10000")])]
 #[case::quota_period(
         &[("cpu.cfs_quota_us", "50000"), ("cpu.cfs_period_us", "100000")],
         &[("cpu.max", "50000 100000")]
@@ -20,7 +25,7 @@ use super::*;
 #[case::memory(&[("memory.limit_in_bytes", "40000")], &[("memory.max", "40000")])]
 #[case::memory_unlimited(&[("memory.limit_in_bytes", "-1")], &[("memory.max", "max")])]
 #[case::memory_suffix(&[("memory.limit_in_bytes", "256M")], &[("memory.max", "256M")])]
-#[case::soft(&[("memory.soft_limit_in_bytes", "1G")], &[("memory.low", "1G")])]
+#[case::soft(&[("memory.soft_limit_in_bytes", "1G")], &[("memory.high", "1G")])]
 #[case::memsw(
         &[("memory.limit_in_bytes", "1G"), ("memory.memsw.limit_in_bytes", "1536M")],
         &[("memory.max", "1G"), ("memory.swap.max", "536870912")]
@@ -56,7 +61,7 @@ fn v1_to_v2_notices() {
     let out = translate_for_v2(&[("cpu.shares", "100")]).unwrap();
     assert_eq!(
         out[0].notice.as_deref(),
-        Some("cpu.shares = 100 is cpu.weight = 4 on cgroup v2")
+        Some("cpu.shares = 100 is cpu.weight = 9 on cgroup v2")
     );
     assert_eq!(out[0].from, ["cpu.shares"]);
     let out =
