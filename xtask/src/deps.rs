@@ -103,6 +103,14 @@ pub const VM: &[Requirement] = &[
     req("resolve and download Debian's kernel", "apt-get", "apt"),
 ];
 
+/// `cargo xtask dist`: building the Debian package and checking it.
+pub const DIST: &[Requirement] = &[
+    req("build the Debian package", "dpkg-deb", "dpkg"),
+    req("compress the man pages and the changelog", "gzip", "gzip"),
+    req("list the package's checksums", "md5sum", "coreutils"),
+    req("check the Debian package", "lintian", "lintian"),
+];
+
 /// The Vagrantfile's test (`vagrant validate`).
 pub const VAGRANT: &[Requirement] = &[req("validate the Vagrantfile", "vagrant", "vagrant")];
 
