@@ -106,6 +106,7 @@ pub const VM: &[Requirement] = &[
 /// `cargo xtask dist`: building the Debian package and checking it.
 pub const DIST: &[Requirement] = &[
     req("build the Debian package", "dpkg-deb", "dpkg"),
+    req("strip the binary for the package", "strip", "binutils"),
     req("compress the man pages and the changelog", "gzip", "gzip"),
     req("list the package's checksums", "md5sum", "coreutils"),
     req("check the Debian package", "lintian", "lintian"),

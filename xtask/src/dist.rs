@@ -21,7 +21,8 @@
 //!   Debian's lxc and cgroup-tools own those names;
 //! - the bash, zsh and fish completions;
 //! - `/etc/enclos/{default,enclos}.conf` (conffiles), `enclos.service`, the
-//!   maintainer scripts and the copyright, from `packaging/`.
+//!   maintainer scripts, the copyright and lintian's overrides, from
+//!   `packaging/`.
 //!
 //! Lintian then checks the package; an error fails the task.
 
@@ -68,7 +69,7 @@ pub fn run() -> Result<PathBuf> {
     run_checked(&mut build)?;
     let mut lintian = Command::new("lintian");
     lintian
-        .args(["--fail-on", "error", "--info", "--display-info"])
+        .args(["--fail-on", "error,warning", "--display-info"])
         .arg(&deb);
     println!("==> dist: {}", show(&lintian));
     run_checked(&mut lintian)?;
@@ -82,6 +83,12 @@ pub fn stage_tree(root: &Path, bin: &Path, packaging: &Path) -> Result<()> {
     let usr_bin = root.join("usr/bin");
     mkdir(&usr_bin)?;
     install(bin, &usr_bin.join(PACKAGE), 0o755)?;
+    // As dh_strip does: the symbols stay in target/, not in the package.
+    run_checked(
+        Command::new("strip")
+            .args(["--remove-section=.comment", "--remove-section=.note"])
+            .arg(usr_bin.join(PACKAGE)),
+    )?;
     let compat = root.join("usr/libexec/enclos/compat");
     mkdir(&compat)?;
     let names = command_output(Command::new(bin).args(["compat", "list"]))?;
@@ -110,6 +117,13 @@ pub fn stage_tree(root: &Path, bin: &Path, packaging: &Path) -> Result<()> {
     fs::write(doc.join("changelog"), changelog(env!("CARGO_PKG_VERSION")))
         .context("Cannot write the changelog")?;
     gzip(&doc.join("changelog"))?;
+    let overrides = root.join("usr/share/lintian/overrides");
+    mkdir(&overrides)?;
+    install(
+        &packaging.join("lintian-overrides"),
+        &overrides.join(PACKAGE),
+        0o644,
+    )?;
     let debian = root.join("DEBIAN");
     mkdir(&debian)?;
     for script in ["postinst", "prerm", "postrm"] {
