@@ -13,7 +13,9 @@
 //!    published (read from `cargo metadata`, so a new library crate is in
 //!    it without a change here), together, so that those depending on
 //!    other members are verified against them;
-//! 5. `cargo build --release -p enclos`
+//! 5. `cargo build --release -p enclos`, then the Debian package (`cargo
+//!    xtask dist`, checked by lintian; tests/dist.rs reads it through
+//!    `ENCLOS_DEB`);
 //! 6. the VM lab (`cargo xtask lab vm`: the labs inside a Debian 12 guest
 //!    under systemd, with cgroup v2 then v1);
 //! 7. LXC's own shell tests against that binary (`cargo xtask
@@ -192,6 +194,15 @@ fn run_parts(args: &Args, privileged: bool, summary: &mut Summary) -> Result<()>
         Ok(())
     })?;
     let enclos = enclos.context("The release build gave no binary")?;
+    let mut deb = None;
+    if args.quick {
+        summary.leave_out("dist", "--quick");
+    } else {
+        summary.part("dist", || {
+            deb = Some(crate::dist::run()?);
+            Ok(())
+        })?;
+    }
     if args.quick {
         summary.leave_out("VM lab", "--quick");
     } else {
@@ -205,6 +216,9 @@ fn run_parts(args: &Args, privileged: bool, summary: &mut Summary) -> Result<()>
     summary.part("cargo test", || {
         let mut cmd = cargo();
         cmd.args(["test", "--workspace"]).env("ENCLOS_BIN", &enclos);
+        if let Some(deb) = &deb {
+            cmd.env("ENCLOS_DEB", deb);
+        }
         println!("==> test: ENCLOS_BIN={} {}", enclos.display(), show(&cmd));
         let status = run_streaming(&mut cmd)?;
         if status.success() {
