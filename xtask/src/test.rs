@@ -41,8 +41,9 @@ use crate::process::{build_enclos_release, cargo, is_root, run_streaming, show, 
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Leave out the long parts: fmt, clippy, the docs, the packaging and
-    /// the VM lab (and LXC's tests when not root). The summary names them.
+    /// Leave out the long parts: fmt, clippy, the docs, the packaging, the
+    /// Debian package and the VM lab (and LXC's tests when not root). The
+    /// summary names them.
     #[arg(long)]
     pub quick: bool,
 }

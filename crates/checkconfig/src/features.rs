@@ -166,7 +166,7 @@ pub(crate) fn userns_sysctls(host: &Host) -> Vec<Finding> {
 /// overlay, btrfs and loop devices.
 pub(crate) fn filesystems(host: &Host, config: Option<&KernelConfig>) -> Vec<Finding> {
     let loop_probe = host.has_dev("loop-control") || host.has_module("loop");
-    vec![
+    [
         Feature {
             group: Group::Filesystems,
             name: "overlay",
