@@ -17,7 +17,9 @@
 //!    xtask dist`, checked by lintian; tests/dist.rs reads it through
 //!    `ENCLOS_DEB`);
 //! 6. the VM lab (`cargo xtask lab vm`: the labs inside a Debian 12 guest
-//!    under systemd, with cgroup v2 then v1);
+//!    under systemd, with cgroup v2 then v1; the v2 guest then installs
+//!    the package with apt and checks it, reboot and purge included, as
+//!    `cargo xtask lab vm --deb` does);
 //! 7. LXC's own shell tests against that binary (`cargo xtask
 //!    conformance`);
 //! 8. `cargo test --workspace` with `ENCLOS_BIN` set to that binary, so the
@@ -207,7 +209,7 @@ fn run_parts(args: &Args, privileged: bool, summary: &mut Summary) -> Result<()>
     if args.quick {
         summary.leave_out("VM lab", "--quick");
     } else {
-        summary.part("VM lab", || crate::vm::lab::test_step(&enclos))?;
+        summary.part("VM lab", || crate::vm::lab::test_step(&enclos, deb.as_deref()))?;
     }
     if privileged {
         summary.part("LXC's tests", || crate::conformance::test_step(&enclos))?;

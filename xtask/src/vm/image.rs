@@ -32,6 +32,10 @@ pub const PACKAGES: &[&str] = &[
     "busybox-static",
     "procps",
     "dbus",
+    // What `cargo xtask lab vm --deb` checks the package with: `man` and
+    // bash's completion, as on a trainee's machine.
+    "man-db",
+    "bash-completion",
 ];
 
 /// Module directories (under `kernel/`) left out of the image: hardware a
