@@ -109,7 +109,7 @@ install_part() {
     # A login shell, as on a console: /etc/profile.d/bash_completion.sh
     # loads bash-completion in interactive shells.
     out comp bash -l -i -c "$script" </dev/null
-    check_contains "complete -p enclos" "$comp" "complete -F "
+    check_contains "complete -p enclos" "$comp" "-F _enclos_with_names enclos"
     check_contains "enclos st<Tab>" "$(grep '^st:' <<<"$comp")" "start"
     check_contains "enclos st<Tab>" "$(grep '^st:' <<<"$comp")" "stop"
     check_contains "enclos start -n <Tab>" "$(grep '^names:' <<<"$comp")" "$AUTO"
@@ -123,8 +123,12 @@ install_part() {
 checkconfig() {
     out report "$ENCLOS" checkconfig
     check_contains "enclos checkconfig" "$report" "enabled user namespace"
-    check_contains "enclos checkconfig" "$report" "enabled cgroup layout: v2"
+    check_contains "enclos checkconfig" "$report" "enabled cgroup layout: unified (cgroup v2)"
+    check_contains "enclos checkconfig" "$report" "enabled kernel config: read /boot/config-$(uname -r)"
     check_contains "enclos checkconfig" "$report" "enabled overlay"
+    # The truth of what it says: the module it names loads and serves.
+    run modprobe overlay
+    check_contains "/proc/filesystems" "$(cat /proc/filesystems)" overlay
     out report env PATH="$COMPAT:$USER_PATH" lxc-checkconfig --format json
     check_contains "lxc-checkconfig --format json" "$report" '"feature": "pid namespace"'
 }

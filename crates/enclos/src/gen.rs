@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, Subcommand};
-use clap_complete::Shell;
+use clap_complete::{Generator, Shell};
 
 use crate::{cg, checkconfig, lxc, usernsexec};
 
@@ -96,28 +96,97 @@ _enclos_with_names() {
 complete -F _enclos_with_names -o bashdefault -o default enclos
 "#;
 
-/// The same for fish: every `-n`/`--name` of enclos offers the containers.
+/// The same for fish: every `-n`/`--name` of enclos offers the containers
+/// (of the `-P` typed), and no file.
 const FISH_NAMES: &str = "
-# Container names for -n/--name, from `enclos ls -1`.
-complete -c enclos -s n -l name -f -a '(enclos ls -1 2>/dev/null)'
+# Container names for -n/--name, from `enclos ls -1` (with the -P typed).
+function __enclos_containers
+    set -l words (commandline -opc)
+    set -l lxcpath
+    for i in (seq (count $words))
+        if contains -- $words[$i] -P --lxcpath; and test $i -lt (count $words)
+            set lxcpath -P $words[(math $i + 1)]
+        end
+    end
+    enclos ls -1 $lxcpath 2>/dev/null
+end
+complete -c enclos -s n -l name -f -r -a '(__enclos_containers)'
 ";
+
+/// The same for zsh: the function that every `-n`/`--name` of enclos
+/// calls (see [`with_zsh_names`]), defined before the file's last lines
+/// call `_enclos`.
+const ZSH_NAMES: &str = r#"# Container names for -n/--name, from `enclos ls -1` (with the -P typed).
+(( $+functions[_enclos_containers] )) ||
+_enclos_containers() {
+    local -a lxcpath names
+    local i=${words[(I)(-P|--lxcpath)]}
+    (( i )) && lxcpath=(-P "${(Q)words[i+1]}")
+    names=(${(f)"$(_call_program containers enclos ls -1 "${lxcpath[@]}" 2>/dev/null)"})
+    _describe -t containers 'container' names
+}
+
+"#;
+
+/// The zsh completion `text` (clap_complete's) with the container names
+/// for the values of `-n` and `--name`, which clap leaves to `_default`.
+fn with_zsh_names(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + ZSH_NAMES.len());
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("if [ \"$funcstack[1]\" = \"_enclos\" ]") {
+            out.push_str(ZSH_NAMES);
+        }
+        if line.starts_with("'-n+[") || line.starts_with("'--name=[") {
+            out.push_str(&line.replace(":NAME:_default'", ":NAME:_enclos_containers'"));
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
 
 /// Writes `DIR/enclos.bash`, `DIR/_enclos` (zsh) and `DIR/enclos.fish`.
 pub fn completions(dir: &Path) -> Result<ExitCode> {
     std::fs::create_dir_all(dir).with_context(|| format!("Cannot create {}", dir.display()))?;
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-        let mut cmd = crate::Cli::command();
-        let path = clap_complete::generate_to(shell, &mut cmd, "enclos", dir)
-            .with_context(|| format!("Cannot write the {shell} completion in {}", dir.display()))?;
-        let extra = match shell {
-            Shell::Bash => BASH_NAMES,
-            Shell::Fish => FISH_NAMES,
-            _ => continue,
-        };
-        let mut text = std::fs::read_to_string(&path)
-            .with_context(|| format!("Cannot read {}", path.display()))?;
-        text.push_str(extra);
-        std::fs::write(&path, text).with_context(|| format!("Cannot write {}", path.display()))?;
+        let path = dir.join(shell.file_name("enclos"));
+        std::fs::write(&path, completion(shell))
+            .with_context(|| format!("Cannot write the {shell} completion {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The completion script for `shell`: clap_complete's, with the container
+/// names for `-n`/`--name`.
+fn completion(shell: Shell) -> String {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut crate::Cli::command(), "enclos", &mut out);
+    let mut text = String::from_utf8_lossy(&out).into_owned();
+    match shell {
+        Shell::Bash => text.push_str(BASH_NAMES),
+        Shell::Fish => text.push_str(FISH_NAMES),
+        _ => text = with_zsh_names(&text),
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zsh_name_values_complete_the_containers() {
+        let zsh = completion(Shell::Zsh);
+        let name_lines: Vec<&str> = zsh
+            .lines()
+            .filter(|l| l.starts_with("'-n+[") || l.starts_with("'--name=["))
+            .collect();
+        assert!(name_lines.len() > 10, "{name_lines:?}");
+        for line in &name_lines {
+            assert!(line.ends_with(":NAME:_enclos_containers' \\"), "{line}");
+        }
+        let defined = zsh.find("_enclos_containers() {").expect("the function");
+        let called = zsh.find("if [ \"$funcstack[1]\" = \"_enclos\" ]").unwrap();
+        assert!(defined < called, "defined after the file calls _enclos");
+    }
 }
