@@ -1,7 +1,9 @@
 //! The Debian package that `cargo xtask dist` builds (`ENCLOS_DEB`, set by
 //! `cargo xtask test`): its control fields, its file list, and what its
 //! files do once unpacked (the links, the unit, the man pages found through
-//! the compat directory, bash completion of container names).
+//! the compat directory, bash, zsh and fish completion of container names).
+//! What they do once installed (apt, the unit at boot and shutdown, purge)
+//! is checked in the lab VM: `cargo xtask lab vm --deb`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -264,4 +266,109 @@ fn unpacked_files_work() {
     } else {
         eprintln!("unpacked_files_work: no man on this host, the man lookup is not checked");
     }
+}
+
+/// `root` unpacked from the package, with two containers in
+/// `root/containers`.
+fn unpacked_with_containers(deb: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("dpkg-deb");
+    cmd.arg("-x").arg(deb).arg(dir.path());
+    run(cmd).success();
+    for name in ["alpha", "beta"] {
+        let c = dir.path().join("containers").join(name);
+        std::fs::create_dir_all(&c).unwrap();
+        std::fs::write(c.join("config"), "").unwrap();
+    }
+    dir
+}
+
+/// Whether `shell` runs here; a skip (or a failure under
+/// `ENCLOS_REQUIRE_PRIVILEGED=1`) when it does not.
+fn have_shell(test: &str, shell: &str) -> bool {
+    let found = Command::new(shell)
+        .args(["-c", "exit 0"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        missing_feature(
+            test,
+            &format!(
+                "{shell} is not installed (cargo xtask dist installs it: apt-get install {shell})"
+            ),
+        );
+    }
+    found
+}
+
+#[test]
+fn zsh_completes_container_names() {
+    let Some(deb) = deb("zsh_completes_container_names") else {
+        return;
+    };
+    if !have_shell("zsh_completes_container_names", "zsh") {
+        return;
+    }
+    let dir = unpacked_with_containers(&deb);
+    let root = dir.path();
+    // The completion system's own _call_program; _describe (which needs a
+    // completion in progress) prints what it would offer.
+    let script = format!(
+        "autoload -U _call_program; compdef() {{ :; }}; \
+         _describe() {{ print -rl -- \"${{(@P)${{@[-1]}}}}\"; }}; \
+         source {}; words=(enclos start -P {} -n ''); CURRENT=6; _enclos_containers",
+        root.join("usr/share/zsh/vendor-completions/_enclos")
+            .display(),
+        root.join("containers").display()
+    );
+    let mut cmd = Command::new("zsh");
+    cmd.args(["-f", "-c", &script]).env(
+        "PATH",
+        format!("{}:/usr/bin:/bin", root.join("usr/bin").display()),
+    );
+    assert_eq!(run(cmd).success().lines(), ["alpha", "beta"]);
+    // Every -n and --name of the script calls it.
+    let text =
+        std::fs::read_to_string(root.join("usr/share/zsh/vendor-completions/_enclos")).unwrap();
+    let start = text
+        .lines()
+        .skip_while(|l| *l != "(start)")
+        .find(|l| l.starts_with("'-n+["))
+        .expect("start's -n");
+    assert!(start.contains(":NAME:_enclos_containers'"), "{start}");
+}
+
+#[test]
+fn fish_completes_container_names() {
+    let Some(deb) = deb("fish_completes_container_names") else {
+        return;
+    };
+    if !have_shell("fish_completes_container_names", "fish") {
+        return;
+    }
+    let dir = unpacked_with_containers(&deb);
+    let root = dir.path();
+    let script = format!(
+        "source {}; complete -C 'enclos start -P {} -n '; echo ==; complete -C 'enclos st'",
+        root.join("usr/share/fish/vendor_completions.d/enclos.fish")
+            .display(),
+        root.join("containers").display()
+    );
+    let mut cmd = Command::new("fish");
+    cmd.args(["--no-config", "-c", &script])
+        .current_dir(root)
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", root.join("usr/bin").display()),
+        )
+        .env("HOME", root);
+    let out = run(cmd).success();
+    let (names, subcommands) = out.stdout.split_once("==\n").expect("the separator");
+    // The containers, and no file of the current directory.
+    assert_eq!(names.lines().collect::<Vec<_>>(), ["alpha", "beta"]);
+    let subcommands: Vec<&str> = subcommands
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(subcommands, ["start", "stop"]);
 }

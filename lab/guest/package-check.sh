@@ -95,6 +95,11 @@ install_part() {
     run sh -c "echo 'lxc.start.auto = 1' >>$LXCPATH/$AUTO/config"
     out listed "$ENCLOS" autostart -L
     check_eq "enclos autostart -L" "$listed" "$AUTO 0"
+    say "The unit starts what is marked (the reboot below then stops it and starts it again):"
+    run systemctl restart enclos.service
+    check_eq "the state of $AUTO after systemctl restart enclos.service" "$(state_of "$AUTO")" RUNNING
+    check_eq "the state of $MANUAL (not marked)" "$(state_of "$MANUAL")" STOPPED
+    [ ! -e "$(shutdown_marker "$AUTO")" ] || die "$(shutdown_marker "$AUTO") is there before any stop"
 
     section "bash completion, as at a prompt"
     # What Tab does in an interactive bash: bash-completion loads the

@@ -209,7 +209,9 @@ fn run_parts(args: &Args, privileged: bool, summary: &mut Summary) -> Result<()>
     if args.quick {
         summary.leave_out("VM lab", "--quick");
     } else {
-        summary.part("VM lab", || crate::vm::lab::test_step(&enclos, deb.as_deref()))?;
+        summary.part("VM lab", || {
+            crate::vm::lab::test_step(&enclos, deb.as_deref())
+        })?;
     }
     if privileged {
         summary.part("LXC's tests", || crate::conformance::test_step(&enclos))?;

@@ -317,9 +317,8 @@ fn write_share(run: &Path, enclos: &Path, labs: &[String], args: &Args) -> Resul
         let name = deb
             .file_name()
             .with_context(|| format!("--deb {} names no file", deb.display()))?;
-        std::fs::copy(deb, share.join(name)).with_context(|| {
-            format!("Cannot copy {} into the VM's share", deb.display())
-        })?;
+        std::fs::copy(deb, share.join(name))
+            .with_context(|| format!("Cannot copy {} into the VM's share", deb.display()))?;
         env.push_str(&format!("DEB={}\n", sh_quote(&name.to_string_lossy())));
     }
     std::fs::write(share.join("run.env"), env).context("Cannot write the VM's run.env")?;
@@ -825,6 +824,21 @@ mod tests {
         );
         assert_eq!(args(&["--plain"]).init_name(), "plain init");
         assert_eq!(args(&["--systemd"]).init_name(), "systemd");
+    }
+
+    #[test]
+    fn the_package_check_follows_the_labs_under_systemd_only() {
+        let labs = vec!["lab1-cgroups.sh".to_string()];
+        assert_eq!(args(&[]).checks(&labs), labs);
+        assert_eq!(
+            args(&["--deb", "enclos_1_amd64.deb"]).checks(&labs),
+            ["lab1-cgroups.sh", "package"]
+        );
+        let plain = <Args as clap::Parser>::try_parse_from(["lab vm", "--plain", "--deb", "x.deb"]);
+        assert!(
+            plain.is_err(),
+            "--deb needs systemd (the unit), not --plain"
+        );
     }
 
     #[test]
