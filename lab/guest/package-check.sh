@@ -4,16 +4,18 @@
 # ./enclos_*.deb`, in two parts with a reboot of the guest between them.
 #
 #   package-check.sh install DEB    apt installs DEB; the unit is enabled and
-#                                   active; man pages, the compat pages only
-#                                   with the compat directory on PATH, bash
+#                                   active; man pages (the compat pages only
+#                                   with the compat directory on PATH), bash
 #                                   completion, checkconfig; two containers,
-#                                   one marked lxc.start.auto = 1
-#   package-check.sh after-reboot   the marked container is RUNNING (enclos.service
-#                                   started it), the other is not, the marked
-#                                   one stopped cleanly at the shutdown; the
-#                                   unit stops and starts it; apt purges the
-#                                   package: none of its files is left, the
-#                                   containers in /var/lib/enclos are.
+#                                   one marked lxc.start.auto = 1, which
+#                                   `systemctl restart enclos.service` starts
+#   package-check.sh after-reboot   the marked container stopped cleanly at
+#                                   the shutdown and is RUNNING again (the
+#                                   unit started it at boot), the other is
+#                                   not; the unit stops and starts it; apt
+#                                   purges the package: none of its files is
+#                                   left, the containers in /var/lib/enclos
+#                                   are.
 #
 # State between the parts: /var/lib/enclos-lab/package-files (`dpkg -L`).
 
