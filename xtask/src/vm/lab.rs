@@ -204,9 +204,8 @@ pub fn test_step(enclos: &Path, deb: Option<&Path>) -> Result<()> {
         if cgroup == CgroupMode::V2 {
             args.deb = deb.map(Path::to_path_buf);
         }
-        println!();
-        println!(
-            "==> vm lab: cargo xtask lab vm --cgroup {}{}{}",
+        let command = format!(
+            "cargo xtask lab vm --cgroup {}{}{}",
             cgroup.name(),
             args.deb
                 .as_ref()
@@ -214,23 +213,26 @@ pub fn test_step(enclos: &Path, deb: Option<&Path>) -> Result<()> {
                 .unwrap_or_default(),
             labs.iter().map(|l| format!(" {l}")).collect::<String>()
         );
+        println!();
+        println!("==> vm lab: {command}");
         if let Err(e) = run_labs(enclos, &args) {
             eprintln!("error: {e:#}");
-            failed.push(cgroup.name());
+            failed.push((cgroup.name(), command));
         }
     }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        bail!(Failed::new(
+    match failed.as_slice() {
+        [] => Ok(()),
+        [(_, command), ..] => bail!(Failed::new(
             1,
             format!(
-                "The VM lab failed with cgroup {} (see above); run it alone with \
-                 `cargo xtask lab vm --cgroup {}`",
-                failed.join(" and "),
-                failed[0]
+                "The VM lab failed with cgroup {} (see above); run it alone with `{command}`",
+                failed
+                    .iter()
+                    .map(|(c, _)| *c)
+                    .collect::<Vec<_>>()
+                    .join(" and "),
             )
-        ))
+        )),
     }
 }
 
