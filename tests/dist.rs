@@ -205,7 +205,7 @@ fn unpacked_files_work() {
         "Type=oneshot",
         "RemainAfterExit=yes",
         "ExecStart=/usr/bin/enclos autostart",
-        "ExecStop=/usr/bin/enclos autostart -s",
+        "ExecStop=/usr/bin/enclos autostart -a -s",
         "After=network.target remote-fs.target",
         "WantedBy=multi-user.target",
     ] {

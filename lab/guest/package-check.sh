@@ -6,12 +6,14 @@
 #   package-check.sh install DEB    apt installs DEB; the unit is enabled and
 #                                   active; man pages (the compat pages only
 #                                   with the compat directory on PATH), bash
-#                                   completion, checkconfig; two containers,
+#                                   completion, checkconfig; three containers:
 #                                   one marked lxc.start.auto = 1, which
-#                                   `systemctl restart enclos.service` starts
-#   package-check.sh after-reboot   the marked container stopped cleanly at
-#                                   the shutdown and is RUNNING again (the
-#                                   unit started it at boot), the other is
+#                                   `systemctl restart enclos.service` starts,
+#                                   one marked in the group web, started by
+#                                   hand, one not marked
+#   package-check.sh after-reboot   the running containers stopped cleanly at
+#                                   the shutdown; the marked one is RUNNING
+#                                   again (the unit started it), the others are
 #                                   not; the unit stops and starts it; apt
 #                                   purges the package: none of its files is
 #                                   left, the containers in /var/lib/enclos
@@ -27,6 +29,10 @@ ENCLOS=/usr/bin/enclos
 
 STATE=/var/lib/enclos-lab
 AUTO=${P}autoboot
+# Marked too, but in a group that the unit does not start at boot (as
+# Debian's lxc.service: onboot and no group only); started by hand, the
+# unit stops it at shutdown all the same.
+WEB=${P}ingroup
 MANUAL=${P}byhand
 LXCPATH=/var/lib/enclos
 # What a user's shell has: no compat directory (the package leaves the lxc-*
@@ -85,9 +91,9 @@ install_part() {
     check_contains "man lxc-attach" "$page" "NAME"
     check_contains "man lxc-attach" "$page" "attach"
 
-    section "two containers, one marked lxc.start.auto = 1"
+    section "three containers, two marked lxc.start.auto = 1 (one in the group web)"
     local c
-    for c in "$AUTO" "$MANUAL"; do
+    for c in "$AUTO" "$WEB" "$MANUAL"; do
         [ ! -e "$LXCPATH/$c" ] || die "a container $c already exists in $LXCPATH"
         run "$ENCLOS" create -n "$c" -t busybox
         # busybox init runs its shutdown actions on lxc.signal.halt.
@@ -95,13 +101,18 @@ install_part() {
         echo '::shutdown:/bin/touch /stopped-cleanly' >>"$LXCPATH/$c/rootfs/etc/inittab"
     done
     run sh -c "echo 'lxc.start.auto = 1' >>$LXCPATH/$AUTO/config"
+    run sh -c "printf 'lxc.start.auto = 1\nlxc.group = web\n' >>$LXCPATH/$WEB/config"
     out listed "$ENCLOS" autostart -L
-    check_eq "enclos autostart -L" "$listed" "$AUTO 0"
+    check_eq "enclos autostart -L (the group onboot, then no group)" "$listed" "$AUTO 0"
     say "The unit starts what is marked (the reboot below then stops it and starts it again):"
     run systemctl restart enclos.service
     check_eq "the state of $AUTO after systemctl restart enclos.service" "$(state_of "$AUTO")" RUNNING
+    check_eq "the state of $WEB (group web)" "$(state_of "$WEB")" STOPPED
     check_eq "the state of $MANUAL (not marked)" "$(state_of "$MANUAL")" STOPPED
-    [ ! -e "$(shutdown_marker "$AUTO")" ] || die "$(shutdown_marker "$AUTO") is there before any stop"
+    run "$ENCLOS" start -n "$WEB"
+    for c in "$AUTO" "$WEB"; do
+        [ ! -e "$(shutdown_marker "$c")" ] || die "$(shutdown_marker "$c") is there before any stop"
+    done
 
     section "bash completion, as at a prompt"
     # What Tab does in an interactive bash: bash-completion loads the
@@ -120,6 +131,7 @@ install_part() {
     check_contains "enclos st<Tab>" "$(grep '^st:' <<<"$comp")" "start"
     check_contains "enclos st<Tab>" "$(grep '^st:' <<<"$comp")" "stop"
     check_contains "enclos start -n <Tab>" "$(grep '^names:' <<<"$comp")" "$AUTO"
+    check_contains "enclos start -n <Tab>" "$(grep '^names:' <<<"$comp")" "$WEB"
     check_contains "enclos start -n <Tab>" "$(grep '^names:' <<<"$comp")" "$MANUAL"
 
     section "enclos checkconfig in the guest"
@@ -141,10 +153,14 @@ after_reboot_part() {
     wait_for 300 "enclos.service to finish starting" unit_settled
     out active systemctl is-active enclos.service
     check_eq "systemctl is-active enclos.service" "$active" active
+    local c
+    for c in "$AUTO" "$WEB"; do
+        [ -e "$(shutdown_marker "$c")" ] || die "$c was running at the reboot, but its init did not run its shutdown action: it was not stopped cleanly"
+        ok "$c stopped cleanly at the shutdown (its init ran its ::shutdown: action)"
+    done
     check_eq "the state of $AUTO (lxc.start.auto = 1)" "$(state_of "$AUTO")" RUNNING
+    check_eq "the state of $WEB (group web: not at boot)" "$(state_of "$WEB")" STOPPED
     check_eq "the state of $MANUAL (not marked)" "$(state_of "$MANUAL")" STOPPED
-    [ -e "$(shutdown_marker "$AUTO")" ] || die "$AUTO was running at the reboot, but its init did not run its shutdown action: it was not stopped cleanly"
-    ok "$AUTO stopped cleanly at the shutdown (its init ran its ::shutdown: action)"
 
     section "the unit stops and starts the marked container"
     rm -f "$(shutdown_marker "$AUTO")"
@@ -179,7 +195,7 @@ after_reboot_part() {
     done
     ok "no directory, link or state of the package is left"
     fails 4 systemctl status enclos.service
-    [ -f "$LXCPATH/$AUTO/config" ] && [ -f "$LXCPATH/$MANUAL/config" ] ||
+    [ -f "$LXCPATH/$AUTO/config" ] && [ -f "$LXCPATH/$WEB/config" ] && [ -f "$LXCPATH/$MANUAL/config" ] ||
         die "the purge removed containers from $LXCPATH; Debian's policy keeps them"
     ok "the containers stay in $LXCPATH, as Debian's policy wants"
     [ ! -d "/sys/fs/cgroup/enclos.payload.$AUTO" ] ||
