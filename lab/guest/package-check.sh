@@ -101,7 +101,11 @@ install_part() {
         echo '::shutdown:/bin/touch /stopped-cleanly' >>"$LXCPATH/$c/rootfs/etc/inittab"
     done
     run sh -c "echo 'lxc.start.auto = 1' >>$LXCPATH/$AUTO/config"
-    run sh -c "printf 'lxc.start.auto = 1\nlxc.group = web\n' >>$LXCPATH/$WEB/config"
+    # Its monitor in a cgroup of its own, as LXC's always is: started from
+    # a unit or a login session, a monitor left in that unit's cgroup is
+    # killed when systemd stops the unit at shutdown, and its container
+    # with it (lxc.monitor.signal.pdeath), before enclos.service stops it.
+    run sh -c "printf 'lxc.start.auto = 1\nlxc.group = web\nlxc.cgroup.dir.monitor = enclos.monitor.$WEB\nlxc.cgroup.dir.container = enclos.payload.$WEB\n' >>$LXCPATH/$WEB/config"
     out listed "$ENCLOS" autostart -L
     check_eq "enclos autostart -L (the group onboot, then no group)" "$listed" "$AUTO 0"
     say "The unit starts what is marked (the reboot below then stops it and starts it again):"
