@@ -99,9 +99,13 @@ if [ -n "$DEB" ]; then
         sync
         report "ENCLOS_VM_REBOOT"
         printf '\n== lab VM: rebooting (a clean shutdown: enclos.service stops the containers) ==\n'
-        systemctl reboot
-        # systemd ends this payload on its way down.
-        sleep infinity
+        if systemctl reboot; then
+            # systemd ends this payload on its way down.
+            sleep infinity
+        fi
+        report "ENCLOS_VM_ERROR systemctl reboot failed: the package check cannot go on"
+        rm -f "$REBOOTED"
+        [ "$status" -ne 0 ] || status=1
     fi
 fi
 sync
