@@ -103,6 +103,17 @@ pub const VM: &[Requirement] = &[
     req("resolve and download Debian's kernel", "apt-get", "apt"),
 ];
 
+/// `cargo xtask dist`: building the Debian package and checking it.
+pub const DIST: &[Requirement] = &[
+    req("build the Debian package", "dpkg-deb", "dpkg"),
+    req("strip the binary for the package", "strip", "binutils"),
+    req("compress the man pages and the changelog", "gzip", "gzip"),
+    req("list the package's checksums", "md5sum", "coreutils"),
+    req("check the Debian package", "lintian", "lintian"),
+    req("check the package's zsh completion", "zsh", "zsh"),
+    req("check the package's fish completion", "fish", "fish"),
+];
+
 /// The Vagrantfile's test (`vagrant validate`).
 pub const VAGRANT: &[Requirement] = &[req("validate the Vagrantfile", "vagrant", "vagrant")];
 
@@ -114,8 +125,9 @@ pub const FROM_BACKPORTS: &[&str] = &["qemu-system-x86", "qemu-utils"];
 
 /// Packages installed without their recommends: vagrant recommends
 /// vagrant-libvirt, which brings libvirt's daemon (about 190 packages) that
-/// validating a Vagrantfile does not need.
-pub const WITHOUT_RECOMMENDS: &[&str] = &["vagrant"];
+/// validating a Vagrantfile does not need; fish recommends python3 and
+/// clipboard tools, which completing a command line does not need.
+pub const WITHOUT_RECOMMENDS: &[&str] = &["vagrant", "fish"];
 
 /// The sources file this module writes to enable backports.
 const BACKPORTS_SOURCES: &str = "/etc/apt/sources.list.d/enclos-backports.sources";

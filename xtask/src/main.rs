@@ -3,6 +3,7 @@
 //! - `demo`: install what the labs need, build enclos, play the walkthrough;
 //! - `test`: install what the tests need, then fmt, clippy, docs,
 //!   packaging, the release build, the VM lab and every test tier;
+//! - `dist`: the Debian package, with lintian's check;
 //! - `conformance`: LXC's own shell tests against enclos's lxc-* links;
 //! - `bench compare`: time enclos against the tools a user would pick
 //!   instead, alternating the variants in one run;
@@ -14,6 +15,7 @@ mod bench;
 mod conformance;
 mod demo;
 mod deps;
+mod dist;
 mod process;
 mod test;
 mod vm;
@@ -48,6 +50,10 @@ enum Command {
     /// Play LXC's own shell tests (Debian's lxc-tests) against enclos's
     /// lxc-* links, and report each. Needs root.
     Conformance(conformance::Args),
+    /// Build the Debian package target/dist/enclos_VERSION_ARCH.deb (the
+    /// release binary, the lxc-* and cg* links, man pages, completions,
+    /// /etc/enclos, enclos.service) and check it with lintian.
+    Dist,
     /// Benchmarks: compare enclos with the tools a user would pick instead.
     Bench {
         #[command(subcommand)]
@@ -80,6 +86,7 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Test(args) => test::run(&args),
         Command::Conformance(args) => conformance::run(&args),
+        Command::Dist => dist::run().map(drop),
         Command::Bench { command } => bench::run(command),
         Command::Vm { command } => vm::run(command),
         Command::Lab { command } => vm::run_lab(command),

@@ -13,9 +13,13 @@
 //!    published (read from `cargo metadata`, so a new library crate is in
 //!    it without a change here), together, so that those depending on
 //!    other members are verified against them;
-//! 5. `cargo build --release -p enclos`
+//! 5. `cargo build --release -p enclos`, then the Debian package (`cargo
+//!    xtask dist`, checked by lintian; tests/dist.rs reads it through
+//!    `ENCLOS_DEB`);
 //! 6. the VM lab (`cargo xtask lab vm`: the labs inside a Debian 12 guest
-//!    under systemd, with cgroup v2 then v1);
+//!    under systemd, with cgroup v2 then v1; the v2 guest then installs
+//!    the package with apt and checks it, reboot and purge included, as
+//!    `cargo xtask lab vm --deb` does);
 //! 7. LXC's own shell tests against that binary (`cargo xtask
 //!    conformance`);
 //! 8. `cargo test --workspace` with `ENCLOS_BIN` set to that binary, so the
@@ -39,8 +43,9 @@ use crate::process::{build_enclos_release, cargo, is_root, run_streaming, show, 
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Leave out the long parts: fmt, clippy, the docs, the packaging and
-    /// the VM lab (and LXC's tests when not root). The summary names them.
+    /// Leave out the long parts: fmt, clippy, the docs, the packaging, the
+    /// Debian package and the VM lab (and LXC's tests when not root). The
+    /// summary names them.
     #[arg(long)]
     pub quick: bool,
 }
@@ -192,10 +197,21 @@ fn run_parts(args: &Args, privileged: bool, summary: &mut Summary) -> Result<()>
         Ok(())
     })?;
     let enclos = enclos.context("The release build gave no binary")?;
+    let mut deb = None;
+    if args.quick {
+        summary.leave_out("dist", "--quick");
+    } else {
+        summary.part("dist", || {
+            deb = Some(crate::dist::run()?);
+            Ok(())
+        })?;
+    }
     if args.quick {
         summary.leave_out("VM lab", "--quick");
     } else {
-        summary.part("VM lab", || crate::vm::lab::test_step(&enclos))?;
+        summary.part("VM lab", || {
+            crate::vm::lab::test_step(&enclos, deb.as_deref())
+        })?;
     }
     if privileged {
         summary.part("LXC's tests", || crate::conformance::test_step(&enclos))?;
@@ -205,6 +221,9 @@ fn run_parts(args: &Args, privileged: bool, summary: &mut Summary) -> Result<()>
     summary.part("cargo test", || {
         let mut cmd = cargo();
         cmd.args(["test", "--workspace"]).env("ENCLOS_BIN", &enclos);
+        if let Some(deb) = &deb {
+            cmd.env("ENCLOS_DEB", deb);
+        }
         println!("==> test: ENCLOS_BIN={} {}", enclos.display(), show(&cmd));
         let status = run_streaming(&mut cmd)?;
         if status.success() {

@@ -4,8 +4,10 @@
 #![forbid(unsafe_code)]
 
 mod cg;
+mod checkconfig;
 mod compat;
 mod doctor;
+mod gen;
 mod lxc;
 mod output;
 mod usernsexec;
@@ -42,8 +44,16 @@ enum Command {
     /// Links named after the LXC and libcgroup tools.
     #[command(subcommand)]
     Compat(compat::CompatCommand),
+    /// Check what the running kernel offers containers (lxc-checkconfig).
+    Checkconfig(checkconfig::CheckconfigArgs),
     /// Check what an unprivileged container needs from this host, with fixes.
     Doctor(doctor::DoctorArgs),
+    /// Write the man pages in DIR (for packaging).
+    #[command(name = "__gen-man", hide = true)]
+    GenMan { dir: PathBuf },
+    /// Write the bash, zsh and fish completions in DIR (for packaging).
+    #[command(name = "__gen-completions", hide = true)]
+    GenCompletions { dir: PathBuf },
     /// Run a command as root in a new user namespace (lxc-usernsexec).
     Usernsexec(usernsexec::UsernsexecArgs),
     #[command(flatten)]
@@ -83,6 +93,7 @@ fn main() -> ExitCode {
             let _ = init_logging(None, None);
             (tool.clone(), usernsexec::run_as_tool(args))
         }
+        None if tool == checkconfig::TOOL => (tool.clone(), checkconfig::run_as_tool(args)),
         None if lxc_tool => {
             let r = lxc::LxcCommand::run_as(&tool, args).unwrap_or_else(|| Ok(ExitCode::from(1)));
             (tool.clone(), r)
@@ -110,7 +121,10 @@ fn main() -> ExitCode {
             let r = match cli.command {
                 Command::Cg(c) => c.run(),
                 Command::Compat(c) => c.run(),
+                Command::Checkconfig(a) => a.run(),
                 Command::Doctor(a) => a.run(),
+                Command::GenMan { dir } => gen::man(&dir),
+                Command::GenCompletions { dir } => gen::completions(&dir),
                 Command::Usernsexec(a) => a.run(),
                 Command::Lxc(c) => c.run(),
             };

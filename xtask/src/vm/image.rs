@@ -32,6 +32,10 @@ pub const PACKAGES: &[&str] = &[
     "busybox-static",
     "procps",
     "dbus",
+    // What `cargo xtask lab vm --deb` checks the package with: `man` and
+    // bash's completion, as on a trainee's machine.
+    "man-db",
+    "bash-completion",
 ];
 
 /// Module directories (under `kernel/`) left out of the image: hardware a
@@ -238,6 +242,7 @@ impl Recipe {
             self.kernel.package, self.kernel.version
         ));
         lines.push(format!("modules-excluded {}", EXCLUDED_MODULES.join(" ")));
+        lines.push("kernel-config /boot".to_string());
         lines.push(format!(
             "initramfs {} {}",
             initramfs::MODULES.join(" "),
@@ -481,7 +486,9 @@ pub fn bootstrap(
 }
 
 /// Unpacks Debian's kernel package `deb`: its kernel to `vmlinuz`, its
-/// modules (minus [`EXCLUDED_MODULES`]) into `rootfs`.
+/// modules (minus [`EXCLUDED_MODULES`]) into `rootfs`, and its config to
+/// `rootfs/boot/config-RELEASE`, where a Debian system has it (`enclos
+/// checkconfig` reads it).
 fn install_kernel(deb: &Path, kernel: &Kernel, rootfs: &Path, vmlinuz: &Path) -> Result<()> {
     let release = kernel.release();
     let unpacked = rootfs.parent().unwrap_or(rootfs).join("kernel-package");
@@ -506,6 +513,11 @@ fn install_kernel(deb: &Path, kernel: &Kernel, rootfs: &Path, vmlinuz: &Path) ->
             kernel.package
         )
     })?;
+    let config = format!("boot/config-{release}");
+    std::fs::create_dir_all(rootfs.join("boot"))
+        .with_context(|| format!("Cannot create {}", rootfs.join("boot").display()))?;
+    std::fs::copy(unpacked.join(&config), rootfs.join(&config))
+        .with_context(|| format!("{} holds no {config}", deb.display()))?;
     let modules = ["usr/lib/modules", "lib/modules"]
         .iter()
         .map(|d| unpacked.join(d).join(release))

@@ -9,6 +9,14 @@
 //! second serial port. The console, the results and each lab's output are
 //! kept in `target/vm/logs/<init>-cgroup-<version>/` (the last run of each
 //! kind).
+//!
+//! With `--deb`, the Debian package goes into the share too, and after the
+//! labs the guest installs it with apt and checks it as a user would
+//! (`lab/guest/package-check.sh`, the result `package`). That check
+//! reboots the guest once: QEMU runs with `-no-reboot`, so the guest's
+//! clean reboot ends it, and when the guest said `ENCLOS_VM_REBOOT` first,
+//! the same disks boot again (console and results of that boot in
+//! `console-boot2.log`, `results-boot2.txt`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,7 +26,7 @@ use anyhow::{bail, Context, Result};
 
 use super::image::{self, repo_file, Image};
 use super::qemu::{self, AccelChoice, Disk, Machine, Watch};
-use super::{remove_dir_all_if_exists, secs, vm_dir, ImageArgs};
+use super::{remove_dir_all_if_exists, secs, sh_quote, vm_dir, ImageArgs};
 use crate::deps;
 use crate::process::{build_enclos_release, find_program, is_root, show, workspace_root, Failed};
 
@@ -97,6 +105,12 @@ pub struct Args {
     pub append: Option<String>,
     #[command(flatten)]
     pub image: ImageArgs,
+    /// After the labs, install this Debian package in the guest with apt
+    /// and check it as a user would: man pages, completion, checkconfig,
+    /// a container with lxc.start.auto = 1 RUNNING after a reboot of the
+    /// guest, then apt purge (lab/guest/package-check.sh).
+    #[arg(long, value_name = "DEB", conflicts_with = "plain")]
+    pub deb: Option<PathBuf>,
     /// The labs to run, by file name in lab/ (lab1-cgroups.sh or
     /// lab1-cgroups); by default every lab/lab*.sh.
     pub labs: Vec<String>,
@@ -115,23 +129,50 @@ impl Args {
             "systemd"
         }
     }
+
+    /// What the run reports on: the labs, then the package check.
+    fn checks(&self, labs: &[String]) -> Vec<String> {
+        let mut checks = labs.to_vec();
+        if self.deb.is_some() {
+            checks.push(PACKAGE_CHECK.to_string());
+        }
+        checks
+    }
 }
+
+/// The name under which the guest reports the package check.
+const PACKAGE_CHECK: &str = "package";
+
+/// The guest's word for "reboot me" on the results port.
+const REBOOT_MARKER: &str = "ENCLOS_VM_REBOOT";
 
 /// `cargo xtask lab vm`.
 pub fn run(args: &Args) -> Result<()> {
     deps::ensure("The VM lab", deps::VM)?;
     // A lab that does not exist fails before anything is built.
     select_labs(&args.labs)?;
+    if let Some(deb) = &args.deb {
+        if !deb.is_file() {
+            bail!(Failed::new(
+                2,
+                format!(
+                    "--deb {}: no such file; build the package with `cargo xtask dist`",
+                    deb.display()
+                )
+            ));
+        }
+    }
     let enclos = build_enclos_release()?;
     run_labs(&enclos, args)
 }
 
 /// The VM lab as a step of `cargo xtask test`: every lab in a Debian 12
-/// guest under systemd with cgroup v2 (what this host lacks), then with
-/// cgroup v1. Skipped (with the reason) when this host has no QEMU or is
+/// guest under systemd with cgroup v2 (what this host lacks), followed in
+/// the same guest by the check of the package `deb` when there is one,
+/// then every lab with cgroup v1. Skipped (with the reason) when this host has no QEMU or is
 /// not root, unless `ENCLOS_REQUIRE_PRIVILEGED=1`, which installs QEMU
 /// instead. `ENCLOS_VM_LABS` (lab names, space-separated) narrows the labs.
-pub fn test_step(enclos: &Path) -> Result<()> {
+pub fn test_step(enclos: &Path, deb: Option<&Path>) -> Result<()> {
     let required = enclos_testkit::privileged_required();
     if !required {
         if find_program("qemu-system-x86_64").is_none() {
@@ -160,29 +201,38 @@ pub fn test_step(enclos: &Path) -> Result<()> {
         let mut args = <Args as clap::Parser>::parse_from(["lab vm"]);
         args.cgroup = cgroup;
         args.labs = labs.clone();
-        println!();
-        println!(
-            "==> vm lab: cargo xtask lab vm --cgroup {}{}",
+        if cgroup == CgroupMode::V2 {
+            args.deb = deb.map(Path::to_path_buf);
+        }
+        let command = format!(
+            "cargo xtask lab vm --cgroup {}{}{}",
             cgroup.name(),
+            args.deb
+                .as_ref()
+                .map(|d| format!(" --deb {}", d.display()))
+                .unwrap_or_default(),
             labs.iter().map(|l| format!(" {l}")).collect::<String>()
         );
+        println!();
+        println!("==> vm lab: {command}");
         if let Err(e) = run_labs(enclos, &args) {
             eprintln!("error: {e:#}");
-            failed.push(cgroup.name());
+            failed.push((cgroup.name(), command));
         }
     }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        bail!(Failed::new(
+    match failed.as_slice() {
+        [] => Ok(()),
+        [(_, command), ..] => bail!(Failed::new(
             1,
             format!(
-                "The VM lab failed with cgroup {} (see above); run it alone with \
-                 `cargo xtask lab vm --cgroup {}`",
-                failed.join(" and "),
-                failed[0]
+                "The VM lab failed with cgroup {} (see above); run it alone with `{command}`",
+                failed
+                    .iter()
+                    .map(|(c, _)| *c)
+                    .collect::<Vec<_>>()
+                    .join(" and "),
             )
-        ))
+        )),
     }
 }
 
@@ -213,10 +263,10 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
     remove_stale_runs(&runs);
     let run = RunDir::create(&runs.join(std::process::id().to_string()))?;
     let accel = qemu::choose_accel(&image, args.accel, &run.0)?;
-    let share = write_share(&run.0, enclos, &labs, args.lab_timeout)?;
+    let share = write_share(&run.0, enclos, &labs, args)?;
     let disks = lab_disks(&image, &run.0)?;
     let logs = logs_dir(args)?;
-    let machine = Machine {
+    let mut machine = Machine {
         kernel: image.kernel.clone(),
         initramfs: image.initramfs.clone(),
         cmdline: lab_cmdline(args),
@@ -229,10 +279,11 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
         results: logs.join("results.txt"),
         qemu_log: logs.join("qemu.log"),
     };
-    let outcome = boot(&machine, args, &labs)?;
+    let checks = args.checks(&labs);
+    let outcome = boot_and_reboot(&mut machine, args, &checks, &logs)?;
 
     keep_lab_outputs(&share, &logs);
-    let results = parse_results(&labs, &outcome.results);
+    let results = parse_results(&checks, &outcome.results);
     print_summary(&results, &logs, &outcome, args);
     check_vm_ended(&outcome, &machine)?;
     check_labs(&results, &logs)?;
@@ -240,8 +291,9 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
     check_skips(&results)
 }
 
-/// The share: the binary, lab/, the payload and its settings (run.env).
-fn write_share(run: &Path, enclos: &Path, labs: &[String], lab_timeout: u64) -> Result<PathBuf> {
+/// The share: the binary, lab/, the payload and its settings (run.env),
+/// and the package of `--deb`.
+fn write_share(run: &Path, enclos: &Path, labs: &[String], args: &Args) -> Result<PathBuf> {
     let share = run.join("share");
     std::fs::create_dir_all(share.join("out"))
         .with_context(|| format!("Cannot create {}", share.display()))?;
@@ -258,11 +310,20 @@ fn write_share(run: &Path, enclos: &Path, labs: &[String], lab_timeout: u64) -> 
         repo_file("lab/guest/payload-labs.sh")?,
     )
     .context("Cannot write the VM's payload")?;
-    std::fs::write(
-        share.join("run.env"),
-        format!("LABS='{}'\nLAB_TIMEOUT={lab_timeout}\n", labs.join(" ")),
-    )
-    .context("Cannot write the VM's run.env")?;
+    let mut env = format!(
+        "LABS='{}'\nLAB_TIMEOUT={}\n",
+        labs.join(" "),
+        args.lab_timeout
+    );
+    if let Some(deb) = &args.deb {
+        let name = deb
+            .file_name()
+            .with_context(|| format!("--deb {} names no file", deb.display()))?;
+        std::fs::copy(deb, share.join(name))
+            .with_context(|| format!("Cannot copy {} into the VM's share", deb.display()))?;
+        env.push_str(&format!("DEB={}\n", sh_quote(&name.to_string_lossy())));
+    }
+    std::fs::write(share.join("run.env"), env).context("Cannot write the VM's run.env")?;
     Ok(share)
 }
 
@@ -323,6 +384,36 @@ fn lab_cmdline(args: &Args) -> String {
         cmdline.push_str(extra);
     }
     cmdline
+}
+
+/// Boots `machine` and, when the guest asked for a reboot before its
+/// payload ended, boots the same disks once more, with the console and
+/// results of that boot in `*-boot2.*` files of `logs` (`machine` then
+/// names them). The outcome is the last boot's, with the results and
+/// time of both.
+fn boot_and_reboot(
+    machine: &mut Machine,
+    args: &Args,
+    checks: &[String],
+    logs: &Path,
+) -> Result<qemu::Outcome> {
+    let first = boot(machine, args, checks)?;
+    let rebooted = first.killed.is_none()
+        && !first.ended
+        && qemu::result_lines(&first.results).any(|l| l == REBOOT_MARKER);
+    if !rebooted {
+        return Ok(first);
+    }
+    machine.console = logs.join("console-boot2.log");
+    machine.results = logs.join("results-boot2.txt");
+    println!(
+        "==> lab vm: the guest rebooted after {}; booting its disks again",
+        secs(first.elapsed)
+    );
+    let mut second = boot(machine, args, checks)?;
+    second.results = first.results + &second.results;
+    second.elapsed += first.elapsed;
+    Ok(second)
 }
 
 /// Boots `machine`, says so, and prints the guest's progress until it
@@ -508,6 +599,7 @@ fn progress(line: &str, booted: Instant) {
             println!("==> lab vm: {lab}: {verdict} in {took} s");
         }
         Some("ENCLOS_VM_ERROR") => println!("==> lab vm: the guest failed: {line}"),
+        Some(REBOOT_MARKER) => println!("==> lab vm: the guest reboots (a clean shutdown)"),
         _ => {}
     }
 }
@@ -734,6 +826,21 @@ mod tests {
         );
         assert_eq!(args(&["--plain"]).init_name(), "plain init");
         assert_eq!(args(&["--systemd"]).init_name(), "systemd");
+    }
+
+    #[test]
+    fn the_package_check_follows_the_labs_under_systemd_only() {
+        let labs = vec!["lab1-cgroups.sh".to_string()];
+        assert_eq!(args(&[]).checks(&labs), labs);
+        assert_eq!(
+            args(&["--deb", "enclos_1_amd64.deb"]).checks(&labs),
+            ["lab1-cgroups.sh", "package"]
+        );
+        let plain = <Args as clap::Parser>::try_parse_from(["lab vm", "--plain", "--deb", "x.deb"]);
+        assert!(
+            plain.is_err(),
+            "--deb needs systemd (the unit), not --plain"
+        );
     }
 
     #[test]
