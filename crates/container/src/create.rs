@@ -45,11 +45,7 @@ struct Undo {
 impl Drop for Undo {
     fn drop(&mut self) {
         if self.armed {
-            let _ = Rootfs {
-                backend: Backend::Dir,
-                path: self.dir.clone(),
-            }
-            .destroy();
+            let _ = Rootfs::dir(&self.dir).destroy();
         }
     }
 }
@@ -142,11 +138,7 @@ pub(crate) fn remove_stopped(c: &Container) -> Result<()> {
             rootfs.destroy()?;
         }
     }
-    Rootfs {
-        backend: Backend::Dir,
-        path: c.dir().to_path_buf(),
-    }
-    .destroy()?;
+    Rootfs::dir(c.dir()).destroy()?;
     Ok(())
 }
 

@@ -250,7 +250,7 @@ impl CreateArgs {
         let opts = container::CreateOptions {
             template: self.template,
             template_args: self.template_args,
-            backend: enclos_storage::Backend::from_name(&self.backend)?,
+            backend: enclos_storage::Backend::resolve(&self.backend, &self.common.lxcpath())?,
             config_file: self.config,
         };
         let progress = std::io::stderr().is_terminal() && !self.common.quiet;
