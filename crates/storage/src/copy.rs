@@ -237,3 +237,204 @@ fn read_write(mut from: &File, mut to: &File, start: u64, end: u64) -> io::Resul
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
+        let mut v = 2u32.to_le_bytes().to_vec();
+        for (tag, perm, id) in entries {
+            v.extend(tag.to_le_bytes());
+            v.extend(perm.to_le_bytes());
+            v.extend(id.to_le_bytes());
+        }
+        v
+    }
+
+    /// A tree with one of everything a rootfs holds.
+    fn make_tree(src: &Path) {
+        fs::create_dir_all(src.join("usr/bin")).unwrap();
+        fs::create_dir(src.join("dev")).unwrap();
+        let ping = src.join("usr/bin/ping");
+        fs::write(&ping, b"#!/bin/true\n").unwrap();
+        std::os::unix::fs::lchown(&ping, Some(1234), Some(2345)).unwrap();
+        fs::set_permissions(&ping, fs::Permissions::from_mode(0o4751)).unwrap();
+        // cap_net_raw+ep, VFS_CAP_REVISION_2.
+        let cap: Vec<u8> = [0x0200_0001u32, 1 << 13, 0, 0, 0]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        xattr::set(&ping, b"security.capability", &cap).unwrap();
+        xattr::set(&ping, b"user.note", b"kept").unwrap();
+        let shared = src.join("shared");
+        fs::create_dir(&shared).unwrap();
+        let a = acl(&[
+            (1, 7, u32::MAX),
+            (2, 5, 1234),
+            (4, 5, u32::MAX),
+            (0x10, 5, u32::MAX),
+            (0x20, 0, u32::MAX),
+        ]);
+        xattr::set(&shared, b"system.posix_acl_access", &a).unwrap();
+        xattr::set(&shared, b"system.posix_acl_default", &a).unwrap();
+        mknod(
+            &src.join("dev/null"),
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .unwrap();
+        mknod(
+            &src.join("dev/loopX"),
+            SFlag::S_IFBLK,
+            Mode::from_bits_truncate(0o660),
+            nix::sys::stat::makedev(7, 200),
+        )
+        .unwrap();
+        mknod(
+            &src.join("fifo"),
+            SFlag::S_IFIFO,
+            Mode::from_bits_truncate(0o640),
+            0,
+        )
+        .unwrap();
+        mknod(
+            &src.join("sock"),
+            SFlag::S_IFSOCK,
+            Mode::from_bits_truncate(0o755),
+            0,
+        )
+        .unwrap();
+        // mknod's mode went through the umask.
+        fs::set_permissions(src.join("dev/null"), fs::Permissions::from_mode(0o666)).unwrap();
+        symlink("/etc/does-not-exist", src.join("dangling")).unwrap();
+        symlink("usr/bin/ping", src.join("rel")).unwrap();
+        fs::write(src.join("usr/bin/busybox"), vec![9u8; 5000]).unwrap();
+        fs::hard_link(src.join("usr/bin/busybox"), src.join("usr/bin/sh")).unwrap();
+        fs::hard_link(src.join("usr/bin/busybox"), src.join("ls")).unwrap();
+        // 64 MiB with 8 KiB of data at each end.
+        let f = File::create(src.join("sparse")).unwrap();
+        (&f).write_all(&[1u8; 8192]).unwrap();
+        (&f).seek(SeekFrom::Start((64 << 20) - 8192)).unwrap();
+        (&f).write_all(&[2u8; 8192]).unwrap();
+        drop(f);
+        let old = TimeSpec::new(1_000_000_000, 123_456_789);
+        for p in ["usr/bin/busybox", "dangling", "usr/bin", "dev"] {
+            utimensat(
+                AT_FDCWD,
+                &src.join(p),
+                &old,
+                &old,
+                UtimensatFlags::NoFollowSymlink,
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn copies_everything_a_rootfs_holds() {
+        if !enclos_testkit::require_root("copies_everything_a_rootfs_holds") {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, dst) = (tmp.path().join("src"), tmp.path().join("dst"));
+        fs::create_dir(&src).unwrap();
+        fs::create_dir(&dst).unwrap();
+        make_tree(&src);
+        copy_tree(&src, &dst).unwrap();
+
+        let ping = fs::symlink_metadata(dst.join("usr/bin/ping")).unwrap();
+        assert_eq!(
+            (ping.uid(), ping.gid(), ping.mode() & 0o7777),
+            (1234, 2345, 0o4751)
+        );
+        let cap = xattr::get(&dst.join("usr/bin/ping"), b"security.capability").unwrap();
+        assert_eq!(
+            cap,
+            xattr::get(&src.join("usr/bin/ping"), b"security.capability").unwrap()
+        );
+        assert!(cap.is_some());
+        assert_eq!(
+            xattr::get(&dst.join("usr/bin/ping"), b"user.note")
+                .unwrap()
+                .as_deref(),
+            Some(&b"kept"[..])
+        );
+        for name in [&b"system.posix_acl_access"[..], b"system.posix_acl_default"] {
+            let want = xattr::get(&src.join("shared"), name).unwrap();
+            assert!(want.is_some());
+            assert_eq!(xattr::get(&dst.join("shared"), name).unwrap(), want);
+        }
+        let null = fs::symlink_metadata(dst.join("dev/null")).unwrap();
+        assert!(null.file_type().is_char_device());
+        assert_eq!(
+            (null.rdev(), null.mode() & 0o777),
+            (nix::sys::stat::makedev(1, 3), 0o666)
+        );
+        let lp = fs::symlink_metadata(dst.join("dev/loopX")).unwrap();
+        assert!(lp.file_type().is_block_device() && lp.rdev() == nix::sys::stat::makedev(7, 200));
+        assert!(fs::symlink_metadata(dst.join("fifo"))
+            .unwrap()
+            .file_type()
+            .is_fifo());
+        assert!(fs::symlink_metadata(dst.join("sock"))
+            .unwrap()
+            .file_type()
+            .is_socket());
+        assert_eq!(
+            fs::read_link(dst.join("dangling")).unwrap(),
+            Path::new("/etc/does-not-exist")
+        );
+        assert_eq!(
+            fs::read_link(dst.join("rel")).unwrap(),
+            Path::new("usr/bin/ping")
+        );
+        let bb = fs::metadata(dst.join("usr/bin/busybox")).unwrap();
+        assert_eq!(bb.nlink(), 3);
+        assert_eq!(fs::metadata(dst.join("ls")).unwrap().ino(), bb.ino());
+        assert_eq!(fs::read(dst.join("usr/bin/sh")).unwrap(), vec![9u8; 5000]);
+        assert_eq!((bb.mtime(), bb.mtime_nsec()), (1_000_000_000, 123_456_789));
+        let dangling = fs::symlink_metadata(dst.join("dangling")).unwrap();
+        assert_eq!(dangling.mtime(), 1_000_000_000);
+        // Directories keep their times although files were made in them.
+        assert_eq!(
+            fs::metadata(dst.join("usr/bin")).unwrap().mtime(),
+            1_000_000_000
+        );
+        let sparse = fs::metadata(dst.join("sparse")).unwrap();
+        assert_eq!(sparse.len(), 64 << 20);
+        assert!(
+            sparse.blocks() * 512 < 1 << 20,
+            "{} blocks",
+            sparse.blocks()
+        );
+        let data = fs::read(dst.join("sparse")).unwrap();
+        assert_eq!(&data[..8192], &[1u8; 8192][..]);
+        assert_eq!(&data[(64 << 20) - 8192..], &[2u8; 8192][..]);
+        assert!(data[8192..(64 << 20) - 8192].iter().all(|b| *b == 0));
+    }
+
+    #[test]
+    fn copies_a_tree_as_its_owner() {
+        // What needs no privilege: files, directories, links and modes.
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, dst) = (tmp.path().join("src"), tmp.path().join("dst"));
+        fs::create_dir_all(src.join("etc")).unwrap();
+        fs::create_dir(&dst).unwrap();
+        fs::write(src.join("etc/hostname"), "c1\n").unwrap();
+        fs::set_permissions(src.join("etc"), fs::Permissions::from_mode(0o710)).unwrap();
+        symlink("hostname", src.join("etc/name")).unwrap();
+        copy_tree(&src, &dst).unwrap();
+        assert_eq!(fs::read_to_string(dst.join("etc/name")).unwrap(), "c1\n");
+        assert_eq!(fs::metadata(dst.join("etc")).unwrap().mode() & 0o777, 0o710);
+    }
+
+    #[test]
+    fn a_copy_error_names_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = copy_tree(&tmp.path().join("missing"), tmp.path()).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+}
