@@ -54,7 +54,7 @@ pub enum Error {
     #[error("Refusing to remove {path}: {reason}")]
     Unsafe { path: PathBuf, reason: &'static str },
 
-    #[error("Refusing to remove {path}: {} depend on it ({}); destroy them first, or force", clones.len(), clones.join(", "))]
+    #[error("Refusing to remove {path}: clones stack on it ({}); destroy them first, or force", clones.join(", "))]
     HasClones { path: PathBuf, clones: Vec<String> },
 
     #[error("Cannot {what} {path}")]

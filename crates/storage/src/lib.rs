@@ -54,6 +54,7 @@ mod fsinfo;
 #[allow(unsafe_code)]
 mod r#loop;
 mod lvm;
+mod mount;
 mod ops;
 mod options;
 mod overlay;
