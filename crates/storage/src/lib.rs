@@ -50,6 +50,7 @@ pub mod deps;
 mod dir;
 mod du;
 mod error;
+#[allow(unsafe_code)]
 mod fsinfo;
 #[allow(unsafe_code)]
 mod r#loop;
