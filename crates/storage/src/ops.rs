@@ -252,3 +252,65 @@ impl Drop for MountPoint {
         let _ = fs::remove_dir(&self.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_prepare_destroy_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = Rootfs::create(Backend::Dir, tmp.path()).unwrap();
+        assert_eq!(r.spec(), format!("dir:{}/rootfs", tmp.path().display()));
+        fs::create_dir_all(r.path.join("etc/init.d")).unwrap();
+        fs::write(r.path.join("etc/hostname"), "c1\n").unwrap();
+        // A symlink out of the rootfs must not be followed on destroy.
+        let outside = tmp.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        fs::write(outside.join("keep"), "x").unwrap();
+        std::os::unix::fs::symlink(&outside, r.path.join("link")).unwrap();
+        assert_eq!(r.prepare().unwrap(), r.path);
+        let m = r.mount(&tmp.path().join("unused")).unwrap();
+        assert_eq!(m.root(), r.path);
+        m.unmount().unwrap();
+        assert!(r.usage().unwrap().used > 0);
+        r.destroy().unwrap();
+        assert!(!r.path.exists());
+        assert!(outside.join("keep").exists());
+        assert!(matches!(r.prepare(), Err(Error::Missing { .. })));
+        r.destroy().unwrap();
+    }
+
+    #[test]
+    fn a_backend_that_needs_a_mount_is_not_prepared() {
+        let r = Rootfs::parse("overlay:/a/rootfs:/b/delta0").unwrap();
+        assert_eq!(
+            r.prepare().unwrap_err().to_string(),
+            "Rootfs overlay:/a/rootfs:/b/delta0 must be mounted to be used: the overlay backend needs a mount"
+        );
+    }
+
+    #[test]
+    fn a_failed_copy_leaves_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = Rootfs::dir(tmp.path().join("missing"));
+        let dest = tmp.path().join("c2");
+        fs::create_dir(&dest).unwrap();
+        let opts = CreateOptions::default();
+        assert!(src
+            .clone_to(&Dest::new(&dest), CloneKind::Copy, None, &opts)
+            .is_err());
+        assert_eq!(fs::read_dir(&dest).unwrap().count(), 0);
+        // Across backends too (dir into overlay: create, mount, copy).
+        let err = src
+            .clone_to(
+                &Dest::new(&dest),
+                CloneKind::Copy,
+                Some(Backend::Overlay),
+                &opts,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+        assert_eq!(fs::read_dir(&dest).unwrap().count(), 0);
+    }
+}
