@@ -39,12 +39,18 @@ impl Default for CreateOptions {
 /// Removes a half-made container unless defused.
 struct Undo {
     dir: PathBuf,
+    /// The rootfs once made: its backend removes it (a volume may live
+    /// outside the directory).
+    rootfs: Option<Rootfs>,
     armed: bool,
 }
 
 impl Drop for Undo {
     fn drop(&mut self) {
         if self.armed {
+            if let Some(r) = &self.rootfs {
+                let _ = r.destroy_force();
+            }
             let _ = Rootfs::dir(&self.dir).destroy();
         }
     }
@@ -95,9 +101,11 @@ pub fn create(
     }
     let mut undo = Undo {
         dir: c.dir().to_path_buf(),
+        rootfs: None,
         armed: true,
     };
     let rootfs = Rootfs::create(opts.backend, c.dir())?;
+    undo.rootfs = Some(rootfs.clone());
     let mut config = Config::with_path(c.config_path());
     if let Some(base) = &base {
         for e in base.live_entries() {

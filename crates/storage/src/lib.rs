@@ -42,7 +42,6 @@
 struct ReadmeExample;
 
 mod backend;
-#[allow(unsafe_code)]
 mod btrfs;
 #[allow(unsafe_code)]
 mod copy;
@@ -62,6 +61,8 @@ mod overlay;
 mod rbd;
 mod remove;
 mod spec;
+#[allow(unsafe_code)]
+mod subvol;
 #[allow(unsafe_code)]
 mod xattr;
 mod zfs;
