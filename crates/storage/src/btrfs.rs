@@ -10,13 +10,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::backend::{Backend, Driver};
-use crate::dir::existing;
+use crate::dir::{existing, Dir};
 use crate::error::{io_err, Error, Result};
 use crate::fsinfo::is_btrfs;
 use crate::options::{CreateOptions, Dest, Usage};
+use crate::remove;
 use crate::spec::Rootfs;
 use crate::subvol::{delete_subvolume, is_subvolume, snap_create, snap_destroy, subvol_create};
-use crate::{du, remove};
 
 /// The `btrfs` driver.
 #[derive(Debug)]
@@ -80,23 +80,19 @@ impl Driver for Btrfs {
         }
     }
 
-    fn mount(&self, rootfs: &Rootfs, _target: &Path) -> Result<PathBuf> {
-        existing(&rootfs.path)?;
-        Ok(rootfs.path.clone())
+    /// A subvolume is a directory: as `dir`.
+    fn mount(&self, rootfs: &Rootfs, target: &Path) -> Result<PathBuf> {
+        Dir.mount(rootfs, target)
     }
 
-    fn unmount(&self, _rootfs: &Rootfs, _target: &Path) -> Result<()> {
-        Ok(())
+    fn unmount(&self, rootfs: &Rootfs, target: &Path) -> Result<()> {
+        Dir.unmount(rootfs, target)
     }
 
     /// Bytes of the subvolume's own files (without nested subvolumes;
     /// extents shared with snapshots are counted in each).
     fn usage(&self, rootfs: &Rootfs) -> Result<Usage> {
-        existing(&rootfs.path)?;
-        Ok(Usage {
-            size: None,
-            used: du::used_bytes(&rootfs.path)?,
-        })
+        Dir.usage(rootfs)
     }
 }
 

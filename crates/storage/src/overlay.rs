@@ -19,11 +19,11 @@ use std::path::{Path, PathBuf};
 use nix::mount::MsFlags;
 
 use crate::backend::{Backend, Driver};
-use crate::dir::{existing, make_dir};
+use crate::dir::{existing, make_dir, Dir};
 use crate::error::{io_err, Error, Result};
 use crate::options::{CreateOptions, Dest, Usage};
 use crate::spec::Rootfs;
-use crate::{copy, deps, du, mount, remove};
+use crate::{copy, deps, mount, remove};
 
 /// The `overlay` driver.
 #[derive(Debug)]
@@ -185,11 +185,7 @@ impl Driver for Overlay {
 
     /// The upper layer's use: what the clone added or changed.
     fn usage(&self, rootfs: &Rootfs) -> Result<Usage> {
-        existing(&rootfs.path)?;
-        Ok(Usage {
-            size: None,
-            used: du::used_bytes(&rootfs.path)?,
-        })
+        Dir.usage(rootfs)
     }
 }
 
