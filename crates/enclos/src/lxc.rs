@@ -223,7 +223,8 @@ pub struct CreateArgs {
     /// The template that fills the rootfs (busybox).
     #[arg(short = 't', long = "template", value_name = "TEMPLATE")]
     template: Option<String>,
-    /// The storage backend of the rootfs.
+    /// The storage backend of the rootfs: dir, overlay, btrfs, loop, lvm,
+    /// zfs, rbd, or best (btrfs when the lxcpath is on btrfs, else dir).
     #[arg(
         short = 'B',
         long = "bdev",

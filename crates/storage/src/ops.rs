@@ -55,7 +55,8 @@ impl Rootfs {
         if kind == CloneKind::Copy {
             return Ok(target);
         }
-        let stacks = target == Backend::Overlay && self.backend == Backend::Dir;
+        // An overlay stacks on any rootfs that is a directory.
+        let stacks = target == Backend::Overlay && self.own_dir().is_some();
         if !target.capabilities().can_snapshot || (target != self.backend && !stacks) {
             return Err(Error::Unsupported {
                 backend: target.name(),

@@ -57,7 +57,7 @@ fn make_upper(upper: &Path, like: &Path) -> Result<()> {
 /// its lowers.
 fn stacked_lowers(src: &Rootfs) -> Result<Vec<PathBuf>> {
     match src.backend {
-        Backend::Dir => Ok(vec![src.path.clone()]),
+        Backend::Dir | Backend::Btrfs => Ok(vec![src.path.clone()]),
         Backend::Overlay => {
             let mut l = vec![src.path.clone()];
             l.extend(src.lowers.iter().cloned());
@@ -294,6 +294,16 @@ mod tests {
                 .starts_with("The btrfs backend cannot snapshot a dir rootfs"),
             "{err}"
         );
+        let sub = Rootfs::parse("btrfs:/var/lib/enclos/b1/rootfs").unwrap();
+        assert_eq!(
+            sub.clone_backend(CloneKind::Snapshot, Some(Backend::Overlay))
+                .unwrap(),
+            Backend::Overlay
+        );
+        let lv = Rootfs::parse("lvm:/dev/lxc/l1").unwrap();
+        assert!(lv
+            .clone_backend(CloneKind::Snapshot, Some(Backend::Overlay))
+            .is_err());
         assert_eq!(
             base.clone_backend(CloneKind::Copy, Some(Backend::Loop))
                 .unwrap(),
