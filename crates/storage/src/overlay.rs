@@ -363,6 +363,48 @@ mod tests {
     }
 
     #[test]
+    fn an_overlay_copied_into_dir_is_flattened() {
+        if !enclos_testkit::require_root("an_overlay_copied_into_dir_is_flattened") {
+            return;
+        }
+        let (tmp, _base, c1, c2) = two_levels();
+        fs::write(c1.path.join("from-c1"), "c1\n").unwrap();
+        let d = tmp.path().join("flat");
+        fs::create_dir(&d).unwrap();
+        let (src, dest) = (c2.clone(), Dest::new(&d));
+        let flat = std::thread::spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+            let none: Option<&str> = None;
+            nix::mount::mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none).unwrap();
+            src.clone_to(
+                &dest,
+                CloneKind::Copy,
+                Some(Backend::Dir),
+                &CreateOptions::default(),
+            )
+            .unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(flat.backend, Backend::Dir);
+        assert_eq!(
+            fs::read_to_string(flat.path.join("etc/hostname")).unwrap(),
+            "base\n"
+        );
+        assert_eq!(
+            fs::read_to_string(flat.path.join("from-c1")).unwrap(),
+            "c1\n"
+        );
+        // Only the rootfs is left in the new directory: no mount point,
+        // and no record of a parent (a flat copy depends on nothing).
+        let names: Vec<_> = fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["rootfs"]);
+    }
+
+    #[test]
     fn an_overlay_copy_copies_the_upper_layer_only() {
         let (tmp, base, c1, _c2) = two_levels();
         fs::write(c1.path.join("mine"), "c1\n").unwrap();
