@@ -1,7 +1,7 @@
 //! Writing an export: the container's files as tar members, streamed
 //! through the hash and the compressor to any writer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -133,9 +133,13 @@ pub fn export<W: Write>(
         archive: opts.archive.clone(),
         source,
     };
-    let mut total = tree_bytes(&src.rootfs)?;
+    let mut seen = HashSet::new();
+    let mut total = file_bytes(&src.config) + tree_bytes(&src.rootfs, &mut seen)?;
     for s in &src.snapshots {
-        total += tree_bytes(&s.rootfs)?;
+        for f in ["config", "ts", "comment"] {
+            total += file_bytes(&s.dir.join(f));
+        }
+        total += tree_bytes(&s.rootfs, &mut seen)?;
     }
     let manifest = Manifest {
         format: "enclos-export".into(),
@@ -191,8 +195,17 @@ pub fn export<W: Write>(
     Ok(summary)
 }
 
-/// The bytes of regular files under `root`, on its filesystem.
-fn tree_bytes(root: &Path) -> Result<u64> {
+/// The size of a regular file (0 for anything else).
+fn file_bytes(path: &Path) -> u64 {
+    fs::symlink_metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map_or(0, |m| m.len())
+}
+
+/// The bytes of regular files under `root`, on its filesystem, each
+/// hard-linked file once (`seen`).
+fn tree_bytes(root: &Path, seen: &mut HashSet<(u64, u64)>) -> Result<u64> {
     let meta = fs::symlink_metadata(root).map_err(crate::error::io_err("read", root))?;
     let mut total = 0;
     let mut stack = vec![root.to_path_buf()];
@@ -200,10 +213,10 @@ fn tree_bytes(root: &Path) -> Result<u64> {
         let entries = fs::read_dir(&dir).map_err(crate::error::io_err("list", &dir))?;
         for e in entries {
             let e = e.map_err(crate::error::io_err("list", &dir))?;
-            let m = e.metadata().map_err(crate::error::io_err("read", &e.path()))?;
+            let m = fs::symlink_metadata(e.path()).map_err(crate::error::io_err("read", &e.path()))?;
             if m.is_dir() && m.dev() == meta.dev() {
                 stack.push(e.path());
-            } else if m.is_file() {
+            } else if m.is_file() && (m.nlink() == 1 || seen.insert((m.dev(), m.ino()))) {
                 total += m.len();
             }
         }
