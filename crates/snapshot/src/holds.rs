@@ -96,7 +96,10 @@ mod tests {
                 c2.display()
             )
         );
-        assert!(check_destroy(&base, true).is_err(), "-s does not take clones");
+        assert!(
+            check_destroy(&base, true).is_err(),
+            "-s does not take clones"
+        );
         clones::forget_parent(&c2).unwrap();
         check_destroy(&base, true).unwrap();
         assert!(!base.join("lxc_snapshots").exists());

@@ -275,7 +275,10 @@ mod tests {
         assert_eq!(snap.timestamp.unwrap(), format_ts(when));
         assert_eq!(fs::read(c1.join("snaps/snap0/ts")).unwrap().len(), 19);
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(c1.join("snaps/snap0")).unwrap().permissions().mode();
+        let mode = fs::metadata(c1.join("snaps/snap0"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o770 & !umask());
     }
 

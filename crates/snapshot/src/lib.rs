@@ -11,12 +11,12 @@ pub mod stage;
 mod ts;
 
 pub use archive::{
-    export, import, Compression, ExportOptions, ExportSource, ExportSummary, Format,
-    ImportOptions, Imported, Manifest, Progress, SnapshotSource, CHECKSUM, MANIFEST,
+    export, import, Compression, ExportOptions, ExportSource, ExportSummary, Format, ImportOptions,
+    Imported, Manifest, Progress, SnapshotSource, CHECKSUM, MANIFEST,
 };
 pub use error::{Error, Result};
 pub use holds::{check_destroy, holders, Holders};
-pub use layout::{list, find, snaps_dir, NewSnapshot, Snapshot};
+pub use layout::{find, list, snaps_dir, NewSnapshot, Snapshot};
 pub use restore::Restore;
 pub use rewrite::{rewrite_config, Rename, Rewritten};
 pub use ts::{format_ts, is_ts};

@@ -92,7 +92,10 @@ impl Restore {
         };
         let out = rewrite_config(&self.config_text, &self.snapshot.config_path(), &rename)?;
         for (from, to) in &out.files {
-            let to = self.staged.dir().join(to.strip_prefix(&target).unwrap_or(to));
+            let to = self
+                .staged
+                .dir()
+                .join(to.strip_prefix(&target).unwrap_or(to));
             if let Some(parent) = to.parent() {
                 fs::create_dir_all(parent).map_err(io_err("create", parent))?;
             }
@@ -155,7 +158,10 @@ mod tests {
                 target.display()
             )
         );
-        assert_eq!(fs::read_to_string(target.join("rootfs/etc/hostname")).unwrap(), "c1\n");
+        assert_eq!(
+            fs::read_to_string(target.join("rootfs/etc/hostname")).unwrap(),
+            "c1\n"
+        );
         assert!(matches!(
             Restore::begin(&c1, "snap0", &target),
             Err(Error::Exists { .. })

@@ -68,7 +68,12 @@ pub fn rewrite_config(text: &str, origin: &Path, r: &Rename) -> Result<Rewritten
     Ok(Rewritten { text: out, files })
 }
 
-fn rewrite_line(line: &str, from: &[&Path], to: &Path, files: &mut Vec<(PathBuf, PathBuf)>) -> String {
+fn rewrite_line(
+    line: &str,
+    from: &[&Path],
+    to: &Path,
+    files: &mut Vec<(PathBuf, PathBuf)>,
+) -> String {
     let trimmed = line.trim_start();
     let Some((key, value)) = trimmed.split_once('=') else {
         return line.to_string();
@@ -192,7 +197,10 @@ mod tests {
                 c1 = c1.display()
             )
         );
-        assert_eq!(out.files, vec![(snap0.join("hook.sh"), new.join("hook.sh"))]);
+        assert_eq!(
+            out.files,
+            vec![(snap0.join("hook.sh"), new.join("hook.sh"))]
+        );
     }
 
     #[test]
@@ -209,6 +217,9 @@ mod tests {
             out.text,
             "lxc.uts.name = c1\nlxc.rootfs.path = dir:/l/c1/snaps/snap0/rootfs\n"
         );
-        assert_eq!(rootfs_of(&out.text).unwrap(), "dir:/l/c1/snaps/snap0/rootfs");
+        assert_eq!(
+            rootfs_of(&out.text).unwrap(),
+            "dir:/l/c1/snaps/snap0/rootfs"
+        );
     }
 }

@@ -219,7 +219,10 @@ mod tests {
         let err = Staged::begin(&target, "import", 0o755).unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("Another import of {} is in progress; wait for it to end", target.display())
+            format!(
+                "Another import of {} is in progress; wait for it to end",
+                target.display()
+            )
         );
         assert!(clean_dead(tmp.path()).unwrap().is_empty());
         // A dead attempt: the directory is there, nobody holds its lock.

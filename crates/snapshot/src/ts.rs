@@ -65,6 +65,9 @@ mod tests {
         // Under TZ=UTC the epoch is 1970:01:01 00:00:00; the test only
         // checks the fields line up, whatever this host's zone is.
         let ts = format_ts(UNIX_EPOCH + std::time::Duration::from_secs(86_400 * 365));
-        assert!(ts.starts_with("1971:01:0") || ts.starts_with("1970:12:31"), "{ts}");
+        assert!(
+            ts.starts_with("1971:01:0") || ts.starts_with("1970:12:31"),
+            "{ts}"
+        );
     }
 }

@@ -24,12 +24,12 @@ fn cap_net_raw() -> Vec<u8> {
     v
 }
 
-/// An access ACL `user::rw-,user:1000:r--,group::r--,mask::r--,other::r--`.
+/// An access ACL `user::rw-,user:10:r--,group::r--,mask::r--,other::r--`.
 fn acl() -> Vec<u8> {
     let mut v = 2u32.to_le_bytes().to_vec();
     for (tag, perm, id) in [
         (1u16, 6u16, u32::MAX),
-        (2, 4, 1000),
+        (2, 4, 10), // 10 is a newline byte: pax values are binary
         (4, 4, u32::MAX),
         (0x10, 4, u32::MAX),
         (0x20, 4, u32::MAX),
@@ -74,8 +74,20 @@ fn make_container(lxc: &Path) -> PathBuf {
     xattr::set(r.join("shared"), "system.posix_acl_access", &acl()).unwrap();
     xattr::set(r.join("etc/hostname"), "user.note", b"kept").unwrap();
     use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-    mknod(&r.join("dev/null"), SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(1, 3)).unwrap();
-    mknod(&r.join("dev/initctl"), SFlag::S_IFIFO, Mode::from_bits_truncate(0o600), 0).unwrap();
+    mknod(
+        &r.join("dev/null"),
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(0o666),
+        makedev(1, 3),
+    )
+    .unwrap();
+    mknod(
+        &r.join("dev/initctl"),
+        SFlag::S_IFIFO,
+        Mode::from_bits_truncate(0o600),
+        0,
+    )
+    .unwrap();
     fs::hard_link(r.join("etc/hostname"), r.join("etc/hostname.link")).unwrap();
     std::os::unix::fs::symlink("../etc/hostname", r.join("dev/hn")).unwrap();
     let f = fs::File::create(r.join("sparse.img")).unwrap();
@@ -126,7 +138,10 @@ fn describe(root: &Path) -> Vec<String> {
             line += &format!(" {:?}", fs::read(&p).unwrap());
         }
         if m.is_dir() {
-            let mut kids: Vec<_> = fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()).collect();
+            let mut kids: Vec<_> = fs::read_dir(&p)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
             kids.sort();
             stack.extend(kids);
         }
@@ -145,18 +160,28 @@ fn export_import_round_trip_keeps_everything() {
     let c1 = make_container(tmp.path());
     let mut archive = Vec::new();
     let mut last = None;
-    let summary = export(&source(&c1), &mut archive, &ExportOptions::default(), &mut |p| {
-        last = Some(p)
-    })
+    let summary = export(
+        &source(&c1),
+        &mut archive,
+        &ExportOptions::default(),
+        &mut |p| last = Some(p),
+    )
     .unwrap();
     let last = last.unwrap();
     assert_eq!(Some(last.done), last.total);
     assert_eq!(summary.payload_bytes, last.done);
-    assert!(archive.len() < 1 << 20, "the holes are not in the archive: {}", archive.len());
+    assert!(
+        archive.len() < 1 << 20,
+        "the holes are not in the archive: {}",
+        archive.len()
+    );
 
     let c2 = tmp.path().join("c2");
     let mut seen = None;
-    let imported = import(&archive[..], &c2, &ImportOptions::default(), &mut |p| seen = Some(p)).unwrap();
+    let imported = import(&archive[..], &c2, &ImportOptions::default(), &mut |p| {
+        seen = Some(p)
+    })
+    .unwrap();
     assert_eq!(imported.format, Format::Export);
     assert_eq!(imported.compression, "zstd");
     assert_eq!(seen.unwrap().total, Some(summary.payload_bytes));
@@ -164,13 +189,23 @@ fn export_import_round_trip_keeps_everything() {
     let r2 = c2.join("rootfs");
     let sparse = fs::metadata(r2.join("sparse.img")).unwrap();
     assert_eq!(sparse.len(), SPARSE);
-    assert!(sparse.blocks() * 512 < 1 << 20, "{} blocks", sparse.blocks());
+    assert!(
+        sparse.blocks() * 512 < 1 << 20,
+        "{} blocks",
+        sparse.blocks()
+    );
     assert_eq!(
         fs::metadata(r2.join("etc/hostname")).unwrap().ino(),
         fs::metadata(r2.join("etc/hostname.link")).unwrap().ino()
     );
-    assert!(fs::metadata(r2.join("dev/null")).unwrap().file_type().is_char_device());
-    assert_eq!(fs::metadata(r2.join("bin-su")).unwrap().mode() & 0o7777, 0o4755);
+    assert!(fs::metadata(r2.join("dev/null"))
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    assert_eq!(
+        fs::metadata(r2.join("bin-su")).unwrap().mode() & 0o7777,
+        0o4755
+    );
     assert_eq!(
         xattr::get(r2.join("ping"), "security.capability").unwrap(),
         Some(cap_net_raw())
@@ -194,7 +229,11 @@ fn snapshots_go_along_on_request() {
     let tmp = tempfile::tempdir().unwrap();
     let c1 = tmp.path().join("c1");
     fs::create_dir_all(c1.join("rootfs")).unwrap();
-    fs::write(c1.join("config"), format!("lxc.rootfs.path = dir:{}/rootfs\n", c1.display())).unwrap();
+    fs::write(
+        c1.join("config"),
+        format!("lxc.rootfs.path = dir:{}/rootfs\n", c1.display()),
+    )
+    .unwrap();
     let snap = enclos_snapshot::NewSnapshot::begin(&c1).unwrap();
     let final_dir = snap.final_dir().to_path_buf();
     snap.write_config(&format!(
@@ -220,7 +259,10 @@ fn snapshots_go_along_on_request() {
     let snaps = enclos_snapshot::list(&c2).unwrap();
     assert_eq!(snaps[0].comment.as_deref(), Some("before\n"));
     assert_eq!(snaps[0].timestamp, snap.timestamp);
-    assert_eq!(fs::read_to_string(c2.join("snaps/snap0/rootfs/old")).unwrap(), "then\n");
+    assert_eq!(
+        fs::read_to_string(c2.join("snaps/snap0/rootfs/old")).unwrap(),
+        "then\n"
+    );
     assert_eq!(
         fs::read_to_string(c2.join("snaps/snap0/config")).unwrap(),
         format!(
@@ -263,17 +305,33 @@ fn a_damaged_archive_is_refused_and_leaves_nothing() {
     let err = import(&archive[..], &c2, &opts, &mut |_| {}).unwrap_err();
     assert!(matches!(err, Error::Checksum { .. }), "{err}");
     assert!(
-        err.to_string().starts_with("Archive c1.tar is damaged: its checksum says "),
+        err.to_string()
+            .starts_with("Archive c1.tar is damaged: its checksum says "),
         "{err}"
     );
     assert_nothing_left(tmp.path(), &["c1"]);
 
     // Cut short: the checksum member is missing.
     let mut whole = Vec::new();
-    export(&source(&c1), &mut whole, &ExportOptions { compression: Compression::None, ..Default::default() }, &mut |_| {}).unwrap();
-    let at = whole.windows(20).rposition(|w| w == b"enclos-export.sha256").unwrap();
+    export(
+        &source(&c1),
+        &mut whole,
+        &ExportOptions {
+            compression: Compression::None,
+            ..Default::default()
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let at = whole
+        .windows(20)
+        .rposition(|w| w == b"enclos-export.sha256")
+        .unwrap();
     let err = import(&whole[..at - 1], &c2, &opts, &mut |_| {}).unwrap_err();
-    assert!(err.to_string().contains("truncated") || matches!(err, Error::ArchiveIo { .. }), "{err}");
+    assert!(
+        err.to_string().contains("truncated") || matches!(err, Error::ArchiveIo { .. }),
+        "{err}"
+    );
     assert_nothing_left(tmp.path(), &["c1"]);
 
     // A flipped byte in a compressed archive: zstd's own checksum.
@@ -311,7 +369,13 @@ fn a_full_disk_fails_the_import_cleanly() {
     }
     drop(f);
     let mut archive = Vec::new();
-    export(&source(&c1), &mut archive, &ExportOptions::default(), &mut |_| {}).unwrap();
+    export(
+        &source(&c1),
+        &mut archive,
+        &ExportOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
 
     let lxc = tmp.path().join("small");
     fs::create_dir(&lxc).unwrap();
@@ -324,8 +388,19 @@ fn a_full_disk_fails_the_import_cleanly() {
     )
     .unwrap();
     let _guard = Tmpfs(lxc.clone());
-    let err = import(&archive[..], &lxc.join("c2"), &ImportOptions::default(), &mut |_| {}).unwrap_err();
-    let chain = format!("{err}: {}", std::error::Error::source(&err).map(|s| s.to_string()).unwrap_or_default());
+    let err = import(
+        &archive[..],
+        &lxc.join("c2"),
+        &ImportOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    let chain = format!(
+        "{err}: {}",
+        std::error::Error::source(&err)
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    );
     assert!(chain.contains("No space left on device"), "{chain}");
     assert_nothing_left(&lxc, &[]);
 }
@@ -338,7 +413,10 @@ fn the_courses_plain_tar_imports() {
     let tmp = tempfile::tempdir().unwrap();
     let c1 = make_container(tmp.path());
     fs::remove_file(c1.join("rootfs/sparse.img")).unwrap();
-    for (flag, name, compression) in [("czf", "backup.tar.gz", "gzip"), ("cf", "backup.tar", "none")] {
+    for (flag, name, compression) in [
+        ("czf", "backup.tar.gz", "gzip"),
+        ("cf", "backup.tar", "none"),
+    ] {
         let archive = tmp.path().join(name);
         let status = Command::new("tar")
             .args(["--xattrs", "--xattrs-include=*", "--acls", "-C"])
@@ -359,10 +437,16 @@ fn the_courses_plain_tar_imports() {
         .unwrap();
         assert_eq!(imported.format, Format::PlainTar);
         assert_eq!(imported.compression, compression);
-        assert_eq!(describe(&target.join("rootfs")), describe(&c1.join("rootfs")));
+        assert_eq!(
+            describe(&target.join("rootfs")),
+            describe(&c1.join("rootfs"))
+        );
         let config = fs::read_to_string(target.join("config")).unwrap();
         assert!(
-            config.contains(&format!("lxc.rootfs.path = dir:{}/rootfs\n", target.display())),
+            config.contains(&format!(
+                "lxc.rootfs.path = dir:{}/rootfs\n",
+                target.display()
+            )),
             "{config}"
         );
     }

@@ -213,7 +213,8 @@ fn tree_bytes(root: &Path, seen: &mut HashSet<(u64, u64)>) -> Result<u64> {
         let entries = fs::read_dir(&dir).map_err(crate::error::io_err("list", &dir))?;
         for e in entries {
             let e = e.map_err(crate::error::io_err("list", &dir))?;
-            let m = fs::symlink_metadata(e.path()).map_err(crate::error::io_err("read", &e.path()))?;
+            let m =
+                fs::symlink_metadata(e.path()).map_err(crate::error::io_err("read", &e.path()))?;
             if m.is_dir() && m.dev() == meta.dev() {
                 stack.push(e.path());
             } else if m.is_file() && (m.nlink() == 1 || seen.insert((m.dev(), m.ino()))) {
@@ -302,7 +303,8 @@ impl<W: Write> Writer<'_, W> {
             let mut h = header(meta);
             h.set_entry_type(EntryType::Directory);
             h.set_size(0);
-            self.builder.append_data(&mut h, format!("{name}/"), io::empty())
+            self.builder
+                .append_data(&mut h, format!("{name}/"), io::empty())
         } else if ft.is_symlink() {
             let target = fs::read_link(path).map_err(crate::error::io_err("read", path))?;
             let mut h = header(meta);
@@ -381,7 +383,8 @@ impl<W: Write> Writer<'_, W> {
         h.set_entry_type(EntryType::XHeader);
         h.set_mode(0o644);
         h.set_size(records.len() as u64);
-        self.builder.append_data(&mut h, "././@PaxHeader", &records[..])
+        self.builder
+            .append_data(&mut h, "././@PaxHeader", &records[..])
     }
 }
 

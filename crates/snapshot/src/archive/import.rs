@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use super::digest::{LagState, LaggingHashReader};
+use super::paxtap::{PaxTap, TapState};
 use super::unpack::{member_path, Unpacker};
 use super::{Manifest, Progress, CHECKSUM, MANIFEST};
 use crate::error::{io_err, Error, Result};
@@ -58,9 +59,15 @@ fn decoder<'a, R: Read + 'a>(input: R) -> std::io::Result<(Box<dyn Read + 'a>, &
     let mut input = BufReader::with_capacity(1 << 16, input);
     let head = input.fill_buf()?;
     Ok(if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        (Box::new(zstd::stream::read::Decoder::with_buffer(input)?), "zstd")
+        (
+            Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
+            "zstd",
+        )
     } else if head.starts_with(&[0x1f, 0x8b]) {
-        (Box::new(flate2::bufread::MultiGzDecoder::new(input)), "gzip")
+        (
+            Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+            "gzip",
+        )
     } else {
         (Box::new(input), "none")
     })
@@ -90,9 +97,10 @@ pub fn import<R: Read>(
     let staged = Staged::begin(target_dir, "import", 0o770)?;
     let (decoded, compression) = decoder(input).map_err(rerr)?;
     let (reader, hash) = LaggingHashReader::new(decoded);
+    let (reader, tap) = PaxTap::new(reader);
     let mut tar = tar::Archive::new(reader);
     let mut unpacker = Unpacker::new(staged.dir(), archive);
-    let read = read_members(&mut tar, &mut unpacker, &hash, archive, progress)?;
+    let read = read_members(&mut tar, &mut unpacker, (&hash, &tap), archive, progress)?;
     unpacker.finish()?;
     let root = hoist_single_dir(staged.dir(), archive)?;
     fix_configs(&root, staged.dir(), target_dir, read.manifest.as_ref())?;
@@ -119,7 +127,7 @@ struct Read_ {
 fn read_members<R: Read>(
     tar: &mut tar::Archive<R>,
     unpacker: &mut Unpacker<'_>,
-    hash: &Rc<RefCell<LagState>>,
+    (hash, tap): (&Rc<RefCell<LagState>>, &Rc<RefCell<TapState>>),
     archive: &str,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Read_> {
@@ -177,7 +185,8 @@ fn read_members<R: Read>(
             *done += n;
             progress(Progress { done: *done, total });
         };
-        unpacker.member(&rel, &mut entry, &mut on_data)?;
+        let pax = tap.borrow_mut().current.take();
+        unpacker.member(&rel, &mut entry, pax.as_deref(), &mut on_data)?;
     }
     if out.manifest.is_some() && !checked {
         return Err(bad(
@@ -198,19 +207,22 @@ fn hoist_single_dir(root: &Path, archive: &str) -> Result<PathBuf> {
         .map_err(io_err("list", root))?
         .flatten()
         .collect();
-    let single = match entries.as_slice() {
-        [one] if one.path().join("config").is_file() => one.path(),
-        _ => {
-            return Err(Error::Archive {
+    let single =
+        match entries.as_slice() {
+            [one] if one.path().join("config").is_file() => one.path(),
+            _ => return Err(Error::Archive {
                 archive: archive.to_string(),
-                reason: "it holds no container: no 'config' at its top (expected config and rootfs/)"
-                    .into(),
-            })
-        }
-    };
+                reason:
+                    "it holds no container: no 'config' at its top (expected config and rootfs/)"
+                        .into(),
+            }),
+        };
     let moved = root.join(".enclos-hoist");
     fs::rename(&single, &moved).map_err(io_err("move", &single))?;
-    for e in fs::read_dir(&moved).map_err(io_err("list", &moved))?.flatten() {
+    for e in fs::read_dir(&moved)
+        .map_err(io_err("list", &moved))?
+        .flatten()
+    {
         fs::rename(e.path(), root.join(e.file_name())).map_err(io_err("move", &e.path()))?;
     }
     fs::remove_dir(&moved).map_err(io_err("remove", &moved))?;

@@ -20,6 +20,7 @@
 mod digest;
 mod export;
 mod import;
+mod paxtap;
 mod unpack;
 
 use serde::{Deserialize, Serialize};

@@ -3,9 +3,9 @@
 //! set-id bits and file capabilities, so it goes first). Paths that would
 //! leave the directory are refused; holes are seeked over, never written.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
@@ -92,9 +92,10 @@ impl<'a> Unpacker<'a> {
         &mut self,
         rel: &Path,
         entry: &mut tar::Entry<R>,
+        pax: Option<&[u8]>,
         on_data: &mut dyn FnMut(u64),
     ) -> Result<u64> {
-        let xattrs = pax_xattrs(entry).map_err(self.err(rel))?;
+        let xattrs = pax_xattrs(pax.unwrap_or_default());
         let path = self.parents(rel)?;
         let h = entry.header().clone();
         let kind = h.entry_type();
@@ -133,7 +134,8 @@ impl<'a> Unpacker<'a> {
             }
             _ => return Ok(0),
         }
-        self.metadata(&path, &h, kind, &xattrs).map_err(self.err(rel))?;
+        self.metadata(&path, &h, kind, &xattrs)
+            .map_err(self.err(rel))?;
         Ok(bytes)
     }
 
@@ -174,18 +176,15 @@ impl<'a> Unpacker<'a> {
     }
 }
 
-/// The `SCHILY.xattr.*` records of a member.
-fn pax_xattrs<R: Read>(entry: &mut tar::Entry<R>) -> io::Result<Vec<(String, Vec<u8>)>> {
-    let mut out = Vec::new();
-    if let Some(exts) = entry.pax_extensions()? {
-        for ext in exts {
-            let ext = ext?;
-            if let Some(key) = ext.key().ok().and_then(|k| k.strip_prefix("SCHILY.xattr.")) {
-                out.push((key.to_string(), ext.value_bytes().to_vec()));
-            }
-        }
-    }
-    Ok(out)
+/// The `SCHILY.xattr.*` records of a member's pax data.
+fn pax_xattrs(pax: &[u8]) -> Vec<(String, Vec<u8>)> {
+    super::paxtap::records(pax)
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let key = std::str::from_utf8(k).ok()?.strip_prefix("SCHILY.xattr.")?;
+            Some((key.to_string(), v.to_vec()))
+        })
+        .collect()
 }
 
 fn link_target<R: Read>(entry: &tar::Entry<R>) -> io::Result<PathBuf> {
@@ -303,7 +302,10 @@ mod tests {
     #[test]
     fn member_paths_stay_inside() {
         let p = |s: &str| member_path("a.tar", s.as_bytes());
-        assert_eq!(p("./rootfs/etc").unwrap(), Some(PathBuf::from("rootfs/etc")));
+        assert_eq!(
+            p("./rootfs/etc").unwrap(),
+            Some(PathBuf::from("rootfs/etc"))
+        );
         assert_eq!(p("/config").unwrap(), Some(PathBuf::from("config")));
         assert_eq!(p("./").unwrap(), None);
         let err = p("rootfs/../../etc/passwd").unwrap_err().to_string();
@@ -324,6 +326,9 @@ mod tests {
         assert_eq!(size, 8 << 20);
         assert_eq!(fs::read(&path).unwrap(), data);
         let blocks = fs::metadata(&path).unwrap().blocks();
-        assert!(blocks * 512 < 1 << 20, "{blocks} blocks for 2 bytes of data");
+        assert!(
+            blocks * 512 < 1 << 20,
+            "{blocks} blocks for 2 bytes of data"
+        );
     }
 }
