@@ -76,6 +76,9 @@ pub struct ExportSummary {
     pub skipped: Vec<PathBuf>,
 }
 
+/// The bytes each zstd worker compresses at a time.
+const JOB_SIZE: u32 = 2 << 20;
+
 /// The compressor, or not.
 enum Sink<W: Write> {
     Zstd(zstd::stream::write::Encoder<'static, W>),
@@ -106,6 +109,9 @@ impl<W: Write> Sink<W> {
                 e.include_checksum(true)?;
                 if opts.threads > 0 {
                     e.multithread(opts.threads)?;
+                    // Small jobs keep the workers' buffers (a few times
+                    // the job each) within the memory bound.
+                    e.set_parameter(zstd::stream::raw::CParameter::JobSize(JOB_SIZE))?;
                 }
                 Sink::Zstd(e)
             }
