@@ -18,7 +18,7 @@ pub enum Error {
     #[error("Another {what} of {path} is in progress; wait for it to end")]
     Busy { what: &'static str, path: PathBuf },
 
-    #[error("{path} already exists; choose another name, or destroy it first")]
+    #[error("Directory {path} already exists; choose another name, or destroy it first")]
     Exists { path: PathBuf },
 
     #[error("Snapshot {name} of {dir} does not exist; list them with `snapshot -L`")]
@@ -27,7 +27,7 @@ pub enum Error {
     #[error("Invalid snapshot name '{name}': snapshots are named snapN (snap0, snap1 ...)")]
     BadName { name: String },
 
-    #[error("{dir} cannot be destroyed: {}; destroy them first, or use -s for the snapshots", held.join(", "))]
+    #[error("Container {dir} cannot be destroyed: it has {}; destroy them first, or use -s for the snapshots", held.join(", "))]
     Held { dir: PathBuf, held: Vec<String> },
 
     #[error("Cannot read the archive {archive}: {reason}")]

@@ -91,7 +91,7 @@ mod tests {
         assert_eq!(
             err,
             format!(
-                "{} cannot be destroyed: snapshot snap0, clone {}; destroy them first, or use -s for the snapshots",
+                "Container {} cannot be destroyed: it has snapshot snap0, clone {}; destroy them first, or use -s for the snapshots",
                 base.display(),
                 c2.display()
             )

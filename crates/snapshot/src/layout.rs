@@ -188,6 +188,38 @@ impl NewSnapshot {
         fs::write(&path, text).map_err(io_err("write", &path))
     }
 
+    /// Writes the snapshot's config from its container's (`text`, read
+    /// from `container_dir/config`) for `rootfs`, the clone the caller
+    /// made in [`dir`](NewSnapshot::dir): `lxc.rootfs.path` names it at
+    /// its final place, the name is kept, paths inside the container's
+    /// directory move to the snapshot's and the hook scripts found there
+    /// are copied along, as LXC's snapshot (a clone that keeps the name)
+    /// does.
+    pub fn write_config_for(
+        &self,
+        text: &str,
+        container_dir: &Path,
+        rootfs: &enclos_storage::Rootfs,
+    ) -> Result<()> {
+        let rootfs = crate::restore::moved_rootfs(rootfs, self.dir(), self.final_dir());
+        let rename = crate::rewrite::Rename {
+            from: vec![container_dir.to_path_buf()],
+            to: self.final_dir().to_path_buf(),
+            uts_name: None,
+            rootfs: Some(rootfs.spec()),
+        };
+        let out = crate::rewrite::rewrite_config(text, &container_dir.join("config"), &rename)?;
+        for (from, to) in &out.files {
+            let rel = to.strip_prefix(self.final_dir()).unwrap_or(to);
+            let to = self.dir().join(rel);
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent).map_err(io_err("create", parent))?;
+            }
+            fs::copy(from, &to).map_err(io_err("copy", from))?;
+        }
+        self.write_config(&out.text)
+    }
+
     /// Copies the comment file (`-c FILE`).
     pub fn copy_comment(&self, file: &Path) -> Result<()> {
         let text = fs::read(file).map_err(io_err("read the comment file", file))?;
@@ -250,6 +282,39 @@ mod tests {
         // A gap is reused, as LXC does.
         fs::remove_dir_all(c1.join("snaps/snap0")).unwrap();
         assert_eq!(NewSnapshot::begin(&c1).unwrap().name(), "snap0");
+    }
+
+    #[test]
+    fn a_dir_snapshot_made_with_storage() {
+        use enclos_storage::{CloneKind, CreateOptions, Dest, Rootfs};
+        let (_tmp, c1) = container();
+        fs::create_dir_all(c1.join("rootfs/etc")).unwrap();
+        fs::write(c1.join("rootfs/etc/hostname"), "c1\n").unwrap();
+        fs::write(c1.join("hook.sh"), "#!/bin/sh\n").unwrap();
+        let text = format!(
+            "lxc.uts.name = c1\nlxc.rootfs.path = dir:{c}/rootfs\nlxc.hook.pre-start = {c}/hook.sh\n",
+            c = c1.display()
+        );
+        let s = NewSnapshot::begin(&c1).unwrap();
+        let dest = Dest::named(s.dir(), "c1_snap0");
+        let rootfs = Rootfs::dir(c1.join("rootfs"))
+            .clone_to(&dest, CloneKind::Copy, None, &CreateOptions::default())
+            .unwrap();
+        s.write_config_for(&text, &c1, &rootfs).unwrap();
+        s.commit().unwrap();
+        let snap0 = c1.join("snaps/snap0");
+        assert_eq!(
+            fs::read_to_string(snap0.join("config")).unwrap(),
+            format!(
+                "lxc.uts.name = c1\nlxc.rootfs.path = dir:{s}/rootfs\nlxc.hook.pre-start = {s}/hook.sh\n",
+                s = snap0.display()
+            )
+        );
+        assert_eq!(
+            fs::read_to_string(snap0.join("rootfs/etc/hostname")).unwrap(),
+            "c1\n"
+        );
+        assert!(snap0.join("hook.sh").is_file());
     }
 
     #[test]

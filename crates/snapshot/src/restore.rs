@@ -48,7 +48,7 @@ impl Restore {
             source: std::io::ErrorKind::NotFound.into(),
         })?;
         let source = Rootfs::parse(&spec)?;
-        let staged = Staged::begin(target_dir, "restore", 0o770)?;
+        let staged = Staged::begin(target_dir, "restore", 0o755)?;
         Ok(Restore {
             snapshot,
             container_dir: container_dir.to_path_buf(),

@@ -94,7 +94,7 @@ pub fn import<R: Read>(
         archive: archive.to_string(),
         source,
     };
-    let staged = Staged::begin(target_dir, "import", 0o770)?;
+    let staged = Staged::begin(target_dir, "import", 0o755)?;
     let (decoded, compression) = decoder(input).map_err(rerr)?;
     let (reader, hash) = LaggingHashReader::new(decoded);
     let (reader, tap) = PaxTap::new(reader);
