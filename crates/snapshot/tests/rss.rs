@@ -1,6 +1,6 @@
 //! Export and import stream: the peak memory stays bounded whatever the
 //! container's size. A container with `ENCLOS_RSS_TEST_MIB` MiB (default
-//! 256) of incompressible data is exported through a pipe straight into
+//! 128) of incompressible data is exported through a pipe straight into
 //! an import; the process's peak RSS must stay under 64 MiB.
 
 use std::fs;
@@ -22,7 +22,7 @@ fn export_and_import_stream_in_bounded_memory() {
     let mib: u64 = std::env::var("ENCLOS_RSS_TEST_MIB")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
+        .unwrap_or(128);
     let tmp = tempfile::tempdir().unwrap();
     let c1 = tmp.path().join("c1");
     fs::create_dir_all(c1.join("rootfs")).unwrap();
