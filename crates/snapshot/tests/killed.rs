@@ -1,6 +1,7 @@
 //! A snapshot or an import killed in the middle leaves no snapN and no
-//! container, and the next one removes its leftovers. The test runs itself again as the process to
-//! kill (`ENCLOS_SNAPSHOT_CHILD`).
+//! container, and the next one removes its leftovers. Each test runs
+//! itself again as the process to kill (`ENCLOS_SNAPSHOT_CHILD`,
+//! `ENCLOS_IMPORT_CHILD`).
 
 use std::fs;
 use std::io::Write;
