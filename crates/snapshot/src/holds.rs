@@ -20,12 +20,15 @@ pub struct Holders {
     pub snapshots: Vec<String>,
     /// The containers that stack on it, as `lxcpath/name`.
     pub clones: Vec<Dependent>,
+    /// Clones counted but not named: LXC's older `lxc_snapshots` held a
+    /// bare count, and LXC still refuses to destroy while it is not 0.
+    pub unnamed_clones: u32,
 }
 
 impl Holders {
     /// Whether nothing holds the container.
     pub fn is_empty(&self) -> bool {
-        self.snapshots.is_empty() && self.clones.is_empty()
+        self.snapshots.is_empty() && self.clones.is_empty() && self.unnamed_clones == 0
     }
 
     /// One line per holder: `snapshot snap0`, `clone /var/lib/enclos/c2`.
@@ -35,7 +38,9 @@ impl Holders {
             .clones
             .iter()
             .map(|c| format!("clone {}", c.dir().display()));
-        snaps.chain(clones).collect()
+        let unnamed = (self.unnamed_clones > 0)
+            .then(|| format!("{} clones recorded by LXC", self.unnamed_clones));
+        snaps.chain(clones).chain(unnamed).collect()
     }
 }
 
@@ -47,7 +52,16 @@ pub fn holders(container_dir: &Path) -> Result<Holders> {
             .map(|s| s.name)
             .collect(),
         clones: clones::dependents(container_dir)?,
+        unnamed_clones: old_count(container_dir),
     })
+}
+
+/// The count of LXC's older `lxc_snapshots` format (a lone number).
+fn old_count(container_dir: &Path) -> u32 {
+    std::fs::read_to_string(container_dir.join(clones::SNAPSHOTS_FILE))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Refuses (naming them) when snapshots or clones hold the container:
@@ -103,5 +117,9 @@ mod tests {
         clones::forget_parent(&c2).unwrap();
         check_destroy(&base, true).unwrap();
         assert!(!base.join("lxc_snapshots").exists());
+        // LXC's older format: a count.
+        fs::write(base.join("lxc_snapshots"), "2\n").unwrap();
+        let err = check_destroy(&base, true).unwrap_err().to_string();
+        assert!(err.contains("it has 2 clones recorded by LXC;"), "{err}");
     }
 }
