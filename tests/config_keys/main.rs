@@ -25,6 +25,7 @@ mod terminals;
 
 mod console;
 mod hooks;
+mod idmap;
 mod namespaces;
 mod signals;
 
@@ -51,6 +52,7 @@ const AREAS: &[&[Case]] = &[
     hooks::CASES,
     namespaces::CASES,
     signals::CASES,
+    idmap::CASES,
 ];
 
 /// A busybox container of `lab` with `keys` added at the end of its

@@ -130,22 +130,3 @@ fn apparmor_keys_are_one_warning_without_apparmor_and_refused_with_it() {
     );
     assert_eq!(lab.state(&n), "RUNNING");
 }
-
-#[test]
-fn idmap_is_refused_with_its_reason() {
-    if !require_root("idmap_is_refused_with_its_reason") {
-        return;
-    }
-    let lab = Lab::new();
-    let n = with_keys(
-        &lab,
-        "idm",
-        "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536",
-    );
-    let out = lab.enclos("start", &["-n", &n]);
-    assert_one_error_line(
-        &out,
-        "has lxc.idmap (an unprivileged container): enclos does not run those yet",
-    );
-    assert_eq!(cgroup_dirs(&n), Vec::<std::path::PathBuf>::new());
-}

@@ -7,6 +7,8 @@
 //!   controllers asked for: create, delete, attach, list processes, raw
 //!   keys, typed settings that pick the v1 or v2 file, freeze and thaw, and
 //!   statistics.
+//! - [`delegate`] and [`undelegate`]: subtrees a user owns
+//!   (`user/NAME/0`), as pam_cgfs makes them.
 //! - [`parse_owner`] and [`parse_mode`] read owners and modes as libcgroup's
 //!   tools take them.
 //!
@@ -34,6 +36,7 @@ struct ReadmeExample;
 mod attach;
 mod cgroup;
 mod create;
+mod delegate;
 mod delete;
 mod error;
 mod files;
@@ -49,6 +52,10 @@ pub use cgroup::{
     Populated,
 };
 pub use create::create_all;
+pub use delegate::{
+    delegate, delegated_dir, undelegate, DelegateError, Delegated, Delegation, DELEGATED_FILES,
+    SESSION, USERS_DIR,
+};
 pub use delete::delete_all;
 pub use error::{Error, Result};
 pub use files::{read_file, read_pids, write_file};
@@ -56,6 +63,6 @@ pub use layout::{
     normalize_path, parse_membership, read_membership, v2_name, Hierarchy, Kind, Layout,
     Membership, Version, MOUNTINFO, V1_CONTROLLERS,
 };
-pub use owner::{group_id, is_numeric_id, parse_mode, parse_owner, user_id};
+pub use owner::{group_id, is_numeric_id, parse_mode, parse_owner, user_id, PASSWD};
 pub use settings::{blkio_to_io_weight, shares_to_weight, weight_to_shares, FreezerState, Stats};
 pub use tree::{process_cmdline, walk, Node};

@@ -172,6 +172,13 @@ pub enum WarningKind {
     /// `lxc.include` of a directory (a path ending in `/`) that does not
     /// exist: nothing is included, as in LXC.
     MissingIncludeDir { path: PathBuf },
+    /// `lxc.include` of a file of LXC's system directory (`/etc/lxc`) that
+    /// is not there: enclos's file of the same name (`read`) was included
+    /// instead, or, for the system default, nothing.
+    LxcSystemInclude {
+        path: PathBuf,
+        read: Option<PathBuf>,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -191,6 +198,24 @@ impl fmt::Display for Warning {
                 write!(
                     f,
                     "Key '{key}' has no effect on a network of type '{net_type}'"
+                )
+            }
+            WarningKind::LxcSystemInclude {
+                path,
+                read: Some(read),
+            } => {
+                write!(
+                    f,
+                    "LXC's {} does not exist: included enclos's {} instead",
+                    path.display(),
+                    read.display()
+                )
+            }
+            WarningKind::LxcSystemInclude { path, read: None } => {
+                write!(
+                    f,
+                    "LXC's {} does not exist, nor does enclos's system default: nothing included from it",
+                    path.display()
                 )
             }
             WarningKind::MissingIncludeDir { path } => {

@@ -119,10 +119,8 @@ const APPARMOR: Support = Support::Reported(
 const SELINUX: Support = Support::Reported(
     "an SELinux setting: applied only on a host with SELinux; start warns when the host has none",
 );
-/// Read and checked; start refuses it with its reason.
-const IDMAP: Support = Support::Reported(
-    "an unprivileged container: start refuses it until enclos runs those (the unprivileged issue)",
-);
+/// An unprivileged container: init in a user namespace with these maps.
+const IDMAP: Support = Support::Supported;
 /// A network key of the types enclos does not set up yet: with `empty`
 /// or `none` it has no effect and the configuration warns about it.
 const NET_ONLY: Support = Support::Reported(

@@ -41,7 +41,31 @@ pub(crate) struct Parser {
     max_net: Option<u32>,
     /// The last `lxc.rootfs.backend`.
     pub rootfs_backend: Option<String>,
+    /// Where LXC's system files are, and where enclos keeps its own.
+    pub system_dirs: SystemDirs,
 }
+
+/// LXC's system configuration directory and enclos's, for includes of
+/// LXC's system files (see [`Parser::include`]).
+#[derive(Debug, Clone)]
+pub(crate) struct SystemDirs {
+    /// `/etc/lxc`.
+    pub lxc: PathBuf,
+    /// `/etc/enclos`.
+    pub enclos: PathBuf,
+}
+
+impl Default for SystemDirs {
+    fn default() -> Self {
+        SystemDirs {
+            lxc: PathBuf::from("/etc/lxc"),
+            enclos: PathBuf::from("/etc/enclos"),
+        }
+    }
+}
+
+/// The system default container configuration, in either directory.
+const DEFAULT_CONF: &str = "default.conf";
 
 impl Parser {
     /// Parses the text of the top-level file.
@@ -232,7 +256,24 @@ impl Parser {
         origin: &Origin,
         file: &Path,
     ) -> Result<Vec<Entry>, Error> {
-        let path = file.parent().unwrap_or(Path::new("")).join(value);
+        let mut path = file.parent().unwrap_or(Path::new("")).join(value);
+        match self.lxc_system_file(&path) {
+            LxcSystemFile::Present => {}
+            LxcSystemFile::ReadFrom(ours) => {
+                self.warn(
+                    origin,
+                    WarningKind::LxcSystemInclude {
+                        path: path.clone(),
+                        read: Some(ours.clone()),
+                    },
+                );
+                path = ours;
+            }
+            LxcSystemFile::Absent => {
+                self.warn(origin, WarningKind::LxcSystemInclude { path, read: None });
+                return Ok(Vec::new());
+            }
+        }
         let include_error = |source: io::Error| Error::Include {
             origin: origin.clone(),
             path: path.clone(),
@@ -268,6 +309,37 @@ impl Parser {
             entries.extend(self.include_file(&included, origin)?);
         }
         Ok(entries)
+    }
+
+    /// What to read for an include of `path` when it names a file of
+    /// LXC's system directory (`/etc/lxc/default.conf`, as the course's
+    /// `~/.config/lxc/default.conf` has it).
+    ///
+    /// Such an include means "the host's system configuration". enclos
+    /// keeps its own in `/etc/enclos`, and a host with enclos and no LXC
+    /// has no `/etc/lxc` at all, where LXC itself would refuse the include.
+    /// What a user of LXC expects is the system default of the tool they
+    /// run, so a file missing from `/etc/lxc` is read from the same place
+    /// in `/etc/enclos` when it is there. When it is in neither and it is
+    /// `default.conf`, nothing is included: the system default need not
+    /// exist (create reads none when `/etc/enclos/default.conf` is absent),
+    /// so an absent one is an empty one. Each case leaves a warning saying
+    /// what was read. Any other missing file stays an error, as in LXC.
+    fn lxc_system_file(&self, path: &Path) -> LxcSystemFile {
+        let Ok(rel) = path.strip_prefix(&self.system_dirs.lxc) else {
+            return LxcSystemFile::Present;
+        };
+        if rel.as_os_str().is_empty() || fs::symlink_metadata(path).is_ok() {
+            return LxcSystemFile::Present;
+        }
+        let ours = self.system_dirs.enclos.join(rel);
+        if fs::metadata(&ours).is_ok() {
+            LxcSystemFile::ReadFrom(ours)
+        } else if rel == Path::new(DEFAULT_CONF) {
+            LxcSystemFile::Absent
+        } else {
+            LxcSystemFile::Present
+        }
     }
 
     fn include_file(&mut self, path: &Path, origin: &Origin) -> Result<Vec<Entry>, Error> {
@@ -313,6 +385,17 @@ impl Parser {
         }
         Ok(())
     }
+}
+
+/// See [`Parser::lxc_system_file`].
+enum LxcSystemFile {
+    /// Not a file of LXC's system directory, or there: read as named (a
+    /// missing one is the usual error).
+    Present,
+    /// Missing there; enclos's file of the same name is read.
+    ReadFrom(PathBuf),
+    /// The system default, in neither directory: nothing to read.
+    Absent,
 }
 
 /// The entries of parsed lines, includes expanded in place.
@@ -457,5 +540,101 @@ mod tests {
     #[case("a # not a comment")]
     fn quoting_round_trips(#[case] value: &str) {
         assert_eq!(unquote(quote(value).trim()), value);
+    }
+
+    /// The course's `~/.config/lxc/default.conf`, read with the system
+    /// directories in a temporary tree.
+    const COURSE: &str = "lxc.include = /etc/lxc/default.conf\n\
+                          lxc.id_map = u 0 165536 65536\n\
+                          lxc.id_map = g 0 165536 65536\n";
+
+    /// Parses `COURSE` with `/etc/lxc` and `/etc/enclos` under `root`:
+    /// the entries (key = value) and the warnings' text.
+    fn course(root: &Path) -> (Vec<String>, Vec<String>) {
+        let dirs = SystemDirs {
+            lxc: root.join("etc/lxc"),
+            enclos: root.join("etc/enclos"),
+        };
+        let text = COURSE.replace("/etc/lxc", &dirs.lxc.display().to_string());
+        let mut parser = Parser {
+            system_dirs: dirs,
+            ..Parser::default()
+        };
+        let file = root.join("home/u/.config/lxc/default.conf");
+        let lines = parser.parse_top(&text, &file).unwrap();
+        let entries = flatten(lines)
+            .into_iter()
+            .map(|e| format!("{} = {}", e.key, e.value))
+            .collect();
+        let warnings = parser.warnings.iter().map(|w| w.to_string()).collect();
+        (entries, warnings)
+    }
+
+    #[test]
+    fn the_courses_file_loads_without_lxcs_system_default() {
+        let root = tempfile::tempdir().unwrap();
+        let (entries, warnings) = course(root.path());
+        let lxc_default = root.path().join("etc/lxc/default.conf");
+        assert_eq!(
+            entries,
+            [
+                format!("lxc.include = {}", lxc_default.display()),
+                "lxc.idmap = u 0 165536 65536".to_string(),
+                "lxc.idmap = g 0 165536 65536".to_string(),
+            ]
+        );
+        assert!(warnings[0].ends_with(&format!(
+            "default.conf:1: LXC's {} does not exist, nor does enclos's system default: nothing included from it",
+            lxc_default.display()
+        )), "{warnings:?}");
+        // The legacy key is read, with a warning naming the modern one.
+        assert!(
+            warnings[1].ends_with(
+                "default.conf:2: Legacy key 'lxc.id_map' read as 'lxc.idmap'; use 'lxc.idmap' instead"
+            ),
+            "{warnings:?}"
+        );
+        assert_eq!(warnings.len(), 3);
+    }
+
+    #[test]
+    fn enclos_system_default_stands_in_for_lxcs() {
+        let root = tempfile::tempdir().unwrap();
+        let ours = root.path().join("etc/enclos/default.conf");
+        fs::create_dir_all(ours.parent().unwrap()).unwrap();
+        fs::write(&ours, "lxc.net.0.type = empty\n").unwrap();
+        let (entries, warnings) = course(root.path());
+        assert_eq!(entries[1], "lxc.net.0.type = empty");
+        assert!(
+            warnings[0].contains(&format!("included enclos's {} instead", ours.display())),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn lxcs_own_file_wins_and_other_missing_files_stay_errors() {
+        let root = tempfile::tempdir().unwrap();
+        let theirs = root.path().join("etc/lxc/default.conf");
+        fs::create_dir_all(theirs.parent().unwrap()).unwrap();
+        fs::write(&theirs, "lxc.tty.max = 3\n").unwrap();
+        let ours = root.path().join("etc/enclos/default.conf");
+        fs::create_dir_all(ours.parent().unwrap()).unwrap();
+        fs::write(&ours, "lxc.tty.max = 9\n").unwrap();
+        let (entries, warnings) = course(root.path());
+        assert_eq!(entries[1], "lxc.tty.max = 3");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        let mut parser = Parser {
+            system_dirs: SystemDirs {
+                lxc: root.path().join("etc/lxc"),
+                enclos: root.path().join("etc/enclos"),
+            },
+            ..Parser::default()
+        };
+        let other = root.path().join("etc/lxc/other.conf");
+        let text = format!("lxc.include = {}\n", other.display());
+        let err = parser
+            .parse_top(&text, &root.path().join("config"))
+            .unwrap_err();
+        assert!(matches!(err, Error::Include { .. }), "{err:?}");
     }
 }

@@ -116,7 +116,12 @@ fn config_home() -> PathBuf {
     }
 }
 
-/// The default container configuration of the calling user.
+/// The default container configuration of the calling user:
+/// `lxc.default_config` of the system configuration if set, else
+/// `/etc/enclos/default.conf` for root and, for others,
+/// `$XDG_CONFIG_HOME/enclos/default.conf` (`~/.config/enclos/`), or,
+/// when that is absent and LXC's is there, `~/.config/lxc/default.conf`,
+/// which a user following LXC's documentation or the course writes.
 pub fn default_config_path() -> PathBuf {
     if let Some(p) = system_setting("lxc.default_config") {
         return PathBuf::from(p);
@@ -124,7 +129,19 @@ pub fn default_config_path() -> PathBuf {
     if nix::unistd::geteuid().is_root() {
         PathBuf::from(SYSTEM_DEFAULT_CONF)
     } else {
-        config_home().join("enclos/default.conf")
+        user_default_config(&config_home())
+    }
+}
+
+/// The user's default configuration under `config_home`: enclos's, else
+/// LXC's when only that one exists.
+fn user_default_config(config_home: &Path) -> PathBuf {
+    let ours = config_home.join("enclos/default.conf");
+    let lxcs = config_home.join("lxc/default.conf");
+    if !ours.exists() && lxcs.is_file() {
+        lxcs
+    } else {
+        ours
     }
 }
 
@@ -568,6 +585,20 @@ mod tests {
         fs::create_dir_all(tmp.path().join("notone")).unwrap();
         assert_eq!(list_names(tmp.path()).unwrap(), ["a", "b"]);
         assert!(list_names(&tmp.path().join("missing")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_users_lxc_default_config_is_read_when_enclos_has_none() {
+        let home = tempfile::tempdir().unwrap();
+        let ours = home.path().join("enclos/default.conf");
+        let lxcs = home.path().join("lxc/default.conf");
+        assert_eq!(user_default_config(home.path()), ours);
+        fs::create_dir_all(lxcs.parent().unwrap()).unwrap();
+        fs::write(&lxcs, "lxc.id_map = u 0 165536 65536\n").unwrap();
+        assert_eq!(user_default_config(home.path()), lxcs);
+        fs::create_dir_all(ours.parent().unwrap()).unwrap();
+        fs::write(&ours, "").unwrap();
+        assert_eq!(user_default_config(home.path()), ours);
     }
 
     #[test]

@@ -2,15 +2,17 @@
 
 use std::fs;
 use std::io::ErrorKind;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use enclos_config::Config;
+use enclos_idmap::{IdKind, IdMaps};
 use enclos_storage::{Backend, Rootfs};
-use enclos_templates::{Template, TemplateRequest};
+use enclos_templates::{Template, TemplateOutput, TemplateRequest};
 
 use crate::container::{default_config_path, storage_rootfs, Container};
 use crate::error::{io_err, Error, Result};
+use crate::userns::{run_mapped, with_caller};
 
 /// What `create` is asked.
 #[derive(Debug, Clone)]
@@ -43,6 +45,8 @@ struct Undo {
     /// outside the directory).
     rootfs: Option<Rootfs>,
     armed: bool,
+    /// The container's id maps: its files may belong to its root.
+    maps: IdMaps,
 }
 
 impl Drop for Undo {
@@ -51,9 +55,124 @@ impl Drop for Undo {
             if let Some(r) = &self.rootfs {
                 let _ = r.destroy_force();
             }
-            let _ = Rootfs::dir(&self.dir).destroy();
+            let dir = self.dir.clone();
+            let _ = remove_as_owner(&self.maps, "remove the half-made container", move || {
+                Rootfs::dir(&dir).destroy().map_err(Error::from)
+            });
         }
     }
+}
+
+/// Runs `remove`, which deletes files of a container; when it fails for a
+/// caller who is not root and the container has id maps, runs it again as
+/// the container's root in its user namespace, where the files the
+/// container's ids own can be removed.
+fn remove_as_owner(maps: &IdMaps, what: &str, remove: impl Fn() -> Result<()>) -> Result<()> {
+    match remove() {
+        Ok(()) => Ok(()),
+        Err(_) if !maps.is_empty() && !nix::unistd::geteuid().is_root() => {
+            run_mapped(
+                maps,
+                what,
+                |_| remove().map_err(|e| crate::error::chain(&e)),
+                &mut |_| {},
+            )?;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The configuration a create starts from: `-f`, else the user's default
+/// one when it exists.
+fn base_config(opts: &CreateOptions) -> Result<Option<Config>> {
+    let path = match &opts.config_file {
+        Some(f) => f.clone(),
+        None => {
+            let d = default_config_path();
+            if !d.is_file() {
+                return Ok(None);
+            }
+            d
+        }
+    };
+    let base = Config::load(&path)?;
+    for w in base.warnings() {
+        tracing::warn!("{w}");
+    }
+    Ok(Some(base))
+}
+
+/// Fills the rootfs with the template, and, for a container with id maps,
+/// gives its directory and rootfs to its root first, all as that root in
+/// its user namespace: what the template writes belongs to the container's
+/// ids on the host (165536 for root with `u 0 165536 65536`), as with
+/// lxc-create. The container's directory goes to the container's root and
+/// the caller's group (LXC's choice), mode 0770: both may enter it.
+fn fill_rootfs(
+    c: &Container,
+    rootfs: &Path,
+    template: Option<Template>,
+    req: TemplateRequest<'_>,
+    maps: &IdMaps,
+    progress: &mut dyn FnMut(&str),
+) -> Result<TemplateOutput> {
+    if maps.is_empty() {
+        return match template {
+            Some(t) => Ok(t.create(&req, progress)?),
+            None => Ok(TemplateOutput::default()),
+        };
+    }
+    let dir_gid = if nix::unistd::geteuid().is_root() {
+        Some(0)
+    } else {
+        with_caller(maps).container_id(IdKind::Gid, nix::unistd::getegid().as_raw())
+    };
+    let dir = c.dir();
+    let work = |lines: &mut crate::userns::Lines| {
+        let chown = |path: &Path, gid| {
+            std::os::unix::fs::chown(path, Some(0), gid).map_err(|e| {
+                format!(
+                    "Cannot give {} to the container's root: {e}",
+                    path.display()
+                )
+            })
+        };
+        chown(rootfs, Some(0))?;
+        chown(dir, dir_gid)?;
+        let Some(t) = template else { return Ok(()) };
+        let out = t
+            .create(&req, &mut |step| lines.send(&format!("S{step}")))
+            .map_err(|e| crate::error::chain(&e))?;
+        for (k, v) in &out.config {
+            lines.send(&format!("C{k}\t{v}"));
+        }
+        for note in &out.notes {
+            lines.send(&format!("N{note}"));
+        }
+        Ok(())
+    };
+    let mut out = TemplateOutput::default();
+    let what = match template {
+        Some(t) => format!("fill the rootfs with the {t} template"),
+        None => "give the rootfs to the container's root".to_string(),
+    };
+    run_mapped(
+        maps,
+        &what,
+        work,
+        &mut |line| match line.split_at(line.len().min(1)) {
+            ("S", step) => progress(step),
+            ("C", kv) => {
+                if let Some((k, v)) = kv.split_once('\t') {
+                    out.config.push((k.to_string(), v.to_string()));
+                }
+            }
+            ("N", note) => out.notes.push(note.to_string()),
+            _ => {}
+        },
+    )?;
+    Ok(out)
 }
 
 /// Creates the container `name` in `lxcpath`: its directory, rootfs (by
@@ -72,17 +191,8 @@ pub fn create(
         .as_deref()
         .map(|t| t.parse::<Template>())
         .transpose()?;
-    let base = match &opts.config_file {
-        Some(f) => Some(Config::load(f)?),
-        None => {
-            let d = default_config_path();
-            if d.is_file() {
-                Some(Config::load(&d)?)
-            } else {
-                None
-            }
-        }
-    };
+    let base = base_config(opts)?;
+    let maps = base.as_ref().map(|b| b.idmaps()).unwrap_or_default();
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o755)
@@ -103,25 +213,32 @@ pub fn create(
         dir: c.dir().to_path_buf(),
         rootfs: None,
         armed: true,
+        maps: maps.clone(),
     };
+    if !maps.is_empty() {
+        // The caller's group keeps access once the directory is the
+        // container root's (fill_rootfs): 0770 whatever the umask.
+        fs::set_permissions(c.dir(), fs::Permissions::from_mode(0o770))
+            .map_err(io_err("set the mode of", c.dir()))?;
+    }
     let rootfs = Rootfs::create(opts.backend, c.dir())?;
     undo.rootfs = Some(rootfs.clone());
     let mut config = Config::with_path(c.config_path());
     if let Some(base) = &base {
-        for e in base.live_entries() {
+        // The base is copied expanded: the container's config stands on
+        // its own, whatever becomes of the files the base included.
+        for e in base.live_entries().filter(|e| e.key != "lxc.include") {
             config.append(&e.key, &e.value)?;
         }
     }
-    if let Some(t) = template {
-        let mut req = TemplateRequest::new(name, &rootfs.path);
-        req.args = &opts.template_args;
-        let out = t.create(&req, progress)?;
-        for (k, v) in &out.config {
-            if k == "lxc.uts.name" {
-                config.set(k, v)?;
-            } else {
-                config.append(k, v)?;
-            }
+    let mut req = TemplateRequest::new(name, &rootfs.path);
+    req.args = &opts.template_args;
+    let out = fill_rootfs(&c, &rootfs.path, template, req, &maps, progress)?;
+    for (k, v) in &out.config {
+        if k == "lxc.uts.name" {
+            config.set(k, v)?;
+        } else {
+            config.append(k, v)?;
         }
     }
     config.set("lxc.rootfs.path", &rootfs.spec())?;
@@ -140,14 +257,20 @@ pub fn create(
 /// container when it stops).
 pub(crate) fn remove_stopped(c: &Container) -> Result<()> {
     // lxc.rootfs.managed = 0: the rootfs is someone else's to remove.
-    let cfg = c.config().ok().filter(|cfg| cfg.rootfs_managed());
-    if let Some(rootfs) = cfg.and_then(|cfg| cfg.rootfs()) {
-        if let Ok(rootfs) = storage_rootfs(&rootfs) {
+    let cfg = c.config().ok();
+    let maps = cfg.as_ref().map(|cfg| cfg.idmaps()).unwrap_or_default();
+    let rootfs = cfg
+        .filter(|cfg| cfg.rootfs_managed())
+        .and_then(|cfg| cfg.rootfs())
+        .and_then(|r| storage_rootfs(&r).ok());
+    let dir = c.dir().to_path_buf();
+    remove_as_owner(&maps, "remove the container's files", move || {
+        if let Some(rootfs) = &rootfs {
             rootfs.destroy()?;
         }
-    }
-    Rootfs::dir(c.dir()).destroy()?;
-    Ok(())
+        Rootfs::dir(&dir).destroy()?;
+        Ok(())
+    })
 }
 
 /// Destroys a container: its rootfs (by its backend) and its directory.
@@ -246,6 +369,64 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, ["base.conf", "c1"]);
+    }
+
+    #[test]
+    fn a_base_with_includes_is_copied_expanded() {
+        let h = FakeHost::new();
+        fs::write(h.lxcpath.join("common.conf"), "lxc.tty.max = 2\n").unwrap();
+        let base = h.lxcpath.join("base.conf");
+        fs::write(&base, "lxc.include = common.conf\nlxc.start.auto = 1\n").unwrap();
+        let opts = CreateOptions {
+            config_file: Some(base),
+            ..Default::default()
+        };
+        let c = create(&h.lxcpath, "inc", &opts, &mut |_| {}).unwrap();
+        let text = fs::read_to_string(c.config_path()).unwrap();
+        assert!(!text.contains("lxc.include"), "{text}");
+        assert_eq!(text.matches("lxc.tty.max = 2").count(), 1, "{text}");
+        assert_eq!(c.config().unwrap().get("lxc.start.auto"), Some("1"));
+    }
+
+    #[test]
+    fn with_id_maps_the_template_runs_as_the_containers_root() {
+        if !enclos_testkit::require_root("with_id_maps_the_template_runs_as_the_containers_root") {
+            return;
+        }
+        use std::os::unix::fs::MetadataExt;
+        let h = FakeHost::new();
+        let base = h.lxcpath.join("base.conf");
+        fs::write(
+            &base,
+            "lxc.id_map = u 0 2100000 65536\nlxc.idmap = g 0 2100000 65536\n",
+        )
+        .unwrap();
+        let opts = CreateOptions {
+            template: Some("busybox".into()),
+            config_file: Some(base),
+            ..Default::default()
+        };
+        let mut steps = Vec::new();
+        let c = create(&h.lxcpath, "mapped", &opts, &mut |s| {
+            steps.push(s.to_string())
+        })
+        .unwrap();
+        let owner = |p: &str| {
+            let m = fs::symlink_metadata(c.dir().join(p)).unwrap();
+            (m.uid(), m.gid())
+        };
+        assert_eq!(owner("rootfs/bin/busybox"), (2100000, 2100000));
+        assert_eq!(owner("rootfs"), (2100000, 2100000));
+        assert_eq!(owner(""), (2100000, 2100000));
+        assert!(steps.iter().any(|s| s.contains("busybox")), "{steps:?}");
+        let cfg = c.config().unwrap();
+        assert_eq!(
+            cfg.get_all("lxc.idmap"),
+            ["u 0 2100000 65536", "g 0 2100000 65536"]
+        );
+        assert_eq!(cfg.get("lxc.tty.max"), Some("4"));
+        destroy(&c, false).unwrap();
+        assert!(!c.dir().exists());
     }
 
     #[test]

@@ -105,6 +105,9 @@ pub enum Error {
 
     #[error(transparent)]
     Template(#[from] enclos_templates::Error),
+
+    #[error(transparent)]
+    Userns(#[from] crate::userns::UsernsError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

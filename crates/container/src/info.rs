@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::container::{list_names, Container, SharedLayout, State};
 use crate::error::{Error, Result};
+use crate::mapped_root::RootfsIdmap;
 
 /// What `info` tells of a container.
 #[derive(Debug, Clone, Serialize)]
@@ -24,6 +25,9 @@ pub struct Info {
     pub blkio_use_bytes: Option<u64>,
     pub memory_use_bytes: Option<u64>,
     pub kmem_use_bytes: Option<u64>,
+    /// How a running unprivileged container's rootfs got the container's
+    /// owners (none: a privileged container, or not running).
+    pub rootfs_idmap: Option<RootfsIdmap>,
 }
 
 /// The state, pid, addresses and resource use of a container.
@@ -39,11 +43,13 @@ pub fn info(c: &Container) -> Result<Info> {
         blkio_use_bytes: None,
         memory_use_bytes: None,
         kmem_use_bytes: None,
+        rootfs_idmap: None,
     };
     if !state.is_active() {
         return Ok(info);
     }
     info.pid = c.init_pid();
+    info.rootfs_idmap = RootfsIdmap::of_running(c);
     if let Some(pid) = info.pid {
         info.ips = addresses(pid);
     }

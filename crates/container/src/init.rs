@@ -5,17 +5,19 @@
 //! `launch::spawn_init`.
 
 mod execute;
+mod userns;
 
 use std::ffi::CString;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
-use enclos_namespaces::{RootfsSpec, SyncChild};
+use enclos_namespaces::{RootfsSpec, RootfsStage, SyncChild};
 use nix::unistd::setsid;
 
 use crate::error::chain;
 use crate::hooks::Hooks;
 use crate::limits::InitSetup;
+use crate::mapped_root::RootfsIdmap;
 use crate::process::{dup_stdio, exec};
 
 /// Steps of the parent/init handshake.
@@ -38,6 +40,9 @@ pub(crate) enum Init {
 
 /// What init needs, gathered by the monitor before the clone.
 pub(crate) struct Setup<'a> {
+    /// In a user namespace of its own (`lxc.idmap`), with its rootfs
+    /// mapped this way.
+    pub userns: Option<RootfsIdmap>,
     pub spec: &'a RootfsSpec,
     pub hooks: &'a Hooks,
     /// Unshare a cgroup namespace once in the cgroup.
@@ -56,10 +61,31 @@ pub(crate) struct Setup<'a> {
 
 /// PID 1 of the container, from clone to exec (or to our init loop).
 pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
+    // The monitor sends the idmapped rootfs before ATTACHED.
+    let idmapped = match s.userns {
+        Some(RootfsIdmap::IdmappedMount) => match userns::receive_rootfs(sync) {
+            Ok(fd) => Some(fd),
+            Err(msg) => {
+                let _ = sync.fail(&msg);
+                return 1;
+            }
+        },
+        _ => None,
+    };
     if sync.expect(ATTACHED, SETUP_TIMEOUT).is_err() {
         return 1;
     }
-    if let Err(msg) = enter_rootfs(s).and_then(|()| take_identity(s)) {
+    // With a user namespace, the maps are written now: become its root
+    // before anything is created, so that what init makes is the
+    // container's.
+    let root = || match s.userns {
+        Some(_) => crate::mapped_root::become_root(),
+        None => Ok(()),
+    };
+    if let Err(msg) = root()
+        .and_then(|()| enter_rootfs(s, idmapped.as_ref()))
+        .and_then(|()| take_identity(s))
+    {
         let _ = sync.fail(&msg);
         return 1;
     }
@@ -83,19 +109,29 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
     }
 }
 
-/// The cgroup namespace, the rootfs and the console.
-fn enter_rootfs(s: &Setup) -> Result<(), String> {
+/// The cgroup namespace, the rootfs (with the `idmapped` mount of it, if
+/// any, over the rootfs directory first) and the console.
+fn enter_rootfs(s: &Setup, idmapped: Option<&OwnedFd>) -> Result<(), String> {
     if s.cgroup_ns {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| format!("Cannot create the cgroup namespace: {e}"))?;
     }
     s.limits.apply_before_root()?;
-    enclos_namespaces::setup_rootfs_with(s.spec, &mut |stage| s.hooks.at_stage(stage))
-        .map_err(|e| chain(&e))?;
+    let mut step = |stage| {
+        if let Some(mount) = idmapped.filter(|_| stage == RootfsStage::PreMount) {
+            userns::mount_rootfs(mount, &s.spec.rootfs)?;
+        }
+        s.hooks.at_stage(stage)
+    };
+    enclos_namespaces::setup_rootfs_with(s.spec, &mut step).map_err(|e| chain(&e))?;
     if !s.console_on_stdio {
         // No console (lxc.console.path = none): /dev/null instead.
         match s.spec.console {
-            Some(_) => attach_console()?,
+            // In a user namespace, a console held by init could not be
+            // taken by a getty on it (stealing a controlling terminal
+            // needs CAP_SYS_ADMIN over the host), so init leaves it free
+            // for the first session leader that opens it, as LXC does.
+            Some(_) => attach_console(s.userns.is_none())?,
             None => crate::console_log::null_stdio()?,
         }
     }
@@ -128,9 +164,10 @@ fn take_identity(s: &Setup) -> Result<(), String> {
     s.limits.apply_before_exec()
 }
 
-/// The console (bind-mounted on /dev/console) becomes init's controlling
-/// terminal and standard input, output and error.
-fn attach_console() -> std::result::Result<(), String> {
+/// The console (bind-mounted on /dev/console) becomes init's standard
+/// input, output and error, and, with `take_ctty`, its controlling
+/// terminal.
+fn attach_console(take_ctty: bool) -> std::result::Result<(), String> {
     let _ = setsid();
     let fd = nix::fcntl::open(
         "/dev/console",
@@ -138,13 +175,15 @@ fn attach_console() -> std::result::Result<(), String> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| format!("Cannot open /dev/console in the container: {e}"))?;
-    // SAFETY: TIOCSCTTY takes an int argument; fd is an open terminal.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) };
-    if rc < 0 {
-        return Err(format!(
-            "Cannot make /dev/console the controlling terminal: {}",
-            std::io::Error::last_os_error()
-        ));
+    if take_ctty {
+        // SAFETY: TIOCSCTTY takes an int argument; fd is an open terminal.
+        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) };
+        if rc < 0 {
+            return Err(format!(
+                "Cannot make /dev/console the controlling terminal: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
     }
     dup_stdio(&fd).map_err(|e| format!("Cannot set up standard streams: {e}"))
 }

@@ -4,17 +4,21 @@
 //! clone of init with the monitor's side of the handshake.
 
 mod cgroup;
+mod idmap;
 mod plan;
 mod rootfs;
 
+use std::os::fd::AsFd;
+
 use enclos_cgroupfs::Cgroup;
 use enclos_config::Config;
-use enclos_namespaces::{spawn_pidfd, sync_pair, PidFd, Pty, RootfsSpec};
+use enclos_namespaces::{spawn_pidfd, sync_pair, PidFd, Pty, RootfsSpec, SyncParent};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use crate::error::{chain, Error, Result};
 use crate::init::{Init, ATTACHED, GO, READY, SETUP_TIMEOUT};
+use crate::mapped_root::RootfsIdmap;
 use crate::process::container_env;
 
 pub(crate) use cgroup::make_cgroup;
@@ -38,6 +42,22 @@ impl Terminals {
     }
 }
 
+/// An unprivileged container's init, just cloned: its maps written and,
+/// for a rootfs of host root, the idmapped mount of it sent to init. Run
+/// files say how the rootfs was mapped (for `info`).
+fn map_ids(plan: &Plan, parent: &SyncParent, pid: Pid) -> Result<()> {
+    let c = &plan.container;
+    let Some(u) = &plan.userns else {
+        return RootfsIdmap::record(c, None);
+    };
+    idmap::write_maps(c.name(), pid, &u.maps)?;
+    if u.rootfs == RootfsIdmap::IdmappedMount {
+        let mount = idmap::idmapped_rootfs(c.name(), &plan.rootfs, pid, u.root)?;
+        enclos_namespaces::send_fd(parent.as_fd(), mount.as_fd())?;
+    }
+    RootfsIdmap::record(c, Some(u.rootfs))
+}
+
 /// Clones init into its namespaces, moves it into the cgroup, and waits
 /// until it is set up (and, for `Init::Exec`, has exec'd). Returns its
 /// pid and pidfd.
@@ -48,8 +68,12 @@ pub(crate) fn spawn_init(
     console_on_stdio: bool,
 ) -> Result<(Pid, PidFd)> {
     let name = plan.container.name().to_string();
+    if let Some(u) = &plan.userns {
+        cgroup::delegate(cg, u.root)?;
+    }
     let (parent, child) = sync_pair()?;
     let setup = crate::init::Setup {
+        userns: plan.userns.as_ref().map(|u| u.rootfs),
         spec,
         hooks: &plan.hooks,
         cgroup_ns: plan.ns.cgroup,
@@ -83,6 +107,7 @@ pub(crate) fn spawn_init(
     let result = (|| -> Result<()> {
         cg.attach(pid.as_raw())?;
         crate::limits::apply_from_monitor(&plan.config, &name, pid)?;
+        map_ids(plan, &parent, pid)?;
         parent.send(ATTACHED)?;
         parent
             .expect(READY, setup_timeout)

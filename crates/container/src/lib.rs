@@ -21,7 +21,10 @@
 //! 2. one job each, on `container` alone: `process` (exec, exit codes,
 //!    stdio, environment), `limits`, `threads`, `logging`, `security`,
 //!    `monitor_keys`, `rootfs_keys`, `ns_plan`, `cgroup_keys`,
-//!    `console_log`, `hooks`;
+//!    `console_log`, `hooks`, `mapped_root` (an unprivileged container's
+//!    root and how its rootfs is mapped); `userns` (work as a container's
+//!    root in its user namespace: an idmapped create's template,
+//!    usernsexec);
 //! 3. commands on a container's processes and cgroup: `stop`, then
 //!    `create` (destroy stops), `attach`;
 //! 4. running one: `init` (PID 1 of the container, and execute's small
@@ -29,7 +32,9 @@
 //!    init), `monitor` (the event loop while init runs), `console` (a
 //!    client of the monitor), `start` (start, execute, the daemonized
 //!    monitor);
-//! 5. over many containers: `info` (info and autostart), `ls`.
+//! 5. over many containers: `info` (info and autostart), `ls`;
+//! 6. `doctor` (what a user's containers need from the host, each finding
+//!    with its fix), on `container` and `userns`.
 
 // The README's example is compiled and run as a doctest.
 #[cfg(doctest)]
@@ -42,6 +47,7 @@ mod console;
 mod console_log;
 mod container;
 mod create;
+pub mod doctor;
 mod error;
 #[cfg(test)]
 mod fake;
@@ -52,6 +58,7 @@ mod launch;
 mod limits;
 mod logging;
 mod ls;
+mod mapped_root;
 mod monitor;
 mod monitor_keys;
 mod ns_plan;
@@ -61,6 +68,7 @@ mod security;
 mod start;
 mod stop;
 mod threads;
+mod userns;
 
 pub use attach::{attach, AttachOptions};
 pub use console::{console, DEFAULT_ESCAPE};
@@ -74,8 +82,13 @@ pub use info::{
     autostart, autostart_plan, config_values, info, AutostartAction, AutostartEntry, Info,
 };
 pub use ls::{list, ls, ls_names, ls_table, LsFilter, Summary, DEFAULT_COLUMNS};
+pub use mapped_root::RootfsIdmap;
 pub use monitor::socket_name;
 pub use start::{execute, start, StartOptions};
 pub use stop::{
     cgroup_get, cgroup_set, device_add, freeze, kill_and_clean, stop, unfreeze, wait, StopOptions,
+};
+pub use userns::{
+    check_allowed, current_owner, default_maps, parse_usernsexec_map, usernsexec, with_caller,
+    UsernsError, PASSWD,
 };

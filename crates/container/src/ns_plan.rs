@@ -53,6 +53,7 @@ impl NsPlan {
                 share.push((ns, owner_pidfd(c, ns, target)?));
             }
         }
+        let mapped = !config.idmaps().is_empty();
         let mut wanted = explicit.unwrap_or_else(|| {
             let mut all = vec![
                 Namespace::Mount,
@@ -67,10 +68,20 @@ impl NsPlan {
             if wants_time {
                 all.push(Namespace::Time);
             }
+            if mapped {
+                all.push(Namespace::User);
+            }
             all
         });
         wanted.retain(|ns| !keep.contains(ns) && !share.iter().any(|(s, _)| s == ns));
         check(&wanted, &keep, &share, wants_time).map_err(bad)?;
+        check_user(&wanted, mapped, config.mount_auto().sys.is_some()).map_err(bad)?;
+        if let Some((ns, _)) = share.first().filter(|_| mapped) {
+            return Err(bad(format!(
+                "lxc.namespace.share.{} joins a namespace of another container or process, which the root of this container's own user namespace (lxc.idmap) has no power over; remove one or the other",
+                ns.proc_name()
+            )));
+        }
         let cgroup = wanted.contains(&Namespace::Cgroup);
         let time_offsets = wanted
             .contains(&Namespace::Time)
@@ -227,15 +238,33 @@ fn check(
             "{how} the mount namespace, but enclos sets up the rootfs in a mount namespace of the container's own; remove mount from it"
         ));
     }
-    if wanted.contains(&Namespace::User) {
-        return Err("a user namespace (lxc.namespace.clone = user) makes an unprivileged container, which enclos does not run yet".into());
-    }
     if wants_time && !wanted.contains(&Namespace::Time) {
         return Err(
             "lxc.time.offset.* needs a time namespace of the container's own, but the time namespace is kept or shared, or left out of lxc.namespace.clone".into(),
         );
     }
     Ok(())
+}
+
+/// A user namespace goes with `lxc.idmap`: the one without the other is
+/// refused (a user namespace with no map, or maps with the host's user
+/// namespace kept or shared). In a user namespace, sysfs (`sys` of
+/// `lxc.mount.auto`) can only be mounted for a network namespace it owns.
+fn check_user(wanted: &[Namespace], mapped: bool, sysfs: bool) -> std::result::Result<(), String> {
+    if mapped && sysfs && !wanted.contains(&Namespace::Net) {
+        return Err(
+            "an unprivileged container (lxc.idmap) can mount sysfs only with a network namespace of its own, but it keeps or shares the host's network; remove sys from lxc.mount.auto, or give it a network (lxc.net.0.type = empty or veth)".into(),
+        );
+    }
+    match (wanted.contains(&Namespace::User), mapped) {
+        (true, false) => Err(
+            "a user namespace (lxc.namespace.clone = user) needs lxc.idmap lines that map the container's ids, e.g. lxc.idmap = u 0 165536 65536 and lxc.idmap = g 0 165536 65536".into(),
+        ),
+        (false, true) => Err(
+            "lxc.idmap maps ids in a user namespace of the container's own, but lxc.namespace.clone, keep or share leaves the user namespace out; add user to lxc.namespace.clone".into(),
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// A pidfd of the process whose namespace `target` names: a pid, or a
@@ -299,6 +328,8 @@ mod tests {
         let p = plan("lxc.namespace.clone = mount pid\n").unwrap();
         assert_eq!(p.clone, [Namespace::Mount, Namespace::Pid]);
         assert!(!p.cgroup);
+        let p = plan("lxc.idmap = u 0 165536 65536\nlxc.idmap = g 0 165536 65536\n").unwrap();
+        assert!(p.clone.contains(&Namespace::User) && p.cgroup);
         let p = plan("lxc.time.offset.boot = 10s\n").unwrap();
         assert_eq!(p.time_offsets, Some((10_000_000_000, 0)));
         assert!(!p.clone.contains(&Namespace::Time));
@@ -312,7 +343,20 @@ mod tests {
             "{e}"
         );
         let e = plan("lxc.namespace.clone = mount user\n").unwrap_err();
-        assert!(e.contains("unprivileged"), "{e}");
+        assert!(e.contains("needs lxc.idmap"), "{e}");
+        let maps = "lxc.idmap = u 0 165536 65536\nlxc.idmap = g 0 165536 65536\n";
+        let e = plan(&format!("{maps}lxc.namespace.keep = user\n")).unwrap_err();
+        assert!(e.contains("add user to lxc.namespace.clone"), "{e}");
+        let e = plan(&format!("{maps}lxc.namespace.clone = mount pid\n")).unwrap_err();
+        assert!(e.contains("leaves the user namespace out"), "{e}");
+        let e = plan(&format!(
+            "{maps}lxc.mount.auto = sys:mixed\nlxc.namespace.keep = net\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("can mount sysfs only"), "{e}");
+        assert!(plan(&format!("{maps}lxc.namespace.keep = net\n")).is_ok());
+        let e = plan(&format!("{maps}lxc.namespace.share.ipc = 1\n")).unwrap_err();
+        assert!(e.contains("lxc.namespace.share.ipc joins"), "{e}");
         let e = plan("lxc.namespace.share.net = nosuch\n").unwrap_err();
         assert!(
             e.contains("container 'nosuch'") && e.contains("not running"),

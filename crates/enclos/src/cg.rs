@@ -39,6 +39,9 @@ pub enum CgCommand {
     Apply(crate::cg::ApplyArgs),
     /// Move running processes into control groups (cgclassify).
     Classify(ClassifyArgs),
+    /// Give a user cgroup subtrees of its own, user/NAME/0 on each
+    /// hierarchy, as pam_cgfs does at login (run once, as root).
+    Delegate(DelegateArgs),
 }
 
 impl CgCommand {
@@ -53,6 +56,7 @@ impl CgCommand {
             CgCommand::Tree(a) => a.run(),
             CgCommand::Apply(a) => a.run(),
             CgCommand::Classify(a) => a.run(),
+            CgCommand::Delegate(a) => a.run(),
         }
     }
 }
@@ -688,6 +692,57 @@ impl ApplyArgs {
                             s.at, s.key, g.name, s.asked, s.kept
                         );
                     }
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DelegateArgs {
+    /// The user who gets the subtrees.
+    #[arg(long, value_name = "NAME")]
+    user: String,
+    /// Only the hierarchies of these controllers (and the v2 one), e.g.
+    /// cpu,memory,pids; default: every hierarchy.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    controllers: Vec<String>,
+    /// Remove the user's subtrees instead.
+    #[arg(long)]
+    remove: bool,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+impl DelegateArgs {
+    pub fn run(self) -> Result<ExitCode> {
+        let layout = layout()?;
+        if self.remove {
+            let gone = enclos_cgroupfs::undelegate(&layout, &self.user, &self.controllers)
+                .with_context(|| format!("Cannot remove the cgroups of user '{}'", self.user))?;
+            match self.format {
+                Format::Json => print_json(&gone)?,
+                Format::Text => {
+                    for dir in gone {
+                        println!("removed {}", dir.display());
+                    }
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let d = enclos_cgroupfs::Delegation::for_user(
+            &self.user,
+            Path::new(enclos_cgroupfs::PASSWD),
+            self.controllers,
+        )?;
+        let done = enclos_cgroupfs::delegate(&layout, &d)
+            .with_context(|| format!("Cannot delegate cgroups to user '{}'", self.user))?;
+        match self.format {
+            Format::Json => print_json(&done)?,
+            Format::Text => {
+                for x in done {
+                    println!("{}: {}", x.hierarchy, x.dir.display());
                 }
             }
         }

@@ -27,6 +27,7 @@ pub fn tool_names() -> Vec<&'static str> {
         .iter()
         .map(|(n, _)| *n)
         .chain(crate::lxc::LxcCommand::NAMES.iter().copied())
+        .chain([crate::usernsexec::TOOL])
         .collect()
 }
 

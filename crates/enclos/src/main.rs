@@ -5,8 +5,10 @@
 
 mod cg;
 mod compat;
+mod doctor;
 mod lxc;
 mod output;
+mod usernsexec;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -40,6 +42,10 @@ enum Command {
     /// Links named after the LXC and libcgroup tools.
     #[command(subcommand)]
     Compat(compat::CompatCommand),
+    /// Check what an unprivileged container needs from this host, with fixes.
+    Doctor(doctor::DoctorArgs),
+    /// Run a command as root in a new user namespace (lxc-usernsexec).
+    Usernsexec(usernsexec::UsernsexecArgs),
     #[command(flatten)]
     Lxc(lxc::LxcCommand),
 }
@@ -73,6 +79,10 @@ fn main() -> ExitCode {
             let _ = init_logging(None, None);
             (tool.clone(), t.run(args))
         }
+        None if tool == usernsexec::TOOL => {
+            let _ = init_logging(None, None);
+            (tool.clone(), usernsexec::run_as_tool(args))
+        }
         None if lxc_tool => {
             let r = lxc::LxcCommand::run_as(&tool, args).unwrap_or_else(|| Ok(ExitCode::from(1)));
             (tool.clone(), r)
@@ -100,6 +110,8 @@ fn main() -> ExitCode {
             let r = match cli.command {
                 Command::Cg(c) => c.run(),
                 Command::Compat(c) => c.run(),
+                Command::Doctor(a) => a.run(),
+                Command::Usernsexec(a) => a.run(),
                 Command::Lxc(c) => c.run(),
             };
             ("enclos".to_string(), r)

@@ -17,6 +17,8 @@
 //!   [`send_fd`] and [`recv_fd`]: a pty opened in a container's devpts and
 //!   its master handed to a process outside.
 //! - [`drop_capabilities`] / [`keep_only`]: `lxc.cap.drop` and `lxc.cap.keep`.
+//! - [`spawn_userns`]: a child in a new user namespace, root there once the
+//!   caller's callback has written its maps.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -63,6 +65,7 @@ mod pty;
 mod rootfs;
 mod spawn;
 mod sync;
+mod userns;
 
 pub use capabilities::{
     drop_capabilities, drop_set, keep_only, parse_capabilities, parse_capability, Capability,
@@ -82,6 +85,7 @@ pub use rootfs::{
 };
 pub use spawn::{exit_child, multi_threaded, spawn, spawn_pidfd, PANIC_EXIT_CODE};
 pub use sync::{sync_pair, SyncChild, SyncParent};
+pub use userns::{spawn_userns, switch_ids, MapsError, UsernsChild, UsernsError, UsernsOptions};
 
 #[cfg(test)]
 pub(crate) use enclos_testkit::require_root;

@@ -34,8 +34,10 @@ pub(super) struct Plan {
     pub gid: Option<u32>,
 }
 
-/// The namespaces an attached command shares with init.
-const NAMESPACES: [Namespace; 7] = [
+/// The namespaces an attached command shares with init (the user
+/// namespace first: setns enters it before the others).
+const NAMESPACES: [Namespace; 8] = [
+    Namespace::User,
     Namespace::Cgroup,
     Namespace::Ipc,
     Namespace::Uts,
@@ -89,7 +91,8 @@ pub(super) fn run(plan: Plan, err: OwnedFd, pty_sock: Option<OwnedFd>) -> ! {
 }
 
 /// Joins the container's cgroups and the namespaces init does not share
-/// with us.
+/// with us; in an unprivileged container's user namespace, becomes its
+/// root.
 fn enter(plan: &Plan) -> Result<(), String> {
     for mut f in &plan.procs {
         f.write_all(b"0")
@@ -106,7 +109,11 @@ fn enter(plan: &Plan) -> Result<(), String> {
         .collect();
     plan.init
         .join(&own)
-        .map_err(|e| format!("Cannot join the container's namespaces: {}", chain(&e)))
+        .map_err(|e| format!("Cannot join the container's namespaces: {}", chain(&e)))?;
+    if own.contains(&Namespace::User) {
+        crate::mapped_root::become_root()?;
+    }
+    Ok(())
 }
 
 /// Opens a pty in the container's devpts instance (we are in its mount

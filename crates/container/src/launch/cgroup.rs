@@ -1,7 +1,7 @@
 //! The container's cgroup: created and given the settings of the
 //! configuration (`lxc.cgroup.*`, `lxc.cgroup2.*`).
 
-use enclos_cgroupfs::{Cgroup, DeleteOptions, Permissions, Populated, Version};
+use enclos_cgroupfs::{Cgroup, DeleteOptions, Permissions, Populated, Version, DELEGATED_FILES};
 
 use super::plan::Plan;
 use crate::error::{chain, Error, Result};
@@ -45,6 +45,32 @@ pub(crate) fn make_cgroup(plan: &Plan) -> Result<Cgroup> {
         return Err(e);
     }
     Ok(cg)
+}
+
+/// Where cgroup v2 lists the files a delegated subtree's owner gets.
+const V2_DELEGATE_LIST: &str = "/sys/kernel/cgroup/delegate";
+
+/// Gives init's group to the container's root (an unprivileged
+/// container) as LXC does: the directory and the files that place
+/// processes and enable controllers (those a delegation gives, and v2's
+/// delegatable files), on every hierarchy, so that the container can
+/// manage its own subtree; its limits stay root's.
+pub(crate) fn delegate(cg: &Cgroup, root: super::idmap::MappedRoot) -> Result<()> {
+    let v2_files: Vec<String> = std::fs::read_to_string(V2_DELEGATE_LIST)
+        .map(|t| t.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    for m in cg.members() {
+        let files = DELEGATED_FILES
+            .iter()
+            .map(|f| m.dir.join(f))
+            .chain(v2_files.iter().map(|f| m.dir.join(f)))
+            .filter(|p| p.exists());
+        for path in std::iter::once(m.dir.clone()).chain(files) {
+            std::os::unix::fs::chown(&path, Some(root.uid), Some(root.gid))
+                .map_err(crate::error::io_err("give to the container's root", &path))?;
+        }
+    }
+    Ok(())
 }
 
 fn apply_cgroup_settings(plan: &Plan, cg: &Cgroup) -> Result<()> {

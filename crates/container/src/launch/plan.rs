@@ -25,17 +25,13 @@ pub(crate) struct Plan {
     pub hooks: crate::hooks::Hooks,
     pub cgroups: crate::cgroup_keys::Placement,
     pub rootfs: PathBuf,
+    /// An unprivileged container's maps and root (`lxc.idmap`).
+    pub userns: Option<super::idmap::Userns>,
     pub foreground: bool,
 }
 
 impl Plan {
     pub(crate) fn new(c: &Container, config: Config, init: Init, foreground: bool) -> Result<Plan> {
-        if !config.idmaps().is_empty() {
-            return Err(Error::Unsupported(format!(
-                "Container '{}' has lxc.idmap (an unprivileged container): enclos does not run those yet; remove lxc.idmap to run it privileged",
-                c.name()
-            )));
-        }
         crate::limits::check(&config, c.name())?;
         for note in crate::security::start_notes(&config, c.name())? {
             // start's own words to the user, before the monitor detaches.
@@ -51,6 +47,7 @@ impl Plan {
             }
         };
         let ns = crate::ns_plan::NsPlan::new(c, &config)?;
+        let userns = super::idmap::Userns::plan(c.name(), config.idmaps(), &rootfs)?;
         let mount = config.rootfs_mount().map(PathBuf::from);
         let hooks = crate::hooks::Hooks::new(c.name(), &config, mount.as_ref().unwrap_or(&rootfs));
         let layout = c.layout()?;
@@ -64,6 +61,7 @@ impl Plan {
             ns,
             hooks,
             rootfs,
+            userns,
             foreground,
         })
     }

@@ -11,13 +11,19 @@ use enclos_namespaces::{
 use super::plan::Plan;
 use crate::error::{Error, Result};
 
-/// The rootfs set-up for init, from the configuration.
+/// The rootfs set-up for init, from the configuration; the console and
+/// tty slaves of an unprivileged container are given to its root.
 pub(crate) fn rootfs_spec(
     plan: &Plan,
     console: Option<PathBuf>,
     ttys: Vec<PathBuf>,
 ) -> Result<RootfsSpec> {
     let cfg = &plan.config;
+    if let Some(u) = &plan.userns {
+        // The container's root opens them inside.
+        let slaves = console.iter().chain(ttys.iter()).map(PathBuf::as_path);
+        super::idmap::give_ptys(plan.container.name(), slaves, u.root)?;
+    }
     let auto = cfg.mount_auto();
     let mut spec = RootfsSpec::new(&plan.rootfs);
     spec.rootfs_readonly = cfg.rootfs().is_some_and(|r| r.read_only());

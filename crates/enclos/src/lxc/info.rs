@@ -128,6 +128,9 @@ fn render(info: &Info, asked: &Fields, keys: &[(String, Vec<String>)]) -> String
         if f.stats {
             stats(info, f.raw, &mut line);
         }
+        if let Some(m) = info.rootfs_idmap.filter(|_| all) {
+            line("Rootfs idmap", m.as_str());
+        }
         if all && !info.monitor {
             line("Monitor", "gone (stop -k or destroy -f cleans up)");
         }
@@ -202,6 +205,7 @@ mod tests {
             blkio_use_bytes: Some(0),
             memory_use_bytes: Some(2048),
             kmem_use_bytes: None,
+            rootfs_idmap: None,
         }
     }
 
@@ -277,6 +281,16 @@ mod tests {
         );
         assert!(out.contains("PID:            4242\n"), "{out}");
         assert!(out.contains("CPU use:        1500000000\n"), "{out}");
+    }
+
+    #[test]
+    fn an_unprivileged_container_says_how_its_rootfs_is_mapped() {
+        let mut info = running();
+        assert!(!render(&info, &fields(""), &[]).contains("Rootfs idmap"));
+        info.rootfs_idmap = Some(enclos_container::RootfsIdmap::IdmappedMount);
+        let out = render(&info, &fields(""), &[]);
+        assert!(out.contains("Rootfs idmap:   idmapped mount\n"), "{out}");
+        assert!(!render(&info, &fields("p"), &[]).contains("Rootfs idmap"));
     }
 
     #[test]
