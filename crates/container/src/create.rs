@@ -274,9 +274,33 @@ pub(crate) fn remove_stopped(c: &Container) -> Result<()> {
 }
 
 /// Destroys a container: its rootfs (by its backend) and its directory.
-/// A running container is refused unless `force`, which stops it first.
+/// A running container is refused unless `force`, which stops it first;
+/// one with snapshots or clones is refused (see [`destroy_with`]).
 pub fn destroy(c: &Container, force: bool) -> Result<()> {
+    destroy_with(c, force, false)
+}
+
+/// As [`destroy`]; with `with_snapshots` (lxc-destroy -s) the container's
+/// snapshots go with it. Containers that stack on it (`lxc_snapshots`)
+/// or on one of its snapshots always hold it back, named in the error.
+pub fn destroy_with(c: &Container, force: bool, with_snapshots: bool) -> Result<()> {
     let _lock = c.lock()?;
+    enclos_snapshot::check_destroy(c.dir(), with_snapshots)?;
+    for snap in enclos_snapshot::list(c.dir())? {
+        let text = fs::read_to_string(snap.config_path()).unwrap_or_default();
+        let rootfs = enclos_snapshot::rewrite::rootfs_of(&text)
+            .and_then(|r| Rootfs::parse(&r).ok());
+        if let Some(r) = rootfs {
+            let clones = r.dependents()?;
+            if !clones.is_empty() {
+                return Err(enclos_storage::Error::HasClones {
+                    path: snap.dir.clone(),
+                    clones: clones.iter().map(|d| d.dir().display().to_string()).collect(),
+                }
+                .into());
+            }
+        }
+    }
     let state = c.state()?;
     if state.is_active() {
         if !force {

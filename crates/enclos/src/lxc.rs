@@ -1,6 +1,6 @@
 //! LXC's tools: lxc-create, lxc-start, lxc-attach, lxc-console, lxc-stop,
 //! lxc-execute, lxc-info, lxc-ls, lxc-freeze, lxc-unfreeze, lxc-wait,
-//! lxc-destroy, lxc-cgroup, lxc-device, lxc-autostart and lxc-config, with
+//! lxc-destroy, lxc-cgroup, lxc-device, lxc-autostart, lxc-config and lxc-copy, with
 //! their flags.
 
 use std::ffi::OsString;
@@ -15,8 +15,10 @@ use enclos_container::{self as container, Container, State};
 
 use crate::output::{print_json, Format};
 
+mod copy;
 mod info;
 
+pub use copy::CopyArgs;
 pub use info::InfoArgs;
 
 /// Flags every lxc-* tool takes.
@@ -85,6 +87,8 @@ pub enum LxcCommand {
     Autostart(AutostartArgs),
     /// Print enclos's global settings (lxc-config).
     Config(ConfigArgs),
+    /// Copy, snapshot, rename a container, or run an ephemeral copy (lxc-copy).
+    Copy(CopyArgs),
 }
 
 impl LxcCommand {
@@ -106,6 +110,7 @@ impl LxcCommand {
             LxcCommand::Device(a) => a.run(),
             LxcCommand::Autostart(a) => a.run(),
             LxcCommand::Config(a) => a.run(),
+            LxcCommand::Copy(a) => a.run(),
         }
     }
 
@@ -127,6 +132,7 @@ impl LxcCommand {
         "lxc-device",
         "lxc-autostart",
         "lxc-config",
+        "lxc-copy",
     ];
 
     /// Runs `args` as the tool named `name` (lxc-start ...).
@@ -580,6 +586,9 @@ pub struct DestroyArgs {
     /// Kill the container first if it runs.
     #[arg(short = 'f', long = "force")]
     force: bool,
+    /// Destroy its snapshots too.
+    #[arg(short = 's', long = "snapshots")]
+    snapshots: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -587,7 +596,7 @@ pub struct DestroyArgs {
 impl DestroyArgs {
     fn run(self) -> Result<ExitCode> {
         let c = self.common.open(&self.name)?;
-        container::destroy(&c, self.force)?;
+        container::destroy_with(&c, self.force, self.snapshots)?;
         Ok(ExitCode::SUCCESS)
     }
 }
