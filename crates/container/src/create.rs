@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use enclos_config::Config;
 use enclos_idmap::{IdKind, IdMaps};
-use enclos_storage::{Backend, Rootfs};
+use enclos_storage::{Backend, Dest, Mounted, Rootfs};
 use enclos_templates::{Template, TemplateOutput, TemplateRequest};
 
 use crate::container::{default_config_path, storage_rootfs, Container};
@@ -25,6 +25,8 @@ pub struct CreateOptions {
     /// The initial configuration (`-f`); default: the user's default.conf
     /// if it exists.
     pub config_file: Option<PathBuf>,
+    /// The backend's options (`--fssize`, `--fstype`, ...).
+    pub storage: enclos_storage::CreateOptions,
 }
 
 impl Default for CreateOptions {
@@ -34,6 +36,60 @@ impl Default for CreateOptions {
             template_args: Vec::new(),
             backend: Backend::Dir,
             config_file: None,
+            storage: enclos_storage::CreateOptions::default(),
+        }
+    }
+}
+
+/// The new rootfs as a directory for the template: mounted on a mount
+/// point in the container's directory while it is filled, when its backend
+/// needs a mount (overlay, loop); unmounted and the point removed when
+/// dropped.
+struct FillMount {
+    mounted: Option<Mounted>,
+    point: Option<PathBuf>,
+    root: PathBuf,
+}
+
+impl FillMount {
+    fn new(rootfs: &Rootfs, dir: &Path) -> Result<FillMount> {
+        if !rootfs.backend.capabilities().needs_mount {
+            let root = rootfs.prepare()?;
+            return Ok(FillMount {
+                mounted: None,
+                point: None,
+                root,
+            });
+        }
+        let point = dir.join(".enclos-fill");
+        fs::create_dir(&point).map_err(io_err("create the mount point", &point))?;
+        let mut fill = FillMount {
+            mounted: None,
+            point: Some(point.clone()),
+            root: point.clone(),
+        };
+        let m = rootfs.mount(&point)?;
+        fill.root = m.root().to_path_buf();
+        fill.mounted = Some(m);
+        Ok(fill)
+    }
+
+    /// Unmounts now, reporting a failure.
+    fn unmount(mut self) -> Result<()> {
+        if let Some(m) = self.mounted.take() {
+            m.unmount()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FillMount {
+    fn drop(&mut self) {
+        if let Some(m) = self.mounted.take() {
+            let _ = m.unmount();
+        }
+        if let Some(p) = &self.point {
+            let _ = fs::remove_dir(p);
         }
     }
 }
@@ -221,7 +277,7 @@ pub fn create(
         fs::set_permissions(c.dir(), fs::Permissions::from_mode(0o770))
             .map_err(io_err("set the mode of", c.dir()))?;
     }
-    let rootfs = Rootfs::create(opts.backend, c.dir())?;
+    let rootfs = Rootfs::create_with(opts.backend, &Dest::new(c.dir()), &opts.storage)?;
     undo.rootfs = Some(rootfs.clone());
     let mut config = Config::with_path(c.config_path());
     if let Some(base) = &base {
@@ -231,9 +287,11 @@ pub fn create(
             config.append(&e.key, &e.value)?;
         }
     }
-    let mut req = TemplateRequest::new(name, &rootfs.path);
+    let filled = FillMount::new(&rootfs, c.dir())?;
+    let mut req = TemplateRequest::new(name, &filled.root);
     req.args = &opts.template_args;
-    let out = fill_rootfs(&c, &rootfs.path, template, req, &maps, progress)?;
+    let out = fill_rootfs(&c, &filled.root, template, req, &maps, progress)?;
+    filled.unmount()?;
     for (k, v) in &out.config {
         if k == "lxc.uts.name" {
             config.set(k, v)?;

@@ -241,6 +241,13 @@ pub struct CreateArgs {
     /// The initial configuration (default: the default.conf of enclos).
     #[arg(short = 'f', long = "config", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The size of the filesystem, for the backends with one (loop, lvm,
+    /// rbd): bytes, or a number with K, M, G or T (default 1G).
+    #[arg(long = "fssize", value_name = "SIZE")]
+    fssize: Option<String>,
+    /// The filesystem to make, for the backends with one (default ext4).
+    #[arg(long = "fstype", value_name = "FSTYPE")]
+    fstype: Option<String>,
     #[command(flatten)]
     common: Common,
     /// Arguments for the template, after --.
@@ -259,6 +266,15 @@ impl CreateArgs {
             template_args: self.template_args,
             backend: enclos_storage::Backend::resolve(&self.backend, &self.common.lxcpath())?,
             config_file: self.config,
+            storage: enclos_storage::CreateOptions {
+                fssize: self
+                    .fssize
+                    .as_deref()
+                    .map(enclos_storage::parse_size)
+                    .transpose()?,
+                fstype: self.fstype,
+                ..Default::default()
+            },
         };
         let progress = std::io::stderr().is_terminal() && !self.common.quiet;
         let bar = progress.then(crate::output::spinner);
