@@ -75,7 +75,12 @@ impl Copier {
             self.links.insert(key, dst.to_path_buf());
         }
         if ft.is_dir() {
-            fs::create_dir(dst).map_err(io_err("create", dst))?;
+            match fs::create_dir(dst) {
+                // A directory the target's filesystem has already (ext4's
+                // lost+found) takes the source's contents.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && is_real_dir(dst) => {}
+                r => r.map_err(io_err("create", dst))?,
+            }
             if meta.dev() == self.dev {
                 self.copy_children(src, dst)?;
             }
@@ -89,6 +94,11 @@ impl Copier {
         }
         set_metadata(src, dst, &meta)
     }
+}
+
+/// Whether `p` is a directory, not a link to one.
+fn is_real_dir(p: &Path) -> bool {
+    fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
 }
 
 /// A device node, fifo or socket like the one `meta` describes.
