@@ -396,6 +396,9 @@ pub fn rename(c: &Container, new_name: &str) -> Result<Container> {
     fs::write(&tmp, &out.text)
         .and_then(|()| fs::rename(&tmp, target.config_path()))
         .map_err(io_err("write", target.config_path()))?;
+    if let Some(r) = enclos_snapshot::rewrite::rootfs_of(&out.text) {
+        write_hostname(&Rootfs::parse(&r)?, target.dir(), new_name)?;
+    }
     Ok(target)
 }
 
