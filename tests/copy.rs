@@ -73,6 +73,7 @@ fn a_copy_has_the_files_and_a_config_of_its_own() {
     let (orig, copy) = original(&lab, "lxc.net.0.type = empty\nlxc.net.0.hwaddr = 00:16:3e:11:22:33\n");
     let hook = lab.path().join(&orig).join("hook.sh");
     fs::write(&hook, "#!/bin/sh\nexit 0\n").unwrap();
+    fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let cfg = lab.path().join(&orig).join("config");
     let mut text = fs::read_to_string(&cfg).unwrap();
     text.push_str(&format!("lxc.hook.pre-start = {}\n", hook.display()));
