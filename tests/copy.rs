@@ -32,7 +32,11 @@ fn loops_under(dir: &Path) -> Vec<String> {
 
 /// Fails if a loop device still holds an image of the lab.
 fn assert_no_loop(lab: &Lab) {
-    assert_eq!(loops_under(lab.path()), Vec::<String>::new(), "loop devices left");
+    assert_eq!(
+        loops_under(lab.path()),
+        Vec::<String>::new(),
+        "loop devices left"
+    );
 }
 
 /// The files (not directories) under `dir`, relative.
@@ -70,7 +74,10 @@ fn a_copy_has_the_files_and_a_config_of_its_own() {
         return;
     }
     let lab = Lab::new();
-    let (orig, copy) = original(&lab, "lxc.net.0.type = empty\nlxc.net.0.hwaddr = 00:16:3e:11:22:33\n");
+    let (orig, copy) = original(
+        &lab,
+        "lxc.net.0.type = empty\nlxc.net.0.hwaddr = 00:16:3e:11:22:33\n",
+    );
     let hook = lab.path().join(&orig).join("hook.sh");
     fs::write(&hook, "#!/bin/sh\nexit 0\n").unwrap();
     fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -81,22 +88,42 @@ fn a_copy_has_the_files_and_a_config_of_its_own() {
 
     lab.enclos("copy", &["-n", &orig, "-N", &copy]).success();
     let dir = lab.path().join(&copy);
-    assert_eq!(fs::read_to_string(dir.join("rootfs/root/hi")).unwrap(), "hello\n");
-    assert_eq!(fs::read_to_string(dir.join("rootfs/etc/hostname")).unwrap(), format!("{copy}\n"));
+    assert_eq!(
+        fs::read_to_string(dir.join("rootfs/root/hi")).unwrap(),
+        "hello\n"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("rootfs/etc/hostname")).unwrap(),
+        format!("{copy}\n")
+    );
     let conf = read_config(&dir.join("config"));
-    assert_eq!(conf["lxc.uts.name"], [copy.clone()]);
-    assert_eq!(conf["lxc.rootfs.path"], [format!("dir:{}/rootfs", dir.display())]);
-    assert_eq!(conf["lxc.hook.pre-start"], [dir.join("hook.sh").display().to_string()]);
-    assert!(dir.join("hook.sh").is_file(), "the hook script is copied along");
+    assert_eq!(conf["lxc.uts.name"], [copy.as_str()]);
+    assert_eq!(
+        conf["lxc.rootfs.path"],
+        [format!("dir:{}/rootfs", dir.display())]
+    );
+    assert_eq!(
+        conf["lxc.hook.pre-start"],
+        [dir.join("hook.sh").display().to_string()]
+    );
+    assert!(
+        dir.join("hook.sh").is_file(),
+        "the hook script is copied along"
+    );
     let mac = &conf["lxc.net.0.hwaddr"][0];
-    assert!(mac.starts_with("00:16:3e:") && mac != "00:16:3e:11:22:33", "{mac}");
+    assert!(
+        mac.starts_with("00:16:3e:") && mac != "00:16:3e:11:22:33",
+        "{mac}"
+    );
     // The original is untouched.
     let before = read_config(&cfg);
-    assert_eq!(before["lxc.uts.name"], [orig.clone()]);
+    assert_eq!(before["lxc.uts.name"], [orig.as_str()]);
     assert_eq!(before["lxc.net.0.hwaddr"], ["00:16:3e:11:22:33"]);
     // And the copy runs under its own name.
     lab.start(&copy);
-    let out = lab.attach(&copy, &["sh", "-c", "hostname; cat /root/hi"]).success();
+    let out = lab
+        .attach(&copy, &["sh", "-c", "hostname; cat /root/hi"])
+        .success();
     assert_eq!(out.stdout, format!("{copy}\nhello\n"));
     lab.enclos("stop", &["-n", &copy, "-k"]).success();
 }
@@ -107,13 +134,20 @@ fn keepname_and_keepmac_keep_them() {
         return;
     }
     let lab = Lab::new();
-    let (orig, copy) = original(&lab, "lxc.net.0.type = empty\nlxc.net.0.hwaddr = 00:16:3e:11:22:33\n");
-    lab.enclos("copy", &["-n", &orig, "-N", &copy, "-K", "-M"]).success();
+    let (orig, copy) = original(
+        &lab,
+        "lxc.net.0.type = empty\nlxc.net.0.hwaddr = 00:16:3e:11:22:33\n",
+    );
+    lab.enclos("copy", &["-n", &orig, "-N", &copy, "-K", "-M"])
+        .success();
     let dir = lab.path().join(&copy);
     let conf = read_config(&dir.join("config"));
-    assert_eq!(conf["lxc.uts.name"], [orig.clone()]);
+    assert_eq!(conf["lxc.uts.name"], [orig.as_str()]);
     assert_eq!(conf["lxc.net.0.hwaddr"], ["00:16:3e:11:22:33"]);
-    assert_eq!(fs::read_to_string(dir.join("rootfs/etc/hostname")).unwrap(), format!("{orig}\n"));
+    assert_eq!(
+        fs::read_to_string(dir.join("rootfs/etc/hostname")).unwrap(),
+        format!("{orig}\n")
+    );
 }
 
 #[test]
@@ -130,25 +164,38 @@ fn a_running_original_is_refused_and_nothing_is_made() {
         let out = lab.enclos("copy", &args);
         assert_eq!(out.code, Some(1), "{out:?}");
         assert_one_error_line(&out, &format!("Original container ({orig}) is running"));
-        assert!(out.stderr.contains(&format!("stop it first (enclos stop -n {orig})")), "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("stop it first (enclos stop -n {orig})")),
+            "{}",
+            out.stderr
+        );
     }
     let names: Vec<String> = fs::read_dir(lab.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains("copy"))
         .collect();
-    assert_eq!(names, Vec::<String>::new(), "no copy, not even a staged one");
+    assert_eq!(
+        names,
+        Vec::<String>::new(),
+        "no copy, not even a staged one"
+    );
     lab.enclos("stop", &["-n", &orig, "-k"]).success();
 }
 
 #[test]
 fn an_ephemeral_copy_runs_keeps_its_changes_in_its_upper_layer_and_vanishes_at_stop() {
-    if !require_root("an_ephemeral_copy_runs_keeps_its_changes_in_its_upper_layer_and_vanishes_at_stop") {
+    if !require_root(
+        "an_ephemeral_copy_runs_keeps_its_changes_in_its_upper_layer_and_vanishes_at_stop",
+    ) {
         return;
     }
     let lab = Lab::new();
     let (orig, eph) = original(&lab, "");
-    let out = lab.enclos("copy", &["-e", "-N", &eph, "-n", &orig]).success();
+    let out = lab
+        .enclos("copy", &["-e", "-N", &eph, "-n", &orig])
+        .success();
     assert_eq!(out.stdout, format!("Created {eph} as clone of {orig}\n"));
     assert_eq!(lab.state(&eph), "RUNNING");
     let conf = read_config(&lab.path().join(&eph).join("config"));
@@ -161,20 +208,33 @@ fn an_ephemeral_copy_runs_keeps_its_changes_in_its_upper_layer_and_vanishes_at_s
             lab.path().join(&eph).display()
         )]
     );
-    lab.attach(&eph, &["sh", "-c", "echo test > /root/testdata"]).success();
+    lab.attach(&eph, &["sh", "-c", "echo test > /root/testdata"])
+        .success();
     // Still there at the next attach.
-    let out = lab.attach(&eph, &["cat", "/root/testdata", "/root/hi"]).success();
+    let out = lab
+        .attach(&eph, &["cat", "/root/testdata", "/root/hi"])
+        .success();
     assert_eq!(out.stdout, "test\nhello\n");
     // The upper layer holds what changed, not the original's files.
     let upper = files_under(&lab.path().join(&eph).join("delta0"));
     assert!(upper.contains(&"root/testdata".to_string()), "{upper:?}");
     assert!(upper.contains(&"etc/hostname".to_string()), "{upper:?}");
-    assert!(!upper.iter().any(|f| f.starts_with("bin/") || f == "root/hi"), "{upper:?}");
+    assert!(
+        !upper
+            .iter()
+            .any(|f| f.starts_with("bin/") || f == "root/hi"),
+        "{upper:?}"
+    );
     assert!(!lab.path().join(&orig).join("rootfs/root/testdata").exists());
     // The original is held while it runs.
     let out = lab.enclos("destroy", &["-n", &orig]);
     assert_eq!(out.code, Some(1));
-    assert!(out.stderr.contains(&format!("it has clone {}", lab.path().join(&eph).display())), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("it has clone {}", lab.path().join(&eph).display())),
+        "{}",
+        out.stderr
+    );
 
     lab.enclos("stop", &["-n", &eph]).success();
     assert!(
@@ -194,13 +254,18 @@ fn keepdata_keeps_an_ephemeral_copy_after_its_stop() {
     }
     let lab = Lab::new();
     let (orig, eph) = original(&lab, "");
-    lab.enclos("copy", &["-e", "-D", "-N", &eph, "-n", &orig]).success();
-    lab.attach(&eph, &["sh", "-c", "echo kept > /root/data"]).success();
+    lab.enclos("copy", &["-e", "-D", "-N", &eph, "-n", &orig])
+        .success();
+    lab.attach(&eph, &["sh", "-c", "echo kept > /root/data"])
+        .success();
     lab.enclos("stop", &["-n", &eph, "-k"]).success();
     assert_eq!(lab.state(&eph), "STOPPED");
     assert!(!read_config(&lab.path().join(&eph).join("config")).contains_key("lxc.ephemeral"));
     lab.start(&eph);
-    assert_eq!(lab.attach(&eph, &["cat", "/root/data"]).success().stdout, "kept\n");
+    assert_eq!(
+        lab.attach(&eph, &["cat", "/root/data"]).success().stdout,
+        "kept\n"
+    );
     lab.enclos("stop", &["-n", &eph, "-k"]).success();
 }
 
@@ -215,7 +280,8 @@ fn an_ephemeral_copy_sees_its_bind_mount() {
     fs::create_dir(&shared).unwrap();
     fs::write(shared.join("note"), "from the host\n").unwrap();
     let spec = format!("bind={}:/mnt/shared:ro", shared.display());
-    lab.enclos("copy", &["-e", "-N", &eph, "-n", &orig, "-m", &spec]).success();
+    lab.enclos("copy", &["-e", "-N", &eph, "-n", &orig, "-m", &spec])
+        .success();
     let out = lab.attach(&eph, &["cat", "/mnt/shared/note"]).success();
     assert_eq!(out.stdout, "from the host\n");
     let out = lab.attach(&eph, &["sh", "-c", "echo x > /mnt/shared/new"]);
@@ -230,18 +296,26 @@ fn a_snapshot_copy_stacks_on_its_original_which_it_holds() {
     }
     let lab = Lab::new();
     let (orig, copy) = original(&lab, "");
-    lab.enclos("copy", &["-n", &orig, "-N", &copy, "-s"]).success();
+    lab.enclos("copy", &["-n", &orig, "-N", &copy, "-s"])
+        .success();
     let (o, c) = (lab.path().join(&orig), lab.path().join(&copy));
     assert_eq!(
         read_config(&c.join("config"))["lxc.rootfs.path"],
-        [format!("overlay:{}/rootfs:{}/delta0", o.display(), c.display())]
+        [format!(
+            "overlay:{}/rootfs:{}/delta0",
+            o.display(),
+            c.display()
+        )]
     );
     assert_eq!(
         fs::read_to_string(o.join("lxc_snapshots")).unwrap(),
         format!("{}\n{copy}\n", lab.path().display())
     );
     lab.start(&copy);
-    assert_eq!(lab.attach(&copy, &["cat", "/root/hi"]).success().stdout, "hello\n");
+    assert_eq!(
+        lab.attach(&copy, &["cat", "/root/hi"]).success().stdout,
+        "hello\n"
+    );
     lab.enclos("stop", &["-n", &copy, "-k"]).success();
     for args in [&["-n", orig.as_str()][..], &["-n", orig.as_str(), "-s"][..]] {
         let out = lab.enclos("destroy", args);
@@ -264,7 +338,11 @@ fn destroy_s_takes_the_snapshots_along() {
     let o = lab.path().join(&orig);
     let snap = o.join("snaps/snap0");
     fs::create_dir_all(snap.join("rootfs")).unwrap();
-    fs::write(snap.join("config"), format!("lxc.rootfs.path = dir:{}/rootfs\n", snap.display())).unwrap();
+    fs::write(
+        snap.join("config"),
+        format!("lxc.rootfs.path = dir:{}/rootfs\n", snap.display()),
+    )
+    .unwrap();
     fs::write(snap.join("ts"), "2026:01:01 00:00:00").unwrap();
     let out = lab.enclos("destroy", &["-n", &orig]);
     assert_eq!(out.code, Some(1));
@@ -281,15 +359,25 @@ fn rename_moves_the_container_and_its_paths() {
     }
     let lab = Lab::new();
     let (orig, new) = original(&lab, "");
-    lab.enclos("copy", &["-n", &orig, "-N", &new, "-R"]).success();
+    lab.enclos("copy", &["-n", &orig, "-N", &new, "-R"])
+        .success();
     let n = lab.path().join(&new);
     assert!(!lab.path().join(&orig).exists());
     let conf = read_config(&n.join("config"));
-    assert_eq!(conf["lxc.uts.name"], [new.clone()]);
-    assert_eq!(conf["lxc.rootfs.path"], [format!("dir:{}/rootfs", n.display())]);
-    assert_eq!(fs::read_to_string(n.join("rootfs/etc/hostname")).unwrap(), format!("{new}\n"));
+    assert_eq!(conf["lxc.uts.name"], [new.as_str()]);
+    assert_eq!(
+        conf["lxc.rootfs.path"],
+        [format!("dir:{}/rootfs", n.display())]
+    );
+    assert_eq!(
+        fs::read_to_string(n.join("rootfs/etc/hostname")).unwrap(),
+        format!("{new}\n")
+    );
     lab.start(&new);
-    assert_eq!(lab.attach(&new, &["hostname"]).success().stdout, format!("{new}\n"));
+    assert_eq!(
+        lab.attach(&new, &["hostname"]).success().stdout,
+        format!("{new}\n")
+    );
     lab.enclos("stop", &["-n", &new, "-k"]).success();
 }
 
@@ -304,7 +392,11 @@ fn loop_and_overlay_containers_start_on_their_backend() {
     let lab = Lab::new();
     for backend in ["loop", "overlay"] {
         let n = lab.name(backend);
-        lab.enclos("create", &["-n", &n, "-t", "busybox", "-B", backend, "--fssize", "48M"]).success();
+        lab.enclos(
+            "create",
+            &["-n", &n, "-t", "busybox", "-B", backend, "--fssize", "48M"],
+        )
+        .success();
         let dir = lab.path().join(&n);
         let spec = &read_config(&dir.join("config"))["lxc.rootfs.path"][0];
         match backend {
@@ -313,13 +405,24 @@ fn loop_and_overlay_containers_start_on_their_backend() {
                 assert_eq!(fs::metadata(dir.join("rootdev")).unwrap().len(), 48 << 20);
             }
             _ => {
-                assert_eq!(spec, &format!("overlay:{}/rootfs:{}/delta0", dir.display(), dir.display()));
-                assert!(dir.join("delta0/bin/busybox").exists(), "the template wrote into the upper layer");
+                assert_eq!(
+                    spec,
+                    &format!("overlay:{}/rootfs:{}/delta0", dir.display(), dir.display())
+                );
+                assert!(
+                    dir.join("delta0/bin/busybox").exists(),
+                    "the template wrote into the upper layer"
+                );
             }
         }
         assert_no_loop(&lab);
         lab.start(&n);
-        let out = lab.attach(&n, &["sh", "-c", "echo written > /root/f; cat /etc/hostname"]).success();
+        let out = lab
+            .attach(
+                &n,
+                &["sh", "-c", "echo written > /root/f; cat /etc/hostname"],
+            )
+            .success();
         assert_eq!(out.stdout, format!("{n}\n"));
         if backend == "loop" {
             let df = lab.attach(&n, &["df", "/"]).success().stdout;
@@ -328,7 +431,10 @@ fn loop_and_overlay_containers_start_on_their_backend() {
         lab.enclos("stop", &["-n", &n, "-k"]).success();
         assert_no_loop(&lab);
         lab.start(&n);
-        assert_eq!(lab.attach(&n, &["cat", "/root/f"]).success().stdout, "written\n");
+        assert_eq!(
+            lab.attach(&n, &["cat", "/root/f"]).success().stdout,
+            "written\n"
+        );
         lab.enclos("stop", &["-n", &n, "-k"]).success();
         assert_no_loop(&lab);
         assert_eq!(mounts_under(lab.path()), Vec::<String>::new());
@@ -342,12 +448,19 @@ fn a_copy_into_loop_takes_its_size_and_a_failed_one_leaves_nothing() {
     }
     let lab = Lab::new();
     let (orig, copy) = original(&lab, "");
-    lab.enclos("copy", &["-n", &orig, "-N", &copy, "-B", "loop", "-L", "40M"]).success();
+    lab.enclos(
+        "copy",
+        &["-n", &orig, "-N", &copy, "-B", "loop", "-L", "40M"],
+    )
+    .success();
     let image: PathBuf = lab.path().join(&copy).join("rootdev");
     assert_eq!(fs::metadata(&image).unwrap().len(), 40 << 20);
     assert_no_loop(&lab);
     lab.start(&copy);
-    assert_eq!(lab.attach(&copy, &["cat", "/root/hi"]).success().stdout, "hello\n");
+    assert_eq!(
+        lab.attach(&copy, &["cat", "/root/hi"]).success().stdout,
+        "hello\n"
+    );
     lab.enclos("stop", &["-n", &copy, "-k"]).success();
     assert_no_loop(&lab);
 
@@ -358,9 +471,16 @@ fn a_copy_into_loop_takes_its_size_and_a_failed_one_leaves_nothing() {
     std::io::Write::write_all(&mut &f, &vec![7u8; 40 << 20]).unwrap();
     drop(f);
     let full = lab.name("full");
-    let out = lab.enclos("copy", &["-n", &orig, "-N", &full, "-B", "loop", "-L", "8M"]);
+    let out = lab.enclos(
+        "copy",
+        &["-n", &orig, "-N", &full, "-B", "loop", "-L", "8M"],
+    );
     assert_eq!(out.code, Some(1), "{out:?}");
-    assert!(out.stderr.contains("No space left on device"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("No space left on device"),
+        "{}",
+        out.stderr
+    );
     let left: Vec<String> = fs::read_dir(lab.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

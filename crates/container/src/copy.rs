@@ -64,24 +64,13 @@ pub fn copy_kind_word(opts: &CopyOptions) -> &'static str {
 /// Copies the stopped container `c` (see [`CopyOptions`]); returns the
 /// copy, not started. `progress` receives the steps. Everything that can
 /// be checked is checked before anything is written.
-pub fn copy(c: &Container, opts: &CopyOptions, progress: &mut dyn FnMut(&str)) -> Result<Container> {
+pub fn copy(
+    c: &Container,
+    opts: &CopyOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Container> {
     let _lock = c.lock()?;
-    let state = c.state()?;
-    if state.is_active() && !(opts.snapshot && opts.allow_running) {
-        return Err(Error::Running {
-            name: c.name().to_string(),
-            state: state.as_str(),
-            hint: format!(
-                "stop it first (enclos stop -n {}){}",
-                c.name(),
-                if opts.ephemeral {
-                    ""
-                } else {
-                    ", or snapshot it as it runs with -s -a"
-                }
-            ),
-        });
-    }
+    refuse_running(c, opts)?;
     let config_text =
         fs::read_to_string(c.config_path()).map_err(io_err("read", c.config_path()))?;
     let src = match c.config()?.rootfs() {
@@ -105,18 +94,11 @@ pub fn copy(c: &Container, opts: &CopyOptions, progress: &mut dyn FnMut(&str)) -
     };
     let backend = src.clone_backend(kind, backend)?;
     let mounts = parse_mounts(&opts.mounts)?;
-    let name = match &opts.new_name {
-        Some(n) => n.clone(),
-        None if opts.ephemeral => format!("{}_{}", c.name(), random_suffix()?),
-        None => {
-            return Err(Error::InvalidArgument {
-                what: "copy",
-                value: c.name().to_string(),
-                reason: "give the copy's name with -N NEWNAME (only an ephemeral copy, -e, gets one of its own)".into(),
-            })
-        }
-    };
-    let lxcpath = opts.new_lxcpath.clone().unwrap_or(c.lxcpath().to_path_buf());
+    let name = copy_name(c, opts)?;
+    let lxcpath = opts
+        .new_lxcpath
+        .clone()
+        .unwrap_or(c.lxcpath().to_path_buf());
     let target = Container::new(&lxcpath, &name)?;
     fs::create_dir_all(&lxcpath).map_err(io_err("create the lxcpath", &lxcpath))?;
     let staged = Staged::begin(target.dir(), "copy", 0o755)?;
@@ -221,6 +203,38 @@ fn write_hostname(rootfs: &Rootfs, dir: &Path, name: &str) -> Result<()> {
     })();
     let _ = fs::remove_dir(&mnt);
     written
+}
+
+/// Refuses a running original, unless a snapshot of it is allowed to run
+/// (`-s -a`).
+fn refuse_running(c: &Container, opts: &CopyOptions) -> Result<()> {
+    let state = c.state()?;
+    if !state.is_active() || (opts.snapshot && opts.allow_running) {
+        return Ok(());
+    }
+    let or = if opts.ephemeral {
+        ""
+    } else {
+        ", or snapshot it as it runs with -s -a"
+    };
+    Err(Error::Running {
+        name: c.name().to_string(),
+        state: state.as_str(),
+        hint: format!("stop it first (enclos stop -n {}){or}", c.name()),
+    })
+}
+
+/// The copy's name: `-N`, or for an ephemeral copy `<name>_XXXXXX`.
+fn copy_name(c: &Container, opts: &CopyOptions) -> Result<String> {
+    match &opts.new_name {
+        Some(n) => Ok(n.clone()),
+        None if opts.ephemeral => Ok(format!("{}_{}", c.name(), random_suffix()?)),
+        None => Err(Error::InvalidArgument {
+            what: "copy",
+            value: c.name().to_string(),
+            reason: "give the copy's name with -N NEWNAME (only an ephemeral copy, -e, gets one of its own)".into(),
+        }),
+    }
 }
 
 /// `lxc.net.N.hwaddr` or the legacy `lxc.network.hwaddr`.

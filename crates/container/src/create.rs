@@ -346,14 +346,17 @@ pub fn destroy_with(c: &Container, force: bool, with_snapshots: bool) -> Result<
     enclos_snapshot::check_destroy(c.dir(), with_snapshots)?;
     for snap in enclos_snapshot::list(c.dir())? {
         let text = fs::read_to_string(snap.config_path()).unwrap_or_default();
-        let rootfs = enclos_snapshot::rewrite::rootfs_of(&text)
-            .and_then(|r| Rootfs::parse(&r).ok());
+        let rootfs =
+            enclos_snapshot::rewrite::rootfs_of(&text).and_then(|r| Rootfs::parse(&r).ok());
         if let Some(r) = rootfs {
             let clones = r.dependents()?;
             if !clones.is_empty() {
                 return Err(enclos_storage::Error::HasClones {
                     path: snap.dir.clone(),
-                    clones: clones.iter().map(|d| d.dir().display().to_string()).collect(),
+                    clones: clones
+                        .iter()
+                        .map(|d| d.dir().display().to_string())
+                        .collect(),
                 }
                 .into());
             }

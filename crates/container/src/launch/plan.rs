@@ -56,15 +56,20 @@ impl Plan {
         };
         let (rootfs, storage) = if storage.backend.capabilities().needs_mount {
             let target = c.run_file(MOUNT_POINT);
-            std::fs::create_dir_all(&target)
-                .map_err(crate::error::io_err("create the rootfs mount point", &target))?;
+            std::fs::create_dir_all(&target).map_err(crate::error::io_err(
+                "create the rootfs mount point",
+                &target,
+            ))?;
             (target, Some(storage))
         } else {
             (storage.prepare()?, None)
         };
         let ns = crate::ns_plan::NsPlan::new(c, &config)?;
         // A rootfs to mount is judged by the directory of its own files.
-        let owned = storage.as_ref().and_then(|s| s.own_dir()).unwrap_or(&rootfs);
+        let owned = storage
+            .as_ref()
+            .and_then(|s| s.own_dir())
+            .unwrap_or(&rootfs);
         let userns = super::idmap::Userns::plan(c.name(), config.idmaps(), owned)?;
         let mount = config.rootfs_mount().map(PathBuf::from);
         let hooks = crate::hooks::Hooks::new(c.name(), &config, mount.as_ref().unwrap_or(&rootfs));

@@ -41,17 +41,32 @@ pub struct CopyArgs {
     #[arg(short = 'D', long = "keepdata", requires = "ephemeral")]
     keepdata: bool,
     /// With -e, start it in the foreground with its console on this terminal.
-    #[arg(short = 'F', long = "foreground", requires = "ephemeral", conflicts_with = "daemon")]
+    #[arg(
+        short = 'F',
+        long = "foreground",
+        requires = "ephemeral",
+        conflicts_with = "daemon"
+    )]
     foreground: bool,
     /// With -e, start it in the background (the default).
     #[arg(short = 'd', long = "daemon", requires = "ephemeral")]
     daemon: bool,
-    /// With -e, mounts for the copy: bind=/SRC:/DEST[:ro] or overlay=/SRC:/DEST,
+    /// With -e, mounts for the copy: `bind=/SRC:/DEST[:ro]` or `overlay=/SRC:/DEST`,
     /// comma-separated.
-    #[arg(short = 'm', long = "mount", value_name = "MOUNTS", requires = "ephemeral")]
+    #[arg(
+        short = 'm',
+        long = "mount",
+        value_name = "MOUNTS",
+        requires = "ephemeral"
+    )]
     mount: Vec<String>,
     /// With -e, the copy's changes on a tmpfs (lost at stop or reboot).
-    #[arg(short = 't', long = "tmpfs", requires = "ephemeral", conflicts_with = "keepdata")]
+    #[arg(
+        short = 't',
+        long = "tmpfs",
+        requires = "ephemeral",
+        conflicts_with = "keepdata"
+    )]
     tmpfs: bool,
     /// The copy's storage backend: dir, overlay, btrfs, loop, lvm, zfs or rbd.
     #[arg(short = 'B', long = "backingstorage", value_name = "BACKEND")]
@@ -126,7 +141,11 @@ impl CopyArgs {
     }
 
     /// The copy, with a spinner naming its steps on a terminal.
-    fn copy(&self, c: &container::Container, opts: &container::CopyOptions) -> Result<container::Container> {
+    fn copy(
+        &self,
+        c: &container::Container,
+        opts: &container::CopyOptions,
+    ) -> Result<container::Container> {
         let progress = std::io::stderr().is_terminal() && !self.common.quiet;
         let bar = progress.then(crate::output::spinner);
         let mut step = |s: &str| {
