@@ -490,3 +490,134 @@ fn a_copy_into_loop_takes_its_size_and_a_failed_one_leaves_nothing() {
     assert_no_loop(&lab);
     assert_eq!(mounts_under(lab.path()), Vec::<String>::new());
 }
+
+/// An lxcpath on a btrfs filesystem of its own: an image in a temporary
+/// directory, attached to a loop device and mounted; its containers are
+/// destroyed, the filesystem unmounted and the device detached when
+/// dropped.
+struct BtrfsLxcpath {
+    dir: tempfile::TempDir,
+    dev: String,
+}
+
+impl BtrfsLxcpath {
+    fn make(test: &str) -> Option<BtrfsLxcpath> {
+        let have = std::process::Command::new("mkfs.btrfs")
+            .arg("--version")
+            .output();
+        if !have.is_ok_and(|o| o.status.success()) {
+            enclos_tests::missing_feature(test, "no mkfs.btrfs (install btrfs-progs)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("btrfs.img");
+        fs::File::create(&image)
+            .unwrap()
+            .set_len(256 << 20)
+            .unwrap();
+        let out = std::process::Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&image)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "losetup: {out:?}");
+        let b = BtrfsLxcpath {
+            dir,
+            dev: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        };
+        let mk = std::process::Command::new("mkfs.btrfs")
+            .args(["-q", "-f", &b.dev])
+            .output()
+            .unwrap();
+        assert!(mk.status.success(), "mkfs.btrfs: {mk:?}");
+        fs::create_dir(b.path()).unwrap();
+        nix::mount::mount(
+            Some(b.dev.as_str()),
+            &b.path(),
+            Some("btrfs"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        Some(b)
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("lxc")
+    }
+
+    fn enclos(&self, sub: &str, args: &[&str]) -> Out {
+        let mut c = std::process::Command::new(enclos_tests::enclos_bin());
+        c.arg(sub).arg("-P").arg(self.path()).args(args);
+        run(c)
+    }
+}
+
+impl Drop for BtrfsLxcpath {
+    fn drop(&mut self) {
+        let names = self.enclos("ls", &[]).stdout;
+        // The clones first.
+        for n in names.lines().rev() {
+            let _ = self.enclos("destroy", &["-f", "-n", n]);
+        }
+        let _ = nix::mount::umount2(&self.path(), nix::mount::MntFlags::MNT_DETACH);
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.dev])
+            .status();
+    }
+}
+
+/// Section 2.2's btrfs backing store: `-B best` on a btrfs lxcpath makes a
+/// subvolume, the container starts on it, and `copy -s` is a btrfs
+/// snapshot (a subvolume of its own, the file there at once).
+#[test]
+fn btrfs_containers_start_and_copy_s_snapshots_them() {
+    let test = "btrfs_containers_start_and_copy_s_snapshots_them";
+    if !require_root(test) {
+        return;
+    }
+    let Some(b) = BtrfsLxcpath::make(test) else {
+        return;
+    };
+    b.enclos("create", &["-n", "bb", "-t", "busybox", "-B", "best"])
+        .success();
+    let dir = b.path().join("bb");
+    assert_eq!(
+        read_config(&dir.join("config"))["lxc.rootfs.path"],
+        [format!("btrfs:{}/rootfs", dir.display())]
+    );
+    // The root of a subvolume has inode 256.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(fs::metadata(dir.join("rootfs")).unwrap().ino(), 256);
+    fs::write(dir.join("rootfs/root/hi"), "hello\n").unwrap();
+    b.enclos("start", &["-n", "bb"]).success();
+    let out = b
+        .enclos("attach", &["-n", "bb", "--", "cat", "/root/hi"])
+        .success();
+    assert_eq!(out.stdout, "hello\n");
+    let out = b.enclos("copy", &["-n", "bb", "-N", "bb2", "-s"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    b.enclos("stop", &["-n", "bb", "-k"]).success();
+    b.enclos("copy", &["-n", "bb", "-N", "bb2", "-s"]).success();
+    let dir2 = b.path().join("bb2");
+    assert_eq!(
+        read_config(&dir2.join("config"))["lxc.rootfs.path"],
+        [format!("btrfs:{}/rootfs", dir2.display())]
+    );
+    assert_eq!(fs::metadata(dir2.join("rootfs")).unwrap().ino(), 256);
+    assert_eq!(
+        fs::read_to_string(dir2.join("rootfs/root/hi")).unwrap(),
+        "hello\n"
+    );
+    b.enclos("start", &["-n", "bb2"]).success();
+    assert_eq!(
+        b.enclos("attach", &["-n", "bb2", "--", "hostname"])
+            .success()
+            .stdout,
+        "bb2\n"
+    );
+    b.enclos("stop", &["-n", "bb2", "-k"]).success();
+    b.enclos("destroy", &["-n", "bb2"]).success();
+    b.enclos("destroy", &["-n", "bb"]).success();
+    assert!(!dir.exists() && !dir2.exists());
+}

@@ -13,7 +13,7 @@ pub enum Error {
     NotSupportedYet { name: String },
 
     #[error(
-        "Storage backend '{backend}' is not built yet in enclos; use -B dir, overlay or btrfs"
+        "Storage backend '{backend}' is not built yet in enclos; use -B dir, overlay, btrfs or loop"
     )]
     NotBuiltYet { backend: &'static str },
 
