@@ -291,3 +291,93 @@ impl Driver for Loop {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The loop devices whose backing file is `image`.
+    fn loops_of(image: &Path) -> Vec<String> {
+        fs::read_dir("/sys/block")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                fs::read_to_string(e.path().join("loop/backing_file"))
+                    .is_ok_and(|b| Path::new(b.trim()) == image)
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// Detaches whatever still holds the image when the test ends, even
+    /// when it failed.
+    struct Detach(PathBuf);
+
+    impl Drop for Detach {
+        fn drop(&mut self) {
+            for dev in loops_of(&self.0) {
+                let _ = Command::new("losetup")
+                    .arg("-d")
+                    .arg(format!("/dev/{dev}"))
+                    .status();
+            }
+        }
+    }
+
+    #[test]
+    fn create_mount_fill_unmount_destroy() {
+        let test = "loop::create_mount_fill_unmount_destroy";
+        if !enclos_testkit::require_root(test) {
+            return;
+        }
+        if Command::new("mkfs.ext4").arg("-V").output().is_err() {
+            enclos_testkit::missing_feature(test, "no mkfs.ext4 (install e2fsprogs)");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let opts = CreateOptions {
+            fssize: Some(16 << 20),
+            ..Default::default()
+        };
+        let r = Rootfs::create_with(Backend::Loop, &Dest::new(tmp.path()), &opts).unwrap();
+        let _detach = Detach(r.path.clone());
+        assert_eq!(r.spec(), format!("loop:{}/rootdev", tmp.path().display()));
+        assert_eq!(r.usage().unwrap().size, Some(16 << 20));
+        let mnt = tmp.path().join("rootfs");
+        // In a mount namespace of its own (a thread's): nothing reaches
+        // the host's.
+        let (r2, mnt2) = (r.clone(), mnt.clone());
+        std::thread::spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+            crate::mount::mount_fs(
+                "none",
+                Path::new("/"),
+                "none",
+                MsFlags::MS_REC | MsFlags::MS_SLAVE,
+                "",
+            )
+            .unwrap();
+            let m = r2.mount(&mnt2).unwrap();
+            assert_eq!(loops_of(&r2.path).len(), 1, "attached while mounted");
+            fs::write(m.root().join("hello"), "hi\n").unwrap();
+            m.unmount().unwrap();
+            let m = r2.mount(&mnt2).unwrap();
+            assert_eq!(fs::read_to_string(m.root().join("hello")).unwrap(), "hi\n");
+        })
+        .join()
+        .unwrap();
+        // The mount went with the thread's namespace, the device with it.
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            loops_of(&r.path).is_empty()
+        });
+        assert!(gone, "the loop device outlived its mount");
+        // A damaged image is refused and leaves nothing attached.
+        fs::write(&r.path, vec![0u8; 1 << 20]).unwrap();
+        assert!(r.mount(&mnt).is_err());
+        assert!(loops_of(&r.path).is_empty());
+        r.destroy().unwrap();
+        assert!(!r.path.exists() && !mnt.exists());
+    }
+}
