@@ -60,7 +60,7 @@ pub struct CopyArgs {
         requires = "ephemeral"
     )]
     mount: Vec<String>,
-    /// With -e, the copy's changes on a tmpfs (lost at stop or reboot).
+    /// With -e, the copy's changes on a tmpfs: not supported by enclos yet.
     #[arg(
         short = 't',
         long = "tmpfs",
