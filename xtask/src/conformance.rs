@@ -64,7 +64,6 @@ pub const EXPECTED_FAILURES: &[(&str, &str)] = &[
         "cloneconfig",
         "issue 11 (networking): a veth in its configs, then issue 10 (storage): lxc-copy",
     ),
-    ("snapdeps", "issue 10 (storage): lxc-copy and snapshots"),
     ("no-new-privs", "issue 12 (confinement): lxc.no_new_privs"),
     ("usernsexec", "issue 9 (unprivileged): lxc-usernsexec"),
     (
