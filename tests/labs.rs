@@ -39,6 +39,10 @@ fn play(test: &str, script: &str) {
     if !require_root(test) {
         return;
     }
+    // The labs use the course's names (lxc-bb), and so the same host-wide
+    // cgroup names: one lab at a time.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let root = workspace_root();
     let path = root.join(script);
     assert!(
