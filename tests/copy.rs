@@ -621,3 +621,42 @@ fn btrfs_containers_start_and_copy_s_snapshots_them() {
     b.enclos("destroy", &["-n", "bb"]).success();
     assert!(!dir.exists() && !dir2.exists());
 }
+
+/// An ephemeral copy whose monitor is killed does not outlive it: the next
+/// `ls` or `start` removes it (as after a reboot of the host).
+#[test]
+fn an_ephemeral_copy_whose_monitor_died_is_removed_by_the_next_ls_or_start() {
+    if !require_root("an_ephemeral_copy_whose_monitor_died_is_removed_by_the_next_ls_or_start") {
+        return;
+    }
+    let lab = Lab::new();
+    let (orig, eph) = original(&lab, "");
+    for next in ["ls", "start"] {
+        lab.enclos("copy", &["-e", "-N", &eph, "-n", &orig])
+            .success();
+        let dir = lab.path().join(&eph);
+        let monitor: i32 = fs::read_to_string(dir.join(".enclos/monitor.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(monitor),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        assert!(
+            poll(SETTLE, || (lab.state(&eph) == "STOPPED").then_some(())).is_some(),
+            "{eph} stops with its monitor"
+        );
+        assert!(dir.exists(), "nothing removed it yet");
+        let out = lab.enclos(next, &["-n", &eph][..if next == "ls" { 0 } else { 2 }]);
+        if next == "ls" {
+            assert_eq!(out.success().lines(), [orig.as_str()]);
+        } else {
+            assert_one_error_line(&out, &format!("Container '{eph}' does not exist"));
+        }
+        assert!(!dir.exists(), "{next} removed the copy");
+        assert!(!lab.path().join(&orig).join("lxc_snapshots").exists());
+    }
+}

@@ -331,6 +331,42 @@ pub(crate) fn remove_stopped(c: &Container) -> Result<()> {
     })
 }
 
+/// Removes an ephemeral container whose monitor ended without removing
+/// it (killed, or the host went down while it ran): one that a monitor
+/// started (its monitor lock file is there), that is stopped, and that no
+/// other command holds. Returns whether it was removed. `ls` and `start`
+/// call it, so that such a container does not outlive its run.
+pub(crate) fn remove_dead_ephemeral(c: &Container) -> bool {
+    if !c.run_file("monitor.lock").exists() || !c.config().is_ok_and(|cfg| cfg.ephemeral()) {
+        return false;
+    }
+    let running = || c.state().map_or(true, |s| s.is_active());
+    // Checked before the lock too, so as not to wait for a start.
+    if running() {
+        return false;
+    }
+    let Ok(_lock) = c.lock() else {
+        return false;
+    };
+    if running() {
+        return false;
+    }
+    let _ = crate::stop::kill_and_clean(c);
+    match remove_stopped(c) {
+        Ok(()) => {
+            tracing::info!(container = c.name(), "removed: ephemeral, its monitor gone");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(
+                container = c.name(),
+                "cannot remove the ephemeral container: {e}"
+            );
+            false
+        }
+    }
+}
+
 /// Destroys a container: its rootfs (by its backend) and its directory.
 /// A running container is refused unless `force`, which stops it first;
 /// one with snapshots or clones is refused (see [`destroy_with`]).
