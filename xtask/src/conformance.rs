@@ -64,7 +64,6 @@ pub const EXPECTED_FAILURES: &[(&str, &str)] = &[
         "cloneconfig",
         "issue 11 (networking): a veth in its configs, then issue 10 (storage): lxc-copy",
     ),
-    ("snapdeps", "issue 10 (storage): lxc-copy and snapshots"),
     (
         "no-new-privs",
         "the busybox template: its busybox is not setuid, so ping as uid 1000 fails even without lxc.no_new_privs (which itself works: the first ping is refused)",

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use enclos_config::Config;
 use enclos_idmap::{IdKind, IdMaps};
-use enclos_storage::{Backend, Rootfs};
+use enclos_storage::{Backend, Dest, Mounted, Rootfs};
 use enclos_templates::{Template, TemplateOutput, TemplateRequest};
 
 use crate::container::{default_config_path, storage_rootfs, Container};
@@ -25,6 +25,8 @@ pub struct CreateOptions {
     /// The initial configuration (`-f`); default: the user's default.conf
     /// if it exists.
     pub config_file: Option<PathBuf>,
+    /// The backend's options (`--fssize`, `--fstype`, ...).
+    pub storage: enclos_storage::CreateOptions,
 }
 
 impl Default for CreateOptions {
@@ -34,6 +36,60 @@ impl Default for CreateOptions {
             template_args: Vec::new(),
             backend: Backend::Dir,
             config_file: None,
+            storage: enclos_storage::CreateOptions::default(),
+        }
+    }
+}
+
+/// The new rootfs as a directory for the template: mounted on a mount
+/// point in the container's directory while it is filled, when its backend
+/// needs a mount (overlay, loop); unmounted and the point removed when
+/// dropped.
+struct FillMount {
+    mounted: Option<Mounted>,
+    point: Option<PathBuf>,
+    root: PathBuf,
+}
+
+impl FillMount {
+    fn new(rootfs: &Rootfs, dir: &Path) -> Result<FillMount> {
+        if !rootfs.backend.capabilities().needs_mount {
+            let root = rootfs.prepare()?;
+            return Ok(FillMount {
+                mounted: None,
+                point: None,
+                root,
+            });
+        }
+        let point = dir.join(".enclos-fill");
+        fs::create_dir(&point).map_err(io_err("create the mount point", &point))?;
+        let mut fill = FillMount {
+            mounted: None,
+            point: Some(point.clone()),
+            root: point.clone(),
+        };
+        let m = rootfs.mount(&point)?;
+        fill.root = m.root().to_path_buf();
+        fill.mounted = Some(m);
+        Ok(fill)
+    }
+
+    /// Unmounts now, reporting a failure.
+    fn unmount(mut self) -> Result<()> {
+        if let Some(m) = self.mounted.take() {
+            m.unmount()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FillMount {
+    fn drop(&mut self) {
+        if let Some(m) = self.mounted.take() {
+            let _ = m.unmount();
+        }
+        if let Some(p) = &self.point {
+            let _ = fs::remove_dir(p);
         }
     }
 }
@@ -41,6 +97,9 @@ impl Default for CreateOptions {
 /// Removes a half-made container unless defused.
 struct Undo {
     dir: PathBuf,
+    /// The rootfs once made: its backend removes it (a volume may live
+    /// outside the directory).
+    rootfs: Option<Rootfs>,
     armed: bool,
     /// The container's id maps: its files may belong to its root.
     maps: IdMaps,
@@ -49,14 +108,12 @@ struct Undo {
 impl Drop for Undo {
     fn drop(&mut self) {
         if self.armed {
+            if let Some(r) = &self.rootfs {
+                let _ = r.destroy_force();
+            }
             let dir = self.dir.clone();
             let _ = remove_as_owner(&self.maps, "remove the half-made container", move || {
-                Rootfs {
-                    backend: Backend::Dir,
-                    path: dir.clone(),
-                }
-                .destroy()
-                .map_err(Error::from)
+                Rootfs::dir(&dir).destroy().map_err(Error::from)
             });
         }
     }
@@ -210,6 +267,7 @@ pub fn create(
     }
     let mut undo = Undo {
         dir: c.dir().to_path_buf(),
+        rootfs: None,
         armed: true,
         maps: maps.clone(),
     };
@@ -219,7 +277,8 @@ pub fn create(
         fs::set_permissions(c.dir(), fs::Permissions::from_mode(0o770))
             .map_err(io_err("set the mode of", c.dir()))?;
     }
-    let rootfs = Rootfs::create(opts.backend, c.dir())?;
+    let rootfs = Rootfs::create_with(opts.backend, &Dest::new(c.dir()), &opts.storage)?;
+    undo.rootfs = Some(rootfs.clone());
     let mut config = Config::with_path(c.config_path());
     if let Some(base) = &base {
         // The base is copied expanded: the container's config stands on
@@ -228,9 +287,11 @@ pub fn create(
             config.append(&e.key, &e.value)?;
         }
     }
-    let mut req = TemplateRequest::new(name, &rootfs.path);
+    let filled = FillMount::new(&rootfs, c.dir())?;
+    let mut req = TemplateRequest::new(name, &filled.root);
     req.args = &opts.template_args;
-    let out = fill_rootfs(&c, &rootfs.path, template, req, &maps, progress)?;
+    let out = fill_rootfs(&c, &filled.root, template, req, &maps, progress)?;
+    filled.unmount()?;
     for (k, v) in &out.config {
         if k == "lxc.uts.name" {
             config.set(k, v)?;
@@ -265,19 +326,78 @@ pub(crate) fn remove_stopped(c: &Container) -> Result<()> {
         if let Some(rootfs) = &rootfs {
             rootfs.destroy()?;
         }
-        Rootfs {
-            backend: Backend::Dir,
-            path: dir.clone(),
-        }
-        .destroy()?;
+        Rootfs::dir(&dir).destroy()?;
         Ok(())
     })
 }
 
+/// Removes an ephemeral container whose monitor ended without removing
+/// it (killed, or the host went down while it ran): one that a monitor
+/// started (its monitor lock file is there), that is stopped, and that no
+/// other command holds. Returns whether it was removed. `ls` and `start`
+/// call it, so that such a container does not outlive its run.
+pub(crate) fn remove_dead_ephemeral(c: &Container) -> bool {
+    if !c.run_file("monitor.lock").exists() || !c.config().is_ok_and(|cfg| cfg.ephemeral()) {
+        return false;
+    }
+    let running = || c.state().map_or(true, |s| s.is_active());
+    // Checked before the lock too, so as not to wait for a start.
+    if running() {
+        return false;
+    }
+    let Ok(_lock) = c.lock() else {
+        return false;
+    };
+    if running() {
+        return false;
+    }
+    let _ = crate::stop::kill_and_clean(c);
+    match remove_stopped(c) {
+        Ok(()) => {
+            tracing::info!(container = c.name(), "removed: ephemeral, its monitor gone");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(
+                container = c.name(),
+                "cannot remove the ephemeral container: {e}"
+            );
+            false
+        }
+    }
+}
+
 /// Destroys a container: its rootfs (by its backend) and its directory.
-/// A running container is refused unless `force`, which stops it first.
+/// A running container is refused unless `force`, which stops it first;
+/// one with snapshots or clones is refused (see [`destroy_with`]).
 pub fn destroy(c: &Container, force: bool) -> Result<()> {
+    destroy_with(c, force, false)
+}
+
+/// As [`destroy`]; with `with_snapshots` (lxc-destroy -s) the container's
+/// snapshots go with it. Containers that stack on it (`lxc_snapshots`)
+/// or on one of its snapshots always hold it back, named in the error.
+pub fn destroy_with(c: &Container, force: bool, with_snapshots: bool) -> Result<()> {
     let _lock = c.lock()?;
+    enclos_snapshot::check_destroy(c.dir(), with_snapshots)?;
+    for snap in enclos_snapshot::list(c.dir())? {
+        let text = fs::read_to_string(snap.config_path()).unwrap_or_default();
+        let rootfs =
+            enclos_snapshot::rewrite::rootfs_of(&text).and_then(|r| Rootfs::parse(&r).ok());
+        if let Some(r) = rootfs {
+            let clones = r.dependents()?;
+            if !clones.is_empty() {
+                return Err(enclos_storage::Error::HasClones {
+                    path: snap.dir.clone(),
+                    clones: clones
+                        .iter()
+                        .map(|d| d.dir().display().to_string())
+                        .collect(),
+                }
+                .into());
+            }
+        }
+    }
     let state = c.state()?;
     if state.is_active() {
         if !force {

@@ -115,6 +115,16 @@ pub enum Error {
     Template(#[from] enclos_templates::Error),
 
     #[error(transparent)]
+    Snapshot(#[from] enclos_snapshot::Error),
+
+    #[error("Original container ({name}) is running ({state}); {hint}")]
+    Running {
+        name: String,
+        state: &'static str,
+        hint: String,
+    },
+
+    #[error(transparent)]
     Userns(#[from] crate::userns::UsernsError),
 }
 

@@ -36,7 +36,9 @@
 //!    monitor);
 //! 5. over many containers: `info` (info and autostart), `ls`;
 //! 6. `doctor` (what a user's containers need from the host, each finding
-//!    with its fix), on `container` and `userns`.
+//!    with its fix), on `container` and `userns`;
+//! 7. on top of the storage: `copy` (lxc-copy: copies, snapshots,
+//!    ephemeral copies, rename), on `create` and `start`.
 
 // The README's example is compiled and run as a doctest.
 #[cfg(doctest)]
@@ -49,6 +51,7 @@ mod confine;
 mod console;
 mod console_log;
 mod container;
+mod copy;
 mod create;
 pub mod doctor;
 mod error;
@@ -81,7 +84,8 @@ pub use container::{
     default_config_path, default_lxcpath, global_settings, list_names, system_conf_path,
     validate_name, Container, OpLock, SharedLayout, State, CGROUP_PREFIX, ROOT_LXCPATH,
 };
-pub use create::{create, destroy, CreateOptions};
+pub use copy::{copy, copy_kind_word, rename, start_copy, CopyOptions};
+pub use create::{create, destroy, destroy_with, CreateOptions};
 pub use error::{Error, Result};
 pub use info::{
     autostart, autostart_plan, config_values, info, AutostartAction, AutostartEntry, Info,

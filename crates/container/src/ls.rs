@@ -125,6 +125,9 @@ pub fn list(lxcpath: &Path, layout: &SharedLayout) -> Result<Vec<Summary>> {
     let mut out = Vec::new();
     for name in list_names(lxcpath)? {
         let c = Container::new(lxcpath, &name)?.with_layout(layout);
+        if crate::create::remove_dead_ephemeral(&c) {
+            continue;
+        }
         let state = c.state().unwrap_or(State::Stopped);
         let cfg = c.config().ok();
         let pid = if state.is_active() {

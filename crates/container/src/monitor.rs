@@ -34,6 +34,7 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
     let c = plan.container.clone();
     let _log = crate::logging::container_log(&plan.config, c.name())?;
     crate::monitor_keys::apply(&plan.config, c.name())?;
+    let mounted = plan.mount_rootfs()?;
     let monitor_cg = crate::cgroup_keys::enter_monitor_group(&plan.cgroups, plan.layout.clone())?;
     let code = loop {
         c.write_run_file("monitor.pid", &std::process::id().to_string())?;
@@ -64,6 +65,11 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
     c.clear_runtime();
     if let Some(cg) = monitor_cg {
         crate::cgroup_keys::leave_monitor_group(&plan.cgroups, cg);
+    }
+    if let Some(m) = mounted {
+        if let Err(e) = m.unmount() {
+            tracing::warn!(container = c.name(), "{}", crate::error::chain(&e));
+        }
     }
     tracing::info!(container = c.name(), "STOPPED");
     if plan.config.ephemeral() {

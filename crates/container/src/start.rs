@@ -89,6 +89,14 @@ fn explain_failure(c: &Container, e: Error) -> Error {
 
 fn start_checked(c: &Container, opts: &StartOptions) -> Result<()> {
     crate::threads::refuse_threads(c, "start")?;
+    if crate::create::remove_dead_ephemeral(c) {
+        // As if it had been removed when its monitor died.
+        return Err(Error::NotFound {
+            name: c.name().to_string(),
+            lxcpath: c.lxcpath().to_path_buf(),
+            config: c.config_path(),
+        });
+    }
     let lock = lock_stopped(c, "stop it first (enclos stop -n NAME)")?;
     let config = run_config(c, opts.config_file.as_deref())?;
     let init = match &opts.command {

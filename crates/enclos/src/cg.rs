@@ -135,6 +135,27 @@ impl Tool {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
     }
 
+    /// The clap command of this tool (for man pages and completions).
+    pub fn command(self) -> clap::Command {
+        use clap::CommandFactory;
+        match self {
+            Tool::Create => CreateArgs::command(),
+            Tool::Exec => ExecArgs::command(),
+            Tool::Delete => DeleteArgs::command(),
+            Tool::Get => GetArgs::command(),
+            Tool::Set => SetArgs::command(),
+            Tool::List => ListArgs::command(),
+            Tool::Apply => ApplyArgs::command(),
+            Tool::Classify => ClassifyArgs::command(),
+            Tool::Subsys => subsys::SubsysArgs::command(),
+            Tool::Snapshot => snapshot::SnapshotArgs::command(),
+            Tool::Clear => clear::ClearArgs::command(),
+            Tool::Xget => xget::XgetArgs::command(),
+            Tool::Xset => xget::XsetArgs::command(),
+            Tool::Rulesengd => RulesengdArgs::command(),
+        }
+    }
+
     /// Parses `args` (`argv[0]` included) as this tool and runs it.
     pub fn run(self, args: Vec<OsString>) -> Result<ExitCode> {
         fn go<P: Parser>(

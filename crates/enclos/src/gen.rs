@@ -39,17 +39,7 @@ fn compat_commands() -> Vec<clap::Command> {
         })
         .collect();
     for (name, tool) in cg::Tool::ALL {
-        let cmd = match tool {
-            cg::Tool::Create => cg::CreateArgs::command(),
-            cg::Tool::Exec => cg::ExecArgs::command(),
-            cg::Tool::Delete => cg::DeleteArgs::command(),
-            cg::Tool::Get => cg::GetArgs::command(),
-            cg::Tool::Set => cg::SetArgs::command(),
-            cg::Tool::List => cg::ListArgs::command(),
-            cg::Tool::Apply => cg::ApplyArgs::command(),
-            cg::Tool::Classify => cg::ClassifyArgs::command(),
-        };
-        out.push(cmd.name(*name).bin_name(*name));
+        out.push(tool.command().name(*name).bin_name(*name));
     }
     let tool = |name: &'static str, about: &'static str| {
         clap::Command::new(name)

@@ -1,6 +1,6 @@
 //! LXC's tools: lxc-create, lxc-start, lxc-attach, lxc-console, lxc-stop,
 //! lxc-execute, lxc-info, lxc-ls, lxc-freeze, lxc-unfreeze, lxc-wait,
-//! lxc-destroy, lxc-cgroup, lxc-device, lxc-autostart and lxc-config, with
+//! lxc-destroy, lxc-cgroup, lxc-device, lxc-autostart, lxc-config and lxc-copy, with
 //! their flags.
 
 use std::ffi::OsString;
@@ -15,8 +15,10 @@ use enclos_container::{self as container, Container, State};
 
 use crate::output::{print_json, Format};
 
+mod copy;
 mod info;
 
+pub use copy::CopyArgs;
 pub use info::InfoArgs;
 
 /// Flags every lxc-* tool takes.
@@ -85,6 +87,8 @@ pub enum LxcCommand {
     Autostart(AutostartArgs),
     /// Print enclos's global settings (lxc-config).
     Config(ConfigArgs),
+    /// Copy, snapshot, rename a container, or run an ephemeral copy (lxc-copy).
+    Copy(CopyArgs),
 }
 
 impl LxcCommand {
@@ -106,6 +110,7 @@ impl LxcCommand {
             LxcCommand::Device(a) => a.run(),
             LxcCommand::Autostart(a) => a.run(),
             LxcCommand::Config(a) => a.run(),
+            LxcCommand::Copy(a) => a.run(),
         }
     }
 
@@ -127,6 +132,7 @@ impl LxcCommand {
         "lxc-device",
         "lxc-autostart",
         "lxc-config",
+        "lxc-copy",
     ];
 
     /// Runs `args` as the tool named `name` (lxc-start ...).
@@ -223,7 +229,8 @@ pub struct CreateArgs {
     /// The template that fills the rootfs (busybox).
     #[arg(short = 't', long = "template", value_name = "TEMPLATE")]
     template: Option<String>,
-    /// The storage backend of the rootfs.
+    /// The storage backend of the rootfs: dir, overlay, btrfs, loop, lvm,
+    /// zfs, rbd, or best (btrfs when the lxcpath is on btrfs, else dir).
     #[arg(
         short = 'B',
         long = "bdev",
@@ -234,6 +241,13 @@ pub struct CreateArgs {
     /// The initial configuration (default: the default.conf of enclos).
     #[arg(short = 'f', long = "config", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The size of the filesystem, for the backends with one (loop, lvm,
+    /// rbd): bytes, or a number with K, M, G or T (default 1G).
+    #[arg(long = "fssize", value_name = "SIZE")]
+    fssize: Option<String>,
+    /// The filesystem to make, for the backends with one (default ext4).
+    #[arg(long = "fstype", value_name = "FSTYPE")]
+    fstype: Option<String>,
     #[command(flatten)]
     common: Common,
     /// Arguments for the template, after --.
@@ -250,8 +264,17 @@ impl CreateArgs {
         let opts = container::CreateOptions {
             template: self.template,
             template_args: self.template_args,
-            backend: enclos_storage::Backend::from_name(&self.backend)?,
+            backend: enclos_storage::Backend::resolve(&self.backend, &self.common.lxcpath())?,
             config_file: self.config,
+            storage: enclos_storage::CreateOptions {
+                fssize: self
+                    .fssize
+                    .as_deref()
+                    .map(enclos_storage::parse_size)
+                    .transpose()?,
+                fstype: self.fstype,
+                ..Default::default()
+            },
         };
         let progress = std::io::stderr().is_terminal() && !self.common.quiet;
         let bar = progress.then(crate::output::spinner);
@@ -590,6 +613,9 @@ pub struct DestroyArgs {
     /// Kill the container first if it runs.
     #[arg(short = 'f', long = "force")]
     force: bool,
+    /// Destroy its snapshots too.
+    #[arg(short = 's', long = "snapshots")]
+    snapshots: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -597,7 +623,7 @@ pub struct DestroyArgs {
 impl DestroyArgs {
     fn run(self) -> Result<ExitCode> {
         let c = self.common.open(&self.name)?;
-        container::destroy(&c, self.force)?;
+        container::destroy_with(&c, self.force, self.snapshots)?;
         Ok(ExitCode::SUCCESS)
     }
 }

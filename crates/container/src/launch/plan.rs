@@ -13,6 +13,11 @@ use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::init::Init;
 
+/// Where a rootfs that needs a mount is mounted, in the container's run
+/// directory, in the monitor's own mount namespace: the host never sees
+/// it, and it goes with the last process of the container.
+const MOUNT_POINT: &str = "rootfs";
+
 /// Everything the monitor needs, prepared (and checked) before forking.
 pub(crate) struct Plan {
     pub container: Container,
@@ -25,6 +30,9 @@ pub(crate) struct Plan {
     pub hooks: crate::hooks::Hooks,
     pub cgroups: crate::cgroup_keys::Placement,
     pub rootfs: PathBuf,
+    /// A rootfs whose backend needs a mount (overlay, loop): the monitor
+    /// mounts it on `rootfs` ([`Plan::mount_rootfs`]).
+    pub storage: Option<enclos_storage::Rootfs>,
     /// An unprivileged container's maps and root (`lxc.idmap`).
     pub userns: Option<super::idmap::Userns>,
     pub foreground: bool,
@@ -39,8 +47,8 @@ impl Plan {
             // start's own words to the user, before the monitor detaches.
             eprintln!("{note}");
         }
-        let rootfs = match config.rootfs() {
-            Some(r) => crate::container::storage_rootfs(&r)?.prepare()?,
+        let storage = match config.rootfs() {
+            Some(r) => crate::container::storage_rootfs(&r)?,
             None => {
                 return Err(Error::StartFailed {
                     name: c.name().to_string(),
@@ -48,9 +56,24 @@ impl Plan {
                 })
             }
         };
+        let (rootfs, storage) = if storage.backend.capabilities().needs_mount {
+            let target = c.run_file(MOUNT_POINT);
+            std::fs::create_dir_all(&target).map_err(crate::error::io_err(
+                "create the rootfs mount point",
+                &target,
+            ))?;
+            (target, Some(storage))
+        } else {
+            (storage.prepare()?, None)
+        };
         let ns = crate::ns_plan::NsPlan::new(c, &config)?;
         let confine = crate::confine::Confinement::from_config(&config, c.name())?;
-        let userns = super::idmap::Userns::plan(c.name(), config.idmaps(), &rootfs)?;
+        // A rootfs to mount is judged by the directory of its own files.
+        let owned = storage
+            .as_ref()
+            .and_then(|s| s.own_dir())
+            .unwrap_or(&rootfs);
+        let userns = super::idmap::Userns::plan(c.name(), config.idmaps(), owned)?;
         let mount = config.rootfs_mount().map(PathBuf::from);
         let hooks = crate::hooks::Hooks::new(c.name(), &config, mount.as_ref().unwrap_or(&rootfs));
         let mut layout = c.layout()?;
@@ -72,9 +95,42 @@ impl Plan {
             ns,
             hooks,
             rootfs,
+            storage,
             userns,
             foreground,
             confine,
         })
+    }
+}
+
+impl Plan {
+    /// Mounts a rootfs whose backend needs a mount (overlay, loop) on
+    /// [`Plan::rootfs`], in a mount namespace of the monitor's own (which
+    /// init's copies): nothing of it reaches the host, and if the monitor
+    /// is killed the mount (and a loop device, set to clear itself) goes
+    /// with init. The guard unmounts it at the end of the container.
+    pub(crate) fn mount_rootfs(&self) -> Result<Option<enclos_storage::Mounted>> {
+        let Some(storage) = &self.storage else {
+            return Ok(None);
+        };
+        let fail = |reason: String| Error::StartFailed {
+            name: self.container.name().to_string(),
+            reason,
+        };
+        enclos_namespaces::unshare_mount_namespace().map_err(|e| {
+            fail(format!(
+                "cannot give the monitor a mount namespace for the {} rootfs: {}",
+                storage.backend,
+                crate::error::chain(&e)
+            ))
+        })?;
+        let mounted = storage.mount(&self.rootfs).map_err(|e| {
+            fail(format!(
+                "cannot mount its rootfs {}: {}",
+                storage.spec(),
+                crate::error::chain(&e)
+            ))
+        })?;
+        Ok(Some(mounted))
     }
 }

@@ -1,0 +1,455 @@
+//! copy and rename (lxc-copy): a new container from an existing one, as a
+//! full copy or a copy-on-write snapshot of its rootfs, ephemeral or not,
+//! with its config rewritten for its new name and place.
+//!
+//! A copy is built in a staging directory beside its final place
+//! (`.<name>.partial`, see [`enclos_snapshot::stage`]) and renamed into
+//! place only when complete: a copy that fails, or is killed, leaves no
+//! container under the new name, and the next copy of that name removes
+//! a dead attempt's leftovers.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use enclos_snapshot::restore::moved_rootfs;
+use enclos_snapshot::rewrite::{rewrite_config, Rename};
+use enclos_snapshot::stage::Staged;
+use enclos_storage::{deps, Backend, CloneKind, Dest, Rootfs};
+
+use crate::container::{storage_rootfs, Container};
+use crate::error::{io_err, Error, Result};
+
+/// What `copy` is asked (lxc-copy's flags).
+#[derive(Debug, Clone, Default)]
+pub struct CopyOptions {
+    /// `-N`: the copy's name; an ephemeral copy without one is named
+    /// `<name>_XXXXXX` (random), as LXC names it.
+    pub new_name: Option<String>,
+    /// `-p`: the lxcpath of the copy (default: the original's).
+    pub new_lxcpath: Option<PathBuf>,
+    /// `-s`: a copy-on-write snapshot of the rootfs instead of a full copy
+    /// (overlay over a dir rootfs, a btrfs snapshot of a btrfs one).
+    pub snapshot: bool,
+    /// `-a`: allow a snapshot (`-s`) of a running original.
+    pub allow_running: bool,
+    /// `-B`: the copy's backend (default: the original's; overlay for an
+    /// ephemeral copy).
+    pub backend: Option<Backend>,
+    /// `-L` and the other `-B` options of the new rootfs.
+    pub storage: enclos_storage::CreateOptions,
+    /// `-K`: keep the original's `lxc.uts.name`.
+    pub keep_name: bool,
+    /// `-M`: keep the original's MAC addresses (`lxc.net.N.hwaddr`).
+    pub keep_mac: bool,
+    /// `-e`: an ephemeral copy (an overlay over the original, removed when
+    /// it stops), started at once by the caller ([`start_copy`]).
+    pub ephemeral: bool,
+    /// `-D` with `-e`: the copy is kept when it stops.
+    pub keep_data: bool,
+    /// `-m`: mounts for the copy: `bind=SRC:DEST[:ro]` or
+    /// `overlay=SRC:DEST`, comma-separated.
+    pub mounts: Vec<String>,
+}
+
+/// What lxc-copy says once the copy exists: "clone" or "snapshot".
+pub fn copy_kind_word(opts: &CopyOptions) -> &'static str {
+    if opts.snapshot {
+        "snapshot"
+    } else {
+        "clone"
+    }
+}
+
+/// Copies the stopped container `c` (see [`CopyOptions`]); returns the
+/// copy, not started. `progress` receives the steps. Everything that can
+/// be checked is checked before anything is written.
+pub fn copy(
+    c: &Container,
+    opts: &CopyOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Container> {
+    let _lock = c.lock()?;
+    refuse_running(c, opts)?;
+    let config_text =
+        fs::read_to_string(c.config_path()).map_err(io_err("read", c.config_path()))?;
+    let src = match c.config()?.rootfs() {
+        Some(r) => storage_rootfs(&r)?,
+        None => {
+            return Err(Error::Unsupported(format!(
+                "Container '{}' has no lxc.rootfs.path in {}: there is nothing to copy",
+                c.name(),
+                c.config_path().display()
+            )))
+        }
+    };
+    let kind = if opts.snapshot || opts.ephemeral {
+        CloneKind::Snapshot
+    } else {
+        CloneKind::Copy
+    };
+    let backend = match (opts.backend, opts.ephemeral) {
+        (None, true) => Some(Backend::Overlay),
+        (b, _) => b,
+    };
+    let backend = src.clone_backend(kind, backend)?;
+    let mounts = parse_mounts(&opts.mounts)?;
+    let name = copy_name(c, opts)?;
+    let lxcpath = opts
+        .new_lxcpath
+        .clone()
+        .unwrap_or(c.lxcpath().to_path_buf());
+    let target = Container::new(&lxcpath, &name)?;
+    fs::create_dir_all(&lxcpath).map_err(io_err("create the lxcpath", &lxcpath))?;
+    let staged = Staged::begin(target.dir(), "copy", 0o755)?;
+    progress(&format!("copying the rootfs of {} ({backend})", c.name()));
+    let dest = Dest::named(staged.dir(), &name);
+    let new = src.clone_to(&dest, kind, Some(backend), &opts.storage)?;
+    let parent = deps::parent(staged.dir())?;
+    let written = (|| {
+        if !opts.keep_name {
+            write_hostname(&new, staged.dir(), &name)?;
+        }
+        progress("writing the configuration");
+        let text = copy_config(c, &config_text, &new, &staged, &target, opts, &mounts)?;
+        // The clone's record goes with it to its final directory.
+        deps::forget_parent(staged.dir())?;
+        let path = staged.dir().join("config");
+        fs::write(&path, text).map_err(io_err("write", &path))?;
+        Ok::<_, Error>(())
+    })();
+    if let Err(e) = written {
+        let _ = deps::forget_parent(staged.dir());
+        return Err(e);
+    }
+    staged.commit()?;
+    if let Some(p) = parent {
+        if let Err(e) = deps::record(&p.dir(), target.dir()) {
+            let _ = crate::create::remove_stopped(&target);
+            return Err(e.into());
+        }
+    }
+    Ok(target)
+}
+
+/// The copy's config: the original's rewritten for its new directory,
+/// name and rootfs, hook scripts and fstab copied along, new MAC
+/// addresses unless kept, `lxc.ephemeral` and the `-m` mounts.
+fn copy_config(
+    c: &Container,
+    text: &str,
+    new: &Rootfs,
+    staged: &Staged,
+    target: &Container,
+    opts: &CopyOptions,
+    mounts: &[Mount],
+) -> Result<String> {
+    let rootfs = moved_rootfs(new, staged.dir(), target.dir());
+    let rename = Rename {
+        from: vec![c.dir().to_path_buf()],
+        to: target.dir().to_path_buf(),
+        uts_name: (!opts.keep_name).then(|| target.name().to_string()),
+        rootfs: Some(rootfs.spec()),
+    };
+    let out = rewrite_config(text, &c.config_path(), &rename)?;
+    for (from, to) in &out.files {
+        let to = staged
+            .dir()
+            .join(to.strip_prefix(target.dir()).unwrap_or(to));
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent).map_err(io_err("create", parent))?;
+        }
+        fs::copy(from, &to).map_err(io_err("copy", from))?;
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for line in out.text.lines() {
+        let key = line.split_once('=').map(|(k, _)| k.trim()).unwrap_or("");
+        if opts.ephemeral && key == "lxc.ephemeral" {
+            continue;
+        }
+        if !opts.keep_mac && is_hwaddr_key(key) {
+            lines.push(format!("{key} = {}", random_mac()?));
+            continue;
+        }
+        lines.push(line.to_string());
+    }
+    if opts.ephemeral && !opts.keep_data {
+        lines.push("lxc.ephemeral = 1".into());
+    }
+    for m in mounts {
+        lines.push(m.entry(staged.dir(), target.dir())?);
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    // What is written must read again.
+    enclos_config::Config::parse_str(&text, &target.config_path())?;
+    Ok(text)
+}
+
+/// Writes `name` in the copy's `/etc/hostname` when it has one, as LXC's
+/// clone does unless the name is kept; the rootfs is mounted for it where
+/// its backend needs a mount.
+fn write_hostname(rootfs: &Rootfs, dir: &Path, name: &str) -> Result<()> {
+    let mnt = dir.join(".enclos-hostname");
+    fs::create_dir(&mnt).map_err(io_err("create the mount point", &mnt))?;
+    let written = (|| {
+        let m = rootfs.mount(&mnt)?;
+        let file = m.root().join("etc/hostname");
+        if file.symlink_metadata().is_ok_and(|m| m.is_file()) {
+            fs::write(&file, format!("{name}\n")).map_err(io_err("write", &file))?;
+        }
+        m.unmount()?;
+        Ok(())
+    })();
+    let _ = fs::remove_dir(&mnt);
+    written
+}
+
+/// Refuses a running original, unless a snapshot of it is allowed to run
+/// (`-s -a`).
+fn refuse_running(c: &Container, opts: &CopyOptions) -> Result<()> {
+    let state = c.state()?;
+    if !state.is_active() || (opts.snapshot && opts.allow_running) {
+        return Ok(());
+    }
+    let or = if opts.ephemeral {
+        ""
+    } else {
+        ", or snapshot it as it runs with -s -a"
+    };
+    Err(Error::Running {
+        name: c.name().to_string(),
+        state: state.as_str(),
+        hint: format!("stop it first (enclos stop -n {}){or}", c.name()),
+    })
+}
+
+/// The copy's name: `-N`, or for an ephemeral copy `<name>_XXXXXX`.
+fn copy_name(c: &Container, opts: &CopyOptions) -> Result<String> {
+    match &opts.new_name {
+        Some(n) => Ok(n.clone()),
+        None if opts.ephemeral => Ok(format!("{}_{}", c.name(), random_suffix()?)),
+        None => Err(Error::InvalidArgument {
+            what: "copy",
+            value: c.name().to_string(),
+            reason: "give the copy's name with -N NEWNAME (only an ephemeral copy, -e, gets one of its own)".into(),
+        }),
+    }
+}
+
+/// `lxc.net.N.hwaddr` or the legacy `lxc.network.hwaddr`.
+fn is_hwaddr_key(key: &str) -> bool {
+    if key == "lxc.network.hwaddr" {
+        return true;
+    }
+    key.strip_prefix("lxc.net.")
+        .and_then(|r| r.strip_suffix(".hwaddr"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut b = [0u8; N];
+    let path = Path::new("/dev/urandom");
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(io_err("read", path))?;
+    Ok(b)
+}
+
+/// A MAC address in LXC's range (`00:16:3e:xx:xx:xx`).
+fn random_mac() -> Result<String> {
+    let [a, b, c] = random_bytes::<3>()?;
+    Ok(format!("00:16:3e:{:02x}:{:02x}:{:02x}", a & 0x7f, b, c))
+}
+
+/// Six random letters and digits, as LXC names an unnamed ephemeral copy.
+fn random_suffix() -> Result<String> {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    Ok(random_bytes::<6>()?
+        .iter()
+        .map(|b| CHARS[*b as usize % CHARS.len()] as char)
+        .collect())
+}
+
+/// A `-m` mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Mount {
+    overlay: bool,
+    src: PathBuf,
+    /// Inside the container, without the leading `/`.
+    dest: String,
+    read_only: bool,
+}
+
+/// Parses `-m` values: `bind=SRC:DEST[:ro]`, `overlay=SRC:DEST`, several
+/// per value separated by commas.
+fn parse_mounts(values: &[String]) -> Result<Vec<Mount>> {
+    let mut out = Vec::new();
+    for spec in values.iter().flat_map(|v| v.split(',')) {
+        let bad = |reason: &str| Error::InvalidArgument {
+            what: "mount",
+            value: spec.to_string(),
+            reason: format!("{reason}; write bind=/SRC:/DEST[:ro] or overlay=/SRC:/DEST"),
+        };
+        let (kind, rest) = spec.split_once('=').ok_or_else(|| bad("no type"))?;
+        let overlay = match kind {
+            "bind" => false,
+            "overlay" => true,
+            _ => return Err(bad(&format!("unknown type '{kind}'"))),
+        };
+        let parts: Vec<&str> = rest.split(':').collect();
+        let (src, dest, read_only) = match parts.as_slice() {
+            [s, d] => (*s, *d, false),
+            [s, d, "ro"] if !overlay => (*s, *d, true),
+            [s, d, "rw"] if !overlay => (*s, *d, false),
+            _ => return Err(bad("expected SRC:DEST")),
+        };
+        if !src.starts_with('/') || !dest.starts_with('/') {
+            return Err(bad("the paths must be absolute"));
+        }
+        if !Path::new(src).is_dir() {
+            return Err(bad(&format!("{src} is not a directory")));
+        }
+        out.push(Mount {
+            overlay,
+            src: PathBuf::from(src),
+            dest: dest.trim_start_matches('/').to_string(),
+            read_only,
+        });
+    }
+    Ok(out)
+}
+
+impl Mount {
+    /// Its `lxc.mount.entry`; an overlay's upper and work directories are
+    /// made in the copy's directory (`staged`, at `target` once in place).
+    fn entry(&self, staged: &Path, target: &Path) -> Result<String> {
+        if !self.overlay {
+            let ro = if self.read_only { ",ro" } else { "" };
+            return Ok(format!(
+                "lxc.mount.entry = {} {} none bind,create=dir{ro} 0 0",
+                self.src.display(),
+                self.dest
+            ));
+        }
+        let base = format!("mount-{}", self.dest.replace('/', "_"));
+        for d in ["delta", "work"] {
+            let p = staged.join(&base).join(d);
+            fs::create_dir_all(&p).map_err(io_err("create", &p))?;
+        }
+        let dir = target.join(&base);
+        Ok(format!(
+            "lxc.mount.entry = overlay {} overlay lowerdir={},upperdir={},workdir={},create=dir 0 0",
+            self.dest,
+            self.src.display(),
+            dir.join("delta").display(),
+            dir.join("work").display()
+        ))
+    }
+}
+
+/// Starts a copy just made (`-e`, or a copy asked to start); when it does
+/// not start, an ephemeral copy is removed again, as lxc-copy does.
+pub fn start_copy(copy: &Container, foreground: bool) -> Result<()> {
+    let started = crate::start::start(
+        copy,
+        &crate::start::StartOptions {
+            foreground,
+            ..Default::default()
+        },
+    );
+    if started.is_err() && copy.config().is_ok_and(|c| c.ephemeral()) && !copy.state()?.is_active()
+    {
+        let _ = crate::create::remove_stopped(copy);
+    }
+    started
+}
+
+/// Renames the stopped container `c` to `new_name` (lxc-copy -R): its
+/// directory moved, its config's paths and `lxc.uts.name` rewritten. A
+/// container with snapshots, or that clones stack on, is refused.
+pub fn rename(c: &Container, new_name: &str) -> Result<Container> {
+    let _lock = c.lock()?;
+    let state = c.state()?;
+    if state.is_active() {
+        return Err(Error::Running {
+            name: c.name().to_string(),
+            state: state.as_str(),
+            hint: format!("stop it first (enclos stop -n {})", c.name()),
+        });
+    }
+    enclos_snapshot::check_destroy(c.dir(), false)?;
+    let target = Container::new(c.lxcpath(), new_name)?;
+    if target.dir().symlink_metadata().is_ok() {
+        return Err(Error::AlreadyExists {
+            name: new_name.to_string(),
+            lxcpath: c.lxcpath().to_path_buf(),
+        });
+    }
+    let text = fs::read_to_string(c.config_path()).map_err(io_err("read", c.config_path()))?;
+    let rootfs = enclos_snapshot::rewrite::rootfs_of(&text)
+        .and_then(|r| Rootfs::parse(&r).ok())
+        .map(|r| moved_rootfs(&r, c.dir(), target.dir()).spec());
+    let rename = Rename {
+        from: vec![c.dir().to_path_buf()],
+        to: target.dir().to_path_buf(),
+        uts_name: Some(new_name.to_string()),
+        rootfs,
+    };
+    let out = rewrite_config(&text, &c.config_path(), &rename)?;
+    // The parent's list (a clone's) names the new directory.
+    let parent = deps::parent(c.dir())?;
+    deps::forget_parent(c.dir())?;
+    let moved = fs::rename(c.dir(), target.dir()).map_err(io_err("rename", c.dir()));
+    let dir = if moved.is_ok() { target.dir() } else { c.dir() };
+    if let Some(p) = &parent {
+        deps::record(&p.dir(), dir)?;
+    }
+    moved?;
+    let tmp = target.dir().join(".config.tmp");
+    fs::write(&tmp, &out.text)
+        .and_then(|()| fs::rename(&tmp, target.config_path()))
+        .map_err(io_err("write", target.config_path()))?;
+    if let Some(r) = enclos_snapshot::rewrite::rootfs_of(&out.text) {
+        write_hostname(&Rootfs::parse(&r)?, target.dir(), new_name)?;
+    }
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mounts_parse_as_lxc_copy_takes_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().display().to_string();
+        let m = parse_mounts(&[format!("bind={src}:/srv:ro,overlay={src}:/opt/x")]).unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            m[0].entry(tmp.path(), Path::new("/l/c2")).unwrap(),
+            format!("lxc.mount.entry = {src} srv none bind,create=dir,ro 0 0")
+        );
+        assert_eq!(
+            m[1].entry(tmp.path(), Path::new("/l/c2")).unwrap(),
+            format!("lxc.mount.entry = overlay opt/x overlay lowerdir={src},upperdir=/l/c2/mount-opt_x/delta,workdir=/l/c2/mount-opt_x/work,create=dir 0 0")
+        );
+        assert!(tmp.path().join("mount-opt_x/delta").is_dir());
+        for bad in ["bind=/a", "nfs=/a:/b", "bind=rel:/b", "overlay=/a:/b:ro"] {
+            let err = parse_mounts(&[bad.to_string()]).unwrap_err().to_string();
+            assert!(err.contains("bind=/SRC:/DEST"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn hwaddr_keys_and_random_values() {
+        assert!(is_hwaddr_key("lxc.net.0.hwaddr"));
+        assert!(is_hwaddr_key("lxc.network.hwaddr"));
+        assert!(!is_hwaddr_key("lxc.net.0.link"));
+        assert!(!is_hwaddr_key("lxc.net..hwaddr"));
+        let mac = random_mac().unwrap();
+        assert!(mac.starts_with("00:16:3e:") && mac.len() == 17, "{mac}");
+        let s = random_suffix().unwrap();
+        assert!(s.len() == 6 && s.bytes().all(|b| b.is_ascii_alphanumeric()));
+    }
+}

@@ -1,0 +1,425 @@
+//! The `overlay` backend: the rootfs is an upper layer, `DIR/delta0`,
+//! over one or more lower layers, mounted with overlayfs (work directory
+//! `DIR/olwork`, as LXC names it).
+//!
+//! A snapshot of a `dir` rootfs is an upper layer over it. A snapshot of
+//! an overlay rootfs stacks: its lower layers are the parent's upper
+//! followed by the parent's lowers, so nothing is copied however deep the
+//! chain (LXC copies the parent's whole upper layer instead). The chain is
+//! written in `lxc.rootfs.path` as the kernel's `lowerdir=` takes it,
+//! topmost first, the upper last: `overlay:/c1/delta0:/base/rootfs:/c2/delta0`,
+//! which LXC also mounts. The clone is recorded in its parent's
+//! `lxc_snapshots` ([`deps`](crate::deps)) so the parent cannot be
+//! destroyed under it.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::mount::MsFlags;
+
+use crate::backend::{Backend, Driver};
+use crate::dir::{existing, make_dir, Dir};
+use crate::error::{io_err, Error, Result};
+use crate::options::{CreateOptions, Dest, Usage};
+use crate::spec::Rootfs;
+use crate::{copy, deps, mount, remove};
+
+/// The `overlay` driver.
+#[derive(Debug)]
+pub(crate) struct Overlay;
+
+/// The upper layer's name in the container's directory.
+const UPPER: &str = "delta0";
+/// The work directory's name, beside the upper layer.
+const WORK: &str = "olwork";
+
+/// The work directory of an upper layer: beside it, on its filesystem.
+fn workdir(upper: &Path) -> PathBuf {
+    upper.with_file_name(WORK)
+}
+
+/// Makes the upper layer `upper` with the owner, mode and times of the
+/// root of the layer below (the merged root takes the upper's).
+fn make_upper(upper: &Path, like: &Path) -> Result<()> {
+    make_dir(upper)?;
+    let meta = fs::metadata(like).map_err(io_err("read", like))?;
+    std::os::unix::fs::lchown(upper, Some(meta.uid()), Some(meta.gid()))
+        .map_err(io_err("set the owner of", upper))?;
+    fs::set_permissions(
+        upper,
+        std::os::unix::fs::PermissionsExt::from_mode(meta.mode() & 0o7777),
+    )
+    .map_err(io_err("set the mode of", upper))
+}
+
+/// The lower layers of a clone stacked on `src`: its own layer on top of
+/// its lowers.
+fn stacked_lowers(src: &Rootfs) -> Result<Vec<PathBuf>> {
+    match src.backend {
+        Backend::Dir | Backend::Btrfs => Ok(vec![src.path.clone()]),
+        Backend::Overlay => {
+            let mut l = vec![src.path.clone()];
+            l.extend(src.lowers.iter().cloned());
+            Ok(l)
+        }
+        other => Err(Error::Unsupported {
+            backend: "overlay",
+            what: format!("stack on a {other} rootfs"),
+            hint: "; make a full copy instead (without -s)",
+        }),
+    }
+}
+
+/// Builds the clone `new` for `dest` and records it in the container
+/// that owns `parent_layer`; on failure removes what it made.
+fn finish(
+    new: Rootfs,
+    dest: &Dest,
+    parent_layer: &Path,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<Rootfs> {
+    let done = fill(&new.path).and_then(|()| match parent_layer.parent() {
+        Some(parent_dir) => deps::record(parent_dir, &dest.dir),
+        None => Ok(()),
+    });
+    match done {
+        Ok(()) => Ok(new),
+        Err(e) => {
+            let _ = remove::remove_tree(&new.path);
+            let _ = deps::forget_parent(&dest.dir);
+            Err(e)
+        }
+    }
+}
+
+impl Driver for Overlay {
+    fn backend(&self) -> Backend {
+        Backend::Overlay
+    }
+
+    /// An empty lower layer `DIR/rootfs` and an upper `DIR/delta0`, as
+    /// lxc-create -B overlay makes them.
+    fn create(&self, dest: &Dest, _opts: &CreateOptions) -> Result<Rootfs> {
+        let lower = dest.dir.join("rootfs");
+        let upper = dest.dir.join(UPPER);
+        make_dir(&lower)?;
+        if let Err(e) = make_dir(&upper) {
+            let _ = fs::remove_dir(&lower);
+            return Err(e);
+        }
+        Ok(Rootfs::overlay(vec![lower], upper))
+    }
+
+    fn snapshot(&self, src: &Rootfs, dest: &Dest, _opts: &CreateOptions) -> Result<Rootfs> {
+        let lowers = stacked_lowers(src)?;
+        for l in &lowers {
+            existing(l)?;
+        }
+        let new = Rootfs::overlay(lowers, dest.dir.join(UPPER));
+        make_upper(&new.path, &src.path)?;
+        finish(new, dest, &src.path, |_| Ok(()))
+    }
+
+    /// A copy of the upper layer over the same lower layers.
+    fn copy(&self, src: &Rootfs, dest: &Dest, _opts: &CreateOptions) -> Result<Rootfs> {
+        existing(&src.path)?;
+        let new = Rootfs::overlay(src.lowers.clone(), dest.dir.join(UPPER));
+        make_dir(&new.path)?;
+        let parent_layer = src.lowers.first().cloned().unwrap_or_default();
+        finish(new, dest, &parent_layer, |upper| {
+            copy::copy_tree(&src.path, upper)
+        })
+    }
+
+    /// Removes the upper layer, its work directory, and a lower layer
+    /// that belongs to the same container (made by create).
+    fn destroy(&self, rootfs: &Rootfs) -> Result<()> {
+        remove::remove_tree(&rootfs.path)?;
+        remove::remove_tree(&workdir(&rootfs.path))?;
+        let own = rootfs.path.parent();
+        for l in &rootfs.lowers {
+            if l.parent() == own {
+                remove::remove_tree(l)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn mount(&self, rootfs: &Rootfs, target: &Path) -> Result<PathBuf> {
+        existing(&rootfs.path)?;
+        for l in &rootfs.lowers {
+            existing(l)?;
+        }
+        let work = workdir(&rootfs.path);
+        match fs::create_dir(&work) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(io_err("create the overlay work directory", &work)(e));
+            }
+            _ => {}
+        }
+        let lowers: Vec<String> = rootfs
+            .lowers
+            .iter()
+            .map(|l| l.display().to_string())
+            .collect();
+        let data = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lowers.join(":"),
+            rootfs.path.display(),
+            work.display()
+        );
+        if data.matches(',').count() != 2 {
+            return Err(Error::InvalidSpec {
+                spec: rootfs.spec(),
+                reason: "overlay layer paths cannot contain ','",
+            });
+        }
+        mount::mount_fs("overlay", target, "overlay", MsFlags::empty(), &data)?;
+        Ok(target.to_path_buf())
+    }
+
+    fn unmount(&self, _rootfs: &Rootfs, target: &Path) -> Result<()> {
+        mount::unmount(target)
+    }
+
+    /// The upper layer's use: what the clone added or changed.
+    fn usage(&self, rootfs: &Rootfs) -> Result<Usage> {
+        Dir.usage(rootfs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CloneKind;
+    use nix::mount::MsFlags;
+
+    /// `base` (a dir rootfs with /etc/hostname), `c1` a snapshot of it,
+    /// `c2` a snapshot of `c1`, in a temporary lxcpath.
+    fn two_levels() -> (tempfile::TempDir, Rootfs, Rootfs, Rootfs) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = |n: &str| {
+            let d = tmp.path().join(n);
+            fs::create_dir(&d).unwrap();
+            Dest::new(&d)
+        };
+        let base = Rootfs::create(Backend::Dir, &dir("base").dir).unwrap();
+        fs::create_dir(base.path.join("etc")).unwrap();
+        fs::write(base.path.join("etc/hostname"), "base\n").unwrap();
+        let opts = CreateOptions::default();
+        let c1 = base
+            .clone_to(&dir("c1"), CloneKind::Snapshot, None, &opts)
+            .unwrap();
+        let c2 = c1
+            .clone_to(&dir("c2"), CloneKind::Snapshot, None, &opts)
+            .unwrap();
+        (tmp, base, c1, c2)
+    }
+
+    #[test]
+    fn a_clone_of_a_clone_stacks_the_layers() {
+        let (tmp, base, c1, c2) = two_levels();
+        let p = |s: &str| tmp.path().join(s);
+        assert_eq!(
+            c1.spec(),
+            format!(
+                "overlay:{}:{}",
+                p("base/rootfs").display(),
+                p("c1/delta0").display()
+            )
+        );
+        assert_eq!(
+            c2.spec(),
+            format!(
+                "overlay:{}:{}:{}",
+                p("c1/delta0").display(),
+                p("base/rootfs").display(),
+                p("c2/delta0").display()
+            )
+        );
+        // Nothing was copied: the new upper layers are empty.
+        assert_eq!(fs::read_dir(&c2.path).unwrap().count(), 0);
+        // Each parent knows its clone, in LXC's format.
+        let lxcpath = tmp.path().display();
+        assert_eq!(
+            fs::read_to_string(p("base/lxc_snapshots")).unwrap(),
+            format!("{lxcpath}\nc1\n")
+        );
+        assert_eq!(
+            fs::read_to_string(p("c1/lxc_snapshots")).unwrap(),
+            format!("{lxcpath}\nc2\n")
+        );
+        assert_eq!(
+            fs::read_to_string(p("c2/lxc_rdepends")).unwrap(),
+            format!("{lxcpath}\nc1\n")
+        );
+        drop(base);
+    }
+
+    #[test]
+    fn a_parent_with_clones_is_not_destroyed() {
+        let (tmp, base, c1, c2) = two_levels();
+        let err = base.destroy().unwrap_err();
+        assert!(matches!(err, Error::HasClones { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains(&tmp.path().join("c1").display().to_string()),
+            "{err}"
+        );
+        assert!(base.path.join("etc/hostname").exists());
+        let err = c1.destroy().unwrap_err().to_string();
+        assert!(err.contains("/c2"), "{err}");
+        c2.destroy().unwrap();
+        assert!(!c2.path.exists() && !tmp.path().join("c2/lxc_rdepends").exists());
+        assert!(!tmp.path().join("c1/lxc_snapshots").exists());
+        c1.destroy().unwrap();
+        base.destroy().unwrap();
+        assert!(!base.path.exists());
+    }
+
+    #[test]
+    fn a_snapshot_into_a_backend_that_cannot_is_refused_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = Rootfs::create(Backend::Dir, tmp.path()).unwrap();
+        let err = base
+            .clone_backend(CloneKind::Snapshot, Some(Backend::Loop))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "The loop backend cannot snapshot a dir rootfs; make a full copy instead (without -s), or snapshot into overlay (-B overlay)");
+        let err = base
+            .clone_backend(CloneKind::Snapshot, Some(Backend::Btrfs))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("The btrfs backend cannot snapshot a dir rootfs"),
+            "{err}"
+        );
+        let sub = Rootfs::parse("btrfs:/var/lib/enclos/b1/rootfs").unwrap();
+        assert_eq!(
+            sub.clone_backend(CloneKind::Snapshot, Some(Backend::Overlay))
+                .unwrap(),
+            Backend::Overlay
+        );
+        let lv = Rootfs::parse("lvm:/dev/lxc/l1").unwrap();
+        assert!(lv
+            .clone_backend(CloneKind::Snapshot, Some(Backend::Overlay))
+            .is_err());
+        assert_eq!(
+            base.clone_backend(CloneKind::Copy, Some(Backend::Loop))
+                .unwrap(),
+            Backend::Loop
+        );
+    }
+
+    #[test]
+    fn a_two_level_clone_mounts_with_writes_in_its_own_layer() {
+        if !enclos_testkit::require_root("a_two_level_clone_mounts_with_writes_in_its_own_layer") {
+            return;
+        }
+        let (tmp, base, c1, c2) = two_levels();
+        fs::write(c1.path.join("from-c1"), "c1\n").unwrap();
+        let target = tmp.path().join("mnt");
+        fs::create_dir(&target).unwrap();
+        let (rootfs, inside) = (c2.clone(), target.clone());
+        // A thread of its own unshares the mount namespace, so the mount
+        // never reaches the host's; it ends with the thread.
+        let seen = std::thread::spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+            let none: Option<&str> = None;
+            nix::mount::mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none).unwrap();
+            let m = rootfs.mount(&inside).unwrap();
+            let hostname = fs::read_to_string(m.root().join("etc/hostname")).unwrap();
+            let from_c1 = fs::read_to_string(m.root().join("from-c1")).unwrap();
+            fs::write(m.root().join("etc/written"), "c2\n").unwrap();
+            fs::write(m.root().join("etc/hostname"), "c2\n").unwrap();
+            m.unmount().unwrap();
+            (hostname, from_c1)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(seen, ("base\n".to_string(), "c1\n".to_string()));
+        assert!(
+            fs::read_dir(&target).unwrap().next().is_none(),
+            "the mount leaked into the host"
+        );
+        // The writes landed in c2's layer only.
+        assert_eq!(
+            fs::read_to_string(c2.path.join("etc/written")).unwrap(),
+            "c2\n"
+        );
+        assert_eq!(
+            fs::read_to_string(c2.path.join("etc/hostname")).unwrap(),
+            "c2\n"
+        );
+        assert_eq!(
+            fs::read_to_string(base.path.join("etc/hostname")).unwrap(),
+            "base\n"
+        );
+        assert!(!c1.path.join("etc").exists());
+        assert!(!base.path.join("etc/written").exists());
+        assert!(c2.usage().unwrap().used > 0);
+        c2.destroy().unwrap();
+        assert!(!tmp.path().join("c2/olwork").exists());
+    }
+
+    #[test]
+    fn an_overlay_copied_into_dir_is_flattened() {
+        if !enclos_testkit::require_root("an_overlay_copied_into_dir_is_flattened") {
+            return;
+        }
+        let (tmp, _base, c1, c2) = two_levels();
+        fs::write(c1.path.join("from-c1"), "c1\n").unwrap();
+        let d = tmp.path().join("flat");
+        fs::create_dir(&d).unwrap();
+        let (src, dest) = (c2.clone(), Dest::new(&d));
+        let flat = std::thread::spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+            let none: Option<&str> = None;
+            nix::mount::mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none).unwrap();
+            src.clone_to(
+                &dest,
+                CloneKind::Copy,
+                Some(Backend::Dir),
+                &CreateOptions::default(),
+            )
+            .unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(flat.backend, Backend::Dir);
+        assert_eq!(
+            fs::read_to_string(flat.path.join("etc/hostname")).unwrap(),
+            "base\n"
+        );
+        assert_eq!(
+            fs::read_to_string(flat.path.join("from-c1")).unwrap(),
+            "c1\n"
+        );
+        // Only the rootfs is left in the new directory: no mount point,
+        // and no record of a parent (a flat copy depends on nothing).
+        let names: Vec<_> = fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["rootfs"]);
+    }
+
+    #[test]
+    fn an_overlay_copy_copies_the_upper_layer_only() {
+        let (tmp, base, c1, _c2) = two_levels();
+        fs::write(c1.path.join("mine"), "c1\n").unwrap();
+        let d = tmp.path().join("c3");
+        fs::create_dir(&d).unwrap();
+        let c3 = c1
+            .clone_to(
+                &Dest::new(&d),
+                CloneKind::Copy,
+                None,
+                &CreateOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(c3.lowers, vec![base.path.clone()]);
+        assert_eq!(fs::read_to_string(c3.path.join("mine")).unwrap(), "c1\n");
+        assert!(base.dependents().unwrap().iter().any(|d| d.name == "c3"));
+    }
+}
