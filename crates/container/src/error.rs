@@ -105,6 +105,16 @@ pub enum Error {
 
     #[error(transparent)]
     Template(#[from] enclos_templates::Error),
+
+    #[error(transparent)]
+    Snapshot(#[from] enclos_snapshot::Error),
+
+    #[error("Original container ({name}) is running ({state}); {hint}")]
+    Running {
+        name: String,
+        state: &'static str,
+        hint: String,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -29,7 +29,9 @@
 //!    init), `monitor` (the event loop while init runs), `console` (a
 //!    client of the monitor), `start` (start, execute, the daemonized
 //!    monitor);
-//! 5. over many containers: `info` (info and autostart), `ls`.
+//! 5. over many containers: `info` (info and autostart), `ls`;
+//! 6. on top of the storage: `snapshots` (lxc-snapshot), `backup`
+//!    (export and import).
 
 // The README's example is compiled and run as a doctest.
 #[cfg(doctest)]
@@ -37,6 +39,7 @@
 struct ReadmeExample;
 
 mod attach;
+mod backup;
 mod cgroup_keys;
 mod console;
 mod console_log;
@@ -58,11 +61,13 @@ mod ns_plan;
 mod process;
 mod rootfs_keys;
 mod security;
+mod snapshots;
 mod start;
 mod stop;
 mod threads;
 
 pub use attach::{attach, AttachOptions};
+pub use backup::{export, import};
 pub use console::{console, DEFAULT_ESCAPE};
 pub use container::{
     default_config_path, default_lxcpath, global_settings, list_names, system_conf_path,
@@ -75,6 +80,9 @@ pub use info::{
 };
 pub use ls::{list, ls, ls_names, ls_table, LsFilter, Summary, DEFAULT_COLUMNS};
 pub use monitor::socket_name;
+pub use snapshots::{
+    destroy_snapshot, restore, snapshot, snapshot_plan, snapshots, SnapshotPlan, ALL_SNAPSHOTS,
+};
 pub use start::{execute, start, StartOptions};
 pub use stop::{
     cgroup_get, cgroup_set, device_add, freeze, kill_and_clean, stop, unfreeze, wait, StopOptions,

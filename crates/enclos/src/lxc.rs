@@ -16,8 +16,10 @@ use enclos_container::{self as container, Container, State};
 use crate::output::{print_json, Format};
 
 mod info;
+mod snapshot;
 
 pub use info::InfoArgs;
+pub use snapshot::SnapshotArgs;
 
 /// Flags every lxc-* tool takes.
 #[derive(Debug, Args, Clone, Default)]
@@ -85,6 +87,8 @@ pub enum LxcCommand {
     Autostart(AutostartArgs),
     /// Print enclos's global settings (lxc-config).
     Config(ConfigArgs),
+    /// Take, list, restore or destroy snapshots of a container (lxc-snapshot).
+    Snapshot(SnapshotArgs),
 }
 
 impl LxcCommand {
@@ -106,6 +110,7 @@ impl LxcCommand {
             LxcCommand::Device(a) => a.run(),
             LxcCommand::Autostart(a) => a.run(),
             LxcCommand::Config(a) => a.run(),
+            LxcCommand::Snapshot(a) => a.run(),
         }
     }
 
@@ -127,6 +132,7 @@ impl LxcCommand {
         "lxc-device",
         "lxc-autostart",
         "lxc-config",
+        "lxc-snapshot",
     ];
 
     /// Runs `args` as the tool named `name` (lxc-start ...).

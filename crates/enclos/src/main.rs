@@ -3,6 +3,7 @@
 //! named after one of those tools (cgcreate, cgexec, ...) behaves as it.
 #![forbid(unsafe_code)]
 
+mod backup;
 mod cg;
 mod compat;
 mod lxc;
@@ -42,6 +43,10 @@ enum Command {
     Compat(compat::CompatCommand),
     #[command(flatten)]
     Lxc(lxc::LxcCommand),
+    /// Write a container (and its snapshots with -s) to a .tar.zst.
+    Export(backup::ExportArgs),
+    /// Make a container from an export or a plain tar of config and rootfs.
+    Import(backup::ImportArgs),
 }
 
 /// `enclos cg ...` alone (see main).
@@ -101,6 +106,8 @@ fn main() -> ExitCode {
                 Command::Cg(c) => c.run(),
                 Command::Compat(c) => c.run(),
                 Command::Lxc(c) => c.run(),
+                Command::Export(a) => a.run(),
+                Command::Import(a) => a.run(),
             };
             ("enclos".to_string(), r)
         }

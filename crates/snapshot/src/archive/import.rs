@@ -119,6 +119,34 @@ pub fn import<R: Read>(
     })
 }
 
+/// The manifest of the archive read from `input`, read from its first
+/// member without going further (to learn an export's name before
+/// importing it); `None` for a plain tar, which has none.
+pub fn read_manifest<R: Read>(input: R, archive: &str) -> Result<Option<Manifest>> {
+    let rerr = |source| Error::ArchiveIo {
+        archive: archive.to_string(),
+        source,
+    };
+    let (decoded, _) = decoder(input).map_err(rerr)?;
+    let mut tar = tar::Archive::new(decoded);
+    let mut entries = tar.entries().map_err(rerr)?;
+    let Some(entry) = entries.next() else {
+        return Ok(None);
+    };
+    let mut entry = entry.map_err(rerr)?;
+    if member_path(archive, &entry.path_bytes())?.as_deref() != Some(Path::new(MANIFEST)) {
+        return Ok(None);
+    }
+    let mut text = Vec::new();
+    entry.read_to_end(&mut text).map_err(rerr)?;
+    serde_json::from_slice(&text)
+        .map(Some)
+        .map_err(|e| Error::Archive {
+            archive: archive.to_string(),
+            reason: format!("its manifest is not valid: {e}"),
+        })
+}
+
 struct Read_ {
     manifest: Option<Manifest>,
     bytes: u64,
