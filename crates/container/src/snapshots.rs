@@ -88,7 +88,10 @@ fn ensure_stopped(c: &Container, hint: String) -> Result<()> {
 pub fn snapshot_plan(c: &Container) -> Result<SnapshotPlan> {
     ensure_stopped(c, "stop it first, then take the snapshot".to_string())?;
     let rootfs = container_rootfs(c)?;
-    let cow = rootfs.backend != Backend::Dir
+    // An overlay container writes into its upper layer: its snapshot is a
+    // copy of that layer over the same lower ones, as LXC makes it (a
+    // layer stacked on a live upper one would change with it).
+    let cow = !matches!(rootfs.backend, Backend::Dir | Backend::Overlay)
         && rootfs
             .clone_backend(CloneKind::Snapshot, Some(rootfs.backend))
             .is_ok();
@@ -171,8 +174,8 @@ fn restore_new(c: &Container, snap: &str, newname: &str) -> Result<Container> {
 /// The snapshot's rootfs and config put in place of the container's:
 /// the new rootfs is made beside, then the entries swapped and the old
 /// ones removed. Backends whose rootfs is a set of files in the
-/// container's directory (dir, btrfs, loop) only; an overlay snapshot
-/// stacks on the very layers it would replace.
+/// container's directory (dir, btrfs, loop, and overlay when the
+/// snapshot's lower layers are the container's) only.
 fn restore_in_place(c: &Container, snap: &str) -> Result<()> {
     let _lock = c.lock()?;
     ensure_stopped(
@@ -183,7 +186,7 @@ fn restore_in_place(c: &Container, snap: &str) -> Result<()> {
     let text = fs::read_to_string(s.config_path()).map_err(io_err("read", s.config_path()))?;
     let src = snapshot_rootfs(&s, &text)?;
     let old = container_rootfs(c)?;
-    let in_dir = |r: &Rootfs| r.backend != Backend::Overlay && r.path.starts_with(c.dir());
+    let in_dir = |r: &Rootfs| r.path.starts_with(c.dir()) && r.lowers == old.lowers;
     if !in_dir(&old) || !in_dir(&src) || old.backend != src.backend {
         return Err(Error::Unsupported(format!(
             "Cannot restore {snap} over container '{}': its {} rootfs cannot be swapped in place; restore it as a new container with -N NEWNAME",
@@ -209,6 +212,9 @@ fn restore_in_place(c: &Container, snap: &str) -> Result<()> {
             rootfs: Some(rootfs.spec()),
         },
     )?;
+    // An overlay copy records itself as a clone of the container that
+    // owns its lower layer: here, the container itself.
+    deps::forget_parent(staged.dir())?;
     let trash = Staged::begin(&c.dir().join("restore-old"), "restore", 0o700)?;
     swap_entries(c.dir(), staged.dir(), trash.dir())?;
     for (from, to) in &out.files {
