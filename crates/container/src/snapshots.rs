@@ -168,7 +168,35 @@ fn restore_new(c: &Container, snap: &str, newname: &str) -> Result<Container> {
         let _ = new.destroy_force();
         return Err(e.into());
     }
-    Container::open(c.lxcpath(), newname)
+    let restored = Container::open(c.lxcpath(), newname)?;
+    set_hostname(&restored)?;
+    Ok(restored)
+}
+
+/// Writes the container's name to its rootfs's `/etc/hostname` when the
+/// file exists, as LXC's clone does for a container that takes a new
+/// name (the busybox init sets the hostname from it).
+pub(crate) fn set_hostname(c: &Container) -> Result<()> {
+    let rootfs = container_rootfs(c)?;
+    let write = |root: &Path| -> Result<()> {
+        let file = root.join("etc/hostname");
+        if file.is_file() {
+            fs::write(&file, format!("{}\n", c.name())).map_err(io_err("write", &file))?;
+        }
+        Ok(())
+    };
+    if !rootfs.backend.capabilities().needs_mount {
+        return write(&rootfs.prepare()?);
+    }
+    let at = c.run_dir().join("hostname-mnt");
+    fs::create_dir_all(&at).map_err(io_err("create", &at))?;
+    let done = rootfs.mount(&at).and_then(|m| {
+        let w = write(m.root());
+        m.unmount()?;
+        Ok(w)
+    });
+    let _ = fs::remove_dir(&at);
+    done?
 }
 
 /// The snapshot's rootfs and config put in place of the container's:
