@@ -28,6 +28,11 @@ fn lab2_containers() {
     play("lab2_containers", "lab/lab2-containers.sh");
 }
 
+#[test]
+fn lab2_backups() {
+    play("lab2_backups", "lab/lab2-backups.sh");
+}
+
 /// Plays the lab `script` (relative to the workspace) as
 /// `ENCLOS=<bin> bash <script>` and checks that it exits 0.
 fn play(test: &str, script: &str) {

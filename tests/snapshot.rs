@@ -395,6 +395,17 @@ fn a_damaged_truncated_or_too_big_import_leaves_nothing() {
     assert!(out.stderr.contains("truncated"), "{out:#?}");
     assert_nothing_left(&lab, &before_t);
 
+    // The same, compressed (zstd stops in the middle of a frame).
+    let zst = export(&lab, &n, &[]);
+    let z = fs::read(&zst).unwrap();
+    fs::write(&truncated, &z[..z.len() / 2]).unwrap();
+    let out = lab.enclos("import", &[truncated.to_str().unwrap(), "-n", "t2"]);
+    assert_one_error_line(
+        &out,
+        "it is truncated (an export cut short?); nothing was imported",
+    );
+    assert_nothing_left(&lab, &before_t);
+
     let mut damaged = bytes.clone();
     let at = find(&damaged, b"ELF").expect("busybox in the archive") + 100;
     damaged[at] ^= 0xff;

@@ -100,7 +100,8 @@ pub fn import<R: Read>(
     let (reader, tap) = PaxTap::new(reader);
     let mut tar = tar::Archive::new(reader);
     let mut unpacker = Unpacker::new(staged.dir(), archive);
-    let read = read_members(&mut tar, &mut unpacker, (&hash, &tap), archive, progress)?;
+    let read = read_members(&mut tar, &mut unpacker, (&hash, &tap), archive, progress)
+        .map_err(|e| truncated(e, archive))?;
     unpacker.finish()?;
     let root = hoist_single_dir(staged.dir(), archive)?;
     fix_configs(&root, staged.dir(), target_dir, read.manifest.as_ref())?;
@@ -145,6 +146,29 @@ pub fn read_manifest<R: Read>(input: R, archive: &str) -> Result<Option<Manifest
             archive: archive.to_string(),
             reason: format!("its manifest is not valid: {e}"),
         })
+}
+
+/// A read error that means the input stopped early (the end of the file
+/// within a member, zstd's "incomplete frame"), said as such.
+fn truncated(e: Error, archive: &str) -> Error {
+    let cut = |source: &std::io::Error| {
+        source.kind() == std::io::ErrorKind::UnexpectedEof
+            || source.to_string().contains("incomplete frame")
+    };
+    let member = match &e {
+        Error::ArchiveIo { source, .. } if cut(source) => None,
+        Error::Unpack { member, source, .. } if cut(source) => Some(member.clone()),
+        _ => return e,
+    };
+    let at = member
+        .map(|m| format!(" in the middle of '{m}'"))
+        .unwrap_or_default();
+    Error::Archive {
+        archive: archive.to_string(),
+        reason: format!(
+            "it ends{at}: it is truncated (an export cut short?); nothing was imported"
+        ),
+    }
 }
 
 struct Read_ {
