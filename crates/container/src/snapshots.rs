@@ -325,3 +325,89 @@ fn destroy_one(s: &Snapshot) -> Result<()> {
     enclos_storage::remove_tree(&gone)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeHost;
+
+    #[test]
+    fn a_dir_snapshot_is_a_copy_and_a_running_container_is_refused() {
+        let h = FakeHost::new();
+        let c = h.container("c1", "");
+        fs::write(c.dir().join("rootfs/file"), "one").unwrap();
+        let plan = snapshot_plan(&c).unwrap();
+        assert!(plan.is_dir_copy());
+        let s = snapshot(&c, None).unwrap();
+        assert_eq!(s.name, "snap0");
+        assert_eq!(
+            fs::read_to_string(s.dir.join("rootfs/file")).unwrap(),
+            "one"
+        );
+
+        fs::write(c.dir().join("rootfs/file"), "two").unwrap();
+        restore(&c, "snap0", None).unwrap();
+        assert_eq!(
+            fs::read_to_string(c.dir().join("rootfs/file")).unwrap(),
+            "one"
+        );
+        let left: Vec<_> = fs::read_dir(c.dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".partial"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+
+        let me = std::process::id();
+        h.cgroup(&c, &[me]);
+        let _monitor = h.running(&c, "RUNNING", me);
+        let err = snapshot(&c, None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "Original container (c1) is running (RUNNING); stop it first, then take the snapshot"
+        );
+        assert_eq!(snapshots(&c).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_overlay_snapshot_copies_the_upper_layer_and_is_no_clone() {
+        let h = FakeHost::new();
+        let dir = h.lxcpath.join("ov");
+        fs::create_dir_all(&dir).unwrap();
+        let rootfs = Rootfs::create(Backend::Overlay, &dir).unwrap();
+        fs::write(
+            dir.join("config"),
+            format!("lxc.rootfs.path = {}\nlxc.uts.name = ov\n", rootfs.spec()),
+        )
+        .unwrap();
+        let c = Container::open(&h.lxcpath, "ov")
+            .unwrap()
+            .with_layout(&h.layout);
+        fs::write(rootfs.path.join("file"), "one").unwrap();
+        assert_eq!(snapshot_plan(&c).unwrap().kind, CloneKind::Copy);
+        let s = snapshot(&c, None).unwrap();
+        let text = fs::read_to_string(s.config_path()).unwrap();
+        let snap_rootfs = snapshot_rootfs(&s, &text).unwrap();
+        assert_eq!(snap_rootfs.lowers, rootfs.lowers, "the same lower layers");
+        assert_eq!(
+            fs::read_to_string(snap_rootfs.path.join("file")).unwrap(),
+            "one"
+        );
+        // Recorded as LXC records it, under its final name, and not
+        // counted as a clone.
+        assert_eq!(
+            fs::read_to_string(dir.join("lxc_snapshots")).unwrap(),
+            format!("{}\nsnap0\n", dir.join("snaps").display())
+        );
+        enclos_snapshot::check_destroy(&dir, true).unwrap();
+
+        fs::write(rootfs.path.join("file"), "two").unwrap();
+        restore(&c, "snap0", None).unwrap();
+        assert_eq!(fs::read_to_string(rootfs.path.join("file")).unwrap(), "one");
+        assert!(!dir.join("lxc_rdepends").exists(), "no clone of itself");
+        assert_eq!(destroy_snapshot(&c, ALL_SNAPSHOTS).unwrap(), ["snap0"]);
+        assert!(!dir.join("lxc_snapshots").exists());
+        assert!(!dir.join("snaps").exists());
+    }
+}
