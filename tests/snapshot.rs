@@ -119,7 +119,7 @@ fn a_snapshot_is_snaps_snap0_with_config_rootfs_ts_and_comment() {
     );
     assert_eq!(
         cfg["lxc.uts.name"],
-        [n.clone()],
+        [n.as_str()],
         "a snapshot keeps the name"
     );
 
@@ -171,7 +171,7 @@ fn restore_into_a_new_container_and_over_the_container_itself() {
     let new_dir = lab.path().join(&new);
     assert_eq!(read(&marker(&new_dir)), "snapshotted\n");
     let cfg = read_config(&new_dir.join("config"));
-    assert_eq!(cfg["lxc.uts.name"], [new.clone()]);
+    assert_eq!(cfg["lxc.uts.name"], [new.as_str()]);
     assert_eq!(
         cfg["lxc.rootfs.path"],
         [format!("dir:{}", new_dir.join("rootfs").display())]
@@ -344,7 +344,7 @@ fn export_and_import_carry_the_container_and_its_snapshots() {
     let dir = lab.path().join(&copy);
     assert_eq!(read(&marker(&dir)), "kept\n");
     let cfg = read_config(&dir.join("config"));
-    assert_eq!(cfg["lxc.uts.name"], [copy.clone()]);
+    assert_eq!(cfg["lxc.uts.name"], [copy.as_str()]);
     assert_eq!(
         cfg["lxc.rootfs.path"],
         [format!("dir:{}", dir.join("rootfs").display())]
