@@ -463,3 +463,47 @@ impl Drop for SmallFs {
         let _ = nix::mount::umount2(&self.dir, nix::mount::MntFlags::MNT_DETACH);
     }
 }
+
+#[test]
+fn an_import_killed_midway_is_not_listed_and_the_next_one_cleans_up() {
+    if !require_root("an_import_killed_midway_is_not_listed_and_the_next_one_cleans_up") {
+        return;
+    }
+    use std::io::Write;
+    use std::process::Stdio;
+    let lab = Lab::new();
+    let n = container_with_marker(&lab, "kill", "data\n");
+    let file = export(&lab, &n, &["--level", "0"]);
+    let bytes = fs::read(&file).unwrap();
+    let name = lab.name("kill-copy");
+
+    // Half the archive through a pipe that stays open: the import waits
+    // in the middle, and is killed there.
+    let mut child = lab
+        .cmd("import", &["-", "-n", &name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&bytes[..bytes.len() / 2]).unwrap();
+    let staged = lab.path().join(format!(".{name}.partial"));
+    assert!(
+        poll(SETTLE, || staged.join("rootfs").is_dir().then_some(())).is_some(),
+        "the import is under way in {}",
+        staged.display()
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+    let ls = lab.enclos("ls", &["-1"]).success();
+    assert_eq!(ls.lines(), [n.as_str()], "the killed import is not listed");
+    assert!(!lab.path().join(&name).exists());
+
+    // The next import of that name removes the leftovers and succeeds.
+    lab.enclos("import", &[file.to_str().unwrap(), "-n", &name])
+        .success();
+    assert_eq!(read(&marker(&lab.path().join(&name))), "data\n");
+    assert!(!staged.exists(), "the dead attempt's directory is gone");
+}
