@@ -507,3 +507,116 @@ fn an_import_killed_midway_is_not_listed_and_the_next_one_cleans_up() {
     assert_eq!(read(&marker(&lab.path().join(&name))), "data\n");
     assert!(!staged.exists(), "the dead attempt's directory is gone");
 }
+
+/// A btrfs on a loop-attached image file, detached when dropped.
+struct BtrfsImage {
+    dev: String,
+    dir: tempfile::TempDir,
+}
+
+impl BtrfsImage {
+    fn make(test: &str) -> Option<BtrfsImage> {
+        let ok = |c: &mut Command| {
+            c.output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        };
+        if ok(Command::new("mkfs.btrfs").arg("--version")).is_none() {
+            enclos_tests::missing_feature(test, "no mkfs.btrfs (install btrfs-progs)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("btrfs.img");
+        fs::File::create(&image)
+            .unwrap()
+            .set_len(256 << 20)
+            .unwrap();
+        let Some(dev) = ok(Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&image))
+        else {
+            enclos_tests::missing_feature(test, "cannot attach a loop device");
+            return None;
+        };
+        let img = BtrfsImage { dev, dir };
+        assert!(ok(Command::new("mkfs.btrfs").args(["-q", "-f", &img.dev])).is_some());
+        fs::create_dir(img.dir.path().join("lxc")).unwrap();
+        Some(img)
+    }
+}
+
+impl Drop for BtrfsImage {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").args(["-d", &self.dev]).status();
+    }
+}
+
+fn inode(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).unwrap().ino()
+}
+
+#[test]
+fn a_btrfs_container_snapshots_as_subvolumes() {
+    let test = "a_btrfs_container_snapshots_as_subvolumes";
+    if !require_root(test) {
+        return;
+    }
+    let Some(img) = BtrfsImage::make(test) else {
+        return;
+    };
+    let (dev, lxc) = (img.dev.clone(), img.dir.path().join("lxc"));
+    // The filesystem is mounted in a mount namespace of this thread's, which
+    // the commands it runs inherit: nothing reaches the host's mounts.
+    std::thread::spawn(move || {
+        use nix::mount::{mount, MsFlags};
+        let none: Option<&str> = None;
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+        mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none).unwrap();
+        mount(
+            Some(dev.as_str()),
+            &lxc,
+            Some("btrfs"),
+            MsFlags::empty(),
+            none,
+        )
+        .unwrap();
+        let enclos = |args: &[&str]| {
+            let mut c = Command::new(enclos_bin());
+            c.args(&args[..1]).arg("-P").arg(&lxc).args(&args[1..]);
+            run(c)
+        };
+        enclos(&["create", "-n", "b1", "-t", "busybox", "-B", "btrfs"]).success();
+        let b1 = lxc.join("b1");
+        fs::write(b1.join("rootfs/root/marker"), "one\n").unwrap();
+        let out = enclos(&["snapshot", "-n", "b1"]).success();
+        assert_eq!(out.stderr, "", "a btrfs snapshot is no copy: no warning");
+        let snap0 = b1.join("snaps/snap0");
+        // 256: the root directory of a btrfs subvolume.
+        assert_eq!(
+            inode(&snap0.join("rootfs")),
+            256,
+            "snap0's rootfs is a subvolume"
+        );
+        assert_eq!(
+            read_config(&snap0.join("config"))["lxc.rootfs.path"],
+            [format!("btrfs:{}", snap0.join("rootfs").display())]
+        );
+        fs::write(b1.join("rootfs/root/marker"), "two\n").unwrap();
+        enclos(&["snapshot", "-n", "b1", "-r", "snap0", "-N", "b2"]).success();
+        assert_eq!(inode(&lxc.join("b2/rootfs")), 256);
+        assert_eq!(read(&lxc.join("b2/rootfs/root/marker")), "one\n");
+        enclos(&["snapshot", "-n", "b1", "-r", "snap0"]).success();
+        assert_eq!(read(&b1.join("rootfs/root/marker")), "one\n");
+        assert_eq!(inode(&b1.join("rootfs")), 256);
+        enclos(&["snapshot", "-n", "b1", "-d", "ALL"]).success();
+        assert!(!b1.join("snaps").exists());
+        for n in ["b1", "b2"] {
+            enclos(&["destroy", "-n", n]).success();
+        }
+        assert_eq!(entries(&lxc), Vec::<String>::new());
+    })
+    .join()
+    .unwrap();
+}
