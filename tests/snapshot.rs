@@ -620,3 +620,32 @@ fn a_btrfs_container_snapshots_as_subvolumes() {
     .join()
     .unwrap();
 }
+
+#[test]
+fn a_snapshot_that_fills_the_disk_leaves_no_snapn() {
+    if !require_root("a_snapshot_that_fills_the_disk_leaves_no_snapn") {
+        return;
+    }
+    // Room for the busybox container (about 2 MiB), not for its copy.
+    let small = SmallFs::mount(3 << 20);
+    let enclos = |args: &[&str]| {
+        let mut c = Command::new(enclos_bin());
+        c.args(&args[..1])
+            .arg("-P")
+            .arg(&small.dir)
+            .args(&args[1..]);
+        run(c)
+    };
+    enclos(&["create", "-n", "full", "-t", "busybox"]).success();
+    let out = enclos(&["snapshot", "-n", "full", "-q"]);
+    assert_one_error_line(&out, "No space left on device");
+    let list = enclos(&["snapshot", "-n", "full", "-L"]).success();
+    assert_eq!(list.stdout, "No snapshots\n");
+    assert_eq!(
+        entries(&small.dir.join("full/snaps")),
+        Vec::<String>::new(),
+        "no snapN, no staging directory"
+    );
+    assert!(small.dir.join("full/rootfs/bin/busybox").exists());
+    enclos(&["destroy", "-n", "full"]).success();
+}
