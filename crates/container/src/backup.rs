@@ -18,7 +18,7 @@ use enclos_snapshot::{
 };
 use enclos_storage::{Mounted, Rootfs};
 
-use crate::container::{storage_rootfs, Container, State};
+use crate::container::{Container, State};
 use crate::error::{io_err, Error, Result};
 
 /// A rootfs seen as a directory for the time of an export (unmounted
@@ -63,16 +63,9 @@ pub fn export<W: Write>(
             hint: "stop or freeze it first, so that its files hold still during the export",
         });
     }
-    let cfg = c.config()?;
-    let rootfs = cfg.rootfs().ok_or_else(|| {
-        Error::Unsupported(format!(
-            "Container '{}' has no lxc.rootfs.path in {}; there is no rootfs to export",
-            c.name(),
-            c.config_path().display()
-        ))
-    })?;
+    let rootfs = crate::snapshots::container_rootfs(c)?;
     let mnt = c.run_dir().join("export");
-    let main = as_dir(&storage_rootfs(&rootfs)?, &mnt.join("rootfs"))?;
+    let main = as_dir(&rootfs, &mnt.join("rootfs"))?;
     let mut snaps = Vec::new();
     let mut held = Vec::new();
     if with_snapshots {

@@ -45,11 +45,11 @@ impl SnapshotPlan {
 pub const ALL_SNAPSHOTS: &str = "ALL";
 
 /// The container's rootfs, from its config.
-fn container_rootfs(c: &Container) -> Result<Rootfs> {
+pub(crate) fn container_rootfs(c: &Container) -> Result<Rootfs> {
     let cfg = c.config()?;
     let r = cfg.rootfs().ok_or_else(|| {
         Error::Unsupported(format!(
-            "Container '{}' has no lxc.rootfs.path in {}; a snapshot needs a rootfs",
+            "Container '{}' has no lxc.rootfs.path in {}: it has no rootfs to copy",
             c.name(),
             c.config_path().display()
         ))
