@@ -138,6 +138,9 @@ pub fn moved(old_dir: &Path, new_dir: &Path) -> Result<()> {
     let Some(parent) = parent(new_dir)? else {
         return Ok(());
     };
+    if !parent.dir().is_dir() {
+        return Ok(());
+    }
     let file = parent.dir().join(SNAPSHOTS_FILE);
     let (old, new) = (Dependent::of_dir(old_dir), Dependent::of_dir(new_dir));
     let mut all = read_records(&file)?;
