@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use enclos_container as container;
 use enclos_snapshot::{Compression, ExportOptions, Progress};
+use indicatif::ProgressDrawTarget;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -59,7 +60,9 @@ fn bar(quiet: bool, verb: &'static str) -> Option<indicatif::ProgressBar> {
     if quiet || !std::io::stderr().is_terminal() {
         return None;
     }
-    let bar = indicatif::ProgressBar::new(0);
+    // Drawn once the total is known (the export's first walk, the
+    // import's manifest).
+    let bar = indicatif::ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
     let style = indicatif::ProgressStyle::with_template(
         "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
     )
@@ -73,8 +76,9 @@ fn bar(quiet: bool, verb: &'static str) -> Option<indicatif::ProgressBar> {
 fn on_progress(bar: &Option<indicatif::ProgressBar>) -> impl FnMut(Progress) + '_ {
     move |p: Progress| {
         if let Some(b) = bar {
-            if let Some(total) = p.total {
+            if let Some(total) = p.total.filter(|&t| b.length() != Some(t)) {
                 b.set_length(total);
+                b.set_draw_target(ProgressDrawTarget::stderr());
             }
             b.set_position(p.done);
         }
