@@ -45,9 +45,21 @@ fn lab2_ephemeral() {
     play("lab2_ephemeral", "lab/lab2-ephemeral.sh");
 }
 
+#[test]
+fn lab2_backups() {
+    // Its container is lxc-bb too, as in the course: a prefix keeps it
+    // (and its cgroup) apart from lab2_containers', which runs alongside.
+    play_prefixed("lab2_backups", "lab/lab2-backups.sh", "backups-");
+}
+
 /// Plays the lab `script` (relative to the workspace) as
 /// `ENCLOS=<bin> bash <script>` and checks that it exits 0.
 fn play(test: &str, script: &str) {
+    play_prefixed(test, script, "");
+}
+
+/// As [`play`], with `LAB_PREFIX=prefix` when `prefix` is not empty.
+fn play_prefixed(test: &str, script: &str, prefix: &str) {
     if !require_root(test) {
         return;
     }
@@ -71,6 +83,9 @@ fn play(test: &str, script: &str) {
     // Containers go to a lxcpath of the test's own, removed afterwards.
     let lxcpath = tempfile::tempdir().expect("a temporary lxcpath");
     let mut cmd = Command::new("bash");
+    if !prefix.is_empty() {
+        cmd.env("LAB_PREFIX", prefix);
+    }
     cmd.arg(script)
         .env("ENCLOS", enclos)
         .env("LAB_LXCPATH", lxcpath.path())

@@ -38,7 +38,8 @@
 //! 6. `doctor` (what a user's containers need from the host, each finding
 //!    with its fix), on `container` and `userns`;
 //! 7. on top of the storage: `copy` (lxc-copy: copies, snapshots,
-//!    ephemeral copies, rename), on `create` and `start`.
+//!    ephemeral copies, rename), on `create` and `start`; `snapshots`
+//!    (lxc-snapshot) and `backup` (export and import).
 
 // The README's example is compiled and run as a doctest.
 #[cfg(doctest)]
@@ -46,6 +47,7 @@
 struct ReadmeExample;
 
 mod attach;
+mod backup;
 mod cgroup_keys;
 mod confine;
 mod console;
@@ -73,12 +75,14 @@ mod process;
 mod rootfs_keys;
 mod sealed_exe;
 mod security;
+mod snapshots;
 mod start;
 mod stop;
 mod threads;
 mod userns;
 
 pub use attach::{attach, AttachOptions};
+pub use backup::{export, import};
 pub use console::{console, DEFAULT_ESCAPE};
 pub use container::{
     default_config_path, default_lxcpath, global_settings, list_names, system_conf_path,
@@ -94,6 +98,9 @@ pub use ls::{list, ls, ls_names, ls_table, LsFilter, Summary, DEFAULT_COLUMNS};
 pub use mapped_root::RootfsIdmap;
 pub use monitor::socket_name;
 pub use sealed_exe::{is_sealed, run_from_sealed_copy, SealError, SELF_EXE};
+pub use snapshots::{
+    destroy_snapshot, restore, snapshot, snapshot_plan, snapshots, SnapshotPlan, ALL_SNAPSHOTS,
+};
 pub use start::{execute, start, StartOptions};
 pub use stop::{
     cgroup_get, cgroup_set, device_add, freeze, kill_and_clean, stop, unfreeze, wait, StopOptions,

@@ -17,9 +17,11 @@ use crate::output::{print_json, Format};
 
 mod copy;
 mod info;
+mod snapshot;
 
 pub use copy::CopyArgs;
 pub use info::InfoArgs;
+pub use snapshot::SnapshotArgs;
 
 /// Flags every lxc-* tool takes.
 #[derive(Debug, Args, Clone, Default)]
@@ -89,6 +91,8 @@ pub enum LxcCommand {
     Config(ConfigArgs),
     /// Copy, snapshot, rename a container, or run an ephemeral copy (lxc-copy).
     Copy(CopyArgs),
+    /// Take, list, restore or destroy snapshots of a container (lxc-snapshot).
+    Snapshot(SnapshotArgs),
 }
 
 impl LxcCommand {
@@ -111,6 +115,7 @@ impl LxcCommand {
             LxcCommand::Autostart(a) => a.run(),
             LxcCommand::Config(a) => a.run(),
             LxcCommand::Copy(a) => a.run(),
+            LxcCommand::Snapshot(a) => a.run(),
         }
     }
 
@@ -133,6 +138,7 @@ impl LxcCommand {
         "lxc-autostart",
         "lxc-config",
         "lxc-copy",
+        "lxc-snapshot",
     ];
 
     /// Runs `args` as the tool named `name` (lxc-start ...).

@@ -3,6 +3,7 @@
 //! named after one of those tools (cgcreate, cgexec, ...) behaves as it.
 #![forbid(unsafe_code)]
 
+mod backup;
 mod cg;
 mod checkconfig;
 mod compat;
@@ -58,6 +59,10 @@ enum Command {
     Usernsexec(usernsexec::UsernsexecArgs),
     #[command(flatten)]
     Lxc(lxc::LxcCommand),
+    /// Write a container (and its snapshots with -s) to a .tar.zst.
+    Export(backup::ExportArgs),
+    /// Make a container from an export or a plain tar of config and rootfs.
+    Import(backup::ImportArgs),
 }
 
 /// `enclos cg ...` alone (see main).
@@ -127,6 +132,8 @@ fn main() -> ExitCode {
                 Command::GenCompletions { dir } => gen::completions(&dir),
                 Command::Usernsexec(a) => a.run(),
                 Command::Lxc(c) => c.run(),
+                Command::Export(a) => a.run(),
+                Command::Import(a) => a.run(),
             };
             ("enclos".to_string(), r)
         }

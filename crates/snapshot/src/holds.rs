@@ -51,7 +51,12 @@ pub fn holders(container_dir: &Path) -> Result<Holders> {
             .into_iter()
             .map(|s| s.name)
             .collect(),
-        clones: clones::dependents(container_dir)?,
+        // A snapshot that stacks on its container (overlay) is recorded
+        // as a clone too, as LXC records it; it counts as a snapshot.
+        clones: clones::dependents(container_dir)?
+            .into_iter()
+            .filter(|d| !d.dir().starts_with(layout::snaps_dir(container_dir)))
+            .collect(),
         unnamed_clones: old_count(container_dir),
     })
 }

@@ -11,8 +11,8 @@ pub mod stage;
 mod ts;
 
 pub use archive::{
-    export, import, Compression, ExportOptions, ExportSource, ExportSummary, Format, ImportOptions,
-    Imported, Manifest, Progress, SnapshotSource, CHECKSUM, MANIFEST,
+    export, import, read_manifest, Compression, ExportOptions, ExportSource, ExportSummary, Format,
+    ImportOptions, Imported, Manifest, Progress, SnapshotSource, CHECKSUM, MANIFEST,
 };
 pub use error::{Error, Result};
 pub use holds::{check_destroy, holders, Holders};

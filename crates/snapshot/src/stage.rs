@@ -100,6 +100,9 @@ impl Staged {
             let _ = parent.sync_all();
         }
         self.lock.take();
+        // A clone that stacks on another container (an overlay snapshot)
+        // was recorded there under the staging name.
+        enclos_storage::deps::moved(&self.dir, &self.target)?;
         Ok(self.target.clone())
     }
 }
@@ -181,6 +184,7 @@ fn remove_staged(dir: &Path) -> Result<()> {
             }
         }
     }
+    enclos_storage::deps::forget_parent(dir)?;
     enclos_storage::remove_tree(dir)?;
     Ok(())
 }

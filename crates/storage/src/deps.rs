@@ -129,6 +129,26 @@ pub fn forget_parent(child_dir: &Path) -> Result<()> {
     write_records(&child_dir.join(RDEPENDS_FILE), &[])
 }
 
+/// Follows a clone whose directory was renamed from `old_dir` to
+/// `new_dir` (a clone made in a staging directory, then moved into
+/// place): its parent's list names the new directory instead of the old
+/// one, and its own `lxc_rdepends` (moved with it) is kept. Nothing to do
+/// for a container that is no clone.
+pub fn moved(old_dir: &Path, new_dir: &Path) -> Result<()> {
+    let Some(parent) = parent(new_dir)? else {
+        return Ok(());
+    };
+    if !parent.dir().is_dir() {
+        return Ok(());
+    }
+    let file = parent.dir().join(SNAPSHOTS_FILE);
+    let (old, new) = (Dependent::of_dir(old_dir), Dependent::of_dir(new_dir));
+    let mut all = read_records(&file)?;
+    all.retain(|d| *d != old && *d != new);
+    all.push(new);
+    write_records(&file, &all)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +193,27 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         fs::write(tmp.path().join(SNAPSHOTS_FILE), "2\n").unwrap();
         assert!(dependents(tmp.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_clone_moved_into_place_is_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (base, staged, done) = (
+            tmp.path().join("base"),
+            tmp.path().join(".c1.partial"),
+            tmp.path().join("c1"),
+        );
+        fs::create_dir(&base).unwrap();
+        fs::create_dir(&staged).unwrap();
+        record(&base, &staged).unwrap();
+        fs::rename(&staged, &done).unwrap();
+        moved(&staged, &done).unwrap();
+        assert_eq!(
+            fs::read_to_string(base.join(SNAPSHOTS_FILE)).unwrap(),
+            format!("{}\nc1\n", tmp.path().display())
+        );
+        assert_eq!(dependents(&base).unwrap(), vec![Dependent::of_dir(&done)]);
+        // Not a clone: nothing to do.
+        moved(&base, &base).unwrap();
     }
 }

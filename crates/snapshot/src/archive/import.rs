@@ -100,7 +100,8 @@ pub fn import<R: Read>(
     let (reader, tap) = PaxTap::new(reader);
     let mut tar = tar::Archive::new(reader);
     let mut unpacker = Unpacker::new(staged.dir(), archive);
-    let read = read_members(&mut tar, &mut unpacker, (&hash, &tap), archive, progress)?;
+    let read = read_members(&mut tar, &mut unpacker, (&hash, &tap), archive, progress)
+        .map_err(|e| truncated(e, archive))?;
     unpacker.finish()?;
     let root = hoist_single_dir(staged.dir(), archive)?;
     fix_configs(&root, staged.dir(), target_dir, read.manifest.as_ref())?;
@@ -117,6 +118,57 @@ pub fn import<R: Read>(
         snapshots,
         payload_bytes: read.bytes,
     })
+}
+
+/// The manifest of the archive read from `input`, read from its first
+/// member without going further (to learn an export's name before
+/// importing it); `None` for a plain tar, which has none.
+pub fn read_manifest<R: Read>(input: R, archive: &str) -> Result<Option<Manifest>> {
+    let rerr = |source| Error::ArchiveIo {
+        archive: archive.to_string(),
+        source,
+    };
+    let (decoded, _) = decoder(input).map_err(rerr)?;
+    let mut tar = tar::Archive::new(decoded);
+    let mut entries = tar.entries().map_err(rerr)?;
+    let Some(entry) = entries.next() else {
+        return Ok(None);
+    };
+    let mut entry = entry.map_err(rerr)?;
+    if member_path(archive, &entry.path_bytes())?.as_deref() != Some(Path::new(MANIFEST)) {
+        return Ok(None);
+    }
+    let mut text = Vec::new();
+    entry.read_to_end(&mut text).map_err(rerr)?;
+    serde_json::from_slice(&text)
+        .map(Some)
+        .map_err(|e| Error::Archive {
+            archive: archive.to_string(),
+            reason: format!("its manifest is not valid: {e}"),
+        })
+}
+
+/// A read error that means the input stopped early (the end of the file
+/// within a member, zstd's "incomplete frame"), said as such.
+fn truncated(e: Error, archive: &str) -> Error {
+    let cut = |source: &std::io::Error| {
+        source.kind() == std::io::ErrorKind::UnexpectedEof
+            || source.to_string().contains("incomplete frame")
+    };
+    let member = match &e {
+        Error::ArchiveIo { source, .. } if cut(source) => None,
+        Error::Unpack { member, source, .. } if cut(source) => Some(member.clone()),
+        _ => return e,
+    };
+    let at = member
+        .map(|m| format!(" in the middle of '{m}'"))
+        .unwrap_or_default();
+    Error::Archive {
+        archive: archive.to_string(),
+        reason: format!(
+            "it ends{at}: it is truncated (an export cut short?); nothing was imported"
+        ),
+    }
 }
 
 struct Read_ {

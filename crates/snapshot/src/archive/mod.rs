@@ -26,7 +26,7 @@ mod unpack;
 use serde::{Deserialize, Serialize};
 
 pub use export::{export, ExportOptions, ExportSource, ExportSummary, SnapshotSource};
-pub use import::{import, Format, ImportOptions, Imported};
+pub use import::{import, read_manifest, Format, ImportOptions, Imported};
 
 /// The manifest member's name.
 pub const MANIFEST: &str = "enclos-export.json";

@@ -1,0 +1,413 @@
+//! `lxc-snapshot`: a container's snapshots in LXC's layout
+//! (`snaps/snapN/{config, rootfs, ts, comment}`), made through the
+//! container's storage backend and the `enclos-snapshot` crate.
+//!
+//! - A snapshot is taken of a stopped container only, as LXC refuses a
+//!   running or frozen one ("Original container (NAME) is running").
+//! - It is as cheap as the backend allows: a btrfs snapshot, an overlay
+//!   layer stacked on the container's; a `dir` container's is a full copy,
+//!   as in LXC (the caller warns: see [`SnapshotPlan::is_dir_copy`]).
+//! - A restore makes a new container (`-N`), or replaces the container's
+//!   rootfs and config with the snapshot's, keeping its snapshots.
+//! - Nothing half-made is left: snapshots and restores are staged and
+//!   renamed into place; a destroyed snapshot is renamed out of the
+//!   listing before it is removed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use enclos_snapshot::stage::{partial_path, Staged};
+use enclos_snapshot::{rewrite_config, NewSnapshot, Rename, Restore, Snapshot};
+use enclos_storage::{deps, Backend, CloneKind, CreateOptions, Dest, Rootfs};
+use serde::Serialize;
+
+use crate::container::{storage_rootfs, validate_name, Container, State};
+use crate::error::{io_err, Error, Result};
+
+/// How a snapshot of a container is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SnapshotPlan {
+    /// The backend of the container's rootfs, and of the snapshot's.
+    pub backend: Backend,
+    /// A copy-on-write snapshot, or a full copy.
+    pub kind: CloneKind,
+}
+
+impl SnapshotPlan {
+    /// A full copy of a directory-backed rootfs, which LXC warns about: it
+    /// takes as much room and time as the rootfs.
+    pub fn is_dir_copy(&self) -> bool {
+        self.backend == Backend::Dir && self.kind == CloneKind::Copy
+    }
+}
+
+/// The name `lxc-snapshot -d` takes for every snapshot.
+pub const ALL_SNAPSHOTS: &str = "ALL";
+
+/// The container's rootfs, from its config.
+pub(crate) fn container_rootfs(c: &Container) -> Result<Rootfs> {
+    let cfg = c.config()?;
+    let r = cfg.rootfs().ok_or_else(|| {
+        Error::Unsupported(format!(
+            "Container '{}' has no lxc.rootfs.path in {}: it has no rootfs to copy",
+            c.name(),
+            c.config_path().display()
+        ))
+    })?;
+    storage_rootfs(&r)
+}
+
+/// The rootfs a snapshot's config names.
+fn snapshot_rootfs(s: &Snapshot, text: &str) -> Result<Rootfs> {
+    let spec = enclos_snapshot::rewrite::rootfs_of(text).ok_or_else(|| {
+        Error::Unsupported(format!(
+            "Snapshot {} has no lxc.rootfs.path in {}",
+            s.name,
+            s.config_path().display()
+        ))
+    })?;
+    Ok(Rootfs::parse(&spec)?)
+}
+
+/// Refuses unless the container is stopped, with LXC's words.
+fn ensure_stopped(c: &Container, hint: String) -> Result<()> {
+    let state = c.state()?;
+    if state == State::Stopped {
+        return Ok(());
+    }
+    Err(Error::Running {
+        name: c.name().to_string(),
+        state: state.as_str(),
+        hint,
+    })
+}
+
+/// How a snapshot of `c` will be made: a snapshot where its backend can
+/// make one, else a full copy (always for `dir`, as LXC does).
+/// Refused, as [`snapshot`] is, unless the container is stopped.
+pub fn snapshot_plan(c: &Container) -> Result<SnapshotPlan> {
+    ensure_stopped(c, "stop it first, then take the snapshot".to_string())?;
+    let rootfs = container_rootfs(c)?;
+    // An overlay container writes into its upper layer: its snapshot is a
+    // copy of that layer over the same lower ones, as LXC makes it (a
+    // layer stacked on a live upper one would change with it).
+    let cow = !matches!(rootfs.backend, Backend::Dir | Backend::Overlay)
+        && rootfs
+            .clone_backend(CloneKind::Snapshot, Some(rootfs.backend))
+            .is_ok();
+    Ok(SnapshotPlan {
+        backend: rootfs.backend,
+        kind: if cow {
+            CloneKind::Snapshot
+        } else {
+            CloneKind::Copy
+        },
+    })
+}
+
+/// Takes the next snapshot (`snapN`) of the stopped container `c`, with
+/// the comment file `comment` (`-c`). A failure leaves no `snapN`.
+pub fn snapshot(c: &Container, comment: Option<&Path>) -> Result<Snapshot> {
+    let _lock = c.lock()?;
+    let text = fs::read_to_string(c.config_path()).map_err(io_err("read", c.config_path()))?;
+    let rootfs = container_rootfs(c)?;
+    // Under the lock: checks the state, as LXC does.
+    let plan = snapshot_plan(c)?;
+    let new = NewSnapshot::begin(c.dir())?;
+    if let Some(file) = comment {
+        new.copy_comment(file)?;
+    }
+    let dest = Dest::named(new.dir(), &format!("{}_{}", c.name(), new.name()));
+    let cloned = rootfs.clone_to(
+        &dest,
+        plan.kind,
+        Some(rootfs.backend),
+        &CreateOptions::default(),
+    )?;
+    if let Err(e) = new.write_config_for(&text, c.dir(), &cloned) {
+        let _ = cloned.destroy_force();
+        return Err(e.into());
+    }
+    Ok(new.commit()?)
+}
+
+/// The snapshots of `c`, by number.
+pub fn snapshots(c: &Container) -> Result<Vec<Snapshot>> {
+    Ok(enclos_snapshot::list(c.dir())?)
+}
+
+/// Restores snapshot `snap` of `c`: as the new container `newname` in
+/// the same lxcpath, or over `c` itself when `newname` is `None` or its
+/// own name. Returns the restored container.
+pub fn restore(c: &Container, snap: &str, newname: Option<&str>) -> Result<Container> {
+    match newname {
+        Some(n) if n != c.name() => restore_new(c, snap, n),
+        _ => {
+            restore_in_place(c, snap)?;
+            Ok(c.clone())
+        }
+    }
+}
+
+/// A new container from the snapshot: a full copy (a copy of the upper
+/// layer for an overlay snapshot, over the same lower layers).
+fn restore_new(c: &Container, snap: &str, newname: &str) -> Result<Container> {
+    validate_name(newname)?;
+    let target = Container::new(c.lxcpath(), newname)?;
+    if target.dir().symlink_metadata().is_ok() {
+        return Err(Error::AlreadyExists {
+            name: newname.to_string(),
+            lxcpath: c.lxcpath().to_path_buf(),
+        });
+    }
+    let r = Restore::begin(c.dir(), snap, target.dir())?;
+    let dest = Dest::named(r.staging_dir(), newname);
+    let src = r.source_rootfs().clone();
+    let new = src.clone_to(&dest, CloneKind::Copy, None, &CreateOptions::default())?;
+    if let Err(e) = r.finish(&new) {
+        let _ = new.destroy_force();
+        return Err(e.into());
+    }
+    let restored = Container::open(c.lxcpath(), newname)?;
+    set_hostname(&restored)?;
+    Ok(restored)
+}
+
+/// Writes the container's name to its rootfs's `/etc/hostname` when the
+/// file exists, as LXC's clone does for a container that takes a new
+/// name (the busybox init sets the hostname from it).
+pub(crate) fn set_hostname(c: &Container) -> Result<()> {
+    let rootfs = container_rootfs(c)?;
+    let write = |root: &Path| -> Result<()> {
+        let file = root.join("etc/hostname");
+        if file.is_file() {
+            fs::write(&file, format!("{}\n", c.name())).map_err(io_err("write", &file))?;
+        }
+        Ok(())
+    };
+    if !rootfs.backend.capabilities().needs_mount {
+        return write(&rootfs.prepare()?);
+    }
+    let at = c.run_dir().join("hostname-mnt");
+    fs::create_dir_all(&at).map_err(io_err("create", &at))?;
+    let done = rootfs.mount(&at).and_then(|m| {
+        let w = write(m.root());
+        m.unmount()?;
+        Ok(w)
+    });
+    let _ = fs::remove_dir(&at);
+    done?
+}
+
+/// The snapshot's rootfs and config put in place of the container's:
+/// the new rootfs is made beside, then the entries swapped and the old
+/// ones removed. Backends whose rootfs is a set of files in the
+/// container's directory (dir, btrfs, loop, and overlay when the
+/// snapshot's lower layers are the container's) only.
+fn restore_in_place(c: &Container, snap: &str) -> Result<()> {
+    let _lock = c.lock()?;
+    ensure_stopped(
+        c,
+        "stop it first, or restore the snapshot as a new container (-N NEWNAME)".to_string(),
+    )?;
+    let s = enclos_snapshot::find(c.dir(), snap)?;
+    let text = fs::read_to_string(s.config_path()).map_err(io_err("read", s.config_path()))?;
+    let src = snapshot_rootfs(&s, &text)?;
+    let old = container_rootfs(c)?;
+    let in_dir = |r: &Rootfs| r.path.starts_with(c.dir()) && r.lowers == old.lowers;
+    if !in_dir(&old) || !in_dir(&src) || old.backend != src.backend {
+        return Err(Error::Unsupported(format!(
+            "Cannot restore {snap} over container '{}': its {} rootfs cannot be swapped in place; restore it as a new container with -N NEWNAME",
+            c.name(),
+            old.backend
+        )));
+    }
+    let staged = Staged::begin(&c.dir().join("restore"), "restore", 0o755)?;
+    let new = src.clone_to(
+        &Dest::named(staged.dir(), c.name()),
+        CloneKind::Copy,
+        Some(old.backend),
+        &CreateOptions::default(),
+    )?;
+    let rootfs = enclos_snapshot::restore::moved_rootfs(&new, staged.dir(), c.dir());
+    let out = rewrite_config(
+        &text,
+        &s.config_path(),
+        &Rename {
+            from: vec![s.dir.clone(), c.dir().to_path_buf()],
+            to: c.dir().to_path_buf(),
+            uts_name: None,
+            rootfs: Some(rootfs.spec()),
+        },
+    )?;
+    // An overlay copy records itself as a clone of the container that
+    // owns its lower layer: here, the container itself.
+    deps::forget_parent(staged.dir())?;
+    let trash = Staged::begin(&c.dir().join("restore-old"), "restore", 0o700)?;
+    swap_entries(c.dir(), staged.dir(), trash.dir())?;
+    for (from, to) in &out.files {
+        if from != to {
+            fs::copy(from, to).map_err(io_err("copy", from))?;
+        }
+    }
+    write_atomically(&c.config_path(), &out.text)?;
+    // Dropped uncommitted, both go: the old rootfs with the trash.
+    drop(trash);
+    drop(staged);
+    Ok(())
+}
+
+/// Moves each entry of `staged` into `dir`, the entry it replaces into
+/// `trash`.
+fn swap_entries(dir: &Path, staged: &Path, trash: &Path) -> Result<()> {
+    for entry in fs::read_dir(staged).map_err(io_err("list", staged))? {
+        let entry = entry.map_err(io_err("list", staged))?;
+        let name = entry.file_name();
+        let (at, old) = (dir.join(&name), trash.join(&name));
+        if at.symlink_metadata().is_ok() {
+            fs::rename(&at, &old).map_err(io_err("move aside", &at))?;
+        }
+        fs::rename(entry.path(), &at).map_err(io_err("move into place", &at))?;
+    }
+    Ok(())
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("enclos-tmp");
+    fs::write(&tmp, text).map_err(io_err("write", &tmp))?;
+    fs::rename(&tmp, path).map_err(io_err("replace", path))
+}
+
+/// Destroys snapshot `snap` of `c`, or all of them for
+/// [`ALL_SNAPSHOTS`]; returns the names destroyed. A snapshot that a
+/// container stacks on (one restored from an overlay snapshot) is
+/// refused. The snapshots directory goes when it is left empty.
+pub fn destroy_snapshot(c: &Container, snap: &str) -> Result<Vec<String>> {
+    let todo = if snap == ALL_SNAPSHOTS {
+        snapshots(c)?
+    } else {
+        vec![enclos_snapshot::find(c.dir(), snap)?]
+    };
+    let mut done = Vec::new();
+    for s in todo {
+        destroy_one(&s)?;
+        done.push(s.name);
+    }
+    let _ = fs::remove_dir(enclos_snapshot::snaps_dir(c.dir()));
+    Ok(done)
+}
+
+fn destroy_one(s: &Snapshot) -> Result<()> {
+    let text = fs::read_to_string(s.config_path()).map_err(io_err("read", s.config_path()))?;
+    if let Ok(rootfs) = snapshot_rootfs(s, &text) {
+        let clones = rootfs.dependents()?;
+        if !clones.is_empty() {
+            return Err(enclos_storage::Error::HasClones {
+                path: s.dir.clone(),
+                clones: clones
+                    .iter()
+                    .map(|d| d.dir().display().to_string())
+                    .collect(),
+            }
+            .into());
+        }
+        // A volume outside the directory (lvm, zfs, rbd) goes first.
+        if !rootfs.path.starts_with(&s.dir) && rootfs.own_dir().is_none() {
+            rootfs.destroy_force()?;
+        }
+    }
+    deps::forget_parent(&s.dir)?;
+    // Out of the listing at once; a dead staging directory, which the
+    // next snapshot removes if this one is killed now.
+    let gone: PathBuf = partial_path(&s.dir);
+    enclos_storage::remove_tree(&gone)?;
+    fs::rename(&s.dir, &gone).map_err(io_err("rename", &s.dir))?;
+    enclos_storage::remove_tree(&gone)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeHost;
+
+    #[test]
+    fn a_dir_snapshot_is_a_copy_and_a_running_container_is_refused() {
+        let h = FakeHost::new();
+        let c = h.container("c1", "");
+        fs::write(c.dir().join("rootfs/file"), "one").unwrap();
+        let plan = snapshot_plan(&c).unwrap();
+        assert!(plan.is_dir_copy());
+        let s = snapshot(&c, None).unwrap();
+        assert_eq!(s.name, "snap0");
+        assert_eq!(
+            fs::read_to_string(s.dir.join("rootfs/file")).unwrap(),
+            "one"
+        );
+
+        fs::write(c.dir().join("rootfs/file"), "two").unwrap();
+        restore(&c, "snap0", None).unwrap();
+        assert_eq!(
+            fs::read_to_string(c.dir().join("rootfs/file")).unwrap(),
+            "one"
+        );
+        let left: Vec<_> = fs::read_dir(c.dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".partial"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+
+        let me = std::process::id();
+        h.cgroup(&c, &[me]);
+        let _monitor = h.running(&c, "RUNNING", me);
+        let err = snapshot(&c, None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "Original container (c1) is running (RUNNING); stop it first, then take the snapshot"
+        );
+        assert_eq!(snapshots(&c).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_overlay_snapshot_copies_the_upper_layer_and_is_no_clone() {
+        let h = FakeHost::new();
+        let dir = h.lxcpath.join("ov");
+        fs::create_dir_all(&dir).unwrap();
+        let rootfs = Rootfs::create(Backend::Overlay, &dir).unwrap();
+        fs::write(
+            dir.join("config"),
+            format!("lxc.rootfs.path = {}\nlxc.uts.name = ov\n", rootfs.spec()),
+        )
+        .unwrap();
+        let c = Container::open(&h.lxcpath, "ov")
+            .unwrap()
+            .with_layout(&h.layout);
+        fs::write(rootfs.path.join("file"), "one").unwrap();
+        assert_eq!(snapshot_plan(&c).unwrap().kind, CloneKind::Copy);
+        let s = snapshot(&c, None).unwrap();
+        let text = fs::read_to_string(s.config_path()).unwrap();
+        let snap_rootfs = snapshot_rootfs(&s, &text).unwrap();
+        assert_eq!(snap_rootfs.lowers, rootfs.lowers, "the same lower layers");
+        assert_eq!(
+            fs::read_to_string(snap_rootfs.path.join("file")).unwrap(),
+            "one"
+        );
+        // Recorded as LXC records it, under its final name, and not
+        // counted as a clone.
+        assert_eq!(
+            fs::read_to_string(dir.join("lxc_snapshots")).unwrap(),
+            format!("{}\nsnap0\n", dir.join("snaps").display())
+        );
+        enclos_snapshot::check_destroy(&dir, true).unwrap();
+
+        fs::write(rootfs.path.join("file"), "two").unwrap();
+        restore(&c, "snap0", None).unwrap();
+        assert_eq!(fs::read_to_string(rootfs.path.join("file")).unwrap(), "one");
+        assert!(!dir.join("lxc_rdepends").exists(), "no clone of itself");
+        assert_eq!(destroy_snapshot(&c, ALL_SNAPSHOTS).unwrap(), ["snap0"]);
+        assert!(!dir.join("lxc_snapshots").exists());
+        assert!(!dir.join("snaps").exists());
+    }
+}

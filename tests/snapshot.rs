@@ -1,0 +1,651 @@
+//! Snapshots and backups (the course's section 2.8) as a user runs them:
+//! `snapshot` (lxc-snapshot) to take, list, restore and destroy, and
+//! `export` / `import` to carry a container in a `.tar.zst`. Checked the
+//! way a user checks them: `snaps/snap0/ts`, the file found again in the
+//! restored container, the listing's text, the error's text and exit
+//! code, and nothing left in the lxcpath after a failed import.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use enclos_tests::lab::*;
+use enclos_tests::{enclos_bin, require_root};
+
+/// Destroys the snapshots of the lab's containers before the lab
+/// destroys them (a container with snapshots is not destroyed without
+/// `-s`). Declare it after the [`Lab`], so that it drops first.
+struct DropSnapshots<'a>(&'a Lab);
+
+impl Drop for DropSnapshots<'_> {
+    fn drop(&mut self) {
+        let names = self
+            .0
+            .names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for n in names {
+            if self.0.path().join(&n).join("snaps").exists() {
+                let _ = self.0.enclos("snapshot", &["-n", &n, "-d", "ALL"]);
+            }
+        }
+    }
+}
+
+/// A stopped busybox container with `/root/marker` holding `text`.
+fn container_with_marker(lab: &Lab, tag: &str, text: &str) -> String {
+    let n = lab.create(tag);
+    marker_write(lab, &n, text);
+    n
+}
+
+fn marker(dir: &Path) -> PathBuf {
+    dir.join("rootfs/root/marker")
+}
+
+fn marker_write(lab: &Lab, name: &str, text: &str) {
+    let m = marker(&lab.path().join(name));
+    fs::create_dir_all(m.parent().unwrap()).unwrap();
+    fs::write(m, text).unwrap();
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// The local date as `date` prints it in ts's format.
+fn local_date() -> String {
+    let out = Command::new("date").arg("+%Y:%m:%d").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The entries of a directory, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_snapshot_is_snaps_snap0_with_config_rootfs_ts_and_comment() {
+    if !require_root("a_snapshot_is_snaps_snap0_with_config_rootfs_ts_and_comment") {
+        return;
+    }
+    let lab = Lab::new();
+    let _snaps = DropSnapshots(&lab);
+    let n = container_with_marker(&lab, "snap", "before\n");
+    let comment = lab.conf("comment.txt", "before the upgrade\n");
+    let day = local_date();
+    let out = lab
+        .enclos("snapshot", &["-n", &n, "-c", comment.to_str().unwrap()])
+        .success();
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains("full copy"),
+        "a dir container's snapshot is a copy, and the user is told: {out:#?}"
+    );
+
+    let dir = lab.path().join(&n);
+    let snap0 = dir.join("snaps/snap0");
+    assert_eq!(entries(&snap0), ["comment", "config", "rootfs", "ts"]);
+    let ts = read(&snap0.join("ts"));
+    assert_eq!(
+        ts.len(),
+        19,
+        "YYYY:MM:DD HH:MM:SS without a newline: {ts:?}"
+    );
+    assert!(
+        ts.starts_with(&day),
+        "{ts:?} is today, {day}, in local time"
+    );
+    let b = ts.as_bytes();
+    assert!(
+        [4, 7].iter().all(|&i| b[i] == b':') && b[10] == b' ' && b[13] == b':' && b[16] == b':',
+        "{ts:?}"
+    );
+    assert_eq!(read(&snap0.join("comment")), "before the upgrade\n");
+    assert_eq!(read(&marker(&snap0)), "before\n");
+    let cfg = read_config(&snap0.join("config"));
+    assert_eq!(
+        cfg["lxc.rootfs.path"],
+        [format!("dir:{}", snap0.join("rootfs").display())]
+    );
+    assert_eq!(
+        cfg["lxc.uts.name"],
+        [n.as_str()],
+        "a snapshot keeps the name"
+    );
+
+    // The next one is snap1, the listing shows both.
+    let out = lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    assert_eq!(out.stderr, "", "-q: no warning");
+    let ts1 = read(&dir.join("snaps/snap1/ts"));
+    let snaps = dir.join("snaps");
+    let list = lab.enclos("snapshot", &["-n", &n, "-L"]).success();
+    assert_eq!(
+        list.stdout,
+        format!("snap0 ({s}) {ts}\nsnap1 ({s}) {ts1}\n", s = snaps.display())
+    );
+    let list = lab.enclos("snapshot", &["-n", &n, "-L", "-C"]).success();
+    assert_eq!(
+        list.stdout,
+        format!(
+            "snap0 ({s}) {ts}\nbefore the upgrade\nsnap1 ({s}) {ts1}\n",
+            s = snaps.display()
+        )
+    );
+    let json = lab
+        .enclos("snapshot", &["-n", &n, "-L", "--format", "json"])
+        .success();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v[0]["name"], "snap0");
+    assert_eq!(v[0]["timestamp"], ts.as_str());
+    assert_eq!(v[0]["comment"], "before the upgrade\n");
+    assert_eq!(v[1]["comment"], serde_json::Value::Null);
+}
+
+#[test]
+fn restore_into_a_new_container_and_over_the_container_itself() {
+    if !require_root("restore_into_a_new_container_and_over_the_container_itself") {
+        return;
+    }
+    let lab = Lab::new();
+    let _snaps = DropSnapshots(&lab);
+    let n = container_with_marker(&lab, "rst", "snapshotted\n");
+    lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    marker_write(&lab, &n, "changed later\n");
+
+    // The course's `lxc-snapshot -r snap0 -n lxc-bb -N lxc-bb-snap0`.
+    let new = lab.name("rst-snap0");
+    let out = lab
+        .enclos("snapshot", &["-r", "snap0", "-n", &n, "-N", &new])
+        .success();
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""));
+    let new_dir = lab.path().join(&new);
+    assert_eq!(read(&marker(&new_dir)), "snapshotted\n");
+    let cfg = read_config(&new_dir.join("config"));
+    assert_eq!(cfg["lxc.uts.name"], [new.as_str()]);
+    assert_eq!(
+        cfg["lxc.rootfs.path"],
+        [format!("dir:{}", new_dir.join("rootfs").display())]
+    );
+    let ls = lab.enclos("ls", &["-1"]).success();
+    assert_eq!(ls.lines(), [n.as_str(), new.as_str()]);
+    // It runs as a container of its own, with the snapshot's file.
+    lab.start(&new);
+    let cat = lab.attach(&new, &["cat", "/root/marker"]).success();
+    assert_eq!(cat.stdout, "snapshotted\n");
+    let host = lab.attach(&new, &["hostname"]).success();
+    assert_eq!(host.stdout.trim(), new);
+    lab.enclos("stop", &["-n", &new, "-k"]).success();
+
+    // Over the container itself: the file comes back, snapshots stay.
+    lab.enclos("snapshot", &["-r", "snap0", "-n", &n]).success();
+    let dir = lab.path().join(&n);
+    assert_eq!(read(&marker(&dir)), "snapshotted\n");
+    assert_eq!(
+        read_config(&dir.join("config"))["lxc.rootfs.path"],
+        [format!("dir:{}", dir.join("rootfs").display())]
+    );
+    assert_eq!(entries(&dir.join("snaps")), ["snap0"]);
+    let hidden: Vec<String> = entries(&dir)
+        .into_iter()
+        .filter(|e| e.starts_with('.') && e != ".enclos")
+        .collect();
+    assert_eq!(hidden, Vec::<String>::new(), "no staging left");
+
+    // A name taken, a snapshot that is not there.
+    let out = lab.enclos("snapshot", &["-r", "snap0", "-n", &n, "-N", &new]);
+    assert_one_error_line(&out, &format!("Container '{new}' already exists"));
+    assert_eq!(read(&marker(&new_dir)), "snapshotted\n");
+    let out = lab.enclos("snapshot", &["-r", "snap7", "-n", &n, "-N", "other"]);
+    assert_one_error_line(&out, "Snapshot snap7 of ");
+    assert!(!lab.path().join("other").exists());
+}
+
+#[test]
+fn destroy_one_snapshot_then_all() {
+    if !require_root("destroy_one_snapshot_then_all") {
+        return;
+    }
+    let lab = Lab::new();
+    let _snaps = DropSnapshots(&lab);
+    let n = lab.create("del");
+    for _ in 0..3 {
+        lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    }
+    let snaps = lab.path().join(&n).join("snaps");
+    lab.enclos("snapshot", &["-n", &n, "-d", "snap1"]).success();
+    assert_eq!(entries(&snaps), ["snap0", "snap2"]);
+    // The gap is taken again, as LXC numbers.
+    lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    assert_eq!(entries(&snaps), ["snap0", "snap1", "snap2"]);
+    let out = lab.enclos("snapshot", &["-n", &n, "-d", "snap9"]);
+    assert_one_error_line(&out, "Snapshot snap9 of ");
+    lab.enclos("snapshot", &["-n", &n, "-d", "ALL"]).success();
+    assert!(!snaps.exists(), "the empty snaps directory goes too");
+    let list = lab.enclos("snapshot", &["-n", &n, "-L"]).success();
+    assert_eq!(list.stdout, "No snapshots\n");
+    assert!(lab.path().join(&n).join("rootfs/bin/busybox").exists());
+}
+
+#[test]
+fn a_running_or_frozen_container_is_refused_as_lxc_refuses_it() {
+    if !require_root("a_running_or_frozen_container_is_refused_as_lxc_refuses_it") {
+        return;
+    }
+    let lab = Lab::new();
+    let _snaps = DropSnapshots(&lab);
+    let n = lab.running("busy");
+    let out = lab.enclos("snapshot", &["-n", &n]);
+    assert_one_error_line(
+        &out,
+        &format!("Original container ({n}) is running (RUNNING); stop it first"),
+    );
+    assert!(!lab.path().join(&n).join("snaps/snap0").exists());
+    lab.enclos("freeze", &["-n", &n]).success();
+    let out = lab.enclos("snapshot", &["-n", &n]);
+    assert_one_error_line(
+        &out,
+        &format!("Original container ({n}) is running (FROZEN)"),
+    );
+    let out = lab.enclos("export", &["-n", &n, "-o", "-"]);
+    assert_eq!(out.code, Some(0), "a frozen container exports: {out:#?}");
+    lab.enclos("unfreeze", &["-n", &n]).success();
+    let out = lab.enclos("export", &["-n", &n, "-o", "-"]);
+    assert_one_error_line(
+        &out,
+        &format!("Container '{n}' is RUNNING; stop or freeze it"),
+    );
+    assert_eq!(
+        entries(&lab.path().join(&n).join("snaps")),
+        Vec::<String>::new()
+    );
+    lab.enclos("stop", &["-n", &n, "-k"]).success();
+    lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    assert!(lab.path().join(&n).join("snaps/snap0/ts").is_file());
+}
+
+#[test]
+fn lxc_snapshot_link_answers_with_its_name() {
+    if !require_root("lxc_snapshot_link_answers_with_its_name") {
+        return;
+    }
+    let lab = Lab::new();
+    let _snaps = DropSnapshots(&lab);
+    let n = lab.create("link");
+    let bin = tempfile::tempdir().unwrap();
+    let link = bin.path().join("lxc-snapshot");
+    std::os::unix::fs::symlink(enclos_bin(), &link).unwrap();
+    let lxc = |args: &[&str]| {
+        let mut c = Command::new(&link);
+        c.arg("-P").arg(lab.path()).args(args);
+        run(c)
+    };
+    assert_eq!(lxc(&["-n", &n, "-L"]).success().stdout, "No snapshots\n");
+    lxc(&["-n", &n, "-q"]).success();
+    assert!(lab.path().join(&n).join("snaps/snap0/rootfs").is_dir());
+    let out = lxc(&["-n", "nosuch", "-L"]);
+    assert_one_error_line(&out, "lxc-snapshot: Container 'nosuch' does not exist");
+    let out = lxc(&["-n", &n, "-N", "x"]);
+    assert_eq!(out.code, Some(1), "-N needs -r: {out:#?}");
+    assert!(out.stderr.contains("--restore"), "{out:#?}");
+}
+
+/// Exports `name` to a file in the lab's directory and returns its path.
+fn export(lab: &Lab, name: &str, extra: &[&str]) -> PathBuf {
+    let file = lab.path().join(format!("{name}.tar.zst"));
+    let mut args = vec!["-n", name, "-o", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = lab.enclos("export", &args).success();
+    assert!(
+        out.stdout.starts_with(&format!("Exported {name} to ")),
+        "{out:#?}"
+    );
+    file
+}
+
+/// What a failed import must leave: the lxcpath as it was.
+fn assert_nothing_left(lab: &Lab, before: &[String]) {
+    assert_eq!(
+        entries(lab.path()),
+        before,
+        "the lxcpath after a failed import"
+    );
+}
+
+#[test]
+fn export_and_import_carry_the_container_and_its_snapshots() {
+    if !require_root("export_and_import_carry_the_container_and_its_snapshots") {
+        return;
+    }
+    let lab = Lab::new();
+    let _snaps = DropSnapshots(&lab);
+    let n = container_with_marker(&lab, "exp", "kept\n");
+    lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    let file = export(&lab, &n, &["-s"]);
+    assert!(
+        !entries(lab.path()).iter().any(|e| e.ends_with(".partial")),
+        "no partial archive left"
+    );
+
+    let copy = lab.name("exp-copy");
+    let out = lab
+        .enclos("import", &[file.to_str().unwrap(), "-n", &copy])
+        .success();
+    assert!(out.stdout.contains("checksum verified"), "{out:#?}");
+    let dir = lab.path().join(&copy);
+    assert_eq!(read(&marker(&dir)), "kept\n");
+    let cfg = read_config(&dir.join("config"));
+    assert_eq!(cfg["lxc.uts.name"], [copy.as_str()]);
+    assert_eq!(
+        cfg["lxc.rootfs.path"],
+        [format!("dir:{}", dir.join("rootfs").display())]
+    );
+    assert_eq!(entries(&dir.join("snaps")), ["snap0"]);
+    assert_eq!(
+        read(&dir.join("snaps/snap0/ts")),
+        read(&lab.path().join(&n).join("snaps/snap0/ts"))
+    );
+    // It runs.
+    lab.start(&copy);
+    let cat = lab.attach(&copy, &["cat", "/root/marker"]).success();
+    assert_eq!(cat.stdout, "kept\n");
+    let host = lab.attach(&copy, &["hostname"]).success();
+    assert_eq!(
+        host.stdout.trim(),
+        copy,
+        "the rootfs's /etc/hostname follows the name"
+    );
+    lab.enclos("stop", &["-n", &copy, "-k"]).success();
+
+    // Without -n the archive's name is taken: here, taken already.
+    let before = entries(lab.path());
+    let out = lab.enclos("import", &[file.to_str().unwrap()]);
+    assert_one_error_line(&out, &format!("Container '{n}' already exists"));
+    assert_nothing_left(&lab, &before);
+    assert_eq!(read(&marker(&lab.path().join(&n))), "kept\n");
+}
+
+#[test]
+fn a_damaged_truncated_or_too_big_import_leaves_nothing() {
+    if !require_root("a_damaged_truncated_or_too_big_import_leaves_nothing") {
+        return;
+    }
+    let lab = Lab::new();
+    let n = container_with_marker(&lab, "bad", "data\n");
+    // A plain tar (level 0): a flipped byte of file data reaches the
+    // checksum rather than zstd's own.
+    let file = export(&lab, &n, &["--level", "0"]);
+    let bytes = fs::read(&file).unwrap();
+    let before = entries(lab.path());
+
+    let truncated = lab.path().join("truncated.tar.zst");
+    fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let before_t = entries(lab.path());
+    let out = lab.enclos("import", &[truncated.to_str().unwrap(), "-n", "t1"]);
+    assert_one_error_line(&out, "Cannot import");
+    assert!(out.stderr.contains("truncated"), "{out:#?}");
+    assert_nothing_left(&lab, &before_t);
+
+    // The same, compressed (zstd stops in the middle of a frame).
+    let zst = export(&lab, &n, &[]);
+    let z = fs::read(&zst).unwrap();
+    fs::write(&truncated, &z[..z.len() / 2]).unwrap();
+    let out = lab.enclos("import", &[truncated.to_str().unwrap(), "-n", "t2"]);
+    assert_one_error_line(
+        &out,
+        "it is truncated (an export cut short?); nothing was imported",
+    );
+    assert_nothing_left(&lab, &before_t);
+
+    let mut damaged = bytes.clone();
+    let at = find(&damaged, b"ELF").expect("busybox in the archive") + 100;
+    damaged[at] ^= 0xff;
+    let damaged_file = lab.path().join("damaged.tar");
+    fs::write(&damaged_file, &damaged).unwrap();
+    let before_d = entries(lab.path());
+    let out = lab.enclos("import", &[damaged_file.to_str().unwrap(), "-n", "d1"]);
+    assert_one_error_line(&out, "is damaged: its checksum says");
+    assert!(out.stderr.contains("nothing was imported"), "{out:#?}");
+    assert_nothing_left(&lab, &before_d);
+    assert!(before.contains(&n));
+
+    // A full disk: a 1 MiB tmpfs as the lxcpath.
+    let small = SmallFs::mount(1 << 20);
+    let mut c = Command::new(enclos_bin());
+    c.args(["import", "-P"])
+        .arg(&small.dir)
+        .arg(&file)
+        .args(["-n", "full"]);
+    let out = run(c);
+    assert_one_error_line(&out, "No space left on device");
+    assert_eq!(entries(&small.dir), Vec::<String>::new());
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A tmpfs of a given size on a temporary directory, unmounted when
+/// dropped.
+struct SmallFs {
+    dir: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl SmallFs {
+    fn mount(bytes: u64) -> SmallFs {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("lxc");
+        fs::create_dir(&dir).unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            &dir,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some(format!("size={bytes}").as_str()),
+        )
+        .expect("mount a tmpfs");
+        SmallFs { dir, _tmp: tmp }
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.dir, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn an_import_killed_midway_is_not_listed_and_the_next_one_cleans_up() {
+    if !require_root("an_import_killed_midway_is_not_listed_and_the_next_one_cleans_up") {
+        return;
+    }
+    use std::io::Write;
+    use std::process::Stdio;
+    let lab = Lab::new();
+    let n = container_with_marker(&lab, "kill", "data\n");
+    let file = export(&lab, &n, &["--level", "0"]);
+    let bytes = fs::read(&file).unwrap();
+    let name = lab.name("kill-copy");
+
+    // Half the archive through a pipe that stays open: the import waits
+    // in the middle, and is killed there.
+    let mut child = lab
+        .cmd("import", &["-", "-n", &name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&bytes[..bytes.len() / 2]).unwrap();
+    let staged = lab.path().join(format!(".{name}.partial"));
+    assert!(
+        poll(SETTLE, || staged.join("rootfs").is_dir().then_some(())).is_some(),
+        "the import is under way in {}",
+        staged.display()
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+    let ls = lab.enclos("ls", &["-1"]).success();
+    assert_eq!(ls.lines(), [n.as_str()], "the killed import is not listed");
+    assert!(!lab.path().join(&name).exists());
+
+    // The next import of that name removes the leftovers and succeeds.
+    lab.enclos("import", &[file.to_str().unwrap(), "-n", &name])
+        .success();
+    assert_eq!(read(&marker(&lab.path().join(&name))), "data\n");
+    assert!(!staged.exists(), "the dead attempt's directory is gone");
+}
+
+/// A btrfs on a loop-attached image file, detached when dropped.
+struct BtrfsImage {
+    dev: String,
+    dir: tempfile::TempDir,
+}
+
+impl BtrfsImage {
+    fn make(test: &str) -> Option<BtrfsImage> {
+        let ok = |c: &mut Command| {
+            c.output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        };
+        if ok(Command::new("mkfs.btrfs").arg("--version")).is_none() {
+            enclos_tests::missing_feature(test, "no mkfs.btrfs (install btrfs-progs)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("btrfs.img");
+        fs::File::create(&image)
+            .unwrap()
+            .set_len(256 << 20)
+            .unwrap();
+        let Some(dev) = ok(Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&image))
+        else {
+            enclos_tests::missing_feature(test, "cannot attach a loop device");
+            return None;
+        };
+        let img = BtrfsImage { dev, dir };
+        assert!(ok(Command::new("mkfs.btrfs").args(["-q", "-f", &img.dev])).is_some());
+        fs::create_dir(img.dir.path().join("lxc")).unwrap();
+        Some(img)
+    }
+}
+
+impl Drop for BtrfsImage {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").args(["-d", &self.dev]).status();
+    }
+}
+
+fn inode(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).unwrap().ino()
+}
+
+#[test]
+fn a_btrfs_container_snapshots_as_subvolumes() {
+    let test = "a_btrfs_container_snapshots_as_subvolumes";
+    if !require_root(test) {
+        return;
+    }
+    let Some(img) = BtrfsImage::make(test) else {
+        return;
+    };
+    let (dev, lxc) = (img.dev.clone(), img.dir.path().join("lxc"));
+    // The filesystem is mounted in a mount namespace of this thread's, which
+    // the commands it runs inherit: nothing reaches the host's mounts.
+    std::thread::spawn(move || {
+        use nix::mount::{mount, MsFlags};
+        let none: Option<&str> = None;
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+        mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none).unwrap();
+        mount(
+            Some(dev.as_str()),
+            &lxc,
+            Some("btrfs"),
+            MsFlags::empty(),
+            none,
+        )
+        .unwrap();
+        let enclos = |args: &[&str]| {
+            let mut c = Command::new(enclos_bin());
+            c.args(&args[..1]).arg("-P").arg(&lxc).args(&args[1..]);
+            run(c)
+        };
+        enclos(&["create", "-n", "b1", "-t", "busybox", "-B", "btrfs"]).success();
+        let b1 = lxc.join("b1");
+        fs::write(b1.join("rootfs/root/marker"), "one\n").unwrap();
+        let out = enclos(&["snapshot", "-n", "b1"]).success();
+        assert_eq!(out.stderr, "", "a btrfs snapshot is no copy: no warning");
+        let snap0 = b1.join("snaps/snap0");
+        // 256: the root directory of a btrfs subvolume.
+        assert_eq!(
+            inode(&snap0.join("rootfs")),
+            256,
+            "snap0's rootfs is a subvolume"
+        );
+        assert_eq!(
+            read_config(&snap0.join("config"))["lxc.rootfs.path"],
+            [format!("btrfs:{}", snap0.join("rootfs").display())]
+        );
+        fs::write(b1.join("rootfs/root/marker"), "two\n").unwrap();
+        enclos(&["snapshot", "-n", "b1", "-r", "snap0", "-N", "b2"]).success();
+        assert_eq!(inode(&lxc.join("b2/rootfs")), 256);
+        assert_eq!(read(&lxc.join("b2/rootfs/root/marker")), "one\n");
+        enclos(&["snapshot", "-n", "b1", "-r", "snap0"]).success();
+        assert_eq!(read(&b1.join("rootfs/root/marker")), "one\n");
+        assert_eq!(inode(&b1.join("rootfs")), 256);
+        enclos(&["snapshot", "-n", "b1", "-d", "ALL"]).success();
+        assert!(!b1.join("snaps").exists());
+        for n in ["b1", "b2"] {
+            enclos(&["destroy", "-n", n]).success();
+        }
+        assert_eq!(entries(&lxc), Vec::<String>::new());
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn a_snapshot_that_fills_the_disk_leaves_no_snapn() {
+    if !require_root("a_snapshot_that_fills_the_disk_leaves_no_snapn") {
+        return;
+    }
+    // Room for the busybox container (about 2 MiB), not for its copy.
+    let small = SmallFs::mount(3 << 20);
+    let enclos = |args: &[&str]| {
+        let mut c = Command::new(enclos_bin());
+        c.args(&args[..1])
+            .arg("-P")
+            .arg(&small.dir)
+            .args(&args[1..]);
+        run(c)
+    };
+    enclos(&["create", "-n", "full", "-t", "busybox"]).success();
+    let out = enclos(&["snapshot", "-n", "full", "-q"]);
+    assert_one_error_line(&out, "No space left on device");
+    let list = enclos(&["snapshot", "-n", "full", "-L"]).success();
+    assert_eq!(list.stdout, "No snapshots\n");
+    assert_eq!(
+        entries(&small.dir.join("full/snaps")),
+        Vec::<String>::new(),
+        "no snapN, no staging directory"
+    );
+    assert!(small.dir.join("full/rootfs/bin/busybox").exists());
+    enclos(&["destroy", "-n", "full"]).success();
+}
