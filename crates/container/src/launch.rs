@@ -108,6 +108,7 @@ pub(crate) fn spawn_init(
         cg.attach(pid.as_raw())?;
         crate::limits::apply_from_monitor(&plan.config, &name, pid)?;
         map_ids(plan, &parent, pid)?;
+        crate::net::attach(&plan.container, &plan.config, pid)?;
         parent.send(ATTACHED)?;
         parent
             .expect(READY, setup_timeout)
@@ -127,6 +128,7 @@ pub(crate) fn spawn_init(
         Ok(())
     })();
     if let Err(e) = result {
+        crate::net::detach(&plan.container);
         let _ = pidfd.send_signal(Signal::SIGKILL);
         let _ = pidfd.reap();
         return Err(e);

@@ -56,6 +56,7 @@ mod limits;
 mod logging;
 mod ls;
 mod mapped_root;
+mod net;
 mod monitor;
 mod monitor_keys;
 mod ns_plan;
@@ -80,6 +81,7 @@ pub use info::{
 };
 pub use ls::{list, ls, ls_names, ls_table, LsFilter, Summary, DEFAULT_COLUMNS};
 pub use mapped_root::RootfsIdmap;
+pub use net::NetLink;
 pub use monitor::socket_name;
 pub use start::{execute, start, StartOptions};
 pub use stop::{
