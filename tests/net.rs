@@ -203,7 +203,7 @@ fn ipvlan_and_vlan_work_or_fail_cleanly() {
                 &format!("lxc.net.0.type = {kind}\nlxc.net.0.link = tpar0\nlxc.net.0.{mode}"),
             );
             let out = lab.enclos("start", &["-n", &c]);
-            assert_one_error_line(&out, &format!("Cannot create lxc.net.0 ({kind})"));
+            assert_one_error_line(&out, &format!("Cannot create lxc.net.0 ({kind}): this kernel has no {kind} driver"));
         }
         assert_eq!(net.links(), ["lo", "tpar0", "tpar0p"]);
     }

@@ -33,6 +33,9 @@ pub enum Error {
     /// A host interface name is already taken.
     #[error("Interface {name} of lxc.net.{index} already exists on the host; choose another lxc.net.{index}.veth.pair")]
     NameTaken { index: u32, name: String },
+    /// The kernel has no driver for a link type.
+    #[error("Cannot create lxc.net.{index} ({kind}): this kernel has no {kind} driver; load it (`modprobe {kind}`) or use another lxc.net.{index}.type")]
+    NoDriver { index: u32, kind: &'static str },
     /// A netlink request failed.
     #[error("Cannot {what}: {source}")]
     Netlink {

@@ -12,7 +12,7 @@ use rtnetlink::{
     RouteMessageBuilder,
 };
 
-use crate::error::{netlink, Error, Result};
+use crate::error::{errno_of, netlink, Error, Result};
 use crate::links;
 use crate::spec::{fill_random, format_hwaddr, Kind, NetSpec, VethMode};
 use crate::Created;
@@ -113,7 +113,7 @@ pub(crate) async fn create(
                 _ => MacVlanMode::Private,
             };
             let b = LinkMacVlan::new(&s.name, parent.unwrap_or(0), mode);
-            add(h, common(b, s).setns_by_pid(pid).build(), what()).await
+            add(h, common(b, s).setns_by_pid(pid).build(), s).await
         }
         Kind::Ipvlan => {
             let mode = match s.ipvlan_mode.as_str() {
@@ -131,11 +131,11 @@ pub(crate) async fn create(
                 Some(m) => b.mtu(m),
                 None => b,
             };
-            add(h, b.setns_by_pid(pid).build(), what()).await
+            add(h, b.setns_by_pid(pid).build(), s).await
         }
         Kind::Vlan => {
             let b = LinkVlan::new(&s.name, parent.unwrap_or(0), s.vlan_id.unwrap_or(1));
-            add(h, common(b, s).setns_by_pid(pid).build(), what()).await
+            add(h, common(b, s).setns_by_pid(pid).build(), s).await
         }
         Kind::Phys => {
             let index = parent.unwrap_or(0);
@@ -160,10 +160,20 @@ pub(crate) async fn create(
 async fn add(
     h: &Handle,
     msg: rtnetlink::packet_route::link::LinkMessage,
-    what: String,
+    s: &NetSpec,
 ) -> Result<HostInfo> {
-    h.link().add(msg).execute().await.map_err(netlink(what))?;
-    Ok(HostInfo::default())
+    match h.link().add(msg).execute().await {
+        Ok(()) => Ok(HostInfo::default()),
+        Err(e) if errno_of(&e) == Some(libc::EOPNOTSUPP) => Err(Error::NoDriver {
+            index: s.index,
+            kind: s.kind.name(),
+        }),
+        Err(e) => Err(netlink(format!(
+            "create lxc.net.{} ({})",
+            s.index,
+            s.kind.name()
+        ))(e)),
+    }
 }
 
 /// The hardware address and mtu of `s` on a link being made.
