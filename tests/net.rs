@@ -52,7 +52,11 @@ fn two_veth_containers_on_a_bridge_ping_each_other_and_the_bridge() {
     let net = TestNet::enter();
     net.bridge("tbr0", "10.77.0.1/24");
     let lab = Lab::new();
-    let a = started(&lab, "va", &veth("10.77.0.2/24", "lxc.net.0.ipv6.address = fd77::2/64"));
+    let a = started(
+        &lab,
+        "va",
+        &veth("10.77.0.2/24", "lxc.net.0.ipv6.address = fd77::2/64"),
+    );
     let b = started(&lab, "vb", &veth("10.77.0.3/24", ""));
     pings(&lab, &a, "10.77.0.3");
     pings(&lab, &b, "10.77.0.2");
@@ -62,15 +66,29 @@ fn two_veth_containers_on_a_bridge_ping_each_other_and_the_bridge() {
     assert_eq!(ports.lines().count(), 2, "{ports}");
     // ls -f fills IPV4 and IPV6 (compressed).
     let ls = lab.enclos("ls", &["-f", "-F", "name,ipv4,ipv6"]).success();
-    let line = ls.stdout.lines().find(|l| l.starts_with(&a)).expect("a's line");
-    assert!(line.contains("10.77.0.2") && line.contains("fd77::2"), "{}", ls.stdout);
+    let line = ls
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&a))
+        .expect("a's line");
+    assert!(
+        line.contains("10.77.0.2") && line.contains("fd77::2"),
+        "{}",
+        ls.stdout
+    );
     // info: IP, Link (the host side) and its byte counts.
     let info = lab.enclos("info", &["-n", &a]).success().stdout;
     let f = fields(&info);
     assert!(info.contains("10.77.0.2"), "{info}");
-    assert!(f.get("Link").is_some_and(|l| l.starts_with("veth")), "{info}");
+    assert!(
+        f.get("Link").is_some_and(|l| l.starts_with("veth")),
+        "{info}"
+    );
     assert!(ports.contains(&f["Link"]), "{info}\n{ports}");
-    assert!(info.contains(" TX bytes:") && info.contains(" Total bytes:"), "{info}");
+    assert!(
+        info.contains(" TX bytes:") && info.contains(" Total bytes:"),
+        "{info}"
+    );
     // The default route goes through the bridge (gateway = auto).
     let routes = inside(&lab, &a, "ip route");
     assert!(routes.contains("default via 10.77.0.1"), "{routes}");
@@ -103,7 +121,11 @@ fn a_veth_leaves_nothing_after_stop_sigkill_or_a_killed_monitor() {
     let net = TestNet::enter();
     net.bridge("tbr0", "10.78.0.1/24");
     let lab = Lab::new();
-    let c = started(&lab, "vk", &veth("10.78.0.2/24", "lxc.net.0.veth.pair = tvk0"));
+    let c = started(
+        &lab,
+        "vk",
+        &veth("10.78.0.2/24", "lxc.net.0.veth.pair = tvk0"),
+    );
     assert!(net.links().contains(&"tvk0".to_string()));
     lab.enclos("stop", &["-n", &c]).success();
     only_bridge_left(&net);
@@ -116,7 +138,11 @@ fn a_veth_leaves_nothing_after_stop_sigkill_or_a_killed_monitor() {
     )
     .unwrap();
     only_bridge_left(&net);
-    assert!(poll(Duration::from_secs(10), || (lab.state(&c) == "STOPPED").then_some(())).is_some());
+    assert!(
+        poll(Duration::from_secs(10), || (lab.state(&c) == "STOPPED")
+            .then_some(()))
+        .is_some()
+    );
     // The monitor killed: init dies with it (lxc.monitor.signal.pdeath).
     lab.start(&c);
     kill_monitor(&lab, &c);
@@ -203,7 +229,10 @@ fn ipvlan_and_vlan_work_or_fail_cleanly() {
                 &format!("lxc.net.0.type = {kind}\nlxc.net.0.link = tpar0\nlxc.net.0.{mode}"),
             );
             let out = lab.enclos("start", &["-n", &c]);
-            assert_one_error_line(&out, &format!("Cannot create lxc.net.0 ({kind}): this kernel has no {kind} driver"));
+            assert_one_error_line(
+                &out,
+                &format!("Cannot create lxc.net.0 ({kind}): this kernel has no {kind} driver"),
+            );
         }
         assert_eq!(net.links(), ["lo", "tpar0", "tpar0p"]);
     }

@@ -174,7 +174,10 @@ pub fn veth_keys_shape_the_interface() {
          lxc.net.0.veth.pair = tkp0",
     );
     let link = ip_in(&net, &lab, &c, &["link", "show", "eth3"]);
-    assert!(link.contains("mtu 1400") && link.contains("state UP"), "{link}");
+    assert!(
+        link.contains("mtu 1400") && link.contains("state UP"),
+        "{link}"
+    );
     assert!(link.contains("link/ether 00:16:3e:12:34:56"), "{link}");
     let v4 = ip_in(&net, &lab, &c, &["-4", "addr", "show", "eth3"]);
     assert!(v4.contains("inet 10.70.0.9/24 brd 10.70.0.250"), "{v4}");
@@ -205,7 +208,10 @@ pub fn veth_router_mode_routes_the_container_s_addresses_on_the_host() {
          lxc.net.0.veth.ipv6.route = fd72::/64",
     );
     let r4 = net.ip(&["-4", "route", "show", "dev", "tkr0"]).stdout;
-    assert!(r4.contains("10.71.0.2") && r4.contains("10.72.0.0/24"), "{r4}");
+    assert!(
+        r4.contains("10.71.0.2") && r4.contains("10.72.0.0/24"),
+        "{r4}"
+    );
     let r6 = net.ip(&["-6", "route", "show", "dev", "tkr0"]).stdout;
     assert!(r6.contains("fd71::2") && r6.contains("fd72::/64"), "{r6}");
 }
@@ -266,7 +272,11 @@ pub fn macvlan_ipvlan_and_vlan_keys_reach_the_kernel() {
             "lxc.net.0.ipvlan.mode = l2\nlxc.net.0.ipvlan.isolation = private",
             "ipvlan  mode l2 private",
         ),
-        ("vlan", "lxc.net.0.vlan.id = 42", "vlan protocol 802.1Q id 42"),
+        (
+            "vlan",
+            "lxc.net.0.vlan.id = 42",
+            "vlan protocol 802.1Q id 42",
+        ),
     ] {
         let keys = format!("lxc.net.0.type = {kind}\nlxc.net.0.link = tpar0\n{keys}");
         if net.supports(kind, "tpar0") {

@@ -54,8 +54,10 @@ impl TestNet {
     pub fn supports(&self, kind: &str, parent: &str) -> bool {
         let extra: &[&str] = if kind == "vlan" { &["id", "9"] } else { &[] };
         let mut c = Command::new("ip");
-        c.args(["link", "add", "link", parent, "name", "tprobe0", "type", kind])
-            .args(extra);
+        c.args([
+            "link", "add", "link", parent, "name", "tprobe0", "type", kind,
+        ])
+        .args(extra);
         let ok = run(c).ok();
         if ok {
             self.ip(&["link", "del", "tprobe0"]);

@@ -56,9 +56,9 @@ mod limits;
 mod logging;
 mod ls;
 mod mapped_root;
-mod net;
 mod monitor;
 mod monitor_keys;
+mod net;
 mod ns_plan;
 mod process;
 mod rootfs_keys;
@@ -81,8 +81,8 @@ pub use info::{
 };
 pub use ls::{list, ls, ls_names, ls_table, LsFilter, Summary, DEFAULT_COLUMNS};
 pub use mapped_root::RootfsIdmap;
-pub use net::NetLink;
 pub use monitor::socket_name;
+pub use net::NetLink;
 pub use start::{execute, start, StartOptions};
 pub use stop::{
     cgroup_get, cgroup_set, device_add, freeze, kill_and_clean, stop, unfreeze, wait, StopOptions,

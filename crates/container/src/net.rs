@@ -45,7 +45,10 @@ pub(crate) fn attach(c: &Container, cfg: &Config, pid: Pid) -> Result<()> {
         reason: chain(e),
     };
     let specs = specs(cfg).map_err(|e| fail(&e))?;
-    if specs.iter().all(|s| s.kind == Kind::Empty || s.kind == Kind::None) {
+    if specs
+        .iter()
+        .all(|s| s.kind == Kind::Empty || s.kind == Kind::None)
+    {
         return Ok(());
     }
     let attached = enclos_net::attach(&specs, pid.as_raw()).map_err(|e| fail(&e))?;
@@ -69,7 +72,11 @@ pub(crate) fn detach(c: &Container) {
     let held = HELD.lock().unwrap_or_else(|e| e.into_inner()).take();
     match held {
         Some(a) => {
-            if let Ok(specs) = c.config().map_err(drop).and_then(|cfg| specs(&cfg).map_err(drop)) {
+            if let Ok(specs) = c
+                .config()
+                .map_err(drop)
+                .and_then(|cfg| specs(&cfg).map_err(drop))
+            {
                 let peers = host_names(&a.created, &specs);
                 for (s, peer) in specs.iter().zip(&peers) {
                     if let Err(e) = script(c, s, "down", peer.as_deref()) {
@@ -192,7 +199,11 @@ pub(crate) fn links(c: &Container, pid: i32) -> Vec<NetLink> {
 /// and link-local excepted, read over netlink in its namespace.
 pub(crate) fn addresses(pid: i32) -> Vec<String> {
     let stats = enclos_net::stats(pid).unwrap_or_default();
-    let v4 = stats.iter().flat_map(|l| l.ipv4.iter().map(|a| a.to_string()));
-    let v6 = stats.iter().flat_map(|l| l.ipv6.iter().map(|a| a.to_string()));
+    let v4 = stats
+        .iter()
+        .flat_map(|l| l.ipv4.iter().map(|a| a.to_string()));
+    let v6 = stats
+        .iter()
+        .flat_map(|l| l.ipv6.iter().map(|a| a.to_string()));
     v4.chain(v6).collect()
 }

@@ -15,7 +15,9 @@ pub enum Error {
     #[error("bridge {bridge} does not exist: run `enclos net up` (or create it), or set lxc.net.{index}.type = empty")]
     NoBridge { index: u32, bridge: String },
     /// `lxc.net.N.link` names an interface the host does not have.
-    #[error("Interface {link} of lxc.net.{index}.link does not exist on the host; check `ip link`")]
+    #[error(
+        "Interface {link} of lxc.net.{index}.link does not exist on the host; check `ip link`"
+    )]
     NoLink { index: u32, link: String },
     /// `lxc.net.N.link` of a veth is not a bridge.
     #[error("Interface {link} of lxc.net.{index}.link is not a bridge; a veth joins a bridge")]

@@ -143,11 +143,7 @@ pub(crate) async fn create(
                 .setns_by_pid(pid)
                 .name(s.name.clone())
                 .build();
-            h.link()
-                .set(msg)
-                .execute()
-                .await
-                .map_err(netlink(what()))?;
+            h.link().set(msg).execute().await.map_err(netlink(what()))?;
             created.push(Created::Phys {
                 name: s.name.clone(),
                 host_name: s.link.clone().unwrap_or_default(),

@@ -97,7 +97,11 @@ async fn gateway4(h: &Handle, s: &NetSpec, index: u32, host: &HostInfo) -> Resul
             .destination_prefix(gw, 32)
             .scope(RouteScope::Link)
             .build();
-        h.route().add(msg).execute().await.map_err(netlink(what()))?;
+        h.route()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(netlink(what()))?;
     }
     let msg = b.gateway(gw).build();
     h.route().add(msg).execute().await.map_err(netlink(what()))

@@ -188,11 +188,16 @@ async fn give_back(h: &rtnetlink::Handle, name: &str, host_name: &str, host: &st
         .name(host_name.to_string())
         .build();
     if let Err(e) = h.link().set(msg).execute().await {
-        tracing::warn!("cannot give {name} back as {host_name}: {}", error::io_of(&e));
+        tracing::warn!(
+            "cannot give {name} back as {host_name}: {}",
+            error::io_of(&e)
+        );
     }
 }
 
 /// Whether interface `name` exists in the caller's network namespace.
 pub fn link_exists(name: &str) -> Result<bool> {
-    rt::run(None, |h| async move { Ok(links::by_name(&h, name).await?.is_some()) })
+    rt::run(None, |h| async move {
+        Ok(links::by_name(&h, name).await?.is_some())
+    })
 }

@@ -12,7 +12,14 @@ use crate::error::{errno_of, netlink, Result};
 
 /// The link named `name`, if there is one.
 pub(crate) async fn by_name(h: &Handle, name: &str) -> Result<Option<LinkMessage>> {
-    match h.link().get().match_name(name.to_string()).execute().try_next().await {
+    match h
+        .link()
+        .get()
+        .match_name(name.to_string())
+        .execute()
+        .try_next()
+        .await
+    {
         Ok(m) => Ok(m),
         Err(e) if errno_of(&e) == Some(libc::ENODEV) => Ok(None),
         Err(e) => Err(netlink(format!("look up interface {name}"))(e)),

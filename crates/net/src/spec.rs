@@ -151,23 +151,41 @@ impl NetSpec {
             None => None,
         };
         let hwaddr = match last("hwaddr") {
-            Some(v) => Some(hwaddr(&v).ok_or_else(|| bad("hwaddr", &v, "a MAC address such as 00:16:3e:xx:xx:xx"))?),
+            Some(v) => Some(
+                hwaddr(&v)
+                    .ok_or_else(|| bad("hwaddr", &v, "a MAC address such as 00:16:3e:xx:xx:xx"))?,
+            ),
             None => None,
         };
         let mut ipv4 = Vec::new();
         for v in all("ipv4.address") {
-            ipv4.push(ipv4_net(v).ok_or_else(|| bad("ipv4.address", v, "an IPv4 address x.y.z.t/m, optionally followed by a broadcast address"))?);
+            ipv4.push(ipv4_net(v).ok_or_else(|| {
+                bad(
+                    "ipv4.address",
+                    v,
+                    "an IPv4 address x.y.z.t/m, optionally followed by a broadcast address",
+                )
+            })?);
         }
         let mut ipv6 = Vec::new();
         for v in all("ipv6.address") {
-            ipv6.push(prefixed(v, 128, 64).ok_or_else(|| bad("ipv6.address", v, "an IPv6 address x::y/m"))?);
+            ipv6.push(
+                prefixed(v, 128, 64)
+                    .ok_or_else(|| bad("ipv6.address", v, "an IPv6 address x::y/m"))?,
+            );
         }
         let ipv4_gateway = match last("ipv4.gateway") {
-            Some(v) => Some(gateway(&v).ok_or_else(|| bad("ipv4.gateway", &v, "an IPv4 address, 'auto' or 'dev'"))?),
+            Some(v) => Some(
+                gateway(&v)
+                    .ok_or_else(|| bad("ipv4.gateway", &v, "an IPv4 address, 'auto' or 'dev'"))?,
+            ),
             None => None,
         };
         let ipv6_gateway = match last("ipv6.gateway") {
-            Some(v) => Some(gateway(&v).ok_or_else(|| bad("ipv6.gateway", &v, "an IPv6 address, 'auto' or 'dev'"))?),
+            Some(v) => Some(
+                gateway(&v)
+                    .ok_or_else(|| bad("ipv6.gateway", &v, "an IPv6 address, 'auto' or 'dev'"))?,
+            ),
             None => None,
         };
         let veth_mode = match last("veth.mode").as_deref() {
@@ -177,14 +195,25 @@ impl NetSpec {
         };
         let mut veth_ipv4_routes = Vec::new();
         for v in all("veth.ipv4.route") {
-            veth_ipv4_routes.push(prefixed(v, 32, 32).ok_or_else(|| bad("veth.ipv4.route", v, "an IPv4 network x.y.z.t/m"))?);
+            veth_ipv4_routes.push(
+                prefixed(v, 32, 32)
+                    .ok_or_else(|| bad("veth.ipv4.route", v, "an IPv4 network x.y.z.t/m"))?,
+            );
         }
         let mut veth_ipv6_routes = Vec::new();
         for v in all("veth.ipv6.route") {
-            veth_ipv6_routes.push(prefixed(v, 128, 128).ok_or_else(|| bad("veth.ipv6.route", v, "an IPv6 network x::y/m"))?);
+            veth_ipv6_routes.push(
+                prefixed(v, 128, 128)
+                    .ok_or_else(|| bad("veth.ipv6.route", v, "an IPv6 network x::y/m"))?,
+            );
         }
         let vlan_id = match last("vlan.id") {
-            Some(v) => Some(v.parse().ok().filter(|id| (1..=4094).contains(id)).ok_or_else(|| bad("vlan.id", &v, "a VLAN id from 1 to 4094"))?),
+            Some(v) => Some(
+                v.parse()
+                    .ok()
+                    .filter(|id| (1..=4094).contains(id))
+                    .ok_or_else(|| bad("vlan.id", &v, "a VLAN id from 1 to 4094"))?,
+            ),
             None => None,
         };
         Ok(NetSpec {
@@ -340,7 +369,11 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         let e = NetSpec::parse(2, Kind::Veth, &[("ipv4.address", "10.0.0.1/33")]).unwrap_err();
-        assert!(e.to_string().starts_with("Invalid lxc.net.2.ipv4.address '10.0.0.1/33'"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("Invalid lxc.net.2.ipv4.address '10.0.0.1/33'"),
+            "{e}"
+        );
         let e = NetSpec::parse(0, Kind::Veth, &[("hwaddr", "00:16")]).unwrap_err();
         assert!(e.to_string().contains("hwaddr"), "{e}");
     }

@@ -46,8 +46,16 @@ pub fn stats(pid: i32) -> Result<Vec<LinkStats>> {
                     name: links::name_of(m),
                     rx_bytes: rx,
                     tx_bytes: tx,
-                    ipv4: v4.iter().filter(|(l, _)| *l == i).map(|(_, a)| *a).collect(),
-                    ipv6: v6.iter().filter(|(l, _)| *l == i).map(|(_, a)| *a).collect(),
+                    ipv4: v4
+                        .iter()
+                        .filter(|(l, _)| *l == i)
+                        .map(|(_, a)| *a)
+                        .collect(),
+                    ipv6: v6
+                        .iter()
+                        .filter(|(l, _)| *l == i)
+                        .map(|(_, a)| *a)
+                        .collect(),
                 }
             })
             .collect())

@@ -79,8 +79,14 @@ fn a_veth_on_a_bridge_is_made_read_and_removed() {
     let links = stats(lab.pid()).unwrap();
     assert_eq!(links.len(), 1, "{links:?}");
     assert_eq!(links[0].name, "eth0");
-    assert_eq!(links[0].ipv4, ["10.66.0.7".parse::<std::net::Ipv4Addr>().unwrap()]);
-    assert_eq!(links[0].ipv6, ["fd66::7".parse::<std::net::Ipv6Addr>().unwrap()]);
+    assert_eq!(
+        links[0].ipv4,
+        ["10.66.0.7".parse::<std::net::Ipv4Addr>().unwrap()]
+    );
+    assert_eq!(
+        links[0].ipv6,
+        ["fd66::7".parse::<std::net::Ipv6Addr>().unwrap()]
+    );
     detach(&attached);
     assert!(!link_exists("tnv0").unwrap());
 }
