@@ -126,119 +126,101 @@ impl NetSpec {
     /// The network `index` of type `kind` from its other keys (`link`,
     /// `ipv4.address`, ... in order; list keys may repeat).
     pub fn parse(index: u32, kind: Kind, settings: &[(&str, &str)]) -> Result<NetSpec> {
-        let last = |key: &str| {
-            settings
-                .iter()
-                .rev()
-                .find(|(k, v)| *k == key && !v.is_empty())
-                .map(|(_, v)| v.to_string())
-        };
-        let all = |key: &str| -> Vec<&str> {
-            settings
-                .iter()
-                .filter(|(k, v)| *k == key && !v.is_empty())
-                .map(|(_, v)| *v)
-                .collect()
-        };
-        let bad = |key: &str, value: &str, expected: &str| Error::InvalidValue {
-            index,
-            key: key.to_string(),
-            value: value.to_string(),
-            expected: expected.to_string(),
-        };
-        let mtu = match last("mtu") {
-            Some(v) => Some(v.parse().map_err(|_| bad("mtu", &v, "a number of bytes"))?),
-            None => None,
-        };
-        let hwaddr = match last("hwaddr") {
-            Some(v) => Some(
-                hwaddr(&v)
-                    .ok_or_else(|| bad("hwaddr", &v, "a MAC address such as 00:16:3e:xx:xx:xx"))?,
-            ),
-            None => None,
-        };
-        let mut ipv4 = Vec::new();
-        for v in all("ipv4.address") {
-            ipv4.push(ipv4_net(v).ok_or_else(|| {
-                bad(
-                    "ipv4.address",
-                    v,
-                    "an IPv4 address x.y.z.t/m, optionally followed by a broadcast address",
-                )
-            })?);
-        }
-        let mut ipv6 = Vec::new();
-        for v in all("ipv6.address") {
-            ipv6.push(
-                prefixed(v, 128, 64)
-                    .ok_or_else(|| bad("ipv6.address", v, "an IPv6 address x::y/m"))?,
-            );
-        }
-        let ipv4_gateway = match last("ipv4.gateway") {
-            Some(v) => Some(
-                gateway(&v)
-                    .ok_or_else(|| bad("ipv4.gateway", &v, "an IPv4 address, 'auto' or 'dev'"))?,
-            ),
-            None => None,
-        };
-        let ipv6_gateway = match last("ipv6.gateway") {
-            Some(v) => Some(
-                gateway(&v)
-                    .ok_or_else(|| bad("ipv6.gateway", &v, "an IPv6 address, 'auto' or 'dev'"))?,
-            ),
-            None => None,
-        };
-        let veth_mode = match last("veth.mode").as_deref() {
+        let r = Keys { index, settings };
+        let veth_mode = match r.last("veth.mode").as_deref() {
             None | Some("bridge") => VethMode::Bridge,
             Some("router") => VethMode::Router,
-            Some(v) => return Err(bad("veth.mode", v, "bridge or router")),
+            Some(v) => return Err(r.bad("veth.mode", v, "bridge or router")),
         };
-        let mut veth_ipv4_routes = Vec::new();
-        for v in all("veth.ipv4.route") {
-            veth_ipv4_routes.push(
-                prefixed(v, 32, 32)
-                    .ok_or_else(|| bad("veth.ipv4.route", v, "an IPv4 network x.y.z.t/m"))?,
-            );
-        }
-        let mut veth_ipv6_routes = Vec::new();
-        for v in all("veth.ipv6.route") {
-            veth_ipv6_routes.push(
-                prefixed(v, 128, 128)
-                    .ok_or_else(|| bad("veth.ipv6.route", v, "an IPv6 network x::y/m"))?,
-            );
-        }
-        let vlan_id = match last("vlan.id") {
-            Some(v) => Some(
-                v.parse()
-                    .ok()
-                    .filter(|id| (1..=4094).contains(id))
-                    .ok_or_else(|| bad("vlan.id", &v, "a VLAN id from 1 to 4094"))?,
-            ),
-            None => None,
-        };
+        let v4 = "an IPv4 address x.y.z.t/m, optionally followed by a broadcast address";
         Ok(NetSpec {
             index,
             kind,
-            link: last("link"),
-            name: last("name").unwrap_or_else(|| format!("eth{index}")),
-            up: last("flags").as_deref() == Some("up"),
-            mtu,
-            hwaddr,
-            ipv4,
-            ipv4_gateway,
-            ipv6,
-            ipv6_gateway,
-            veth_pair: last("veth.pair"),
+            link: r.last("link"),
+            name: r.last("name").unwrap_or_else(|| format!("eth{index}")),
+            up: r.last("flags").as_deref() == Some("up"),
+            mtu: r.one("mtu", "a number of bytes", |v| v.parse().ok())?,
+            hwaddr: r.one("hwaddr", "a MAC address such as 00:16:3e:xx:xx:xx", hwaddr)?,
+            ipv4: r.list("ipv4.address", v4, ipv4_net)?,
+            ipv4_gateway: r.one("ipv4.gateway", "an IPv4 address, 'auto' or 'dev'", gateway)?,
+            ipv6: r.list("ipv6.address", "an IPv6 address x::y/m", |v| {
+                prefixed(v, 128, 64)
+            })?,
+            ipv6_gateway: r.one("ipv6.gateway", "an IPv6 address, 'auto' or 'dev'", gateway)?,
+            veth_pair: r.last("veth.pair"),
             veth_mode,
-            veth_ipv4_routes,
-            veth_ipv6_routes,
-            macvlan_mode: last("macvlan.mode").unwrap_or_else(|| "private".into()),
-            ipvlan_mode: last("ipvlan.mode").unwrap_or_else(|| "l3".into()),
-            ipvlan_isolation: last("ipvlan.isolation").unwrap_or_else(|| "bridge".into()),
-            vlan_id,
-            script_up: last("script.up"),
-            script_down: last("script.down"),
+            veth_ipv4_routes: r.list("veth.ipv4.route", "an IPv4 network x.y.z.t/m", |v| {
+                prefixed(v, 32, 32)
+            })?,
+            veth_ipv6_routes: r.list("veth.ipv6.route", "an IPv6 network x::y/m", |v| {
+                prefixed(v, 128, 128)
+            })?,
+            macvlan_mode: r.last("macvlan.mode").unwrap_or_else(|| "private".into()),
+            ipvlan_mode: r.last("ipvlan.mode").unwrap_or_else(|| "l3".into()),
+            ipvlan_isolation: r
+                .last("ipvlan.isolation")
+                .unwrap_or_else(|| "bridge".into()),
+            vlan_id: r.one("vlan.id", "a VLAN id from 1 to 4094", |v| {
+                v.parse().ok().filter(|id| (1..=4094).contains(id))
+            })?,
+            script_up: r.last("script.up"),
+            script_down: r.last("script.down"),
         })
+    }
+}
+
+/// The keys of one network, read by name.
+struct Keys<'a> {
+    index: u32,
+    settings: &'a [(&'a str, &'a str)],
+}
+
+impl Keys<'_> {
+    /// The last non-empty value of `key`.
+    fn last(&self, key: &str) -> Option<String> {
+        self.settings
+            .iter()
+            .rev()
+            .find(|(k, v)| *k == key && !v.is_empty())
+            .map(|(_, v)| v.to_string())
+    }
+
+    fn bad(&self, key: &str, value: &str, expected: &str) -> Error {
+        Error::InvalidValue {
+            index: self.index,
+            key: key.to_string(),
+            value: value.to_string(),
+            expected: expected.to_string(),
+        }
+    }
+
+    /// The last value of `key` through `parse`.
+    fn one<T>(
+        &self,
+        key: &str,
+        expected: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>> {
+        match self.last(key) {
+            Some(v) => parse(&v)
+                .map(Some)
+                .ok_or_else(|| self.bad(key, &v, expected)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every value of list key `key` through `parse`.
+    fn list<T>(
+        &self,
+        key: &str,
+        expected: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Vec<T>> {
+        self.settings
+            .iter()
+            .filter(|(k, v)| *k == key && !v.is_empty())
+            .map(|(_, v)| parse(v).ok_or_else(|| self.bad(key, v, expected)))
+            .collect()
     }
 }
 
