@@ -346,14 +346,6 @@ fn userns_conf_clears_what_common_conf_set() {
     "/c/config:3: Key 'lxc.seccomp' is not supported by enclos yet: seccomp comes with the confinement issue; until then a container that asks for a seccomp filter does not start without one"
 )]
 #[case(
-    "lxc.net.0.type = veth",
-    "/c/config:3: Networking of type 'veth' ('lxc.net.0.type') is not supported by enclos yet; types supported: empty, none"
-)]
-#[case(
-    "lxc.network.type = macvlan",
-    "/c/config:3: Networking of type 'macvlan' ('lxc.network.type') is not supported by enclos yet; types supported: empty, none"
-)]
-#[case(
     "lxc.tty.max = abc",
     "/c/config:3: Invalid value 'abc' for 'lxc.tty.max': expected an unsigned integer"
 )]
