@@ -44,6 +44,7 @@ pub(crate) fn attach(c: &Container, cfg: &Config, pid: Pid) -> Result<()> {
         name: c.name().to_string(),
         reason: chain(e),
     };
+    let _span = tracing::info_span!("net", container = c.name()).entered();
     let specs = specs(cfg).map_err(|e| fail(&e))?;
     if specs
         .iter()
