@@ -248,7 +248,57 @@ fn packaging() -> Result<()> {
     for member in &members {
         cmd.args(["-p", member]);
     }
-    step_cmd("packaging", cmd)
+    forget_unpacked(&members)?;
+    let result = step_cmd("packaging", cmd);
+    forget_unpacked(&members)?;
+    result
+}
+
+/// Removes the copies of `members` that an earlier `cargo package` unpacked
+/// into cargo's home. Cargo keys its temporary registry by the checkout's
+/// path and never unpacks a crate again once its directory is there, so a
+/// second run from the same path would verify against the first run's
+/// sources. Only local registries (named `-HASH`) are touched.
+fn forget_unpacked(members: &[String]) -> Result<()> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")))
+        .context("Neither CARGO_HOME nor HOME is set: cannot find cargo's home")?;
+    for kind in ["src", "cache"] {
+        let Ok(registries) = std::fs::read_dir(home.join("registry").join(kind)) else {
+            continue;
+        };
+        for registry in registries.flatten() {
+            if !registry.file_name().to_string_lossy().starts_with('-') {
+                continue;
+            }
+            for entry in std::fs::read_dir(registry.path())?.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if is_unpacked_member(&name, members) {
+                    let path = entry.path();
+                    let removed = if path.is_dir() {
+                        std::fs::remove_dir_all(&path)
+                    } else {
+                        std::fs::remove_file(&path)
+                    };
+                    removed.with_context(|| {
+                        format!("Cannot remove the stale packaged copy {}", path.display())
+                    })?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `name` is `MEMBER-VERSION` or `MEMBER-VERSION.crate` for one of
+/// `members`.
+fn is_unpacked_member(name: &str, members: &[String]) -> bool {
+    members.iter().any(|m| {
+        name.strip_prefix(m.as_str())
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
+    })
 }
 
 /// The workspace members that may be published (no `publish = false`),
@@ -311,6 +361,15 @@ fn step_cmd(name: &str, mut cmd: Command) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unpacked_member_names() {
+        let members = vec!["enclos".to_string(), "enclos-config".to_string()];
+        assert!(is_unpacked_member("enclos-config-0.1.0", &members));
+        assert!(is_unpacked_member("enclos-0.1.0.crate", &members));
+        assert!(!is_unpacked_member("enclos-configx-0.1.0", &members));
+        assert!(!is_unpacked_member("serde-1.0.0", &members));
+    }
 
     #[test]
     fn publishable_leaves_out_publish_false() {

@@ -32,7 +32,9 @@
 //!    init), `monitor` (the event loop while init runs), `console` (a
 //!    client of the monitor), `start` (start, execute, the daemonized
 //!    monitor);
-//! 5. over many containers: `info` (info and autostart), `ls`.
+//! 5. over many containers: `info` (info and autostart), `ls`;
+//! 6. `doctor` (what a user's containers need from the host, each finding
+//!    with its fix), on `container` and `userns`.
 
 // The README's example is compiled and run as a doctest.
 #[cfg(doctest)]
@@ -45,6 +47,7 @@ mod console;
 mod console_log;
 mod container;
 mod create;
+pub mod doctor;
 mod error;
 #[cfg(test)]
 mod fake;

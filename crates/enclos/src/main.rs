@@ -5,6 +5,7 @@
 
 mod cg;
 mod compat;
+mod doctor;
 mod lxc;
 mod output;
 mod usernsexec;
@@ -41,6 +42,8 @@ enum Command {
     /// Links named after the LXC and libcgroup tools.
     #[command(subcommand)]
     Compat(compat::CompatCommand),
+    /// Check what an unprivileged container needs from this host, with fixes.
+    Doctor(doctor::DoctorArgs),
     /// Run a command as root in a new user namespace (lxc-usernsexec).
     Usernsexec(usernsexec::UsernsexecArgs),
     #[command(flatten)]
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
             let r = match cli.command {
                 Command::Cg(c) => c.run(),
                 Command::Compat(c) => c.run(),
+                Command::Doctor(a) => a.run(),
                 Command::Usernsexec(a) => a.run(),
                 Command::Lxc(c) => c.run(),
             };

@@ -23,3 +23,4 @@ pub use subid::{
 };
 pub use userns::userns_fd_for;
 pub use write::{find_helper, write_directly, write_maps, write_with_helpers, Writer, HELPER_DIRS};
+pub use xattr::get as read_xattr;

@@ -12,7 +12,7 @@ fn c_string(bytes: &[u8]) -> io::Result<CString> {
 
 /// The value of attribute `name` of `path`, or `None` when the file has
 /// none or its filesystem keeps no extended attributes.
-pub(crate) fn get(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
+pub fn get(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
     let c_path = c_string(path.as_os_str().as_bytes())?;
     let c_name = c_string(name.as_bytes())?;
     let mut buf: Vec<u8> = vec![0; 64];

@@ -1,0 +1,345 @@
+//! A cgroup the user may write: on each hierarchy, a group whose
+//! directory and `cgroup.procs` the user owns, where the container's group
+//! can go.
+//!
+//! Where such a group is looked for, on each hierarchy:
+//! - `user/<name>/0` ([`enclos_cgroupfs::delegated_dir`]), which `enclos cg
+//!   delegate --user NAME` (run by root) makes, as pam_cgfs does;
+//! - on v2, `user.slice/user-<uid>.slice/user@<uid>.service`, the subtree
+//!   systemd delegates to a user's manager;
+//! - the caller's own group and the groups above it.
+//!
+//! On v2, the controllers the configuration sets must be enabled for the
+//! delegated group (listed in its `cgroup.controllers`, that is in its
+//! parent's `cgroup.subtree_control`). A container starts without
+//! delegation, without limits: a missing group is a warning, unless the
+//! configuration sets limits on its controllers.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use enclos_cgroupfs::{delegated_dir, read_membership, v2_name, Hierarchy, Kind, Layout, Version};
+
+use super::{Check, Finding, HostPaths, Subject};
+
+const CHECK: Check = Check::Cgroups;
+
+/// Whether `uid` owns `dir` and its `cgroup.procs`.
+fn owned_by(dir: &Path, uid: u32) -> bool {
+    let owns = |p: &Path| fs::metadata(p).is_ok_and(|m| m.uid() == uid);
+    dir.is_dir() && owns(dir) && owns(&dir.join("cgroup.procs"))
+}
+
+/// The group of `h` delegated to the user, if there is one.
+fn delegated(h: &Hierarchy, subject: &Subject, own: Option<&str>) -> Option<PathBuf> {
+    let uid = subject.user.uid;
+    let mut candidates = Vec::new();
+    if h.version == Version::V2 {
+        candidates.push(format!("user.slice/user-{uid}.slice/user@{uid}.service"));
+    }
+    if let Some(own) = own.filter(|o| !o.is_empty()) {
+        let mut rel = own.to_string();
+        loop {
+            candidates.push(rel.clone());
+            match rel.rsplit_once('/') {
+                Some((parent, _)) => rel = parent.to_string(),
+                None => break,
+            }
+        }
+    }
+    std::iter::once(delegated_dir(h, &subject.user.name))
+        .chain(candidates.iter().map(|rel| h.dir(rel)))
+        .find(|dir| owned_by(dir, uid))
+}
+
+/// The controllers of `needed` not enabled in the v2 group `dir`.
+fn missing_v2(dir: &Path, needed: &[&str]) -> Vec<String> {
+    let text = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    let enabled: Vec<&str> = text.split_whitespace().collect();
+    let mut missing: Vec<String> = needed
+        .iter()
+        .map(|c| v2_name(c))
+        // freezer is built into every v2 group.
+        .filter(|c| *c != "freezer" && !enabled.contains(c))
+        .map(str::to_string)
+        .collect();
+    missing.dedup();
+    missing
+}
+
+fn delegate_fix(subject: &Subject, layout: &Layout) -> String {
+    let user = &subject.user.name;
+    let mut fix = format!("as root: enclos cg delegate --user {user}");
+    // systemd delegates on v2 only.
+    if layout.kind() == Kind::Unified {
+        let start = match &subject.name {
+            Some(n) => format!("enclos start -n {n}"),
+            None => "enclos start -n NAME".to_string(),
+        };
+        fix.push_str(&format!(
+            ", or under systemd start it in a delegated scope: systemd-run --user --scope -p Delegate=yes {start}"
+        ));
+    }
+    fix
+}
+
+pub(super) fn check(host: &HostPaths, subject: &Subject) -> Vec<Finding> {
+    if subject.is_root() {
+        return vec![Finding::ok(CHECK, "root may create cgroups anywhere")];
+    }
+    let layout = match Layout::from_mountinfo(&host.mountinfo) {
+        Ok(l) => l,
+        Err(e) => {
+            return vec![Finding::warning(
+                CHECK,
+                enclos_report::chain(&e),
+                "mount the cgroup hierarchies (as root: mount -t cgroup2 none /sys/fs/cgroup)",
+            )]
+        }
+    };
+    let memberships = read_membership(&host.proc_cgroup).unwrap_or_default();
+    let needed: Vec<&str> = subject.controllers.iter().map(String::as_str).collect();
+    let serves_needed = |h: &Hierarchy| {
+        needed.iter().any(|c| {
+            layout
+                .resolve(c)
+                .is_ok_and(|r| r.mount_point == h.mount_point)
+        })
+    };
+    let (mut ok, mut warn, mut bad) = (Vec::new(), Vec::new(), Vec::new());
+    let mut findings = Vec::new();
+    // Every hierarchy, as `cg delegate` makes the user's group on each.
+    for h in &layout.hierarchies {
+        let own = layout.group_of(h, &memberships);
+        match delegated(h, subject, own) {
+            Some(dir) if h.version == Version::V2 => {
+                // Only those the v2 hierarchy serves (not v1's, on a hybrid host).
+                let on_v2: Vec<&str> = needed
+                    .iter()
+                    .copied()
+                    .filter(|c| layout.resolve(c).is_ok_and(|r| r.version == Version::V2))
+                    .collect();
+                let missing = missing_v2(&dir, &on_v2);
+                if !missing.is_empty() {
+                    findings.push(v2_missing(subject, &dir, &missing));
+                }
+                ok.push(format!("{} ({})", h.label(), dir.display()));
+            }
+            Some(dir) => ok.push(format!("{} ({})", h.label(), dir.display())),
+            None if serves_needed(h) => bad.push(h.label()),
+            None => warn.push(h.label()),
+        }
+    }
+    let user = &subject.user.name;
+    if !bad.is_empty() {
+        findings.push(Finding::problem(
+            CHECK,
+            format!(
+                "{user} owns no cgroup on {}, where {} sets limits: the container cannot get them",
+                bad.join(", "),
+                subject.config_label()
+            ),
+            delegate_fix(subject, &layout),
+        ));
+    }
+    if !warn.is_empty() {
+        findings.push(Finding::warning(
+            CHECK,
+            format!(
+                "{user} owns no cgroup on {}: the container runs without limits there",
+                warn.join(", ")
+            ),
+            delegate_fix(subject, &layout),
+        ));
+    }
+    if !ok.is_empty() {
+        findings.insert(
+            0,
+            Finding::ok(CHECK, format!("delegated to {user}: {}", ok.join(", "))),
+        );
+    }
+    findings
+}
+
+/// A delegated v2 group without some controllers the configuration uses.
+fn v2_missing(subject: &Subject, dir: &Path, missing: &[String]) -> Finding {
+    let parent = dir.parent().unwrap_or(dir);
+    let plus: Vec<String> = missing.iter().map(|c| format!("+{c}")).collect();
+    Finding::problem(
+        CHECK,
+        format!(
+            "{} sets {} limits, which are not enabled for {}",
+            subject.config_label(),
+            missing.join(", "),
+            dir.display()
+        ),
+        format!(
+            "as root: echo '{}' > {}/cgroup.subtree_control (under systemd: Delegate={} in the user's unit)",
+            plus.join(" "),
+            parent.display(),
+            missing.join(" ")
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{fake::Fake, Status};
+    use super::*;
+
+    /// A hybrid host: memory and pids on v1, an empty v2 mount, and
+    /// name=systemd, under `<tmp>/cgroup`.
+    fn hybrid(fake: &Fake) -> PathBuf {
+        let root = fake.path().join("cgroup");
+        for d in ["memory", "pids", "systemd", "unified"] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let r = root.display();
+        fs::write(
+            &fake.paths.mountinfo,
+            format!(
+                "35 31 0:32 / {r}/memory rw - cgroup cgroup rw,memory\n\
+                 39 31 0:36 / {r}/pids rw - cgroup cgroup rw,pids\n\
+                 40 31 0:37 / {r}/systemd rw - cgroup cgroup rw,name=systemd\n\
+                 41 31 0:38 / {r}/unified rw - cgroup2 cgroup2 rw\n"
+            ),
+        )
+        .unwrap();
+        fs::write(
+            &fake.paths.proc_cgroup,
+            "4:memory:/\n8:pids:/\n9:name=systemd:/\n0::/\n",
+        )
+        .unwrap();
+        root
+    }
+
+    /// The uid that owns the groups made by [`group`]: 1001 (lxcnp) when
+    /// the test runs as root, who can give them away, else the test's own.
+    fn owner() -> u32 {
+        match nix::unistd::geteuid().as_raw() {
+            0 => 1001,
+            me => me,
+        }
+    }
+
+    /// `dir` with a `cgroup.procs`, owned by [`owner`].
+    fn group(dir: &Path) {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join("cgroup.procs"), "").unwrap();
+        if nix::unistd::geteuid().is_root() {
+            for p in [dir.to_path_buf(), dir.join("cgroup.procs")] {
+                std::os::unix::fs::chown(&p, Some(owner()), None).unwrap();
+            }
+        }
+    }
+
+    /// lxcnp, with the uid that owns the groups.
+    fn me(fake: &Fake) -> Subject {
+        let mut s = fake.user();
+        s.user.uid = owner();
+        s
+    }
+
+    #[test]
+    fn delegated_with_cg_delegate() {
+        let fake = Fake::new();
+        let root = hybrid(&fake);
+        for h in ["memory", "pids", "systemd", "unified"] {
+            group(&root.join(h).join("user/lxcnp/0"));
+        }
+        let mut s = me(&fake);
+        s.controllers = vec!["memory".into()];
+        let found = check(&fake.paths, &s);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].status, Status::Ok);
+        assert_eq!(
+            found[0].detail,
+            format!(
+                "delegated to lxcnp: memory ({r}/memory/user/lxcnp/0), pids ({r}/pids/user/lxcnp/0), \
+                 name=systemd ({r}/systemd/user/lxcnp/0), unified ({r}/unified/user/lxcnp/0)",
+                r = root.display()
+            )
+        );
+    }
+
+    #[test]
+    fn not_delegated() {
+        let fake = Fake::new();
+        let root = hybrid(&fake);
+        group(&root.join("pids/user/lxcnp/0"));
+        // A group the user does not own.
+        let mut s = me(&fake);
+        s.user.uid += 1;
+        s.controllers = vec!["memory".into()];
+        let found = check(&fake.paths, &s);
+        let statuses: Vec<Status> = found.iter().map(|f| f.status).collect();
+        assert_eq!(
+            statuses,
+            vec![Status::Problem, Status::Warning],
+            "{found:#?}"
+        );
+        assert_eq!(
+            found[0].detail,
+            format!(
+                "lxcnp owns no cgroup on memory, where {} sets limits: the container cannot get them",
+                s.config.display()
+            )
+        );
+        assert_eq!(
+            found[0].fix.as_deref(),
+            Some("as root: enclos cg delegate --user lxcnp")
+        );
+        assert_eq!(
+            found[1].detail,
+            "lxcnp owns no cgroup on pids, name=systemd, unified: the container runs without limits there"
+        );
+    }
+
+    #[test]
+    fn v2_delegation_with_missing_controllers() {
+        let fake = Fake::new();
+        let root = fake.path().join("cgroup");
+        let service = root.join("user.slice/user-1001.slice/user@1001.service");
+        group(&service);
+        fs::write(root.join("cgroup.controllers"), "cpu io memory pids\n").unwrap();
+        fs::write(service.join("cgroup.controllers"), "cpu memory\n").unwrap();
+        fs::write(
+            &fake.paths.mountinfo,
+            format!("35 24 0:30 / {} rw - cgroup2 cgroup2 rw\n", root.display()),
+        )
+        .unwrap();
+        fs::write(
+            &fake.paths.proc_cgroup,
+            "0::/user.slice/user-1001.slice/session-3.scope\n",
+        )
+        .unwrap();
+        let mut s = me(&fake);
+        // The candidate is named after the owner's uid.
+        let uid = s.user.uid;
+        let mine = root.join(format!("user.slice/user-{uid}.slice/user@{uid}.service"));
+        if mine != service {
+            fs::create_dir_all(mine.parent().unwrap()).unwrap();
+            fs::rename(&service, &mine).unwrap();
+        }
+        s.controllers = vec!["memory".into(), "pids".into(), "freezer".into()];
+        let found = check(&fake.paths, &s);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert_eq!(found[0].status, Status::Ok);
+        assert_eq!(found[1].status, Status::Problem);
+        assert_eq!(
+            found[1].fix.as_deref().unwrap(),
+            format!(
+                "as root: echo '+pids' > {}/cgroup.subtree_control (under systemd: Delegate=pids in the user's unit)",
+                mine.parent().unwrap().display()
+            )
+        );
+    }
+
+    #[test]
+    fn root_needs_none() {
+        let fake = Fake::new();
+        let found = check(&fake.paths, &fake.root());
+        assert_eq!(found[0].status, Status::Ok);
+    }
+}

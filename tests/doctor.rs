@@ -1,0 +1,226 @@
+//! `enclos doctor` as users run it: its JSON for root, and, for a real
+//! user made for the test, the finding about a home directory that the
+//! container's root cannot enter, its fix, and the check passing once the
+//! fix is applied.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use enclos_tests::lab::{run, Out};
+use enclos_tests::user::TestUser;
+use enclos_tests::{enclos_bin, require_root};
+use serde_json::Value;
+
+const CHECKS: [&str; 5] = [
+    "user_namespaces",
+    "subids",
+    "uidmap_helpers",
+    "rootfs_access",
+    "cgroups",
+];
+
+/// The findings of `enclos doctor --format json`, each checked to have
+/// the four fields with their types.
+fn findings(out: &Out) -> Vec<Value> {
+    let v: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor's output is not JSON ({e}): {out:#?}"));
+    let rows = v.as_array().expect("a JSON array").clone();
+    for r in &rows {
+        let keys: Vec<&str> = r
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys.len(), 4, "{r}");
+        assert!(CHECKS.contains(&r["check"].as_str().unwrap()), "{r}");
+        assert!(
+            ["ok", "warning", "problem"].contains(&r["status"].as_str().unwrap()),
+            "{r}"
+        );
+        assert!(!r["detail"].as_str().unwrap().is_empty(), "{r}");
+        // A fix goes with every warning and problem, and only with them.
+        assert_eq!(r["fix"].is_string(), r["status"] != "ok", "{r}");
+    }
+    rows
+}
+
+fn exit_code_matches(out: &Out, rows: &[Value]) {
+    let problem = rows.iter().any(|r| r["status"] == "problem");
+    assert_eq!(out.code, Some(i32::from(problem)), "{out:#?}");
+}
+
+#[test]
+fn json_for_root() {
+    if !require_root("json_for_root") {
+        return;
+    }
+    let lxcpath = tempfile::tempdir().unwrap();
+    let out = run({
+        let mut c = Command::new(enclos_bin());
+        c.args(["doctor", "--format", "json", "-P"])
+            .arg(lxcpath.path());
+        c
+    });
+    let rows = findings(&out);
+    for check in CHECKS {
+        assert!(
+            rows.iter().any(|r| r["check"] == check),
+            "no {check}: {out:#?}"
+        );
+    }
+    // Root needs neither subordinate ids nor delegation.
+    let status = |check: &str| -> Vec<&str> {
+        rows.iter()
+            .filter(|r| r["check"] == check)
+            .map(|r| r["status"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(status("subids"), vec!["ok"]);
+    assert_eq!(status("cgroups"), vec!["ok"]);
+    exit_code_matches(&out, &rows);
+}
+
+fn rows_of<'a>(rows: &'a [Value], check: &str) -> Vec<&'a Value> {
+    rows.iter().filter(|r| r["check"] == check).collect()
+}
+
+/// Writes the course's maps, with the user's own range, to its default
+/// configuration.
+fn course_config(user: &TestUser) {
+    let start = user.subid;
+    user.write(
+        ".config/enclos/default.conf",
+        &format!("lxc.idmap = u 0 {start} 65536\nlxc.idmap = g 0 {start} 65536\n"),
+    );
+}
+
+#[test]
+fn a_home_without_execute_permission() {
+    if !require_root("a_home_without_execute_permission") {
+        return;
+    }
+    let user = TestUser::new("doc");
+    course_config(&user);
+    let start = user.subid;
+    fs::set_permissions(&user.home, fs::Permissions::from_mode(0o700)).unwrap();
+
+    let out = user.enclos(&["doctor", "--format", "json"]);
+    let rows = findings(&out);
+    exit_code_matches(&out, &rows);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    let h = user.home.display();
+    let access = rows_of(&rows, "rootfs_access");
+    assert_eq!(access.len(), 1, "{out:#?}");
+    assert_eq!(access[0]["status"], "problem");
+    let detail = access[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(&format!("{h} (mode 0700, owner ")),
+        "{detail}"
+    );
+    assert!(
+        detail.ends_with(&format!(
+            "does not let the container's root (host uid {start}, gid {start}) search it"
+        )),
+        "{detail}"
+    );
+    assert_eq!(
+        access[0]["fix"],
+        format!("chmod o+x {h}, or for the container's root alone: setfacl -m u:{start}:x {h}")
+    );
+    // The same in text, one line.
+    let text = user.enclos(&["doctor"]);
+    assert_eq!(text.code, Some(1));
+    assert!(
+        text.stdout.lines().any(|l| l.starts_with("problem rootfs_access: ")
+            && l.ends_with(&format!("; fix: chmod o+x {h}, or for the container's root alone: setfacl -m u:{start}:x {h}"))),
+        "{text:#?}"
+    );
+
+    // The fix as printed, run by the user, clears the finding.
+    let fixed = Command::new("setpriv")
+        .args([
+            "--reuid",
+            &user.name,
+            "--regid",
+            &user.name,
+            "--init-groups",
+            "--",
+        ])
+        .args(["chmod", "o+x"])
+        .arg(&user.home)
+        .status()
+        .unwrap();
+    assert!(fixed.success());
+    let out = user.enclos(&["doctor", "--format", "json"]);
+    let rows = findings(&out);
+    let access = rows_of(&rows, "rootfs_access");
+    assert_eq!(access.len(), 1, "{out:#?}");
+    assert_eq!(access[0]["status"], "ok", "{out:#?}");
+    let subids = rows_of(&rows, "subids");
+    assert_eq!(subids[0]["status"], "ok", "{out:#?}");
+    exit_code_matches(&out, &rows);
+}
+
+/// Removes a user's delegated cgroups when the test ends.
+struct Delegated<'u>(&'u TestUser);
+
+impl Drop for Delegated<'_> {
+    fn drop(&mut self) {
+        let mut c = Command::new(enclos_bin());
+        c.args(["cg", "delegate", "--user", &self.0.name, "--remove"]);
+        let _ = run(c);
+    }
+}
+
+#[test]
+fn cgroups_before_and_after_cg_delegate() {
+    if !require_root("cgroups_before_and_after_cg_delegate") {
+        return;
+    }
+    let user = TestUser::new("dcg");
+    course_config(&user);
+    let cgroups = |out: &Out| -> Vec<(String, String, Option<String>)> {
+        rows_of(&findings(out), "cgroups")
+            .iter()
+            .map(|r| {
+                (
+                    r["status"].as_str().unwrap().to_string(),
+                    r["detail"].as_str().unwrap().to_string(),
+                    r["fix"].as_str().map(str::to_string),
+                )
+            })
+            .collect()
+    };
+    let before = cgroups(&user.enclos(&["doctor", "--format", "json"]));
+    assert_eq!(before.len(), 1, "{before:#?}");
+    assert_eq!(before[0].0, "warning", "{before:#?}");
+    assert!(
+        before[0]
+            .1
+            .starts_with(&format!("{} owns no cgroup on ", user.name)),
+        "{before:#?}"
+    );
+    let fix = format!("as root: enclos cg delegate --user {}", user.name);
+    assert!(
+        before[0].2.as_deref().unwrap().starts_with(&fix),
+        "{before:#?}"
+    );
+
+    // The fix as printed.
+    let _undo = Delegated(&user);
+    let mut c = Command::new(enclos_bin());
+    c.args(["cg", "delegate", "--user", &user.name]);
+    run(c).success();
+    let after = cgroups(&user.enclos(&["doctor", "--format", "json"]));
+    assert_eq!(after.len(), 1, "{after:#?}");
+    assert_eq!(after[0].0, "ok", "{after:#?}");
+    let layout = enclos_cgroupfs::Layout::discover().unwrap();
+    let memory = layout.resolve("memory").unwrap();
+    let leaf = enclos_cgroupfs::delegated_dir(memory, &user.name);
+    assert!(
+        after[0].1.contains(&format!("({})", leaf.display())),
+        "{after:#?}"
+    );
+}
