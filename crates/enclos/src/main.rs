@@ -7,6 +7,7 @@ mod cg;
 mod compat;
 mod doctor;
 mod lxc;
+mod net;
 mod output;
 mod usernsexec;
 
@@ -44,6 +45,9 @@ enum Command {
     Compat(compat::CompatCommand),
     /// Check what an unprivileged container needs from this host, with fixes.
     Doctor(doctor::DoctorArgs),
+    /// The default network (bridge lxcbr0, NAT, DHCP), as Debian's lxc-net.
+    #[command(subcommand)]
+    Net(net::NetCommand),
     /// Run a command as root in a new user namespace (lxc-usernsexec).
     Usernsexec(usernsexec::UsernsexecArgs),
     #[command(flatten)]
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
                 Command::Cg(c) => c.run(),
                 Command::Compat(c) => c.run(),
                 Command::Doctor(a) => a.run(),
+                Command::Net(c) => c.run(),
                 Command::Usernsexec(a) => a.run(),
                 Command::Lxc(c) => c.run(),
             };

@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod default_net;
 mod error;
 mod host;
 mod inside;
