@@ -164,8 +164,17 @@ pub fn down(paths: &Paths) -> Result<Vec<String>> {
         }
     }
     remove(paths, &record.made)?;
-    let removed = record.made.iter().map(describe).collect();
+    let removed = record
+        .made
+        .iter()
+        .map(|m| match m {
+            Made::Forward(old) => format!("ip_forward (back to {old})"),
+            m => describe(m),
+        })
+        .collect();
     record.remove()?;
+    // The run directory goes too when nothing else is in it.
+    let _ = std::fs::remove_dir(&paths.run_dir);
     Ok(removed)
 }
 
