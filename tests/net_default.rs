@@ -235,13 +235,20 @@ fn a_missing_tool_or_a_bad_setting_says_what_to_do_and_leaves_nothing() {
     let testnet = TestNet::enter();
     let forward_before = ip_forward();
     let net = DefaultNet::new("");
-    // No nft and no dnsmasq on PATH: the bridge and forwarding made
-    // before the failure are undone.
-    let out = run({
-        let mut c = net.cmd("up", &[]);
-        c.env("PATH", "/nonexistent");
-        c
-    });
+    // No nft (hidden under /dev/null in a mount namespace of the
+    // command's own, and no PATH): the bridge and forwarding made before
+    // the failure are undone.
+    let up = net.cmd("up", &[]);
+    let mut c = Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "for f in /usr/sbin/nft /sbin/nft /usr/bin/nft /bin/nft; do \
+             [ -e $f ] && mount --bind /dev/null $f; done; exec env PATH=/nonexistent \"$@\"",
+        )
+        .arg("sh")
+        .arg(up.get_program())
+        .args(up.get_args());
+    let out = run(c);
     assert!(!out.ok(), "{out:#?}");
     assert!(
         out.stderr.contains("nft is not installed")

@@ -2,6 +2,7 @@
 //! with a missing program said with the package that provides it.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::error::{Error, Result};
@@ -30,7 +31,7 @@ impl Tool {
     /// Runs the program with `args` (and `input` on its standard input),
     /// to `what`; its standard error is the detail of a failure.
     pub fn run(&self, args: &[String], input: Option<&str>, what: &str) -> Result<String> {
-        let mut child = Command::new(self.program)
+        let mut child = Command::new(self.path())
             .args(args)
             .stdin(if input.is_some() {
                 Stdio::piped()
@@ -61,6 +62,22 @@ impl Tool {
                 stderr
             },
         })
+    }
+
+    /// The program on `$PATH`, else in the sbin directories a user's
+    /// `$PATH` (kept by sudo) may lack.
+    fn path(&self) -> PathBuf {
+        let on_path = std::env::var_os("PATH").is_some_and(|p| {
+            std::env::split_paths(&p).any(|d| d.join(self.program).is_file())
+        });
+        let sbin = ["/usr/sbin", "/sbin"]
+            .iter()
+            .map(|d| Path::new(d).join(self.program))
+            .find(|p| p.is_file());
+        match sbin {
+            Some(p) if !on_path => p,
+            _ => PathBuf::from(self.program),
+        }
     }
 
     fn spawn_error(&self, e: std::io::Error, what: &str) -> Error {
