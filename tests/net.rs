@@ -231,8 +231,15 @@ fn ipvlan_and_vlan_work_or_fail_cleanly() {
             let out = lab.enclos("start", &["-n", &c]);
             assert_one_error_line(
                 &out,
-                &format!("Cannot create lxc.net.0 ({kind}): this kernel has no {kind} driver"),
+                &format!("Cannot create lxc.net.0 ({kind}): this kernel has no {kind} driver; "),
             );
+            // What to do: the module to load when the kernel has it, and
+            // always another type.
+            assert!(
+                out.stderr.contains("use another lxc.net.0.type (veth on a bridge, or macvlan)"),
+                "{out:#?}"
+            );
+            assert_eq!(lab.state(&c), "STOPPED");
         }
         assert_eq!(net.links(), ["lo", "tpar0", "tpar0p"]);
     }
@@ -274,7 +281,7 @@ fn bad_networks_fail_the_start_with_one_error_and_leave_nothing() {
         ),
         (
             "lxc.net.0.type = veth\nlxc.net.0.link = nobr0",
-            "bridge nobr0 does not exist: run `enclos net up` (or create it), or set lxc.net.0.type = empty",
+            "Bridge nobr0 does not exist: run `enclos net up` (or create it), or set lxc.net.0.type = empty",
         ),
         (
             "lxc.net.0.type = veth\nlxc.net.0.link = tbr0\nlxc.net.0.hwaddr = 00:16:3e:00:00:01\n\
@@ -297,4 +304,47 @@ fn bad_networks_fail_the_start_with_one_error_and_leave_nothing() {
         assert_eq!(lab.state(&c), "STOPPED");
         assert_eq!(net.links(), ["lo", "tbr0"], "after {keys}");
     }
+}
+
+#[test]
+fn a_none_network_beside_a_veth_is_ignored_with_one_warning() {
+    if !require_root("a_none_network_beside_a_veth_is_ignored_with_one_warning") {
+        return;
+    }
+    let net = TestNet::enter();
+    net.bridge("tbr0", "10.84.0.1/24");
+    net.parent("tnon0");
+    let lab = Lab::new();
+    let c = with_net(
+        &lab,
+        "nonev",
+        &format!("lxc.net.0.type = none\n{}", veth("10.84.0.2/24", "").replace("lxc.net.0.", "lxc.net.1.")),
+    );
+    let out = lab.enclos("start", &["-n", &c]).success();
+    let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.contains("none")).collect();
+    assert_eq!(warnings.len(), 1, "{out:#?}");
+    assert!(
+        warnings[0].contains(
+            "lxc.net.0.type = none is ignored: lxc.net.1 give the container a network namespace of its own"
+        ),
+        "{out:#?}"
+    );
+    // Its own namespace: its veth, not the test namespace's links.
+    let links = inside(&lab, &c, "ls /sys/class/net");
+    assert!(links.contains("eth1") && !links.contains("tnon0"), "{links}");
+    pings(&lab, &c, "10.84.0.1");
+    lab.enclos("stop", &["-n", &c, "-k"]).success();
+    assert_eq!(net.links(), ["lo", "tbr0", "tnon0", "tnon0p"]);
+
+    // none alone: the network namespace the container was started in
+    // (here the test's), with the warning.
+    let alone = with_net(&lab, "nonea", "lxc.net.0.type = none");
+    let out = lab.enclos("start", &["-n", &alone]).success();
+    assert!(
+        out.stderr.contains("lxc.net.0.type = none: the container shares the host's network namespace"),
+        "{out:#?}"
+    );
+    let links = inside(&lab, &alone, "ls /sys/class/net");
+    assert!(links.contains("tnon0") && links.contains("tbr0"), "{links}");
+    lab.enclos("stop", &["-n", &alone, "-k"]).success();
 }

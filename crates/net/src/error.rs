@@ -12,7 +12,7 @@ pub enum Error {
         expected: String,
     },
     /// The bridge of a veth is missing.
-    #[error("bridge {bridge} does not exist: run `enclos net up` (or create it), or set lxc.net.{index}.type = empty")]
+    #[error("Bridge {bridge} does not exist: run `enclos net up` (or create it), or set lxc.net.{index}.type = empty")]
     NoBridge { index: u32, bridge: String },
     /// `lxc.net.N.link` names an interface the host does not have.
     #[error(
@@ -36,8 +36,13 @@ pub enum Error {
     #[error("Interface {name} of lxc.net.{index} already exists on the host; choose another lxc.net.{index}.veth.pair")]
     NameTaken { index: u32, name: String },
     /// The kernel has no driver for a link type.
-    #[error("Cannot create lxc.net.{index} ({kind}): this kernel has no {kind} driver; load it (`modprobe {kind}`) or use another lxc.net.{index}.type")]
-    NoDriver { index: u32, kind: &'static str },
+    #[error("Cannot create lxc.net.{index} ({kind}): this kernel has no {kind} driver; {hint}")]
+    NoDriver {
+        index: u32,
+        kind: &'static str,
+        /// What to do (load the module, or choose another type).
+        hint: String,
+    },
     /// A netlink request failed.
     #[error("Cannot {what}: {source}")]
     Netlink {

@@ -163,6 +163,7 @@ async fn add(
         Err(e) if errno_of(&e) == Some(libc::EOPNOTSUPP) => Err(Error::NoDriver {
             index: s.index,
             kind: s.kind.name(),
+            hint: crate::driver::hint_here(s.kind.name(), s.index),
         }),
         Err(e) => Err(netlink(format!(
             "create lxc.net.{} ({})",

@@ -23,6 +23,7 @@
 //! ```
 
 pub mod default_net;
+mod driver;
 mod error;
 mod host;
 mod inside;

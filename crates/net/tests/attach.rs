@@ -101,7 +101,7 @@ fn a_missing_bridge_is_said_and_nothing_is_made() {
     assert!(matches!(err, Error::NoBridge { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
-        "bridge nobr9 does not exist: run `enclos net up` (or create it), or set lxc.net.0.type = empty"
+        "Bridge nobr9 does not exist: run `enclos net up` (or create it), or set lxc.net.0.type = empty"
     );
     assert!(!link_exists("tnv0").unwrap());
     assert!(stats(lab.pid()).unwrap().is_empty());
