@@ -236,7 +236,8 @@ fn ipvlan_and_vlan_work_or_fail_cleanly() {
             // What to do: the module to load when the kernel has it, and
             // always another type.
             assert!(
-                out.stderr.contains("use another lxc.net.0.type (veth on a bridge, or macvlan)"),
+                out.stderr
+                    .contains("use another lxc.net.0.type (veth on a bridge, or macvlan)"),
                 "{out:#?}"
             );
             assert_eq!(lab.state(&c), "STOPPED");
@@ -318,7 +319,10 @@ fn a_none_network_beside_a_veth_is_ignored_with_one_warning() {
     let c = with_net(
         &lab,
         "nonev",
-        &format!("lxc.net.0.type = none\n{}", veth("10.84.0.2/24", "").replace("lxc.net.0.", "lxc.net.1.")),
+        &format!(
+            "lxc.net.0.type = none\n{}",
+            veth("10.84.0.2/24", "").replace("lxc.net.0.", "lxc.net.1.")
+        ),
     );
     let out = lab.enclos("start", &["-n", &c]).success();
     let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.contains("none")).collect();
@@ -331,7 +335,10 @@ fn a_none_network_beside_a_veth_is_ignored_with_one_warning() {
     );
     // Its own namespace: its veth, not the test namespace's links.
     let links = inside(&lab, &c, "ls /sys/class/net");
-    assert!(links.contains("eth1") && !links.contains("tnon0"), "{links}");
+    assert!(
+        links.contains("eth1") && !links.contains("tnon0"),
+        "{links}"
+    );
     pings(&lab, &c, "10.84.0.1");
     lab.enclos("stop", &["-n", &c, "-k"]).success();
     assert_eq!(net.links(), ["lo", "tbr0", "tnon0", "tnon0p"]);
@@ -341,7 +348,8 @@ fn a_none_network_beside_a_veth_is_ignored_with_one_warning() {
     let alone = with_net(&lab, "nonea", "lxc.net.0.type = none");
     let out = lab.enclos("start", &["-n", &alone]).success();
     assert!(
-        out.stderr.contains("lxc.net.0.type = none: the container shares the host's network namespace"),
+        out.stderr
+            .contains("lxc.net.0.type = none: the container shares the host's network namespace"),
         "{out:#?}"
     );
     let links = inside(&lab, &alone, "ls /sys/class/net");

@@ -116,10 +116,14 @@ fn a_busybox_container_on_lxcbr0_gets_its_address_from_dhcp_and_pings_the_bridge
         up.stdout.contains("made: bridge lxcbr0") && up.stdout.contains("dnsmasq"),
         "{up:#?}"
     );
-    let addr = testnet.ip(&["-4", "-o", "addr", "show", "dev", "lxcbr0"]).stdout;
+    let addr = testnet
+        .ip(&["-4", "-o", "addr", "show", "dev", "lxcbr0"])
+        .stdout;
     assert!(addr.contains("10.0.3.1/24"), "{addr}");
     assert_eq!(ip_forward(), "1");
-    let table = nft(&["list", "table", "inet", "enclos_net"]).success().stdout;
+    let table = nft(&["list", "table", "inet", "enclos_net"])
+        .success()
+        .stdout;
     assert!(
         table.contains("ip saddr 10.0.3.0/24 ip daddr != 10.0.3.0/24 masquerade"),
         "{table}"
@@ -160,7 +164,10 @@ fn a_busybox_container_on_lxcbr0_gets_its_address_from_dhcp_and_pings_the_bridge
     assert!(ping.ok(), "ping 10.0.3.1: {ping:#?}");
     let route = lab.attach(&n, &["ip", "route"]).stdout;
     assert!(route.contains("default via 10.0.3.1"), "{route}");
-    let ls = lab.enclos("ls", &["-f", "-F", "name,ipv4"]).success().stdout;
+    let ls = lab
+        .enclos("ls", &["-f", "-F", "name,ipv4"])
+        .success()
+        .stdout;
     assert!(ls.contains(&got), "{ls}");
     let leases = std::fs::read_to_string(net.run_dir().join("dnsmasq.leases")).expect("leases");
     assert!(leases.contains(&got), "{leases}");
@@ -204,14 +211,17 @@ fn down_removes_only_what_up_made() {
     );
     let up = net.net("up").success();
     assert!(
-        up.stdout.contains("address 192.168.77.1/24 on tbr5") && !up.stdout.contains("bridge tbr5,"),
+        up.stdout.contains("address 192.168.77.1/24 on tbr5")
+            && !up.stdout.contains("bridge tbr5,"),
         "{up:#?}"
     );
     assert!(!up.stdout.contains("ip_forward"), "{up:#?}");
     net.net("down").success();
     // The bridge stays, without the address; forwarding stays on.
     assert_eq!(testnet.links(), ["lo", "tbr5"]);
-    let addr = testnet.ip(&["-4", "-o", "addr", "show", "dev", "tbr5"]).stdout;
+    let addr = testnet
+        .ip(&["-4", "-o", "addr", "show", "dev", "tbr5"])
+        .stdout;
     assert!(!addr.contains("192.168.77.1"), "{addr}");
     assert_eq!(ip_forward(), "1");
     assert!(!tables().contains("enclos_net"));

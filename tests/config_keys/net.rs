@@ -114,10 +114,16 @@ pub fn net_type_empty_is_a_namespace_of_its_own_none_the_host_s() {
     let _net = enclos_tests::netns::TestNet::enter();
     let lab = Lab::new();
     let empty = running_with(&lab, "nempty", "lxc.net.0.type = empty");
-    assert_ne!(net_ns(&lab.init_pid(&empty).to_string()), net_ns("thread-self"));
+    assert_ne!(
+        net_ns(&lab.init_pid(&empty).to_string()),
+        net_ns("thread-self")
+    );
     assert_eq!(crate::inside(&lab, &empty, "ls /sys/class/net"), "lo");
     let none = running_with(&lab, "nnone", "lxc.net.0.type = none");
-    assert_eq!(net_ns(&lab.init_pid(&none).to_string()), net_ns("thread-self"));
+    assert_eq!(
+        net_ns(&lab.init_pid(&none).to_string()),
+        net_ns("thread-self")
+    );
     // A key of another type's is said, not silently dropped.
     let flags = with_keys(
         &lab,

@@ -58,11 +58,7 @@ pub const LABS: &[Requirement] = &[
 /// The default network (`enclos net up`) and its tests (tests/net_default.rs):
 /// DHCP and DNS for the containers, and the NAT table.
 pub const NET: &[Requirement] = &[
-    req(
-        "DHCP and DNS of `enclos net up`",
-        "dnsmasq",
-        "dnsmasq-base",
-    ),
+    req("DHCP and DNS of `enclos net up`", "dnsmasq", "dnsmasq-base"),
     req("the NAT of `enclos net up`", "nft", "nftables"),
 ];
 

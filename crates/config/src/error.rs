@@ -207,8 +207,7 @@ impl fmt::Display for Warning {
                 )
             }
             WarningKind::NoneIgnored { index, others } => {
-                let others: Vec<String> =
-                    others.iter().map(|i| format!("lxc.net.{i}")).collect();
+                let others: Vec<String> = others.iter().map(|i| format!("lxc.net.{i}")).collect();
                 write!(
                     f,
                     "lxc.net.{index}.type = none is ignored: {} give the container a network namespace of its own, as in LXC; remove lxc.net.{index}, or remove the others to share the host's network",

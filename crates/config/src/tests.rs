@@ -1224,7 +1224,8 @@ fn a_none_network_is_ignored_beside_others_and_shares_the_host_alone() {
     let alone = warnings("lxc.net.0.type = none\n");
     assert_eq!(alone.len(), 1, "{alone:?}");
     assert!(
-        alone[0].contains("lxc.net.0.type = none: the container shares the host's network namespace"),
+        alone[0]
+            .contains("lxc.net.0.type = none: the container shares the host's network namespace"),
         "{alone:?}"
     );
     assert!(warnings("lxc.net.0.type = veth\nlxc.net.0.link = br0\n").is_empty());

@@ -97,7 +97,10 @@ fn up(paths: &Paths) -> Result<ExitCode> {
             if made.is_empty() {
                 println!("The default network is already up: {what}");
             } else {
-                println!("The default network is up: {what}; made: {}", made.join(", "));
+                println!(
+                    "The default network is up: {what}; made: {}",
+                    made.join(", ")
+                );
             }
         }
     }
@@ -142,12 +145,24 @@ fn print_status(st: &Status) {
         None => "missing".to_string(),
         Some(b) if !b.is_bridge => "not a bridge".to_string(),
         Some(b) => {
-            let addrs: Vec<String> = b.addresses.iter().map(|(a, p)| format!("{a}/{p}")).collect();
+            let addrs: Vec<String> = b
+                .addresses
+                .iter()
+                .map(|(a, p)| format!("{a}/{p}"))
+                .collect();
             format!(
                 "{}, {}, ports: {}",
                 if b.up { "up" } else { "down" },
-                if addrs.is_empty() { "no address".into() } else { addrs.join(" ") },
-                if b.ports.is_empty() { "none".into() } else { b.ports.join(" ") }
+                if addrs.is_empty() {
+                    "no address".into()
+                } else {
+                    addrs.join(" ")
+                },
+                if b.ports.is_empty() {
+                    "none".into()
+                } else {
+                    b.ports.join(" ")
+                }
             )
         }
     };

@@ -70,7 +70,10 @@ pub enum Outcome {
     Disabled,
     /// The network is up; `made` lists what this call made (empty when it
     /// was up already).
-    Up { settings: Settings, made: Vec<String> },
+    Up {
+        settings: Settings,
+        made: Vec<String>,
+    },
 }
 
 /// Makes the default network, or what is missing of it. On failure what

@@ -35,7 +35,10 @@ pub(crate) fn hint(kind: &str, index: u32, modules_dir: &Path, release: &str) ->
     if has {
         format!("load it (`modprobe {module}`), or {other}")
     } else {
-        format!("kernel {release} was built without it (no {module} module in {}): {other}", dir.display())
+        format!(
+            "kernel {release} was built without it (no {module} module in {}): {other}",
+            dir.display()
+        )
     }
 }
 
@@ -71,7 +74,9 @@ mod tests {
             hint("vlan", 0, dir.path(), "6.1.0-test"),
             "load it (`modprobe 8021q`), or use another lxc.net.0.type (veth on a bridge, or macvlan)"
         );
-        assert!(hint("ipvlan", 0, dir.path(), "6.1.0-test").starts_with("load it (`modprobe ipvlan`)"));
+        assert!(
+            hint("ipvlan", 0, dir.path(), "6.1.0-test").starts_with("load it (`modprobe ipvlan`)")
+        );
         let without = hint("macvlan", 2, dir.path(), "6.1.0-test");
         assert!(
             without.starts_with("kernel 6.1.0-test was built without it (no macvlan module in "),

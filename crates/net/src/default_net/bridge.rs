@@ -126,8 +126,7 @@ pub(crate) fn remove_address(name: &str, address: Ipv4Addr, prefix: u8) -> Resul
             let ours = msg.header.prefix_len == prefix
                 && msg
                     .attributes
-                    .iter()
-                    .any(|a| *a == AddressAttribute::Local(IpAddr::V4(address)));
+                    .contains(&AddressAttribute::Local(IpAddr::V4(address)));
             if ours {
                 h.address()
                     .del(msg)

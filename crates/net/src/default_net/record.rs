@@ -126,7 +126,10 @@ mod tests {
         let again = Record::open(&run).unwrap();
         assert_eq!(again.made, all);
         assert_eq!(
-            std::fs::read_to_string(run.join("made")).unwrap().lines().count(),
+            std::fs::read_to_string(run.join("made"))
+                .unwrap()
+                .lines()
+                .count(),
             5
         );
         again.remove().unwrap();

@@ -261,7 +261,10 @@ mod tests {
         let e = Settings::parse("LXC_ADDR=10.0.4.1\n", Path::new("f"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("LXC_ADDR 10.0.4.1 is outside LXC_NETWORK 10.0.3.0/24"), "{e}");
+        assert!(
+            e.contains("LXC_ADDR 10.0.4.1 is outside LXC_NETWORK 10.0.3.0/24"),
+            "{e}"
+        );
         let e = Settings::parse("LXC_DHCP_RANGE=10.0.3.9,10.0.3.2\n", Path::new("f"))
             .unwrap_err()
             .to_string();

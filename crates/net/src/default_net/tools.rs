@@ -67,9 +67,8 @@ impl Tool {
     /// The program on `$PATH`, else in the sbin directories a user's
     /// `$PATH` (kept by sudo) may lack.
     fn path(&self) -> PathBuf {
-        let on_path = std::env::var_os("PATH").is_some_and(|p| {
-            std::env::split_paths(&p).any(|d| d.join(self.program).is_file())
-        });
+        let on_path = std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(self.program).is_file()));
         let sbin = ["/usr/sbin", "/sbin"]
             .iter()
             .map(|d| Path::new(d).join(self.program))
