@@ -22,6 +22,11 @@
 //! # Ok(()) }
 //! ```
 
+// The README's example is compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
+
 pub mod default_net;
 mod driver;
 mod error;
