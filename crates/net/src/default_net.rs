@@ -84,6 +84,7 @@ pub fn up(paths: &Paths) -> Result<Outcome> {
         return Ok(Outcome::Disabled);
     }
     require_root("up")?;
+    let _lock = lock(&paths.run_dir)?;
     let mut record = Record::open(&paths.run_dir)?;
     let before = record.made.len();
     let result = make(paths, &s, &mut record);
@@ -155,6 +156,7 @@ fn describe(m: &Made) -> String {
 /// anything is removed.
 pub fn down(paths: &Paths) -> Result<Vec<String>> {
     require_root("down")?;
+    let _lock = lock(&paths.run_dir)?;
     let record = Record::open(&paths.run_dir)?;
     for m in &record.made {
         if let Made::Bridge(name) = m {
@@ -176,8 +178,6 @@ pub fn down(paths: &Paths) -> Result<Vec<String>> {
         })
         .collect();
     record.remove()?;
-    // The run directory goes too when nothing else is in it.
-    let _ = std::fs::remove_dir(&paths.run_dir);
     Ok(removed)
 }
 
@@ -248,6 +248,21 @@ pub fn status(paths: &Paths) -> Result<Status> {
         recorded: Record::open(&paths.run_dir)?.exists(),
         settings,
     })
+}
+
+/// One `up` or `down` at a time: an exclusive lock on `run_dir/lock`
+/// (the file stays, so that every waiter locks the same one).
+fn lock(run_dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    std::fs::create_dir_all(run_dir).map_err(file("create", run_dir))?;
+    let path = run_dir.join("lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(file("open", &path))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| file("lock", &path)(e.into()))
 }
 
 fn require_root(command: &'static str) -> Result<()> {
