@@ -261,7 +261,7 @@ fn a_missing_tool_or_a_bad_setting_says_what_to_do_and_leaves_nothing() {
     let out = run(c);
     assert!(!out.ok(), "{out:#?}");
     assert!(
-        out.stderr.contains("nft is not installed")
+        out.stderr.contains("Program nft is not installed")
             && out.stderr.contains("apt-get install nftables"),
         "{out:#?}"
     );

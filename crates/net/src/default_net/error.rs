@@ -26,14 +26,14 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A program the network needs is not installed.
-    #[error("{program} is not installed ({purpose}): install it with `apt-get install {package}`")]
+    #[error("Program {program} is not installed ({purpose}): install it with `apt-get install {package}`")]
     Missing {
         program: &'static str,
         package: &'static str,
         purpose: &'static str,
     },
     /// A program ran and failed.
-    #[error("`{program}` failed to {what}: {detail}")]
+    #[error("Program {program} failed to {what}: {detail}")]
     Tool {
         program: &'static str,
         what: String,
@@ -46,7 +46,7 @@ pub enum Error {
     #[error("Bridge {bridge} still has ports ({ports}): stop the containers on it first (`enclos stop -n NAME`), then run `enclos net down` again")]
     Busy { bridge: String, ports: String },
     /// Not root.
-    #[error("`enclos net {command}` needs root (it changes the host's interfaces, firewall and forwarding): run it with sudo")]
+    #[error("Only root can run `enclos net {command}` (it changes the host's interfaces, firewall and forwarding): run it with sudo")]
     NotRoot { command: &'static str },
     /// A netlink request failed.
     #[error(transparent)]
