@@ -7,6 +7,7 @@
 //! [`missing_feature`] and returns, with the same rule.
 
 pub mod lab;
+pub mod netns;
 pub mod user;
 
 use std::fs::File;

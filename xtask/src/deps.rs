@@ -55,6 +55,13 @@ pub const LABS: &[Requirement] = &[
     ),
 ];
 
+/// The default network (`enclos net up`) and its tests (tests/net_default.rs):
+/// DHCP and DNS for the containers, and the NAT table.
+pub const NET: &[Requirement] = &[
+    req("DHCP and DNS of `enclos net up`", "dnsmasq", "dnsmasq-base"),
+    req("the NAT of `enclos net up`", "nft", "nftables"),
+];
+
 /// `cargo xtask conformance` (a step of `cargo xtask test`): LXC's own
 /// shell tests, LXC's tools they compare with, and `unshare` for the
 /// private mount namespace each test runs in.

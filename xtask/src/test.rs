@@ -120,6 +120,7 @@ fn prepare_host(quick: bool, privileged: bool) -> Result<()> {
     deps::ensure("The tests", deps::BUILD)?;
     if privileged {
         deps::ensure("The tests", deps::LABS)?;
+        deps::ensure("The default network's tests", deps::NET)?;
         deps::ensure("LXC's own tests", deps::CONFORMANCE)?;
     } else {
         // --quick without root: the tests that need these skip with a reason.
@@ -137,6 +138,7 @@ fn not_root_message() -> String {
     let all = [
         deps::BUILD,
         deps::LABS,
+        deps::NET,
         deps::CONFORMANCE,
         deps::VM,
         deps::VAGRANT,

@@ -298,7 +298,9 @@ impl Config {
 
     fn check_whole(&self) -> Result<Vec<Warning>, Error> {
         let mut warnings = Vec::new();
-        for group in self.net_groups() {
+        let groups = self.net_groups();
+        warnings.extend(none_warnings(&groups));
+        for group in groups {
             let Some(type_entry) = group.type_entry else {
                 let first = group.others[0];
                 return Err(Error::Inconsistent {
@@ -477,6 +479,41 @@ impl Config {
 }
 
 /// The entries of one network index.
+/// `lxc.net.N.type = none`: with other networks it is ignored (the
+/// container gets a network namespace of its own for them, as LXC does);
+/// alone, the container shares the host's network.
+fn none_warnings(groups: &[NetGroup<'_>]) -> Vec<Warning> {
+    let type_of = |g: &NetGroup<'_>| {
+        g.type_entry
+            .and_then(|e| NetType::parse(&e.value).ok())
+            .unwrap_or(NetType::Empty)
+    };
+    let others: Vec<u32> = groups
+        .iter()
+        .filter(|g| type_of(g) != NetType::None)
+        .map(|g| g.index)
+        .collect();
+    groups
+        .iter()
+        .filter(|g| type_of(g) == NetType::None)
+        .filter_map(|g| {
+            let entry = g.type_entry?;
+            let kind = if others.is_empty() {
+                WarningKind::HostNetwork { index: g.index }
+            } else {
+                WarningKind::NoneIgnored {
+                    index: g.index,
+                    others: others.clone(),
+                }
+            };
+            Some(Warning {
+                origin: entry.origin.clone(),
+                kind,
+            })
+        })
+        .collect()
+}
+
 pub(crate) struct NetGroup<'a> {
     pub index: u32,
     /// The last `lxc.net.N.type` in effect.

@@ -169,6 +169,12 @@ pub enum WarningKind {
     Obsolete { key: String, reason: String },
     /// A network key that a network of this type does not use.
     NoEffect { key: String, net_type: String },
+    /// `lxc.net.N.type = none` beside networks of other types: ignored,
+    /// the container gets a network namespace of its own for those.
+    NoneIgnored { index: u32, others: Vec<u32> },
+    /// `lxc.net.N.type = none` alone: the container shares the host's
+    /// network namespace.
+    HostNetwork { index: u32 },
     /// `lxc.include` of a directory (a path ending in `/`) that does not
     /// exist: nothing is included, as in LXC.
     MissingIncludeDir { path: PathBuf },
@@ -198,6 +204,20 @@ impl fmt::Display for Warning {
                 write!(
                     f,
                     "Key '{key}' has no effect on a network of type '{net_type}'"
+                )
+            }
+            WarningKind::NoneIgnored { index, others } => {
+                let others: Vec<String> = others.iter().map(|i| format!("lxc.net.{i}")).collect();
+                write!(
+                    f,
+                    "lxc.net.{index}.type = none is ignored: {} give the container a network namespace of its own, as in LXC; remove lxc.net.{index}, or remove the others to share the host's network",
+                    others.join(", ")
+                )
+            }
+            WarningKind::HostNetwork { index } => {
+                write!(
+                    f,
+                    "lxc.net.{index}.type = none: the container shares the host's network namespace, so its root can reconfigure the host's interfaces, routes and firewall; use 'empty' or 'veth' to isolate it"
                 )
             }
             WarningKind::LxcSystemInclude {

@@ -121,10 +121,10 @@ const SELINUX: Support = Support::Reported(
 );
 /// An unprivileged container: init in a user namespace with these maps.
 const IDMAP: Support = Support::Supported;
-/// A network key of the types enclos does not set up yet: with `empty`
-/// or `none` it has no effect and the configuration warns about it.
+/// A network key enclos does not apply yet (l2proxy, the veth's VLAN
+/// filtering): it has no effect and start warns.
 const NET_ONLY: Support = Support::Reported(
-    "applies to network types enclos does not set up yet (veth, macvlan, ipvlan, phys, vlan); with empty or none it has no effect and start warns",
+    "not applied yet by enclos's network set-up; it has no effect and start warns",
 );
 /// Clone hooks run when a container is copied.
 const CLONE_HOOK: Support = Support::Reported(
@@ -183,28 +183,28 @@ pub static KEYS: &[KeySpec] = &[
     k("lxc.net",                            YES,     ONE,  Kind::Clear(&[])),
     k("lxc.net.#",                          YES,     ONE,  Kind::Clear(&[])),
     k("lxc.net.#.type",                     YES,     ONE,  Kind::NetType),
-    k("lxc.net.#.flags",                    NET_ONLY, ONE,  Kind::NetFlags),
-    k("lxc.net.#.link",                     NET_ONLY, ONE,  Kind::IfName),
+    k("lxc.net.#.flags",                    YES,     ONE,  Kind::NetFlags),
+    k("lxc.net.#.link",                     YES,     ONE,  Kind::IfName),
     k("lxc.net.#.l2proxy",                  NET_ONLY, ONE,  Kind::Bool),
-    k("lxc.net.#.mtu",                      NET_ONLY, ONE,  Kind::Mtu),
-    k("lxc.net.#.name",                     NET_ONLY, ONE,  Kind::IfName),
-    k("lxc.net.#.hwaddr",                   NET_ONLY, ONE,  Kind::Hwaddr),
-    k("lxc.net.#.ipv4.address",             NET_ONLY, LIST, Kind::Ipv4Address),
-    k("lxc.net.#.ipv4.gateway",             NET_ONLY, ONE,  Kind::Ipv4Gateway),
-    k("lxc.net.#.ipv6.address",             NET_ONLY, LIST, Kind::Ipv6Address),
-    k("lxc.net.#.ipv6.gateway",             NET_ONLY, ONE,  Kind::Ipv6Gateway),
-    k("lxc.net.#.script.up",                NET_ONLY, ONE,  Kind::Path),
-    k("lxc.net.#.script.down",              NET_ONLY, ONE,  Kind::Path),
-    k("lxc.net.#.veth.mode",                NET_ONLY, ONE,  Kind::VethMode),
-    k("lxc.net.#.veth.pair",                NET_ONLY, ONE,  Kind::IfName),
-    k("lxc.net.#.veth.ipv4.route",          NET_ONLY, LIST, Kind::Ipv4Route),
-    k("lxc.net.#.veth.ipv6.route",          NET_ONLY, LIST, Kind::Ipv6Route),
+    k("lxc.net.#.mtu",                      YES,     ONE,  Kind::Mtu),
+    k("lxc.net.#.name",                     YES,     ONE,  Kind::IfName),
+    k("lxc.net.#.hwaddr",                   YES,     ONE,  Kind::Hwaddr),
+    k("lxc.net.#.ipv4.address",             YES,     LIST, Kind::Ipv4Address),
+    k("lxc.net.#.ipv4.gateway",             YES,     ONE,  Kind::Ipv4Gateway),
+    k("lxc.net.#.ipv6.address",             YES,     LIST, Kind::Ipv6Address),
+    k("lxc.net.#.ipv6.gateway",             YES,     ONE,  Kind::Ipv6Gateway),
+    k("lxc.net.#.script.up",                YES,     ONE,  Kind::Path),
+    k("lxc.net.#.script.down",              YES,     ONE,  Kind::Path),
+    k("lxc.net.#.veth.mode",                YES,     ONE,  Kind::VethMode),
+    k("lxc.net.#.veth.pair",                YES,     ONE,  Kind::IfName),
+    k("lxc.net.#.veth.ipv4.route",          YES,     LIST, Kind::Ipv4Route),
+    k("lxc.net.#.veth.ipv6.route",          YES,     LIST, Kind::Ipv6Route),
     k("lxc.net.#.veth.vlan.id",             NET_ONLY, ONE,  Kind::VethVlanId),
     k("lxc.net.#.veth.vlan.tagged.id",      NET_ONLY, LIST, Kind::VlanId),
-    k("lxc.net.#.macvlan.mode",             NET_ONLY, ONE,  Kind::MacvlanMode),
-    k("lxc.net.#.ipvlan.mode",              NET_ONLY, ONE,  Kind::IpvlanMode),
-    k("lxc.net.#.ipvlan.isolation",         NET_ONLY, ONE,  Kind::IpvlanIsolation),
-    k("lxc.net.#.vlan.id",                  NET_ONLY, ONE,  Kind::VlanId),
+    k("lxc.net.#.macvlan.mode",             YES,     ONE,  Kind::MacvlanMode),
+    k("lxc.net.#.ipvlan.mode",              YES,     ONE,  Kind::IpvlanMode),
+    k("lxc.net.#.ipvlan.isolation",         YES,     ONE,  Kind::IpvlanIsolation),
+    k("lxc.net.#.vlan.id",                  YES,     ONE,  Kind::VlanId),
     k("lxc.pty.max",                        YES,     ONE,  Kind::Uint),
     k("lxc.console.path",                   YES,     ONE,  Kind::Path),
     k("lxc.console.logfile",                YES,     ONE,  Kind::Path),
@@ -309,11 +309,11 @@ pub(crate) fn not_yet_reason(key: &str) -> Option<&'static str> {
 pub static NET_TYPES: &[(&str, Support)] = &[
     ("empty",   YES),
     ("none",    YES),
-    ("veth",    NOT_YET),
-    ("macvlan", NOT_YET),
-    ("ipvlan",  NOT_YET),
-    ("phys",    NOT_YET),
-    ("vlan",    NOT_YET),
+    ("veth",    YES),
+    ("macvlan", YES),
+    ("ipvlan",  YES),
+    ("phys",    YES),
+    ("vlan",    YES),
 ];
 
 /// LXC 2.x keys renamed in LXC 2.1/3.0, with their modern name.

@@ -343,14 +343,6 @@ fn userns_conf_clears_what_common_conf_set() {
     "/c/config:3: Key 'lxc.namespace.share.user' is not supported by enclos yet: a user namespace makes an unprivileged container, which enclos does not run yet (the unprivileged issue)"
 )]
 #[case(
-    "lxc.net.0.type = veth",
-    "/c/config:3: Networking of type 'veth' ('lxc.net.0.type') is not supported by enclos yet; types supported: empty, none"
-)]
-#[case(
-    "lxc.network.type = macvlan",
-    "/c/config:3: Networking of type 'macvlan' ('lxc.network.type') is not supported by enclos yet; types supported: empty, none"
-)]
-#[case(
     "lxc.tty.max = abc",
     "/c/config:3: Invalid value 'abc' for 'lxc.tty.max': expected an unsigned integer"
 )]
@@ -1199,4 +1191,41 @@ fn every_supported_key_can_be_set() {
             .set(&key, value)
             .unwrap_or_else(|e| panic!("{key} = {value}: {e}"));
     }
+}
+
+#[test]
+fn a_none_network_is_ignored_beside_others_and_shares_the_host_alone() {
+    let warnings = |text: &str| -> Vec<String> {
+        parse_ok(text)
+            .warnings()
+            .iter()
+            .filter(|w| {
+                matches!(
+                    w.kind,
+                    WarningKind::NoneIgnored { .. } | WarningKind::HostNetwork { .. }
+                )
+            })
+            .map(|w| w.to_string())
+            .collect()
+    };
+    let beside = warnings(
+        "lxc.net.0.type = none\nlxc.net.1.type = veth\nlxc.net.1.link = br0\nlxc.net.2.type = empty\n",
+    );
+    assert_eq!(beside.len(), 1, "{beside:?}");
+    assert!(
+        beside[0].ends_with(
+            ":1: lxc.net.0.type = none is ignored: lxc.net.1, lxc.net.2 give the container a \
+             network namespace of its own, as in LXC; remove lxc.net.0, or remove the others \
+             to share the host's network"
+        ),
+        "{beside:?}"
+    );
+    let alone = warnings("lxc.net.0.type = none\n");
+    assert_eq!(alone.len(), 1, "{alone:?}");
+    assert!(
+        alone[0]
+            .contains("lxc.net.0.type = none: the container shares the host's network namespace"),
+        "{alone:?}"
+    );
+    assert!(warnings("lxc.net.0.type = veth\nlxc.net.0.link = br0\n").is_empty());
 }

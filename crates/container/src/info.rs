@@ -20,6 +20,8 @@ pub struct Info {
     /// monitor was killed).
     pub monitor: bool,
     pub ips: Vec<String>,
+    /// The interfaces (Link, TX and RX bytes as lxc-info shows them).
+    pub links: Vec<crate::net::NetLink>,
     /// CPU time used, in nanoseconds.
     pub cpu_use_ns: Option<u64>,
     pub blkio_use_bytes: Option<u64>,
@@ -39,6 +41,7 @@ pub fn info(c: &Container) -> Result<Info> {
         pid: None,
         monitor: c.monitor_alive(),
         ips: Vec::new(),
+        links: Vec::new(),
         cpu_use_ns: None,
         blkio_use_bytes: None,
         memory_use_bytes: None,
@@ -52,6 +55,7 @@ pub fn info(c: &Container) -> Result<Info> {
     info.rootfs_idmap = RootfsIdmap::of_running(c);
     if let Some(pid) = info.pid {
         info.ips = addresses(pid);
+        info.links = crate::net::links(c, pid);
     }
     let cg = c.cgroup(c.layout()?)?;
     if let Ok(s) = cg.stats() {
@@ -95,39 +99,9 @@ pub fn config_values(c: &Container, keys: &[String]) -> Result<Vec<(String, Vec<
 }
 
 /// The IPv4 and IPv6 addresses of the network namespace of `pid`, loopback
-/// excepted (from /proc/PID/net/fib_trie and if_inet6).
+/// excepted.
 pub(crate) fn addresses(pid: i32) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Ok(trie) = std::fs::read_to_string(format!("/proc/{pid}/net/fib_trie")) {
-        let mut last = None;
-        for line in trie.lines() {
-            let t = line.trim();
-            if let Some(a) = t.strip_prefix("|-- ") {
-                last = Some(a.to_string());
-            } else if t.contains("/32 host LOCAL") {
-                if let Some(a) = last.take() {
-                    if !a.starts_with("127.") && !out.contains(&a) {
-                        out.push(a);
-                    }
-                }
-            }
-        }
-    }
-    if let Ok(v6) = std::fs::read_to_string(format!("/proc/{pid}/net/if_inet6")) {
-        for line in v6.lines() {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() < 6 || f[5] == "lo" {
-                continue;
-            }
-            let hex = f[0];
-            let groups: Vec<String> = (0..8)
-                .filter_map(|i| hex.get(i * 4..i * 4 + 4))
-                .map(|g| format!("{:x}", u16::from_str_radix(g, 16).unwrap_or(0)))
-                .collect();
-            out.push(groups.join(":"));
-        }
-    }
-    out
+    crate::net::addresses(pid)
 }
 
 /// What `autostart` does to the containers it selects.

@@ -172,6 +172,7 @@ pub(crate) fn spawn_init(
         cg.attach(pid.as_raw())?;
         crate::limits::apply_from_monitor(&plan.config, &name, pid)?;
         map_ids(plan, &parent, pid)?;
+        crate::net::attach(&plan.container, &plan.config, pid)?;
         parent.send(ATTACHED)?;
         let masters = parent
             .expect_with_fds(READY, setup_timeout)
@@ -200,6 +201,7 @@ pub(crate) fn spawn_init(
     match result {
         Ok(masters) => Ok((pid, pidfd, masters)),
         Err(e) => {
+            crate::net::detach(&plan.container);
             let _ = pidfd.send_signal(Signal::SIGKILL);
             let _ = pidfd.reap();
             Err(e)

@@ -70,6 +70,7 @@ mod ls;
 mod mapped_root;
 mod monitor;
 mod monitor_keys;
+mod net;
 mod ns_plan;
 mod process;
 mod rootfs_keys;
@@ -101,6 +102,7 @@ pub use sealed_exe::{is_sealed, run_from_sealed_copy, SealError, SELF_EXE};
 pub use snapshots::{
     destroy_snapshot, restore, snapshot, snapshot_plan, snapshots, SnapshotPlan, ALL_SNAPSHOTS,
 };
+pub use net::NetLink;
 pub use start::{execute, start, StartOptions};
 pub use stop::{
     cgroup_get, cgroup_set, device_add, freeze, kill_and_clean, stop, unfreeze, wait, StopOptions,

@@ -114,6 +114,7 @@ fn init_exited(
         && !c.run_file("stopping").exists();
     let target = if rebooted { "reboot" } else { "stop" };
     nsrefs.run_stop_hooks(&plan.hooks, target);
+    crate::net::detach(c);
     let env = nsrefs.env(target);
     drop(nsrefs);
     let _ = cg.thaw(Duration::from_secs(2));

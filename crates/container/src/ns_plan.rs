@@ -62,7 +62,10 @@ impl NsPlan {
                 Namespace::Ipc,
                 Namespace::Cgroup,
             ];
-            if !config.nets().iter().any(|n| n.net_type == NetType::None) {
+            // As LXC: the host's network only when every network is
+            // `none` (one beside others is ignored, with a warning).
+            let nets = config.nets();
+            if nets.is_empty() || nets.iter().any(|n| n.net_type != NetType::None) {
                 all.push(Namespace::Net);
             }
             if wants_time {

@@ -121,7 +121,10 @@ fn start_notes_at(
     for w in cfg.warnings() {
         if matches!(
             w.kind,
-            WarningKind::NoEffect { .. } | WarningKind::Obsolete { .. }
+            WarningKind::NoEffect { .. }
+                | WarningKind::Obsolete { .. }
+                | WarningKind::NoneIgnored { .. }
+                | WarningKind::HostNetwork { .. }
         ) {
             notes.push(format!("Warning: {w}"));
         }

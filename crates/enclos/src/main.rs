@@ -10,6 +10,7 @@ mod compat;
 mod doctor;
 mod gen;
 mod lxc;
+mod net;
 mod output;
 mod usernsexec;
 
@@ -55,6 +56,9 @@ enum Command {
     /// Write the bash, zsh and fish completions in DIR (for packaging).
     #[command(name = "__gen-completions", hide = true)]
     GenCompletions { dir: PathBuf },
+    /// The default network (bridge lxcbr0, NAT, DHCP), as Debian's lxc-net.
+    #[command(subcommand)]
+    Net(net::NetCommand),
     /// Run a command as root in a new user namespace (lxc-usernsexec).
     Usernsexec(usernsexec::UsernsexecArgs),
     #[command(flatten)]
@@ -130,6 +134,7 @@ fn main() -> ExitCode {
                 Command::Doctor(a) => a.run(),
                 Command::GenMan { dir } => gen::man(&dir),
                 Command::GenCompletions { dir } => gen::completions(&dir),
+                Command::Net(c) => c.run(),
                 Command::Usernsexec(a) => a.run(),
                 Command::Lxc(c) => c.run(),
                 Command::Export(a) => a.run(),

@@ -127,6 +127,12 @@ fn render(info: &Info, asked: &Fields, keys: &[(String, Vec<String>)]) -> String
         }
         if f.stats {
             stats(info, f.raw, &mut line);
+            for l in &info.links {
+                line("Link", &l.link);
+                line(" TX bytes", &human_bytes(l.tx_bytes, f.raw));
+                line(" RX bytes", &human_bytes(l.rx_bytes, f.raw));
+                line(" Total bytes", &human_bytes(l.tx_bytes + l.rx_bytes, f.raw));
+            }
         }
         if let Some(m) = info.rootfs_idmap.filter(|_| all) {
             line("Rootfs idmap", m.as_str());
@@ -201,6 +207,7 @@ mod tests {
             pid: Some(4242),
             monitor: true,
             ips: vec!["10.0.3.5".into()],
+            links: Vec::new(),
             cpu_use_ns: Some(1_500_000_000),
             blkio_use_bytes: Some(0),
             memory_use_bytes: Some(2048),

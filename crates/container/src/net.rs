@@ -1,0 +1,210 @@
+//! The container's networks (`lxc.net.N.*`) through enclos-net: made by
+//! the monitor once init is cloned and before it goes on, undone when init
+//! exits or a start fails; and what `info` and `ls` show of them.
+//!
+//! What was made is written to the run file `net`, so that a stop after
+//! the monitor is gone removes the host veths too.
+
+use std::sync::Mutex;
+
+use enclos_config::Config;
+use enclos_net::{Attached, Created, Kind, NetSpec};
+use nix::unistd::Pid;
+use serde::Serialize;
+
+use crate::container::Container;
+use crate::error::{chain, Error, Result};
+
+const RUN_FILE: &str = "net";
+
+/// The networks of the container this monitor runs (one per monitor).
+static HELD: Mutex<Option<Attached>> = Mutex::new(None);
+
+/// The networks of `cfg` that need links (neither empty nor none).
+pub(crate) fn specs(cfg: &Config) -> std::result::Result<Vec<NetSpec>, enclos_net::Error> {
+    let mut out = Vec::new();
+    for n in cfg.nets() {
+        let Some(kind) = Kind::parse(n.net_type.name()) else {
+            continue;
+        };
+        let settings: Vec<(&str, &str)> = n
+            .settings
+            .iter()
+            .map(|s| (s.key.as_str(), s.value.as_str()))
+            .collect();
+        out.push(NetSpec::parse(n.index, kind, &settings)?);
+    }
+    Ok(out)
+}
+
+/// Makes the networks of `cfg` for init `pid` (waiting in its namespaces)
+/// and runs their `script.up`.
+pub(crate) fn attach(c: &Container, cfg: &Config, pid: Pid) -> Result<()> {
+    let fail = |e: &dyn std::error::Error| Error::StartFailed {
+        name: c.name().to_string(),
+        reason: chain(e),
+    };
+    let _span = tracing::info_span!("net", container = c.name()).entered();
+    let specs = specs(cfg).map_err(|e| fail(&e))?;
+    if specs
+        .iter()
+        .all(|s| s.kind == Kind::Empty || s.kind == Kind::None)
+    {
+        return Ok(());
+    }
+    let attached = enclos_net::attach(&specs, pid.as_raw()).map_err(|e| fail(&e))?;
+    let lines: Vec<String> = attached.created.iter().map(Created::to_line).collect();
+    let _ = c.write_run_file(RUN_FILE, &(lines.join("\n") + "\n"));
+    let peers = host_names(&attached.created, &specs);
+    *HELD.lock().unwrap_or_else(|e| e.into_inner()) = Some(attached);
+    for (s, peer) in specs.iter().zip(&peers) {
+        if let Err(e) = script(c, s, "up", peer.as_deref()) {
+            detach(c);
+            return Err(fail(&e));
+        }
+    }
+    Ok(())
+}
+
+/// Undoes what [`attach`] made (phys given back, host veths removed),
+/// after the `script.down` hooks; from the run file when this process did
+/// not make it (the monitor is gone).
+pub(crate) fn detach(c: &Container) {
+    let held = HELD.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match held {
+        Some(a) => {
+            if let Ok(specs) = c
+                .config()
+                .map_err(drop)
+                .and_then(|cfg| specs(&cfg).map_err(drop))
+            {
+                let peers = host_names(&a.created, &specs);
+                for (s, peer) in specs.iter().zip(&peers) {
+                    if let Err(e) = script(c, s, "down", peer.as_deref()) {
+                        tracing::warn!(container = c.name(), "{e}");
+                    }
+                }
+            }
+            enclos_net::detach(&a);
+        }
+        None => {
+            let created = recorded(c);
+            if !created.is_empty() {
+                enclos_net::undo(&created, None);
+            }
+        }
+    }
+    let _ = std::fs::remove_file(c.run_file(RUN_FILE));
+}
+
+/// What the run file says was made.
+fn recorded(c: &Container) -> Vec<Created> {
+    std::fs::read_to_string(c.run_file(RUN_FILE))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(Created::from_line)
+        .collect()
+}
+
+/// The host-side veth of each spec, in order (veths are made in order).
+fn host_names(created: &[Created], specs: &[NetSpec]) -> Vec<Option<String>> {
+    let mut veths = created.iter().filter_map(|c| match c {
+        Created::HostVeth { name } => Some(name.clone()),
+        Created::Phys { .. } => None,
+    });
+    specs
+        .iter()
+        .map(|s| match s.kind {
+            Kind::Veth => veths.next(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `lxc.net.N.script.up|down` as LXC runs it: `SCRIPT NAME net up|down
+/// TYPE [HOST_IF]` with `LXC_NET_TYPE`, `LXC_NET_PARENT`, `LXC_NET_PEER`.
+fn script(
+    c: &Container,
+    s: &NetSpec,
+    kind: &'static str,
+    peer: Option<&str>,
+) -> std::result::Result<(), enclos_net::Error> {
+    let path = if kind == "up" {
+        &s.script_up
+    } else {
+        &s.script_down
+    };
+    let Some(path) = path else { return Ok(()) };
+    let mut cmd = std::process::Command::new(path);
+    cmd.args([c.name(), "net", kind, s.kind.name()]);
+    cmd.env("LXC_NAME", c.name())
+        .env("LXC_HOOK_TYPE", kind)
+        .env("LXC_HOOK_SECTION", "net")
+        .env("LXC_NET_TYPE", s.kind.name());
+    if let Some(p) = peer {
+        cmd.arg(p).env("LXC_NET_PEER", p);
+    }
+    if let Some(l) = &s.link {
+        cmd.env("LXC_NET_PARENT", l);
+    }
+    let fail = |reason: String| enclos_net::Error::Script {
+        index: s.index,
+        kind,
+        script: path.clone(),
+        reason,
+    };
+    match cmd.status() {
+        Ok(st) if st.success() => Ok(()),
+        Ok(st) => Err(fail(format!("it exited with {st}"))),
+        Err(e) => Err(fail(e.to_string())),
+    }
+}
+
+/// One interface of a running container, as `info` shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NetLink {
+    /// The host side's name for a veth, else the name in the container.
+    pub link: String,
+    /// Bytes the host side sent (what the container received).
+    pub tx_bytes: u64,
+    /// Bytes the host side received (what the container sent).
+    pub rx_bytes: u64,
+}
+
+/// The interfaces of the container of init `pid`, read in its namespace.
+pub(crate) fn links(c: &Container, pid: i32) -> Vec<NetLink> {
+    let peers = match c.config().ok().map(|cfg| specs(&cfg)) {
+        Some(Ok(specs)) => specs
+            .iter()
+            .zip(host_names(&recorded(c), &specs))
+            .filter_map(|(s, p)| Some((s.name.clone(), p?)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    enclos_net::stats(pid)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|l| NetLink {
+            link: peers
+                .iter()
+                .find(|(n, _)| *n == l.name)
+                .map(|(_, p)| p.clone())
+                .unwrap_or(l.name),
+            tx_bytes: l.rx_bytes,
+            rx_bytes: l.tx_bytes,
+        })
+        .collect()
+}
+
+/// The IPv4 then IPv6 addresses of the container of init `pid`, loopback
+/// and link-local excepted, read over netlink in its namespace.
+pub(crate) fn addresses(pid: i32) -> Vec<String> {
+    let stats = enclos_net::stats(pid).unwrap_or_default();
+    let v4 = stats
+        .iter()
+        .flat_map(|l| l.ipv4.iter().map(|a| a.to_string()));
+    let v6 = stats
+        .iter()
+        .flat_map(|l| l.ipv6.iter().map(|a| a.to_string()));
+    v4.chain(v6).collect()
+}

@@ -1,0 +1,281 @@
+//! The default network's settings, read from Debian's lxc-net file
+//! (`/etc/default/lxc-net`): shell assignments `KEY="value"`, of which the
+//! `LXC_*` keys lxc-net reads are used and every other line is ignored.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use super::error::{file, Error, Result};
+
+/// Where the settings are read from by default.
+pub const DEFAULT_PATH: &str = "/etc/default/lxc-net";
+
+/// The default network, as lxc-net describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `USE_LXC_BRIDGE`: false means `up` makes nothing.
+    pub use_bridge: bool,
+    /// `LXC_BRIDGE` (lxcbr0).
+    pub bridge: String,
+    /// `LXC_BRIDGE_MAC` (00:16:3e:00:00:00): a fixed address, so the
+    /// bridge's does not change as ports come and go.
+    pub bridge_mac: [u8; 6],
+    /// `LXC_ADDR` (10.0.3.1), the bridge's address, gateway and DNS server.
+    pub address: Ipv4Addr,
+    /// The prefix of `LXC_NETMASK` (255.255.255.0).
+    pub prefix: u8,
+    /// `LXC_NETWORK` (10.0.3.0/24), masqueraded to the outside.
+    pub network: (Ipv4Addr, u8),
+    /// `LXC_DHCP_RANGE` (10.0.3.2,10.0.3.254).
+    pub dhcp_range: (Ipv4Addr, Ipv4Addr),
+    /// `LXC_DHCP_MAX` (253), the number of leases.
+    pub dhcp_max: u32,
+    /// `LXC_DHCP_CONFILE`: a dnsmasq configuration file of the user's.
+    pub dhcp_confile: Option<PathBuf>,
+    /// `LXC_DOMAIN`: the DNS domain of the containers.
+    pub domain: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            use_bridge: true,
+            bridge: "lxcbr0".into(),
+            bridge_mac: [0x00, 0x16, 0x3e, 0, 0, 0],
+            address: Ipv4Addr::new(10, 0, 3, 1),
+            prefix: 24,
+            network: (Ipv4Addr::new(10, 0, 3, 0), 24),
+            dhcp_range: (Ipv4Addr::new(10, 0, 3, 2), Ipv4Addr::new(10, 0, 3, 254)),
+            dhcp_max: 253,
+            dhcp_confile: None,
+            domain: None,
+        }
+    }
+}
+
+impl Settings {
+    /// The settings of `path`, or the defaults when it does not exist.
+    pub fn read(path: &Path) -> Result<Settings> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Settings::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+            Err(e) => Err(file("read", path)(e)),
+        }
+    }
+
+    /// The settings in `text` (from `path`, named in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Settings> {
+        let mut s = Settings::default();
+        for (n, line) in text.lines().enumerate() {
+            let Some((key, value)) = assignment(line) else {
+                continue;
+            };
+            let bad = |expected: &str| Error::Setting {
+                path: path.to_path_buf(),
+                line: n + 1,
+                key: key.to_string(),
+                value: value.clone(),
+                expected: expected.to_string(),
+            };
+            s.set(key, &value, bad)?;
+        }
+        s.check(path)?;
+        Ok(s)
+    }
+
+    fn set(&mut self, key: &str, value: &str, bad: impl Fn(&str) -> Error) -> Result<()> {
+        let v = value;
+        match key {
+            "USE_LXC_BRIDGE" => self.use_bridge = v == "true",
+            "LXC_BRIDGE" if valid_ifname(v) => self.bridge = v.to_string(),
+            "LXC_BRIDGE" => return Err(bad("an interface name of 1 to 15 characters")),
+            "LXC_BRIDGE_MAC" => {
+                self.bridge_mac = parse_mac(v).ok_or_else(|| bad("a MAC address"))?;
+            }
+            "LXC_ADDR" => self.address = v.parse().map_err(|_| bad("an IPv4 address"))?,
+            "LXC_NETMASK" => {
+                self.prefix = netmask_prefix(v).ok_or_else(|| bad("an IPv4 netmask"))?;
+            }
+            "LXC_NETWORK" => {
+                self.network = parse_cidr(v).ok_or_else(|| bad("an IPv4 network A.B.C.D/N"))?;
+            }
+            "LXC_DHCP_RANGE" => {
+                let (a, b) = v.split_once(',').ok_or_else(|| bad("FIRST,LAST"))?;
+                let a = a.trim().parse().map_err(|_| bad("FIRST,LAST addresses"))?;
+                let b = b.trim().parse().map_err(|_| bad("FIRST,LAST addresses"))?;
+                self.dhcp_range = (a, b);
+            }
+            "LXC_DHCP_MAX" => {
+                self.dhcp_max = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad("a number of leases above 0"))?;
+            }
+            "LXC_DHCP_CONFILE" => self.dhcp_confile = non_empty(v).map(PathBuf::from),
+            "LXC_DOMAIN" => self.domain = non_empty(v).map(str::to_string),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn check(&self, path: &Path) -> Result<()> {
+        let inside = |a: Ipv4Addr| in_network(a, self.network);
+        let reason = if !inside(self.address) {
+            Some(format!(
+                "LXC_ADDR {} is outside LXC_NETWORK {}",
+                self.address,
+                self.network_cidr()
+            ))
+        } else if !inside(self.dhcp_range.0) || !inside(self.dhcp_range.1) {
+            Some(format!(
+                "LXC_DHCP_RANGE {},{} is not inside LXC_NETWORK {}",
+                self.dhcp_range.0,
+                self.dhcp_range.1,
+                self.network_cidr()
+            ))
+        } else if u32::from(self.dhcp_range.0) > u32::from(self.dhcp_range.1) {
+            Some("LXC_DHCP_RANGE ends before it starts".to_string())
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(Error::Settings {
+                path: path.to_path_buf(),
+                reason,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// `LXC_NETWORK` as A.B.C.D/N.
+    pub fn network_cidr(&self) -> String {
+        format!("{}/{}", self.network.0, self.network.1)
+    }
+}
+
+/// `KEY=value` of a shell line (`export`, quotes and comments aside).
+fn assignment(line: &str) -> Option<(&str, String)> {
+    let line = line.trim();
+    let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+    if line.starts_with('#') {
+        return None;
+    }
+    let (key, rest) = line.split_once('=')?;
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    let value = match rest.chars().next() {
+        Some(q @ ('"' | '\'')) => rest[1..].split(q).next().unwrap_or("").to_string(),
+        _ => rest.split(" #").next().unwrap_or("").trim().to_string(),
+    };
+    Some((key, value))
+}
+
+fn non_empty(v: &str) -> Option<&str> {
+    (!v.is_empty()).then_some(v)
+}
+
+fn valid_ifname(v: &str) -> bool {
+    !v.is_empty() && v.len() < 16 && !v.contains(['/', ' ', ':']) && v != "." && v != ".."
+}
+
+fn parse_mac(v: &str) -> Option<[u8; 6]> {
+    let parts: Vec<u8> = v
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16).ok().filter(|_| p.len() == 2))
+        .collect::<Option<_>>()?;
+    parts.try_into().ok()
+}
+
+fn netmask_prefix(v: &str) -> Option<u8> {
+    let m = u32::from(v.parse::<Ipv4Addr>().ok()?);
+    let prefix = m.leading_ones();
+    (m.checked_shl(prefix).unwrap_or(0) == 0).then_some(prefix as u8)
+}
+
+fn parse_cidr(v: &str) -> Option<(Ipv4Addr, u8)> {
+    let (a, p) = v.split_once('/')?;
+    let p: u8 = p.parse().ok().filter(|p| *p <= 32)?;
+    Some((a.parse().ok()?, p))
+}
+
+fn in_network(a: Ipv4Addr, (net, prefix): (Ipv4Addr, u8)) -> bool {
+    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+    u32::from(a) & mask == u32::from(net) & mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debians_file_is_read_with_its_quotes_and_comments() {
+        let text = "# This file is auto-generated by lxc.postinst\n\
+            USE_LXC_BRIDGE=\"true\"\n\
+            LXC_BRIDGE=\"lxcbr1\"\n\
+            export LXC_ADDR='192.168.50.1'\n\
+            LXC_NETMASK=\"255.255.255.0\"\n\
+            LXC_NETWORK=192.168.50.0/24 # the subnet\n\
+            LXC_DHCP_RANGE=\"192.168.50.10,192.168.50.20\"\n\
+            LXC_DHCP_MAX=\"11\"\n\
+            LXC_DHCP_CONFILE=\"\"\n\
+            LXC_DOMAIN=\"lxc\"\n\
+            SOMETHING_ELSE=\"ignored\"\n";
+        let s = Settings::parse(text, Path::new("lxc-net")).unwrap();
+        assert_eq!(s.bridge, "lxcbr1");
+        assert_eq!(s.address, Ipv4Addr::new(192, 168, 50, 1));
+        assert_eq!(s.prefix, 24);
+        assert_eq!(s.network_cidr(), "192.168.50.0/24");
+        assert_eq!(
+            s.dhcp_range,
+            (
+                Ipv4Addr::new(192, 168, 50, 10),
+                Ipv4Addr::new(192, 168, 50, 20)
+            )
+        );
+        assert_eq!(s.dhcp_max, 11);
+        assert_eq!(s.dhcp_confile, None);
+        assert_eq!(s.domain.as_deref(), Some("lxc"));
+        assert!(s.use_bridge);
+    }
+
+    #[test]
+    fn a_missing_file_gives_lxc_nets_defaults() {
+        let dir = std::env::temp_dir().join("enclos-net-no-such-dir/lxc-net");
+        let s = Settings::read(&dir).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.bridge, "lxcbr0");
+        assert_eq!(s.network_cidr(), "10.0.3.0/24");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key_file_and_line() {
+        let e = Settings::parse("\nLXC_NETMASK=\"255.0.255.0\"\n", Path::new("/x/lxc-net"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "Invalid LXC_NETMASK=\"255.0.255.0\" in /x/lxc-net line 2: an IPv4 netmask"
+        );
+        let e = Settings::parse("LXC_ADDR=10.0.4.1\n", Path::new("f"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("LXC_ADDR 10.0.4.1 is outside LXC_NETWORK 10.0.3.0/24"),
+            "{e}"
+        );
+        let e = Settings::parse("LXC_DHCP_RANGE=10.0.3.9,10.0.3.2\n", Path::new("f"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ends before it starts"), "{e}");
+    }
+
+    #[test]
+    fn netmasks_become_prefixes() {
+        assert_eq!(netmask_prefix("255.255.0.0"), Some(16));
+        assert_eq!(netmask_prefix("255.255.255.255"), Some(32));
+        assert_eq!(netmask_prefix("0.0.0.0"), Some(0));
+        assert_eq!(netmask_prefix("255.0.255.0"), None);
+    }
+}

@@ -1,0 +1,277 @@
+//! The host side: checks of the host interfaces a container names, and
+//! the links made for it (their container end created straight in its
+//! network namespace).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use rtnetlink::packet_route::link::{
+    InfoData, InfoKind, InfoVeth, IpVlanFlags, IpVlanMode, MacVlanMode,
+};
+use rtnetlink::{
+    Handle, LinkIpVlan, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVeth, LinkVlan,
+    RouteMessageBuilder,
+};
+
+use crate::error::{errno_of, netlink, Error, Result};
+use crate::links;
+use crate::spec::{fill_random, format_hwaddr, Kind, NetSpec, VethMode};
+use crate::Created;
+
+/// What the container side needs from the host: the address of a
+/// veth's bridge (for `gateway = auto`).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct HostInfo {
+    pub ipv4: Option<Ipv4Addr>,
+    pub ipv6: Option<Ipv6Addr>,
+}
+
+/// Checks every spec against the host before anything is made.
+pub(crate) async fn check(h: &Handle, specs: &[NetSpec]) -> Result<()> {
+    let all = links::all(h).await?;
+    let mut macs: Vec<(Vec<u8>, String)> = all
+        .iter()
+        .filter_map(|m| Some((links::mac_of(m)?, links::name_of(m))))
+        .filter(|(mac, _)| mac.len() == 6 && mac.iter().any(|b| *b != 0))
+        .collect();
+    for s in specs {
+        if let Some(mac) = s.hwaddr {
+            if let Some((_, user)) = macs.iter().find(|(m, _)| m[..] == mac[..]) {
+                return Err(Error::DuplicateHwaddr {
+                    index: s.index,
+                    hwaddr: format_hwaddr(&mac),
+                    user: user.clone(),
+                });
+            }
+            macs.push((mac.to_vec(), format!("lxc.net.{}", s.index)));
+        }
+        check_link(h, s).await?;
+    }
+    Ok(())
+}
+
+async fn check_link(h: &Handle, s: &NetSpec) -> Result<()> {
+    if matches!(s.kind, Kind::Empty | Kind::None) {
+        return Ok(());
+    }
+    if let Some(pair) = &s.veth_pair {
+        if links::by_name(h, pair).await?.is_some() {
+            return Err(Error::NameTaken {
+                index: s.index,
+                name: pair.clone(),
+            });
+        }
+    }
+    let Some(link) = &s.link else {
+        return match s.kind {
+            Kind::Veth => Ok(()),
+            kind => Err(Error::MissingLink {
+                index: s.index,
+                net_type: kind.name(),
+            }),
+        };
+    };
+    match (links::by_name(h, link).await?, s.kind) {
+        (None, Kind::Veth) => Err(Error::NoBridge {
+            index: s.index,
+            bridge: link.clone(),
+        }),
+        (None, _) => Err(Error::NoLink {
+            index: s.index,
+            link: link.clone(),
+        }),
+        (Some(m), Kind::Veth) if s.veth_mode == VethMode::Bridge && !links::is_bridge(&m) => {
+            Err(Error::NotABridge {
+                index: s.index,
+                link: link.clone(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Makes the links of `s` for the container of `pid`; pushes what must be
+/// undone on `created`.
+pub(crate) async fn create(
+    h: &Handle,
+    s: &NetSpec,
+    pid: u32,
+    created: &mut Vec<Created>,
+) -> Result<HostInfo> {
+    let parent = match &s.link {
+        Some(l) => links::by_name(h, l).await?.map(|m| m.header.index),
+        None => None,
+    };
+    let what = || format!("create lxc.net.{} ({})", s.index, s.kind.name());
+    match s.kind {
+        Kind::Empty | Kind::None => Ok(HostInfo::default()),
+        Kind::Veth => veth(h, s, pid, parent, created).await,
+        Kind::Macvlan => {
+            let mode = match s.macvlan_mode.as_str() {
+                "vepa" => MacVlanMode::Vepa,
+                "bridge" => MacVlanMode::Bridge,
+                "passthru" => MacVlanMode::Passthrough,
+                _ => MacVlanMode::Private,
+            };
+            let b = LinkMacVlan::new(&s.name, parent.unwrap_or(0), mode);
+            add(h, common(b, s).setns_by_pid(pid).build(), s).await
+        }
+        Kind::Ipvlan => {
+            let mode = match s.ipvlan_mode.as_str() {
+                "l2" => IpVlanMode::L2,
+                "l3s" => IpVlanMode::L3S,
+                _ => IpVlanMode::L3,
+            };
+            let flags = match s.ipvlan_isolation.as_str() {
+                "private" => IpVlanFlags::Private,
+                "vepa" => IpVlanFlags::Vepa,
+                _ => IpVlanFlags::empty(),
+            };
+            let b = LinkIpVlan::new(&s.name, parent.unwrap_or(0), mode).flag(flags);
+            let b = match s.mtu {
+                Some(m) => b.mtu(m),
+                None => b,
+            };
+            add(h, b.setns_by_pid(pid).build(), s).await
+        }
+        Kind::Vlan => {
+            let b = LinkVlan::new(&s.name, parent.unwrap_or(0), s.vlan_id.unwrap_or(1));
+            add(h, common(b, s).setns_by_pid(pid).build(), s).await
+        }
+        Kind::Phys => {
+            let index = parent.unwrap_or(0);
+            let msg = LinkUnspec::new_with_index(index)
+                .setns_by_pid(pid)
+                .name(s.name.clone())
+                .build();
+            h.link().set(msg).execute().await.map_err(netlink(what()))?;
+            created.push(Created::Phys {
+                name: s.name.clone(),
+                host_name: s.link.clone().unwrap_or_default(),
+            });
+            Ok(HostInfo::default())
+        }
+    }
+}
+
+async fn add(
+    h: &Handle,
+    msg: rtnetlink::packet_route::link::LinkMessage,
+    s: &NetSpec,
+) -> Result<HostInfo> {
+    match h.link().add(msg).execute().await {
+        Ok(()) => Ok(HostInfo::default()),
+        Err(e) if errno_of(&e) == Some(libc::EOPNOTSUPP) => Err(Error::NoDriver {
+            index: s.index,
+            kind: s.kind.name(),
+            hint: crate::driver::hint_here(s.kind.name(), s.index),
+        }),
+        Err(e) => Err(netlink(format!(
+            "create lxc.net.{} ({})",
+            s.index,
+            s.kind.name()
+        ))(e)),
+    }
+}
+
+/// The hardware address and mtu of `s` on a link being made.
+fn common<T>(b: LinkMessageBuilder<T>, s: &NetSpec) -> LinkMessageBuilder<T> {
+    let b = match s.hwaddr {
+        Some(mac) => b.address(mac.to_vec()),
+        None => b,
+    };
+    match s.mtu {
+        Some(m) => b.mtu(m),
+        None => b,
+    }
+}
+
+/// A generated host-side name: `veth` and 6 random characters.
+fn veth_name() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut r = [0u8; 6];
+    fill_random(&mut r);
+    let tail: String = r
+        .iter()
+        .map(|b| CHARS[*b as usize % CHARS.len()] as char)
+        .collect();
+    format!("veth{tail}")
+}
+
+async fn veth(
+    h: &Handle,
+    s: &NetSpec,
+    pid: u32,
+    bridge: Option<u32>,
+    created: &mut Vec<Created>,
+) -> Result<HostInfo> {
+    let host = s.veth_pair.clone().unwrap_or_else(veth_name);
+    let peer = common(LinkMessageBuilder::<LinkUnspec>::new(), s)
+        .name(s.name.clone())
+        .setns_by_pid(pid)
+        .build();
+    let mut b = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+        .name(host.clone())
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)));
+    if let Some(m) = s.mtu {
+        b = b.mtu(m);
+    }
+    if let (Some(br), VethMode::Bridge) = (bridge, s.veth_mode) {
+        b = b.controller(br);
+    }
+    let what = format!("create veth {host} of lxc.net.{}", s.index);
+    h.link()
+        .add(b.up().build())
+        .execute()
+        .await
+        .map_err(netlink(what))?;
+    created.push(Created::HostVeth { name: host.clone() });
+    let index = links::by_name(h, &host)
+        .await?
+        .map(|m| m.header.index)
+        .unwrap_or(0);
+    if s.veth_mode == VethMode::Router {
+        router_routes(h, s, index, &host).await?;
+    }
+    for (dest, prefix) in &s.veth_ipv4_routes {
+        route(h, IpAddr::V4(*dest), *prefix, index, &host).await?;
+    }
+    for (dest, prefix) in &s.veth_ipv6_routes {
+        route(h, IpAddr::V6(*dest), *prefix, index, &host).await?;
+    }
+    let mut info = HostInfo::default();
+    if let Some(br) = bridge {
+        let (v4, v6) = links::addresses(h, Some(br)).await?;
+        info.ipv4 = v4.first().map(|(_, a)| *a);
+        info.ipv6 = v6.first().map(|(_, a)| *a);
+    }
+    Ok(info)
+}
+
+/// Router mode: each address of the container reached through the host side.
+async fn router_routes(h: &Handle, s: &NetSpec, index: u32, host: &str) -> Result<()> {
+    for a in &s.ipv4 {
+        route(h, IpAddr::V4(a.address), 32, index, host).await?;
+    }
+    for (a, _) in &s.ipv6 {
+        route(h, IpAddr::V6(*a), 128, index, host).await?;
+    }
+    Ok(())
+}
+
+async fn route(h: &Handle, dest: IpAddr, prefix: u8, index: u32, dev: &str) -> Result<()> {
+    let msg = match dest {
+        IpAddr::V4(d) => RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(d, prefix)
+            .output_interface(index)
+            .build(),
+        IpAddr::V6(d) => RouteMessageBuilder::<Ipv6Addr>::new()
+            .destination_prefix(d, prefix)
+            .output_interface(index)
+            .build(),
+    };
+    h.route()
+        .add(msg)
+        .execute()
+        .await
+        .map_err(netlink(format!("add the route {dest}/{prefix} dev {dev}")))
+}

@@ -1,0 +1,210 @@
+//! Container networking through rtnetlink, as LXC's `lxc.net.N.*` keys
+//! describe it: veth pairs on a bridge (or in router mode), macvlan,
+//! ipvlan, vlan and phys interfaces moved into a container's network
+//! namespace, with hardware address, mtu, addresses, gateways and routes;
+//! and the statistics of a container's interfaces.
+//!
+//! rtnetlink is async: each call here runs its netlink work in a thread of
+//! its own on a current-thread tokio runtime that ends with the call, so
+//! the caller is single-threaded again when it returns and may fork or
+//! clone afterwards. Work inside a container's namespace enters it with
+//! `setns` in that thread only.
+//!
+//! ```no_run
+//! use enclos_net::{attach, detach, Kind, NetSpec};
+//! # fn main() -> enclos_net::Result<()> {
+//! let spec = NetSpec::parse(0, Kind::Veth, &[("link", "br0"), ("flags", "up"),
+//!     ("ipv4.address", "10.0.3.5/24")])?;
+//! let pid = 1234; // a process in the network namespace to fill
+//! let attached = attach(&[spec], pid)?;
+//! // ... the container runs ...
+//! detach(&attached);
+//! # Ok(()) }
+//! ```
+
+// The README's example is compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
+
+pub mod default_net;
+mod driver;
+mod error;
+mod host;
+mod inside;
+mod links;
+mod rt;
+mod spec;
+mod stats;
+
+pub use error::{Error, Result};
+pub use rt::netns_of;
+pub use spec::{format_hwaddr, hwaddr, Gateway, Ipv4Net, Kind, NetSpec, VethMode};
+pub use stats::{stats, LinkStats};
+
+/// Something made or moved on the host for a container, to undo at stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// The host side of a veth pair.
+    HostVeth { name: String },
+    /// A host interface moved into the container as `name`, given back as
+    /// `host_name`.
+    Phys { name: String, host_name: String },
+}
+
+impl Created {
+    /// One line for a run file.
+    pub fn to_line(&self) -> String {
+        match self {
+            Created::HostVeth { name } => format!("veth {name}"),
+            Created::Phys { name, host_name } => format!("phys {name} {host_name}"),
+        }
+    }
+
+    /// A line of [`Created::to_line`].
+    pub fn from_line(line: &str) -> Option<Created> {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            ["veth", name] => Some(Created::HostVeth {
+                name: name.to_string(),
+            }),
+            ["phys", name, host] => Some(Created::Phys {
+                name: name.to_string(),
+                host_name: host.to_string(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The networks of a running container: what was made, and a reference
+/// to its network namespace (which keeps it alive until [`detach`]).
+#[derive(Debug)]
+pub struct Attached {
+    pub created: Vec<Created>,
+    /// The container's network namespace.
+    pub netns: Option<std::fs::File>,
+}
+
+/// Sets up `specs` for the container whose init is `pid` (in its own
+/// network namespace, waiting): checks the host interfaces, makes the
+/// links (their container end straight in its namespace), then configures
+/// them there. On failure nothing made is left behind.
+pub fn attach(specs: &[NetSpec], pid: i32) -> Result<Attached> {
+    let netns = rt::netns_of(pid)?;
+    let made = rt::run(None, |h| async move {
+        let mut created = Vec::new();
+        let mut infos = Vec::new();
+        let result = async {
+            host::check(&h, specs).await?;
+            for s in specs {
+                infos.push(host::create(&h, s, pid as u32, &mut created).await?);
+            }
+            Ok(())
+        }
+        .await;
+        Ok((created, result.map(|()| infos)))
+    });
+    let (created, made) = match made {
+        Ok(v) => v,
+        Err(e) => (Vec::new(), Err(e)),
+    };
+    let mut attached = Attached {
+        created,
+        netns: Some(netns),
+    };
+    let result = made.and_then(|infos| {
+        rt::run(attached.netns.as_ref(), |h| async move {
+            inside::loopback_up(&h).await?;
+            for (s, info) in specs.iter().zip(&infos) {
+                inside::configure(&h, s, info).await?;
+            }
+            Ok(())
+        })
+    });
+    match result {
+        Ok(()) => Ok(attached),
+        Err(e) => {
+            detach(&attached);
+            attached.created.clear();
+            Err(e)
+        }
+    }
+}
+
+/// Undoes [`attach`]: phys interfaces go back to the host under their
+/// name (while the container's namespace is still held), host veths are
+/// removed. Errors are logged: this runs on the way out.
+pub fn detach(attached: &Attached) {
+    undo(&attached.created, attached.netns.as_ref());
+}
+
+/// Undoes `created` (from a run file when the monitor is gone: phys
+/// interfaces can only be given back while `netns` is held).
+pub fn undo(created: &[Created], netns: Option<&std::fs::File>) {
+    let phys: Vec<&Created> = created
+        .iter()
+        .filter(|c| matches!(c, Created::Phys { .. }))
+        .collect();
+    if let (Some(ns), false) = (netns, phys.is_empty()) {
+        let host = match std::fs::File::open("/proc/self/ns/net") {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!("cannot give phys interfaces back: {e}");
+                return;
+            }
+        };
+        let r = rt::run(Some(ns), |h| async move {
+            for c in phys {
+                if let Created::Phys { name, host_name } = c {
+                    give_back(&h, name, host_name, &host).await;
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            tracing::warn!("cannot give phys interfaces back: {e}");
+        }
+    }
+    let r = rt::run(None, |h| async move {
+        for c in created {
+            if let Created::HostVeth { name } = c {
+                if let Some(m) = links::by_name(&h, name).await? {
+                    if let Err(e) = h.link().del(m.header.index).execute().await {
+                        tracing::warn!("cannot remove {name}: {}", error::io_of(&e));
+                    }
+                }
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = r {
+        tracing::warn!("cannot remove the host veths: {e}");
+    }
+}
+
+async fn give_back(h: &rtnetlink::Handle, name: &str, host_name: &str, host: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    let Ok(Some(m)) = links::by_name(h, name).await else {
+        tracing::warn!("{name} is no longer in the container: cannot give it back as {host_name}");
+        return;
+    };
+    let msg = rtnetlink::LinkUnspec::new_with_index(m.header.index)
+        .down()
+        .setns_by_fd(host.as_raw_fd())
+        .name(host_name.to_string())
+        .build();
+    if let Err(e) = h.link().set(msg).execute().await {
+        tracing::warn!(
+            "cannot give {name} back as {host_name}: {}",
+            error::io_of(&e)
+        );
+    }
+}
+
+/// Whether interface `name` exists in the caller's network namespace.
+pub fn link_exists(name: &str) -> Result<bool> {
+    rt::run(None, |h| async move {
+        Ok(links::by_name(&h, name).await?.is_some())
+    })
+}
