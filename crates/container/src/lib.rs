@@ -98,11 +98,11 @@ pub use info::{
 pub use ls::{list, ls, ls_names, ls_table, LsFilter, Summary, DEFAULT_COLUMNS};
 pub use mapped_root::RootfsIdmap;
 pub use monitor::socket_name;
+pub use net::NetLink;
 pub use sealed_exe::{is_sealed, run_from_sealed_copy, SealError, SELF_EXE};
 pub use snapshots::{
     destroy_snapshot, restore, snapshot, snapshot_plan, snapshots, SnapshotPlan, ALL_SNAPSHOTS,
 };
-pub use net::NetLink;
 pub use start::{execute, start, StartOptions};
 pub use stop::{
     cgroup_get, cgroup_set, device_add, freeze, kill_and_clean, stop, unfreeze, wait, StopOptions,
