@@ -57,14 +57,6 @@ pub const ON_REQUEST: &[&str] = &["usernsexec", "unpriv"];
 /// The tests enclos is known to fail, with the issue that will fix each.
 pub const EXPECTED_FAILURES: &[(&str, &str)] = &[
     (
-        "createconfig",
-        "issue 11 (networking): the busybox template's config with a veth",
-    ),
-    (
-        "cloneconfig",
-        "issue 11 (networking): a veth in its configs, then issue 10 (storage): lxc-copy",
-    ),
-    (
         "no-new-privs",
         "the busybox template: its busybox is not setuid, so ping as uid 1000 fails even without lxc.no_new_privs (which itself works: the first ping is refused)",
     ),

@@ -238,7 +238,7 @@ fn copy_name(c: &Container, opts: &CopyOptions) -> Result<String> {
 }
 
 /// `lxc.net.N.hwaddr` or the legacy `lxc.network.hwaddr`.
-fn is_hwaddr_key(key: &str) -> bool {
+pub(crate) fn is_hwaddr_key(key: &str) -> bool {
     if key == "lxc.network.hwaddr" {
         return true;
     }
@@ -260,6 +260,29 @@ fn random_bytes<const N: usize>() -> Result<[u8; N]> {
 fn random_mac() -> Result<String> {
     let [a, b, c] = random_bytes::<3>()?;
     Ok(format!("00:16:3e:{:02x}:{:02x}:{:02x}", a & 0x7f, b, c))
+}
+
+/// `hwaddr` with each `x` (or `X`) a random hex digit, as LXC completes
+/// `00:16:3e:xx:xx:xx`; the first octet stays unicast.
+pub(crate) fn complete_hwaddr(hwaddr: &str) -> Result<String> {
+    if !hwaddr.contains(['x', 'X']) {
+        return Ok(hwaddr.to_string());
+    }
+    const HEX: &[u8] = b"0123456789abcdef";
+    let random = random_bytes::<32>()?;
+    Ok(hwaddr
+        .chars()
+        .enumerate()
+        .map(|(i, ch)| match ch {
+            'x' | 'X' => {
+                let r = random[i % random.len()];
+                // The second digit of the first octet: bit 0 clear.
+                let mask = if i == 1 { 0x0e } else { 0x0f };
+                HEX[(r & mask) as usize] as char
+            }
+            other => other,
+        })
+        .collect())
 }
 
 /// Six random letters and digits, as LXC names an unnamed ephemeral copy.
@@ -438,6 +461,23 @@ mod tests {
         for bad in ["bind=/a", "nfs=/a:/b", "bind=rel:/b", "overlay=/a:/b:ro"] {
             let err = parse_mounts(&[bad.to_string()]).unwrap_err().to_string();
             assert!(err.contains("bind=/SRC:/DEST"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn hwaddr_with_x_is_completed_and_unicast() {
+        let done = complete_hwaddr("00:16:3e:xx:xx:xx").unwrap();
+        assert_eq!(done.len(), 17);
+        assert!(done.starts_with("00:16:3e:"));
+        assert!(!done.contains('x'));
+        assert_eq!(
+            complete_hwaddr("aa:bb:cc:dd:ee:ff").unwrap(),
+            "aa:bb:cc:dd:ee:ff"
+        );
+        for _ in 0..20 {
+            let first = complete_hwaddr("xx:00:00:00:00:00").unwrap();
+            let octet = u8::from_str_radix(&first[..2], 16).unwrap();
+            assert_eq!(octet & 1, 0, "{first} is unicast");
         }
     }
 

@@ -283,8 +283,14 @@ pub fn create(
     if let Some(base) = &base {
         // The base is copied expanded: the container's config stands on
         // its own, whatever becomes of the files the base included.
+        // A MAC address with `x` in it gets random digits there, as LXC
+        // gives each container its own.
         for e in base.live_entries().filter(|e| e.key != "lxc.include") {
-            config.append(&e.key, &e.value)?;
+            if crate::copy::is_hwaddr_key(&e.key) {
+                config.append(&e.key, &crate::copy::complete_hwaddr(&e.value)?)?;
+            } else {
+                config.append(&e.key, &e.value)?;
+            }
         }
     }
     let filled = FillMount::new(&rootfs, c.dir())?;

@@ -131,7 +131,11 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
         Init::Run(cmd) => {
             // Our init never execs: it closes what it holds of the
             // monitor's (visible in the container as /proc/1/fd) and
-            // ends without returning into frames that own them.
+            // ends without returning into frames that own them. It logs
+            // no more: the log file is among them.
+            std::mem::forget(tracing::subscriber::set_default(
+                tracing::subscriber::NoSubscriber::default(),
+            ));
             if let Err(msg) = crate::fds::close_from_3() {
                 eprintln!("enclos: {msg}");
                 enclos_namespaces::exit_child(1);

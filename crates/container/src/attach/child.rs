@@ -81,6 +81,12 @@ pub(super) fn run(plan: Plan, err: OwnedFd, pty_sock: Option<OwnedFd>) -> ! {
     // or exits, never dropping what owned the rest).
     let mut keep = vec![err_fd];
     keep.extend(pty_sock.as_ref().map(|s| s.as_raw_fd()));
+    // The log file (`-o FILE`) is among what goes: this process logs no
+    // more (its errors travel by the pipe), else each event would fail
+    // on stderr, which is the command's.
+    std::mem::forget(tracing::subscriber::set_default(
+        tracing::subscriber::NoSubscriber::default(),
+    ));
     if let Err(msg) = crate::fds::close_from_3_except(&keep) {
         fail(msg)
     }
