@@ -257,7 +257,7 @@ fn remove_monitor_group(c: &Container, monitor: &Cgroup) {
 /// What a killed monitor left: its own group (when no process is left in
 /// it) and the container's group when it is empty, as a monitor removes
 /// them on its way out. Nothing happens while a monitor holds the
-/// container. `ls`, `stop` and `destroy` call it.
+/// container. `start`, `ls`, `stop` and `destroy` call it.
 pub(crate) fn clean_after_dead_monitor(c: &Container) {
     let Ok(path) = std::fs::read_to_string(c.run_file(MONITOR_RUN_FILE)) else {
         return;
