@@ -363,7 +363,11 @@ pub fn autostart_ignore_auto_acts_on_every_container() {
     assert_eq!(list(&["-A"]), [format!("{manual} 0"), format!("{auto} 0")]);
     assert_eq!(
         list(&["--ignore-auto", "-a"]),
-        [format!("{web} 0"), format!("{manual} 0"), format!("{auto} 0")]
+        [
+            format!("{web} 0"),
+            format!("{manual} 0"),
+            format!("{auto} 0")
+        ]
     );
     lab.enclos("autostart", &["-A"]).success();
     for n in [&manual, &auto] {
