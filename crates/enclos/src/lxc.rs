@@ -746,14 +746,8 @@ impl AutostartArgs {
         };
         // The host's cgroup layout, read once for the whole command.
         let layout = container::SharedLayout::default();
-        let plan = container::autostart_plan(
-            &lxcpath,
-            &groups,
-            self.all,
-            self.ignore_auto,
-            action,
-            &layout,
-        )?;
+        let (all, ignore) = (self.all, self.ignore_auto);
+        let plan = container::autostart_plan(&lxcpath, &groups, all, ignore, action, &layout)?;
         if self.list {
             for e in &plan {
                 println!("{} {}", e.name, e.delay);
