@@ -337,3 +337,45 @@ pub fn autostart_lists_and_acts_in_order() {
         "-L with {tie2} running"
     );
 }
+
+/// `autostart -A` (lxc-autostart's --ignore-auto) selects containers
+/// without `lxc.start.auto` too; with -a, every container whatever its
+/// group.
+#[test]
+pub fn autostart_ignore_auto_acts_on_every_container() {
+    if !require_root("autostart_ignore_auto_acts_on_every_container") {
+        return;
+    }
+    let lab = Lab::new();
+    let auto = lab.name("auto");
+    lab.create_with(&auto, "lxc.start.auto = 1\nlxc.start.order = 2\n");
+    let manual = lab.name("manual");
+    lab.create_with(&manual, "lxc.start.order = 1\n");
+    let web = lab.name("web");
+    lab.create_with(&web, "lxc.group = web\n");
+    let list = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["-L"];
+        a.extend_from_slice(args);
+        let out = lab.enclos("autostart", &a).success();
+        out.stdout.lines().map(str::to_string).collect()
+    };
+    assert_eq!(list(&[]), [format!("{auto} 0")]);
+    assert_eq!(list(&["-A"]), [format!("{manual} 0"), format!("{auto} 0")]);
+    assert_eq!(
+        list(&["--ignore-auto", "-a"]),
+        [
+            format!("{web} 0"),
+            format!("{manual} 0"),
+            format!("{auto} 0")
+        ]
+    );
+    lab.enclos("autostart", &["-A"]).success();
+    for n in [&manual, &auto] {
+        assert_eq!(lab.state(n), "RUNNING", "{n}");
+    }
+    assert_eq!(lab.state(&web), "STOPPED");
+    lab.enclos("autostart", &["-A", "-a", "-k"]).success();
+    for n in [&manual, &auto, &web] {
+        lab.assert_stopped_and_clean(n, None);
+    }
+}

@@ -55,7 +55,44 @@ pub const CASES: &[Case] = &[
 
 /// Top-level cgroups a test made (by name, on every hierarchy): removed
 /// with whatever is under them when the test ends.
-struct TopGroups(Vec<String>);
+pub(crate) struct TopGroups(Vec<String>);
+
+impl TopGroups {
+    /// The group `top` made on every hierarchy (a v1 cpuset one given its
+    /// parent's cpus and mems, so that processes may join it).
+    pub(crate) fn make(top: &str) -> TopGroups {
+        let guard = TopGroups(vec![top.to_string()]);
+        for m in cgroup_mounts() {
+            std::fs::create_dir_all(m.path.join(top)).unwrap();
+            if m.options.iter().any(|o| o == "cpuset") {
+                for f in ["cpuset.cpus", "cpuset.mems"] {
+                    let v = std::fs::read_to_string(m.path.join(f)).unwrap();
+                    std::fs::write(m.path.join(top).join(f), v.trim()).unwrap();
+                }
+            }
+        }
+        guard
+    }
+
+    /// Runs `cmd` in the group (this test's only one) on every hierarchy,
+    /// as a service manager or a login would place it.
+    pub(crate) fn place(&self, cmd: &mut std::process::Command) {
+        let procs: Vec<PathBuf> = cgroup_mounts()
+            .into_iter()
+            .map(|m| m.path.join(&self.0[0]).join("cgroup.procs"))
+            .collect();
+        // SAFETY: between fork and exec, only writes of "0" (this
+        // process) to cgroup files.
+        unsafe {
+            cmd.pre_exec(move || {
+                for p in &procs {
+                    std::fs::write(p, "0")?;
+                }
+                Ok(())
+            });
+        }
+    }
+}
 
 impl Drop for TopGroups {
     fn drop(&mut self) {
@@ -269,16 +306,7 @@ pub fn cgroup_relative_puts_the_cgroup_under_the_starter_s() {
     }
     let lab = Lab::new();
     let top = format!("enclos-kt-rel-{}", std::process::id());
-    let _guard = TopGroups(vec![top.clone()]);
-    for m in cgroup_mounts() {
-        std::fs::create_dir_all(m.path.join(&top)).unwrap();
-        if m.options.iter().any(|o| o == "cpuset") {
-            for f in ["cpuset.cpus", "cpuset.mems"] {
-                let v = std::fs::read_to_string(m.path.join(f)).unwrap();
-                std::fs::write(m.path.join(&top).join(f), v.trim()).unwrap();
-            }
-        }
-    }
+    let guard = TopGroups::make(&top);
     let n = with_keys(&lab, "cgrel", "lxc.cgroup.relative = 1");
     // execute (its monitor in the foreground) runs in TOP on every
     // hierarchy, as a service manager would place it; the monitor then
@@ -287,20 +315,7 @@ pub fn cgroup_relative_puts_the_cgroup_under_the_starter_s() {
     exec.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let procs: Vec<PathBuf> = cgroup_mounts()
-        .into_iter()
-        .map(|m| m.path.join(&top).join("cgroup.procs"))
-        .collect();
-    // SAFETY: between fork and exec, only writes of "0" (this process) to
-    // cgroup files.
-    unsafe {
-        exec.pre_exec(move || {
-            for p in &procs {
-                std::fs::write(p, "0")?;
-            }
-            Ok(())
-        });
-    }
+    guard.place(&mut exec);
     let mut child = exec.spawn().expect("spawn execute");
     let payload = format!("{top}/enclos.payload.{n}");
     let mem = MemoryLimit::of_host();
@@ -321,7 +336,7 @@ pub fn cgroup_relative_puts_the_cgroup_under_the_starter_s() {
     assert_eq!(left, Vec::<PathBuf>::new(), "the monitor's group removed");
 }
 
-fn read_pids_of(dir: &std::path::Path) -> Vec<i32> {
+pub(crate) fn read_pids_of(dir: &std::path::Path) -> Vec<i32> {
     std::fs::read_to_string(dir.join("cgroup.procs"))
         .unwrap_or_default()
         .lines()

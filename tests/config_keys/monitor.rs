@@ -1,13 +1,16 @@
 //! The monitor's keys: the signal init gets when the monitor dies, and
 //! the monitor's own mount namespace.
 
+use std::process::Stdio;
+
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use enclos_tests::lab::*;
 use enclos_tests::require_root;
 
-use crate::{running_with, Case};
+use crate::cgroups::{read_pids_of, TopGroups};
+use crate::{running_with, with_keys, Case};
 
 pub const CASES: &[Case] = &[
     Case {
@@ -93,4 +96,65 @@ pub fn monitor_unshare_gives_the_monitor_its_own_mount_namespace() {
     let plain = running_with(&lab, "munsh0", "");
     let monitor = monitor_pid(&lab, &plain).to_string();
     assert_eq!(ns(&monitor), ns("self"));
+}
+
+/// A daemonized monitor leaves the cgroup of whatever started it (a login
+/// session, a unit that a service manager kills first at shutdown) for a
+/// group of its own, `enclos.monitor.NAME`, on every hierarchy; the group
+/// goes when the container stops, and after a killed monitor at the next
+/// `enclos ls`.
+#[test]
+pub fn daemonized_monitor_runs_in_a_cgroup_of_its_own() {
+    if !require_root("daemonized_monitor_runs_in_a_cgroup_of_its_own") {
+        return;
+    }
+    let lab = Lab::new();
+    let n = with_keys(&lab, "moncg", "");
+    let top = format!("enclos-kt-starter-{}", std::process::id());
+    let starter = TopGroups::make(&top);
+    let mut start = lab.cmd("start", &["-n", &n]);
+    start
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    starter.place(&mut start);
+    let out = start.output().expect("run enclos start");
+    assert!(
+        out.status.success(),
+        "start from {top}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let monitor = monitor_pid(&lab, &n);
+    let own = format!("/{MONITOR_CGROUP_PREFIX}{n}");
+    let groups = std::fs::read_to_string(format!("/proc/{monitor}/cgroup")).unwrap();
+    for line in groups.lines() {
+        assert_eq!(
+            line.splitn(3, ':').nth(2),
+            Some(own.as_str()),
+            "/proc/{monitor}/cgroup of the monitor: {groups}"
+        );
+    }
+    for m in cgroup_mounts() {
+        let dir = m.path.join(&top);
+        assert_eq!(
+            read_pids_of(&dir),
+            Vec::<i32>::new(),
+            "the starter's group {} keeps an enclos process",
+            dir.display()
+        );
+    }
+    lab.enclos("stop", &["-n", &n, "-k"]).success();
+    lab.assert_stopped_and_clean(&n, None);
+
+    // A killed monitor leaves its group; the next ls removes it.
+    lab.start(&n);
+    assert_eq!(monitor_cgroup_dirs(&n).len(), cgroup_mounts().len());
+    let init = kill_monitor(&lab, &n);
+    assert!(
+        poll(SETTLE, || (!alive(init)).then_some(())).is_some(),
+        "init {init} outlived its monitor"
+    );
+    assert_ne!(monitor_cgroup_dirs(&n), Vec::<std::path::PathBuf>::new());
+    lab.enclos("ls", &[]).success();
+    lab.assert_stopped_and_clean(&n, Some(init));
 }

@@ -224,6 +224,19 @@ pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The prefix of a daemonized monitor's own cgroup.
+pub const MONITOR_CGROUP_PREFIX: &str = "enclos.monitor.";
+
+/// The monitor cgroups of container `name` (at the root of each
+/// hierarchy) that exist.
+pub fn monitor_cgroup_dirs(name: &str) -> Vec<PathBuf> {
+    cgroup_mounts()
+        .into_iter()
+        .map(|m| m.path.join(format!("{MONITOR_CGROUP_PREFIX}{name}")))
+        .filter(|d| d.is_dir())
+        .collect()
+}
+
 /// The processes in container `name`'s cgroups, on any hierarchy.
 pub fn cgroup_procs(name: &str) -> BTreeSet<i32> {
     let mut procs = BTreeSet::new();
@@ -476,6 +489,11 @@ impl Lab {
             Vec::<PathBuf>::new(),
             "cgroups of {name}"
         );
+        assert_eq!(
+            monitor_cgroup_dirs(name),
+            Vec::<PathBuf>::new(),
+            "monitor cgroups of {name}"
+        );
         if let Some(pid) = init {
             assert!(
                 poll(SETTLE, || (!alive(pid)).then_some(())).is_some(),
@@ -520,7 +538,7 @@ impl Drop for Lab {
             }
         }
         for n in &names {
-            for dir in cgroup_dirs(n) {
+            for dir in cgroup_dirs(n).into_iter().chain(monitor_cgroup_dirs(n)) {
                 left.push(format!("cgroup {}", dir.display()));
                 kill_and_remove(&dir);
             }

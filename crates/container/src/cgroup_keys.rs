@@ -3,6 +3,12 @@
 //! (`.pivot`) and `lxc.cgroup.relative`, as in LXC. The container's path
 //! is recorded in its runtime directory at start, so that stop, info,
 //! attach and the others find it where it is.
+//!
+//! A daemonized monitor gets a cgroup of its own, `enclos.monitor.NAME`
+//! next to the container's `enclos.payload.NAME` (LXC's `lxc.monitor.NAME`
+//! and `lxc.payload.NAME`): it leaves the cgroup of whatever started it
+//! (a login session, a unit), which a service manager may kill at
+//! shutdown before the container can be stopped cleanly.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +22,12 @@ use crate::container::{Container, CGROUP_PREFIX};
 use crate::error::{Error, Result};
 
 pub(crate) use crate::container::{INIT_RUN_FILE, RUN_FILE};
+
+/// The prefix of a monitor's own cgroup: `enclos.monitor.NAME`.
+pub(crate) const MONITOR_PREFIX: &str = "enclos.monitor.";
+
+/// The runtime file that holds the monitor's cgroup path while it exists.
+pub(crate) const MONITOR_RUN_FILE: &str = "cgroup.monitor";
 
 fn at(o: &Origin) -> String {
     format!("{}:{}", o.file.display(), o.line)
@@ -35,8 +47,16 @@ pub(crate) struct Placement {
 
 /// The placement the configuration asks for, decided in the process that
 /// starts the container (for `lxc.cgroup.relative`, its cgroup is the
-/// base).
-pub(crate) fn placement(cfg: &Config, c: &Container, layout: &Layout) -> Result<Placement> {
+/// base). With `own_monitor` (a daemonized monitor) the monitor gets a
+/// group of its own even when no key asks for one; a monitor in the
+/// foreground stays where its caller put it (a service manager tracks it
+/// there), unless a key says otherwise.
+pub(crate) fn placement(
+    cfg: &Config,
+    c: &Container,
+    layout: &Layout,
+    own_monitor: bool,
+) -> Result<Placement> {
     let fail = |reason: String| Error::StartFailed {
         name: c.name().to_string(),
         reason,
@@ -72,7 +92,9 @@ pub(crate) fn placement(cfg: &Config, c: &Container, layout: &Layout) -> Result<
     // controllers below a group only when it has none).
     let monitor = match monitor {
         Some((m, _)) => Some(join(&base, &m)),
-        None if cfg.cgroup_relative() => Some(join(&base, &format!("enclos.monitor.{}", c.name()))),
+        None if own_monitor || cfg.cgroup_relative() => {
+            Some(join(&base, &format!("{MONITOR_PREFIX}{}", c.name())))
+        }
         None => None,
     };
     if let Some(m) = &monitor {
@@ -158,13 +180,32 @@ pub(crate) fn init_group(cfg: &Config, outer: &Cgroup, c: &Container) -> Result<
     Ok(Some(cg))
 }
 
-/// The monitor's cgroup (`lxc.cgroup.dir.monitor`, or its own under
-/// `lxc.cgroup.relative`): created, and the monitor moved into it.
-pub(crate) fn enter_monitor_group(p: &Placement, layout: Arc<Layout>) -> Result<Option<Cgroup>> {
+/// The monitor's cgroup (`lxc.cgroup.dir.monitor`, or its own): a
+/// leftover empty one of a killed monitor removed, created, recorded in
+/// the runtime directory, and the monitor moved into it.
+pub(crate) fn enter_monitor_group(
+    c: &Container,
+    p: &Placement,
+    layout: Arc<Layout>,
+) -> Result<Option<Cgroup>> {
     let Some(dir) = &p.monitor else {
         return Ok(None);
     };
+    if layout.hierarchies.is_empty() {
+        // A user's container without a delegated cgroup: nowhere to go.
+        return Ok(None);
+    }
     let cg = bare_group(layout, dir)?;
+    if cg.members().iter().any(|m| m.dir.is_dir()) {
+        // Refused while a process is in it: the create below then
+        // reuses it, and the attach still moves this monitor there.
+        let _ = cg.delete(DeleteOptions {
+            recursive: true,
+            populated: Populated::Refuse,
+            ignore_missing: true,
+        });
+    }
+    c.write_run_file(MONITOR_RUN_FILE, dir)?;
     cg.create(&Permissions::default())?;
     cg.attach(0)?;
     Ok(Some(cg))
@@ -188,7 +229,7 @@ fn bare_group(layout: Arc<Layout>, path: &str) -> Result<Cgroup> {
 /// Leaves the monitor's cgroup for the pivot (else the root, where a
 /// process may always go) and removes it, as LXC's monitor does on its
 /// way out.
-pub(crate) fn leave_monitor_group(p: &Placement, monitor: Cgroup) {
+pub(crate) fn leave_monitor_group(c: &Container, p: &Placement, monitor: Cgroup) {
     let layout = monitor.layout().clone();
     let pivot = bare_group(layout.clone(), &p.pivot)
         .ok()
@@ -196,11 +237,49 @@ pub(crate) fn leave_monitor_group(p: &Placement, monitor: Cgroup) {
     let moved =
         pivot.is_some() || Cgroup::new(layout, &["*"], "").is_ok_and(|root| root.attach(0).is_ok());
     if moved {
-        let _ = monitor.delete(DeleteOptions {
+        remove_monitor_group(c, &monitor);
+    }
+}
+
+/// Removes a monitor's group when no process is left in it, and then its
+/// record.
+fn remove_monitor_group(c: &Container, monitor: &Cgroup) {
+    let _ = monitor.delete(DeleteOptions {
+        recursive: true,
+        populated: Populated::Refuse,
+        ignore_missing: true,
+    });
+    if monitor.members().iter().all(|m| !m.dir.is_dir()) {
+        let _ = std::fs::remove_file(c.run_file(MONITOR_RUN_FILE));
+    }
+}
+
+/// What a killed monitor left: its own group (when no process is left in
+/// it) and the container's group when it is empty, as a monitor removes
+/// them on its way out. Nothing happens while a monitor holds the
+/// container. `start`, `ls`, `stop` and `destroy` call it.
+pub(crate) fn clean_after_dead_monitor(c: &Container) {
+    let Ok(path) = std::fs::read_to_string(c.run_file(MONITOR_RUN_FILE)) else {
+        return;
+    };
+    if c.monitor_alive() {
+        return;
+    }
+    let Ok(layout) = c.layout() else {
+        return;
+    };
+    if let Ok(cg) = c.cgroup(layout.clone()) {
+        let _ = cg.delete(DeleteOptions {
             recursive: true,
             populated: Populated::Refuse,
             ignore_missing: true,
         });
+    }
+    match bare_group(layout, path.trim()) {
+        Ok(monitor) if !path.trim().is_empty() => remove_monitor_group(c, &monitor),
+        _ => {
+            let _ = std::fs::remove_file(c.run_file(MONITOR_RUN_FILE));
+        }
     }
 }
 

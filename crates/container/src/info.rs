@@ -130,14 +130,16 @@ pub struct AutostartEntry {
 /// orders them: group by group in the order asked (`groups`; an empty
 /// string is the containers without a group), `onboot` first when no group
 /// is asked, then by `lxc.start.order` (lower first) and name. With `all`,
-/// every auto-started container, `onboot` ones first. As lxc-autostart,
-/// only the containers `action` applies to are selected: stopped ones to
-/// start, active ones to stop, kill or reboot. Stopping goes in the
-/// reverse order.
+/// every auto-started container, `onboot` ones first. With `ignore_auto`
+/// (lxc-autostart's `-A`), `lxc.start.auto` is not looked at: every
+/// container the groups select is. As lxc-autostart, only the containers
+/// `action` applies to are selected: stopped ones to start, active ones
+/// to stop, kill or reboot. Stopping goes in the reverse order.
 pub fn autostart_plan(
     lxcpath: &Path,
     groups: &[String],
     all: bool,
+    ignore_auto: bool,
     action: AutostartAction,
     layout: &SharedLayout,
 ) -> Result<Vec<AutostartEntry>> {
@@ -145,7 +147,7 @@ pub fn autostart_plan(
     for name in list_names(lxcpath)? {
         let c = Container::new(lxcpath, &name)?.with_layout(layout);
         let Ok(cfg) = c.config() else { continue };
-        if !cfg.start_auto() {
+        if !ignore_auto && !cfg.start_auto() {
             continue;
         }
         let active = c.state().is_ok_and(|s| s.is_active());
@@ -317,13 +319,63 @@ mod tests {
         let me = std::process::id();
         h.cgroup(&running, &[me]);
         let _monitor = h.running(&running, "RUNNING", me);
-        let plan =
-            autostart_plan(&h.lxcpath, &[], false, AutostartAction::Start, &h.layout).unwrap();
+        let plan = autostart_plan(
+            &h.lxcpath,
+            &[],
+            false,
+            false,
+            AutostartAction::Start,
+            &h.layout,
+        )
+        .unwrap();
         let got: Vec<(&str, u32)> = plan.iter().map(|e| (e.name.as_str(), e.delay)).collect();
         assert_eq!(got, [("early", 0), ("late", 2)]);
-        let plan =
-            autostart_plan(&h.lxcpath, &[], false, AutostartAction::Stop, &h.layout).unwrap();
+        let plan = autostart_plan(
+            &h.lxcpath,
+            &[],
+            false,
+            false,
+            AutostartAction::Stop,
+            &h.layout,
+        )
+        .unwrap();
         let got: Vec<&str> = plan.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(got, ["up"]);
+    }
+
+    #[test]
+    fn autostart_plan_ignore_auto_selects_containers_without_start_auto() {
+        let h = FakeHost::new();
+        h.container(
+            "auto",
+            "lxc.start.auto = 1
+lxc.start.order = 2
+",
+        );
+        h.container(
+            "manual",
+            "lxc.start.order = 1
+",
+        );
+        h.container(
+            "grouped",
+            "lxc.group = web
+",
+        );
+        let names = |all, ignore| {
+            let plan = autostart_plan(
+                &h.lxcpath,
+                &[],
+                all,
+                ignore,
+                AutostartAction::Start,
+                &h.layout,
+            )
+            .unwrap();
+            plan.into_iter().map(|e| e.name).collect::<Vec<_>>()
+        };
+        assert_eq!(names(false, false), ["auto"]);
+        assert_eq!(names(false, true), ["manual", "auto"]);
+        assert_eq!(names(true, true), ["grouped", "manual", "auto"]);
     }
 }

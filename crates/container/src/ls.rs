@@ -128,6 +128,7 @@ pub fn list(lxcpath: &Path, layout: &SharedLayout) -> Result<Vec<Summary>> {
         if crate::create::remove_dead_ephemeral(&c) {
             continue;
         }
+        crate::cgroup_keys::clean_after_dead_monitor(&c);
         let state = c.state().unwrap_or(State::Stopped);
         let cfg = c.config().ok();
         let pid = if state.is_active() {

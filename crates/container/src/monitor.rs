@@ -35,7 +35,8 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
     let _log = crate::logging::container_log(&plan.config, c.name())?;
     crate::monitor_keys::apply(&plan.config, c.name())?;
     let mounted = plan.mount_rootfs()?;
-    let monitor_cg = crate::cgroup_keys::enter_monitor_group(&plan.cgroups, plan.layout.clone())?;
+    let monitor_cg =
+        crate::cgroup_keys::enter_monitor_group(&c, &plan.cgroups, plan.layout.clone())?;
     let code = loop {
         c.write_run_file("monitor.pid", &std::process::id().to_string())?;
         c.write_run_file("state", State::Starting.as_str())?;
@@ -46,7 +47,7 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
                 tracing::error!(container = c.name(), "failed to start: {e}");
                 c.clear_runtime();
                 if let Some(cg) = monitor_cg {
-                    crate::cgroup_keys::leave_monitor_group(&plan.cgroups, cg);
+                    crate::cgroup_keys::leave_monitor_group(&c, &plan.cgroups, cg);
                 }
                 return Err(e);
             }
@@ -64,7 +65,7 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
     let _ = std::fs::remove_file(c.run_file("stopping"));
     c.clear_runtime();
     if let Some(cg) = monitor_cg {
-        crate::cgroup_keys::leave_monitor_group(&plan.cgroups, cg);
+        crate::cgroup_keys::leave_monitor_group(&c, &plan.cgroups, cg);
     }
     if let Some(m) = mounted {
         if let Err(e) = m.unmount() {

@@ -129,6 +129,8 @@ fn lock_stopped(c: &Container, hint: &'static str) -> Result<crate::container::O
             hint,
         });
     }
+    // A killed monitor's groups go before a new monitor makes its own.
+    crate::cgroup_keys::clean_after_dead_monitor(c);
     Ok(lock)
 }
 

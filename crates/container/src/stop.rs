@@ -341,6 +341,7 @@ pub fn kill_and_clean(c: &Container) -> Result<()> {
         let _ = m.wait_exit(Some(Duration::from_secs(5)));
     }
     if !c.monitor_alive() {
+        crate::cgroup_keys::clean_after_dead_monitor(c);
         crate::net::detach(c);
         c.clear_runtime();
         let _ = fs::remove_file(c.run_file("stopping"));

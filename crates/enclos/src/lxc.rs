@@ -697,6 +697,10 @@ pub struct AutostartArgs {
     /// Every auto-started container, whatever its groups.
     #[arg(short = 'a', long = "all")]
     all: bool,
+    /// Ignore lxc.start.auto: act on every container the groups select
+    /// (with -a, on every container).
+    #[arg(short = 'A', long = "ignore-auto")]
+    ignore_auto: bool,
     /// Groups to process, comma-separated, in order; an empty name is the
     /// containers without a group. Repeatable.
     #[arg(short = 'g', long = "groups", value_name = "GROUPS")]
@@ -742,7 +746,8 @@ impl AutostartArgs {
         };
         // The host's cgroup layout, read once for the whole command.
         let layout = container::SharedLayout::default();
-        let plan = container::autostart_plan(&lxcpath, &groups, self.all, action, &layout)?;
+        let (all, ignore) = (self.all, self.ignore_auto);
+        let plan = container::autostart_plan(&lxcpath, &groups, all, ignore, action, &layout)?;
         if self.list {
             for e in &plan {
                 println!("{} {}", e.name, e.delay);

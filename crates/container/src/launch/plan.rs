@@ -77,7 +77,7 @@ impl Plan {
         let mount = config.rootfs_mount().map(PathBuf::from);
         let hooks = crate::hooks::Hooks::new(c.name(), &config, mount.as_ref().unwrap_or(&rootfs));
         let mut layout = c.layout()?;
-        let mut cgroups = crate::cgroup_keys::placement(&config, c, &layout)?;
+        let mut cgroups = crate::cgroup_keys::placement(&config, c, &layout, !foreground)?;
         if !nix::unistd::geteuid().is_root() {
             let (own, prefix) = super::cgroup::user_placement(c.name(), &layout);
             layout = own;
