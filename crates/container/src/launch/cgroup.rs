@@ -85,7 +85,18 @@ pub(crate) fn delegate(cg: &Cgroup, root: super::idmap::MappedRoot) -> Result<()
 }
 
 fn apply_cgroup_settings(plan: &Plan, cg: &Cgroup) -> Result<()> {
-    for s in plan.config.cgroup_settings() {
+    let settings = plan.config.cgroup_settings();
+    let v1_devices = nix::unistd::geteuid().is_root()
+        && cg
+            .member_for("devices")
+            .is_some_and(|m| m.hierarchy.version == Version::V1);
+    if v1_devices {
+        apply_v1_devices(plan, &settings, cg)?;
+    }
+    for s in settings {
+        if v1_devices && super::devices::is_device_rule(&s) {
+            continue;
+        }
         let controller = s.key.split('.').next().unwrap_or("");
         let h = plan.layout.resolve(controller);
         let on_v1 = matches!(&h, Ok(h) if h.version == Version::V1);
@@ -117,6 +128,31 @@ fn apply_cgroup_settings(plan: &Plan, cg: &Cgroup) -> Result<()> {
                 if s.version == 2 { "2" } else { "" },
                 s.key,
                 s.value,
+                chain(&e)
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes the device rules (`devices.deny = a` and the allow-list) to
+/// the container's devices cgroup on cgroup v1.
+fn apply_v1_devices(
+    plan: &Plan,
+    settings: &[enclos_config::CgroupSetting],
+    cg: &Cgroup,
+) -> Result<()> {
+    let target = Cgroup::for_key(plan.layout.clone(), "devices.allow", cg.path())?;
+    for rule in super::devices::v1_rules(settings) {
+        target.set(&rule.key, &rule.value).map_err(|e| {
+            let origin = rule
+                .origin
+                .as_deref()
+                .map_or_else(|| "default device rules".to_string(), str::to_string);
+            Error::Unsupported(format!(
+                "{origin}: cannot apply lxc.cgroup.{} = {}: {}",
+                rule.key,
+                rule.value,
                 chain(&e)
             ))
         })?;
