@@ -28,6 +28,10 @@ pub enum ProcMode {
     /// `proc:mixed`: /proc read-write, /proc/sys and /proc/sysrq-trigger
     /// read-only.
     Mixed,
+    /// `proc:mixed` with a network namespace of the container's own: as
+    /// [`ProcMode::Mixed`], but /proc/sys/net (that namespace's settings)
+    /// read-write, as LXC mounts it.
+    MixedOwnNet,
     /// `proc:rw`.
     Rw,
 }
@@ -341,11 +345,15 @@ fn mount_proc(root: &Root, mode: ProcMode) -> Result<()> {
         "nosuid,nodev,noexec",
     ))?;
     drop(target);
-    if mode == ProcMode::Mixed {
-        for rel in ["proc/sys", "proc/sysrq-trigger"] {
+    if matches!(mode, ProcMode::Mixed | ProcMode::MixedOwnNet) {
+        let mut binds = vec![("proc/sys", true), ("proc/sysrq-trigger", true)];
+        if mode == ProcMode::MixedOwnNet {
+            binds.push(("proc/sys/net", false));
+        }
+        for (rel, readonly) in binds {
             let rel = Path::new(rel);
             match root.lookup(rel) {
-                Ok(fd) => bind_self_readonly(root, rel, &fd, true)?,
+                Ok(fd) => bind_self_readonly(root, rel, &fd, readonly)?,
                 // No sysrq-trigger without CONFIG_MAGIC_SYSRQ.
                 Err(Errno::ENOENT) => {}
                 Err(e) => return Err(root.err("resolve", rel, e)),
