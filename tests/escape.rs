@@ -73,6 +73,7 @@ cases! {
     sysrq_trigger => procsys::sysrq_trigger,
     sys_write => procsys::sys_write,
     fresh_proc_and_sysfs => procsys::fresh_proc_and_sysfs,
+    masked_proc_files => procsys::masked_proc_files,
     // Confinement (capabilities, seccomp, no_new_privs): add here.
 }
 

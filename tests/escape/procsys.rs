@@ -130,3 +130,19 @@ pub fn fresh_proc_and_sysfs(kind: Kind) {
     );
     assert_eq!(read(KERNEL_KNOB), host, "the host's {KERNEL_KNOB} changed");
 }
+
+/// /proc/kcore (the host's memory) and its kin read as empty.
+pub fn masked_proc_files(kind: Kind) {
+    let lab = Lab::new();
+    let n = running(&lab, kind, "kcore", "");
+    let out = attempt(
+        &lab,
+        &n,
+        "for f in /proc/kcore /proc/keys /proc/timer_list; do \
+         [ -e $f ] && echo \"$f $(head -c 64 $f 2>/dev/null | wc -c)\"; done",
+    );
+    assert!(!out.stdout.trim().is_empty(), "none of them: {out:#?}");
+    for line in out.stdout.lines() {
+        assert!(line.ends_with(" 0"), "readable: {line} ({out:#?})");
+    }
+}

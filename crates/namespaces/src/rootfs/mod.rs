@@ -359,8 +359,37 @@ fn mount_proc(root: &Root, mode: ProcMode) -> Result<()> {
                 Err(e) => return Err(root.err("resolve", rel, e)),
             }
         }
+        mask_proc(root)?;
     }
     tracing::debug!(?mode, "proc mounted");
+    Ok(())
+}
+
+/// The /proc files `proc:mixed` hides behind /dev/null, as crun and
+/// Docker do: the host's memory, keys and timers.
+const MASKED_PROC: &[&str] = &[
+    "proc/kcore",
+    "proc/keys",
+    "proc/timer_list",
+    "proc/sched_debug",
+    "proc/latency_stats",
+];
+
+/// Binds the host's /dev/null over each of [`MASKED_PROC`] that exists.
+fn mask_proc(root: &Root) -> Result<()> {
+    let null = Path::new("/dev/null");
+    for rel in MASKED_PROC.iter().map(Path::new) {
+        match root.lookup(rel) {
+            Ok(fd) => bind_on(null, &fd, false).map_err(mount_err(
+                "/dev/null",
+                &in_container(rel),
+                "none",
+                "bind",
+            ))?,
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(root.err("resolve", rel, e)),
+        }
+    }
     Ok(())
 }
 
