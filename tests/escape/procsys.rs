@@ -94,7 +94,10 @@ pub fn sys_write(kind: Kind) {
 /// mounts. A privileged container holds CAP_SYS_ADMIN unless its
 /// configuration drops it (the busybox template keeps it, as LXC's
 /// does, and AppArmor is LXC's answer there), so the privileged case
-/// drops it here; the unprivileged one keeps the template's set.
+/// drops it here, and the mounts fail. An unprivileged container may
+/// mount both (the kernel lets a user namespace mount a proc it can
+/// already see, and a sysfs of its own network namespace), but their
+/// host-wide files stay the host root's, so the writes fail.
 pub fn fresh_proc_and_sysfs(kind: Kind) {
     let lab = Lab::new();
     let host = read(KERNEL_KNOB);
@@ -105,6 +108,7 @@ pub fn fresh_proc_and_sysfs(kind: Kind) {
     };
     let n = running(&lab, kind, "freshproc", extra);
     let new: u32 = host.parse::<u32>().expect("a number") + 1;
+    let sys_rel = SYS_KNOB.trim_start_matches("/sys/");
     let out = attempt(
         &lab,
         &n,
@@ -112,21 +116,25 @@ pub fn fresh_proc_and_sysfs(kind: Kind) {
             "mkdir -p /tmp/p /tmp/s; \
              mount -t proc proc /tmp/p && echo PROC-MOUNTED; \
              echo {new} > /tmp/p/sys/kernel/printk_ratelimit && echo WROTE; \
+             [ -e /tmp/p/sysrq-trigger ] && echo h > /tmp/p/sysrq-trigger && echo WROTE; \
              mount -t sysfs sysfs /tmp/s && echo SYS-MOUNTED; \
+             echo $(cat {SYS_KNOB}) > /tmp/s/{sys_rel} && echo WROTE; \
              umount /tmp/p /tmp/s 2>/dev/null; true"
         ),
     );
-    assert!(
-        !out.stdout.contains("PROC-MOUNTED"),
-        "proc mounted: {out:#?}"
-    );
-    assert!(
-        !out.stdout.contains("SYS-MOUNTED"),
-        "sysfs mounted: {out:#?}"
-    );
+    if kind == Kind::Privileged {
+        assert!(
+            !out.stdout.contains("PROC-MOUNTED"),
+            "proc mounted: {out:#?}"
+        );
+        assert!(
+            !out.stdout.contains("SYS-MOUNTED"),
+            "sysfs mounted: {out:#?}"
+        );
+    }
     assert!(
         !out.stdout.contains("WROTE"),
-        "{KERNEL_KNOB} written: {out:#?}"
+        "a host setting written: {out:#?}"
     );
     assert_eq!(read(KERNEL_KNOB), host, "the host's {KERNEL_KNOB} changed");
 }

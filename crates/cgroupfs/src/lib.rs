@@ -38,6 +38,7 @@ mod cgroup;
 mod create;
 mod delegate;
 mod delete;
+pub mod devices;
 mod error;
 mod files;
 mod layout;
