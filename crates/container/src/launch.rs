@@ -6,6 +6,7 @@
 //! clone of init with the monitor's side of the handshake.
 
 mod cgroup;
+mod device_bpf;
 mod devices;
 mod idmap;
 mod plan;

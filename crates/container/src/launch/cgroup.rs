@@ -90,11 +90,21 @@ fn apply_cgroup_settings(plan: &Plan, cg: &Cgroup) -> Result<()> {
         && cg
             .member_for("devices")
             .is_some_and(|m| m.hierarchy.version == Version::V1);
+    let v2_devices = nix::unistd::geteuid().is_root()
+        && !v1_devices
+        && cg
+            .members()
+            .iter()
+            .any(|m| m.hierarchy.version == Version::V2);
     if v1_devices {
         apply_v1_devices(plan, &settings, cg)?;
+    } else if v2_devices {
+        apply_v2_devices(&settings, cg)?;
     }
     for s in settings {
-        if v1_devices && super::devices::is_device_rule(&s) {
+        if (v1_devices && super::devices::is_device_rule(&s, 1))
+            || (v2_devices && super::devices::is_device_rule(&s, 2))
+        {
             continue;
         }
         let controller = s.key.split('.').next().unwrap_or("");
@@ -143,7 +153,7 @@ fn apply_v1_devices(
     cg: &Cgroup,
 ) -> Result<()> {
     let target = Cgroup::for_key(plan.layout.clone(), "devices.allow", cg.path())?;
-    for rule in super::devices::v1_rules(settings) {
+    for rule in super::devices::rules(settings, 1) {
         target.set(&rule.key, &rule.value).map_err(|e| {
             let origin = rule
                 .origin
@@ -158,6 +168,36 @@ fn apply_v1_devices(
         })?;
     }
     Ok(())
+}
+
+/// Enforces the device rules (`lxc.cgroup2.devices.*`, or LXC's
+/// defaults) on cgroup v2 with an eBPF device program attached to the
+/// container's group.
+fn apply_v2_devices(settings: &[enclos_config::CgroupSetting], cg: &Cgroup) -> Result<()> {
+    use enclos_cgroupfs::devices::{device_program, DeviceRule};
+    let mut parsed = Vec::new();
+    for rule in super::devices::rules(settings, 2) {
+        let origin = rule.origin.as_deref().unwrap_or("default device rules");
+        let r = DeviceRule::parse(rule.key == "devices.allow", &rule.value)
+            .map_err(|e| Error::Unsupported(format!("{origin}: lxc.cgroup2.{}: {e}", rule.key)))?;
+        parsed.push(r);
+    }
+    let Some(dir) = cg
+        .members()
+        .iter()
+        .find(|m| m.hierarchy.version == Version::V2)
+        .map(|m| m.dir.clone())
+    else {
+        return Ok(());
+    };
+    let fail = |e: std::io::Error| {
+        Error::Unsupported(format!(
+            "cannot attach the device rules (an eBPF device program) to cgroup {}: {e}",
+            dir.display()
+        ))
+    };
+    let prog = super::device_bpf::load(&device_program(&parsed)).map_err(fail)?;
+    super::device_bpf::attach(&dir, &prog).map_err(fail)
 }
 
 /// Where a user's (not root's) container gets its cgroup: the subtree

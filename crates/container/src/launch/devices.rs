@@ -1,6 +1,7 @@
-//! The container's device rules on cgroup v1: `devices.deny = a`, then
-//! the allow-list of the configuration (`lxc.cgroup.devices.allow` and
-//! `lxc.cgroup.devices.deny`, in order). A configuration without any
+//! The container's device rules: `devices.deny = a`, then the allow-list
+//! of the configuration (`lxc.cgroup.devices.allow` and
+//! `lxc.cgroup.devices.deny` on cgroup v1, their `lxc.cgroup2` forms on
+//! v2, in order). A configuration without any
 //! device rule gets LXC's default list (its `common.conf`), so that a
 //! privileged container can create device nodes but not open a disk.
 
@@ -34,20 +35,20 @@ pub(crate) const DEFAULT_RULES: &[(&str, &str)] = &[
     ("devices.allow", "c 10:229 rwm"), // /dev/fuse
 ];
 
-/// Whether a cgroup v1 setting is a device rule.
-pub(crate) fn is_device_rule(s: &CgroupSetting) -> bool {
-    s.version == 1 && matches!(s.key.as_str(), "devices.allow" | "devices.deny")
+/// Whether a setting is a device rule of cgroup `version`.
+pub(crate) fn is_device_rule(s: &CgroupSetting, version: u8) -> bool {
+    s.version == version && matches!(s.key.as_str(), "devices.allow" | "devices.deny")
 }
 
-/// The rules to write to a new container's devices cgroup, in order:
+/// The rules of cgroup `version` for a new container, in order:
 /// LXC's defaults when the configuration has no device rule; otherwise
 /// `devices.deny = a` and the configuration's rules, unless these start
 /// with a deny (a deny-list, or their own `deny a`), which then stand as
 /// written.
-pub(crate) fn v1_rules(settings: &[CgroupSetting]) -> Vec<DeviceRule> {
+pub(crate) fn rules(settings: &[CgroupSetting], version: u8) -> Vec<DeviceRule> {
     let from_config: Vec<DeviceRule> = settings
         .iter()
-        .filter(|s| is_device_rule(s))
+        .filter(|s| is_device_rule(s, version))
         .map(|s| DeviceRule {
             key: s.key.clone(),
             value: s.value.clone(),
@@ -94,17 +95,20 @@ mod tests {
 
     #[test]
     fn no_rule_gives_lxc_defaults() {
-        let rules = v1_rules(&[setting(1, "memory.limit_in_bytes", "1G")]);
+        let rules = rules(&[setting(1, "memory.limit_in_bytes", "1G")], 1);
         assert_eq!(pairs(&rules), DEFAULT_RULES);
         assert!(!rules.iter().any(|r| r.value.starts_with("b 8:")));
     }
 
     #[test]
     fn allow_list_goes_on_top_of_deny_all() {
-        let rules = v1_rules(&[
-            setting(1, "devices.allow", "c 1:3 rwm"),
-            setting(2, "devices.allow", "c 1:5 rwm"),
-        ]);
+        let rules = rules(
+            &[
+                setting(1, "devices.allow", "c 1:3 rwm"),
+                setting(2, "devices.allow", "c 1:5 rwm"),
+            ],
+            1,
+        );
         assert_eq!(
             pairs(&rules),
             [("devices.deny", "a"), ("devices.allow", "c 1:3 rwm")]
@@ -114,10 +118,13 @@ mod tests {
 
     #[test]
     fn rules_starting_with_a_deny_stand_as_written() {
-        let rules = v1_rules(&[
-            setting(1, "devices.deny", "b 8:* rwm"),
-            setting(1, "devices.allow", "c 1:3 rwm"),
-        ]);
+        let rules = rules(
+            &[
+                setting(1, "devices.deny", "b 8:* rwm"),
+                setting(1, "devices.allow", "c 1:3 rwm"),
+            ],
+            1,
+        );
         assert_eq!(
             pairs(&rules),
             [

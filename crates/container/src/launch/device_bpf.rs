@@ -1,0 +1,123 @@
+//! Device rules on cgroup v2, which has no devices controller: the eBPF
+//! program `enclos_cgroupfs::devices` generates, loaded with the `bpf`
+//! syscall and attached to the container's cgroup as a
+//! `BPF_CGROUP_DEVICE` program, as crun and LXC do.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+use enclos_cgroupfs::devices::Insn;
+
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+const BPF_CGROUP_DEVICE: u32 = 6;
+/// Programs of a parent group keep running along this one.
+const BPF_F_ALLOW_MULTI: u32 = 2;
+
+/// `union bpf_attr`, as `BPF_PROG_LOAD` reads it; the rest zero.
+#[repr(C, align(8))]
+struct ProgLoad {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    _rest: [u8; 88],
+}
+
+/// `union bpf_attr`, as `BPF_PROG_ATTACH` reads it; the rest zero.
+#[repr(C, align(8))]
+struct ProgAttach {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+    _rest: [u8; 112],
+}
+
+/// The `bpf` syscall with one attribute block.
+fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
+    // SAFETY: `attr` is a live, fully initialized `#[repr(C)]` block of
+    // the size passed; the kernel reads it (and writes only inside it or
+    // into the buffers it points to, which outlive the call).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *mut T as *mut libc::c_void,
+            std::mem::size_of::<T>() as libc::c_uint,
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// Loads `prog` as a device program; on a refusal, the error carries
+/// the verifier's log.
+pub(crate) fn load(prog: &[Insn]) -> io::Result<OwnedFd> {
+    let bytes: Vec<u8> = prog.iter().flat_map(|i| i.to_bytes()).collect();
+    let license = c"GPL";
+    let mut log = vec![0u8; 64 * 1024];
+    let mut attr = ProgLoad {
+        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+        insn_cnt: prog.len() as u32,
+        insns: bytes.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 1,
+        log_size: log.len() as u32,
+        log_buf: log.as_mut_ptr() as u64,
+        _rest: [0; 88],
+    };
+    match bpf(BPF_PROG_LOAD, &mut attr) {
+        // SAFETY: a successful BPF_PROG_LOAD returns a new fd we own.
+        Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) }),
+        Err(e) => {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            let text = String::from_utf8_lossy(&log[..end]);
+            Err(io::Error::new(
+                e.kind(),
+                format!("{e}; the verifier said: {}", text.trim()),
+            ))
+        }
+    }
+}
+
+/// Attaches the device program `prog` to the cgroup v2 directory `dir`.
+pub(crate) fn attach(dir: &Path, prog: &OwnedFd) -> io::Result<()> {
+    let cgroup = std::fs::File::open(dir)?;
+    let mut attr = ProgAttach {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        attach_flags: BPF_F_ALLOW_MULTI,
+        _rest: [0; 112],
+    };
+    bpf(BPF_PROG_ATTACH, &mut attr).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use enclos_cgroupfs::devices::{device_program, DeviceRule};
+
+    /// The kernel's verifier accepts the program of LXC's default rules.
+    #[test]
+    fn the_verifier_accepts_the_default_program() {
+        if !enclos_testkit::require_root("the_verifier_accepts_the_default_program") {
+            return;
+        }
+        let rules: Vec<DeviceRule> = crate::launch::devices::DEFAULT_RULES
+            .iter()
+            .map(|(k, v)| DeviceRule::parse(*k == "devices.allow", v).unwrap())
+            .collect();
+        let fd = load(&device_program(&rules)).expect("the program loads");
+        assert!(fd.as_raw_fd() > 2);
+    }
+}
