@@ -120,4 +120,56 @@ mod tests {
         let fd = load(&device_program(&rules)).expect("the program loads");
         assert!(fd.as_raw_fd() > 2);
     }
+
+    /// Removes the test's v2 group when dropped.
+    struct Group(std::path::PathBuf);
+
+    impl Drop for Group {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+
+    /// A shell in a v2 group with the program of `deny a`, `allow c 1:3
+    /// rwm` writes /dev/null but cannot read /dev/zero (the program
+    /// runs wherever there is a v2 hierarchy, hybrid hosts included).
+    #[test]
+    fn an_attached_program_refuses_what_the_rules_do_not_allow() {
+        if !enclos_testkit::require_root("an_attached_program_refuses_what_the_rules_do_not_allow")
+        {
+            return;
+        }
+        let layout = enclos_cgroupfs::Layout::discover().expect("the cgroup layout");
+        let Some(v2) = layout.unified() else {
+            enclos_testkit::missing_feature(
+                "an_attached_program_refuses",
+                "no cgroup v2 hierarchy",
+            );
+            return;
+        };
+        let dir = v2
+            .mount_point
+            .join(format!("enclos-devtest-{}", std::process::id()));
+        std::fs::create_dir(&dir).expect("create the v2 group");
+        let group = Group(dir);
+        let rules = [
+            DeviceRule::parse(false, "a").unwrap(),
+            DeviceRule::parse(true, "c 1:3 rwm").unwrap(),
+        ];
+        let prog = load(&device_program(&rules)).expect("load");
+        attach(&group.0, &prog).expect("attach");
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg("echo $$ > \"$0/cgroup.procs\" || exit 9; echo x > /dev/null && echo NULL-OK; head -c 1 /dev/zero && echo ZERO-READ; true")
+            .arg(&group.0)
+            .output()
+            .expect("run sh");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("NULL-OK"), "{out:?}");
+        assert!(!stdout.contains("ZERO-READ"), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("not permitted"),
+            "{out:?}"
+        );
+    }
 }
