@@ -366,10 +366,11 @@ fn mount_proc(root: &Root, mode: ProcMode) -> Result<()> {
 }
 
 /// The /proc files `proc:mixed` hides behind /dev/null, as crun and
-/// Docker do: the host's memory, keys and timers.
+/// Docker do: the host's memory and timers. (/proc/keys stays: it lists
+/// only the keys the reader may view, and `lxc.keyring.session` users
+/// read it.)
 const MASKED_PROC: &[&str] = &[
     "proc/kcore",
-    "proc/keys",
     "proc/timer_list",
     "proc/sched_debug",
     "proc/latency_stats",
