@@ -11,6 +11,9 @@ use enclos_cgroupfs::devices::Insn;
 
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_DETACH: libc::c_long = 9;
+const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+const BPF_PROG_QUERY: libc::c_long = 16;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 /// Programs of a parent group keep running along this one.
@@ -37,6 +40,27 @@ struct ProgAttach {
     attach_type: u32,
     attach_flags: u32,
     _rest: [u8; 112],
+}
+
+/// `union bpf_attr`, as `BPF_PROG_QUERY` reads it; the rest zero.
+#[repr(C, align(8))]
+struct ProgQuery {
+    target_fd: u32,
+    attach_type: u32,
+    query_flags: u32,
+    attach_flags: u32,
+    prog_ids: u64,
+    prog_cnt: u32,
+    _rest: [u8; 100],
+}
+
+/// `union bpf_attr`, as `BPF_PROG_GET_FD_BY_ID` reads it; the rest zero.
+#[repr(C, align(8))]
+struct ProgId {
+    prog_id: u32,
+    next_id: u32,
+    open_flags: u32,
+    _rest: [u8; 116],
 }
 
 /// The `bpf` syscall with one attribute block.
@@ -92,14 +116,62 @@ pub(crate) fn load(prog: &[Insn]) -> io::Result<OwnedFd> {
 /// Attaches the device program `prog` to the cgroup v2 directory `dir`.
 pub(crate) fn attach(dir: &Path, prog: &OwnedFd) -> io::Result<()> {
     let cgroup = std::fs::File::open(dir)?;
+    attach_cmd(BPF_PROG_ATTACH, &cgroup, prog)
+}
+
+fn attach_cmd(cmd: libc::c_long, cgroup: &std::fs::File, prog: &impl AsRawFd) -> io::Result<()> {
     let mut attr = ProgAttach {
         target_fd: cgroup.as_raw_fd() as u32,
         attach_bpf_fd: prog.as_raw_fd() as u32,
         attach_type: BPF_CGROUP_DEVICE,
-        attach_flags: BPF_F_ALLOW_MULTI,
+        attach_flags: if cmd == BPF_PROG_ATTACH {
+            BPF_F_ALLOW_MULTI
+        } else {
+            0
+        },
         _rest: [0; 112],
     };
-    bpf(BPF_PROG_ATTACH, &mut attr).map(|_| ())
+    bpf(cmd, &mut attr).map(|_| ())
+}
+
+/// The ids of the device programs attached to the group `dir` itself.
+pub(crate) fn attached(dir: &Path) -> io::Result<Vec<u32>> {
+    let cgroup = std::fs::File::open(dir)?;
+    let mut ids = vec![0u32; 64];
+    let mut attr = ProgQuery {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        query_flags: 0,
+        attach_flags: 0,
+        prog_ids: ids.as_mut_ptr() as u64,
+        prog_cnt: ids.len() as u32,
+        _rest: [0; 100],
+    };
+    bpf(BPF_PROG_QUERY, &mut attr)?;
+    ids.truncate(attr.prog_cnt as usize);
+    Ok(ids)
+}
+
+/// Puts `prog` in place of the device programs attached to the group
+/// `dir`: the new one first, so that no access is allowed in between
+/// that neither allows (attached programs must all allow).
+pub(crate) fn replace(dir: &Path, prog: &OwnedFd) -> io::Result<()> {
+    let old = attached(dir)?;
+    let cgroup = std::fs::File::open(dir)?;
+    attach_cmd(BPF_PROG_ATTACH, &cgroup, prog)?;
+    for id in old {
+        let mut attr = ProgId {
+            prog_id: id,
+            next_id: 0,
+            open_flags: 0,
+            _rest: [0; 116],
+        };
+        let fd = bpf(BPF_PROG_GET_FD_BY_ID, &mut attr)?;
+        // SAFETY: a successful BPF_PROG_GET_FD_BY_ID returns a new fd we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        attach_cmd(BPF_PROG_DETACH, &cgroup, &fd)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
