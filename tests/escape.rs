@@ -24,6 +24,8 @@ use enclos_config::{IdMap, IdMaps};
 use enclos_tests::lab::*;
 use enclos_tests::require_root;
 
+#[path = "escape/devices.rs"]
+mod devices;
 #[path = "escape/exe.rs"]
 mod exe;
 #[path = "escape/fds.rs"]
@@ -34,6 +36,8 @@ mod limits;
 mod monitor;
 #[path = "escape/mounts.rs"]
 mod mounts;
+#[path = "escape/procsys.rs"]
+mod procsys;
 
 /// Every case of the suite, each a `#[test]` per kind of container
 /// (`privileged::NAME`, `unprivileged::NAME`).
@@ -63,6 +67,13 @@ cases! {
     monitor_out_of_reach => monitor::monitor_out_of_reach,
     fork_bomb => limits::fork_bomb,
     memory_hog => limits::memory_hog,
+    host_disk_node => devices::host_disk_node,
+    allowed_devices_work => devices::allowed_devices_work,
+    proc_sys_write => procsys::proc_sys_write,
+    sysrq_trigger => procsys::sysrq_trigger,
+    sys_write => procsys::sys_write,
+    fresh_proc_and_sysfs => procsys::fresh_proc_and_sysfs,
+    masked_proc_files => procsys::masked_proc_files,
     // Confinement (capabilities, seccomp, no_new_privs): add here.
 }
 

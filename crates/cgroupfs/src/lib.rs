@@ -11,6 +11,8 @@
 //!   (`user/NAME/0`), as pam_cgfs makes them.
 //! - [`parse_owner`] and [`parse_mode`] read owners and modes as libcgroup's
 //!   tools take them.
+//! - [`devices`]: device rules as cgroup v1 writes them, and the eBPF
+//!   device program that enforces them on cgroup v2.
 //!
 //! libcgroup's `cgconfig.conf` language lives in the `enclos-cgconfig` crate,
 //! on top of this one.
@@ -38,6 +40,7 @@ mod cgroup;
 mod create;
 mod delegate;
 mod delete;
+pub mod devices;
 mod error;
 mod files;
 mod layout;

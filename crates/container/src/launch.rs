@@ -5,7 +5,9 @@
 //! namespace), and the
 //! clone of init with the monitor's side of the handshake.
 
-mod cgroup;
+pub(crate) mod cgroup;
+mod device_bpf;
+mod devices;
 mod idmap;
 mod plan;
 mod rootfs;

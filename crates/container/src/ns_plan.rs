@@ -120,6 +120,12 @@ impl NsPlan {
         self.clone.contains(&Namespace::Uts)
     }
 
+    /// Whether init has a network namespace of its own (its /proc/sys/net
+    /// then stays writable under `proc:mixed`).
+    pub fn own_net(&self) -> bool {
+        self.clone.contains(&Namespace::Net)
+    }
+
     /// The shared namespaces init joins itself (all but pid).
     pub fn joined_by_init(&self) -> impl Iterator<Item = &(Namespace, PidFd)> {
         self.share.iter().filter(|(ns, _)| *ns != Namespace::Pid)

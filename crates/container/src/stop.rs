@@ -428,6 +428,43 @@ pub fn cgroup_set(c: &Container, key: &str, value: &str) -> Result<String> {
     Ok(live_cgroup(c, key)?.set_and_read(key, value)?)
 }
 
+/// Adds `rule` (`c 10:200 rwm`) to the running container's device
+/// rules: a write to `devices.allow` on cgroup v1, a wider eBPF program
+/// in place of start's on cgroup v2.
+fn allow_device(
+    c: &Container,
+    layout: std::sync::Arc<enclos_cgroupfs::Layout>,
+    rule: &str,
+) -> Result<()> {
+    use enclos_cgroupfs::Version;
+    if let Ok(cg) = Cgroup::new(layout.clone(), &["devices"], &c.cgroup_name()) {
+        if cg
+            .member_for("devices")
+            .is_some_and(|m| m.hierarchy.version == Version::V1)
+        {
+            return Ok(cg.set("devices.allow", rule)?);
+        }
+    }
+    let run = c.run_file(crate::launch::cgroup::DEVICES_RUN_FILE);
+    let Ok(text) = fs::read_to_string(&run) else {
+        // No program of start's to widen.
+        return Ok(());
+    };
+    let cg = Cgroup::new(layout, &["*"], &c.cgroup_name())?;
+    let Some(dir) = cg
+        .members()
+        .iter()
+        .find(|m| m.hierarchy.version == Version::V2)
+        .map(|m| m.dir.clone())
+    else {
+        return Ok(());
+    };
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.push(format!("devices.allow {rule}"));
+    crate::launch::cgroup::attach_v2_rules(&dir, &lines, true)?;
+    c.write_run_file(crate::launch::cgroup::DEVICES_RUN_FILE, &lines.join("\n"))
+}
+
 /// Makes the host device `dev` available in the running container at
 /// `dest` (default: the same path): allowed in the devices cgroup and
 /// created in its /dev.
@@ -454,14 +491,7 @@ pub fn device_add(c: &Container, dev: &Path, dest: Option<&Path>) -> Result<Path
     let rdev = meta.rdev();
     let (major, minor) = (libc::major(rdev), libc::minor(rdev));
     let layout = c.layout()?;
-    if let Ok(cg) = Cgroup::new(layout, &["devices"], &c.cgroup_name()) {
-        if cg
-            .member_for("devices")
-            .is_some_and(|m| m.hierarchy.version == enclos_cgroupfs::Version::V1)
-        {
-            cg.set("devices.allow", &format!("{kind} {major}:{minor} rwm"))?;
-        }
-    }
+    allow_device(c, layout, &format!("{kind} {major}:{minor} rwm"))?;
     let init = c.init_pid().ok_or_else(|| not_running(c, state))?;
     let dest = dest.unwrap_or(dev);
     let rel = dest.strip_prefix("/").unwrap_or(dest);

@@ -85,7 +85,28 @@ pub(crate) fn delegate(cg: &Cgroup, root: super::idmap::MappedRoot) -> Result<()
 }
 
 fn apply_cgroup_settings(plan: &Plan, cg: &Cgroup) -> Result<()> {
-    for s in plan.config.cgroup_settings() {
+    let settings = plan.config.cgroup_settings();
+    let v1_devices = nix::unistd::geteuid().is_root()
+        && cg
+            .member_for("devices")
+            .is_some_and(|m| m.hierarchy.version == Version::V1);
+    let v2_devices = nix::unistd::geteuid().is_root()
+        && !v1_devices
+        && cg
+            .members()
+            .iter()
+            .any(|m| m.hierarchy.version == Version::V2);
+    if v1_devices {
+        apply_v1_devices(plan, &settings, cg)?;
+    } else if v2_devices {
+        apply_v2_devices(plan, &settings, cg)?;
+    }
+    for s in settings {
+        if (v1_devices && super::devices::is_device_rule(&s, 1))
+            || (v2_devices && super::devices::is_device_rule(&s, 2))
+        {
+            continue;
+        }
         let controller = s.key.split('.').next().unwrap_or("");
         let h = plan.layout.resolve(controller);
         let on_v1 = matches!(&h, Ok(h) if h.version == Version::V1);
@@ -122,6 +143,98 @@ fn apply_cgroup_settings(plan: &Plan, cg: &Cgroup) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Writes the device rules (`devices.deny = a` and the allow-list) to
+/// the container's devices cgroup on cgroup v1.
+fn apply_v1_devices(
+    plan: &Plan,
+    settings: &[enclos_config::CgroupSetting],
+    cg: &Cgroup,
+) -> Result<()> {
+    let target = Cgroup::for_key(plan.layout.clone(), "devices.allow", cg.path())?;
+    for rule in super::devices::rules(settings, 1) {
+        target.set(&rule.key, &rule.value).map_err(|e| {
+            let origin = rule
+                .origin
+                .as_deref()
+                .map_or_else(|| "default device rules".to_string(), str::to_string);
+            Error::Unsupported(format!(
+                "{origin}: cannot apply lxc.cgroup.{} = {}: {}",
+                rule.key,
+                rule.value,
+                chain(&e)
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Where start keeps the device rules it gave the program on cgroup v2
+/// (`devices.allow c 1:3 rwm` lines), for `device add` to widen.
+pub(crate) const DEVICES_RUN_FILE: &str = "devices";
+
+/// Enforces the device rules (`lxc.cgroup2.devices.*`, or LXC's
+/// defaults) on cgroup v2 with an eBPF device program attached to the
+/// container's group.
+fn apply_v2_devices(
+    plan: &Plan,
+    settings: &[enclos_config::CgroupSetting],
+    cg: &Cgroup,
+) -> Result<()> {
+    let Some(dir) = cg
+        .members()
+        .iter()
+        .find(|m| m.hierarchy.version == Version::V2)
+        .map(|m| m.dir.clone())
+    else {
+        return Ok(());
+    };
+    let mut lines = Vec::new();
+    for rule in super::devices::rules(settings, 2) {
+        let origin = rule.origin.as_deref().unwrap_or("default device rules");
+        enclos_cgroupfs::devices::DeviceRule::parse(rule.key == "devices.allow", &rule.value)
+            .map_err(|e| Error::Unsupported(format!("{origin}: lxc.cgroup2.{}: {e}", rule.key)))?;
+        lines.push(format!("{} {}", rule.key, rule.value));
+    }
+    plan.container
+        .write_run_file(DEVICES_RUN_FILE, &lines.join("\n"))?;
+    attach_v2_rules(&dir, &lines, false)
+}
+
+/// Loads the program of `lines` (`devices.allow c 1:3 rwm`) and attaches
+/// it to the v2 group `dir`, in place of the earlier ones (`replace`) or
+/// beside none.
+pub(crate) fn attach_v2_rules(
+    dir: &std::path::Path,
+    lines: &[String],
+    replace: bool,
+) -> Result<()> {
+    use enclos_cgroupfs::devices::{device_program, DeviceRule};
+    let mut rules = Vec::new();
+    for line in lines {
+        let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+        rules.push(
+            DeviceRule::parse(key == "devices.allow", value).map_err(|e| {
+                Error::Unsupported(format!(
+                    "device rule '{line}' of cgroup {}: {e}",
+                    dir.display()
+                ))
+            })?,
+        );
+    }
+    let fail = |e: std::io::Error| {
+        Error::Unsupported(format!(
+            "cannot attach the device rules (an eBPF device program) to cgroup {}: {e}",
+            dir.display()
+        ))
+    };
+    let prog = super::device_bpf::load(&device_program(&rules)).map_err(fail)?;
+    if replace {
+        super::device_bpf::replace(dir, &prog).map_err(fail)
+    } else {
+        super::device_bpf::attach(dir, &prog).map_err(fail)
+    }
 }
 
 /// Where a user's (not root's) container gets its cgroup: the subtree

@@ -28,6 +28,7 @@ pub(crate) fn rootfs_spec(
         .own_uts()
         .then(|| cfg.uts_name().unwrap_or(plan.container.name()).to_string());
     spec.proc = auto.proc.map(|p| match p {
+        CfgProc::Mixed if plan.ns.own_net() => ProcMode::MixedOwnNet,
         CfgProc::Mixed => ProcMode::Mixed,
         CfgProc::Rw => ProcMode::Rw,
     });

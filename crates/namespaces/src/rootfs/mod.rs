@@ -28,6 +28,10 @@ pub enum ProcMode {
     /// `proc:mixed`: /proc read-write, /proc/sys and /proc/sysrq-trigger
     /// read-only.
     Mixed,
+    /// `proc:mixed` with a network namespace of the container's own: as
+    /// [`ProcMode::Mixed`], but /proc/sys/net (that namespace's settings)
+    /// read-write, as LXC mounts it.
+    MixedOwnNet,
     /// `proc:rw`.
     Rw,
 }
@@ -341,18 +345,52 @@ fn mount_proc(root: &Root, mode: ProcMode) -> Result<()> {
         "nosuid,nodev,noexec",
     ))?;
     drop(target);
-    if mode == ProcMode::Mixed {
-        for rel in ["proc/sys", "proc/sysrq-trigger"] {
+    if matches!(mode, ProcMode::Mixed | ProcMode::MixedOwnNet) {
+        let mut binds = vec![("proc/sys", true), ("proc/sysrq-trigger", true)];
+        if mode == ProcMode::MixedOwnNet {
+            binds.push(("proc/sys/net", false));
+        }
+        for (rel, readonly) in binds {
             let rel = Path::new(rel);
             match root.lookup(rel) {
-                Ok(fd) => bind_self_readonly(root, rel, &fd, true)?,
+                Ok(fd) => bind_self_readonly(root, rel, &fd, readonly)?,
                 // No sysrq-trigger without CONFIG_MAGIC_SYSRQ.
                 Err(Errno::ENOENT) => {}
                 Err(e) => return Err(root.err("resolve", rel, e)),
             }
         }
+        mask_proc(root)?;
     }
     tracing::debug!(?mode, "proc mounted");
+    Ok(())
+}
+
+/// The /proc files `proc:mixed` hides behind /dev/null, as crun and
+/// Docker do: the host's memory and timers. (/proc/keys stays: it lists
+/// only the keys the reader may view, and `lxc.keyring.session` users
+/// read it.)
+const MASKED_PROC: &[&str] = &[
+    "proc/kcore",
+    "proc/timer_list",
+    "proc/sched_debug",
+    "proc/latency_stats",
+];
+
+/// Binds the host's /dev/null over each of [`MASKED_PROC`] that exists.
+fn mask_proc(root: &Root) -> Result<()> {
+    let null = Path::new("/dev/null");
+    for rel in MASKED_PROC.iter().map(Path::new) {
+        match root.lookup(rel) {
+            Ok(fd) => bind_on(null, &fd, false).map_err(mount_err(
+                "/dev/null",
+                &in_container(rel),
+                "none",
+                "bind",
+            ))?,
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(root.err("resolve", rel, e)),
+        }
+    }
     Ok(())
 }
 
