@@ -25,6 +25,19 @@ fn seals() -> SealFlag {
     SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE
 }
 
+/// The same with F_SEAL_FUTURE_WRITE (Linux 5.1) for F_SEAL_WRITE: no
+/// write(2) and no new writable mapping, which is all a container could
+/// try through /proc/PID/exe. F_SEAL_WRITE also waits for every page of
+/// the copy to be free of transient references, and gives EBUSY when one
+/// is still held a moment after the copy (a page in another CPU's LRU
+/// batch, on a busy host): then this one is added instead.
+fn future_write_seals() -> SealFlag {
+    SealFlag::F_SEAL_SEAL
+        | SealFlag::F_SEAL_SHRINK
+        | SealFlag::F_SEAL_GROW
+        | SealFlag::F_SEAL_FUTURE_WRITE
+}
+
 /// Why the sealed copy could not be made or run.
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
@@ -48,7 +61,10 @@ pub fn is_sealed(exe: &Path) -> bool {
         return false;
     };
     match fcntl(f.as_fd(), FcntlArg::F_GET_SEALS) {
-        Ok(bits) => SealFlag::from_bits_truncate(bits).contains(seals()),
+        Ok(bits) => {
+            let have = SealFlag::from_bits_truncate(bits);
+            have.contains(seals()) || have.contains(future_write_seals())
+        }
         Err(_) => false,
     }
 }
@@ -97,7 +113,11 @@ fn sealed_copy(exe: &Path) -> Result<OwnedFd, SealError> {
     // copy_file_range or sendfile under the hood: no pass through our
     // memory.
     std::io::copy(&mut src, &mut dst).map_err(memfd("copy"))?;
-    fcntl(dst.as_fd(), FcntlArg::F_ADD_SEALS(seals())).map_err(|e| memfd("seal")(e.into()))?;
+    match fcntl(dst.as_fd(), FcntlArg::F_ADD_SEALS(seals())) {
+        Err(Errno::EBUSY) => fcntl(dst.as_fd(), FcntlArg::F_ADD_SEALS(future_write_seals()))
+            .map_err(|e| memfd("seal")(e.into()))?,
+        other => other.map_err(|e| memfd("seal")(e.into()))?,
+    };
     Ok(OwnedFd::from(dst))
 }
 
@@ -153,6 +173,23 @@ fn execveat_empty(fd: &OwnedFd, args: &[CString], env: &[CString]) -> Errno {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
+
+    #[test]
+    fn the_fallback_seals_refuse_writes_too() {
+        let fd = memfd_create(c"enclos-test").unwrap();
+        let mut f = File::from(fd);
+        f.write_all(b"binary").unwrap();
+        fcntl(f.as_fd(), FcntlArg::F_ADD_SEALS(future_write_seals())).unwrap();
+        let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));
+        assert!(is_sealed(Path::new(&path)));
+        let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let e = w.write_all(b"x").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+        assert!(w.set_len(0).is_err());
+        let mut text = Vec::new();
+        File::open(&path).unwrap().read_to_end(&mut text).unwrap();
+        assert_eq!(text, b"binary");
+    }
 
     #[test]
     fn the_copy_is_sealed_and_holds_the_binary() {
