@@ -21,9 +21,8 @@
 //!   Debian's lxc and cgroup-tools own those names;
 //! - the bash, zsh and fish completions;
 //! - `/etc/enclos/{default,enclos}.conf` (conffiles), `enclos-net.service`
-//!   and `enclos.service`, the
-//!   maintainer scripts, the copyright and lintian's overrides, from
-//!   `packaging/`.
+//!   and `enclos.service`, the maintainer scripts, the copyright and
+//!   lintian's overrides, from `packaging/`.
 //!
 //! Lintian then checks the package; an error fails the task.
 
