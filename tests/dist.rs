@@ -114,7 +114,9 @@ fn control_fields() {
         );
     }
     assert!(
-        postinst.stdout.contains("deb-systemd-helper enable \"$unit\""),
+        postinst
+            .stdout
+            .contains("deb-systemd-helper enable \"$unit\""),
         "{}",
         postinst.stdout
     );
