@@ -243,6 +243,7 @@ after_reboot_part() {
     check_eq "the state of $AUTO after systemctl start" "$(state_of "$AUTO")" RUNNING
 
     section "apt purges the package"
+    say "What enclos net up made at boot (/run/enclos/net/made): $(tr '\n' ' ' </run/enclos/net/made 2>&1)"
     run env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q enclos
     fails 1 dpkg-query -W enclos
     check_contains "dpkg-query -W enclos after the purge" "$LAST_ERR" "no packages found matching enclos"
@@ -270,7 +271,10 @@ after_reboot_part() {
     ok "no directory, link or state of the package is left"
     fails 4 systemctl status enclos.service
     fails 4 systemctl status enclos-net.service
-    ! ip link show lxcbr0 >/dev/null 2>&1 || die "the purge left the bridge lxcbr0"
+    if ip link show lxcbr0 >/dev/null 2>&1; then
+        journalctl -q -b -u enclos-net.service --no-pager | tail -n 20 >&2
+        die "the purge left the bridge lxcbr0"
+    fi
     ! nft list table inet enclos_net >/dev/null 2>&1 || die "the purge left the nftables table inet enclos_net"
     ! pgrep -x dnsmasq >/dev/null || die "the purge left dnsmasq running (pid $(pgrep -x dnsmasq))"
     ok "no lxcbr0, no nftables table inet enclos_net, no dnsmasq after the purge"
