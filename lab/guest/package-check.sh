@@ -273,6 +273,7 @@ after_reboot_part() {
     fails 4 systemctl status enclos-net.service
     if ip link show lxcbr0 >/dev/null 2>&1; then
         journalctl -q -b -u enclos-net.service --no-pager | tail -n 20 >&2
+        ip -o link show master lxcbr0 >&2 || true
         die "the purge left the bridge lxcbr0"
     fi
     ! nft list table inet enclos_net >/dev/null 2>&1 || die "the purge left the nftables table inet enclos_net"
