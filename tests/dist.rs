@@ -106,13 +106,31 @@ fn control_fields() {
     let mut cmd = Command::new("dpkg-deb");
     cmd.arg("-I").arg(&deb).arg("postinst");
     let postinst = run(cmd).success();
+    for unit in ["enclos-net.service", "enclos.service"] {
+        assert!(
+            postinst.stdout.contains(&format!("'{unit}'")),
+            "postinst does not name {unit}:\n{}",
+            postinst.stdout
+        );
+    }
     assert!(
         postinst
             .stdout
-            .contains("deb-systemd-helper enable 'enclos.service'"),
+            .contains("deb-systemd-helper enable \"$unit\""),
         "{}",
         postinst.stdout
     );
+    let mut cmd = Command::new("dpkg-deb");
+    cmd.arg("-I").arg(&deb).arg("prerm");
+    let prerm = run(cmd).success();
+    // The containers stop before the bridge goes.
+    let stop = |unit: &str| {
+        prerm
+            .stdout
+            .find(&format!("deb-systemd-invoke stop '{unit}'"))
+            .unwrap_or_else(|| panic!("prerm does not stop {unit}:\n{}", prerm.stdout))
+    };
+    assert!(stop("enclos.service") < stop("enclos-net.service"));
 }
 
 #[test]
@@ -177,6 +195,7 @@ fn file_list() {
         "/etc/enclos/default.conf",
         "/etc/enclos/enclos.conf",
         "/lib/systemd/system/enclos.service",
+        "/lib/systemd/system/enclos-net.service",
         "/usr/share/doc/enclos/copyright",
         "/usr/share/doc/enclos/changelog.gz",
     ] {
@@ -206,11 +225,34 @@ fn unpacked_files_work() {
         "RemainAfterExit=yes",
         "ExecStart=/usr/bin/enclos autostart",
         "ExecStop=/usr/bin/enclos autostart -a -s",
-        "After=network.target remote-fs.target",
+        "After=network.target remote-fs.target enclos-net.service",
+        "Wants=network.target enclos-net.service",
         "WantedBy=multi-user.target",
     ] {
         assert!(unit.lines().any(|l| l == line), "no {line} in\n{unit}");
     }
+    let net_unit =
+        std::fs::read_to_string(root.join("lib/systemd/system/enclos-net.service")).unwrap();
+    for line in [
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+        "ExecStart=/usr/bin/enclos net up",
+        "ExecStop=/usr/bin/enclos net down",
+        "After=network-online.target",
+        "Wants=network-online.target",
+        "Before=enclos.service",
+        "WantedBy=multi-user.target",
+    ] {
+        assert!(
+            net_unit.lines().any(|l| l == line),
+            "no {line} in\n{net_unit}"
+        );
+    }
+    // A refused `net down` at shutdown must not hold the shutdown up.
+    assert!(
+        net_unit.lines().any(|l| l.starts_with("TimeoutStopSec=")),
+        "{net_unit}"
+    );
     let default = std::fs::read_to_string(root.join("etc/enclos/default.conf")).unwrap();
     assert!(
         default.lines().any(|l| l == "lxc.net.0.type = empty"),

@@ -3,20 +3,28 @@
 # by payload-labs.sh after the labs): what a user checks after `apt install
 # ./enclos_*.deb`, in two parts with a reboot of the guest between them.
 #
-#   package-check.sh install DEB    apt installs DEB; the unit is enabled and
-#                                   active; man pages (the compat pages only
+#   package-check.sh install DEB    apt installs DEB; the units are enabled
+#                                   and active; enclos-net.service made the
+#                                   default network (lxcbr0 10.0.3.1/24, the
+#                                   nftables table, dnsmasq): a busybox
+#                                   container on the bridge gets an address
+#                                   by DHCP and pings 10.0.3.1, and a stop of
+#                                   the unit while it runs fails at once
+#                                   instead of hanging; man pages (the compat pages only
 #                                   with the compat directory on PATH), bash
 #                                   completion, checkconfig; three containers:
 #                                   one marked lxc.start.auto = 1, which
 #                                   `systemctl restart enclos.service` starts,
 #                                   one marked in the group web, started by
 #                                   hand, one not marked
-#   package-check.sh after-reboot   the running containers stopped cleanly at
-#                                   the shutdown; the marked one is RUNNING
+#   package-check.sh after-reboot   the default network is back; the running
+#                                   containers stopped cleanly at the
+#                                   shutdown; the marked one is RUNNING
 #                                   again (the unit started it), the others are
 #                                   not; the unit stops and starts it; apt
 #                                   purges the package: none of its files is
-#                                   left, the containers in /var/lib/enclos
+#                                   left, nor lxcbr0, the nftables table or
+#                                   dnsmasq; the containers in /var/lib/enclos
 #                                   are.
 #
 # State between the parts: /var/lib/enclos-lab/package-files (`dpkg -L`).
@@ -34,6 +42,8 @@ AUTO=${P}autoboot
 # unit stops it at shutdown all the same.
 WEB=${P}ingroup
 MANUAL=${P}byhand
+# On the default network's bridge (veth, DHCP).
+ONNET=${P}onbridge
 LXCPATH=/var/lib/enclos
 # What a user's shell has: no compat directory (the package leaves the lxc-*
 # names out of PATH unless asked).
@@ -47,6 +57,60 @@ unit_settled() {
     local s
     s=$(systemctl is-active enclos.service)
     [ "$s" != activating ] && ! systemctl list-jobs --no-legend | grep -q enclos.service
+}
+
+# default_net_up WHAT: enclos-net.service is active, and lxcbr0, the
+# nftables table and dnsmasq (in the unit's cgroup) are there.
+default_net_up() {
+    local what=$1 active addr table pid
+    out active systemctl is-active enclos-net.service
+    check_eq "systemctl is-active enclos-net.service ($what)" "$active" active
+    out addr ip -4 -o addr show dev lxcbr0
+    check_contains "the address of lxcbr0 ($what)" "$addr" "inet 10.0.3.1/24"
+    out table nft list table inet enclos_net
+    check_contains "nft list table inet enclos_net ($what)" "$table" "ip saddr 10.0.3.0/24 ip daddr != 10.0.3.0/24 masquerade"
+    out pid pgrep -x dnsmasq
+    check_contains "the cgroup of dnsmasq ($what)" "$(cat "/proc/$pid/cgroup")" "/system.slice/enclos-net.service"
+}
+
+# dhcp_address NAME: the 10.0.3.x/24 address eth0 of NAME has, if any.
+dhcp_address() {
+    "$ENCLOS" attach -n "$1" -- ip -4 -o addr show dev eth0 2>/dev/null |
+        grep -o 'inet 10\.0\.3\.[0-9]*/24' | cut -d' ' -f2
+}
+has_dhcp_address() { [ -n "$(dhcp_address "$1")" ]; }
+
+# on_bridge_part: a busybox container on lxcbr0 gets its address by DHCP
+# and pings the bridge; with it running, stopping enclos-net.service fails
+# at once (`net down` refuses) and leaves the bridge.
+on_bridge_part() {
+    section "enclos-net.service: the default network, a container on it"
+    out enabled systemctl is-enabled enclos-net.service
+    check_eq "systemctl is-enabled enclos-net.service" "$enabled" enabled
+    default_net_up "after the install"
+    [ ! -e "$LXCPATH/$ONNET" ] || die "a container $ONNET already exists in $LXCPATH"
+    run "$ENCLOS" create -n "$ONNET" -t busybox
+    run sh -c "printf 'lxc.net =\nlxc.net.0.type = veth\nlxc.net.0.link = lxcbr0\nlxc.net.0.flags = up\nlxc.net.0.hwaddr = 00:16:3e:xx:xx:xx\n' >>$LXCPATH/$ONNET/config"
+    run "$ENCLOS" start -n "$ONNET"
+    say "The template's rcS runs udhcpc; dnsmasq answers:"
+    wait_for 60 "an address from dnsmasq in $ONNET" has_dhcp_address "$ONNET"
+    ok "$ONNET got $(dhcp_address "$ONNET") by DHCP"
+    run "$ENCLOS" attach -n "$ONNET" -- ping -c 1 -W 5 10.0.3.1
+
+    say "Stopped while a container uses the bridge, the unit fails at once (net down refuses):"
+    local started=$SECONDS state addr
+    # A stop job completes whatever ExecStop says: the unit is then failed.
+    run systemctl stop enclos-net.service
+    [ $((SECONDS - started)) -lt 25 ] || die "systemctl stop enclos-net.service took $((SECONDS - started)) s with $ONNET on the bridge"
+    ok "systemctl stop enclos-net.service returned after $((SECONDS - started)) s"
+    state=$(systemctl is-active enclos-net.service || true)
+    check_eq "systemctl is-active enclos-net.service after the refused net down" "$state" failed
+    check_contains "the journal of enclos-net.service" "$(journalctl -q -u enclos-net.service --no-pager)" "Bridge lxcbr0 still has ports"
+    out addr ip -4 -o addr show dev lxcbr0
+    check_contains "lxcbr0 after the refused stop" "$addr" "inet 10.0.3.1/24"
+    run "$ENCLOS" stop -n "$ONNET"
+    run systemctl start enclos-net.service
+    default_net_up "started again"
 }
 
 state_of() { "$ENCLOS" info -n "$1" -s | awk '{print $2}'; }
@@ -76,6 +140,8 @@ install_part() {
     check_eq "systemctl is-enabled enclos.service" "$enabled" enabled
     out active systemctl is-active enclos.service
     check_eq "systemctl is-active enclos.service" "$active" active
+
+    on_bridge_part
 
     section "man pages"
     out page env MANPAGER=cat MANWIDTH=80 man enclos
@@ -152,9 +218,10 @@ install_part() {
 }
 
 after_reboot_part() {
-    section "after the reboot: enclos.service started the marked container"
+    section "after the reboot: enclos-net.service made the network, enclos.service started the marked container"
     # This payload runs beside the boot's other units.
     wait_for 300 "enclos.service to finish starting" unit_settled
+    default_net_up "after the reboot"
     out active systemctl is-active enclos.service
     check_eq "systemctl is-active enclos.service" "$active" active
     local c
@@ -176,6 +243,7 @@ after_reboot_part() {
     check_eq "the state of $AUTO after systemctl start" "$(state_of "$AUTO")" RUNNING
 
     section "apt purges the package"
+    say "What enclos net up made at boot (/run/enclos/net/made): $(tr '\n' ' ' </run/enclos/net/made 2>&1)"
     run env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q enclos
     fails 1 dpkg-query -W enclos
     check_contains "dpkg-query -W enclos after the purge" "$LAST_ERR" "no packages found matching enclos"
@@ -194,11 +262,23 @@ after_reboot_part() {
     for f in /etc/enclos /usr/libexec/enclos /usr/share/enclos /usr/share/doc/enclos \
         /etc/systemd/system/multi-user.target.wants/enclos.service \
         /var/lib/systemd/deb-systemd-helper-enabled/enclos.service.dsh-also \
-        /var/lib/systemd/deb-systemd-helper-masked/enclos.service; do
+        /var/lib/systemd/deb-systemd-helper-masked/enclos.service \
+        /etc/systemd/system/multi-user.target.wants/enclos-net.service \
+        /var/lib/systemd/deb-systemd-helper-enabled/enclos-net.service.dsh-also \
+        /var/lib/systemd/deb-systemd-helper-masked/enclos-net.service; do
         [ ! -e "$f" ] && [ ! -L "$f" ] || die "the purge left $f"
     done
     ok "no directory, link or state of the package is left"
     fails 4 systemctl status enclos.service
+    fails 4 systemctl status enclos-net.service
+    if ip link show lxcbr0 >/dev/null 2>&1; then
+        journalctl -q -b -u enclos-net.service --no-pager | tail -n 20 >&2
+        ip -o link show master lxcbr0 >&2 || true
+        die "the purge left the bridge lxcbr0"
+    fi
+    ! nft list table inet enclos_net >/dev/null 2>&1 || die "the purge left the nftables table inet enclos_net"
+    ! pgrep -x dnsmasq >/dev/null || die "the purge left dnsmasq running (pid $(pgrep -x dnsmasq))"
+    ok "no lxcbr0, no nftables table inet enclos_net, no dnsmasq after the purge"
     [ -f "$LXCPATH/$AUTO/config" ] && [ -f "$LXCPATH/$WEB/config" ] && [ -f "$LXCPATH/$MANUAL/config" ] ||
         die "the purge removed containers from $LXCPATH; Debian's policy keeps them"
     ok "the containers stay in $LXCPATH, as Debian's policy wants"

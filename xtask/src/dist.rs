@@ -20,9 +20,9 @@
 //!   beside each PATH directory), and kept out of /usr/share/man, where
 //!   Debian's lxc and cgroup-tools own those names;
 //! - the bash, zsh and fish completions;
-//! - `/etc/enclos/{default,enclos}.conf` (conffiles), `enclos.service`, the
-//!   maintainer scripts, the copyright and lintian's overrides, from
-//!   `packaging/`.
+//! - `/etc/enclos/{default,enclos}.conf` (conffiles), `enclos-net.service`
+//!   and `enclos.service`, the maintainer scripts, the copyright and
+//!   lintian's overrides, from `packaging/`.
 //!
 //! Lintian then checks the package; an error fails the task.
 
@@ -43,6 +43,10 @@ pub const PACKAGE: &str = "enclos";
 pub const RECOMMENDS: &str = "busybox-static, uidmap, dnsmasq-base, nftables";
 /// What some storage backends need.
 pub const SUGGESTS: &str = "lvm2, btrfs-progs";
+/// The systemd units, from `packaging/`, enabled and started by the
+/// maintainer scripts: the default network, then the autostarted
+/// containers.
+pub const UNITS: [&str; 2] = ["enclos-net.service", "enclos.service"];
 
 /// Builds the binary, stages the tree, builds the .deb and runs lintian on
 /// it. Returns the package's path.
@@ -106,11 +110,9 @@ pub fn stage_tree(root: &Path, bin: &Path, packaging: &Path) -> Result<()> {
     }
     let units = root.join("lib/systemd/system");
     mkdir(&units)?;
-    install(
-        &packaging.join("enclos.service"),
-        &units.join("enclos.service"),
-        0o644,
-    )?;
+    for unit in UNITS {
+        install(&packaging.join(unit), &units.join(unit), 0o644)?;
+    }
     let doc = root.join("usr/share/doc").join(PACKAGE);
     mkdir(&doc)?;
     install(&packaging.join("copyright"), &doc.join("copyright"), 0o644)?;
@@ -218,7 +220,9 @@ pub fn control(version: &str, arch: &str, installed_size: &str) -> String {
          The lxc-* and cg* names are links in /usr/libexec/enclos/compat,\n \
          so that a real LXC or libcgroup is never shadowed: put that\n \
          directory on PATH, or run `enclos compat install /usr/local/bin`.\n \
-         enclos.service starts the containers marked lxc.start.auto at boot.\n"
+         enclos-net.service makes the default network (bridge lxcbr0, NAT,\n \
+         DHCP) and enclos.service starts the containers marked lxc.start.auto\n \
+         at boot.\n"
     )
 }
 

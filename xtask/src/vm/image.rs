@@ -36,6 +36,10 @@ pub const PACKAGES: &[&str] = &[
     // bash's completion, as on a trainee's machine.
     "man-db",
     "bash-completion",
+    // What the package recommends for enclos-net.service (the guest
+    // installs it offline).
+    "dnsmasq-base",
+    "nftables",
 ];
 
 /// Module directories (under `kernel/`) left out of the image: hardware a
