@@ -58,7 +58,7 @@ pub const ON_REQUEST: &[&str] = &["usernsexec", "unpriv"];
 pub const EXPECTED_FAILURES: &[(&str, &str)] = &[
     (
         "no-new-privs",
-        "the busybox template: its busybox is not setuid, so ping as uid 1000 fails even without lxc.no_new_privs (which itself works: the first ping is refused)",
+        "issue 12 (confinement): the busybox template's busybox is not setuid, so ping as uid 1000 fails even without lxc.no_new_privs (which itself works: the first ping is refused)",
     ),
     ("usernsexec", "issue 9 (unprivileged): lxc-usernsexec"),
     (
