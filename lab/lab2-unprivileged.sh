@@ -68,6 +68,9 @@ user_out() {
 section "2.6 A user for unprivileged containers"
 run useradd -c "LXC unprivileged user" -s /bin/bash -m "$U"
 on_exit "userdel -r '$U'; sed -i '/^$U:/d' /etc/subuid /etc/subgid"
+# su -l opens a PAM session: where pam_cgfs is installed (it comes with
+# LXC), it makes the user cgroups user/NAME/0 and never removes them.
+on_exit "for d in /sys/fs/cgroup/*/user/'$U' /sys/fs/cgroup/user/'$U'; do [ -d \"\$d\" ] && find \"\$d\" -depth -type d -exec rmdir {} +; done; rmdir /sys/fs/cgroup/*/user 2>/dev/null"
 # Containers, then the user's processes, go before the user does.
 on_exit "pkill -KILL -u '$U'; su -l '$U' -s /bin/sh -c 'PATH=$UBIN:\$PATH lxc-destroy -f -n $C'"
 touch /etc/subuid /etc/subgid
