@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::{Backend, Driver};
 use crate::error::{io_err, Error, Result};
+use crate::not_built::NotBuilt;
 use crate::options::{CloneKind, CreateOptions, Dest, Usage};
 use crate::spec::Rootfs;
-use crate::{btrfs, copy, deps, dir, lvm, overlay, r#loop, rbd, zfs};
+use crate::{btrfs, copy, deps, dir, overlay, r#loop};
 
 /// The driver of a backend.
 fn driver(backend: Backend) -> &'static dyn Driver {
@@ -18,9 +19,9 @@ fn driver(backend: Backend) -> &'static dyn Driver {
         Backend::Overlay => &overlay::Overlay,
         Backend::Btrfs => &btrfs::Btrfs,
         Backend::Loop => &r#loop::Loop,
-        Backend::Lvm => &lvm::Lvm,
-        Backend::Zfs => &zfs::Zfs,
-        Backend::Rbd => &rbd::Rbd,
+        Backend::Lvm => &NotBuilt(Backend::Lvm),
+        Backend::Zfs => &NotBuilt(Backend::Zfs),
+        Backend::Rbd => &NotBuilt(Backend::Rbd),
     }
 }
 
