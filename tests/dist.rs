@@ -224,7 +224,7 @@ fn unpacked_files_work() {
         "Type=oneshot",
         "RemainAfterExit=yes",
         "ExecStart=/usr/bin/enclos autostart",
-        "ExecStop=/usr/bin/enclos autostart -a -s",
+        "ExecStop=/usr/bin/enclos autostart -a -A -s -t 30",
         "After=network.target remote-fs.target enclos-net.service",
         "Wants=network.target enclos-net.service",
         "WantedBy=multi-user.target",
