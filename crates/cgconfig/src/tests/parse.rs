@@ -306,7 +306,7 @@ fn missing_file_is_a_read_error() {
 )]
 #[case::eof_in_block(
     "group a {\n  cpu {\n    cpu.shares = 1;\n",
-    "4:1: Unexpected end of file in the cpu block of group 'a' opened at line 2: missing '}'"
+    "3:20: Unexpected end of file in the cpu block of group 'a' opened at line 2: missing '}'"
 )]
 #[case::eof_in_group(
     "group a { cpu { }",
