@@ -570,6 +570,20 @@ mod tests {
         assert_eq!(unquote(quote(value).trim()), value);
     }
 
+    /// Found by the property tests: a misspelt key of 60 000 characters
+    /// took seconds (the edit distance to each known key), and a megabyte
+    /// would hang the read.
+    #[test]
+    fn a_long_unknown_key_is_reported_at_once() {
+        for head in ["lxc.net.0.", "lxc.cgrup.", "lxc.uts.nam"] {
+            let line = format!("{head}{} = 1", ".".repeat(1 << 20));
+            let start = std::time::Instant::now();
+            let err = crate::Config::parse_str(&line, Path::new("/c/config")).unwrap_err();
+            assert!(start.elapsed().as_secs() < 30, "{:?}", start.elapsed());
+            assert!(err.to_string().starts_with("/c/config:1: "));
+        }
+    }
+
     /// Writes `files` (name, text) in a new temporary directory; loads its
     /// `config`, writes it back and loads that again.
     fn load_twice(files: &[(&str, &str)]) -> (crate::Config, crate::Config) {

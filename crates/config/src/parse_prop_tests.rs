@@ -352,3 +352,37 @@ proptest! {
         }
     }
 }
+
+/// A long line: a key or a value of many thousand characters.
+fn long_line() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(vec![
+            "lxc.cgrup.",
+            "lxc.",
+            "lxc.uts.name = ",
+            "lxc.net.0.",
+            "x",
+            "lxc.cap.drop = ",
+        ]),
+        r"[a-z. ]",
+        10_000usize..60_000,
+        prop::sample::select(vec!["", " = 1", "="]),
+    )
+        .prop_map(|(head, fill, n, tail)| format!("{head}{}{tail}", fill.repeat(n)))
+}
+
+proptest! {
+    #![proptest_config(config(30))]
+
+    /// Reading a line takes time in proportion to its length: a
+    /// misspelt key of 60 000 characters is no reason to wait.
+    #[test]
+    fn long_lines_read_in_linear_time(line in long_line()) {
+        let start = std::time::Instant::now();
+        let result = Config::parse_str(&line, Path::new("/p/config"));
+        prop_assert!(start.elapsed() < std::time::Duration::from_secs(30), "{:?}", start.elapsed());
+        if let Err(e) = result {
+            check_place(&e, &[(PathBuf::from("/p/config"), line)])?;
+        }
+    }
+}

@@ -421,3 +421,20 @@ fn malformed_inputs(#[case] text: &str, #[case] expected: &str) {
     let err = parse_str(text, Path::new("cgconfig.conf")).unwrap_err();
     assert_eq!(err.to_string(), format!("cgconfig.conf:{expected}"));
 }
+
+/// Found by the property tests: each group was compared with every group
+/// before it, and a file of 5 000 groups took seconds to read.
+#[test]
+fn many_groups_read_in_linear_time() {
+    let mut text: String = (0..50_000)
+        .map(|i| format!("group g{i} {{ cpu {{ }} }}\n"))
+        .collect();
+    text.push_str("group /g7/ { cpu { } }\n");
+    let start = std::time::Instant::now();
+    let err = parse_str(&text, Path::new("cgconfig.conf")).unwrap_err();
+    assert!(start.elapsed().as_secs() < 30, "{:?}", start.elapsed());
+    assert_eq!(
+        err.to_string(),
+        "cgconfig.conf:50001:7: Group '/g7/' is already defined at cgconfig.conf:8:7 (as 'g7')"
+    );
+}
