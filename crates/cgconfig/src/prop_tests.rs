@@ -187,7 +187,7 @@ fn check_round_trip(c: &Config, from: &str) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(config(6_000))]
+    #![proptest_config(config(12_000))]
 
     #[test]
     fn files_never_panic_errors_name_the_line_and_write_back(
