@@ -74,6 +74,8 @@ mod translate_v1;
 mod write;
 
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod tests;
 
 /// The examples of the crate's README, compiled and run as doctests.

@@ -460,11 +460,19 @@ pub(crate) fn classify(key: &str) -> Class {
     }
 }
 
+/// The longest key [`suggest`] looks at.
+const SUGGEST_MAX_LEN: usize = 100;
+
 /// The modern key closest to a misspelt one, when one is close enough:
 /// among the exact keys (not the clear-only ones), the network keys of the
 /// same index, and the families (`lxc.cgrup.memory.max` is close to
 /// `lxc.cgroup.memory.max`).
 pub(crate) fn suggest(key: &str) -> Option<String> {
+    // No key is near this long, and the edit distance takes time in the
+    // product of the lengths: a line of a megabyte must not hang the read.
+    if key.len() > SUGGEST_MAX_LEN {
+        return None;
+    }
     let net_index = net_index(key);
     let mut candidates: Vec<String> = KEYS
         .iter()
