@@ -6,7 +6,10 @@
 //! this run. enclos's reads them from a file of the run (`--rules`);
 //! Debian's reads /etc/cgrules.conf only, so that file is written for the
 //! measure and put back as it was afterwards ([`EtcRules`], which also
-//! repairs what an interrupted run left). One daemon runs at a time (two
+//! repairs what an interrupted run left); it also needs /etc/cgconfig.conf
+//! and /etc/cgconfig.d, made empty for the measure when absent. At its
+//! start it classifies every process of the host by the rules, which
+//! match only the run's program. One daemon runs at a time (two
 //! would race for the same process): each run starts its variant's
 //! daemon if the other one is running (untimed), then spawns the program
 //! and polls /proc/PID/cgroup until the memory line names the group. The
@@ -28,6 +31,10 @@ use crate::deps::{self, Requirement};
 
 /// The file Debian's cgrulesengd reads.
 const ETC_RULES: &str = "/etc/cgrules.conf";
+/// What Debian's cgrulesengd also needs, for templates, or it exits:
+/// made empty (the file with [`MARK`] only) when absent, removed after.
+const ETC_CONFIG: &str = "/etc/cgconfig.conf";
+const ETC_CONFIG_DIR: &str = "/etc/cgconfig.d";
 /// The socket Debian's cgrulesengd makes.
 const CGRED_SOCKET: &str = "/run/cgred.socket";
 /// The first line of the /etc/cgrules.conf a run writes.
@@ -138,6 +145,8 @@ fn memory_group(pid: u32) -> Option<String> {
 struct EtcRules {
     backup: Option<PathBuf>,
     had_socket: bool,
+    made_config: bool,
+    made_config_dir: bool,
 }
 
 impl EtcRules {
@@ -150,12 +159,24 @@ impl EtcRules {
         if let Some(b) = &backup {
             fs::copy(ETC_RULES, b).with_context(|| format!("Cannot back up {ETC_RULES}"))?;
         }
-        let guard = EtcRules {
+        let mut guard = EtcRules {
             backup,
             had_socket: Path::new(CGRED_SOCKET).exists(),
+            made_config: false,
+            made_config_dir: false,
         };
         fs::write(ETC_RULES, format!("{MARK}{pid}\n{rules}"))
             .with_context(|| format!("Cannot write {ETC_RULES}"))?;
+        if !Path::new(ETC_CONFIG).exists() {
+            fs::write(ETC_CONFIG, format!("{MARK}{pid}\n"))
+                .with_context(|| format!("Cannot write {ETC_CONFIG}"))?;
+            guard.made_config = true;
+        }
+        if !Path::new(ETC_CONFIG_DIR).exists() {
+            fs::create_dir(ETC_CONFIG_DIR)
+                .with_context(|| format!("Cannot create {ETC_CONFIG_DIR}"))?;
+            guard.made_config_dir = true;
+        }
         Ok(guard)
     }
 }
@@ -163,6 +184,12 @@ impl EtcRules {
 impl Drop for EtcRules {
     fn drop(&mut self) {
         put_back(self.backup.as_deref());
+        if self.made_config {
+            let _ = fs::remove_file(ETC_CONFIG);
+        }
+        if self.made_config_dir {
+            let _ = fs::remove_dir(ETC_CONFIG_DIR);
+        }
         if !self.had_socket {
             let _ = fs::remove_file(CGRED_SOCKET);
         }
@@ -183,22 +210,27 @@ fn put_back(backup: Option<&Path>) {
     }
 }
 
-/// Puts back the /etc/cgrules.conf of a run that was killed.
-fn restore_dead_runs() {
-    let Ok(text) = fs::read_to_string(ETC_RULES) else {
-        return;
-    };
-    let Some(pid) = text
+/// The run that wrote `path`, if one did and it is gone.
+fn dead_writer(path: &str) -> Option<u32> {
+    let text = fs::read_to_string(path).ok()?;
+    let pid = text
         .lines()
         .next()
         .and_then(|l| l.strip_prefix(MARK))
-        .and_then(|p| p.trim().parse::<u32>().ok())
-    else {
+        .and_then(|p| p.trim().parse::<u32>().ok())?;
+    (!Path::new("/proc").join(pid.to_string()).exists()).then_some(pid)
+}
+
+/// Puts back the /etc/cgrules.conf of a run that was killed, and removes
+/// the /etc/cgconfig.conf it made.
+fn restore_dead_runs() {
+    if dead_writer(ETC_CONFIG).is_some() {
+        let _ = fs::remove_file(ETC_CONFIG);
+        let _ = fs::remove_dir(ETC_CONFIG_DIR);
+    }
+    let Some(pid) = dead_writer(ETC_RULES) else {
         return;
     };
-    if Path::new("/proc").join(pid.to_string()).exists() {
-        return;
-    }
     let backup = PathBuf::from(format!("{ETC_RULES}.{PREFIX}{pid}"));
     println!("Putting back the {ETC_RULES} of an earlier run (pid {pid})");
     put_back(backup.exists().then_some(backup.as_path()));
