@@ -27,9 +27,8 @@ const EXPORT: &str = "enclos export";
 const IMPORT: &str = "enclos import";
 const TAR_ZSTD: &str = "tar | zstd -T0";
 
-/// What each run of the enclos variants measured: (label, time, peak
-/// RSS in KiB).
-pub(super) type Figures = RefCell<Vec<(&'static str, Duration, u64)>>;
+/// The peak RSS of each run of the enclos variants, in KiB, by label.
+pub(super) type Figures = RefCell<Vec<(&'static str, u64)>>;
 
 /// The export comparison, then the import one.
 pub(super) fn comparisons<'a>(ctx: &'a Ctx, args: &CompareArgs) -> Vec<Comparison<'a>> {
@@ -37,7 +36,7 @@ pub(super) fn comparisons<'a>(ctx: &'a Ctx, args: &CompareArgs) -> Vec<Compariso
         Ok(big) => big.with_data[1].as_ref().map_err(Clone::clone),
         Err(why) => Err(why.clone()),
     };
-    let plan = Plan::new(args, 5, 1, Duration::from_secs(120));
+    let plan = Plan::new(args, 5, 1, Duration::from_secs(240));
     let title = |what: &str| {
         format!(
             "storage: {what} of a busybox container holding 1 GiB of random text (on btrfs; \
@@ -144,7 +143,7 @@ fn with_rss(sp: &Spawner, env: &Env, run: &str, cmd: &Command) -> Result<(Durati
 }
 
 fn tar_zstd<'a>(ctx: &'a Ctx, env: &Rc<Env>) -> Variant<'a> {
-    let (sp, figures) = (&ctx.sp, &ctx.figures);
+    let sp = &ctx.sp;
     let command = |env: &Env, run: &str| {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", r#"tar -C "$R" -cf - . | zstd -q -T0 > "$F""#])
@@ -160,7 +159,6 @@ fn tar_zstd<'a>(ctx: &'a Ctx, env: &Rc<Env>) -> Variant<'a> {
                 .ok(&mut command(&e1, run), CREATE_TIMEOUT)
                 .map(|r| r.elapsed);
             let _ = fs::remove_file(e1.out(run));
-            figures.borrow_mut().push((TAR_ZSTD, took.clone()?, 0));
             took
         }),
         check: Some(Box::new(move |run| {
@@ -182,7 +180,7 @@ fn enclos_export<'a>(ctx: &'a Ctx, env: &Rc<Env>) -> Variant<'a> {
             let took = with_rss(sp, &e1, run, &export_cmd(&e1.tool, &e1.out(run)));
             let _ = fs::remove_file(e1.out(run));
             let (took, kib) = took?;
-            figures.borrow_mut().push((EXPORT, took, kib));
+            figures.borrow_mut().push((EXPORT, kib));
             Ok(took)
         }),
         check: Some(Box::new(move |run| {
@@ -240,7 +238,7 @@ fn import_variants<'a>(ctx: &'a Ctx, env: &Rc<Env>) -> Vec<Variant<'a>> {
             let destroyed = sp.ok(&mut t.destroy(run), CREATE_TIMEOUT).map(|_| ());
             let (took, kib) = took?;
             found.and(destroyed)?;
-            figures.borrow_mut().push((IMPORT, took, kib));
+            figures.borrow_mut().push((IMPORT, kib));
             Ok(took)
         }
     };
@@ -262,21 +260,14 @@ fn import_variants<'a>(ctx: &'a Ctx, env: &Rc<Env>) -> Vec<Variant<'a>> {
 
 /// MB/s of the exports, and the peak RSS of export and import against
 /// the target; the verdict lines.
-pub(super) fn memory(ctx: &Ctx) -> Vec<String> {
+pub(super) fn memory(ctx: &Ctx, samples: &[(&str, Vec<Duration>)]) -> Vec<String> {
     let figures = ctx.figures.borrow();
-    let of = |label: &str| -> Vec<(Duration, u64)> {
-        figures
-            .iter()
-            .filter(|(l, _, _)| *l == label)
-            .map(|(_, d, k)| (*d, *k))
-            .collect()
-    };
     let mut lines = Vec::new();
     println!();
     let mbs = |label: &str| {
-        let runs = of(label);
-        median(runs.iter().map(|(d, _)| *d).collect())
-            .map(|m| (DATA_BYTES as f64 / 1e6 / m.as_secs_f64(), m, runs.len()))
+        let runs = samples.iter().find(|(n, _)| *n == label)?.1.clone();
+        let n = runs.len();
+        median(runs).map(|m| (DATA_BYTES as f64 / 1e6 / m.as_secs_f64(), m, n))
     };
     for label in [TAR_ZSTD, EXPORT, IMPORT] {
         if let Some((rate, median, n)) = mbs(label) {
@@ -297,7 +288,11 @@ pub(super) fn memory(ctx: &Ctx) -> Vec<String> {
         _ => format!("{claim}: not evaluated (a variant has no measurement)"),
     });
     for label in [EXPORT, IMPORT] {
-        let peak = of(label).iter().map(|(_, k)| *k).max();
+        let peak = figures
+            .iter()
+            .filter(|(l, _)| *l == label)
+            .map(|(_, k)| *k)
+            .max();
         lines.push(rusage::verdict(
             label,
             "peak RSS (ru_maxrss) for 1 GiB",

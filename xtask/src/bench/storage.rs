@@ -146,13 +146,18 @@ fn measure_all(ctx: &Ctx, args: &CompareArgs) -> Vec<String> {
         if !args.wants(name) {
             continue;
         }
+        // The measured runs of each variant, by name.
+        let mut samples = Vec::new();
         for mut comparison in build(ctx, args) {
             println!();
             let outcomes = measure(&mut comparison);
             verdicts.extend(report(&comparison, &outcomes));
+            for (v, o) in comparison.variants.iter().zip(outcomes) {
+                samples.push((v.name, o.samples));
+            }
         }
         if name == &"export" {
-            verdicts.extend(backup::memory(ctx));
+            verdicts.extend(backup::memory(ctx, &samples));
         }
     }
     verdicts
