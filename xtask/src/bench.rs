@@ -12,9 +12,17 @@
 //!   SCRIPT` (so every variant pays the same shell start), with `$G` a
 //!   fresh group name per run;
 //!   the cg* tools enclos added (lssubsys, cgsnapshot, cgxget) follow, in
-//!   [`cgtools`], against cgroup-tools;
+//!   [`cgtools`], then cgclear and cgxset ([`cgedit`]), against
+//!   cgroup-tools, and cgrulesengd's latency and memory ([`rules`]);
 //! - `containers` ([`containers`]): LXC's tools, crun and enclos, each
-//!   command spawned directly, in temporary lxcpaths.
+//!   command spawned directly, in temporary lxcpaths; then the same done
+//!   by a user who is not root against root ([`unprivileged`]);
+//! - `storage` ([`storage`]): snapshots, ephemeral copies, creates from
+//!   the cached template, and, on 1 GiB ([`bigdata`], [`backup`]),
+//!   snapshots on btrfs and overlay, export and import.
+//!
+//! `--only NAME,...` runs only the measures of those names (an unknown
+//! name lists them all).
 
 mod backup;
 mod benchuser;
@@ -828,6 +836,36 @@ mod tests {
             "Target not evaluated: enclos median <= 0.5x lxc (enclos failed; on the runs \
              before: enclos 30.00 ms, lxc 40.00 ms: 0.75x)"
         );
+    }
+
+    #[test]
+    fn only_names_known_measures() {
+        let args = |only: &[&str]| CompareArgs {
+            group: Group::All,
+            runs: None,
+            warmup: None,
+            baseline: None,
+            only: only.iter().map(|s| s.to_string()).collect(),
+        };
+        assert!(check_only(&args(&["rulesengd", "export", "attach"])).is_ok());
+        let err = check_only(&args(&["export", "nope"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("No measure named nope (--only)"), "{err}");
+        assert!(err.contains("unpriv-start"), "{err}");
+        assert!(args(&[]).wants("snapshot"));
+        assert!(!args(&["export"]).wants("snapshot"));
+        let mut all = [
+            CGROUPS,
+            containers::NAMES,
+            unprivileged::NAMES,
+            storage::NAMES,
+        ]
+        .concat();
+        let count = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), count, "a name names two measures");
     }
 
     #[test]
