@@ -95,6 +95,11 @@ impl Files {
         Ok(files)
     }
 
+    /// Where daemon `which` writes its error output.
+    fn stderr(&self, which: usize) -> PathBuf {
+        self.dir.join(format!("daemon-{which}.stderr"))
+    }
+
     /// Spawns the program, waits until it is in the group; the time from
     /// before the spawn.
     fn probe(&self, timeout: Duration) -> std::result::Result<Duration, String> {
@@ -243,7 +248,8 @@ struct Daemons {
 }
 
 impl Daemons {
-    /// Makes `which` the running daemon, ready (it moved a probe).
+    /// Makes `which` the running daemon, ready: it moved two probes in a
+    /// row (the first may be its start-up scan's doing, before it listens).
     fn switch(&self, which: usize, files: &Files) -> std::result::Result<(), String> {
         let mut running = self.running.borrow_mut();
         if running.as_ref().is_some_and(|(w, _)| *w == which) {
@@ -256,17 +262,21 @@ impl Daemons {
             return Err("no such daemon".into());
         };
         let mut cmd = clone(cmd);
+        let err = fs::File::create(files.stderr(which))
+            .map_err(|e| format!("cannot create {}: {e}", files.stderr(which).display()))?;
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(err)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", crate::process::show(&cmd)))?;
         *running = Some((which, child));
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut moved = 0;
         loop {
             match files.probe(Duration::from_millis(300)) {
-                Ok(_) => return Ok(()),
+                Ok(_) if moved == 1 => return Ok(()),
+                Ok(_) => moved += 1,
                 Err(why) if Instant::now() > deadline => {
                     let (_, child) = running.take().expect("just started");
                     stop(child);
@@ -275,9 +285,21 @@ impl Daemons {
                         crate::process::show(&cmd)
                     ));
                 }
-                Err(_) => {}
+                Err(_) => moved = 0,
             }
         }
+    }
+
+    /// Whether the running daemon has exited, and its error output.
+    fn died(&self, files: &Files) -> Option<String> {
+        let mut running = self.running.borrow_mut();
+        let (which, child) = running.as_mut()?;
+        let status = child.try_wait().ok().flatten()?;
+        let err = fs::read_to_string(files.stderr(*which)).unwrap_or_default();
+        Some(format!(
+            "the daemon exited ({status}); its stderr: {}",
+            err.trim()
+        ))
     }
 
     fn pid(&self) -> Option<u32> {
@@ -372,7 +394,10 @@ pub(super) fn run(
             name,
             run: Box::new(move |_| {
                 d.switch(which, &f)?;
-                f.probe(MOVE_TIMEOUT)
+                f.probe(MOVE_TIMEOUT).map_err(|why| match d.died(&f) {
+                    Some(died) => format!("{why}: {died}"),
+                    None => format!("{why} (the daemon still runs)"),
+                })
             }),
             check: None,
             unavailable,
