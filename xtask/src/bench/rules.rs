@@ -338,6 +338,31 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
+/// The command lines of the two daemons, where they can run: in the
+/// foreground, without logs.
+fn commands(
+    files: &Files,
+    tools: bool,
+    enclos: &std::result::Result<PathBuf, String>,
+) -> [Option<Command>; 2] {
+    let tools = tools.then(|| {
+        let mut c = Command::new("cgrulesengd");
+        c.args(["-n", "-Q"]);
+        c
+    });
+    let ours = enclos.as_ref().ok().map(|bin| {
+        let mut c = Command::new(bin);
+        c.args(["cg", "rulesengd", "--nodaemon", "-Q", "--rules"])
+            .arg(&files.rules)
+            .arg("--rules-dir")
+            .arg(files.dir.join("cgrules.d"))
+            .arg("--sticky-file")
+            .arg(files.dir.join("sticky"));
+        c
+    });
+    [tools, ours]
+}
+
 /// The latency comparison, then the RSS of each daemon.
 pub(super) fn run(
     args: &CompareArgs,
@@ -368,23 +393,8 @@ pub(super) fn run(
             }
         },
     };
-    let tools = tools_missing.is_none().then(|| {
-        let mut c = Command::new("cgrulesengd");
-        c.args(["-n", "-Q"]);
-        c
-    });
-    let ours = enclos.as_ref().ok().map(|bin| {
-        let mut c = Command::new(bin);
-        c.args(["cg", "rulesengd", "--nodaemon", "-Q", "--rules"])
-            .arg(&files.rules)
-            .arg("--rules-dir")
-            .arg(files.dir.join("cgrules.d"))
-            .arg("--sticky-file")
-            .arg(files.dir.join("sticky"));
-        c
-    });
     let daemons = Rc::new(Daemons {
-        commands: [tools, ours],
+        commands: commands(&files, tools_missing.is_none(), enclos),
         running: RefCell::new(None),
     });
     let files = Rc::new(files);
