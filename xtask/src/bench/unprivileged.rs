@@ -5,7 +5,10 @@
 //!
 //! A user's create runs the template inside the user namespace, so the
 //! rootfs belongs to the mapped ids on disk: no shifting and no idmapped
-//! mount are needed (`info` would say "owned by the map"). The targets:
+//! mount are needed (`info` would say "owned by the map"). Root creating
+//! with the same map (`-f` a config with `lxc.idmap`) runs the template
+//! as root and shifts the rootfs to the map: that figure is reported
+//! beside them. The targets:
 //! the user's create within 1.2x of root's, its start + attach + stop
 //! within 1.5x. Every command, root's too, goes through setpriv (root's
 //! with its own ids), so both pay the same exec. LXC's unprivileged flow
@@ -34,6 +37,9 @@ pub(super) const NAMES: &[&str] = &["unpriv-create", "unpriv-start"];
 struct Flow {
     tool: Tool,
     user: Option<Rc<BenchUser>>,
+    /// The host uid of the container's root: 0, or the first id of the
+    /// map.
+    root_uid: u32,
 }
 
 impl Flow {
@@ -72,11 +78,6 @@ impl Flow {
             s if s == want => Ok(()),
             s => Err(format!("after {after}, {name} is {s}, not {want}")),
         }
-    }
-
-    /// The host uid the container's files and processes must have.
-    fn root_uid(&self) -> u32 {
-        self.user.as_ref().map_or(0, |u| u.subid)
     }
 
     /// `stop -k` for both tools: LXC's graceful stop of busybox waits out
@@ -141,6 +142,7 @@ pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, Stri
                 name: name.clone(),
                 backend: None,
             },
+            root_uid: user.as_ref().map_or(0, |u| u.subid),
             user,
         })
     };
@@ -149,6 +151,7 @@ pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, Stri
         flow(Kind::Enclos, true),
         flow(Kind::Lxc, false),
         flow(Kind::Lxc, true),
+        shifting(flow(Kind::Enclos, false), &user, &scratch),
     ];
     let verdicts = measure_both(args, &sp, &flows);
     println!();
@@ -177,13 +180,43 @@ fn write_configs(u: &BenchUser) -> Result<()> {
     Ok(())
 }
 
-const VARIANTS: [&str; 4] = ["enclos (root)", "enclos (user)", "LXC (root)", "LXC (user)"];
+/// Root's enclos flow made to create with the user's map (`-f` a config
+/// with `lxc.idmap`): the template runs as root and the rootfs is shifted
+/// to the map afterwards.
+fn shifting(
+    flow: Result<Flow, String>,
+    user: &Result<Rc<BenchUser>, String>,
+    scratch: &std::path::Path,
+) -> Result<Flow, String> {
+    let (mut flow, u) = (flow?, user.clone()?);
+    let conf = scratch.join("idmap.conf");
+    let text = format!(
+        "lxc.idmap = u 0 {s} {RANGE}\nlxc.idmap = g 0 {s} {RANGE}\n{LXC_CONF}",
+        s = u.subid
+    );
+    std::fs::write(&conf, text).map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
+    flow.tool.conf = Some(conf);
+    flow.tool.name.push_str("-s");
+    flow.root_uid = u.subid;
+    Ok(flow)
+}
 
+const VARIANTS: [&str; 5] = [
+    "enclos (root)",
+    "enclos (user)",
+    "LXC (root)",
+    "LXC (user)",
+    "enclos (root, shifted to the map)",
+];
+
+/// The create comparison over the five flows, then the start one over the
+/// first four.
 fn measure_both(
     args: &CompareArgs,
     sp: &Spawner,
-    flows: &[Result<Flow, String>; 4],
+    flows: &[Result<Flow, String>; 5],
 ) -> Vec<String> {
+    let four = &flows[..4];
     let mut verdicts = Vec::new();
     let started = Instant::now();
     if args.wants("unpriv-create") {
@@ -191,7 +224,8 @@ fn measure_both(
         let mut c = comparison(
             "containers, unprivileged: create a busybox container as a user (template run in \
              the user namespace, files owned by the map: no shift, no idmapped mount) and as \
-             root; the destroy after it is not timed",
+             root; and by root with the user's map, the rootfs shifted (figure reported); the \
+             destroy after it is not timed",
             flows,
             sp,
             create_run,
@@ -203,7 +237,7 @@ fn measure_both(
     }
     if args.wants("unpriv-start") {
         println!();
-        let made: Vec<Option<String>> = flows
+        let made: Vec<Option<String>> = four
             .iter()
             .map(|f| {
                 let f = f.as_ref().ok()?;
@@ -216,7 +250,7 @@ fn measure_both(
         let mut c = comparison(
             "containers, unprivileged: start + attach /bin/true + stop -k, as a user and as \
              root",
-            flows,
+            four,
             sp,
             cycle_run,
             cycle_check,
@@ -238,7 +272,7 @@ type Check = fn(&Flow, &Spawner, &str) -> Result<(), String>;
 /// The four variants; targets: each user's figure against root's.
 fn comparison<'a>(
     title: &str,
-    flows: &'a [Result<Flow, String>; 4],
+    flows: &'a [Result<Flow, String>],
     sp: &'a Spawner,
     run: Step,
     check: Check,
@@ -289,13 +323,13 @@ fn create_check(f: &Flow, sp: &Spawner, name: &str) -> Result<(), String> {
     f.ok(sp, f.tool.create(name), CREATE_TIMEOUT)?;
     let state = f.expect(sp, name, "STOPPED", "create");
     let busybox = f.tool.rootfs(name).join("bin/busybox");
-    let owner = if owned_by(&busybox, f.root_uid()) {
+    let owner = if owned_by(&busybox, f.root_uid) {
         Ok(())
     } else {
         Err(format!(
             "{} does not belong to host uid {}",
             busybox.display(),
-            f.root_uid()
+            f.root_uid
         ))
     };
     f.ok(sp, f.tool.destroy(name), TIMEOUT)?;
@@ -328,10 +362,10 @@ fn cycle_check(f: &Flow, sp: &Spawner, _: &str) -> Result<(), String> {
             .find_map(|l| l.strip_prefix("Uid:"))
             .and_then(|l| l.split_whitespace().next())
             .unwrap_or("?");
-        if uid != f.root_uid().to_string() {
+        if uid != f.root_uid.to_string() {
             return Err(format!(
                 "init (pid {pid}) runs as host uid {uid}, not {}",
-                f.root_uid()
+                f.root_uid
             ));
         }
         let ran = sp.ok(
