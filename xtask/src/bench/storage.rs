@@ -105,7 +105,10 @@ pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, Stri
     let big = match (&enclos, wants_big) {
         (Err(why), _) => Err(why.clone()),
         (Ok(_), false) => Err("not needed by the measures asked for".into()),
-        (Ok(bin), true) => Big::set_up(&sp, bin, sandbox.base(), args.wants("snapshot-1g")),
+        (Ok(bin), true) => {
+            let data = args.wants("snapshot-1g") || args.wants("export");
+            Big::set_up(&sp, bin, sandbox.base(), data)
+        }
     };
     let ctx = Ctx {
         sp,
