@@ -74,8 +74,8 @@ pub struct CompareArgs {
     /// Which comparison to run.
     #[arg(value_enum, default_value_t = Group::All)]
     pub group: Group,
-    /// Measured runs per variant [default: 200 for cgroups; for containers,
-    /// from 20 to 150 depending on the measure].
+    /// Measured runs per variant [default: 200 for cgroups; for containers
+    /// and storage, from 5 to 150 depending on the measure].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub runs: Option<u32>,
     /// Unmeasured warm-up runs per variant, before the measured ones
@@ -105,14 +105,21 @@ impl CompareArgs {
 pub enum Group {
     /// Create a memory cgroup, run /bin/true in it, delete it: raw shell,
     /// cgroup-tools (cgcreate/cgexec/cgdelete), enclos cg; then lssubsys,
-    /// cgsnapshot and cgxget against cgroup-tools'.
+    /// cgsnapshot, cgxget, cgclear and cgxset against cgroup-tools', and
+    /// cgrulesengd's time to move a process and its memory with 1,000
+    /// rules (names: cgroups, lssubsys, cgsnapshot, cgxget, cgclear,
+    /// cgxset, rulesengd).
     Cgroups,
     /// Busybox containers: execute, start + stop, attach, freeze, create:
-    /// LXC's lxc-* tools, crun, unshare, enclos.
+    /// LXC's lxc-* tools, crun, unshare, enclos; then create and start +
+    /// attach + stop by a user who is not root against root (names:
+    /// execute, start-stop, attach, freeze, create, unpriv-create,
+    /// unpriv-start).
     Containers,
     /// Snapshots, ephemeral copies, creates on btrfs and overlay, export
     /// and import: enclos against lxc-snapshot, lxc-copy, lxc-create and
-    /// `tar | zstd`.
+    /// `tar | zstd` (names: snapshot, ephemeral-start, ephemeral-stop,
+    /// cached-create, snapshot-1g, export).
     Storage,
     /// All three, in that order.
     All,
