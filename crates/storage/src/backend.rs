@@ -192,6 +192,13 @@ pub(crate) trait Driver: Sync {
         })
     }
 
+    /// The options of a full copy of `src` (of this backend) made by
+    /// creating a new rootfs: where `opts` does not say, the copy goes
+    /// beside its source (its volume group, dataset root or pool).
+    fn place_like(&self, _src: &Rootfs, opts: &CreateOptions) -> CreateOptions {
+        opts.clone()
+    }
+
     /// Removes the rootfs and its data. Dependents were checked by the
     /// caller.
     fn destroy(&self, rootfs: &Rootfs) -> Result<()>;

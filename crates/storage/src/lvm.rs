@@ -259,6 +259,15 @@ impl<R: Runner> Driver for Lvm<R> {
         Ok(Rootfs::new(Backend::Lvm, device(&vg, lv)))
     }
 
+    /// In the source's volume group.
+    fn place_like(&self, src: &Rootfs, opts: &CreateOptions) -> CreateOptions {
+        let mut opts = opts.clone();
+        if opts.vgname.is_none() {
+            opts.vgname = vg_lv(src).ok().map(|(vg, _)| vg);
+        }
+        opts
+    }
+
     /// `lvremove -f`; a volume already gone is fine.
     fn destroy(&self, rootfs: &Rootfs) -> Result<()> {
         let (vg, lv) = vg_lv(rootfs)?;

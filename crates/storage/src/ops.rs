@@ -97,7 +97,11 @@ impl Rootfs {
     /// own): the target is created of the source's size unless `opts`
     /// gives one, both are mounted, and the files copied.
     fn copy_across(&self, target: Backend, dest: &Dest, opts: &CreateOptions) -> Result<Rootfs> {
-        let mut opts = opts.clone();
+        let mut opts = if target == self.backend {
+            driver(target).place_like(self, opts)
+        } else {
+            opts.clone()
+        };
         if opts.fssize.is_none() && target.capabilities().has_size {
             opts.fssize = self.usage()?.size;
         }

@@ -150,6 +150,15 @@ impl<R: Runner> Driver for Rbd<R> {
         Ok(rootfs_of(&img))
     }
 
+    /// In the source's pool.
+    fn place_like(&self, src: &Rootfs, opts: &CreateOptions) -> CreateOptions {
+        let mut opts = opts.clone();
+        if opts.rbdpool.is_none() {
+            opts.rbdpool = image(src).split_once('/').map(|(p, _)| p.to_string());
+        }
+        opts
+    }
+
     /// Unmaps and removes the image, then the snapshot it was cloned
     /// from when no other clone uses it.
     fn destroy(&self, rootfs: &Rootfs) -> Result<()> {

@@ -104,6 +104,15 @@ impl<R: Runner> Driver for Zfs<R> {
         Ok(Rootfs::new(Backend::Zfs, ds))
     }
 
+    /// Under the source's parent dataset.
+    fn place_like(&self, src: &Rootfs, opts: &CreateOptions) -> CreateOptions {
+        let mut opts = opts.clone();
+        if opts.zfsroot.is_none() {
+            opts.zfsroot = Some(parent(&dataset(src)).to_string());
+        }
+        opts
+    }
+
     /// `zfs destroy -r` (the dataset and its snapshots), then the
     /// snapshot it was cloned from; a dataset already gone is fine.
     fn destroy(&self, rootfs: &Rootfs) -> Result<()> {

@@ -269,3 +269,16 @@ fn bad_reports_and_specs_are_refused() {
     assert!(err.contains("/dev/VG/LV"), "{err}");
     assert!(l.0.calls().is_empty());
 }
+
+#[test]
+fn a_copy_goes_to_the_volume_group_of_its_source() {
+    let l = Lvm(Fake::new());
+    let src = Rootfs::parse("lvm:/dev/data/c1").unwrap();
+    let opts = l.place_like(&src, &CreateOptions::default());
+    assert_eq!(opts.vgname.as_deref(), Some("data"));
+    let given = CreateOptions {
+        vgname: Some("other".into()),
+        ..Default::default()
+    };
+    assert_eq!(l.place_like(&src, &given).vgname.as_deref(), Some("other"));
+}
