@@ -28,9 +28,10 @@ VG=lxc
 C=${P}lvm-bb
 RESTORED=${C}-snap0
 CLONE=${P}lvm-clone
+FULL=${P}lvm-full
 THIN=${P}lvm-thin
 THIN_CLONE=${P}lvm-thin-clone
-for n in "$C" "$RESTORED" "$CLONE" "$THIN" "$THIN_CLONE"; do
+for n in "$C" "$RESTORED" "$CLONE" "$FULL" "$THIN" "$THIN_CLONE"; do
     [ ! -e "$LXCPATH/$n" ] || die "a container named $n already exists in $LXCPATH: destroy it or set LAB_PREFIX"
 done
 
@@ -50,7 +51,7 @@ if ! vgs "$VG" >/dev/null 2>&1; then
     on_exit vgremove -f "$VG"
 fi
 run vgs "$VG"
-for n in "$THIN" "$THIN_CLONE" "$C" "$RESTORED" "$CLONE"; do
+for n in "$THIN" "$THIN_CLONE" "$C" "$RESTORED" "$CLONE" "$FULL"; do
     on_exit lxc-destroy "${LXP[@]}" -f -s -n "$n"
 done
 # Runs first: a clone holds its origin back.
@@ -122,6 +123,23 @@ run lxc-wait "${LXP[@]}" -n "$CLONE" -s RUNNING -t 30
 out data lxc-attach "${LXP[@]}" -n "$CLONE" -- cat /root/testdata
 check_eq "the file in the clone" "$data" "changed"
 run lxc-stop "${LXP[@]}" -n "$CLONE"
+
+section "lxc-copy: a full copy, on a volume of its own"
+run lxc-copy "${LXP[@]}" -n "$C" -N "$FULL"
+out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$FULL/config"
+check_eq "the copy's rootfs" "$rootfs" "lxc.rootfs.path = lvm:/dev/$VG/$FULL"
+out origin lv_field "$FULL" origin
+check_eq "the copy volume's origin (none: it stands alone)" "$origin" ""
+out size lv_field "$FULL" lv_size
+check_eq "the copy volume's size (its original's)" "$size" "256.00m"
+run lxc-start "${LXP[@]}" -n "$FULL"
+run lxc-wait "${LXP[@]}" -n "$FULL" -s RUNNING -t 30
+out data lxc-attach "${LXP[@]}" -n "$FULL" -- cat /root/testdata
+check_eq "the file in the copy" "$data" "changed"
+run lxc-stop "${LXP[@]}" -n "$FULL"
+run lxc-destroy "${LXP[@]}" -n "$FULL"
+
+section "Destroying"
 run lxc-snapshot "${LXP[@]}" -n "$C" -d snap0
 out left volumes
 check_eq "the volumes once snap0 is destroyed" "$(printf '%s\n' "$left" | tr '\n' ' ')" "$C $RESTORED $CLONE "
