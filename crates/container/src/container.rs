@@ -188,8 +188,16 @@ pub fn global_settings() -> Vec<(&'static str, String)> {
             system_setting("lxc.bdev.lvm.vg").unwrap_or_else(|| "lxc".into()),
         ),
         (
+            "lxc.bdev.lvm.thin_pool",
+            system_setting("lxc.bdev.lvm.thin_pool").unwrap_or_else(|| "lxc".into()),
+        ),
+        (
             "lxc.bdev.zfs.root",
             system_setting("lxc.bdev.zfs.root").unwrap_or_else(|| "lxc".into()),
+        ),
+        (
+            "lxc.bdev.rbd.pool",
+            system_setting("lxc.bdev.rbd.pool").unwrap_or_else(|| "lxc".into()),
         ),
     ]
 }
