@@ -277,7 +277,8 @@ pub fn create(
         fs::set_permissions(c.dir(), fs::Permissions::from_mode(0o770))
             .map_err(io_err("set the mode of", c.dir()))?;
     }
-    let rootfs = Rootfs::create_with(opts.backend, &Dest::new(c.dir()), &opts.storage)?;
+    let storage = crate::container::storage_defaults(&opts.storage);
+    let rootfs = Rootfs::create_with(opts.backend, &Dest::new(c.dir()), &storage)?;
     undo.rootfs = Some(rootfs.clone());
     let mut config = Config::with_path(c.config_path());
     if let Some(base) = &base {
