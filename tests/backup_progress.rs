@@ -107,7 +107,10 @@ fn a_terminal_sees_a_byte_bar_with_its_total_or_a_byte_count() {
     export.stdin(Stdio::null()).stdout(Stdio::null());
     let seen = on_terminal(export);
     assert!(seen.contains("exporting ["), "a bar: {seen:?}");
-    assert!(seen.contains("B/") && seen.contains(" MiB"), "bytes of a total: {seen:?}");
+    assert!(
+        seen.contains("B/") && seen.contains(" MiB"),
+        "bytes of a total: {seen:?}"
+    );
 
     let copy = lab.name("prog-file");
     let mut import = lab.cmd("import", &[file.to_str().unwrap(), "-n", &copy]);

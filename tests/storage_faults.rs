@@ -338,7 +338,14 @@ fn slow_to_copy(fs: &LoopFs, name: &str) {
 
 /// Starts `cmd`, waits until `started` (a path the operation makes once
 /// under way) exists, and kills it with SIGKILL.
-fn kill_when(mut cmd: Command, started: &Path) {
+fn kill_when(cmd: Command, started: &Path) {
+    let what = started.display().to_string();
+    kill_once(cmd, &what, || started.symlink_metadata().is_ok());
+}
+
+/// Starts `cmd`, waits until `started()` says it is under way (`what`),
+/// and kills it with SIGKILL.
+fn kill_once(mut cmd: Command, what: &str, started: impl Fn() -> bool) {
     let mut child: Child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -347,20 +354,13 @@ fn kill_when(mut cmd: Command, started: &Path) {
         .unwrap();
     let deadline = Instant::now() + SETTLE;
     loop {
-        if started.symlink_metadata().is_ok() {
+        if started() {
             break;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "{cmd:?} ended ({status}) before {} appeared: make it slower",
-                started.display()
-            );
+            panic!("{cmd:?} ended ({status}) before {what}: make it slower");
         }
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            started.display()
-        );
+        assert!(Instant::now() < deadline, "never {what}");
         std::thread::sleep(Duration::from_micros(200));
     }
     child.kill().unwrap();
@@ -440,15 +440,26 @@ fn a_killed_copy_into_loop_leaves_no_mount_and_no_loop_device() {
         return;
     };
     let copy = name("loopkill-c");
-    // Under way: the new image is mounted and being filled.
-    let staged = fs
-        .path()
-        .join(format!(".{copy}.partial/.enclos-copy-dst/root"));
-    kill_when(
+    // Under way: the new image is attached (and mounted, in the command's
+    // own mount namespace, where it is being filled).
+    let image = fs.path().join(format!(".{copy}.partial/rootdev"));
+    kill_once(
         fs.cmd("copy", &["-n", &n, "-N", &copy, "-B", "loop", "-L", "64M"]),
-        &staged,
+        "the new image is attached",
+        || !fs.loops_inside().is_empty() && image.exists(),
     );
     assert!(!fs.path().join(&copy).exists());
+    // Its mounts went with it (the kernel tears its namespace down just
+    // after the kill), before any other command ran.
+    let gone = poll(SETTLE, || {
+        (fs.mounts_inside().is_empty() && fs.loops_inside().is_empty()).then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "left by the killed copy: mounts {:?}, loop devices {:?}",
+        fs.mounts_inside(),
+        fs.loops_inside()
+    );
     assert_intact_and_clean(&fs, &n, &before);
 }
 
