@@ -104,11 +104,13 @@ pub fn copy(
     let staged = Staged::begin(target.dir(), "copy", 0o755)?;
     progress(&format!("copying the rootfs of {} ({backend})", c.name()));
     let dest = Dest::named(staged.dir(), &name);
-    let new = src.clone_to(&dest, kind, Some(backend), &opts.storage)?;
+    let new = crate::leftovers::with_own_mounts(|| {
+        src.clone_to(&dest, kind, Some(backend), &opts.storage)
+    })?;
     let parent = deps::parent(staged.dir())?;
     let written = (|| {
         if !opts.keep_name {
-            write_hostname(&new, staged.dir(), &name)?;
+            crate::leftovers::with_own_mounts(|| write_hostname(&new, staged.dir(), &name))?;
         }
         progress("writing the configuration");
         let text = copy_config(c, &config_text, &new, &staged, &target, opts, &mounts)?;

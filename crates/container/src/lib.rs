@@ -23,7 +23,8 @@
 //!    container), `sealed_exe` (run from a sealed copy of the binary),
 //!    `limits`, `threads`, `logging`, `security`,
 //!    `monitor_keys`, `rootfs_keys`, `ns_plan`, `cgroup_keys`,
-//!    `console_log`, `hooks`, `mapped_root` (an unprivileged container's
+//!    `console_log`, `hooks`, `leftovers` (what a killed copy, import or
+//!    snapshot left), `mapped_root` (an unprivileged container's
 //!    root and how its rootfs is mapped); `userns` (work as a container's
 //!    root in its user namespace: an idmapped create's template,
 //!    usernsexec);
@@ -64,6 +65,7 @@ mod hooks;
 mod info;
 mod init;
 mod launch;
+mod leftovers;
 mod limits;
 mod logging;
 mod ls;

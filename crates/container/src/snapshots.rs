@@ -133,6 +133,7 @@ pub fn snapshot(c: &Container, comment: Option<&Path>) -> Result<Snapshot> {
 
 /// The snapshots of `c`, by number.
 pub fn snapshots(c: &Container) -> Result<Vec<Snapshot>> {
+    crate::leftovers::clean_container(c);
     Ok(enclos_snapshot::list(c.dir())?)
 }
 
