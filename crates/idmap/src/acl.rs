@@ -61,6 +61,16 @@ impl Acl {
         Some(Acl { entries })
     }
 
+    /// An ACL of `(tag, perm, id)` entries, in that order.
+    pub fn from_entries(entries: &[(u16, u16, u32)]) -> Acl {
+        let entries = entries
+            .iter()
+            .map(|&(tag, perm, id)| AclEntry { tag, perm, id });
+        Acl {
+            entries: entries.collect(),
+        }
+    }
+
     /// The xattr's value: what [`Acl::parse`] reads.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = ACL_VERSION.to_le_bytes().to_vec();
@@ -109,17 +119,11 @@ impl Acl {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
-    /// An ACL of (tag, perm, id) entries.
-    pub(crate) fn acl(entries: &[(u16, u16, u32)]) -> Acl {
-        Acl {
-            entries: entries
-                .iter()
-                .map(|&(tag, perm, id)| AclEntry { tag, perm, id })
-                .collect(),
-        }
+    fn acl(entries: &[(u16, u16, u32)]) -> Acl {
+        Acl::from_entries(entries)
     }
 
     /// `setfacl -m u:165536:x` on a 0700 directory of uid 1001.

@@ -10,7 +10,7 @@ mod shift;
 mod subid;
 mod userns;
 mod write;
-mod xattr;
+pub mod xattr;
 pub mod xattr_ids;
 
 pub use check::{
@@ -26,4 +26,3 @@ pub use subid::{
 };
 pub use userns::userns_fd_for;
 pub use write::{find_helper, write_directly, write_maps, write_with_helpers, Writer, HELPER_DIRS};
-pub use xattr::get as read_xattr;

@@ -140,7 +140,7 @@ mod tests {
     }
 
     fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
-        acl::tests::acl(entries).to_bytes()
+        Acl::from_entries(entries).to_bytes()
     }
 
     #[test]

@@ -62,8 +62,6 @@ mod remove;
 mod spec;
 #[allow(unsafe_code)]
 mod subvol;
-#[allow(unsafe_code)]
-mod xattr;
 
 pub use backend::{Backend, Capabilities, BACKEND_NAMES};
 pub use copy::copy_tree;
