@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use enclos_tests::lab::{poll, run, wait_deadline, SETTLE};
+use enclos_tests::lab::{cg_delete_tree, poll, run, wait_deadline, SETTLE};
 use enclos_tests::{enclos_bin, require_root};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -34,17 +34,7 @@ struct Top(String);
 
 impl Drop for Top {
     fn drop(&mut self) {
-        for ctrl in ["memory", "cpu"] {
-            let mut c = Command::new(enclos_bin());
-            c.args([
-                "cg",
-                "delete",
-                "-r",
-                "--kill",
-                &format!("{ctrl}:{}", self.0),
-            ]);
-            let _ = run(c);
-        }
+        cg_delete_tree(&["memory", "cpu"], &self.0);
     }
 }
 

@@ -9,7 +9,6 @@
 //! a dead attempt's leftovers.
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use enclos_snapshot::restore::moved_rootfs;
@@ -19,6 +18,7 @@ use enclos_storage::{deps, Backend, CloneKind, Dest, Rootfs};
 
 use crate::container::{storage_rootfs, Container};
 use crate::error::{io_err, Error, Result};
+use crate::hwaddr::{is_hwaddr_key, random_bytes, random_mac};
 
 /// What `copy` is asked (lxc-copy's flags).
 #[derive(Debug, Clone, Default)]
@@ -239,54 +239,6 @@ fn copy_name(c: &Container, opts: &CopyOptions) -> Result<String> {
     }
 }
 
-/// `lxc.net.N.hwaddr` or the legacy `lxc.network.hwaddr`.
-pub(crate) fn is_hwaddr_key(key: &str) -> bool {
-    if key == "lxc.network.hwaddr" {
-        return true;
-    }
-    key.strip_prefix("lxc.net.")
-        .and_then(|r| r.strip_suffix(".hwaddr"))
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-fn random_bytes<const N: usize>() -> Result<[u8; N]> {
-    let mut b = [0u8; N];
-    let path = Path::new("/dev/urandom");
-    fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(io_err("read", path))?;
-    Ok(b)
-}
-
-/// A MAC address in LXC's range (`00:16:3e:xx:xx:xx`).
-fn random_mac() -> Result<String> {
-    let [a, b, c] = random_bytes::<3>()?;
-    Ok(format!("00:16:3e:{:02x}:{:02x}:{:02x}", a & 0x7f, b, c))
-}
-
-/// `hwaddr` with each `x` (or `X`) a random hex digit, as LXC completes
-/// `00:16:3e:xx:xx:xx`; the first octet stays unicast.
-pub(crate) fn complete_hwaddr(hwaddr: &str) -> Result<String> {
-    if !hwaddr.contains(['x', 'X']) {
-        return Ok(hwaddr.to_string());
-    }
-    const HEX: &[u8] = b"0123456789abcdef";
-    let random = random_bytes::<32>()?;
-    Ok(hwaddr
-        .chars()
-        .enumerate()
-        .map(|(i, ch)| match ch {
-            'x' | 'X' => {
-                let r = random[i % random.len()];
-                // The second digit of the first octet: bit 0 clear.
-                let mask = if i == 1 { 0x0e } else { 0x0f };
-                HEX[(r & mask) as usize] as char
-            }
-            other => other,
-        })
-        .collect())
-}
-
 /// Six random letters and digits, as LXC names an unnamed ephemeral copy.
 fn random_suffix() -> Result<String> {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -467,30 +419,7 @@ mod tests {
     }
 
     #[test]
-    fn hwaddr_with_x_is_completed_and_unicast() {
-        let done = complete_hwaddr("00:16:3e:xx:xx:xx").unwrap();
-        assert_eq!(done.len(), 17);
-        assert!(done.starts_with("00:16:3e:"));
-        assert!(!done.contains('x'));
-        assert_eq!(
-            complete_hwaddr("aa:bb:cc:dd:ee:ff").unwrap(),
-            "aa:bb:cc:dd:ee:ff"
-        );
-        for _ in 0..20 {
-            let first = complete_hwaddr("xx:00:00:00:00:00").unwrap();
-            let octet = u8::from_str_radix(&first[..2], 16).unwrap();
-            assert_eq!(octet & 1, 0, "{first} is unicast");
-        }
-    }
-
-    #[test]
-    fn hwaddr_keys_and_random_values() {
-        assert!(is_hwaddr_key("lxc.net.0.hwaddr"));
-        assert!(is_hwaddr_key("lxc.network.hwaddr"));
-        assert!(!is_hwaddr_key("lxc.net.0.link"));
-        assert!(!is_hwaddr_key("lxc.net..hwaddr"));
-        let mac = random_mac().unwrap();
-        assert!(mac.starts_with("00:16:3e:") && mac.len() == 17, "{mac}");
+    fn random_suffixes() {
         let s = random_suffix().unwrap();
         assert!(s.len() == 6 && s.bytes().all(|b| b.is_ascii_alphanumeric()));
     }

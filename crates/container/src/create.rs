@@ -287,8 +287,8 @@ pub fn create(
         // A MAC address with `x` in it gets random digits there, as LXC
         // gives each container its own.
         for e in base.live_entries().filter(|e| e.key != "lxc.include") {
-            if crate::copy::is_hwaddr_key(&e.key) {
-                config.append(&e.key, &crate::copy::complete_hwaddr(&e.value)?)?;
+            if crate::hwaddr::is_hwaddr_key(&e.key) {
+                config.append(&e.key, &crate::hwaddr::complete_hwaddr(&e.value)?)?;
             } else {
                 config.append(&e.key, &e.value)?;
             }

@@ -35,7 +35,6 @@
 //! ```
 
 mod access;
-mod acl;
 mod cgroups;
 mod helpers;
 mod subids;

@@ -62,6 +62,7 @@ mod error;
 mod fake;
 mod fds;
 mod hooks;
+mod hwaddr;
 mod info;
 mod init;
 mod launch;

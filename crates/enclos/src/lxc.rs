@@ -303,18 +303,10 @@ impl CreateArgs {
                 rbdpool: self.rbdpool,
             },
         };
-        let progress = std::io::stderr().is_terminal() && !self.common.quiet;
-        let bar = progress.then(crate::output::spinner);
-        let mut step = |s: &str| {
-            if let Some(b) = &bar {
-                b.set_message(s.to_string());
-            }
-        };
-        let result = container::create(&self.common.lxcpath(), &self.name, &opts, &mut step);
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-        result.with_context(|| format!("Cannot create container '{}'", self.name))?;
+        crate::output::with_steps(self.common.quiet, |step| {
+            container::create(&self.common.lxcpath(), &self.name, &opts, step)
+                .with_context(|| format!("Cannot create container '{}'", self.name))
+        })?;
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -22,6 +22,8 @@
 //! # Ok(()) }
 //! ```
 
+#![forbid(unsafe_code)]
+
 // The README's example is compiled as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -64,8 +64,6 @@ mod spec;
 #[allow(unsafe_code)]
 mod subvol;
 mod tool;
-#[allow(unsafe_code)]
-mod xattr;
 mod zfs;
 
 pub use backend::{Backend, Capabilities, BACKEND_NAMES};

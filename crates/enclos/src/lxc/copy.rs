@@ -1,7 +1,6 @@
 //! lxc-copy: copies, snapshots, ephemeral copies and renames of a
 //! container.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -146,18 +145,9 @@ impl CopyArgs {
         c: &container::Container,
         opts: &container::CopyOptions,
     ) -> Result<container::Container> {
-        let progress = std::io::stderr().is_terminal() && !self.common.quiet;
-        let bar = progress.then(crate::output::spinner);
-        let mut step = |s: &str| {
-            if let Some(b) = &bar {
-                b.set_message(s.to_string());
-            }
-        };
-        let result = container::copy(c, opts, &mut step);
-        if let Some(b) = bar {
-            b.disable_steady_tick();
-            b.finish_and_clear();
-        }
-        result.with_context(|| format!("Cannot copy container '{}'", self.name))
+        crate::output::with_steps(self.common.quiet, |step| {
+            container::copy(c, opts, step)
+                .with_context(|| format!("Cannot copy container '{}'", self.name))
+        })
     }
 }
