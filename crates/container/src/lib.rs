@@ -54,6 +54,8 @@ mod console;
 mod console_log;
 mod container;
 mod copy;
+mod copy_hooks;
+mod copy_tmpfs;
 mod create;
 pub mod doctor;
 mod error;
