@@ -635,6 +635,131 @@ fn a_copy_into_loop_takes_its_size_and_a_failed_one_leaves_nothing() {
     assert_eq!(mounts_under(lab.path()), Vec::<String>::new());
 }
 
+/// A field of `btrfs subvolume show PATH` ("UUID", "Parent UUID").
+fn subvolume_field(path: &Path, field: &str) -> String {
+    let out = std::process::Command::new("btrfs")
+        .args(["subvolume", "show"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "btrfs subvolume show: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("no {field} for {}", path.display()))
+}
+
+/// On a btrfs lxcpath, create from the busybox template clones a cached
+/// rootfs, built once per busybox: a subvolume snapshot for a btrfs
+/// container, a copy for a dir one, and a file put in the cache is in the
+/// next container; once the busybox changes (its modification time here),
+/// the cache is built again and the file is gone.
+#[test]
+fn a_second_create_clones_the_cached_template_until_busybox_changes() {
+    let test = "a_second_create_clones_the_cached_template_until_busybox_changes";
+    if !require_root(test) {
+        return;
+    }
+    let Some(b) = BtrfsLxcpath::make(test) else {
+        return;
+    };
+    let bin = tempfile::tempdir().unwrap();
+    let host = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("busybox"))
+        .find(|p| p.is_file())
+        .expect("busybox on PATH");
+    let bb = bin.path().join("busybox");
+    fs::copy(&host, &bb).unwrap();
+    let bb_arg = bb.display().to_string();
+    let create = |n: &str, backend: &str| {
+        b.enclos(
+            "create",
+            &[
+                "-n",
+                n,
+                "-t",
+                "busybox",
+                "-B",
+                backend,
+                "--",
+                "--busybox-path",
+                &bb_arg,
+            ],
+        )
+        .success();
+        b.path().join(n).join("rootfs")
+    };
+    let first = create("c1", "btrfs");
+    let cache = b.path().join(".cache/busybox");
+    let identity = fs::read_to_string(cache.join("identity")).unwrap();
+    assert!(
+        identity.contains(&format!(
+            "busybox {}\n",
+            fs::canonicalize(&bb).unwrap().display()
+        )),
+        "{identity}"
+    );
+    assert_eq!(
+        subvolume_field(&first, "Parent UUID"),
+        subvolume_field(&cache.join("rootfs"), "UUID")
+    );
+    fs::write(cache.join("rootfs/etc/from-cache"), "cached\n").unwrap();
+
+    for (n, backend) in [("c2", "btrfs"), ("c3", "dir")] {
+        let rootfs = create(n, backend);
+        assert_eq!(
+            fs::read_to_string(rootfs.join("etc/from-cache")).unwrap(),
+            "cached\n",
+            "{backend}"
+        );
+        assert_eq!(
+            fs::read_to_string(rootfs.join("etc/hostname")).unwrap(),
+            format!("{n}\n")
+        );
+        let hosts = fs::read_to_string(rootfs.join("etc/hosts")).unwrap();
+        assert!(hosts.contains(&format!("\t{n}\n")), "{hosts}");
+        // The same files as the first container's but for the cache's own.
+        let mut listed = files_under(&rootfs);
+        listed.retain(|f| f != "etc/from-cache");
+        assert_eq!(files_under(&first), listed, "{backend}");
+    }
+    assert_eq!(
+        fs::read(first.join("bin/busybox")).unwrap(),
+        fs::read(&bb).unwrap()
+    );
+    b.enclos("start", &["-n", "c3"]).success();
+    assert_eq!(
+        b.enclos("attach", &["-n", "c3", "--", "hostname"])
+            .success()
+            .stdout,
+        "c3\n"
+    );
+    b.enclos("stop", &["-n", "c3", "-k"]).success();
+
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    fs::File::options()
+        .write(true)
+        .open(&bb)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let fourth = create("c4", "btrfs");
+    assert!(
+        !fourth.join("etc/from-cache").exists(),
+        "a stale cache was used"
+    );
+    assert!(!cache.join("rootfs/etc/from-cache").exists());
+    assert_ne!(
+        fs::read_to_string(cache.join("identity")).unwrap(),
+        identity
+    );
+    assert_eq!(
+        subvolume_field(&fourth, "Parent UUID"),
+        subvolume_field(&cache.join("rootfs"), "UUID")
+    );
+}
+
 /// An lxcpath on a btrfs filesystem of its own: an image in a temporary
 /// directory, attached to a loop device and mounted; its containers are
 /// destroyed, the filesystem unmounted and the device detached when
@@ -733,6 +858,12 @@ fn btrfs_containers_start_and_copy_s_snapshots_them() {
     // The root of a subvolume has inode 256.
     use std::os::unix::fs::MetadataExt;
     assert_eq!(fs::metadata(dir.join("rootfs")).unwrap().ino(), 256);
+    // A snapshot of the cached template rootfs, a subvolume of the lxcpath.
+    let cache = b.path().join(".cache/busybox/rootfs");
+    assert_eq!(
+        subvolume_field(&dir.join("rootfs"), "Parent UUID"),
+        subvolume_field(&cache, "UUID")
+    );
     fs::write(dir.join("rootfs/root/hi"), "hello\n").unwrap();
     b.enclos("start", &["-n", "bb"]).success();
     let out = b

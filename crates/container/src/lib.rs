@@ -81,6 +81,7 @@ mod security;
 mod snapshots;
 mod start;
 mod stop;
+mod template_cache;
 mod threads;
 mod userns;
 
