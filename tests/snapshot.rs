@@ -310,6 +310,30 @@ fn a_running_container_is_snapshotted_frozen_and_thawed_again() {
     lab.enclos("stop", &["-n", &n, "-k"]).success();
 }
 
+/// An overlay container's snapshot while it runs: its upper layer copied
+/// while frozen, with the file written just before, and the container
+/// running afterwards.
+#[test]
+fn a_running_overlay_container_is_snapshotted_frozen() {
+    if !require_root("a_running_overlay_container_is_snapshotted_frozen") {
+        return;
+    }
+    let lab = Lab::new();
+    let _snaps = DropSnapshots(&lab);
+    let n = lab.name("ov");
+    lab.enclos("create", &["-n", &n, "-t", "busybox", "-B", "overlay"])
+        .success();
+    lab.start(&n);
+    lab.attach(&n, &["sh", "-c", "echo before > /root/before"])
+        .success();
+    lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    let snap0 = lab.path().join(&n).join("snaps/snap0");
+    assert_eq!(read(&snap0.join("delta0/root/before")), "before\n");
+    assert_eq!(lab.state(&n), "RUNNING");
+    lab.attach(&n, &["true"]).success();
+    lab.enclos("stop", &["-n", &n, "-k"]).success();
+}
+
 #[test]
 fn lxc_snapshot_link_answers_with_its_name() {
     if !require_root("lxc_snapshot_link_answers_with_its_name") {

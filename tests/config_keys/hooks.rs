@@ -51,6 +51,10 @@ pub const CASES: &[crate::Case] = &[
         test: lxc_hook_clears_the_hooks_before_it,
     },
     crate::Case {
+        pattern: "lxc.hook.clone",
+        test: clone_hook_runs_at_a_copy_not_at_start,
+    },
+    crate::Case {
         pattern: "lxc.hook.version",
         test: hook_version_1_passes_everything_in_the_environment,
     },
@@ -520,17 +524,22 @@ pub fn hook_version_1_passes_everything_in_the_environment() {
 }
 
 /// Debian's common.conf sets `lxc.hook.clone`: the configuration loads,
-/// the container starts without a word about it, and the hook does not
-/// run at start (it runs at a copy: tests/copy.rs).
+/// the container starts without a word about it and without running it;
+/// a copy runs it (its environment: tests/copy.rs).
 #[test]
-fn clone_hook_is_read_and_not_run_at_start() {
-    if !require_root("clone_hook_is_read_and_not_run_at_start") {
+fn clone_hook_runs_at_a_copy_not_at_start() {
+    if !require_root("clone_hook_runs_at_a_copy_not_at_start") {
         return;
     }
     let lab = Lab::new();
+    let copy = lab.name("hk-clone2");
     let name = lab.create("hk-clone");
     let marker = lab.path().join("clone.ran");
-    let hook = script(&lab, "clone.sh", &format!("touch {}", marker.display()));
+    let hook = script(
+        &lab,
+        "clone.sh",
+        &format!("echo \"$*\" > {}", marker.display()),
+    );
     let config = lab.path().join(&name).join("config");
     let mut f = std::fs::OpenOptions::new()
         .append(true)
@@ -543,4 +552,10 @@ fn clone_hook_is_read_and_not_run_at_start() {
     assert_eq!(out.stderr, "", "{out:#?}");
     assert_eq!(lab.state(&name), "RUNNING");
     assert!(!marker.exists(), "the clone hook ran at start");
+    lab.enclos("stop", &["-n", &name, "-k"]).success();
+    lab.enclos("copy", &["-n", &name, "-N", &copy]).success();
+    assert_eq!(
+        std::fs::read_to_string(&marker).expect("the clone hook ran"),
+        format!("{copy} lxc clone\n")
+    );
 }
