@@ -126,10 +126,6 @@ const IDMAP: Support = Support::Supported;
 const NET_ONLY: Support = Support::Reported(
     "not applied yet by enclos's network set-up; it has no effect and start warns",
 );
-/// Clone hooks run when a container is copied.
-const CLONE_HOOK: Support = Support::Reported(
-    "runs when a container is copied (lxc-copy), which enclos does not do yet: start warns that it is not run",
-);
 /// The seccomp notifier's keys: enclos runs no listener (a profile's
 /// `notify` rules are refused with their line).
 const SECCOMP_NOTIFY: Support = Support::Reported(
@@ -273,7 +269,7 @@ pub static KEYS: &[KeySpec] = &[
     k("lxc.hook.start",                     YES,     LIST, Kind::Text),
     k("lxc.hook.stop",                      YES,     LIST, Kind::Text),
     k("lxc.hook.post-stop",                 YES,     LIST, Kind::Text),
-    k("lxc.hook.clone",                     CLONE_HOOK, LIST, Kind::Text),
+    k("lxc.hook.clone",                     YES,     LIST, Kind::Text),
     k("lxc.hook.destroy",                   YES,     LIST, Kind::Text),
     k("lxc.start.auto",                     YES,     ONE,  Kind::Bool),
     k("lxc.start.delay",                    YES,     ONE,  Kind::Uint),

@@ -50,6 +50,11 @@ pub struct CopyOptions {
     /// `-m`: mounts for the copy: `bind=SRC:DEST[:ro]` or
     /// `overlay=SRC:DEST`, comma-separated.
     pub mounts: Vec<String>,
+    /// `-t` with `-e`: the copy's upper layer on a tmpfs made for each of
+    /// its runs (overlay only, not with `-D`).
+    pub tmpfs: bool,
+    /// The extra arguments of the copy's `lxc.hook.clone` hooks.
+    pub hook_args: Vec<String>,
 }
 
 /// What lxc-copy says once the copy exists: "clone" or "snapshot".
@@ -92,6 +97,10 @@ pub fn copy(
         (None, true) => Some(Backend::Overlay),
         (b, _) => b,
     };
+    if opts.tmpfs {
+        let b = backend.unwrap_or(Backend::Overlay);
+        crate::copy_tmpfs::check(b, !opts.ephemeral || opts.keep_data)?;
+    }
     let backend = src.clone_backend(kind, backend)?;
     let mounts = parse_mounts(&opts.mounts)?;
     let name = copy_name(c, opts)?;
@@ -109,6 +118,10 @@ pub fn copy(
     })?;
     let parent = deps::parent(staged.dir())?;
     let written = (|| {
+        let new = match opts.tmpfs {
+            true => crate::copy_tmpfs::move_upper(&new, staged.dir())?,
+            false => new,
+        };
         if !opts.keep_name {
             crate::leftovers::with_own_mounts(|| write_hostname(&new, staged.dir(), &name))?;
         }
@@ -130,6 +143,11 @@ pub fn copy(
             let _ = crate::create::remove_stopped(&target);
             return Err(e.into());
         }
+    }
+    progress("running the clone hooks");
+    if let Err(e) = crate::copy_hooks::run(&target, c.name(), &opts.hook_args) {
+        let _ = crate::create::remove_stopped(&target);
+        return Err(e);
     }
     Ok(target)
 }

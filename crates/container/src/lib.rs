@@ -55,6 +55,8 @@ mod console;
 mod console_log;
 mod container;
 mod copy;
+mod copy_hooks;
+mod copy_tmpfs;
 mod create;
 pub mod doctor;
 mod error;
@@ -82,6 +84,7 @@ mod security;
 mod snapshots;
 mod start;
 mod stop;
+mod template_cache;
 mod threads;
 mod userns;
 
