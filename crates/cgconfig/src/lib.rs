@@ -56,7 +56,8 @@
 //! # Ok::<(), enclos_cgconfig::ConfigError>(())
 //! ```
 
-// unsafe only in rules::connector's socket wrapper.
+// unsafe only in rules::connector's socket wrapper and rules::resident's
+// madvise.
 #![deny(unsafe_code)]
 
 mod apply;
