@@ -80,6 +80,7 @@ mod snapshots;
 mod start;
 mod stop;
 mod threads;
+mod user_net;
 mod userns;
 
 pub use attach::{attach, AttachOptions};
