@@ -183,6 +183,24 @@ fn a_users_veth_works_within_its_quota_and_goes_at_stop_and_sigkill() {
     let s = setup("nic");
     s.container("c1", "10.91.0.2/24");
     s.container("c2", "10.91.0.3/24");
+    // The doctor sees the helper and the user's line.
+    let doc = s.enclos(&["doctor", "-n", "c1"]);
+    for line in [
+        format!(
+            "user_nic: {} is installed and setuid root",
+            s.helper.display()
+        ),
+        format!(
+            "user_nic: /etc/enclos/enclos-usernet lets {} attach 1 veth(s) to {BRIDGE}",
+            s.u.name
+        ),
+    ] {
+        let ok = doc
+            .stdout
+            .lines()
+            .any(|l| l.strip_prefix("ok").map(str::trim_start) == Some(line.as_str()));
+        assert!(ok, "ok {line} in {doc:#?}");
+    }
     s.enclos(&["start", "-n", "c1"]).success();
     let addr = s.enclos(&[
         "attach", "-n", "c1", "--", "ip", "-4", "-o", "addr", "show", "dev", "eth0",
