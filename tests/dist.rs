@@ -159,6 +159,7 @@ fn file_list() {
             .unwrap_or_else(|| panic!("{path} is not in the package:\n{listing}"))
     };
     assert_eq!(entry("/usr/bin/enclos").0, "-rwxr-xr-x");
+    assert_eq!(entry("/usr/libexec/enclos/enclos-user-nic").0, "-rwsr-xr-x");
     let in_usr_bin: Vec<&str> = entries
         .iter()
         .filter_map(|(_, p, _)| p.strip_prefix("/usr/bin/"))

@@ -293,3 +293,57 @@ fn a_missing_tool_or_a_bad_setting_says_what_to_do_and_leaves_nothing() {
     );
     assert_eq!(testnet.links(), ["lo"]);
 }
+
+#[test]
+fn ipv6_settings_give_the_bridge_its_address_router_advertisements_and_nat66() {
+    if !require_root("ipv6_settings_give_the_bridge_its_address_router_advertisements_and_nat66") {
+        return;
+    }
+    let testnet = TestNet::enter();
+    let net = DefaultNet::new(
+        "LXC_IPV6_ADDR=\"fd77:1::1\"\nLXC_IPV6_MASK=\"64\"\nLXC_IPV6_NAT=\"true\"\n",
+    );
+    net.net("up").success();
+    let addr = testnet
+        .ip(&["-6", "-o", "addr", "show", "dev", "lxcbr0"])
+        .stdout;
+    assert!(addr.contains("fd77:1::1/64"), "{addr}");
+    let table = nft(&["list", "table", "inet", "enclos_net"])
+        .success()
+        .stdout;
+    assert!(
+        table.contains("ip6 saddr fd77:1::/64 ip6 daddr != fd77:1::/64 masquerade"),
+        "{table}"
+    );
+    let pid = net.dnsmasq_pid().expect("dnsmasq's pid file");
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    for want in ["--enable-ra", "--dhcp-range=fd77:1::1,ra-only"] {
+        assert!(
+            cmdline.split('\0').any(|a| a == want),
+            "{want} in {cmdline:?}"
+        );
+    }
+
+    // A container's static IPv6 address, compressed in `ls -f`.
+    let lab = Lab::new();
+    let n = lab.create("v6");
+    let conf = lab.path().join(&n).join("config");
+    let mut text = std::fs::read_to_string(&conf).expect("read config");
+    text.push_str(
+        "lxc.net =\nlxc.net.0.type = veth\nlxc.net.0.link = lxcbr0\nlxc.net.0.flags = up\n\
+         lxc.net.0.ipv6.address = fd77:1:0:0:0:0:0:5/64\n",
+    );
+    std::fs::write(&conf, text).expect("write config");
+    lab.start(&n);
+    let ls = lab.enclos("ls", &["-f"]).success();
+    assert!(
+        ls.lines()
+            .iter()
+            .any(|l| l.starts_with(&n) && l.contains("fd77:1::5")),
+        "{ls:#?}"
+    );
+    lab.enclos("stop", &["-n", &n]).success();
+    net.net("down").success();
+    let addr = testnet.ip(&["-6", "-o", "addr", "show"]).stdout;
+    assert!(!addr.contains("fd77:1::1"), "{addr}");
+}

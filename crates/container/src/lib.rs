@@ -86,6 +86,7 @@ mod start;
 mod stop;
 mod template_cache;
 mod threads;
+mod user_net;
 mod userns;
 
 pub use attach::{attach, AttachOptions};
