@@ -262,17 +262,7 @@ pub fn delete(paths: &Paths, caller: &Caller, nic: &str) -> Result<()> {
 }
 
 fn remove_link(name: &str) {
-    let r = rt::run(None, |h| async move {
-        if let Some(m) = links::by_name(&h, name).await? {
-            h.link()
-                .del(m.header.index)
-                .execute()
-                .await
-                .map_err(netlink(format!("remove {name}")))?;
-        }
-        Ok(())
-    });
-    if let Err(e) = r {
+    if let Err(e) = links::remove(name) {
         tracing::warn!("{e}");
     }
 }

@@ -142,14 +142,5 @@ pub(crate) fn remove_address(name: &str, address: IpAddr, prefix: u8) -> Result<
 
 /// Removes interface `name` (when it is still there).
 pub(crate) fn remove(name: &str) -> Result<()> {
-    rt::run(None, |h| async move {
-        if let Some(m) = links::by_name(&h, name).await? {
-            h.link()
-                .del(m.header.index)
-                .execute()
-                .await
-                .map_err(netlink(format!("remove {name}")))?;
-        }
-        Ok(())
-    })
+    links::remove(name)
 }
