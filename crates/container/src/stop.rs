@@ -227,29 +227,42 @@ fn send_handled(init: &PidFd, sig: i32) -> Result<()> {
 /// timeout.
 fn await_handler(init: &PidFd, sig: i32) {
     let status = format!("/proc/{}/status", init.pid());
-    let Some(bit) = u32::try_from(sig - 1)
-        .ok()
-        .and_then(|s| 1u64.checked_shl(s))
-    else {
-        return;
-    };
-    let mask = |text: &str, key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0)
-    };
+    let wchan = format!("/proc/{}/wchan", init.pid());
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut step = Duration::from_micros(100);
     while let Ok(text) = fs::read_to_string(&status) {
-        if (mask(&text, "SigCgt:") | mask(&text, "SigBlk:")) & bit != 0
-            || Instant::now() >= deadline
-        {
+        let waiting = fs::read_to_string(&wchan).unwrap_or_default();
+        if takes_signal(&text, &waiting, sig) || Instant::now() >= deadline {
             return;
         }
         std::thread::sleep(step);
         step = (step * 2).min(Duration::from_millis(10));
     }
+}
+
+/// Whether a process whose /proc/PID/status is `status` and whose
+/// /proc/PID/wchan is `wchan` takes signal `sig`: it handles or blocks
+/// it, or it waits for signals in sigtimedwait(2).
+///
+/// A process in sigtimedwait (busybox init when idle) has the signals it
+/// waits for unblocked for the time of the call, so SigBlk does not show
+/// them; the kernel still delivers them (it checks the mask the process
+/// had before the call), and the process blocked them before waiting.
+fn takes_signal(status: &str, wchan: &str, sig: i32) -> bool {
+    let Some(bit) = u32::try_from(sig - 1)
+        .ok()
+        .and_then(|s| 1u64.checked_shl(s))
+    else {
+        return true;
+    };
+    let mask = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    (mask("SigCgt:") | mask("SigBlk:")) & bit != 0 || wchan.contains("sigtimedwait")
 }
 
 /// Waits for init to exit after the halt signal, at most `timeout`, then
@@ -581,5 +594,21 @@ mod tests {
         assert_eq!(c.state().unwrap(), State::Frozen);
         assert!(wait(&c, &[State::Frozen], Some(Duration::ZERO)).unwrap());
         assert!(!wait(&c, &[State::Stopped], Some(Duration::ZERO)).unwrap());
+    }
+
+    #[test]
+    fn an_init_idle_in_sigtimedwait_takes_the_halt_signal() {
+        // busybox init between two events: SIGUSR1 neither caught nor
+        // shown blocked, but waited for.
+        let idle = "State:\tS (sleeping)\nSigBlk:\t0000000000000000\n\
+                    SigIgn:\t0000000000001001\nSigCgt:\t0000000000080000\n";
+        assert!(takes_signal(idle, "do_sigtimedwait.isra.0", libc::SIGUSR1));
+        // The same process before it waits: not yet.
+        assert!(!takes_signal(idle, "0", libc::SIGUSR1));
+        assert!(!takes_signal(idle, "hrtimer_nanosleep", libc::SIGPWR));
+        // Blocked or caught: at once.
+        let blocked = idle.replace("SigBlk:\t0000000000000000", "SigBlk:\t0000000000000200");
+        assert!(takes_signal(&blocked, "0", libc::SIGUSR1));
+        assert!(takes_signal(idle, "0", libc::SIGTSTP));
     }
 }
