@@ -106,7 +106,11 @@ fn source<'a>(
     let cmd = path
         .as_deref()
         .map_or("libcgroup-not-built".into(), shell_quote);
-    make(name, cmd, path.err(), env)
+    // libcgroup 3.1 maps cpu and cpuset names only: its cgxset -2 -r
+    // memory.max fails (ECGINVAL) where the memory hierarchy is v1.
+    let unmapped = (tool == "cgxset" && env.version == "v1")
+        .then(|| format!("{name} does not translate memory.max into v1 terms (ECGINVAL)"));
+    make(name, cmd, path.err().or(unmapped), env)
 }
 
 /// Variants: [cgroup-tools, libcgroup from source, enclos].

@@ -48,6 +48,13 @@ const CASES: &[ToolCase] = &[
         script: "$T -2 -n -v -r memory.max /",
         expect: "max",
     },
+    ToolCase {
+        title: "cgxget -2 -r cpu.weight /: a v2 name that libcgroup 3.1 translates too",
+        tool: "cgxget",
+        sub: "xget",
+        script: "$T -2 -n -v -r cpu.weight /",
+        expect: "[0-9]",
+    },
 ];
 
 /// The comparisons, one per tool.
