@@ -32,6 +32,7 @@ mod cgmounts;
 mod cgtools;
 mod containers;
 mod crun;
+mod libcgroup;
 mod rules;
 mod rusage;
 mod sandbox;

@@ -1,13 +1,14 @@
 //! The cg* tools that enclos added after the course's (lssubsys,
 //! cgsnapshot, cgxget) against cgroup-tools on the same host: each a shell
 //! script, as in the `cgroups` measure, the enclos variant within 1.1x of
-//! cgroup-tools' median.
+//! cgroup-tools' median and of libcgroup 3's built from source
+//! ([`libcgroup`]).
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{time_script, CompareArgs, Comparison, Plan, Target, Variant};
+use super::{libcgroup, time_script, CompareArgs, Comparison, Plan, Variant};
 use crate::deps::{self, Requirement};
 
 /// One tool's measure: the script for each variant (`$T` is the tool's
@@ -47,12 +48,19 @@ const CASES: &[ToolCase] = &[
         script: "$T -2 -n -v -r memory.max /",
         expect: "max",
     },
+    ToolCase {
+        title: "cgxget -2 -r cpu.weight /: a v2 name that libcgroup 3.1 translates too",
+        tool: "cgxget",
+        sub: "xget",
+        script: "$T -2 -n -v -r cpu.weight /",
+        expect: "[0-9]",
+    },
 ];
 
 /// The comparisons, one per tool.
 pub(super) fn comparisons<'a>(
     args: &CompareArgs,
-    enclos: &std::result::Result<std::path::PathBuf, String>,
+    enclos: &std::result::Result<PathBuf, String>,
 ) -> Vec<Comparison<'a>> {
     CASES
         .iter()
@@ -75,25 +83,36 @@ pub(super) fn comparisons<'a>(
                 Ok(p) => format!("{} cg {}", shell_quote(p), case.sub),
                 Err(_) => "enclos-not-built".to_string(),
             };
+            let (source_name, source) = source_tool(case.tool);
+            let (baseline, targets) = libcgroup::targets(tools_missing.is_none(), source.is_ok());
+            let source_cmd = source
+                .as_deref()
+                .map_or("libcgroup-not-built".into(), shell_quote);
             Comparison {
                 title: case.title.to_string(),
                 variants: vec![
                     variant("cgroup-tools", case, case.tool.to_string(), tools_missing),
+                    variant(source_name, case, source_cmd, source.err()),
                     variant("enclos", case, ours, enclos.as_ref().err().cloned()),
                 ],
-                baseline: 0,
-                targets: vec![Target::Ratio {
-                    variant: 1,
-                    reference: 0,
-                    max: 1.1,
-                }],
+                baseline,
+                targets,
                 plan: Plan::new(args, 100, 5, Duration::from_secs(60)),
             }
         })
         .collect()
 }
 
-fn shell_quote(p: &Path) -> String {
+/// The variant name of libcgroup built from source, and its `tool` or why
+/// it cannot run.
+pub(super) fn source_tool(tool: &str) -> (&'static str, Result<PathBuf, String>) {
+    match libcgroup::get() {
+        Ok(build) => (build.name, build.tool(tool)),
+        Err(why) => ("libcgroup (source)", Err(why.clone())),
+    }
+}
+
+pub(super) fn shell_quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
 }
 

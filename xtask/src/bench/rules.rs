@@ -1,5 +1,6 @@
 //! cgrulesengd: how soon a new process lands in its rule's group, and the
-//! daemon's memory with 1,000 rules, enclos against cgroup-tools.
+//! daemon's memory with 1,000 rules, enclos against cgroup-tools and
+//! libcgroup 3 built from source (which reads /etc the same way).
 //!
 //! Both daemons get the same 1,000 rules: 999 that match nothing, then
 //! `*:NAME memory GROUP`, NAME being a copy of /bin/sleep under a name of
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use super::cgmounts::{memory_hierarchy, remove_group, Mount};
+use super::cgtools::source_tool;
 use super::{measure, report, rusage, CompareArgs, Comparison, Plan, Target, Variant, PREFIX};
 use crate::deps::{self, Requirement};
 
@@ -243,7 +245,7 @@ fn restore_dead_runs() {
 
 /// The two daemons, one running at a time.
 struct Daemons {
-    commands: [Option<Command>; 2],
+    commands: [Option<Command>; 3],
     running: RefCell<Option<(usize, Child)>>,
 }
 
@@ -344,7 +346,8 @@ fn commands(
     files: &Files,
     tools: bool,
     enclos: &std::result::Result<PathBuf, String>,
-) -> [Option<Command>; 2] {
+    source: Option<&Path>,
+) -> [Option<Command>; 3] {
     let tools = tools.then(|| {
         let mut c = Command::new("cgrulesengd");
         c.args(["-n", "-Q"]);
@@ -360,7 +363,27 @@ fn commands(
             .arg(files.dir.join("sticky"));
         c
     });
-    [tools, ours]
+    let source = source.map(|bin| {
+        let mut c = Command::new(bin);
+        c.args(["-n", "-Q"]);
+        c
+    });
+    [tools, ours, source]
+}
+
+/// Why cgroup-tools' cgrulesengd cannot run, if it cannot.
+fn tools_missing() -> Option<String> {
+    let req = [Requirement {
+        purpose: "compare with cgroup-tools",
+        program: "cgrulesengd",
+        package: "cgroup-tools",
+    }];
+    (!deps::missing(&req).is_empty()).then(|| {
+        format!(
+            "cgrulesengd not found; install with: {}",
+            deps::install_hint(&["cgroup-tools"])
+        )
+    })
 }
 
 /// The latency comparison, then the RSS of each daemon.
@@ -371,30 +394,24 @@ pub(super) fn run(
 ) -> Result<()> {
     let (memory, version) = memory_hierarchy(mounts)?;
     let files = Files::new(memory)?;
-    let req = [Requirement {
-        purpose: "compare with cgroup-tools",
-        program: "cgrulesengd",
-        package: "cgroup-tools",
-    }];
-    let mut tools_missing = (!deps::missing(&req).is_empty()).then(|| {
-        format!(
-            "cgrulesengd not found; install with: {}",
-            deps::install_hint(&["cgroup-tools"])
-        )
-    });
+    let mut tools_missing = tools_missing();
+    let (source_name, source) = source_tool("cgrulesengd");
+    let mut source_missing = source.as_ref().err().cloned();
     let rules = fs::read_to_string(&files.rules)?;
-    let etc = match tools_missing {
-        Some(_) => None,
-        None => match EtcRules::write(&rules) {
+    let etc = match (&tools_missing, &source_missing) {
+        (Some(_), Some(_)) => None,
+        _ => match EtcRules::write(&rules) {
             Ok(g) => Some(g),
             Err(e) => {
-                tools_missing = Some(format!("{e:#} (it reads its rules there only)"));
+                let why = format!("{e:#} (it reads its rules there only)");
+                (tools_missing, source_missing) = (Some(why.clone()), Some(why));
                 None
             }
         },
     };
+    let source = source.ok().filter(|_| source_missing.is_none());
     let daemons = Rc::new(Daemons {
-        commands: commands(&files, tools_missing.is_none(), enclos),
+        commands: commands(&files, tools_missing.is_none(), enclos, source.as_deref()),
         running: RefCell::new(None),
     });
     let files = Rc::new(files);
@@ -421,6 +438,7 @@ pub(super) fn run(
         variants: vec![
             variant("cgroup-tools cgrulesengd", 0, tools_missing.clone()),
             variant("enclos cg rulesengd", 1, enclos.as_ref().err().cloned()),
+            variant(source_name, 2, source_missing),
         ],
         baseline: 0,
         targets: vec![Target::Millis {
@@ -432,14 +450,16 @@ pub(super) fn run(
     let outcomes = measure(&mut comparison);
     report(&comparison, &outcomes);
     drop(comparison);
-    rss(&daemons, &files, tools_missing.is_none(), enclos.is_ok());
+    let present = [tools_missing.is_none(), enclos.is_ok(), source.is_some()];
+    rss(&daemons, &files, present, source_name);
     drop(daemons);
     drop(etc);
     Ok(())
 }
 
 /// Each daemon's VmRSS once it has its rules and has moved a process.
-fn rss(daemons: &Daemons, files: &Files, tools: bool, ours: bool) {
+/// `present`: which of [cgroup-tools', ours, libcgroup's from source] runs.
+fn rss(daemons: &Daemons, files: &Files, present: [bool; 3], source_name: &str) {
     println!();
     println!("cgrulesengd: resident memory (VmRSS) with {RULES} rules, after moving a process");
     let figure = |which: usize, name: &str, present: bool| -> Option<u64> {
@@ -461,8 +481,9 @@ fn rss(daemons: &Daemons, files: &Files, tools: bool, ours: bool) {
             }
         }
     };
-    figure(0, "cgroup-tools cgrulesengd", tools);
-    let ours = figure(1, "enclos cg rulesengd", ours);
+    figure(0, "cgroup-tools cgrulesengd", present[0]);
+    figure(2, source_name, present[2]);
+    let ours = figure(1, "enclos cg rulesengd", present[1]);
     println!(
         "{}",
         rusage::verdict("enclos cg rulesengd", "VmRSS", ours, 5.0)
