@@ -11,6 +11,7 @@ mod devices;
 mod idmap;
 mod plan;
 mod rootfs;
+mod user_scope;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;

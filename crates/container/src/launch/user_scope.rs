@@ -1,0 +1,324 @@
+//! A cgroup for a user's container on a cgroup v2 host under systemd: a
+//! transient scope with `Delegate=yes`, asked of the user's own systemd
+//! manager over D-Bus (`StartTransientUnit` on the user bus, as
+//! `systemd-run --user --scope` does), holding the process that starts
+//! the container. The scope's directory is then the user's: the
+//! container's groups go below it.
+//!
+//! zbus runs a tokio runtime with threads, and a process that forks
+//! afterwards must have none (see DESIGN.md): the request is made by a
+//! short-lived child, which asks for the scope with its parent's pid,
+//! waits for systemd's `JobRemoved`, reports and exits.
+
+use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use zbus::zvariant::{OwnedObjectPath, Value};
+
+/// How long the request may take: connection, the job, its signal.
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// systemd's manager object, on the system bus and on a user's.
+const SYSTEMD: &str = "org.freedesktop.systemd1";
+const SYSTEMD_PATH: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+
+/// Why the user's container got no scope.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ScopeError {
+    #[error("user {uid} has no systemd user manager bus (no {path})")]
+    NoBus { uid: u32, path: PathBuf },
+    #[error("cannot run the process that asks systemd for scope {unit}: {reason}")]
+    Helper { unit: String, reason: String },
+    #[error("the user's systemd manager did not start scope {unit}: {reason}")]
+    Request { unit: String, reason: String },
+    #[error("systemd started scope {unit}, but this process is in cgroup {path} (from /proc/self/cgroup), not in it")]
+    NotInScope { unit: String, path: String },
+}
+
+/// Where the user's systemd manager answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Address {
+    /// A bus (the user's session bus), by its D-Bus address.
+    Bus(String),
+    /// The manager's own socket (`systemd/private`), which it serves
+    /// without a bus daemon, as `systemctl --user` uses it.
+    Private(PathBuf),
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Address::Bus(a) => f.write_str(a),
+            Address::Private(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// The address of the user's manager: `DBUS_SESSION_BUS_ADDRESS` when
+/// set, else the socket `bus` in `$XDG_RUNTIME_DIR` (`/run/user/UID`),
+/// which dbus-user-session makes, else the manager's `systemd/private`
+/// there (a lingering user's or a session's manager without a bus).
+/// Without any, the bus path that was looked for.
+pub(crate) fn bus_address(
+    session: Option<&str>,
+    runtime_dir: Option<&Path>,
+    uid: u32,
+) -> std::result::Result<Address, PathBuf> {
+    if let Some(a) = session.filter(|a| !a.is_empty()) {
+        return Ok(Address::Bus(a.to_string()));
+    }
+    let dir = runtime_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{uid}")));
+    let bus = dir.join("bus");
+    let private = dir.join("systemd/private");
+    if bus.exists() {
+        Ok(Address::Bus(format!("unix:path={}", bus.display())))
+    } else if private.exists() {
+        Ok(Address::Private(private))
+    } else {
+        Err(bus)
+    }
+}
+
+/// The scope's unit name: `enclos-NAME-PID.scope`, with the characters a
+/// unit name cannot hold escaped as systemd-escape does (`\x2f`).
+pub(crate) fn unit_name(container: &str, pid: u32) -> String {
+    let mut name = String::from("enclos-");
+    for b in container.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'.' | b'-') {
+            name.push(char::from(b));
+        } else {
+            name.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    format!("{name}-{pid}.scope")
+}
+
+/// The properties of the scope: the process it holds, the delegation,
+/// and collection when it ends (a failed scope is not kept).
+pub(crate) fn properties(container: &str, pid: u32) -> Vec<(&'static str, Value<'static>)> {
+    vec![
+        (
+            "Description",
+            Value::from(format!("enclos container {container}")),
+        ),
+        ("PIDs", Value::from(vec![pid])),
+        ("Delegate", Value::from(true)),
+        ("CollectMode", Value::from("inactive-or-failed")),
+    ]
+}
+
+/// The cgroup v2 path (relative to the hierarchy's root) in the text of
+/// `/proc/PID/cgroup`, when it names the scope `unit` as its last part.
+pub(crate) fn scope_path(proc_cgroup: &str, unit: &str) -> std::result::Result<String, String> {
+    let path = proc_cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or("")
+        .trim()
+        .trim_start_matches('/')
+        .to_string();
+    if path.rsplit('/').next() == Some(unit) {
+        Ok(path)
+    } else {
+        Err(path)
+    }
+}
+
+/// Asks the user's systemd manager for a delegated scope holding this
+/// process, named after `container`; returns the scope's path relative
+/// to the cgroup v2 root, read back from `/proc/self/cgroup`.
+pub(crate) fn enter(container: &str) -> std::result::Result<String, ScopeError> {
+    let uid = nix::unistd::getuid().as_raw();
+    let session = std::env::var("DBUS_SESSION_BUS_ADDRESS").ok();
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+    let address = bus_address(session.as_deref(), runtime.as_deref(), uid)
+        .map_err(|path| ScopeError::NoBus { uid, path })?;
+    let pid = std::process::id();
+    let unit = unit_name(container, pid);
+    let helper = |reason: String| ScopeError::Helper {
+        unit: unit.clone(),
+        reason,
+    };
+    let (read, write) = nix::unistd::pipe().map_err(|e| helper(e.to_string()))?;
+    let (_, pidfd) = enclos_namespaces::spawn_pidfd(&[], || {
+        ask_in_child(&address, &unit, container, pid, write.as_fd())
+    })
+    .map_err(|e| helper(crate::error::chain(&e)))?;
+    drop(write);
+    if !pidfd.wait_exit(Some(TIMEOUT)).unwrap_or(false) {
+        let _ = pidfd.send_signal(nix::sys::signal::Signal::SIGKILL);
+    }
+    let status = pidfd.reap().map_err(|e| helper(crate::error::chain(&e)))?;
+    let mut report = String::new();
+    let _ = std::fs::File::from(read).read_to_string(&mut report);
+    match status {
+        nix::sys::wait::WaitStatus::Exited(_, 0) => {}
+        _ if !report.is_empty() => {
+            return Err(ScopeError::Request {
+                unit,
+                reason: report,
+            })
+        }
+        other => {
+            return Err(ScopeError::Request {
+                unit,
+                reason: format!("no answer within {}s ({other:?})", TIMEOUT.as_secs()),
+            })
+        }
+    }
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    scope_path(&text, &unit).map_err(|path| ScopeError::NotInScope { unit, path })
+}
+
+/// The child's side: the request, its outcome written to `report` (empty
+/// when the job is done), and the exit code.
+fn ask_in_child(
+    address: &Address,
+    unit: &str,
+    container: &str,
+    pid: u32,
+    report: BorrowedFd<'_>,
+) -> i32 {
+    // A request that hangs ends the child (SIGALRM's default action).
+    let _ = nix::unistd::alarm::set(u32::try_from(TIMEOUT.as_secs()).unwrap_or(20));
+    match request(address, unit, container, pid) {
+        Ok(()) => 0,
+        Err(reason) => {
+            let _ = nix::unistd::write(report, reason.as_bytes());
+            1
+        }
+    }
+}
+
+/// StartTransientUnit on the user's manager, then the wait for the job's
+/// `JobRemoved` (subscribed to before the call, so it cannot be missed).
+fn request(address: &Address, unit: &str, container: &str, pid: u32) -> Result<(), String> {
+    use zbus::blocking::connection::Builder;
+    let conn = match address {
+        Address::Bus(a) => Builder::address(a.as_str()).and_then(Builder::build),
+        Address::Private(path) => {
+            Builder::address(format!("unix:path={}", path.display()).as_str())
+                .and_then(|b| b.p2p().build())
+        }
+    }
+    .map_err(|e| format!("cannot connect to the user's manager at {address}: {e}"))?;
+    let manager = zbus::blocking::Proxy::new(&conn, SYSTEMD, SYSTEMD_PATH, MANAGER)
+        .map_err(|e| e.to_string())?;
+    let jobs = manager
+        .receive_signal("JobRemoved")
+        .map_err(|e| e.to_string())?;
+    let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> = Vec::new();
+    let job: OwnedObjectPath = manager
+        .call(
+            "StartTransientUnit",
+            &(unit, "fail", properties(container, pid), aux),
+        )
+        .map_err(|e| e.to_string())?;
+    for msg in jobs {
+        let Ok((_, path, _, result)) = msg
+            .body()
+            .deserialize::<(u32, OwnedObjectPath, String, String)>()
+        else {
+            continue;
+        };
+        if path == job {
+            return match result.as_str() {
+                "done" => Ok(()),
+                other => Err(format!("its job ended with '{other}'")),
+            };
+        }
+    }
+    Err("the bus closed before the job ended".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_address_comes_first() {
+        assert_eq!(
+            bus_address(Some("unix:path=/x/bus"), None, 1000).unwrap(),
+            Address::Bus("unix:path=/x/bus".into())
+        );
+    }
+
+    #[test]
+    fn the_runtime_dir_bus_is_used_when_it_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bus"), "").unwrap();
+        std::fs::create_dir(dir.path().join("systemd")).unwrap();
+        std::fs::write(dir.path().join("systemd/private"), "").unwrap();
+        assert_eq!(
+            bus_address(Some(""), Some(dir.path()), 1000).unwrap(),
+            Address::Bus(format!("unix:path={}/bus", dir.path().display()))
+        );
+        std::fs::remove_file(dir.path().join("bus")).unwrap();
+        assert_eq!(
+            bus_address(None, Some(dir.path()), 1000).unwrap(),
+            Address::Private(dir.path().join("systemd/private"))
+        );
+    }
+
+    #[test]
+    fn no_bus_names_the_socket_looked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            bus_address(None, Some(dir.path()), 1000).unwrap_err(),
+            dir.path().join("bus")
+        );
+        assert_eq!(
+            bus_address(None, None, 4242424).unwrap_err(),
+            PathBuf::from("/run/user/4242424/bus")
+        );
+    }
+
+    #[test]
+    fn unit_names_escape_what_systemd_refuses() {
+        assert_eq!(unit_name("bb-np_1.x", 42), "enclos-bb-np_1.x-42.scope");
+        assert_eq!(unit_name("a b/c", 7), "enclos-a\\x20b\\x2fc-7.scope");
+    }
+
+    #[test]
+    fn properties_delegate_and_hold_the_pid() {
+        let props = properties("bb", 42);
+        let get = |k: &str| props.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+        assert_eq!(get("Delegate"), Some(Value::from(true)));
+        assert_eq!(get("PIDs"), Some(Value::from(vec![42u32])));
+        assert_eq!(get("PIDs").unwrap().value_signature().to_string(), "au");
+        assert_eq!(get("CollectMode"), Some(Value::from("inactive-or-failed")));
+    }
+
+    #[test]
+    fn the_request_body_has_systemds_signature() {
+        use zbus::zvariant::Type;
+        type Body<'a> = (
+            &'a str,
+            &'a str,
+            Vec<(&'a str, Value<'a>)>,
+            Vec<(&'a str, Vec<(&'a str, Value<'a>)>)>,
+        );
+        assert_eq!(Body::SIGNATURE.to_string(), "(ssa(sv)a(sa(sv)))");
+    }
+
+    #[test]
+    fn the_scope_path_is_read_from_proc_cgroup() {
+        let unit = "enclos-bb-42.scope";
+        let text =
+            "0::/user.slice/user-1000.slice/user@1000.service/app.slice/enclos-bb-42.scope\n";
+        assert_eq!(
+            scope_path(text, unit).unwrap(),
+            "user.slice/user-1000.slice/user@1000.service/app.slice/enclos-bb-42.scope"
+        );
+        assert_eq!(
+            scope_path("0::/user.slice/session-3.scope\n", unit).unwrap_err(),
+            "user.slice/session-3.scope"
+        );
+        assert_eq!(scope_path("4:memory:/\n", unit).unwrap_err(), "");
+    }
+}
