@@ -132,12 +132,14 @@ if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && [ -d /run/systemd/system ]
         sleep 0.2
     done
     [ -S "/run/user/$UID_U/bus" ] || [ -S "/run/user/$UID_U/systemd/private" ] ||
+        { systemctl --no-pager status "user@$UID_U.service"; false; } ||
         die "loginctl enable-linger $U started no user manager (no /run/user/$UID_U/bus nor systemd/private)"
     out delegated cat "/sys/fs/cgroup/user.slice/user-$UID_U.slice/user@$UID_U.service/cgroup.controllers"
     check_contains "the controllers systemd delegates to $U" "$delegated" "pids"
     as_user "echo 'lxc.cgroup2.pids.max = 77' >> $path/$C/config"
 fi
-user_out started "lxc-start -n $C 2>&1"
+user_out started "lxc-start -n $C 2>&1 || echo \"lxc-start failed: exit code \$?\""
+case "$started" in *"lxc-start failed"*) die "lxc-start failed: $started" ;; esac
 warnings=$(printf '%s\n' "$started" | grep -c 'warning' || true)
 if [ -n "$SCOPE" ]; then
     [ "$warnings" = 0 ] || die "lxc-start printed a warning where the user's systemd manager delegates a scope"

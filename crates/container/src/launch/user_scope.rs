@@ -28,7 +28,7 @@ const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 /// Why the user's container got no scope.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ScopeError {
-    #[error("user {uid} has no systemd user manager bus (no {path})")]
+    #[error("user {uid} has no systemd user manager bus (no {path}; dbus-user-session makes it)")]
     NoBus { uid: u32, path: PathBuf },
     #[error("cannot run the process that asks systemd for scope {unit}: {reason}")]
     Helper { unit: String, reason: String },
@@ -38,49 +38,28 @@ pub(crate) enum ScopeError {
     NotInScope { unit: String, path: String },
 }
 
-/// Where the user's systemd manager answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Address {
-    /// A bus (the user's session bus), by its D-Bus address.
-    Bus(String),
-    /// The manager's own socket (`systemd/private`), which it serves
-    /// without a bus daemon, as `systemctl --user` uses it.
-    Private(PathBuf),
-}
-
-impl std::fmt::Display for Address {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Address::Bus(a) => f.write_str(a),
-            Address::Private(p) => write!(f, "{}", p.display()),
-        }
-    }
-}
-
-/// The address of the user's manager: `DBUS_SESSION_BUS_ADDRESS` when
-/// set, else the socket `bus` in `$XDG_RUNTIME_DIR` (`/run/user/UID`),
-/// which dbus-user-session makes, else the manager's `systemd/private`
-/// there (a lingering user's or a session's manager without a bus).
-/// Without any, the bus path that was looked for.
+/// The address of the user's bus: `DBUS_SESSION_BUS_ADDRESS` when set,
+/// else the socket `bus` in `$XDG_RUNTIME_DIR` (`/run/user/UID`), which
+/// dbus-user-session makes for a session's or a lingering user's
+/// manager. Without either, the path that was looked for. (The
+/// manager's own `systemd/private` socket is not used: zbus refuses the
+/// messages systemd sends there, which carry no sender.)
 pub(crate) fn bus_address(
     session: Option<&str>,
     runtime_dir: Option<&Path>,
     uid: u32,
-) -> std::result::Result<Address, PathBuf> {
+) -> std::result::Result<String, PathBuf> {
     if let Some(a) = session.filter(|a| !a.is_empty()) {
-        return Ok(Address::Bus(a.to_string()));
+        return Ok(a.to_string());
     }
-    let dir = runtime_dir
+    let path = runtime_dir
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{uid}")));
-    let bus = dir.join("bus");
-    let private = dir.join("systemd/private");
-    if bus.exists() {
-        Ok(Address::Bus(format!("unix:path={}", bus.display())))
-    } else if private.exists() {
-        Ok(Address::Private(private))
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{uid}")))
+        .join("bus");
+    if path.exists() {
+        Ok(format!("unix:path={}", path.display()))
     } else {
-        Err(bus)
+        Err(path)
     }
 }
 
@@ -164,10 +143,16 @@ pub(crate) fn enter(container: &str) -> std::result::Result<String, ScopeError> 
                 reason: report,
             })
         }
+        nix::sys::wait::WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGALRM, _) => {
+            return Err(ScopeError::Request {
+                unit,
+                reason: format!("no answer within {}s", TIMEOUT.as_secs()),
+            })
+        }
         other => {
             return Err(ScopeError::Request {
                 unit,
-                reason: format!("no answer within {}s ({other:?})", TIMEOUT.as_secs()),
+                reason: format!("the process that asked ended with {other:?}"),
             })
         }
     }
@@ -178,7 +163,7 @@ pub(crate) fn enter(container: &str) -> std::result::Result<String, ScopeError> 
 /// The child's side: the request, its outcome written to `report` (empty
 /// when the job is done), and the exit code.
 fn ask_in_child(
-    address: &Address,
+    address: &str,
     unit: &str,
     container: &str,
     pid: u32,
@@ -197,16 +182,11 @@ fn ask_in_child(
 
 /// StartTransientUnit on the user's manager, then the wait for the job's
 /// `JobRemoved` (subscribed to before the call, so it cannot be missed).
-fn request(address: &Address, unit: &str, container: &str, pid: u32) -> Result<(), String> {
+fn request(address: &str, unit: &str, container: &str, pid: u32) -> Result<(), String> {
     use zbus::blocking::connection::Builder;
-    let conn = match address {
-        Address::Bus(a) => Builder::address(a.as_str()).and_then(Builder::build),
-        Address::Private(path) => {
-            Builder::address(format!("unix:path={}", path.display()).as_str())
-                .and_then(|b| b.p2p().build())
-        }
-    }
-    .map_err(|e| format!("cannot connect to the user's manager at {address}: {e}"))?;
+    let conn = Builder::address(address)
+        .and_then(Builder::build)
+        .map_err(|e| format!("cannot connect to the user bus {address}: {e}"))?;
     let manager = zbus::blocking::Proxy::new(&conn, SYSTEMD, SYSTEMD_PATH, MANAGER)
         .map_err(|e| e.to_string())?;
     let jobs = manager
@@ -244,7 +224,7 @@ mod tests {
     fn the_session_address_comes_first() {
         assert_eq!(
             bus_address(Some("unix:path=/x/bus"), None, 1000).unwrap(),
-            Address::Bus("unix:path=/x/bus".into())
+            "unix:path=/x/bus"
         );
     }
 
@@ -252,16 +232,9 @@ mod tests {
     fn the_runtime_dir_bus_is_used_when_it_exists() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("bus"), "").unwrap();
-        std::fs::create_dir(dir.path().join("systemd")).unwrap();
-        std::fs::write(dir.path().join("systemd/private"), "").unwrap();
         assert_eq!(
             bus_address(Some(""), Some(dir.path()), 1000).unwrap(),
-            Address::Bus(format!("unix:path={}/bus", dir.path().display()))
-        );
-        std::fs::remove_file(dir.path().join("bus")).unwrap();
-        assert_eq!(
-            bus_address(None, Some(dir.path()), 1000).unwrap(),
-            Address::Private(dir.path().join("systemd/private"))
+            format!("unix:path={}/bus", dir.path().display())
         );
     }
 
