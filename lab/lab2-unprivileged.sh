@@ -121,9 +121,11 @@ section "2.6 Starting it and checking the map"
 # manager for a scope with Delegate=yes: the lab makes the user linger,
 # which starts that manager, and checks a limit of the container's
 # config in its cgroup.
-# Opt-in for now (LAB_USER_SCOPE=1): start and the limit work, but
-# attach from another login session cannot join the container's group
-# yet (the common ancestor of the two is root's user-UID.slice).
+# Opt-in for now (LAB_USER_SCOPE=1, in an image with libpam-systemd and
+# dbus-user-session in xtask's PACKAGES, which the default image lacks):
+# start and the limit work, but attach from another login session
+# cannot join the container's group yet (the common ancestor of the two
+# is root's user-UID.slice).
 SCOPE=
 if [ -n "${LAB_USER_SCOPE:-}" ] && [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && [ -d /run/systemd/system ] && command -v loginctl >/dev/null 2>&1; then
     SCOPE=1
