@@ -125,24 +125,25 @@ term_start() {
     local cmd
     printf -v cmd '%q ' "$@"
     printf '%sroot@lab:~# %s%s    (at a terminal)\n' "$_B" "$*" "$_N"
-    coproc TERM_CO { exec script -qfec "$cmd" /dev/null 2>&1; }
+    # The screen goes to a file that the lab reads back whole: bash's
+    # `read -t` on the pty's output could drop a character that arrived
+    # as its timeout fired.
+    TERM_LOG=$(mktemp)
+    coproc TERM_CO { exec script -qfec "$cmd" /dev/null >"$TERM_LOG" 2>&1; }
     TERM_PID=$TERM_CO_PID
-    exec {TERM_W}>&"${TERM_CO[1]}" {TERM_R}<&"${TERM_CO[0]}"
+    exec {TERM_W}>&"${TERM_CO[1]}"
     TERM_LIVE=$TERM_PID
     # shellcheck disable=SC2016 # expanded when the lab ends
-    on_exit '[ -z "$TERM_LIVE" ] || kill -9 "$TERM_LIVE"'
+    on_exit '[ -z "$TERM_LIVE" ] || kill -9 "$TERM_LIVE"; rm -f "$TERM_LOG"'
 }
 
 term_send() { printf '%b' "$1" >&"$TERM_W"; }
 
-# _term_read SECS: reads what the screen shows within SECS seconds (at
-# least one character, if any comes).
+# _term_read SECS: waits SECS seconds, then reads what the screen shows.
 _term_read() {
-    local c
-    if IFS= read -r -N 1 -t "$1" -u "$TERM_R" c; then
-        TERM_SCREEN+=$c
-        while IFS= read -r -N 1 -t 0.05 -u "$TERM_R" c; do TERM_SCREEN+=$c; done
-    fi
+    sleep "$1"
+    TERM_SCREEN=$(cat "$TERM_LOG" && echo .)
+    TERM_SCREEN=${TERM_SCREEN%.}
 }
 
 term_expect() {
@@ -156,7 +157,7 @@ term_expect() {
         fi
         [ "$SECONDS" -lt "$end" ] || die "waited for '$needle' on the terminal; it showed:
 $(printf '%s' "$TERM_SCREEN" | tr -d '\r')"
-        _term_read 1
+        _term_read 0.1
     done
 }
 
@@ -179,8 +180,9 @@ $(printf '%s' "$TERM_SCREEN" | tr -d '\r')"
     TERM_RC=0
     wait "$TERM_PID" || TERM_RC=$?
     TERM_LIVE=''
-
-    exec {TERM_W}>&- {TERM_R}<&-
+    _term_read 0
+    rm -f "$TERM_LOG"
+    exec {TERM_W}>&-
 }
 
 # term_show: the screen of the session, indented.

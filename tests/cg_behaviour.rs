@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command};
 
 use enclos_cgroupfs::{Layout, Version};
-use enclos_tests::lab::{run, Out};
+use enclos_tests::lab::{cg_delete_tree, run, Out};
 use enclos_tests::{enclos_bin, require_root};
 
 /// Links named after libcgroup's tools, in a temporary directory.
@@ -41,17 +41,7 @@ impl Group {
 
 impl Drop for Group {
     fn drop(&mut self) {
-        for ctrl in ["memory", "cpu"] {
-            let mut c = Command::new(enclos_bin());
-            c.args([
-                "cg",
-                "delete",
-                "-r",
-                "--kill",
-                &format!("{ctrl}:{}", self.0),
-            ]);
-            let _ = run(c);
-        }
+        cg_delete_tree(&["memory", "cpu"], &self.0);
     }
 }
 

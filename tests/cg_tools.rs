@@ -316,6 +316,85 @@ fn xset(version: &str, setting: &str, path: &str) {
     assert!(out.ok(), "{out:#?}");
 }
 
+/// cgxset in one version's terms, cgxget in the other's:
+/// (written, version, read, version, expected).
+const XSET_XGET_CASES: &[(&str, &str, &str, &str, &str)] = &[
+    ("cpu.max=5000 25000", "-2", "cpu.cfs_quota_us", "-1", "5000"),
+    (
+        "cpu.max=6000 26000",
+        "-2",
+        "cpu.cfs_period_us",
+        "-1",
+        "26000",
+    ),
+    ("cpu.max=max 40000", "-2", "cpu.cfs_quota_us", "-1", "-1"),
+    (
+        "cpu.cfs_period_us=50000",
+        "-1",
+        "cpu.max",
+        "-2",
+        "max 50000",
+    ),
+    (
+        "cpu.cfs_quota_us=10000",
+        "-1",
+        "cpu.max",
+        "-2",
+        "10000 50000",
+    ),
+    (
+        "memory.limit_in_bytes=8192000",
+        "-1",
+        "memory.max",
+        "-2",
+        "8192000",
+    ),
+    (
+        "memory.max=81920",
+        "-2",
+        "memory.limit_in_bytes",
+        "-1",
+        "81920",
+    ),
+    (
+        "memory.max=max",
+        "-2",
+        "memory.limit_in_bytes",
+        "-1",
+        "9223372036854771712",
+    ),
+    ("memory.limit_in_bytes=-1", "-1", "memory.max", "-2", "max"),
+    // The soft limit is memory.high, as libcgroup pairs them.
+    (
+        "memory.soft_limit_in_bytes=819200",
+        "-1",
+        "memory.high",
+        "-2",
+        "819200",
+    ),
+    (
+        "memory.high=8192",
+        "-2",
+        "memory.soft_limit_in_bytes",
+        "-1",
+        "8192",
+    ),
+    (
+        "memory.high=max",
+        "-2",
+        "memory.soft_limit_in_bytes",
+        "-1",
+        "9223372036854771712",
+    ),
+    (
+        "memory.soft_limit_in_bytes=-1",
+        "-1",
+        "memory.high",
+        "-2",
+        "max",
+    ),
+];
+
 #[test]
 fn cgxset_and_cgxget_speak_both_versions() {
     if !require_root("cgxset_and_cgxget_speak_both_versions") {
@@ -323,84 +402,7 @@ fn cgxset_and_cgxget_speak_both_versions() {
     }
     let g = Group::new("xget");
     cg(&["create", "-g", &format!("cpu,memory:{}", g.0)]).success();
-    // (written, version, read, version, expected)
-    let table: &[(&str, &str, &str, &str, &str)] = &[
-        ("cpu.max=5000 25000", "-2", "cpu.cfs_quota_us", "-1", "5000"),
-        (
-            "cpu.max=6000 26000",
-            "-2",
-            "cpu.cfs_period_us",
-            "-1",
-            "26000",
-        ),
-        ("cpu.max=max 40000", "-2", "cpu.cfs_quota_us", "-1", "-1"),
-        (
-            "cpu.cfs_period_us=50000",
-            "-1",
-            "cpu.max",
-            "-2",
-            "max 50000",
-        ),
-        (
-            "cpu.cfs_quota_us=10000",
-            "-1",
-            "cpu.max",
-            "-2",
-            "10000 50000",
-        ),
-        (
-            "memory.limit_in_bytes=8192000",
-            "-1",
-            "memory.max",
-            "-2",
-            "8192000",
-        ),
-        (
-            "memory.max=81920",
-            "-2",
-            "memory.limit_in_bytes",
-            "-1",
-            "81920",
-        ),
-        (
-            "memory.max=max",
-            "-2",
-            "memory.limit_in_bytes",
-            "-1",
-            "9223372036854771712",
-        ),
-        ("memory.limit_in_bytes=-1", "-1", "memory.max", "-2", "max"),
-        // The soft limit is memory.high, as libcgroup pairs them.
-        (
-            "memory.soft_limit_in_bytes=819200",
-            "-1",
-            "memory.high",
-            "-2",
-            "819200",
-        ),
-        (
-            "memory.high=8192",
-            "-2",
-            "memory.soft_limit_in_bytes",
-            "-1",
-            "8192",
-        ),
-        (
-            "memory.high=max",
-            "-2",
-            "memory.soft_limit_in_bytes",
-            "-1",
-            "9223372036854771712",
-        ),
-        (
-            "memory.soft_limit_in_bytes=-1",
-            "-1",
-            "memory.high",
-            "-2",
-            "max",
-        ),
-    ];
-    for (set, sv, key, gv, expected) in table {
+    for (set, sv, key, gv, expected) in XSET_XGET_CASES {
         xset(sv, set, &g.0);
         assert_eq!(
             xget(gv, key, &g.0),

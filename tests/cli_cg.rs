@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 use rstest::rstest;
 
+use enclos_tests::lab::cg_delete_tree;
 use enclos_tests::{enclos_bin, require_root};
 
 fn enclos(args: &[&str]) -> Output {
@@ -38,13 +39,7 @@ impl Name {
 
 impl Drop for Name {
     fn drop(&mut self) {
-        let _ = enclos(&[
-            "cg",
-            "delete",
-            "-r",
-            "--kill",
-            &format!("memory:{}", self.0),
-        ]);
+        cg_delete_tree(&["memory"], &self.0);
     }
 }
 

@@ -132,6 +132,22 @@ fn start_ls_and_info_show_the_running_container() {
     let down = lab.create("lsdown");
     lab.start(&up);
 
+    assert_ls_shows(&lab, &up, &down);
+    assert_info_shows_running(&lab, &up);
+
+    let out = lab.enclos("info", &["-n", &down]).success();
+    let f = fields(&out.stdout);
+    assert_eq!(f.get("State").map(String::as_str), Some("STOPPED"));
+    assert!(
+        !f.contains_key("PID"),
+        "a stopped container has no PID: {out:#?}"
+    );
+}
+
+/// ls, its filters, its columns (-f) and its JSON, with `up` running and
+/// `down` stopped (`up` with lxc.start.auto = 1 and lxc.group = web).
+fn assert_ls_shows(lab: &Lab, up: &str, down: &str) {
+    let (up, down) = (up.to_string(), down.to_string());
     // ls and its filters.
     let names = |args: &[&str]| -> Vec<String> {
         let out = lab.enclos("ls", args).success();
@@ -195,7 +211,12 @@ fn start_ls_and_info_show_the_running_container() {
     assert_eq!(entry(&up)["autostart"], true);
     assert_eq!(entry(&up)["groups"], serde_json::json!(["web"]));
     assert_eq!(entry(&down)["state"], "STOPPED");
+}
 
+/// info on the running container `up`: every field, its flags and JSON,
+/// and init as the host sees it.
+fn assert_info_shows_running(lab: &Lab, up: &str) {
+    let up = up.to_string();
     // info: every field, and init as the host sees it.
     let out = lab.enclos("info", &["-n", &up]).success();
     let f = fields(&out.stdout);
@@ -260,14 +281,6 @@ fn start_ls_and_info_show_the_running_container() {
     assert_eq!(json["name"], up.as_str());
     assert_eq!(json["state"], "RUNNING");
     assert_eq!(json["pid"], pid);
-
-    let out = lab.enclos("info", &["-n", &down]).success();
-    let f = fields(&out.stdout);
-    assert_eq!(f.get("State").map(String::as_str), Some("STOPPED"));
-    assert!(
-        !f.contains_key("PID"),
-        "a stopped container has no PID: {out:#?}"
-    );
 }
 
 #[test]

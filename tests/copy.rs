@@ -128,6 +128,59 @@ fn a_copy_has_the_files_and_a_config_of_its_own() {
     lab.enclos("stop", &["-n", &copy, "-k"]).success();
 }
 
+/// `lxc.hook.clone` runs once the copy exists, with LXC's arguments and
+/// environment; a failing one fails the copy, which leaves nothing.
+#[test]
+fn clone_hooks_run_after_a_copy_and_a_failing_one_leaves_no_copy() {
+    if !require_root("clone_hooks_run_after_a_copy_and_a_failing_one_leaves_no_copy") {
+        return;
+    }
+    let lab = Lab::new();
+    let bad = lab.name("bad");
+    let (orig, copy) = original(&lab, "");
+    let out = lab.path().join("hook.out");
+    let hook = lab.path().join("clone.sh");
+    fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho \"$*|$LXC_NAME|$LXC_SRC_NAME|$LXC_ROOTFS_MOUNT|$LXC_ROOTFS_PATH|$LXC_CONFIG_FILE|$(cat $LXC_ROOTFS_MOUNT/root/hi)\" > {}\n[ -z \"$FAIL\" ] || {{ echo \"clone hook refuses\" >&2; exit 2; }}\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cfg = lab.path().join(&orig).join("config");
+    let mut text = fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!("lxc.hook.clone = {}\n", hook.display()));
+    fs::write(&cfg, text).unwrap();
+
+    lab.enclos("copy", &["-n", &orig, "-N", &copy]).success();
+    let dir = lab.path().join(&copy);
+    let rootfs = dir.join("rootfs");
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        format!(
+            "{copy} lxc clone|{copy}|{orig}|{}|dir:{}|{}|hello\n",
+            rootfs.display(),
+            rootfs.display(),
+            dir.join("config").display()
+        )
+    );
+
+    let mut cmd = lab.cmd("copy", &["-n", &orig, "-N", &bad]);
+    cmd.env("FAIL", "1");
+    let failed = run(cmd);
+    assert_eq!(failed.code, Some(1), "{failed:#?}");
+    assert!(
+        failed.stderr.contains("clone hook refuses"),
+        "{}",
+        failed.stderr
+    );
+    assert!(!lab.path().join(&bad).exists(), "no half-made copy");
+    let ls = lab.enclos("ls", &[]).success();
+    assert!(!ls.lines().contains(&bad.as_str()), "{ls:#?}");
+}
+
 #[test]
 fn keepname_and_keepmac_keep_them() {
     if !require_root("keepname_and_keepmac_keep_them") {
@@ -245,6 +298,97 @@ fn an_ephemeral_copy_runs_keeps_its_changes_in_its_upper_layer_and_vanishes_at_s
     assert_eq!(ls.lines(), [orig.as_str()]);
     assert!(!lab.path().join(&orig).join("lxc_snapshots").exists());
     assert_eq!(mounts_under(lab.path()), Vec::<String>::new());
+}
+
+/// The file systems mounted on `at` in the mount namespace of `pid`.
+fn fstypes_at(pid: &str, at: &Path) -> Vec<String> {
+    let info = fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
+    enclos_mounts::MountInfo::parse_all(&info)
+        .filter(|m| m.mount_point == at)
+        .map(|m| m.fstype)
+        .collect()
+}
+
+/// `copy -e -t` of `orig` as `eph`: the copy's changes are on a tmpfs
+/// that its monitor mounted over its upper layer's directory (seen in the
+/// monitor's mount namespace, not on the host's disk nor in its mount
+/// table), and nothing is left after its stop.
+fn an_ephemeral_copy_on_tmpfs(lab: &Lab, orig: &str, eph: &str, lowers: &str) {
+    let out = lab
+        .enclos("copy", &["-e", "-t", "-N", eph, "-n", orig])
+        .success();
+    assert_eq!(
+        out.stdout,
+        format!("Created {eph} as clone of {orig}\nContainer is placed on tmpfs.\nRebooting will cause all changes made to it to be lost!\n")
+    );
+    let dir = lab.path().join(eph);
+    let tmpfs = dir.join("tmpfs");
+    let conf = read_config(&dir.join("config"));
+    assert_eq!(
+        conf["lxc.rootfs.path"],
+        [format!("overlay:{lowers}:{}/delta0", tmpfs.display())]
+    );
+    lab.attach(eph, &["sh", "-c", "echo test > /root/testdata"])
+        .success();
+    let out = lab
+        .attach(eph, &["cat", "/root/testdata", "/root/hi", "/etc/hostname"])
+        .success();
+    assert_eq!(out.stdout, format!("test\nhello\n{eph}\n"));
+    let monitor = fs::read_to_string(dir.join(".enclos/monitor.pid")).unwrap();
+    assert_eq!(fstypes_at(monitor.trim(), &tmpfs), ["tmpfs"]);
+    assert!(
+        !tmpfs.join("delta0/root/testdata").exists(),
+        "the change is not on the disk"
+    );
+    assert_eq!(mounts_under(lab.path()), Vec::<String>::new());
+
+    lab.enclos("stop", &["-n", eph, "-k"]).success();
+    assert!(
+        poll(SETTLE, || (!dir.exists()).then_some(())).is_some(),
+        "the ephemeral copy is gone after its stop"
+    );
+    assert_eq!(mounts_under(lab.path()), Vec::<String>::new());
+    assert!(!lab.path().join(orig).join("rootfs/root/testdata").exists());
+}
+
+#[test]
+fn an_ephemeral_copy_on_tmpfs_of_a_dir_container() {
+    if !require_root("an_ephemeral_copy_on_tmpfs_of_a_dir_container") {
+        return;
+    }
+    let lab = Lab::new();
+    let (orig, eph) = original(&lab, "");
+    let lowers = lab.path().join(&orig).join("rootfs");
+    an_ephemeral_copy_on_tmpfs(&lab, &orig, &eph, &lowers.display().to_string());
+    let ls = lab.enclos("ls", &[]).success();
+    assert_eq!(ls.lines(), [orig.as_str()]);
+}
+
+#[test]
+fn an_ephemeral_copy_on_tmpfs_of_an_overlay_container() {
+    if !require_root("an_ephemeral_copy_on_tmpfs_of_an_overlay_container") {
+        return;
+    }
+    let lab = Lab::new();
+    let eph = lab.name("eph");
+    let (orig, ov) = original(&lab, "");
+    lab.enclos("copy", &["-s", "-n", &orig, "-N", &ov])
+        .success();
+    let lowers = format!(
+        "{}/delta0:{}/rootfs",
+        lab.path().join(&ov).display(),
+        lab.path().join(&orig).display()
+    );
+    an_ephemeral_copy_on_tmpfs(&lab, &ov, &eph, &lowers);
+    let out = lab.enclos("copy", &["-e", "-t", "-B", "dir", "-N", &eph, "-n", &orig]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr
+            .contains("when the overlay storage driver is used"),
+        "{}",
+        out.stderr
+    );
+    assert!(!lab.path().join(&eph).exists());
 }
 
 #[test]
@@ -491,6 +635,142 @@ fn a_copy_into_loop_takes_its_size_and_a_failed_one_leaves_nothing() {
     assert_eq!(mounts_under(lab.path()), Vec::<String>::new());
 }
 
+/// A field of `btrfs subvolume show PATH` ("UUID", "Parent UUID").
+fn subvolume_field(path: &Path, field: &str) -> String {
+    let out = std::process::Command::new("btrfs")
+        .args(["subvolume", "show"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "btrfs subvolume show: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("no {field} for {}", path.display()))
+}
+
+/// On a btrfs lxcpath, create from the busybox template clones a cached
+/// rootfs, built once per busybox: a subvolume snapshot for a btrfs
+/// container, a copy for a dir one, and a file put in the cache is in the
+/// next container; once the busybox changes (its modification time here),
+/// the cache is built again and the file is gone.
+#[test]
+fn a_second_create_clones_the_cached_template_until_busybox_changes() {
+    let test = "a_second_create_clones_the_cached_template_until_busybox_changes";
+    if !require_root(test) {
+        return;
+    }
+    let Some(b) = BtrfsLxcpath::make(test) else {
+        return;
+    };
+    let bin = tempfile::tempdir().unwrap();
+    let bb = copy_of_host_busybox(bin.path());
+    let bb_arg = bb.display().to_string();
+    let create = |n: &str, backend: &str| {
+        b.enclos(
+            "create",
+            &[
+                "-n",
+                n,
+                "-t",
+                "busybox",
+                "-B",
+                backend,
+                "--",
+                "--busybox-path",
+                &bb_arg,
+            ],
+        )
+        .success();
+        b.path().join(n).join("rootfs")
+    };
+    let first = create("c1", "btrfs");
+    let cache = b.path().join(".cache/busybox");
+    let identity = fs::read_to_string(cache.join("identity")).unwrap();
+    assert!(
+        identity.contains(&format!(
+            "busybox {}\n",
+            fs::canonicalize(&bb).unwrap().display()
+        )),
+        "{identity}"
+    );
+    assert_eq!(
+        subvolume_field(&first, "Parent UUID"),
+        subvolume_field(&cache.join("rootfs"), "UUID")
+    );
+    fs::write(cache.join("rootfs/etc/from-cache"), "cached\n").unwrap();
+
+    for (n, backend) in [("c2", "btrfs"), ("c3", "dir")] {
+        assert_clone_of_cache(&create(n, backend), &first, n, backend);
+    }
+    assert_eq!(
+        fs::read(first.join("bin/busybox")).unwrap(),
+        fs::read(&bb).unwrap()
+    );
+    b.enclos("start", &["-n", "c3"]).success();
+    assert_eq!(
+        b.enclos("attach", &["-n", "c3", "--", "hostname"])
+            .success()
+            .stdout,
+        "c3\n"
+    );
+    b.enclos("stop", &["-n", "c3", "-k"]).success();
+
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    fs::File::options()
+        .write(true)
+        .open(&bb)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let fourth = create("c4", "btrfs");
+    assert!(
+        !fourth.join("etc/from-cache").exists(),
+        "a stale cache was used"
+    );
+    assert!(!cache.join("rootfs/etc/from-cache").exists());
+    assert_ne!(
+        fs::read_to_string(cache.join("identity")).unwrap(),
+        identity
+    );
+    assert_eq!(
+        subvolume_field(&fourth, "Parent UUID"),
+        subvolume_field(&cache.join("rootfs"), "UUID")
+    );
+}
+
+/// A copy of the host's busybox in `dir`, for a test that changes it.
+fn copy_of_host_busybox(dir: &Path) -> PathBuf {
+    let host = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("busybox"))
+        .find(|p| p.is_file())
+        .expect("busybox on PATH");
+    let bb = dir.join("busybox");
+    fs::copy(&host, &bb).unwrap();
+    bb
+}
+
+/// `rootfs`, made by a create named `n` on `backend`, holds the cache's
+/// marker, its own hostname and hosts, and the same files as `first`.
+fn assert_clone_of_cache(rootfs: &Path, first: &Path, n: &str, backend: &str) {
+    assert_eq!(
+        fs::read_to_string(rootfs.join("etc/from-cache")).unwrap(),
+        "cached\n",
+        "{backend}"
+    );
+    assert_eq!(
+        fs::read_to_string(rootfs.join("etc/hostname")).unwrap(),
+        format!("{n}\n")
+    );
+    let hosts = fs::read_to_string(rootfs.join("etc/hosts")).unwrap();
+    assert!(hosts.contains(&format!("\t{n}\n")), "{hosts}");
+    // The same files as the first container's but for the cache's own.
+    let mut listed = files_under(rootfs);
+    listed.retain(|f| f != "etc/from-cache");
+    assert_eq!(files_under(first), listed, "{backend}");
+}
+
 /// An lxcpath on a btrfs filesystem of its own: an image in a temporary
 /// directory, attached to a loop device and mounted; its containers are
 /// destroyed, the filesystem unmounted and the device detached when
@@ -589,6 +869,12 @@ fn btrfs_containers_start_and_copy_s_snapshots_them() {
     // The root of a subvolume has inode 256.
     use std::os::unix::fs::MetadataExt;
     assert_eq!(fs::metadata(dir.join("rootfs")).unwrap().ino(), 256);
+    // A snapshot of the cached template rootfs, a subvolume of the lxcpath.
+    let cache = b.path().join(".cache/busybox/rootfs");
+    assert_eq!(
+        subvolume_field(&dir.join("rootfs"), "Parent UUID"),
+        subvolume_field(&cache, "UUID")
+    );
     fs::write(dir.join("rootfs/root/hi"), "hello\n").unwrap();
     b.enclos("start", &["-n", "bb"]).success();
     let out = b

@@ -159,6 +159,7 @@ fn file_list() {
             .unwrap_or_else(|| panic!("{path} is not in the package:\n{listing}"))
     };
     assert_eq!(entry("/usr/bin/enclos").0, "-rwxr-xr-x");
+    assert_eq!(entry("/usr/libexec/enclos/enclos-user-nic").0, "-rwsr-xr-x");
     let in_usr_bin: Vec<&str> = entries
         .iter()
         .filter_map(|(_, p, _)| p.strip_prefix("/usr/bin/"))
@@ -213,18 +214,31 @@ fn unpacked_files_work() {
     let Some(deb) = deb("unpacked_files_work") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
+    let dir = unpacked_with_containers(&deb);
     let root = dir.path();
-    let mut cmd = Command::new("dpkg-deb");
-    cmd.arg("-x").arg(&deb).arg(root);
-    run(cmd).success();
+    assert_units_and_default_config(root);
 
+    // A compat link runs as its tool.
+    let mut cmd = Command::new(root.join("usr/libexec/enclos/compat/lxc-checkconfig"));
+    cmd.args(["--format", "json"]);
+    let out = run(cmd);
+    assert!(
+        out.stdout.contains("\"feature\": \"overlay\""),
+        "{}",
+        out.stdout
+    );
+    assert_bash_completes_names(root);
+    assert_man_finds_compat_pages(root);
+}
+
+/// The systemd units and default.conf of the package unpacked in `root`.
+fn assert_units_and_default_config(root: &Path) {
     let unit = std::fs::read_to_string(root.join("lib/systemd/system/enclos.service")).unwrap();
     for line in [
         "Type=oneshot",
         "RemainAfterExit=yes",
         "ExecStart=/usr/bin/enclos autostart",
-        "ExecStop=/usr/bin/enclos autostart -a -s",
+        "ExecStop=/usr/bin/enclos autostart -a -A -s -t 30",
         "After=network.target remote-fs.target enclos-net.service",
         "Wants=network.target enclos-net.service",
         "WantedBy=multi-user.target",
@@ -258,23 +272,12 @@ fn unpacked_files_work() {
         default.lines().any(|l| l == "lxc.net.0.type = empty"),
         "{default}"
     );
+}
 
-    // A compat link runs as its tool.
-    let mut cmd = Command::new(root.join("usr/libexec/enclos/compat/lxc-checkconfig"));
-    cmd.args(["--format", "json"]);
-    let out = run(cmd);
-    assert!(
-        out.stdout.contains("\"feature\": \"overlay\""),
-        "{}",
-        out.stdout
-    );
-
-    // Bash completion of `enclos start -P DIR -n <TAB>` lists the containers.
+/// Bash completion of `enclos start -P DIR -n <TAB>` lists the containers
+/// of `root/containers`.
+fn assert_bash_completes_names(root: &Path) {
     let lxcpath = root.join("containers");
-    for name in ["alpha", "beta"] {
-        std::fs::create_dir_all(lxcpath.join(name)).unwrap();
-        std::fs::write(lxcpath.join(name).join("config"), "").unwrap();
-    }
     let script = format!(
         "source {}; COMP_WORDS=(enclos start -P {} -n b); COMP_CWORD=5; \
          _enclos_with_names enclos b -n; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
@@ -283,22 +286,19 @@ fn unpacked_files_work() {
         lxcpath.display()
     );
     let mut cmd = Command::new("bash");
-    cmd.arg("-c").arg(script).env(
-        "PATH",
-        format!("{}:/usr/bin:/bin", root.join("usr/bin").display()),
-    );
+    cmd.arg("-c")
+        .arg(script)
+        .env("PATH", path_first(&root.join("usr/bin")));
     assert_eq!(run(cmd).success().lines(), ["beta"]);
+}
 
-    // `man` finds the compat pages beside the compat directory on PATH.
+/// `man` finds the compat pages beside the compat directory on PATH.
+fn assert_man_finds_compat_pages(root: &Path) {
     if Command::new("man").arg("--version").output().is_ok() {
         let mut cmd = Command::new("man");
-        cmd.args(["-w", "lxc-attach"]).env_remove("MANPATH").env(
-            "PATH",
-            format!(
-                "{}:/usr/bin:/bin",
-                root.join("usr/libexec/enclos/compat").display()
-            ),
-        );
+        cmd.args(["-w", "lxc-attach"])
+            .env_remove("MANPATH")
+            .env("PATH", path_first(&root.join("usr/libexec/enclos/compat")));
         let out = run(cmd).success();
         assert!(
             out.stdout.trim().starts_with(root.to_str().unwrap()),
@@ -323,6 +323,11 @@ fn unpacked_with_containers(deb: &Path) -> tempfile::TempDir {
         std::fs::write(c.join("config"), "").unwrap();
     }
     dir
+}
+
+/// A PATH with `dir` first, then the system's /usr/bin and /bin.
+fn path_first(dir: &Path) -> String {
+    format!("{}:/usr/bin:/bin", dir.display())
 }
 
 /// Whether `shell` runs here; a skip (or a failure under
@@ -364,10 +369,8 @@ fn zsh_completes_container_names() {
         root.join("containers").display()
     );
     let mut cmd = Command::new("zsh");
-    cmd.args(["-f", "-c", &script]).env(
-        "PATH",
-        format!("{}:/usr/bin:/bin", root.join("usr/bin").display()),
-    );
+    cmd.args(["-f", "-c", &script])
+        .env("PATH", path_first(&root.join("usr/bin")));
     assert_eq!(run(cmd).success().lines(), ["alpha", "beta"]);
     // Every -n and --name of the script calls it.
     let text =
@@ -399,10 +402,7 @@ fn fish_completes_container_names() {
     let mut cmd = Command::new("fish");
     cmd.args(["--no-config", "-c", &script])
         .current_dir(root)
-        .env(
-            "PATH",
-            format!("{}:/usr/bin:/bin", root.join("usr/bin").display()),
-        )
+        .env("PATH", path_first(&root.join("usr/bin")))
         .env("HOME", root);
     let out = run(cmd).success();
     let (names, subcommands) = out.stdout.split_once("==\n").expect("the separator");

@@ -12,12 +12,13 @@ use enclos_tests::user::TestUser;
 use enclos_tests::{enclos_bin, require_root};
 use serde_json::Value;
 
-const CHECKS: [&str; 5] = [
+const CHECKS: [&str; 6] = [
     "user_namespaces",
     "subids",
     "uidmap_helpers",
     "rootfs_access",
     "cgroups",
+    "user_nic",
 ];
 
 /// The findings of `enclos doctor --format json`, each checked to have

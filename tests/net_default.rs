@@ -111,27 +111,7 @@ fn a_busybox_container_on_lxcbr0_gets_its_address_from_dhcp_and_pings_the_bridge
         "# as Debian's\nUSE_LXC_BRIDGE=\"true\"\nLXC_DHCP_RANGE=\"10.0.3.100,10.0.3.110\"\n\
          LXC_DHCP_MAX=\"11\"\n",
     );
-    let up = net.net("up").success();
-    assert!(
-        up.stdout.contains("made: bridge lxcbr0") && up.stdout.contains("dnsmasq"),
-        "{up:#?}"
-    );
-    let addr = testnet
-        .ip(&["-4", "-o", "addr", "show", "dev", "lxcbr0"])
-        .stdout;
-    assert!(addr.contains("10.0.3.1/24"), "{addr}");
-    assert_eq!(ip_forward(), "1");
-    let table = nft(&["list", "table", "inet", "enclos_net"])
-        .success()
-        .stdout;
-    assert!(
-        table.contains("ip saddr 10.0.3.0/24 ip daddr != 10.0.3.0/24 masquerade"),
-        "{table}"
-    );
-    let st = net.status();
-    assert_eq!(st["up"], true, "{st}");
-    let pid = net.dnsmasq_pid().expect("dnsmasq's pid file");
-    assert_eq!(st["dnsmasq_pid"], pid, "{st}");
+    let pid = assert_up_made_bridge_dhcp_and_nat(&testnet, &net);
 
     // Again: nothing new, the same dnsmasq.
     let again = net.net("up").success();
@@ -141,23 +121,7 @@ fn a_busybox_container_on_lxcbr0_gets_its_address_from_dhcp_and_pings_the_bridge
 
     let lab = Lab::new();
     let n = lab.create("dhcp");
-    let conf = lab.path().join(&n).join("config");
-    let mut text = std::fs::read_to_string(&conf).expect("read config");
-    text.push_str(
-        "lxc.net =\nlxc.net.0.type = veth\nlxc.net.0.link = lxcbr0\nlxc.net.0.flags = up\n\
-         lxc.net.0.hwaddr = 00:16:3e:xx:xx:xx\n",
-    );
-    std::fs::write(&conf, text).expect("write config");
-    lab.start(&n);
-    // The template's rcS runs udhcpc in the background.
-    let got = poll(Duration::from_secs(30), || {
-        let out = lab.attach(&n, &["ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
-        out.stdout
-            .split_whitespace()
-            .find(|w| w.starts_with("10.0.3.1") && w.ends_with("/24"))
-            .map(|w| w.trim_end_matches("/24").to_string())
-    })
-    .expect("an address by DHCP within 30 s");
+    let got = start_on_lxcbr0(&lab, &n);
     let last: u8 = got.rsplit('.').next().unwrap().parse().unwrap();
     assert!((100..=110).contains(&last), "{got} is in LXC_DHCP_RANGE");
     let ping = lab.attach(&n, &["ping", "-c", "1", "-W", "3", "10.0.3.1"]);
@@ -192,6 +156,55 @@ fn a_busybox_container_on_lxcbr0_gets_its_address_from_dhcp_and_pings_the_bridge
     // down again: nothing to do.
     let twice = net.net("down").success();
     assert!(twice.stdout.contains("nothing to remove"), "{twice:#?}");
+}
+
+/// `enclos net up` with Debian's settings: the bridge with its address,
+/// forwarding, the masquerade rule and dnsmasq, whose pid it returns.
+fn assert_up_made_bridge_dhcp_and_nat(testnet: &TestNet, net: &DefaultNet) -> i32 {
+    let up = net.net("up").success();
+    assert!(
+        up.stdout.contains("made: bridge lxcbr0") && up.stdout.contains("dnsmasq"),
+        "{up:#?}"
+    );
+    let addr = testnet
+        .ip(&["-4", "-o", "addr", "show", "dev", "lxcbr0"])
+        .stdout;
+    assert!(addr.contains("10.0.3.1/24"), "{addr}");
+    assert_eq!(ip_forward(), "1");
+    let table = nft(&["list", "table", "inet", "enclos_net"])
+        .success()
+        .stdout;
+    assert!(
+        table.contains("ip saddr 10.0.3.0/24 ip daddr != 10.0.3.0/24 masquerade"),
+        "{table}"
+    );
+    let st = net.status();
+    assert_eq!(st["up"], true, "{st}");
+    let pid = net.dnsmasq_pid().expect("dnsmasq's pid file");
+    assert_eq!(st["dnsmasq_pid"], pid, "{st}");
+    pid
+}
+
+/// Starts container `n` with a veth on lxcbr0 and returns the address it
+/// got by DHCP.
+fn start_on_lxcbr0(lab: &Lab, n: &str) -> String {
+    let conf = lab.path().join(n).join("config");
+    let mut text = std::fs::read_to_string(&conf).expect("read config");
+    text.push_str(
+        "lxc.net =\nlxc.net.0.type = veth\nlxc.net.0.link = lxcbr0\nlxc.net.0.flags = up\n\
+         lxc.net.0.hwaddr = 00:16:3e:xx:xx:xx\n",
+    );
+    std::fs::write(&conf, text).expect("write config");
+    lab.start(n);
+    // The template's rcS runs udhcpc in the background.
+    poll(Duration::from_secs(30), || {
+        let out = lab.attach(n, &["ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
+        out.stdout
+            .split_whitespace()
+            .find(|w| w.starts_with("10.0.3.1") && w.ends_with("/24"))
+            .map(|w| w.trim_end_matches("/24").to_string())
+    })
+    .expect("an address by DHCP within 30 s")
 }
 
 #[test]
@@ -279,4 +292,58 @@ fn a_missing_tool_or_a_bad_setting_says_what_to_do_and_leaves_nothing() {
         "{out:#?}"
     );
     assert_eq!(testnet.links(), ["lo"]);
+}
+
+#[test]
+fn ipv6_settings_give_the_bridge_its_address_router_advertisements_and_nat66() {
+    if !require_root("ipv6_settings_give_the_bridge_its_address_router_advertisements_and_nat66") {
+        return;
+    }
+    let testnet = TestNet::enter();
+    let net = DefaultNet::new(
+        "LXC_IPV6_ADDR=\"fd77:1::1\"\nLXC_IPV6_MASK=\"64\"\nLXC_IPV6_NAT=\"true\"\n",
+    );
+    net.net("up").success();
+    let addr = testnet
+        .ip(&["-6", "-o", "addr", "show", "dev", "lxcbr0"])
+        .stdout;
+    assert!(addr.contains("fd77:1::1/64"), "{addr}");
+    let table = nft(&["list", "table", "inet", "enclos_net"])
+        .success()
+        .stdout;
+    assert!(
+        table.contains("ip6 saddr fd77:1::/64 ip6 daddr != fd77:1::/64 masquerade"),
+        "{table}"
+    );
+    let pid = net.dnsmasq_pid().expect("dnsmasq's pid file");
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    for want in ["--enable-ra", "--dhcp-range=fd77:1::1,ra-only"] {
+        assert!(
+            cmdline.split('\0').any(|a| a == want),
+            "{want} in {cmdline:?}"
+        );
+    }
+
+    // A container's static IPv6 address, compressed in `ls -f`.
+    let lab = Lab::new();
+    let n = lab.create("v6");
+    let conf = lab.path().join(&n).join("config");
+    let mut text = std::fs::read_to_string(&conf).expect("read config");
+    text.push_str(
+        "lxc.net =\nlxc.net.0.type = veth\nlxc.net.0.link = lxcbr0\nlxc.net.0.flags = up\n\
+         lxc.net.0.ipv6.address = fd77:1:0:0:0:0:0:5/64\n",
+    );
+    std::fs::write(&conf, text).expect("write config");
+    lab.start(&n);
+    let ls = lab.enclos("ls", &["-f"]).success();
+    assert!(
+        ls.lines()
+            .iter()
+            .any(|l| l.starts_with(&n) && l.contains("fd77:1::5")),
+        "{ls:#?}"
+    );
+    lab.enclos("stop", &["-n", &n]).success();
+    net.net("down").success();
+    let addr = testnet.ip(&["-6", "-o", "addr", "show"]).stdout;
+    assert!(!addr.contains("fd77:1::1"), "{addr}");
 }

@@ -236,26 +236,69 @@ fn destroy_one_snapshot_then_all() {
     assert!(lab.path().join(&n).join("rootfs/bin/busybox").exists());
 }
 
+/// A small tmpfs mounted on `at` for a test, unmounted when dropped.
+struct SmallTmpfs(PathBuf);
+
+impl SmallTmpfs {
+    fn mount(at: &Path, size: &str) -> SmallTmpfs {
+        fs::create_dir_all(at).unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            at,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some(format!("size={size}").as_str()),
+        )
+        .unwrap();
+        SmallTmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for SmallTmpfs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// A running container's snapshot is taken frozen and the container
+/// thawed after it, also when the snapshot fails; a frozen one is taken
+/// as it is and stays frozen. An export still wants it stopped or frozen.
 #[test]
-fn a_running_or_frozen_container_is_refused_as_lxc_refuses_it() {
-    if !require_root("a_running_or_frozen_container_is_refused_as_lxc_refuses_it") {
+fn a_running_container_is_snapshotted_frozen_and_thawed_again() {
+    if !require_root("a_running_container_is_snapshotted_frozen_and_thawed_again") {
         return;
     }
     let lab = Lab::new();
     let _snaps = DropSnapshots(&lab);
     let n = lab.running("busy");
-    let out = lab.enclos("snapshot", &["-n", &n]);
-    assert_one_error_line(
-        &out,
-        &format!("Original container ({n}) is running (RUNNING); stop it first"),
+    let dir = lab.path().join(&n);
+    lab.attach(&n, &["sh", "-c", "echo before > /root/before"])
+        .success();
+    lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    assert_eq!(
+        read(&dir.join("snaps/snap0/rootfs/root/before")),
+        "before\n"
     );
-    assert!(!lab.path().join(&n).join("snaps/snap0").exists());
+    assert_eq!(lab.state(&n), "RUNNING");
+    lab.attach(&n, &["true"]).success();
+
+    // A snapshot that fails while the container is frozen (its disk
+    // full) leaves no snapN and the container running.
+    {
+        let _full = SmallTmpfs::mount(&dir.join("snaps"), "64k");
+        let out = lab.enclos("snapshot", &["-n", &n]);
+        assert_eq!(out.code, Some(1), "{out:#?}");
+        assert!(out.stderr.contains("No space left"), "{}", out.stderr);
+        assert_eq!(lab.state(&n), "RUNNING");
+        assert_eq!(entries(&dir.join("snaps")), Vec::<String>::new());
+    }
+    let list = lab.enclos("snapshot", &["-n", &n, "-L"]).success();
+    assert_eq!(list.lines().len(), 1, "{}", list.stdout);
+
     lab.enclos("freeze", &["-n", &n]).success();
-    let out = lab.enclos("snapshot", &["-n", &n]);
-    assert_one_error_line(
-        &out,
-        &format!("Original container ({n}) is running (FROZEN)"),
-    );
+    lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    assert_eq!(lab.state(&n), "FROZEN", "a frozen container stays frozen");
+    assert!(dir.join("snaps/snap1/rootfs/root/before").is_file());
     let out = lab.enclos("export", &["-n", &n, "-o", "-"]);
     assert_eq!(out.code, Some(0), "a frozen container exports: {out:#?}");
     lab.enclos("unfreeze", &["-n", &n]).success();
@@ -264,13 +307,31 @@ fn a_running_or_frozen_container_is_refused_as_lxc_refuses_it() {
         &out,
         &format!("Container '{n}' is RUNNING; stop or freeze it"),
     );
-    assert_eq!(
-        entries(&lab.path().join(&n).join("snaps")),
-        Vec::<String>::new()
-    );
     lab.enclos("stop", &["-n", &n, "-k"]).success();
+}
+
+/// An overlay container's snapshot while it runs: its upper layer copied
+/// while frozen, with the file written just before, and the container
+/// running afterwards.
+#[test]
+fn a_running_overlay_container_is_snapshotted_frozen() {
+    if !require_root("a_running_overlay_container_is_snapshotted_frozen") {
+        return;
+    }
+    let lab = Lab::new();
+    let _snaps = DropSnapshots(&lab);
+    let n = lab.name("ov");
+    lab.enclos("create", &["-n", &n, "-t", "busybox", "-B", "overlay"])
+        .success();
+    lab.start(&n);
+    lab.attach(&n, &["sh", "-c", "echo before > /root/before"])
+        .success();
     lab.enclos("snapshot", &["-n", &n, "-q"]).success();
-    assert!(lab.path().join(&n).join("snaps/snap0/ts").is_file());
+    let snap0 = lab.path().join(&n).join("snaps/snap0");
+    assert_eq!(read(&snap0.join("delta0/root/before")), "before\n");
+    assert_eq!(lab.state(&n), "RUNNING");
+    lab.attach(&n, &["true"]).success();
+    lab.enclos("stop", &["-n", &n, "-k"]).success();
 }
 
 #[test]
@@ -615,7 +676,8 @@ fn a_btrfs_container_snapshots_as_subvolumes() {
         for n in ["b1", "b2"] {
             enclos(&["destroy", "-n", n]).success();
         }
-        assert_eq!(entries(&lxc), Vec::<String>::new());
+        // The cached template rootfs stays (see tests/copy.rs).
+        assert_eq!(entries(&lxc), [".cache"]);
     })
     .join()
     .unwrap();

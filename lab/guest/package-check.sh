@@ -11,12 +11,13 @@
 #                                   by DHCP and pings 10.0.3.1, and a stop of
 #                                   the unit while it runs fails at once
 #                                   instead of hanging; man pages (the compat pages only
-#                                   with the compat directory on PATH), bash
+#                                   with the compat directory on PATH or
+#                                   after enclos compat install), bash
 #                                   completion, checkconfig; three containers:
 #                                   one marked lxc.start.auto = 1, which
 #                                   `systemctl restart enclos.service` starts,
 #                                   one marked in the group web, started by
-#                                   hand, one not marked
+#                                   hand, one not marked, started by hand
 #   package-check.sh after-reboot   the default network is back; the running
 #                                   containers stopped cleanly at the
 #                                   shutdown; the marked one is RUNNING
@@ -156,6 +157,20 @@ install_part() {
     out page env PATH="$COMPAT:$USER_PATH" MANPAGER=cat MANWIDTH=80 man lxc-attach
     check_contains "man lxc-attach" "$page" "NAME"
     check_contains "man lxc-attach" "$page" "attach"
+    say "enclos compat install puts the names on PATH, and their pages where man finds them:"
+    local links
+    links=$("$ENCLOS" compat install /usr/local/bin) || die "enclos compat install /usr/local/bin failed"
+    out path env PATH="$USER_PATH" man -w lxc-attach
+    # man -w prints the page the link leads to.
+    check_eq "man -w lxc-attach after enclos compat install /usr/local/bin" "$path" /usr/share/enclos/man/man1/lxc-attach.1.gz
+    check_eq "the link enclos compat install made" "$(readlink /usr/local/share/man/man1/lxc-attach.1.gz)" /usr/share/enclos/man/man1/lxc-attach.1.gz
+    out page env PATH="$USER_PATH" MANPAGER=cat MANWIDTH=80 man lxc-attach
+    check_contains "man lxc-attach after compat install" "$page" "attach"
+    # Remove what compat install made: the purge below checks the package's
+    # own files only.
+    printf '%s\n' "$links" | sed -n 's/ -> .*//p' | xargs rm -f
+    [ ! -e /usr/local/bin/lxc-attach ] && [ ! -e /usr/local/share/man/man1/lxc-attach.1.gz ] \
+        || die "the links of enclos compat install are still there"
 
     section "three containers, two marked lxc.start.auto = 1 (one in the group web)"
     local c
@@ -180,7 +195,9 @@ install_part() {
     check_eq "the state of $WEB (group web)" "$(state_of "$WEB")" STOPPED
     check_eq "the state of $MANUAL (not marked)" "$(state_of "$MANUAL")" STOPPED
     run "$ENCLOS" start -n "$WEB"
-    for c in "$AUTO" "$WEB"; do
+    say "Started by hand and not marked: the unit stops it at shutdown too, as Debian's lxc.service does (autostart -a -A -s)."
+    run "$ENCLOS" start -n "$MANUAL"
+    for c in "$AUTO" "$WEB" "$MANUAL"; do
         [ ! -e "$(shutdown_marker "$c")" ] || die "$(shutdown_marker "$c") is there before any stop"
     done
 
@@ -225,7 +242,7 @@ after_reboot_part() {
     out active systemctl is-active enclos.service
     check_eq "systemctl is-active enclos.service" "$active" active
     local c
-    for c in "$AUTO" "$WEB"; do
+    for c in "$AUTO" "$WEB" "$MANUAL"; do
         [ -e "$(shutdown_marker "$c")" ] || die "$c was running at the reboot, but its init did not run its shutdown action: it was not stopped cleanly"
         ok "$c stopped cleanly at the shutdown (its init ran its ::shutdown: action)"
     done

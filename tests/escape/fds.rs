@@ -4,6 +4,8 @@
 //! descriptor itself; the working directory of an attached command is
 //! the container's root, not the caller's host directory.
 
+use std::path::Path;
+
 use enclos_tests::enclos_bin;
 use enclos_tests::lab::*;
 
@@ -21,18 +23,30 @@ fn fds_of(out: &str) -> Vec<String> {
     fds
 }
 
+/// `(exec 7<FILE; enclos SUBCOMMAND -P LXCPATH -n NAME ARGS...)`: enclos
+/// run with `file` open on its descriptor 7.
+fn enclos_with_fd_7(lab: &Lab, file: &Path, subcommand: &str, name: &str, args: &[&str]) -> Out {
+    let bin = enclos_bin().to_str().unwrap();
+    let mut argv = vec![bin, subcommand, "-P", lab.path_str(), "-n", name];
+    argv.extend_from_slice(args);
+    with_fd_7(file, "exec \"$@\"", &argv)
+}
+
+/// The host's secret file holds what was written in it.
+fn assert_secret_kept(secret: &Path, text: &str) {
+    assert_eq!(
+        std::fs::read_to_string(secret).unwrap(),
+        text,
+        "the host's file"
+    );
+}
+
 /// `(exec 7</secret; enclos start -n c)`, then reading it from init.
 pub fn host_fd_of_start(kind: Kind) {
     let lab = Lab::new();
     let (secret, text) = host_secret(&lab);
     let n = container(&lab, kind, "fdstart", "");
-    let bin = enclos_bin().to_str().unwrap();
-    with_fd_7(
-        &secret,
-        "exec \"$@\"",
-        &[bin, "start", "-P", lab.path_str(), "-n", &n],
-    )
-    .success();
+    enclos_with_fd_7(&lab, &secret, "start", &n, &[]).success();
     let out = attempt(&lab, &n, "cat /proc/1/fd/7; ls /proc/1/fd");
     assert!(!out.stdout.contains(&text), "init's fd 7 leaked: {out:#?}");
     assert_eq!(
@@ -40,11 +54,7 @@ pub fn host_fd_of_start(kind: Kind) {
         ["0", "1", "2"],
         "init's descriptors: {out:#?}"
     );
-    assert_eq!(
-        std::fs::read_to_string(&secret).unwrap(),
-        text,
-        "the host's file"
-    );
+    assert_secret_kept(&secret, &text);
 }
 
 /// `(exec 7</secret; enclos attach -n c -- ...)`: the command reads fd 7
@@ -53,24 +63,8 @@ pub fn host_fd_of_attach(kind: Kind) {
     let lab = Lab::new();
     let (secret, text) = host_secret(&lab);
     let n = running(&lab, kind, "fdattach", "");
-    let bin = enclos_bin().to_str().unwrap();
     let script = "cat <&7; cat /proc/self/fd/7; ls /proc/self/fd";
-    let out = with_fd_7(
-        &secret,
-        "exec \"$@\"",
-        &[
-            bin,
-            "attach",
-            "-P",
-            lab.path_str(),
-            "-n",
-            &n,
-            "--",
-            "sh",
-            "-c",
-            script,
-        ],
-    );
+    let out = enclos_with_fd_7(&lab, &secret, "attach", &n, &["--", "sh", "-c", script]);
     assert!(
         !out.stdout.contains(&text),
         "fd 7 reached the command: {out:#?}"
@@ -81,11 +75,7 @@ pub fn host_fd_of_attach(kind: Kind) {
         ["0", "1", "2", "3"],
         "the command's descriptors: {out:#?}"
     );
-    assert_eq!(
-        std::fs::read_to_string(&secret).unwrap(),
-        text,
-        "the host's file"
-    );
+    assert_secret_kept(&secret, &text);
 }
 
 /// `(exec 7</secret; enclos execute -n c -- ...)`: neither our init (PID 1)
@@ -94,24 +84,8 @@ pub fn host_fd_of_execute(kind: Kind) {
     let lab = Lab::new();
     let (secret, text) = host_secret(&lab);
     let n = container(&lab, kind, "fdexec", "");
-    let bin = enclos_bin().to_str().unwrap();
     let script = "cat <&7; cat /proc/1/fd/7; ls /proc/self/fd; echo init:; ls /proc/1/fd";
-    let out = with_fd_7(
-        &secret,
-        "exec \"$@\"",
-        &[
-            bin,
-            "execute",
-            "-P",
-            lab.path_str(),
-            "-n",
-            &n,
-            "--",
-            "sh",
-            "-c",
-            script,
-        ],
-    );
+    let out = enclos_with_fd_7(&lab, &secret, "execute", &n, &["--", "sh", "-c", script]);
     assert!(!out.stdout.contains(&text), "fd 7 leaked: {out:#?}");
     let (command, init) = out.stdout.split_once("init:").expect("the script ran");
     // ls's own directory is 3.
@@ -128,11 +102,7 @@ pub fn host_fd_of_execute(kind: Kind) {
             "execute's init's descriptors: {out:#?}"
         );
     }
-    assert_eq!(
-        std::fs::read_to_string(&secret).unwrap(),
-        text,
-        "the host's file"
-    );
+    assert_secret_kept(&secret, &text);
 }
 
 /// attach from a host directory holding the secret: the command starts
@@ -159,11 +129,7 @@ pub fn host_cwd_of_attach(kind: Kind) {
         lines.contains(&"bin"),
         "the container's root listed: {out:#?}"
     );
-    assert_eq!(
-        std::fs::read_to_string(&secret).unwrap(),
-        text,
-        "the host's file"
-    );
+    assert_secret_kept(&secret, &text);
 }
 
 /// `lxc.init.cwd = /proc/self/fd/7` with a host directory on fd 7 of the
@@ -173,16 +139,10 @@ pub fn host_dir_as_init_cwd(kind: Kind) {
     let lab = Lab::new();
     let (secret, text) = host_secret(&lab);
     let n = container(&lab, kind, "initcwd", "lxc.init.cwd = /proc/self/fd/7\n");
-    let bin = enclos_bin().to_str().unwrap();
     let dir = lab.path().to_str().unwrap();
-    let mut cmd = std::process::Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg("exec 7<\"$0\"; exec \"$@\"")
-        .arg(dir)
-        .args([bin, "start", "-P", lab.path_str(), "-n", &n, "--"])
-        // An init that keeps its cwd (busybox init goes to / itself).
-        .args(["sh", "-c", "cat secret >/leak; exec sleep 600"]);
-    let out = run(cmd);
+    // An init that keeps its cwd (busybox init goes to / itself).
+    let init = ["--", "sh", "-c", "cat secret >/leak; exec sleep 600"];
+    let out = enclos_with_fd_7(&lab, lab.path(), "start", &n, &init);
     if out.ok() {
         let inside = attempt(&lab, &n, "cat /leak; readlink /proc/1/cwd");
         assert!(
@@ -199,9 +159,5 @@ pub fn host_dir_as_init_cwd(kind: Kind) {
             "why start failed: {out:#?}"
         );
     }
-    assert_eq!(
-        std::fs::read_to_string(&secret).unwrap(),
-        text,
-        "the host's file"
-    );
+    assert_secret_kept(&secret, &text);
 }

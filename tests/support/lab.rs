@@ -349,6 +349,17 @@ pub fn kill_and_remove(dir: &Path) {
     });
 }
 
+/// `enclos cg delete -r --kill CONTROLLER:GROUP` for each of
+/// `controllers`: what a test's cgroup guard does on drop, whatever the
+/// group holds. Failures are ignored (the group may not exist).
+pub fn cg_delete_tree(controllers: &[&str], group: &str) {
+    for ctrl in controllers {
+        let mut c = Command::new(enclos_bin());
+        c.args(["cg", "delete", "-r", "--kill", &format!("{ctrl}:{group}")]);
+        let _ = run(c);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The per-test guard
 // ---------------------------------------------------------------------------

@@ -12,28 +12,46 @@
 //!   SCRIPT` (so every variant pays the same shell start), with `$G` a
 //!   fresh group name per run;
 //!   the cg* tools enclos added (lssubsys, cgsnapshot, cgxget) follow, in
-//!   [`cgtools`], against cgroup-tools;
+//!   [`cgtools`], then cgclear and cgxset ([`cgedit`]), against
+//!   cgroup-tools, and cgrulesengd's latency and memory ([`rules`]);
 //! - `containers` ([`containers`]): LXC's tools, crun and enclos, each
-//!   command spawned directly, in temporary lxcpaths.
+//!   command spawned directly, in temporary lxcpaths; then the same done
+//!   by a user who is not root against root ([`unprivileged`]);
+//! - `storage` ([`storage`]): snapshots, ephemeral copies, creates from
+//!   the cached template, and, on 1 GiB ([`bigdata`], [`backup`]),
+//!   snapshots on btrfs and overlay, export and import.
+//!
+//! `--only NAME,...` runs only the measures of those names (an unknown
+//! name lists them all).
 
+mod backup;
+mod benchuser;
+mod bigdata;
+mod cgedit;
+mod cgmounts;
 mod cgtools;
 mod containers;
 mod crun;
+mod rules;
+mod rusage;
 mod sandbox;
 mod spawn;
+mod storage;
+mod unprivileged;
 
 use std::ffi::OsString;
 use std::fmt;
-use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{self, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::deps;
 use crate::process::{build_enclos_release, is_root, Failed};
+pub(crate) use cgmounts::cgroup_mounts;
+use cgmounts::{memory_hierarchy, Leftovers, Mount};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -46,6 +64,9 @@ pub enum Command {
     /// processes, cgroups, directories) unless told "done" first.
     #[command(hide = true)]
     Guard(sandbox::GuardArgs),
+    /// (Internal) Runs a command and writes its peak RSS (KiB) to a file.
+    #[command(hide = true)]
+    Maxrss(rusage::MaxrssArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,8 +74,8 @@ pub struct CompareArgs {
     /// Which comparison to run.
     #[arg(value_enum, default_value_t = Group::All)]
     pub group: Group,
-    /// Measured runs per variant [default: 200 for cgroups; for containers,
-    /// from 20 to 150 depending on the measure].
+    /// Measured runs per variant [default: 200 for cgroups; for containers
+    /// and storage, from 5 to 150 depending on the measure].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub runs: Option<u32>,
     /// Unmeasured warm-up runs per variant, before the measured ones
@@ -66,6 +87,17 @@ pub struct CompareArgs {
     /// same run, so a change's before and after compare fairly.
     #[arg(long, value_name = "ENCLOS")]
     pub baseline: Option<PathBuf>,
+    /// Run only the measures of these names (comma-separated, or the flag
+    /// repeated); an unknown name lists the known ones.
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub only: Vec<String>,
+}
+
+impl CompareArgs {
+    /// Whether the measure `name` is to run (every one without `--only`).
+    fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == name)
+    }
 }
 
 /// The comparison groups.
@@ -73,12 +105,23 @@ pub struct CompareArgs {
 pub enum Group {
     /// Create a memory cgroup, run /bin/true in it, delete it: raw shell,
     /// cgroup-tools (cgcreate/cgexec/cgdelete), enclos cg; then lssubsys,
-    /// cgsnapshot and cgxget against cgroup-tools'.
+    /// cgsnapshot, cgxget, cgclear and cgxset against cgroup-tools', and
+    /// cgrulesengd's time to move a process and its memory with 1,000
+    /// rules (names: cgroups, lssubsys, cgsnapshot, cgxget, cgclear,
+    /// cgxset, rulesengd).
     Cgroups,
     /// Busybox containers: execute, start + stop, attach, freeze, create:
-    /// LXC's lxc-* tools, crun, unshare, enclos.
+    /// LXC's lxc-* tools, crun, unshare, enclos; then create and start +
+    /// attach + stop by a user who is not root against root (names:
+    /// execute, start-stop, attach, freeze, create, unpriv-create,
+    /// unpriv-start).
     Containers,
-    /// Both, cgroups first.
+    /// Snapshots, ephemeral copies, creates on btrfs and overlay, export
+    /// and import: enclos against lxc-snapshot, lxc-copy, lxc-create and
+    /// `tar | zstd` (names: snapshot, ephemeral-start, ephemeral-stop,
+    /// cached-create, snapshot-1g, export).
+    Storage,
+    /// All three, in that order.
     All,
 }
 
@@ -89,6 +132,7 @@ pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Compare(args) => compare(&args),
         Command::Guard(args) => sandbox::guard(&args),
+        Command::Maxrss(args) => rusage::maxrss(&args),
     }
 }
 
@@ -173,37 +217,91 @@ fn compare(args: &CompareArgs) -> Result<()> {
         )
         .into());
     }
+    check_only(args)?;
     let enclos = build_enclos_release().map_err(|e| format!("{e:#}"));
     if let Err(why) = &enclos {
         eprintln!("warning: enclos will be reported as not available: {why}");
     }
 
     let mounts = cgroup_mounts()?;
-    let (cgroups, containers) = match args.group {
-        Group::Cgroups => (true, false),
-        Group::Containers => (false, true),
-        Group::All => (true, true),
+    let (cgroups, containers, storage) = match args.group {
+        Group::Cgroups => (true, false, false),
+        Group::Containers => (false, true, false),
+        Group::Storage => (false, false, true),
+        Group::All => (true, true, true),
     };
-    if cgroups {
+    let wants_any = |names: &[&str]| names.iter().any(|n| args.wants(n));
+    if cgroups && wants_any(CGROUPS) {
         // Removes the groups of this run (and of dead earlier runs) on
         // every exit path, failures included.
         let _cleanup = Leftovers::new(mounts.iter().map(|m| m.point.clone()).collect());
-        let mut comparison = self::cgroups(args, &enclos, &mounts)?;
-        let outcomes = measure(&mut comparison);
-        report(&comparison, &outcomes);
-        for mut comparison in cgtools::comparisons(args, &enclos) {
+        if args.wants("cgroups") {
+            let mut comparison = self::cgroups(args, &enclos, &mounts)?;
+            let outcomes = measure(&mut comparison);
+            report(&comparison, &outcomes);
+        }
+        let more = cgtools::comparisons(args, &enclos)
+            .into_iter()
+            .chain(cgedit::comparisons(args, &enclos, &mounts)?);
+        for mut comparison in more {
             println!();
             let outcomes = measure(&mut comparison);
             report(&comparison, &outcomes);
         }
-    }
-    if containers {
-        if cgroups {
+        if args.wants("rulesengd") {
             println!();
+            rules::run(args, &enclos, &mounts)?;
         }
+    }
+    if containers && wants_any(containers::NAMES) {
+        println!();
         containers::run(args, &enclos)?;
     }
+    if containers && wants_any(unprivileged::NAMES) {
+        println!();
+        unprivileged::run(args, &enclos)?;
+    }
+    if storage && wants_any(storage::NAMES) {
+        println!();
+        storage::run(args, &enclos)?;
+    }
     Ok(())
+}
+
+/// The measures of the `cgroups` group, by the names `--only` takes.
+const CGROUPS: &[&str] = &[
+    "cgroups",
+    "lssubsys",
+    "cgsnapshot",
+    "cgxget",
+    "cgclear",
+    "cgxset",
+    "rulesengd",
+];
+
+/// Fails when `--only` names a measure that does not exist.
+fn check_only(args: &CompareArgs) -> Result<()> {
+    let groups = [
+        CGROUPS,
+        containers::NAMES,
+        unprivileged::NAMES,
+        storage::NAMES,
+    ];
+    let known: Vec<&str> = groups.concat();
+    let unknown: Vec<&str> = args
+        .only
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !known.contains(n))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "No measure named {} (--only); the measures are: {}",
+        unknown.join(", "),
+        known.join(", ")
+    )
 }
 
 // ---------------------------------------------------------------- cgroups
@@ -651,168 +749,9 @@ fn verdict(cmp: &Comparison<'_>, rows: &[Row], target: Target) -> String {
     }
 }
 
-// ----------------------------------------------------------------- mounts
-
-/// A cgroup mount from `/proc/self/mountinfo`.
-#[derive(Debug, Clone)]
-pub(crate) struct Mount {
-    pub(crate) point: PathBuf,
-    /// `cgroup` (v1) or `cgroup2`.
-    fstype: String,
-    /// Super-block options: the controllers of a v1 mount.
-    options: Vec<String>,
-}
-
-pub(crate) fn cgroup_mounts() -> Result<Vec<Mount>> {
-    let path = "/proc/self/mountinfo";
-    let text = fs::read_to_string(path).with_context(|| format!("Cannot read {path}"))?;
-    Ok(parse_cgroup_mounts(&text))
-}
-
-fn parse_cgroup_mounts(text: &str) -> Vec<Mount> {
-    enclos_mounts::MountInfo::parse_all(text)
-        .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
-        .map(|m| Mount {
-            options: m.super_options.split(',').map(str::to_string).collect(),
-            point: m.mount_point,
-            fstype: m.fstype,
-        })
-        .collect()
-}
-
-/// The mount point serving the memory controller: the v1 `memory` mount,
-/// or the v2 mount when memory is enabled in its root's subtree_control.
-fn memory_hierarchy(mounts: &[Mount]) -> Result<(PathBuf, &'static str)> {
-    if let Some(m) = mounts
-        .iter()
-        .find(|m| m.fstype == "cgroup" && m.options.iter().any(|o| o == "memory"))
-    {
-        return Ok((m.point.clone(), "v1"));
-    }
-    let Some(v2) = mounts.iter().find(|m| m.fstype == "cgroup2") else {
-        bail!("No cgroup hierarchy serves the memory controller on this host (no v1 memory mount, no cgroup2 mount in /proc/self/mountinfo)");
-    };
-    let control = v2.point.join("cgroup.subtree_control");
-    let enabled = fs::read_to_string(&control)
-        .with_context(|| format!("Cannot read {}", control.display()))?;
-    if !enabled.split_whitespace().any(|c| c == "memory") {
-        bail!(
-            "The memory controller is not enabled in {}; enable it with: echo +memory > {}",
-            control.display(),
-            control.display()
-        );
-    }
-    Ok((v2.point.clone(), "v2"))
-}
-
-// ---------------------------------------------------------------- cleanup
-
-/// Removes the `enclos-bench-<pid>-*` groups left at the top of every
-/// cgroup mount by this process or by a process that no longer exists
-/// (an interrupted earlier run), when created and again when dropped.
-#[derive(Debug)]
-struct Leftovers {
-    mounts: Vec<PathBuf>,
-}
-
-impl Leftovers {
-    fn new(mounts: Vec<PathBuf>) -> Leftovers {
-        let guard = Leftovers { mounts };
-        guard.sweep();
-        guard
-    }
-
-    fn sweep(&self) {
-        let me = process::id();
-        let mut removed = 0;
-        for mount in &self.mounts {
-            let Ok(entries) = fs::read_dir(mount) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name();
-                let Some(pid) = name
-                    .to_str()
-                    .and_then(|n| n.strip_prefix(PREFIX))
-                    .and_then(|rest| rest.split('-').next())
-                    .and_then(|p| p.parse::<u32>().ok())
-                else {
-                    continue;
-                };
-                let dead = !Path::new("/proc").join(pid.to_string()).exists();
-                if pid != me && !dead {
-                    continue;
-                }
-                match remove_group(mount, &entry.path()) {
-                    Ok(()) => removed += 1,
-                    Err(e) => eprintln!("warning: cannot remove {}: {e}", entry.path().display()),
-                }
-            }
-        }
-        if removed > 0 {
-            println!("Removed {removed} leftover {PREFIX}* cgroup(s)");
-        }
-    }
-}
-
-impl Drop for Leftovers {
-    fn drop(&mut self) {
-        self.sweep();
-    }
-}
-
-/// Removes the group `dir` and its children, moving any process left in
-/// them to the root group of `mount` first.
-fn remove_group(mount: &Path, dir: &Path) -> std::io::Result<()> {
-    for entry in fs::read_dir(dir)?.flatten() {
-        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            remove_group(mount, &entry.path())?;
-        }
-    }
-    if let Ok(pids) = fs::read_to_string(dir.join("cgroup.procs")) {
-        for pid in pids.split_whitespace() {
-            let _ = fs::write(mount.join("cgroup.procs"), pid);
-        }
-    }
-    // A group whose last process has just exited may stay busy briefly.
-    let mut tries = 0;
-    loop {
-        match fs::remove_dir(dir) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(_) if tries < 20 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_cgroup_mounts() {
-        let text = "\
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime shared:5 - cgroup cgroup rw,memory
-36 31 0:33 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
-41 31 0:38 / /sys/fs/cgroup/my\\040v2 rw,relatime - cgroup2 cgroup2 rw
-";
-        let mounts = parse_cgroup_mounts(text);
-        assert_eq!(mounts.len(), 3);
-        assert_eq!(mounts[0].point, Path::new("/sys/fs/cgroup/memory"));
-        assert!(mounts[0].options.iter().any(|o| o == "memory"));
-        assert_eq!(mounts[2].point, Path::new("/sys/fs/cgroup/my v2"));
-        assert_eq!(mounts[2].fstype, "cgroup2");
-        let (mem, v) = memory_hierarchy(&mounts).unwrap();
-        assert_eq!(
-            (mem.as_path(), v),
-            (Path::new("/sys/fs/cgroup/memory"), "v1")
-        );
-    }
 
     #[test]
     fn raw_shell_trio_is_one_script() {
@@ -904,6 +843,36 @@ mod tests {
             "Target not evaluated: enclos median <= 0.5x lxc (enclos failed; on the runs \
              before: enclos 30.00 ms, lxc 40.00 ms: 0.75x)"
         );
+    }
+
+    #[test]
+    fn only_names_known_measures() {
+        let args = |only: &[&str]| CompareArgs {
+            group: Group::All,
+            runs: None,
+            warmup: None,
+            baseline: None,
+            only: only.iter().map(|s| s.to_string()).collect(),
+        };
+        assert!(check_only(&args(&["rulesengd", "export", "attach"])).is_ok());
+        let err = check_only(&args(&["export", "nope"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("No measure named nope (--only)"), "{err}");
+        assert!(err.contains("unpriv-start"), "{err}");
+        assert!(args(&[]).wants("snapshot"));
+        assert!(!args(&["export"]).wants("snapshot"));
+        let mut all = [
+            CGROUPS,
+            containers::NAMES,
+            unprivileged::NAMES,
+            storage::NAMES,
+        ]
+        .concat();
+        let count = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), count, "a name names two measures");
     }
 
     #[test]

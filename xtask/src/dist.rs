@@ -10,6 +10,9 @@
 //!
 //! The tree:
 //! - `/usr/bin/enclos`: the static release binary;
+//! - `/usr/libexec/enclos/enclos-user-nic`: the setuid root helper (mode
+//!   4755) that gives unprivileged users' containers their veths, within
+//!   the rules root writes in `/etc/enclos/enclos-usernet`;
 //! - `/usr/libexec/enclos/compat/NAME`: a link to it for each lxc-* and cg*
 //!   name (never in /usr/bin, so a real LXC or libcgroup is never
 //!   shadowed; `enclos compat install DIR` links them elsewhere);
@@ -39,6 +42,9 @@ use crate::process::{build_enclos_release, run_checked, show, target_dir, worksp
 /// The package's name.
 pub const PACKAGE: &str = "enclos";
 
+/// The setuid helper for users' veths, built beside the binary.
+pub const USER_NIC: &str = "enclos-user-nic";
+
 /// What the package asks of the system, as Debian's lxc writes it.
 pub const RECOMMENDS: &str = "busybox-static, uidmap, dnsmasq-base, nftables";
 /// What some storage backends need.
@@ -53,6 +59,11 @@ pub const UNITS: [&str; 2] = ["enclos-net.service", "enclos.service"];
 pub fn run() -> Result<PathBuf> {
     deps::ensure("The package", deps::DIST)?;
     let bin = build_enclos_release()?;
+    anyhow::ensure!(
+        bin.with_file_name(USER_NIC).is_file(),
+        "{USER_NIC} was not built beside {}",
+        bin.display()
+    );
     let version = env!("CARGO_PKG_VERSION");
     let arch = command_output(Command::new("dpkg").arg("--print-architecture"))?;
     let out_dir = target_dir().join("dist");
@@ -95,6 +106,19 @@ pub fn stage_tree(root: &Path, bin: &Path, packaging: &Path) -> Result<()> {
     )?;
     let compat = root.join("usr/libexec/enclos/compat");
     mkdir(&compat)?;
+    let helper = bin.with_file_name(USER_NIC);
+    if helper.is_file() {
+        let to = root.join("usr/libexec/enclos").join(USER_NIC);
+        install(&helper, &to, 0o4755)?;
+        run_checked(
+            Command::new("strip")
+                .args(["--remove-section=.comment", "--remove-section=.note"])
+                .arg(&to),
+        )?;
+        // strip rewrites the file: the setuid bit goes back on after.
+        fs::set_permissions(&to, fs::Permissions::from_mode(0o4755))
+            .with_context(|| format!("Cannot chmod {}", to.display()))?;
+    }
     let names = command_output(Command::new(bin).args(["compat", "list"]))?;
     for name in names.lines().filter(|n| !n.is_empty()) {
         let link = compat.join(name);

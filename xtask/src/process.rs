@@ -180,7 +180,14 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
 pub fn build_enclos_release() -> Result<PathBuf> {
     let triple = host_triple()?;
     let mut cmd = cargo();
-    cmd.args(["build", "--release", "-p", "enclos"]);
+    cmd.args([
+        "build",
+        "--release",
+        "-p",
+        "enclos",
+        "-p",
+        "enclos-user-nic",
+    ]);
     let dir = if triple.ends_with("-linux-gnu") {
         cmd.args(["--target", &triple]);
         let var = format!(

@@ -2,6 +2,7 @@
 //! namespace entries, perm sections, each item with its place; and the
 //! merging of several files into one [`Config`].
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -306,11 +307,12 @@ impl Config {
     /// entry defined in both (or a default section in both) is an error
     /// naming both places.
     pub fn merge(&mut self, other: Config) -> std::result::Result<(), ConfigError> {
+        let mut names = Names::of(self);
         for g in other.groups {
-            self.add_group(g)?;
+            self.add_group(g, &mut names)?;
         }
         for t in other.templates {
-            self.add_template(t)?;
+            self.add_template(t, &mut names)?;
         }
         for m in other.mounts {
             add_entry(&mut self.mounts, m, "mount")?;
@@ -325,15 +327,16 @@ impl Config {
         Ok(())
     }
 
-    pub(crate) fn add_group(&mut self, g: Group) -> std::result::Result<(), ConfigError> {
+    /// Adds a group; `names` are this configuration's (see [`Names`]).
+    pub(crate) fn add_group(
+        &mut self,
+        g: Group,
+        names: &mut Names,
+    ) -> std::result::Result<(), ConfigError> {
         let path = g.path().map_err(|e| {
             ConfigError::with_source(&g.at, format!("Invalid group name '{}'", g.name), e)
         })?;
-        if let Some(first) = self
-            .groups
-            .iter()
-            .find(|f| f.path().ok().as_deref() == Some(path.as_str()))
-        {
+        if let Some(first) = names.groups.get(&path).map(|&i| &self.groups[i]) {
             let also = if first.name != g.name {
                 format!(" (as '{}')", first.name)
             } else {
@@ -347,17 +350,23 @@ impl Config {
                 ),
             ));
         }
+        names.groups.insert(path, self.groups.len());
         self.groups.push(g);
         Ok(())
     }
 
-    pub(crate) fn add_template(&mut self, t: Group) -> std::result::Result<(), ConfigError> {
-        if let Some(first) = self.templates.iter().find(|f| f.name == t.name) {
+    pub(crate) fn add_template(
+        &mut self,
+        t: Group,
+        names: &mut Names,
+    ) -> std::result::Result<(), ConfigError> {
+        if let Some(first) = names.templates.get(&t.name).map(|&i| &self.templates[i]) {
             return Err(ConfigError::new(
                 &t.at,
                 format!("Template '{}' is already defined at {}", t.name, first.at),
             ));
         }
+        names.templates.insert(t.name.clone(), self.templates.len());
         self.templates.push(t);
         Ok(())
     }
@@ -396,4 +405,28 @@ pub(crate) fn add_entry(
     }
     list.push(e);
     Ok(())
+}
+
+/// Where each group (by path) and template (by name) of a [`Config`] is,
+/// so that adding one is not a search through all the others: a file of
+/// many thousand groups reads in linear time.
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    groups: HashMap<String, usize>,
+    templates: HashMap<String, usize>,
+}
+
+impl Names {
+    pub(crate) fn of(c: &Config) -> Names {
+        let mut names = Names::default();
+        for (i, g) in c.groups.iter().enumerate() {
+            if let Ok(path) = g.path() {
+                names.groups.entry(path).or_insert(i);
+            }
+        }
+        for (i, t) in c.templates.iter().enumerate() {
+            names.templates.entry(t.name.clone()).or_insert(i);
+        }
+        names
+    }
 }

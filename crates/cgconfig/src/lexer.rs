@@ -134,9 +134,13 @@ pub(crate) fn lex(text: &str, file: &Path) -> Result<Vec<Token>, ConfigError> {
         col: 1,
     };
     let mut toks = Vec::new();
+    // Where the last line break is: the end of the file, when the file
+    // ends with one (the line after it is no line of the file).
+    let mut line_end = (1, 1);
     while let Some(c) = cur.peek() {
         let (line, column) = (cur.line, cur.col);
         if c == '\n' {
+            line_end = (line, column);
             cur.i += 1;
             cur.line += 1;
             cur.col = 1;
@@ -157,6 +161,11 @@ pub(crate) fn lex(text: &str, file: &Path) -> Result<Vec<Token>, ConfigError> {
             toks.push(cur.token(tok, line, column));
         }
     }
-    toks.push(cur.token(Tok::Eof, cur.line, cur.col));
+    let (line, column) = if cur.col == 1 && cur.line > 1 {
+        line_end
+    } else {
+        (cur.line, cur.col)
+    };
+    toks.push(cur.token(Tok::Eof, line, column));
     Ok(toks)
 }

@@ -56,7 +56,8 @@
 //! # Ok::<(), enclos_cgconfig::ConfigError>(())
 //! ```
 
-// unsafe only in rules::connector's socket wrapper.
+// unsafe only in rules::connector's socket wrapper and rules::resident's
+// madvise.
 #![deny(unsafe_code)]
 
 mod apply;
@@ -73,6 +74,8 @@ mod translate;
 mod translate_v1;
 mod write;
 
+#[cfg(test)]
+mod prop_tests;
 #[cfg(test)]
 mod tests;
 

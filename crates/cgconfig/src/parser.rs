@@ -7,8 +7,8 @@ use std::path::Path;
 use enclos_cgroupfs::{key_controller, normalize_path, Error as CgError};
 
 use crate::ast::{
-    add_entry, AdminPerm, Config, ControllerBlock, Group, IdSpec, MountEntry, Owner, PermSection,
-    Setting, TaskPerm,
+    add_entry, AdminPerm, Config, ControllerBlock, Group, IdSpec, MountEntry, Names, Owner,
+    PermSection, Setting, TaskPerm,
 };
 use crate::error::{ConfigError, Location};
 use crate::lexer::{Tok, Token};
@@ -94,6 +94,7 @@ impl<'f> Parser<'f> {
             sources: vec![self.file.to_path_buf()],
             ..Config::default()
         };
+        let mut names = Names::default();
         loop {
             let t = self.next();
             let word = match &t.tok {
@@ -104,11 +105,11 @@ impl<'f> Parser<'f> {
             match word.as_str() {
                 "group" => {
                     let g = self.group_like(&t, "group")?;
-                    cfg.add_group(g)?;
+                    cfg.add_group(g, &mut names)?;
                 }
                 "template" => {
                     let g = self.group_like(&t, "template")?;
-                    cfg.add_template(g)?;
+                    cfg.add_template(g, &mut names)?;
                 }
                 "mount" | "namespace" => self.entries(&t, &word, &mut cfg)?,
                 "default" => self.default_section(&t, &mut cfg)?,

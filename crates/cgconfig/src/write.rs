@@ -30,7 +30,7 @@ impl Config {
         entries(&mut out, "namespace", &self.namespaces)?;
         if let Some(d) = &self.default {
             out.push_str("default {\n");
-            perm(&mut out, d, "\t");
+            perm(&mut out, d, "\t")?;
             out.push_str("}\n\n");
         }
         for g in &self.groups {
@@ -73,11 +73,17 @@ fn group(out: &mut String, keyword: &str, g: &Group) -> Result<(), WriteError> {
         name(&g.name, &format!("the {keyword} name"))?
     );
     if let Some(p) = &g.perm {
-        perm(out, p, "\t");
+        perm(out, p, "\t")?;
     }
     for b in &g.controllers {
         let what = format!("controller {} of {keyword} {}", b.name, g.name);
-        let _ = writeln!(out, "\t{} {{", name(&b.name, &what)?);
+        // A controller called perm is quoted, or it would read as the
+        // perm section.
+        let shown = match b.name.as_str() {
+            "perm" => quoted(&b.name, &what)?,
+            other => name(other, &what)?,
+        };
+        let _ = writeln!(out, "\t{shown} {{");
         for s in &b.settings {
             let what = format!("the value of {} in {keyword} {}", s.key, g.name);
             let _ = writeln!(
@@ -93,11 +99,11 @@ fn group(out: &mut String, keyword: &str, g: &Group) -> Result<(), WriteError> {
     Ok(())
 }
 
-fn perm(out: &mut String, p: &PermSection, indent: &str) {
+fn perm(out: &mut String, p: &PermSection, indent: &str) -> Result<(), WriteError> {
     let _ = writeln!(out, "{indent}perm {{");
     if let Some(t) = &p.task {
         let _ = writeln!(out, "{indent}\ttask {{");
-        owner_lines(out, indent, t.uid.as_ref(), t.gid.as_ref());
+        owner_lines(out, indent, t.uid.as_ref(), t.gid.as_ref())?;
         if let Some(m) = t.fperm {
             let _ = writeln!(out, "{indent}\t\tfperm = {m:04o};");
         }
@@ -105,7 +111,7 @@ fn perm(out: &mut String, p: &PermSection, indent: &str) {
     }
     if let Some(a) = &p.admin {
         let _ = writeln!(out, "{indent}\tadmin {{");
-        owner_lines(out, indent, a.uid.as_ref(), a.gid.as_ref());
+        owner_lines(out, indent, a.uid.as_ref(), a.gid.as_ref())?;
         if let Some(m) = a.dperm {
             let _ = writeln!(out, "{indent}\t\tdperm = {m:04o};");
         }
@@ -115,6 +121,7 @@ fn perm(out: &mut String, p: &PermSection, indent: &str) {
         let _ = writeln!(out, "{indent}\t}}");
     }
     let _ = writeln!(out, "{indent}}}");
+    Ok(())
 }
 
 fn owner_lines(
@@ -122,13 +129,15 @@ fn owner_lines(
     indent: &str,
     uid: Option<&crate::ast::Owner>,
     gid: Option<&crate::ast::Owner>,
-) {
+) -> Result<(), WriteError> {
     for (key, o) in [("uid", uid), ("gid", gid)] {
         if let Some(o) = o {
-            // User and group names are bare words in every database.
-            let _ = writeln!(out, "{indent}\t\t{key} = {};", o.id);
+            // Quoted when the file quoted it: `uid = "{";` is a name.
+            let id = name(&o.id.to_string(), &format!("the {key} {}", o.id))?;
+            let _ = writeln!(out, "{indent}\t\t{key} = {id};");
         }
     }
+    Ok(())
 }
 
 /// A name as a bare word when it is one, else quoted.
@@ -160,4 +169,4 @@ fn quoted(text: &str, what: &str) -> Result<String, WriteError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -68,7 +68,7 @@ pub use layout::{
     Membership, Version, MOUNTINFO, V1_CONTROLLERS,
 };
 pub use owner::{
-    db_entry, group_id, is_numeric_id, parse_mode, parse_owner, user_id, GROUP, PASSWD,
+    db_entry, group_id, is_numeric_id, parse_mode, parse_owner, user_id, user_name, GROUP, PASSWD,
 };
 pub use settings::{blkio_to_io_weight, shares_to_weight, weight_to_shares, FreezerState, Stats};
 pub use subsys::{

@@ -65,6 +65,13 @@ pub fn db_entry(
         .map(|f| f.into_iter().map(str::to_string).collect()))
 }
 
+/// The name of user `uid` in the passwd-shaped `passwd` ([`PASSWD`] on a
+/// host), `None` when no line has that uid.
+pub fn user_name(passwd: &Path, uid: u32) -> std::io::Result<Option<String>> {
+    let entry = db_entry(passwd, |f| f[2].parse::<u32>().ok() == Some(uid))?;
+    Ok(entry.map(|mut f| f.swap_remove(0)))
+}
+
 /// `name`'s id (the third field) in a passwd- or group-shaped `file`.
 fn id_in(name: &str, what: &'static str, setting: &'static str, file: &str) -> Result<u32> {
     if is_numeric_id(name) {
@@ -131,6 +138,21 @@ mod tests {
     #[case("", (None, None))]
     fn owners(#[case] text: &str, #[case] expected: (Option<u32>, Option<u32>)) {
         assert_eq!(parse_owner(text).unwrap(), expected);
+    }
+
+    #[test]
+    fn names_of_uids() {
+        let dir = tempfile::tempdir().unwrap();
+        let passwd = dir.path().join("passwd");
+        std::fs::write(
+            &passwd,
+            "root:x:0:0:root:/root:/bin/bash\nshort:x\nalice:x:1000:1000::/home/alice:/bin/sh\n",
+        )
+        .unwrap();
+        assert_eq!(user_name(&passwd, 0).unwrap().as_deref(), Some("root"));
+        assert_eq!(user_name(&passwd, 1000).unwrap().as_deref(), Some("alice"));
+        assert_eq!(user_name(&passwd, 1001).unwrap(), None);
+        assert!(user_name(&dir.path().join("missing"), 0).is_err());
     }
 
     #[test]

@@ -529,6 +529,10 @@ impl fmt::Display for Config {
             match line {
                 Line::Blank => writeln!(f)?,
                 Line::Comment(text) => writeln!(f, "{text}")?,
+                Line::Obsolete {
+                    raw, kept: true, ..
+                } => writeln!(f, "{raw}")?,
+                Line::Obsolete { .. } => {}
                 Line::Entry(TopEntry { raw: Some(raw), .. }) => writeln!(f, "{raw}")?,
                 Line::Entry(TopEntry { entry, .. }) if entry.value.is_empty() => {
                     writeln!(f, "{} =", entry.key)?

@@ -126,10 +126,6 @@ const IDMAP: Support = Support::Supported;
 const NET_ONLY: Support = Support::Reported(
     "not applied yet by enclos's network set-up; it has no effect and start warns",
 );
-/// Clone hooks run when a container is copied.
-const CLONE_HOOK: Support = Support::Reported(
-    "runs when a container is copied (lxc-copy), which enclos does not do yet: start warns that it is not run",
-);
 /// The seccomp notifier's keys: enclos runs no listener (a profile's
 /// `notify` rules are refused with their line).
 const SECCOMP_NOTIFY: Support = Support::Reported(
@@ -273,7 +269,7 @@ pub static KEYS: &[KeySpec] = &[
     k("lxc.hook.start",                     YES,     LIST, Kind::Text),
     k("lxc.hook.stop",                      YES,     LIST, Kind::Text),
     k("lxc.hook.post-stop",                 YES,     LIST, Kind::Text),
-    k("lxc.hook.clone",                     CLONE_HOOK, LIST, Kind::Text),
+    k("lxc.hook.clone",                     YES,     LIST, Kind::Text),
     k("lxc.hook.destroy",                   YES,     LIST, Kind::Text),
     k("lxc.start.auto",                     YES,     ONE,  Kind::Bool),
     k("lxc.start.delay",                    YES,     ONE,  Kind::Uint),
@@ -460,11 +456,19 @@ pub(crate) fn classify(key: &str) -> Class {
     }
 }
 
+/// The longest key [`suggest`] looks at.
+const SUGGEST_MAX_LEN: usize = 100;
+
 /// The modern key closest to a misspelt one, when one is close enough:
 /// among the exact keys (not the clear-only ones), the network keys of the
 /// same index, and the families (`lxc.cgrup.memory.max` is close to
 /// `lxc.cgroup.memory.max`).
 pub(crate) fn suggest(key: &str) -> Option<String> {
+    // No key is near this long, and the edit distance takes time in the
+    // product of the lengths: a line of a megabyte must not hang the read.
+    if key.len() > SUGGEST_MAX_LEN {
+        return None;
+    }
     let net_index = net_index(key);
     let mut candidates: Vec<String> = KEYS
         .iter()

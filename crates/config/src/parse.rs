@@ -15,6 +15,14 @@ pub(crate) enum Line {
     Blank,
     Comment(String),
     Entry(TopEntry),
+    /// A key with no modern equivalent, dropped when the file is written,
+    /// unless `kept`: a `lxc.rootfs.backend` that an included file's
+    /// `lxc.rootfs` still needs.
+    Obsolete {
+        key: String,
+        raw: String,
+        kept: bool,
+    },
 }
 
 /// An entry of the top-level file.
@@ -90,26 +98,19 @@ impl Parser {
         let mut lines = Vec::new();
         for (number, raw) in text.lines().enumerate() {
             let origin = Origin::new(file, number + 1);
-            if let Some(line) = self.parse_line(raw, origin, file)? {
-                lines.push(line);
-            }
+            lines.push(self.parse_line(raw, origin, file)?);
         }
         Ok(lines)
     }
 
-    /// One line; `None` for an obsolete key, which is dropped.
-    fn parse_line(
-        &mut self,
-        raw: &str,
-        origin: Origin,
-        file: &Path,
-    ) -> Result<Option<Line>, Error> {
+    /// One line.
+    fn parse_line(&mut self, raw: &str, origin: Origin, file: &Path) -> Result<Line, Error> {
         let text = raw.trim();
         if text.is_empty() {
-            return Ok(Some(Line::Blank));
+            return Ok(Line::Blank);
         }
         if text.starts_with('#') {
-            return Ok(Some(Line::Comment(raw.to_string())));
+            return Ok(Line::Comment(raw.to_string()));
         }
         let Some((key, value)) = text.split_once('=') else {
             return Err(Error::Syntax {
@@ -120,11 +121,21 @@ impl Parser {
         let (key, value) = (key.trim(), unquote(value.trim()));
         check_key_syntax(key, &origin)?;
         let Some((modern, legacy)) = self.resolve(key, value, &origin)? else {
-            return Ok(None);
+            return Ok(Line::Obsolete {
+                key: key.to_string(),
+                raw: raw.to_string(),
+                kept: false,
+            });
         };
         let spec = check_entry(&modern, key, value, &origin)?;
         if let Some(index) = keys::net_index(&modern) {
             self.max_net = Some(self.max_net.map_or(index, |m| m.max(index)));
+            // The un-numbered legacy keys that follow are about this
+            // network, however its type line is written (a file written
+            // back has `lxc.net.N.type` where it read `lxc.network.type`).
+            if keys::net_subkey(&modern) == Some("type") {
+                self.legacy_net = Some(index);
+            }
         }
         let included = if spec.kind == Kind::Include && !value.is_empty() {
             self.include(value, &origin, file)?
@@ -138,11 +149,11 @@ impl Parser {
             origin,
             legacy_key: legacy,
         };
-        Ok(Some(Line::Entry(TopEntry {
+        Ok(Line::Entry(TopEntry {
             entry,
             raw,
             included,
-        })))
+        }))
     }
 
     /// The modern key for a key as written, with the legacy spelling when
@@ -366,13 +377,20 @@ impl Parser {
 
     /// `lxc.rootfs = /path` with `lxc.rootfs.backend = btrfs` is
     /// `lxc.rootfs.path = btrfs:/path`.
+    ///
+    /// When an included file's `lxc.rootfs` takes the prefix, this file
+    /// keeps its `lxc.rootfs.backend` lines when it is written back: the
+    /// included file still needs them.
     fn apply_rootfs_backend(&self, lines: &mut [Line]) -> Result<(), Error> {
         let Some(backend) = self.rootfs_backend.as_deref().filter(|b| *b != "dir") else {
             return Ok(());
         };
-        for line in lines {
+        let mut included_needs_it = false;
+        for line in lines.iter_mut() {
             let Line::Entry(top) = line else { continue };
-            for entry in std::iter::once(&mut top.entry).chain(top.included.iter_mut()) {
+            let entries = std::iter::once((&mut top.entry, false))
+                .chain(top.included.iter_mut().map(|e| (e, true)));
+            for (entry, included) in entries {
                 if entry.legacy_key.as_deref() == Some("lxc.rootfs")
                     && !entry.value.is_empty()
                     && !Rootfs::has_backend_prefix(&entry.value)
@@ -380,7 +398,13 @@ impl Parser {
                     entry.value = format!("{backend}:{}", entry.value);
                     let key = entry.legacy_key.clone().unwrap_or_default();
                     check_entry(&entry.key, &key, &entry.value, &entry.origin)?;
+                    included_needs_it |= included;
                 }
+            }
+        }
+        for line in lines {
+            if let Line::Obsolete { key, kept, .. } = line {
+                *kept |= included_needs_it && key == "lxc.rootfs.backend";
             }
         }
         Ok(())
@@ -513,6 +537,10 @@ pub(crate) fn check_entry(
 }
 
 #[cfg(test)]
+#[path = "parse_prop_tests.rs"]
+mod prop_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use rstest::rstest;
@@ -540,6 +568,78 @@ mod tests {
     #[case("a # not a comment")]
     fn quoting_round_trips(#[case] value: &str) {
         assert_eq!(unquote(quote(value).trim()), value);
+    }
+
+    /// Found by the property tests: a misspelt key of 60 000 characters
+    /// took seconds (the edit distance to each known key), and a megabyte
+    /// would hang the read.
+    #[test]
+    fn a_long_unknown_key_is_reported_at_once() {
+        for head in ["lxc.net.0.", "lxc.cgrup.", "lxc.uts.nam"] {
+            let line = format!("{head}{} = 1", ".".repeat(1 << 20));
+            let start = std::time::Instant::now();
+            let err = crate::Config::parse_str(&line, Path::new("/c/config")).unwrap_err();
+            assert!(start.elapsed().as_secs() < 30, "{:?}", start.elapsed());
+            assert!(err.to_string().starts_with("/c/config:1: "));
+        }
+    }
+
+    /// Writes `files` (name, text) in a new temporary directory; loads its
+    /// `config`, writes it back and loads that again.
+    fn load_twice(files: &[(&str, &str)]) -> (crate::Config, crate::Config) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            fs::write(dir.path().join(name), text).unwrap();
+        }
+        let path = dir.path().join("config");
+        let config = crate::Config::load(&path).unwrap();
+        let again = crate::Config::parse_str(&config.to_string(), &path)
+            .unwrap_or_else(|e| panic!("{e} in\n{config}"));
+        (config, again)
+    }
+
+    fn key_values(c: &crate::Config) -> Vec<String> {
+        c.entries()
+            .iter()
+            .map(|e| format!("{} = {}", e.key, e.value))
+            .collect()
+    }
+
+    /// Found by the property tests: the file written back has
+    /// `lxc.net.0.type` where it read `lxc.network.type`, and an included
+    /// `lxc.network.link` then had no network to go to.
+    #[test]
+    fn legacy_network_keys_follow_a_modern_type_line() {
+        let (config, again) = load_twice(&[
+            ("config", "lxc.network.type = empty\nlxc.include = a.conf\n"),
+            ("a.conf", "lxc.network.link = br0\n"),
+        ]);
+        assert_eq!(
+            config.to_string(),
+            "lxc.net.0.type = empty\nlxc.include = a.conf\n"
+        );
+        assert_eq!(key_values(&again), key_values(&config));
+        assert_eq!(again.get("lxc.net.0.link"), Some("br0"));
+    }
+
+    /// Found by the property tests: `lxc.rootfs.backend` was dropped from
+    /// the file written back, and an included `lxc.rootfs` lost its
+    /// prefix.
+    #[test]
+    fn a_backend_an_included_file_needs_is_kept() {
+        let (config, again) = load_twice(&[
+            (
+                "config",
+                "lxc.rootfs.backend = btrfs\nlxc.include = a.conf\n",
+            ),
+            ("a.conf", "lxc.rootfs = /x\n"),
+        ]);
+        assert_eq!(config.get("lxc.rootfs.path"), Some("btrfs:/x"));
+        assert_eq!(again.get("lxc.rootfs.path"), Some("btrfs:/x"));
+        // Without an include that needs it, it goes.
+        let (config, _) =
+            load_twice(&[("config", "lxc.rootfs.backend = btrfs\nlxc.rootfs = /x\n")]);
+        assert_eq!(config.to_string(), "lxc.rootfs.path = btrfs:/x\n");
     }
 
     /// The course's `~/.config/lxc/default.conf`, read with the system

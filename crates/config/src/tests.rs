@@ -745,9 +745,9 @@ fn capabilities_to_keep(#[case] text: &str, #[case] expected: Option<Vec<Capabil
     assert_eq!(parse_ok(text).cap_keep(), expected);
 }
 
-#[test]
-fn typed_values() {
-    let config = parse_ok(
+/// A config that sets one value of each type, for the typed_values tests.
+fn typed_config() -> Config {
+    parse_ok(
         "lxc.init.cmd = /bin/sh -c 'sleep 1000'\n\
          lxc.execute.cmd = /usr/bin/env\n\
          lxc.init.cwd = /root\n\
@@ -774,7 +774,12 @@ fn typed_values() {
          lxc.rootfs.path = overlay:/srv/base/rootfs:/srv/c1/delta\n\
          lxc.rootfs.options = idmap=container,noatime\n\
          lxc.cap.drop = CAP_SYS_MODULE 25 sys_module\n",
-    );
+    )
+}
+
+#[test]
+fn typed_values_of_init_and_start() {
+    let config = typed_config();
     assert_eq!(config.init_cmd().unwrap(), ["/bin/sh", "-c", "sleep 1000"]);
     assert_eq!(config.execute_cmd().unwrap(), ["/usr/bin/env"]);
     assert_eq!(
@@ -792,6 +797,11 @@ fn typed_values() {
     assert!(config.start_auto() && config.ephemeral() && !config.autodev());
     assert_eq!((config.start_delay(), config.start_order()), (5, -3));
     assert_eq!(config.groups(), ["onboot", "web", "db"]);
+}
+
+#[test]
+fn typed_values_of_log_console_signals_and_rootfs() {
+    let config = typed_config();
     assert_eq!(config.log_level(), LogLevel::Debug);
     assert_eq!(
         config.log_file(),

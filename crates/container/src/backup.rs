@@ -23,14 +23,14 @@ use crate::error::{io_err, Error, Result};
 
 /// A rootfs seen as a directory for the time of an export (unmounted
 /// when dropped, if it was mounted).
-struct AsDir {
-    root: PathBuf,
+pub(crate) struct AsDir {
+    pub(crate) root: PathBuf,
     _mounted: Option<Mounted>,
 }
 
 /// `rootfs` as a directory: its own for dir and btrfs, else mounted on a
 /// new directory `mount_point`.
-fn as_dir(rootfs: &Rootfs, mount_point: &Path) -> Result<AsDir> {
+pub(crate) fn as_dir(rootfs: &Rootfs, mount_point: &Path) -> Result<AsDir> {
     if !rootfs.backend.capabilities().needs_mount {
         return Ok(AsDir {
             root: rootfs.prepare()?,

@@ -156,6 +156,21 @@ pub fn system_setting(key: &str) -> Option<String> {
         .map(|(_, v)| v.trim().to_string())
 }
 
+/// `opts` with the backends' places it leaves out taken from the system
+/// configuration, as LXC takes them from lxc.conf: `lxc.bdev.lvm.vg`,
+/// `lxc.bdev.lvm.thin_pool`, `lxc.bdev.zfs.root`, `lxc.bdev.rbd.pool`
+/// (the backends default to `lxc` when these are unset too).
+pub fn storage_defaults(opts: &enclos_storage::CreateOptions) -> enclos_storage::CreateOptions {
+    let pick = |given: &Option<String>, key: &str| given.clone().or_else(|| system_setting(key));
+    enclos_storage::CreateOptions {
+        vgname: pick(&opts.vgname, "lxc.bdev.lvm.vg"),
+        thinpool: pick(&opts.thinpool, "lxc.bdev.lvm.thin_pool"),
+        zfsroot: pick(&opts.zfsroot, "lxc.bdev.zfs.root"),
+        rbdpool: pick(&opts.rbdpool, "lxc.bdev.rbd.pool"),
+        ..opts.clone()
+    }
+}
+
 /// The keys `enclos config` answers, with their values for this user.
 pub fn global_settings() -> Vec<(&'static str, String)> {
     vec![
@@ -173,8 +188,16 @@ pub fn global_settings() -> Vec<(&'static str, String)> {
             system_setting("lxc.bdev.lvm.vg").unwrap_or_else(|| "lxc".into()),
         ),
         (
+            "lxc.bdev.lvm.thin_pool",
+            system_setting("lxc.bdev.lvm.thin_pool").unwrap_or_else(|| "lxc".into()),
+        ),
+        (
             "lxc.bdev.zfs.root",
             system_setting("lxc.bdev.zfs.root").unwrap_or_else(|| "lxc".into()),
+        ),
+        (
+            "lxc.bdev.rbd.pool",
+            system_setting("lxc.bdev.rbd.pool").unwrap_or_else(|| "lxc".into()),
         ),
     ]
 }

@@ -9,7 +9,6 @@
 //! a dead attempt's leftovers.
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use enclos_snapshot::restore::moved_rootfs;
@@ -19,6 +18,7 @@ use enclos_storage::{deps, Backend, CloneKind, Dest, Rootfs};
 
 use crate::container::{storage_rootfs, Container};
 use crate::error::{io_err, Error, Result};
+use crate::hwaddr::{is_hwaddr_key, random_bytes, random_mac};
 
 /// What `copy` is asked (lxc-copy's flags).
 #[derive(Debug, Clone, Default)]
@@ -50,6 +50,11 @@ pub struct CopyOptions {
     /// `-m`: mounts for the copy: `bind=SRC:DEST[:ro]` or
     /// `overlay=SRC:DEST`, comma-separated.
     pub mounts: Vec<String>,
+    /// `-t` with `-e`: the copy's upper layer on a tmpfs made for each of
+    /// its runs (overlay only, not with `-D`).
+    pub tmpfs: bool,
+    /// The extra arguments of the copy's `lxc.hook.clone` hooks.
+    pub hook_args: Vec<String>,
 }
 
 /// What lxc-copy says once the copy exists: "clone" or "snapshot".
@@ -92,6 +97,10 @@ pub fn copy(
         (None, true) => Some(Backend::Overlay),
         (b, _) => b,
     };
+    if opts.tmpfs {
+        let b = backend.unwrap_or(Backend::Overlay);
+        crate::copy_tmpfs::check(b, !opts.ephemeral || opts.keep_data)?;
+    }
     let backend = src.clone_backend(kind, backend)?;
     let mounts = parse_mounts(&opts.mounts)?;
     let name = copy_name(c, opts)?;
@@ -104,11 +113,17 @@ pub fn copy(
     let staged = Staged::begin(target.dir(), "copy", 0o755)?;
     progress(&format!("copying the rootfs of {} ({backend})", c.name()));
     let dest = Dest::named(staged.dir(), &name);
-    let new = src.clone_to(&dest, kind, Some(backend), &opts.storage)?;
+    let new = crate::leftovers::with_own_mounts(|| {
+        src.clone_to(&dest, kind, Some(backend), &opts.storage)
+    })?;
     let parent = deps::parent(staged.dir())?;
     let written = (|| {
+        let new = match opts.tmpfs {
+            true => crate::copy_tmpfs::move_upper(&new, staged.dir())?,
+            false => new,
+        };
         if !opts.keep_name {
-            write_hostname(&new, staged.dir(), &name)?;
+            crate::leftovers::with_own_mounts(|| write_hostname(&new, staged.dir(), &name))?;
         }
         progress("writing the configuration");
         let text = copy_config(c, &config_text, &new, &staged, &target, opts, &mounts)?;
@@ -128,6 +143,11 @@ pub fn copy(
             let _ = crate::create::remove_stopped(&target);
             return Err(e.into());
         }
+    }
+    progress("running the clone hooks");
+    if let Err(e) = crate::copy_hooks::run(&target, c.name(), &opts.hook_args) {
+        let _ = crate::create::remove_stopped(&target);
+        return Err(e);
     }
     Ok(target)
 }
@@ -235,54 +255,6 @@ fn copy_name(c: &Container, opts: &CopyOptions) -> Result<String> {
             reason: "give the copy's name with -N NEWNAME (only an ephemeral copy, -e, gets one of its own)".into(),
         }),
     }
-}
-
-/// `lxc.net.N.hwaddr` or the legacy `lxc.network.hwaddr`.
-pub(crate) fn is_hwaddr_key(key: &str) -> bool {
-    if key == "lxc.network.hwaddr" {
-        return true;
-    }
-    key.strip_prefix("lxc.net.")
-        .and_then(|r| r.strip_suffix(".hwaddr"))
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-fn random_bytes<const N: usize>() -> Result<[u8; N]> {
-    let mut b = [0u8; N];
-    let path = Path::new("/dev/urandom");
-    fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(io_err("read", path))?;
-    Ok(b)
-}
-
-/// A MAC address in LXC's range (`00:16:3e:xx:xx:xx`).
-fn random_mac() -> Result<String> {
-    let [a, b, c] = random_bytes::<3>()?;
-    Ok(format!("00:16:3e:{:02x}:{:02x}:{:02x}", a & 0x7f, b, c))
-}
-
-/// `hwaddr` with each `x` (or `X`) a random hex digit, as LXC completes
-/// `00:16:3e:xx:xx:xx`; the first octet stays unicast.
-pub(crate) fn complete_hwaddr(hwaddr: &str) -> Result<String> {
-    if !hwaddr.contains(['x', 'X']) {
-        return Ok(hwaddr.to_string());
-    }
-    const HEX: &[u8] = b"0123456789abcdef";
-    let random = random_bytes::<32>()?;
-    Ok(hwaddr
-        .chars()
-        .enumerate()
-        .map(|(i, ch)| match ch {
-            'x' | 'X' => {
-                let r = random[i % random.len()];
-                // The second digit of the first octet: bit 0 clear.
-                let mask = if i == 1 { 0x0e } else { 0x0f };
-                HEX[(r & mask) as usize] as char
-            }
-            other => other,
-        })
-        .collect())
 }
 
 /// Six random letters and digits, as LXC names an unnamed ephemeral copy.
@@ -465,30 +437,7 @@ mod tests {
     }
 
     #[test]
-    fn hwaddr_with_x_is_completed_and_unicast() {
-        let done = complete_hwaddr("00:16:3e:xx:xx:xx").unwrap();
-        assert_eq!(done.len(), 17);
-        assert!(done.starts_with("00:16:3e:"));
-        assert!(!done.contains('x'));
-        assert_eq!(
-            complete_hwaddr("aa:bb:cc:dd:ee:ff").unwrap(),
-            "aa:bb:cc:dd:ee:ff"
-        );
-        for _ in 0..20 {
-            let first = complete_hwaddr("xx:00:00:00:00:00").unwrap();
-            let octet = u8::from_str_radix(&first[..2], 16).unwrap();
-            assert_eq!(octet & 1, 0, "{first} is unicast");
-        }
-    }
-
-    #[test]
-    fn hwaddr_keys_and_random_values() {
-        assert!(is_hwaddr_key("lxc.net.0.hwaddr"));
-        assert!(is_hwaddr_key("lxc.network.hwaddr"));
-        assert!(!is_hwaddr_key("lxc.net.0.link"));
-        assert!(!is_hwaddr_key("lxc.net..hwaddr"));
-        let mac = random_mac().unwrap();
-        assert!(mac.starts_with("00:16:3e:") && mac.len() == 17, "{mac}");
+    fn random_suffixes() {
         let s = random_suffix().unwrap();
         assert!(s.len() == 6 && s.bytes().all(|b| b.is_ascii_alphanumeric()));
     }

@@ -254,17 +254,7 @@ pub fn create(
         .mode(0o755)
         .create(c.lxcpath())
         .map_err(io_err("create the lxcpath", c.lxcpath()))?;
-    // mkdir is the atomic claim of the name.
-    match fs::DirBuilder::new().mode(0o770).create(c.dir()) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-            return Err(Error::AlreadyExists {
-                name: name.to_string(),
-                lxcpath: c.lxcpath().to_path_buf(),
-            })
-        }
-        Err(e) => return Err(io_err("create", c.dir())(e)),
-    }
+    claim_dir(&c)?;
     let mut undo = Undo {
         dir: c.dir().to_path_buf(),
         rootfs: None,
@@ -277,26 +267,30 @@ pub fn create(
         fs::set_permissions(c.dir(), fs::Permissions::from_mode(0o770))
             .map_err(io_err("set the mode of", c.dir()))?;
     }
-    let rootfs = Rootfs::create_with(opts.backend, &Dest::new(c.dir()), &opts.storage)?;
+    let cached = cached_template(&c, template, opts, &maps, progress);
+    let cloned = match &cached {
+        Some(src) => crate::template_cache::clone_for(src, c.dir(), opts, progress)?,
+        None => None,
+    };
+    let storage = crate::container::storage_defaults(&opts.storage);
+    let rootfs = match &cloned {
+        Some(r) => r.clone(),
+        None => Rootfs::create_with(opts.backend, &Dest::new(c.dir()), &storage)?,
+    };
     undo.rootfs = Some(rootfs.clone());
     let mut config = Config::with_path(c.config_path());
     if let Some(base) = &base {
-        // The base is copied expanded: the container's config stands on
-        // its own, whatever becomes of the files the base included.
-        // A MAC address with `x` in it gets random digits there, as LXC
-        // gives each container its own.
-        for e in base.live_entries().filter(|e| e.key != "lxc.include") {
-            if crate::copy::is_hwaddr_key(&e.key) {
-                config.append(&e.key, &crate::copy::complete_hwaddr(&e.value)?)?;
-            } else {
-                config.append(&e.key, &e.value)?;
-            }
-        }
+        copy_base(&mut config, base)?;
     }
     let filled = FillMount::new(&rootfs, c.dir())?;
     let mut req = TemplateRequest::new(name, &filled.root);
     req.args = &opts.template_args;
-    let out = fill_rootfs(&c, &filled.root, template, req, &maps, progress)?;
+    let out = match (&cached, template) {
+        (Some(src), Some(t)) => {
+            crate::template_cache::personalize(src, cloned.is_some(), t, &req, progress)?
+        }
+        _ => fill_rootfs(&c, &filled.root, template, req, &maps, progress)?,
+    };
     filled.unmount()?;
     for (k, v) in &out.config {
         if k == "lxc.uts.name" {
@@ -315,6 +309,60 @@ pub fn create(
     c.config()?.validate()?;
     undo.armed = false;
     Ok(c)
+}
+
+/// Makes the container's directory: mkdir is the atomic claim of the name.
+fn claim_dir(c: &Container) -> Result<()> {
+    match fs::DirBuilder::new().mode(0o770).create(c.dir()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(Error::AlreadyExists {
+            name: c.name().to_string(),
+            lxcpath: c.lxcpath().to_path_buf(),
+        }),
+        Err(e) => Err(io_err("create", c.dir())(e)),
+    }
+}
+
+/// Copies the base configuration into `config`, expanded: the
+/// container's config stands on its own, whatever becomes of the files
+/// the base included. A MAC address with `x` in it gets random digits
+/// there, as LXC gives each container its own.
+fn copy_base(config: &mut Config, base: &Config) -> Result<()> {
+    for e in base.live_entries().filter(|e| e.key != "lxc.include") {
+        if crate::hwaddr::is_hwaddr_key(&e.key) {
+            config.append(&e.key, &crate::hwaddr::complete_hwaddr(&e.value)?)?;
+        } else {
+            config.append(&e.key, &e.value)?;
+        }
+    }
+    Ok(())
+}
+
+/// The cached rootfs of the template (see [`crate::template_cache`]), for
+/// a container without an id map; `None` when there is no template or the
+/// cache cannot be had, which is said in the log: the template then builds
+/// the rootfs itself (and reports what stops it).
+fn cached_template(
+    c: &Container,
+    template: Option<Template>,
+    opts: &CreateOptions,
+    maps: &IdMaps,
+    progress: &mut dyn FnMut(&str),
+) -> Option<Rootfs> {
+    let t = template.filter(|_| maps.is_empty())?;
+    let mut req = TemplateRequest::new(c.name(), c.dir());
+    req.args = &opts.template_args;
+    match crate::template_cache::rootfs(c.lxcpath(), t, &req, progress) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::info!(
+                container = c.name(),
+                "no cached {t} rootfs: {}",
+                crate::error::chain(&e)
+            );
+            None
+        }
+    }
 }
 
 /// Removes a stopped container's rootfs and directory (an ephemeral

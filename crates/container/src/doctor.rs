@@ -16,7 +16,9 @@
 //! - `access`: the container's root (the host uid that container uid 0
 //!   maps to) may enter every directory above the rootfs;
 //! - `cgroups`: the user owns a delegated cgroup with the controllers the
-//!   container needs.
+//!   container needs;
+//! - `usernic`: for a config with veths, the setuid enclos-user-nic is
+//!   installed and the usernet file gives the user a veth on each bridge.
 //!
 //! Every system path is a field of [`HostPaths`], so the checks run on
 //! fake trees in tests. [`diagnose`] runs them all; a start that failed
@@ -35,11 +37,11 @@
 //! ```
 
 mod access;
-mod acl;
 mod cgroups;
 mod helpers;
 mod subids;
 mod subject;
+mod usernic;
 mod userns;
 
 use std::fmt;
@@ -68,16 +70,20 @@ pub enum Check {
     RootfsAccess,
     /// The user owns a delegated cgroup with the needed controllers.
     Cgroups,
+    /// enclos-user-nic is setuid root and the usernet file allows the
+    /// user's veths.
+    UserNic,
 }
 
 impl Check {
     /// Every check, in the order [`diagnose`] runs them.
-    pub const ALL: [Check; 5] = [
+    pub const ALL: [Check; 6] = [
         Check::UserNamespaces,
         Check::Subids,
         Check::UidmapHelpers,
         Check::RootfsAccess,
         Check::Cgroups,
+        Check::UserNic,
     ];
 
     /// The name of the check, as `--format json` writes it.
@@ -88,6 +94,7 @@ impl Check {
             Check::UidmapHelpers => "uidmap_helpers",
             Check::RootfsAccess => "rootfs_access",
             Check::Cgroups => "cgroups",
+            Check::UserNic => "user_nic",
         }
     }
 }
@@ -199,6 +206,12 @@ pub struct HostPaths {
     pub mountinfo: PathBuf,
     /// The calling process's cgroups (`/proc/self/cgroup`).
     pub proc_cgroup: PathBuf,
+    /// The group database (a user's groups in the usernet rules).
+    pub group: PathBuf,
+    /// The usernet files, the first that exists wins.
+    pub usernet: Vec<PathBuf>,
+    /// The setuid helper that makes a user's veths.
+    pub user_nic: PathBuf,
 }
 
 impl Default for HostPaths {
@@ -210,6 +223,9 @@ impl Default for HostPaths {
             passwd: PathBuf::from(crate::userns::PASSWD),
             mountinfo: PathBuf::from(enclos_cgroupfs::MOUNTINFO),
             proc_cgroup: PathBuf::from("/proc/self/cgroup"),
+            group: PathBuf::from("/etc/group"),
+            usernet: enclos_net::usernic::Paths::default().usernet,
+            user_nic: crate::user_net::helper(),
         }
     }
 }
@@ -222,6 +238,7 @@ pub fn run_check(check: Check, host: &HostPaths, subject: &Subject) -> Vec<Findi
         Check::UidmapHelpers => helpers::check(host, subject),
         Check::RootfsAccess => access::check(subject),
         Check::Cgroups => cgroups::check(host, subject),
+        Check::UserNic => usernic::check(host, subject),
     }
 }
 

@@ -23,7 +23,8 @@
 //!    container), `sealed_exe` (run from a sealed copy of the binary),
 //!    `limits`, `threads`, `logging`, `security`,
 //!    `monitor_keys`, `rootfs_keys`, `ns_plan`, `cgroup_keys`,
-//!    `console_log`, `hooks`, `mapped_root` (an unprivileged container's
+//!    `console_log`, `hooks`, `leftovers` (what a killed copy, import or
+//!    snapshot left), `mapped_root` (an unprivileged container's
 //!    root and how its rootfs is mapped); `userns` (work as a container's
 //!    root in its user namespace: an idmapped create's template,
 //!    usernsexec);
@@ -54,6 +55,8 @@ mod console;
 mod console_log;
 mod container;
 mod copy;
+mod copy_hooks;
+mod copy_tmpfs;
 mod create;
 pub mod doctor;
 mod error;
@@ -61,9 +64,11 @@ mod error;
 mod fake;
 mod fds;
 mod hooks;
+mod hwaddr;
 mod info;
 mod init;
 mod launch;
+mod leftovers;
 mod limits;
 mod logging;
 mod ls;
@@ -79,7 +84,9 @@ mod security;
 mod snapshots;
 mod start;
 mod stop;
+mod template_cache;
 mod threads;
+mod user_net;
 mod userns;
 
 pub use attach::{attach, AttachOptions};

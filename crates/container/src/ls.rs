@@ -123,11 +123,13 @@ pub struct Summary {
 /// Every container of `lxcpath` with its state and settings.
 pub fn list(lxcpath: &Path, layout: &SharedLayout) -> Result<Vec<Summary>> {
     let mut out = Vec::new();
+    crate::leftovers::clean_lxcpath(lxcpath);
     for name in list_names(lxcpath)? {
         let c = Container::new(lxcpath, &name)?.with_layout(layout);
         if crate::create::remove_dead_ephemeral(&c) {
             continue;
         }
+        crate::leftovers::clean_container(&c);
         crate::cgroup_keys::clean_after_dead_monitor(&c);
         let state = c.state().unwrap_or(State::Stopped);
         let cfg = c.config().ok();

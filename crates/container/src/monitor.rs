@@ -72,6 +72,9 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
             tracing::warn!(container = c.name(), "{}", crate::error::chain(&e));
         }
     }
+    if let Some(storage) = &plan.storage {
+        crate::copy_tmpfs::unmount_upper(&c, storage);
+    }
     tracing::info!(container = c.name(), "STOPPED");
     if plan.config.ephemeral() {
         let _ = crate::create::remove_stopped(&c);

@@ -52,7 +52,19 @@ pub(crate) fn attach(c: &Container, cfg: &Config, pid: Pid) -> Result<()> {
     {
         return Ok(());
     }
-    let attached = enclos_net::attach(&specs, pid.as_raw()).map_err(|e| fail(&e))?;
+    let attached = if nix::unistd::geteuid().is_root() {
+        enclos_net::attach(&specs, pid.as_raw()).map_err(|e| fail(&e))?
+    } else {
+        let created =
+            crate::user_net::attach(c, &specs, pid).map_err(|reason| Error::StartFailed {
+                name: c.name().to_string(),
+                reason,
+            })?;
+        Attached {
+            created,
+            netns: None,
+        }
+    };
     let lines: Vec<String> = attached.created.iter().map(Created::to_line).collect();
     let _ = c.write_run_file(RUN_FILE, &(lines.join("\n") + "\n"));
     let peers = host_names(&attached.created, &specs);
@@ -85,16 +97,31 @@ pub(crate) fn detach(c: &Container) {
                     }
                 }
             }
-            enclos_net::detach(&a);
+            undo(c, &a);
         }
         None => {
             let created = recorded(c);
             if !created.is_empty() {
-                enclos_net::undo(&created, None);
+                undo(
+                    c,
+                    &Attached {
+                        created,
+                        netns: None,
+                    },
+                );
             }
         }
     }
     let _ = std::fs::remove_file(c.run_file(RUN_FILE));
+}
+
+/// Removes what was made: through the helper for a user.
+fn undo(c: &Container, a: &Attached) {
+    if nix::unistd::geteuid().is_root() {
+        enclos_net::detach(a);
+    } else {
+        crate::user_net::undo(c, &a.created);
+    }
 }
 
 /// What the run file says was made.

@@ -96,17 +96,6 @@ fn start_notes_at(
             ),
         });
     }
-    for hook in cfg
-        .live_entries()
-        .filter(|e| e.key == "lxc.hook.clone" && !e.value.is_empty())
-    {
-        notes.push(format!(
-            "Warning: {} ({}:{}) runs when a container is copied, which enclos does not do yet: not run",
-            hook.key,
-            hook.origin.file.display(),
-            hook.origin.line
-        ));
-    }
     let notify: Vec<String> = cfg
         .live_entries()
         .filter(|e| e.key.starts_with("lxc.seccomp.notify.") && !e.value.is_empty())

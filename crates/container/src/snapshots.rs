@@ -2,8 +2,17 @@
 //! (`snaps/snapN/{config, rootfs, ts, comment}`), made through the
 //! container's storage backend and the `enclos-snapshot` crate.
 //!
-//! - A snapshot is taken of a stopped container only, as LXC refuses a
-//!   running or frozen one ("Original container (NAME) is running").
+//! - A snapshot of a running container is taken frozen: frozen, snapshot,
+//!   thawed (on every path, failures too), where the backend makes that a
+//!   consistent picture: a frozen container writes nothing, and dir,
+//!   overlay (its upper layer is a directory, read through the same page
+//!   cache its overlay writes to) and btrfs (a snapshot flushes the
+//!   subvolume's dirty data) see every write done before the freeze. A
+//!   dir or overlay copy keeps the container frozen for the time of the
+//!   copy. The backends whose files sit in a filesystem mounted from a
+//!   device or image (loop, lvm, zfs, rbd) are refused while it runs:
+//!   what the mounted filesystem has not written back is not in the copy.
+//!   A frozen container is taken as it is and left frozen.
 //! - It is as cheap as the backend allows: a btrfs snapshot, an overlay
 //!   layer stacked on the container's; a `dir` container's is a full copy,
 //!   as in LXC (the caller warns: see [`SnapshotPlan::is_dir_copy`]).
@@ -31,7 +40,12 @@ pub struct SnapshotPlan {
     pub backend: Backend,
     /// A copy-on-write snapshot, or a full copy.
     pub kind: CloneKind,
+    /// The container runs: it is frozen for the snapshot, then thawed.
+    pub freeze: bool,
 }
+
+/// How long a freeze or thaw for a snapshot may take.
+const FREEZE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl SnapshotPlan {
     /// A full copy of a directory-backed rootfs, which LXC warns about: it
@@ -82,12 +96,40 @@ fn ensure_stopped(c: &Container, hint: String) -> Result<()> {
     })
 }
 
+/// Whether a snapshot of a container in `state` with a `backend` rootfs
+/// freezes it first; refused, saying why, where a running container's
+/// snapshot would not be consistent (see the module's doc).
+fn needs_freeze(c: &Container, state: State, backend: Backend) -> Result<bool> {
+    match state {
+        State::Stopped | State::Frozen => return Ok(false),
+        State::Running => {}
+        s => {
+            return Err(Error::Running {
+                name: c.name().to_string(),
+                state: s.as_str(),
+                hint: "wait until it runs or is stopped, then take the snapshot".into(),
+            })
+        }
+    }
+    if matches!(backend, Backend::Dir | Backend::Overlay | Backend::Btrfs) {
+        return Ok(true);
+    }
+    Err(Error::Running {
+        name: c.name().to_string(),
+        state: state.as_str(),
+        hint: format!(
+            "its {backend} rootfs is a filesystem mounted while it runs, whose unwritten data a snapshot would miss; stop it first (enclos stop -n {}), then take the snapshot",
+            c.name()
+        ),
+    })
+}
+
 /// How a snapshot of `c` will be made: a snapshot where its backend can
-/// make one, else a full copy (always for `dir`, as LXC does).
-/// Refused, as [`snapshot`] is, unless the container is stopped.
+/// make one, else a full copy (always for `dir`, as LXC does); a running
+/// container is frozen for it where that is consistent, else refused.
 pub fn snapshot_plan(c: &Container) -> Result<SnapshotPlan> {
-    ensure_stopped(c, "stop it first, then take the snapshot".to_string())?;
     let rootfs = container_rootfs(c)?;
+    let freeze = needs_freeze(c, c.state()?, rootfs.backend)?;
     // An overlay container writes into its upper layer: its snapshot is a
     // copy of that layer over the same lower ones, as LXC makes it (a
     // layer stacked on a live upper one would change with it).
@@ -102,28 +144,75 @@ pub fn snapshot_plan(c: &Container) -> Result<SnapshotPlan> {
         } else {
             CloneKind::Copy
         },
+        freeze,
     })
 }
 
-/// Takes the next snapshot (`snapN`) of the stopped container `c`, with
-/// the comment file `comment` (`-c`). A failure leaves no `snapN`.
+/// A container frozen for a snapshot; thawed by [`Frozen::thaw`], or
+/// when dropped on a failure.
+struct Frozen<'a> {
+    c: &'a Container,
+    thawed: bool,
+}
+
+impl<'a> Frozen<'a> {
+    fn freeze(c: &'a Container) -> Result<Frozen<'a>> {
+        let mut f = Frozen { c, thawed: false };
+        if let Err(e) = crate::stop::freeze(c, FREEZE_TIMEOUT) {
+            // A freeze that did not complete is undone as well.
+            f.thawed = true;
+            let _ = crate::stop::unfreeze(c, FREEZE_TIMEOUT);
+            return Err(e);
+        }
+        Ok(f)
+    }
+
+    fn thaw(mut self) -> Result<()> {
+        self.thawed = true;
+        crate::stop::unfreeze(self.c, FREEZE_TIMEOUT)
+    }
+}
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        if !self.thawed {
+            if let Err(e) = crate::stop::unfreeze(self.c, FREEZE_TIMEOUT) {
+                tracing::warn!(container = self.c.name(), "{}", crate::error::chain(&e));
+            }
+        }
+    }
+}
+
+/// Takes the next snapshot (`snapN`) of the container `c`, with the
+/// comment file `comment` (`-c`); a running one is frozen for it and
+/// thawed again (see the module's doc). A failure leaves no `snapN`.
 pub fn snapshot(c: &Container, comment: Option<&Path>) -> Result<Snapshot> {
     let _lock = c.lock()?;
     let text = fs::read_to_string(c.config_path()).map_err(io_err("read", c.config_path()))?;
     let rootfs = container_rootfs(c)?;
-    // Under the lock: checks the state, as LXC does.
+    // Under the lock: checks the state.
     let plan = snapshot_plan(c)?;
     let new = NewSnapshot::begin(c.dir())?;
     if let Some(file) = comment {
         new.copy_comment(file)?;
     }
     let dest = Dest::named(new.dir(), &format!("{}_{}", c.name(), new.name()));
+    let frozen = plan.freeze.then(|| Frozen::freeze(c)).transpose()?;
     let cloned = rootfs.clone_to(
         &dest,
         plan.kind,
         Some(rootfs.backend),
         &CreateOptions::default(),
-    )?;
+    );
+    if let Some(f) = frozen {
+        if let Err(e) = f.thaw() {
+            if let Ok(made) = &cloned {
+                let _ = made.destroy_force();
+            }
+            return Err(e);
+        }
+    }
+    let cloned = cloned?;
     if let Err(e) = new.write_config_for(&text, c.dir(), &cloned) {
         let _ = cloned.destroy_force();
         return Err(e.into());
@@ -133,6 +222,7 @@ pub fn snapshot(c: &Container, comment: Option<&Path>) -> Result<Snapshot> {
 
 /// The snapshots of `c`, by number.
 pub fn snapshots(c: &Container) -> Result<Vec<Snapshot>> {
+    crate::leftovers::clean_container(c);
     Ok(enclos_snapshot::list(c.dir())?)
 }
 
@@ -332,7 +422,7 @@ mod tests {
     use crate::fake::FakeHost;
 
     #[test]
-    fn a_dir_snapshot_is_a_copy_and_a_running_container_is_refused() {
+    fn a_dir_snapshot_is_a_copy_and_restores_in_place() {
         let h = FakeHost::new();
         let c = h.container("c1", "");
         fs::write(c.dir().join("rootfs/file"), "one").unwrap();
@@ -359,15 +449,26 @@ mod tests {
             .collect();
         assert!(left.is_empty(), "{left:?}");
 
-        let me = std::process::id();
-        h.cgroup(&c, &[me]);
-        let _monitor = h.running(&c, "RUNNING", me);
-        let err = snapshot(&c, None).unwrap_err().to_string();
+        assert_eq!(snapshots(&c).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_running_container_is_frozen_for_a_snapshot_where_that_is_consistent() {
+        let h = FakeHost::new();
+        let c = h.container("c1", "");
+        for b in [Backend::Dir, Backend::Overlay, Backend::Btrfs] {
+            assert!(needs_freeze(&c, State::Running, b).unwrap(), "{b}");
+            assert!(!needs_freeze(&c, State::Stopped, b).unwrap(), "{b}");
+            assert!(!needs_freeze(&c, State::Frozen, b).unwrap(), "{b}");
+        }
+        let err = needs_freeze(&c, State::Running, Backend::Loop)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
-            "Original container (c1) is running (RUNNING); stop it first, then take the snapshot"
+            "Original container (c1) is running (RUNNING); its loop rootfs is a filesystem mounted while it runs, whose unwritten data a snapshot would miss; stop it first (enclos stop -n c1), then take the snapshot"
         );
-        assert_eq!(snapshots(&c).unwrap().len(), 1);
+        assert!(needs_freeze(&c, State::Starting, Backend::Dir).is_err());
     }
 
     #[test]

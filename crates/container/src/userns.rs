@@ -52,23 +52,19 @@ pub enum UsernsError {
 
 /// The user database the caller's name is read from, as a file: the
 /// static binary's getpwuid may crash in NSS code.
-pub const PASSWD: &str = "/etc/passwd";
+pub use enclos_cgroupfs::PASSWD;
 
 /// The calling user, by its real uid looked up in `passwd`.
 pub fn current_owner(passwd: &Path) -> Result<Owner> {
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
-    let unknown = || UsernsError::UnknownUser {
-        uid,
-        passwd: passwd.to_path_buf(),
-    };
-    let text = std::fs::read_to_string(passwd).map_err(|_| unknown())?;
-    let name = text
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.get(2).and_then(|u| u.parse::<u32>().ok()) == Some(uid))
-        .and_then(|f| f.first().map(|n| n.to_string()))
-        .ok_or_else(unknown)?;
+    let name = enclos_cgroupfs::user_name(passwd, uid)
+        .ok()
+        .flatten()
+        .ok_or_else(|| UsernsError::UnknownUser {
+            uid,
+            passwd: passwd.to_path_buf(),
+        })?;
     Ok(Owner { name, uid, gid })
 }
 

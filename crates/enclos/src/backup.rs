@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use enclos_container as container;
 use enclos_snapshot::{Compression, ExportOptions, Progress};
-use indicatif::ProgressDrawTarget;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -55,30 +55,38 @@ fn lxcpath(p: &Option<PathBuf>) -> PathBuf {
     p.clone().unwrap_or_else(container::default_lxcpath)
 }
 
-/// A byte progress bar on standard error when it is a terminal.
-fn bar(quiet: bool, verb: &'static str) -> Option<indicatif::ProgressBar> {
+/// A byte progress bar on standard error when it is a terminal: a bar
+/// once `total` is known, bytes and a spinner until then (an import from
+/// standard input of a plain tar never knows it).
+fn bar(quiet: bool, verb: &'static str, total: Option<u64>) -> Option<ProgressBar> {
     if quiet || !std::io::stderr().is_terminal() {
         return None;
     }
-    // Drawn once the total is known (the export's first walk, the
-    // import's manifest).
-    let bar = indicatif::ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
-    let style = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-    )
-    .map(|s| s.progress_chars("=> "))
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-    bar.set_style(style);
+    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+    bar.set_style(style(total.is_some()));
     bar.set_message(verb);
     Some(bar)
 }
 
-fn on_progress(bar: &Option<indicatif::ProgressBar>) -> impl FnMut(Progress) + '_ {
+/// The bar's look: a bar with its total, or a spinner with the bytes.
+fn style(known_total: bool) -> ProgressStyle {
+    let template = if known_total {
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}"
+    } else {
+        "{msg} {spinner} {bytes} {bytes_per_sec}"
+    };
+    ProgressStyle::with_template(template)
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
+/// Moves `bar` as a long export or import reports its progress.
+fn on_progress(bar: Option<ProgressBar>) -> impl FnMut(Progress) {
     move |p: Progress| {
-        if let Some(b) = bar {
+        if let Some(b) = &bar {
             if let Some(total) = p.total.filter(|&t| b.length() != Some(t)) {
                 b.set_length(total);
-                b.set_draw_target(ProgressDrawTarget::stderr());
+                b.set_style(style(true));
             }
             b.set_position(p.done);
         }
@@ -116,8 +124,8 @@ impl ExportArgs {
             },
             threads: std::thread::available_parallelism().map_or(0, |n| n.get().min(4) as u32),
         };
-        let bar = bar(self.quiet, "exporting");
-        let mut progress = on_progress(&bar);
+        let bar = bar(self.quiet, "exporting", None);
+        let mut progress = on_progress(bar.clone());
         let what = || format!("Cannot export container '{}'", self.name);
         let summary = if to_stdout {
             let out = BufWriter::new(std::io::stdout().lock());
@@ -187,13 +195,21 @@ impl ImportArgs {
                 }
             }
         };
-        let input: Box<dyn Read> = if stdin {
-            Box::new(std::io::stdin().lock())
+        // From a file, the bar follows the bytes read of it; from
+        // standard input, the data unpacked (an export's manifest gives
+        // its total).
+        let (input, bar): (Box<dyn Read>, _) = if stdin {
+            let bar = bar(self.quiet, "importing", None);
+            (Box::new(std::io::stdin().lock()), bar)
         } else {
-            Box::new(open(&self.file)?)
+            let file = open(&self.file)?;
+            let len = file.metadata().map(|m| m.len()).ok();
+            match bar(self.quiet, "importing", len) {
+                Some(b) => (Box::new(b.wrap_read(file)), Some(b)),
+                None => (Box::new(file), None),
+            }
         };
-        let bar = bar(self.quiet, "importing");
-        let mut progress = on_progress(&bar);
+        let mut progress = on_progress(if stdin { bar.clone() } else { None });
         let (c, imported) = container::import(&lxcpath, &name, input, &archive, &mut progress)
             .with_context(|| format!("Cannot import {archive} as container '{name}'"))?;
         drop(progress);

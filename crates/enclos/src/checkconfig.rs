@@ -3,14 +3,13 @@
 //! does the checking).
 
 use std::ffi::OsString;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Parser};
 use enclos_checkconfig::{check, has_missing_required, Finding, Host, Status};
 
-use crate::output::{print_json, Format};
+use crate::output::{colour_stdout, finding_line, print_json, Format, Tone};
 
 /// The name of the link that runs this command.
 pub const TOOL: &str = "lxc-checkconfig";
@@ -50,8 +49,7 @@ impl CheckconfigArgs {
         match self.format {
             Format::Json => print_json(&findings)?,
             Format::Text => {
-                let colour =
-                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                let colour = colour_stdout();
                 for f in &findings {
                     println!("{}", line(f, colour));
                 }
@@ -68,18 +66,12 @@ impl CheckconfigArgs {
 /// `enabled  overlay: DETAIL`, `missing  btrfs: DETAIL; to do: FIX`, the
 /// status coloured on a terminal.
 fn line(f: &Finding, colour: bool) -> String {
-    let status = format!("{:<7}", f.status.as_str());
-    let status = match (colour, f.status) {
-        (false, _) => status,
-        (true, Status::Enabled) => format!("\x1b[32m{status}\x1b[0m"),
-        (true, Status::Unknown) => format!("\x1b[33m{status}\x1b[0m"),
-        (true, Status::Missing) if f.required => format!("\x1b[1;31m{status}\x1b[0m"),
-        (true, Status::Missing) => format!("\x1b[31m{status}\x1b[0m"),
+    let tone = match f.status {
+        Status::Enabled => Tone::Good,
+        Status::Unknown => Tone::Doubt,
+        Status::Missing if f.required => Tone::Fatal,
+        Status::Missing => Tone::Bad,
     };
-    let mut text = format!("{status} {}: {}", f.feature, f.detail);
-    if let Some(fix) = &f.fix {
-        text.push_str("; to do: ");
-        text.push_str(fix);
-    }
-    text
+    let fix = f.fix.as_deref().map(|fix| ("to do", fix));
+    finding_line(f.status.as_str(), tone, colour, &f.feature, &f.detail, fix)
 }

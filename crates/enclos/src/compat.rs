@@ -1,5 +1,7 @@
 //! `enclos compat install DIR`: links named after the tools enclos stands
-//! in for, so that `cgcreate` (and later `lxc-start`) run enclos.
+//! in for, so that `cgcreate` and `lxc-start` run enclos, and, when the
+//! package installed them, links to their man pages where `man` looks for
+//! DIR's commands, so that `man lxc-attach` shows enclos's page.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,7 +11,8 @@ use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub enum CompatCommand {
-    /// Create links named cgcreate, cgexec, ... to this binary in DIR.
+    /// Create links named cgcreate, lxc-start, ... to this binary in DIR,
+    /// and links to their man pages in DIR/../share/man/man1.
     Install {
         /// Directory for the links (e.g. /usr/local/bin).
         dir: PathBuf,
@@ -58,32 +61,108 @@ fn install(dir: &Path, force: bool) -> Result<()> {
     // Check every name first so that nothing is half-installed.
     let mut todo = Vec::new();
     for name in tool_names() {
-        let link = dir.join(name);
-        match std::fs::symlink_metadata(&link) {
-            Err(_) => todo.push((link, false)),
-            Ok(_) => {
-                let same = std::fs::canonicalize(&link).ok().as_deref() == Some(exe.as_path());
-                if same {
-                    continue;
-                }
-                if !force {
-                    bail!(
-                        "Cannot install {}: a file of that name exists and is not enclos; remove it, or pass --force to replace it",
-                        link.display()
-                    );
-                }
-                todo.push((link, true));
-            }
+        if let Some(t) = planned(dir.join(name), &exe, force)? {
+            todo.push(t);
         }
     }
-    for (link, replace) in todo {
+    let pages = man_links(&exe, dir);
+    for (link, page) in &pages {
+        if let Some(t) = planned(link.clone(), page, force)? {
+            todo.push(t);
+        }
+    }
+    if let Some((link, _)) = pages.first() {
+        let man1 = link.parent().expect("a man page link has a directory");
+        std::fs::create_dir_all(man1)
+            .with_context(|| format!("Cannot create {}", man1.display()))?;
+    }
+    for (link, target, replace) in todo {
         if replace {
             std::fs::remove_file(&link)
                 .with_context(|| format!("Cannot replace {}", link.display()))?;
         }
-        std::os::unix::fs::symlink(&exe, &link)
+        std::os::unix::fs::symlink(&target, &link)
             .with_context(|| format!("Cannot create link {}", link.display()))?;
-        println!("{} -> {}", link.display(), exe.display());
+        println!("{} -> {}", link.display(), target.display());
     }
     Ok(())
+}
+
+/// A link to make at `link` pointing to `target`: `None` when it is there
+/// already, `(link, target, replace)` otherwise; an error when a file of
+/// that name is something else and `force` is not given.
+fn planned(link: PathBuf, target: &Path, force: bool) -> Result<Option<(PathBuf, PathBuf, bool)>> {
+    if std::fs::symlink_metadata(&link).is_err() {
+        return Ok(Some((link, target.to_path_buf(), false)));
+    }
+    if std::fs::canonicalize(&link).ok().as_deref() == Some(target) {
+        return Ok(None);
+    }
+    if !force {
+        bail!(
+            "Cannot install {}: a file of that name exists and is not enclos's; remove it, or pass --force to replace it",
+            link.display()
+        );
+    }
+    Ok(Some((link, target.to_path_buf(), true)))
+}
+
+/// The man pages of the compat names, linked where `man` looks for the
+/// commands of `dir`: `DIR/../share/man/man1` (man-db's rule for a PATH
+/// directory, and Debian's map of /usr/local/bin). The pages are those
+/// the package installs beside the binary (`/usr/share/enclos/man/man1`
+/// for `/usr/bin/enclos`); a binary built from a checkout has none, and
+/// then only the commands are linked.
+fn man_links(exe: &Path, dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let Some(pages) = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|usr| usr.join("share/enclos/man/man1"))
+        .filter(|p| p.is_dir())
+    else {
+        return Vec::new();
+    };
+    let Ok(dir) = dir.canonicalize() else {
+        return Vec::new();
+    };
+    let Some(man1) = dir.parent().map(|p| p.join("share/man/man1")) else {
+        return Vec::new();
+    };
+    tool_names()
+        .into_iter()
+        .map(|name| format!("{name}.1.gz"))
+        .filter_map(|page| {
+            let target = pages.join(&page).canonicalize().ok()?;
+            Some((man1.join(&page), target))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn man_pages_are_linked_where_man_looks_for_the_commands_of_dir() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().canonicalize().unwrap();
+        let pages = root.join("usr/share/enclos/man/man1");
+        std::fs::create_dir_all(&pages).unwrap();
+        std::fs::write(pages.join("lxc-attach.1.gz"), "page").unwrap();
+        std::fs::write(pages.join("cgcreate.1.gz"), "page").unwrap();
+        let bin = root.join("usr/local/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let mut links = man_links(&root.join("usr/bin/enclos"), &bin);
+        links.sort();
+        let man1 = root.join("usr/local/share/man/man1");
+        assert_eq!(
+            links,
+            vec![
+                (man1.join("cgcreate.1.gz"), pages.join("cgcreate.1.gz")),
+                (man1.join("lxc-attach.1.gz"), pages.join("lxc-attach.1.gz")),
+            ]
+        );
+        // A binary built from a checkout has no pages beside it.
+        assert!(man_links(&root.join("target/release/enclos"), &bin).is_empty());
+    }
 }

@@ -2,7 +2,6 @@
 //! one check per line with its fix (enclos-container's `doctor` module
 //! does the checking).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,7 +10,7 @@ use clap::Args;
 use enclos_container::doctor::{self, Finding, HostPaths, Status};
 use serde::Serialize;
 
-use crate::output::{print_json, Format};
+use crate::output::{colour_stdout, finding_line, print_json, Format, Tone};
 
 /// Check what an unprivileged container needs: user namespaces, subuid and
 /// subgid ranges, newuidmap and newgidmap, the container root's access to
@@ -62,8 +61,7 @@ impl DoctorArgs {
                 print_json(&rows)?;
             }
             Format::Text => {
-                let colour =
-                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                let colour = colour_stdout();
                 for f in &findings {
                     println!("{}", line(f, colour));
                 }
@@ -80,17 +78,11 @@ impl DoctorArgs {
 /// `problem  rootfs_access: DETAIL; fix: FIX`, the status coloured on a
 /// terminal.
 fn line(f: &Finding, colour: bool) -> String {
-    let status = format!("{:<7}", f.status.as_str());
-    let status = match (colour, f.status) {
-        (false, _) => status,
-        (true, Status::Ok) => format!("\x1b[32m{status}\x1b[0m"),
-        (true, Status::Warning) => format!("\x1b[33m{status}\x1b[0m"),
-        (true, Status::Problem) => format!("\x1b[1;31m{status}\x1b[0m"),
+    let tone = match f.status {
+        Status::Ok => Tone::Good,
+        Status::Warning => Tone::Doubt,
+        Status::Problem => Tone::Fatal,
     };
-    let mut text = format!("{status} {}: {}", f.check, f.detail);
-    if let Some(fix) = &f.fix {
-        text.push_str("; fix: ");
-        text.push_str(fix);
-    }
-    text
+    let fix = f.fix.as_deref().map(|fix| ("fix", fix));
+    finding_line(f.status.as_str(), tone, colour, &f.check, &f.detail, fix)
 }

@@ -254,6 +254,23 @@ pub struct CreateArgs {
     /// The filesystem to make, for the backends with one (default ext4).
     #[arg(long = "fstype", value_name = "FSTYPE")]
     fstype: Option<String>,
+    /// -B lvm: the volume group (default lxc.bdev.lvm.vg, else lxc).
+    #[arg(long = "vgname", value_name = "VG")]
+    vgname: Option<String>,
+    /// -B lvm: the logical volume's name (default the container's).
+    #[arg(long = "lvname", value_name = "LV")]
+    lvname: Option<String>,
+    /// -B lvm: the thin pool to make a thin volume in (default
+    /// lxc.bdev.lvm.thin_pool, else the pool lxc where there is one).
+    #[arg(long = "thinpool", value_name = "POOL")]
+    thinpool: Option<String>,
+    /// -B zfs: the dataset the container's goes under (default
+    /// lxc.bdev.zfs.root, else lxc).
+    #[arg(long = "zfsroot", value_name = "DATASET")]
+    zfsroot: Option<String>,
+    /// -B rbd: the Ceph pool (default lxc.bdev.rbd.pool, else lxc).
+    #[arg(long = "rbdpool", value_name = "POOL")]
+    rbdpool: Option<String>,
     #[command(flatten)]
     common: Common,
     /// Arguments for the template, after --.
@@ -279,21 +296,17 @@ impl CreateArgs {
                     .map(enclos_storage::parse_size)
                     .transpose()?,
                 fstype: self.fstype,
-                ..Default::default()
+                vgname: self.vgname,
+                lvname: self.lvname,
+                thinpool: self.thinpool,
+                zfsroot: self.zfsroot,
+                rbdpool: self.rbdpool,
             },
         };
-        let progress = std::io::stderr().is_terminal() && !self.common.quiet;
-        let bar = progress.then(crate::output::spinner);
-        let mut step = |s: &str| {
-            if let Some(b) = &bar {
-                b.set_message(s.to_string());
-            }
-        };
-        let result = container::create(&self.common.lxcpath(), &self.name, &opts, &mut step);
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-        result.with_context(|| format!("Cannot create container '{}'", self.name))?;
+        crate::output::with_steps(self.common.quiet, |step| {
+            container::create(&self.common.lxcpath(), &self.name, &opts, step)
+                .with_context(|| format!("Cannot create container '{}'", self.name))
+        })?;
         Ok(ExitCode::SUCCESS)
     }
 }

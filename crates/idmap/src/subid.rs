@@ -60,6 +60,13 @@ pub struct SubIdRange {
     pub line: usize,
 }
 
+impl std::fmt::Display for SubIdRange {
+    /// The line as subid(5) has it: `lxcnp:165536:65536`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.owner, self.start, self.count)
+    }
+}
+
 impl SubIdRange {
     /// The last id of the range.
     pub fn last(&self) -> u32 {
@@ -205,6 +212,10 @@ impl Allocation {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "subid_prop_tests.rs"]
+mod prop_tests;
 
 #[cfg(test)]
 mod tests {

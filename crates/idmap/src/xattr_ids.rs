@@ -3,6 +3,8 @@
 //! the uid and gid entries of a POSIX ACL (`system.posix_acl_access`,
 //! `system.posix_acl_default`). Pure byte work: the caller reads and writes.
 
+use crate::acl::{self, Acl, ACL_VERSION};
+
 /// The attribute holding a file's capabilities.
 pub const CAPABILITY: &str = "security.capability";
 /// The attribute holding a file's access ACL.
@@ -17,10 +19,6 @@ const CAP_REVISION_3: u32 = 0x0300_0000;
 const CAP_V1_SIZE: usize = 12;
 const CAP_V2_SIZE: usize = 20;
 const CAP_V3_SIZE: usize = 24;
-
-const ACL_VERSION: u32 = 2;
-const ACL_USER: u16 = 0x02;
-const ACL_GROUP: u16 = 0x08;
 
 fn le32(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
@@ -77,27 +75,24 @@ pub fn map_acl<E>(
     value: &[u8],
     mut map: impl FnMut(AclId) -> Result<u32, E>,
 ) -> Result<Result<Vec<u8>, E>, String> {
-    if value.len() < 4 || (value.len() - 4) % 8 != 0 || le32(value, 0) != ACL_VERSION {
+    let Some(mut acl) = Acl::parse(value) else {
         return Err(format!(
             "A POSIX ACL of {} bytes that is not version {ACL_VERSION} with 8-byte entries",
             value.len()
         ));
-    }
-    let mut out = value.to_vec();
-    for at in (4..value.len()).step_by(8) {
-        let tag = u16::from_le_bytes([value[at], value[at + 1]]);
-        let id = le32(value, at + 4);
-        let entry = match tag {
-            ACL_USER => AclId::User(id),
-            ACL_GROUP => AclId::Group(id),
+    };
+    for entry in &mut acl.entries {
+        let id = match entry.tag {
+            acl::USER => AclId::User(entry.id),
+            acl::GROUP => AclId::Group(entry.id),
             _ => continue,
         };
-        match map(entry) {
-            Ok(new) => out[at + 4..at + 8].copy_from_slice(&new.to_le_bytes()),
+        match map(id) {
+            Ok(new) => entry.id = new,
             Err(e) => return Ok(Err(e)),
         }
     }
-    Ok(Ok(out))
+    Ok(Ok(acl.to_bytes()))
 }
 
 #[cfg(test)]
@@ -145,13 +140,7 @@ mod tests {
     }
 
     fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
-        let mut out = ACL_VERSION.to_le_bytes().to_vec();
-        for (tag, perm, id) in entries {
-            out.extend_from_slice(&tag.to_le_bytes());
-            out.extend_from_slice(&perm.to_le_bytes());
-            out.extend_from_slice(&id.to_le_bytes());
-        }
-        out
+        Acl::from_entries(entries).to_bytes()
     }
 
     #[test]

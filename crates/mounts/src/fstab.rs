@@ -1,9 +1,11 @@
 //! One fstab line (fstab(5)), with LXC's own options as fields, as
 //! `lxc.mount.entry` and `lxc.mount.fstab` write them.
 
+use std::fmt;
+
 use serde::Serialize;
 
-use crate::unescape;
+use crate::{escape, unescape};
 
 /// What `create=` asks for when the mount target is missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,7 +54,7 @@ pub struct FstabEntry {
     /// The filesystem type (`none` for a bind mount).
     pub fstype: String,
     /// The options, less LXC's own (`create=`, `optional`, `relative`);
-    /// `defaults` when none are written.
+    /// `defaults` when none are written (no field, or only commas).
     pub options: Vec<String>,
     /// `create=dir` or `create=file`.
     pub create: Option<Create>,
@@ -110,7 +112,44 @@ impl FstabEntry {
                 o => entry.options.push(o.to_string()),
             }
         }
+        if entry.options.is_empty() && entry.create.is_none() && !entry.optional && !entry.relative
+        {
+            // `,` names no option at all: the defaults, as no field does.
+            entry.options.push("defaults".to_string());
+        }
         Ok(entry)
+    }
+}
+
+impl fmt::Display for FstabEntry {
+    /// The line with all six fields, LXC's options after the others,
+    /// escaped so that [`FstabEntry::parse`] reads it back the same:
+    /// `/srv/my\040data mnt none bind,create=dir,optional 0 0`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut options: Vec<String> = self.options.iter().map(|o| escape(o)).collect();
+        match self.create {
+            Some(Create::Dir) => options.push("create=dir".to_string()),
+            Some(Create::File) => options.push("create=file".to_string()),
+            None => {}
+        }
+        for (set, name) in [(self.optional, "optional"), (self.relative, "relative")] {
+            if set {
+                options.push(name.to_string());
+            }
+        }
+        if options.is_empty() {
+            options.push("defaults".to_string());
+        }
+        write!(
+            f,
+            "{} {} {} {} {} {}",
+            escape(&self.source),
+            escape(&self.target),
+            escape(&self.fstype),
+            options.join(","),
+            self.dump,
+            self.pass
+        )
     }
 }
 
@@ -147,6 +186,28 @@ mod tests {
         assert_eq!(e.source, "/srv/my data");
         assert_eq!(e.target, "mnt/my data");
         assert_eq!(e.options, ["bind", "x-a", "b"]);
+    }
+
+    /// Found by the property tests: an options field of commas alone
+    /// gave no option at all, which wrote back as `defaults`.
+    #[test]
+    fn commas_alone_are_the_defaults() {
+        let e = FstabEntry::parse("a b c ,").unwrap();
+        assert_eq!(e.options, ["defaults"]);
+        assert_eq!(FstabEntry::parse(&e.to_string()).unwrap(), e);
+        let e = FstabEntry::parse("a b c ,optional,").unwrap();
+        assert!(e.options.is_empty() && e.optional);
+    }
+
+    #[test]
+    fn written_back_as_read() {
+        let line = r"/srv/my\040data mnt/x none bind,x-a\054b,create=dir,optional 1 2";
+        let e = FstabEntry::parse(line).unwrap();
+        assert_eq!(
+            e.to_string(),
+            r"/srv/my\040data mnt/x none bind,x-a,b,create=dir,optional 1 2"
+        );
+        assert_eq!(FstabEntry::parse(&e.to_string()).unwrap(), e);
     }
 
     #[rstest]

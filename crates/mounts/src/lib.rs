@@ -1,8 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+use std::fmt::Write as _;
+
 mod fstab;
 mod mountinfo;
+#[cfg(test)]
+mod prop_tests;
 
 pub use fstab::{Create, FstabEntry, FstabError};
 pub use mountinfo::{MountInfo, MountInfoError, MOUNTINFO};
@@ -42,9 +46,33 @@ pub fn unescape(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Writes a field of a mountinfo or fstab line so that [`unescape`] gives
+/// it back and blanks do not split it: every blank (any whitespace),
+/// control character, backslash and `#` becomes a three-digit octal
+/// escape of each of its bytes.
+///
+/// ```
+/// assert_eq!(enclos_mounts::escape("my data\\x"), r"my\040data\134x");
+/// assert_eq!(enclos_mounts::unescape(&enclos_mounts::escape("a\tb")), "a\tb");
+/// ```
+pub fn escape(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    for c in field.chars() {
+        if c == '\\' || c == '#' || c.is_whitespace() || c.is_control() {
+            let mut buf = [0; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                let _ = write!(out, "\\{b:03o}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::unescape;
+    use super::{escape, unescape};
     use rstest::rstest;
 
     #[rstest]
@@ -61,5 +89,16 @@ mod tests {
     #[case(r"lone\", r"lone\")]
     fn unescapes(#[case] field: &str, #[case] want: &str) {
         assert_eq!(unescape(field), want);
+    }
+
+    #[rstest]
+    #[case("plain", "plain")]
+    #[case("my data", r"my\040data")]
+    #[case("a\\b\tc\n#", r"a\134b\011c\012\043")]
+    #[case("nb\u{a0}sp", r"nb\302\240sp")]
+    #[case("", "")]
+    fn escapes(#[case] field: &str, #[case] want: &str) {
+        assert_eq!(escape(field), want);
+        assert_eq!(unescape(want), field);
     }
 }

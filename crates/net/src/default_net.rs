@@ -2,7 +2,14 @@
 //! a bridge (`lxcbr0`, 10.0.3.1/24), forwarding, NAT of its network
 //! through an nftables table of its own, and dnsmasq serving DHCP and DNS
 //! on the bridge alone. Settings come from lxc-net's file
-//! (`/etc/default/lxc-net`) when there is one.
+//! (`/etc/default/lxc-net`) when there is one. With `LXC_IPV6_ADDR` (and
+//! `LXC_IPV6_MASK`, 64 by default) the bridge gets that IPv6 address too
+//! and dnsmasq sends router advertisements for its network
+//! (`--enable-ra --dhcp-range=ADDR,ra-only`, as lxc-net); `LXC_IPV6_NAT=true`
+//! masquerades it in the same table. (IPv6 forwarding is not switched on.)
+//!
+//! The bridge keeps lxc-net's name, lxcbr0, rather than one of enclos's
+//! own: the course's configs and LXC's default.conf name lxcbr0.
 //!
 //! [`up`] is idempotent and notes what it makes in the run directory;
 //! [`down`] removes what was noted and nothing else (a bridge or an
@@ -26,6 +33,7 @@ mod record;
 mod settings;
 mod tools;
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 pub use bridge::BridgeState;
@@ -121,10 +129,18 @@ fn make(paths: &Paths, s: &Settings, record: &mut Record) -> Result<()> {
     let has = found
         .as_ref()
         .is_some_and(|b| b.addresses.contains(&(s.address, s.prefix)));
-    let address = (!has).then_some((s.address, s.prefix));
-    bridge::configure(&s.bridge, address)?;
-    if let (Some(_), Some(a)) = (&found, address) {
-        record.add(Made::Address(s.bridge.clone(), a.0, a.1))?;
+    let mut addresses: Vec<(IpAddr, u8)> = Vec::new();
+    if !has {
+        addresses.push((IpAddr::V4(s.address), s.prefix));
+    }
+    if let Some(a6) = s.ipv6 {
+        addresses.push((IpAddr::V6(a6), s.ipv6_prefix));
+    }
+    let added = bridge::configure(&s.bridge, &addresses)?;
+    if found.is_some() {
+        for (a, p) in added {
+            record.add(Made::Address(s.bridge.clone(), a, p))?;
+        }
     }
     let forward = paths.forward();
     let old = std::fs::read_to_string(&forward).map_err(file("read", &forward))?;

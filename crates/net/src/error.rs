@@ -57,6 +57,29 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A user asked for more interfaces than the usernet file gives it.
+    #[error("{}", quota_message(user, kind, bridge, *used, *quota, file))]
+    UserNicQuota {
+        user: String,
+        kind: String,
+        bridge: String,
+        used: u32,
+        quota: u32,
+        file: std::path::PathBuf,
+    },
+    /// A user's bridge is missing.
+    #[error("Bridge {bridge} does not exist: root can run `enclos net up` (or create it)")]
+    UserNicNoBridge { bridge: String },
+    /// A user's bridge is not a bridge.
+    #[error("Interface {bridge} is not a bridge; a veth joins a bridge")]
+    UserNicNotABridge { bridge: String },
+    /// A user asked to remove an interface not made for it.
+    #[error("Interface {nic} was not made for user {user} (see {})", nics.display())]
+    NotUserNic {
+        user: String,
+        nic: String,
+        nics: std::path::PathBuf,
+    },
     /// A `script.up` or `script.down` failed.
     #[error("lxc.net.{index}.script.{kind} '{script}' failed: {reason}")]
     Script {
@@ -65,6 +88,28 @@ pub enum Error {
         script: String,
         reason: String,
     },
+}
+
+fn quota_message(
+    user: &str,
+    kind: &str,
+    bridge: &str,
+    used: u32,
+    quota: u32,
+    file: &std::path::Path,
+) -> String {
+    let head = format!("User {user} may not attach a {kind} to bridge {bridge}");
+    if quota == 0 {
+        format!(
+            "{head}: {} gives it no {kind} on {bridge}; root can add a line `{user} {kind} {bridge} COUNT` there",
+            file.display()
+        )
+    } else {
+        format!(
+            "{head}: it already has {used} of the {quota} that {} allows; stop one of its containers, or root can raise the count there",
+            file.display()
+        )
+    }
 }
 
 /// Results of enclos-net.

@@ -186,7 +186,7 @@ fn common<T>(b: LinkMessageBuilder<T>, s: &NetSpec) -> LinkMessageBuilder<T> {
 }
 
 /// A generated host-side name: `veth` and 6 random characters.
-fn veth_name() -> String {
+pub(crate) fn veth_name() -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut r = [0u8; 6];
     fill_random(&mut r);
@@ -238,13 +238,31 @@ async fn veth(
     for (dest, prefix) in &s.veth_ipv6_routes {
         route(h, IpAddr::V6(*dest), *prefix, index, &host).await?;
     }
-    let mut info = HostInfo::default();
-    if let Some(br) = bridge {
-        let (v4, v6) = links::addresses(h, Some(br)).await?;
-        info.ipv4 = v4.first().map(|(_, a)| *a);
-        info.ipv6 = v6.first().map(|(_, a)| *a);
+    match bridge {
+        Some(br) => bridge_info(h, br).await,
+        None => Ok(HostInfo::default()),
     }
-    Ok(info)
+}
+
+/// The addresses of bridge `index` (for `gateway = auto`).
+async fn bridge_info(h: &Handle, index: u32) -> Result<HostInfo> {
+    let (v4, v6) = links::addresses(h, Some(index)).await?;
+    Ok(HostInfo {
+        ipv4: v4.first().map(|(_, a)| *a),
+        ipv6: v6.first().map(|(_, a)| *a),
+    })
+}
+
+/// What the container side of `s` needs from the host, when its links
+/// were made by another step: its bridge's addresses.
+pub(crate) async fn info_of(h: &Handle, s: &NetSpec) -> Result<HostInfo> {
+    let (Kind::Veth, VethMode::Bridge, Some(link)) = (s.kind, s.veth_mode, &s.link) else {
+        return Ok(HostInfo::default());
+    };
+    match links::by_name(h, link).await? {
+        Some(m) => bridge_info(h, m.header.index).await,
+        None => Ok(HostInfo::default()),
+    }
 }
 
 /// Router mode: each address of the container reached through the host side.

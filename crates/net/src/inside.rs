@@ -25,8 +25,15 @@ pub(crate) async fn loopback_up(h: &Handle) -> Result<()> {
     Ok(())
 }
 
-/// Configures interface `s.name` of the container.
-pub(crate) async fn configure(h: &Handle, s: &NetSpec, host: &HostInfo) -> Result<()> {
+/// Configures interface `s.name` of the container; its hardware address
+/// and mtu too when `set_link` (a link made without them: phys, or a
+/// user's veth).
+pub(crate) async fn configure(
+    h: &Handle,
+    s: &NetSpec,
+    host: &HostInfo,
+    set_link: bool,
+) -> Result<()> {
     if matches!(s.kind, Kind::Empty | Kind::None) {
         return Ok(());
     }
@@ -40,10 +47,10 @@ pub(crate) async fn configure(h: &Handle, s: &NetSpec, host: &HostInfo) -> Resul
         .header
         .index;
     let mut b = LinkUnspec::new_with_index(index);
-    if let (Some(mac), Kind::Phys) = (s.hwaddr, s.kind) {
+    if let (Some(mac), true) = (s.hwaddr, set_link) {
         b = b.address(mac.to_vec());
     }
-    if let (Some(mtu), Kind::Phys) = (s.mtu, s.kind) {
+    if let (Some(mtu), true) = (s.mtu, set_link) {
         b = b.mtu(mtu);
     }
     if s.up {

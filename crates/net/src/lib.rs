@@ -22,6 +22,9 @@
 //! # Ok(()) }
 //! ```
 
+// unsafe only in nsowner's two ioctl wrappers.
+#![deny(unsafe_code)]
+
 // The README's example is compiled as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
@@ -33,9 +36,12 @@ mod error;
 mod host;
 mod inside;
 mod links;
+#[allow(unsafe_code)]
+pub mod nsowner;
 mod rt;
 mod spec;
 mod stats;
+pub mod usernic;
 
 pub use error::{Error, Result};
 pub use rt::netns_of;
@@ -117,7 +123,7 @@ pub fn attach(specs: &[NetSpec], pid: i32) -> Result<Attached> {
         rt::run(attached.netns.as_ref(), |h| async move {
             inside::loopback_up(&h).await?;
             for (s, info) in specs.iter().zip(&infos) {
-                inside::configure(&h, s, info).await?;
+                inside::configure(&h, s, info, s.kind == Kind::Phys).await?;
             }
             Ok(())
         })
@@ -130,6 +136,29 @@ pub fn attach(specs: &[NetSpec], pid: i32) -> Result<Attached> {
             Err(e)
         }
     }
+}
+
+/// Configures, inside the network namespace `netns`, the interfaces of
+/// `specs` that another step made there already (an unprivileged
+/// container's veths, made by `enclos-user-nic`): hardware address, mtu,
+/// addresses, state, gateways (`auto`: the bridge's address, read on the
+/// caller's side). The caller must be allowed to enter `netns`: an
+/// unprivileged one joins the user namespace owning it first.
+pub fn configure_inside(specs: &[NetSpec], netns: &std::fs::File) -> Result<()> {
+    let infos = rt::run(None, |h| async move {
+        let mut infos = Vec::new();
+        for s in specs {
+            infos.push(host::info_of(&h, s).await?);
+        }
+        Ok(infos)
+    })?;
+    rt::run(Some(netns), |h| async move {
+        inside::loopback_up(&h).await?;
+        for (s, info) in specs.iter().zip(&infos) {
+            inside::configure(&h, s, info, true).await?;
+        }
+        Ok(())
+    })
 }
 
 /// Undoes [`attach`]: phys interfaces go back to the host under their

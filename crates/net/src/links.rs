@@ -26,6 +26,20 @@ pub(crate) async fn by_name(h: &Handle, name: &str) -> Result<Option<LinkMessage
     }
 }
 
+/// Removes interface `name` (when it is still there).
+pub(crate) fn remove(name: &str) -> Result<()> {
+    crate::rt::run(None, |h| async move {
+        if let Some(m) = by_name(&h, name).await? {
+            h.link()
+                .del(m.header.index)
+                .execute()
+                .await
+                .map_err(netlink(format!("remove {name}")))?;
+        }
+        Ok(())
+    })
+}
+
 /// Every link.
 pub(crate) async fn all(h: &Handle) -> Result<Vec<LinkMessage>> {
     h.link()

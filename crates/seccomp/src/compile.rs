@@ -66,79 +66,8 @@ impl Filter {
             return Err(unsupported(profile.policy_line, notify_reason()));
         }
         let mut notes = Vec::new();
-        let mut base = Chains::new();
-        let mut by_action: BTreeMap<Action, Chains> = BTreeMap::new();
-        for rule in &profile.rules {
-            if rule.arch.as_deref().is_some_and(|a| a != native) {
-                continue;
-            }
-            if rule.action == Action::Notify {
-                return Err(unsupported(rule.line, notify_reason()));
-            }
-            let nr = match &rule.syscall {
-                Syscall::Number(n) => *n,
-                Syscall::Name(name) => match syscalls::number(name) {
-                    Some(n) => n,
-                    None => {
-                        notes.push(format!(
-                            "{}:{}: {native} has no syscall '{name}': rule left out",
-                            path.display(),
-                            rule.line
-                        ));
-                        continue;
-                    }
-                },
-            };
-            let nr = i64::from(nr);
-            let conds = conditions(&rule.conditions).map_err(|source| Error::Compile {
-                path: path.clone(),
-                source,
-            })?;
-            if rule.action == default {
-                continue;
-            }
-            if default != Action::Allow {
-                add(&mut base, nr, conds.clone());
-            }
-            if rule.action != Action::Allow {
-                add(by_action.entry(rule.action).or_default(), nr, conds);
-            }
-        }
-        let build = |chains: Chains, mismatch: Action, on_match: Action| {
-            let rules = chains
-                .into_iter()
-                .map(|(nr, c)| (nr, c.unwrap_or_default()))
-                .collect();
-            SeccompFilter::new(rules, action(mismatch), action(on_match), target())
-                .and_then(BpfProgram::try_from)
-                .map_err(|source| Error::Compile {
-                    path: path.clone(),
-                    source,
-                })
-        };
-        // Each filter is loaded with the seccomp syscall, so the ones that
-        // may refuse it come last: those naming it, and the base filter.
-        let seccomp_nr = syscalls::number("seccomp").map(i64::from);
-        let mut last = Vec::new();
-        let mut programs = Vec::new();
-        for (a, chains) in by_action {
-            let refuses_seccomp = seccomp_nr.is_some_and(|nr| chains.contains_key(&nr));
-            let p = build(chains, Action::Allow, a)?;
-            if refuses_seccomp {
-                last.push(p);
-            } else {
-                programs.push(p);
-            }
-        }
-        programs.append(&mut last);
-        if default != Action::Allow {
-            programs.push(build(base, default, Action::Allow)?);
-        }
-        if !programs.is_empty() {
-            if let Some(guard) = x32_guard() {
-                programs.insert(0, guard);
-            }
-        }
+        let (base, by_action) = collect_chains(profile, native, &mut notes)?;
+        let programs = build_programs(path, base, by_action, default)?;
         Ok(Filter {
             path: path.clone(),
             programs,
@@ -175,6 +104,108 @@ impl Filter {
         }
         Ok(())
     }
+}
+
+/// Sorts the rules of `profile` that apply on `native` into the chains of
+/// the base filter (calls the default action does not apply to) and one
+/// chain per action; a syscall `native` lacks becomes a note.
+fn collect_chains(
+    profile: &Profile,
+    native: &str,
+    notes: &mut Vec<String>,
+) -> Result<(Chains, BTreeMap<Action, Chains>)> {
+    let path = &profile.path;
+    let default = profile.default_action;
+    let mut base = Chains::new();
+    let mut by_action: BTreeMap<Action, Chains> = BTreeMap::new();
+    for rule in &profile.rules {
+        if rule.arch.as_deref().is_some_and(|a| a != native) {
+            continue;
+        }
+        if rule.action == Action::Notify {
+            return Err(Error::Unsupported {
+                path: path.clone(),
+                line: rule.line,
+                reason: notify_reason(),
+            });
+        }
+        let nr = match &rule.syscall {
+            Syscall::Number(n) => *n,
+            Syscall::Name(name) => match syscalls::number(name) {
+                Some(n) => n,
+                None => {
+                    notes.push(format!(
+                        "{}:{}: {native} has no syscall '{name}': rule left out",
+                        path.display(),
+                        rule.line
+                    ));
+                    continue;
+                }
+            },
+        };
+        let nr = i64::from(nr);
+        let conds = conditions(&rule.conditions).map_err(|source| Error::Compile {
+            path: path.clone(),
+            source,
+        })?;
+        if rule.action == default {
+            continue;
+        }
+        if default != Action::Allow {
+            add(&mut base, nr, conds.clone());
+        }
+        if rule.action != Action::Allow {
+            add(by_action.entry(rule.action).or_default(), nr, conds);
+        }
+    }
+    Ok((base, by_action))
+}
+
+/// Builds the BPF programs in the order they are loaded: the x32 guard,
+/// one per action, those that may refuse the seccomp syscall last, then
+/// the base filter of the `default` action.
+fn build_programs(
+    path: &Path,
+    base: Chains,
+    by_action: BTreeMap<Action, Chains>,
+    default: Action,
+) -> Result<Vec<BpfProgram>> {
+    let build = |chains: Chains, mismatch: Action, on_match: Action| {
+        let rules = chains
+            .into_iter()
+            .map(|(nr, c)| (nr, c.unwrap_or_default()))
+            .collect();
+        SeccompFilter::new(rules, action(mismatch), action(on_match), target())
+            .and_then(BpfProgram::try_from)
+            .map_err(|source| Error::Compile {
+                path: path.to_owned(),
+                source,
+            })
+    };
+    // Each filter is loaded with the seccomp syscall, so the ones that
+    // may refuse it come last: those naming it, and the base filter.
+    let seccomp_nr = syscalls::number("seccomp").map(i64::from);
+    let mut last = Vec::new();
+    let mut programs = Vec::new();
+    for (a, chains) in by_action {
+        let refuses_seccomp = seccomp_nr.is_some_and(|nr| chains.contains_key(&nr));
+        let p = build(chains, Action::Allow, a)?;
+        if refuses_seccomp {
+            last.push(p);
+        } else {
+            programs.push(p);
+        }
+    }
+    programs.append(&mut last);
+    if default != Action::Allow {
+        programs.push(build(base, default, Action::Allow)?);
+    }
+    if !programs.is_empty() {
+        if let Some(guard) = x32_guard() {
+            programs.insert(0, guard);
+        }
+    }
+    Ok(programs)
 }
 
 fn notify_reason() -> String {

@@ -171,16 +171,7 @@ impl Profile {
                 "Empty seccomp profile: the first line is its version, 1 or 2".into(),
             )
         })?;
-        let version = match version {
-            "1" => 1,
-            "2" => 2,
-            other => {
-                return Err(err(
-                    vline,
-                    format!("Unknown seccomp profile version '{other}' (expected 1 or 2)"),
-                ))
-            }
-        };
+        let version = parse_version(version).map_err(|r| err(vline, r))?;
         let (pline, policy_text) = lines.next().ok_or_else(|| {
             err(
                 vline,
@@ -189,70 +180,93 @@ impl Profile {
         })?;
         let (policy, default_action) =
             parse_policy(policy_text, version).map_err(|r| err(pline, r))?;
-        let mut profile = Profile {
-            path: path.to_owned(),
-            version,
-            policy,
-            default_action,
-            policy_line: pline,
-            rules: Vec::new(),
-        };
         let rule_action = match policy {
             Policy::Allowlist => Action::Allow,
             Policy::Denylist => Action::Kill,
         };
         let mut arch: Option<String> = None;
+        let mut rules = Vec::new();
         for (n, line) in lines {
-            if version == 1 {
-                let nr = line.parse::<u32>().map_err(|_| {
-                    err(n, format!("'{line}' is not a syscall number (a version 1 profile lists numbers, one a line)"))
-                })?;
-                profile.rules.push(Rule {
-                    syscall: Syscall::Number(nr),
-                    action: Action::Allow,
-                    conditions: Vec::new(),
-                    arch: None,
-                    line: n,
-                });
-                continue;
-            }
-            if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                let name = section.trim().to_ascii_lowercase();
-                if !ARCHES.contains(&name.as_str()) {
-                    return Err(err(
-                        n,
-                        format!(
-                            "Unknown architecture section '[{section}]' (expected one of {})",
-                            ARCHES.join(", ")
-                        ),
-                    ));
-                }
-                arch = (name != "all").then_some(name);
-                continue;
-            }
-            if line == "reject_force_umount" {
-                profile.rules.push(Rule {
-                    syscall: Syscall::Name("umount2".into()),
-                    action: Action::Errno(EACCES),
-                    conditions: vec![Condition {
-                        arg: 1,
-                        value: MNT_FORCE,
-                        op: Op::MaskedEq(MNT_FORCE),
-                    }],
-                    arch: None,
-                    line: n,
-                });
-                continue;
-            }
-            let rule = parse_rule(line, rule_action).map_err(|r| err(n, r))?;
-            profile.rules.push(Rule {
-                arch: arch.clone(),
-                line: n,
-                ..rule
-            });
+            let rule =
+                parse_rule_line(line, n, version, rule_action, &mut arch).map_err(|r| err(n, r))?;
+            rules.extend(rule);
         }
-        Ok(profile)
+        Ok(Profile {
+            path: path.to_owned(),
+            version,
+            policy,
+            default_action,
+            policy_line: pline,
+            rules,
+        })
     }
+}
+
+/// Parses the version line: `1` or `2`.
+fn parse_version(text: &str) -> std::result::Result<u8, String> {
+    match text {
+        "1" => Ok(1),
+        "2" => Ok(2),
+        other => Err(format!(
+            "Unknown seccomp profile version '{other}' (expected 1 or 2)"
+        )),
+    }
+}
+
+/// Parses one line after the policy line (number `n`): a rule, or `None`
+/// for an architecture section header, which sets `arch` for the rules
+/// that follow it.
+fn parse_rule_line(
+    line: &str,
+    n: usize,
+    version: u8,
+    rule_action: Action,
+    arch: &mut Option<String>,
+) -> std::result::Result<Option<Rule>, String> {
+    if version == 1 {
+        let nr = line.parse::<u32>().map_err(|_| {
+            format!(
+                "'{line}' is not a syscall number (a version 1 profile lists numbers, one a line)"
+            )
+        })?;
+        return Ok(Some(Rule {
+            syscall: Syscall::Number(nr),
+            action: Action::Allow,
+            conditions: Vec::new(),
+            arch: None,
+            line: n,
+        }));
+    }
+    if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+        let name = section.trim().to_ascii_lowercase();
+        if !ARCHES.contains(&name.as_str()) {
+            return Err(format!(
+                "Unknown architecture section '[{section}]' (expected one of {})",
+                ARCHES.join(", ")
+            ));
+        }
+        *arch = (name != "all").then_some(name);
+        return Ok(None);
+    }
+    if line == "reject_force_umount" {
+        return Ok(Some(Rule {
+            syscall: Syscall::Name("umount2".into()),
+            action: Action::Errno(EACCES),
+            conditions: vec![Condition {
+                arg: 1,
+                value: MNT_FORCE,
+                op: Op::MaskedEq(MNT_FORCE),
+            }],
+            arch: None,
+            line: n,
+        }));
+    }
+    let rule = parse_rule(line, rule_action)?;
+    Ok(Some(Rule {
+        arch: arch.clone(),
+        line: n,
+        ..rule
+    }))
 }
 
 impl std::fmt::Display for Op {

@@ -48,33 +48,37 @@ impl Staged {
             });
         }
         let dir = partial_path(target);
-        remove_if_dead(&dir, what, target)?;
-        let mut builder = fs::DirBuilder::new();
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, mode);
-        builder.create(&dir).map_err(|e| {
-            if e.kind() == ErrorKind::AlreadyExists {
-                Error::Busy {
-                    what,
-                    path: target.to_path_buf(),
-                }
-            } else {
-                io_err("create", &dir)(e)
-            }
-        })?;
-        let lock = match try_lock(&dir)? {
-            Some(lock) => lock,
-            None => {
-                return Err(Error::Busy {
-                    what,
-                    path: target.to_path_buf(),
-                })
-            }
+        let busy = || Error::Busy {
+            what,
+            path: target.to_path_buf(),
         };
-        Ok(Staged {
-            dir,
-            target: target.to_path_buf(),
-            lock: Some(lock),
-        })
+        // Between our mkdir and our lock, a cleaner ([`clean_dead`]) may
+        // take the new directory for a dead attempt's and remove it: then
+        // we start again.
+        for _ in 0..RACES {
+            remove_if_dead(&dir, what, target)?;
+            let mut builder = fs::DirBuilder::new();
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, mode);
+            match builder.create(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => return Err(busy()),
+                Err(e) => return Err(io_err("create", &dir)(e)),
+            }
+            match try_lock(&dir) {
+                Ok(Some(lock)) if is_same_dir(&lock, &dir) => {
+                    return Ok(Staged {
+                        dir,
+                        target: target.to_path_buf(),
+                        lock: Some(lock),
+                    })
+                }
+                // Taken: it is being removed; our directory was empty.
+                Ok(_) => wait_gone(&dir),
+                Err(Error::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(busy())
     }
 
     /// The temporary directory to fill.
@@ -117,6 +121,30 @@ impl Drop for Staged {
                 );
             }
         }
+    }
+}
+
+/// How many times [`Staged::begin`] starts again when a cleaner removed
+/// its directory before it could lock it.
+const RACES: usize = 20;
+
+/// Waits a little for a cleaner to remove `dir`.
+fn wait_gone(dir: &Path) {
+    for _ in 0..200 {
+        if dir.symlink_metadata().is_err() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Whether the locked directory is still the one at `dir` (a cleaner
+/// may have removed it between our open and our lock).
+fn is_same_dir(lock: &Flock<fs::File>, dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (lock.metadata(), dir.symlink_metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 
@@ -171,10 +199,20 @@ pub fn clean_dead(parent: &Path) -> Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
-/// Removes a staged directory: a rootfs outside it that its config names
-/// (lvm, zfs, rbd) through its backend first, then the tree (btrfs
-/// subvolumes too; a mount inside is refused, never deleted through).
+/// Removes a staged directory: what a killed attempt left mounted in it
+/// first (a loop image being filled: its device goes with its mount),
+/// then a rootfs outside it that its config names (lvm, zfs, rbd)
+/// through its backend, then the tree (btrfs subvolumes too; a mount
+/// that would not go is refused, never deleted through).
 fn remove_staged(dir: &Path) -> Result<()> {
+    let path = Path::new(enclos_mounts::MOUNTINFO);
+    let info = fs::read_to_string(path).map_err(io_err("read", path))?;
+    for m in mounts_below(&info, dir) {
+        match nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => {}
+            Err(e) => return Err(io_err("unmount", &m)(e.into())),
+        }
+    }
     if let Ok(text) = fs::read_to_string(dir.join("config")) {
         if let Some(rootfs) = crate::rewrite::rootfs_of(&text) {
             if let Ok(rootfs) = enclos_storage::Rootfs::parse(&rootfs) {
@@ -187,6 +225,17 @@ fn remove_staged(dir: &Path) -> Result<()> {
     enclos_storage::deps::forget_parent(dir)?;
     enclos_storage::remove_tree(dir)?;
     Ok(())
+}
+
+/// The mount points strictly below `dir` in the mount table `mountinfo`,
+/// the deepest (the last mounted) first.
+fn mounts_below(mountinfo: &str, dir: &Path) -> Vec<PathBuf> {
+    let mut below: Vec<PathBuf> = enclos_mounts::MountInfo::parse_all(mountinfo)
+        .map(|m| m.mount_point)
+        .filter(|p| p != dir && p.starts_with(dir))
+        .collect();
+    below.reverse();
+    below
 }
 
 #[cfg(test)]
@@ -213,6 +262,24 @@ mod tests {
             Staged::begin(&target, "import", 0o755),
             Err(Error::Exists { .. })
         ));
+    }
+
+    #[test]
+    fn mounts_below_a_staged_directory_deepest_first() {
+        let info = "\
+22 1 8:1 / / rw - ext4 /dev/sda1 rw
+40 22 7:0 / /l/.c2.partial rw - ext4 /dev/loop0 rw
+41 40 7:1 / /l/.c2.partial/.enclos-copy-src rw - ext4 /dev/loop1 rw
+42 40 7:2 / /l/.c2.partial/.enclos-copy-dst rw - ext4 /dev/loop2 rw
+43 22 7:3 / /l/.c2.partial2 rw - ext4 /dev/loop3 rw
+";
+        assert_eq!(
+            mounts_below(info, Path::new("/l/.c2.partial")),
+            [
+                PathBuf::from("/l/.c2.partial/.enclos-copy-dst"),
+                PathBuf::from("/l/.c2.partial/.enclos-copy-src")
+            ]
+        );
     }
 
     #[test]

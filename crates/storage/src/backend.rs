@@ -150,7 +150,7 @@ impl Backend {
             Backend::Btrfs => caps(true, true, false, false),
             Backend::Loop => caps(false, false, true, true),
             Backend::Lvm => caps(true, false, true, true),
-            Backend::Zfs => caps(true, true, true, false),
+            Backend::Zfs => caps(true, false, true, false),
             Backend::Rbd => caps(true, false, true, true),
         }
     }
@@ -192,9 +192,23 @@ pub(crate) trait Driver: Sync {
         })
     }
 
+    /// The options of a full copy of `src` (of this backend) made by
+    /// creating a new rootfs: where `opts` does not say, the copy goes
+    /// beside its source (its volume group, dataset root or pool).
+    fn place_like(&self, _src: &Rootfs, opts: &CreateOptions) -> CreateOptions {
+        opts.clone()
+    }
+
     /// Removes the rootfs and its data. Dependents were checked by the
     /// caller.
     fn destroy(&self, rootfs: &Rootfs) -> Result<()>;
+
+    /// The clones and snapshots the backend itself records as depending
+    /// on the rootfs (an LVM volume's snapshots, a ZFS snapshot's
+    /// clones), which [`Rootfs::destroy`] refuses to leave orphaned.
+    fn clones(&self, _rootfs: &Rootfs) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
 
     /// Makes the rootfs usable as a directory: mounts it on `target` (an
     /// existing empty directory) when `needs_mount`, and returns the

@@ -20,7 +20,7 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{lseek, Whence};
 
 use crate::error::{errno, io_err, Error, Result};
-use crate::xattr;
+use enclos_idmap::xattr;
 
 // FICLONE is _IOW(0x94, 9, int): the source file descriptor, by value.
 nix::ioctl_write_int!(ficlone_ioctl, 0x94, 9);
@@ -254,13 +254,7 @@ mod tests {
     use std::os::unix::fs::{symlink, PermissionsExt};
 
     fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
-        let mut v = 2u32.to_le_bytes().to_vec();
-        for (tag, perm, id) in entries {
-            v.extend(tag.to_le_bytes());
-            v.extend(perm.to_le_bytes());
-            v.extend(id.to_le_bytes());
-        }
-        v
+        enclos_idmap::acl::Acl::from_entries(entries).to_bytes()
     }
 
     /// A tree with one of everything a rootfs holds.

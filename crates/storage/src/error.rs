@@ -12,11 +12,6 @@ pub enum Error {
     #[error("Storage backend '{name}' is not supported by enclos; use one of dir, overlay, btrfs, loop, lvm, zfs, rbd")]
     NotSupportedYet { name: String },
 
-    #[error(
-        "Storage backend '{backend}' is not built yet in enclos; use -B dir, overlay, btrfs or loop"
-    )]
-    NotBuiltYet { backend: &'static str },
-
     #[error("Invalid rootfs '{spec}': {reason}")]
     InvalidSpec { spec: String, reason: &'static str },
 
@@ -80,19 +75,42 @@ pub enum Error {
         source: io::Error,
     },
 
-    #[error("Cannot run {program}; is it installed?")]
+    #[error("Cannot run {program}")]
     Spawn {
         program: String,
         #[source]
         source: io::Error,
     },
 
-    #[error("`{command}` failed ({status}): {stderr}")]
+    #[error("{program} not found: install {package}")]
+    ToolMissing {
+        program: String,
+        package: &'static str,
+    },
+
+    #[error("`{command}` failed ({status}): {stderr}{hint}")]
     Command {
         command: String,
         status: String,
         stderr: String,
+        /// Where there is one, what to do (starting with "; ").
+        hint: &'static str,
     },
+
+    #[error("Cannot read the output of `{command}`: {reason}")]
+    BadOutput { command: String, reason: String },
+
+    #[error("LVM volume group '{vg}' does not exist; create it on a spare disk or partition (vgcreate {vg} /dev/DISK), or name another with --vgname or lxc.bdev.lvm.vg")]
+    NoVolumeGroup { vg: String },
+
+    #[error("LVM thin pool '{pool}' does not exist in volume group '{vg}'; create it (lvcreate --type thin-pool -L SIZE -n {pool} {vg}), or leave out --thinpool and lxc.bdev.lvm.thin_pool for a plain volume")]
+    NoThinPool { vg: String, pool: String },
+
+    #[error("Logical volume {path} already exists; give the new one another name (--lvname), or remove the old one (lvremove) if nothing uses it")]
+    VolumeExists { path: PathBuf },
+
+    #[error("Logical volume {path} does not exist; the container's storage is missing or was removed (lvs lists the volumes)")]
+    NoVolume { path: PathBuf },
 }
 
 /// The result of this crate.

@@ -53,17 +53,18 @@ mod error;
 mod fsinfo;
 #[allow(unsafe_code)]
 mod r#loop;
+mod lvm;
 mod mount;
-mod not_built;
 mod ops;
 mod options;
 mod overlay;
+mod rbd;
 mod remove;
 mod spec;
 #[allow(unsafe_code)]
 mod subvol;
-#[allow(unsafe_code)]
-mod xattr;
+mod tool;
+mod zfs;
 
 pub use backend::{Backend, Capabilities, BACKEND_NAMES};
 pub use copy::copy_tree;

@@ -12,15 +12,14 @@ use std::fs::{self, File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use nix::errno::Errno;
-use nix::mount::MsFlags;
 
 use crate::backend::{Backend, Driver};
 use crate::error::{errno, io_err, Error, Result};
 use crate::options::{CreateOptions, Dest, Usage, DEFAULT_FSSIZE};
 use crate::spec::Rootfs;
+use crate::tool::{mkfs, System, DEFAULT_FSTYPE};
 
 /// The `loop` driver.
 #[derive(Debug)]
@@ -28,8 +27,6 @@ pub(crate) struct Loop;
 
 /// The image's name in the container's directory, as LXC names it.
 const IMAGE: &str = "rootdev";
-/// The filesystem made when `--fstype` is not given.
-const DEFAULT_FSTYPE: &str = "ext4";
 /// `LO_FLAGS_AUTOCLEAR`: detach when the last user closes the device.
 const LO_FLAGS_AUTOCLEAR: u32 = 4;
 
@@ -143,47 +140,6 @@ impl Drop for Attached {
     }
 }
 
-/// The block filesystems the kernel knows (`/proc/filesystems` without
-/// `nodev`), the one to try first in front: how an image of unknown type
-/// is mounted, as LXC does it.
-fn filesystems(first: &str) -> Vec<String> {
-    let text = fs::read_to_string("/proc/filesystems").unwrap_or_default();
-    let mut all = vec![first.to_string()];
-    all.extend(
-        text.lines()
-            .filter(|l| !l.starts_with("nodev"))
-            .map(|l| l.trim().to_string())
-            .filter(|f| !f.is_empty() && f != first),
-    );
-    all
-}
-
-/// Makes a filesystem of `fstype` on `image` with mkfs.
-fn mkfs(image: &Path, fstype: &str) -> Result<()> {
-    let program = format!("mkfs.{fstype}");
-    let force: &[&str] = match fstype {
-        "ext2" | "ext3" | "ext4" => &["-q", "-F"],
-        "xfs" | "btrfs" => &["-q", "-f"],
-        _ => &[],
-    };
-    let out = Command::new(&program)
-        .args(force)
-        .arg(image)
-        .output()
-        .map_err(|source| Error::Spawn {
-            program: program.clone(),
-            source,
-        })?;
-    if !out.status.success() {
-        return Err(Error::Command {
-            command: format!("{program} {}", image.display()),
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(())
-}
-
 impl Driver for Loop {
     fn backend(&self) -> Backend {
         Backend::Loop
@@ -209,7 +165,7 @@ impl Driver for Loop {
                 source,
             })?;
             drop(f);
-            mkfs(&image, fstype)?;
+            mkfs(&System, &image, fstype)?;
             let mnt = dest.dir.join("rootfs");
             match fs::create_dir(&mnt) {
                 Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
@@ -250,32 +206,13 @@ impl Driver for Loop {
         }
         let dev = Attached::attach(&rootfs.path)?;
         let source = dev.path.to_string_lossy().into_owned();
-        let mut last = Errno::EINVAL;
-        for fstype in filesystems(DEFAULT_FSTYPE) {
-            match nix::mount::mount(
-                Some(source.as_str()),
-                target,
-                Some(fstype.as_str()),
-                MsFlags::empty(),
-                None::<&str>,
-            ) {
-                Ok(()) => {
-                    dev.release();
-                    return Ok(target.to_path_buf());
-                }
-                // Not this filesystem: the next.
-                Err(e @ (Errno::EINVAL | Errno::ENODEV | Errno::ENOTBLK)) => last = e,
-                Err(e) => {
-                    last = e;
-                    break;
-                }
-            }
-        }
-        Err(Error::Mount {
-            what: format!("{} ({source})", rootfs.path.display()),
-            target: target.to_path_buf(),
-            source: errno(last),
-        })
+        crate::mount::mount_block(
+            &source,
+            target,
+            &format!("{} ({source})", rootfs.path.display()),
+        )?;
+        dev.release();
+        Ok(target.to_path_buf())
     }
 
     fn unmount(&self, _rootfs: &Rootfs, target: &Path) -> Result<()> {
@@ -295,6 +232,8 @@ impl Driver for Loop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::mount::MsFlags;
+    use std::process::Command;
 
     /// The loop devices whose backing file is `image`.
     fn loops_of(image: &Path) -> Vec<String> {

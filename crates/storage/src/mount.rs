@@ -1,5 +1,6 @@
 //! Mounting and unmounting, with errors that name what and where.
 
+use std::fs;
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -31,4 +32,47 @@ pub(crate) fn unmount(target: &Path) -> Result<()> {
             source: errno(e),
         }),
     }
+}
+
+/// The block filesystems the kernel knows (`/proc/filesystems` without
+/// `nodev`), the one to try first in front: how a device of unknown type
+/// is mounted, as LXC does it.
+fn filesystems(first: &str) -> Vec<String> {
+    let text = fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    let mut all = vec![first.to_string()];
+    all.extend(
+        text.lines()
+            .filter(|l| !l.starts_with("nodev"))
+            .map(|l| l.trim().to_string())
+            .filter(|f| !f.is_empty() && f != first),
+    );
+    all
+}
+
+/// Mounts the block device `device` on `target`, trying ext4 then each
+/// block filesystem the kernel knows; `what` names it in the error.
+pub(crate) fn mount_block(device: &str, target: &Path, what: &str) -> Result<()> {
+    let mut last = Errno::EINVAL;
+    for fstype in filesystems(crate::tool::DEFAULT_FSTYPE) {
+        match mount(
+            Some(device),
+            target,
+            Some(fstype.as_str()),
+            MsFlags::empty(),
+            None::<&str>,
+        ) {
+            Ok(()) => return Ok(()),
+            // Not this filesystem: the next.
+            Err(e @ (Errno::EINVAL | Errno::ENODEV | Errno::ENOTBLK)) => last = e,
+            Err(e) => {
+                last = e;
+                break;
+            }
+        }
+    }
+    Err(Error::Mount {
+        what: what.to_string(),
+        target: target.to_path_buf(),
+        source: errno(last),
+    })
 }

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::{Backend, Driver};
 use crate::error::{io_err, Error, Result};
-use crate::not_built::NotBuilt;
 use crate::options::{CloneKind, CreateOptions, Dest, Usage};
 use crate::spec::Rootfs;
-use crate::{btrfs, copy, deps, dir, overlay, r#loop};
+use crate::tool::System;
+use crate::{btrfs, copy, deps, dir, lvm, overlay, r#loop, rbd, zfs};
 
 /// The driver of a backend.
 fn driver(backend: Backend) -> &'static dyn Driver {
@@ -19,9 +19,9 @@ fn driver(backend: Backend) -> &'static dyn Driver {
         Backend::Overlay => &overlay::Overlay,
         Backend::Btrfs => &btrfs::Btrfs,
         Backend::Loop => &r#loop::Loop,
-        Backend::Lvm => &NotBuilt(Backend::Lvm),
-        Backend::Zfs => &NotBuilt(Backend::Zfs),
-        Backend::Rbd => &NotBuilt(Backend::Rbd),
+        Backend::Lvm => &lvm::Lvm(System),
+        Backend::Zfs => &zfs::Zfs(System),
+        Backend::Rbd => &rbd::Rbd(System),
     }
 }
 
@@ -97,7 +97,11 @@ impl Rootfs {
     /// own): the target is created of the source's size unless `opts`
     /// gives one, both are mounted, and the files copied.
     fn copy_across(&self, target: Backend, dest: &Dest, opts: &CreateOptions) -> Result<Rootfs> {
-        let mut opts = opts.clone();
+        let mut opts = if target == self.backend {
+            driver(target).place_like(self, opts)
+        } else {
+            opts.clone()
+        };
         if opts.fssize.is_none() && target.capabilities().has_size {
             opts.fssize = self.usage()?.size;
         }
@@ -121,17 +125,20 @@ impl Rootfs {
     }
 
     /// Removes the rootfs, refusing while clones depend on it (see
-    /// [`Rootfs::dependents`]); a clone's record in its parent is removed
-    /// with it.
+    /// [`Rootfs::dependents`], and the snapshots and clones the backend
+    /// records: an LVM volume's, a ZFS dataset's); a clone's record in its
+    /// parent is removed with it.
     pub fn destroy(&self) -> Result<()> {
-        let clones = self.dependents()?;
+        let mut clones: Vec<String> = self
+            .dependents()?
+            .iter()
+            .map(|c| c.dir().display().to_string())
+            .collect();
+        clones.extend(driver(self.backend).clones(self)?);
         if !clones.is_empty() {
             return Err(Error::HasClones {
                 path: self.path.clone(),
-                clones: clones
-                    .iter()
-                    .map(|c| c.dir().display().to_string())
-                    .collect(),
+                clones,
             });
         }
         self.destroy_force()

@@ -452,13 +452,74 @@ pub(crate) fn create(
     write_etc(&root.join("etc"), name, &applet_map(&applets))?;
 
     debug!(rootfs = %root.display(), elapsed = ?started.elapsed(), "busybox rootfs created");
-    Ok(TemplateOutput {
+    Ok(output(name))
+}
+
+/// The config keys and notes of a container called `name`.
+fn output(name: &str) -> TemplateOutput {
+    TemplateOutput {
         config: config(name),
         notes: vec![format!(
             "Root has no password: log in as root on the console or a tty, then set one with `passwd` \
              before starting any network login service in {name}"
         )],
-    })
+    }
+}
+
+/// Bumped whenever what [`create`] writes changes, so that rootfs cached
+/// by an older enclos are not used.
+const CACHE_FORMAT: u32 = 1;
+
+/// What the rootfs [`create`] would build for `req` depends on, but for
+/// the container's name: the template's format and the identity of the
+/// busybox it copies (its path, device, inode, size and modification
+/// time). A rootfs built for another name is the same but for the files
+/// [`personalize`] writes.
+pub(crate) fn cache_identity(req: &TemplateRequest) -> Result<String> {
+    let opts = parse_args(req.args)?;
+    let explicit = opts.busybox_path.as_deref().or(req.busybox);
+    let busybox = find_busybox(explicit, req.search_path)?;
+    let path = fs::canonicalize(&busybox).map_err(|source| Error::Read {
+        path: busybox.clone(),
+        source,
+    })?;
+    let m = fs::metadata(&path).map_err(|source| Error::Read {
+        path: path.clone(),
+        source,
+    })?;
+    use std::os::unix::fs::MetadataExt;
+    Ok(format!(
+        "template {TEMPLATE} {CACHE_FORMAT}\nbusybox {}\ndevice {}\ninode {}\nsize {}\nmtime {}.{:09}\n",
+        path.display(),
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec()
+    ))
+}
+
+/// Writes the files of a rootfs cloned from one built for another name
+/// that name the container (`/etc/hostname`, `/etc/hosts`); returns the
+/// container's config keys and notes, as [`create`] does.
+pub(crate) fn personalize(req: &TemplateRequest) -> Result<TemplateOutput> {
+    check_name(req.name)?;
+    for (file, contents, mode) in name_files(req.name) {
+        write_file(&req.rootfs.join("etc").join(file), &contents, mode)?;
+    }
+    Ok(output(req.name))
+}
+
+/// The files of `/etc` that hold the container's name.
+fn name_files(name: &str) -> [(&'static str, String, u32); 2] {
+    [
+        ("hostname", format!("{name}\n"), 0o644),
+        (
+            "hosts",
+            format!("127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n::1\tlocalhost ip6-localhost ip6-loopback\n"),
+            0o644,
+        ),
+    ]
 }
 
 /// The busybox to copy (`explicit`, or the first on the search path) and
@@ -505,27 +566,21 @@ fn make_tree(root: &Path) -> Result<()> {
 /// The files of `/etc` (`etc`, on the host) for a container called `name`
 /// whose busybox has the applets `by_name`.
 fn write_etc(etc: &Path, name: &str, by_name: &BTreeMap<String, String>) -> Result<()> {
-    let files: [(&str, String, u32); 13] = [
+    let files: [(&str, String, u32); 11] = [
         ("inittab", inittab(by_name), 0o644),
         ("init.d/rcS", RCS.to_string(), 0o755),
         ("udhcpc/default.script", UDHCPC_SCRIPT.to_string(), 0o755),
         ("passwd", PASSWD.to_string(), 0o644),
         ("group", GROUP.to_string(), 0o644),
         ("shadow", SHADOW.to_string(), 0o600),
-        ("hostname", format!("{name}\n"), 0o644),
-        (
-            "hosts",
-            format!("127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n::1\tlocalhost ip6-localhost ip6-loopback\n"),
-            0o644,
-        ),
         ("profile", PROFILE.to_string(), 0o644),
         ("fstab", FSTAB.to_string(), 0o644),
         ("securetty", securetty(), 0o644),
         ("shells", SHELLS.to_string(), 0o644),
         ("resolv.conf", String::new(), 0o644),
     ];
-    for (file, contents, mode) in &files {
-        write_file(&etc.join(file), contents, *mode)?;
+    for (file, contents, mode) in files.into_iter().chain(name_files(name)) {
+        write_file(&etc.join(file), &contents, mode)?;
     }
     Ok(())
 }

@@ -135,6 +135,27 @@ impl Template {
         }
     }
 
+    /// What the rootfs this template builds for `req` depends on, but for
+    /// the container's name, as text: two requests with the same identity
+    /// build the same rootfs but for the files [`Template::personalize`]
+    /// writes. A cache of a built rootfs is valid while its identity is
+    /// (for busybox: the binary's path, inode, size and modification
+    /// time, and the template's format).
+    pub fn cache_identity(&self, req: &TemplateRequest) -> Result<String> {
+        match self {
+            Template::Busybox => busybox::cache_identity(req),
+        }
+    }
+
+    /// Makes a rootfs copied from one this template built for another
+    /// container the rootfs of `req.name` (its hostname files), and
+    /// returns the config keys and notes [`Template::create`] would.
+    pub fn personalize(&self, req: &TemplateRequest) -> Result<TemplateOutput> {
+        match self {
+            Template::Busybox => busybox::personalize(req),
+        }
+    }
+
     /// Builds the rootfs at `req.rootfs` and returns the config keys.
     ///
     /// `progress` receives a short step name before each step

@@ -16,6 +16,20 @@ pub fn privileged_required() -> bool {
     std::env::var(REQUIRE_PRIVILEGED).is_ok_and(|v| v.trim() == "1")
 }
 
+/// The variable that sets how many cases each property test of the
+/// workspace runs, for a long soak: `ENCLOS_PROPTEST_CASES=1000000 cargo
+/// test -p enclos-config prop`.
+pub const PROPTEST_CASES: &str = "ENCLOS_PROPTEST_CASES";
+
+/// How many cases a property test runs: `default` (sized so that the
+/// crate's tests stay within seconds), or [`PROPTEST_CASES`] when set.
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var(PROPTEST_CASES)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
 /// Returns true when the test may go on as root. Otherwise prints
 /// `SKIP <test>: <reason>` and returns false, or panics when
 /// `ENCLOS_REQUIRE_PRIVILEGED=1`.

@@ -56,6 +56,7 @@ pub(super) fn comparisons<'a>(
 ) -> Vec<Comparison<'a>> {
     CASES
         .iter()
+        .filter(|case| args.wants(case.tool))
         .map(|case| {
             let req = [Requirement {
                 purpose: "compare with cgroup-tools",

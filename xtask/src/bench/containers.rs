@@ -33,9 +33,9 @@ use super::{measure, report, CompareArgs, Comparison, Plan, Target, Variant, PRE
 use crate::deps::{self, Requirement};
 
 /// How long any one command may take before it is killed and reported.
-const TIMEOUT: Duration = Duration::from_secs(20);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(20);
 /// The same for creating a container (copies a rootfs).
-const CREATE_TIMEOUT: Duration = Duration::from_secs(120);
+pub(super) const CREATE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The budget of every measure but the slow ones; the five together stay
 /// within about three minutes.
@@ -44,9 +44,13 @@ const SLOW_BUDGET: Duration = Duration::from_secs(40);
 
 /// LXC's config for the containers it creates: no network device, so that
 /// LXC needs no lxcbr0 bridge (the host's interfaces are never touched).
-const LXC_CONF: &str = "lxc.net.0.type = empty\n";
+pub(super) const LXC_CONF: &str = "lxc.net.0.type = empty\n";
 
-const fn req(purpose: &'static str, program: &'static str, package: &'static str) -> Requirement {
+pub(super) const fn req(
+    purpose: &'static str,
+    program: &'static str,
+    package: &'static str,
+) -> Requirement {
     Requirement {
         purpose,
         program,
@@ -55,7 +59,7 @@ const fn req(purpose: &'static str, program: &'static str, package: &'static str
 }
 
 /// LXC's tools, and busybox for the template of both tools.
-const LXC: &[Requirement] = &[
+pub(super) const LXC: &[Requirement] = &[
     req("compare with LXC", "lxc-create", "lxc"),
     req("compare with LXC", "lxc-start", "lxc"),
     req("compare with LXC", "lxc-stop", "lxc"),
@@ -66,7 +70,7 @@ const LXC: &[Requirement] = &[
     req("compare with LXC", "lxc-info", "lxc"),
     req("compare with LXC", "lxc-destroy", "lxc"),
 ];
-const BUSYBOX: &[Requirement] = &[req(
+pub(super) const BUSYBOX: &[Requirement] = &[req(
     "build the busybox containers",
     "busybox",
     "busybox-static",
@@ -76,7 +80,7 @@ const UNSHARE: &[Requirement] = &[req("time the namespaces alone", "unshare", "u
 
 /// Why the programs of `reqs` cannot be used, if they cannot (after
 /// trying to install them).
-fn availability(task: &str, reqs: &[Requirement]) -> Option<String> {
+pub(super) fn availability(task: &str, reqs: &[Requirement]) -> Option<String> {
     let missing = deps::ensure_best_effort(task, reqs);
     if missing.is_empty() {
         return None;
@@ -91,6 +95,9 @@ fn availability(task: &str, reqs: &[Requirement]) -> Option<String> {
         deps::install_hint(&packages)
     ))
 }
+
+/// The five measures, by the names `--only` takes, in their order.
+pub(super) const NAMES: &[&str] = &["execute", "start-stop", "attach", "freeze", "create"];
 
 /// Runs the five measures; fails only when the harness itself does.
 pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, String>) -> Result<()> {
@@ -150,6 +157,12 @@ fn measure_all(ctx: &Ctx, args: &CompareArgs) -> Vec<String> {
         (freeze, Plan::new(args, 30, 1, SLOW_BUDGET)),
         (create, Plan::new(args, 20, 1, SLOW_BUDGET)),
     ];
+    let measures: Vec<(Build, Plan)> = measures
+        .into_iter()
+        .zip(NAMES)
+        .filter(|(_, name)| args.wants(name))
+        .map(|(m, _)| m)
+        .collect();
     let count = measures.len();
     let mut verdicts = Vec::new();
     for (i, (build, plan)) in measures.into_iter().enumerate() {
@@ -208,6 +221,7 @@ impl Ctx {
                 dir: sandbox.enclos_dir(),
                 conf: None,
                 name: name.clone(),
+                backend: None,
             }
             .set_up(&sp)
         });
@@ -218,6 +232,7 @@ impl Ctx {
                 dir: sandbox.enclos_dir(),
                 conf: None,
                 name: format!("{name}-b"),
+                backend: None,
             }
             .set_up(&sp)
         });
@@ -229,6 +244,7 @@ impl Ctx {
                 dir: sandbox.lxc_dir(),
                 conf: Some(conf),
                 name,
+                backend: None,
             }
             .set_up(&sp),
         };
@@ -292,7 +308,7 @@ impl Ctx {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Enclos,
     Lxc,
 }
@@ -300,21 +316,23 @@ enum Kind {
 /// enclos or LXC, with its lxcpath and its container. Both take LXC's
 /// flags, so one command builder serves both.
 #[derive(Debug)]
-struct Tool {
-    kind: Kind,
+pub(super) struct Tool {
+    pub kind: Kind,
     /// The enclos binary (LXC's tools are found on PATH).
-    program: PathBuf,
+    pub program: PathBuf,
     /// The lxcpath (`-P`).
-    dir: PathBuf,
+    pub dir: PathBuf,
     /// LXC's `-f` config for create.
-    conf: Option<PathBuf>,
+    pub conf: Option<PathBuf>,
     /// The container made once for the measures that need one.
-    name: String,
+    pub name: String,
+    /// The backing store create asks for (`-B`), if not the default.
+    pub backend: Option<&'static str>,
 }
 
 impl Tool {
     /// `enclos VERB -P DIR -n NAME` or `lxc-VERB -P DIR -n NAME`.
-    fn cmd(&self, verb: &str, name: &str) -> Command {
+    pub fn cmd(&self, verb: &str, name: &str) -> Command {
         let mut cmd = match self.kind {
             Kind::Enclos => {
                 let mut cmd = Command::new(&self.program);
@@ -327,16 +345,19 @@ impl Tool {
         cmd
     }
 
-    fn create(&self, name: &str) -> Command {
+    pub fn create(&self, name: &str) -> Command {
         let mut cmd = self.cmd("create", name);
         cmd.args(["-t", "busybox"]);
+        if let Some(backend) = self.backend {
+            cmd.args(["-B", backend]);
+        }
         if let Some(conf) = &self.conf {
             cmd.arg("-f").arg(conf);
         }
         cmd
     }
 
-    fn stop(&self, name: &str, kill: bool) -> Command {
+    pub fn stop(&self, name: &str, kill: bool) -> Command {
         let mut cmd = self.cmd("stop", name);
         if kill {
             cmd.arg("-k");
@@ -344,25 +365,25 @@ impl Tool {
         cmd
     }
 
-    fn destroy(&self, name: &str) -> Command {
+    pub fn destroy(&self, name: &str) -> Command {
         let mut cmd = self.cmd("destroy", name);
         cmd.arg("-f");
         cmd
     }
 
     /// `enclos VERB ... -- ARGV` (attach, execute).
-    fn inside(&self, verb: &str, name: &str, argv: &[&str]) -> Command {
+    pub fn inside(&self, verb: &str, name: &str, argv: &[&str]) -> Command {
         let mut cmd = self.cmd(verb, name);
         cmd.arg("--").args(argv);
         cmd
     }
 
-    fn rootfs(&self, name: &str) -> PathBuf {
+    pub fn rootfs(&self, name: &str) -> PathBuf {
         self.dir.join(name).join("rootfs")
     }
 
     /// The container's state as `info -s` prints it (`RUNNING`, ...).
-    fn state(&self, sp: &Spawner, name: &str) -> std::result::Result<String, String> {
+    pub fn state(&self, sp: &Spawner, name: &str) -> std::result::Result<String, String> {
         let mut cmd = self.cmd("info", name);
         cmd.arg("-s");
         let ran = sp.ok(&mut cmd, TIMEOUT)?;
@@ -380,7 +401,7 @@ impl Tool {
     }
 
     /// Fails unless the container is in state `want`, `after` what.
-    fn expect(
+    pub fn expect(
         &self,
         sp: &Spawner,
         name: &str,
@@ -398,7 +419,7 @@ impl Tool {
     }
 
     /// Creates the tool's container (once, before the measures).
-    fn set_up(self, sp: &Spawner) -> std::result::Result<Tool, String> {
+    pub fn set_up(self, sp: &Spawner) -> std::result::Result<Tool, String> {
         let ran = sp
             .ok(&mut self.create(&self.name), CREATE_TIMEOUT)
             .map_err(|why| format!("setting up its container failed: {why}"))?;
@@ -441,7 +462,7 @@ impl Tool {
 
 /// A variant that runs `run` and `check` with `tool`, or is not available
 /// for the reason `tool` holds.
-fn with_tool<'a>(
+pub(super) fn with_tool<'a>(
     name: &'static str,
     tool: &'a std::result::Result<Tool, String>,
     sp: &'a Spawner,
@@ -459,7 +480,7 @@ fn with_tool<'a>(
     }
 }
 
-fn unavailable<'a>(name: &'static str, why: String) -> Variant<'a> {
+pub(super) fn unavailable<'a>(name: &'static str, why: String) -> Variant<'a> {
     Variant {
         name,
         run: Box::new(|_| Err("not available".into())),
@@ -469,12 +490,12 @@ fn unavailable<'a>(name: &'static str, why: String) -> Variant<'a> {
 }
 
 /// Times one command that must succeed.
-fn timed(sp: &Spawner, cmd: &mut Command) -> std::result::Result<Duration, String> {
+pub(super) fn timed(sp: &Spawner, cmd: &mut Command) -> std::result::Result<Duration, String> {
     sp.ok(cmd, TIMEOUT).map(|ran| ran.elapsed)
 }
 
 /// Runs one command that is not timed, for a message that says so.
-fn untimed(sp: &Spawner, cmd: &mut Command) -> std::result::Result<(), String> {
+pub(super) fn untimed(sp: &Spawner, cmd: &mut Command) -> std::result::Result<(), String> {
     sp.ok(cmd, TIMEOUT)
         .map(|_| ())
         .map_err(|why| format!("(untimed step) {why}"))
@@ -766,6 +787,7 @@ mod tests {
             dir: PathBuf::from("/t/d"),
             conf: (kind == Kind::Lxc).then(|| PathBuf::from("/t/net.conf")),
             name: "c".into(),
+            backend: None,
         };
         let show = |cmd: Command| crate::process::show(&cmd);
         assert_eq!(

@@ -27,8 +27,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
+use super::cgmounts::{cgroup_mounts, remove_group, Mount};
 use super::spawn::Spawner;
-use super::{cgroup_mounts, remove_group, Mount, PREFIX};
+use super::PREFIX;
 use crate::process::find_program;
 
 /// The run's directory, for the guard (an environment variable rather

@@ -438,7 +438,30 @@ fn boot(machine: &Machine, args: &Args, labs: &[String]) -> Result<qemu::Outcome
         println!("    {}", show(&machine.command()));
     }
     let booted = Instant::now();
+    let outcome = qemu::run(machine, &watch, &mut |line| progress(line, booted))?;
+    if !emulator_crashed_early(&outcome, &machine.qemu_log) {
+        return Ok(outcome);
+    }
+    // QEMU's TCG has rare assertion failures of its own (seen:
+    // iotlb_to_section while the kernel probes PCI): the guest had not
+    // started its payload, so the same disks boot again, once.
+    println!(
+        "==> lab vm: QEMU itself crashed while the guest booted{}; booting again, once",
+        qemu_said(&machine.qemu_log)
+    );
+    let booted = Instant::now();
     qemu::run(machine, &watch, &mut |line| progress(line, booted))
+}
+
+/// QEMU died of SIGABRT (one of its assertions) before the guest wrote
+/// anything on the results port.
+fn emulator_crashed_early(outcome: &qemu::Outcome, qemu_log: &Path) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    let aborted = outcome.status.and_then(|s| s.signal()) == Some(6); // SIGABRT
+    aborted
+        && outcome.killed.is_none()
+        && outcome.results.trim().is_empty()
+        && qemu::tail(qemu_log, 10).contains("Assertion")
 }
 
 /// Keeps each lab's output next to the console log.

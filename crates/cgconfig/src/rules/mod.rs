@@ -34,6 +34,7 @@ mod matcher;
 mod parse;
 mod place;
 mod process;
+mod resident;
 mod sticky;
 
 #[cfg(test)]
@@ -44,6 +45,7 @@ pub use matcher::{Destination, Ids};
 pub use parse::{Databases, Rule, Rules, UserSel};
 pub use place::{place, Placed};
 pub use process::{parent_of, ProcessInfo};
+pub use resident::page_out_file_mappings;
 pub use sticky::{StickyList, STICKY_FILE};
 
 /// Where libcgroup keeps its rules.

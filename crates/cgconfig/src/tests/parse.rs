@@ -306,7 +306,7 @@ fn missing_file_is_a_read_error() {
 )]
 #[case::eof_in_block(
     "group a {\n  cpu {\n    cpu.shares = 1;\n",
-    "4:1: Unexpected end of file in the cpu block of group 'a' opened at line 2: missing '}'"
+    "3:20: Unexpected end of file in the cpu block of group 'a' opened at line 2: missing '}'"
 )]
 #[case::eof_in_group(
     "group a { cpu { }",
@@ -420,4 +420,21 @@ fn missing_file_is_a_read_error() {
 fn malformed_inputs(#[case] text: &str, #[case] expected: &str) {
     let err = parse_str(text, Path::new("cgconfig.conf")).unwrap_err();
     assert_eq!(err.to_string(), format!("cgconfig.conf:{expected}"));
+}
+
+/// Found by the property tests: each group was compared with every group
+/// before it, and a file of 5 000 groups took seconds to read.
+#[test]
+fn many_groups_read_in_linear_time() {
+    let mut text: String = (0..50_000)
+        .map(|i| format!("group g{i} {{ cpu {{ }} }}\n"))
+        .collect();
+    text.push_str("group /g7/ { cpu { } }\n");
+    let start = std::time::Instant::now();
+    let err = parse_str(&text, Path::new("cgconfig.conf")).unwrap_err();
+    assert!(start.elapsed().as_secs() < 30, "{:?}", start.elapsed());
+    assert_eq!(
+        err.to_string(),
+        "cgconfig.conf:50001:7: Group '/g7/' is already defined at cgconfig.conf:8:7 (as 'g7')"
+    );
 }

@@ -14,7 +14,7 @@ fn nowhere() -> Location {
 
 /// The configuration without the places of its items, which differ
 /// between a file and its rewrite.
-fn unplaced(mut c: Config) -> Config {
+pub(crate) fn unplaced(mut c: Config) -> Config {
     fn perm(p: &mut Option<PermSection>) {
         if let Some(p) = p {
             p.at = nowhere();
@@ -99,4 +99,17 @@ fn a_value_the_language_cannot_hold_is_an_error() {
         err,
         "Cannot write the value of memory.oom_control in group a 'oom_kill_disable 0\nunder_oom 0' in cgconfig.conf: it spans several lines"
     );
+}
+
+/// Found by the property tests: a quoted user name was written bare, and
+/// a controller called `perm` read back as the perm section.
+#[rstest::rstest]
+#[case("group a {\nperm { task { uid = \"{\"; } }\na {  }\n}")]
+#[case("group a { perm { admin { gid = \"my group\"; } } cpu { } }")]
+#[case("group a {\n\n\"perm\" {  }\n}")]
+fn quoted_names_are_written_quoted(#[case] text: &str) {
+    let x = parse(text);
+    let written = x.to_conf().unwrap();
+    let back = parse(&written);
+    assert_eq!(unplaced(back), unplaced(x), "{written}");
 }

@@ -9,9 +9,8 @@ use std::io::ErrorKind;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use enclos_idmap::IdKind;
+use enclos_idmap::{root_may_search, IdKind};
 
-use super::acl::{mode_may_search, Acl};
 use super::{Check, Finding, Subject};
 
 const CHECK: Check = Check::RootfsAccess;
@@ -61,21 +60,9 @@ fn blocks(dir: &Path, subject: &Subject, uid: u32, gid: u32) -> Option<Finding> 
         return None;
     }
     let (owner, group) = (meta.uid(), meta.gid());
-    // Root in the container overrides the mode of files whose owner and
-    // group are both mapped into it (CAP_DAC_OVERRIDE in its namespace).
-    let maps = &subject.maps;
-    if maps.container_id(IdKind::Uid, owner).is_some()
-        && maps.container_id(IdKind::Gid, group).is_some()
-    {
-        return None;
-    }
     // The ACL of the directory itself, not of a symlink to it.
     let real = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let may = match Acl::read(&real) {
-        Ok(Some(acl)) => acl.may_search(owner, group, uid, gid),
-        _ => mode_may_search(meta.mode(), owner, group, uid, gid),
-    };
-    if may {
+    if root_may_search(&real, &meta, &subject.maps, uid, gid) {
         return None;
     }
     let p = dir.display();

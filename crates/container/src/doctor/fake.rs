@@ -39,6 +39,9 @@ impl Fake {
             passwd: p.join("etc/passwd"),
             mountinfo: p.join("proc/mountinfo"),
             proc_cgroup: p.join("proc/cgroup"),
+            group: p.join("etc/group"),
+            usernet: vec![p.join("etc/enclos-usernet"), p.join("etc/lxc-usernet")],
+            user_nic: p.join("bin/enclos-user-nic"),
         };
         Fake { dir, paths }
     }
@@ -73,6 +76,7 @@ impl Fake {
             maps: course_maps(),
             paths: vec![lxcpath],
             controllers: Vec::new(),
+            bridges: Vec::new(),
         }
     }
 

@@ -32,6 +32,8 @@ pub struct Subject {
     pub paths: Vec<PathBuf>,
     /// The controllers its `lxc.cgroup.*` and `lxc.cgroup2.*` keys set.
     pub controllers: Vec<String>,
+    /// The bridges of its veths (`lxc.net.N.link`).
+    pub bridges: Vec<String>,
 }
 
 impl Subject {
@@ -97,6 +99,12 @@ impl Subject {
             maps: cfg.idmaps(),
             paths,
             controllers: controllers.into_iter().collect(),
+            bridges: crate::net::specs(cfg)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|s| s.kind == enclos_net::Kind::Veth)
+                .filter_map(|s| s.link)
+                .collect(),
         }
     }
 

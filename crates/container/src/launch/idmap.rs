@@ -31,7 +31,7 @@ impl Userns {
             return Ok(None);
         }
         let root = MappedRoot::of(name, &maps)?;
-        check_reachable(name, rootfs, root)?;
+        check_reachable(name, rootfs, &maps, root)?;
         let rootfs = rootfs_idmap(name, rootfs, root)?;
         Ok(Some(Userns { maps, root, rootfs }))
     }
@@ -86,27 +86,15 @@ pub(crate) fn rootfs_idmap(name: &str, rootfs: &Path, root: MappedRoot) -> Resul
     }
 }
 
-/// Whether the container's root (`root`, with no supplementary group) may
-/// search a directory of this owner and mode.
-fn may_search(uid: u32, gid: u32, mode: u32, root: MappedRoot) -> bool {
-    let bit = if uid == root.uid {
-        0o100
-    } else if gid == root.gid {
-        0o010
-    } else {
-        0o001
-    };
-    mode & bit != 0
-}
-
 /// Init sets up the rootfs as the container's root, which must be able to
 /// reach it: every directory above it needs execute permission for that
-/// uid (a home directory of mode 0700 or 0750 is the usual culprit).
-fn check_reachable(name: &str, rootfs: &Path, root: MappedRoot) -> Result<()> {
+/// uid (a home directory of mode 0700 or 0750 is the usual culprit), by
+/// its mode or its ACL, unless its owner and group are mapped by `maps`.
+fn check_reachable(name: &str, rootfs: &Path, maps: &IdMaps, root: MappedRoot) -> Result<()> {
     let full = std::fs::canonicalize(rootfs).map_err(crate::error::io_err("resolve", rootfs))?;
     for dir in full.ancestors().skip(1) {
         let meta = std::fs::metadata(dir).map_err(crate::error::io_err("inspect", dir))?;
-        if !may_search(meta.uid(), meta.gid(), meta.mode(), root) {
+        if !enclos_idmap::root_may_search(dir, &meta, maps, root.uid, root.gid) {
             return Err(Error::StartFailed {
                 name: name.to_string(),
                 reason: format!(
@@ -204,31 +192,15 @@ mod tests {
     }
 
     #[test]
-    fn search_permission_for_the_mapped_root() {
-        let root = MappedRoot {
-            uid: 165536,
-            gid: 165536,
-        };
-        assert!(may_search(0, 0, 0o755, root));
-        assert!(!may_search(0, 0, 0o750, root));
-        assert!(!may_search(1000, 1000, 0o700, root));
-        assert!(may_search(165536, 0, 0o700, root));
-        assert!(may_search(0, 165536, 0o750, root));
-        assert!(!may_search(165536, 0, 0o607, root));
-    }
-
-    #[test]
     fn an_unreachable_rootfs_names_the_directory_and_the_fix() {
         let dir = tempfile::tempdir().unwrap();
         let shut = dir.path().join("c1");
         std::fs::create_dir_all(shut.join("rootfs")).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&shut, std::fs::Permissions::from_mode(0o750)).unwrap();
-        let root = MappedRoot {
-            uid: 165536,
-            gid: 165536,
-        };
-        let e = check_reachable("c1", &shut.join("rootfs"), root).unwrap_err();
+        let m = maps(&["u 0 165536 65536", "g 0 165536 65536"]);
+        let root = MappedRoot::of("c1", &m).unwrap();
+        let e = check_reachable("c1", &shut.join("rootfs"), &m, root).unwrap_err();
         let msg = e.to_string();
         assert!(
             msg.contains(&format!("{} (owner", shut.display()))
@@ -239,7 +211,7 @@ mod tests {
         for d in [dir.path(), shut.as_path()] {
             std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o751)).unwrap();
         }
-        check_reachable("c1", &shut.join("rootfs"), root).unwrap();
+        check_reachable("c1", &shut.join("rootfs"), &m, root).unwrap();
     }
 
     #[test]

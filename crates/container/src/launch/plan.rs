@@ -127,6 +127,12 @@ impl Plan {
                 crate::error::chain(&e)
             ))
         })?;
+        crate::copy_tmpfs::mount_upper(&self.container, storage).map_err(|e| {
+            fail(format!(
+                "cannot put its upper layer on a tmpfs: {}",
+                crate::error::chain(&e)
+            ))
+        })?;
         let mounted = storage.mount(&self.rootfs).map_err(|e| {
             fail(format!(
                 "cannot mount its rootfs {}: {}",

@@ -1,12 +1,12 @@
-//! cgget, and what cgxget shares with it: the groups to read and the
-//! controllers to list, and the way values are printed.
+//! cgget, and what cgxget shares with it: the arguments that name the
+//! groups and parameters to read, and the way values are printed.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
+use clap::{Args, Parser};
 use enclos_cgroupfs::{normalize_path, split_spec, Cgroup, Layout};
 use serde::Serialize;
 
@@ -37,7 +37,7 @@ pub(super) struct Target {
 /// when nothing is asked for a group (no -r, no controller), every
 /// controller the group exists in; a group that exists in none is an
 /// error. Empty when no group is named.
-pub(super) fn targets(
+fn targets(
     layout: &Arc<Layout>,
     specs: &[String],
     paths: &[String],
@@ -89,7 +89,7 @@ pub(super) fn group_label(path: &str) -> Result<String> {
 /// Prints groups as cgget does: a `g1:` header unless `no_names` (even
 /// with `values_only`), `key: value` or the value alone, continuation
 /// lines indented with a tab, a blank line after each group.
-pub(super) fn print_values(out: &[GroupValues], no_names: bool, values_only: bool) -> Result<()> {
+fn print_values(out: &[GroupValues], no_names: bool, values_only: bool) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     for g in out {
         if !no_names {
@@ -110,18 +110,19 @@ pub(super) fn print_values(out: &[GroupValues], no_names: bool, values_only: boo
     Ok(())
 }
 
-/// cgget: print parameters of control groups.
-#[derive(Debug, Parser)]
-#[command(name = "cgget", about = "Print parameters of control groups")]
-pub struct GetArgs {
+/// What cgget and cgxget read and how they print it: their arguments but
+/// the version ones.
+#[derive(Debug, Args)]
+pub(super) struct Selection {
     /// Parameter to print (memory.limit_in_bytes); repeatable.
-    #[arg(short = 'r', value_name = "NAME")]
-    keys: Vec<String>,
+    #[arg(short = 'r', long = "variable", value_name = "NAME")]
+    pub keys: Vec<String>,
     /// A controller whose parameters to print all, or a group as
-    /// controllers:path.
+    /// controllers:path; repeatable.
     #[arg(short = 'g', value_name = "CONTROLLER")]
     controllers: Vec<String>,
-    /// Print every parameter of every controller.
+    /// Print every parameter of every controller (the default without -r
+    /// and -g).
     #[arg(short = 'a', long = "all")]
     all: bool,
     /// Do not print the group names.
@@ -130,11 +131,50 @@ pub struct GetArgs {
     /// Print the values without the parameters' names.
     #[arg(short = 'v', long = "values-only")]
     values_only: bool,
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
     /// Groups to read.
     #[arg(value_name = "PATH")]
     paths: Vec<String>,
+}
+
+impl Selection {
+    /// The groups named, each read by `read`; `None` when no group is
+    /// named.
+    pub fn read(
+        &self,
+        layout: &Arc<Layout>,
+        read: impl FnMut(&Target) -> Result<GroupValues>,
+    ) -> Result<Option<Vec<GroupValues>>> {
+        let targets = targets(
+            layout,
+            &self.controllers,
+            &self.paths,
+            self.all,
+            self.keys.is_empty(),
+        )?;
+        if targets.is_empty() {
+            return Ok(None);
+        }
+        targets.iter().map(read).collect::<Result<_>>().map(Some)
+    }
+
+    /// Prints `groups` as cgget does, or as JSON.
+    pub fn print(&self, groups: &[GroupValues], format: Format) -> Result<()> {
+        if format == Format::Json {
+            print_json(&groups)
+        } else {
+            print_values(groups, self.no_names, self.values_only)
+        }
+    }
+}
+
+/// cgget: print parameters of control groups.
+#[derive(Debug, Parser)]
+#[command(name = "cgget", about = "Print parameters of control groups")]
+pub struct GetArgs {
+    #[command(flatten)]
+    select: Selection,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
     /// Run under libcgroup's name (cgget): its messages.
     #[arg(skip)]
     libcgroup: bool,
@@ -151,26 +191,11 @@ impl GetArgs {
 
     pub fn run(self) -> Result<ExitCode> {
         let layout = layout()?;
-        let targets = targets(
-            &layout,
-            &self.controllers,
-            &self.paths,
-            self.all,
-            self.keys.is_empty(),
-        )?;
-        if targets.is_empty() {
+        let Some(groups) = self.select.read(&layout, |t| self.read(&layout, t))? else {
             wrong_input(self.libcgroup, "cgget");
             bail!("No group given: name one, e.g. `cgget -r memory.limit_in_bytes helloworld`");
-        }
-        let mut out = Vec::new();
-        for t in &targets {
-            out.push(self.read(&layout, t)?);
-        }
-        if self.format == Format::Json {
-            print_json(&out)?;
-        } else {
-            print_values(&out, self.no_names, self.values_only)?;
-        }
+        };
+        self.select.print(&groups, self.format)?;
         Ok(ExitCode::SUCCESS)
     }
 
@@ -179,7 +204,7 @@ impl GetArgs {
     fn read(&self, layout: &Arc<Layout>, t: &Target) -> Result<GroupValues> {
         let path = &t.path;
         let mut values = Vec::new();
-        for key in &self.keys {
+        for key in &self.select.keys {
             let cg = Cgroup::for_key(layout.clone(), key, path)?;
             let value = cg
                 .get(key)

@@ -165,6 +165,8 @@ impl RulesengdArgs {
                 self.rules.display()
             ),
         );
+        // The start-up's code and data are not what the daemon runs on.
+        rules::page_out_file_mappings();
         self.serve(&conn, &sfd, rules, &layout, &sticky, &mut log)?;
         log.log(INFO, "stopped");
         Ok(ExitCode::SUCCESS)

@@ -9,7 +9,8 @@ use clap::{Args, Parser};
 use enclos_cgconfig::{get_as, host_version, set_as, set_as_recursive, values_as, ConvertError};
 use enclos_cgroupfs::{Layout, Version};
 
-use super::get::{group_label, print_values, targets, GroupValues, KeyValue, Target};
+use super::get::{group_label, GroupValues, KeyValue, Selection, Target};
+use crate::output::Format;
 
 /// The version the names and values are given in.
 #[derive(Debug, Args, Clone, Copy)]
@@ -56,46 +57,17 @@ pub struct XgetArgs {
     /// Print nothing for a setting the other version has no counterpart of.
     #[arg(short = 'i', long = "ignore-unmappable")]
     ignore_unmappable: bool,
-    /// Parameter to print; repeatable.
-    #[arg(short = 'r', long = "variable", value_name = "NAME")]
-    keys: Vec<String>,
-    /// A controller whose parameters to print all, or a group as
-    /// controllers:path; repeatable.
-    #[arg(short = 'g', value_name = "CONTROLLER")]
-    controllers: Vec<String>,
-    /// Print every parameter of every controller (the default without -r
-    /// and -g).
-    #[arg(short = 'a', long = "all")]
-    all: bool,
-    /// Do not print the group names.
-    #[arg(short = 'n')]
-    no_names: bool,
-    /// Print the values only.
-    #[arg(short = 'v', long = "values-only")]
-    values_only: bool,
-    /// Groups to read.
-    #[arg(value_name = "PATH")]
-    paths: Vec<String>,
+    #[command(flatten)]
+    select: Selection,
 }
 
 impl XgetArgs {
     pub fn run(self) -> Result<ExitCode> {
         let layout = super::layout()?;
-        let targets = targets(
-            &layout,
-            &self.controllers,
-            &self.paths,
-            self.all,
-            self.keys.is_empty(),
-        )?;
-        if targets.is_empty() {
+        let Some(groups) = self.select.read(&layout, |t| self.read(&layout, t))? else {
             bail!("No group given: name one, e.g. `cgxget -2 -r cpu.weight helloworld`");
-        }
-        let mut out = Vec::new();
-        for t in &targets {
-            out.push(self.read(&layout, t)?);
-        }
-        print_values(&out, self.no_names, self.values_only)?;
+        };
+        self.select.print(&groups, Format::Text)?;
         Ok(ExitCode::SUCCESS)
     }
 
@@ -104,7 +76,7 @@ impl XgetArgs {
     fn read(&self, layout: &Arc<Layout>, t: &Target) -> Result<GroupValues> {
         let path = &t.path;
         let mut values = Vec::new();
-        for key in &self.keys {
+        for key in &self.select.keys {
             let want = self.version.version(layout, key)?;
             match get_as(layout, path, key, want) {
                 Ok(value) => values.push(KeyValue {

@@ -1,11 +1,10 @@
 //! lxc-copy: copies, snapshots, ephemeral copies and renames of a
 //! container.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use enclos_container as container;
 
@@ -60,7 +59,7 @@ pub struct CopyArgs {
         requires = "ephemeral"
     )]
     mount: Vec<String>,
-    /// With -e, the copy's changes on a tmpfs: not supported by enclos yet.
+    /// With -e, the copy's changes on a tmpfs made for its run (overlay only).
     #[arg(
         short = 't',
         long = "tmpfs",
@@ -94,9 +93,6 @@ impl CopyArgs {
                 .with_context(|| format!("Cannot rename container '{}'", self.name))?;
             return Ok(ExitCode::SUCCESS);
         }
-        if self.tmpfs {
-            bail!("-t (the ephemeral copy on a tmpfs) is not supported by enclos yet; leave it out: an ephemeral copy keeps its changes in its own directory and loses them when it stops");
-        }
         let lxcpath = self.common.lxcpath();
         let storage = enclos_storage::CreateOptions {
             fssize: self
@@ -122,6 +118,8 @@ impl CopyArgs {
             ephemeral: self.ephemeral,
             keep_data: self.keepdata,
             mounts: self.mount.clone(),
+            tmpfs: self.tmpfs,
+            hook_args: Vec::new(),
         };
         let new = self.copy(&c, &opts)?;
         if self.ephemeral {
@@ -135,6 +133,9 @@ impl CopyArgs {
                     container::copy_kind_word(&opts),
                     self.name
                 );
+                if self.tmpfs {
+                    println!("Container is placed on tmpfs.\nRebooting will cause all changes made to it to be lost!");
+                }
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -146,18 +147,9 @@ impl CopyArgs {
         c: &container::Container,
         opts: &container::CopyOptions,
     ) -> Result<container::Container> {
-        let progress = std::io::stderr().is_terminal() && !self.common.quiet;
-        let bar = progress.then(crate::output::spinner);
-        let mut step = |s: &str| {
-            if let Some(b) = &bar {
-                b.set_message(s.to_string());
-            }
-        };
-        let result = container::copy(c, opts, &mut step);
-        if let Some(b) = bar {
-            b.disable_steady_tick();
-            b.finish_and_clear();
-        }
-        result.with_context(|| format!("Cannot copy container '{}'", self.name))
+        crate::output::with_steps(self.common.quiet, |step| {
+            container::copy(c, opts, step)
+                .with_context(|| format!("Cannot copy container '{}'", self.name))
+        })
     }
 }

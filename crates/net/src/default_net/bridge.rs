@@ -85,31 +85,34 @@ pub(crate) fn create(name: &str, mac: [u8; 6]) -> Result<()> {
     })
 }
 
-/// Adds `address/prefix` to `name` and brings it up.
-pub(crate) fn configure(name: &str, address: Option<(Ipv4Addr, u8)>) -> Result<()> {
+/// Adds each `address/prefix` to `name` and brings it up. Returns those
+/// it added (one already there is left as it is).
+pub(crate) fn configure(name: &str, addresses: &[(IpAddr, u8)]) -> Result<Vec<(IpAddr, u8)>> {
     rt::run(None, |h| async move {
         let Some(m) = links::by_name(&h, name).await? else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let index = m.header.index;
-        if let Some((a, p)) = address {
-            h.address()
-                .add(index, IpAddr::V4(a), p)
-                .execute()
-                .await
-                .map_err(netlink(format!("add {a}/{p} to {name}")))?;
+        let mut added = Vec::new();
+        for &(a, p) in addresses {
+            match h.address().add(index, a, p).execute().await {
+                Ok(()) => added.push((a, p)),
+                Err(e) if crate::error::errno_of(&e) == Some(libc::EEXIST) => {}
+                Err(e) => return Err(netlink(format!("add {a}/{p} to {name}"))(e)),
+            }
         }
         let msg = LinkUnspec::new_with_index(index).up().build();
         h.link()
             .set(msg)
             .execute()
             .await
-            .map_err(netlink(format!("bring {name} up")))
+            .map_err(netlink(format!("bring {name} up")))?;
+        Ok(added)
     })
 }
 
 /// Removes `address/prefix` from `name` (when both are still there).
-pub(crate) fn remove_address(name: &str, address: Ipv4Addr, prefix: u8) -> Result<()> {
+pub(crate) fn remove_address(name: &str, address: IpAddr, prefix: u8) -> Result<()> {
     rt::run(None, |h| async move {
         let Some(m) = links::by_name(&h, name).await? else {
             return Ok(());
@@ -124,9 +127,7 @@ pub(crate) fn remove_address(name: &str, address: Ipv4Addr, prefix: u8) -> Resul
             .map_err(netlink(format!("list the addresses of {name}")))?;
         for msg in msgs {
             let ours = msg.header.prefix_len == prefix
-                && msg
-                    .attributes
-                    .contains(&AddressAttribute::Local(IpAddr::V4(address)));
+                && msg.attributes.contains(&AddressAttribute::Local(address));
             if ours {
                 h.address()
                     .del(msg)
@@ -141,14 +142,5 @@ pub(crate) fn remove_address(name: &str, address: Ipv4Addr, prefix: u8) -> Resul
 
 /// Removes interface `name` (when it is still there).
 pub(crate) fn remove(name: &str) -> Result<()> {
-    rt::run(None, |h| async move {
-        if let Some(m) = links::by_name(&h, name).await? {
-            h.link()
-                .del(m.header.index)
-                .execute()
-                .await
-                .map_err(netlink(format!("remove {name}")))?;
-        }
-        Ok(())
-    })
+    links::remove(name)
 }

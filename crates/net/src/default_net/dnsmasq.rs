@@ -43,6 +43,12 @@ pub(crate) fn args(s: &Settings, run_dir: &Path) -> Vec<String> {
         format!("--dhcp-leasefile={}", lease_file(run_dir).display()),
         "--dhcp-authoritative".into(),
     ];
+    if let Some(a6) = s.ipv6 {
+        // As lxc-net: router advertisements for the bridge's network.
+        a.push(format!("--listen-address={a6}"));
+        a.push("--enable-ra".into());
+        a.push(format!("--dhcp-range={a6},ra-only"));
+    }
     if let Some(d) = &s.domain {
         a.push(format!("--domain={d}"));
         a.push(format!("--local=/{d}/"));
@@ -126,5 +132,22 @@ mod tests {
             assert!(a.iter().any(|x| x == want), "{want} in {a:?}");
         }
         assert!(running(Path::new("/run/x/none")).is_none());
+        assert!(!a.iter().any(|x| x == "--enable-ra"));
+    }
+
+    #[test]
+    fn an_ipv6_address_brings_router_advertisements_as_lxc_net() {
+        let s = Settings {
+            ipv6: Some("fd42::1".parse().unwrap()),
+            ..Settings::default()
+        };
+        let a = args(&s, Path::new("/run/x"));
+        for want in [
+            "--listen-address=fd42::1",
+            "--enable-ra",
+            "--dhcp-range=fd42::1,ra-only",
+        ] {
+            assert!(a.iter().any(|x| x == want), "{want} in {a:?}");
+        }
     }
 }

@@ -15,6 +15,10 @@ pub const TABLE: &str = "inet enclos_net";
 pub(crate) fn ruleset(s: &Settings) -> String {
     let br = &s.bridge;
     let net = s.network_cidr();
+    let nat66 = match (s.ipv6_network(), s.ipv6_nat) {
+        (Some(n6), true) => format!("\t\tip6 saddr {n6} ip6 daddr != {n6} masquerade\n"),
+        _ => String::new(),
+    };
     format!(
         "table {TABLE}\n\
          delete table {TABLE}\n\
@@ -32,6 +36,7 @@ pub(crate) fn ruleset(s: &Settings) -> String {
          \tchain postrouting {{\n\
          \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
          \t\tip saddr {net} ip daddr != {net} masquerade\n\
+         {nat66}\
          \t}}\n\
          }}\n"
     )
@@ -75,6 +80,15 @@ mod tests {
         let r = ruleset(&s);
         assert!(r.starts_with("table inet enclos_net\ndelete table inet enclos_net\n"));
         assert!(r.contains("ip saddr 10.0.3.0/24 ip daddr != 10.0.3.0/24 masquerade"));
+        assert!(!r.contains("ip6 saddr"));
+        let s6 = Settings {
+            ipv6: Some("fd42:1:2:3::1".parse().unwrap()),
+            ipv6_prefix: 48,
+            ipv6_nat: true,
+            ..Settings::default()
+        };
+        assert!(ruleset(&s6)
+            .contains("\t\tip6 saddr fd42:1:2::/48 ip6 daddr != fd42:1:2::/48 masquerade\n"));
         assert!(r.contains("iifname \"lxcbr0\" udp dport { 53, 67 } accept"));
     }
 }

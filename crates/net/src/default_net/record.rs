@@ -2,7 +2,7 @@
 //! that and nothing else: one line per thing, written as each is made.
 
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::error::{file, Result};
@@ -13,7 +13,7 @@ pub(crate) enum Made {
     /// The bridge (its addresses go with it).
     Bridge(String),
     /// An address added to a bridge that was there before.
-    Address(String, Ipv4Addr, u8),
+    Address(String, IpAddr, u8),
     /// ip_forward was this value before.
     Forward(String),
     /// The nftables table.
@@ -114,7 +114,12 @@ mod tests {
         assert!(!r.exists());
         let all = [
             Made::Bridge("lxcbr0".into()),
-            Made::Address("br9".into(), Ipv4Addr::new(10, 0, 3, 1), 24),
+            Made::Address(
+                "br9".into(),
+                IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 3, 1)),
+                24,
+            ),
+            Made::Address("br9".into(), "fd00::1".parse().unwrap(), 64),
             Made::Forward("0".into()),
             Made::Nft,
             Made::Dnsmasq,
@@ -130,7 +135,7 @@ mod tests {
                 .unwrap()
                 .lines()
                 .count(),
-            5
+            all.len()
         );
         again.remove().unwrap();
         assert!(!Record::open(&run).unwrap().exists());

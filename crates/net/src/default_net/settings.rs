@@ -2,7 +2,7 @@
 //! (`/etc/default/lxc-net`): shell assignments `KEY="value"`, of which the
 //! `LXC_*` keys lxc-net reads are used and every other line is ignored.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use super::error::{file, Error, Result};
@@ -34,6 +34,13 @@ pub struct Settings {
     pub dhcp_confile: Option<PathBuf>,
     /// `LXC_DOMAIN`: the DNS domain of the containers.
     pub domain: Option<String>,
+    /// `LXC_IPV6_ADDR`: the bridge's IPv6 address (none by default);
+    /// dnsmasq then sends router advertisements for its network.
+    pub ipv6: Option<Ipv6Addr>,
+    /// `LXC_IPV6_MASK` (64): the prefix length of that network.
+    pub ipv6_prefix: u8,
+    /// `LXC_IPV6_NAT` (false): masquerade the IPv6 network too.
+    pub ipv6_nat: bool,
 }
 
 impl Default for Settings {
@@ -49,6 +56,9 @@ impl Default for Settings {
             dhcp_max: 253,
             dhcp_confile: None,
             domain: None,
+            ipv6: None,
+            ipv6_prefix: 64,
+            ipv6_nat: false,
         }
     }
 }
@@ -114,6 +124,17 @@ impl Settings {
             }
             "LXC_DHCP_CONFILE" => self.dhcp_confile = non_empty(v).map(PathBuf::from),
             "LXC_DOMAIN" => self.domain = non_empty(v).map(str::to_string),
+            "LXC_IPV6_ADDR" if v.is_empty() => self.ipv6 = None,
+            "LXC_IPV6_ADDR" => self.ipv6 = Some(v.parse().map_err(|_| bad("an IPv6 address"))?),
+            "LXC_IPV6_MASK" => {
+                let p: u8 = v
+                    .parse()
+                    .ok()
+                    .filter(|p| (1..=128).contains(p))
+                    .ok_or_else(|| bad("an IPv6 prefix length of 1 to 128"))?;
+                self.ipv6_prefix = p;
+            }
+            "LXC_IPV6_NAT" => self.ipv6_nat = v == "true",
             _ => {}
         }
         Ok(())
@@ -146,6 +167,15 @@ impl Settings {
             }),
             None => Ok(()),
         }
+    }
+
+    /// The IPv6 network of the bridge (its address with the host bits
+    /// cleared), as ADDR/N, when it has one.
+    pub fn ipv6_network(&self) -> Option<String> {
+        let a = u128::from(self.ipv6?);
+        let p = u32::from(self.ipv6_prefix);
+        let mask = u128::MAX.checked_shl(128 - p).unwrap_or(0);
+        Some(format!("{}/{p}", Ipv6Addr::from(a & mask)))
     }
 
     /// `LXC_NETWORK` as A.B.C.D/N.
@@ -208,6 +238,24 @@ fn in_network(a: Ipv4Addr, (net, prefix): (Ipv4Addr, u8)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lxc_nets_ipv6_settings_give_the_bridge_an_ipv6_network() {
+        let s = Settings::parse(
+            "LXC_IPV6_MASK=\"48\"\nLXC_IPV6_ADDR=\"fc11:4514::1\"\nLXC_IPV6_NAT=\"true\"\n",
+            Path::new("lxc-net"),
+        )
+        .unwrap();
+        assert_eq!(s.ipv6, Some("fc11:4514::1".parse().unwrap()));
+        assert_eq!(s.ipv6_network().as_deref(), Some("fc11:4514::/48"));
+        assert!(s.ipv6_nat);
+        assert_eq!(Settings::default().ipv6_network(), None);
+        let e = Settings::parse("LXC_IPV6_MASK=200\n", Path::new("lxc-net")).unwrap_err();
+        assert!(
+            e.to_string().contains("an IPv6 prefix length of 1 to 128"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn debians_file_is_read_with_its_quotes_and_comments() {

@@ -1,41 +1,50 @@
-//! Who may search a directory: its mode, or its POSIX ACL
-//! (`system.posix_acl_access`, as `setfacl -m u:165536:x DIR` writes it),
-//! evaluated as the kernel does for one uid and one gid.
+//! POSIX ACLs as the kernel stores them in `system.posix_acl_access` and
+//! `system.posix_acl_default` (as `setfacl -m u:165536:x DIR` writes
+//! them): the format, and the access check for one uid and one gid.
 
 use std::io;
 use std::path::Path;
 
-use enclos_idmap::xattr_ids::ACL_ACCESS;
+use crate::xattr_ids::ACL_ACCESS;
 
-const ACL_VERSION: u32 = 2;
+/// The version in the header of every ACL value.
+pub const ACL_VERSION: u32 = 2;
 
-const USER_OBJ: u16 = 0x01;
-const USER: u16 = 0x02;
-const GROUP_OBJ: u16 = 0x04;
-const GROUP: u16 = 0x08;
-const MASK: u16 = 0x10;
-const OTHER: u16 = 0x20;
+/// The file's owner (no id).
+pub const USER_OBJ: u16 = 0x01;
+/// A named user.
+pub const USER: u16 = 0x02;
+/// The file's group (no id).
+pub const GROUP_OBJ: u16 = 0x04;
+/// A named group.
+pub const GROUP: u16 = 0x08;
+/// The mask of the named entries and the owning group (no id).
+pub const MASK: u16 = 0x10;
+/// Everyone else (no id).
+pub const OTHER: u16 = 0x20;
 
-/// The search (execute) bit of an ACL entry's or a mode's permission.
+/// The search (execute) bit of an ACL entry's permission.
 const X: u16 = 0o1;
 
-/// One ACL entry: a tag, its permission bits (rwx as 4, 2, 1), its id.
+/// One ACL entry: a tag, its permission bits (rwx as 4, 2, 1), its id
+/// (`u32::MAX` for the tags without one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Entry {
+pub struct AclEntry {
     pub tag: u16,
     pub perm: u16,
     pub id: u32,
 }
 
-/// An access ACL, entries in the kernel's order.
+/// An ACL, entries in the kernel's order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(super) struct Acl {
-    pub entries: Vec<Entry>,
+pub struct Acl {
+    pub entries: Vec<AclEntry>,
 }
 
 impl Acl {
-    /// Parses the xattr's value: a little-endian version 2 header, then
-    /// 8-byte entries (tag u16, perm u16, id u32).
+    /// Parses an ACL xattr's value: a little-endian version 2 header,
+    /// then 8-byte entries (tag u16, perm u16, id u32). `None` when it is
+    /// not such a value.
     pub fn parse(bytes: &[u8]) -> Option<Acl> {
         let (header, rest) = bytes.split_first_chunk::<4>()?;
         if u32::from_le_bytes(*header) != ACL_VERSION || rest.len() % 8 != 0 {
@@ -43,7 +52,7 @@ impl Acl {
         }
         let entries = rest
             .chunks_exact(8)
-            .map(|e| Entry {
+            .map(|e| AclEntry {
                 tag: u16::from_le_bytes([e[0], e[1]]),
                 perm: u16::from_le_bytes([e[2], e[3]]),
                 id: u32::from_le_bytes([e[4], e[5], e[6], e[7]]),
@@ -52,11 +61,32 @@ impl Acl {
         Some(Acl { entries })
     }
 
-    /// The ACL of `path` (a symlink's own, not its target's: pass a
-    /// resolved path), `None` when it has none or its filesystem keeps
+    /// An ACL of `(tag, perm, id)` entries, in that order.
+    pub fn from_entries(entries: &[(u16, u16, u32)]) -> Acl {
+        let entries = entries
+            .iter()
+            .map(|&(tag, perm, id)| AclEntry { tag, perm, id });
+        Acl {
+            entries: entries.collect(),
+        }
+    }
+
+    /// The xattr's value: what [`Acl::parse`] reads.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = ACL_VERSION.to_le_bytes().to_vec();
+        for e in &self.entries {
+            out.extend_from_slice(&e.tag.to_le_bytes());
+            out.extend_from_slice(&e.perm.to_le_bytes());
+            out.extend_from_slice(&e.id.to_le_bytes());
+        }
+        out
+    }
+
+    /// The access ACL of `path` (a symlink's own, not its target's: pass
+    /// a resolved path), `None` when it has none or its filesystem keeps
     /// none.
     pub fn read(path: &Path) -> io::Result<Option<Acl>> {
-        Ok(enclos_idmap::read_xattr(path, ACL_ACCESS)?.and_then(|b| Acl::parse(&b)))
+        Ok(crate::xattr::get(path, ACL_ACCESS)?.and_then(|b| Acl::parse(&b)))
     }
 
     fn perm(&self, tag: u16) -> Option<u16> {
@@ -88,42 +118,33 @@ impl Acl {
     }
 }
 
-/// Whether `uid`/`gid` may search a directory by its mode alone.
-pub(super) fn mode_may_search(mode: u32, owner: u32, group: u32, uid: u32, gid: u32) -> bool {
-    let bits = if uid == owner {
-        mode >> 6
-    } else if gid == group {
-        mode >> 3
-    } else {
-        mode
-    };
-    bits & u32::from(X) != 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn bytes(entries: &[(u16, u16, u32)]) -> Vec<u8> {
-        let mut b = ACL_VERSION.to_le_bytes().to_vec();
-        for (tag, perm, id) in entries {
-            b.extend(tag.to_le_bytes());
-            b.extend(perm.to_le_bytes());
-            b.extend(id.to_le_bytes());
-        }
-        b
+    fn acl(entries: &[(u16, u16, u32)]) -> Acl {
+        Acl::from_entries(entries)
     }
 
     /// `setfacl -m u:165536:x` on a 0700 directory of uid 1001.
     fn home_acl(mask: u16) -> Acl {
-        Acl::parse(&bytes(&[
+        acl(&[
             (USER_OBJ, 0o7, u32::MAX),
             (USER, 0o1, 165536),
             (GROUP_OBJ, 0o0, u32::MAX),
             (MASK, mask, u32::MAX),
             (OTHER, 0o0, u32::MAX),
-        ]))
-        .unwrap()
+        ])
+    }
+
+    #[test]
+    fn bytes_round_trip() {
+        let a = home_acl(0o1);
+        let bytes = a.to_bytes();
+        assert_eq!(bytes.len(), 4 + 5 * 8);
+        assert_eq!(&bytes[..4], &[2, 0, 0, 0]);
+        assert_eq!(&bytes[12..20], &[2, 0, 1, 0, 0xa0, 0x86, 0x02, 0]);
+        assert_eq!(Acl::parse(&bytes), Some(a));
     }
 
     #[test]
@@ -138,14 +159,13 @@ mod tests {
 
     #[test]
     fn groups_and_other() {
-        let acl = Acl::parse(&bytes(&[
+        let acl = acl(&[
             (USER_OBJ, 0o7, u32::MAX),
             (GROUP_OBJ, 0o5, u32::MAX),
             (GROUP, 0o0, 165536),
             (MASK, 0o5, u32::MAX),
             (OTHER, 0o1, u32::MAX),
-        ]))
-        .unwrap();
+        ]);
         // A matching group entry without x denies, though other has x.
         assert!(!acl.may_search(0, 0, 165536, 165536));
         assert!(acl.may_search(0, 0, 165536, 0));
@@ -155,15 +175,7 @@ mod tests {
     #[test]
     fn bad_values_are_no_acl() {
         assert_eq!(Acl::parse(&[1, 0, 0, 0]), None);
-        assert_eq!(Acl::parse(&bytes(&[(USER_OBJ, 7, 0)])[..7]), None);
-    }
-
-    #[test]
-    fn modes() {
-        assert!(!mode_may_search(0o700, 1001, 1001, 165536, 165536));
-        assert!(mode_may_search(0o701, 1001, 1001, 165536, 165536));
-        assert!(mode_may_search(0o710, 1001, 165536, 165536, 165536));
-        assert!(!mode_may_search(0o601, 165536, 0, 165536, 165536));
+        assert_eq!(Acl::parse(&home_acl(0o1).to_bytes()[..7]), None);
     }
 
     #[test]

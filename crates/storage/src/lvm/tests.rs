@@ -1,0 +1,284 @@
+//! The lvm driver's command lines and its reading of lvm2's reports.
+
+use super::*;
+use crate::tool::fake::Fake;
+
+/// `vgs --reportformat json` listing `names`.
+fn vgs(names: &[&str]) -> String {
+    let rows: Vec<String> = names
+        .iter()
+        .map(|n| format!("{{\"vg_name\":\"{n}\"}}"))
+        .collect();
+    format!("{{\"report\":[{{\"vg\":[{}]}}]}}\n", rows.join(","))
+}
+
+/// `lvs --reportformat json` of the rows (name, size, attr, pool,
+/// origin, data%), as lvm2 prints it (with a log section).
+fn lvs(rows: &[(&str, &str, &str, &str, &str, &str)]) -> String {
+    let rows: Vec<String> = rows
+        .iter()
+        .map(|(n, size, attr, pool, origin, pct)| {
+            format!(
+                "{{\"lv_name\":\"{n}\", \"vg_name\":\"lxc\", \"lv_size\":\"{size}\", \"lv_attr\":\"{attr}\", \"pool_lv\":\"{pool}\", \"origin\":\"{origin}\", \"data_percent\":\"{pct}\"}}"
+            )
+        })
+        .collect();
+    format!(
+        "  {{\n      \"report\": [\n          {{\n              \"lv\": [\n{}\n              ]\n          }}\n      ]\n      ,\n      \"log\": []\n  }}\n",
+        rows.join(",\n")
+    )
+}
+
+const LVS: &str = "lvs --reportformat json --units b --nosuffix -o lv_name,vg_name,lv_size,lv_attr,pool_lv,origin,data_percent lxc";
+
+fn dest(name: &str) -> Dest {
+    Dest::named(Path::new("/var/lib/enclos").join(name).as_path(), name)
+}
+
+#[test]
+fn create_makes_a_plain_volume_and_its_filesystem() {
+    let l = Lvm(Fake::new()
+        .answer("vgs", &vgs(&["lxc"]))
+        .answer("lvs", &lvs(&[])));
+    let opts = CreateOptions {
+        fssize: Some(256 << 20),
+        ..Default::default()
+    };
+    let r = l.create(&dest("c1"), &opts).unwrap();
+    assert_eq!(r.spec(), "lvm:/dev/lxc/c1");
+    assert_eq!(
+        l.0.calls(),
+        [
+            "vgs --reportformat json -o vg_name",
+            LVS,
+            "lvcreate -Wy --yes -L 268435456b -n c1 lxc",
+            "mkfs.ext4 -q -F /dev/lxc/c1",
+        ]
+    );
+}
+
+#[test]
+fn create_takes_the_vg_lv_and_fstype_given() {
+    let l = Lvm(Fake::new()
+        .answer("vgs", &vgs(&["data", "lxc"]))
+        .answer("lvs", &lvs(&[])));
+    let opts = CreateOptions {
+        vgname: Some("data".into()),
+        lvname: Some("web".into()),
+        fstype: Some("xfs".into()),
+        ..Default::default()
+    };
+    let r = l.create(&dest("c1"), &opts).unwrap();
+    assert_eq!(r.spec(), "lvm:/dev/data/web");
+    let calls = l.0.calls();
+    assert_eq!(calls[2], "lvcreate -Wy --yes -L 1073741824b -n web data");
+    assert_eq!(calls[3], "mkfs.xfs -q -f /dev/data/web");
+}
+
+#[test]
+fn create_uses_the_thin_pool() {
+    // Named: it must exist.
+    let pool = ("pool0", "4294967296", "twi-aotz--", "", "", "0.00");
+    let l = Lvm(Fake::new()
+        .answer("vgs", &vgs(&["lxc"]))
+        .answer("lvs", &lvs(&[pool])));
+    let opts = CreateOptions {
+        thinpool: Some("pool0".into()),
+        ..Default::default()
+    };
+    l.create(&dest("c1"), &opts).unwrap();
+    assert_eq!(
+        l.0.calls()[2],
+        "lvcreate -Wy --yes -V 1073741824b -T lxc/pool0 -n c1"
+    );
+    // LXC's pool `lxc`, when there is one and none is named.
+    let lxc = ("lxc", "4294967296", "twi-aotz--", "", "", "0.00");
+    let l = Lvm(Fake::new()
+        .answer("vgs", &vgs(&["lxc"]))
+        .answer("lvs", &lvs(&[lxc])));
+    l.create(&dest("c1"), &CreateOptions::default()).unwrap();
+    assert_eq!(
+        l.0.calls()[2],
+        "lvcreate -Wy --yes -V 1073741824b -T lxc/lxc -n c1"
+    );
+}
+
+#[test]
+fn a_named_thin_pool_that_is_not_one_is_refused() {
+    // `pool0` is a plain volume here.
+    let plain = ("pool0", "4294967296", "-wi-a-----", "", "", "");
+    let l = Lvm(Fake::new()
+        .answer("vgs", &vgs(&["lxc"]))
+        .answer("lvs", &lvs(&[plain])));
+    let opts = CreateOptions {
+        thinpool: Some("pool0".into()),
+        ..Default::default()
+    };
+    let err = l.create(&dest("c1"), &opts).unwrap_err().to_string();
+    assert!(
+        err.starts_with("LVM thin pool 'pool0' does not exist in volume group 'lxc'; create it (lvcreate --type thin-pool"),
+        "{err}"
+    );
+    assert_eq!(l.0.calls().len(), 2, "nothing was created");
+}
+
+#[test]
+fn a_missing_volume_group_says_how_to_make_it() {
+    let l = Lvm(Fake::new().answer("vgs", &vgs(&["other"])));
+    let err = l
+        .create(&dest("c1"), &CreateOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "LVM volume group 'lxc' does not exist; create it on a spare disk or partition (vgcreate lxc /dev/DISK), or name another with --vgname or lxc.bdev.lvm.vg"
+    );
+    assert_eq!(l.0.calls(), ["vgs --reportformat json -o vg_name"]);
+}
+
+#[test]
+fn an_existing_volume_is_not_reused() {
+    let c1 = ("c1", "1073741824", "-wi-a-----", "", "", "");
+    let l = Lvm(Fake::new()
+        .answer("vgs", &vgs(&["lxc"]))
+        .answer("lvs", &lvs(&[c1])));
+    let err = l
+        .create(&dest("c1"), &CreateOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "Logical volume /dev/lxc/c1 already exists; give the new one another name (--lvname)"
+        ),
+        "{err}"
+    );
+    assert_eq!(l.0.calls().len(), 2);
+}
+
+#[test]
+fn a_failed_mkfs_removes_the_volume() {
+    let l = Lvm(Fake::new()
+        .answer("vgs", &vgs(&["lxc"]))
+        .answer("lvs", &lvs(&[]))
+        .fail("mkfs.ext4", "mke2fs: No space left"));
+    let err = l
+        .create(&dest("c1"), &CreateOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("`mkfs.ext4 -q -F /dev/lxc/c1` failed"),
+        "{err}"
+    );
+    assert_eq!(l.0.calls().last().unwrap(), "lvremove -f lxc/c1");
+}
+
+#[test]
+fn a_snapshot_of_a_plain_volume_has_its_size() {
+    let c1 = ("c1", "536870912", "-wi-a-----", "", "", "");
+    let l = Lvm(Fake::new().answer("lvs", &lvs(&[c1])));
+    let src = Rootfs::parse("lvm:/dev/lxc/c1").unwrap();
+    let r = l
+        .snapshot(&src, &dest("c1_snap0"), &CreateOptions::default())
+        .unwrap();
+    assert_eq!(r.spec(), "lvm:/dev/lxc/c1_snap0");
+    assert_eq!(
+        l.0.calls(),
+        [LVS, "lvcreate -s -L 536870912b -n c1_snap0 lxc/c1"]
+    );
+}
+
+#[test]
+fn a_snapshot_of_a_thin_volume_is_thin_and_active() {
+    let c1 = ("c1", "1073741824", "Vwi-a-tz--", "lxc", "", "3.10");
+    let l = Lvm(Fake::new().answer("lvs", &lvs(&[c1])));
+    let src = Rootfs::parse("lvm:/dev/lxc/c1").unwrap();
+    l.snapshot(&src, &dest("c2"), &CreateOptions::default())
+        .unwrap();
+    assert_eq!(l.0.calls()[1], "lvcreate -s -kn -n c2 lxc/c1");
+}
+
+#[test]
+fn a_snapshot_of_a_missing_volume_is_refused() {
+    let l = Lvm(Fake::new().answer("lvs", &lvs(&[])));
+    let src = Rootfs::parse("lvm:/dev/lxc/c1").unwrap();
+    let err = l
+        .snapshot(&src, &dest("c2"), &CreateOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("Logical volume /dev/lxc/c1 does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn destroy_removes_the_volume_once() {
+    let c1 = ("c1", "1073741824", "-wi-a-----", "", "", "");
+    let l = Lvm(Fake::new().answer("lvs", &lvs(&[c1])));
+    let r = Rootfs::parse("lvm:/dev/lxc/c1").unwrap();
+    l.destroy(&r).unwrap();
+    assert_eq!(l.0.calls(), [LVS, "lvremove -f lxc/c1"]);
+    // Gone already: nothing to remove.
+    let l = Lvm(Fake::new().answer("lvs", &lvs(&[])));
+    l.destroy(&r).unwrap();
+    assert_eq!(l.0.calls(), [LVS]);
+}
+
+#[test]
+fn snapshots_of_a_volume_are_its_clones() {
+    let l = Lvm(Fake::new().answer(
+        "lvs",
+        &lvs(&[
+            ("c1", "1073741824", "owi-a-s---", "", "", ""),
+            ("c1_snap0", "1073741824", "swi-a-s---", "", "c1", "0.01"),
+            ("c2", "1073741824", "-wi-a-----", "", "", ""),
+        ]),
+    ));
+    let r = Rootfs::parse("lvm:/dev/lxc/c1").unwrap();
+    assert_eq!(l.clones(&r).unwrap(), ["/dev/lxc/c1_snap0"]);
+}
+
+#[test]
+fn usage_reads_size_and_allocation() {
+    let r = Rootfs::parse("lvm:/dev/lxc/c1").unwrap();
+    let l = Lvm(Fake::new().answer(
+        "lvs",
+        &lvs(&[("c1", "1073741824", "Vwi-a-tz--", "lxc", "", "25.00")]),
+    ));
+    let u = l.usage(&r).unwrap();
+    assert_eq!((u.size, u.used), (Some(1 << 30), 1 << 28));
+    let l = Lvm(Fake::new().answer(
+        "lvs",
+        &lvs(&[("c1", "1073741824", "-wi-a-----", "", "", "")]),
+    ));
+    let u = l.usage(&r).unwrap();
+    assert_eq!((u.size, u.used), (Some(1 << 30), 1 << 30));
+}
+
+#[test]
+fn bad_reports_and_specs_are_refused() {
+    let l = Lvm(Fake::new().answer("lvs", "not json"));
+    let r = Rootfs::parse("lvm:/dev/lxc/c1").unwrap();
+    let err = l.usage(&r).unwrap_err().to_string();
+    assert!(err.starts_with("Cannot read the output of `lvs"), "{err}");
+    let l = Lvm(Fake::new());
+    let err = l
+        .destroy(&Rootfs::parse("lvm:/dev/sda1").unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/dev/VG/LV"), "{err}");
+    assert!(l.0.calls().is_empty());
+}
+
+#[test]
+fn a_copy_goes_to_the_volume_group_of_its_source() {
+    let l = Lvm(Fake::new());
+    let src = Rootfs::parse("lvm:/dev/data/c1").unwrap();
+    let opts = l.place_like(&src, &CreateOptions::default());
+    assert_eq!(opts.vgname.as_deref(), Some("data"));
+    let given = CreateOptions {
+        vgname: Some("other".into()),
+        ..Default::default()
+    };
+    assert_eq!(l.place_like(&src, &given).vgname.as_deref(), Some("other"));
+}

@@ -1,0 +1,355 @@
+//! The `rbd` backend: a Ceph RBD image `POOL/NAME` with a filesystem
+//! (`lxc.rootfs.path = rbd:/dev/rbd/POOL/NAME`, as LXC writes it), made,
+//! snapshotted, cloned, measured and removed through the rbd command,
+//! mapped and mounted when the container starts, unmapped when it stops.
+//!
+//! - The pool is `--rbdpool` (default `lxc.bdev.rbd.pool`, else `lxc`).
+//! - A snapshot clone is `rbd snap create`, `rbd snap protect` (a clone
+//!   needs its snapshot protected), then `rbd clone`; removing the clone
+//!   unprotects and removes that snapshot when no other clone uses it.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::backend::{Backend, Driver};
+use crate::error::{Error, Result};
+use crate::options::{CreateOptions, Dest, Usage, DEFAULT_FSSIZE};
+use crate::spec::Rootfs;
+use crate::tool::{args, command_line, mkfs, with_hint, Runner, DEFAULT_FSTYPE};
+
+/// The `rbd` driver, running the rbd command through its runner.
+#[derive(Debug)]
+pub(crate) struct Rbd<R>(pub(crate) R);
+
+/// The pool when neither `--rbdpool` nor `lxc.bdev.rbd.pool` names one,
+/// as in LXC.
+const DEFAULT_POOL: &str = "lxc";
+
+/// What to do when a command on the pool fails.
+const POOL_HINT: &str = "; check that the Ceph cluster answers (ceph -s) and that the pool exists (ceph osd pool create POOL), or name another with --rbdpool or lxc.bdev.rbd.pool";
+
+/// `POOL/IMAGE` of a rootfs (`/dev/rbd/POOL/IMAGE` or `POOL/IMAGE`).
+fn image(rootfs: &Rootfs) -> String {
+    let p = rootfs.path.to_string_lossy();
+    p.strip_prefix("/dev/rbd/").unwrap_or(&p).to_string()
+}
+
+/// The rootfs of image `POOL/IMAGE`, named as LXC names it.
+fn rootfs_of(image: &str) -> Rootfs {
+    Rootfs::new(Backend::Rbd, Path::new("/dev/rbd").join(image))
+}
+
+/// What `rbd info --format json` says of an image.
+#[derive(Debug, Deserialize)]
+struct Info {
+    size: u64,
+    #[serde(default)]
+    parent: Option<Parent>,
+}
+
+/// The snapshot a clone was made of.
+#[derive(Debug, Deserialize)]
+struct Parent {
+    pool: String,
+    image: String,
+    snapshot: String,
+}
+
+/// One snapshot of `rbd snap ls --format json`.
+#[derive(Debug, Deserialize)]
+struct Snap {
+    name: String,
+}
+
+impl<R: Runner> Rbd<R> {
+    /// `rbd ARGS`, its output.
+    fn rbd(&self, argv: &[&str]) -> Result<String> {
+        self.0.run("rbd", &args(argv))
+    }
+
+    /// `rbd ARGS --format json`, parsed.
+    fn json<T: serde::de::DeserializeOwned>(&self, argv: &[&str]) -> Result<T> {
+        let mut all = argv.to_vec();
+        all.extend(["--format", "json"]);
+        let out = self.rbd(&all)?;
+        serde_json::from_str(&out).map_err(|e| Error::BadOutput {
+            command: command_line("rbd", &args(&all)),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Maps the image; its device.
+    fn map(&self, img: &str) -> Result<String> {
+        let out = self.rbd(&["map", img])?;
+        let dev = out.trim().to_string();
+        if dev.is_empty() {
+            return Err(Error::BadOutput {
+                command: format!("rbd map {img}"),
+                reason: "it printed no device".to_string(),
+            });
+        }
+        Ok(dev)
+    }
+
+    /// Unmaps the image (one not mapped is fine).
+    fn unmap(&self, img: &str) -> Result<()> {
+        match self.rbd(&["unmap", img]) {
+            Err(Error::Command { stderr, .. }) if stderr.contains("not mapped") => Ok(()),
+            r => r.map(|_| ()),
+        }
+    }
+
+    /// Maps the image, makes the filesystem, unmaps it.
+    fn format(&self, img: &str, fstype: &str) -> Result<()> {
+        let dev = self.map(img)?;
+        let made = mkfs(&self.0, Path::new(&dev), fstype);
+        let unmapped = self.unmap(img);
+        made.and(unmapped)
+    }
+}
+
+impl<R: Runner> Driver for Rbd<R> {
+    fn backend(&self) -> Backend {
+        Backend::Rbd
+    }
+
+    /// `rbd create` of `--fssize` (1 GiB) in `--rbdpool`, then mkfs of
+    /// `--fstype` (ext4) on the mapped device.
+    fn create(&self, dest: &Dest, opts: &CreateOptions) -> Result<Rootfs> {
+        let pool = opts.rbdpool.as_deref().unwrap_or(DEFAULT_POOL);
+        let img = format!("{pool}/{}", dest.name);
+        let mib = opts.fssize.unwrap_or(DEFAULT_FSSIZE).div_ceil(1 << 20);
+        self.rbd(&["create", &img, "--size", &format!("{mib}M")])
+            .map_err(with_hint(POOL_HINT))?;
+        let fstype = opts.fstype.as_deref().unwrap_or(DEFAULT_FSTYPE);
+        if let Err(e) = self.format(&img, fstype) {
+            let _ = self.rbd(&["rm", &img]);
+            return Err(e);
+        }
+        Ok(rootfs_of(&img))
+    }
+
+    /// `rbd snap create SRC@NAME`, `rbd snap protect`, `rbd clone` as
+    /// `POOL/NAME` (the source's pool, or `--rbdpool`).
+    fn snapshot(&self, src: &Rootfs, dest: &Dest, opts: &CreateOptions) -> Result<Rootfs> {
+        let from = image(src);
+        let src_pool = from.split_once('/').map_or("", |(p, _)| p);
+        let pool = opts.rbdpool.as_deref().unwrap_or(src_pool);
+        let img = format!("{pool}/{}", dest.name);
+        let snap = format!("{from}@{}", dest.name);
+        self.rbd(&["snap", "create", &snap])?;
+        let cloned = self
+            .rbd(&["snap", "protect", &snap])
+            .and_then(|_| self.rbd(&["clone", &snap, &img]));
+        if let Err(e) = cloned {
+            let _ = self.rbd(&["snap", "unprotect", &snap]);
+            let _ = self.rbd(&["snap", "rm", &snap]);
+            return Err(e);
+        }
+        Ok(rootfs_of(&img))
+    }
+
+    /// In the source's pool.
+    fn place_like(&self, src: &Rootfs, opts: &CreateOptions) -> CreateOptions {
+        let mut opts = opts.clone();
+        if opts.rbdpool.is_none() {
+            opts.rbdpool = image(src).split_once('/').map(|(p, _)| p.to_string());
+        }
+        opts
+    }
+
+    /// Unmaps and removes the image, then the snapshot it was cloned
+    /// from when no other clone uses it.
+    fn destroy(&self, rootfs: &Rootfs) -> Result<()> {
+        let img = image(rootfs);
+        let info: Info = match self.json(&["info", &img]) {
+            Err(Error::Command { stderr, .. }) if stderr.contains("No such file") => return Ok(()),
+            r => r?,
+        };
+        self.unmap(&img)?;
+        self.rbd(&["rm", &img])?;
+        if let Some(p) = info.parent {
+            let snap = format!("{}/{}@{}", p.pool, p.image, p.snapshot);
+            // Another clone of it keeps it protected: that is fine.
+            if self.rbd(&["snap", "unprotect", &snap]).is_ok() {
+                let _ = self.rbd(&["snap", "rm", &snap]);
+            }
+        }
+        Ok(())
+    }
+
+    /// The clones of the image's snapshots (`rbd children`).
+    fn clones(&self, rootfs: &Rootfs) -> Result<Vec<String>> {
+        let img = image(rootfs);
+        let snaps: Vec<Snap> = self.json(&["snap", "ls", &img])?;
+        let mut clones = Vec::new();
+        for s in snaps {
+            let out = self.rbd(&["children", &format!("{img}@{}", s.name)])?;
+            clones.extend(
+                out.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string),
+            );
+        }
+        Ok(clones)
+    }
+
+    /// `rbd map`, then the device mounted; unmapped again on failure.
+    fn mount(&self, rootfs: &Rootfs, target: &Path) -> Result<PathBuf> {
+        let img = image(rootfs);
+        let dev = self.map(&img)?;
+        if let Err(e) = crate::mount::mount_block(&dev, target, &format!("rbd image {img} ({dev})"))
+        {
+            let _ = self.unmap(&img);
+            return Err(e);
+        }
+        Ok(target.to_path_buf())
+    }
+
+    /// Unmounts, then `rbd unmap`.
+    fn unmount(&self, rootfs: &Rootfs, target: &Path) -> Result<()> {
+        crate::mount::unmount(target)?;
+        self.unmap(&image(rootfs))
+    }
+
+    /// The image's size (`rbd info`) and the space it takes (`rbd du`).
+    fn usage(&self, rootfs: &Rootfs) -> Result<Usage> {
+        #[derive(Deserialize)]
+        struct Du {
+            images: Vec<DuImage>,
+        }
+        #[derive(Deserialize)]
+        struct DuImage {
+            used_size: u64,
+        }
+        let img = image(rootfs);
+        let info: Info = self.json(&["info", &img])?;
+        let du: Du = self.json(&["du", &img])?;
+        Ok(Usage {
+            size: Some(info.size),
+            used: du.images.iter().map(|i| i.used_size).sum(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tool::fake::Fake;
+
+    fn dest(name: &str) -> Dest {
+        Dest::named(Path::new("/var/lib/enclos").join(name).as_path(), name)
+    }
+
+    #[test]
+    fn create_makes_maps_formats_and_unmaps_the_image() {
+        let r = Rbd(Fake::new().answer("rbd map", "/dev/rbd0\n"));
+        let opts = CreateOptions {
+            fssize: Some(512 << 20),
+            fstype: Some("xfs".into()),
+            rbdpool: Some("rbd".into()),
+            ..Default::default()
+        };
+        let rootfs = r.create(&dest("c1"), &opts).unwrap();
+        assert_eq!(rootfs.spec(), "rbd:/dev/rbd/rbd/c1");
+        assert_eq!(
+            r.0.calls(),
+            [
+                "rbd create rbd/c1 --size 512M",
+                "rbd map rbd/c1",
+                "mkfs.xfs -q -f /dev/rbd0",
+                "rbd unmap rbd/c1"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_mkfs_removes_the_image() {
+        let r = Rbd(Fake::new()
+            .answer("rbd map", "/dev/rbd0\n")
+            .fail("mkfs.ext4", "bad"));
+        assert!(r.create(&dest("c1"), &CreateOptions::default()).is_err());
+        assert_eq!(
+            r.0.calls(),
+            [
+                "rbd create lxc/c1 --size 1024M",
+                "rbd map lxc/c1",
+                "mkfs.ext4 -q -F /dev/rbd0",
+                "rbd unmap lxc/c1",
+                "rbd rm lxc/c1"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_pool_says_what_to_do() {
+        let r = Rbd(Fake::new().fail(
+            "rbd create",
+            "error opening pool 'lxc': (2) No such file or directory",
+        ));
+        let err = r
+            .create(&dest("c1"), &CreateOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("error opening pool 'lxc'") && err.contains("--rbdpool"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_snapshot_clone_protects_its_snapshot() {
+        let r = Rbd(Fake::new());
+        let src = Rootfs::parse("rbd:/dev/rbd/lxc/c1").unwrap();
+        let c = r
+            .snapshot(&src, &dest("c2"), &CreateOptions::default())
+            .unwrap();
+        assert_eq!(c.spec(), "rbd:/dev/rbd/lxc/c2");
+        assert_eq!(
+            r.0.calls(),
+            [
+                "rbd snap create lxc/c1@c2",
+                "rbd snap protect lxc/c1@c2",
+                "rbd clone lxc/c1@c2 lxc/c2"
+            ]
+        );
+    }
+
+    #[test]
+    fn destroying_a_clone_releases_its_snapshot() {
+        let info = r#"{"name":"c2","size":1073741824,"parent":{"pool":"lxc","image":"c1","snapshot":"c2"}}"#;
+        let r = Rbd(Fake::new()
+            .answer("rbd info", info)
+            .fail("rbd unmap", "rbd: lxc/c2: not mapped"));
+        r.destroy(&Rootfs::parse("rbd:lxc/c2").unwrap()).unwrap();
+        assert_eq!(
+            r.0.calls(),
+            [
+                "rbd info lxc/c2 --format json",
+                "rbd unmap lxc/c2",
+                "rbd rm lxc/c2",
+                "rbd snap unprotect lxc/c1@c2",
+                "rbd snap rm lxc/c1@c2"
+            ]
+        );
+    }
+
+    #[test]
+    fn clones_and_usage_are_read() {
+        let r = Rbd(Fake::new()
+            .answer("rbd snap ls", r#"[{"id":4,"name":"c2","size":1073741824}]"#)
+            .answer("rbd children lxc/c1@c2", "lxc/c2\n"));
+        let c1 = Rootfs::parse("rbd:/dev/rbd/lxc/c1").unwrap();
+        assert_eq!(r.clones(&c1).unwrap(), ["lxc/c2"]);
+        let r = Rbd(Fake::new()
+            .answer("rbd info", r#"{"size":1073741824}"#)
+            .answer(
+                "rbd du",
+                r#"{"images":[{"name":"c1","provisioned_size":1073741824,"used_size":41943040}]}"#,
+            ));
+        let u = r.usage(&c1).unwrap();
+        assert_eq!((u.size, u.used), (Some(1 << 30), 40 << 20));
+    }
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Lab 2, section 2.2: the LVM backing store. A volume group on a spare
+# disk; a busybox container on a logical volume (lxc-create -B lvm), started,
+# written to through lxc-attach, stopped; its snapshot (lxc-snapshot, an LVM
+# snapshot) restored as a new container; a snapshot clone (lxc-copy -s);
+# the same on a thin pool; everything destroyed, and lvs shows nothing left.
+#
+# It wipes the disk $LAB_LVM_DISK: it runs in the VM lab (cargo xtask lab vm
+# lab2-lvm.sh), whose spare disk that is, and skips itself elsewhere.
+
+. "$(dirname "$0")/lib.sh"
+
+[ -n "${LAB_LVM_DISK:-}" ] || skip "LVM needs a spare disk to wipe (LAB_LVM_DISK) and device-mapper: it runs in the VM lab (cargo xtask lab vm lab2-lvm.sh)"
+[ -b "$LAB_LVM_DISK" ] || die "LAB_LVM_DISK=$LAB_LVM_DISK is not a block device"
+command -v lvcreate >/dev/null 2>&1 || skip "no lvm2 (apt-get install lvm2 thin-provisioning-tools)"
+[ -e /dev/mapper/control ] || modprobe dm_mod 2>/dev/null || true
+[ -e /dev/mapper/control ] || skip "this kernel has no device-mapper (/dev/mapper/control)"
+command -v busybox >/dev/null 2>&1 || skip "the busybox template needs busybox (apt-get install busybox-static)"
+
+LXP=()
+if [ -n "${LAB_LXCPATH:-}" ]; then
+    LXP=(-P "$LAB_LXCPATH")
+    LXCPATH=$LAB_LXCPATH
+else
+    LXCPATH=$("$ENCLOS" config lxc.lxcpath)
+fi
+VG=lxc
+C=${P}lvm-bb
+RESTORED=${C}-snap0
+CLONE=${P}lvm-clone
+FULL=${P}lvm-full
+THIN=${P}lvm-thin
+THIN_CLONE=${P}lvm-thin-clone
+for n in "$C" "$RESTORED" "$CLONE" "$FULL" "$THIN" "$THIN_CLONE"; do
+    [ ! -e "$LXCPATH/$n" ] || die "a container named $n already exists in $LXCPATH: destroy it or set LAB_PREFIX"
+done
+
+# lv_field VOLUME FIELD: one field of lvs for VG/VOLUME, trimmed.
+lv_field() { lvs --noheadings -o "$2" "$VG/$1" | tr -d ' '; }
+# The volumes of the group, one per line, sorted.
+volumes() { lvs --noheadings -o lv_name "$VG" | tr -d ' ' | sort; }
+# is_closed VOLUME: no mount or process holds the volume open.
+is_closed() { [ "$(lvs --noheadings -o lv_attr "$VG/$1" | tr -d ' ' | cut -c6)" != o ]; }
+
+section "A volume group on the spare disk"
+if ! vgs "$VG" >/dev/null 2>&1; then
+    run pvcreate -ff -y "$LAB_LVM_DISK"
+    run vgcreate "$VG" "$LAB_LVM_DISK"
+    # Last of all (registered first).
+    on_exit pvremove -ff -y "$LAB_LVM_DISK"
+    on_exit vgremove -f "$VG"
+fi
+run vgs "$VG"
+for n in "$THIN" "$THIN_CLONE" "$C" "$RESTORED" "$CLONE" "$FULL"; do
+    on_exit lxc-destroy "${LXP[@]}" -f -s -n "$n"
+done
+# Runs first: a clone holds its origin back.
+on_exit lxc-destroy "${LXP[@]}" -f -n "$CLONE"
+on_exit lxc-destroy "${LXP[@]}" -f -n "$THIN_CLONE"
+
+section "What a missing volume group says"
+fails 1 lxc-create "${LXP[@]}" -n "$C" -t busybox -B lvm --vgname "${P}novg"
+check_contains "the error" "$LAST_ERR" "LVM volume group '${P}novg' does not exist"
+check_contains "the error" "$LAST_ERR" "vgcreate ${P}novg"
+[ ! -e "$LXCPATH/$C" ] || die "a refused create left $LXCPATH/$C"
+ok "nothing was left"
+
+section "2.2 lxc-create -B lvm"
+run lxc-create "${LXP[@]}" -n "$C" -t busybox -B lvm --vgname "$VG" --fssize 256M
+out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$C/config"
+check_eq "the rootfs in the config" "$rootfs" "lxc.rootfs.path = lvm:/dev/$VG/$C"
+out size lv_field "$C" lv_size
+check_eq "the volume's size" "$size" "256.00m"
+out fstype blkid -o value -s TYPE "/dev/$VG/$C"
+check_eq "the volume's filesystem" "$fstype" "ext4"
+
+section "Started, written to, stopped"
+run lxc-start "${LXP[@]}" -n "$C"
+run lxc-wait "${LXP[@]}" -n "$C" -s RUNNING -t 30
+run lxc-attach "${LXP[@]}" -n "$C" -- sh -c 'echo on-lvm > /root/testdata'
+out data lxc-attach "${LXP[@]}" -n "$C" -- cat /root/testdata
+check_eq "the file written in the container" "$data" "on-lvm"
+if grep -q " /dev/mapper/$VG-$C \| /dev/$VG/$C " /proc/self/mountinfo; then
+    die "the volume is mounted in the host's mount namespace"
+fi
+ok "the volume is mounted in the container's mount namespace only"
+run lxc-stop "${LXP[@]}" -n "$C"
+wait_for 20 "the volume to be unmounted after the stop" is_closed "$C"
+ok "the volume is closed once stopped"
+
+section "2.8 lxc-snapshot: an LVM snapshot"
+run lxc-snapshot "${LXP[@]}" -n "$C"
+out config grep '^lxc.rootfs.path' "$LXCPATH/$C/snaps/snap0/config"
+check_eq "the snapshot's rootfs" "$config" "lxc.rootfs.path = lvm:/dev/$VG/${C}_snap0"
+out origin lv_field "${C}_snap0" origin
+check_eq "the snapshot volume's origin" "$origin" "$C"
+say "The container changes after its snapshot:"
+run lxc-start "${LXP[@]}" -n "$C"
+run lxc-wait "${LXP[@]}" -n "$C" -s RUNNING -t 30
+run lxc-attach "${LXP[@]}" -n "$C" -- sh -c 'echo changed > /root/testdata'
+run lxc-stop "${LXP[@]}" -n "$C"
+out listing lxc-snapshot "${LXP[@]}" -n "$C" -L
+check_contains "lxc-snapshot -L" "$listing" "snap0"
+
+section "2.8 Restoring snap0 as a new container"
+run lxc-snapshot "${LXP[@]}" -n "$C" -r snap0 -N "$RESTORED"
+out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$RESTORED/config"
+check_eq "the restored rootfs" "$rootfs" "lxc.rootfs.path = lvm:/dev/$VG/$RESTORED"
+run lxc-start "${LXP[@]}" -n "$RESTORED"
+run lxc-wait "${LXP[@]}" -n "$RESTORED" -s RUNNING -t 30
+out data lxc-attach "${LXP[@]}" -n "$RESTORED" -- cat /root/testdata
+check_eq "the file in the restored container (as at the snapshot)" "$data" "on-lvm"
+run lxc-stop "${LXP[@]}" -n "$RESTORED"
+
+section "lxc-copy -s: a snapshot clone"
+run lxc-copy "${LXP[@]}" -s -n "$C" -N "$CLONE"
+out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$CLONE/config"
+check_eq "the clone's rootfs" "$rootfs" "lxc.rootfs.path = lvm:/dev/$VG/$CLONE"
+out origin lv_field "$CLONE" origin
+check_eq "the clone volume's origin" "$origin" "$C"
+run lxc-start "${LXP[@]}" -n "$CLONE"
+run lxc-wait "${LXP[@]}" -n "$CLONE" -s RUNNING -t 30
+out data lxc-attach "${LXP[@]}" -n "$CLONE" -- cat /root/testdata
+check_eq "the file in the clone" "$data" "changed"
+run lxc-stop "${LXP[@]}" -n "$CLONE"
+
+section "lxc-copy: a full copy, on a volume of its own"
+run lxc-copy "${LXP[@]}" -n "$C" -N "$FULL"
+out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$FULL/config"
+check_eq "the copy's rootfs" "$rootfs" "lxc.rootfs.path = lvm:/dev/$VG/$FULL"
+out origin lv_field "$FULL" origin
+check_eq "the copy volume's origin (none: it stands alone)" "$origin" ""
+out size lv_field "$FULL" lv_size
+check_eq "the copy volume's size (its original's)" "$size" "256.00m"
+run lxc-start "${LXP[@]}" -n "$FULL"
+run lxc-wait "${LXP[@]}" -n "$FULL" -s RUNNING -t 30
+out data lxc-attach "${LXP[@]}" -n "$FULL" -- cat /root/testdata
+check_eq "the file in the copy" "$data" "changed"
+run lxc-stop "${LXP[@]}" -n "$FULL"
+run lxc-destroy "${LXP[@]}" -n "$FULL"
+
+section "Destroying"
+run lxc-snapshot "${LXP[@]}" -n "$C" -d snap0
+out left volumes
+check_eq "the volumes once snap0 is destroyed" "$(printf '%s\n' "$left" | tr '\n' ' ')" "$C $RESTORED $CLONE "
+say "The origin of a clone is not destroyed under it:"
+fails 1 lxc-destroy "${LXP[@]}" -n "$C"
+check_contains "the error" "$LAST_ERR" "/dev/$VG/$CLONE"
+[ -e "/dev/$VG/$C" ] || die "the refused destroy removed /dev/$VG/$C"
+ok "/dev/$VG/$C is still there"
+run lxc-destroy "${LXP[@]}" -n "$CLONE"
+run lxc-destroy "${LXP[@]}" -n "$RESTORED"
+run lxc-destroy "${LXP[@]}" -n "$C"
+
+section "The same on a thin pool"
+run lvcreate --type thin-pool -L 1G -n pool0 "$VG"
+run lxc-create "${LXP[@]}" -n "$THIN" -t busybox -B lvm --vgname "$VG" --thinpool pool0 --fssize 512M
+out pool lv_field "$THIN" pool_lv
+check_eq "the thin volume's pool" "$pool" "pool0"
+run lxc-start "${LXP[@]}" -n "$THIN"
+run lxc-wait "${LXP[@]}" -n "$THIN" -s RUNNING -t 30
+run lxc-attach "${LXP[@]}" -n "$THIN" -- sh -c 'echo thin > /root/testdata'
+run lxc-stop "${LXP[@]}" -n "$THIN"
+wait_for 20 "the thin volume to be closed after the stop" is_closed "$THIN"
+run lxc-copy "${LXP[@]}" -s -n "$THIN" -N "$THIN_CLONE"
+out pool lv_field "$THIN_CLONE" pool_lv
+check_eq "the thin snapshot's pool" "$pool" "pool0"
+out origin lv_field "$THIN_CLONE" origin
+check_eq "the thin snapshot's origin" "$origin" "$THIN"
+run lxc-start "${LXP[@]}" -n "$THIN_CLONE"
+run lxc-wait "${LXP[@]}" -n "$THIN_CLONE" -s RUNNING -t 30
+out data lxc-attach "${LXP[@]}" -n "$THIN_CLONE" -- cat /root/testdata
+check_eq "the file in the thin clone" "$data" "thin"
+run lxc-stop "${LXP[@]}" -n "$THIN_CLONE"
+run lxc-destroy "${LXP[@]}" -n "$THIN_CLONE"
+run lxc-destroy "${LXP[@]}" -n "$THIN"
+run lvremove -f "$VG/pool0"
+
+section "Nothing left"
+out left volumes
+check_eq "the volumes left in $VG" "$left" ""
