@@ -68,6 +68,23 @@ user_out() {
 section "2.6 A user for unprivileged containers"
 run useradd -c "LXC unprivileged user" -s /bin/bash -m "$U"
 on_exit "userdel -r '$U'; sed -i '/^$U:/d' /etc/subuid /etc/subgid"
+# On a cgroup v2 only host under systemd, the user lingers from the
+# start: its systemd manager (and the scopes it holds) then outlives each
+# su -l session, rather than stopping when the last one ends.
+SCOPE=
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && [ -d /run/systemd/system ] && command -v loginctl >/dev/null 2>&1; then
+    SCOPE=1
+    UID_U=$(id -u "$U")
+    run loginctl enable-linger "$U"
+    on_exit "loginctl disable-linger '$U'; systemctl stop 'user@$UID_U.service'"
+    for _ in $(seq 100); do
+        [ -S "/run/user/$UID_U/bus" ] && break
+        sleep 0.2
+    done
+    [ -S "/run/user/$UID_U/bus" ] ||
+        { systemctl --no-pager status "user@$UID_U.service"; false; } ||
+        die "loginctl enable-linger $U started no user manager with a bus (no /run/user/$UID_U/bus: libpam-systemd and dbus-user-session are needed)"
+fi
 # su -l opens a PAM session: where pam_cgfs is installed (it comes with
 # LXC), it makes the user cgroups user/NAME/0 and never removes them.
 on_exit "for d in /sys/fs/cgroup/*/user/'$U' /sys/fs/cgroup/user/'$U'; do [ -d \"\$d\" ] && find \"\$d\" -depth -type d -exec rmdir {} +; done; rmdir /sys/fs/cgroup/*/user 2>/dev/null"
@@ -121,24 +138,9 @@ section "2.6 Starting it and checking the map"
 # manager for a scope with Delegate=yes: the lab makes the user linger,
 # which starts that manager, and checks a limit of the container's
 # config in its cgroup.
-# Opt-in for now (LAB_USER_SCOPE=1, in an image with libpam-systemd and
-# dbus-user-session in xtask's PACKAGES, which the default image lacks):
-# start and the limit work, but attach from another login session
-# cannot join the container's group yet (the common ancestor of the two
-# is root's user-UID.slice).
-SCOPE=
-if [ -n "${LAB_USER_SCOPE:-}" ] && [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && [ -d /run/systemd/system ] && command -v loginctl >/dev/null 2>&1; then
-    SCOPE=1
-    UID_U=$(id -u "$U")
-    run loginctl enable-linger "$U"
-    on_exit "loginctl disable-linger '$U'; systemctl stop 'user@$UID_U.service'"
-    for _ in $(seq 100); do
-        [ -S "/run/user/$UID_U/bus" ] || [ -S "/run/user/$UID_U/systemd/private" ] && break
-        sleep 0.2
-    done
-    [ -S "/run/user/$UID_U/bus" ] || [ -S "/run/user/$UID_U/systemd/private" ] ||
-        { systemctl --no-pager status "user@$UID_U.service"; false; } ||
-        die "loginctl enable-linger $U started no user manager (no /run/user/$UID_U/bus nor systemd/private)"
+# attach, from another login session, first moves itself into a scope
+# of the same manager, so that it may join the container's group.
+if [ -n "$SCOPE" ]; then
     out delegated cat "/sys/fs/cgroup/user.slice/user-$UID_U.slice/user@$UID_U.service/cgroup.controllers"
     check_contains "the controllers systemd delegates to $U" "$delegated" "pids"
     as_user "echo 'lxc.cgroup2.pids.max = 77' >> $path/$C/config"

@@ -112,20 +112,98 @@ pub(crate) fn scope_path(proc_cgroup: &str, unit: &str) -> std::result::Result<S
 /// process, named after `container`; returns the scope's path relative
 /// to the cgroup v2 root, read back from `/proc/self/cgroup`.
 pub(crate) fn enter(container: &str) -> std::result::Result<String, ScopeError> {
+    let pid = std::process::id();
+    let unit = unit_name(container, pid);
+    enter_unit(unit, properties(container, pid))
+}
+
+/// The path of the user's systemd manager's group (`.../user@UID.service`)
+/// in a cgroup v2 path, when the path lies below it.
+pub(crate) fn manager_of(path: &str, uid: u32) -> Option<&str> {
+    let service = format!("user@{uid}.service");
+    let path = path.trim_start_matches('/');
+    let mut end = 0;
+    for part in path.split('/') {
+        end += part.len();
+        if part == service {
+            return Some(&path[..end]);
+        }
+        end += 1;
+    }
+    None
+}
+
+/// Whether a process in cgroup `own` must first move below the user's
+/// manager to join `target`, a group below `user@UID.service`: on cgroup
+/// v2 a move needs write access to the common ancestor's `cgroup.procs`,
+/// and outside the manager (a login's `session-N.scope`) that ancestor
+/// is root's `user-UID.slice`.
+pub(crate) fn must_join_manager(own: &str, target: &str, uid: u32) -> bool {
+    if uid == 0 {
+        return false;
+    }
+    let Some(manager) = manager_of(target, uid) else {
+        return false;
+    };
+    let own = own.trim_start_matches('/');
+    !own.strip_prefix(manager)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Before this process (or a child it forks) joins `target`, a group of
+/// a user's container below the user's systemd manager: moves it into a
+/// transient scope of that manager (`enclos-attach-NAME-PID.scope`,
+/// which systemd removes once empty) when it is outside, so that the
+/// move's common ancestor is the user's. Nothing to do for root, on v1,
+/// or when already below the manager.
+pub(crate) fn join_manager(container: &str, target: &str) -> std::result::Result<(), ScopeError> {
+    let uid = nix::unistd::getuid().as_raw();
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let own = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or("")
+        .trim();
+    if !must_join_manager(own, target, uid) {
+        return Ok(());
+    }
+    let pid = std::process::id();
+    let unit = unit_name(&format!("attach-{container}"), pid);
+    enter_unit(unit, attach_properties(container, pid)).map(|_| ())
+}
+
+/// The properties of an attach's scope: the process it holds, and
+/// collection when it ends.
+pub(crate) fn attach_properties(container: &str, pid: u32) -> Vec<(&'static str, Value<'static>)> {
+    vec![
+        (
+            "Description",
+            Value::from(format!("enclos attach to container {container}")),
+        ),
+        ("PIDs", Value::from(vec![pid])),
+        ("CollectMode", Value::from("inactive-or-failed")),
+    ]
+}
+
+/// Asks the user's systemd manager for scope `unit` with `props` (which
+/// name this process); returns the scope's path relative to the cgroup
+/// v2 root, read back from `/proc/self/cgroup`.
+fn enter_unit(
+    unit: String,
+    props: Vec<(&'static str, Value<'static>)>,
+) -> std::result::Result<String, ScopeError> {
     let uid = nix::unistd::getuid().as_raw();
     let session = std::env::var("DBUS_SESSION_BUS_ADDRESS").ok();
     let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
     let address = bus_address(session.as_deref(), runtime.as_deref(), uid)
         .map_err(|path| ScopeError::NoBus { uid, path })?;
-    let pid = std::process::id();
-    let unit = unit_name(container, pid);
     let helper = |reason: String| ScopeError::Helper {
         unit: unit.clone(),
         reason,
     };
     let (read, write) = nix::unistd::pipe().map_err(|e| helper(e.to_string()))?;
     let (_, pidfd) = enclos_namespaces::spawn_pidfd(&[], || {
-        ask_in_child(&address, &unit, container, pid, write.as_fd())
+        ask_in_child(&address, &unit, props.clone(), write.as_fd())
     })
     .map_err(|e| helper(crate::error::chain(&e)))?;
     drop(write);
@@ -165,13 +243,12 @@ pub(crate) fn enter(container: &str) -> std::result::Result<String, ScopeError> 
 fn ask_in_child(
     address: &str,
     unit: &str,
-    container: &str,
-    pid: u32,
+    props: Vec<(&'static str, Value<'static>)>,
     report: BorrowedFd<'_>,
 ) -> i32 {
     // A request that hangs ends the child (SIGALRM's default action).
     let _ = nix::unistd::alarm::set(u32::try_from(TIMEOUT.as_secs()).unwrap_or(20));
-    match request(address, unit, container, pid) {
+    match request(address, unit, props) {
         Ok(()) => 0,
         Err(reason) => {
             let _ = nix::unistd::write(report, reason.as_bytes());
@@ -182,7 +259,11 @@ fn ask_in_child(
 
 /// StartTransientUnit on the user's manager, then the wait for the job's
 /// `JobRemoved` (subscribed to before the call, so it cannot be missed).
-fn request(address: &str, unit: &str, container: &str, pid: u32) -> Result<(), String> {
+fn request(
+    address: &str,
+    unit: &str,
+    props: Vec<(&'static str, Value<'static>)>,
+) -> Result<(), String> {
     use zbus::blocking::connection::Builder;
     let conn = Builder::address(address)
         .and_then(Builder::build)
@@ -194,10 +275,7 @@ fn request(address: &str, unit: &str, container: &str, pid: u32) -> Result<(), S
         .map_err(|e| e.to_string())?;
     let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> = Vec::new();
     let job: OwnedObjectPath = manager
-        .call(
-            "StartTransientUnit",
-            &(unit, "fail", properties(container, pid), aux),
-        )
+        .call("StartTransientUnit", &(unit, "fail", props, aux))
         .map_err(|e| e.to_string())?;
     for msg in jobs {
         let Ok((_, path, _, result)) = msg
@@ -277,6 +355,37 @@ mod tests {
             Vec<(&'a str, Vec<(&'a str, Value<'a>)>)>,
         );
         assert_eq!(Body::SIGNATURE.to_string(), "(ssa(sv)a(sa(sv)))");
+    }
+
+    #[test]
+    fn attach_joins_the_manager_only_from_outside_it() {
+        let target = "user.slice/user-1000.slice/user@1000.service/app.slice/enclos-bb-42.scope/enclos.payload.bb";
+        assert_eq!(
+            manager_of(target, 1000),
+            Some("user.slice/user-1000.slice/user@1000.service")
+        );
+        assert_eq!(manager_of(target, 1001), None);
+        let session = "/user.slice/user-1000.slice/session-3.scope";
+        assert!(must_join_manager(session, target, 1000));
+        let inside = "/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope";
+        assert!(!must_join_manager(inside, target, 1000));
+        assert!(must_join_manager(
+            "/user.slice/user-1000.slice/user@1000.serviceX/a",
+            target,
+            1000
+        ));
+        assert!(!must_join_manager(session, target, 0));
+        assert!(!must_join_manager(session, "user/alice/0/bb", 1000));
+    }
+
+    #[test]
+    fn attach_scopes_hold_the_pid_without_delegation() {
+        let props = attach_properties("bb", 42);
+        assert!(props.iter().all(|(n, _)| *n != "Delegate"));
+        assert!(props
+            .iter()
+            .any(|(n, v)| *n == "PIDs" && *v == Value::from(vec![42u32])));
+        assert_eq!(unit_name("attach-bb", 42), "enclos-attach-bb-42.scope");
     }
 
     #[test]
