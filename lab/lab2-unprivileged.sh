@@ -181,6 +181,11 @@ term_run "ps aux"
 check_contains "ps aux in the container" "$TERM_GOT" "init"
 term_run "id -u"
 check_eq "uid of the attached shell" "$TERM_GOT" 0
+if [ -n "$SCOPE" ]; then
+    # attach, from su -l's session, waits in a scope of the user's manager.
+    out attach_scope ls -d "/sys/fs/cgroup/user.slice/user-$UID_U.slice/user@$UID_U.service/app.slice/enclos-attach-$C-"*.scope
+    check_contains "the attach's scope of the user's manager" "$attach_scope" "enclos-attach-$C-"
+fi
 term_send 'exit\r'
 term_wait
 term_show
