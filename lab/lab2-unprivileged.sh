@@ -68,6 +68,23 @@ user_out() {
 section "2.6 A user for unprivileged containers"
 run useradd -c "LXC unprivileged user" -s /bin/bash -m "$U"
 on_exit "userdel -r '$U'; sed -i '/^$U:/d' /etc/subuid /etc/subgid"
+# On a cgroup v2 only host under systemd, the user lingers from the
+# start: its systemd manager (and the scopes it holds) then outlives each
+# su -l session, rather than stopping when the last one ends.
+SCOPE=
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && [ -d /run/systemd/system ] && command -v loginctl >/dev/null 2>&1; then
+    SCOPE=1
+    UID_U=$(id -u "$U")
+    run loginctl enable-linger "$U"
+    on_exit "loginctl disable-linger '$U'; systemctl stop 'user@$UID_U.service'"
+    for _ in $(seq 100); do
+        [ -S "/run/user/$UID_U/bus" ] && break
+        sleep 0.2
+    done
+    [ -S "/run/user/$UID_U/bus" ] ||
+        { systemctl --no-pager status "user@$UID_U.service"; false; } ||
+        die "loginctl enable-linger $U started no user manager with a bus (no /run/user/$UID_U/bus: libpam-systemd and dbus-user-session are needed)"
+fi
 # su -l opens a PAM session: where pam_cgfs is installed (it comes with
 # LXC), it makes the user cgroups user/NAME/0 and never removes them.
 on_exit "for d in /sys/fs/cgroup/*/user/'$U' /sys/fs/cgroup/user/'$U'; do [ -d \"\$d\" ] && find \"\$d\" -depth -type d -exec rmdir {} +; done; rmdir /sys/fs/cgroup/*/user 2>/dev/null"
@@ -112,21 +129,41 @@ done
 
 section "2.6 Starting it and checking the map"
 # The course's lxc-start, as the user. A user may not make cgroups where
-# root's are: the container gets one in a subtree root delegated to the
-# user (on cgroup v1 and hybrid hosts, `enclos cg delegate --user NAME`,
-# run once as root, makes it, as pam_cgfs does at login). This lab
-# delegates nothing, so start runs the container without cgroup limits
-# and says so in one warning, with what would give it a cgroup. On a
-# cgroup v2 only host (systemd's default, the VM lab), a process moves
-# only between groups whose common ancestor the mover may write, so a
-# delegated subtree helps only if the user's own processes already run in
-# it; enclos does not set that up yet, and its warning says that instead
-# of naming a command that would not help.
-user_out started "lxc-start -n $C 2>&1"
+# root's are: the container gets one in a subtree delegated to the user.
+# On cgroup v1 and hybrid hosts, `enclos cg delegate --user NAME`, run
+# once as root, makes it, as pam_cgfs does at login; this lab delegates
+# nothing there, so start runs the container without cgroup limits and
+# says so in one warning, with what would give it a cgroup. On a cgroup
+# v2 only host under systemd (the VM lab), start asks the user's systemd
+# manager for a scope with Delegate=yes: the lab makes the user linger,
+# which starts that manager, and checks a limit of the container's
+# config in its cgroup.
+# attach, from another login session, first moves itself into a scope
+# of the same manager, so that it may join the container's group.
+if [ -n "$SCOPE" ]; then
+    out delegated cat "/sys/fs/cgroup/user.slice/user-$UID_U.slice/user@$UID_U.service/cgroup.controllers"
+    check_contains "the controllers systemd delegates to $U" "$delegated" "pids"
+    as_user "echo 'lxc.cgroup2.pids.max = 77' >> $path/$C/config"
+fi
+user_out started "lxc-start -n $C 2>&1 || echo \"lxc-start failed: exit code \$?\""
+case "$started" in *"lxc-start failed"*) die "lxc-start failed: $started" ;; esac
 warnings=$(printf '%s\n' "$started" | grep -c 'warning' || true)
-[ "$warnings" -le 1 ] || die "lxc-start printed $warnings warnings; one at most"
-if [ "$warnings" = 1 ]; then
-    check_contains "lxc-start's warning" "$started" "container '$C' runs without cgroup limits"
+if [ -n "$SCOPE" ]; then
+    [ "$warnings" = 0 ] || die "lxc-start printed a warning where the user's systemd manager delegates a scope"
+    ok "lxc-start printed no warning"
+    user_out init_pid "lxc-info -n $C -p -H"
+    init_pid=$(printf '%s' "$init_pid" | tr -dc 0-9)
+    out init_cg cat "/proc/$init_pid/cgroup"
+    check_contains "init's cgroup" "$init_cg" "user@$UID_U.service/"
+    check_contains "init's cgroup" "$init_cg" "/enclos-$C-"
+    cg_path=${init_cg#0::}
+    out pids_max cat "/sys/fs/cgroup$cg_path/pids.max"
+    check_eq "pids.max of the container's cgroup (lxc.cgroup2.pids.max)" "$pids_max" 77
+else
+    [ "$warnings" -le 1 ] || die "lxc-start printed $warnings warnings; one at most"
+    if [ "$warnings" = 1 ]; then
+        check_contains "lxc-start's warning" "$started" "container '$C' runs without cgroup limits"
+    fi
 fi
 user_out listing "lxc-ls -f --running"
 check_contains "lxc-ls -f --running" "$listing" "$C"
@@ -144,6 +181,11 @@ term_run "ps aux"
 check_contains "ps aux in the container" "$TERM_GOT" "init"
 term_run "id -u"
 check_eq "uid of the attached shell" "$TERM_GOT" 0
+if [ -n "$SCOPE" ]; then
+    # attach, from su -l's session, waits in a scope of the user's manager.
+    out attach_scope ls -d "/sys/fs/cgroup/user.slice/user-$UID_U.slice/user@$UID_U.service/app.slice/enclos-attach-$C-"*.scope
+    check_contains "the attach's scope of the user's manager" "$attach_scope" "enclos-attach-$C-"
+fi
 term_send 'exit\r'
 term_wait
 term_show

@@ -126,6 +126,14 @@ fn plan(c: &Container, opts: &AttachOptions) -> Result<child::Plan> {
     let init = PidFd::open(Pid::from_raw(init_pid))?;
     let layout = c.layout()?;
     let cg = c.init_cgroup(layout)?;
+    // A user's container below the user's systemd manager: the child
+    // can join its group only from below the manager too.
+    crate::launch::join_manager(c.name(), cg.path()).map_err(|e| {
+        Error::Unsupported(format!(
+            "Cannot join the cgroup of container '{}' from this login session: {e}; run attach in a session whose user manager and bus are up (loginctl enable-linger USER, dbus-user-session), or from `systemd-run --user --scope`",
+            c.name()
+        ))
+    })?;
     let procs: Vec<File> = cg
         .members()
         .iter()

@@ -11,6 +11,7 @@ mod devices;
 mod idmap;
 mod plan;
 mod rootfs;
+mod user_scope;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
@@ -31,6 +32,7 @@ use crate::process::container_env;
 pub(crate) use cgroup::{make_cgroup, user_cgroup_fix};
 pub(crate) use plan::Plan;
 pub(crate) use rootfs::rootfs_spec;
+pub(crate) use user_scope::join_manager;
 
 /// The pty masters of the console and of the ttys of `lxc.tty.max`,
 /// which the monitor serves (non-blocking).

@@ -32,6 +32,12 @@ pub const PACKAGES: &[&str] = &[
     "busybox-static",
     "procps",
     "dbus",
+    // /etc/pam.d/systemd-user, without which a user's systemd manager
+    // (user@UID.service, for lab 2.6's delegated scope) fails to start.
+    "libpam-systemd",
+    // The user's session bus ($XDG_RUNTIME_DIR/bus), which enclos asks
+    // the user's manager for a scope over.
+    "dbus-user-session",
     // What `cargo xtask lab vm --deb` checks the package with: `man` and
     // bash's completion, as on a trainee's machine.
     "man-db",

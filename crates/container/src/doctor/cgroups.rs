@@ -71,14 +71,36 @@ fn missing_v2(dir: &Path, needed: &[&str]) -> Vec<String> {
 fn delegate_fix(subject: &Subject, layout: &Layout) -> String {
     let user = &subject.user.name;
     // On cgroup v2 only, a user's start moves processes only inside a
-    // subtree that already holds them: neither `cg delegate` nor a
-    // systemd scope gives its container a cgroup yet (start says so too).
+    // subtree that already holds them: a scope the user's systemd
+    // manager delegates (start asks for one), which needs that manager.
     if layout.kind() == Kind::Unified {
         return format!(
-            "none yet on a cgroup v2 only host: enclos cannot give a container of {user} a cgroup there; start it as root where it needs limits"
+            "as root: loginctl enable-linger {user} (or log in as {user} through a session with pam_systemd), so that {user}'s systemd manager runs and delegates a scope to each container; without systemd, root delegates a subtree that holds {user}'s processes"
         );
     }
     format!("as root: enclos cg delegate --user {user}")
+}
+
+/// A delegated group, and on v2 the controllers it gives (its
+/// `cgroup.controllers`), for the report.
+fn describe(h: &Hierarchy, dir: &Path) -> String {
+    let given = fs::read_to_string(dir.join("cgroup.controllers"));
+    match given {
+        Ok(text) if h.version == Version::V2 => {
+            let list: Vec<&str> = text.split_whitespace().collect();
+            format!(
+                "{} ({}, controllers: {})",
+                h.label(),
+                dir.display(),
+                if list.is_empty() {
+                    "none".to_string()
+                } else {
+                    list.join(" ")
+                }
+            )
+        }
+        _ => format!("{} ({})", h.label(), dir.display()),
+    }
 }
 
 pub(super) fn check(host: &HostPaths, subject: &Subject) -> Vec<Finding> {
@@ -121,9 +143,9 @@ pub(super) fn check(host: &HostPaths, subject: &Subject) -> Vec<Finding> {
                 if !missing.is_empty() {
                     findings.push(v2_missing(subject, &dir, &missing));
                 }
-                ok.push(format!("{} ({})", h.label(), dir.display()));
+                ok.push(describe(h, &dir));
             }
-            Some(dir) => ok.push(format!("{} ({})", h.label(), dir.display())),
+            Some(dir) => ok.push(describe(h, &dir)),
             None if serves_needed(h) => bad.push(h.label()),
             None => warn.push(h.label()),
         }
@@ -323,6 +345,12 @@ mod tests {
         let found = check(&fake.paths, &s);
         assert_eq!(found.len(), 2, "{found:#?}");
         assert_eq!(found[0].status, Status::Ok);
+        assert!(
+            found[0]
+                .detail
+                .ends_with(&format!("({}, controllers: cpu memory)", mine.display())),
+            "{found:#?}"
+        );
         assert_eq!(found[1].status, Status::Problem);
         assert_eq!(
             found[1].fix.as_deref().unwrap(),
@@ -330,6 +358,38 @@ mod tests {
                 "as root: echo '+pids' > {}/cgroup.subtree_control (under systemd: Delegate=pids in the user's unit)",
                 mine.parent().unwrap().display()
             )
+        );
+    }
+
+    #[test]
+    fn v2_without_a_user_manager_names_lingering() {
+        let fake = Fake::new();
+        let root = fake.path().join("cgroup");
+        fs::create_dir_all(root.join("user.slice/user-1001.slice/session-3.scope")).unwrap();
+        fs::write(root.join("cgroup.controllers"), "cpu io memory pids\n").unwrap();
+        fs::write(
+            &fake.paths.mountinfo,
+            format!("35 24 0:30 / {} rw - cgroup2 cgroup2 rw\n", root.display()),
+        )
+        .unwrap();
+        fs::write(
+            &fake.paths.proc_cgroup,
+            "0::/user.slice/user-1001.slice/session-3.scope\n",
+        )
+        .unwrap();
+        let mut s = me(&fake);
+        s.user.uid += 1;
+        s.controllers = vec!["memory".into()];
+        let found = check(&fake.paths, &s);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].status, Status::Problem);
+        assert!(
+            found[0]
+                .fix
+                .as_deref()
+                .unwrap()
+                .starts_with("as root: loginctl enable-linger lxcnp"),
+            "{found:#?}"
         );
     }
 

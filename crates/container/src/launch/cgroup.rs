@@ -237,12 +237,25 @@ pub(crate) fn attach_v2_rules(
     }
 }
 
+/// Where a user's (not root's) container gets its cgroup: the layout of
+/// the hierarchies it may use, and the prefix of its paths there.
+#[derive(Debug)]
+pub(crate) struct UserPlacement {
+    pub layout: Arc<Layout>,
+    pub prefix: Option<String>,
+    /// The prefix is a scope of the user's systemd manager, which holds
+    /// this process: it must move to a leaf below it (the monitor's
+    /// group) before controllers can be enabled there.
+    pub scope: bool,
+}
+
 /// Where a user's (not root's) container gets its cgroup: the subtree
 /// `enclos cg delegate --user NAME` made (`user/NAME/0` on each
-/// hierarchy), on the hierarchies where the user may write it. Returns
-/// the layout of those hierarchies and the prefix of the container's
-/// path; without any, an empty layout (no cgroup, no limits), said once.
-pub(crate) fn user_placement(name: &str, layout: &Layout) -> (Arc<Layout>, Option<String>) {
+/// hierarchy), on the hierarchies where the user may write it; on a
+/// cgroup v2 only host without one, a scope with `Delegate=yes` that the
+/// user's systemd manager starts ([`super::user_scope`]). Without any,
+/// an empty layout (no cgroup, no limits), said once.
+pub(crate) fn user_placement(name: &str, layout: &Layout) -> UserPlacement {
     let user = match crate::userns::current_owner(std::path::Path::new(crate::userns::PASSWD)) {
         Ok(o) => o.name,
         Err(_) => nix::unistd::getuid().to_string(),
@@ -267,28 +280,92 @@ pub(crate) fn user_placement(name: &str, layout: &Layout) -> (Arc<Layout>, Optio
         })
         .cloned()
         .collect();
-    if hierarchies.is_empty() {
-        eprintln!(
-            "enclos: warning: container '{name}' runs without cgroup limits (freeze and memory figures need a cgroup): {}",
-            user_cgroup_fix(&user, layout)
-        );
-        return (Arc::new(Layout { hierarchies }), None);
+    if !hierarchies.is_empty() {
+        return UserPlacement {
+            layout: Arc::new(Layout { hierarchies }),
+            prefix: Some(prefix),
+            scope: false,
+        };
     }
-    (Arc::new(Layout { hierarchies }), Some(prefix))
+    let mut reason = None;
+    if layout.kind() == enclos_cgroupfs::Kind::Unified {
+        match systemd_scope(name, layout) {
+            Ok(p) => return p,
+            Err(e) => reason = Some(e.to_string()),
+        }
+    }
+    eprintln!(
+        "enclos: warning: container '{name}' runs without cgroup limits (freeze and memory figures need a cgroup): {}{}",
+        reason.map(|r| format!("{r}; ")).unwrap_or_default(),
+        user_cgroup_fix(&user, layout)
+    );
+    UserPlacement {
+        layout: Arc::new(Layout {
+            hierarchies: Vec::new(),
+        }),
+        prefix: None,
+        scope: false,
+    }
+}
+
+/// A scope of the user's systemd manager, with the controllers it
+/// delegates (its `cgroup.controllers`) as those of the v2 hierarchy.
+fn systemd_scope(
+    name: &str,
+    layout: &Layout,
+) -> std::result::Result<UserPlacement, super::user_scope::ScopeError> {
+    let path = super::user_scope::enter(name)?;
+    let mut hierarchies: Vec<_> = layout.unified().into_iter().cloned().collect();
+    for h in &mut hierarchies {
+        let text = std::fs::read_to_string(h.dir(&path).join("cgroup.controllers"));
+        h.controllers = text
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+    }
+    Ok(UserPlacement {
+        layout: Arc::new(Layout { hierarchies }),
+        prefix: Some(path),
+        scope: true,
+    })
+}
+
+/// In a scope of the user's systemd manager ([`UserPlacement::scope`]):
+/// moves this process (the future monitor) from the scope's own group to
+/// the monitor's group below it, so that the scope holds no process and
+/// may enable controllers for the container's group (cgroup v2 lets only
+/// leaves hold processes). The monitor keeps that group even in the
+/// foreground.
+pub(crate) fn leave_scope_root(
+    name: &str,
+    scope: &str,
+    mut p: crate::cgroup_keys::Placement,
+    layout: &Arc<Layout>,
+) -> Result<crate::cgroup_keys::Placement> {
+    let monitor = p
+        .monitor
+        .clone()
+        .unwrap_or_else(|| format!("{scope}/{}{name}", crate::cgroup_keys::MONITOR_PREFIX));
+    let cg = Cgroup::new(layout.clone(), &["unified"], &monitor)?;
+    cg.create(&Permissions::default())?;
+    cg.attach(0)?;
+    p.monitor = Some(monitor);
+    Ok(p)
 }
 
 /// Why a user's container got no cgroup on this host, and what gives it
 /// one. On cgroup v1 (and hybrid) hosts, the subtree `enclos cg delegate`
-/// makes. On a cgroup v2 only host (systemd's default), a process moves
-/// only between groups whose common ancestor the mover may write, so the
-/// user's processes must already run in the delegated subtree, with no
-/// process left in the groups that enable controllers: enclos does not
-/// set that up yet (a scope systemd delegates, asked over D-Bus, is the
-/// way), so it says so rather than name a command that would not help.
+/// makes. On a cgroup v2 only host, a process moves only between groups
+/// whose common ancestor the mover may write, so the user's processes
+/// must run in the delegated subtree: a scope of the user's systemd
+/// manager is the way, which needs the user's manager and bus (a login
+/// session, or lingering).
 pub(crate) fn user_cgroup_fix(user: &str, layout: &Layout) -> String {
     if layout.kind() == enclos_cgroupfs::Kind::Unified {
+        let uid = nix::unistd::getuid();
         format!(
-            "this host has cgroup v2 only, where enclos cannot give a container of user '{user}' a cgroup yet (`enclos cg delegate` is not enough there: the user's own processes would have to run in that subtree); run the container as root where it needs limits"
+            "on this cgroup v2 host a container of user '{user}' gets a cgroup from a scope of the user's systemd manager: log in through a session (pam_systemd), or as root: loginctl enable-linger {user}, then start it with XDG_RUNTIME_DIR=/run/user/{uid} set; without systemd, root delegates a subtree that holds the user's processes"
         )
     } else {
         format!(

@@ -79,10 +79,13 @@ impl Plan {
         let mut layout = c.layout()?;
         let mut cgroups = crate::cgroup_keys::placement(&config, c, &layout, !foreground)?;
         if !nix::unistd::geteuid().is_root() {
-            let (own, prefix) = super::cgroup::user_placement(c.name(), &layout);
-            layout = own;
-            if let Some(p) = prefix {
+            let own = super::cgroup::user_placement(c.name(), &layout);
+            layout = own.layout;
+            if let Some(p) = own.prefix {
                 cgroups = cgroups.under(&p);
+                if own.scope {
+                    cgroups = super::cgroup::leave_scope_root(c.name(), &p, cgroups, &layout)?;
+                }
             }
         }
         Ok(Plan {
