@@ -3,8 +3,9 @@
 # lssubsys lists the hierarchies, cgxset/cgxget speak cgroup v1 and v2
 # whatever the host runs, cgsnapshot writes the groups as a cgconfig.conf
 # that cgconfigparser loads back, cgclear removes what a file made, and
-# cgrulesengd moves a new process into the group its rule names.
-# Runs on cgroup v1, v2 and hybrid hosts.
+# cgrulesengd moves a new process into the group its rule names; then
+# what scripts written for libcgroup expect of cgget, cgset, lscgroup and
+# cgdelete. Runs on cgroup v1, v2 and hybrid hosts.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -31,8 +32,12 @@ cleanup_group() {
     local d
     for d in "$MEM/$G" ${cpu_v1:+"$cpu_v1/$G"}; do
         [ -d "$d" ] || continue
-        xargs -r kill -9 <"$d/cgroup.procs" 2>/dev/null || true
-        for _ in 1 2 3 4 5 6 7 8 9 10; do rmdir "$d" 2>/dev/null && break; sleep 0.1; done
+        find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+            [ -d "$d" ] || break
+            sleep 0.1
+        done
     done
 }
 on_exit cleanup_group
@@ -105,3 +110,48 @@ rc=0
 wait "$daemon" || rc=$?
 check_eq "cgrulesengd's exit code after SIGTERM" "$rc" 0
 run cgdelete "memory:$G" ${cpu_v1:+"cpu:$G"}
+
+section "what scripts written for libcgroup expect"
+run cgcreate -g "memory:$G/a/b"
+run cgset -r "$LIMIT=81920000" "$G"
+out all cgget "$G"
+check_eq "the first line of cgget $G (every setting, under its name)" "${all%%$'\n'*}" "$G:"
+check_contains "cgget $G" "$all" "$LIMIT: 81920000"
+out listed cgget -a "$G/a"
+check_contains "cgget -a $G/a (the controllers it is in)" "$listed" "$LIMIT: "
+out two cgget -v -r "$LIMIT" "$G" "$G/a"
+check_eq "cgget -v -r $LIMIT $G $G/a (each value under its group)" "$two" "$G:
+81920000
+
+$G/a:
+$(cat "$MEM/$G/a/$LIMIT")"
+say "cgset -R sets the group and every group below it:"
+run cgset -R -r "$LIMIT=40960000" "$G"
+for sub in "" /a /a/b; do
+    check_eq "$LIMIT of $G$sub" "$(cat "$MEM/$G$sub/$LIMIT")" 40960000
+done
+run cgcreate -g "memory:${G}copy"
+on_exit 'rmdir "$MEM/${G}copy" 2>/dev/null'
+run cgset --copy-from "$G" "${G}copy"
+check_eq "$LIMIT of ${G}copy, copied from $G" "$(cat "$MEM/${G}copy/$LIMIT")" 40960000
+run cgdelete "memory:${G}copy"
+out tree lscgroup -g "memory:/$G"
+check_contains "lscgroup -g memory:/$G (the group itself, with a slash)" "${tree%%$'\n'*}" ":/$G/"
+check_contains "lscgroup -g memory:/$G (then what is below)" "$tree" ":/$G/a/b"
+say "cgdelete -r moves the processes of the groups it removes to the parent, and says which:"
+sleep 60 &
+held=$!
+on_exit kill -9 "$held" 2>/dev/null
+echo "$held" >"$MEM/$G/a/b/cgroup.procs"
+fails 0 cgdelete -r "memory:$G"
+check_contains "cgdelete -r's notice" "$LAST_ERR" "$held"
+[ ! -e "$MEM/$G" ] || die "cgdelete -r left $MEM/$G"
+grep -qx "$held" "$MEM/cgroup.procs" || die "process $held is not in the parent group after cgdelete -r"
+ok "process $held is in the parent group, $G is gone"
+kill "$held"
+wait "$held" 2>/dev/null || true
+say "Bad input: libcgroup's words first, then what to do:"
+fails 1 cgget -Z x
+check_contains "cgget -Z's first line" "${LAST_ERR%%$'\n'*}" "Wrong input parameters"
+fails 1 cgdelete "memory:$G"
+check_eq "cgdelete of a missing group" "${LAST_ERR%%$'\n'*}" "cgdelete: cannot remove group '$G': No such file or directory"
