@@ -96,6 +96,31 @@ pub(super) fn availability(task: &str, reqs: &[Requirement]) -> Option<String> {
     ))
 }
 
+/// Writes the LXC config the busybox measures give lxc-create (no
+/// network: the comparison times the container, not a bridge) into
+/// `scratch`; returns its path.
+pub(super) fn write_lxc_conf(scratch: &Path) -> Result<PathBuf> {
+    let conf = scratch.join("lxc-net-empty.conf");
+    std::fs::write(&conf, LXC_CONF).with_context(|| format!("Cannot write {}", conf.display()))?;
+    Ok(conf)
+}
+
+/// Prints a group's verdicts, after how long its measures took when
+/// `started` is given.
+pub(super) fn print_targets(group: &str, started: Option<Instant>, verdicts: &[String]) {
+    println!();
+    match started {
+        Some(t) => println!(
+            "{group}: all measures took {:.0}s; targets:",
+            t.elapsed().as_secs_f64()
+        ),
+        None => println!("{group}: targets:"),
+    }
+    for verdict in verdicts {
+        println!("  {verdict}");
+    }
+}
+
 /// The five measures, by the names `--only` takes, in their order.
 pub(super) const NAMES: &[&str] = &["execute", "start-stop", "attach", "freeze", "create"];
 
@@ -111,14 +136,7 @@ pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, Stri
     let ctx = Ctx::set_up(&sandbox, enclos, missing, args.baseline.as_deref())?;
     let started = Instant::now();
     let verdicts = measure_all(&ctx, args);
-    println!();
-    println!(
-        "containers: all measures took {:.0}s; targets:",
-        started.elapsed().as_secs_f64()
-    );
-    for verdict in &verdicts {
-        println!("  {verdict}");
-    }
+    print_targets("containers", Some(started), &verdicts);
     drop(ctx);
     sandbox.finish()
 }
@@ -205,9 +223,7 @@ impl Ctx {
         let scratch = sandbox.scratch();
         let sp = Spawner::new(&scratch)
             .with_context(|| format!("Cannot create {}", scratch.display()))?;
-        let conf = scratch.join("lxc-net-empty.conf");
-        std::fs::write(&conf, LXC_CONF)
-            .with_context(|| format!("Cannot write {}", conf.display()))?;
+        let conf = write_lxc_conf(&scratch)?;
         let name = format!("{PREFIX}{}-c", std::process::id());
 
         println!(

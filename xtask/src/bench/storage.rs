@@ -25,8 +25,8 @@ use anyhow::{Context, Result};
 
 use super::bigdata::{self, Big};
 use super::containers::{
-    availability, timed, unavailable, untimed, with_tool, Kind, Tool, BUSYBOX, CREATE_TIMEOUT, LXC,
-    LXC_CONF, TIMEOUT,
+    availability, print_targets, timed, unavailable, untimed, with_tool, write_lxc_conf, Kind,
+    Tool, BUSYBOX, CREATE_TIMEOUT, LXC, TIMEOUT,
 };
 use super::sandbox::Sandbox;
 use super::spawn::Spawner;
@@ -69,8 +69,7 @@ pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, Stri
     let scratch = sandbox.scratch();
     let sp =
         Spawner::new(&scratch).with_context(|| format!("Cannot create {}", scratch.display()))?;
-    let conf = scratch.join("lxc-net-empty.conf");
-    std::fs::write(&conf, LXC_CONF).with_context(|| format!("Cannot write {}", conf.display()))?;
+    let conf = write_lxc_conf(&scratch)?;
     let name = format!("{PREFIX}{}-c", std::process::id());
     println!(
         "storage: busybox containers in {} (one per tool, made once)",
@@ -120,14 +119,7 @@ pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, Stri
     };
     let started = Instant::now();
     let verdicts = measure_all(&ctx, args);
-    println!();
-    println!(
-        "storage: all measures took {:.0}s; targets:",
-        started.elapsed().as_secs_f64()
-    );
-    for verdict in &verdicts {
-        println!("  {verdict}");
-    }
+    print_targets("storage", Some(started), &verdicts);
     drop(ctx);
     sandbox.finish()
 }

@@ -24,7 +24,8 @@ use anyhow::{Context, Result};
 
 use super::benchuser::{owned_by, BenchUser, RANGE};
 use super::containers::{
-    availability, unavailable, Kind, Tool, BUSYBOX, CREATE_TIMEOUT, LXC, LXC_CONF, TIMEOUT,
+    availability, print_targets, unavailable, write_lxc_conf, Kind, Tool, BUSYBOX, CREATE_TIMEOUT,
+    LXC, LXC_CONF, TIMEOUT,
 };
 use super::sandbox::Sandbox;
 use super::spawn::Spawner;
@@ -100,8 +101,7 @@ pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, Stri
     let scratch = sandbox.scratch();
     let sp =
         Spawner::new(&scratch).with_context(|| format!("Cannot create {}", scratch.display()))?;
-    let conf = scratch.join("lxc-net-empty.conf");
-    std::fs::write(&conf, LXC_CONF)?;
+    let conf = write_lxc_conf(&scratch)?;
     let user = BenchUser::new(enclos.as_ref().ok().map(PathBuf::as_path)).map(Rc::new);
     let user = match user {
         Ok(u) => write_configs(&u).map(|()| u),
@@ -154,11 +154,7 @@ pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, Stri
         shifting(flow(Kind::Enclos, false), &user, &scratch),
     ];
     let verdicts = measure_both(args, &sp, &flows);
-    println!();
-    println!("unprivileged: targets:");
-    for verdict in &verdicts {
-        println!("  {verdict}");
-    }
+    print_targets("unprivileged", None, &verdicts);
     for f in flows.iter().flatten() {
         let _ = sp.run(&mut f.wrap(f.tool.stop(&f.tool.name, true)), TIMEOUT);
         let _ = sp.run(&mut f.wrap(f.tool.destroy(&f.tool.name)), TIMEOUT);
