@@ -16,7 +16,10 @@
 //!   cgroup-tools, and cgrulesengd's latency and memory ([`rules`]);
 //! - `containers` ([`containers`]): LXC's tools, crun and enclos, each
 //!   command spawned directly, in temporary lxcpaths; then the same done
-//!   by a user who is not root against root ([`unprivileged`]);
+//!   by a user who is not root against root ([`unprivileged`]); and the
+//!   start of a container with a veth on a bridge, with the network part
+//!   of enclos's start from its tracing span ([`net`]), in a network
+//!   namespace of the bench's own;
 //! - `storage` ([`storage`]): snapshots, ephemeral copies, creates from
 //!   the cached template, and, on 1 GiB ([`bigdata`], [`backup`]),
 //!   snapshots on btrfs and overlay, export and import.
@@ -33,6 +36,7 @@ mod cgtools;
 mod containers;
 mod crun;
 mod libcgroup;
+mod net;
 mod rules;
 mod rusage;
 mod sandbox;
@@ -113,9 +117,10 @@ pub enum Group {
     Cgroups,
     /// Busybox containers: execute, start + stop, attach, freeze, create:
     /// LXC's lxc-* tools, crun, unshare, enclos; then create and start +
-    /// attach + stop by a user who is not root against root (names:
-    /// execute, start-stop, attach, freeze, create, unpriv-create,
-    /// unpriv-start).
+    /// attach + stop by a user who is not root against root; the start
+    /// with a veth on a bridge, and enclos's network span, in a network
+    /// namespace of the bench's own (names: execute, start-stop, attach,
+    /// freeze, create, unpriv-create, unpriv-start, veth-start, net-span).
     Containers,
     /// Snapshots, ephemeral copies, creates on btrfs and overlay, export
     /// and import: enclos against lxc-snapshot, lxc-copy, lxc-create and
@@ -262,6 +267,10 @@ fn compare(args: &CompareArgs) -> Result<()> {
         println!();
         unprivileged::run(args, &enclos)?;
     }
+    if containers && wants_any(net::NAMES) {
+        println!();
+        net::run(args, &enclos)?;
+    }
     if storage && wants_any(storage::NAMES) {
         println!();
         storage::run(args, &enclos)?;
@@ -286,6 +295,7 @@ fn check_only(args: &CompareArgs) -> Result<()> {
         CGROUPS,
         containers::NAMES,
         unprivileged::NAMES,
+        net::NAMES,
         storage::NAMES,
     ];
     let known: Vec<&str> = groups.concat();
@@ -867,6 +877,7 @@ mod tests {
             CGROUPS,
             containers::NAMES,
             unprivileged::NAMES,
+            net::NAMES,
             storage::NAMES,
         ]
         .concat();

@@ -74,6 +74,7 @@ pub(crate) fn container_log(
     };
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(level(cfg.log_level()))
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_ansi(false)
         .with_target(false)
         .with_writer(writer)

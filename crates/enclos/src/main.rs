@@ -177,8 +177,11 @@ pub fn init_logging(priority: Option<&str>, file: Option<&Path>) -> anyhow::Resu
             Err(_) => EnvFilter::new("warn"),
         },
     };
+    // A span's close line gives its duration (time.busy): the network
+    // set-up of a start is the span `net`.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_target(false);
     match file {
         Some(path) => {
