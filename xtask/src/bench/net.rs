@@ -533,7 +533,6 @@ fn span_variant<'a>(
             )
         })
     };
-    let start_check = start.clone();
     Variant {
         name,
         run: Box::new(move |_| {
@@ -542,7 +541,7 @@ fn span_variant<'a>(
             Ok(span)
         }),
         check: Some(Box::new(move |_| {
-            start_check()?;
+            start()?;
             t.expect(sp, &t.name, "RUNNING", "start")?;
             if veth {
                 expect_ports(sp, 1, "start")?;
@@ -559,13 +558,14 @@ fn span_variant<'a>(
 fn span_time(log: &str, span: &str) -> Option<Duration> {
     let open = format!("{span}{{");
     log.lines()
+        .rev()
         .filter(|l| l.contains(&open) && l.contains(": close "))
         .filter_map(|l| {
             l.split_whitespace()
                 .find_map(|w| w.strip_prefix("time.busy="))
         })
         .filter_map(parse_duration)
-        .last()
+        .next()
 }
 
 /// `1.23ms`, `456µs`, `12.0ns`, `1.5s` as tracing prints them.
