@@ -98,20 +98,41 @@ pub struct Attached {
 /// them there. On failure nothing made is left behind.
 pub fn attach(specs: &[NetSpec], pid: i32) -> Result<Attached> {
     let netns = rt::netns_of(pid)?;
-    let made = rt::run(None, |h| async move {
+    let ns = &netns;
+    // One thread for both sides: the host's connection, then, in the
+    // container's namespace, one there.
+    let made = rt::run_async(move || async move {
         let mut created = Vec::new();
-        let mut infos = Vec::new();
-        let result = async {
-            host::check(&h, specs).await?;
+        let host = async {
+            let conn = rt::connect()?;
+            let h = &conn.handle;
+            host::check(h, specs).await?;
+            let mut infos = Vec::new();
             for s in specs {
-                infos.push(host::create(&h, s, pid as u32, &mut created).await?);
+                infos.push(host::create(h, s, pid as u32, &mut created).await?);
             }
-            Ok(())
+            Ok::<_, Error>(infos)
         }
         .await;
-        Ok((created, result.map(|()| infos)))
+        let result = match host {
+            Ok(infos) => {
+                async {
+                    rt::enter(ns)?;
+                    let conn = rt::connect()?;
+                    let h = &conn.handle;
+                    inside::loopback_up(h).await?;
+                    for (s, info) in specs.iter().zip(&infos) {
+                        inside::configure(h, s, info, s.kind == Kind::Phys).await?;
+                    }
+                    Ok::<_, Error>(())
+                }
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        Ok((created, result))
     });
-    let (created, made) = match made {
+    let (created, result) = match made {
         Ok(v) => v,
         Err(e) => (Vec::new(), Err(e)),
     };
@@ -119,15 +140,6 @@ pub fn attach(specs: &[NetSpec], pid: i32) -> Result<Attached> {
         created,
         netns: Some(netns),
     };
-    let result = made.and_then(|infos| {
-        rt::run(attached.netns.as_ref(), |h| async move {
-            inside::loopback_up(&h).await?;
-            for (s, info) in specs.iter().zip(&infos) {
-                inside::configure(&h, s, info, s.kind == Kind::Phys).await?;
-            }
-            Ok(())
-        })
-    });
     match result {
         Ok(()) => Ok(attached),
         Err(e) => {
