@@ -5,11 +5,12 @@
 //! `net`.
 //!
 //! Everything runs in a network namespace the harness makes for itself
-//! ([`NetNs`]): the main thread leaves the host's network before the
-//! containers are made, makes the bridge there, and comes back at the end.
-//! The host sides of the veths land in that namespace (both tools make
-//! them in their caller's), and the bridge goes with it; the host's own
-//! interfaces are never touched.
+//! ([`NetNs`]): the main thread leaves the host's network (and, for a
+//! sysfs of that network, its mounts) before the containers are made,
+//! makes the bridge there, and comes back at the end. The host sides of
+//! the veths land in that namespace (both tools make them in their
+//! caller's), and the bridge goes with it; the host's own interfaces are
+//! never touched.
 //!
 //! Two measures, each a [`Comparison`] whose variants alternate:
 //!
