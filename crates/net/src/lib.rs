@@ -98,41 +98,20 @@ pub struct Attached {
 /// them there. On failure nothing made is left behind.
 pub fn attach(specs: &[NetSpec], pid: i32) -> Result<Attached> {
     let netns = rt::netns_of(pid)?;
-    let ns = &netns;
-    // One thread for both sides: the host's connection, then, in the
-    // container's namespace, one there.
-    let made = rt::run_async(move || async move {
+    let made = rt::run(None, |h| async move {
         let mut created = Vec::new();
-        let host = async {
-            let conn = rt::connect()?;
-            let h = &conn.handle;
-            host::check(h, specs).await?;
-            let mut infos = Vec::new();
+        let mut infos = Vec::new();
+        let result = async {
+            host::check(&h, specs).await?;
             for s in specs {
-                infos.push(host::create(h, s, pid as u32, &mut created).await?);
+                infos.push(host::create(&h, s, pid as u32, &mut created).await?);
             }
-            Ok::<_, Error>(infos)
+            Ok(())
         }
         .await;
-        let result = match host {
-            Ok(infos) => {
-                async {
-                    rt::enter(ns)?;
-                    let conn = rt::connect()?;
-                    let h = &conn.handle;
-                    inside::loopback_up(h).await?;
-                    for (s, info) in specs.iter().zip(&infos) {
-                        inside::configure(h, s, info, s.kind == Kind::Phys).await?;
-                    }
-                    Ok::<_, Error>(())
-                }
-                .await
-            }
-            Err(e) => Err(e),
-        };
-        Ok((created, result))
+        Ok((created, result.map(|()| infos)))
     });
-    let (created, result) = match made {
+    let (created, made) = match made {
         Ok(v) => v,
         Err(e) => (Vec::new(), Err(e)),
     };
@@ -140,6 +119,15 @@ pub fn attach(specs: &[NetSpec], pid: i32) -> Result<Attached> {
         created,
         netns: Some(netns),
     };
+    let result = made.and_then(|infos| {
+        rt::run(attached.netns.as_ref(), |h| async move {
+            inside::loopback_up(&h).await?;
+            for (s, info) in specs.iter().zip(&infos) {
+                inside::configure(&h, s, info, s.kind == Kind::Phys).await?;
+            }
+            Ok(())
+        })
+    });
     match result {
         Ok(()) => Ok(attached),
         Err(e) => {
