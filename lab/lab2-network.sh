@@ -9,7 +9,8 @@
 #     (where this kernel has no ipvlan driver at all, the lab says so and
 #     checks that lxc-start refuses in one clear line instead; the VM lab's
 #     Debian kernel has it, so there it must work);
-#   - a vlan container (vlan.id 10 on a veth) pings the other end's vlan;
+#   - a vlan container (vlan.id 10 on a veth) pings the other end's vlan
+#     (where the kernel has 8021q);
 #   - `lxc-ls -f` shows each one's IPV4;
 #   - `enclos net up` makes the default network (lxcbr0, NAT, dnsmasq) in
 #     the namespace: a container on it gets its address by DHCP, which
@@ -70,8 +71,10 @@ lxc.net.0.ipv4.address = $subnet.$i/24"
     done
     run lxc-attach "${LXP[@]}" -n "$A" -- ping -c 1 -W 5 "$subnet.3"
     run lxc-attach "${LXP[@]}" -n "$B" -- ping -c 1 -W 5 "$subnet.2"
-    out listing lxc-attach "${LXP[@]}" -n "$A" -- ip -d link show eth0
-    check_contains "ip -d link show eth0 in $A" "$listing" "$kind"
+    local pid
+    pid=$(lxc-info "${LXP[@]}" -n "$A" -p | awk '{print $2}')
+    out listing nsenter --net="/proc/$pid/ns/net" ip -d link show eth0
+    check_contains "ip -d link show eth0 in $A (busybox's ip has no -d: the host's, in its namespace)" "$listing" "$kind"
     out listing lxc-ls "${LXP[@]}" -f
     check_eq "the IPV4 of $A in lxc-ls -f ($kind $mode)" "$(ipv4_of "$A")" "$subnet.2"
     check_eq "the IPV4 of $B in lxc-ls -f ($kind $mode)" "$(ipv4_of "$B")" "$subnet.3"
@@ -144,7 +147,8 @@ lxc.net.0.ipv4.address = 10.0.85.2/24"
     check_eq "the IPV4 of $A in lxc-ls -f (vlan 10)" "$(ipv4_of "$A")" 10.0.85.2
     run lxc-stop "${LXP[@]}" -n "$A" -k
 else
-    say "This kernel has no 8021q driver: no vlan here."
+    modinfo 8021q >/dev/null 2>&1 && die "this kernel has an 8021q module, but ip link add ... type vlan fails"
+    say "This kernel has no 8021q driver (no module 8021q): no vlan here."
 fi
 
 section "The default network: enclos net up, a container gets its address by DHCP"
