@@ -155,8 +155,11 @@ section "The default network: enclos net up, a container gets its address by DHC
 if ! command -v dnsmasq >/dev/null 2>&1 || ! command -v nft >/dev/null 2>&1; then
     say "dnsmasq or nft is missing (apt-get install dnsmasq-base nftables): no default network here."
 else
-    NET=(--settings "$LAB_TMP/lxc-net" --run-dir "$LAB_TMP/net")
+    # Settings of the lab's own (lxc-net's defaults: lxcbr0, 10.0.3.1/24),
+    # whatever the host's /etc/default/lxc-net and /etc/enclos/enclos.conf say.
+    NET=(--settings "$LAB_TMP/lxc-net" --config "$LAB_TMP/enclos.conf" --run-dir "$LAB_TMP/net")
     : >"$LAB_TMP/lxc-net"
+    : >"$LAB_TMP/enclos.conf"
     # shellcheck disable=SC2016 # expanded when the lab ends
     on_exit '"$ENCLOS" net down "${NET[@]}"; [ ! -f "$LAB_TMP/net/dnsmasq.pid" ] || kill -9 "$(cat "$LAB_TMP/net/dnsmasq.pid")"'
     run "$ENCLOS" net up "${NET[@]}"

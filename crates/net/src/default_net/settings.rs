@@ -505,6 +505,31 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_enclos_conf_documents_lxc_nets_defaults() {
+        let text = include_str!("../../../../packaging/enclos.conf");
+        let path = Path::new("packaging/enclos.conf");
+        assert_eq!(
+            Settings::parse_conf(text, path).unwrap(),
+            Settings::default()
+        );
+        // Each key is documented, and uncommented its value is the default
+        // (the IPv6 address aside: there is none by default).
+        let uncommented: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("#net."))
+            .filter(|l| !l.starts_with("ipv6.address"))
+            .map(|l| format!("net.{l}\n"))
+            .collect();
+        for (key, _) in CONF_KEYS {
+            assert!(text.contains(&format!("#{key} =")), "{key} in enclos.conf");
+        }
+        assert_eq!(
+            Settings::parse_conf(&uncommented, path).unwrap(),
+            Settings::default()
+        );
+    }
+
+    #[test]
     fn enclos_conf_errors_name_the_key_file_and_line() {
         let e = |text: &str| {
             Settings::parse_conf(text, Path::new("/etc/enclos/enclos.conf"))
