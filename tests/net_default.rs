@@ -14,14 +14,15 @@ use enclos_tests::lab::*;
 use enclos_tests::netns::TestNet;
 use enclos_tests::{enclos_bin, require_root};
 
-/// A settings file and a run directory for `enclos net`; on drop, `net
-/// down` and, should dnsmasq still run, a SIGKILL for it (it would keep
-/// the test's namespace alive).
+/// lxc-net's settings file, enclos.conf and a run directory for `enclos
+/// net`; on drop, `net down` and, should dnsmasq still run, a SIGKILL for
+/// it (it would keep the test's namespace alive).
 struct DefaultNet {
     dir: tempfile::TempDir,
 }
 
 impl DefaultNet {
+    /// With lxc-net's `settings` and no enclos.conf.
     fn new(settings: &str) -> DefaultNet {
         let dir = tempfile::Builder::new()
             .prefix("enclos-net-")
@@ -29,6 +30,17 @@ impl DefaultNet {
             .expect("temp dir");
         std::fs::write(dir.path().join("lxc-net"), settings).expect("write settings");
         DefaultNet { dir }
+    }
+
+    /// With lxc-net's `settings` and enclos.conf's `conf`.
+    fn with_conf(settings: &str, conf: &str) -> DefaultNet {
+        let net = DefaultNet::new(settings);
+        std::fs::write(net.conf(), conf).expect("write enclos.conf");
+        net
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.path().join("enclos.conf")
     }
 
     fn run_dir(&self) -> PathBuf {
@@ -41,6 +53,8 @@ impl DefaultNet {
             .arg(self.dir.path().join("lxc-net"))
             .arg("--run-dir")
             .arg(self.run_dir())
+            .arg("--config")
+            .arg(self.conf())
             .args(extra);
         c
     }
@@ -83,8 +97,17 @@ fn alive(pid: i32) -> bool {
 
 /// The test namespace's ip_forward (read by a process started in it).
 fn ip_forward() -> String {
+    sysctl("net/ipv4/ip_forward")
+}
+
+/// The test namespace's net.ipv6.conf.all.forwarding.
+fn ip6_forward() -> String {
+    sysctl("net/ipv6/conf/all/forwarding")
+}
+
+fn sysctl(path: &str) -> String {
     let mut c = Command::new("cat");
-    c.arg("/proc/sys/net/ipv4/ip_forward");
+    c.arg(format!("/proc/sys/{path}"));
     run(c).success().stdout.trim().to_string()
 }
 
@@ -188,12 +211,18 @@ fn assert_up_made_bridge_dhcp_and_nat(testnet: &TestNet, net: &DefaultNet) -> i3
 /// Starts container `n` with a veth on lxcbr0 and returns the address it
 /// got by DHCP.
 fn start_on_lxcbr0(lab: &Lab, n: &str) -> String {
+    start_on(lab, n, "lxcbr0")
+}
+
+/// Starts container `n` with a veth on `bridge` and returns the address
+/// it got by DHCP (in 10.0.3.0/24).
+fn start_on(lab: &Lab, n: &str, bridge: &str) -> String {
     let conf = lab.path().join(n).join("config");
     let mut text = std::fs::read_to_string(&conf).expect("read config");
-    text.push_str(
-        "lxc.net =\nlxc.net.0.type = veth\nlxc.net.0.link = lxcbr0\nlxc.net.0.flags = up\n\
-         lxc.net.0.hwaddr = 00:16:3e:xx:xx:xx\n",
-    );
+    text.push_str(&format!(
+        "lxc.net =\nlxc.net.0.type = veth\nlxc.net.0.link = {bridge}\nlxc.net.0.flags = up\n\
+         lxc.net.0.hwaddr = 00:16:3e:xx:xx:xx\n"
+    ));
     std::fs::write(&conf, text).expect("write config");
     lab.start(n);
     // The template's rcS runs udhcpc in the background.
@@ -300,10 +329,19 @@ fn ipv6_settings_give_the_bridge_its_address_router_advertisements_and_nat66() {
         return;
     }
     let testnet = TestNet::enter();
+    assert_eq!(ip6_forward(), "0", "a fresh namespace forwards no IPv6");
     let net = DefaultNet::new(
         "LXC_IPV6_ADDR=\"fd77:1::1\"\nLXC_IPV6_MASK=\"64\"\nLXC_IPV6_NAT=\"true\"\n",
     );
-    net.net("up").success();
+    let up = net.net("up").success();
+    assert!(
+        up.stdout.contains("net.ipv6.conf.all.forwarding = 1"),
+        "{up:#?}"
+    );
+    assert_eq!(ip6_forward(), "1", "IPv6 forwarding after net up");
+    let st = net.status();
+    assert_eq!(st["forwarding6"], true, "{st}");
+    assert_eq!(st["ipv6"], "fd77:1::1/64", "{st}");
     let addr = testnet
         .ip(&["-6", "-o", "addr", "show", "dev", "lxcbr0"])
         .stdout;
@@ -343,7 +381,113 @@ fn ipv6_settings_give_the_bridge_its_address_router_advertisements_and_nat66() {
         "{ls:#?}"
     );
     lab.enclos("stop", &["-n", &n]).success();
-    net.net("down").success();
+    let down = net.net("down").success();
+    assert!(
+        down.stdout
+            .contains("net.ipv6.conf.all.forwarding (back to 0)"),
+        "{down:#?}"
+    );
+    assert_eq!(ip6_forward(), "0", "IPv6 forwarding after net down");
     let addr = testnet.ip(&["-6", "-o", "addr", "show"]).stdout;
     assert!(!addr.contains("fd77:1::1"), "{addr}");
+
+    // Forwarding that was on before stays on; without IPv6 settings it is
+    // left alone.
+    sysctl_write("net/ipv6/conf/all/forwarding", "1");
+    net.net("up").success();
+    net.net("down").success();
+    assert_eq!(ip6_forward(), "1");
+    sysctl_write("net/ipv6/conf/all/forwarding", "0");
+    let v4 = DefaultNet::new("");
+    let up = v4.net("up").success();
+    assert!(!up.stdout.contains("ipv6"), "{up:#?}");
+    assert_eq!(ip6_forward(), "0");
+    v4.net("down").success();
+}
+
+fn sysctl_write(path: &str, value: &str) {
+    let mut c = Command::new("sh");
+    c.args(["-c", &format!("echo {value} > /proc/sys/{path}")]);
+    run(c).success();
+}
+
+/// `net.bridge = enclosbr0` (and the network's other keys) in enclos.conf
+/// win over lxc-net's file: `net up` makes that bridge, dnsmasq serves it
+/// alone, and a container on it gets its address by DHCP.
+#[test]
+fn enclos_conf_names_the_bridge_enclosbr0_and_wins_over_lxc_net() {
+    if !require_root("enclos_conf_names_the_bridge_enclosbr0_and_wins_over_lxc_net") {
+        return;
+    }
+    let testnet = TestNet::enter();
+    let net = DefaultNet::with_conf(
+        "USE_LXC_BRIDGE=\"true\"\nLXC_BRIDGE=\"lxcbr0\"\nLXC_DHCP_RANGE=\"10.0.3.2,10.0.3.254\"\n",
+        "# enclos's global settings\nlxc.lxcpath = /var/lib/enclos\n\
+         net.bridge = enclosbr0\nnet.dhcp_range = 10.0.3.120,10.0.3.130\n",
+    );
+    let up = net.net("up").success();
+    assert!(
+        up.stdout.contains("made: bridge enclosbr0")
+            && up.stdout.contains("DHCP 10.0.3.120-10.0.3.130"),
+        "{up:#?}"
+    );
+    assert_eq!(testnet.links(), ["enclosbr0", "lo"]);
+    let addr = testnet
+        .ip(&["-4", "-o", "addr", "show", "dev", "enclosbr0"])
+        .stdout;
+    assert!(addr.contains("10.0.3.1/24"), "{addr}");
+    let st = net.status();
+    assert_eq!(st["bridge"], "enclosbr0", "{st}");
+    assert_eq!(st["up"], true, "{st}");
+    let pid = net.dnsmasq_pid().expect("dnsmasq's pid file");
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(
+        cmdline.split('\0').any(|a| a == "--interface=enclosbr0"),
+        "{cmdline:?}"
+    );
+
+    let lab = Lab::new();
+    let n = lab.create("encbr");
+    let got = start_on(&lab, &n, "enclosbr0");
+    let last: u8 = got.rsplit('.').next().unwrap().parse().unwrap();
+    assert!((120..=130).contains(&last), "{got} is in net.dhcp_range");
+    let ls = lab
+        .enclos("ls", &["-f", "-F", "name,ipv4"])
+        .success()
+        .stdout;
+    assert!(ls.contains(&got), "{ls}");
+    lab.enclos("stop", &["-n", &n, "-k"]).success();
+    net.net("down").success();
+    assert_eq!(testnet.links(), ["lo"]);
+}
+
+/// A bad value or an unknown net.* key in enclos.conf: one error naming
+/// the file and line, and nothing made.
+#[test]
+fn a_bad_line_of_enclos_conf_names_its_file_and_line_and_makes_nothing() {
+    if !require_root("a_bad_line_of_enclos_conf_names_its_file_and_line_and_makes_nothing") {
+        return;
+    }
+    let testnet = TestNet::enter();
+    let forward_before = ip_forward();
+    for (conf, want) in [
+        (
+            "lxc.lxcpath = /var/lib/enclos\nnet.address = 10.0.3.256\n",
+            "Invalid net.address=\"10.0.3.256\" in {conf} line 2: an IPv4 address",
+        ),
+        (
+            "net.brige = enclosbr0\n",
+            "Invalid net.brige=\"enclosbr0\" in {conf} line 1: no such key; the default network's are net.use_bridge, net.bridge,",
+        ),
+    ] {
+        let net = DefaultNet::with_conf("", conf);
+        let out = net.net("up");
+        assert_eq!(out.code, Some(1), "{out:#?}");
+        let want = want.replace("{conf}", &net.conf().display().to_string());
+        assert!(out.stderr.contains(&want), "{want} in {out:#?}");
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{out:#?}");
+        assert_eq!(testnet.links(), ["lo"]);
+        assert_eq!(ip_forward(), forward_before);
+        assert!(!net.run_dir().join("made").exists());
+    }
 }

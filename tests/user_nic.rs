@@ -113,20 +113,30 @@ struct Setup {
 
 impl Setup {
     fn enclos(&self, args: &[&str]) -> Out {
+        self.enclos_with(&self.helper, args)
+    }
+
+    /// `enclos ARGS` as the user, with `helper` as the user-nic helper.
+    fn enclos_with(&self, helper: &Path, args: &[&str]) -> Out {
         let mut c = self.u.cmd(enclos_bin(), args);
-        c.env("ENCLOS_USER_NIC", &self.helper);
+        c.env("ENCLOS_USER_NIC", helper);
         run(self.ns.wrap(c))
     }
 
     /// A busybox container of the user with one veth on the bridge.
     fn container(&self, name: &str, addr: &str) {
+        self.container_with(name, addr, "");
+    }
+
+    /// As [`Setup::container`], with `extra` keys of lxc.net.0.
+    fn container_with(&self, name: &str, addr: &str, extra: &str) {
         self.enclos(&["create", "-n", name, "-t", "busybox"])
             .success();
         let conf = self.u.lxcpath().join(name).join("config");
         let mut text = std::fs::read_to_string(&conf).unwrap();
         text.push_str(&format!(
             "lxc.net =\nlxc.net.0.type = veth\nlxc.net.0.link = {BRIDGE}\nlxc.net.0.flags = up\n\
-             lxc.net.0.ipv4.address = {addr}\nlxc.net.0.hwaddr = 00:16:3e:xx:xx:xx\n"
+             lxc.net.0.ipv4.address = {addr}\nlxc.net.0.hwaddr = 00:16:3e:xx:xx:xx\n{extra}"
         ));
         std::fs::write(&conf, text).unwrap();
     }
@@ -312,4 +322,98 @@ fn a_network_namespace_the_user_does_not_own_is_refused() {
     let out = run(s.ns.wrap(c));
     assert!(out.stderr.contains("is not yours"), "{out:#?}");
     assert_eq!(s.net.links(), before, "nothing made");
+}
+
+/// `enclos compat install` links lxc-user-nic to the setuid helper, and
+/// the link keeps its privilege: a user's container started through it
+/// gets its veth. Then the user's `ls -f` fills IPV4 and IPV6, and `info`
+/// shows IP, Link and the byte counts, read inside the container's network
+/// namespace, which the user enters through the user namespace they own.
+#[test]
+fn a_users_container_through_lxc_user_nic_shows_its_addresses_in_ls_and_info() {
+    if !require_root("a_users_container_through_lxc_user_nic_shows_its_addresses_in_ls_and_info") {
+        return;
+    }
+    let s = setup("nils");
+    let compat = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(compat.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = Command::new(enclos_bin());
+    c.args(["compat", "install"])
+        .arg(compat.path())
+        .env("ENCLOS_USER_NIC", &s.helper);
+    let out = run(c).success();
+    let link = compat.path().join("lxc-user-nic");
+    assert!(
+        out.stdout
+            .contains(&format!("{} -> {}", link.display(), s.helper.display())),
+        "{out:#?}"
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), s.helper);
+    // Without a setuid helper there is no link, and the reason is given.
+    let plain = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let mut c = Command::new(enclos_bin());
+    c.args(["compat", "install"])
+        .arg(other.path())
+        .env("ENCLOS_USER_NIC", plain.path().join("none"));
+    let out = run(c).success();
+    assert!(!other.path().join("lxc-user-nic").exists());
+    assert!(
+        out.stderr.contains("Not linked: lxc-user-nic, as ")
+            && out.stderr.contains("enclos's package installs it"),
+        "{out:#?}"
+    );
+
+    s.container_with(
+        "c1",
+        "10.91.0.2/24",
+        "lxc.net.0.ipv6.address = fd91::2/64\n",
+    );
+    s.enclos_with(&link, &["start", "-n", "c1"]).success();
+    let ports = s.ports();
+    assert!(
+        ports.len() == 1 && ports[0].starts_with("veth"),
+        "the veth made through lxc-user-nic: {ports:?}"
+    );
+    let ping = s.enclos(&[
+        "attach",
+        "-n",
+        "c1",
+        "--",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "3",
+        "10.91.0.1",
+    ]);
+    assert!(ping.ok(), "{ping:#?}");
+
+    let ls = s.enclos(&["ls", "-f", "-F", "name,ipv4,ipv6"]).success();
+    let row = ls
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("c1 "))
+        .unwrap_or_else(|| panic!("no row c1 in {ls:#?}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols, ["c1", "10.91.0.2", "fd91::2"], "{ls:#?}");
+
+    let info = s.enclos(&["info", "-n", "c1"]).success();
+    let value = |key: &str| -> Vec<String> {
+        info.stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("{key}:")))
+            .map(|v| v.trim().to_string())
+            .collect()
+    };
+    assert_eq!(value("IP"), ["10.91.0.2", "fd91::2"], "{info:#?}");
+    assert_eq!(value("Link"), ports, "{info:#?}");
+    // The ping went out and came back over it.
+    for key in [" TX bytes", " RX bytes"] {
+        let v = value(key);
+        assert_eq!(v.len(), 1, "{key} in {info:#?}");
+        assert_ne!(v[0], "0 bytes", "{key} in {info:#?}");
+    }
+    s.enclos(&["stop", "-n", "c1"]).success();
+    assert!(s.ports().is_empty());
 }

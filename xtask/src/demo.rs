@@ -1,5 +1,8 @@
 //! `cargo xtask demo`: install what the labs need, build enclos, and play
-//! the course walkthrough, one lab script after the other.
+//! the course walkthrough, one lab script after the other, then the
+//! networks lab (in a network namespace of its own: containers on macvlan,
+//! ipvlan where the kernel has it, vlan, and on `enclos net up`'s bridge by
+//! DHCP, with `lxc-ls -f` showing their IPV4).
 
 use std::process::Command;
 
@@ -13,6 +16,7 @@ pub const DEMO_LABS: &[&str] = &[
     "lab/lab1-cgroups.sh",
     "lab/lab2-containers.sh",
     "lab/lab2-unprivileged.sh",
+    "lab/lab2-network.sh",
 ];
 
 /// The exit code by which a lab script says "skipped: this host lacks
@@ -30,6 +34,7 @@ pub fn run() -> Result<()> {
     }
     deps::ensure("The demo", deps::BUILD)?;
     deps::ensure("The demo", deps::LABS)?;
+    deps::ensure("The demo's networks lab", deps::NET)?;
     let enclos = build_enclos_release()?;
     let root = workspace_root();
 

@@ -208,8 +208,7 @@ pub(crate) fn links(c: &Container, pid: i32) -> Vec<NetLink> {
             .collect(),
         _ => Vec::new(),
     };
-    enclos_net::stats(pid)
-        .unwrap_or_default()
+    stats(pid)
         .into_iter()
         .map(|l| NetLink {
             link: peers
@@ -226,7 +225,7 @@ pub(crate) fn links(c: &Container, pid: i32) -> Vec<NetLink> {
 /// The IPv4 then IPv6 addresses of the container of init `pid`, loopback
 /// and link-local excepted, read over netlink in its namespace.
 pub(crate) fn addresses(pid: i32) -> Vec<String> {
-    let stats = enclos_net::stats(pid).unwrap_or_default();
+    let stats = stats(pid);
     let v4 = stats
         .iter()
         .flat_map(|l| l.ipv4.iter().map(|a| a.to_string()));
@@ -234,4 +233,131 @@ pub(crate) fn addresses(pid: i32) -> Vec<String> {
         .iter()
         .flat_map(|l| l.ipv6.iter().map(|a| a.to_string()));
     v4.chain(v6).collect()
+}
+
+/// The interfaces of the network namespace of init `pid` (none when they
+/// cannot be read). Root enters it from a thread. Another user, whose
+/// container it is, cannot: entering a network namespace takes
+/// CAP_SYS_ADMIN in the caller's own user namespace too. A child joins the
+/// container's user namespace first (the user owns it, so the child has
+/// every capability there), reads them, and sends them back over a pipe.
+fn stats(pid: i32) -> Vec<enclos_net::LinkStats> {
+    if nix::unistd::geteuid().is_root() {
+        return enclos_net::stats(pid).unwrap_or_default();
+    }
+    match stats_from_user_ns(pid) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(pid, "cannot read the interfaces of the container: {e}");
+            Vec::new()
+        }
+    }
+}
+
+fn stats_from_user_ns(pid: i32) -> std::result::Result<Vec<enclos_net::LinkStats>, String> {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+
+    use enclos_namespaces::Namespace;
+    use nix::sys::wait::{waitpid, WaitStatus};
+
+    let (rd, wr) = nix::unistd::pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
+    let (rd_raw, wr_ref) = (rd.as_raw_fd(), &wr);
+    let child = enclos_namespaces::spawn(&[], || {
+        let _ = nix::unistd::close(rd_raw);
+        let r = enclos_namespaces::join(Pid::from_raw(pid), &[Namespace::User])
+            .map_err(|e| e.to_string())
+            .and_then(|()| enclos_net::stats(pid).map_err(|e| e.to_string()));
+        match r {
+            Ok(links) => {
+                let text: String = links.iter().map(stats_line).collect();
+                match nix::unistd::write(wr_ref, text.as_bytes()) {
+                    Ok(n) if n == text.len() => 0,
+                    _ => 1,
+                }
+            }
+            Err(_) => 1,
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    drop(wr);
+    let mut text = String::new();
+    let _ = std::fs::File::from(rd).read_to_string(&mut text);
+    match waitpid(child, None) {
+        Ok(WaitStatus::Exited(_, 0)) => Ok(text.lines().filter_map(parse_stats_line).collect()),
+        other => Err(format!("the reading child ended with {other:?}")),
+    }
+}
+
+/// One interface as a line: `NAME RX TX IPV4,... IPV6,...` (`-` for none).
+fn stats_line(l: &enclos_net::LinkStats) -> String {
+    let list = |v: Vec<String>| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(",")
+        }
+    };
+    format!(
+        "{} {} {} {} {}\n",
+        l.name,
+        l.rx_bytes,
+        l.tx_bytes,
+        list(l.ipv4.iter().map(ToString::to_string).collect()),
+        list(l.ipv6.iter().map(ToString::to_string).collect()),
+    )
+}
+
+fn parse_stats_line(line: &str) -> Option<enclos_net::LinkStats> {
+    let f: Vec<&str> = line.split(' ').collect();
+    let [name, rx, tx, v4, v6] = f.as_slice() else {
+        return None;
+    };
+    Some(enclos_net::LinkStats {
+        name: name.to_string(),
+        rx_bytes: rx.parse().ok()?,
+        tx_bytes: tx.parse().ok()?,
+        ipv4: parse_list(v4)?,
+        ipv6: parse_list(v6)?,
+    })
+}
+
+fn parse_list<T: std::str::FromStr>(s: &str) -> Option<Vec<T>> {
+    if s == "-" {
+        return Some(Vec::new());
+    }
+    s.split(',').map(|a| a.parse().ok()).collect()
+}
+
+#[cfg(test)]
+mod stats_tests {
+    use super::*;
+
+    #[test]
+    fn interfaces_read_in_the_users_namespace_come_back_as_they_were() {
+        let links = vec![
+            enclos_net::LinkStats {
+                name: "eth0".into(),
+                rx_bytes: 1234,
+                tx_bytes: 56,
+                ipv4: vec!["10.91.0.2".parse().unwrap(), "10.91.0.9".parse().unwrap()],
+                ipv6: vec!["fd91::2".parse().unwrap()],
+            },
+            enclos_net::LinkStats {
+                name: "eth1".into(),
+                rx_bytes: 0,
+                tx_bytes: 0,
+                ipv4: vec![],
+                ipv6: vec![],
+            },
+        ];
+        let text: String = links.iter().map(stats_line).collect();
+        assert_eq!(
+            text,
+            "eth0 1234 56 10.91.0.2,10.91.0.9 fd91::2\neth1 0 0 - -\n"
+        );
+        let back: Vec<_> = text.lines().filter_map(parse_stats_line).collect();
+        assert_eq!(back, links);
+        assert_eq!(parse_stats_line("eth0 x 0 - -"), None);
+    }
 }

@@ -2,6 +2,11 @@
 //! in for, so that `cgcreate` and `lxc-start` run enclos, and, when the
 //! package installed them, links to their man pages where `man` looks for
 //! DIR's commands, so that `man lxc-attach` shows enclos's page.
+//!
+//! `lxc-user-nic` is linked to the setuid helper `enclos-user-nic` rather
+//! than to enclos: the kernel honours the setuid bit of the file a link
+//! leads to, while a link to enclos would run it without privilege. It is
+//! linked when that helper is installed setuid root.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,6 +27,40 @@ pub enum CompatCommand {
     },
     /// List the tool names enclos answers to.
     List,
+}
+
+/// LXC's name of the setuid helper that gives a user's container a veth.
+pub const USER_NIC: &str = "lxc-user-nic";
+
+/// Where the package installs that helper (enclos-user-nic).
+const USER_NIC_HELPER: &str = "/usr/libexec/enclos/enclos-user-nic";
+
+/// The helper `lxc-user-nic` leads to: `ENCLOS_USER_NIC` when set (the
+/// helper `start` runs), else the package's; an error saying why when it
+/// is not a file setuid root.
+fn user_nic_helper() -> std::result::Result<PathBuf, String> {
+    let path = std::env::var_os("ENCLOS_USER_NIC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(USER_NIC_HELPER));
+    check_setuid_root(&path)
+}
+
+fn check_setuid_root(path: &Path) -> std::result::Result<PathBuf, String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        format!(
+            "{} cannot be read ({e}): enclos's package installs it",
+            path.display()
+        )
+    })?;
+    if !meta.is_file() || meta.uid() != 0 || meta.mode() & 0o4000 == 0 {
+        return Err(format!(
+            "{} is not a file setuid root (chown root {0} && chmod u+s {0})",
+            path.display()
+        ));
+    }
+    path.canonicalize()
+        .map_err(|e| format!("{} cannot be resolved ({e})", path.display()))
 }
 
 /// Every name the binary dispatches on.
@@ -64,6 +103,14 @@ fn install(dir: &Path, force: bool) -> Result<()> {
         if let Some(t) = planned(dir.join(name), &exe, force)? {
             todo.push(t);
         }
+    }
+    match user_nic_helper() {
+        Ok(helper) => {
+            if let Some(t) = planned(dir.join(USER_NIC), &helper, force)? {
+                todo.push(t);
+            }
+        }
+        Err(why) => eprintln!("Not linked: {USER_NIC}, as {why}"),
     }
     let pages = man_links(&exe, dir);
     for (link, page) in &pages {
@@ -141,6 +188,29 @@ fn man_links(exe: &Path, dir: &Path) -> Vec<(PathBuf, PathBuf)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lxc_user_nic_leads_only_to_a_helper_setuid_root() {
+        let t = tempfile::tempdir().unwrap();
+        let helper = t.path().join("enclos-user-nic");
+        let e = check_setuid_root(&helper).unwrap_err();
+        assert!(e.contains("cannot be read"), "{e}");
+        std::fs::write(&helper, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = check_setuid_root(&helper).unwrap_err();
+        assert!(e.contains("is not a file setuid root"), "{e}");
+        if nix::unistd::geteuid().is_root() {
+            std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o4755)).unwrap();
+            assert_eq!(
+                check_setuid_root(&helper).unwrap(),
+                helper.canonicalize().unwrap()
+            );
+        }
+        // Not one of the names enclos answers to: a link to enclos would
+        // lose the privilege.
+        assert!(!tool_names().contains(&USER_NIC));
+    }
 
     #[test]
     fn man_pages_are_linked_where_man_looks_for_the_commands_of_dir() {

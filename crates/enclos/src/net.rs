@@ -13,6 +13,10 @@ use serde::Serialize;
 use crate::output::{print_json, Format};
 
 /// The default network: bridge lxcbr0 with 10.0.3.1/24, NAT, DHCP and DNS.
+///
+/// Its settings are lxc-net's, read from /etc/default/lxc-net, and, over
+/// them, the net.* keys of /etc/enclos/enclos.conf (`net.bridge = enclosbr0`,
+/// `net.address = 10.0.3.1`, ...; see `--config`).
 #[derive(Debug, Subcommand)]
 pub enum NetCommand {
     /// Make the bridge, forwarding, the NAT table and dnsmasq (what is
@@ -24,8 +28,8 @@ pub enum NetCommand {
     Status {
         #[command(flatten)]
         at: Where,
-        /// text, or json: {bridge, address, bridge_up, ports, forwarding,
-        /// nat, dnsmasq_pid, up}.
+        /// text, or json: {bridge, address, exists, bridge_up, ports,
+        /// forwarding, ipv6, forwarding6, nat, dnsmasq_pid, up}.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -38,6 +42,13 @@ pub struct Where {
     /// LXC_DHCP_RANGE, LXC_DHCP_MAX, ...); lxc-net's defaults when absent.
     #[arg(long, value_name = "FILE", default_value = default_net::DEFAULT_PATH)]
     settings: PathBuf,
+    /// enclos's settings, whose `key = value` lines net.use_bridge,
+    /// net.bridge, net.bridge_mac, net.address, net.netmask, net.network,
+    /// net.dhcp_range, net.dhcp_max, net.dhcp_confile, net.domain,
+    /// net.ipv6.address, net.ipv6.mask and net.ipv6.nat win over lxc-net's
+    /// LXC_* of the same meaning.
+    #[arg(long, value_name = "FILE", default_value = default_net::CONF_PATH)]
+    config: PathBuf,
     /// Where `up` notes what it made, with dnsmasq's pid and lease files.
     #[arg(long, value_name = "DIR", default_value = "/run/enclos/net")]
     run_dir: PathBuf,
@@ -47,6 +58,7 @@ impl Where {
     fn paths(&self) -> Paths {
         Paths {
             settings: self.settings.clone(),
+            conf: self.config.clone(),
             run_dir: self.run_dir.clone(),
             ..Paths::default()
         }
@@ -81,7 +93,9 @@ impl NetCommand {
 fn up(paths: &Paths) -> Result<ExitCode> {
     match default_net::up(paths)? {
         Outcome::Disabled => println!(
-            "USE_LXC_BRIDGE is not \"true\" in {}: the default network is not made",
+            "The default network is switched off (net.use_bridge = false in {}, or \
+             USE_LXC_BRIDGE not \"true\" in {}): nothing is made",
+            paths.conf.display(),
             paths.settings.display()
         ),
         Outcome::Up { settings, made } => {
@@ -116,6 +130,8 @@ struct Row {
     bridge_up: bool,
     ports: Vec<String>,
     forwarding: bool,
+    ipv6: Option<String>,
+    forwarding6: Option<bool>,
     nat: Option<bool>,
     dnsmasq_pid: Option<i32>,
     up: bool,
@@ -131,6 +147,11 @@ impl Row {
             bridge_up: b.is_some_and(|b| b.up),
             ports: b.map(|b| b.ports.clone()).unwrap_or_default(),
             forwarding: st.forwarding,
+            ipv6: st
+                .settings
+                .ipv6
+                .map(|a| format!("{a}/{}", st.settings.ipv6_prefix)),
+            forwarding6: st.forwarding6,
             nat: st.nat,
             dnsmasq_pid: st.dnsmasq,
             up: st.is_up(),
@@ -169,7 +190,13 @@ fn print_status(st: &Status) {
     println!("State:       {}", if st.is_up() { "up" } else { "down" });
     println!("Bridge:      {} ({bridge})", s.bridge);
     println!("Network:     {} via {}", s.network_cidr(), s.address);
-    println!("Forwarding:  {}", yes(st.forwarding));
+    if let Some(a6) = s.ipv6 {
+        println!("IPv6:        {a6}/{}", s.ipv6_prefix);
+    }
+    match (s.ipv6.is_some(), st.forwarding6) {
+        (true, Some(f6)) => println!("Forwarding:  IPv4 {}, IPv6 {}", yes(st.forwarding), yes(f6)),
+        _ => println!("Forwarding:  {}", yes(st.forwarding)),
+    }
     let nat = match st.nat {
         Some(l) => yes(l).to_string(),
         None => "unknown (nft is not installed)".to_string(),

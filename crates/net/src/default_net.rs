@@ -2,18 +2,22 @@
 //! a bridge (`lxcbr0`, 10.0.3.1/24), forwarding, NAT of its network
 //! through an nftables table of its own, and dnsmasq serving DHCP and DNS
 //! on the bridge alone. Settings come from lxc-net's file
-//! (`/etc/default/lxc-net`) when there is one. With `LXC_IPV6_ADDR` (and
-//! `LXC_IPV6_MASK`, 64 by default) the bridge gets that IPv6 address too
-//! and dnsmasq sends router advertisements for its network
-//! (`--enable-ra --dhcp-range=ADDR,ra-only`, as lxc-net); `LXC_IPV6_NAT=true`
-//! masquerades it in the same table. (IPv6 forwarding is not switched on.)
+//! (`/etc/default/lxc-net`) when there is one, and from the `net.*` keys of
+//! `/etc/enclos/enclos.conf` over them (see [`Settings`]). With
+//! `LXC_IPV6_ADDR` (and `LXC_IPV6_MASK`, 64 by default) the bridge gets
+//! that IPv6 address too, IPv6 forwarding is switched on
+//! (net.ipv6.conf.all.forwarding) and dnsmasq sends router advertisements
+//! for its network (`--enable-ra --dhcp-range=ADDR,ra-only`), as lxc-net
+//! does; `LXC_IPV6_NAT=true` masquerades it in the same table.
 //!
-//! The bridge keeps lxc-net's name, lxcbr0, rather than one of enclos's
-//! own: the course's configs and LXC's default.conf name lxcbr0.
+//! The bridge keeps lxc-net's name, lxcbr0, by default rather than one of
+//! enclos's own: the course's configs and LXC's default.conf name lxcbr0
+//! (`net.bridge = enclosbr0` in enclos.conf names another).
 //!
 //! [`up`] is idempotent and notes what it makes in the run directory;
 //! [`down`] removes what was noted and nothing else (a bridge or an
-//! address that was there before stays, ip_forward gets its old value).
+//! address that was there before stays, ip_forward and IPv6 forwarding
+//! get their old values).
 //!
 //! ```no_run
 //! use enclos_net::default_net::{self, Paths};
@@ -39,7 +43,7 @@ use std::path::{Path, PathBuf};
 pub use bridge::BridgeState;
 pub use error::{Error, Result};
 pub use nft::TABLE;
-pub use settings::{Settings, DEFAULT_PATH};
+pub use settings::{Settings, CONF_KEYS, CONF_PATH, DEFAULT_PATH};
 
 use error::file;
 use record::{Made, Record};
@@ -49,6 +53,9 @@ use record::{Made, Record};
 pub struct Paths {
     /// lxc-net's settings (`/etc/default/lxc-net`).
     pub settings: PathBuf,
+    /// enclos's settings (`/etc/enclos/enclos.conf`), whose `net.*` keys
+    /// win over lxc-net's.
+    pub conf: PathBuf,
     /// What `up` made, dnsmasq's pid and leases (`/run/enclos/net`).
     pub run_dir: PathBuf,
     /// The sysctl tree (`/proc/sys`), for ip_forward.
@@ -59,6 +66,7 @@ impl Default for Paths {
     fn default() -> Self {
         Paths {
             settings: PathBuf::from(DEFAULT_PATH),
+            conf: PathBuf::from(CONF_PATH),
             run_dir: PathBuf::from("/run/enclos/net"),
             proc_sys: PathBuf::from("/proc/sys"),
         }
@@ -69,12 +77,22 @@ impl Paths {
     fn forward(&self) -> PathBuf {
         self.proc_sys.join("net/ipv4/ip_forward")
     }
+
+    fn forward6(&self) -> PathBuf {
+        self.proc_sys.join("net/ipv6/conf/all/forwarding")
+    }
+
+    /// The settings of both files.
+    pub fn read_settings(&self) -> Result<Settings> {
+        Settings::load(&self.settings, Some(&self.conf))
+    }
 }
 
 /// What [`up`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// `USE_LXC_BRIDGE` is not true in the settings: nothing was made.
+    /// `USE_LXC_BRIDGE` (`net.use_bridge`) is not true in the settings:
+    /// nothing was made.
     Disabled,
     /// The network is up; `made` lists what this call made (empty when it
     /// was up already).
@@ -87,7 +105,7 @@ pub enum Outcome {
 /// Makes the default network, or what is missing of it. On failure what
 /// this call made is removed again.
 pub fn up(paths: &Paths) -> Result<Outcome> {
-    let s = Settings::read(&paths.settings)?;
+    let s = paths.read_settings()?;
     if !s.use_bridge {
         return Ok(Outcome::Disabled);
     }
@@ -117,6 +135,7 @@ fn make(paths: &Paths, s: &Settings, record: &mut Record) -> Result<()> {
         Some(b) if !b.is_bridge => Err(Error::NotABridge {
             name: s.bridge.clone(),
             settings: paths.settings.clone(),
+            conf: paths.conf.clone(),
         }),
         _ => Ok(()),
     };
@@ -142,11 +161,13 @@ fn make(paths: &Paths, s: &Settings, record: &mut Record) -> Result<()> {
             record.add(Made::Address(s.bridge.clone(), a, p))?;
         }
     }
-    let forward = paths.forward();
-    let old = std::fs::read_to_string(&forward).map_err(file("read", &forward))?;
-    if old.trim() != "1" {
-        std::fs::write(&forward, "1\n").map_err(file("write", &forward))?;
-        record.add(Made::Forward(old.trim().to_string()))?;
+    if let Some(old) = switch_on(&paths.forward())? {
+        record.add(Made::Forward(old))?;
+    }
+    if s.ipv6.is_some() {
+        if let Some(old) = switch_on(&paths.forward6())? {
+            record.add(Made::Forward6(old))?;
+        }
     }
     nft::load(s)?;
     record.add(Made::Nft)?;
@@ -157,11 +178,22 @@ fn make(paths: &Paths, s: &Settings, record: &mut Record) -> Result<()> {
     Ok(())
 }
 
+/// Writes 1 to the sysctl `path`; its old value when it was not 1.
+fn switch_on(path: &Path) -> Result<Option<String>> {
+    let old = std::fs::read_to_string(path).map_err(file("read", path))?;
+    if old.trim() == "1" {
+        return Ok(None);
+    }
+    std::fs::write(path, "1\n").map_err(file("write", path))?;
+    Ok(Some(old.trim().to_string()))
+}
+
 fn describe(m: &Made) -> String {
     match m {
         Made::Bridge(n) => format!("bridge {n}"),
         Made::Address(n, a, p) => format!("address {a}/{p} on {n}"),
         Made::Forward(_) => "ip_forward = 1".into(),
+        Made::Forward6(_) => "net.ipv6.conf.all.forwarding = 1".into(),
         Made::Nft => format!("nftables table {TABLE}"),
         Made::Dnsmasq => "dnsmasq".into(),
     }
@@ -190,6 +222,7 @@ pub fn down(paths: &Paths) -> Result<Vec<String>> {
         .iter()
         .map(|m| match m {
             Made::Forward(old) => format!("ip_forward (back to {old})"),
+            Made::Forward6(old) => format!("net.ipv6.conf.all.forwarding (back to {old})"),
             m => describe(m),
         })
         .collect();
@@ -207,6 +240,10 @@ fn remove(paths: &Paths, made: &[Made]) -> Result<()> {
                 let forward = paths.forward();
                 std::fs::write(&forward, format!("{old}\n")).map_err(file("write", &forward))?;
             }
+            Made::Forward6(old) => {
+                let forward = paths.forward6();
+                std::fs::write(&forward, format!("{old}\n")).map_err(file("write", &forward))?;
+            }
             Made::Address(n, a, p) => bridge::remove_address(n, *a, *p)?,
             Made::Bridge(n) => bridge::remove(n)?,
         }
@@ -222,6 +259,8 @@ pub struct Status {
     pub bridge: Option<BridgeState>,
     /// ip_forward is 1.
     pub forwarding: bool,
+    /// net.ipv6.conf.all.forwarding is 1 (None: this host has no IPv6).
+    pub forwarding6: Option<bool>,
     /// The nftables table is loaded (None: nft is not installed).
     pub nat: Option<bool>,
     /// The pid of dnsmasq.
@@ -239,18 +278,22 @@ impl Status {
                 && b.addresses
                     .contains(&(self.settings.address, self.settings.prefix))
         });
-        bridge && self.forwarding && self.nat == Some(true) && self.dnsmasq.is_some()
+        let forwarding6 = self.settings.ipv6.is_none() || self.forwarding6 == Some(true);
+        bridge && self.forwarding && forwarding6 && self.nat == Some(true) && self.dnsmasq.is_some()
     }
 }
 
 /// Reads the state of each part.
 pub fn status(paths: &Paths) -> Result<Status> {
-    let settings = Settings::read(&paths.settings)?;
+    let settings = paths.read_settings()?;
     let forward = paths.forward();
     let forwarding = std::fs::read_to_string(&forward)
         .map_err(file("read", &forward))?
         .trim()
         == "1";
+    let forwarding6 = std::fs::read_to_string(paths.forward6())
+        .ok()
+        .map(|v| v.trim() == "1");
     let nat = match nft::loaded() {
         Ok(l) => Some(l),
         Err(Error::Missing { .. }) => None,
@@ -259,6 +302,7 @@ pub fn status(paths: &Paths) -> Result<Status> {
     Ok(Status {
         bridge: bridge::state(&settings.bridge)?,
         forwarding,
+        forwarding6,
         nat,
         dnsmasq: dnsmasq::running(&paths.run_dir),
         recorded: Record::open(&paths.run_dir)?.exists(),

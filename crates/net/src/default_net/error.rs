@@ -15,8 +15,8 @@ pub enum Error {
         expected: String,
     },
     /// Settings that are each valid but do not fit together.
-    #[error("The settings in {path} do not fit together: {reason}")]
-    Settings { path: PathBuf, reason: String },
+    #[error("The settings in {paths} do not fit together: {reason}")]
+    Settings { paths: String, reason: String },
     /// A file could not be read, written or removed.
     #[error("Cannot {what} {path}")]
     File {
@@ -40,8 +40,12 @@ pub enum Error {
         detail: String,
     },
     /// The bridge's name is taken by an interface that is not a bridge.
-    #[error("Interface {name} exists and is not a bridge: remove it, or set LXC_BRIDGE in {settings} to another name")]
-    NotABridge { name: String, settings: PathBuf },
+    #[error("Interface {name} exists and is not a bridge: remove it, or name another bridge (net.bridge in {conf}, or LXC_BRIDGE in {settings})")]
+    NotABridge {
+        name: String,
+        settings: PathBuf,
+        conf: PathBuf,
+    },
     /// `down` while containers are still on the bridge.
     #[error("Bridge {bridge} still has ports ({ports}): stop the containers on it first (`enclos stop -n NAME`), then run `enclos net down` again")]
     Busy { bridge: String, ports: String },

@@ -16,6 +16,8 @@ pub(crate) enum Made {
     Address(String, IpAddr, u8),
     /// ip_forward was this value before.
     Forward(String),
+    /// net.ipv6.conf.all.forwarding was this value before.
+    Forward6(String),
     /// The nftables table.
     Nft,
     /// dnsmasq (its pid file and lease file are in the run directory).
@@ -28,6 +30,7 @@ impl Made {
             Made::Bridge(n) => format!("bridge {n}"),
             Made::Address(n, a, p) => format!("address {n} {a}/{p}"),
             Made::Forward(v) => format!("forward {v}"),
+            Made::Forward6(v) => format!("forward6 {v}"),
             Made::Nft => "nft".into(),
             Made::Dnsmasq => "dnsmasq".into(),
         }
@@ -42,6 +45,7 @@ impl Made {
                 Made::Address(n.to_string(), a.parse().ok()?, p.parse().ok()?)
             }
             ["forward", v] => Made::Forward(v.to_string()),
+            ["forward6", v] => Made::Forward6(v.to_string()),
             ["nft"] => Made::Nft,
             ["dnsmasq"] => Made::Dnsmasq,
             _ => return None,
@@ -121,6 +125,7 @@ mod tests {
             ),
             Made::Address("br9".into(), "fd00::1".parse().unwrap(), 64),
             Made::Forward("0".into()),
+            Made::Forward6("0".into()),
             Made::Nft,
             Made::Dnsmasq,
         ];

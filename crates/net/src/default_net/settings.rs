@@ -1,14 +1,43 @@
-//! The default network's settings, read from Debian's lxc-net file
-//! (`/etc/default/lxc-net`): shell assignments `KEY="value"`, of which the
-//! `LXC_*` keys lxc-net reads are used and every other line is ignored.
+//! The default network's settings, read from two files, the later winning:
+//!
+//! 1. Debian's lxc-net file (`/etc/default/lxc-net`): shell assignments
+//!    `KEY="value"`, of which the `LXC_*` keys lxc-net reads are used and
+//!    every other line is ignored;
+//! 2. enclos's own `/etc/enclos/enclos.conf`: `key = value` lines (as its
+//!    `lxc.lxcpath`), of which the `net.*` keys are the default network's,
+//!    each one an lxc-net key under another name (see [`CONF_KEYS`]). Other
+//!    keys belong to other settings and are left alone; an unknown `net.*`
+//!    key is an error (a typo would otherwise pass unnoticed).
+//!
+//! Either file may be absent: lxc-net's defaults fill what neither sets.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use super::error::{file, Error, Result};
 
-/// Where the settings are read from by default.
+/// Where lxc-net's settings are read from by default.
 pub const DEFAULT_PATH: &str = "/etc/default/lxc-net";
+
+/// enclos's settings file, whose `net.*` keys win over lxc-net's.
+pub const CONF_PATH: &str = "/etc/enclos/enclos.conf";
+
+/// The `net.*` keys of enclos.conf and the lxc-net keys they stand for.
+pub const CONF_KEYS: &[(&str, &str)] = &[
+    ("net.use_bridge", "USE_LXC_BRIDGE"),
+    ("net.bridge", "LXC_BRIDGE"),
+    ("net.bridge_mac", "LXC_BRIDGE_MAC"),
+    ("net.address", "LXC_ADDR"),
+    ("net.netmask", "LXC_NETMASK"),
+    ("net.network", "LXC_NETWORK"),
+    ("net.dhcp_range", "LXC_DHCP_RANGE"),
+    ("net.dhcp_max", "LXC_DHCP_MAX"),
+    ("net.dhcp_confile", "LXC_DHCP_CONFILE"),
+    ("net.domain", "LXC_DOMAIN"),
+    ("net.ipv6.address", "LXC_IPV6_ADDR"),
+    ("net.ipv6.mask", "LXC_IPV6_MASK"),
+    ("net.ipv6.nat", "LXC_IPV6_NAT"),
+];
 
 /// The default network, as lxc-net describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,33 +93,98 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// The settings of `path`, or the defaults when it does not exist.
+    /// The settings of lxc-net's file `path`, or the defaults when it does
+    /// not exist.
     pub fn read(path: &Path) -> Result<Settings> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Settings::parse(&text, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-            Err(e) => Err(file("read", path)(e)),
-        }
+        Settings::load(path, None)
     }
 
-    /// The settings in `text` (from `path`, named in errors).
+    /// The settings of lxc-net's file `lxc_net`, then of enclos.conf `conf`
+    /// over them (either may be absent).
+    pub fn load(lxc_net: &Path, conf: Option<&Path>) -> Result<Settings> {
+        let mut s = Settings::default();
+        let mut read = Vec::new();
+        if let Some(text) = read_if_there(lxc_net)? {
+            s.apply_lxc_net(&text, lxc_net)?;
+            read.push(lxc_net);
+        }
+        if let Some(conf) = conf {
+            if let Some(text) = read_if_there(conf)? {
+                if s.apply_conf(&text, conf)? {
+                    read.push(conf);
+                }
+            }
+        }
+        s.check(&read)?;
+        Ok(s)
+    }
+
+    /// The settings in lxc-net's `text` (from `path`, named in errors).
     pub fn parse(text: &str, path: &Path) -> Result<Settings> {
         let mut s = Settings::default();
+        s.apply_lxc_net(text, path)?;
+        s.check(&[path])?;
+        Ok(s)
+    }
+
+    /// The settings in enclos.conf's `text` over lxc-net's defaults.
+    pub fn parse_conf(text: &str, path: &Path) -> Result<Settings> {
+        let mut s = Settings::default();
+        s.apply_conf(text, path)?;
+        s.check(&[path])?;
+        Ok(s)
+    }
+
+    fn apply_lxc_net(&mut self, text: &str, path: &Path) -> Result<()> {
         for (n, line) in text.lines().enumerate() {
             let Some((key, value)) = assignment(line) else {
                 continue;
             };
-            let bad = |expected: &str| Error::Setting {
-                path: path.to_path_buf(),
-                line: n + 1,
-                key: key.to_string(),
-                value: value.clone(),
-                expected: expected.to_string(),
-            };
-            s.set(key, &value, bad)?;
+            self.set(key, &value, bad_value(path, n + 1, key, &value))?;
         }
-        s.check(path)?;
-        Ok(s)
+        Ok(())
+    }
+
+    /// Applies the `net.*` lines of enclos.conf's `text`; whether there
+    /// was one.
+    fn apply_conf(&mut self, text: &str, path: &Path) -> Result<bool> {
+        let mut any = false;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.starts_with('#') {
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let key = key.trim();
+            if !key.starts_with("net.") {
+                continue;
+            }
+            let value = unquote(value.trim());
+            let Some((_, lxc_key)) = CONF_KEYS.iter().find(|(k, _)| *k == key) else {
+                let known: Vec<&str> = CONF_KEYS.iter().map(|(k, _)| *k).collect();
+                return Err(Error::Setting {
+                    path: path.to_path_buf(),
+                    line: n + 1,
+                    key: key.to_string(),
+                    value: value.to_string(),
+                    expected: format!(
+                        "no such key; the default network's are {}",
+                        known.join(", ")
+                    ),
+                });
+            };
+            let bad = bad_value(path, n + 1, key, value);
+            if matches!(*lxc_key, "USE_LXC_BRIDGE" | "LXC_IPV6_NAT")
+                && !matches!(value, "true" | "false")
+            {
+                return Err(bad("true or false"));
+            }
+            self.set(lxc_key, value, bad)?;
+            any = true;
+        }
+        Ok(any)
     }
 
     fn set(&mut self, key: &str, value: &str, bad: impl Fn(&str) -> Error) -> Result<()> {
@@ -140,29 +234,42 @@ impl Settings {
         Ok(())
     }
 
-    fn check(&self, path: &Path) -> Result<()> {
+    /// The settings together (read from `paths`, named in the error).
+    fn check(&self, paths: &[&Path]) -> Result<()> {
         let inside = |a: Ipv4Addr| in_network(a, self.network);
         let reason = if !inside(self.address) {
             Some(format!(
-                "LXC_ADDR {} is outside LXC_NETWORK {}",
+                "the address {} (LXC_ADDR, net.address) is outside the network {} \
+                 (LXC_NETWORK, net.network)",
                 self.address,
                 self.network_cidr()
             ))
         } else if !inside(self.dhcp_range.0) || !inside(self.dhcp_range.1) {
             Some(format!(
-                "LXC_DHCP_RANGE {},{} is not inside LXC_NETWORK {}",
+                "the DHCP range {},{} (LXC_DHCP_RANGE, net.dhcp_range) is not inside the \
+                 network {} (LXC_NETWORK, net.network)",
                 self.dhcp_range.0,
                 self.dhcp_range.1,
                 self.network_cidr()
             ))
         } else if u32::from(self.dhcp_range.0) > u32::from(self.dhcp_range.1) {
-            Some("LXC_DHCP_RANGE ends before it starts".to_string())
+            Some(
+                "the DHCP range (LXC_DHCP_RANGE, net.dhcp_range) ends before it starts".to_string(),
+            )
         } else {
             None
         };
         match reason {
             Some(reason) => Err(Error::Settings {
-                path: path.to_path_buf(),
+                paths: if paths.is_empty() {
+                    "lxc-net's defaults".to_string()
+                } else {
+                    paths
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                },
                 reason,
             }),
             None => Ok(()),
@@ -182,6 +289,42 @@ impl Settings {
     pub fn network_cidr(&self) -> String {
         format!("{}/{}", self.network.0, self.network.1)
     }
+}
+
+/// The text of `path`, or None when it does not exist.
+fn read_if_there(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(file("read", path)(e)),
+    }
+}
+
+/// The error for `key`'s `value` at `path` line `line`, given what was
+/// expected.
+fn bad_value<'a>(
+    path: &'a Path,
+    line: usize,
+    key: &'a str,
+    value: &'a str,
+) -> impl Fn(&str) -> Error + 'a {
+    move |expected| Error::Setting {
+        path: path.to_path_buf(),
+        line,
+        key: key.to_string(),
+        value: value.to_string(),
+        expected: expected.to_string(),
+    }
+}
+
+/// `value` without the double or single quotes around it, if any.
+fn unquote(value: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(v) = value.strip_prefix(q).and_then(|v| v.strip_suffix(q)) {
+            return v;
+        }
+    }
+    value
 }
 
 /// `KEY=value` of a shell line (`export`, quotes and comments aside).
@@ -309,14 +452,127 @@ mod tests {
         let e = Settings::parse("LXC_ADDR=10.0.4.1\n", Path::new("f"))
             .unwrap_err()
             .to_string();
-        assert!(
-            e.contains("LXC_ADDR 10.0.4.1 is outside LXC_NETWORK 10.0.3.0/24"),
-            "{e}"
+        assert_eq!(
+            e,
+            "The settings in f do not fit together: the address 10.0.4.1 (LXC_ADDR, \
+             net.address) is outside the network 10.0.3.0/24 (LXC_NETWORK, net.network)"
         );
         let e = Settings::parse("LXC_DHCP_RANGE=10.0.3.9,10.0.3.2\n", Path::new("f"))
             .unwrap_err()
             .to_string();
         assert!(e.contains("ends before it starts"), "{e}");
+    }
+
+    #[test]
+    fn enclos_conf_net_keys_win_over_lxc_nets() {
+        let dir = tempfile::tempdir().unwrap();
+        let lxc_net = dir.path().join("lxc-net");
+        let conf = dir.path().join("enclos.conf");
+        std::fs::write(
+            &lxc_net,
+            "LXC_BRIDGE=\"lxcbr1\"\nLXC_ADDR=\"10.0.3.9\"\nLXC_DOMAIN=lxc\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &conf,
+            "# enclos's global settings\nlxc.lxcpath = /var/lib/enclos\n\
+             net.bridge = enclosbr0\n  net.address=10.0.4.1\nnet.network = \"10.0.4.0/24\"\n\
+             net.dhcp_range = 10.0.4.2,10.0.4.99\n#net.dhcp_max = 7\nnet.ipv6.address = fd00::1\n",
+        )
+        .unwrap();
+        let s = Settings::load(&lxc_net, Some(&conf)).unwrap();
+        assert_eq!(s.bridge, "enclosbr0");
+        assert_eq!(s.address, Ipv4Addr::new(10, 0, 4, 1));
+        assert_eq!(s.network_cidr(), "10.0.4.0/24");
+        assert_eq!(s.dhcp_max, 253);
+        assert_eq!(
+            s.domain.as_deref(),
+            Some("lxc"),
+            "lxc-net's, unset in enclos.conf"
+        );
+        assert_eq!(s.ipv6_network().as_deref(), Some("fd00::/64"));
+        // Without enclos.conf, lxc-net's; without either, the defaults.
+        assert_eq!(Settings::load(&lxc_net, None).unwrap().bridge, "lxcbr1");
+        let none = dir.path().join("absent");
+        assert_eq!(
+            Settings::load(&none, Some(&none)).unwrap(),
+            Settings::default()
+        );
+        assert_eq!(
+            Settings::load(&none, Some(&conf)).unwrap().bridge,
+            "enclosbr0"
+        );
+    }
+
+    #[test]
+    fn the_packaged_enclos_conf_documents_lxc_nets_defaults() {
+        let text = include_str!("../../../../packaging/enclos.conf");
+        let path = Path::new("packaging/enclos.conf");
+        assert_eq!(
+            Settings::parse_conf(text, path).unwrap(),
+            Settings::default()
+        );
+        // Each key is documented, and uncommented its value is the default
+        // (the IPv6 address aside: there is none by default).
+        let uncommented: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("#net."))
+            .filter(|l| !l.starts_with("ipv6.address"))
+            .map(|l| format!("net.{l}\n"))
+            .collect();
+        for (key, _) in CONF_KEYS {
+            assert!(text.contains(&format!("#{key} =")), "{key} in enclos.conf");
+        }
+        assert_eq!(
+            Settings::parse_conf(&uncommented, path).unwrap(),
+            Settings::default()
+        );
+    }
+
+    #[test]
+    fn enclos_conf_errors_name_the_key_file_and_line() {
+        let e = |text: &str| {
+            Settings::parse_conf(text, Path::new("/etc/enclos/enclos.conf"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            e("lxc.lxcpath = /x\nnet.address = 10.0.3.300\n"),
+            "Invalid net.address=\"10.0.3.300\" in /etc/enclos/enclos.conf line 2: an IPv4 address"
+        );
+        assert_eq!(
+            e("net.bridge = a-name-far-too-long\n"),
+            "Invalid net.bridge=\"a-name-far-too-long\" in /etc/enclos/enclos.conf line 1: \
+             an interface name of 1 to 15 characters"
+        );
+        assert_eq!(
+            e("net.use_bridge = yes\n"),
+            "Invalid net.use_bridge=\"yes\" in /etc/enclos/enclos.conf line 1: true or false"
+        );
+        let typo = e("\n\nnet.adress = 10.0.3.1\n");
+        assert!(
+            typo.starts_with(
+                "Invalid net.adress=\"10.0.3.1\" in /etc/enclos/enclos.conf line 3: no such key; \
+                 the default network's are net.use_bridge, net.bridge,"
+            ),
+            "{typo}"
+        );
+        assert_eq!(
+            e("net.address = 10.0.9.1\n"),
+            "The settings in /etc/enclos/enclos.conf do not fit together: the address \
+             10.0.9.1 (LXC_ADDR, net.address) is outside the network 10.0.3.0/24 \
+             (LXC_NETWORK, net.network)"
+        );
+        // Other keys are other settings' (lxc.lxcpath), never an error here.
+        assert_eq!(
+            Settings::parse_conf("lxc.bdev.lvm.vg = vg0\nnetwork = x\n", Path::new("c")).unwrap(),
+            Settings::default()
+        );
+        assert!(
+            !Settings::parse_conf("net.use_bridge = false\n", Path::new("c"))
+                .unwrap()
+                .use_bridge
+        );
     }
 
     #[test]
