@@ -160,6 +160,13 @@ fn file_list() {
     };
     assert_eq!(entry("/usr/bin/enclos").0, "-rwxr-xr-x");
     assert_eq!(entry("/usr/libexec/enclos/enclos-user-nic").0, "-rwsr-xr-x");
+    assert_eq!(
+        entry("/usr/libexec/enclos/compat/lxc-user-nic")
+            .2
+            .as_deref(),
+        Some("../enclos-user-nic"),
+        "lxc-user-nic leads to the setuid helper itself"
+    );
     let in_usr_bin: Vec<&str> = entries
         .iter()
         .filter_map(|(_, p, _)| p.strip_prefix("/usr/bin/"))

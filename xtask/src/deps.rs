@@ -55,6 +55,13 @@ pub const LABS: &[Requirement] = &[
     ),
 ];
 
+/// The storage tests' file systems: images formatted with btrfs (the btrfs
+/// backend, its snapshots and the template cache) and ext4 (loop).
+pub const STORAGE: &[Requirement] = &[
+    req("the btrfs backend's tests", "mkfs.btrfs", "btrfs-progs"),
+    req("the loop backend's tests", "mkfs.ext4", "e2fsprogs"),
+];
+
 /// The default network (`enclos net up`) and its tests (tests/net_default.rs):
 /// DHCP and DNS for the containers, and the NAT table.
 pub const NET: &[Requirement] = &[

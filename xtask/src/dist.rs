@@ -13,9 +13,10 @@
 //! - `/usr/libexec/enclos/enclos-user-nic`: the setuid root helper (mode
 //!   4755) that gives unprivileged users' containers their veths, within
 //!   the rules root writes in `/etc/enclos/enclos-usernet`;
-//! - `/usr/libexec/enclos/compat/NAME`: a link to it for each lxc-* and cg*
-//!   name (never in /usr/bin, so a real LXC or libcgroup is never
-//!   shadowed; `enclos compat install DIR` links them elsewhere);
+//! - `/usr/libexec/enclos/compat/NAME`: a link to `/usr/bin/enclos` for
+//!   each lxc-* and cg* name (never in /usr/bin, so a real LXC or libcgroup is never
+//!   shadowed; `enclos compat install DIR` links them elsewhere), and
+//!   `lxc-user-nic`, a link to the setuid helper;
 //! - `/usr/share/man/man1/enclos*.1.gz`: the pages of enclos and each
 //!   subcommand; `/usr/share/enclos/man/man1/{lxc-*,cg*}.1.gz`: those of
 //!   the compat names, found by `man` when the compat directory is on
@@ -118,6 +119,11 @@ pub fn stage_tree(root: &Path, bin: &Path, packaging: &Path) -> Result<()> {
         // strip rewrites the file: the setuid bit goes back on after.
         fs::set_permissions(&to, fs::Permissions::from_mode(0o4755))
             .with_context(|| format!("Cannot chmod {}", to.display()))?;
+        // LXC's name for it: a link to the helper itself, so the setuid
+        // bit applies (a link to enclos would lose the privilege).
+        let link = compat.join("lxc-user-nic");
+        symlink(format!("../{USER_NIC}"), &link)
+            .with_context(|| format!("Cannot create link {}", link.display()))?;
     }
     let names = command_output(Command::new(bin).args(["compat", "list"]))?;
     for name in names.lines().filter(|n| !n.is_empty()) {

@@ -121,6 +121,7 @@ fn prepare_host(quick: bool, privileged: bool) -> Result<()> {
     if privileged {
         deps::ensure("The tests", deps::LABS)?;
         deps::ensure("The default network's tests", deps::NET)?;
+        deps::ensure("The storage tests", deps::STORAGE)?;
         deps::ensure("LXC's own tests", deps::CONFORMANCE)?;
     } else {
         // --quick without root: the tests that need these skip with a reason.
@@ -139,6 +140,7 @@ fn not_root_message() -> String {
         deps::BUILD,
         deps::LABS,
         deps::NET,
+        deps::STORAGE,
         deps::CONFORMANCE,
         deps::VM,
         deps::VAGRANT,
