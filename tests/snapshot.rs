@@ -861,7 +861,7 @@ fn three_overlay_snapshots_in_a_row_each_keep_their_content() {
                 &[
                     "sh",
                     "-c",
-                    "cat /root/f; test -e /etc/hostname && echo host",
+                    "cat /root/f; if test -e /etc/hostname; then echo host; fi",
                 ],
             )
             .success();
