@@ -501,10 +501,50 @@ pub fn destroy_snapshot(c: &Container, snap: &str) -> Result<Vec<String>> {
     // snapshot or a clone uses it, and goes with its last user.
     if let Ok(rootfs) = container_rootfs(c) {
         if rootfs.backend == Backend::Overlay && rootfs.path.parent() == Some(c.dir()) {
+            let rootfs = unfreeze(c, rootfs)?;
             enclos_snapshot::layers::remove_unused(c.dir(), &rootfs)?;
         }
     }
     Ok(done)
+}
+
+/// Undoes the freeze of the container's topmost lower layer when nothing
+/// else uses it any more (its snapshot destroyed) and the container has
+/// written nothing since (its upper layer is empty, and it is stopped):
+/// that layer is its upper one again, so that snapshots taken and
+/// destroyed leave no layer behind. Returns the container's rootfs.
+fn unfreeze(c: &Container, rootfs: Rootfs) -> Result<Rootfs> {
+    let top = match rootfs.lowers.as_slice() {
+        [top, _, ..] if top.parent() == Some(c.dir()) && overlay::layer_index(top).is_some() => {
+            top.clone()
+        }
+        _ => return Ok(rootfs),
+    };
+    let written = fs::read_dir(&rootfs.path)
+        .map_err(io_err("list", &rootfs.path))?
+        .next()
+        .is_some();
+    if written || c.state()? != State::Stopped {
+        return Ok(rootfs);
+    }
+    let without = Rootfs::overlay(rootfs.lowers[1..].to_vec(), &rootfs.path);
+    if !enclos_snapshot::layers::unused(c.dir(), &without)?.contains(&top) {
+        return Ok(rootfs);
+    }
+    let back = Rootfs::overlay(rootfs.lowers[1..].to_vec(), &top);
+    let text = fs::read_to_string(c.config_path()).map_err(io_err("read", c.config_path()))?;
+    let out = rewrite_config(
+        &text,
+        &c.config_path(),
+        &Rename {
+            from: Vec::new(),
+            to: c.dir().to_path_buf(),
+            uts_name: None,
+            rootfs: Some(back.spec()),
+        },
+    )?;
+    write_atomically(&c.config_path(), &out.text)?;
+    Ok(back)
 }
 
 fn destroy_one(s: &Snapshot) -> Result<()> {
@@ -634,6 +674,44 @@ mod tests {
         assert!(!dir.join("lxc_snapshots").exists());
         assert!(!dir.join("snaps").exists());
         assert!(dir.join("delta0/file").exists(), "the container's still");
+    }
+
+    #[test]
+    fn a_snapshot_destroyed_before_any_write_leaves_no_layer() {
+        let h = FakeHost::new();
+        let dir = h.lxcpath.join("ov");
+        fs::create_dir_all(&dir).unwrap();
+        let rootfs = Rootfs::create(Backend::Overlay, &dir).unwrap();
+        fs::write(
+            dir.join("config"),
+            format!("lxc.rootfs.path = {}\nlxc.uts.name = ov\n", rootfs.spec()),
+        )
+        .unwrap();
+        let c = Container::open(&h.lxcpath, "ov")
+            .unwrap()
+            .with_layout(&h.layout);
+        fs::write(rootfs.path.join("file"), "one").unwrap();
+        snapshot(&c, None).unwrap();
+        snapshot(&c, None).unwrap();
+        assert_eq!(container_rootfs(&c).unwrap().path, dir.join("delta2"));
+        // snap1 goes: delta1 is snap0's no more, the container's again.
+        assert_eq!(destroy_snapshot(&c, "snap1").unwrap(), ["snap1"]);
+        let now = container_rootfs(&c).unwrap();
+        assert_eq!(now.path, dir.join("delta1"));
+        assert_eq!(now.lowers, [dir.join("delta0"), dir.join("rootfs")]);
+        assert!(!dir.join("delta2").exists());
+        // Written since: the layer stays frozen.
+        fs::write(now.path.join("file"), "two").unwrap();
+        destroy_snapshot(&c, "snap0").unwrap();
+        assert_eq!(container_rootfs(&c).unwrap(), now);
+        // snap0 destroyed with nothing written after it: delta0 is the
+        // upper layer again.
+        snapshot(&c, None).unwrap();
+        destroy_snapshot(&c, ALL_SNAPSHOTS).unwrap();
+        assert_eq!(container_rootfs(&c).unwrap(), now);
+        assert!(!dir.join("delta2").exists());
+        assert_eq!(fs::read_to_string(dir.join("delta0/file")).unwrap(), "one");
+        assert_eq!(fs::read_to_string(dir.join("delta1/file")).unwrap(), "two");
     }
 
     #[test]
