@@ -13,9 +13,16 @@
 //!   device or image (loop, lvm, zfs, rbd) are refused while it runs:
 //!   what the mounted filesystem has not written back is not in the copy.
 //!   A frozen container is taken as it is and left frozen.
-//! - It is as cheap as the backend allows: a btrfs snapshot, an overlay
-//!   layer stacked on the container's; a `dir` container's is a full copy,
-//!   as in LXC (the caller warns: see [`SnapshotPlan::is_dir_copy`]).
+//! - It is as cheap as the backend allows: a btrfs snapshot; for a
+//!   stopped overlay container, its upper layer frozen and shared with
+//!   the snapshot, nothing copied ([`enclos_snapshot::layers`]; a running
+//!   one's upper layer cannot be swapped under its mount and is copied,
+//!   as LXC does); a `dir` container's is a full copy, as in LXC (the
+//!   caller warns: see [`SnapshotPlan::is_dir_copy`]).
+//! - Destroying an overlay snapshot never removes a layer the container,
+//!   another snapshot or a clone still uses, and is not refused for it:
+//!   the layer goes with its last user. Destroyed before the container
+//!   wrote anything, it leaves no layer behind.
 //! - A restore makes a new container (`-N`), or replaces the container's
 //!   rootfs and config with the snapshot's, keeping its snapshots.
 //! - Nothing half-made is left: snapshots and restores are staged and
