@@ -795,6 +795,16 @@ fn an_overlay_snapshot_freezes_the_upper_layer_and_copies_nothing() {
     assert_eq!(read(&delta0.join("root/f")), "one\n");
     assert_eq!(read_f(&lab, &n), "two\n");
 
+    // Exported with its snapshot, each with its own content.
+    let file = export(&lab, &n, &["-s"]);
+    let imp = lab.name("ovf-i");
+    lab.enclos("import", &[file.to_str().unwrap(), "-n", &imp])
+        .success();
+    let imp_dir = lab.path().join(&imp);
+    assert_eq!(read(&imp_dir.join("rootfs/root/f")), "two\n");
+    assert_eq!(read(&imp_dir.join("snaps/snap0/rootfs/root/f")), "one\n");
+    lab.enclos("destroy", &["-n", &imp, "-s"]).success();
+
     // Restored as a new container: the snapshot's content, its own name.
     let new = lab.name("ovf-r");
     lab.enclos("snapshot", &["-r", "snap0", "-n", &n, "-N", &new])
