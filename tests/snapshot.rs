@@ -711,3 +711,289 @@ fn a_snapshot_that_fills_the_disk_leaves_no_snapn() {
     assert!(small.dir.join("full/rootfs/bin/busybox").exists());
     enclos(&["destroy", "-n", "full"]).success();
 }
+
+// ---------------------------------------------------------------------------
+// Overlay: a snapshot of a stopped container freezes its upper layer
+// ---------------------------------------------------------------------------
+
+/// A stopped busybox container on overlay.
+fn overlay_container(lab: &Lab, tag: &str) -> String {
+    let n = lab.name(tag);
+    lab.enclos("create", &["-n", &n, "-t", "busybox", "-B", "overlay"])
+        .success();
+    n
+}
+
+/// The layers of `lxc.rootfs.path = overlay:LOWER...:UPPER` in the config
+/// of `dir`, topmost first, the upper last.
+fn layers(dir: &Path) -> Vec<PathBuf> {
+    let cfg = read_config(&dir.join("config"));
+    let spec = &cfg["lxc.rootfs.path"][0];
+    let rest = spec.strip_prefix("overlay:").expect(spec);
+    rest.split(':').map(PathBuf::from).collect()
+}
+
+/// The upper layer of the container in `dir`: where its writes land.
+fn upper(dir: &Path) -> PathBuf {
+    layers(dir).pop().unwrap()
+}
+
+/// Writes `text` to `/root/f` of the stopped container `name`, as the
+/// container would: into its upper layer.
+fn write_f(lab: &Lab, name: &str, text: &str) {
+    let f = upper(&lab.path().join(name)).join("root/f");
+    fs::create_dir_all(f.parent().unwrap()).unwrap();
+    fs::write(f, text).unwrap();
+}
+
+/// What the container `name` reads in `/root/f` once started (`-` when
+/// it has none), then stopped again.
+fn read_f(lab: &Lab, name: &str) -> String {
+    lab.start(name);
+    let out = lab
+        .attach(name, &["sh", "-c", "cat /root/f 2>/dev/null || echo -"])
+        .success();
+    lab.enclos("stop", &["-n", name, "-k"]).success();
+    out.stdout
+}
+
+#[test]
+fn an_overlay_snapshot_freezes_the_upper_layer_and_copies_nothing() {
+    if !require_root("an_overlay_snapshot_freezes_the_upper_layer_and_copies_nothing") {
+        return;
+    }
+    let lab = Lab::new();
+    let _snaps = DropSnapshots(&lab);
+    let n = overlay_container(&lab, "ovf");
+    let dir = lab.path().join(&n);
+    let before = layers(&dir);
+    let delta0 = dir.join("delta0");
+    assert_eq!(before.last(), Some(&delta0));
+    write_f(&lab, &n, "one\n");
+    let ino = inode(&delta0.join("root/f"));
+
+    lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    // The container: a new empty upper over the frozen one, itself over
+    // the lower layers it had.
+    let mut want = vec![delta0.clone()];
+    want.extend_from_slice(&before[..before.len() - 1]);
+    want.push(dir.join("delta1"));
+    assert_eq!(layers(&dir), want);
+    assert_eq!(entries(&dir.join("delta1")), Vec::<String>::new());
+    // The snapshot: the same layers under an empty upper of its own.
+    let snap0 = dir.join("snaps/snap0");
+    let mut snap_layers = want[..want.len() - 1].to_vec();
+    snap_layers.push(snap0.join("delta0"));
+    assert_eq!(layers(&snap0), snap_layers);
+    assert_eq!(entries(&snap0.join("delta0")), Vec::<String>::new());
+    assert!(snap0.join("ts").is_file());
+    // Nothing was copied: the file is the same inode.
+    assert_eq!(inode(&delta0.join("root/f")), ino);
+
+    // The container writes more; the snapshot does not change.
+    write_f(&lab, &n, "two\n");
+    assert_eq!(read(&delta0.join("root/f")), "one\n");
+    assert_eq!(read_f(&lab, &n), "two\n");
+
+    // Exported with its snapshot, each with its own content.
+    let file = export(&lab, &n, &["-s"]);
+    let imp = lab.name("ovf-i");
+    lab.enclos("import", &[file.to_str().unwrap(), "-n", &imp])
+        .success();
+    let imp_dir = lab.path().join(&imp);
+    assert_eq!(read(&imp_dir.join("rootfs/root/f")), "two\n");
+    assert_eq!(read(&imp_dir.join("snaps/snap0/rootfs/root/f")), "one\n");
+    lab.enclos("destroy", &["-n", &imp, "-s"]).success();
+
+    // Restored as a new container: the snapshot's content, its own name.
+    let new = lab.name("ovf-r");
+    lab.enclos("snapshot", &["-r", "snap0", "-n", &n, "-N", &new])
+        .success();
+    assert_eq!(read_f(&lab, &new), "one\n");
+    lab.start(&new);
+    let host = lab.attach(&new, &["hostname"]).success();
+    assert_eq!(host.stdout.trim(), new);
+    lab.enclos("stop", &["-n", &new, "-k"]).success();
+    // It stacks on the container's layers: the container is held.
+    let out = lab.enclos("destroy", &["-n", &n, "-s"]);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert!(out.stderr.contains(&new), "{}", out.stderr);
+    lab.enclos("destroy", &["-n", &new]).success();
+
+    // Restored over the container itself.
+    lab.enclos("snapshot", &["-r", "snap0", "-n", &n]).success();
+    assert_eq!(read_f(&lab, &n), "one\n");
+    assert_eq!(entries(&dir.join("snaps")), ["snap0"]);
+    assert!(!dir.join("delta1").exists(), "the unused upper layer went");
+    let hidden: Vec<String> = entries(&dir)
+        .into_iter()
+        .filter(|e| e.starts_with('.') && e != ".enclos")
+        .collect();
+    assert_eq!(hidden, Vec::<String>::new(), "no staging left");
+}
+
+#[test]
+fn three_overlay_snapshots_in_a_row_each_keep_their_content() {
+    if !require_root("three_overlay_snapshots_in_a_row_each_keep_their_content") {
+        return;
+    }
+    let lab = Lab::new();
+    let _snaps = DropSnapshots(&lab);
+    let n = overlay_container(&lab, "ov3");
+    write_f(&lab, &n, "1\n");
+    lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    // Through the running container: a changed file, and a file of a
+    // lower layer removed (a whiteout in the upper one).
+    let change = |cmd: &str| {
+        lab.start(&n);
+        lab.attach(&n, &["sh", "-c", cmd]).success();
+        lab.enclos("stop", &["-n", &n, "-k"]).success();
+        lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    };
+    change("echo 2 > /root/f && rm /etc/hostname");
+    change("echo 3 > /root/f && echo back > /etc/hostname");
+    write_f(&lab, &n, "4\n");
+    let list = lab.enclos("snapshot", &["-n", &n, "-L"]).success();
+    assert_eq!(list.lines().len(), 3, "{}", list.stdout);
+    assert_eq!(read_f(&lab, &n), "4\n");
+    for (snap, f, hostname) in [
+        ("snap0", "1\n", true),
+        ("snap1", "2\n", false),
+        ("snap2", "3\n", true),
+    ] {
+        let new = lab.name(&format!("ov3-{snap}"));
+        lab.enclos("snapshot", &["-r", snap, "-n", &n, "-N", &new])
+            .success();
+        lab.start(&new);
+        let out = lab
+            .attach(
+                &new,
+                &[
+                    "sh",
+                    "-c",
+                    "cat /root/f; if test -e /etc/hostname; then echo host; fi",
+                ],
+            )
+            .success();
+        lab.enclos("stop", &["-n", &new, "-k"]).success();
+        let want = format!("{f}{}", if hostname { "host\n" } else { "" });
+        assert_eq!(out.stdout, want, "{snap}");
+        lab.enclos("destroy", &["-n", &new]).success();
+    }
+    // In place, the oldest first: the later snapshots keep theirs.
+    lab.enclos("snapshot", &["-r", "snap0", "-n", &n]).success();
+    assert_eq!(read_f(&lab, &n), "1\n");
+    lab.enclos("snapshot", &["-r", "snap2", "-n", &n]).success();
+    assert_eq!(read_f(&lab, &n), "3\n");
+}
+
+#[test]
+fn destroying_an_overlay_snapshot_keeps_the_layers_in_use() {
+    if !require_root("destroying_an_overlay_snapshot_keeps_the_layers_in_use") {
+        return;
+    }
+    let lab = Lab::new();
+    let _snaps = DropSnapshots(&lab);
+    let n = overlay_container(&lab, "ovd");
+    let dir = lab.path().join(&n);
+    write_f(&lab, &n, "one\n");
+    lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    write_f(&lab, &n, "two\n");
+    lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+
+    let out = lab.enclos("destroy", &["-n", &n]);
+    assert_one_error_line(
+        &out,
+        &format!(
+            "Container {} cannot be destroyed: it has snapshot snap0, snapshot snap1;",
+            dir.display()
+        ),
+    );
+    // snap0's layer is the container's too: the snapshot goes, its
+    // layer stays.
+    lab.enclos("snapshot", &["-n", &n, "-d", "snap0"]).success();
+    assert_eq!(entries(&dir.join("snaps")), ["snap1"]);
+    assert_eq!(read(&dir.join("delta0/root/f")), "one\n");
+    assert_eq!(read_f(&lab, &n), "two\n");
+    // A clone stacks on the current upper layer (delta2), which the
+    // next snapshot freezes; a restore then leaves delta2 unused by the
+    // container, but the clone still uses it.
+    let clone = lab.name("ovd-c");
+    lab.enclos("copy", &["-n", &n, "-N", &clone, "-s"])
+        .success();
+    write_f(&lab, &n, "three\n");
+    lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    lab.enclos("snapshot", &["-r", "snap1", "-n", &n]).success();
+    assert_eq!(read_f(&lab, &n), "two\n");
+    assert_eq!(read(&dir.join("delta2/root/f")), "three\n");
+    assert_eq!(read_f(&lab, &clone), "three\n");
+    lab.enclos("snapshot", &["-n", &n, "-d", "ALL"]).success();
+    assert_eq!(read_f(&lab, &clone), "three\n");
+    let out = lab.enclos("destroy", &["-n", &n, "-s"]);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert!(out.stderr.contains(&clone), "{}", out.stderr);
+    lab.enclos("destroy", &["-n", &clone]).success();
+    // With its last user gone, delta2 goes at the container's next
+    // snapshot command; the container's own layers stay. A snapshot
+    // destroyed before the container wrote anything leaves no layer: the
+    // upper layer it froze (delta4) is the container's upper one again.
+    lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    assert_eq!(upper(&dir), dir.join("delta5"));
+    lab.enclos("snapshot", &["-n", &n, "-d", "snap0"]).success();
+    assert_eq!(upper(&dir), dir.join("delta4"));
+    let names: Vec<String> = entries(&dir)
+        .into_iter()
+        .filter(|e| e.starts_with("delta"))
+        .collect();
+    assert_eq!(names, ["delta0", "delta1", "delta4"]);
+    assert_eq!(read_f(&lab, &n), "two\n");
+    lab.enclos("destroy", &["-n", &n]).success();
+    assert!(!dir.exists());
+}
+
+/// Killed between its two commits (the container's config rewritten,
+/// the snapshot not yet renamed into place: it waits there for its
+/// comment, read from a pipe), an overlay snapshot leaves no snapN, and
+/// the container holds its files.
+#[test]
+fn an_overlay_snapshot_killed_in_the_middle_leaves_no_snapshot() {
+    if !require_root("an_overlay_snapshot_killed_in_the_middle_leaves_no_snapshot") {
+        return;
+    }
+    let lab = Lab::new();
+    let _snaps = DropSnapshots(&lab);
+    let n = overlay_container(&lab, "ovk");
+    let dir = lab.path().join(&n);
+    write_f(&lab, &n, "one\n");
+    let fifo = lab.path().join("comment.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let mut child = lab
+        .cmd("snapshot", &["-n", &n, "-c", fifo.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + SETTLE;
+    while upper(&dir) != dir.join("delta1") {
+        assert!(child.try_wait().unwrap().is_none(), "it ended early");
+        assert!(std::time::Instant::now() < deadline, "never switched");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(dir.join("snaps/.snap0.partial").is_dir());
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let list = lab.enclos("snapshot", &["-n", &n, "-L"]).success();
+    assert_eq!(list.stdout, "No snapshots\n");
+    assert_eq!(entries(&dir.join("snaps")), Vec::<String>::new());
+    assert_eq!(read_f(&lab, &n), "one\n");
+    // The next snapshot is snap0, whole.
+    lab.enclos("snapshot", &["-n", &n, "-q"]).success();
+    write_f(&lab, &n, "two\n");
+    let new = lab.name("ovk-r");
+    lab.enclos("snapshot", &["-r", "snap0", "-n", &n, "-N", &new])
+        .success();
+    assert_eq!(read_f(&lab, &new), "one\n");
+    lab.enclos("destroy", &["-n", &new]).success();
+}

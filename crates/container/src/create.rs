@@ -352,7 +352,7 @@ fn cached_template(
     let t = template.filter(|_| maps.is_empty())?;
     let mut req = TemplateRequest::new(c.name(), c.dir());
     req.args = &opts.template_args;
-    match crate::template_cache::rootfs(c.lxcpath(), t, &req, progress) {
+    match crate::template_cache::rootfs(c.lxcpath(), t, &req, opts.backend, progress) {
         Ok(r) => r,
         Err(e) => {
             tracing::info!(

@@ -13,9 +13,16 @@
 //!   device or image (loop, lvm, zfs, rbd) are refused while it runs:
 //!   what the mounted filesystem has not written back is not in the copy.
 //!   A frozen container is taken as it is and left frozen.
-//! - It is as cheap as the backend allows: a btrfs snapshot, an overlay
-//!   layer stacked on the container's; a `dir` container's is a full copy,
-//!   as in LXC (the caller warns: see [`SnapshotPlan::is_dir_copy`]).
+//! - It is as cheap as the backend allows: a btrfs snapshot; for a
+//!   stopped overlay container, its upper layer frozen and shared with
+//!   the snapshot, nothing copied ([`enclos_snapshot::layers`]; a running
+//!   one's upper layer cannot be swapped under its mount and is copied,
+//!   as LXC does); a `dir` container's is a full copy, as in LXC (the
+//!   caller warns: see [`SnapshotPlan::is_dir_copy`]).
+//! - Destroying an overlay snapshot never removes a layer the container,
+//!   another snapshot or a clone still uses, and is not refused for it:
+//!   the layer goes with its last user. Destroyed before the container
+//!   wrote anything, it leaves no layer behind.
 //! - A restore makes a new container (`-N`), or replaces the container's
 //!   rootfs and config with the snapshot's, keeping its snapshots.
 //! - Nothing half-made is left: snapshots and restores are staged and
@@ -27,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 use enclos_snapshot::stage::{partial_path, Staged};
 use enclos_snapshot::{rewrite_config, NewSnapshot, Rename, Restore, Snapshot};
-use enclos_storage::{deps, Backend, CloneKind, CreateOptions, Dest, Rootfs};
+use enclos_storage::{deps, overlay, Backend, CloneKind, CreateOptions, Dest, Rootfs};
 use serde::Serialize;
 
 use crate::container::{storage_rootfs, validate_name, Container, State};
@@ -129,14 +136,17 @@ fn needs_freeze(c: &Container, state: State, backend: Backend) -> Result<bool> {
 /// container is frozen for it where that is consistent, else refused.
 pub fn snapshot_plan(c: &Container) -> Result<SnapshotPlan> {
     let rootfs = container_rootfs(c)?;
-    let freeze = needs_freeze(c, c.state()?, rootfs.backend)?;
-    // An overlay container writes into its upper layer: its snapshot is a
-    // copy of that layer over the same lower ones, as LXC makes it (a
-    // layer stacked on a live upper one would change with it).
-    let cow = !matches!(rootfs.backend, Backend::Dir | Backend::Overlay)
-        && rootfs
-            .clone_backend(CloneKind::Snapshot, Some(rootfs.backend))
-            .is_ok();
+    let state = c.state()?;
+    let freeze = needs_freeze(c, state, rootfs.backend)?;
+    let cow = match rootfs.backend {
+        Backend::Dir => false,
+        // A stopped overlay container's upper layer is frozen into the
+        // snapshot (see [`snapshot_layer`]). A mounted one's cannot be
+        // swapped under the mount: its upper layer is copied, over the
+        // same lower ones, as LXC makes it.
+        Backend::Overlay => state == State::Stopped,
+        b => rootfs.clone_backend(CloneKind::Snapshot, Some(b)).is_ok(),
+    };
     Ok(SnapshotPlan {
         backend: rootfs.backend,
         kind: if cow {
@@ -191,8 +201,16 @@ pub fn snapshot(c: &Container, comment: Option<&Path>) -> Result<Snapshot> {
     let text = fs::read_to_string(c.config_path()).map_err(io_err("read", c.config_path()))?;
     let rootfs = container_rootfs(c)?;
     // Under the lock: checks the state.
-    let plan = snapshot_plan(c)?;
+    let mut plan = snapshot_plan(c)?;
     let new = NewSnapshot::begin(c.dir())?;
+    if plan.backend == Backend::Overlay && plan.kind == CloneKind::Snapshot {
+        match overlay::freeze_upper(&rootfs)? {
+            Some(next) => return snapshot_layer(c, &text, next, new, comment),
+            // An upper layer elsewhere, or a stack as deep as the kernel
+            // mounts: its upper layer is copied.
+            None => plan.kind = CloneKind::Copy,
+        }
+    }
     if let Some(file) = comment {
         new.copy_comment(file)?;
     }
@@ -218,6 +236,57 @@ pub fn snapshot(c: &Container, comment: Option<&Path>) -> Result<Snapshot> {
         return Err(e.into());
     }
     Ok(new.commit()?)
+}
+
+/// The snapshot of a stopped overlay container: its upper layer frozen
+/// (`next` is the container's rootfs from now on: a new empty upper over
+/// the frozen one, see [`overlay::freeze_upper`]) and shared by the
+/// snapshot, under an empty upper of the snapshot's own. Nothing is
+/// copied. The container's config, rewritten in one rename, is the step
+/// that commits: killed before it, the container is as it was (the new
+/// empty layer, unused, goes with the next snapshot); killed after it,
+/// the container holds the same files over one more layer, and the
+/// unfinished snapshot is not listed and is removed by the next command.
+fn snapshot_layer(
+    c: &Container,
+    text: &str,
+    next: Rootfs,
+    new: NewSnapshot,
+    comment: Option<&Path>,
+) -> Result<Snapshot> {
+    let made = (|| -> Result<()> {
+        if let Some(file) = comment {
+            fs::metadata(file).map_err(io_err("read the comment file", file))?;
+        }
+        let view = overlay::stack(next.lowers.clone(), &new.dir().join("delta0"))?;
+        // Recorded as LXC records an overlay snapshot: a clone of its
+        // container (not counted as one: see enclos_snapshot::holds).
+        deps::record(c.dir(), new.dir())?;
+        new.write_config_for(text, c.dir(), &view)?;
+        let out = rewrite_config(
+            text,
+            &c.config_path(),
+            &Rename {
+                from: Vec::new(),
+                to: c.dir().to_path_buf(),
+                uts_name: None,
+                rootfs: Some(next.spec()),
+            },
+        )?;
+        write_atomically(&c.config_path(), &out.text)
+    })();
+    if let Err(e) = made {
+        let _ = enclos_storage::remove_tree(&next.path);
+        return Err(e);
+    }
+    // Copied last, so that a comment read from a pipe cannot hold the
+    // container between its two layers.
+    if let Some(file) = comment {
+        new.copy_comment(file)?;
+    }
+    let snap = new.commit()?;
+    enclos_snapshot::layers::remove_unused(c.dir(), &next)?;
+    Ok(snap)
 }
 
 /// The snapshots of `c`, by number.
@@ -250,6 +319,8 @@ fn restore_new(c: &Container, snap: &str, newname: &str) -> Result<Container> {
             lxcpath: c.lxcpath().to_path_buf(),
         });
     }
+    // Held so that no layer the snapshot names goes meanwhile.
+    let _lock = c.lock()?;
     let r = Restore::begin(c.dir(), snap, target.dir())?;
     let dest = Dest::named(r.staging_dir(), newname);
     let src = r.source_rootfs().clone();
@@ -304,6 +375,13 @@ fn restore_in_place(c: &Container, snap: &str) -> Result<()> {
     let text = fs::read_to_string(s.config_path()).map_err(io_err("read", s.config_path()))?;
     let src = snapshot_rootfs(&s, &text)?;
     let old = container_rootfs(c)?;
+    if old.backend == Backend::Overlay && src.backend == Backend::Overlay {
+        if let Some(dir) = old.path.parent().filter(|d| *d == c.dir()) {
+            if overlay::layer_index(&old.path).is_some() {
+                return restore_layers(c, &s, &text, &src, dir);
+            }
+        }
+    }
     let in_dir = |r: &Rootfs| r.path.starts_with(c.dir()) && r.lowers == old.lowers;
     if !in_dir(&old) || !in_dir(&src) || old.backend != src.backend {
         return Err(Error::Unsupported(format!(
@@ -347,6 +425,47 @@ fn restore_in_place(c: &Container, snap: &str) -> Result<()> {
     Ok(())
 }
 
+/// Restores an overlay snapshot over its container: a new upper layer in
+/// the container's directory (empty, or a copy of the snapshot's own
+/// upper layer where it has files: a snapshot taken while the container
+/// ran) over the snapshot's lower layers, named by the container's
+/// config, rewritten in one rename. The layers nobody uses any more (the
+/// old upper one, unless a clone stacks on it) go after.
+fn restore_layers(c: &Container, s: &Snapshot, text: &str, src: &Rootfs, dir: &Path) -> Result<()> {
+    for l in &src.lowers {
+        if !l.is_dir() {
+            return Err(enclos_storage::Error::Missing { path: l.clone() }.into());
+        }
+    }
+    let upper = overlay::new_layer(dir, &src.path)?;
+    let rootfs = Rootfs::overlay(src.lowers.clone(), &upper);
+    let done = (|| -> Result<()> {
+        enclos_storage::copy_tree(&src.path, &upper)?;
+        let out = rewrite_config(
+            text,
+            &s.config_path(),
+            &Rename {
+                from: vec![s.dir.clone(), c.dir().to_path_buf()],
+                to: c.dir().to_path_buf(),
+                uts_name: None,
+                rootfs: Some(rootfs.spec()),
+            },
+        )?;
+        for (from, to) in &out.files {
+            if from != to {
+                fs::copy(from, to).map_err(io_err("copy", from))?;
+            }
+        }
+        write_atomically(&c.config_path(), &out.text)
+    })();
+    if let Err(e) = done {
+        let _ = enclos_storage::remove_tree(&upper);
+        return Err(e);
+    }
+    enclos_snapshot::layers::remove_unused(c.dir(), &rootfs)?;
+    Ok(())
+}
+
 /// Moves each entry of `staged` into `dir`, the entry it replaces into
 /// `trash`.
 fn swap_entries(dir: &Path, staged: &Path, trash: &Path) -> Result<()> {
@@ -373,6 +492,7 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
 /// container stacks on (one restored from an overlay snapshot) is
 /// refused. The snapshots directory goes when it is left empty.
 pub fn destroy_snapshot(c: &Container, snap: &str) -> Result<Vec<String>> {
+    let _lock = c.lock()?;
     let todo = if snap == ALL_SNAPSHOTS {
         snapshots(c)?
     } else {
@@ -384,7 +504,54 @@ pub fn destroy_snapshot(c: &Container, snap: &str) -> Result<Vec<String>> {
         done.push(s.name);
     }
     let _ = fs::remove_dir(enclos_snapshot::snaps_dir(c.dir()));
+    // An overlay snapshot's layer stays while the container, another
+    // snapshot or a clone uses it, and goes with its last user.
+    if let Ok(rootfs) = container_rootfs(c) {
+        if rootfs.backend == Backend::Overlay && rootfs.path.parent() == Some(c.dir()) {
+            let rootfs = unfreeze(c, rootfs)?;
+            enclos_snapshot::layers::remove_unused(c.dir(), &rootfs)?;
+        }
+    }
     Ok(done)
+}
+
+/// Undoes the freeze of the container's topmost lower layer when nothing
+/// else uses it any more (its snapshot destroyed) and the container has
+/// written nothing since (its upper layer is empty, and it is stopped):
+/// that layer is its upper one again, so that snapshots taken and
+/// destroyed leave no layer behind. Returns the container's rootfs.
+fn unfreeze(c: &Container, rootfs: Rootfs) -> Result<Rootfs> {
+    let top = match rootfs.lowers.as_slice() {
+        [top, _, ..] if top.parent() == Some(c.dir()) && overlay::layer_index(top).is_some() => {
+            top.clone()
+        }
+        _ => return Ok(rootfs),
+    };
+    let written = fs::read_dir(&rootfs.path)
+        .map_err(io_err("list", &rootfs.path))?
+        .next()
+        .is_some();
+    if written || c.state()? != State::Stopped {
+        return Ok(rootfs);
+    }
+    let without = Rootfs::overlay(rootfs.lowers[1..].to_vec(), &rootfs.path);
+    if !enclos_snapshot::layers::unused(c.dir(), &without)?.contains(&top) {
+        return Ok(rootfs);
+    }
+    let back = Rootfs::overlay(rootfs.lowers[1..].to_vec(), &top);
+    let text = fs::read_to_string(c.config_path()).map_err(io_err("read", c.config_path()))?;
+    let out = rewrite_config(
+        &text,
+        &c.config_path(),
+        &Rename {
+            from: Vec::new(),
+            to: c.dir().to_path_buf(),
+            uts_name: None,
+            rootfs: Some(back.spec()),
+        },
+    )?;
+    write_atomically(&c.config_path(), &out.text)?;
+    Ok(back)
 }
 
 fn destroy_one(s: &Snapshot) -> Result<()> {
@@ -472,7 +639,7 @@ mod tests {
     }
 
     #[test]
-    fn an_overlay_snapshot_copies_the_upper_layer_and_is_no_clone() {
+    fn an_overlay_snapshot_freezes_the_upper_layer_and_is_no_clone() {
         let h = FakeHost::new();
         let dir = h.lxcpath.join("ov");
         fs::create_dir_all(&dir).unwrap();
@@ -486,15 +653,15 @@ mod tests {
             .unwrap()
             .with_layout(&h.layout);
         fs::write(rootfs.path.join("file"), "one").unwrap();
-        assert_eq!(snapshot_plan(&c).unwrap().kind, CloneKind::Copy);
+        assert_eq!(snapshot_plan(&c).unwrap().kind, CloneKind::Snapshot);
         let s = snapshot(&c, None).unwrap();
         let text = fs::read_to_string(s.config_path()).unwrap();
         let snap_rootfs = snapshot_rootfs(&s, &text).unwrap();
-        assert_eq!(snap_rootfs.lowers, rootfs.lowers, "the same lower layers");
-        assert_eq!(
-            fs::read_to_string(snap_rootfs.path.join("file")).unwrap(),
-            "one"
-        );
+        let frozen = vec![dir.join("delta0"), dir.join("rootfs")];
+        assert_eq!(snap_rootfs.lowers, frozen);
+        assert_eq!(snap_rootfs.path, s.dir.join("delta0"));
+        let now = container_rootfs(&c).unwrap();
+        assert_eq!((&now.lowers, &now.path), (&frozen, &dir.join("delta1")));
         // Recorded as LXC records it, under its final name, and not
         // counted as a clone.
         assert_eq!(
@@ -503,12 +670,80 @@ mod tests {
         );
         enclos_snapshot::check_destroy(&dir, true).unwrap();
 
-        fs::write(rootfs.path.join("file"), "two").unwrap();
+        fs::write(now.path.join("file"), "two").unwrap();
         restore(&c, "snap0", None).unwrap();
-        assert_eq!(fs::read_to_string(rootfs.path.join("file")).unwrap(), "one");
+        let back = container_rootfs(&c).unwrap();
+        assert_eq!((&back.lowers, &back.path), (&frozen, &dir.join("delta2")));
+        assert!(!dir.join("delta1").exists(), "the old upper layer went");
+        assert_eq!(fs::read_to_string(dir.join("delta0/file")).unwrap(), "one");
         assert!(!dir.join("lxc_rdepends").exists(), "no clone of itself");
         assert_eq!(destroy_snapshot(&c, ALL_SNAPSHOTS).unwrap(), ["snap0"]);
         assert!(!dir.join("lxc_snapshots").exists());
         assert!(!dir.join("snaps").exists());
+        assert!(dir.join("delta0/file").exists(), "the container's still");
+    }
+
+    #[test]
+    fn a_snapshot_destroyed_before_any_write_leaves_no_layer() {
+        let h = FakeHost::new();
+        let dir = h.lxcpath.join("ov");
+        fs::create_dir_all(&dir).unwrap();
+        let rootfs = Rootfs::create(Backend::Overlay, &dir).unwrap();
+        fs::write(
+            dir.join("config"),
+            format!("lxc.rootfs.path = {}\nlxc.uts.name = ov\n", rootfs.spec()),
+        )
+        .unwrap();
+        let c = Container::open(&h.lxcpath, "ov")
+            .unwrap()
+            .with_layout(&h.layout);
+        fs::write(rootfs.path.join("file"), "one").unwrap();
+        snapshot(&c, None).unwrap();
+        snapshot(&c, None).unwrap();
+        assert_eq!(container_rootfs(&c).unwrap().path, dir.join("delta2"));
+        // snap1 goes: delta1 is snap0's no more, the container's again.
+        assert_eq!(destroy_snapshot(&c, "snap1").unwrap(), ["snap1"]);
+        let now = container_rootfs(&c).unwrap();
+        assert_eq!(now.path, dir.join("delta1"));
+        assert_eq!(now.lowers, [dir.join("delta0"), dir.join("rootfs")]);
+        assert!(!dir.join("delta2").exists());
+        // Written since: the layer stays frozen.
+        fs::write(now.path.join("file"), "two").unwrap();
+        destroy_snapshot(&c, "snap0").unwrap();
+        assert_eq!(container_rootfs(&c).unwrap(), now);
+        // snap0 destroyed with nothing written after it: delta0 is the
+        // upper layer again.
+        snapshot(&c, None).unwrap();
+        destroy_snapshot(&c, ALL_SNAPSHOTS).unwrap();
+        assert_eq!(container_rootfs(&c).unwrap(), now);
+        assert!(!dir.join("delta2").exists());
+        assert_eq!(fs::read_to_string(dir.join("delta0/file")).unwrap(), "one");
+        assert_eq!(fs::read_to_string(dir.join("delta1/file")).unwrap(), "two");
+    }
+
+    #[test]
+    fn a_killed_overlay_snapshot_leaves_an_unused_layer_the_next_one_removes() {
+        let h = FakeHost::new();
+        let dir = h.lxcpath.join("ov");
+        fs::create_dir_all(&dir).unwrap();
+        let rootfs = Rootfs::create(Backend::Overlay, &dir).unwrap();
+        fs::write(
+            dir.join("config"),
+            format!("lxc.rootfs.path = {}\nlxc.uts.name = ov\n", rootfs.spec()),
+        )
+        .unwrap();
+        let c = Container::open(&h.lxcpath, "ov")
+            .unwrap()
+            .with_layout(&h.layout);
+        // Killed after its new layer, before the container's config.
+        let stray = overlay::freeze_upper(&rootfs).unwrap().unwrap();
+        assert_eq!(stray.path, dir.join("delta1"));
+        fs::create_dir_all(dir.join("snaps/.snap0.partial")).unwrap();
+        let s = snapshot(&c, None).unwrap();
+        assert_eq!(s.name, "snap0");
+        let now = container_rootfs(&c).unwrap();
+        assert_eq!(now.path, dir.join("delta2"));
+        assert_eq!(now.lowers[0], dir.join("delta0"));
+        assert!(!dir.join("delta1").exists(), "the stray layer went");
     }
 }

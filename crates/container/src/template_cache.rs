@@ -1,14 +1,28 @@
-//! The cache of template rootfs: on an lxcpath on btrfs, `create -t
-//! busybox` builds the template's rootfs once into
-//! `<lxcpath>/.cache/<template>/` (a subvolume) and clones it for each new
-//! container through the container's backend: a subvolume snapshot for a
-//! btrfs container (a second create costs what a snapshot costs), a
-//! reflinked copy for a dir one (no data moves), a copy into the new
-//! rootfs for the others. The per-container files (the hostname) are
-//! written over the clone ([`Template::personalize`]). A container never
-//! depends on the cache: no overlay stacks on it, and it can go at any
-//! time. Elsewhere the template builds each rootfs itself: a copy of a
-//! cache would cost what the build costs, and the cache's room besides.
+//! The cache of template rootfs: `create -t busybox` builds the
+//! template's rootfs once into `<lxcpath>/.cache/` and makes each new
+//! container from it, where that is cheaper than building it again:
+//!
+//! - on an lxcpath on btrfs, the entry `.cache/<template>/` is a
+//!   subvolume, cloned through the container's backend: a subvolume
+//!   snapshot for a btrfs container (a second create costs what a
+//!   snapshot costs), a reflinked copy for a dir one (no data moves). A
+//!   container never depends on it: it can be rebuilt or removed at any
+//!   time;
+//! - for an overlay container (on any filesystem), the entry
+//!   `.cache/<template>@<hash>/` (a directory; the hash is the
+//!   identity's, below) is the container's lower layer: the container
+//!   gets an empty upper layer over it and nothing is copied. Such an
+//!   entry is never changed or replaced while in use: a new identity
+//!   gets an entry of its own, and an older one is removed when a build
+//!   finds that no config of the lxcpath (containers and their
+//!   snapshots) names it any more. Containers stacked on it elsewhere
+//!   stack on one of those, which cannot be destroyed under them;
+//! - elsewhere (a dir or loop container off btrfs) the template builds
+//!   each rootfs itself: a copy of a cache would cost what the build
+//!   costs, and the cache's room besides.
+//!
+//! The per-container files (the hostname) are written over the clone
+//! ([`Template::personalize`]).
 //!
 //! - An entry is `rootfs` (a btrfs subvolume on btrfs, else a directory)
 //!   and `identity`, the [`Template::cache_identity`] it was built for
@@ -17,8 +31,9 @@
 //!   the rootfs's `/bin/busybox` has the size it names; else it is built
 //!   again: the cache is invalidated when the host's busybox changes.
 //! - It lives in the lxcpath, on the filesystem of the containers (a btrfs
-//!   snapshot does not cross filesystems), and so per user; `.cache` is
-//!   no container name (names do not start with a dot).
+//!   snapshot does not cross filesystems, an overlay's layers are best on
+//!   one), and so per user; `.cache` is no container name (names do not
+//!   start with a dot).
 //! - An entry is built in a staging directory and renamed into place
 //!   when complete; a failed or killed build leaves nothing in use.
 //! - Containers with an id map do not use it: their rootfs is made by
@@ -39,40 +54,113 @@ pub(crate) const CACHE_DIR: &str = ".cache";
 const IDENTITY: &str = "identity";
 
 /// The cached rootfs of `template` for `req` (its arguments and busybox;
-/// its rootfs is not used), built first when missing or stale; `None`
-/// where the lxcpath is not on btrfs (see the module's doc).
+/// its rootfs is not used) for a container on `backend`, built first
+/// when missing or stale; `None` where the cache does not pay (see the
+/// module's doc).
 pub(crate) fn rootfs(
     lxcpath: &Path,
     template: Template,
     req: &TemplateRequest,
+    backend: Backend,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Option<Rootfs>> {
+    if backend == Backend::Overlay {
+        let identity = template.cache_identity(req)?;
+        let name = format!("{}@{:016x}", template.name(), fnv1a(&identity));
+        let dir = lxcpath.join(CACHE_DIR).join(name);
+        let r = entry(&dir, &identity, Backend::Dir, template, req, progress)?;
+        return Ok(Some(r));
+    }
     if !enclos_storage::is_btrfs(lxcpath) {
         return Ok(None);
     }
-    entry(lxcpath, Backend::Btrfs, template, req, progress).map(Some)
+    let identity = template.cache_identity(req)?;
+    let dir = lxcpath.join(CACHE_DIR).join(template.name());
+    entry(&dir, &identity, Backend::Btrfs, template, req, progress).map(Some)
 }
 
-/// The cache entry of `template` in `lxcpath`, its rootfs on `backend`.
+/// The FNV-1a hash of `text`: the same in every run and version.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The cache entry `dir` of `template` for `identity`, its rootfs on
+/// `backend`.
 fn entry(
-    lxcpath: &Path,
+    dir: &Path,
+    identity: &str,
     backend: Backend,
     template: Template,
     req: &TemplateRequest,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Rootfs> {
-    let identity = template.cache_identity(req)?;
-    let dir = lxcpath.join(CACHE_DIR).join(template.name());
     let cached = Rootfs {
         backend,
         ..Rootfs::dir(dir.join("rootfs"))
     };
-    if is_valid(&dir, &identity) {
+    if is_valid(dir, identity) {
         return Ok(cached);
     }
     progress("building the cached template rootfs");
-    build(&dir, backend, template, req, &identity, progress)?;
+    build(dir, backend, template, req, identity, progress)?;
+    if backend == Backend::Dir {
+        remove_unused_layers(dir, template);
+    }
     Ok(cached)
+}
+
+/// Removes the overlay entries of `template` beside `kept` that no config
+/// of the lxcpath names (the containers' and their snapshots').
+fn remove_unused_layers(kept: &Path, template: Template) {
+    let Some(cache) = kept.parent() else { return };
+    let Some(lxcpath) = cache.parent() else {
+        return;
+    };
+    let prefix = format!("{}@", template.name());
+    let stale: Vec<_> = fs::read_dir(cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p != kept)
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .collect();
+    if stale.is_empty() {
+        return;
+    }
+    let configs = lxcpath_configs(lxcpath);
+    for entry in stale {
+        let lower = entry.join("rootfs").display().to_string();
+        if !configs.iter().any(|text| names_layer(text, &lower)) {
+            remove_entry(&entry, Backend::Dir);
+        }
+    }
+}
+
+/// The configs of the containers of `lxcpath` and of their snapshots.
+fn lxcpath_configs(lxcpath: &Path) -> Vec<String> {
+    let mut texts = Vec::new();
+    for c in fs::read_dir(lxcpath).into_iter().flatten().flatten() {
+        let dir = c.path();
+        texts.extend(fs::read_to_string(dir.join("config")));
+        let snaps = enclos_snapshot::snaps_dir(&dir);
+        for s in fs::read_dir(snaps).into_iter().flatten().flatten() {
+            texts.extend(fs::read_to_string(s.path().join("config")));
+        }
+    }
+    texts
+}
+
+/// Whether the rootfs of the config `text` has the layer `lower`.
+fn names_layer(text: &str, lower: &str) -> bool {
+    enclos_snapshot::rewrite::rootfs_of(text)
+        .is_some_and(|spec| spec.split(':').any(|part| part == lower))
 }
 
 /// Whether the entry `dir` was built for `identity` and is whole.
@@ -143,7 +231,7 @@ fn remove_entry(dir: &Path, backend: Backend) {
 
 /// The rootfs of a new container in `dir` on `opts.backend`, cloned from
 /// the cached `src` where the backend clones it: a btrfs snapshot, a dir
-/// copy. `None` for the other backends, whose own new rootfs gets the
+/// copy, an overlay's empty upper layer over it. `None` for the other backends, whose own new rootfs gets the
 /// cache's files copied in ([`personalize`]).
 pub(crate) fn clone_for(
     src: &Rootfs,
@@ -152,6 +240,12 @@ pub(crate) fn clone_for(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Option<Rootfs>> {
     let kind = match (opts.backend, src.backend) {
+        (Backend::Overlay, _) => {
+            // An empty upper layer over the entry: nothing is copied.
+            let upper = dir.join("delta0");
+            let new = enclos_storage::overlay::stack(vec![src.path.clone()], &upper)?;
+            return Ok(Some(new));
+        }
         (Backend::Btrfs, Backend::Btrfs) => CloneKind::Snapshot,
         (Backend::Dir, _) => CloneKind::Copy,
         _ => return Ok(None),
@@ -208,6 +302,16 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_overlay_entry_is_named_by_the_layers_of_a_config() {
+        let text = "lxc.uts.name = c1\nlxc.rootfs.path = overlay:/l/.cache/busybox@1/rootfs:/l/c1/delta0\n";
+        assert!(names_layer(text, "/l/.cache/busybox@1/rootfs"));
+        assert!(!names_layer(text, "/l/.cache/busybox@1"));
+        assert!(!names_layer(text, "/l/.cache/busybox@2/rootfs"));
+        assert_ne!(fnv1a("a"), fnv1a("b"));
+        assert_eq!(fnv1a(""), 0xcbf2_9ce4_8422_2325);
+    }
+
     /// A fake busybox: a script the template cannot use fails the build,
     /// which leaves no entry.
     #[test]
@@ -220,7 +324,17 @@ mod tests {
         fs::create_dir(&lxcpath).unwrap();
         let mut req = TemplateRequest::new("c1", Path::new("/nonexistent"));
         req.busybox = Some(&bb);
-        assert!(entry(&lxcpath, Backend::Dir, Template::Busybox, &req, &mut |_| {}).is_err());
+        let dir = lxcpath.join(CACHE_DIR).join("busybox");
+        let identity = "busybox /x\n";
+        assert!(entry(
+            &dir,
+            identity,
+            Backend::Dir,
+            Template::Busybox,
+            &req,
+            &mut |_| {}
+        )
+        .is_err());
         assert_eq!(entries(&lxcpath), Vec::<PathBuf>::new());
     }
 }

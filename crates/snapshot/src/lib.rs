@@ -4,6 +4,7 @@
 mod archive;
 mod error;
 pub mod holds;
+pub mod layers;
 pub mod layout;
 pub mod restore;
 pub mod rewrite;

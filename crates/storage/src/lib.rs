@@ -57,7 +57,7 @@ mod lvm;
 mod mount;
 mod ops;
 mod options;
-mod overlay;
+pub mod overlay;
 mod rbd;
 mod remove;
 mod spec;

@@ -11,6 +11,14 @@
 //! which LXC also mounts. The clone is recorded in its parent's
 //! `lxc_snapshots` ([`deps`](crate::deps)) so the parent cannot be
 //! destroyed under it.
+//!
+//! A container's upper layer can also be frozen ([`freeze_upper`]): it
+//! stays where it is, read-only from then on, and becomes the topmost
+//! lower layer under a new empty upper `deltaN` beside it (the next free
+//! N). Nothing is copied, so it costs the same whatever the layer holds;
+//! the snapshots of `enclos-snapshot` are made so. The layers of a
+//! container are the `deltaN` of its directory; the kernel mounts at most
+//! 500 lower layers in a page of mount options ([`mountable`]).
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -51,6 +59,110 @@ fn make_upper(upper: &Path, like: &Path) -> Result<()> {
         std::os::unix::fs::PermissionsExt::from_mode(meta.mode() & 0o7777),
     )
     .map_err(io_err("set the mode of", upper))
+}
+
+/// The prefix of a layer's name: `delta0` (LXC's upper layer), `delta1`...
+const LAYER: &str = "delta";
+
+/// The most lower layers the kernel stacks (overlayfs's OVL_MAX_STACK).
+const MAX_LOWERS: usize = 500;
+
+/// The most bytes of mount options the kernel takes (a page, its NUL
+/// included).
+const MAX_MOUNT_DATA: usize = 4095;
+
+/// The options of the overlay mount of `upper` over `lowers`.
+fn mount_data(lowers: &[PathBuf], upper: &Path) -> String {
+    let lowers: Vec<String> = lowers.iter().map(|l| l.display().to_string()).collect();
+    format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowers.join(":"),
+        upper.display(),
+        workdir(upper).display()
+    )
+}
+
+/// Whether the kernel mounts `upper` over `lowers`: at most 500 lower
+/// layers, whose paths fit in a page of mount options.
+pub fn mountable(lowers: &[PathBuf], upper: &Path) -> bool {
+    lowers.len() <= MAX_LOWERS && mount_data(lowers, upper).len() <= MAX_MOUNT_DATA
+}
+
+/// N of a layer `DIR/deltaN`.
+pub fn layer_index(layer: &Path) -> Option<u32> {
+    let digits = layer.file_name()?.to_str()?.strip_prefix(LAYER)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The layers (`deltaN`) in the directory `dir`, by N.
+pub fn layers_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut found: Vec<(u32, PathBuf)> = fs::read_dir(dir)
+        .map_err(io_err("list", dir))?
+        .flatten()
+        .filter_map(|e| Some((layer_index(&e.path())?, e.path())))
+        .collect();
+    found.sort();
+    Ok(found.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Makes a new empty layer in `dir`, the next free `deltaN`, with the
+/// owner and mode of the root of `like`.
+pub fn new_layer(dir: &Path, like: &Path) -> Result<PathBuf> {
+    let next = layers_in(dir)?
+        .last()
+        .and_then(|l| layer_index(l))
+        .map_or(0, |n| n + 1);
+    let layer = dir.join(format!("{LAYER}{next}"));
+    make_upper(&layer, like)?;
+    Ok(layer)
+}
+
+/// Freezes the upper layer of `rootfs`: a new empty upper is made beside
+/// it ([`new_layer`]) and the rootfs the container is to have from now on
+/// returned: the new upper over the old one, over the old lowers. Nothing
+/// else changes: the caller writes that rootfs into the container's
+/// config (the step that commits), or removes the new layer. `None` when
+/// the upper layer is no `deltaN`, or when one more lower layer would not
+/// mount ([`mountable`]): make a copy instead.
+pub fn freeze_upper(rootfs: &Rootfs) -> Result<Option<Rootfs>> {
+    let (Backend::Overlay, Some(dir), Some(_)) = (
+        rootfs.backend,
+        rootfs.path.parent(),
+        layer_index(&rootfs.path),
+    ) else {
+        return Ok(None);
+    };
+    existing(&rootfs.path)?;
+    for l in &rootfs.lowers {
+        existing(l)?;
+    }
+    let mut lowers = vec![rootfs.path.clone()];
+    lowers.extend(rootfs.lowers.iter().cloned());
+    // The new layer's name is as long as the longest one there could be.
+    let longest = dir.join(format!("{LAYER}{}", u32::MAX));
+    if !mountable(&lowers, &longest) {
+        return Ok(None);
+    }
+    let upper = new_layer(dir, &rootfs.path)?;
+    Ok(Some(Rootfs::overlay(lowers, upper)))
+}
+
+/// An empty upper layer `upper` over `lowers` (topmost first, checked to
+/// exist), with the owner and mode of the topmost's root: a view of them
+/// that writes nowhere else. Nothing is recorded.
+pub fn stack(lowers: Vec<PathBuf>, upper: &Path) -> Result<Rootfs> {
+    for l in &lowers {
+        existing(l)?;
+    }
+    let like = lowers.first().ok_or_else(|| Error::InvalidSpec {
+        spec: upper.display().to_string(),
+        reason: "an overlay needs a lower layer",
+    })?;
+    make_upper(upper, like)?;
+    Ok(Rootfs::overlay(lowers, upper))
 }
 
 /// The lower layers of a clone stacked on `src`: its own layer on top of
@@ -158,17 +270,7 @@ impl Driver for Overlay {
             }
             _ => {}
         }
-        let lowers: Vec<String> = rootfs
-            .lowers
-            .iter()
-            .map(|l| l.display().to_string())
-            .collect();
-        let data = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            lowers.join(":"),
-            rootfs.path.display(),
-            work.display()
-        );
+        let data = mount_data(&rootfs.lowers, &rootfs.path);
         if data.matches(',').count() != 2 {
             return Err(Error::InvalidSpec {
                 spec: rootfs.spec(),
@@ -255,6 +357,39 @@ mod tests {
             format!("{lxcpath}\nc1\n")
         );
         drop(base);
+    }
+
+    #[test]
+    fn freezing_an_upper_layer_stacks_a_new_one_on_it() {
+        let (tmp, base, c1, _c2) = two_levels();
+        fs::write(c1.path.join("mine"), "c1\n").unwrap();
+        let next = freeze_upper(&c1).unwrap().unwrap();
+        let dir = tmp.path().join("c1");
+        assert_eq!(next.path, dir.join("delta1"));
+        assert_eq!(next.lowers, [c1.path.clone(), base.path.clone()]);
+        assert_eq!(fs::read_dir(&next.path).unwrap().count(), 0);
+        assert_eq!(fs::read_to_string(c1.path.join("mine")).unwrap(), "c1\n");
+        assert_eq!(
+            layers_in(&dir).unwrap(),
+            [dir.join("delta0"), dir.join("delta1")]
+        );
+        let again = freeze_upper(&next).unwrap().unwrap();
+        assert_eq!(again.path, dir.join("delta2"));
+        assert_eq!(again.lowers.len(), 3);
+        // An upper layer that is no deltaN is not frozen.
+        let other = Rootfs::overlay(vec![base.path.clone()], tmp.path().join("c1/upper"));
+        assert!(freeze_upper(&other).unwrap().is_none());
+        // As deep as the kernel mounts, and no deeper.
+        let deep: Vec<PathBuf> = (0..MAX_LOWERS)
+            .map(|i| PathBuf::from(format!("/{i}")))
+            .collect();
+        assert!(mountable(&deep, Path::new("/u")));
+        let deeper: Vec<PathBuf> = (0..=MAX_LOWERS)
+            .map(|i| PathBuf::from(format!("/{i}")))
+            .collect();
+        assert!(!mountable(&deeper, Path::new("/u")));
+        let long = vec![PathBuf::from(format!("/{}", "x".repeat(4096)))];
+        assert!(!mountable(&long, Path::new("/u")));
     }
 
     #[test]
