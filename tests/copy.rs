@@ -266,7 +266,10 @@ fn an_ephemeral_copy_runs_keeps_its_changes_in_its_upper_layer_and_vanishes_at_s
     // Still there at the next attach; the copy has its own hostname,
     // written at its start.
     let out = lab
-        .attach(&eph, &["cat", "/root/testdata", "/root/hi", "/etc/hostname"])
+        .attach(
+            &eph,
+            &["cat", "/root/testdata", "/root/hi", "/etc/hostname"],
+        )
         .success();
     assert_eq!(out.stdout, format!("test\nhello\n{eph}\n"));
     assert!(!lab

@@ -41,12 +41,18 @@ pub fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
     let meta = fs::symlink_metadata(src).map_err(io_err("read", src))?;
     // What we create is ours (our effective ids), unless a set-group-id
     // directory gives it its group: then every owner is set.
-    let dst_mode = fs::symlink_metadata(dst).map_err(io_err("read", dst))?.mode();
+    let dst_mode = fs::symlink_metadata(dst)
+        .map_err(io_err("read", dst))?
+        .mode();
     let mut copier = Copier {
         dev: meta.dev(),
         links: HashMap::new(),
-        creator: (dst_mode & libc::S_ISGID == 0)
-            .then(|| (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw())),
+        creator: (dst_mode & libc::S_ISGID == 0).then(|| {
+            (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            )
+        }),
     };
     copier.copy_children(src, dst)?;
     set_metadata(src, dst, &meta, None)
