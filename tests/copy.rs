@@ -263,11 +263,20 @@ fn an_ephemeral_copy_runs_keeps_its_changes_in_its_upper_layer_and_vanishes_at_s
     );
     lab.attach(&eph, &["sh", "-c", "echo test > /root/testdata"])
         .success();
-    // Still there at the next attach.
+    // Still there at the next attach; the copy has its own hostname,
+    // written at its start.
     let out = lab
-        .attach(&eph, &["cat", "/root/testdata", "/root/hi"])
+        .attach(
+            &eph,
+            &["cat", "/root/testdata", "/root/hi", "/etc/hostname"],
+        )
         .success();
-    assert_eq!(out.stdout, "test\nhello\n");
+    assert_eq!(out.stdout, format!("test\nhello\n{eph}\n"));
+    assert!(!lab
+        .path()
+        .join(&eph)
+        .join(".enclos/hostname.pending")
+        .exists());
     // The upper layer holds what changed, not the original's files.
     let upper = files_under(&lab.path().join(&eph).join("delta0"));
     assert!(upper.contains(&"root/testdata".to_string()), "{upper:?}");

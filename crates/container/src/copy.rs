@@ -123,7 +123,14 @@ pub fn copy(
             false => new,
         };
         if !opts.keep_name {
-            crate::leftovers::with_own_mounts(|| write_hostname(&new, staged.dir(), &name))?;
+            if opts.ephemeral && new.backend.capabilities().needs_mount {
+                // Its start mounts the rootfs anyway: written there, the
+                // name costs no mount of its own (whose unmount would sync
+                // the whole filesystem under an overlay's upper layer).
+                defer_hostname(staged.dir(), &name)?;
+            } else {
+                crate::leftovers::with_own_mounts(|| write_hostname(&new, staged.dir(), &name))?;
+            }
         }
         progress("writing the configuration");
         let text = copy_config(c, &config_text, &new, &staged, &target, opts, &mounts)?;
@@ -223,6 +230,37 @@ fn write_hostname(rootfs: &Rootfs, dir: &Path, name: &str) -> Result<()> {
     })();
     let _ = fs::remove_dir(&mnt);
     written
+}
+
+/// The run file that holds the name an ephemeral copy's `/etc/hostname`
+/// takes at its start ([`write_pending_hostname`]).
+const PENDING_HOSTNAME: &str = "hostname.pending";
+
+/// Leaves the copy's new name for its start to write in `/etc/hostname`
+/// (an ephemeral copy, started at once, whose rootfs needs a mount).
+fn defer_hostname(dir: &Path, name: &str) -> Result<()> {
+    let run = dir.join(".enclos");
+    fs::create_dir_all(&run).map_err(io_err("create", &run))?;
+    let file = run.join(PENDING_HOSTNAME);
+    fs::write(&file, name).map_err(io_err("write", &file))
+}
+
+/// At the start of a copy whose name was left for it ([`defer_hostname`]):
+/// writes it in `/etc/hostname` of the mounted rootfs `root`, when that is
+/// a file, as the copy would have done, then forgets it. A failure is a
+/// warning: the container runs under its `lxc.uts.name` anyway.
+pub(crate) fn write_pending_hostname(c: &Container, root: &Path) {
+    let pending = c.run_file(PENDING_HOSTNAME);
+    let Ok(name) = fs::read_to_string(&pending) else {
+        return;
+    };
+    let file = root.join("etc/hostname");
+    if file.symlink_metadata().is_ok_and(|m| m.is_file()) {
+        if let Err(e) = fs::write(&file, format!("{name}\n")) {
+            tracing::warn!(container = c.name(), "cannot write {}: {e}", file.display());
+        }
+    }
+    let _ = fs::remove_file(&pending);
 }
 
 /// Refuses a running original, unless a snapshot of it is allowed to run

@@ -34,18 +34,34 @@ pub(crate) fn clean_container(c: &Container) {
 /// before this returns, so nothing of it outlives the call (a later fork
 /// is single-threaded again).
 pub(crate) fn with_own_mounts<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
+    let (v, tid) = std::thread::scope(|s| {
         let thread = s.spawn(|| {
             if let Err(e) = enclos_namespaces::unshare_mount_namespace() {
                 tracing::debug!("temporary mounts in the caller's namespace: {e}");
             }
-            f()
+            (f(), nix::unistd::gettid())
         });
         match thread.join() {
             Ok(v) => v,
             Err(panic) => std::panic::resume_unwind(panic),
         }
-    })
+    });
+    await_thread_end(tid);
+    v
+}
+
+/// A joined thread has let go of its memory, but it is still one of the
+/// process's tasks for a moment, dropping its mount namespace: waits
+/// (at most 5 s) until it is gone, so that a fork right after finds the
+/// process single-threaded.
+fn await_thread_end(tid: nix::unistd::Pid) {
+    let task = std::path::PathBuf::from(format!("/proc/self/task/{tid}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut step = std::time::Duration::from_micros(20);
+    while task.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(step);
+        step = (step * 2).min(std::time::Duration::from_millis(1));
+    }
 }
 
 fn clean(dir: &Path) {

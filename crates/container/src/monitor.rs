@@ -35,6 +35,9 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
     let _log = crate::logging::container_log(&plan.config, c.name())?;
     crate::monitor_keys::apply(&plan.config, c.name())?;
     let mounted = plan.mount_rootfs()?;
+    if let Some(m) = &mounted {
+        crate::copy::write_pending_hostname(&c, m.root());
+    }
     let monitor_cg =
         crate::cgroup_keys::enter_monitor_group(&c, &plan.cgroups, plan.layout.clone())?;
     let code = loop {

@@ -99,10 +99,10 @@ impl Staged {
                 path: self.target.clone(),
             });
         }
+        // The rename is what makes it whole or absent; nothing of the
+        // staged tree is synced (LXC syncs nothing either), so a sync of
+        // the parent would only cost a device flush per snapshot or copy.
         fs::rename(&self.dir, &self.target).map_err(io_err("rename into place", &self.target))?;
-        if let Ok(parent) = fs::File::open(self.target.parent().unwrap_or(Path::new("/"))) {
-            let _ = parent.sync_all();
-        }
         self.lock.take();
         // A clone that stacks on another container (an overlay snapshot)
         // was recorded there under the staging name.

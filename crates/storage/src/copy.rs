@@ -39,12 +39,23 @@ fn ficlone(dst: &File, src: &File) -> nix::Result<()> {
 /// mounted is copied as an empty directory (as `rsync -x`).
 pub fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
     let meta = fs::symlink_metadata(src).map_err(io_err("read", src))?;
+    // What we create is ours (our effective ids), unless a set-group-id
+    // directory gives it its group: then every owner is set.
+    let dst_mode = fs::symlink_metadata(dst)
+        .map_err(io_err("read", dst))?
+        .mode();
     let mut copier = Copier {
         dev: meta.dev(),
         links: HashMap::new(),
+        creator: (dst_mode & libc::S_ISGID == 0).then(|| {
+            (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            )
+        }),
     };
     copier.copy_children(src, dst)?;
-    set_metadata(src, dst, &meta)
+    set_metadata(src, dst, &meta, None)
 }
 
 struct Copier {
@@ -53,6 +64,11 @@ struct Copier {
     /// Files with several links copied so far, by (dev, inode): the first
     /// copy, which the next ones link to.
     links: HashMap<(u64, u64), PathBuf>,
+    /// The owner of what this copy creates, when known (no set-group-id
+    /// directory in the way): an entry of that owner needs no chown. The
+    /// copied directories get their set-group-id bit only once their
+    /// contents are copied.
+    creator: Option<(u32, u32)>,
 }
 
 impl Copier {
@@ -74,11 +90,14 @@ impl Copier {
             }
             self.links.insert(key, dst.to_path_buf());
         }
+        let mut created_by = self.creator;
         if ft.is_dir() {
             match fs::create_dir(dst) {
                 // A directory the target's filesystem has already (ext4's
-                // lost+found) takes the source's contents.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && is_real_dir(dst) => {}
+                // lost+found) takes the source's contents, and its owner.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && is_real_dir(dst) => {
+                    created_by = None;
+                }
                 r => r.map_err(io_err("create", dst))?,
             }
             if meta.dev() == self.dev {
@@ -92,7 +111,7 @@ impl Copier {
         } else {
             make_node(dst, &meta)?;
         }
-        set_metadata(src, dst, &meta)
+        set_metadata(src, dst, &meta, created_by)
     }
 }
 
@@ -119,9 +138,18 @@ fn make_node(dst: &Path, meta: &Metadata) -> Result<()> {
 
 /// Owner, attributes, mode and times, in that order: a change of owner
 /// clears the set-id bits and file capabilities, which come after it.
-fn set_metadata(src: &Path, dst: &Path, meta: &Metadata) -> Result<()> {
-    std::os::unix::fs::lchown(dst, Some(meta.uid()), Some(meta.gid()))
-        .map_err(io_err("set the owner of", dst))?;
+/// `created_by` is the owner `dst` was created with, if known: no chown
+/// when it is already the right one.
+fn set_metadata(
+    src: &Path,
+    dst: &Path,
+    meta: &Metadata,
+    created_by: Option<(u32, u32)>,
+) -> Result<()> {
+    if created_by != Some((meta.uid(), meta.gid())) {
+        std::os::unix::fs::lchown(dst, Some(meta.uid()), Some(meta.gid()))
+            .map_err(io_err("set the owner of", dst))?;
+    }
     for name in xattr::list(src).map_err(io_err("list the attributes of", src))? {
         if let Some(value) =
             xattr::get(src, &name).map_err(io_err("read the attributes of", src))?

@@ -78,8 +78,12 @@ fn write_records(file: &Path, records: &[Dependent]) -> Result<()> {
     }
     let tmp = file.with_extension("tmp");
     let text: String = records.iter().map(Dependent::record).collect();
+    // No fsync: the rename makes the record whole or absent for every
+    // reader, as LXC's own (unsynced) write does; a clone's other files
+    // are not synced either, so a sync here would buy no durability, and
+    // costs a flush of the device on every copy.
     fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|mut f| f.write_all(text.as_bytes()))
         .map_err(io_err("write", &tmp))?;
     fs::rename(&tmp, file).map_err(io_err("replace", file))
 }

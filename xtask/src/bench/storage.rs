@@ -16,6 +16,15 @@
 //!
 //! The 1 GiB measures (`snapshot-1g`, `export`) live in [`bigdata`] and
 //! [`backup`].
+//!
+//! Both tools' busybox containers sit on one ext4 filesystem of the run's
+//! own ([`Ext4`]: an image file with a journal, as mkfs.ext4 makes it by
+//! default, loop-mounted), not on whatever filesystem holds `$TMPDIR`:
+//! the measures then time the tools, not the other processes of the
+//! machine. On a shared machine's disk, an overlay's unmount syncs every
+//! process's dirty data, and on an ext4 without a journal every new inode
+//! is found by scanning past those any process freed in the last 30 s
+//! (`recently_deleted`, which took 85% of a snapshot's time in `perf`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -71,16 +80,18 @@ pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, Stri
         Spawner::new(&scratch).with_context(|| format!("Cannot create {}", scratch.display()))?;
     let conf = write_lxc_conf(&scratch)?;
     let name = format!("{PREFIX}{}-c", std::process::id());
+    let ext4 = Ext4::set_up(&sp, sandbox.base()).map_err(anyhow::Error::msg)?;
     println!(
-        "storage: busybox containers in {} (one per tool, made once)",
-        sandbox.base().display()
+        "storage: busybox containers in {} (one per tool, made once, on the run's ext4 {})",
+        ext4.point.display(),
+        ext4.image.display()
     );
     let lxc = match availability("The LXC comparison", LXC).or(busybox) {
         Some(why) => Err(why),
         None => Tool {
             kind: Kind::Lxc,
             program: PathBuf::new(),
-            dir: sandbox.lxc_dir(),
+            dir: ext4.point.join("lxc"),
             conf: Some(conf),
             name: name.clone(),
             backend: None,
@@ -91,7 +102,7 @@ pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, Stri
         Tool {
             kind: Kind::Enclos,
             program: bin,
-            dir: sandbox.enclos_dir(),
+            dir: ext4.point.join("enclos"),
             conf: None,
             name,
             backend: None,
@@ -121,7 +132,74 @@ pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, Stri
     let verdicts = measure_all(&ctx, args);
     print_targets("storage", Some(started), &verdicts);
     drop(ctx);
+    drop(ext4);
     sandbox.finish()
+}
+
+/// The run's ext4 filesystem: an image file in the run's directory, made
+/// with mkfs.ext4's defaults (a journal) and loop-mounted; unmounted and
+/// removed when dropped, with the containers on it destroyed first by
+/// [`Sandbox`]'s cleanup when the harness dies.
+struct Ext4 {
+    image: PathBuf,
+    point: PathBuf,
+    mounted: bool,
+}
+
+impl Ext4 {
+    const BYTES: u64 = 2 << 30;
+
+    fn set_up(sp: &Spawner, base: &std::path::Path) -> std::result::Result<Ext4, String> {
+        let mut fs = Ext4 {
+            image: base.join("ext4.img"),
+            point: base.join("ext4"),
+            mounted: false,
+        };
+        std::fs::create_dir_all(&fs.point)
+            .map_err(|e| format!("cannot create {}: {e}", fs.point.display()))?;
+        std::fs::File::create(&fs.image)
+            .and_then(|f| f.set_len(Self::BYTES))
+            .map_err(|e| format!("cannot make {}: {e}", fs.image.display()))?;
+        sp.ok(
+            Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&fs.image),
+            CREATE_TIMEOUT,
+        )?;
+        sp.ok(
+            Command::new("mount")
+                .args(["-o", "loop"])
+                .arg(&fs.image)
+                .arg(&fs.point),
+            TIMEOUT,
+        )?;
+        fs.mounted = true;
+        for d in ["enclos", "lxc"] {
+            let d = fs.point.join(d);
+            std::fs::create_dir_all(&d)
+                .map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+        }
+        Ok(fs)
+    }
+}
+
+impl Drop for Ext4 {
+    fn drop(&mut self) {
+        if self.mounted {
+            let umount = |lazy: bool| {
+                let mut c = Command::new("umount");
+                if lazy {
+                    c.arg("--lazy");
+                }
+                c.arg(&self.point)
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            if !umount(false) && !umount(true) {
+                eprintln!("warning: cannot unmount {}", self.point.display());
+            }
+        }
+        let _ = std::fs::remove_file(&self.image);
+    }
 }
 
 /// Builds the comparison of one measure.
