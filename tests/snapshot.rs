@@ -94,7 +94,10 @@ fn a_snapshot_is_snaps_snap0_with_config_rootfs_ts_and_comment() {
 
     let dir = lab.path().join(&n);
     let snap0 = dir.join("snaps/snap0");
-    assert_eq!(entries(&snap0), ["comment", "config", "rootfs", "ts"]);
+    assert_eq!(
+        entries(&snap0),
+        ["comment", "common.seccomp", "config", "rootfs", "ts"]
+    );
     let ts = read(&snap0.join("ts"));
     assert_eq!(
         ts.len(),
@@ -121,6 +124,15 @@ fn a_snapshot_is_snaps_snap0_with_config_rootfs_ts_and_comment() {
         cfg["lxc.uts.name"],
         [n.as_str()],
         "a snapshot keeps the name"
+    );
+    // The template's seccomp profile is the snapshot's own copy.
+    assert_eq!(
+        cfg["lxc.seccomp.profile"],
+        [snap0.join("common.seccomp").display().to_string()]
+    );
+    assert_eq!(
+        read(&snap0.join("common.seccomp")),
+        read(&dir.join("common.seccomp"))
     );
 
     // The next one is snap1, the listing shows both.
@@ -176,6 +188,11 @@ fn restore_into_a_new_container_and_over_the_container_itself() {
         cfg["lxc.rootfs.path"],
         [format!("dir:{}", new_dir.join("rootfs").display())]
     );
+    assert_eq!(
+        cfg["lxc.seccomp.profile"],
+        [new_dir.join("common.seccomp").display().to_string()]
+    );
+    assert!(new_dir.join("common.seccomp").is_file());
     let ls = lab.enclos("ls", &["-1"]).success();
     assert_eq!(ls.lines(), [n.as_str(), new.as_str()]);
     // It runs as a container of its own, with the snapshot's file.

@@ -299,6 +299,9 @@ pub fn create(
             config.append(k, v)?;
         }
     }
+    if let Some(t) = template {
+        write_dir_files(&c, &mut config, t)?;
+    }
     config.set("lxc.rootfs.path", &rootfs.spec())?;
     if config.get("lxc.uts.name").is_none() {
         config.set("lxc.uts.name", name)?;
@@ -309,6 +312,23 @@ pub fn create(
     c.config()?.validate()?;
     undo.armed = false;
     Ok(c)
+}
+
+/// Writes the files `template` puts next to the config (the busybox
+/// template's seccomp profile) in the container's directory, and names
+/// each by its key with its absolute path, as LXC's configs name
+/// theirs; a key the starting config sets already is the user's choice,
+/// kept, and its file not written.
+fn write_dir_files(c: &Container, config: &mut Config, template: Template) -> Result<()> {
+    for f in template.dir_files() {
+        if config.get(f.key).is_some() {
+            continue;
+        }
+        let path = c.dir().join(f.name);
+        fs::write(&path, f.contents).map_err(io_err("write", &path))?;
+        config.append(f.key, &path.to_string_lossy())?;
+    }
+    Ok(())
 }
 
 /// Makes the container's directory: mkdir is the atomic claim of the name.
