@@ -432,6 +432,15 @@ fn export_and_import_carry_the_container_and_its_snapshots() {
         read(&dir.join("snaps/snap0/ts")),
         read(&lab.path().join(&n).join("snaps/snap0/ts"))
     );
+    // The template's seccomp profile came along, the copy's own.
+    assert_eq!(
+        cfg["lxc.seccomp.profile"],
+        [dir.join("common.seccomp").display().to_string()]
+    );
+    assert_eq!(
+        read(&dir.join("common.seccomp")),
+        read(&lab.path().join(&n).join("common.seccomp"))
+    );
     // It runs.
     lab.start(&copy);
     let cat = lab.attach(&copy, &["cat", "/root/marker"]).success();
@@ -450,6 +459,52 @@ fn export_and_import_carry_the_container_and_its_snapshots() {
     assert_one_error_line(&out, &format!("Container '{n}' already exists"));
     assert_nothing_left(&lab, &before);
     assert_eq!(read(&marker(&lab.path().join(&n))), "kept\n");
+}
+
+/// The course's backup, a tar of `config` and `rootfs`: the template's
+/// seccomp profile is not in it; the import writes it again, says so,
+/// and the container starts under it.
+#[test]
+fn a_plain_tar_of_config_and_rootfs_imports_and_starts() {
+    if !require_root("a_plain_tar_of_config_and_rootfs_imports_and_starts") {
+        return;
+    }
+    let lab = Lab::new();
+    let n = container_with_marker(&lab, "ptar", "kept\n");
+    let tar = lab.path().join("backup.tar.gz");
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(lab.path().join(&n))
+        .arg("-czf")
+        .arg(&tar)
+        .args(["config", "rootfs"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let copy = lab.name("ptar-copy");
+    let out = lab
+        .enclos("import", &[tar.to_str().unwrap(), "-n", &copy])
+        .success();
+    let profile = lab.path().join(&copy).join("common.seccomp");
+    assert!(
+        out.stderr
+            .contains(&format!("{} was not in the archive", profile.display())),
+        "{out:#?}"
+    );
+    assert_eq!(
+        read(&profile),
+        read(&lab.path().join(&n).join("common.seccomp"))
+    );
+    lab.start(&copy);
+    let status = lab
+        .attach(
+            &copy,
+            &["sh", "-c", "cat /root/marker; grep Seccomp: /proc/1/status"],
+        )
+        .success();
+    assert!(status.stdout.starts_with("kept\nSeccomp:"), "{status:#?}");
+    assert!(status.stdout.trim_end().ends_with('2'), "{status:#?}");
+    lab.enclos("stop", &["-n", &copy, "-k"]).success();
 }
 
 #[test]

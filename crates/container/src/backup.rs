@@ -120,6 +120,7 @@ pub fn import<R: Read>(
         archive: archive.to_string(),
     };
     let imported = enclos_snapshot::import(input, c.dir(), &opts, progress)?;
+    crate::create::restore_template_files(&c)?;
     // The import gave the config the new name; the rootfs follows.
     if c.config()?.get("lxc.uts.name") == Some(name) {
         crate::snapshots::set_hostname(&c)?;

@@ -331,6 +331,30 @@ fn write_dir_files(c: &Container, config: &mut Config, template: Template) -> Re
     Ok(())
 }
 
+/// Puts back a template's file that the config of `c` names in its
+/// directory but that is not there: a plain tar of `config` and `rootfs`
+/// (the course's backup) leaves out the busybox template's seccomp
+/// profile, and the container would not start. Its content is the
+/// template's own, and the user is told.
+pub(crate) fn restore_template_files(c: &Container) -> Result<()> {
+    let config = c.config()?;
+    for t in Template::ALL {
+        for f in t.dir_files() {
+            let path = c.dir().join(f.name);
+            let named = config.get(f.key) == Some(path.to_string_lossy().as_ref());
+            if named && path.symlink_metadata().is_err() {
+                fs::write(&path, f.contents).map_err(io_err("write", &path))?;
+                tracing::warn!(
+                    "{} was not in the archive: written again as the {t} template makes it ({} names it)",
+                    path.display(),
+                    f.key
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Makes the container's directory: mkdir is the atomic claim of the name.
 fn claim_dir(c: &Container) -> Result<()> {
     match fs::DirBuilder::new().mode(0o770).create(c.dir()) {
