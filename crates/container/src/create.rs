@@ -341,7 +341,7 @@ pub(crate) fn restore_template_files(c: &Container) -> Result<()> {
     for t in Template::ALL {
         for f in t.dir_files() {
             let path = c.dir().join(f.name);
-            let named = config.get(f.key) == Some(path.to_string_lossy().as_ref());
+            let named = config.get(f.key) == Some(&*path.to_string_lossy());
             if named && path.symlink_metadata().is_err() {
                 fs::write(&path, f.contents).map_err(io_err("write", &path))?;
                 tracing::warn!(
