@@ -139,26 +139,7 @@ pub fn export<W: Write>(
         archive: opts.archive.clone(),
         source,
     };
-    let mut seen = HashSet::new();
-    let extra = named_files(&src.config, &src.dir);
-    let mut total = file_bytes(&src.config) + tree_bytes(&src.rootfs, &mut seen)?;
-    total += extra
-        .iter()
-        .map(|f| file_bytes(&src.dir.join(f)))
-        .sum::<u64>();
-    let mut snap_extra = Vec::new();
-    for s in &src.snapshots {
-        for f in ["config", "ts", "comment"] {
-            total += file_bytes(&s.dir.join(f));
-        }
-        let files = named_files(&s.dir.join("config"), &s.dir);
-        total += files
-            .iter()
-            .map(|f| file_bytes(&s.dir.join(f)))
-            .sum::<u64>();
-        snap_extra.push(files);
-        total += tree_bytes(&s.rootfs, &mut seen)?;
-    }
+    let (total, extra, snap_extra) = payload(src)?;
     let manifest = Manifest {
         format: "enclos-export".into(),
         version: 1,
@@ -217,6 +198,29 @@ pub fn export<W: Write>(
     let mut out = hashing.into_inner().finish().map_err(werr)?;
     out.flush().map_err(werr)?;
     Ok(summary)
+}
+
+/// The bytes of file data `src` exports, the files its config names in
+/// its directory and those of each snapshot's config.
+fn payload(src: &ExportSource) -> Result<(u64, Vec<PathBuf>, Vec<Vec<PathBuf>>)> {
+    let files_bytes = |dir: &Path, files: &[PathBuf]| -> u64 {
+        files.iter().map(|f| file_bytes(&dir.join(f))).sum()
+    };
+    let mut seen = HashSet::new();
+    let extra = named_files(&src.config, &src.dir);
+    let mut total = file_bytes(&src.config) + tree_bytes(&src.rootfs, &mut seen)?;
+    total += files_bytes(&src.dir, &extra);
+    let mut snap_extra = Vec::new();
+    for s in &src.snapshots {
+        for f in ["config", "ts", "comment"] {
+            total += file_bytes(&s.dir.join(f));
+        }
+        let files = named_files(&s.dir.join("config"), &s.dir);
+        total += files_bytes(&s.dir, &files);
+        snap_extra.push(files);
+        total += tree_bytes(&s.rootfs, &mut seen)?;
+    }
+    Ok((total, extra, snap_extra))
 }
 
 /// The files the config at `config` names inside `dir` that move with
