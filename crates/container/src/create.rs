@@ -644,8 +644,37 @@ mod tests {
             ["u 0 2100000 65536", "g 0 2100000 65536"]
         );
         assert_eq!(cfg.get("lxc.tty.max"), Some("4"));
+        // The template's seccomp profile, next to the config.
+        let profile = c.dir().join("common.seccomp");
+        assert_eq!(
+            cfg.get("lxc.seccomp.profile"),
+            Some(profile.to_str().unwrap())
+        );
+        assert_eq!(
+            fs::read_to_string(&profile).unwrap(),
+            enclos_seccomp::COMMON_PROFILE
+        );
+        // Lost (a tar of config and rootfs), it is written again.
+        fs::remove_file(&profile).unwrap();
+        restore_template_files(&c).unwrap();
+        assert_eq!(
+            fs::read_to_string(&profile).unwrap(),
+            enclos_seccomp::COMMON_PROFILE
+        );
         destroy(&c, false).unwrap();
         assert!(!c.dir().exists());
+    }
+
+    #[test]
+    fn a_profile_of_the_base_config_is_kept() {
+        let h = FakeHost::new();
+        let base = h.lxcpath.join("base.conf");
+        fs::write(&base, "lxc.seccomp.profile = /etc/mine.seccomp\n").unwrap();
+        let mut config = Config::load(&base).unwrap();
+        let c = Container::new(&h.lxcpath, "kept").unwrap();
+        write_dir_files(&c, &mut config, Template::Busybox).unwrap();
+        assert_eq!(config.get_all("lxc.seccomp.profile"), ["/etc/mine.seccomp"]);
+        assert!(!c.dir().join("common.seccomp").exists());
     }
 
     #[test]
