@@ -335,24 +335,25 @@ fn write_dir_files(c: &Container, config: &mut Config, template: Template) -> Re
 /// directory but that is not there: a plain tar of `config` and `rootfs`
 /// (the course's backup) leaves out the busybox template's seccomp
 /// profile, and the container would not start. Its content is the
-/// template's own, and the user is told.
-pub(crate) fn restore_template_files(c: &Container) -> Result<()> {
+/// template's own; returns a note for the user about each.
+pub(crate) fn restore_template_files(c: &Container) -> Result<Vec<String>> {
     let config = c.config()?;
+    let mut notes = Vec::new();
     for t in Template::ALL {
         for f in t.dir_files() {
             let path = c.dir().join(f.name);
             let named = config.get(f.key) == Some(&*path.to_string_lossy());
             if named && path.symlink_metadata().is_err() {
                 fs::write(&path, f.contents).map_err(io_err("write", &path))?;
-                tracing::warn!(
+                notes.push(format!(
                     "{} was not in the archive: written again as the {t} template makes it ({} names it)",
                     path.display(),
                     f.key
-                );
+                ));
             }
         }
     }
-    Ok(())
+    Ok(notes)
 }
 
 /// Makes the container's directory: mkdir is the atomic claim of the name.
@@ -656,7 +657,7 @@ mod tests {
         );
         // Lost (a tar of config and rootfs), it is written again.
         fs::remove_file(&profile).unwrap();
-        restore_template_files(&c).unwrap();
+        assert_eq!(restore_template_files(&c).unwrap().len(), 1);
         assert_eq!(
             fs::read_to_string(&profile).unwrap(),
             enclos_seccomp::COMMON_PROFILE
