@@ -110,6 +110,15 @@ fn a_copy_has_the_files_and_a_config_of_its_own() {
         dir.join("hook.sh").is_file(),
         "the hook script is copied along"
     );
+    // The template's seccomp profile too: the copy names its own.
+    assert_eq!(
+        conf["lxc.seccomp.profile"],
+        [dir.join("common.seccomp").display().to_string()]
+    );
+    assert_eq!(
+        fs::read(dir.join("common.seccomp")).unwrap(),
+        fs::read(lab.path().join(&orig).join("common.seccomp")).unwrap()
+    );
     let mac = &conf["lxc.net.0.hwaddr"][0];
     assert!(
         mac.starts_with("00:16:3e:") && mac != "00:16:3e:11:22:33",
@@ -253,6 +262,18 @@ fn an_ephemeral_copy_runs_keeps_its_changes_in_its_upper_layer_and_vanishes_at_s
     assert_eq!(lab.state(&eph), "RUNNING");
     let conf = read_config(&lab.path().join(&eph).join("config"));
     assert_eq!(conf["lxc.ephemeral"], ["1"]);
+    assert_eq!(
+        conf["lxc.seccomp.profile"],
+        [lab.path()
+            .join(&eph)
+            .join("common.seccomp")
+            .display()
+            .to_string()]
+    );
+    let status = lab
+        .attach(&eph, &["grep", "Seccomp:", "/proc/1/status"])
+        .success();
+    assert!(status.stdout.ends_with("2\n"), "{status:#?}");
     assert_eq!(
         conf["lxc.rootfs.path"],
         [format!(

@@ -38,6 +38,8 @@ mod monitor;
 mod mounts;
 #[path = "escape/procsys.rs"]
 mod procsys;
+#[path = "escape/seccomp.rs"]
+mod seccomp;
 
 /// Every case of the suite, each a `#[test]` per kind of container
 /// (`privileged::NAME`, `unprivileged::NAME`).
@@ -75,6 +77,11 @@ cases! {
     fresh_proc_and_sysfs => procsys::fresh_proc_and_sysfs,
     masked_proc_files => procsys::masked_proc_files,
     // Confinement (capabilities, seccomp, no_new_privs): add here.
+    seccomp_filter_loaded => seccomp::seccomp_filter_loaded,
+    module_load => seccomp::module_load,
+    kexec => seccomp::kexec,
+    open_by_handle_at => seccomp::open_by_handle_at,
+    umount_force => seccomp::umount_force,
 }
 
 /// Which container a case attacks from.

@@ -73,6 +73,17 @@ fn entries(dir: &Path) -> Vec<String> {
     v
 }
 
+/// The busybox template's seccomp profile of the container or snapshot
+/// in `dir`: its own copy, named by its own config.
+fn assert_own_profile(dir: &Path) {
+    let cfg = read_config(&dir.join("config"));
+    assert_eq!(
+        cfg["lxc.seccomp.profile"],
+        [dir.join("common.seccomp").display().to_string()]
+    );
+    assert!(read(&dir.join("common.seccomp")).contains("open_by_handle_at errno 1"));
+}
+
 #[test]
 fn a_snapshot_is_snaps_snap0_with_config_rootfs_ts_and_comment() {
     if !require_root("a_snapshot_is_snaps_snap0_with_config_rootfs_ts_and_comment") {
@@ -94,7 +105,10 @@ fn a_snapshot_is_snaps_snap0_with_config_rootfs_ts_and_comment() {
 
     let dir = lab.path().join(&n);
     let snap0 = dir.join("snaps/snap0");
-    assert_eq!(entries(&snap0), ["comment", "config", "rootfs", "ts"]);
+    assert_eq!(
+        entries(&snap0),
+        ["comment", "common.seccomp", "config", "rootfs", "ts"]
+    );
     let ts = read(&snap0.join("ts"));
     assert_eq!(
         ts.len(),
@@ -122,6 +136,7 @@ fn a_snapshot_is_snaps_snap0_with_config_rootfs_ts_and_comment() {
         [n.as_str()],
         "a snapshot keeps the name"
     );
+    assert_own_profile(&snap0);
 
     // The next one is snap1, the listing shows both.
     let out = lab.enclos("snapshot", &["-n", &n, "-q"]).success();
@@ -176,6 +191,7 @@ fn restore_into_a_new_container_and_over_the_container_itself() {
         cfg["lxc.rootfs.path"],
         [format!("dir:{}", new_dir.join("rootfs").display())]
     );
+    assert_own_profile(&new_dir);
     let ls = lab.enclos("ls", &["-1"]).success();
     assert_eq!(ls.lines(), [n.as_str(), new.as_str()]);
     // It runs as a container of its own, with the snapshot's file.
@@ -415,6 +431,7 @@ fn export_and_import_carry_the_container_and_its_snapshots() {
         read(&dir.join("snaps/snap0/ts")),
         read(&lab.path().join(&n).join("snaps/snap0/ts"))
     );
+    assert_own_profile(&dir);
     // It runs.
     lab.start(&copy);
     let cat = lab.attach(&copy, &["cat", "/root/marker"]).success();
@@ -433,6 +450,52 @@ fn export_and_import_carry_the_container_and_its_snapshots() {
     assert_one_error_line(&out, &format!("Container '{n}' already exists"));
     assert_nothing_left(&lab, &before);
     assert_eq!(read(&marker(&lab.path().join(&n))), "kept\n");
+}
+
+/// The course's backup, a tar of `config` and `rootfs`: the template's
+/// seccomp profile is not in it; the import writes it again, says so,
+/// and the container starts under it.
+#[test]
+fn a_plain_tar_of_config_and_rootfs_imports_and_starts() {
+    if !require_root("a_plain_tar_of_config_and_rootfs_imports_and_starts") {
+        return;
+    }
+    let lab = Lab::new();
+    let n = container_with_marker(&lab, "ptar", "kept\n");
+    let tar = lab.path().join("backup.tar.gz");
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(lab.path().join(&n))
+        .arg("-czf")
+        .arg(&tar)
+        .args(["config", "rootfs"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let copy = lab.name("ptar-copy");
+    let out = lab
+        .enclos("import", &[tar.to_str().unwrap(), "-n", &copy])
+        .success();
+    let profile = lab.path().join(&copy).join("common.seccomp");
+    assert!(
+        out.stderr
+            .contains(&format!("{} was not in the archive", profile.display())),
+        "{out:#?}"
+    );
+    assert_eq!(
+        read(&profile),
+        read(&lab.path().join(&n).join("common.seccomp"))
+    );
+    lab.start(&copy);
+    let status = lab
+        .attach(
+            &copy,
+            &["sh", "-c", "cat /root/marker; grep Seccomp: /proc/1/status"],
+        )
+        .success();
+    assert!(status.stdout.starts_with("kept\nSeccomp:"), "{status:#?}");
+    assert!(status.stdout.trim_end().ends_with('2'), "{status:#?}");
+    lab.enclos("stop", &["-n", &copy, "-k"]).success();
 }
 
 #[test]

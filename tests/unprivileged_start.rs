@@ -71,6 +71,15 @@ fn start_attach_stop(u: &TestUser, delegated: bool) {
         .unwrap();
     let uid = proc_status(pid, "Uid").unwrap();
     assert_eq!(uid.split(' ').next(), Some(u.subid.to_string().as_str()));
+    // The busybox template's seccomp deny-list holds for a user's
+    // container too.
+    assert_eq!(proc_status(pid, "Seccomp").as_deref(), Some("2"));
+    let profile = u.lxcpath().join("np/common.seccomp");
+    let config = std::fs::read_to_string(u.lxcpath().join("np/config")).unwrap();
+    assert!(
+        config.contains(&format!("lxc.seccomp.profile = {}\n", profile.display())),
+        "{config}"
+    );
     let id = u
         .enclos(&["attach", "-n", "np", "--", "id", "-u"])
         .success();

@@ -100,14 +100,15 @@ pub fn export<W: Write>(
 }
 
 /// Imports the archive read from `input` (named `archive` in messages)
-/// as the new container `name` in `lxcpath`.
+/// as the new container `name` in `lxcpath`. Also returns notes for the
+/// user: the template files a plain tar left out, written again.
 pub fn import<R: Read>(
     lxcpath: &Path,
     name: &str,
     input: R,
     archive: &str,
     progress: &mut dyn FnMut(Progress),
-) -> Result<(Container, Imported)> {
+) -> Result<(Container, Imported, Vec<String>)> {
     let c = Container::new(lxcpath, name)?;
     if c.dir().symlink_metadata().is_ok() {
         return Err(Error::AlreadyExists {
@@ -120,9 +121,10 @@ pub fn import<R: Read>(
         archive: archive.to_string(),
     };
     let imported = enclos_snapshot::import(input, c.dir(), &opts, progress)?;
+    let notes = crate::create::restore_template_files(&c)?;
     // The import gave the config the new name; the rootfs follows.
     if c.config()?.get("lxc.uts.name") == Some(name) {
         crate::snapshots::set_hostname(&c)?;
     }
-    Ok((c, imported))
+    Ok((c, imported, notes))
 }

@@ -41,6 +41,7 @@ impl Confinement {
     }
 
     fn from_config_at(cfg: &Config, name: &str, status: &Path) -> Result<Confinement> {
+        let _span = tracing::debug_span!("seccomp_compile", container = name).entered();
         let started = Instant::now();
         let seccomp = match cfg.seccomp_profile_entry() {
             None => None,
@@ -86,6 +87,7 @@ impl Confinement {
     /// seccomp filter, then the capabilities. Any failure is one message
     /// for the caller to report.
     pub(crate) fn apply(&self) -> std::result::Result<(), String> {
+        let _span = tracing::debug_span!("confine").entered();
         let started = Instant::now();
         if self.no_new_privs {
             nix::sys::prctl::set_no_new_privs()

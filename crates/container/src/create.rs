@@ -299,6 +299,9 @@ pub fn create(
             config.append(k, v)?;
         }
     }
+    if let Some(t) = template {
+        write_dir_files(&c, &mut config, t)?;
+    }
     config.set("lxc.rootfs.path", &rootfs.spec())?;
     if config.get("lxc.uts.name").is_none() {
         config.set("lxc.uts.name", name)?;
@@ -309,6 +312,48 @@ pub fn create(
     c.config()?.validate()?;
     undo.armed = false;
     Ok(c)
+}
+
+/// Writes the files `template` puts next to the config (the busybox
+/// template's seccomp profile) in the container's directory, and names
+/// each by its key with its absolute path, as LXC's configs name
+/// theirs; a key the starting config sets already is the user's choice,
+/// kept, and its file not written.
+fn write_dir_files(c: &Container, config: &mut Config, template: Template) -> Result<()> {
+    for f in template.dir_files() {
+        if config.get(f.key).is_some() {
+            continue;
+        }
+        let path = c.dir().join(f.name);
+        fs::write(&path, f.contents).map_err(io_err("write", &path))?;
+        config.append(f.key, &path.to_string_lossy())?;
+    }
+    Ok(())
+}
+
+/// Puts back a template's file that the config of `c` names in its
+/// directory but that is not there: a plain tar of `config` and `rootfs`
+/// (the course's backup) leaves out the busybox template's seccomp
+/// profile, and the container would not start. Its content is the
+/// template's own; returns a note for the user about each.
+pub(crate) fn restore_template_files(c: &Container) -> Result<Vec<String>> {
+    let config = c.config()?;
+    let mut notes = Vec::new();
+    for t in Template::ALL {
+        for f in t.dir_files() {
+            let path = c.dir().join(f.name);
+            let named = config.get(f.key) == Some(&*path.to_string_lossy());
+            if named && path.symlink_metadata().is_err() {
+                fs::write(&path, f.contents).map_err(io_err("write", &path))?;
+                notes.push(format!(
+                    "{} was not in the archive: written again as the {t} template makes it ({} names it)",
+                    path.display(),
+                    f.key
+                ));
+            }
+        }
+    }
+    Ok(notes)
 }
 
 /// Makes the container's directory: mkdir is the atomic claim of the name.
@@ -600,8 +645,37 @@ mod tests {
             ["u 0 2100000 65536", "g 0 2100000 65536"]
         );
         assert_eq!(cfg.get("lxc.tty.max"), Some("4"));
+        // The template's seccomp profile, next to the config.
+        let profile = c.dir().join("common.seccomp");
+        assert_eq!(
+            cfg.get("lxc.seccomp.profile"),
+            Some(profile.to_str().unwrap())
+        );
+        assert_eq!(
+            fs::read_to_string(&profile).unwrap(),
+            enclos_seccomp::COMMON_PROFILE
+        );
+        // Lost (a tar of config and rootfs), it is written again.
+        fs::remove_file(&profile).unwrap();
+        assert_eq!(restore_template_files(&c).unwrap().len(), 1);
+        assert_eq!(
+            fs::read_to_string(&profile).unwrap(),
+            enclos_seccomp::COMMON_PROFILE
+        );
         destroy(&c, false).unwrap();
         assert!(!c.dir().exists());
+    }
+
+    #[test]
+    fn a_profile_of_the_base_config_is_kept() {
+        let h = FakeHost::new();
+        let base = h.lxcpath.join("base.conf");
+        fs::write(&base, "lxc.seccomp.profile = /etc/mine.seccomp\n").unwrap();
+        let mut config = Config::load(&base).unwrap();
+        let c = Container::new(&h.lxcpath, "kept").unwrap();
+        write_dir_files(&c, &mut config, Template::Busybox).unwrap();
+        assert_eq!(config.get_all("lxc.seccomp.profile"), ["/etc/mine.seccomp"]);
+        assert!(!c.dir().join("common.seccomp").exists());
     }
 
     #[test]

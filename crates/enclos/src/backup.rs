@@ -210,11 +210,15 @@ impl ImportArgs {
             }
         };
         let mut progress = on_progress(if stdin { bar.clone() } else { None });
-        let (c, imported) = container::import(&lxcpath, &name, input, &archive, &mut progress)
-            .with_context(|| format!("Cannot import {archive} as container '{name}'"))?;
+        let (c, imported, notes) =
+            container::import(&lxcpath, &name, input, &archive, &mut progress)
+                .with_context(|| format!("Cannot import {archive} as container '{name}'"))?;
         drop(progress);
         if let Some(b) = bar {
             b.finish_and_clear();
+        }
+        for note in notes {
+            eprintln!("enclos: {note}");
         }
         if !self.quiet {
             let snaps = if imported.snapshots.is_empty() {

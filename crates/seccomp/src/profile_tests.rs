@@ -249,9 +249,20 @@ fn a_missing_file_is_named() {
     );
 }
 
+/// Property tests on arbitrary text and on lines of the profile
+/// language's own words: no panic (parsing nor compiling what parses),
+/// every error names the file and a line it has, and what parses,
+/// written back, parses to the same profile. A profile is a file the
+/// container's owner writes. `ENCLOS_PROPTEST_CASES` sets the count for
+/// a soak (`ENCLOS_PROPTEST_CASES=1000000 cargo test -p enclos-seccomp
+/// props`).
 mod props {
     use super::*;
     use proptest::prelude::*;
+
+    fn config(default: u32) -> ProptestConfig {
+        ProptestConfig::with_cases(enclos_testkit::proptest_cases(default))
+    }
 
     fn without_lines(p: &Profile) -> Vec<Rule> {
         p.rules
@@ -271,16 +282,22 @@ mod props {
             Just("1".to_string()),
             Just("denylist".to_string()),
             Just("allowlist errno 1".to_string()),
+            Just("blacklist kill".to_string()),
+            Just("whitelist".to_string()),
             Just("[all]".to_string()),
             Just("[x86_64]".to_string()),
-            Just("reject_force_umount".to_string()),
+            Just("[ARM64]".to_string()),
+            Just("reject_force_umount  # a comment".to_string()),
+            Just("   # only a comment".to_string()),
+            "[0-9]{1,4}",
+            "(kexec_load|mkdir|umount2|seccomp|open_by_handle_at|no_such_call)( (kill|trap|allow|log|errno [0-9]{1,4}))?( \\[[0-6],(0x)?[0-9a-f]{1,6},(==|!=|&=|<|<=|>=|>|SCMP_CMP_GT|SCMP_CMP_MASKED_EQ)(,[0-9]{1,3})?\\]){0,3}",
             "[a-z_]{1,12}( (kill|trap|allow|log|notify|errno [0-9]{1,5}))?( \\[[0-9],[0-9x]{1,4},(==|!=|&=|<|SCMP_CMP_GT)(,[0-9]{1,3})?\\]){0,3}",
             "\\PC{0,40}",
         ]
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(4_000))]
+        #![proptest_config(config(20_000))]
         #[test]
         fn never_panics_and_errors_name_the_line(lines in proptest::collection::vec(line(), 0..12)) {
             let text = lines.join("\n");
@@ -297,9 +314,18 @@ mod props {
                         (p.version, p.policy, p.default_action)
                     );
                     prop_assert_eq!(without_lines(&again), without_lines(&p));
+                    // Compiling it fails with the line, or works: never a
+                    // panic.
+                    match crate::Filter::compile(&p) {
+                        Ok(_) | Err(Error::Compile { .. }) => {}
+                        Err(Error::Unsupported { path, line, .. }) => {
+                            prop_assert_eq!(path, Path::new("/p/s"));
+                            prop_assert!(line >= 1 && line <= count);
+                        }
+                        Err(e) => prop_assert!(false, "unexpected error {e}"),
+                    }
                 }
                 Err(Error::Parse { path, line, .. }) => {
-
                     prop_assert_eq!(path, Path::new("/p/s"));
                     prop_assert!(line >= 1 && line <= text.lines().count().max(1));
                     let shown = Profile::parse(&text, Path::new("/p/s")).unwrap_err().to_string();
@@ -308,6 +334,18 @@ mod props {
                 }
                 Err(e) => prop_assert!(false, "unexpected error {e}"),
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(4))]
+        /// A long profile reads in linear time: thousands of rule lines.
+        #[test]
+        fn long_profiles_read_in_linear_time(rules in proptest::collection::vec(
+            "(mkdir|kexec_load|umount2) errno [0-9]{1,3}( \\[[0-5],[0-9]{1,4},==\\])?", 1000..2000)) {
+            let text = format!("2\ndenylist\n{}\n", rules.join("\n"));
+            let p = Profile::parse(&text, Path::new("/p/s")).unwrap();
+            prop_assert_eq!(p.rules.len(), rules.len());
         }
     }
 }

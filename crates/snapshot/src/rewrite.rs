@@ -41,9 +41,38 @@ pub struct Rewritten {
 }
 
 /// Keys whose files move with the container, as LXC's copyhooks and
-/// copy_fstab move them.
+/// copy_fstab move them, and the seccomp profile a template put there.
 fn moves_file(key: &str) -> bool {
-    key.starts_with("lxc.hook.") || key == "lxc.mount.fstab" || key == "lxc.include"
+    key.starts_with("lxc.hook.")
+        || matches!(
+            key,
+            "lxc.mount.fstab" | "lxc.include" | "lxc.seccomp.profile" | "lxc.seccomp"
+        )
+}
+
+/// The files the config `text` (read from `origin`) names inside `dir`
+/// under the keys whose files move with the container (hooks,
+/// `lxc.mount.fstab`, `lxc.include`, `lxc.seccomp.profile`), relative to
+/// `dir`: what an export takes along with the config.
+pub fn dir_files(text: &str, origin: &Path, dir: &Path) -> Vec<PathBuf> {
+    let Ok(config) = enclos_config::Config::parse_str(text, origin) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = Vec::new();
+    for e in config.live_entries().filter(|e| moves_file(&e.key)) {
+        for word in e.value.split(ends_path) {
+            let Ok(rel) = Path::new(word).strip_prefix(dir) else {
+                continue;
+            };
+            let safe = rel
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if safe && dir.join(rel).is_file() && !out.iter().any(|p| p == rel) {
+                out.push(rel.to_path_buf());
+            }
+        }
+    }
+    out
 }
 
 /// Rewrites `text`, the config read from `origin`.
@@ -221,5 +250,51 @@ mod tests {
             rootfs_of(&out.text).unwrap(),
             "dir:/l/c1/snaps/snap0/rootfs"
         );
+    }
+
+    /// The busybox template's profile sits next to the config: a copy
+    /// names its own, copied along, and an export takes it.
+    #[test]
+    fn the_seccomp_profile_moves_with_the_container() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (c1, c2) = (tmp.path().join("c1"), tmp.path().join("c2"));
+        fs::create_dir_all(&c1).unwrap();
+        fs::write(c1.join("common.seccomp"), "2\ndenylist\n").unwrap();
+        let text = format!(
+            "lxc.uts.name = c1\nlxc.seccomp.profile = {}/common.seccomp\n",
+            c1.display()
+        );
+        let r = Rename {
+            from: vec![c1.clone()],
+            to: c2.clone(),
+            uts_name: Some("c2".into()),
+            rootfs: None,
+        };
+        let out = rewrite_config(&text, &c1.join("config"), &r).unwrap();
+        assert_eq!(
+            out.text,
+            format!(
+                "lxc.uts.name = c2\nlxc.seccomp.profile = {}/common.seccomp\n",
+                c2.display()
+            )
+        );
+        assert_eq!(
+            out.files,
+            vec![(c1.join("common.seccomp"), c2.join("common.seccomp"))]
+        );
+        assert_eq!(
+            dir_files(&text, &c1.join("config"), &c1),
+            vec![PathBuf::from("common.seccomp")]
+        );
+        // A profile elsewhere (LXC's shared one) stays where it is.
+        let shared = "lxc.seccomp.profile = /usr/share/lxc/config/common.seccomp\n";
+        let keep = Rename {
+            uts_name: None,
+            ..r
+        };
+        let out = rewrite_config(shared, &c1.join("config"), &keep).unwrap();
+        assert_eq!(out.text, shared);
+        assert!(out.files.is_empty());
+        assert!(dir_files(shared, &c1.join("config"), &c1).is_empty());
     }
 }

@@ -53,13 +53,19 @@ fn make_container(lxc: &Path) -> PathBuf {
     fs::write(
         c1.join("config"),
         format!(
-            "lxc.uts.name = c1\nlxc.rootfs.path = dir:{}\nlxc.hook.pre-start = {}/hook.sh\n",
+            "lxc.uts.name = c1\nlxc.rootfs.path = dir:{}\nlxc.hook.pre-start = {}/hook.sh\nlxc.seccomp.profile = {}/common.seccomp\n",
             r.display(),
+            c1.display(),
             c1.display()
         ),
     )
     .unwrap();
     fs::write(c1.join("hook.sh"), "#!/bin/sh\n").unwrap();
+    fs::write(
+        c1.join("common.seccomp"),
+        "2\ndenylist\nkexec_load errno 1\n",
+    )
+    .unwrap();
     fs::write(r.join("etc/hostname"), "c1\n").unwrap();
     fs::write(r.join("home/user/notes"), "mine\n").unwrap();
     std::os::unix::fs::chown(r.join("home/user/notes"), Some(165536), Some(165536)).unwrap();
@@ -213,10 +219,20 @@ fn export_import_round_trip_keeps_everything() {
     assert_eq!(
         fs::read_to_string(c2.join("config")).unwrap(),
         format!(
-            "lxc.uts.name = c2\nlxc.rootfs.path = dir:{}\nlxc.hook.pre-start = {}/hook.sh\n",
+            "lxc.uts.name = c2\nlxc.rootfs.path = dir:{}\nlxc.hook.pre-start = {}/hook.sh\nlxc.seccomp.profile = {}/common.seccomp\n",
             r2.display(),
+            c2.display(),
             c2.display()
         )
+    );
+    // The files the config names in the container's directory came along.
+    assert_eq!(
+        fs::read_to_string(c2.join("common.seccomp")).unwrap(),
+        "2\ndenylist\nkexec_load errno 1\n"
+    );
+    assert_eq!(
+        fs::read_to_string(c2.join("hook.sh")).unwrap(),
+        "#!/bin/sh\n"
     );
     assert!(!tmp.path().join(".c2.partial").exists());
 }

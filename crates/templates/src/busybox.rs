@@ -26,8 +26,18 @@
 //!   `/etc/fstab` (comments only), `/etc/securetty`, `/etc/shells`, an empty
 //!   `/etc/resolv.conf` (the udhcpc script fills it).
 //!
+//! What it puts next to the container's config ([`DIR_FILES`]):
+//!
+//! - `common.seccomp`, LXC's default deny-list (its `common.conf`'s
+//!   `common.seccomp`: `kexec_load`, `open_by_handle_at`, `init_module`,
+//!   `finit_module`, `delete_module` fail with EPERM, `umount -f` with
+//!   EACCES), named by `lxc.seccomp.profile` with its absolute path.
+//!
 //! Where it departs from LXC's template, and why:
 //!
+//! - **a seccomp deny-list.** LXC's busybox config includes no
+//!   `common.conf` and so loads no filter; its distribution templates do.
+//!   Here the busybox container gets the same deny-list as those.
 //! - **rcS never blocks.** LXC's runs `udhcpc` in the foreground; busybox
 //!   init waits for rcS, and with no DHCP server udhcpc never returns, so
 //!   the gettys never start and `lxc-stop` waits out its whole timeout.
@@ -282,7 +292,16 @@ fn applet_map(applets: &[PathBuf]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The `lxc.*` keys a busybox container's config gets, in order.
+/// The files next to the config: LXC's `common.seccomp`, named by
+/// `lxc.seccomp.profile`.
+pub const DIR_FILES: &[crate::DirFile] = &[crate::DirFile {
+    name: "common.seccomp",
+    contents: enclos_seccomp::COMMON_PROFILE,
+    key: "lxc.seccomp.profile",
+}];
+
+/// The `lxc.*` keys a busybox container's config gets, in order (and
+/// `lxc.seccomp.profile`, naming the file of [`DIR_FILES`]).
 pub fn config(name: &str) -> Vec<(String, String)> {
     let tty = TTY_COUNT.to_string();
     [

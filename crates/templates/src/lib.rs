@@ -94,6 +94,20 @@ pub struct TemplateOutput {
     pub notes: Vec<String>,
 }
 
+/// A file a template puts in the container's directory, next to its
+/// config, and the key that names it there by its absolute path (as LXC's
+/// `common.conf` names `common.seccomp`): the config stays in LXC's
+/// language, and copies, snapshots and exports carry the file along.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirFile {
+    /// Its name in the container's directory.
+    pub name: &'static str,
+    /// What it holds.
+    pub contents: &'static str,
+    /// The config key whose value is its path.
+    pub key: &'static str,
+}
+
 /// The templates enclos knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Template {
@@ -132,6 +146,17 @@ impl Template {
     pub fn usage(&self) -> &'static str {
         match self {
             Template::Busybox => busybox::USAGE,
+        }
+    }
+
+    /// The files this template's containers get next to their config
+    /// (the busybox template: LXC's default seccomp deny-list, see
+    /// [`busybox::DIR_FILES`]). The caller writes them in the container's
+    /// directory and adds each key with the file's absolute path, unless
+    /// the config it starts from sets that key already.
+    pub fn dir_files(&self) -> &'static [DirFile] {
+        match self {
+            Template::Busybox => busybox::DIR_FILES,
         }
     }
 
@@ -206,6 +231,38 @@ mod tests {
             ),
             (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
         }
+    }
+
+    #[test]
+    fn the_busybox_template_gives_lxc_s_common_seccomp() {
+        let files = Template::Busybox.dir_files();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].name, "common.seccomp");
+        assert_eq!(files[0].key, "lxc.seccomp.profile");
+        let p = enclos_seccomp::Profile::parse(files[0].contents, Path::new("common.seccomp"))
+            .expect("the profile parses");
+        assert_eq!(p.policy, enclos_seccomp::Policy::Denylist);
+        let denied: Vec<String> = p
+            .rules
+            .iter()
+            .map(|r| format!("{:?} {}", r.syscall, r.action))
+            .collect();
+        for call in [
+            "kexec_load",
+            "open_by_handle_at",
+            "init_module",
+            "finit_module",
+            "delete_module",
+        ] {
+            assert!(
+                denied.contains(&format!("Name({call:?}) errno 1")),
+                "{call}: {denied:?}"
+            );
+        }
+        assert!(
+            denied.contains(&"Name(\"umount2\") errno 13".to_string()),
+            "{denied:?}"
+        );
     }
 
     #[test]

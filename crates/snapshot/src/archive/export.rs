@@ -139,14 +139,7 @@ pub fn export<W: Write>(
         archive: opts.archive.clone(),
         source,
     };
-    let mut seen = HashSet::new();
-    let mut total = file_bytes(&src.config) + tree_bytes(&src.rootfs, &mut seen)?;
-    for s in &src.snapshots {
-        for f in ["config", "ts", "comment"] {
-            total += file_bytes(&s.dir.join(f));
-        }
-        total += tree_bytes(&s.rootfs, &mut seen)?;
-    }
+    let (total, extra, snap_extra) = payload(src)?;
     let manifest = Manifest {
         format: "enclos-export".into(),
         version: 1,
@@ -172,13 +165,19 @@ pub fn export<W: Write>(
     let json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     w.data_member(MANIFEST, &json).map_err(werr)?;
     w.file("config", &src.config)?;
+    for f in &extra {
+        w.file(&f.to_string_lossy(), &src.dir.join(f))?;
+    }
     w.tree("rootfs", &src.rootfs)?;
-    for s in &src.snapshots {
+    for (s, files) in src.snapshots.iter().zip(&snap_extra) {
         let base = format!("snaps/{}", s.name);
         for f in ["config", "ts", "comment"] {
             if s.dir.join(f).is_file() {
                 w.file(&format!("{base}/{f}"), &s.dir.join(f))?;
             }
+        }
+        for f in files {
+            w.file(&format!("{base}/{}", f.display()), &s.dir.join(f))?;
         }
         w.tree(&format!("{base}/rootfs"), &s.rootfs)?;
     }
@@ -199,6 +198,43 @@ pub fn export<W: Write>(
     let mut out = hashing.into_inner().finish().map_err(werr)?;
     out.flush().map_err(werr)?;
     Ok(summary)
+}
+
+/// The bytes of file data `src` exports, the files its config names in
+/// its directory and those of each snapshot's config.
+fn payload(src: &ExportSource) -> Result<(u64, Vec<PathBuf>, Vec<Vec<PathBuf>>)> {
+    let files_bytes = |dir: &Path, files: &[PathBuf]| -> u64 {
+        files.iter().map(|f| file_bytes(&dir.join(f))).sum()
+    };
+    let mut seen = HashSet::new();
+    let extra = named_files(&src.config, &src.dir);
+    let mut total = file_bytes(&src.config) + tree_bytes(&src.rootfs, &mut seen)?;
+    total += files_bytes(&src.dir, &extra);
+    let mut snap_extra = Vec::new();
+    for s in &src.snapshots {
+        for f in ["config", "ts", "comment"] {
+            total += file_bytes(&s.dir.join(f));
+        }
+        let files = named_files(&s.dir.join("config"), &s.dir);
+        total += files_bytes(&s.dir, &files);
+        snap_extra.push(files);
+        total += tree_bytes(&s.rootfs, &mut seen)?;
+    }
+    Ok((total, extra, snap_extra))
+}
+
+/// The files the config at `config` names inside `dir` that move with
+/// the container (hook scripts, fstab, the seccomp profile), relative to
+/// `dir`; the import moves the config's paths to them.
+fn named_files(config: &Path, dir: &Path) -> Vec<PathBuf> {
+    let Ok(text) = fs::read_to_string(config) else {
+        return Vec::new();
+    };
+    crate::rewrite::dir_files(&text, config, dir)
+        .into_iter()
+        .filter(|f| !matches!(f.to_str(), Some("config" | "ts" | "comment")))
+        .filter(|f| !f.starts_with("rootfs") && !f.starts_with("snaps"))
+        .collect()
 }
 
 /// The size of a regular file (0 for anything else).
