@@ -50,6 +50,8 @@ pub(crate) struct Setup<'a> {
     pub env: Vec<CString>,
     /// Capabilities, no_new_privs, seccomp.
     pub confine: &'a crate::confine::Confinement,
+    /// The AppArmor profile what init execs runs under.
+    pub apparmor: Option<&'a str>,
     pub cwd: String,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
@@ -71,6 +73,18 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
         let _ = sync.fail(&msg);
         return 1;
     }
+    // Opened on the host's /proc, written just before exec.
+    let apparmor = match s
+        .apparmor
+        .map(|l| crate::apparmor::open_exec_attr().map(|fd| (fd, l)))
+    {
+        Some(Ok(attr)) => Some(attr),
+        Some(Err(msg)) => {
+            let _ = sync.fail(&msg);
+            return 1;
+        }
+        None => None,
+    };
     // The monitor sends the idmapped rootfs before ATTACHED.
     let idmapped = match s.userns {
         Some(RootfsIdmap::IdmappedMount) => match userns::receive_rootfs(sync) {
@@ -113,6 +127,11 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
             .expect(GO, SETUP_TIMEOUT + crate::hooks::HOOK_TIMEOUT)
             .is_err()
     {
+        return 1;
+    }
+    // What init execs, or the command execute forks, runs confined.
+    if let Some(Err(msg)) = apparmor.map(|(fd, label)| crate::apparmor::exec_into(fd, label)) {
+        let _ = sync.fail(&msg);
         return 1;
     }
     match &s.init {

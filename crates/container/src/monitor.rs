@@ -35,6 +35,9 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
     let _log = crate::logging::container_log(&plan.config, c.name())?;
     crate::monitor_keys::apply(&plan.config, c.name())?;
     let mounted = plan.mount_rootfs()?;
+    // Unloaded when dropped: at the end of the container, or of a failed
+    // start.
+    let _apparmor = crate::apparmor::load(&plan.apparmor, c.name())?;
     let monitor_cg =
         crate::cgroup_keys::enter_monitor_group(&c, &plan.cgroups, plan.layout.clone())?;
     let code = loop {
