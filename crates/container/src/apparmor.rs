@@ -339,6 +339,9 @@ fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// The flags of a new mount (no bind, move, remount or propagation).
+const NEW_MOUNT: &str = "ro, rw, nosuid, suid, nodev, dev, noexec, exec, sync, async, dirsync, mand, nomand, atime, noatime, diratime, nodiratime, relatime, norelatime, strictatime, silent, loud";
+
 /// Paths outside /proc, /sys and /dev: what may be bind-mounted or moved.
 const NOT_PROC_SYS_DEV: &[&str] = &[
     "/[^spd]*{,/**}",
@@ -411,23 +414,34 @@ pub(crate) fn profile_text(pname: &str, name: &str, nesting: bool, raw: &[&str])
         "  ptrace (tracedby),",
         "  ptrace peer=@{profile_name},",
         "",
-        "  # The mounts of a system container's init.",
+        "  # The mounts of a system container's init: new mounts only (a rule",
+        "  # with no options would allow binds and moves of anything too).",
         "  deny mount options=(ro, remount) -> /,",
         "  deny mount options=(ro, remount, silent) -> /,",
-        "  mount fstype=tmpfs,",
-        "  mount fstype=mqueue,",
-        "  mount fstype=devpts,",
-        "  mount fstype=hugetlbfs,",
-        "  mount fstype=fuse,",
-        "  mount fstype=fuse.*,",
-        "  mount fstype=binfmt_misc -> /proc/sys/fs/binfmt_misc/,",
-        "  # proc and sysfs on /proc and /sys only, where the rules below hold.",
-        "  mount fstype=proc -> /proc/,",
-        "  mount fstype=sysfs -> /sys/,",
+    ] {
+        line(rule);
+    }
+    for (fstype, target) in [
+        ("tmpfs", ""),
+        ("mqueue", ""),
+        ("devpts", ""),
+        ("hugetlbfs", ""),
+        ("fuse", ""),
+        ("fuse.*", ""),
+        ("binfmt_misc", " -> /proc/sys/fs/binfmt_misc/"),
+        // proc and sysfs on /proc and /sys only, where the rules below hold.
+        ("proc", " -> /proc/"),
+        ("sysfs", " -> /sys/"),
+        ("cgroup", " -> /sys/fs/cgroup/**"),
+        ("cgroup2", " -> /sys/fs/cgroup/**"),
+    ] {
+        line(&format!(
+            "  mount fstype={fstype} options in ({NEW_MOUNT}){target},"
+        ));
+    }
+    for rule in [
         "  mount options=(rw, nosuid, nodev, noexec, remount) -> /sys/,",
         "  mount options=(ro, nosuid, nodev, noexec, remount, strictatime) -> /sys/fs/cgroup/,",
-        "  mount fstype=cgroup -> /sys/fs/cgroup/**,",
-        "  mount fstype=cgroup2 -> /sys/fs/cgroup/**,",
     ] {
         line(rule);
     }
@@ -634,13 +648,25 @@ mod tests {
             "  deny /sys/[^f]*{,/**} wklx,",
             "  deny /sys/firmware/{,**} rwklx,",
             "  deny /sys/kernel/security/{,**} rwklx,",
-            "  mount fstype=proc -> /proc/,",
-            "  mount fstype=sysfs -> /sys/,",
             "  mount options=(rw,bind) /[^spd]*{,/**},",
             "  signal peer=@{profile_name},",
         ] {
             assert!(text.lines().any(|l| l == rule), "no '{rule}' in\n{text}");
         }
+        for rule in [
+            format!("  mount fstype=proc options in ({NEW_MOUNT}) -> /proc/,"),
+            format!("  mount fstype=sysfs options in ({NEW_MOUNT}) -> /sys/,"),
+            format!("  mount fstype=tmpfs options in ({NEW_MOUNT}),"),
+        ] {
+            assert!(text.lines().any(|l| l == rule), "no '{rule}' in\n{text}");
+        }
+        // A mount rule with no options allows binds and moves too.
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("  mount fstype=") && !l.contains(" options in (")),
+            "{text}"
+        );
         // proc and sysfs elsewhere, pivot_root, and binds of /proc: no
         // rule allows them.
         assert!(!text.contains("pivot_root,"), "{text}");

@@ -73,28 +73,12 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
         let _ = sync.fail(&msg);
         return 1;
     }
-    // Opened on the host's /proc, written just before exec.
-    let apparmor = match s
-        .apparmor
-        .map(|l| crate::apparmor::open_exec_attr().map(|fd| (fd, l)))
-    {
-        Some(Ok(attr)) => Some(attr),
-        Some(Err(msg)) => {
+    let (apparmor, idmapped) = match before_attached(sync, s) {
+        Ok(v) => v,
+        Err(msg) => {
             let _ = sync.fail(&msg);
             return 1;
         }
-        None => None,
-    };
-    // The monitor sends the idmapped rootfs before ATTACHED.
-    let idmapped = match s.userns {
-        Some(RootfsIdmap::IdmappedMount) => match userns::receive_rootfs(sync) {
-            Ok(fd) => Some(fd),
-            Err(msg) => {
-                let _ = sync.fail(&msg);
-                return 1;
-            }
-        },
-        _ => None,
     };
     if sync.expect(ATTACHED, SETUP_TIMEOUT).is_err() {
         return 1;
@@ -162,6 +146,23 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
             enclos_namespaces::exit_child(execute::run(cmd, &s.env))
         }
     }
+}
+
+/// What init takes before the monitor says ATTACHED: AppArmor's exec
+/// attribute, opened on the host's /proc (written just before exec), and
+/// the idmapped rootfs the monitor sends.
+type BeforeAttached<'a> = (Option<(OwnedFd, &'a str)>, Option<OwnedFd>);
+
+fn before_attached<'a>(sync: &SyncChild, s: &Setup<'a>) -> Result<BeforeAttached<'a>, String> {
+    let apparmor = s
+        .apparmor
+        .map(|l| crate::apparmor::open_exec_attr().map(|fd| (fd, l)))
+        .transpose()?;
+    let idmapped = match s.userns {
+        Some(RootfsIdmap::IdmappedMount) => Some(userns::receive_rootfs(sync)?),
+        _ => None,
+    };
+    Ok((apparmor, idmapped))
 }
 
 /// The cgroup namespace, the rootfs (with the `idmapped` mount of it, if
