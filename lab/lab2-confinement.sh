@@ -7,7 +7,7 @@
 # a fresh proc or sysfs mounted elsewhere, and, through a fresh proc and
 # sysfs on /proc and /sys (which the profile lets init mount), writes to
 # /proc/sysrq-trigger, /proc/sys/kernel and /sys. The kernel's log says
-# AppArmor refused them. An unprivileged container (lxc.idmap, made by
+# AppArmor refused the mounts and the pivot_root. An unprivileged container (lxc.idmap, made by
 # root) runs under its own profile too; lxc.apparmor.profile = unconfined
 # runs unconfined; the profile is unloaded when the container stops.
 #
@@ -112,7 +112,7 @@ say "A fresh proc on /proc (which the profile lets a container's init mount): th
 in_c "$C" 'mount -t proc proc /proc && grep " /proc proc " /proc/self/mounts'
 refused "$C" "echo h > /proc/sysrq-trigger" 'echo h > /proc/sysrq-trigger'
 check_contains "its error" "$LAST_ERR" "Permission denied"
-denied_in_log "$PROFILE" open
+say "(the profile's deny rules are quiet: the kernel's log has no line for them)"
 refused "$C" "writing /proc/sys/kernel/printk" 'v=$(cat /proc/sys/kernel/printk) && echo "$v" > /proc/sys/kernel/printk'
 check_contains "its error" "$LAST_ERR" "Permission denied"
 refused "$C" "writing /proc/sys/vm/overcommit_memory" 'v=$(cat /proc/sys/vm/overcommit_memory) && echo "$v" > /proc/sys/vm/overcommit_memory'

@@ -457,12 +457,13 @@ pub(crate) fn profile_text(pname: &str, name: &str, nesting: bool, raw: &[&str])
     ] {
         line(&format!("  mount options=(rw,{kind}) -> **,"));
     }
+    // No `options=(ro,remount,bind) -> PATH` (LXC has it): apparmor_parser
+    // makes it a bind of any source onto PATH, /proc included.
     line("  # Bind mounts and moves of anything but /proc, /sys and /dev.");
     for path in NOT_PROC_SYS_DEV {
         line(&format!("  mount options=(rw,bind) {path},"));
         line(&format!("  mount options=(rw,rbind) {path},"));
         line(&format!("  mount options=(rw,move) {path},"));
-        line(&format!("  mount options=(ro,remount,bind) -> {path},"));
     }
     line("");
     line("  # The host's kernel, seen through /proc and /sys: not writable.");
@@ -499,8 +500,6 @@ pub(crate) fn profile_text(pname: &str, name: &str, nesting: bool, raw: &[&str])
             "  mount fstype=cgroup2,",
             "  mount options=(rw,bind),",
             "  mount options=(rw,rbind),",
-            "  mount options=(ro,remount,bind),",
-            "  mount options=(ro,nosuid,nodev,noexec,remount,bind),",
         ] {
             line(rule);
         }
@@ -671,6 +670,7 @@ mod tests {
         // rule allows them.
         assert!(!text.contains("pivot_root,"), "{text}");
         assert!(!text.lines().any(|l| l.trim() == "mount fstype=proc,"));
+        assert!(!text.contains("remount,bind"), "{text}");
         for dir in ["/proc/", "/sys/", "/dev/"] {
             assert!(!text.contains(&format!("bind) {dir}")), "{dir}: {text}");
         }
