@@ -155,6 +155,7 @@ fn plan(c: &Container, opts: &AttachOptions) -> Result<child::Plan> {
         env: environment(&cfg, opts),
         command,
         confine: crate::confine::Confinement::from_config(&cfg, c.name())?,
+        apparmor: crate::apparmor::attach_label(init_pid),
         persona: crate::limits::persona(&cfg),
         uid: opts.uid,
         gid: opts.gid,

@@ -50,6 +50,8 @@ pub(crate) struct Setup<'a> {
     pub env: Vec<CString>,
     /// Capabilities, no_new_privs, seccomp.
     pub confine: &'a crate::confine::Confinement,
+    /// The AppArmor profile what init execs runs under.
+    pub apparmor: Option<&'a str>,
     pub cwd: String,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
@@ -71,16 +73,12 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
         let _ = sync.fail(&msg);
         return 1;
     }
-    // The monitor sends the idmapped rootfs before ATTACHED.
-    let idmapped = match s.userns {
-        Some(RootfsIdmap::IdmappedMount) => match userns::receive_rootfs(sync) {
-            Ok(fd) => Some(fd),
-            Err(msg) => {
-                let _ = sync.fail(&msg);
-                return 1;
-            }
-        },
-        _ => None,
+    let (apparmor, idmapped) = match before_attached(sync, s) {
+        Ok(v) => v,
+        Err(msg) => {
+            let _ = sync.fail(&msg);
+            return 1;
+        }
     };
     if sync.expect(ATTACHED, SETUP_TIMEOUT).is_err() {
         return 1;
@@ -115,6 +113,11 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
     {
         return 1;
     }
+    // What init execs, or the command execute forks, runs confined.
+    if let Some(Err(msg)) = apparmor.map(|(fd, label)| crate::apparmor::exec_into(fd, label)) {
+        let _ = sync.fail(&msg);
+        return 1;
+    }
     match &s.init {
         Init::Exec(cmd) => {
             if let Err(msg) = crate::fds::close_on_exec_from_3() {
@@ -143,6 +146,23 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
             enclos_namespaces::exit_child(execute::run(cmd, &s.env))
         }
     }
+}
+
+/// What init takes before the monitor says ATTACHED: AppArmor's exec
+/// attribute, opened on the host's /proc (written just before exec), and
+/// the idmapped rootfs the monitor sends.
+type BeforeAttached<'a> = (Option<(OwnedFd, &'a str)>, Option<OwnedFd>);
+
+fn before_attached<'a>(sync: &SyncChild, s: &Setup<'a>) -> Result<BeforeAttached<'a>, String> {
+    let apparmor = s
+        .apparmor
+        .map(|l| crate::apparmor::open_exec_attr().map(|fd| (fd, l)))
+        .transpose()?;
+    let idmapped = match s.userns {
+        Some(RootfsIdmap::IdmappedMount) => Some(userns::receive_rootfs(sync)?),
+        _ => None,
+    };
+    Ok((apparmor, idmapped))
 }
 
 /// The cgroup namespace, the rootfs (with the `idmapped` mount of it, if

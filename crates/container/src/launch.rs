@@ -148,6 +148,7 @@ pub(crate) fn spawn_init(
         cgroup_ns: plan.ns.cgroup,
         env: container_env(&plan.config, &[]),
         confine: &plan.confine,
+        apparmor: plan.apparmor.exec_label(),
         cwd: plan.config.init_cwd().unwrap_or("/").to_string(),
         uid: plan.config.init_uid(),
         gid: plan.config.init_gid(),

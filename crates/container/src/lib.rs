@@ -47,6 +47,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeExample;
 
+mod apparmor;
 mod attach;
 mod backup;
 mod cgroup_keys;

@@ -38,6 +38,9 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
     if let Some(m) = &mounted {
         crate::copy::write_pending_hostname(&c, m.root());
     }
+    // Unloaded when dropped: at the end of the container, or of a failed
+    // start.
+    let _apparmor = crate::apparmor::load(&plan.apparmor, c.name())?;
     let monitor_cg =
         crate::cgroup_keys::enter_monitor_group(&c, &plan.cgroups, plan.layout.clone())?;
     let code = loop {

@@ -4,8 +4,9 @@
 //! configuration's own warnings about keys with no effect (network keys
 //! of an `empty` network, obsolete keys). Nothing here is silent: a key
 //! that asks for confinement enclos cannot give on this host is a
-//! warning when the host has no such module, and an error when it has
-//! one (enclos does not load profiles yet).
+//! warning when the host has no such module. On a host that runs
+//! AppArmor, `crate::apparmor` applies its keys; on one that runs
+//! SELinux, its keys are an error (enclos does not label containers).
 
 use std::path::Path;
 
@@ -26,6 +27,8 @@ struct Module {
     present: fn(&Path, &Path) -> bool,
     /// A value of the main key that asks for no confinement.
     unconfined: (&'static str, &'static str),
+    /// enclos applies the keys on a host that runs the module.
+    applied: bool,
 }
 
 const MODULES: &[Module] = &[
@@ -34,12 +37,14 @@ const MODULES: &[Module] = &[
         prefix: "lxc.apparmor.",
         present: |securityfs, _| securityfs.join("apparmor").exists(),
         unconfined: ("lxc.apparmor.profile", "unconfined"),
+        applied: true,
     },
     Module {
         name: "SELinux",
         prefix: "lxc.selinux.",
         present: |_, selinuxfs| selinuxfs.join("enforce").exists(),
         unconfined: ("lxc.selinux.context", "unconfined_t"),
+        applied: false,
     },
 ];
 
@@ -83,10 +88,13 @@ fn start_notes_at(
             ));
             continue;
         }
+        if m.applied {
+            continue;
+        }
         return Err(Error::StartFailed {
             name: name.to_string(),
             reason: format!(
-                "{}:{}: this host runs {}, but enclos does not confine containers with it yet (the confinement issue): {}; remove these keys, or set {} = {}, to run the container unconfined",
+                "{}:{}: this host runs {}, but enclos does not confine containers with it: {}; remove these keys, or set {} = {}, to run the container unconfined",
                 first.origin.file.display(),
                 first.origin.line,
                 m.name,
@@ -145,14 +153,20 @@ mod tests {
     }
 
     #[test]
-    fn a_host_with_the_module_refuses_what_it_cannot_apply() {
+    fn a_host_with_the_module_applies_apparmor_and_refuses_selinux() {
         let dir = TempDir::new().unwrap();
         std::fs::create_dir(dir.path().join("apparmor")).unwrap();
-        let c = cfg("lxc.apparmor.profile = generated\n");
+        std::fs::write(dir.path().join("enforce"), "1").unwrap();
+        let c = cfg("lxc.apparmor.profile = generated\nlxc.apparmor.allow_nesting = 1\n");
+        assert_eq!(
+            start_notes_at(&c, "c", dir.path(), dir.path()).unwrap(),
+            Vec::<String>::new()
+        );
+        let c = cfg("lxc.selinux.context = system_u:system_r:lxc_t:s0\n");
         let e = start_notes_at(&c, "c", dir.path(), dir.path()).unwrap_err();
         assert!(
             e.to_string()
-                .contains("/c/config:1: this host runs AppArmor, but enclos does not confine"),
+                .contains("/c/config:1: this host runs SELinux, but enclos does not confine"),
             "{e}"
         );
         let c = cfg("lxc.apparmor.profile = unconfined\n");

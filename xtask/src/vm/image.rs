@@ -46,6 +46,9 @@ pub const PACKAGES: &[&str] = &[
     // installs it offline).
     "dnsmasq-base",
     "nftables",
+    // apparmor_parser, which loads the profile that confines a container
+    // (the kernel's AppArmor is on: see the lab's command line).
+    "apparmor",
 ];
 
 /// Module directories (under `kernel/`) left out of the image: hardware a

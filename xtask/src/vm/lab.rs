@@ -366,11 +366,15 @@ fn logs_dir(args: &Args) -> Result<PathBuf> {
     Ok(logs)
 }
 
-/// The guest's kernel command line: the console, the cgroup layout, the
-/// init, and `--append`.
+/// AppArmor on, as on a Debian or Ubuntu host: the confinement lab checks
+/// the profile enclos loads for a container.
+const APPARMOR_CMDLINE: &str = "apparmor=1 security=apparmor";
+
+/// The guest's kernel command line: the console, the cgroup layout,
+/// AppArmor, the init, and `--append`.
 fn lab_cmdline(args: &Args) -> String {
     let mut cmdline = format!(
-        "console=ttyS0 panic=-1 enclos.lab enclos.cgroup={}",
+        "console=ttyS0 panic=-1 enclos.lab enclos.cgroup={} {APPARMOR_CMDLINE}",
         args.cgroup.name()
     );
     if args.plain() {
@@ -834,7 +838,7 @@ mod tests {
     fn the_kernel_command_line_names_the_layout_and_the_init() {
         assert_eq!(
             lab_cmdline(&args(&[])),
-            "console=ttyS0 panic=-1 enclos.lab enclos.cgroup=v2 systemd.unified_cgroup_hierarchy=1"
+            "console=ttyS0 panic=-1 enclos.lab enclos.cgroup=v2 apparmor=1 security=apparmor systemd.unified_cgroup_hierarchy=1"
         );
         assert_eq!(
             lab_cmdline(&args(&[
@@ -844,7 +848,7 @@ mod tests {
                 "--append",
                 "loglevel=7"
             ])),
-            "console=ttyS0 panic=-1 enclos.lab enclos.cgroup=hybrid \
+            "console=ttyS0 panic=-1 enclos.lab enclos.cgroup=hybrid apparmor=1 security=apparmor \
              init=/usr/local/sbin/enclos-vm-boot loglevel=7"
         );
         assert_eq!(args(&["--plain"]).init_name(), "plain init");

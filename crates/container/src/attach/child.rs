@@ -27,6 +27,8 @@ pub(super) struct Plan {
     pub command: Vec<String>,
     /// Capabilities, no_new_privs, seccomp: as init's.
     pub confine: crate::confine::Confinement,
+    /// The AppArmor profile of init, which the command execs into.
+    pub apparmor: Option<String>,
     /// The container's execution domain (`lxc.arch`), entered as
     /// lxc-attach does.
     pub persona: Option<libc::c_ulong>,
@@ -59,6 +61,14 @@ pub(super) fn run(plan: Plan, err: OwnedFd, pty_sock: Option<OwnedFd>) -> ! {
     // Nothing of the caller's beyond stdio reaches the command.
     if let Err(msg) = crate::fds::close_on_exec_from_3() {
         fail(msg)
+    }
+    // On the host's /proc; the forked command inherits it.
+    if let Some(label) = &plan.apparmor {
+        if let Err(msg) =
+            crate::apparmor::open_exec_attr().and_then(|fd| crate::apparmor::exec_into(fd, label))
+        {
+            fail(msg)
+        }
     }
     if let Err(msg) = enter(&plan) {
         fail(msg)

@@ -38,6 +38,8 @@ pub(crate) struct Plan {
     pub foreground: bool,
     /// Capabilities, no_new_privs and the compiled seccomp filter.
     pub confine: crate::confine::Confinement,
+    /// The AppArmor profile the container runs under.
+    pub apparmor: crate::apparmor::Profile,
 }
 
 impl Plan {
@@ -68,6 +70,14 @@ impl Plan {
         };
         let ns = crate::ns_plan::NsPlan::new(c, &config)?;
         let confine = crate::confine::Confinement::from_config(&config, c.name())?;
+        let host = crate::apparmor::Host::probe();
+        let apparmor =
+            crate::apparmor::decide(&config, c.name(), c.lxcpath(), &host).map_err(|reason| {
+                Error::StartFailed {
+                    name: c.name().to_string(),
+                    reason,
+                }
+            })?;
         // A rootfs to mount is judged by the directory of its own files.
         let owned = storage
             .as_ref()
@@ -102,6 +112,7 @@ impl Plan {
             userns,
             foreground,
             confine,
+            apparmor,
         })
     }
 }
