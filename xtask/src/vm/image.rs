@@ -507,28 +507,7 @@ fn build(apt: &Apt, recipe: &Recipe, image: &Image) -> Result<()> {
 
     let rootfs = partial.join("rootfs");
     step(1, "root filesystem (mmdebstrap)");
-    let extra_packages = recipe.extra_packages();
-    let mut packages = PACKAGES.to_vec();
-    packages.extend(extra_packages.iter().map(String::as_str));
-    let extra_options: Vec<String> = recipe
-        .extra_sources()
-        .iter()
-        .map(|line| {
-            format!(
-                "--setup-hook=echo {} >> \"$1\"/etc/apt/sources.list",
-                sh_quote(line)
-            )
-        })
-        .collect();
-    let cache = if recipe.extras.is_empty() {
-        vm.join("debs/lab")
-    } else {
-        vm.join(format!(
-            "debs/{}",
-            recipe.flavour_line().trim_start_matches("flavour ")
-        ))
-    };
-    bootstrap(&rootfs, &recipe.mirrors, &packages, &cache, &extra_options)?;
+    bootstrap_flavour(recipe, &rootfs, &vm)?;
 
     step(2, "kernel and modules");
     let deb = apt.download_kernel(&recipe.kernel, &vm.join("debs/kernel"))?;
@@ -581,6 +560,34 @@ fn build(apt: &Apt, recipe: &Recipe, image: &Image) -> Result<()> {
         super::secs(started.elapsed())
     );
     Ok(())
+}
+
+/// The root filesystem of `recipe`'s flavour: [`PACKAGES`] and its
+/// optional parts' packages, from its sources (the parts' components
+/// added), each flavour with its own package cache under `vm`.
+fn bootstrap_flavour(recipe: &Recipe, rootfs: &Path, vm: &Path) -> Result<()> {
+    let extra_packages = recipe.extra_packages();
+    let mut packages = PACKAGES.to_vec();
+    packages.extend(extra_packages.iter().map(String::as_str));
+    let extra_options: Vec<String> = recipe
+        .extra_sources()
+        .iter()
+        .map(|line| {
+            format!(
+                "--setup-hook=echo {} >> \"$1\"/etc/apt/sources.list",
+                sh_quote(line)
+            )
+        })
+        .collect();
+    let cache = if recipe.extras.is_empty() {
+        vm.join("debs/lab")
+    } else {
+        vm.join(format!(
+            "debs/{}",
+            recipe.flavour_line().trim_start_matches("flavour ")
+        ))
+    };
+    bootstrap(rootfs, &recipe.mirrors, &packages, &cache, &extra_options)
 }
 
 fn step(n: u32, what: &str) {

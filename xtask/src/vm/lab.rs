@@ -277,6 +277,7 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
             2048
         },
         cpus: 2,
+        cpu_model: args.image.with.contains(&Extra::Ceph).then_some("max"),
         disks,
         share: Some(share.clone()),
         console: logs.join("console.log"),
