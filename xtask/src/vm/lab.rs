@@ -951,5 +951,7 @@ mod tests {
             ["lab2-zfs.sh"]
         );
         assert_eq!(args(&["--with", "zfs"]).image.with, [Extra::Zfs]);
+        assert!(!all.contains(&"lab2-rbd.sh".to_string()), "{all:?}");
+        assert!(select_labs(&["lab2-rbd".into()], &[Extra::Zfs]).is_err());
     }
 }
