@@ -497,6 +497,9 @@ pub fn destroy_with(c: &Container, force: bool, with_snapshots: bool) -> Result<
             }
         }
     }
+    if with_snapshots {
+        check_snapshot_volumes(c)?;
+    }
     let state = c.state()?;
     if state.is_active() {
         if !force {
@@ -519,14 +522,89 @@ pub fn destroy_with(c: &Container, force: bool, with_snapshots: bool) -> Result<
         // left their cgroup behind.
         crate::stop::kill_and_clean(c)?;
     }
+    if with_snapshots {
+        // Their volumes (lvm, zfs, rbd) are outside the directory, and a
+        // ZFS or LVM snapshot holds its origin back: they go first.
+        crate::snapshots::destroy_snapshot(c, crate::snapshots::ALL_SNAPSHOTS)?;
+    }
     crate::hooks::run_destroy_hooks(c)?;
     remove_stopped(c)
+}
+
+/// For `destroy -s`, before anything is removed: refuses when a clone
+/// other than the container's own snapshots stacks on its rootfs or on one
+/// of its snapshots' (a ZFS clone, an LVM snapshot, an RBD child), which
+/// would otherwise stop the removal half-way.
+fn check_snapshot_volumes(c: &Container) -> Result<()> {
+    let mut snaps = Vec::new();
+    for snap in enclos_snapshot::list(c.dir())? {
+        let text = fs::read_to_string(snap.config_path()).unwrap_or_default();
+        if let Some(r) =
+            enclos_snapshot::rewrite::rootfs_of(&text).and_then(|r| Rootfs::parse(&r).ok())
+        {
+            snaps.push(r);
+        }
+    }
+    let main = c
+        .config()
+        .ok()
+        .filter(|cfg| cfg.rootfs_managed())
+        .and_then(|cfg| cfg.rootfs())
+        .and_then(|r| storage_rootfs(&r).ok());
+    for r in main.iter().chain(&snaps) {
+        let foreign = not_snapshots(&snaps, r.clones()?);
+        if !foreign.is_empty() {
+            return Err(enclos_storage::Error::HasClones {
+                path: r.path.clone(),
+                clones: foreign,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// `clones` (by the backend's names: `lxc/c1_snap0`, `/dev/lxc/c1_snap0`,
+/// `rbd/c1_snap0`) less the rootfs of the snapshots `snaps`.
+fn not_snapshots(snaps: &[Rootfs], clones: Vec<String>) -> Vec<String> {
+    clones
+        .into_iter()
+        .filter(|clone| {
+            !snaps.iter().any(|s| {
+                let p = s.path.to_string_lossy();
+                p == clone.as_str() || p.strip_prefix("/dev/rbd/") == Some(clone.as_str())
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fake::FakeHost;
+
+    #[test]
+    fn destroy_s_counts_only_clones_that_are_not_its_own_snapshots() {
+        let snaps: Vec<Rootfs> = [
+            "zfs:lxc/c1_snap0",
+            "lvm:/dev/lxc/c1_snap1",
+            "rbd:/dev/rbd/lxc/c1_snap2",
+        ]
+        .iter()
+        .map(|s| Rootfs::parse(s).unwrap())
+        .collect();
+        let clones = [
+            "lxc/c1_snap0",
+            "lxc/c2",
+            "/dev/lxc/c1_snap1",
+            "lxc/c1_snap2",
+            "/dev/lxc/c3",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(not_snapshots(&snaps, clones), ["lxc/c2", "/dev/lxc/c3"]);
+        assert!(not_snapshots(&[], Vec::new()).is_empty());
+    }
 
     fn base_config(dir: &Path) -> PathBuf {
         let f = dir.join("base.conf");
@@ -696,5 +774,17 @@ mod tests {
         destroy(&down, false).unwrap();
         assert!(!down.dir().exists());
         assert!(up.dir().exists());
+    }
+
+    #[test]
+    fn destroy_s_removes_the_snapshots_then_the_container() {
+        let h = FakeHost::new();
+        let c = h.container("c1", "");
+        crate::snapshots::snapshot(&c, None).unwrap();
+        let err = destroy_with(&c, false, false).unwrap_err().to_string();
+        assert!(err.contains("snapshot snap0"), "{err}");
+        assert!(c.dir().join("snaps/snap0").is_dir());
+        destroy_with(&c, false, true).unwrap();
+        assert!(!c.dir().exists());
     }
 }

@@ -154,6 +154,13 @@ impl Rootfs {
         Ok(())
     }
 
+    /// What the backend itself records as stacking on this rootfs (a ZFS
+    /// snapshot's clones, an LVM volume's snapshots, an RBD snapshot's
+    /// children), by the backend's names for them.
+    pub fn clones(&self) -> Result<Vec<String>> {
+        driver(self.backend).clones(self)
+    }
+
     /// The containers whose rootfs stacks on this one, as recorded in
     /// `lxc_snapshots` of the container's directory (entries whose
     /// directory is gone are left out).

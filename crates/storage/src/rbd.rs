@@ -92,10 +92,15 @@ impl<R: Runner> Rbd<R> {
         Ok(dev)
     }
 
-    /// Unmaps the image (one not mapped is fine).
+    /// Unmaps the image (one not mapped is fine: Ceph 16's rbd says
+    /// "not a mapped image or snapshot").
     fn unmap(&self, img: &str) -> Result<()> {
         match self.rbd(&["unmap", img]) {
-            Err(Error::Command { stderr, .. }) if stderr.contains("not mapped") => Ok(()),
+            Err(Error::Command { stderr, .. })
+                if stderr.contains("not mapped") || stderr.contains("not a mapped image") =>
+            {
+                Ok(())
+            }
             r => r.map(|_| ()),
         }
     }
@@ -334,6 +339,19 @@ mod tests {
                 "rbd snap rm lxc/c1@c2"
             ]
         );
+    }
+
+    #[test]
+    fn an_image_that_is_not_mapped_is_removed_all_the_same() {
+        // What Debian 12's rbd (Ceph 16.2) says.
+        let r = Rbd(Fake::new()
+            .answer("rbd info", r#"{"size":1073741824}"#)
+            .fail(
+            "rbd unmap",
+            "rbd: lxc/c2: not a mapped image or snapshot\nrbd: unmap failed: (22) Invalid argument",
+        ));
+        r.destroy(&Rootfs::parse("rbd:lxc/c2").unwrap()).unwrap();
+        assert_eq!(r.0.calls().last().unwrap(), "rbd rm lxc/c2");
     }
 
     #[test]

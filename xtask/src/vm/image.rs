@@ -83,6 +83,68 @@ pub const EXCLUDED_MODULES: &[&str] = &[
 /// qcow2 overlay).
 pub const ROOT_SIZE: &str = "2G";
 
+/// An optional part of the lab image (`--with`), left out by default
+/// because it is slow to build: each set of parts is an image flavour of
+/// its own, cached under its own recipe's hash like the base image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Extra {
+    /// OpenZFS: Debian's zfs-dkms (contrib) and zfsutils-linux, the module
+    /// built by DKMS for the guest's kernel on this host, at image build.
+    Zfs,
+    /// Ceph for a one-node cluster in the guest (a monitor and an OSD,
+    /// Debian's 16.2) and the rbd command; the guest gets 4 GiB.
+    Ceph,
+}
+
+impl Extra {
+    pub fn name(self) -> &'static str {
+        match self {
+            Extra::Zfs => "zfs",
+            Extra::Ceph => "ceph",
+        }
+    }
+
+    /// Its packages, on top of [`PACKAGES`], for the guest's kernel.
+    fn packages(self, kernel: &Kernel) -> Vec<String> {
+        match self {
+            Extra::Zfs => vec![
+                "dkms".into(),
+                format!("linux-headers-{}", kernel.release()),
+                "zfs-dkms".into(),
+                "zfsutils-linux".into(),
+            ],
+            Extra::Ceph => vec!["ceph-mon".into(), "ceph-osd".into(), "ceph-common".into()],
+        }
+    }
+
+    /// The archive components it needs besides main.
+    fn components(self) -> &'static [&'static str] {
+        match self {
+            Extra::Zfs => &["contrib"],
+            Extra::Ceph => &[],
+        }
+    }
+
+    /// Units it masks in the guest: DKMS's boot-time build would compile
+    /// the module again under the emulator.
+    fn masked_units(self) -> &'static [&'static str] {
+        match self {
+            Extra::Zfs => &["dkms.service"],
+            Extra::Ceph => &[],
+        }
+    }
+}
+
+/// The root filesystem's size with `extras` (the compiler and headers
+/// DKMS needs stay in the image).
+fn root_size(extras: &[Extra]) -> &'static str {
+    if extras.is_empty() {
+        ROOT_SIZE
+    } else {
+        "3G"
+    }
+}
+
 /// The guest files of the repository, relative to the workspace.
 const GUEST_BOOT: &str = "lab/guest/enclos-vm-boot";
 const GUEST_SERVICE: &str = "lab/guest/enclos-vm.service";
@@ -186,6 +248,8 @@ pub struct Recipe {
     pub kernel: Kernel,
     pub files: Vec<GuestFile>,
     pub initramfs_init: Vec<u8>,
+    /// The optional parts, sorted: none for the base flavour.
+    pub extras: Vec<Extra>,
 }
 
 impl Recipe {
@@ -238,18 +302,82 @@ impl Recipe {
             kernel,
             files,
             initramfs_init: repo_file(GUEST_INITRAMFS_INIT)?,
+            extras: Vec::new(),
         })
+    }
+
+    /// The same recipe with the optional parts `extras`.
+    pub fn with_extras(mut self, extras: &[Extra]) -> Recipe {
+        let mut extras = extras.to_vec();
+        extras.sort();
+        extras.dedup();
+        for unit in extras.iter().flat_map(|e| e.masked_units()) {
+            self.files.push(GuestFile::symlink(
+                &format!("/etc/systemd/system/{unit}"),
+                "/dev/null",
+            ));
+        }
+        self.extras = extras;
+        self
+    }
+
+    /// The flavour's line in the recipe: `flavour lab`, `flavour lab+zfs`.
+    pub fn flavour_line(&self) -> String {
+        let mut name = "lab".to_string();
+        for extra in &self.extras {
+            name.push('+');
+            name.push_str(extra.name());
+        }
+        format!("flavour {name}")
+    }
+
+    /// The optional parts' packages.
+    fn extra_packages(&self) -> Vec<String> {
+        self.extras
+            .iter()
+            .flat_map(|e| e.packages(&self.kernel))
+            .collect()
+    }
+
+    /// The optional parts' apt sources (their components of the release).
+    fn extra_sources(&self) -> Vec<String> {
+        let mut components: Vec<&str> = self
+            .extras
+            .iter()
+            .flat_map(|e| e.components())
+            .copied()
+            .collect();
+        components.sort_unstable();
+        components.dedup();
+        if components.is_empty() {
+            return Vec::new();
+        }
+        vec![format!(
+            "deb {} {SUITE} {}",
+            self.mirrors.mirror.trim_end_matches('/'),
+            components.join(" ")
+        )]
     }
 
     /// The recipe as text: what its hash is of.
     pub fn text(&self) -> String {
         let mut lines = vec![
             "enclos-vm-image 1".to_string(),
-            "flavour lab".to_string(),
+            self.flavour_line(),
             format!("suite {SUITE} variant minbase"),
         ];
         lines.extend(self.mirrors.sources());
+        lines.extend(self.extra_sources());
         lines.push(format!("packages {}", PACKAGES.join(" ")));
+        if !self.extras.is_empty() {
+            lines.push(format!(
+                "extra-packages {}",
+                self.extra_packages().join(" ")
+            ));
+            if self.extras.contains(&Extra::Zfs) {
+                lines.push("dkms autoinstall -k kernel".to_string());
+            }
+        }
         lines.push(format!(
             "kernel {} {}",
             self.kernel.package, self.kernel.version
@@ -262,7 +390,7 @@ impl Recipe {
             short_hash(&self.initramfs_init)
         ));
         lines.push("root-password empty".to_string());
-        lines.push(format!("root-size {ROOT_SIZE}"));
+        lines.push(format!("root-size {}", root_size(&self.extras)));
         lines.extend(self.files.iter().map(GuestFile::recipe_line));
         lines.join("\n") + "\n"
     }
@@ -313,6 +441,8 @@ pub struct Options {
     pub refresh: bool,
     /// Build even when the image is cached.
     pub force: bool,
+    /// The optional parts (`--with`): another flavour of the image.
+    pub extras: Vec<Extra>,
 }
 
 /// The lab image for `opts`: the cached one when its recipe is unchanged,
@@ -325,7 +455,7 @@ pub fn ensure(opts: &Options) -> Result<Image> {
         apt.update()?;
         refreshed = true;
     }
-    let mut recipe = Recipe::lab(&opts.mirrors, apt.resolve_kernel()?)?;
+    let mut recipe = Recipe::lab(&opts.mirrors, apt.resolve_kernel()?)?.with_extras(&opts.extras);
     let mut image = Image::at(vm.join(recipe.hash()), &recipe);
     if image.complete() && !opts.force {
         println!(
@@ -341,7 +471,7 @@ pub fn ensure(opts: &Options) -> Result<Image> {
         // A build: with the mirror's current kernel (the one of the old
         // lists may be gone from it).
         apt.update()?;
-        recipe = Recipe::lab(&opts.mirrors, apt.resolve_kernel()?)?;
+        recipe = Recipe::lab(&opts.mirrors, apt.resolve_kernel()?)?.with_extras(&opts.extras);
         image = Image::at(vm.join(recipe.hash()), &recipe);
         if image.complete() && !opts.force {
             println!("==> vm: image {} is up to date", image.dir.display());
@@ -371,23 +501,23 @@ fn build(apt: &Apt, recipe: &Recipe, image: &Image) -> Result<()> {
     std::fs::create_dir_all(&partial)
         .with_context(|| format!("Cannot create {}", partial.display()))?;
     println!(
-        "==> vm: building the lab image {} ({SUITE}, {} {}; recipe in recipe.txt)",
-        image.hash, recipe.kernel.package, recipe.kernel.version
+        "==> vm: building the lab image {} ({}, {SUITE}, {} {}; recipe in recipe.txt)",
+        image.hash,
+        recipe.flavour_line(),
+        recipe.kernel.package,
+        recipe.kernel.version
     );
 
     let rootfs = partial.join("rootfs");
     step(1, "root filesystem (mmdebstrap)");
-    bootstrap(
-        &rootfs,
-        &recipe.mirrors,
-        PACKAGES,
-        &vm.join("debs/lab"),
-        &[],
-    )?;
+    bootstrap_flavour(recipe, &rootfs, &vm)?;
 
     step(2, "kernel and modules");
     let deb = apt.download_kernel(&recipe.kernel, &vm.join("debs/kernel"))?;
     install_kernel(&deb, &recipe.kernel, &rootfs, &partial.join("vmlinuz"))?;
+    if recipe.extras.contains(&Extra::Zfs) {
+        build_dkms_modules(&rootfs, recipe.kernel.release())?;
+    }
 
     step(3, "guest files, depmod");
     for file in &recipe.files {
@@ -408,7 +538,12 @@ fn build(apt: &Apt, recipe: &Recipe, image: &Image) -> Result<()> {
     );
 
     step(5, "disk image (mkfs.ext4 -d)");
-    mkfs_ext4(&rootfs, &partial.join("root.img"), ROOT_SIZE, None)?;
+    mkfs_ext4(
+        &rootfs,
+        &partial.join("root.img"),
+        root_size(&recipe.extras),
+        None,
+    )?;
     remove_dir_all_if_exists(&rootfs)?;
     std::fs::write(partial.join("recipe.txt"), recipe.text())
         .with_context(|| format!("Cannot write {}", partial.join("recipe.txt").display()))?;
@@ -421,13 +556,41 @@ fn build(apt: &Apt, recipe: &Recipe, image: &Image) -> Result<()> {
             image.dir.display()
         )
     })?;
-    prune_other_images(&vm, &image.dir, "flavour lab");
+    prune_other_images(&vm, &image.dir, &recipe.flavour_line());
     println!(
         "==> vm: image ready in {} (built in {})",
         image.dir.display(),
         super::secs(started.elapsed())
     );
     Ok(())
+}
+
+/// The root filesystem of `recipe`'s flavour: [`PACKAGES`] and its
+/// optional parts' packages, from its sources (the parts' components
+/// added), each flavour with its own package cache under `vm`.
+fn bootstrap_flavour(recipe: &Recipe, rootfs: &Path, vm: &Path) -> Result<()> {
+    let extra_packages = recipe.extra_packages();
+    let mut packages = PACKAGES.to_vec();
+    packages.extend(extra_packages.iter().map(String::as_str));
+    let extra_options: Vec<String> = recipe
+        .extra_sources()
+        .iter()
+        .map(|line| {
+            format!(
+                "--setup-hook=echo {} >> \"$1\"/etc/apt/sources.list",
+                sh_quote(line)
+            )
+        })
+        .collect();
+    let cache = if recipe.extras.is_empty() {
+        vm.join("debs/lab")
+    } else {
+        vm.join(format!(
+            "debs/{}",
+            recipe.flavour_line().trim_start_matches("flavour ")
+        ))
+    };
+    bootstrap(rootfs, &recipe.mirrors, &packages, &cache, &extra_options)
 }
 
 fn step(n: u32, what: &str) {
@@ -542,9 +705,71 @@ fn install_kernel(deb: &Path, kernel: &Kernel, rootfs: &Path, vmlinuz: &Path) ->
     let target = rootfs.join("usr/lib/modules");
     std::fs::create_dir_all(&target)
         .with_context(|| format!("Cannot create {}", target.display()))?;
+    keep_packaged_modules(&target.join(release), &modules)?;
     std::fs::rename(&modules, target.join(release))
         .with_context(|| format!("Cannot move the modules into {}", target.display()))?;
     remove_dir_all_if_exists(&unpacked)?;
+    Ok(())
+}
+
+/// Moves what packages put in the image's modules directory `installed`
+/// (the headers' `build` link, DKMS's `updates/`) into the kernel's
+/// unpacked modules directory `modules`, which then takes its place.
+fn keep_packaged_modules(installed: &Path, modules: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(installed) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let to = modules.join(entry.file_name());
+        if to.symlink_metadata().is_err() {
+            std::fs::rename(entry.path(), &to).with_context(|| {
+                format!(
+                    "Cannot move {} into the kernel's modules",
+                    entry.path().display()
+                )
+            })?;
+        }
+    }
+    remove_dir_all_if_exists(installed)
+}
+
+/// Builds and installs the DKMS modules of the image's packages for the
+/// guest's kernel `release` (not this host's), in a chroot with its own
+/// /proc, in a mount namespace that ends with the build. The build tree
+/// is then removed (only the modules are needed).
+fn build_dkms_modules(rootfs: &Path, release: &str) -> Result<()> {
+    let root = sh_quote(&rootfs.to_string_lossy());
+    let script = format!(
+        "set -e; mount -t proc proc {root}/proc; \
+         chroot {root} dkms autoinstall -k {release} || \
+         {{ tail -n 60 {root}/var/lib/dkms/*/*/build/make.log; exit 1; }}; \
+         chroot {root} dkms status -k {release}; \
+         rm -rf {root}/var/lib/dkms/*/*/build"
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
+    let started = Instant::now();
+    println!("    {}", show(&cmd));
+    let status = run_streaming(&mut cmd)?;
+    if !status.success() {
+        bail!(
+            "Building the DKMS modules for the guest's kernel {release} failed ({status}): see the \
+             output above (the end of DKMS's make.log)"
+        );
+    }
+    let built = ["usr/lib/modules", "lib/modules"]
+        .iter()
+        .map(|d| rootfs.join(d).join(release).join("updates/dkms"))
+        .any(|d| d.is_dir());
+    if !built {
+        bail!(
+            "DKMS built nothing for the guest's kernel {release} (no updates/dkms in its modules)"
+        );
+    }
+    println!(
+        "    DKMS modules built in {}",
+        super::secs(started.elapsed())
+    );
     Ok(())
 }
 
@@ -653,5 +878,47 @@ mod tests {
             .text()
             .contains("kernel linux-image-6.1.0-56-amd64 6.1.192-2"));
         assert_eq!(kernel.release(), "6.1.0-56-amd64");
+    }
+
+    #[test]
+    fn an_optional_part_is_a_flavour_of_its_own() {
+        let kernel = Kernel {
+            package: "linux-image-6.1.0-56-amd64".into(),
+            version: "6.1.192-2".into(),
+        };
+        let base = Recipe::lab(&Mirrors::default(), kernel).unwrap();
+        let zfs = base.clone().with_extras(&[Extra::Zfs, Extra::Zfs]);
+        assert_eq!(base.flavour_line(), "flavour lab");
+        assert_eq!(zfs.flavour_line(), "flavour lab+zfs");
+        assert_ne!(base.hash(), zfs.hash());
+        assert!(!base.text().contains("contrib"));
+        let text = zfs.text();
+        assert!(
+            text.contains("deb http://deb.debian.org/debian bookworm contrib\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "extra-packages dkms linux-headers-6.1.0-56-amd64 zfs-dkms zfsutils-linux\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("symlink /etc/systemd/system/dkms.service -> /dev/null"));
+        assert!(text.contains("root-size 3G"));
+    }
+
+    #[test]
+    fn packaged_files_in_the_modules_directory_are_kept() {
+        let dir = std::env::temp_dir().join(format!("xtask-modules-{}", std::process::id()));
+        let installed = dir.join("installed");
+        let unpacked = dir.join("unpacked");
+        std::fs::create_dir_all(installed.join("updates/dkms")).unwrap();
+        std::fs::write(installed.join("updates/dkms/zfs.ko"), "ko").unwrap();
+        std::fs::create_dir_all(unpacked.join("kernel")).unwrap();
+        keep_packaged_modules(&installed, &unpacked).unwrap();
+        assert!(unpacked.join("updates/dkms/zfs.ko").is_file());
+        assert!(unpacked.join("kernel").is_dir());
+        assert!(!installed.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

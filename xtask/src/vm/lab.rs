@@ -7,7 +7,7 @@
 //! the binary, a copy of lab/, the payload `lab/guest/payload-labs.sh`);
 //! the guest writes each lab's output back there and its results on the
 //! second serial port. The console, the results and each lab's output are
-//! kept in `target/vm/logs/<init>-cgroup-<version>/` (the last run of each
+//! kept in `target/vm/logs/<init>-cgroup-<version>[-with-<part>]/` (the last run of each
 //! kind).
 //!
 //! With `--deb`, the Debian package goes into the share too, and after the
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use super::image::{self, repo_file, Image};
+use super::image::{self, repo_file, Extra, Image};
 use super::qemu::{self, AccelChoice, Disk, Machine, Watch};
 use super::{remove_dir_all_if_exists, secs, sh_quote, vm_dir, ImageArgs};
 use crate::deps;
@@ -150,7 +150,7 @@ const REBOOT_MARKER: &str = "ENCLOS_VM_REBOOT";
 pub fn run(args: &Args) -> Result<()> {
     deps::ensure("The VM lab", deps::VM)?;
     // A lab that does not exist fails before anything is built.
-    select_labs(&args.labs)?;
+    select_labs(&args.labs, &args.image.with)?;
     if let Some(deb) = &args.deb {
         if !deb.is_file() {
             bail!(Failed::new(
@@ -256,7 +256,7 @@ struct LabResult {
 /// Plays the labs named in `args` (all by default) inside a fresh VM with
 /// the binary `enclos`.
 pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
-    let labs = select_labs(&args.labs)?;
+    let labs = select_labs(&args.labs, &args.image.with)?;
     let image = image::ensure(&args.image.options(false))?;
 
     let runs = vm_dir().join("runs");
@@ -271,8 +271,13 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
         initramfs: image.initramfs.clone(),
         cmdline: lab_cmdline(args),
         accel,
-        memory_mib: 2048,
+        memory_mib: if args.image.with.contains(&Extra::Ceph) {
+            4096
+        } else {
+            2048
+        },
         cpus: 2,
+        cpu_model: args.image.with.contains(&Extra::Ceph).then_some("max"),
         disks,
         share: Some(share.clone()),
         console: logs.join("console.log"),
@@ -354,12 +359,20 @@ fn lab_disks(image: &Image, run: &Path) -> Result<Vec<Disk>> {
     Ok(disks)
 }
 
-/// `target/vm/logs/<init>-cgroup-<version>/`, emptied for this run.
+/// `target/vm/logs/<init>-cgroup-<version>[-with-<part>...]/`, emptied
+/// for this run.
 fn logs_dir(args: &Args) -> Result<PathBuf> {
+    let mut extras = args.image.with.clone();
+    extras.sort();
+    extras.dedup();
     let logs = vm_dir().join("logs").join(format!(
-        "{}-cgroup-{}",
+        "{}-cgroup-{}{}",
         if args.plain() { "plain" } else { "systemd" },
-        args.cgroup.name()
+        args.cgroup.name(),
+        extras
+            .iter()
+            .map(|e| format!("-with-{}", e.name()))
+            .collect::<String>()
     ));
     remove_dir_all_if_exists(&logs)?;
     std::fs::create_dir_all(&logs).with_context(|| format!("Cannot create {}", logs.display()))?;
@@ -707,9 +720,22 @@ fn last_line(path: &Path) -> Option<String> {
         .map(|l| l.trim().to_string())
 }
 
+/// The labs that need an optional part of the image (`--with`).
+const LAB_EXTRAS: &[(&str, Extra)] = &[("lab2-zfs.sh", Extra::Zfs), ("lab2-rbd.sh", Extra::Ceph)];
+
+/// The optional part of the image the lab `file` needs, if any.
+fn lab_extra(file: &str) -> Option<Extra> {
+    LAB_EXTRAS
+        .iter()
+        .find(|(lab, _)| *lab == file)
+        .map(|(_, extra)| *extra)
+}
+
 /// The labs to run, as file names in lab/: those named (with or without
-/// `.sh`, with or without `lab/`), or every `lab/lab*.sh`.
-fn select_labs(named: &[String]) -> Result<Vec<String>> {
+/// `.sh`, with or without `lab/`), or every `lab/lab*.sh` but those that
+/// need an optional part of the image not in `extras`. A named lab that
+/// needs one not in `extras` is an error.
+fn select_labs(named: &[String], extras: &[Extra]) -> Result<Vec<String>> {
     let dir = workspace_root().join("lab");
     let mut all: Vec<String> = std::fs::read_dir(&dir)
         .with_context(|| format!("Cannot list the labs in {}", dir.display()))?
@@ -722,6 +748,7 @@ fn select_labs(named: &[String]) -> Result<Vec<String>> {
         if all.is_empty() {
             bail!("No lab script (lab/lab*.sh) in {}", dir.display());
         }
+        all.retain(|lab| lab_extra(lab).is_none_or(|e| extras.contains(&e)));
         return Ok(all);
     }
     named
@@ -733,6 +760,19 @@ fn select_labs(named: &[String]) -> Result<Vec<String>> {
             } else {
                 format!("{base}.sh")
             };
+            match lab_extra(&file) {
+                Some(extra) if all.contains(&file) && !extras.contains(&extra) => {
+                    bail!(Failed::new(
+                        2,
+                        format!(
+                        "The lab {file} needs the image's optional part {0}, slow to build and \
+                         so left out by default: run `cargo xtask lab vm --with {0} {file}`",
+                        extra.name()
+                    )
+                    ))
+                }
+                _ => {}
+            }
             if all.contains(&file) {
                 Ok(file)
             } else {
@@ -894,5 +934,28 @@ mod tests {
             err.to_string(),
             "b, c failed in the lab VM: see the lab's output above and in /t/logs"
         );
+    }
+
+    #[test]
+    fn a_lab_that_needs_an_optional_part_runs_only_with_it() {
+        let all = select_labs(&[], &[]).unwrap();
+        assert!(!all.contains(&"lab2-zfs.sh".to_string()), "{all:?}");
+        assert!(all.contains(&"lab2-lvm.sh".to_string()), "{all:?}");
+        let with = select_labs(&[], &[Extra::Zfs]).unwrap();
+        assert!(with.contains(&"lab2-zfs.sh".to_string()), "{with:?}");
+        let err = select_labs(&["lab2-zfs".into()], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cargo xtask lab vm --with zfs lab2-zfs.sh"),
+            "{err}"
+        );
+        assert_eq!(
+            select_labs(&["lab2-zfs".into()], &[Extra::Zfs]).unwrap(),
+            ["lab2-zfs.sh"]
+        );
+        assert_eq!(args(&["--with", "zfs"]).image.with, [Extra::Zfs]);
+        assert!(!all.contains(&"lab2-rbd.sh".to_string()), "{all:?}");
+        assert!(select_labs(&["lab2-rbd".into()], &[Extra::Zfs]).is_err());
     }
 }

@@ -81,6 +81,11 @@ pub struct ImageArgs {
     /// newer kernel there makes a new image.
     #[arg(long)]
     pub refresh: bool,
+    /// An optional part of the image, slow to build and so left out by
+    /// default: `zfs` (Debian's zfs-dkms built for the guest's kernel).
+    /// Each set of parts is an image flavour, cached on its own.
+    #[arg(long = "with", value_enum, value_name = "PART")]
+    pub with: Vec<image::Extra>,
 }
 
 impl ImageArgs {
@@ -96,6 +101,7 @@ impl ImageArgs {
             mirrors: self.mirrors(),
             refresh: self.refresh,
             force,
+            extras: self.with.clone(),
         }
     }
 }

@@ -74,6 +74,10 @@ pub struct Machine {
     pub results: PathBuf,
     /// QEMU's own messages.
     pub qemu_log: PathBuf,
+    /// QEMU's CPU model (`-cpu`), when not its default: `max` gives a TCG
+    /// guest every instruction set QEMU emulates (SSE4.2, PCLMUL), which
+    /// Ceph's erasure-code libraries run at start.
+    pub cpu_model: Option<&'static str>,
 }
 
 impl Machine {
@@ -82,6 +86,7 @@ impl Machine {
         cmd.args(["-accel", self.accel.name()])
             .args(["-m", &self.memory_mib.to_string()])
             .args(["-smp", &self.cpus.to_string()])
+            .args(self.cpu_model.map(|m| ["-cpu", m]).into_iter().flatten())
             .args(["-nodefaults", "-no-user-config", "-display", "none"])
             .arg("-no-reboot")
             .arg("-kernel")
@@ -386,6 +391,7 @@ fn probe_kvm(image: &Image, scratch: &Path) -> Result<Accel> {
         accel: Accel::Kvm,
         memory_mib: 512,
         cpus: 1,
+        cpu_model: None,
         disks: vec![Disk {
             id: "root",
             path: image.root.clone(),

@@ -370,6 +370,7 @@ fn install_grub(lab_image: &image::Image, disk: &Path, args: &Args) -> Result<()
         accel,
         memory_mib: 1024,
         cpus: 2,
+        cpu_model: None,
         disks: vec![
             Disk {
                 id: "root",
