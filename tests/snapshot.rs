@@ -479,7 +479,7 @@ fn a_plain_tar_of_config_and_rootfs_imports_and_starts() {
     let profile = lab.path().join(&copy).join("common.seccomp");
     assert!(
         out.stderr
-            .contains(&format!("{} was not in the archive", profile.display())),
+            .contains(&format!("{} was missing: written again", profile.display())),
         "{out:#?}"
     );
     assert_eq!(
@@ -1059,4 +1059,34 @@ fn an_overlay_snapshot_killed_in_the_middle_leaves_no_snapshot() {
         .success();
     assert_eq!(read_f(&lab, &new), "one\n");
     lab.enclos("destroy", &["-n", &new]).success();
+}
+
+/// The course's backup restored by hand: `config` and `rootfs` put back
+/// into the container's directory without the template's seccomp
+/// profile. start writes the profile again, says so once, and the
+/// container runs under it.
+#[test]
+fn a_container_restored_by_hand_without_its_profile_starts_under_it() {
+    if !require_root("a_container_restored_by_hand_without_its_profile_starts_under_it") {
+        return;
+    }
+    let lab = Lab::new();
+    let n = container_with_marker(&lab, "hand", "kept\n");
+    let profile = lab.path().join(&n).join("common.seccomp");
+    let template = read(&profile);
+    fs::remove_file(&profile).unwrap();
+    let out = lab.enclos("start", &["-n", &n]).success();
+    assert_eq!(
+        out.stderr
+            .matches(&format!("Warning: {} was missing: written again as the busybox template makes it (lxc.seccomp.profile names it)", profile.display()))
+            .count(),
+        1,
+        "{out:#?}"
+    );
+    assert_eq!(read(&profile), template);
+    let status = lab
+        .attach(&n, &["sh", "-c", "grep Seccomp: /proc/1/status"])
+        .success();
+    assert_eq!(status.stdout.trim(), "Seccomp:\t2", "{status:#?}");
+    lab.enclos("stop", &["-n", &n, "-k"]).success();
 }

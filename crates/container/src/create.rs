@@ -334,8 +334,9 @@ fn write_dir_files(c: &Container, config: &mut Config, template: Template) -> Re
 /// Puts back a template's file that the config of `c` names in its
 /// directory but that is not there: a plain tar of `config` and `rootfs`
 /// (the course's backup) leaves out the busybox template's seccomp
-/// profile, and the container would not start. Its content is the
-/// template's own; returns a note for the user about each.
+/// profile, and the container would not start: import and start call
+/// this. Its content is the template's own; returns a note for the user
+/// about each.
 pub(crate) fn restore_template_files(c: &Container) -> Result<Vec<String>> {
     let config = c.config()?;
     let mut notes = Vec::new();
@@ -346,7 +347,7 @@ pub(crate) fn restore_template_files(c: &Container) -> Result<Vec<String>> {
             if named && path.symlink_metadata().is_err() {
                 fs::write(&path, f.contents).map_err(io_err("write", &path))?;
                 notes.push(format!(
-                    "{} was not in the archive: written again as the {t} template makes it ({} names it)",
+                    "{} was missing: written again as the {t} template makes it ({} names it)",
                     path.display(),
                     f.key
                 ));
@@ -525,7 +526,7 @@ pub fn destroy_with(c: &Container, force: bool, with_snapshots: bool) -> Result<
     if with_snapshots {
         // Their volumes (lvm, zfs, rbd) are outside the directory, and a
         // ZFS or LVM snapshot holds its origin back: they go first.
-        crate::snapshots::destroy_snapshot(c, crate::snapshots::ALL_SNAPSHOTS)?;
+        crate::snapshots::destroy_snapshot_locked(c, crate::snapshots::ALL_SNAPSHOTS)?;
     }
     crate::hooks::run_destroy_hooks(c)?;
     remove_stopped(c)

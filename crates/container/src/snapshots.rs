@@ -493,6 +493,13 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
 /// refused. The snapshots directory goes when it is left empty.
 pub fn destroy_snapshot(c: &Container, snap: &str) -> Result<Vec<String>> {
     let _lock = c.lock()?;
+    destroy_snapshot_locked(c, snap)
+}
+
+/// [`destroy_snapshot`], for a caller that holds the container's lock
+/// (`destroy -s`): a second flock of the same file from the same process
+/// would wait for itself.
+pub(crate) fn destroy_snapshot_locked(c: &Container, snap: &str) -> Result<Vec<String>> {
     let todo = if snap == ALL_SNAPSHOTS {
         snapshots(c)?
     } else {

@@ -142,16 +142,21 @@ fn move_paths(value: &str, from: &[&Path], to: &Path) -> (String, Vec<(PathBuf, 
         let hit = at_start
             .then(|| {
                 from.iter().find_map(|f| {
-                    let f = f.to_string_lossy();
-                    let rest = value[i..].strip_prefix(f.as_ref())?;
+                    let s = f.to_string_lossy();
+                    let rest = value[i..].strip_prefix(s.as_ref())?;
                     (rest.is_empty() || rest.starts_with('/') || rest.starts_with(ends_path))
-                        .then_some(f.len())
+                        .then_some((s.len(), *f))
                 })
             })
             .flatten();
         let path_end = value[i..].find(ends_path).map_or(value.len(), |e| i + e);
+        // A path already under `to`, where `to` lies inside the directory
+        // it matched (a container's config written for its snapshot),
+        // stays; one under a deeper `from` (a snapshot restored over its
+        // container) moves.
+        let stays = |f: &Path| Path::new(&value[i..path_end]).starts_with(to) && to.starts_with(f);
         match hit {
-            Some(len) if !Path::new(&value[i..path_end]).starts_with(to) => {
+            Some((len, f)) if !stays(f) => {
                 let old = &value[i..path_end];
                 let new = format!("{to_s}{}", &old[len..]);
                 moved.push((PathBuf::from(old), PathBuf::from(&new)));
@@ -250,6 +255,33 @@ mod tests {
             rootfs_of(&out.text).unwrap(),
             "dir:/l/c1/snaps/snap0/rootfs"
         );
+    }
+
+    /// A snapshot restored over its container: the snapshot's directory
+    /// is inside the container's, and its profile moves back to the
+    /// container's own.
+    #[test]
+    fn a_restore_in_place_names_the_containers_profile() {
+        let text = "lxc.seccomp.profile = /l/c1/snaps/snap1/common.seccomp\n";
+        let r = Rename {
+            from: vec![PathBuf::from("/l/c1/snaps/snap1"), PathBuf::from("/l/c1")],
+            to: PathBuf::from("/l/c1"),
+            uts_name: None,
+            rootfs: None,
+        };
+        let out = rewrite_config(text, Path::new("/l/c1/snaps/snap1/config"), &r).unwrap();
+        assert_eq!(out.text, "lxc.seccomp.profile = /l/c1/common.seccomp\n");
+        // And the container's config written for that snapshot names the
+        // snapshot's copy, never a path twice nested.
+        let text = "lxc.seccomp.profile = /l/c1/snaps/snap1/common.seccomp\n";
+        let r = Rename {
+            from: vec![PathBuf::from("/l/c1")],
+            to: PathBuf::from("/l/c1/snaps/snap1"),
+            uts_name: None,
+            rootfs: None,
+        };
+        let out = rewrite_config(text, Path::new("/l/c1/config"), &r).unwrap();
+        assert_eq!(out.text, text);
     }
 
     /// The busybox template's profile sits next to the config: a copy

@@ -49,6 +49,10 @@ impl Plan {
             // start's own words to the user, before the monitor detaches.
             eprintln!("{note}");
         }
+        // A container restored by hand from a tar of config and rootfs.
+        for note in crate::create::restore_template_files(c)? {
+            eprintln!("Warning: {note}");
+        }
         let storage = match config.rootfs() {
             Some(r) => crate::container::storage_rootfs(&r)?,
             None => {
