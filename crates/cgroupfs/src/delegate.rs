@@ -562,4 +562,85 @@ mod tests {
         bad.user = "../x".into();
         assert!(delegate(&layout, &bad).is_err());
     }
+
+    #[test]
+    fn a_login_is_placed_in_the_leaf_or_its_login_group() {
+        let (dir, layout) = fake();
+        let root = dir.path();
+        let me = alice(&[]);
+        delegate(&layout, &me).unwrap();
+        let proc = root.join("proc");
+        fs::create_dir_all(proc.join("42")).unwrap();
+        fs::write(
+            proc.join("42/status"),
+            format!("Name:\tsh\nUid:\t{u}\t{u}\t{u}\t{u}\n", u = me.uid),
+        )
+        .unwrap();
+        let placed = place(&layout, &me, 42, &proc).unwrap();
+        assert_eq!(placed.len(), 3);
+        let v2 = root.join("unified/user/alice/0");
+        assert_eq!(fs::read_to_string(v2.join("cgroup.procs")).unwrap(), "42");
+        // Once the v2 leaf gives controllers, its login group takes it.
+        fs::write(v2.join("cgroup.subtree_control"), "pids\n").unwrap();
+        let placed = place(&layout, &me, 42, &proc).unwrap();
+        assert_eq!(placed[2], v2.join(LOGIN_LEAF));
+        assert_eq!(
+            fs::read_to_string(v2.join("login/cgroup.procs")).unwrap(),
+            "42"
+        );
+        let err = place(&layout, &me, 43, &proc).unwrap_err();
+        assert!(err.to_string().starts_with("No process 43 "), "{err}");
+        let mut other = me.clone();
+        other.uid += 1;
+        let err = place(&layout, &other, 42, &proc).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "Process 42 belongs to uid {}, not to user 'alice'",
+                me.uid
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_delegated_root_is_the_top_of_what_the_user_owns() {
+        let dir = tempfile::tempdir().unwrap();
+        let mount = dir.path();
+        let uid = nix::unistd::geteuid().as_raw();
+        for g in ["user/alice/0/login", "user/alice/0"] {
+            fs::create_dir_all(mount.join(g)).unwrap();
+            fs::write(mount.join(g).join("cgroup.procs"), "").unwrap();
+        }
+        // `user/alice` has no cgroup.procs of the user's here: not owned.
+        assert_eq!(
+            delegated_root(mount, "/user/alice/0/login", uid).as_deref(),
+            Some("user/alice/0")
+        );
+        assert_eq!(
+            delegated_root(mount, "user/alice/0", uid).as_deref(),
+            Some("user/alice/0")
+        );
+        assert_eq!(delegated_root(mount, "/user/alice", uid), None);
+        assert_eq!(delegated_root(mount, "/", uid), None);
+        assert_eq!(delegated_root(mount, "/user/alice/0", uid + 1), None);
+    }
+
+    #[test]
+    fn vacate_moves_the_processes_only_when_controllers_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = dir.path();
+        fs::write(g.join("cgroup.controllers"), "pids\n").unwrap();
+        fs::write(g.join("cgroup.subtree_control"), "pids\n").unwrap();
+        fs::write(g.join("cgroup.procs"), "7\n").unwrap();
+        assert!(vacate(g).unwrap().is_empty());
+        assert!(!g.join(LOGIN_LEAF).exists());
+        fs::write(g.join("cgroup.subtree_control"), "").unwrap();
+        // A plain file does not empty itself as the kernel's does.
+        let err = vacate(g).unwrap_err();
+        assert!(matches!(err, DelegateError::Restless { .. }), "{err}");
+        assert_eq!(
+            fs::read_to_string(g.join("login/cgroup.procs")).unwrap(),
+            "7"
+        );
+    }
 }

@@ -536,8 +536,8 @@ mod tests {
         // Without pids given to the subtree: which to enable, and where.
         fs::write(leaf.join("cgroup.controllers"), "").unwrap();
         let found = check(&fake.paths, &s);
-        assert_eq!(found[0].status, Status::Problem, "{found:#?}");
-        assert!(found[0].detail.contains("sets pids limits"), "{found:#?}");
+        assert_eq!(found[1].status, Status::Problem, "{found:#?}");
+        assert!(found[1].detail.contains("sets pids limits"), "{found:#?}");
     }
 
     #[test]
