@@ -226,7 +226,15 @@ pub(crate) fn links(c: &Container, pid: i32) -> Vec<NetLink> {
 /// The IPv4 then IPv6 addresses of the container of init `pid`, loopback
 /// and link-local excepted, read over netlink in its namespace.
 pub(crate) fn addresses(pid: i32) -> Vec<String> {
-    let stats = enclos_net::stats(pid).unwrap_or_default();
+    let stats = match enclos_net::stats(pid) {
+        Ok(s) => s,
+        // A user may not enter its container's network namespace (setns
+        // wants CAP_SYS_ADMIN where the caller is too), but as the owner
+        // of the container's user namespace it may read the namespace's
+        // tables in /proc/PID/net.
+        Err(_) if !nix::unistd::geteuid().is_root() => return proc_addresses(pid),
+        Err(_) => Vec::new(),
+    };
     let v4 = stats
         .iter()
         .flat_map(|l| l.ipv4.iter().map(|a| a.to_string()));
@@ -234,4 +242,68 @@ pub(crate) fn addresses(pid: i32) -> Vec<String> {
         .iter()
         .flat_map(|l| l.ipv6.iter().map(|a| a.to_string()));
     v4.chain(v6).collect()
+}
+
+/// The IPv4 then IPv6 addresses of the network namespace of `pid` from
+/// `/proc/PID/net` (`fib_trie`'s local host entries, `if_inet6`), loopback
+/// and link-local excepted.
+fn proc_addresses(pid: i32) -> Vec<String> {
+    let dir = std::path::PathBuf::from(format!("/proc/{pid}/net"));
+    let trie = std::fs::read_to_string(dir.join("fib_trie")).unwrap_or_default();
+    let inet6 = std::fs::read_to_string(dir.join("if_inet6")).unwrap_or_default();
+    let mut all = fib_local_v4(&trie);
+    all.extend(global_v6(&inet6));
+    all
+}
+
+/// The addresses `fib_trie` lists as `/32 host LOCAL` (the namespace's
+/// own IPv4 addresses), loopback excepted, each once.
+fn fib_local_v4(trie: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut last = None;
+    for line in trie.lines() {
+        let t = line.trim();
+        if let Some(a) = t.strip_prefix("|-- ") {
+            last = a.parse::<std::net::Ipv4Addr>().ok();
+        } else if t.starts_with("/32 host LOCAL") {
+            if let Some(a) = last.filter(|a| !a.is_loopback()) {
+                let a = a.to_string();
+                if !found.contains(&a) {
+                    found.push(a);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The addresses of `if_inet6` of global scope (not host or link).
+fn global_v6(inet6: &str) -> Vec<String> {
+    inet6
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 6 || f[3] != "00" {
+                return None;
+            }
+            u128::from_str_radix(f[0], 16)
+                .ok()
+                .map(|n| std::net::Ipv6Addr::from(n).to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod proc_net_tests {
+    #[test]
+    fn addresses_from_proc_net() {
+        let trie = "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 10.0.3.0\n        /24 link UNICAST\n\
+                    |-- 10.0.3.198\n        /32 host LOCAL\n     |-- 127.0.0.1\n        /32 host LOCAL\n\
+                    Local:\n     |-- 10.0.3.198\n        /32 host LOCAL\n     |-- 10.0.3.255\n        /32 link BROADCAST\n";
+        assert_eq!(super::fib_local_v4(trie), ["10.0.3.198"]);
+        let inet6 = "fe8000000000000000fc00fffe000001 04 40 20 80     eth0\n\
+                     fd000000000000000000000000000002 04 40 00 82     eth0\n\
+                     00000000000000000000000000000001 01 80 10 80       lo\n";
+        assert_eq!(super::global_v6(inet6), ["fd00::2"]);
+    }
 }
