@@ -414,6 +414,24 @@ pub fn vacate(dir: &Path) -> Result<Vec<u32>> {
     })
 }
 
+/// Enables for the children of the v2 group `dir` each controller it
+/// offers, one by one, and returns those enabled. A controller the
+/// kernel refuses to its owner (cpuset, on some kernels, to a user) is
+/// left out rather than failing the others.
+pub fn enable_offered(dir: &Path) -> Vec<String> {
+    let offered = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    let file = dir.join("cgroup.subtree_control");
+    offered
+        .split_whitespace()
+        .filter(|c| {
+            let on = fs::read_to_string(&file)
+                .is_ok_and(|t| t.split_whitespace().any(|e| e == *c));
+            on || fs::write(&file, format!("+{c}")).is_ok()
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// Removes `user`'s subtrees (the leaf and any groups the user made in
 /// it, then `user/NAME`, then `user` if nothing else is left in it), on
 /// the hierarchies of `controllers` (all when empty). Returns the leaves

@@ -57,7 +57,7 @@ pub use cgroup::{
 };
 pub use create::create_all;
 pub use delegate::{
-    delegate, delegated_dir, delegated_root, place, undelegate, vacate, DelegateError, Delegated,
+    delegate, delegated_dir, delegated_root, enable_offered, place, undelegate, vacate, DelegateError, Delegated,
     Delegation, DELEGATED_FILES, LOGIN_LEAF, SESSION, USERS_DIR,
 };
 pub use delete::delete_all;

@@ -140,21 +140,9 @@ pub(super) fn check(host: &HostPaths, subject: &Subject) -> Vec<Finding> {
     for h in &layout.hierarchies {
         let own = layout.group_of(h, &memberships);
         if h.version == Version::V2 && !h.dir("user.slice").is_dir() {
-            let on_v2 = serves_needed(h);
-            match login_subtree(h, subject, own.unwrap_or("")) {
-                Some(dir) => {
-                    let missing = missing_v2(&dir, &v2_needed(&layout, &needed));
-                    if !missing.is_empty() {
-                        findings.push(v2_missing(subject, &dir, &missing));
-                    }
-                    ok.push(describe(h, &dir));
-                }
-                None if on_v2 || layout.kind() == Kind::Unified => {
-                    findings.push(login_outside(h, subject, own.unwrap_or(""), on_v2));
-                }
-                // Hybrid, nothing asked of v2: the v1 groups serve.
-                None => {}
-            }
+            let (found, more) = v2_login(h, &layout, subject, own.unwrap_or(""), &needed);
+            ok.extend(found);
+            findings.extend(more);
             continue;
         }
         match delegated(h, subject, own) {
@@ -209,6 +197,39 @@ fn v2_needed<'n>(layout: &Layout, needed: &[&'n str]) -> Vec<&'n str> {
         .copied()
         .filter(|c| layout.resolve(c).is_ok_and(|r| r.version == Version::V2))
         .collect()
+}
+
+/// On v2 without systemd: the subtree holding the user's login (`own`),
+/// for the report, with the controllers it lacks; or the finding of a
+/// login outside any (not on a hybrid host where v2 serves nothing the
+/// configuration sets: the v1 groups serve).
+fn v2_login(
+    h: &Hierarchy,
+    layout: &Layout,
+    subject: &Subject,
+    own: &str,
+    needed: &[&str],
+) -> (Option<String>, Vec<Finding>) {
+    let on_v2 = needed.iter().any(|c| {
+        layout
+            .resolve(c)
+            .is_ok_and(|r| r.mount_point == h.mount_point)
+    });
+    match login_subtree(h, subject, own) {
+        Some(dir) => {
+            let missing = missing_v2(&dir, &v2_needed(layout, needed));
+            let more = if missing.is_empty() {
+                Vec::new()
+            } else {
+                vec![v2_missing(subject, &dir, &missing)]
+            };
+            (Some(describe(h, &dir)), more)
+        }
+        None if on_v2 || layout.kind() == Kind::Unified => {
+            (None, vec![login_outside(h, subject, own, on_v2)])
+        }
+        None => (None, Vec::new()),
+    }
 }
 
 /// The v2 subtree the user owns that holds the user's process (`own`),

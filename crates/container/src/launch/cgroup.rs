@@ -351,11 +351,7 @@ fn v2_subtree(layout: &Layout) -> std::result::Result<Option<UserPlacement>, Str
         );
     }
     let mut unified = v2.clone();
-    unified.controllers = std::fs::read_to_string(dir.join("cgroup.controllers"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
+    unified.controllers = enclos_cgroupfs::enable_offered(&dir);
     let hierarchies = layout
         .hierarchies
         .iter()
