@@ -251,7 +251,14 @@ fn doctor_in_placed_login(user: &TestUser) -> Out {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let mut c = Command::new(enclos_bin());
-    c.args(["cg", "delegate", "--user", &user.name, "--move", &pid.to_string()]);
+    c.args([
+        "cg",
+        "delegate",
+        "--user",
+        &user.name,
+        "--move",
+        &pid.to_string(),
+    ]);
     run(c).success();
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let out = child.wait_with_output().unwrap();
@@ -309,7 +316,12 @@ fn cgroups_v2_a_login_outside_the_delegated_subtree() {
     exit_code_matches(&out, &rows);
     let outside: Vec<_> = rows_of(&rows, "cgroups")
         .into_iter()
-        .filter(|r| r["detail"].as_str().unwrap().contains("'s login is in cgroup"))
+        .filter(|r| {
+            r["detail"]
+                .as_str()
+                .unwrap()
+                .contains("'s login is in cgroup")
+        })
         .collect();
     assert_eq!(outside.len(), 1, "{out:#?}");
     assert_eq!(outside[0]["status"], "problem", "{out:#?}");
@@ -340,9 +352,10 @@ fn cgroups_v2_a_login_outside_the_delegated_subtree() {
     let rows = findings(&out);
     let cgroups = rows_of(&rows, "cgroups");
     assert!(
-        cgroups
-            .iter()
-            .all(|r| !r["detail"].as_str().unwrap().contains("'s login is in cgroup")),
+        cgroups.iter().all(|r| !r["detail"]
+            .as_str()
+            .unwrap()
+            .contains("'s login is in cgroup")),
         "{out:#?}"
     );
     assert!(

@@ -261,8 +261,7 @@ impl Drop for Container<'_> {
 fn v2_limit(v2: &enclos_cgroupfs::Hierarchy) -> Option<(&'static str, &'static str)> {
     if v2.has("pids") {
         Some(("pids.max", "77"))
-    } else if v2.has("hugetlb") && Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").is_dir()
-    {
+    } else if v2.has("hugetlb") && Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").is_dir() {
         Some(("hugetlb.2MB.max", "6291456"))
     } else {
         None

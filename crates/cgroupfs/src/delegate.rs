@@ -327,8 +327,7 @@ pub fn place(layout: &Layout, d: &Delegation, pid: u32, proc: &Path) -> Result<V
 
 /// Whether the v2 group `dir` enables controllers for its children.
 fn gives_controllers(dir: &Path) -> bool {
-    fs::read_to_string(dir.join("cgroup.subtree_control"))
-        .is_ok_and(|t| !t.trim().is_empty())
+    fs::read_to_string(dir.join("cgroup.subtree_control")).is_ok_and(|t| !t.trim().is_empty())
 }
 
 fn make_login_leaf(dir: &Path, owner: Option<(u32, u32)>) -> Result<()> {
@@ -394,7 +393,10 @@ pub fn vacate(dir: &Path) -> Result<Vec<u32>> {
     // A process may fork while the others move: a few rounds.
     for _ in 0..16 {
         let text = fs::read_to_string(&procs).map_err(io_err("read", &procs))?;
-        let pids: Vec<u32> = text.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+        let pids: Vec<u32> = text
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
         if pids.is_empty() {
             return Ok(moved);
         }
@@ -424,8 +426,7 @@ pub fn enable_offered(dir: &Path) -> Vec<String> {
     offered
         .split_whitespace()
         .filter(|c| {
-            let on = fs::read_to_string(&file)
-                .is_ok_and(|t| t.split_whitespace().any(|e| e == *c));
+            let on = fs::read_to_string(&file).is_ok_and(|t| t.split_whitespace().any(|e| e == *c));
             on || fs::write(&file, format!("+{c}")).is_ok()
         })
         .map(str::to_string)

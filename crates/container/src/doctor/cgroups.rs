@@ -250,7 +250,10 @@ fn login_outside(h: &Hierarchy, subject: &Subject, own: &str, needed: bool) -> F
     let user = &subject.user.name;
     let leaf = delegated_dir(h, user);
     let subtree = if owned_by(&leaf, subject.user.uid) {
-        format!("outside the subtree delegated to {user} ({})", leaf.display())
+        format!(
+            "outside the subtree delegated to {user} ({})",
+            leaf.display()
+        )
     } else {
         format!("in no subtree {user} owns")
     };

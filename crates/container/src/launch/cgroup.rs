@@ -324,9 +324,8 @@ fn v2_subtree(layout: &Layout) -> std::result::Result<Option<UserPlacement>, Str
         return Ok(None);
     };
     let uid = nix::unistd::getuid().as_raw();
-    let memberships =
-        enclos_cgroupfs::read_membership(std::path::Path::new("/proc/self/cgroup"))
-            .unwrap_or_default();
+    let memberships = enclos_cgroupfs::read_membership(std::path::Path::new("/proc/self/cgroup"))
+        .unwrap_or_default();
     let own = layout.group_of(v2, &memberships).unwrap_or("");
     let Some(top) = enclos_cgroupfs::delegated_root(&v2.mount_point, own, uid) else {
         return Ok(None);
