@@ -271,6 +271,17 @@ fn doctor_in_placed_login(user: &TestUser) -> Out {
     }
 }
 
+/// A limit on a controller the v2 hierarchy serves here.
+fn v2_limit_key(v2: &enclos_cgroupfs::Hierarchy) -> Option<&'static str> {
+    if v2.has("pids") {
+        Some("pids.max = 50")
+    } else if v2.has("hugetlb") {
+        Some("hugetlb.2MB.max = 0")
+    } else {
+        None
+    }
+}
+
 /// Cgroup v2 without systemd: with limits on a v2 controller, a login
 /// outside the subtree root delegated gets the finding that names both
 /// ways in (pam_cgfs's line, root's `--move`); once root placed the
@@ -290,21 +301,18 @@ fn cgroups_v2_a_login_outside_the_delegated_subtree() {
         enclos_tests::missing_feature(name, "systemd manages cgroup v2 here");
         return;
     }
-    // A limit on a controller v2 serves here.
-    let key = if v2.has("pids") {
-        "pids.max = 50"
-    } else if v2.has("hugetlb") {
-        "hugetlb.2MB.max = 0"
-    } else {
+    let Some(key) = v2_limit_key(&v2) else {
         enclos_tests::missing_feature(name, "no pids or hugetlb controller on cgroup v2");
         return;
     };
     let user = TestUser::new("dv2");
     course_config(&user);
     let conf = user.home.join(".config/enclos/default.conf");
-    let mut text = fs::read_to_string(&conf).unwrap();
-    text.push_str(&format!("lxc.cgroup2.{key}\n"));
-    user.write(".config/enclos/default.conf", &text);
+    let text = fs::read_to_string(&conf).unwrap();
+    user.write(
+        ".config/enclos/default.conf",
+        &format!("{text}lxc.cgroup2.{key}\n"),
+    );
     let _undo = Delegated(&user);
     let mut c = Command::new(enclos_bin());
     c.args(["cg", "delegate", "--user", &user.name]);
@@ -348,7 +356,13 @@ fn cgroups_v2_a_login_outside_the_delegated_subtree() {
     }
 
     // The first fix, applied: the login is in the subtree.
-    let out = doctor_in_placed_login(&user);
+    inside_after_move(&user, &leaf);
+}
+
+/// The doctor in a login root placed in `user`'s subtree (`leaf`): no
+/// finding of a login outside, and the subtree delegated.
+fn inside_after_move(user: &TestUser, leaf: &std::path::Path) {
+    let out = doctor_in_placed_login(user);
     let rows = findings(&out);
     let cgroups = rows_of(&rows, "cgroups");
     assert!(

@@ -268,6 +268,43 @@ fn v2_limit(v2: &enclos_cgroupfs::Hierarchy) -> Option<(&'static str, &'static s
     }
 }
 
+/// Runs `script` (`$0`: enclos) as a login shell of `u` that root first
+/// places in its delegated subtree (`cg delegate --move`, whose report
+/// names `leaf`), once the script has read a line.
+fn placed_login(u: &TestUser, leaf: &Path, script: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut login = u.cmd("sh", &["-c", script, enclos_bin().to_str().unwrap()]);
+    login
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    let pid = child.id();
+    // setpriv has become the user's shell once the process is the user's.
+    while enclos_tests::lab::proc_status(pid as i32, "Uid")
+        .is_some_and(|uid| uid.split(' ').next() != Some(&u.uid.to_string()))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let moved = root_enclos(&[
+        "cg",
+        "delegate",
+        "--user",
+        &u.name,
+        "--move",
+        &pid.to_string(),
+    ])
+    .success();
+    assert!(
+        moved
+            .stdout
+            .contains(&format!("moved {pid} into {}", leaf.display())),
+        "{moved:#?}"
+    );
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Cgroup v2 without systemd: root delegates a subtree and places the
 /// user's login in it (`cg delegate --move PID`, as pam_cgfs places a
 /// login); the user's start then puts the container's group below it,
@@ -299,46 +336,12 @@ fn on_cgroup_v2_a_login_placed_in_the_delegated_subtree_gets_its_containers_ther
     let _container = Container(&u, "c1");
     root_enclos(&["cg", "delegate", "--user", &u.name]).success();
 
-    // The user's login: a shell that waits until root has placed it.
-    let mut login = u.cmd(
-        "sh",
-        &[
-            "-c",
-            "read go; \"$0\" start -n c1 || exit 9; cat /proc/self/cgroup",
-            enclos_bin().to_str().unwrap(),
-        ],
-    );
-    login
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = login.spawn().unwrap();
-    let pid = child.id();
-    // setpriv has become the user's shell once the process is the user's.
-    while enclos_tests::lab::proc_status(pid as i32, "Uid")
-        .is_some_and(|uid| uid.split(' ').next() != Some(&u.uid.to_string()))
-    {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
     let leaf = enclos_cgroupfs::delegated_dir(&v2, &u.name);
-    let moved = root_enclos(&[
-        "cg",
-        "delegate",
-        "--user",
-        &u.name,
-        "--move",
-        &pid.to_string(),
-    ])
-    .success();
-    assert!(
-        moved
-            .stdout
-            .contains(&format!("moved {pid} into {}", leaf.display())),
-        "{moved:#?}"
+    let out = placed_login(
+        &u,
+        &leaf,
+        "read go; \"$0\" start -n c1 || exit 9; cat /proc/self/cgroup",
     );
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
