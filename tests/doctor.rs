@@ -225,3 +225,159 @@ fn cgroups_before_and_after_cg_delegate() {
         "{after:#?}"
     );
 }
+
+/// Runs `enclos doctor --format json` as `user` in a login that root
+/// first places in the user's delegated subtree (`cg delegate --move`).
+fn doctor_in_placed_login(user: &TestUser) -> Out {
+    use std::io::Write;
+    let mut login = user.cmd(
+        "sh",
+        &[
+            "-c",
+            "read go; exec \"$0\" doctor --format json",
+            enclos_bin().to_str().unwrap(),
+        ],
+    );
+    login
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    let pid = child.id();
+    // setpriv has become the user's shell once the process is the user's.
+    while enclos_tests::lab::proc_status(pid as i32, "Uid")
+        .is_some_and(|uid| uid.split(' ').next() != Some(&user.uid.to_string()))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut c = Command::new(enclos_bin());
+    c.args([
+        "cg",
+        "delegate",
+        "--user",
+        &user.name,
+        "--move",
+        &pid.to_string(),
+    ]);
+    run(c).success();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    Out {
+        cmd: format!("enclos doctor as {} in a placed login", user.name),
+        timed_out: false,
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A limit on a controller the v2 hierarchy serves here.
+fn v2_limit_key(v2: &enclos_cgroupfs::Hierarchy) -> Option<&'static str> {
+    if v2.has("pids") {
+        Some("pids.max = 50")
+    } else if v2.has("hugetlb") {
+        Some("hugetlb.2MB.max = 0")
+    } else {
+        None
+    }
+}
+
+/// Cgroup v2 without systemd: with limits on a v2 controller, a login
+/// outside the subtree root delegated gets the finding that names both
+/// ways in (pam_cgfs's line, root's `--move`); once root placed the
+/// login, the subtree is the user's.
+#[test]
+fn cgroups_v2_a_login_outside_the_delegated_subtree() {
+    let name = "cgroups_v2_a_login_outside_the_delegated_subtree";
+    if !require_root(name) {
+        return;
+    }
+    let layout = enclos_cgroupfs::Layout::discover().unwrap();
+    let Some(v2) = layout.unified().cloned() else {
+        enclos_tests::missing_feature(name, "no cgroup v2 hierarchy");
+        return;
+    };
+    if v2.dir("user.slice").is_dir() {
+        enclos_tests::missing_feature(name, "systemd manages cgroup v2 here");
+        return;
+    }
+    let Some(key) = v2_limit_key(&v2) else {
+        enclos_tests::missing_feature(name, "no pids or hugetlb controller on cgroup v2");
+        return;
+    };
+    let user = TestUser::new("dv2");
+    course_config(&user);
+    let conf = user.home.join(".config/enclos/default.conf");
+    let text = fs::read_to_string(&conf).unwrap();
+    user.write(
+        ".config/enclos/default.conf",
+        &format!("{text}lxc.cgroup2.{key}\n"),
+    );
+    let _undo = Delegated(&user);
+    let mut c = Command::new(enclos_bin());
+    c.args(["cg", "delegate", "--user", &user.name]);
+    run(c).success();
+    let leaf = enclos_cgroupfs::delegated_dir(&v2, &user.name);
+
+    let out = user.enclos(&["doctor", "--format", "json"]);
+    let rows = findings(&out);
+    exit_code_matches(&out, &rows);
+    let outside: Vec<_> = rows_of(&rows, "cgroups")
+        .into_iter()
+        .filter(|r| {
+            r["detail"]
+                .as_str()
+                .unwrap()
+                .contains("'s login is in cgroup")
+        })
+        .collect();
+    assert_eq!(outside.len(), 1, "{out:#?}");
+    assert_eq!(outside[0]["status"], "problem", "{out:#?}");
+    let detail = outside[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(&format!(
+            "{}'s login is in cgroup / of cgroup v2 ({}), outside the subtree delegated to {} ({})",
+            user.name,
+            v2.mount_point.display(),
+            user.name,
+            leaf.display()
+        )),
+        "{detail}"
+    );
+    let fix = outside[0]["fix"].as_str().unwrap();
+    for part in [
+        format!(
+            "enclos cg delegate --user {} --move PID (PID: `echo $$` in {}'s login shell)",
+            user.name, user.name
+        ),
+        "/etc/pam.d/common-session read `session optional pam_cgfs.so -c freezer,memory,name=systemd,unified`".to_string(),
+    ] {
+        assert!(fix.contains(&part), "{part} in {fix}");
+    }
+
+    // The first fix, applied: the login is in the subtree.
+    inside_after_move(&user, &leaf);
+}
+
+/// The doctor in a login root placed in `user`'s subtree (`leaf`): no
+/// finding of a login outside, and the subtree delegated.
+fn inside_after_move(user: &TestUser, leaf: &std::path::Path) {
+    let out = doctor_in_placed_login(user);
+    let rows = findings(&out);
+    let cgroups = rows_of(&rows, "cgroups");
+    assert!(
+        cgroups.iter().all(|r| !r["detail"]
+            .as_str()
+            .unwrap()
+            .contains("'s login is in cgroup")),
+        "{out:#?}"
+    );
+    assert!(
+        cgroups.iter().any(|r| r["status"] == "ok"
+            && r["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("({}, controllers: ", leaf.display()))),
+        "{out:#?}"
+    );
+}

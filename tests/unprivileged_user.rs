@@ -243,3 +243,153 @@ fn cg_delegate_gives_the_user_a_subtree_of_its_own() {
     root_enclos(&["cg", "delegate", "--user", &u.name, "--remove"]).success();
     assert!(!leaf.parent().unwrap().exists());
 }
+
+/// Stops (killing) and destroys a user's container when the test ends,
+/// before its cgroups go.
+struct Container<'u>(&'u TestUser, &'static str);
+
+impl Drop for Container<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.enclos(&["stop", "-k", "-n", self.1]);
+        let _ = self.0.enclos(&["destroy", "-n", self.1]);
+    }
+}
+
+/// A limit on a controller the v2 hierarchy serves: pids where it does
+/// (a cgroup v2 host), else hugetlb's 2 MB pages (on a hybrid host, v1
+/// holds the others).
+fn v2_limit(v2: &enclos_cgroupfs::Hierarchy) -> Option<(&'static str, &'static str)> {
+    if v2.has("pids") {
+        Some(("pids.max", "77"))
+    } else if v2.has("hugetlb") && Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").is_dir() {
+        Some(("hugetlb.2MB.max", "6291456"))
+    } else {
+        None
+    }
+}
+
+/// Runs `script` (`$0`: enclos) as a login shell of `u` that root first
+/// places in its delegated subtree (`cg delegate --move`, whose report
+/// names `leaf`), once the script has read a line.
+fn placed_login(u: &TestUser, leaf: &Path, script: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut login = u.cmd("sh", &["-c", script, enclos_bin().to_str().unwrap()]);
+    login
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    let pid = child.id();
+    // setpriv has become the user's shell once the process is the user's.
+    while enclos_tests::lab::proc_status(pid as i32, "Uid")
+        .is_some_and(|uid| uid.split(' ').next() != Some(&u.uid.to_string()))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let moved = root_enclos(&[
+        "cg",
+        "delegate",
+        "--user",
+        &u.name,
+        "--move",
+        &pid.to_string(),
+    ])
+    .success();
+    assert!(
+        moved
+            .stdout
+            .contains(&format!("moved {pid} into {}", leaf.display())),
+        "{moved:#?}"
+    );
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Cgroup v2 without systemd: root delegates a subtree and places the
+/// user's login in it (`cg delegate --move PID`, as pam_cgfs places a
+/// login); the user's start then puts the container's group below it,
+/// with the configuration's limit, and the login's processes move to
+/// the subtree's login group so that controllers reach the container.
+#[test]
+fn on_cgroup_v2_a_login_placed_in_the_delegated_subtree_gets_its_containers_there() {
+    let name = "on_cgroup_v2_a_login_placed_in_the_delegated_subtree_gets_its_containers_there";
+    if !require_root(name) {
+        return;
+    }
+    let layout = enclos_cgroupfs::Layout::discover().unwrap();
+    let Some(v2) = layout.unified().cloned() else {
+        enclos_tests::missing_feature(name, "no cgroup v2 hierarchy");
+        return;
+    };
+    let limit = v2_limit(&v2);
+    let u = TestUser::new("uv");
+    let _delegated = Delegated(&u);
+    let mut conf = format!(
+        "lxc.idmap = u 0 {s} {RANGE}\nlxc.idmap = g 0 {s} {RANGE}\n",
+        s = u.subid
+    );
+    if let Some((key, value)) = limit {
+        conf.push_str(&format!("lxc.cgroup2.{key} = {value}\n"));
+    }
+    u.write(".config/enclos/default.conf", &conf);
+    u.enclos(&["create", "-n", "c1", "-t", "busybox"]).success();
+    let _container = Container(&u, "c1");
+    root_enclos(&["cg", "delegate", "--user", &u.name]).success();
+
+    let leaf = enclos_cgroupfs::delegated_dir(&v2, &u.name);
+    let out = placed_login(
+        &u,
+        &leaf,
+        "read go; \"$0\" start -n c1 || exit 9; cat /proc/self/cgroup",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("without cgroup limits"), "{stderr}");
+    let group = format!("user/{}/0/enclos.payload.c1", u.name);
+    // Where the controllers are enabled, the login moved to the login
+    // group (a group that gives controllers holds no process).
+    let enabled = std::fs::read_to_string(leaf.join("cgroup.subtree_control")).unwrap();
+    let login_group = if enabled.trim().is_empty() {
+        format!("0::/user/{}/0", u.name)
+    } else {
+        format!("0::/user/{}/0/login", u.name)
+    };
+    assert!(
+        stdout.lines().any(|l| l == login_group),
+        "{login_group} in {stdout}"
+    );
+
+    // The container's init, as the host sees it.
+    let init = u
+        .enclos(&["info", "-n", "c1", "-p", "-H"])
+        .success()
+        .stdout
+        .trim()
+        .to_string();
+    let cgroup = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
+    assert!(
+        cgroup.lines().any(|l| l == format!("0::/{group}")),
+        "0::/{group} in\n{cgroup}"
+    );
+    let dir = v2.dir(&group);
+    match limit {
+        Some((key, value)) => {
+            let set = std::fs::read_to_string(dir.join(key)).unwrap();
+            assert_eq!(set.trim(), value, "{}", dir.join(key).display());
+        }
+        None => enclos_tests::missing_feature(name, "no pids or hugetlb controller on cgroup v2"),
+    }
+    // Its group is the user's to freeze.
+    u.enclos(&["freeze", "-n", "c1"]).success();
+    let freezer = layout.resolve("freezer").unwrap();
+    let (file, state) = match freezer.version {
+        enclos_cgroupfs::Version::V2 => ("cgroup.freeze", "1"),
+        enclos_cgroupfs::Version::V1 => ("freezer.state", "FROZEN"),
+    };
+    let frozen = std::fs::read_to_string(freezer.dir(&group).join(file)).unwrap();
+    assert_eq!(frozen.trim(), state);
+    u.enclos(&["unfreeze", "-n", "c1"]).success();
+    u.enclos(&["stop", "-n", "c1"]).success();
+    assert!(!dir.exists(), "{} left", dir.display());
+}

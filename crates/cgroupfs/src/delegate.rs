@@ -16,6 +16,17 @@
 //!
 //! Both directions are idempotent: delegating again re-applies owners and
 //! copies, removing what is not there is no error.
+//!
+//! On cgroup v2 a process may move between two groups only when the
+//! mover may write `cgroup.procs` of their common ancestor: a user whose
+//! login sits outside the subtree (in root's group) cannot move anything
+//! into it. The login must be placed there by root, as pam_cgfs does at
+//! each login (`user/NAME/N`) or as [`place`] does for a given process;
+//! then a start finds the subtree from the process's own group
+//! ([`delegated_root`]) and, since on v2 only leaves hold processes when
+//! controllers are enabled, moves the login's processes into a leaf of
+//! it ([`LOGIN_LEAF`], [`vacate`]) before enabling them for the
+//! container's group.
 
 use std::fs;
 use std::io;
@@ -29,6 +40,11 @@ use crate::layout::{Hierarchy, Layout, Version};
 pub const USERS_DIR: &str = "user";
 /// The leaf of a delegation: the first session, as pam_cgfs names it.
 pub const SESSION: &str = "0";
+
+/// The leaf of a delegated v2 group where its processes go when the
+/// group's controllers are enabled for its children (on v2, a group that
+/// gives controllers to children holds no process itself).
+pub const LOGIN_LEAF: &str = "login";
 
 /// The files of a delegated group that go to the user, where they exist.
 pub const DELEGATED_FILES: &[&str] = &[
@@ -63,6 +79,24 @@ pub enum DelegateError {
 
     #[error("Cannot remove {path}: processes are still in it or below; stop them (or move them out) first")]
     Busy { path: PathBuf },
+
+    #[error("No process {pid} (no {path}); give the pid of {user}'s login shell (echo $$ in it)")]
+    NoProcess {
+        pid: u32,
+        user: String,
+        path: PathBuf,
+    },
+
+    #[error("Process {pid} belongs to uid {owner}, not to user '{user}' (uid {uid}); only the user's own processes go into its cgroups")]
+    NotTheUsers {
+        pid: u32,
+        owner: u32,
+        user: String,
+        uid: u32,
+    },
+
+    #[error("Cannot move the processes out of {path}: new ones keep appearing")]
+    Restless { path: PathBuf },
 }
 
 type Result<T, E = DelegateError> = std::result::Result<T, E>;
@@ -246,6 +280,159 @@ fn copy_if_empty(from: &Path, to: &Path) -> Result<()> {
     fs::write(to, value.trim()).map_err(io_err("write", to))
 }
 
+/// Moves process `pid` (a login of `d.user`) into the user's delegated
+/// leaf on every hierarchy that has one, as pam_cgfs places a login: into
+/// `user/NAME/0`, or on v2 into its [`LOGIN_LEAF`] once the leaf gives
+/// controllers to its children (it may then hold no process itself).
+/// `proc` is `/proc`. Returns the groups the process went into.
+pub fn place(layout: &Layout, d: &Delegation, pid: u32, proc: &Path) -> Result<Vec<PathBuf>> {
+    check_user(&d.user)?;
+    let status = proc.join(pid.to_string()).join("status");
+    let Ok(text) = fs::read_to_string(&status) else {
+        return Err(DelegateError::NoProcess {
+            pid,
+            user: d.user.clone(),
+            path: status,
+        });
+    };
+    let owner = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|u| u.parse::<u32>().ok());
+    if let Some(owner) = owner.filter(|o| *o != d.uid) {
+        return Err(DelegateError::NotTheUsers {
+            pid,
+            owner,
+            user: d.user.clone(),
+            uid: d.uid,
+        });
+    }
+    let mut placed = Vec::new();
+    for h in &layout.hierarchies {
+        let mut dir = delegated_dir(h, &d.user);
+        if !dir.is_dir() {
+            continue;
+        }
+        if h.version == Version::V2 && gives_controllers(&dir) {
+            dir = dir.join(LOGIN_LEAF);
+            make_login_leaf(&dir, Some((d.uid, d.gid)))?;
+        }
+        let procs = dir.join("cgroup.procs");
+        fs::write(&procs, pid.to_string()).map_err(io_err("move the process into", &procs))?;
+        placed.push(dir);
+    }
+    Ok(placed)
+}
+
+/// Whether the v2 group `dir` enables controllers for its children.
+fn gives_controllers(dir: &Path) -> bool {
+    fs::read_to_string(dir.join("cgroup.subtree_control")).is_ok_and(|t| !t.trim().is_empty())
+}
+
+fn make_login_leaf(dir: &Path, owner: Option<(u32, u32)>) -> Result<()> {
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io_err("create cgroup", dir)(e)),
+    }
+    if let Some((uid, gid)) = owner {
+        for path in std::iter::once(dir.to_path_buf())
+            .chain(DELEGATED_FILES.iter().map(|f| dir.join(f)))
+            .filter(|p| p.exists())
+        {
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid))
+                .map_err(io_err("chown", &path))?;
+        }
+    }
+    Ok(())
+}
+
+/// The top of the v2 subtree that holds the group `own` (a path relative
+/// to the hierarchy mounted at `mount`, as `/proc/self/cgroup` gives it)
+/// and that `uid` owns: `own` and each group above it whose directory
+/// `uid` owns and whose `cgroup.procs` it may write, up to the first that
+/// is not. None when `own` itself is not the user's (or is the root).
+pub fn delegated_root(mount: &Path, own: &str, uid: u32) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let owned = |rel: &str| {
+        let dir = mount.join(rel);
+        fs::metadata(&dir).is_ok_and(|m| m.is_dir() && m.uid() == uid)
+            && fs::metadata(dir.join("cgroup.procs")).is_ok_and(|m| m.uid() == uid)
+    };
+    let own = own.trim_matches('/');
+    if own.is_empty() || !owned(own) {
+        return None;
+    }
+    let mut top = own;
+    while let Some((parent, _)) = top.rsplit_once('/') {
+        if !owned(parent) {
+            break;
+        }
+        top = parent;
+    }
+    Some(top.to_string())
+}
+
+/// Makes the v2 group `dir` able to give its controllers (those in its
+/// `cgroup.controllers`) to children: when some are not enabled yet and
+/// the group holds processes, they move into its [`LOGIN_LEAF`] (made by
+/// the caller, so its own). Returns the processes moved.
+pub fn vacate(dir: &Path) -> Result<Vec<u32>> {
+    let offered = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    let enabled = fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+    if offered
+        .split_whitespace()
+        .all(|c| enabled.split_whitespace().any(|e| e == c))
+    {
+        return Ok(Vec::new());
+    }
+    let procs = dir.join("cgroup.procs");
+    let leaf = dir.join(LOGIN_LEAF);
+    let mut moved = Vec::new();
+    // A process may fork while the others move: a few rounds.
+    for _ in 0..16 {
+        let text = fs::read_to_string(&procs).map_err(io_err("read", &procs))?;
+        let pids: Vec<u32> = text
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        if pids.is_empty() {
+            return Ok(moved);
+        }
+        make_login_leaf(&leaf, None)?;
+        let target = leaf.join("cgroup.procs");
+        for pid in pids {
+            match fs::write(&target, pid.to_string()) {
+                Ok(()) => moved.push(pid),
+                // Gone meanwhile.
+                Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ESRCH as i32) => {}
+                Err(e) => return Err(io_err("move the processes into", &target)(e)),
+            }
+        }
+    }
+    Err(DelegateError::Restless {
+        path: dir.to_path_buf(),
+    })
+}
+
+/// Enables for the children of the v2 group `dir` each controller it
+/// offers, one by one, and returns those enabled. A controller the
+/// kernel refuses to its owner (cpuset, on some kernels, to a user) is
+/// left out rather than failing the others.
+pub fn enable_offered(dir: &Path) -> Vec<String> {
+    let offered = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    let file = dir.join("cgroup.subtree_control");
+    offered
+        .split_whitespace()
+        .filter(|c| {
+            let on = fs::read_to_string(&file).is_ok_and(|t| t.split_whitespace().any(|e| e == *c));
+            on || fs::write(&file, format!("+{c}")).is_ok()
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// Removes `user`'s subtrees (the leaf and any groups the user made in
 /// it, then `user/NAME`, then `user` if nothing else is left in it), on
 /// the hierarchies of `controllers` (all when empty). Returns the leaves
@@ -393,5 +580,86 @@ mod tests {
         let mut bad = alice(&[]);
         bad.user = "../x".into();
         assert!(delegate(&layout, &bad).is_err());
+    }
+
+    #[test]
+    fn a_login_is_placed_in_the_leaf_or_its_login_group() {
+        let (dir, layout) = fake();
+        let root = dir.path();
+        let me = alice(&[]);
+        delegate(&layout, &me).unwrap();
+        let proc = root.join("proc");
+        fs::create_dir_all(proc.join("42")).unwrap();
+        fs::write(
+            proc.join("42/status"),
+            format!("Name:\tsh\nUid:\t{u}\t{u}\t{u}\t{u}\n", u = me.uid),
+        )
+        .unwrap();
+        let placed = place(&layout, &me, 42, &proc).unwrap();
+        assert_eq!(placed.len(), 3);
+        let v2 = root.join("unified/user/alice/0");
+        assert_eq!(fs::read_to_string(v2.join("cgroup.procs")).unwrap(), "42");
+        // Once the v2 leaf gives controllers, its login group takes it.
+        fs::write(v2.join("cgroup.subtree_control"), "pids\n").unwrap();
+        let placed = place(&layout, &me, 42, &proc).unwrap();
+        assert_eq!(placed[2], v2.join(LOGIN_LEAF));
+        assert_eq!(
+            fs::read_to_string(v2.join("login/cgroup.procs")).unwrap(),
+            "42"
+        );
+        let err = place(&layout, &me, 43, &proc).unwrap_err();
+        assert!(err.to_string().starts_with("No process 43 "), "{err}");
+        let mut other = me.clone();
+        other.uid += 1;
+        let err = place(&layout, &other, 42, &proc).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "Process 42 belongs to uid {}, not to user 'alice'",
+                me.uid
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_delegated_root_is_the_top_of_what_the_user_owns() {
+        let dir = tempfile::tempdir().unwrap();
+        let mount = dir.path();
+        let uid = nix::unistd::geteuid().as_raw();
+        for g in ["user/alice/0/login", "user/alice/0"] {
+            fs::create_dir_all(mount.join(g)).unwrap();
+            fs::write(mount.join(g).join("cgroup.procs"), "").unwrap();
+        }
+        // `user/alice` has no cgroup.procs of the user's here: not owned.
+        assert_eq!(
+            delegated_root(mount, "/user/alice/0/login", uid).as_deref(),
+            Some("user/alice/0")
+        );
+        assert_eq!(
+            delegated_root(mount, "user/alice/0", uid).as_deref(),
+            Some("user/alice/0")
+        );
+        assert_eq!(delegated_root(mount, "/user/alice", uid), None);
+        assert_eq!(delegated_root(mount, "/", uid), None);
+        assert_eq!(delegated_root(mount, "/user/alice/0", uid + 1), None);
+    }
+
+    #[test]
+    fn vacate_moves_the_processes_only_when_controllers_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = dir.path();
+        fs::write(g.join("cgroup.controllers"), "pids\n").unwrap();
+        fs::write(g.join("cgroup.subtree_control"), "pids\n").unwrap();
+        fs::write(g.join("cgroup.procs"), "7\n").unwrap();
+        assert!(vacate(g).unwrap().is_empty());
+        assert!(!g.join(LOGIN_LEAF).exists());
+        fs::write(g.join("cgroup.subtree_control"), "").unwrap();
+        // A plain file does not empty itself as the kernel's does.
+        let err = vacate(g).unwrap_err();
+        assert!(matches!(err, DelegateError::Restless { .. }), "{err}");
+        assert_eq!(
+            fs::read_to_string(g.join("login/cgroup.procs")).unwrap(),
+            "7"
+        );
     }
 }

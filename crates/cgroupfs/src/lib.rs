@@ -57,8 +57,8 @@ pub use cgroup::{
 };
 pub use create::create_all;
 pub use delegate::{
-    delegate, delegated_dir, undelegate, DelegateError, Delegated, Delegation, DELEGATED_FILES,
-    SESSION, USERS_DIR,
+    delegate, delegated_dir, delegated_root, enable_offered, place, undelegate, vacate,
+    DelegateError, Delegated, Delegation, DELEGATED_FILES, LOGIN_LEAF, SESSION, USERS_DIR,
 };
 pub use delete::delete_all;
 pub use error::{Error, Result};

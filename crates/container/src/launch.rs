@@ -29,7 +29,7 @@ use crate::init::{Init, ATTACHED, GO, READY, SETUP_TIMEOUT};
 use crate::mapped_root::RootfsIdmap;
 use crate::process::container_env;
 
-pub(crate) use cgroup::{make_cgroup, user_cgroup_fix};
+pub(crate) use cgroup::{make_cgroup, user_cgroup_fix, v2_login_fix};
 pub(crate) use plan::Plan;
 pub(crate) use rootfs::rootfs_spec;
 pub(crate) use user_scope::join_manager;

@@ -9,6 +9,14 @@
 //!   systemd delegates to a user's manager;
 //! - the caller's own group and the groups above it.
 //!
+//! On v2 without systemd (no `user.slice`), what counts is the subtree
+//! the user owns that holds the user's own process (the login): a
+//! process moves only between groups whose common ancestor the mover may
+//! write, so a subtree root delegated is of use only once root (or
+//! pam_cgfs) has placed the login in it. A login outside it is a problem
+//! when the configuration sets limits on v2 controllers (a warning on a
+//! cgroup v2 only host otherwise), with the two ways to place it.
+//!
 //! On v2, the controllers the configuration sets must be enabled for the
 //! delegated group (listed in its `cgroup.controllers`, that is in its
 //! parent's `cgroup.subtree_control`). A container starts without
@@ -131,15 +139,15 @@ pub(super) fn check(host: &HostPaths, subject: &Subject) -> Vec<Finding> {
     // Every hierarchy, as `cg delegate` makes the user's group on each.
     for h in &layout.hierarchies {
         let own = layout.group_of(h, &memberships);
+        if h.version == Version::V2 && !h.dir("user.slice").is_dir() {
+            let (found, more) = v2_login(h, &layout, subject, own.unwrap_or(""), &needed);
+            ok.extend(found);
+            findings.extend(more);
+            continue;
+        }
         match delegated(h, subject, own) {
             Some(dir) if h.version == Version::V2 => {
-                // Only those the v2 hierarchy serves (not v1's, on a hybrid host).
-                let on_v2: Vec<&str> = needed
-                    .iter()
-                    .copied()
-                    .filter(|c| layout.resolve(c).is_ok_and(|r| r.version == Version::V2))
-                    .collect();
-                let missing = missing_v2(&dir, &on_v2);
+                let missing = missing_v2(&dir, &v2_needed(&layout, &needed));
                 if !missing.is_empty() {
                     findings.push(v2_missing(subject, &dir, &missing));
                 }
@@ -179,6 +187,91 @@ pub(super) fn check(host: &HostPaths, subject: &Subject) -> Vec<Finding> {
         );
     }
     findings
+}
+
+/// Of the controllers `needed`, those the v2 hierarchy serves (not v1's,
+/// on a hybrid host).
+fn v2_needed<'n>(layout: &Layout, needed: &[&'n str]) -> Vec<&'n str> {
+    needed
+        .iter()
+        .copied()
+        .filter(|c| layout.resolve(c).is_ok_and(|r| r.version == Version::V2))
+        .collect()
+}
+
+/// On v2 without systemd: the subtree holding the user's login (`own`),
+/// for the report, with the controllers it lacks; or the finding of a
+/// login outside any (not on a hybrid host where v2 serves nothing the
+/// configuration sets: the v1 groups serve).
+fn v2_login(
+    h: &Hierarchy,
+    layout: &Layout,
+    subject: &Subject,
+    own: &str,
+    needed: &[&str],
+) -> (Option<String>, Vec<Finding>) {
+    let on_v2 = needed.iter().any(|c| {
+        layout
+            .resolve(c)
+            .is_ok_and(|r| r.mount_point == h.mount_point)
+    });
+    match login_subtree(h, subject, own) {
+        Some(dir) => {
+            let missing = missing_v2(&dir, &v2_needed(layout, needed));
+            let more = if missing.is_empty() {
+                Vec::new()
+            } else {
+                vec![v2_missing(subject, &dir, &missing)]
+            };
+            (Some(describe(h, &dir)), more)
+        }
+        None if on_v2 || layout.kind() == Kind::Unified => {
+            (None, vec![login_outside(h, subject, own, on_v2)])
+        }
+        None => (None, Vec::new()),
+    }
+}
+
+/// The v2 subtree the user owns that holds the user's process (`own`),
+/// as start uses it; not a systemd user manager's.
+fn login_subtree(h: &Hierarchy, subject: &Subject, own: &str) -> Option<PathBuf> {
+    let uid = subject.user.uid;
+    let top = enclos_cgroupfs::delegated_root(&h.mount_point, own, uid)?;
+    let service = format!("user@{uid}.service");
+    if top.split('/').any(|p| p == service) {
+        return None;
+    }
+    Some(h.dir(&top))
+}
+
+/// The user's login is in no v2 subtree of the user's: where it is, the
+/// subtree root delegated (if any), and how to place the login there.
+fn login_outside(h: &Hierarchy, subject: &Subject, own: &str, needed: bool) -> Finding {
+    let user = &subject.user.name;
+    let leaf = delegated_dir(h, user);
+    let subtree = if owned_by(&leaf, subject.user.uid) {
+        format!(
+            "outside the subtree delegated to {user} ({})",
+            leaf.display()
+        )
+    } else {
+        format!("in no subtree {user} owns")
+    };
+    let detail = format!(
+        "{user}'s login is in cgroup /{own} of cgroup v2 ({}), {subtree}: a process moves only between groups whose common ancestor it may write, so a start cannot put the container in a cgroup of {user}'s{}",
+        h.mount_point.display(),
+        if needed {
+            format!(", and {} sets limits there", subject.config_label())
+        } else {
+            String::new()
+        }
+    );
+    let fix = crate::launch::v2_login_fix(user);
+    if needed {
+        Finding::problem(CHECK, detail, fix)
+    } else {
+        Finding::warning(CHECK, detail, fix)
+    }
 }
 
 /// A delegated v2 group without some controllers the configuration uses.
@@ -267,6 +360,12 @@ mod tests {
         for h in ["memory", "pids", "systemd", "unified"] {
             group(&root.join(h).join("user/lxcnp/0"));
         }
+        // On v2 the login is in the subtree (root or pam_cgfs put it there).
+        fs::write(
+            &fake.paths.proc_cgroup,
+            "4:memory:/user/lxcnp/0\n8:pids:/\n9:name=systemd:/\n0::/user/lxcnp/0\n",
+        )
+        .unwrap();
         let mut s = me(&fake);
         s.controllers = vec!["memory".into()];
         let found = check(&fake.paths, &s);
@@ -311,7 +410,7 @@ mod tests {
         );
         assert_eq!(
             found[1].detail,
-            "lxcnp owns no cgroup on pids, name=systemd, unified: the container runs without limits there"
+            "lxcnp owns no cgroup on pids, name=systemd: the container runs without limits there"
         );
     }
 
@@ -391,6 +490,78 @@ mod tests {
                 .starts_with("as root: loginctl enable-linger lxcnp"),
             "{found:#?}"
         );
+    }
+
+    /// A cgroup v2 only host without systemd, where root delegated
+    /// `user/lxcnp/0` with pids, and the login is in `own`.
+    fn v2_no_systemd(fake: &Fake, own: &str) -> PathBuf {
+        let root = fake.path().join("cgroup");
+        let leaf = root.join("user/lxcnp/0");
+        group(&leaf);
+        fs::write(root.join("cgroup.controllers"), "memory pids\n").unwrap();
+        fs::write(leaf.join("cgroup.controllers"), "pids\n").unwrap();
+        fs::write(
+            &fake.paths.mountinfo,
+            format!("35 24 0:30 / {} rw - cgroup2 cgroup2 rw\n", root.display()),
+        )
+        .unwrap();
+        fs::write(&fake.paths.proc_cgroup, format!("0::{own}\n")).unwrap();
+        leaf
+    }
+
+    #[test]
+    fn v2_without_systemd_a_login_outside_the_subtree_is_told_how_to_enter() {
+        let fake = Fake::new();
+        let leaf = v2_no_systemd(&fake, "/");
+        let mut s = me(&fake);
+        s.controllers = vec!["pids".into()];
+        let found = check(&fake.paths, &s);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].status, Status::Problem);
+        assert!(
+            found[0].detail.starts_with(&format!(
+                "lxcnp's login is in cgroup / of cgroup v2 ({}), outside the subtree delegated to lxcnp ({}): ",
+                fake.path().join("cgroup").display(),
+                leaf.display()
+            )),
+            "{found:#?}"
+        );
+        let fix = found[0].fix.as_deref().unwrap();
+        for part in [
+            "as root, enclos cg delegate --user lxcnp --move PID (PID: `echo $$` in lxcnp's login shell)",
+            "apt install libpam-cgfs, make its line in /etc/pam.d/common-session read `session optional pam_cgfs.so -c freezer,memory,name=systemd,unified`",
+        ] {
+            assert!(fix.contains(part), "{part} in {fix}");
+        }
+        // No limits asked on v2: the same words, as a warning.
+        s.controllers = Vec::new();
+        let found = check(&fake.paths, &s);
+        assert_eq!(found[0].status, Status::Warning, "{found:#?}");
+    }
+
+    #[test]
+    fn v2_without_systemd_a_login_inside_the_subtree_is_delegated() {
+        let fake = Fake::new();
+        // The login's processes moved to the leaf's login group.
+        let leaf = v2_no_systemd(&fake, "/user/lxcnp/0/login");
+        group(&leaf.join("login"));
+        let mut s = me(&fake);
+        s.controllers = vec!["pids".into()];
+        let found = check(&fake.paths, &s);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].status, Status::Ok);
+        assert_eq!(
+            found[0].detail,
+            format!(
+                "delegated to lxcnp: memory,pids ({}, controllers: pids)",
+                leaf.display()
+            )
+        );
+        // Without pids given to the subtree: which to enable, and where.
+        fs::write(leaf.join("cgroup.controllers"), "").unwrap();
+        let found = check(&fake.paths, &s);
+        assert_eq!(found[1].status, Status::Problem, "{found:#?}");
+        assert!(found[1].detail.contains("sets pids limits"), "{found:#?}");
     }
 
     #[test]

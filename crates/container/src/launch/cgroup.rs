@@ -243,52 +243,57 @@ pub(crate) fn attach_v2_rules(
 pub(crate) struct UserPlacement {
     pub layout: Arc<Layout>,
     pub prefix: Option<String>,
-    /// The prefix is a scope of the user's systemd manager, which holds
-    /// this process: it must move to a leaf below it (the monitor's
-    /// group) before controllers can be enabled there.
-    pub scope: bool,
+    /// The prefix is a v2 group that may hold processes (a scope of the
+    /// user's systemd manager holding this one, a delegated subtree
+    /// holding the user's login): this process must move to a leaf below
+    /// it (the monitor's group) before controllers can be enabled there.
+    pub leave_root: bool,
 }
 
-/// Where a user's (not root's) container gets its cgroup: the subtree
-/// `enclos cg delegate --user NAME` made (`user/NAME/0` on each
-/// hierarchy), on the hierarchies where the user may write it; on a
-/// cgroup v2 only host without one, a scope with `Delegate=yes` that the
-/// user's systemd manager starts ([`super::user_scope`]). Without any,
-/// an empty layout (no cgroup, no limits), said once.
+/// Where a user's (not root's) container gets its cgroup:
+/// - on cgroup v2, the subtree the user owns that holds this process
+///   (a login that pam_cgfs, or root with `enclos cg delegate --user NAME
+///   --move PID`, placed in `user/NAME/N`), with the same path on the v1
+///   hierarchies where the user owns it too;
+/// - else the subtree `enclos cg delegate` made (`user/NAME/0` on each
+///   hierarchy), on the v1 hierarchies where the user may write it;
+/// - on a cgroup v2 only host without either, a scope with `Delegate=yes`
+///   that the user's systemd manager starts ([`super::user_scope`]).
+///
+/// Without any, an empty layout (no cgroup, no limits), said once.
 pub(crate) fn user_placement(name: &str, layout: &Layout) -> UserPlacement {
     let user = match crate::userns::current_owner(std::path::Path::new(crate::userns::PASSWD)) {
         Ok(o) => o.name,
         Err(_) => nix::unistd::getuid().to_string(),
     };
+    let mut reason = None;
+    match v2_subtree(layout) {
+        Ok(Some(p)) => return p,
+        Ok(None) => {}
+        Err(e) => reason = Some(e),
+    }
     let prefix = format!("{USERS_DIR}/{user}/{SESSION}");
     // On v2 a process moves only where the writer may write the common
-    // ancestor's cgroup.procs: the user's processes must already be in
-    // the subtree (a login through pam_cgfs puts them there).
-    let own_v2 = std::fs::read_to_string("/proc/self/cgroup")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("0::").map(str::to_string))
-        .unwrap_or_default();
-    let v2_inside = own_v2.trim_start_matches('/').starts_with(&prefix);
+    // ancestor's cgroup.procs: without the login in the subtree (above),
+    // only the v1 hierarchies serve.
     let hierarchies: Vec<_> = layout
         .hierarchies
         .iter()
-        .filter(|h| h.version != Version::V2 || v2_inside)
+        .filter(|h| h.version != Version::V2)
         .filter(|h| {
             let dir = delegated_dir(h, &user);
             dir.is_dir() && nix::unistd::access(&dir, AccessFlags::W_OK).is_ok()
         })
         .cloned()
         .collect();
-    if !hierarchies.is_empty() {
+    if !hierarchies.is_empty() && reason.is_none() {
         return UserPlacement {
             layout: Arc::new(Layout { hierarchies }),
             prefix: Some(prefix),
-            scope: false,
+            leave_root: false,
         };
     }
-    let mut reason = None;
-    if layout.kind() == enclos_cgroupfs::Kind::Unified {
+    if layout.kind() == enclos_cgroupfs::Kind::Unified && reason.is_none() {
         match systemd_scope(name, layout) {
             Ok(p) => return p,
             Err(e) => reason = Some(e.to_string()),
@@ -304,8 +309,64 @@ pub(crate) fn user_placement(name: &str, layout: &Layout) -> UserPlacement {
             hierarchies: Vec::new(),
         }),
         prefix: None,
-        scope: false,
+        leave_root: false,
     }
+}
+
+/// The v2 subtree the user owns that holds this process, when there is
+/// one (not a systemd user manager's, which [`systemd_scope`] serves):
+/// the v2 hierarchy with the controllers it offers, and the v1
+/// hierarchies where the user owns the same path. Its processes (the
+/// login's) move to its leaf when its controllers are not enabled yet,
+/// so that the container's group gets them.
+fn v2_subtree(layout: &Layout) -> std::result::Result<Option<UserPlacement>, String> {
+    let Some(v2) = layout.unified() else {
+        return Ok(None);
+    };
+    let uid = nix::unistd::getuid().as_raw();
+    let memberships = enclos_cgroupfs::read_membership(std::path::Path::new("/proc/self/cgroup"))
+        .unwrap_or_default();
+    let own = layout.group_of(v2, &memberships).unwrap_or("");
+    let Some(top) = enclos_cgroupfs::delegated_root(&v2.mount_point, own, uid) else {
+        return Ok(None);
+    };
+    if super::user_scope::manager_of(&top, uid).is_some() {
+        return Ok(None);
+    }
+    let dir = v2.dir(&top);
+    let moved = enclos_cgroupfs::vacate(&dir).map_err(|e| {
+        format!(
+            "the login's processes cannot leave {} for its leaf, so that controllers are enabled below it: {}",
+            dir.display(),
+            chain(&e)
+        )
+    })?;
+    if moved.len() > 1 {
+        eprintln!(
+            "enclos: note: the processes of {} moved to {}/{} (on cgroup v2 a group that gives controllers to its children holds none)",
+            dir.display(),
+            dir.display(),
+            enclos_cgroupfs::LOGIN_LEAF
+        );
+    }
+    let mut unified = v2.clone();
+    unified.controllers = enclos_cgroupfs::enable_offered(&dir);
+    let hierarchies = layout
+        .hierarchies
+        .iter()
+        .filter(|h| h.version != Version::V2)
+        .filter(|h| {
+            let d = h.dir(&top);
+            d.is_dir() && nix::unistd::access(&d, AccessFlags::W_OK).is_ok()
+        })
+        .cloned()
+        .chain(std::iter::once(unified))
+        .collect();
+    Ok(Some(UserPlacement {
+        layout: Arc::new(Layout { hierarchies }),
+        prefix: Some(top),
+        leave_root: true,
+    }))
 }
 
 /// A scope of the user's systemd manager, with the controllers it
@@ -327,16 +388,15 @@ fn systemd_scope(
     Ok(UserPlacement {
         layout: Arc::new(Layout { hierarchies }),
         prefix: Some(path),
-        scope: true,
+        leave_root: true,
     })
 }
 
-/// In a scope of the user's systemd manager ([`UserPlacement::scope`]):
-/// moves this process (the future monitor) from the scope's own group to
-/// the monitor's group below it, so that the scope holds no process and
-/// may enable controllers for the container's group (cgroup v2 lets only
-/// leaves hold processes). The monitor keeps that group even in the
-/// foreground.
+/// In a v2 group that may hold processes ([`UserPlacement::leave_root`]):
+/// moves this process (the future monitor) from the group (or its login
+/// leaf) to the monitor's group below it, so that the group may enable
+/// controllers for the container's group (cgroup v2 lets only leaves hold
+/// processes). The monitor keeps that group even in the foreground.
 pub(crate) fn leave_scope_root(
     name: &str,
     scope: &str,
@@ -359,17 +419,36 @@ pub(crate) fn leave_scope_root(
 /// makes. On a cgroup v2 only host, a process moves only between groups
 /// whose common ancestor the mover may write, so the user's processes
 /// must run in the delegated subtree: a scope of the user's systemd
-/// manager is the way, which needs the user's manager and bus (a login
-/// session, or lingering).
+/// manager (which needs the user's manager and bus: a login session, or
+/// lingering), or without systemd a subtree root delegated that holds the
+/// user's login ([`v2_login_fix`]).
 pub(crate) fn user_cgroup_fix(user: &str, layout: &Layout) -> String {
     if layout.kind() == enclos_cgroupfs::Kind::Unified {
         let uid = nix::unistd::getuid();
         format!(
-            "on this cgroup v2 host a container of user '{user}' gets a cgroup from a scope of the user's systemd manager: log in through a session (pam_systemd), or as root: loginctl enable-linger {user}, then start it with XDG_RUNTIME_DIR=/run/user/{uid} set; without systemd, root delegates a subtree that holds the user's processes"
+            "on this cgroup v2 host a container of user '{user}' gets a cgroup from a scope of the user's systemd manager: log in through a session (pam_systemd), or as root: loginctl enable-linger {user}, then start it with XDG_RUNTIME_DIR=/run/user/{uid} set; {}",
+            v2_login_fix(user)
         )
     } else {
         format!(
             "no cgroup is delegated to user '{user}'; as root, `enclos cg delegate --user {user}` gives one"
         )
     }
+}
+
+/// The line of /etc/pam.d/common-session that has pam_cgfs place each
+/// login in `user/NAME/N` on cgroup v2 too (Debian's libpam-cgfs profile
+/// lists only v1 hierarchies: `unified` is the v2 one).
+pub(crate) const PAM_CGFS_LINE: &str =
+    "session optional pam_cgfs.so -c freezer,memory,name=systemd,unified";
+
+/// What places a user's login in a subtree root delegated, on cgroup v2
+/// without systemd: root moves a running login there, or pam_cgfs does
+/// it at each login. pam_cgfs makes `user/NAME` afresh (without
+/// controllers) at a first login, so `cg delegate` enables them again
+/// once the user is logged in.
+pub(crate) fn v2_login_fix(user: &str) -> String {
+    format!(
+        "without systemd, root places {user}'s login in a subtree delegated to {user}: as root, enclos cg delegate --user {user} --move PID (PID: `echo $$` in {user}'s login shell); or at every login: apt install libpam-cgfs, make its line in /etc/pam.d/common-session read `{PAM_CGFS_LINE}` (each login then goes to user/{user}/N), and once {user} is logged in run enclos cg delegate --user {user} as root (it enables the controllers for user/{user})"
+    )
 }

@@ -97,7 +97,7 @@ impl Plan {
             layout = own.layout;
             if let Some(p) = own.prefix {
                 cgroups = cgroups.under(&p);
-                if own.scope {
+                if own.leave_root {
                     cgroups = super::cgroup::leave_scope_root(c.name(), &p, cgroups, &layout)?;
                 }
             }

@@ -18,6 +18,12 @@ pub struct DelegateArgs {
     /// cpu,memory,pids; default: every hierarchy.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     controllers: Vec<String>,
+    /// Also move process PID (the user's login shell: `echo $$` in it)
+    /// into the subtrees, as pam_cgfs places a login: on cgroup v2 a
+    /// user's start can put its containers only in a subtree that
+    /// already holds its process.
+    #[arg(long = "move", value_name = "PID", conflicts_with = "remove")]
+    move_pid: Option<u32>,
     /// Remove the user's subtrees instead.
     #[arg(long)]
     remove: bool,
@@ -48,11 +54,30 @@ impl DelegateArgs {
         )?;
         let done = enclos_cgroupfs::delegate(&layout, &d)
             .with_context(|| format!("Cannot delegate cgroups to user '{}'", self.user))?;
+        let placed = match self.move_pid {
+            Some(pid) => enclos_cgroupfs::place(&layout, &d, pid, Path::new("/proc"))
+                .with_context(|| {
+                    format!(
+                        "Cannot move process {pid} into the cgroups of user '{}'",
+                        self.user
+                    )
+                })?,
+            None => Vec::new(),
+        };
         match self.format {
-            Format::Json => print_json(&done)?,
+            Format::Json if self.move_pid.is_none() => print_json(&done)?,
+            Format::Json => print_json(&serde_json::json!({
+                "delegated": done,
+                "moved": placed,
+            }))?,
             Format::Text => {
                 for x in done {
                     println!("{}: {}", x.hierarchy, x.dir.display());
+                }
+                if let Some(pid) = self.move_pid {
+                    for dir in placed {
+                        println!("moved {pid} into {}", dir.display());
+                    }
                 }
             }
         }
