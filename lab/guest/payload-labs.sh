@@ -45,6 +45,7 @@ if [ -f "$REBOOTED" ]; then
 fi
 
 install -m 0755 "$SHARE/enclos" /usr/local/bin/enclos
+[ ! -f "$SHARE/enclos-user-nic" ] || install -m 0755 "$SHARE/enclos-user-nic" /usr/local/bin/enclos-user-nic
 rm -rf /root/lab && cp -r "$SHARE/lab" /root/lab
 mkdir -p "$SHARE/out"
 

@@ -309,6 +309,13 @@ fn write_share(run: &Path, enclos: &Path, labs: &[String], args: &Args) -> Resul
             share.display()
         )
     })?;
+    // The setuid helper of users' veths, built beside enclos: lab 2.6
+    // installs it setuid in its own directory.
+    let nic = enclos.with_file_name("enclos-user-nic");
+    if nic.is_file() {
+        std::fs::copy(&nic, share.join("enclos-user-nic"))
+            .with_context(|| format!("Cannot copy {} into the VM's share", nic.display()))?;
+    }
     copy_dir(&workspace_root().join("lab"), &share.join("lab"))?;
     std::fs::write(
         share.join("payload.sh"),
