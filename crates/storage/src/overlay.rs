@@ -9,7 +9,7 @@
 //! written in `lxc.rootfs.path` as the kernel's `lowerdir=` takes it,
 //! topmost first, the upper last: `overlay:/c1/delta0:/base/rootfs:/c2/delta0`,
 //! which LXC also mounts. The clone is recorded in its parent's
-//! `lxc_snapshots` ([`deps`](crate::deps)) so the parent cannot be
+//! `lxc_snapshots` ([`deps`]) so the parent cannot be
 //! destroyed under it.
 //!
 //! A container's upper layer can also be frozen ([`freeze_upper`]): it
