@@ -79,7 +79,7 @@ denied_in_log() {
     local log i
     check_contains "the refusal's error (EACCES, AppArmor's)" "$LAST_ERR" "Permission denied"
     for i in 1 2 3 4 5 6; do
-        log=$(dmesg 2>/dev/null | grep 'apparmor="DENIED"' | grep -F "operation=\"$2\"" | grep -F "profile=\"$1\"" | tail -n 1)
+        log=$(dmesg 2>/dev/null | grep 'apparmor="DENIED"' | grep -F "operation=\"$2\"" | grep -F "profile=\"$1\"" | tail -n 1) || true
         [ -z "$log" ] || break
         sleep 0.5
     done
