@@ -121,9 +121,10 @@ pub fn import<R: Read>(
         archive: archive.to_string(),
     };
     let imported = enclos_snapshot::import(input, c.dir(), &opts, progress)?;
-    let notes = crate::create::restore_template_files(&c)?;
+    let config = c.config()?;
+    let notes = crate::create::restore_template_files(&c, &config)?;
     // The import gave the config the new name; the rootfs follows.
-    if c.config()?.get("lxc.uts.name") == Some(name) {
+    if config.get("lxc.uts.name") == Some(name) {
         crate::snapshots::set_hostname(&c)?;
     }
     Ok((c, imported, notes))

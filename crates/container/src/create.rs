@@ -337,8 +337,7 @@ fn write_dir_files(c: &Container, config: &mut Config, template: Template) -> Re
 /// profile, and the container would not start: import and start call
 /// this. Its content is the template's own; returns a note for the user
 /// about each.
-pub(crate) fn restore_template_files(c: &Container) -> Result<Vec<String>> {
-    let config = c.config()?;
+pub(crate) fn restore_template_files(c: &Container, config: &Config) -> Result<Vec<String>> {
     let mut notes = Vec::new();
     for t in Template::ALL {
         for f in t.dir_files() {
@@ -736,7 +735,12 @@ mod tests {
         );
         // Lost (a tar of config and rootfs), it is written again.
         fs::remove_file(&profile).unwrap();
-        assert_eq!(restore_template_files(&c).unwrap().len(), 1);
+        assert_eq!(
+            restore_template_files(&c, &c.config().unwrap())
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(
             fs::read_to_string(&profile).unwrap(),
             enclos_seccomp::COMMON_PROFILE

@@ -50,7 +50,7 @@ impl Plan {
             eprintln!("{note}");
         }
         // A container restored by hand from a tar of config and rootfs.
-        for note in crate::create::restore_template_files(c)? {
+        for note in crate::create::restore_template_files(c, &config)? {
             eprintln!("Warning: {note}");
         }
         let storage = match config.rootfs() {
