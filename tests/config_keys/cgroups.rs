@@ -300,6 +300,47 @@ pub fn cgroup_dir_container_and_monitor_place_both() {
 }
 
 #[test]
+pub fn init_and_monitor_are_in_their_groups_on_every_hierarchy() {
+    if !require_root("init_and_monitor_are_in_their_groups_on_every_hierarchy") {
+        return;
+    }
+    // Init starts in its group (cloned into it on v2, moving by its own
+    // thread on v1) and the monitor likewise: every line of their
+    // /proc/PID/cgroup, v1 and v2, names their group.
+    let lab = Lab::new();
+    let n = with_keys(&lab, "cgevery", "lxc.init.cmd = /bin/sleep 4242");
+    lab.start(&n);
+    let init = lab.init_pid(&n);
+    let monitor: i32 = std::fs::read_to_string(lab.path().join(&n).join(".enclos/monitor.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let groups = |pid: i32| -> Vec<String> {
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .unwrap()
+            .lines()
+            .map(|l| l.splitn(3, ':').nth(2).unwrap_or_default().to_string())
+            .collect()
+    };
+    let (init_groups, monitor_groups) = (groups(init), groups(monitor));
+    assert!(!init_groups.is_empty());
+    for g in &init_groups {
+        assert_eq!(g, &format!("/enclos.payload.{n}"), "{init_groups:?}");
+    }
+    for g in &monitor_groups {
+        assert_eq!(g, &format!("/enclos.monitor.{n}"), "{monitor_groups:?}");
+    }
+    // Init was in its group before it made its cgroup namespace: that
+    // group is its root on every hierarchy.
+    let lines = inside(&lab, &n, "cut -d: -f3 /proc/1/cgroup | sort -u");
+    assert_eq!(lines, "/");
+    lab.enclos("stop", &["-n", &n, "-k"]).success();
+    lab.assert_stopped_and_clean(&n, Some(init));
+    assert_eq!(cgroup_dirs(&n), Vec::<PathBuf>::new());
+}
+
+#[test]
 pub fn cgroup_relative_puts_the_cgroup_under_the_starter_s() {
     if !require_root("cgroup_relative_puts_the_cgroup_under_the_starter_s") {
         return;

@@ -50,7 +50,7 @@ mod subsys;
 mod tree;
 mod wait;
 
-pub use attach::{attach_all, PROC};
+pub use attach::{attach_all, ChildPlacement, PROC};
 pub use cgroup::{
     kernel_kept_other, key_controller, split_spec, Cgroup, DeleteOptions, Member, Permissions,
     Populated,

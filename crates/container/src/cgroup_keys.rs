@@ -181,9 +181,9 @@ pub(crate) fn init_group(cfg: &Config, outer: &Cgroup, c: &Container) -> Result<
 }
 
 /// The monitor's cgroup (`lxc.cgroup.dir.monitor`, or its own): a
-/// leftover empty one of a killed monitor removed, created, recorded in
-/// the runtime directory, and the monitor moved into it.
-pub(crate) fn enter_monitor_group(
+/// leftover empty one of a killed monitor removed, created and recorded in
+/// the runtime directory ([`enter_monitor_group`] moves the monitor in).
+pub(crate) fn make_monitor_group(
     c: &Container,
     p: &Placement,
     layout: Arc<Layout>,
@@ -207,8 +207,14 @@ pub(crate) fn enter_monitor_group(
     }
     c.write_run_file(MONITOR_RUN_FILE, dir)?;
     cg.create(&Permissions::default())?;
-    cg.attach(0)?;
     Ok(Some(cg))
+}
+
+/// The calling monitor enters its group (made by [`make_monitor_group`]),
+/// where it is not already: a monitor cloned into the group's v2
+/// directory is there on v2.
+pub(crate) fn enter_monitor_group(cg: &Cgroup) -> Result<()> {
+    Ok(cg.enter(enclos_namespaces::started_in_cgroup())?)
 }
 
 /// The group at `path` on every hierarchy, with no cgroup v2 controller
@@ -233,9 +239,9 @@ pub(crate) fn leave_monitor_group(c: &Container, p: &Placement, monitor: Cgroup)
     let layout = monitor.layout().clone();
     let pivot = bare_group(layout.clone(), &p.pivot)
         .ok()
-        .filter(|to| to.create(&Permissions::default()).is_ok() && to.attach(0).is_ok());
-    let moved =
-        pivot.is_some() || Cgroup::new(layout, &["*"], "").is_ok_and(|root| root.attach(0).is_ok());
+        .filter(|to| to.create(&Permissions::default()).is_ok() && to.enter(false).is_ok());
+    let moved = pivot.is_some()
+        || Cgroup::new(layout, &["*"], "").is_ok_and(|root| root.enter(false).is_ok());
     if moved {
         remove_monitor_group(c, &monitor);
     }

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use enclos_cgroupfs::Cgroup;
 use enclos_config::Config;
-use enclos_namespaces::{spawn_pidfd, sync_pair, OwnPtys, PidFd, Pty, RootfsSpec, SyncParent};
+use enclos_namespaces::{spawn_pidfd_into, sync_pair, OwnPtys, PidFd, Pty, RootfsSpec, SyncParent};
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -126,6 +126,41 @@ fn map_ids(plan: &Plan, parent: &SyncParent, pid: Pid) -> Result<()> {
     RootfsIdmap::record(c, Some(u.rootfs))
 }
 
+/// Clones init, which starts in its group `cg`: cloned into it on v2,
+/// and moving itself by its own thread on v1 (see Cgroup::enter), so that
+/// no move of its pid by us takes the kernel's global threadgroup lock.
+/// The last value says whether init is in the group; when not (the
+/// kernel refused the clone into it), the caller moves it.
+fn clone_init(
+    plan: &Plan,
+    cg: &Cgroup,
+    parent: &SyncParent,
+    child: enclos_namespaces::SyncChild,
+    setup: &crate::init::Setup<'_>,
+) -> Result<(Pid, PidFd, bool)> {
+    let placement = cg.open_for_child()?;
+    let place = &placement;
+    let (pid, pidfd, placed) = plan.ns.around_clone(|| {
+        Ok(spawn_pidfd_into(
+            &plan.namespaces,
+            place.v2_dir(),
+            move || {
+                let _ = parent.close_in_child();
+                if let Err(e) = place.enter_v1() {
+                    let _ = child.fail(&chain(&e));
+                    return 1;
+                }
+                if let Err(e) = plan.ns.enter_shared() {
+                    let _ = child.fail(&e);
+                    return 1;
+                }
+                crate::init::main(&child, setup)
+            },
+        )?)
+    })?;
+    Ok((pid, pidfd, placed || placement.v2_dir().is_none()))
+}
+
 /// Clones init into its namespaces, moves it into the cgroup, and waits
 /// until it is set up (and, for `Init::Exec`, has exec'd). Returns its
 /// pid, its pidfd and the masters of the ptys it made in its own devpts
@@ -156,17 +191,7 @@ pub(crate) fn spawn_init(
         console_on_stdio,
         limits: crate::limits::InitSetup::new(&plan.config),
     };
-    let p = &parent;
-    let (pid, pidfd) = plan.ns.around_clone(|| {
-        Ok(spawn_pidfd(&plan.namespaces, move || {
-            let _ = p.close_in_child();
-            if let Err(e) = plan.ns.enter_shared() {
-                let _ = child.fail(&e);
-                return 1;
-            }
-            crate::init::main(&child, &setup)
-        })?)
-    })?;
+    let (pid, pidfd, moved) = clone_init(plan, cg, &parent, child, &setup)?;
     // Hooks in init's set-up may take their time.
     let setup_timeout = SETUP_TIMEOUT + plan.hooks.time_in_init();
     let fail = |reason: String| Error::StartFailed {
@@ -174,7 +199,9 @@ pub(crate) fn spawn_init(
         reason,
     };
     let result = (|| -> Result<Vec<OwnedFd>> {
-        cg.attach(pid.as_raw())?;
+        if !moved {
+            cg.attach(pid.as_raw())?;
+        }
         crate::limits::apply_from_monitor(&plan.config, &name, pid)?;
         map_ids(plan, &parent, pid)?;
         crate::net::attach(&plan.container, &plan.config, pid)?;

@@ -23,14 +23,54 @@ use crate::error::Result;
 use crate::init::Init;
 use crate::launch::{make_cgroup, own_ptys, rootfs_spec, spawn_init, HostPtys, Plan, Terminals};
 
+/// The monitor's cgroup: made and entered by the monitor itself (a
+/// foreground start, execute), or made by the starting command, which
+/// cloned the monitor into it on v2.
+pub(crate) enum MonitorGroup {
+    ToMake,
+    Made(Option<enclos_cgroupfs::Cgroup>),
+}
+
 /// Runs the monitor until the container stops; returns init's exit status.
 /// `_mlock` is the monitor lock, held until the end (while it is held the
 /// container is not STOPPED); `report` receives "OK" once RUNNING or
 /// "ERR why".
-pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) -> Result<i32> {
+pub(crate) fn run(
+    plan: Plan,
+    _mlock: Flock<File>,
+    report: &mut Option<File>,
+    group: MonitorGroup,
+) -> Result<i32> {
     monitor_signals();
     // The caller's descriptors reach neither the hooks nor the container.
     crate::fds::close_on_exec_from_3().map_err(crate::error::Error::Unsupported)?;
+    let c = plan.container.clone();
+    let monitor_cg = match group {
+        MonitorGroup::ToMake => {
+            crate::cgroup_keys::make_monitor_group(&c, &plan.cgroups, plan.layout.clone())?
+        }
+        MonitorGroup::Made(cg) => cg,
+    };
+    let result = match &monitor_cg {
+        Some(cg) => crate::cgroup_keys::enter_monitor_group(cg),
+        None => Ok(()),
+    }
+    .and_then(|()| run_in_group(&plan, report));
+    if let Some(cg) = monitor_cg {
+        crate::cgroup_keys::leave_monitor_group(&c, &plan.cgroups, cg);
+    }
+    if result.is_ok() {
+        tracing::info!(container = c.name(), "STOPPED");
+        if plan.config.ephemeral() {
+            let _ = crate::create::remove_stopped(&c);
+        }
+    }
+    result
+}
+
+/// The monitor's work, in its group: the rootfs mounted, init started
+/// (again at each reboot) and served until it exits, all undone.
+fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<i32> {
     let c = plan.container.clone();
     let _log = crate::logging::container_log(&plan.config, c.name())?;
     crate::monitor_keys::apply(&plan.config, c.name())?;
@@ -41,28 +81,23 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
     // Unloaded when dropped: at the end of the container, or of a failed
     // start.
     let _apparmor = crate::apparmor::load(&plan.apparmor, c.name())?;
-    let monitor_cg =
-        crate::cgroup_keys::enter_monitor_group(&c, &plan.cgroups, plan.layout.clone())?;
     let code = loop {
         c.write_run_file("monitor.pid", &std::process::id().to_string())?;
         c.write_run_file("state", State::Starting.as_str())?;
-        let started = start_once(&plan);
+        let started = start_once(plan);
         let (cg, terms, mut output, pidfd) = match started {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!(container = c.name(), "failed to start: {e}");
                 c.clear_runtime();
-                if let Some(cg) = monitor_cg {
-                    crate::cgroup_keys::leave_monitor_group(&c, &plan.cgroups, cg);
-                }
                 return Err(e);
             }
         };
-        init_running(&plan, &pidfd, report)?;
+        init_running(plan, &pidfd, report)?;
         let nsrefs = crate::hooks::NsRefs::open(pidfd.pid(), &plan.ns.of_init());
-        let status = serve::serve(&plan, terms.as_ref(), &mut output, &pidfd);
+        let status = serve::serve(plan, terms.as_ref(), &mut output, &pidfd);
         drop(output);
-        let (code, again) = init_exited(&plan, &cg, status, nsrefs);
+        let (code, again) = init_exited(plan, &cg, status, nsrefs);
         if !again {
             break code;
         }
@@ -70,9 +105,6 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
     };
     let _ = std::fs::remove_file(c.run_file("stopping"));
     c.clear_runtime();
-    if let Some(cg) = monitor_cg {
-        crate::cgroup_keys::leave_monitor_group(&c, &plan.cgroups, cg);
-    }
     if let Some(m) = mounted {
         if let Err(e) = m.unmount() {
             tracing::warn!(container = c.name(), "{}", crate::error::chain(&e));
@@ -80,10 +112,6 @@ pub(crate) fn run(plan: Plan, _mlock: Flock<File>, report: &mut Option<File>) ->
     }
     if let Some(storage) = &plan.storage {
         crate::copy_tmpfs::unmount_upper(&c, storage);
-    }
-    tracing::info!(container = c.name(), "STOPPED");
-    if plan.config.ephemeral() {
-        let _ = crate::create::remove_stopped(&c);
     }
     Ok(code)
 }

@@ -21,6 +21,7 @@ use crate::container::{Container, State};
 use crate::error::{chain, io_err, Error, Result};
 use crate::init::Init;
 use crate::launch::Plan;
+use crate::monitor::MonitorGroup;
 use crate::process::redirect_stdio_to_null;
 
 /// What `start` is asked.
@@ -112,7 +113,7 @@ fn start_checked(c: &Container, opts: &StartOptions) -> Result<()> {
         let mlock = take_monitor_lock(c)?;
         // The monitor lock keeps others off from now on (see daemonize_monitor).
         drop(lock);
-        crate::monitor::run(plan, mlock, &mut None)?;
+        crate::monitor::run(plan, mlock, &mut None, MonitorGroup::ToMake)?;
         return Ok(());
     }
     daemonize_monitor(plan, lock)
@@ -164,7 +165,7 @@ pub fn execute(c: &Container, cmd: Vec<String>, config_file: Option<&Path>) -> R
     let plan = Plan::new(c, config, Init::Run(cmd), true)?;
     let mlock = take_monitor_lock(c)?;
     drop(lock);
-    crate::monitor::run(plan, mlock, &mut None)
+    crate::monitor::run(plan, mlock, &mut None, MonitorGroup::ToMake)
 }
 
 /// Forks the monitor into the background (double fork, new session) and
@@ -197,30 +198,45 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
             // our copy goes (without unlocking the caller's).
             lock.close_in_child();
             let _ = setsid();
-            // SAFETY: still single-threaded, as above.
-            match unsafe { fork() } {
-                Ok(ForkResult::Child) => {}
-                Ok(ForkResult::Parent { .. }) => enclos_namespaces::exit_child(0),
-                Err(_) => enclos_namespaces::exit_child(1),
-            }
             let mut report = Some(File::from(wr));
-            let _ = std::env::set_current_dir("/");
-            redirect_stdio_to_null();
-            let code = match crate::monitor::run(plan, mlock, &mut report) {
-                Ok(_) => 0,
-                Err(e) => {
-                    // The starting command adds "failed to start" itself.
-                    let reason = match &e {
-                        Error::StartFailed { reason, .. } => reason.clone(),
-                        other => chain(other),
-                    };
-                    if let Some(r) = report.as_mut() {
-                        let _ = writeln!(r, "ERR {}", reason.replace('\n', " "));
-                    }
-                    1
-                }
+            // The monitor's group is made here, so that the monitor starts
+            // in it on v2 (see Cgroup::enter).
+            let c = plan.container.clone();
+            let group =
+                crate::cgroup_keys::make_monitor_group(&c, &plan.cgroups, plan.layout.clone());
+            let group = match group {
+                Ok(g) => g,
+                Err(e) => enclos_namespaces::exit_child(report_failure(&mut report, &e)),
             };
-            enclos_namespaces::exit_child(code)
+            let placement = group.as_ref().and_then(|g| g.open_for_child().ok());
+            let v2 = placement.as_ref().and_then(|p| p.v2_dir());
+            let made = group.clone();
+            // Never dropped here: the monitor lock's drop would unlock the
+            // monitor's copy (one open file), and the plan's is the
+            // monitor's to run.
+            let state = std::mem::ManuallyDrop::new((plan, mlock));
+            let rep = &mut report;
+            let spawned = enclos_namespaces::spawn_pidfd_into(&[], v2, move || {
+                let (plan, mlock) = std::mem::ManuallyDrop::into_inner(state);
+                let _ = std::env::set_current_dir("/");
+                redirect_stdio_to_null();
+                match crate::monitor::run(plan, mlock, rep, MonitorGroup::Made(group)) {
+                    Ok(_) => 0,
+                    Err(e) => report_failure(rep, &e),
+                }
+            });
+            if let Err(e) = spawned {
+                if let Some(g) = made {
+                    let _ = g.delete(enclos_cgroupfs::DeleteOptions {
+                        recursive: true,
+                        populated: enclos_cgroupfs::Populated::Refuse,
+                        ignore_missing: true,
+                    });
+                }
+                let e = Error::from(e);
+                enclos_namespaces::exit_child(report_failure(&mut report, &e));
+            }
+            enclos_namespaces::exit_child(0)
         }
         ForkResult::Parent { child } => {
             crate::container::close_shared_lock(mlock);
@@ -245,6 +261,20 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
             }
         }
     }
+}
+
+/// Tells the starting command why the monitor failed ("ERR why", one
+/// line); returns the monitor's exit code.
+fn report_failure(report: &mut Option<File>, e: &Error) -> i32 {
+    // The starting command adds "failed to start" itself.
+    let reason = match e {
+        Error::StartFailed { reason, .. } => reason.clone(),
+        other => chain(other),
+    };
+    if let Some(r) = report.as_mut() {
+        let _ = writeln!(r, "ERR {}", reason.replace('\n', " "));
+    }
+    1
 }
 
 /// Takes the monitor lock (held for the monitor's life: while it is held

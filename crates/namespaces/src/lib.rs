@@ -83,7 +83,10 @@ pub use rootfs::{
     CreateKind, DevPts, MountOptions, MountSpec, OwnPtys, ProcMode, RootfsSpec, RootfsStage,
     SysMode, AUTODEV_LINKS, AUTODEV_NODES,
 };
-pub use spawn::{exit_child, multi_threaded, spawn, spawn_pidfd, PANIC_EXIT_CODE};
+pub use spawn::{
+    exit_child, multi_threaded, spawn, spawn_pidfd, spawn_pidfd_into, started_in_cgroup,
+    PANIC_EXIT_CODE,
+};
 pub use sync::{sync_pair, SyncChild, SyncParent};
 pub use userns::{spawn_userns, switch_ids, MapsError, UsernsChild, UsernsError, UsernsOptions};
 

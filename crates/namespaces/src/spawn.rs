@@ -9,7 +9,7 @@
 //! See [`spawn`] for what it does in a multi-threaded process.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -27,8 +27,10 @@ use crate::pidfd::PidFd;
 /// The exit code of a child whose closure panicked.
 pub const PANIC_EXIT_CODE: i32 = 101;
 
-/// `struct clone_args` up to `tls` (CLONE_ARGS_SIZE_VER0), from
-/// `<linux/sched.h>`; the same layout on every architecture.
+/// `struct clone_args` up to `cgroup` (CLONE_ARGS_SIZE_VER2, Linux 5.7),
+/// from `<linux/sched.h>`; the same layout on every architecture. Passed
+/// with the size of its first eight fields (CLONE_ARGS_SIZE_VER0) unless a
+/// cgroup is given, so that older kernels take it.
 #[repr(C)]
 #[derive(Debug, Default)]
 struct CloneArgs {
@@ -40,6 +42,25 @@ struct CloneArgs {
     stack: u64,
     stack_size: u64,
     tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// CLONE_ARGS_SIZE_VER0 of `<linux/sched.h>`.
+const CLONE_ARGS_SIZE_VER0: usize = 64;
+
+/// CLONE_INTO_CGROUP of `<linux/sched.h>` (Linux 5.7).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Set in a child that [`spawn_pidfd_into`] started in the group it was
+/// given; see [`started_in_cgroup`].
+static STARTED_IN_CGROUP: AtomicBool = AtomicBool::new(false);
+
+/// In a child of [`spawn_pidfd_into`]: whether it started in the cgroup
+/// v2 group it was given (the parent learns it from the return value).
+pub fn started_in_cgroup() -> bool {
+    STARTED_IN_CGROUP.load(Ordering::Relaxed)
 }
 
 /// Set once clone3 answered ENOSYS (old kernel, or a seccomp filter that
@@ -65,19 +86,20 @@ enum Forked {
 
 /// clone3(2) with `args`.
 fn sys_clone3(args: &mut CloneArgs) -> std::result::Result<Forked, Errno> {
-    // SAFETY: `args` is a valid, initialised `struct clone_args` of the size
-    // passed. Neither CLONE_VM nor a stack is given, so the child gets its
-    // own copy of the address space and returns here like fork(2)'s child.
-    // This function is private and only `clone_child` calls it, whose child
-    // branch runs the caller's closure and `_exit`s without returning into
-    // the caller's frames (see the module's note on threads).
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            args as *mut CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
+    // The size the kernel reads: the fields up to `cgroup` only when one is
+    // given (older kernels refuse a larger struct with E2BIG).
+    let size = match args.flags & CLONE_INTO_CGROUP {
+        0 => CLONE_ARGS_SIZE_VER0,
+        _ => std::mem::size_of::<CloneArgs>(),
     };
+    // SAFETY: `args` is a valid, initialised `struct clone_args` at least
+    // `size` bytes long. Neither CLONE_VM nor a stack is given, so the
+    // child gets its own copy of the address space and returns here like
+    // fork(2)'s child. This function is private and only `clone_raw_in`
+    // calls it, whose callers' child branch runs the caller's closure and
+    // `_exit`s without returning into the caller's frames (see the
+    // module's note on threads).
+    let ret = unsafe { libc::syscall(libc::SYS_clone3, args as *mut CloneArgs, size) };
     match Errno::result(ret)? {
         0 => Ok(Forked::Child),
         pid => Ok(Forked::Parent(Pid::from_raw(pid as libc::pid_t))),
@@ -128,11 +150,39 @@ enum CloneError {
     NeedsClone3,
 }
 
+/// What a clone gave: the fork's side, the pidfd (when asked) and whether
+/// the child started in the cgroup asked for.
+type Cloned = (Forked, Option<OwnedFd>, bool);
+
 /// Clones with `flags` (namespace flags, maybe CLONE_PARENT) and SIGCHLD;
-/// with `want_pidfd` the parent also gets a pidfd for the child.
+/// with `want_pidfd` the parent also gets a pidfd for the child. With
+/// `cgroup` (a v2 group's directory) the child starts in that group when
+/// the kernel can (clone3's CLONE_INTO_CGROUP); when it refuses, the
+/// child is cloned where the caller is, and the caller moves it.
 fn clone_raw(
     flags: u64,
     want_pidfd: bool,
+    cgroup: Option<RawFd>,
+) -> std::result::Result<Cloned, CloneError> {
+    if let Some(fd) = cgroup.filter(|_| !NO_CLONE3.load(Ordering::Relaxed)) {
+        match clone_raw_in(flags | CLONE_INTO_CGROUP, want_pidfd, fd as u64) {
+            Ok((forked, pidfd)) => return Ok((forked, pidfd, true)),
+            // An old kernel (E2BIG, EINVAL), or a group the kernel will
+            // not start a child in: the plain clone below.
+            Err(CloneError::Errno(e)) => {
+                tracing::debug!("clone3 into the cgroup refused ({e}): cloning where we are");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let (forked, pidfd) = clone_raw_in(flags, want_pidfd, 0)?;
+    Ok((forked, pidfd, false))
+}
+
+fn clone_raw_in(
+    flags: u64,
+    want_pidfd: bool,
+    cgroup: u64,
 ) -> std::result::Result<(Forked, Option<OwnedFd>), CloneError> {
     let mut flags = flags;
     if want_pidfd {
@@ -155,6 +205,7 @@ fn clone_raw(
             } else {
                 libc::SIGCHLD as u64
             },
+            cgroup,
             ..CloneArgs::default()
         };
         match sys_clone3(&mut args) {
@@ -162,6 +213,10 @@ fn clone_raw(
             Err(Errno::ENOSYS) => NO_CLONE3.store(true, Ordering::Relaxed),
             Err(e) => return Err(CloneError::Errno(e)),
         }
+    }
+    if flags & CLONE_INTO_CGROUP != 0 && forked.is_none() {
+        // clone(2) has no such flag.
+        return Err(CloneError::Errno(Errno::ENOSYS));
     }
     let forked = match forked {
         Some(f) => f,
@@ -281,11 +336,14 @@ pub fn exit_child(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Spawns; with `cgroup` (single-threaded callers only) the child may
+/// start in that v2 group: the last value says whether it did.
 fn spawn_inner<F: FnOnce() -> i32>(
     namespaces: &[Namespace],
     want_pidfd: bool,
+    cgroup: Option<RawFd>,
     f: F,
-) -> Result<(Pid, Option<OwnedFd>)> {
+) -> Result<(Pid, Option<OwnedFd>, bool)> {
     let err = |source| Error::Clone {
         namespaces: Namespace::describe(namespaces),
         source,
@@ -299,11 +357,14 @@ fn spawn_inner<F: FnOnce() -> i32>(
     }
     let flags = Namespace::flags(namespaces).bits() as u32 as u64;
     if !multi_threaded() {
-        return match clone_raw(flags, want_pidfd).map_err(map_clone_err)? {
-            (Forked::Child, _) => child_main(f),
-            (Forked::Parent(pid), fd) => {
+        return match clone_raw(flags, want_pidfd, cgroup).map_err(map_clone_err)? {
+            (Forked::Child, _, placed) => {
+                STARTED_IN_CGROUP.store(placed, Ordering::Relaxed);
+                child_main(f)
+            }
+            (Forked::Parent(pid), fd, placed) => {
                 drop(f);
-                Ok((pid, fd))
+                Ok((pid, fd, placed))
             }
         };
     }
@@ -317,12 +378,12 @@ fn spawn_inner<F: FnOnce() -> i32>(
     match libc_fork().map_err(err)? {
         Forked::Child => {
             drop(ours);
-            match clone_raw(flags | libc::CLONE_PARENT as u64, want_pidfd) {
-                Ok((Forked::Child, _)) => {
+            match clone_raw(flags | libc::CLONE_PARENT as u64, want_pidfd, None) {
+                Ok((Forked::Child, _, _)) => {
                     drop(theirs);
                     child_main(f)
                 }
-                Ok((Forked::Parent(pid), fd)) => {
+                Ok((Forked::Parent(pid), fd, _)) => {
                     send_report(&theirs, pid.as_raw(), fd.as_ref());
                     exit_child(0)
                 }
@@ -353,7 +414,7 @@ fn spawn_inner<F: FnOnce() -> i32>(
                     if want_pidfd && fd.is_none() {
                         return Err(err(Errno::EBADF));
                     }
-                    Ok((Pid::from_raw(v), fd))
+                    Ok((Pid::from_raw(v), fd, false))
                 }
             }
         }
@@ -387,7 +448,7 @@ fn spawn_inner<F: FnOnce() -> i32>(
 ///
 /// A new time namespace needs clone3 (Linux 5.8).
 pub fn spawn<F: FnOnce() -> i32>(namespaces: &[Namespace], f: F) -> Result<Pid> {
-    let (pid, _) = spawn_inner(namespaces, false, f)?;
+    let (pid, _, _) = spawn_inner(namespaces, false, None, f)?;
     tracing::debug!(%pid, namespaces = %Namespace::describe(namespaces), "spawned child");
     Ok(pid)
 }
@@ -396,10 +457,25 @@ pub fn spawn<F: FnOnce() -> i32>(namespaces: &[Namespace], f: F) -> Result<Pid> 
 /// atomically with the clone (CLONE_PIDFD, Linux 5.2), so it can never name
 /// another process.
 pub fn spawn_pidfd<F: FnOnce() -> i32>(namespaces: &[Namespace], f: F) -> Result<(Pid, PidFd)> {
-    let (pid, fd) = spawn_inner(namespaces, true, f)?;
+    let (pid, pidfd, _) = spawn_pidfd_into(namespaces, None, f)?;
+    Ok((pid, pidfd))
+}
+
+/// Like [`spawn_pidfd`], and the child starts in the cgroup v2 group of
+/// the directory `cgroup` when the kernel can (clone3's
+/// CLONE_INTO_CGROUP, Linux 5.7): no move afterwards, so no wait for the
+/// kernel's global threadgroup lock. Returns whether it did; when not
+/// (an older kernel, a group it refuses, a caller with threads), the
+/// child is where the caller is, and the caller moves it.
+pub fn spawn_pidfd_into<F: FnOnce() -> i32>(
+    namespaces: &[Namespace],
+    cgroup: Option<BorrowedFd<'_>>,
+    f: F,
+) -> Result<(Pid, PidFd, bool)> {
+    let (pid, fd, placed) = spawn_inner(namespaces, true, cgroup.map(|c| c.as_raw_fd()), f)?;
     let fd = fd.expect("spawn_inner returns a pidfd when asked");
-    tracing::debug!(%pid, namespaces = %Namespace::describe(namespaces), "spawned child with pidfd");
-    Ok((pid, PidFd::from_owned(fd, pid)))
+    tracing::debug!(%pid, namespaces = %Namespace::describe(namespaces), placed, "spawned child with pidfd");
+    Ok((pid, PidFd::from_owned(fd, pid), placed))
 }
 
 #[cfg(test)]
