@@ -45,17 +45,28 @@ pub(crate) fn run(
     // The caller's descriptors reach neither the hooks nor the container.
     crate::fds::close_on_exec_from_3().map_err(crate::error::Error::Unsupported)?;
     let c = plan.container.clone();
+    // Held to the end, so that the last lines (STOPPED) reach the log
+    // file; a failure to open it fails the start once the group made
+    // for us is gone again.
+    let log = crate::logging::container_log(&plan.config, c.name());
     let monitor_cg = match group {
         MonitorGroup::ToMake => {
             crate::cgroup_keys::make_monitor_group(&c, &plan.cgroups, plan.layout.clone())?
         }
         MonitorGroup::Made(cg) => cg,
     };
-    let result = match &monitor_cg {
-        Some(cg) => crate::cgroup_keys::enter_monitor_group(cg),
-        None => Ok(()),
-    }
-    .and_then(|()| run_in_group(&plan, report));
+    let result = match (&log, &monitor_cg) {
+        (Err(_), _) => Ok(()),
+        (Ok(_), Some(cg)) => crate::cgroup_keys::enter_monitor_group(cg),
+        (Ok(_), None) => Ok(()),
+    };
+    let (log, result) = match log {
+        Ok(guard) => (
+            Some(guard),
+            result.and_then(|()| run_in_group(&plan, report)),
+        ),
+        Err(e) => (None, Err(e)),
+    };
     if let Some(cg) = monitor_cg {
         crate::cgroup_keys::leave_monitor_group(&c, &plan.cgroups, cg);
     }
@@ -65,6 +76,7 @@ pub(crate) fn run(
             let _ = crate::create::remove_stopped(&c);
         }
     }
+    drop(log);
     result
 }
 
@@ -72,7 +84,6 @@ pub(crate) fn run(
 /// (again at each reboot) and served until it exits, all undone.
 fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<i32> {
     let c = plan.container.clone();
-    let _log = crate::logging::container_log(&plan.config, c.name())?;
     crate::monitor_keys::apply(&plan.config, c.name())?;
     let mounted = plan.mount_rootfs()?;
     if let Some(m) = &mounted {
