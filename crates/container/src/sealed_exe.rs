@@ -81,7 +81,7 @@ const OVERLAY_MARKER_ENTRY: &CStr = c"_ENCLOS_EXE_SEAL_OVERLAY=1";
 /// without an upper layer needs two lower ones). Made 0755 and root's when
 /// missing; the overlay is not used unless it is an empty directory of
 /// root's that no one else can write.
-pub const SEAL_DIR: &str = "/run/enclos/exe-seal";
+const SEAL_DIR: &str = "/run/enclos/exe-seal";
 
 /// Whether the binary at `exe` is already sealed: a sealed memfd, or a
 /// file of a read-only overlayfs that is mounted nowhere (no mount of
@@ -113,9 +113,14 @@ fn is_detached_read_only_overlay(f: &File) -> bool {
     let Some(id) = mount_id(f) else {
         return false;
     };
-    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    // Room for a usual table, read in one go (procfs gives no size).
+    let mut table = String::with_capacity(16 << 10);
+    if File::open("/proc/self/mountinfo")
+        .and_then(|mut f| std::io::Read::read_to_string(&mut f, &mut table))
+        .is_err()
+    {
         return false;
-    };
+    }
     let id = id.to_string();
     !table
         .lines()
