@@ -3,19 +3,32 @@
 //! hold of `/proc/PID/exe` of an enclos process (our init under
 //! `execute`, an attach that the container tricked into running
 //! `#!/proc/self/exe`) could otherwise write the host's binary. `start`,
-//! `execute` and `attach` therefore first re-execute themselves from a
-//! sealed in-memory copy ([`run_from_sealed_copy`]): `/proc/PID/exe` is
-//! then a memfd that no one can write, grow or shrink, and the host's
-//! file is never reachable through it.
+//! `execute` and `attach` therefore first re-execute themselves
+//! ([`run_from_sealed_copy`]) from a handle that no one can write:
+//!
+//! - as root, the binary as seen through a read-only overlayfs that has
+//!   only lower layers (the binary's directory over an empty one of ours,
+//!   [`SEAL_DIR`]) and is mounted nowhere (fsopen/fsmount, never
+//!   attached): an overlay without an upper layer cannot be written
+//!   through, even remounted, so `/proc/PID/exe` then names a file that
+//!   opens for writing with EROFS only. Nothing is copied;
+//! - otherwise (not root, no overlayfs, a kernel before 5.2, ...), a
+//!   sealed in-memory copy: `/proc/PID/exe` is then a memfd that no one
+//!   can write, grow or shrink.
+//!
+//! Either way the host's file is never reachable through it.
 
 use std::ffi::{CStr, CString, OsString};
 use std::fs::File;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+use nix::fcntl::{fcntl, openat, FcntlArg, OFlag, SealFlag};
+use nix::sys::stat::Mode;
+use nix::sys::statfs::{self, fstatfs};
+use nix::sys::statvfs::{fstatvfs, FsFlags};
 
 /// Where the running binary is.
 pub const SELF_EXE: &str = "/proc/self/exe";
@@ -55,11 +68,33 @@ pub enum SealError {
     },
 }
 
-/// Whether the binary at `exe` is already a sealed copy.
+/// The variable that tells the re-executed process it came through the
+/// overlay: if it does not find itself sealed there, it takes the memfd
+/// copy, never the overlay again (no exec loop). It is set only in the
+/// environment given to that exec and removed first thing on entry, so
+/// that no container and no child process sees it.
+const OVERLAY_MARKER: &str = "_ENCLOS_EXE_SEAL_OVERLAY";
+/// [`OVERLAY_MARKER`] as an environment entry.
+const OVERLAY_MARKER_ENTRY: &CStr = c"_ENCLOS_EXE_SEAL_OVERLAY=1";
+
+/// The empty directory under the binary's in the overlay (an overlay
+/// without an upper layer needs two lower ones). Made 0755 and root's when
+/// missing; the overlay is not used unless it is an empty directory of
+/// root's that no one else can write.
+const SEAL_DIR: &str = "/run/enclos/exe-seal";
+
+/// Whether the binary at `exe` is already sealed: a sealed memfd, or a
+/// file of a read-only overlayfs that is mounted nowhere (no mount of
+/// `/proc/self/mountinfo` has its mount id), which only
+/// [`run_from_sealed_copy`] makes.
 pub fn is_sealed(exe: &Path) -> bool {
     let Ok(f) = File::open(exe) else {
         return false;
     };
+    is_sealed_memfd(&f) || is_detached_read_only_overlay(&f)
+}
+
+fn is_sealed_memfd(f: &File) -> bool {
     match fcntl(f.as_fd(), FcntlArg::F_GET_SEALS) {
         Ok(bits) => {
             let have = SealFlag::from_bits_truncate(bits);
@@ -69,18 +104,71 @@ pub fn is_sealed(exe: &Path) -> bool {
     }
 }
 
+fn is_detached_read_only_overlay(f: &File) -> bool {
+    let overlay =
+        fstatfs(f.as_fd()).is_ok_and(|s| s.filesystem_type() == statfs::OVERLAYFS_SUPER_MAGIC);
+    if !overlay || !fstatvfs(f.as_fd()).is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY)) {
+        return false;
+    }
+    let Some(id) = mount_id(f) else {
+        return false;
+    };
+    // Room for a usual table, read in one go (procfs gives no size).
+    let mut table = String::with_capacity(16 << 10);
+    if File::open("/proc/self/mountinfo")
+        .and_then(|mut f| std::io::Read::read_to_string(&mut f, &mut table))
+        .is_err()
+    {
+        return false;
+    }
+    let id = id.to_string();
+    !table
+        .lines()
+        .any(|l| l.split(' ').next() == Some(id.as_str()))
+}
+
+/// The mount id of `f` (the first field of mountinfo), from statx
+/// (STATX_MNT_ID, Linux 5.8).
+fn mount_id(f: &File) -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    let mut stx = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: the path is NUL-terminated, the descriptor is open for the
+    // call, and `stx` is a buffer of the size statx writes.
+    let rc = unsafe {
+        libc::statx(
+            f.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_MNT_ID,
+            stx.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statx succeeded and filled the buffer (zeroed before, so
+    // every field is initialised anyway).
+    let stx = unsafe { stx.assume_init() };
+    (stx.stx_mask & libc::STATX_MNT_ID != 0).then_some(stx.stx_mnt_id)
+}
+
 /// Re-executes this process, same arguments and environment, from a
-/// sealed memfd copy of its binary; returns at once when it already runs
-/// from one. On success it does not return.
+/// handle of its binary that no one can write: the binary through a
+/// detached read-only overlay when that can be made (root, overlayfs, the
+/// new mount API), else a sealed memfd copy. Returns at once when it
+/// already runs from one. On success it does not return.
 ///
 /// Call it first thing in a single-threaded process: exec ends every
 /// other thread.
 pub fn run_from_sealed_copy() -> Result<(), SealError> {
+    let after_overlay = std::env::var_os(OVERLAY_MARKER).is_some();
+    if after_overlay {
+        std::env::remove_var(OVERLAY_MARKER);
+    }
     let exe = Path::new(SELF_EXE);
     if is_sealed(exe) {
         return Ok(());
     }
-    let copy = sealed_copy(exe)?;
     let args: Vec<CString> = std::env::args_os().filter_map(c_string).collect();
     let env: Vec<CString> = std::env::vars_os()
         .filter_map(|(k, v)| {
@@ -90,11 +178,211 @@ pub fn run_from_sealed_copy() -> Result<(), SealError> {
             c_string(kv)
         })
         .collect();
+    if after_overlay {
+        tracing::debug!("re-executed from the read-only overlay but not found sealed there (a kernel without statx's mount id?); using a sealed in-memory copy");
+    } else {
+        match running_exe_through_overlay() {
+            Ok(handle) => {
+                let mut marked = env.clone();
+                marked.push(CString::from(OVERLAY_MARKER_ENTRY));
+                let err = execveat_empty(&handle, &args, &marked);
+                tracing::debug!("cannot execute the enclos binary through its read-only overlay ({err}); using a sealed in-memory copy");
+            }
+            Err(why) => {
+                tracing::debug!("no read-only overlay of the enclos binary ({why}); using a sealed in-memory copy");
+            }
+        }
+    }
+    let copy = sealed_copy(exe)?;
     let err = execveat_empty(&copy, &args, &env);
     Err(SealError::Memfd {
         step: "exec",
         source: err.into(),
     })
+}
+
+/// The running binary through a new detached read-only overlay, checked
+/// to be the very file that runs (not one put in its place since).
+fn running_exe_through_overlay() -> Result<OwnedFd, String> {
+    let real = std::fs::read_link(SELF_EXE).map_err(|e| format!("readlink {SELF_EXE}: {e}"))?;
+    let running = std::fs::metadata(SELF_EXE).map_err(|e| format!("stat {SELF_EXE}: {e}"))?;
+    let handle = overlay_exe(&real, Path::new(SEAL_DIR))?;
+    if !same_file(&handle, &running) {
+        return Err(format!(
+            "{} in the overlay is not the running binary (replaced since it started?)",
+            real.display()
+        ));
+    }
+    // What the re-executed process will check, checked here first: a
+    // kernel that cannot tell the overlay sealed (no mount id in statx
+    // before Linux 5.8) costs no exec.
+    use std::os::fd::AsRawFd;
+    if !is_sealed(Path::new(&format!("/proc/self/fd/{}", handle.as_raw_fd()))) {
+        return Err("the overlay's file cannot be told sealed on this kernel".to_string());
+    }
+    Ok(handle)
+}
+
+/// Whether `handle` (a file of the overlay) is the file of `meta`: same
+/// inode number (which a lower-only overlay with xino=off keeps), size and
+/// modification time.
+fn same_file(handle: &OwnedFd, meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    nix::sys::stat::fstat(handle.as_fd()).is_ok_and(|st| {
+        st.st_ino == meta.ino()
+            && st.st_size == meta.size() as i64
+            && st.st_mtime == meta.mtime()
+            && st.st_mtime_nsec == meta.mtime_nsec()
+    })
+}
+
+/// An O_PATH handle of `bin` (an absolute path) seen through a read-only
+/// overlayfs whose layers are the directory of `bin` over `empty`, mounted
+/// nowhere. The description of the failed step on failure.
+fn overlay_exe(bin: &Path, empty: &Path) -> Result<OwnedFd, String> {
+    let (Some(dir), Some(name)) = (bin.parent(), bin.file_name()) else {
+        return Err(format!("{} has no directory", bin.display()));
+    };
+    if !bin.is_absolute() {
+        return Err(format!("{} is not an absolute path", bin.display()));
+    }
+    // First, so that whoever may not mount gives up before touching /run.
+    let ctx = fsopen(c"overlay").map_err(|e| format!("fsopen overlay: {e}"))?;
+    seal_dir(empty)?;
+    // The binary's directory on top: a file of the same name in the empty
+    // one could not hide it.
+    let mut lower = escape_lowerdir(dir.as_os_str().as_bytes());
+    lower.push(b':');
+    lower.extend(escape_lowerdir(empty.as_os_str().as_bytes()));
+    let lower = CString::new(lower).map_err(|_| "a NUL in the lowerdir".to_string())?;
+    fsconfig_string(&ctx, c"lowerdir", &lower)
+        .map_err(|e| format!("fsconfig lowerdir={}: {e}", lower.to_string_lossy()))?;
+    // xino would only add noise to the kernel log (layers on different
+    // filesystems) and change inode numbers; a kernel without it is fine.
+    let _ = fsconfig_string(&ctx, c"xino", c"off");
+    fsconfig_create(&ctx).map_err(|e| format!("fsconfig create overlay: {e}"))?;
+    let mnt = fsmount(&ctx).map_err(|e| format!("fsmount overlay: {e}"))?;
+    openat(
+        &mnt,
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("open {} in the overlay: {e}", name.to_string_lossy()))
+}
+
+/// Makes `dir` (0755, root's) when missing; an error unless it is an empty
+/// directory of root's that no one else can write.
+fn seal_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let meta = match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(dir)
+                .map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+            std::fs::symlink_metadata(dir)
+        }
+        other => other,
+    }
+    .map_err(|e| format!("stat {}: {e}", dir.display()))?;
+    if !meta.is_dir() || meta.uid() != 0 || meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{} is not a directory of root's that only root can write",
+            dir.display()
+        ));
+    }
+    let mut entries = std::fs::read_dir(dir).map_err(|e| format!("read {}: {e}", dir.display()))?;
+    if entries.next().is_some() {
+        return Err(format!("{} is not empty", dir.display()));
+    }
+    Ok(())
+}
+
+/// A path as one layer of overlayfs's lowerdir: `\` and `:` escaped with
+/// `\`.
+fn escape_lowerdir(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len());
+    for &b in path {
+        if b == b'\\' || b == b':' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out
+}
+
+// The new mount API (Linux 5.2), from <linux/mount.h>: libc has the
+// syscall numbers and the constants, not the wrappers.
+
+/// fsopen(fs, FSOPEN_CLOEXEC): a new filesystem context.
+fn fsopen(fs: &CStr) -> Result<OwnedFd, Errno> {
+    // SAFETY: `fs` is NUL-terminated and outlives the call, which returns
+    // a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_fsopen, fs.as_ptr(), libc::FSOPEN_CLOEXEC) };
+    owned_fd(fd)
+}
+
+/// fsconfig(ctx, FSCONFIG_SET_STRING, key, value, 0).
+fn fsconfig_string(ctx: &OwnedFd, key: &CStr, value: &CStr) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is open, `key` and `value` are NUL-terminated
+    // and outlive the call, which only reads them.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            libc::FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
+/// fsconfig(ctx, FSCONFIG_CMD_CREATE, NULL, NULL, 0): the superblock.
+fn fsconfig_create(ctx: &OwnedFd) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is open; the command takes no pointer.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            libc::FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
+/// fsmount(ctx, FSMOUNT_CLOEXEC, read-only, nodev, nosuid): a mount of
+/// the context's superblock, attached nowhere.
+fn fsmount(ctx: &OwnedFd) -> Result<OwnedFd, Errno> {
+    use std::os::fd::AsRawFd;
+    let attrs = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOSUID;
+    // SAFETY: the descriptor is open; the call returns a new descriptor or
+    // -1.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            ctx.as_raw_fd(),
+            libc::FSMOUNT_CLOEXEC,
+            attrs,
+        )
+    };
+    owned_fd(fd)
+}
+
+/// The descriptor a syscall returned, or its error.
+fn owned_fd(ret: libc::c_long) -> Result<OwnedFd, Errno> {
+    let fd = Errno::result(ret)?;
+    let fd = libc::c_int::try_from(fd).map_err(|_| Errno::EBADF)?;
+    // SAFETY: the syscall just created the descriptor and it is ours alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn c_string(s: OsString) -> Option<CString> {
@@ -173,6 +461,110 @@ fn execveat_empty(fd: &OwnedFd, args: &[CString], env: &[CString]) -> Errno {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
+
+    #[test]
+    fn lowerdir_layers_escape_colons_and_backslashes() {
+        assert_eq!(escape_lowerdir(b"/usr/bin"), b"/usr/bin");
+        assert_eq!(escape_lowerdir(b"/a:b\\c"), b"/a\\:b\\\\c");
+    }
+
+    #[test]
+    fn the_marker_entry_sets_the_marker() {
+        let entry = OVERLAY_MARKER_ENTRY.to_str().unwrap();
+        assert_eq!(entry.split_once('='), Some((OVERLAY_MARKER, "1")));
+    }
+
+    /// A test binary in a directory whose name needs escaping, and an
+    /// empty directory beside it.
+    fn binary_and_empty_dir(dir: &Path) -> (PathBuf, PathBuf) {
+        let bin_dir = dir.join("bin:dir\\x");
+        std::fs::create_dir(&bin_dir).unwrap();
+        let bin = bin_dir.join("enclos");
+        std::fs::write(&bin, b"\x7fELF not really").unwrap();
+        let empty = dir.join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        std::fs::set_permissions(&empty, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        (bin, empty)
+    }
+
+    #[test]
+    fn the_overlay_handle_reads_the_binary_and_refuses_writes() {
+        if !enclos_testkit::require_root("the_overlay_handle_reads_the_binary_and_refuses_writes") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (bin, empty) = binary_and_empty_dir(dir.path());
+        let handle = overlay_exe(&bin, &empty).unwrap();
+        let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&handle));
+        let mut text = Vec::new();
+        File::open(&path).unwrap().read_to_end(&mut text).unwrap();
+        assert_eq!(text, b"\x7fELF not really");
+        assert!(same_file(&handle, &std::fs::metadata(&bin).unwrap()));
+        assert!(is_sealed(Path::new(&path)));
+        assert!(!is_sealed(&bin));
+        for (what, open) in [
+            ("write", std::fs::OpenOptions::new().write(true).clone()),
+            ("append", std::fs::OpenOptions::new().append(true).clone()),
+            (
+                "truncate",
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .truncate(true)
+                    .clone(),
+            ),
+        ] {
+            let e = open.open(&path).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{what}: {e}");
+        }
+        assert_eq!(std::fs::read(&bin).unwrap(), b"\x7fELF not really");
+        // Another file is not taken for the binary.
+        std::fs::write(dir.path().join("other"), b"\x7fELF not really").unwrap();
+        assert!(!same_file(
+            &handle,
+            &std::fs::metadata(dir.path().join("other")).unwrap()
+        ));
+    }
+
+    #[test]
+    fn a_file_in_the_empty_dir_stops_the_overlay() {
+        if !enclos_testkit::require_root("a_file_in_the_empty_dir_stops_the_overlay") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (bin, empty) = binary_and_empty_dir(dir.path());
+        std::fs::write(empty.join("enclos"), b"impostor").unwrap();
+        let err = overlay_exe(&bin, &empty).unwrap_err();
+        assert!(err.ends_with("is not empty"), "{err}");
+    }
+
+    #[test]
+    fn the_empty_dir_is_made_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let seal = dir.path().join("run/enclos/exe-seal");
+        let made = seal_dir(&seal);
+        let meta = std::fs::symlink_metadata(&seal).unwrap();
+        assert!(meta.is_dir());
+        if nix::unistd::geteuid().is_root() {
+            made.unwrap();
+            std::fs::set_permissions(&seal, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+                .unwrap();
+            let err = seal_dir(&seal).unwrap_err();
+            assert!(err.contains("only root can write"), "{err}");
+            std::fs::set_permissions(&seal, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            std::fs::write(seal.join("x"), b"").unwrap();
+            let err = seal_dir(&seal).unwrap_err();
+            assert_eq!(err, format!("{} is not empty", seal.display()));
+        } else {
+            let err = made.unwrap_err();
+            assert!(err.contains("not a directory of root's"), "{err}");
+        }
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"").unwrap();
+        let err = seal_dir(&file).unwrap_err();
+        assert!(err.contains("not a directory"), "{err}");
+    }
 
     #[test]
     fn the_fallback_seals_refuse_writes_too() {
