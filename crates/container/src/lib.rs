@@ -20,7 +20,7 @@
 //!    place on disk, its run files, locks and state);
 //! 2. one job each, on `container` alone: `process` (exec, exit codes,
 //!    stdio, environment), `fds` (no host descriptor or cwd reaches a
-//!    container), `sealed_exe` (run from a sealed copy of the binary),
+//!    container), `sealed_exe` (run from a binary no container can write),
 //!    `limits`, `threads`, `logging`, `security`,
 //!    `monitor_keys`, `rootfs_keys`, `ns_plan`, `cgroup_keys`,
 //!    `console_log`, `hooks`, `leftovers` (what a killed copy, import or
