@@ -221,12 +221,17 @@ pub(crate) fn enter_monitor_group(cg: &Cgroup) -> Result<()> {
 /// enabled for it: a process may move there from its parent (v2 refuses
 /// to enable controllers below a group that holds processes).
 fn bare_group(layout: Arc<Layout>, path: &str) -> Result<Cgroup> {
+    bare_group_on(layout, path, true)
+}
+
+/// [`bare_group`] on the v1 hierarchies alone, or on all of them.
+fn bare_group_on(layout: Arc<Layout>, path: &str, with_v2: bool) -> Result<Cgroup> {
     let names: Vec<String> = layout
         .hierarchies
         .iter()
-        .map(|h| match h.version {
-            Version::V1 => h.controllers.first().cloned().unwrap_or_else(|| h.label()),
-            Version::V2 => "unified".to_string(),
+        .filter_map(|h| match h.version {
+            Version::V1 => Some(h.controllers.first().cloned().unwrap_or_else(|| h.label())),
+            Version::V2 => with_v2.then(|| "unified".to_string()),
         })
         .collect();
     Ok(Cgroup::new(layout, &names, path)?)
@@ -235,8 +240,46 @@ fn bare_group(layout: Arc<Layout>, path: &str) -> Result<Cgroup> {
 /// Leaves the monitor's cgroup for the pivot (else the root, where a
 /// process may always go) and removes it, as LXC's monitor does on its
 /// way out.
-pub(crate) fn leave_monitor_group(c: &Container, p: &Placement, monitor: Cgroup) {
+///
+/// With `stop_removes_v2`, a `stop` waits for this monitor's exit and
+/// removes its v2 group then ([`clean_after_dead_monitor`]): the monitor
+/// leaves and removes its v1 groups only (a move by its own thread, see
+/// Cgroup::enter), since a move out of a v2 group would make the stop
+/// wait for the kernel's threadgroup lock (an RCU grace period). The
+/// record of the group stays for the stop.
+pub(crate) fn leave_monitor_group(
+    c: &Container,
+    p: &Placement,
+    monitor: Cgroup,
+    stop_removes_v2: bool,
+) {
     let layout = monitor.layout().clone();
+    let has_v2 = monitor
+        .members()
+        .iter()
+        .any(|m| m.hierarchy.version == Version::V2);
+    if stop_removes_v2 && has_v2 {
+        let v1 = |path: &str| bare_group_on(layout.clone(), path, false).ok();
+        let Some(mine) = v1(monitor.path()) else {
+            return;
+        };
+        if mine.members().is_empty() {
+            return;
+        }
+        // The pivot is made on every hierarchy, as where the monitor
+        // would go; it goes there on v1.
+        let made = bare_group(layout.clone(), &p.pivot)
+            .is_ok_and(|to| to.create(&Permissions::default()).is_ok());
+        let pivot = v1(&p.pivot).filter(|to| made && to.enter(false).is_ok());
+        if pivot.is_some() || v1("").is_some_and(|root| root.enter(false).is_ok()) {
+            let _ = mine.delete(DeleteOptions {
+                recursive: true,
+                populated: Populated::Refuse,
+                ignore_missing: true,
+            });
+        }
+        return;
+    }
     let pivot = bare_group(layout.clone(), &p.pivot)
         .ok()
         .filter(|to| to.create(&Permissions::default()).is_ok() && to.enter(false).is_ok());
@@ -244,6 +287,25 @@ pub(crate) fn leave_monitor_group(c: &Container, p: &Placement, monitor: Cgroup)
         || Cgroup::new(layout, &["*"], "").is_ok_and(|root| root.enter(false).is_ok());
     if moved {
         remove_monitor_group(c, &monitor);
+    }
+}
+
+/// The running monitor's group, as its record names it; read before a
+/// stop waits, since an ephemeral container's record goes with it.
+pub(crate) fn monitor_group_of(c: &Container) -> Option<Cgroup> {
+    let path = std::fs::read_to_string(c.run_file(MONITOR_RUN_FILE)).ok()?;
+    let path = path.trim();
+    if path.is_empty() {
+        return None;
+    }
+    bare_group(c.layout().ok()?, path).ok()
+}
+
+/// After the monitor's exit, what a waiting stop removes: the monitor's
+/// group where it is left (see [`leave_monitor_group`]), and its record.
+pub(crate) fn remove_exited_monitor_group(c: &Container, monitor: &Cgroup) {
+    if !c.monitor_alive() {
+        remove_monitor_group(c, monitor);
     }
 }
 

@@ -68,8 +68,10 @@ pub(crate) fn run(
         Err(e) => (None, Err(e)),
     };
     if let Some(cg) = monitor_cg {
-        crate::cgroup_keys::leave_monitor_group(&c, &plan.cgroups, cg);
+        let stop_removes_v2 = matches!(result, Ok((_, true)));
+        crate::cgroup_keys::leave_monitor_group(&c, &plan.cgroups, cg, stop_removes_v2);
     }
+    let result = result.map(|(code, _)| code);
     if result.is_ok() {
         tracing::info!(container = c.name(), "STOPPED");
         if plan.config.ephemeral() {
@@ -81,8 +83,11 @@ pub(crate) fn run(
 }
 
 /// The monitor's work, in its group: the rootfs mounted, init started
-/// (again at each reboot) and served until it exits, all undone.
-fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<i32> {
+/// (again at each reboot) and served until it exits, all undone. Returns
+/// init's exit code, and whether a `stop` waits for the monitor's exit
+/// (its `stopping` file says `await`: that stop then removes the
+/// monitor's v2 group, see leave_monitor_group).
+fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<(i32, bool)> {
     let c = plan.container.clone();
     crate::monitor_keys::apply(&plan.config, c.name())?;
     let mounted = plan.mount_rootfs()?;
@@ -114,7 +119,9 @@ fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<i32> {
         }
         tracing::info!(container = c.name(), "rebooting");
     };
-    let _ = std::fs::remove_file(c.run_file("stopping"));
+    let stopping = c.run_file("stopping");
+    let awaited = std::fs::read_to_string(&stopping).is_ok_and(|s| s == AWAITED);
+    let _ = std::fs::remove_file(&stopping);
     c.clear_runtime();
     if let Some(m) = mounted {
         if let Err(e) = m.unmount() {
@@ -124,8 +131,12 @@ fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<i32> {
     if let Some(storage) = &plan.storage {
         crate::copy_tmpfs::unmount_upper(&c, storage);
     }
-    Ok(code)
+    Ok((code, awaited))
 }
+
+/// What a `stop` that waits for the monitor's exit writes in the
+/// container's `stopping` run file.
+pub(crate) const AWAITED: &str = "await";
 
 /// Init is set up and runs: the run files say so, and the starting
 /// command hears "OK".

@@ -117,7 +117,14 @@ pub(crate) fn stop_locked(c: &Container, opts: StopOptions) -> Result<()> {
         send_handled(&init, cfg.signal_reboot())?;
         return Ok(());
     }
-    c.write_run_file("stopping", "")?;
+    // A stop that waits removes the monitor's v2 group after its exit
+    // (the monitor's own move out of it would wait for the kernel).
+    let monitor_group = crate::cgroup_keys::monitor_group_of(c);
+    let marker = match opts.nowait {
+        false => crate::monitor::AWAITED,
+        true => "",
+    };
+    c.write_run_file("stopping", marker)?;
     thaw_quietly(c);
     let sig = if opts.kill {
         cfg.signal_stop()
@@ -137,6 +144,9 @@ pub(crate) fn stop_locked(c: &Container, opts: StopOptions) -> Result<()> {
         return Ok(());
     }
     await_monitor(c, monitor)?;
+    if let Some(group) = monitor_group {
+        crate::cgroup_keys::remove_exited_monitor_group(c, &group);
+    }
     if c.orphaned_processes()? {
         kill_and_clean(c)?;
     }
