@@ -191,6 +191,25 @@ impl Rootfs {
         })
     }
 
+    /// [`Rootfs::mount`] for a rootfs whose changes go with the container
+    /// when it stops (an ephemeral copy): an overlay is mounted
+    /// `volatile`, so that neither its writes nor its unmount wait for
+    /// the disk. Its upper layer must not be mounted again afterwards
+    /// (the kernel refuses a volatile upper until its work directory is
+    /// emptied). Other backends mount as usual.
+    pub fn mount_discardable(&self, target: &Path) -> Result<Mounted> {
+        if self.backend != Backend::Overlay {
+            return self.mount(target);
+        }
+        let root = crate::overlay::mount_overlay(self, target, true)?;
+        Ok(Mounted {
+            rootfs: self.clone(),
+            target: target.to_path_buf(),
+            root,
+            active: true,
+        })
+    }
+
     /// The directory to use as the container's root for a backend that
     /// needs no mount (dir, btrfs): the rootfs's own directory, checked to
     /// exist. For the others, [`Error::NeedsMount`]: use

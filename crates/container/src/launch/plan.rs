@@ -148,7 +148,12 @@ impl Plan {
                 crate::error::chain(&e)
             ))
         })?;
-        let mounted = storage.mount(&self.rootfs).map_err(|e| {
+        // An ephemeral container's changes go with it: nothing to sync.
+        let mounted = match self.config.ephemeral() {
+            true => storage.mount_discardable(&self.rootfs),
+            false => storage.mount(&self.rootfs),
+        };
+        let mounted = mounted.map_err(|e| {
             fail(format!(
                 "cannot mount its rootfs {}: {}",
                 storage.spec(),

@@ -86,6 +86,11 @@ pub struct CopyArgs {
 
 impl CopyArgs {
     pub fn run(self) -> Result<ExitCode> {
+        if self.ephemeral {
+            // It starts the copy: as `start`, never from a binary the
+            // container could reach through /proc/PID/exe.
+            container::run_from_sealed_copy()?;
+        }
         let c = self.common.open(&self.name)?;
         if self.rename {
             let new = self.newname.as_deref().unwrap_or_default();
