@@ -301,6 +301,19 @@ fn assert_bash_completes_names(root: &Path) {
 
 /// `man` finds the compat pages beside the compat directory on PATH.
 fn assert_man_finds_compat_pages(root: &Path) {
+    // The setuid helper's hand-written page, under both its names, says
+    // where its rules are.
+    assert!(root
+        .join("usr/share/man/man1/enclos-user-nic.1.gz")
+        .is_file());
+    let page = root.join("usr/share/enclos/man/man1/lxc-user-nic.1.gz");
+    let mut zcat = Command::new("zcat");
+    zcat.arg(&page);
+    let text = run(zcat).success().stdout;
+    assert!(
+        text.contains("/etc/enclos/enclos-usernet") && text.contains("/etc/lxc/lxc-usernet"),
+        "{text}"
+    );
     if Command::new("man").arg("--version").output().is_ok() {
         let mut cmd = Command::new("man");
         cmd.args(["-w", "lxc-attach"])

@@ -131,7 +131,7 @@ pub fn stage_tree(root: &Path, bin: &Path, packaging: &Path) -> Result<()> {
         symlink("../../../bin/enclos", &link)
             .with_context(|| format!("Cannot create link {}", link.display()))?;
     }
-    stage_man(root, bin)?;
+    stage_man(root, bin, packaging)?;
     stage_completions(root, bin)?;
     let etc = root.join("etc/enclos");
     mkdir(&etc)?;
@@ -171,8 +171,10 @@ pub fn stage_tree(root: &Path, bin: &Path, packaging: &Path) -> Result<()> {
 }
 
 /// The man pages, gzipped: enclos's in /usr/share/man/man1, the compat
-/// names' in /usr/share/enclos/man/man1 (see the module's docs).
-fn stage_man(root: &Path, bin: &Path) -> Result<()> {
+/// names' in /usr/share/enclos/man/man1 (see the module's docs); the
+/// setuid helper's, from `packaging/man`, in both (as `enclos-user-nic`
+/// and `lxc-user-nic`).
+fn stage_man(root: &Path, bin: &Path, packaging: &Path) -> Result<()> {
     let gen = root.join("gen-man");
     run_checked(Command::new(bin).arg("__gen-man").arg(&gen))?;
     let man1 = root.join("usr/share/man/man1");
@@ -188,6 +190,16 @@ fn stage_man(root: &Path, bin: &Path) -> Result<()> {
         }
     }
     fs::remove_dir_all(&gen).with_context(|| format!("Cannot remove {}", gen.display()))?;
+    // The setuid helper has no clap (few dependencies on purpose): its
+    // page is written by hand, under both its names.
+    let page = packaging.join("man/enclos-user-nic.1");
+    for dest in [
+        man1.join("enclos-user-nic.1"),
+        compat_man1.join("lxc-user-nic.1"),
+    ] {
+        install(&page, &dest, 0o644)?;
+        gzip(&dest)?;
+    }
     let link = root.join("usr/libexec/enclos/man");
     symlink("../../share/enclos/man", &link)
         .with_context(|| format!("Cannot create link {}", link.display()))
