@@ -503,7 +503,12 @@ impl Container {
                 }
             }
         };
-        let _ = fs::write(&path, std::process::id().to_string());
+        // The holder's pid, for the Busy error of others: written in place
+        // and padded, never by emptying the file, which on ext4 makes the
+        // close wait for the disk (auto_da_alloc).
+        let pid = format!("{:<10}\n", std::process::id());
+        let _ = std::os::unix::fs::FileExt::write_all_at(&*locked, pid.as_bytes(), 0)
+            .and_then(|()| locked.set_len(pid.len() as u64));
         Ok(OpLock { _file: locked })
     }
 
