@@ -9,7 +9,10 @@
 # /proc/sysrq-trigger, /proc/sys/kernel and /sys. The kernel's log says
 # AppArmor refused the mounts and the pivot_root. lxc-execute's command
 # runs under the profile too; lxc.apparmor.profile = unconfined runs
-# unconfined; the profile is unloaded when the container stops.
+# unconfined; the profile is unloaded when the container stops. An
+# unprivileged container (lxc.idmap) made by root, its rootfs mounted
+# idmapped, starts on this host whose / is shared (systemd's), runs under
+# a profile of its own, and meets the same refusals.
 #
 # Every write attempted is harmless if it went through: sysrq's 'h' (help)
 # and each file's own value written back.
@@ -31,8 +34,12 @@ else
     LXCPATH=$("$ENCLOS" config lxc.lxcpath)
 fi
 C=${P}lxc-aa
-[ ! -e "$LXCPATH/$C" ] || die "a container named $C already exists in $LXCPATH: destroy it (lxc-destroy -f -n $C) or set LAB_PREFIX"
+U=${P}lxc-aa-np
+for n in "$C" "$U"; do
+    [ ! -e "$LXCPATH/$n" ] || die "a container named $n already exists in $LXCPATH: destroy it (lxc-destroy -f -n $n) or set LAB_PREFIX"
+done
 on_exit lxc-destroy "${LXP[@]}" -f -n "$C"
+on_exit lxc-destroy "${LXP[@]}" -f -n "$U"
 
 # The milliseconds since the epoch.
 ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -153,6 +160,36 @@ check_eq "profiles loaded for it" "$n" 0
 say "Unconfined, the same mount goes through (what stopped it was AppArmor):"
 in_c "$C" 'mkdir -p /tmp/p && mount -t proc proc /tmp/p && umount /tmp/p && echo mounted'
 run lxc-stop "${LXP[@]}" -n "$C"
+
+section "An unprivileged container (lxc.idmap), made by root"
+run lxc-create "${LXP[@]}" -n "$U" -t busybox
+run sh -c "printf 'lxc.idmap = u 0 165536 65536\nlxc.idmap = g 0 165536 65536\n' >> '$LXCPATH/$U/config'"
+say "Its root (uid 165536 on the host) goes through the directories to its rootfs:"
+run chmod o+x "$LXCPATH" "$LXCPATH/$U"
+out root_tags sh -c "awk '\$5 == \"/\" {print \$7}' /proc/self/mountinfo | tail -n 1"
+say "(the host's / is mounted with propagation '$root_tags')"
+run lxc-start "${LXP[@]}" -n "$U"
+UPROFILE="lxc-${U}_<$LXCPATH>"
+pid=$(init_pid "$U")
+out owner stat -c %u "/proc/$pid"
+check_eq "init's uid on the host" "$owner" 165536
+c_out uid "$U" 'id -u'
+check_eq "its uid inside" "$uid" 0
+out mounted sh -c "grep -c ' $LXCPATH/$U/rootfs' /proc/self/mountinfo || true"
+check_eq "the container's mounts seen on the host" "$mounted" 0
+out label cat "/proc/$pid/attr/current"
+check_eq "init's label" "$label" "$UPROFILE (enforce)"
+c_out label "$U" 'cat /proc/self/attr/current'
+check_eq "an attached process's label" "$label" "$UPROFILE (enforce)"
+refused "$U" "a fresh proc on /tmp/p" 'mkdir -p /tmp/p && mount -t proc proc /tmp/p'
+refused "$U" "a fresh sysfs on /tmp/s" 'mkdir -p /tmp/s && mount -t sysfs sysfs /tmp/s'
+refused "$U" "a bind of /proc elsewhere" 'mkdir -p /tmp/b && mount --bind /proc /tmp/b'
+refused "$U" "echo h > /proc/sysrq-trigger" 'echo h > /proc/sysrq-trigger'
+refused "$U" "writing /proc/sys/kernel/printk" 'v=$(cat /proc/sys/kernel/printk) && echo "$v" > /proc/sys/kernel/printk'
+refused "$U" "writing /sys/module/printk/parameters/time" 'v=$(cat /sys/module/printk/parameters/time) && echo "$v" > /sys/module/printk/parameters/time'
+run lxc-stop "${LXP[@]}" -n "$U"
+out left sh -c "grep -cF '$UPROFILE' '$AA/profiles' || true"
+check_eq "its profile after lxc-stop" "$left" 0
 
 section "Start times"
 say "lxc-start: ${FIRST_MS} ms with the profile compiled and loaded, ${SECOND_MS} ms from apparmor_parser's cache, ${UNCONFINED_MS} ms unconfined"

@@ -20,6 +20,8 @@ use crate::userns::userns_fd_for;
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+/// `MS_PRIVATE` (linux/mount.h), as `struct mount_attr`'s propagation takes it.
+const MS_PRIVATE: u64 = 1 << 18;
 
 /// `struct mount_attr` of linux/mount.h (version 0, 32 bytes).
 #[repr(C)]
@@ -52,12 +54,17 @@ fn open_tree_clone(path: &CString) -> std::result::Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-/// mount_setattr(mount, "", AT_EMPTY_PATH, {MOUNT_ATTR_IDMAP, userns}).
+/// mount_setattr(mount, "", AT_EMPTY_PATH, {MOUNT_ATTR_IDMAP, userns,
+/// MS_PRIVATE}). The clone open_tree made of a shared mount is a peer of
+/// it: attached elsewhere (in a container's mount namespace), every mount
+/// made on it would propagate back to the source's namespace, and
+/// pivot_root onto it would fail (EINVAL: a shared parent). Private, it
+/// shares nothing with the mount it was cloned from.
 fn set_idmap(mount: BorrowedFd<'_>, userns: BorrowedFd<'_>) -> std::result::Result<(), Errno> {
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_IDMAP,
         attr_clr: 0,
-        propagation: 0,
+        propagation: MS_PRIVATE,
         userns_fd: userns.as_raw_fd() as u64,
     };
     // SAFETY: the empty path is a NUL-terminated static string and `attr`
@@ -99,8 +106,10 @@ fn unsupported_hint(call: &'static str, errno: Errno) -> &'static str {
 
 /// A detached mount of `source` whose ids are mapped through the user
 /// namespace `userns`: a file owned by 0 on disk shows as the host id of
-/// container id 0. Submounts of `source` are not included. The mount
-/// lives until the fd is closed, or is attached with [`move_mount`].
+/// container id 0. Submounts of `source` are not included, and the mount
+/// is private: no peer of `source`, whatever `source`'s propagation (a
+/// host whose `/` is shared, as under systemd). The mount lives until the
+/// fd is closed, or is attached with [`move_mount`].
 pub fn idmapped_mount(source: &Path, userns: BorrowedFd<'_>) -> Result<OwnedFd> {
     let c_source = c_path(source)?;
     let unsupported = |call, source_errno| Error::IdmappedMountUnsupported {

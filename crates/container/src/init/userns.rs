@@ -20,7 +20,10 @@ pub(super) fn receive_rootfs(sync: &SyncChild) -> Result<OwnedFd, String> {
 }
 
 /// Mounts the detached mount `mount` over `rootfs` (in init's mount
-/// namespace, which is already a slave of the host's).
+/// namespace, which is already a slave of the host's). The mount is
+/// private (`enclos_idmap::idmapped_mount`), and the rootfs set-up makes
+/// every mount a slave again after this step, so nothing mounted on it
+/// reaches the host.
 pub(super) fn mount_rootfs(mount: &OwnedFd, rootfs: &Path) -> Result<(), String> {
     enclos_idmap::move_mount(mount.as_fd(), rootfs).map_err(|e| crate::error::chain(&e))
 }

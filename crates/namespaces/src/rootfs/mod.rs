@@ -156,7 +156,8 @@ fn ensure_own_mount_namespace() -> Result<()> {
 /// container's init child in its own mount namespace (and, for the
 /// hostname, UTS namespace), before exec. In order:
 ///
-/// 1. `/` becomes recursively slave, so nothing below propagates to the host;
+/// 1. `/` becomes recursively slave, so nothing below propagates to the
+///    host (and again after the [`RootfsStage::PreMount`] step);
 /// 2. the rootfs is bind-mounted onto itself (rbind);
 /// 3. the hostname;
 /// 4. proc, sys and cgroup (`lxc.mount.auto`);
@@ -189,6 +190,11 @@ pub fn setup_rootfs_with(
     ensure_own_mount_namespace()?;
     crate::mount_ns::make_mounts_rslave()?;
     at(RootfsStage::PreMount)?;
+    // Again: a mount the step attached from another namespace (a detached
+    // mount, move_mount(2)) may be a peer of a host mount; shared, it
+    // would carry every mount below to the host, and pivot_root refuses a
+    // shared parent.
+    crate::mount_ns::make_mounts_rslave()?;
     let root = bind_rootfs(spec)?;
     if let Some(hostname) = &spec.hostname {
         sethostname(hostname).map_err(|source| Error::Hostname {
