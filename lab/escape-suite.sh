@@ -26,7 +26,7 @@ section "The escape suite's cases, each against a privileged and an unprivileged
 out CASES "${SUITE_ENV[@]}" "$SUITE/escape" --list
 TOTAL=$(grep -c ': test$' <<<"$CASES" || true)
 [ "$TOTAL" -gt 0 ] || die "the suite's test binary lists no case"
-say "$TOTAL cases"
+say "$TOTAL tests: each case against a privileged and an unprivileged container"
 
 section "Every attempt, as CI runs the suite (ENCLOS_REQUIRE_PRIVILEGED=1, $(nproc) test threads)"
 LOG=$LAB_TMP/escape.log
