@@ -1,6 +1,7 @@
 #!/bin/bash
 # The payload of `cargo xtask lab vm` (copied into the run's 9p share as
-# payload.sh, next to run.env, the enclos binary and a copy of lab/): plays
+# payload.sh, next to run.env, the enclos binary, a copy of lab/ and, for
+# lab/escape-suite.sh, the escape suite in escape/): plays
 # each lab of $LABS as a trainee would, `ENCLOS=<enclos>
 # LAB_LXCPATH=<empty dir> bash lab/<lab>`, keeps each lab's output in
 # out/<lab>.log and reports on the results port:
@@ -47,6 +48,9 @@ fi
 install -m 0755 "$SHARE/enclos" /usr/local/bin/enclos
 [ ! -f "$SHARE/enclos-user-nic" ] || install -m 0755 "$SHARE/enclos-user-nic" /usr/local/bin/enclos-user-nic
 rm -rf /root/lab && cp -r "$SHARE/lab" /root/lab
+# The escape suite's test binary and probe, built by the host for
+# lab/escape-suite.sh.
+[ ! -d "$SHARE/escape" ] || export LAB_ESCAPE_SUITE=$SHARE/escape
 mkdir -p "$SHARE/out"
 
 # The extra disks, by the serial number the host gave them.

@@ -4,7 +4,9 @@
 //! result per lab and exits with the labs' status.
 //!
 //! The run's files go to the guest over 9p (`target/vm/runs/<pid>/share`:
-//! the binary, a copy of lab/, the payload `lab/guest/payload-labs.sh`);
+//! the binary, a copy of lab/, the payload `lab/guest/payload-labs.sh`,
+//! and, when lab/escape-suite.sh is among the labs, the escape suite's
+//! test binary and probe built here, see [`super::escape`]);
 //! the guest writes each lab's output back there and its results on the
 //! second serial port. The console, the results and each lab's output are
 //! kept in `target/vm/logs/<init>-cgroup-<version>[-with-<part>]/` (the last run of each
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use super::escape;
 use super::image::{self, repo_file, Extra, Image};
 use super::qemu::{self, AccelChoice, Disk, Machine, Watch};
 use super::{remove_dir_all_if_exists, secs, sh_quote, vm_dir, ImageArgs};
@@ -112,7 +115,9 @@ pub struct Args {
     #[arg(long, value_name = "DEB", conflicts_with = "plain")]
     pub deb: Option<PathBuf>,
     /// The labs to run, by file name in lab/ (lab1-cgroups.sh or
-    /// lab1-cgroups); by default every lab/lab*.sh.
+    /// lab1-cgroups); by default every lab/lab*.sh, then
+    /// lab/escape-suite.sh (the escape suite, tests/escape.rs, run in the
+    /// guest).
     pub labs: Vec<String>,
 }
 
@@ -257,13 +262,18 @@ struct LabResult {
 /// the binary `enclos`.
 pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
     let labs = select_labs(&args.labs, &args.image.with)?;
+    let suite = if labs.iter().any(|l| l == escape::LAB) {
+        Some(escape::build()?)
+    } else {
+        None
+    };
     let image = image::ensure(&args.image.options(false))?;
 
     let runs = vm_dir().join("runs");
     remove_stale_runs(&runs);
     let run = RunDir::create(&runs.join(std::process::id().to_string()))?;
     let accel = qemu::choose_accel(&image, args.accel, &run.0)?;
-    let share = write_share(&run.0, enclos, &labs, args)?;
+    let share = write_share(&run.0, enclos, suite.as_ref(), &labs, args)?;
     let disks = lab_disks(&image, &run.0)?;
     let logs = logs_dir(args)?;
     let mut machine = Machine {
@@ -297,8 +307,14 @@ pub fn run_labs(enclos: &Path, args: &Args) -> Result<()> {
 }
 
 /// The share: the binary, lab/, the payload and its settings (run.env),
-/// and the package of `--deb`.
-fn write_share(run: &Path, enclos: &Path, labs: &[String], args: &Args) -> Result<PathBuf> {
+/// the escape suite when a lab runs it, and the package of `--deb`.
+fn write_share(
+    run: &Path,
+    enclos: &Path,
+    suite: Option<&escape::Suite>,
+    labs: &[String],
+    args: &Args,
+) -> Result<PathBuf> {
     let share = run.join("share");
     std::fs::create_dir_all(share.join("out"))
         .with_context(|| format!("Cannot create {}", share.display()))?;
@@ -317,6 +333,9 @@ fn write_share(run: &Path, enclos: &Path, labs: &[String], args: &Args) -> Resul
             .with_context(|| format!("Cannot copy {} into the VM's share", nic.display()))?;
     }
     copy_dir(&workspace_root().join("lab"), &share.join("lab"))?;
+    if let Some(suite) = suite {
+        escape::copy_into(suite, &share)?;
+    }
     std::fs::write(
         share.join("payload.sh"),
         repo_file("lab/guest/payload-labs.sh")?,
@@ -740,19 +759,20 @@ fn lab_extra(file: &str) -> Option<Extra> {
 
 /// The labs to run, as file names in lab/: those named (with or without
 /// `.sh`, with or without `lab/`), or every `lab/lab*.sh` but those that
-/// need an optional part of the image not in `extras`. A named lab that
-/// needs one not in `extras` is an error.
+/// need an optional part of the image not in `extras`, then the escape
+/// suite's lab (last: its fork bomb and memory hog come after the
+/// course). A named lab that needs one not in `extras` is an error.
 fn select_labs(named: &[String], extras: &[Extra]) -> Result<Vec<String>> {
     let dir = workspace_root().join("lab");
     let mut all: Vec<String> = std::fs::read_dir(&dir)
         .with_context(|| format!("Cannot list the labs in {}", dir.display()))?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("lab") && n.ends_with(".sh"))
+        .filter(|n| (n.starts_with("lab") && n.ends_with(".sh")) || n == escape::LAB)
         .collect();
-    all.sort();
+    all.sort_by_key(|n| (n == escape::LAB, n.clone()));
     if named.is_empty() {
-        if all.is_empty() {
+        if !all.iter().any(|n| n.starts_with("lab")) {
             bail!("No lab script (lab/lab*.sh) in {}", dir.display());
         }
         all.retain(|lab| lab_extra(lab).is_none_or(|e| extras.contains(&e)));
@@ -948,6 +968,11 @@ mod tests {
         let all = select_labs(&[], &[]).unwrap();
         assert!(!all.contains(&"lab2-zfs.sh".to_string()), "{all:?}");
         assert!(all.contains(&"lab2-lvm.sh".to_string()), "{all:?}");
+        assert_eq!(all.last().map(String::as_str), Some(escape::LAB));
+        assert_eq!(
+            select_labs(&["escape-suite".into()], &[]).unwrap(),
+            [escape::LAB]
+        );
         let with = select_labs(&[], &[Extra::Zfs]).unwrap();
         assert!(with.contains(&"lab2-zfs.sh".to_string()), "{with:?}");
         let err = select_labs(&["lab2-zfs".into()], &[])

@@ -5,11 +5,12 @@
 //! - `cargo xtask vm build`: the image, cached under
 //!   `target/vm/<hash of its recipe>/` ([`image`]);
 //! - `cargo xtask lab vm`: boots a fresh overlay of it and plays the labs
-//!   inside ([`lab`], [`qemu`]);
+//!   inside ([`lab`], [`qemu`]), the escape suite among them ([`escape`]);
 //! - `cargo xtask vm box`: the same Debian as a Vagrant box for libvirt
 //!   ([`vagrant_box`]).
 
 mod apt;
+mod escape;
 pub mod image;
 mod initramfs;
 pub mod lab;
