@@ -120,7 +120,7 @@ fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<(i32, bool)> {
         tracing::info!(container = c.name(), "rebooting");
     };
     let stopping = c.run_file("stopping");
-    let awaited = std::fs::read_to_string(&stopping).is_ok_and(|s| s == AWAITED);
+    let awaited = std::fs::read_to_string(&stopping).is_ok_and(|s| awaited_by_live_stop(&s));
     let _ = std::fs::remove_file(&stopping);
     c.clear_runtime();
     if let Some(m) = mounted {
@@ -135,8 +135,21 @@ fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<(i32, bool)> {
 }
 
 /// What a `stop` that waits for the monitor's exit writes in the
-/// container's `stopping` run file.
+/// container's `stopping` run file, before its pid.
 pub(crate) const AWAITED: &str = "await";
+
+/// Whether the `stopping` file's `text` names a stop that waits for the
+/// monitor's exit and still runs (not one interrupted meanwhile, which
+/// would leave the monitor's group behind).
+fn awaited_by_live_stop(text: &str) -> bool {
+    let Some(pid) = text
+        .strip_prefix(AWAITED)
+        .and_then(|rest| rest.trim().parse::<i32>().ok())
+    else {
+        return false;
+    };
+    crate::stop::is_running(pid)
+}
 
 /// Init is set up and runs: the run files say so, and the starting
 /// command hears "OK".
@@ -246,5 +259,21 @@ fn start_once(plan: &Plan) -> Result<Started> {
             });
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_running_stop_that_waits_takes_the_group_over() {
+        let me = std::process::id();
+        assert!(awaited_by_live_stop(&format!("{AWAITED} {me}")));
+        // `stop -W`, an old file without a pid, a pid that is gone.
+        assert!(!awaited_by_live_stop(""));
+        assert!(!awaited_by_live_stop(AWAITED));
+        assert!(!awaited_by_live_stop(&format!("{AWAITED} {}", i32::MAX)));
+        assert!(!awaited_by_live_stop(&format!("{AWAITED} 0")));
     }
 }

@@ -121,10 +121,10 @@ pub(crate) fn stop_locked(c: &Container, opts: StopOptions) -> Result<()> {
     // (the monitor's own move out of it would wait for the kernel).
     let monitor_group = crate::cgroup_keys::monitor_group_of(c);
     let marker = match opts.nowait {
-        false => crate::monitor::AWAITED,
-        true => "",
+        false => format!("{} {}", crate::monitor::AWAITED, std::process::id()),
+        true => String::new(),
     };
-    c.write_run_file("stopping", marker)?;
+    c.write_run_file("stopping", &marker)?;
     thaw_quietly(c);
     let sig = if opts.kill {
         cfg.signal_stop()
@@ -327,6 +327,11 @@ fn wait_for_halt(c: &Container, init: &PidFd, timeout: Duration) -> Result<()> {
 }
 
 /// Whether a process has exited and waits to be reaped (or is gone).
+/// Whether process `pid` runs (exists and is not a zombie).
+pub(crate) fn is_running(pid: i32) -> bool {
+    pid > 0 && !is_zombie(pid)
+}
+
 fn is_zombie(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat
