@@ -11,17 +11,13 @@
 //! namespace.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use enclos_config::{IdMap, IdMaps};
+use enclos_tests::idmap::{maps, rootfs, MAPS, ROOT};
 use enclos_tests::lab::{proc_status, Lab};
 use enclos_tests::{missing_feature, require_root};
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
-
-/// The container's root on the host.
-const ROOT: u32 = 165536;
-const MAPS: &str = "lxc.idmap = u 0 165536 65536\nlxc.idmap = g 0 165536 65536\n";
 
 /// How the rootfs is left for the container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,18 +26,6 @@ enum Rootfs {
     HostRoot,
     /// Shifted onto the map (what an unprivileged create makes).
     Shifted,
-}
-
-fn maps() -> IdMaps {
-    IdMaps::new(
-        MAPS.lines()
-            .map(|l| IdMap::parse(l.split_once('=').unwrap().1).unwrap())
-            .collect(),
-    )
-}
-
-fn rootfs(lab: &Lab, name: &str) -> PathBuf {
-    lab.path().join(name).join("rootfs")
 }
 
 /// The calling thread's mounts whose mount point lies under `dir`, with

@@ -11,7 +11,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use enclos_config::{IdMap, IdMaps};
+use enclos_tests::idmap::{maps, rootfs, MAPS, ROOT};
 use enclos_tests::lab::*;
 use enclos_tests::{missing_feature, require_root};
 
@@ -21,22 +21,6 @@ pub const CASES: &[Case] = &[Case {
     pattern: "lxc.idmap",
     test: idmap_runs_the_container_as_the_mapped_ids,
 }];
-
-/// The container's root on the host.
-const ROOT: u32 = 165536;
-const MAPS: &str = "lxc.idmap = u 0 165536 65536\nlxc.idmap = g 0 165536 65536\n";
-
-fn maps() -> IdMaps {
-    IdMaps::new(
-        MAPS.lines()
-            .map(|l| IdMap::parse(l.split_once('=').unwrap().1).unwrap())
-            .collect(),
-    )
-}
-
-fn rootfs(lab: &Lab, name: &str) -> PathBuf {
-    lab.path().join(name).join("rootfs")
-}
 
 /// How the rootfs is left for the container.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -49,20 +49,11 @@ fn probe() -> &'static Path {
         std::fs::write(&src, include_str!("seccomp_probe.rs")).expect("write the probe's source");
         let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
         let mut cmd = std::process::Command::new(rustc);
-        cmd.args([
-            "--edition",
-            "2021",
-            "-O",
-            "-C",
-            "panic=abort",
-            "-C",
-            "target-feature=+crt-static",
-            "--target",
-            "x86_64-unknown-linux-gnu",
-        ])
-        .arg(&src)
-        .arg("-o")
-        .arg(&out);
+        // The flags the VM lab's xtask builds it with too: one list.
+        cmd.args(include_str!("seccomp_probe.rustc-args").lines())
+            .arg(&src)
+            .arg("-o")
+            .arg(&out);
         run(cmd).success();
         let _ = std::fs::remove_file(&src);
         out

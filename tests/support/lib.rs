@@ -6,6 +6,7 @@
 //! failure. A test that finds the host lacking a kernel feature calls
 //! [`missing_feature`] and returns, with the same rule.
 
+pub mod idmap;
 pub mod lab;
 pub mod netns;
 pub mod user;

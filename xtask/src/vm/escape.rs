@@ -102,7 +102,8 @@ fn test_executable(messages: &str, name: &str) -> Option<PathBuf> {
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
 }
 
-/// The probe, compiled as tests/escape/seccomp.rs compiles it: a static
+/// The probe, compiled as tests/escape/seccomp.rs compiles it (the flags
+/// of tests/escape/seccomp_probe.rustc-args, read by both): a static
 /// binary (the container sees none of the host's libraries), std only.
 fn probe() -> Result<PathBuf> {
     let src = workspace_root().join("tests/escape/seccomp_probe.rs");
@@ -111,20 +112,10 @@ fn probe() -> Result<PathBuf> {
     let out = dir.join(PROBE_NAME);
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let mut cmd = Command::new(rustc);
-    cmd.args([
-        "--edition",
-        "2021",
-        "-O",
-        "-C",
-        "panic=abort",
-        "-C",
-        "target-feature=+crt-static",
-        "--target",
-        "x86_64-unknown-linux-gnu",
-    ])
-    .arg(&src)
-    .arg("-o")
-    .arg(&out);
+    let args = workspace_root().join("tests/escape/seccomp_probe.rustc-args");
+    let args = std::fs::read_to_string(&args)
+        .with_context(|| format!("Cannot read {}", args.display()))?;
+    cmd.args(args.lines()).arg(&src).arg("-o").arg(&out);
     println!("==> build: {}", show(&cmd));
     let status = cmd
         .status()
