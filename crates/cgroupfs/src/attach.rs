@@ -64,37 +64,42 @@ impl Cgroup {
     /// checks on a write (the child may have entered a user namespace).
     pub fn open_for_child(&self) -> Result<ChildPlacement> {
         self.check_exists()?;
-        let mut placement = ChildPlacement {
-            v2: None,
-            tasks: Vec::new(),
-        };
-        for m in &self.members {
-            if m.is_v2() {
-                let dir = File::options()
-                    .read(true)
-                    .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-                    .open(&m.dir)
-                    .map_err(|source| Error::Read {
-                        path: m.dir.clone(),
-                        source,
-                    })?;
-                placement.v2 = Some(OwnedFd::from(dir));
-            } else {
-                let path = m.dir.join("tasks");
-                let f = File::options()
-                    .write(true)
-                    .custom_flags(libc::O_CLOEXEC)
-                    .open(&path)
-                    .map_err(|source| Error::Write {
-                        hint: write_hint(&path, &source),
-                        file: path.clone(),
-                        value: "0".to_string(),
-                        source,
-                    })?;
-                placement.tasks.push((path, f));
-            }
+        let mut tasks = Vec::new();
+        for m in self.members.iter().filter(|m| !m.is_v2()) {
+            let path = m.dir.join("tasks");
+            let f = File::options()
+                .write(true)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&path)
+                .map_err(|source| Error::Write {
+                    hint: write_hint(&path, &source),
+                    file: path.clone(),
+                    value: "0".to_string(),
+                    source,
+                })?;
+            tasks.push((path, f));
         }
-        Ok(placement)
+        Ok(ChildPlacement {
+            v2: self.open_v2_dir()?,
+            tasks,
+        })
+    }
+
+    /// The group's v2 directory, opened for clone3's `CLONE_INTO_CGROUP`
+    /// (see [`ChildPlacement::v2_dir`]); `None` without a v2 member.
+    pub fn open_v2_dir(&self) -> Result<Option<OwnedFd>> {
+        let Some(m) = self.members.iter().find(|m| m.is_v2()) else {
+            return Ok(None);
+        };
+        let dir = File::options()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(&m.dir)
+            .map_err(|source| Error::Read {
+                path: m.dir.clone(),
+                source,
+            })?;
+        Ok(Some(OwnedFd::from(dir)))
     }
 
     fn place(&self, pid: i32, file: &str) -> Result<()> {

@@ -258,35 +258,24 @@ pub(crate) fn leave_monitor_group(
         .members()
         .iter()
         .any(|m| m.hierarchy.version == Version::V2);
-    if stop_removes_v2 && has_v2 {
-        let v1 = |path: &str| bare_group_on(layout.clone(), path, false).ok();
-        let Some(mine) = v1(monitor.path()) else {
-            return;
-        };
-        if mine.members().is_empty() {
-            return;
-        }
-        // The pivot is made on every hierarchy, as where the monitor
-        // would go; it goes there on v1.
-        let made = bare_group(layout.clone(), &p.pivot)
-            .is_ok_and(|to| to.create(&Permissions::default()).is_ok());
-        let pivot = v1(&p.pivot).filter(|to| made && to.enter(false).is_ok());
-        if pivot.is_some() || v1("").is_some_and(|root| root.enter(false).is_ok()) {
-            let _ = mine.delete(DeleteOptions {
-                recursive: true,
-                populated: Populated::Refuse,
-                ignore_missing: true,
-            });
-        }
+    // The hierarchies the monitor leaves: all, or v1 alone.
+    let with_v2 = !(stop_removes_v2 && has_v2);
+    let on = |path: &str| bare_group_on(layout.clone(), path, with_v2).ok();
+    let Some(mine) = on(monitor.path()).filter(|g| !g.members().is_empty()) else {
         return;
-    }
-    let pivot = bare_group(layout.clone(), &p.pivot)
-        .ok()
-        .filter(|to| to.create(&Permissions::default()).is_ok() && to.enter(false).is_ok());
-    let moved = pivot.is_some()
-        || Cgroup::new(layout, &["*"], "").is_ok_and(|root| root.enter(false).is_ok());
+    };
+    // The pivot is made on every hierarchy, where the monitor goes.
+    let made = bare_group(layout.clone(), &p.pivot)
+        .is_ok_and(|to| to.create(&Permissions::default()).is_ok());
+    let moved = on(&p.pivot).is_some_and(|to| made && to.enter(false).is_ok())
+        || on("").is_some_and(|root| root.enter(false).is_ok());
     if moved {
-        remove_monitor_group(c, &monitor);
+        let _ = mine.delete(DeleteOptions {
+            recursive: true,
+            populated: Populated::Refuse,
+            ignore_missing: true,
+        });
+        forget_monitor_group_if_gone(c, &monitor);
     }
 }
 
@@ -317,6 +306,12 @@ fn remove_monitor_group(c: &Container, monitor: &Cgroup) {
         populated: Populated::Refuse,
         ignore_missing: true,
     });
+    forget_monitor_group_if_gone(c, monitor);
+}
+
+/// Removes the record of the monitor's group once none of its
+/// directories is left.
+fn forget_monitor_group_if_gone(c: &Container, monitor: &Cgroup) {
     if monitor.members().iter().all(|m| !m.dir.is_dir()) {
         let _ = std::fs::remove_file(c.run_file(MONITOR_RUN_FILE));
     }

@@ -55,16 +55,16 @@ pub(crate) fn run(
         }
         MonitorGroup::Made(cg) => cg,
     };
-    let result = match (&log, &monitor_cg) {
-        (Err(_), _) => Ok(()),
-        (Ok(_), Some(cg)) => crate::cgroup_keys::enter_monitor_group(cg),
-        (Ok(_), None) => Ok(()),
-    };
     let (log, result) = match log {
-        Ok(guard) => (
-            Some(guard),
-            result.and_then(|()| run_in_group(&plan, report)),
-        ),
+        Ok(guard) => {
+            let entered = monitor_cg
+                .as_ref()
+                .map_or(Ok(()), crate::cgroup_keys::enter_monitor_group);
+            (
+                Some(guard),
+                entered.and_then(|()| run_in_group(&plan, report)),
+            )
+        }
         Err(e) => (None, Err(e)),
     };
     if let Some(cg) = monitor_cg {

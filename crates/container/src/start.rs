@@ -9,6 +9,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -208,8 +209,8 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
                 Ok(g) => g,
                 Err(e) => enclos_namespaces::exit_child(report_failure(&mut report, &e)),
             };
-            let placement = group.as_ref().and_then(|g| g.open_for_child().ok());
-            let v2 = placement.as_ref().and_then(|p| p.v2_dir());
+            let v2_dir = group.as_ref().and_then(|g| g.open_v2_dir().ok().flatten());
+            let v2 = v2_dir.as_ref().map(|fd| fd.as_fd());
             let made = group.clone();
             // Never dropped here: the monitor lock's drop would unlock the
             // monitor's copy (one open file), and the plan's is the
