@@ -432,6 +432,11 @@ fn keepdata_keeps_an_ephemeral_copy_after_its_stop() {
         .success();
     lab.attach(&eph, &["sh", "-c", "echo kept > /root/data"])
         .success();
+    // Its name in /etc/hostname, left by the copy for its start.
+    assert_eq!(
+        lab.attach(&eph, &["cat", "/etc/hostname"]).success().stdout,
+        format!("{eph}\n")
+    );
     lab.enclos("stop", &["-n", &eph, "-k"]).success();
     assert_eq!(lab.state(&eph), "STOPPED");
     assert!(!read_config(&lab.path().join(&eph).join("config")).contains_key("lxc.ephemeral"));

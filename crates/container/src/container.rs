@@ -229,6 +229,11 @@ pub fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The runtime file that holds the monitor's state.
+const STATE_RUN_FILE: &str = "state";
+/// Its padded length before the newline: the longest state's.
+const STATE_WIDTH: usize = 8;
+
 /// The runtime file that holds the container's cgroup path.
 pub(crate) const RUN_FILE: &str = "cgroup";
 /// The runtime file that holds init's group when it is an inner one.
@@ -416,9 +421,7 @@ impl Container {
         if !self.exists() {
             return Err(self.not_found());
         }
-        let written = fs::read_to_string(self.run_file("state"))
-            .ok()
-            .and_then(|s| State::parse(&s));
+        let written = self.written_state();
         let alive = self.monitor_alive();
         let base = match (alive, written) {
             (true, Some(s)) => s,
@@ -514,9 +517,47 @@ impl Container {
 
     /// Removes the runtime files a stopped container no longer needs.
     pub(crate) fn clear_runtime(&self) {
-        for f in ["state", "init.pid", "monitor.pid", RUN_FILE, INIT_RUN_FILE] {
+        for f in [
+            STATE_RUN_FILE,
+            "init.pid",
+            "monitor.pid",
+            RUN_FILE,
+            INIT_RUN_FILE,
+        ] {
             let _ = fs::remove_file(self.run_file(f));
         }
+    }
+
+    /// Writes the monitor's state in its run file, in place: the same
+    /// inode each time, padded to one length, so that no write makes or
+    /// frees an inode (on ext4 without a journal, every new inode is
+    /// searched for past the recently freed ones). One `write` of a few
+    /// bytes; a reader that catches it halfway reads no state and reads
+    /// again ([`Container::written_state`]).
+    pub(crate) fn write_state(&self, state: State) -> Result<()> {
+        let path = self.run_file(STATE_RUN_FILE);
+        let text = format!("{:<width$}\n", state.as_str(), width = STATE_WIDTH);
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&path)
+            .and_then(|f| std::os::unix::fs::FileExt::write_all_at(&f, text.as_bytes(), 0))
+            .map_err(io_err("write", &path))
+    }
+
+    /// The state the monitor last wrote, if any; a read that overlapped a
+    /// write ([`Container::write_state`]) is done again.
+    fn written_state(&self) -> Option<State> {
+        let path = self.run_file(STATE_RUN_FILE);
+        for _ in 0..3 {
+            let text = fs::read_to_string(&path).ok()?;
+            if let Some(s) = State::parse(&text) {
+                return Some(s);
+            }
+        }
+        None
     }
 
     pub(crate) fn write_run_file(&self, name: &str, value: &str) -> Result<()> {
@@ -601,6 +642,38 @@ mod tests {
     fn refuses_names(#[case] n: &str, #[case] why: &str) {
         let e = validate_name(n).unwrap_err().to_string();
         assert!(e.contains(why), "{e}");
+    }
+
+    #[test]
+    fn state_is_written_in_place_and_read_back() {
+        use std::os::unix::fs::MetadataExt;
+        let host = crate::fake::FakeHost::new();
+        let c = host.container("c1", "");
+        let _monitor = host.running(&c, "STARTING", 1);
+        let file = c.run_file(STATE_RUN_FILE);
+        let inode = fs::metadata(&file).unwrap().ino();
+        for s in [
+            State::Running,
+            State::Stopping,
+            State::Starting,
+            State::Running,
+        ] {
+            c.write_state(s).unwrap();
+            assert_eq!(c.state().unwrap(), s);
+        }
+        assert_eq!(fs::read_to_string(&file).unwrap(), "RUNNING \n");
+        assert_eq!(
+            fs::metadata(&file).unwrap().ino(),
+            inode,
+            "a new file was made"
+        );
+        let widest = [
+            State::Starting,
+            State::Stopping,
+            State::Aborting,
+            State::Freezing,
+        ];
+        assert!(widest.iter().all(|s| s.as_str().len() <= STATE_WIDTH));
     }
 
     #[test]

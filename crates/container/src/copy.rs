@@ -116,7 +116,6 @@ pub fn copy(
     let new = crate::leftovers::with_own_mounts(|| {
         src.clone_to(&dest, kind, Some(backend), &opts.storage)
     })?;
-    let parent = deps::parent(staged.dir())?;
     let written = (|| {
         let new = match opts.tmpfs {
             true => crate::copy_tmpfs::move_upper(&new, staged.dir())?,
@@ -127,15 +126,17 @@ pub fn copy(
                 // Its start mounts the rootfs anyway: written there, the
                 // name costs no mount of its own (whose unmount would sync
                 // the whole filesystem under an overlay's upper layer).
-                defer_hostname(staged.dir(), &name)?;
+                // The start that follows at once is told (start_copy); a
+                // copy that is kept (-D) may start later: a file tells it.
+                if opts.keep_data {
+                    defer_hostname(staged.dir(), &name)?;
+                }
             } else {
                 crate::leftovers::with_own_mounts(|| write_hostname(&new, staged.dir(), &name))?;
             }
         }
         progress("writing the configuration");
         let text = copy_config(c, &config_text, &new, &staged, &target, opts, &mounts)?;
-        // The clone's record goes with it to its final directory.
-        deps::forget_parent(staged.dir())?;
         let path = staged.dir().join("config");
         fs::write(&path, text).map_err(io_err("write", &path))?;
         Ok::<_, Error>(())
@@ -144,10 +145,16 @@ pub fn copy(
         let _ = deps::forget_parent(staged.dir());
         return Err(e);
     }
-    staged.commit()?;
-    if let Some(p) = parent {
-        if let Err(e) = deps::record(&p.dir(), target.dir()) {
-            let _ = crate::create::remove_stopped(&target);
+    // A clone that stacks on the original (an overlay) was recorded there
+    // under its staging name: the commit renames that record. A commit
+    // that fails after its rename leaves no copy behind either.
+    match staged.commit() {
+        Ok(_) => {}
+        Err(e @ enclos_snapshot::Error::Exists { .. }) => return Err(e.into()),
+        Err(e) => {
+            if target.exists() {
+                let _ = crate::create::remove_stopped(&target);
+            }
             return Err(e.into());
         }
     }
@@ -245,14 +252,19 @@ fn defer_hostname(dir: &Path, name: &str) -> Result<()> {
     fs::write(&file, name).map_err(io_err("write", &file))
 }
 
-/// At the start of a copy whose name was left for it ([`defer_hostname`]):
-/// writes it in `/etc/hostname` of the mounted rootfs `root`, when that is
-/// a file, as the copy would have done, then forgets it. A failure is a
-/// warning: the container runs under its `lxc.uts.name` anyway.
-pub(crate) fn write_pending_hostname(c: &Container, root: &Path) {
+/// At the start of a copy whose name was left for it (`name`, from
+/// [`start_copy`], or the file of [`defer_hostname`]): writes it in
+/// `/etc/hostname` of the mounted rootfs `root`, when that is a file, as
+/// the copy would have done, then forgets it. A failure is a warning: the
+/// container runs under its `lxc.uts.name` anyway.
+pub(crate) fn write_pending_hostname(c: &Container, root: &Path, name: Option<&str>) {
     let pending = c.run_file(PENDING_HOSTNAME);
-    let Ok(name) = fs::read_to_string(&pending) else {
-        return;
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => match fs::read_to_string(&pending) {
+            Ok(n) => n,
+            Err(_) => return,
+        },
     };
     let file = root.join("etc/hostname");
     if file.symlink_metadata().is_ok_and(|m| m.is_file()) {
@@ -383,11 +395,20 @@ impl Mount {
 
 /// Starts a copy just made (`-e`, or a copy asked to start); when it does
 /// not start, an ephemeral copy is removed again, as lxc-copy does.
-pub fn start_copy(copy: &Container, foreground: bool) -> Result<()> {
+pub fn start_copy(copy: &Container, opts: &CopyOptions, foreground: bool) -> Result<()> {
+    // The copy's new name for its /etc/hostname, where the copy left it
+    // to this start (see copy): an ephemeral copy on a mounted rootfs.
+    let hostname = (opts.ephemeral && !opts.keep_name && !opts.keep_data)
+        .then(|| copy.config().ok()?.rootfs())
+        .flatten()
+        .and_then(|r| storage_rootfs(&r).ok())
+        .filter(|r| r.backend.capabilities().needs_mount)
+        .map(|_| copy.name().to_string());
     let started = crate::start::start(
         copy,
         &crate::start::StartOptions {
             foreground,
+            hostname,
             ..Default::default()
         },
     );

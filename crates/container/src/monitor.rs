@@ -92,14 +92,14 @@ fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<(i32, bool)> {
     crate::monitor_keys::apply(&plan.config, c.name())?;
     let mounted = plan.mount_rootfs()?;
     if let Some(m) = &mounted {
-        crate::copy::write_pending_hostname(&c, m.root());
+        crate::copy::write_pending_hostname(&c, m.root(), plan.hostname.as_deref());
     }
     // Unloaded when dropped: at the end of the container, or of a failed
     // start.
     let _apparmor = crate::apparmor::load(&plan.apparmor, c.name())?;
     let code = loop {
         c.write_run_file("monitor.pid", &std::process::id().to_string())?;
-        c.write_run_file("state", State::Starting.as_str())?;
+        c.write_state(State::Starting)?;
         let started = start_once(plan);
         let (cg, terms, mut output, pidfd) = match started {
             Ok(v) => v,
@@ -160,7 +160,7 @@ fn init_running(
 ) -> Result<()> {
     let c = &plan.container;
     c.write_run_file("init.pid", &pidfd.pid().as_raw().to_string())?;
-    c.write_run_file("state", State::Running.as_str())?;
+    c.write_state(State::Running)?;
     if let Some(mut r) = report.take() {
         let _ = writeln!(r, "OK {}", pidfd.pid());
     }
@@ -179,7 +179,7 @@ fn init_exited(
 ) -> (i32, bool) {
     let c = &plan.container;
     tracing::info!(container = c.name(), "init exited: {status:?}");
-    let _ = c.write_run_file("state", State::Stopping.as_str());
+    let _ = c.write_state(State::Stopping);
     // Init that called reboot(2) in its pid namespace ends by SIGHUP:
     // start it again, unless a stop asked for the end.
     let rebooted = matches!(status, WaitStatus::Signaled(_, Signal::SIGHUP, _))

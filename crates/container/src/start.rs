@@ -35,6 +35,10 @@ pub struct StartOptions {
     pub config_file: Option<PathBuf>,
     /// Run this instead of `lxc.init.cmd` (`-- CMD`).
     pub command: Option<Vec<String>>,
+    /// The name to write in `/etc/hostname` of the rootfs once mounted,
+    /// when that is a file: an ephemeral copy's new name (see
+    /// [`crate::start_copy`]).
+    pub hostname: Option<String>,
 }
 
 /// Starts the container and returns once it is RUNNING (or, in the
@@ -107,7 +111,8 @@ fn start_checked(c: &Container, opts: &StartOptions) -> Result<()> {
             .init_cmd()
             .unwrap_or_else(|| vec!["/sbin/init".to_string()]),
     };
-    let plan = Plan::new(c, config, Init::Exec(init), opts.foreground)?;
+    let mut plan = Plan::new(c, config, Init::Exec(init), opts.foreground)?;
+    plan.hostname.clone_from(&opts.hostname);
     if opts.foreground {
         // However init ended (a halt ends it by a signal), the container
         // ran and is stopped: a failure to start is an Err of its own.

@@ -349,6 +349,7 @@ impl StartArgs {
                 foreground: self.foreground,
                 config_file: self.rcfile,
                 command: (!self.command.is_empty()).then_some(self.command),
+                hostname: None,
             },
         )?;
         Ok(ExitCode::SUCCESS)

@@ -36,6 +36,9 @@ pub(crate) struct Plan {
     /// An unprivileged container's maps and root (`lxc.idmap`).
     pub userns: Option<super::idmap::Userns>,
     pub foreground: bool,
+    /// A name for `/etc/hostname` of the mounted rootfs
+    /// ([`crate::start::StartOptions::hostname`]).
+    pub hostname: Option<String>,
     /// Capabilities, no_new_privs and the compiled seccomp filter.
     pub confine: crate::confine::Confinement,
     /// The AppArmor profile the container runs under.
@@ -115,6 +118,7 @@ impl Plan {
             storage,
             userns,
             foreground,
+            hostname: None,
             confine,
             apparmor,
         })

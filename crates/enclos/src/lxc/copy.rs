@@ -129,7 +129,7 @@ impl CopyArgs {
         let new = self.copy(&c, &opts)?;
         if self.ephemeral {
             let _ = self.daemon;
-            container::start_copy(&new, self.foreground)
+            container::start_copy(&new, &opts, self.foreground)
                 .with_context(|| format!("Cannot start the copy '{}'", new.name()))?;
             if !self.common.quiet && !self.foreground {
                 println!(
