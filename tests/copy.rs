@@ -320,14 +320,32 @@ fn an_ephemeral_copy_runs_keeps_its_changes_in_its_upper_layer_and_vanishes_at_s
     );
 
     lab.enclos("stop", &["-n", &eph]).success();
+    // Gone when the stop returns: its directory renamed away, removed
+    // meanwhile by a process of its own.
     assert!(
-        poll(SETTLE, || (!lab.path().join(&eph).exists()).then_some(())).is_some(),
+        !lab.path().join(&eph).exists(),
         "the ephemeral copy is gone after its stop"
+    );
+    assert!(
+        poll(SETTLE, || lab_entries(lab.path()).is_empty().then_some(())).is_some(),
+        "the removal is done: {:?}",
+        lab_entries(lab.path())
     );
     let ls = lab.enclos("ls", &[]).success();
     assert_eq!(ls.lines(), [orig.as_str()]);
     assert!(!lab.path().join(&orig).join("lxc_snapshots").exists());
     assert_eq!(mounts_under(lab.path()), Vec::<String>::new());
+}
+
+/// The hidden entries of the lxcpath (a copy being made or a container
+/// being removed).
+fn lab_entries(lxcpath: &Path) -> Vec<String> {
+    fs::read_dir(lxcpath)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect()
 }
 
 /// The file systems mounted on `at` in the mount namespace of `pid`.

@@ -17,21 +17,31 @@ impl Cgroup {
     /// Deletes the group (see [`DeleteOptions`]). Nothing is removed unless
     /// every check passes first.
     pub fn delete(&self, opts: DeleteOptions) -> Result<()> {
-        if opts.ignore_missing && !self.members.iter().any(|m| m.dir.is_dir()) {
-            return Ok(());
-        }
-        if !opts.ignore_missing {
-            self.check_exists()?;
-        }
         if self.path.is_empty() {
             return Err(Error::InvalidPath {
                 path: "/".into(),
                 reason: "the root group of a hierarchy cannot be deleted",
             });
         }
+        if !opts.ignore_missing {
+            self.check_exists()?;
+        }
+        // What is left once the groups that one rmdir removes are gone: a
+        // recursive delete that empties groups anyway may take them one
+        // hierarchy at a time (the kernel refuses the rmdir of a group
+        // with processes or children, which then take the long way).
+        // Otherwise every group is checked before any goes.
+        let left: Vec<&Member> = if opts.recursive && opts.populated != Populated::Refuse {
+            self.members
+                .iter()
+                .filter(|m| !removed_at_once(&m.dir))
+                .collect()
+        } else {
+            self.members.iter().filter(|m| m.dir.is_dir()).collect()
+        };
         // Every directory to remove, children before parents.
         let mut plan: Vec<(&Member, Vec<PathBuf>)> = Vec::new();
-        for m in self.members.iter().filter(|m| m.dir.is_dir()) {
+        for m in left {
             let mut dirs = Vec::new();
             collect_subtree(&m.dir, &mut dirs)?;
             if !opts.recursive && dirs.len() > 1 {
@@ -104,6 +114,14 @@ pub fn delete_all(groups: &[Cgroup], opts: DeleteOptions) -> Result<()> {
         cg.delete(opts).map_err(|e| wrap(cg, e))?;
     }
     Ok(())
+}
+
+/// Whether `dir` is gone after one rmdir (or was already).
+fn removed_at_once(dir: &Path) -> bool {
+    match fs::remove_dir(dir) {
+        Ok(()) => true,
+        Err(e) => vanished(&e),
+    }
 }
 
 /// Directories of the subtree at `dir`, children before parents.

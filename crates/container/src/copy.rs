@@ -145,25 +145,30 @@ pub fn copy(
         let _ = deps::forget_parent(staged.dir());
         return Err(e);
     }
-    // A clone that stacks on the original (an overlay) was recorded there
-    // under its staging name: the commit renames that record. A commit
-    // that fails after its rename leaves no copy behind either.
-    match staged.commit() {
-        Ok(_) => {}
-        Err(e @ enclos_snapshot::Error::Exists { .. }) => return Err(e.into()),
-        Err(e) => {
-            if target.exists() {
-                let _ = crate::create::remove_stopped(&target);
-            }
-            return Err(e.into());
-        }
-    }
+    commit(staged, &target)?;
     progress("running the clone hooks");
     if let Err(e) = crate::copy_hooks::run(&target, c.name(), &opts.hook_args) {
         let _ = crate::create::remove_stopped(&target);
         return Err(e);
     }
     Ok(target)
+}
+
+/// Renames the staged copy into place. A clone that stacks on the
+/// original (an overlay) was recorded there under its staging name: the
+/// commit renames that record. A commit that fails after its rename
+/// leaves no copy behind either.
+fn commit(staged: Staged, target: &Container) -> Result<()> {
+    match staged.commit() {
+        Ok(_) => Ok(()),
+        Err(e @ enclos_snapshot::Error::Exists { .. }) => Err(e.into()),
+        Err(e) => {
+            if target.exists() {
+                let _ = crate::create::remove_stopped(target);
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// The copy's config: the original's rewritten for its new directory,

@@ -94,6 +94,8 @@ mod tests {
             lxc.join(".c2.partial/rootfs/etc"),
             lxc.join("c1/snaps/.snap0.partial/rootfs"),
             lxc.join("c1/.restore.partial/rootfs"),
+            // A stopped ephemeral container whose removal was killed.
+            lxc.join(".c4.4242.removing/delta0"),
         ];
         for d in &dead {
             fs::create_dir_all(d).unwrap();

@@ -59,6 +59,7 @@ mod copy;
 mod copy_hooks;
 mod copy_tmpfs;
 mod create;
+mod discard;
 pub mod doctor;
 mod error;
 #[cfg(test)]

@@ -75,11 +75,25 @@ pub(crate) fn run(
     if result.is_ok() {
         tracing::info!(container = c.name(), "STOPPED");
         if plan.config.ephemeral() {
-            let _ = crate::create::remove_stopped(&c);
+            crate::discard::remove_ephemeral(&c, removal_group(&plan));
         }
     }
     drop(log);
     result
+}
+
+/// The v2 group where an ephemeral container's removal runs: the
+/// monitor's pivot when there is one, else the root (the monitor's own
+/// group goes when it exits).
+fn removal_group(plan: &Plan) -> Option<std::os::fd::OwnedFd> {
+    let at = |path: &str| {
+        enclos_cgroupfs::Cgroup::new(plan.layout.clone(), &["*"], path)
+            .ok()?
+            .open_v2_dir()
+            .ok()
+            .flatten()
+    };
+    at(&plan.cgroups.pivot).or_else(|| at(""))
 }
 
 /// The monitor's work, in its group: the rootfs mounted, init started

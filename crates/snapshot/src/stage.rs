@@ -19,6 +19,10 @@ use crate::error::{io_err, Error, Result};
 
 /// The suffix of staged directories.
 pub const PARTIAL_SUFFIX: &str = ".partial";
+/// The suffix of a directory renamed away to be removed (a stopped
+/// ephemeral container's), held by the same kind of lock while its
+/// removal runs.
+pub const REMOVING_SUFFIX: &str = ".removing";
 
 /// A directory being filled, renamed to its target by [`Staged::commit`]
 /// and removed (rootfs and all) when dropped before that.
@@ -173,8 +177,9 @@ fn remove_if_dead(dir: &Path, what: &'static str, target: &Path) -> Result<()> {
     }
 }
 
-/// Removes every dead `.*.partial` directory in `parent` (a live
-/// attempt's is left alone); returns the paths removed.
+/// Removes every dead `.*.partial` or `.*.removing` directory in
+/// `parent` (a live attempt's or removal's is left alone); returns the
+/// paths removed.
 pub fn clean_dead(parent: &Path) -> Result<Vec<PathBuf>> {
     let entries = match fs::read_dir(parent) {
         Ok(e) => e,
@@ -184,7 +189,9 @@ pub fn clean_dead(parent: &Path) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !(name.starts_with('.') && name.ends_with(PARTIAL_SUFFIX)) {
+        if !(name.starts_with('.')
+            && (name.ends_with(PARTIAL_SUFFIX) || name.ends_with(REMOVING_SUFFIX)))
+        {
             continue;
         }
         let path = entry.path();
