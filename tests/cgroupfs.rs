@@ -333,3 +333,33 @@ fn missing_group_and_unknown_controller() {
         })
         .is_ok());
 }
+
+#[test]
+fn remove_if_empty_takes_empty_groups_and_leaves_populated_ones() {
+    if !require_root("remove_if_empty_takes_empty_groups_and_leaves_populated_ones") {
+        return;
+    }
+    let empty = Group::create(&["memory", "pids"], "rmempty");
+    assert!(empty.0.remove_if_empty());
+    assert!(empty.0.members().iter().all(|m| !m.dir.exists()));
+    assert!(
+        empty.0.remove_if_empty(),
+        "a group already gone counts as removed"
+    );
+
+    let busy = Group::create(&["memory", "pids"], "rmbusy");
+    let pids = Cgroup::new(layout(), &["pids"], busy.0.path()).unwrap();
+    let p = Proc::spawn("exec sleep 1000");
+    pids.attach(p.pid()).unwrap();
+    assert!(!busy.0.remove_if_empty());
+    let left: Vec<bool> = busy.0.members().iter().map(|m| m.dir.is_dir()).collect();
+    // The memory group had no process: gone; the pids one stays with its
+    // process in it.
+    assert_eq!(left, [false, true]);
+    assert_eq!(
+        std::fs::read_to_string(pids.members()[0].dir.join("cgroup.procs"))
+            .unwrap()
+            .trim(),
+        p.pid().to_string()
+    );
+}

@@ -98,6 +98,24 @@ impl Cgroup {
     }
 }
 
+impl Cgroup {
+    /// Removes the group, with one rmdir per hierarchy, where it is empty
+    /// and has no children; a group already gone counts as removed, one
+    /// with processes or children stays as it is. Returns whether it is
+    /// gone from every hierarchy. For a process's own group that it has
+    /// just left (a monitor's): nothing to check first, nothing to kill.
+    pub fn remove_if_empty(&self) -> bool {
+        if self.path.is_empty() {
+            return false;
+        }
+        let mut all = true;
+        for m in &self.members {
+            all &= removed_at_once(&m.dir);
+        }
+        all
+    }
+}
+
 /// Deletes `groups`, as `cgdelete A B` does: every group must exist
 /// before any is removed; the error names the group that failed.
 pub fn delete_all(groups: &[Cgroup], opts: DeleteOptions) -> Result<()> {

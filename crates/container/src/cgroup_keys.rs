@@ -270,11 +270,15 @@ pub(crate) fn leave_monitor_group(
     let moved = on(&p.pivot).is_some_and(|to| made && to.enter(false).is_ok())
         || on("").is_some_and(|root| root.enter(false).is_ok());
     if moved {
-        let _ = mine.delete(DeleteOptions {
-            recursive: true,
-            populated: Populated::Refuse,
-            ignore_missing: true,
-        });
+        // Empty once the monitor left it: one rmdir per hierarchy; else
+        // the long way, children first.
+        if !mine.remove_if_empty() {
+            let _ = mine.delete(DeleteOptions {
+                recursive: true,
+                populated: Populated::Refuse,
+                ignore_missing: true,
+            });
+        }
         forget_monitor_group_if_gone(c, &monitor);
     }
 }
