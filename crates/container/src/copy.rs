@@ -113,9 +113,14 @@ pub fn copy(
     let staged = Staged::begin(target.dir(), "copy", 0o755)?;
     progress(&format!("copying the rootfs of {} ({backend})", c.name()));
     let dest = Dest::named(staged.dir(), &name);
-    let new = crate::leftovers::with_own_mounts(|| {
-        src.clone_to(&dest, kind, Some(backend), &opts.storage)
-    })?;
+    // Stacking an overlay layer mounts nothing: no namespace needed.
+    let new = if kind == CloneKind::Snapshot && backend == Backend::Overlay {
+        src.clone_to(&dest, kind, Some(backend), &opts.storage)?
+    } else {
+        crate::leftovers::with_own_mounts(|| {
+            src.clone_to(&dest, kind, Some(backend), &opts.storage)
+        })?
+    };
     let written = (|| {
         let new = match opts.tmpfs {
             true => crate::copy_tmpfs::move_upper(&new, staged.dir())?,
