@@ -111,6 +111,15 @@ pub enum Error {
 
     #[error("Logical volume {path} does not exist; the container's storage is missing or was removed (lvs lists the volumes)")]
     NoVolume { path: PathBuf },
+
+    #[error("Cannot put {path} back after a failed replace ({failed}): its data is in {aside}; rename it back (lvrename {aside} {path})")]
+    NotPutBack {
+        path: PathBuf,
+        aside: PathBuf,
+        failed: String,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 /// The result of this crate.
