@@ -147,10 +147,10 @@ run lxc-stop "${LXP[@]}" -n "$FULL"
 run lxc-destroy "${LXP[@]}" -n "$FULL"
 
 section "The origin of a clone is not destroyed under it"
-fails 1 lxc-destroy "${LXP[@]}" -n "$C"
+fails 1 lxc-destroy "${LXP[@]}" -s -n "$C"
 check_contains "the error" "$LAST_ERR" "/dev/$VG/$CLONE"
-[ -e "/dev/$VG/$C" ] || die "the refused destroy removed /dev/$VG/$C"
-ok "/dev/$VG/$C is still there"
+[ -e "/dev/$VG/$C" ] && [ -e "/dev/$VG/${C}_snap0" ] || die "the refused destroy removed a volume of $C"
+ok "/dev/$VG/$C and its snapshot are still there"
 
 section "2.8 Restoring snap0 in place (lxc-snapshot -r without -N)"
 say "The container holds 'changed', written after snap0; snap0 and the clone need its volume."
@@ -185,20 +185,21 @@ out data lxc-attach "${LXP[@]}" -n "$AGAIN" -- cat /root/testdata
 check_eq "the file in the second restore of snap0" "$data" "on-lvm"
 run lxc-stop "${LXP[@]}" -n "$AGAIN"
 run lxc-destroy "${LXP[@]}" -n "$AGAIN"
-say "So is the clone, on the old volume:"
+
+section "Destroying"
+say "$C and snap0 go; the old volume stays for the clone:"
+run lxc-destroy "${LXP[@]}" -s -n "$C"
+out left volume_list
+check_eq "the volumes once $C is destroyed with its snapshots" "$left" "$C+retired0 $RESTORED $CLONE "
 run lxc-start "${LXP[@]}" -n "$CLONE"
 run lxc-wait "${LXP[@]}" -n "$CLONE" -s RUNNING -t 30
 out data lxc-attach "${LXP[@]}" -n "$CLONE" -- cat /root/testdata
-check_eq "the file in the clone" "$data" "changed"
+check_eq "the file in the clone, on the old volume" "$data" "changed"
 run lxc-stop "${LXP[@]}" -n "$CLONE"
-
-section "Destroying"
+say "The old volume goes with its last snapshot:"
 run lxc-destroy "${LXP[@]}" -n "$CLONE"
 out left volume_list
-check_eq "the volumes once the clone is gone (snap0 still needs the old one)" "$left" "$C $C+retired0 $RESTORED ${C}_snap0 "
-run lxc-destroy "${LXP[@]}" -s -n "$C"
-out left volume_list
-check_eq "the volumes once $C is destroyed with its snapshots" "$left" "$RESTORED "
+check_eq "the volumes once the clone is destroyed" "$left" "$RESTORED "
 run lxc-destroy "${LXP[@]}" -n "$RESTORED"
 
 section "The same on a thin pool"
