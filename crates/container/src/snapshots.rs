@@ -24,7 +24,8 @@
 //!   the layer goes with its last user. Destroyed before the container
 //!   wrote anything, it leaves no layer behind.
 //! - A restore makes a new container (`-N`), or replaces the container's
-//!   rootfs and config with the snapshot's, keeping its snapshots.
+//!   rootfs and config with the snapshot's, keeping its snapshots (an LVM
+//!   volume by renames: see [`restore_volume`]).
 //! - Nothing half-made is left: snapshots and restores are staged and
 //!   renamed into place; a destroyed snapshot is renamed out of the
 //!   listing before it is removed.

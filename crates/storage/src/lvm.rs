@@ -369,6 +369,14 @@ impl<R: Runner> Driver for Lvm<R> {
     fn replace(&self, old: &Rootfs, new: &Rootfs) -> Result<Rootfs> {
         let (vg, lv, new_lv) = same_vg(old, new)?;
         let lvs = self.volumes(&vg)?;
+        let aside = format!("{lv}{REPLACED}");
+        let has = |name: &str| lvs.iter().any(|l| l.lv_name == name);
+        if !has(&lv) && has(&aside) {
+            return Err(Error::CutShort {
+                path: old.path.clone(),
+                aside: device(&vg, &aside),
+            });
+        }
         for (name, r) in [(&lv, old), (&new_lv, new)] {
             if !lvs.iter().any(|l| &l.lv_name == name) {
                 return Err(Error::NoVolume {
@@ -376,7 +384,6 @@ impl<R: Runner> Driver for Lvm<R> {
                 });
             }
         }
-        let aside = format!("{lv}{REPLACED}");
         Self::check_free(&vg, &aside, &lvs)?;
         self.lvrename(&vg, &lv, &aside)?;
         if let Err(e) = self.lvrename(&vg, &new_lv, &lv) {

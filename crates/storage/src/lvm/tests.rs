@@ -414,6 +414,20 @@ fn replace_refuses_before_renaming_anything() {
         "{err}"
     );
     assert_eq!(l.0.calls(), [LVS]);
+    // Cut short between its renames: the old data is aside.
+    let l = Lvm(Fake::new().answer(
+        "lvs",
+        &lvs(&[
+            ("c1+restoring", "536870912", "-wi-a-----", "", "", ""),
+            ("c1+replaced", "536870912", "-wi-a-----", "", "", ""),
+        ]),
+    ));
+    let err = l.replace(&old, &new).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "Logical volume /dev/lxc/c1 does not exist, but /dev/lxc/c1+replaced does: the replace of /dev/lxc/c1 by a restore was cut short, and /dev/lxc/c1+replaced holds its data; put it back (lvrename /dev/lxc/c1+replaced /dev/lxc/c1)"
+    );
+    assert_eq!(l.0.calls(), [LVS]);
     // Across volume groups.
     let l = Lvm(Fake::new());
     let other = Rootfs::parse("lvm:/dev/data/c1+restoring").unwrap();
