@@ -509,8 +509,10 @@ fn restore_volume(
     let (kind, opts) = if src.snapshots_stand_alone()? {
         (CloneKind::Snapshot, CreateOptions::default())
     } else {
+        // The container's size; the snapshot's when its volume is
+        // missing (which the replace then reports).
         let opts = CreateOptions {
-            fssize: old.usage()?.size,
+            fssize: old.usage().ok().and_then(|u| u.size),
             ..CreateOptions::default()
         };
         (CloneKind::Copy, opts)
