@@ -3,7 +3,10 @@
 # disk; a busybox container on a logical volume (lxc-create -B lvm), started,
 # written to through lxc-attach, stopped; its snapshot (lxc-snapshot, an LVM
 # snapshot) restored as a new container; a snapshot clone (lxc-copy -s);
-# the same on a thin pool; everything destroyed, and lvs shows nothing left.
+# the snapshot restored in place (lxc-snapshot -r without -N): a new volume
+# under the container's name, the old one kept while the snapshot and the
+# clone need it and removed with the last of them; the same on a thin pool;
+# everything destroyed, and lvs shows nothing left.
 #
 # It wipes the disk $LAB_LVM_DISK: it runs in the VM lab (cargo xtask lab vm
 # lab2-lvm.sh), whose spare disk that is, and skips itself elsewhere.
@@ -31,14 +34,18 @@ CLONE=${P}lvm-clone
 FULL=${P}lvm-full
 THIN=${P}lvm-thin
 THIN_CLONE=${P}lvm-thin-clone
-for n in "$C" "$RESTORED" "$CLONE" "$FULL" "$THIN" "$THIN_CLONE"; do
+AGAIN=${C}-again
+THIN_RESTORED=${THIN}-snap0
+for n in "$C" "$RESTORED" "$CLONE" "$FULL" "$THIN" "$THIN_CLONE" "$AGAIN" "$THIN_RESTORED"; do
     [ ! -e "$LXCPATH/$n" ] || die "a container named $n already exists in $LXCPATH: destroy it or set LAB_PREFIX"
 done
 
 # lv_field VOLUME FIELD: one field of lvs for VG/VOLUME, trimmed.
 lv_field() { lvs --noheadings -o "$2" "$VG/$1" | tr -d ' '; }
 # The volumes of the group, one per line, sorted.
-volumes() { lvs --noheadings -o lv_name "$VG" | tr -d ' ' | sort; }
+volumes() { lvs --noheadings -o lv_name "$VG" | tr -d ' ' | LC_ALL=C sort; }
+# The volumes of the group on one line.
+volume_list() { volumes | tr '\n' ' '; }
 # is_closed VOLUME: no mount or process holds the volume open.
 is_closed() { [ "$(lvs --noheadings -o lv_attr "$VG/$1" | tr -d ' ' | cut -c6)" != o ]; }
 
@@ -51,7 +58,7 @@ if ! vgs "$VG" >/dev/null 2>&1; then
     on_exit vgremove -f "$VG"
 fi
 run vgs "$VG"
-for n in "$THIN" "$THIN_CLONE" "$C" "$RESTORED" "$CLONE" "$FULL"; do
+for n in "$THIN" "$THIN_CLONE" "$THIN_RESTORED" "$C" "$RESTORED" "$AGAIN" "$CLONE" "$FULL"; do
     on_exit lxc-destroy "${LXP[@]}" -f -s -n "$n"
 done
 # Runs first: a clone holds its origin back.
@@ -139,18 +146,61 @@ check_eq "the file in the copy" "$data" "changed"
 run lxc-stop "${LXP[@]}" -n "$FULL"
 run lxc-destroy "${LXP[@]}" -n "$FULL"
 
-section "Destroying"
-run lxc-snapshot "${LXP[@]}" -n "$C" -d snap0
-out left volumes
-check_eq "the volumes once snap0 is destroyed" "$(printf '%s\n' "$left" | tr '\n' ' ')" "$C $RESTORED $CLONE "
-say "The origin of a clone is not destroyed under it:"
-fails 1 lxc-destroy "${LXP[@]}" -n "$C"
+section "The origin of a clone is not destroyed under it"
+fails 1 lxc-destroy "${LXP[@]}" -s -n "$C"
 check_contains "the error" "$LAST_ERR" "/dev/$VG/$CLONE"
-[ -e "/dev/$VG/$C" ] || die "the refused destroy removed /dev/$VG/$C"
-ok "/dev/$VG/$C is still there"
+[ -e "/dev/$VG/$C" ] && [ -e "/dev/$VG/${C}_snap0" ] || die "the refused destroy removed a volume of $C"
+ok "/dev/$VG/$C and its snapshot are still there"
+
+section "2.8 Restoring snap0 in place (lxc-snapshot -r without -N)"
+say "The container holds 'changed', written after snap0; snap0 and the clone need its volume."
+run lxc-snapshot "${LXP[@]}" -n "$C" -r snap0
+out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$C/config"
+check_eq "the container's rootfs (unchanged)" "$rootfs" "lxc.rootfs.path = lvm:/dev/$VG/$C"
+out origin lv_field "$C" origin
+check_eq "the container's new volume's origin (none: a plain copy)" "$origin" ""
+out size lv_field "$C" lv_size
+check_eq "the new volume's size (the old one's)" "$size" "256.00m"
+out left volume_list
+check_eq "the volumes" "$left" "$C $C+retired0 $RESTORED ${C}_snap0 $CLONE "
+out origin lv_field "${C}_snap0" origin
+check_eq "snap0's origin: the old volume, kept aside" "$origin" "$C+retired0"
+out origin lv_field "$CLONE" origin
+check_eq "the clone's origin: the old volume too" "$origin" "$C+retired0"
+out config grep '^lxc.rootfs.path' "$LXCPATH/$C/snaps/snap0/config"
+check_eq "the snapshot's rootfs (unchanged)" "$config" "lxc.rootfs.path = lvm:/dev/$VG/${C}_snap0"
+run lxc-start "${LXP[@]}" -n "$C"
+run lxc-wait "${LXP[@]}" -n "$C" -s RUNNING -t 30
+out data lxc-attach "${LXP[@]}" -n "$C" -- cat /root/testdata
+check_eq "the file in the restored container (as at the snapshot)" "$data" "on-lvm"
+run lxc-stop "${LXP[@]}" -n "$C"
+wait_for 20 "the volume to be unmounted after the stop" is_closed "$C"
+out listing lxc-snapshot "${LXP[@]}" -n "$C" -L
+check_contains "lxc-snapshot -L" "$listing" "snap0"
+say "snap0 is still whole: restored again, as a new container:"
+run lxc-snapshot "${LXP[@]}" -n "$C" -r snap0 -N "$AGAIN"
+run lxc-start "${LXP[@]}" -n "$AGAIN"
+run lxc-wait "${LXP[@]}" -n "$AGAIN" -s RUNNING -t 30
+out data lxc-attach "${LXP[@]}" -n "$AGAIN" -- cat /root/testdata
+check_eq "the file in the second restore of snap0" "$data" "on-lvm"
+run lxc-stop "${LXP[@]}" -n "$AGAIN"
+run lxc-destroy "${LXP[@]}" -n "$AGAIN"
+
+section "Destroying"
+say "$C and snap0 go; the old volume stays for the clone:"
+run lxc-destroy "${LXP[@]}" -s -n "$C"
+out left volume_list
+check_eq "the volumes once $C is destroyed with its snapshots" "$left" "$C+retired0 $RESTORED $CLONE "
+run lxc-start "${LXP[@]}" -n "$CLONE"
+run lxc-wait "${LXP[@]}" -n "$CLONE" -s RUNNING -t 30
+out data lxc-attach "${LXP[@]}" -n "$CLONE" -- cat /root/testdata
+check_eq "the file in the clone, on the old volume" "$data" "changed"
+run lxc-stop "${LXP[@]}" -n "$CLONE"
+say "The old volume goes with its last snapshot:"
 run lxc-destroy "${LXP[@]}" -n "$CLONE"
+out left volume_list
+check_eq "the volumes once the clone is destroyed" "$left" "$RESTORED "
 run lxc-destroy "${LXP[@]}" -n "$RESTORED"
-run lxc-destroy "${LXP[@]}" -n "$C"
 
 section "The same on a thin pool"
 run lvcreate --type thin-pool -L 1G -n pool0 "$VG"
@@ -173,7 +223,43 @@ out data lxc-attach "${LXP[@]}" -n "$THIN_CLONE" -- cat /root/testdata
 check_eq "the file in the thin clone" "$data" "thin"
 run lxc-stop "${LXP[@]}" -n "$THIN_CLONE"
 run lxc-destroy "${LXP[@]}" -n "$THIN_CLONE"
-run lxc-destroy "${LXP[@]}" -n "$THIN"
+
+section "Restoring a thin snapshot in place"
+run lxc-snapshot "${LXP[@]}" -n "$THIN"
+out origin lv_field "${THIN}_snap0" origin
+check_eq "the thin snapshot's origin" "$origin" "$THIN"
+run lxc-start "${LXP[@]}" -n "$THIN"
+run lxc-wait "${LXP[@]}" -n "$THIN" -s RUNNING -t 30
+run lxc-attach "${LXP[@]}" -n "$THIN" -- sh -c 'echo thin-changed > /root/testdata'
+run lxc-stop "${LXP[@]}" -n "$THIN"
+wait_for 20 "the thin volume to be closed after the stop" is_closed "$THIN"
+run lxc-snapshot "${LXP[@]}" -n "$THIN" -r snap0
+out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$THIN/config"
+check_eq "the container's rootfs (unchanged)" "$rootfs" "lxc.rootfs.path = lvm:/dev/$VG/$THIN"
+out left volume_list
+check_eq "the volumes (the old one removed: a thin snapshot needs no origin)" "$left" "$THIN ${THIN}_snap0 pool0 "
+out origin lv_field "$THIN" origin
+check_eq "the container's new volume: a thin snapshot of snap0" "$origin" "${THIN}_snap0"
+out pool lv_field "$THIN" pool_lv
+check_eq "its pool" "$pool" "pool0"
+run lxc-start "${LXP[@]}" -n "$THIN"
+run lxc-wait "${LXP[@]}" -n "$THIN" -s RUNNING -t 30
+out data lxc-attach "${LXP[@]}" -n "$THIN" -- cat /root/testdata
+check_eq "the file in the restored thin container (as at the snapshot)" "$data" "thin"
+run lxc-stop "${LXP[@]}" -n "$THIN"
+wait_for 20 "the thin volume to be closed after the stop" is_closed "$THIN"
+out listing lxc-snapshot "${LXP[@]}" -n "$THIN" -L
+check_contains "lxc-snapshot -L" "$listing" "snap0"
+run lxc-snapshot "${LXP[@]}" -n "$THIN" -r snap0 -N "$THIN_RESTORED"
+run lxc-start "${LXP[@]}" -n "$THIN_RESTORED"
+run lxc-wait "${LXP[@]}" -n "$THIN_RESTORED" -s RUNNING -t 30
+out data lxc-attach "${LXP[@]}" -n "$THIN_RESTORED" -- cat /root/testdata
+check_eq "the file in snap0 restored as a new container" "$data" "thin"
+run lxc-stop "${LXP[@]}" -n "$THIN_RESTORED"
+run lxc-destroy "${LXP[@]}" -n "$THIN_RESTORED"
+run lxc-destroy "${LXP[@]}" -s -n "$THIN"
+out left volume_list
+check_eq "the volumes once $THIN is destroyed with its snapshot" "$left" "pool0 "
 run lvremove -f "$VG/pool0"
 
 section "Nothing left"

@@ -24,7 +24,8 @@
 //!   the layer goes with its last user. Destroyed before the container
 //!   wrote anything, it leaves no layer behind.
 //! - A restore makes a new container (`-N`), or replaces the container's
-//!   rootfs and config with the snapshot's, keeping its snapshots.
+//!   rootfs and config with the snapshot's, keeping its snapshots (an LVM
+//!   volume by renames: see [`restore_volume`]).
 //! - Nothing half-made is left: snapshots and restores are staged and
 //!   renamed into place; a destroyed snapshot is renamed out of the
 //!   listing before it is removed.
@@ -364,7 +365,8 @@ pub(crate) fn set_hostname(c: &Container) -> Result<()> {
 /// the new rootfs is made beside, then the entries swapped and the old
 /// ones removed. Backends whose rootfs is a set of files in the
 /// container's directory (dir, btrfs, loop, and overlay when the
-/// snapshot's lower layers are the container's) only.
+/// snapshot's lower layers are the container's), and LVM volumes
+/// ([`restore_volume`]).
 fn restore_in_place(c: &Container, snap: &str) -> Result<()> {
     let _lock = c.lock()?;
     ensure_stopped(
@@ -381,6 +383,9 @@ fn restore_in_place(c: &Container, snap: &str) -> Result<()> {
                 return restore_layers(c, &s, &text, &src, dir);
             }
         }
+    }
+    if old.backend == Backend::Lvm && src.backend == Backend::Lvm {
+        return restore_volume(c, &s, &text, &src, &old);
     }
     let in_dir = |r: &Rootfs| r.path.starts_with(c.dir()) && r.lowers == old.lowers;
     if !in_dir(&old) || !in_dir(&src) || old.backend != src.backend {
@@ -463,6 +468,95 @@ fn restore_layers(c: &Container, s: &Snapshot, text: &str, src: &Rootfs, dir: &P
         return Err(e);
     }
     enclos_snapshot::layers::remove_unused(c.dir(), &rootfs)?;
+    Ok(())
+}
+
+/// Restores an LVM snapshot over its container: a new volume beside the
+/// container's (`LV+restoring`) holding the snapshot's data, then put in
+/// its place under its name ([`Rootfs::replace`]), so that the config
+/// still names `lvm:/dev/VG/LV`; the snapshot's config goes in place of
+/// the container's, and the old volume goes, or, while snapshots need it
+/// (of a plain volume), is kept aside until the last of them is
+/// destroyed ([`Rootfs::release`]). The new volume is a thin snapshot of
+/// the snapshot's where that stands alone (a thin one), else a plain
+/// volume of the container's size with a copy of the snapshot's files. A
+/// failure at any step undoes the steps before it.
+fn restore_volume(
+    c: &Container,
+    s: &Snapshot,
+    text: &str,
+    src: &Rootfs,
+    old: &Rootfs,
+) -> Result<()> {
+    let lv = old
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp_name = format!("{lv}+restoring");
+    let out = rewrite_config(
+        text,
+        &s.config_path(),
+        &Rename {
+            from: vec![s.dir.clone(), c.dir().to_path_buf()],
+            to: c.dir().to_path_buf(),
+            uts_name: None,
+            rootfs: Some(old.spec()),
+        },
+    )?;
+    // The new volume of a restore that was killed before its swap.
+    Rootfs::new(Backend::Lvm, old.path.with_file_name(&tmp_name)).destroy_force()?;
+    let (kind, opts) = if src.snapshots_stand_alone()? {
+        (CloneKind::Snapshot, CreateOptions::default())
+    } else {
+        // The container's size; the snapshot's when its volume is
+        // missing (which the replace then reports).
+        let opts = CreateOptions {
+            fssize: old.usage().ok().and_then(|u| u.size),
+            ..CreateOptions::default()
+        };
+        (CloneKind::Copy, opts)
+    };
+    // Where a copy mounts the snapshot and the new volume.
+    let staged = Staged::begin(&c.dir().join("restore"), "restore", 0o755)?;
+    let new = src.clone_to(
+        &Dest::named(staged.dir(), &tmp_name),
+        kind,
+        Some(Backend::Lvm),
+        &opts,
+    )?;
+    let aside = match old.replace(&new) {
+        Ok(aside) => aside,
+        Err(e) => {
+            let _ = new.destroy_force();
+            return Err(e.into());
+        }
+    };
+    let written = (|| -> Result<()> {
+        for (from, to) in &out.files {
+            if from != to {
+                fs::copy(from, to).map_err(io_err("copy", from))?;
+            }
+        }
+        write_atomically(&c.config_path(), &out.text)
+    })();
+    if let Err(e) = written {
+        // Only once the old volume is back under its name is the new
+        // one removed.
+        match old.undo_replace(&new, &aside) {
+            Ok(()) => {
+                let _ = new.destroy_force();
+            }
+            Err(undo) => tracing::warn!(
+                container = c.name(),
+                "cannot undo the restore's swap of volumes: {}",
+                crate::error::chain(&undo)
+            ),
+        }
+        return Err(e);
+    }
+    drop(staged);
+    aside.release()?;
     Ok(())
 }
 

@@ -210,6 +210,44 @@ pub(crate) trait Driver: Sync {
         Ok(Vec::new())
     }
 
+    /// Whether a snapshot of the rootfs stands on its own: its origin can
+    /// be replaced or removed under it (a thin LVM volume's).
+    fn snapshots_stand_alone(&self, _rootfs: &Rootfs) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// Puts `new` (of this backend, beside `old`) in place of `old`, under
+    /// `old`'s name; `old`'s data is renamed aside, and returned as a
+    /// rootfs for [`Driver::release`] once the caller has committed, or
+    /// for [`Driver::undo_replace`]. A failure undoes what was done.
+    fn replace(&self, _old: &Rootfs, _new: &Rootfs) -> Result<Rootfs> {
+        Err(Error::Unsupported {
+            backend: self.backend().name(),
+            what: "replace a rootfs in place".to_string(),
+            hint: "",
+        })
+    }
+
+    /// Undoes [`Driver::replace`]: `new`'s data back under `new`'s name,
+    /// `aside`'s under `old`'s.
+    fn undo_replace(&self, _old: &Rootfs, _new: &Rootfs, _aside: &Rootfs) -> Result<()> {
+        Err(Error::Unsupported {
+            backend: self.backend().name(),
+            what: "replace a rootfs in place".to_string(),
+            hint: "",
+        })
+    }
+
+    /// Removes a rootfs [`Driver::replace`] set aside, unless snapshots
+    /// still need it: then it is kept, and goes with the last of them.
+    fn release(&self, _aside: &Rootfs) -> Result<()> {
+        Err(Error::Unsupported {
+            backend: self.backend().name(),
+            what: "replace a rootfs in place".to_string(),
+            hint: "",
+        })
+    }
+
     /// Makes the rootfs usable as a directory: mounts it on `target` (an
     /// existing empty directory) when `needs_mount`, and returns the
     /// directory to use as the root (`target`, or the rootfs's own

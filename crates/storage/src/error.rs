@@ -111,6 +111,18 @@ pub enum Error {
 
     #[error("Logical volume {path} does not exist; the container's storage is missing or was removed (lvs lists the volumes)")]
     NoVolume { path: PathBuf },
+
+    #[error("Logical volume {path} does not exist, but {aside} does: the replace of {path} by a restore was cut short, and {aside} holds its data; put it back (lvrename {aside} {path})")]
+    CutShort { path: PathBuf, aside: PathBuf },
+
+    #[error("Cannot put {path} back after a failed replace ({failed}): its data is in {aside}; rename it back (lvrename {aside} {path})")]
+    NotPutBack {
+        path: PathBuf,
+        aside: PathBuf,
+        failed: String,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 /// The result of this crate.

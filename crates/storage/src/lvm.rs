@@ -12,6 +12,13 @@
 //! - A snapshot is `lvcreate -s`: of a thin volume, a thin snapshot (no
 //!   size, activated); of a plain one, a copy-on-write volume of the
 //!   origin's size. A volume with snapshots is not removed unless forced.
+//! - A volume is replaced in place ([`Driver::replace`]) by renames: the
+//!   old one to `LV+replaced`, the new one to `LV`. The old one is then
+//!   removed; a plain volume that snapshots still need (they cannot
+//!   outlive their origin) is kept as `LV+retiredN` instead, and removed
+//!   by the `destroy` that removes the last of them. `+` is in no
+//!   container's name, so these names are the backend's own. A thin
+//!   snapshot needs no origin: thin volumes are removed at once.
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +43,19 @@ const DEFAULT_THINPOOL: &str = "lxc";
 /// The columns asked of `lvs`.
 const LVS_FIELDS: &str = "lv_name,vg_name,lv_size,lv_attr,pool_lv,origin,data_percent";
 
+/// What [`Driver::replace`] renames the old volume to until it is
+/// released: `LV+replaced`.
+const REPLACED: &str = "+replaced";
+/// The mark of a volume kept for the snapshots that need it: `LV+retiredN`.
+const RETIRED: &str = "+retired";
+
+/// Whether `name` is a volume kept for its snapshots (`LV+retiredN`).
+fn is_retired(name: &str) -> bool {
+    name.rsplit_once(RETIRED).is_some_and(|(base, n)| {
+        !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
 /// A logical volume as `lvs --reportformat json --units b --nosuffix`
 /// reports it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -57,6 +77,12 @@ struct Lv {
 impl Lv {
     fn is_thin_pool(&self) -> bool {
         self.lv_attr.starts_with('t')
+    }
+
+    /// A copy-on-write snapshot (`s`, or `S` when invalid), which cannot
+    /// outlive its origin; a thin snapshot (`V`) stands alone.
+    fn needs_origin(&self) -> bool {
+        self.lv_attr.starts_with(['s', 'S'])
     }
 
     fn size(&self, command: &str) -> Result<u64> {
@@ -189,6 +215,48 @@ impl<R: Runner> Lvm<R> {
             .run("lvremove", &args(&["-f", &format!("{vg}/{lv}")]))?;
         Ok(())
     }
+
+    /// `lvrename VG FROM TO`.
+    fn lvrename(&self, vg: &str, from: &str, to: &str) -> Result<()> {
+        self.0.run("lvrename", &args(&[vg, from, to]))?;
+        Ok(())
+    }
+
+    /// Removes `lv` (when given) of `vg`, whose volumes were `lvs`, then
+    /// the retired volumes no snapshot needs any more.
+    fn remove(&self, vg: &str, lv: Option<&str>, lvs: &[Lv]) -> Result<()> {
+        if let Some(lv) = lv {
+            self.lvremove(vg, lv)?;
+        }
+        let left: Vec<&Lv> = lvs
+            .iter()
+            .filter(|l| Some(l.lv_name.as_str()) != lv)
+            .collect();
+        for r in left.iter().filter(|r| is_retired(&r.lv_name)) {
+            if !left
+                .iter()
+                .any(|l| l.origin == r.lv_name && l.needs_origin())
+            {
+                self.lvremove(vg, &r.lv_name)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The volume groups and volumes of `a` and `b`, which must be in one
+/// group.
+fn same_vg(a: &Rootfs, b: &Rootfs) -> Result<(String, String, String)> {
+    let (vg, x) = vg_lv(a)?;
+    let (vg2, y) = vg_lv(b)?;
+    if vg != vg2 {
+        return Err(Error::Unsupported {
+            backend: "lvm",
+            what: format!("replace a volume of {vg} with one of {vg2}"),
+            hint: "; a volume is renamed within its group only",
+        });
+    }
+    Ok((vg, x, y))
 }
 
 impl<R: Runner> Driver for Lvm<R> {
@@ -268,24 +336,95 @@ impl<R: Runner> Driver for Lvm<R> {
         opts
     }
 
-    /// `lvremove -f`; a volume already gone is fine.
+    /// `lvremove -f`; a volume already gone is fine. The retired volumes
+    /// of its group that no snapshot needs any more (its origin, when it
+    /// was the last snapshot of one) go with it.
     fn destroy(&self, rootfs: &Rootfs) -> Result<()> {
         let (vg, lv) = vg_lv(rootfs)?;
-        if !self.volumes(&vg)?.iter().any(|l| l.lv_name == lv) {
-            return Ok(());
-        }
-        self.lvremove(&vg, &lv)
+        let lvs = self.volumes(&vg)?;
+        let here = lvs.iter().any(|l| l.lv_name == lv);
+        self.remove(&vg, here.then_some(lv.as_str()), &lvs)
     }
 
-    /// The snapshots taken of the volume (`lvs`' origin).
+    /// The snapshots that need the volume (`lvs`' origin): copy-on-write
+    /// ones. A thin snapshot outlives its origin and is not counted.
     fn clones(&self, rootfs: &Rootfs) -> Result<Vec<String>> {
         let (vg, lv) = vg_lv(rootfs)?;
         Ok(self
             .volumes(&vg)?
             .iter()
-            .filter(|l| l.origin == lv)
+            .filter(|l| l.origin == lv && l.needs_origin())
             .map(|l| device(&vg, &l.lv_name).display().to_string())
             .collect())
+    }
+
+    /// A thin volume's (its pool's reference counts keep the blocks).
+    fn snapshots_stand_alone(&self, rootfs: &Rootfs) -> Result<bool> {
+        let (vg, lv) = vg_lv(rootfs)?;
+        Ok(!self.volume(&vg, &lv)?.pool_lv.is_empty())
+    }
+
+    /// `lvrename VG LV LV+replaced`, then `lvrename VG NEW LV`; the first
+    /// is undone when the second fails.
+    fn replace(&self, old: &Rootfs, new: &Rootfs) -> Result<Rootfs> {
+        let (vg, lv, new_lv) = same_vg(old, new)?;
+        let lvs = self.volumes(&vg)?;
+        let aside = format!("{lv}{REPLACED}");
+        let has = |name: &str| lvs.iter().any(|l| l.lv_name == name);
+        if !has(&lv) && has(&aside) {
+            return Err(Error::CutShort {
+                path: old.path.clone(),
+                aside: device(&vg, &aside),
+            });
+        }
+        for (name, r) in [(&lv, old), (&new_lv, new)] {
+            if !lvs.iter().any(|l| &l.lv_name == name) {
+                return Err(Error::NoVolume {
+                    path: r.path.clone(),
+                });
+            }
+        }
+        Self::check_free(&vg, &aside, &lvs)?;
+        self.lvrename(&vg, &lv, &aside)?;
+        if let Err(e) = self.lvrename(&vg, &new_lv, &lv) {
+            if let Err(undo) = self.lvrename(&vg, &aside, &lv) {
+                return Err(Error::NotPutBack {
+                    path: old.path.clone(),
+                    aside: device(&vg, &aside),
+                    failed: e.to_string(),
+                    source: Box::new(undo),
+                });
+            }
+            return Err(e);
+        }
+        Ok(Rootfs::new(Backend::Lvm, device(&vg, &aside)))
+    }
+
+    fn undo_replace(&self, old: &Rootfs, new: &Rootfs, aside: &Rootfs) -> Result<()> {
+        let (vg, lv, new_lv) = same_vg(old, new)?;
+        let (_, _, aside_lv) = same_vg(old, aside)?;
+        self.lvrename(&vg, &lv, &new_lv)?;
+        self.lvrename(&vg, &aside_lv, &lv)
+    }
+
+    /// Removed, unless copy-on-write snapshots need it: then renamed
+    /// `LV+retiredN` (the first free N), for the `destroy` of the last of
+    /// them to remove.
+    fn release(&self, aside: &Rootfs) -> Result<()> {
+        let (vg, lv) = vg_lv(aside)?;
+        let lvs = self.volumes(&vg)?;
+        if !lvs.iter().any(|l| l.lv_name == lv) {
+            return Ok(());
+        }
+        if !lvs.iter().any(|l| l.origin == lv && l.needs_origin()) {
+            return self.remove(&vg, Some(&lv), &lvs);
+        }
+        let base = lv.strip_suffix(REPLACED).unwrap_or(&lv);
+        let name = (0..)
+            .map(|n| format!("{base}{RETIRED}{n}"))
+            .find(|n| !lvs.iter().any(|l| &l.lv_name == n))
+            .unwrap_or_default();
+        self.lvrename(&vg, &lv, &name)
     }
 
     fn mount(&self, rootfs: &Rootfs, target: &Path) -> Result<PathBuf> {

@@ -161,6 +161,44 @@ impl Rootfs {
         driver(self.backend).clones(self)
     }
 
+    /// Whether a snapshot of this rootfs stands on its own: its origin
+    /// can be replaced or removed under it (a thin LVM volume's). Where
+    /// it does, a snapshot of it is an independent copy.
+    pub fn snapshots_stand_alone(&self) -> Result<bool> {
+        driver(self.backend).snapshots_stand_alone(self)
+    }
+
+    /// Puts `new` (of the same backend, made beside this rootfs) in place
+    /// of this rootfs, under its name, so that whatever names this rootfs
+    /// now finds `new`'s data. This rootfs's own data is renamed aside and
+    /// returned: pass it to [`Rootfs::release`] once the change is
+    /// committed, or undo with [`Rootfs::undo_replace`]. A failure undoes
+    /// what was done. LVM only.
+    pub fn replace(&self, new: &Rootfs) -> Result<Rootfs> {
+        if new.backend != self.backend {
+            return Err(Error::Unsupported {
+                backend: self.backend.name(),
+                what: format!("replace its rootfs with a {} one", new.backend),
+                hint: "",
+            });
+        }
+        driver(self.backend).replace(self, new)
+    }
+
+    /// Undoes [`Rootfs::replace`]: this rootfs's name holds `aside`'s data
+    /// again, and `new`'s name its own.
+    pub fn undo_replace(&self, new: &Rootfs, aside: &Rootfs) -> Result<()> {
+        driver(self.backend).undo_replace(self, new, aside)
+    }
+
+    /// Removes a rootfs that [`Rootfs::replace`] set aside, unless
+    /// snapshots still need it (LVM's snapshots of a plain volume): then
+    /// it is kept under a name of its own, and removed with the last of
+    /// them.
+    pub fn release(&self) -> Result<()> {
+        driver(self.backend).release(self)
+    }
+
     /// The containers whose rootfs stacks on this one, as recorded in
     /// `lxc_snapshots` of the container's directory (entries whose
     /// directory is gone are left out).

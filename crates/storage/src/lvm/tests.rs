@@ -282,3 +282,291 @@ fn a_copy_goes_to_the_volume_group_of_its_source() {
     };
     assert_eq!(l.place_like(&src, &given).vgname.as_deref(), Some("other"));
 }
+
+#[test]
+fn thin_snapshots_stand_alone_and_are_not_clones() {
+    let rows = [
+        ("c1", "1073741824", "Vwi-a-tz--", "pool0", "", "3.10"),
+        (
+            "c1_snap0",
+            "1073741824",
+            "Vwi-a-tz-k",
+            "pool0",
+            "c1",
+            "3.10",
+        ),
+        ("c2", "1073741824", "-wi-a-----", "", "", ""),
+    ];
+    let l = Lvm(Fake::new()
+        .answer("lvs", &lvs(&rows))
+        .answer("lvs", &lvs(&rows))
+        .answer("lvs", &lvs(&rows)));
+    let snap = Rootfs::parse("lvm:/dev/lxc/c1_snap0").unwrap();
+    assert!(l.snapshots_stand_alone(&snap).unwrap());
+    assert!(!l
+        .snapshots_stand_alone(&Rootfs::parse("lvm:/dev/lxc/c2").unwrap())
+        .unwrap());
+    // Removing c1 would leave its thin snapshot whole.
+    let c1 = Rootfs::parse("lvm:/dev/lxc/c1").unwrap();
+    assert!(l.clones(&c1).unwrap().is_empty());
+}
+
+/// A container's plain volume `c1`, its snapshot, and the new volume of a
+/// restore.
+fn plain_with_snapshot() -> String {
+    lvs(&[
+        ("c1", "536870912", "owi-a-s---", "", "", ""),
+        ("c1_snap0", "536870912", "swi-a-s---", "", "c1", "0.01"),
+        ("c1+restoring", "536870912", "-wi-a-----", "", "", ""),
+    ])
+}
+
+#[test]
+fn replace_renames_the_old_volume_aside_and_the_new_one_in() {
+    let l = Lvm(Fake::new().answer("lvs", &plain_with_snapshot()));
+    let old = Rootfs::parse("lvm:/dev/lxc/c1").unwrap();
+    let new = Rootfs::parse("lvm:/dev/lxc/c1+restoring").unwrap();
+    let aside = l.replace(&old, &new).unwrap();
+    assert_eq!(aside.spec(), "lvm:/dev/lxc/c1+replaced");
+    assert_eq!(
+        l.0.calls(),
+        [
+            LVS,
+            "lvrename lxc c1 c1+replaced",
+            "lvrename lxc c1+restoring c1"
+        ]
+    );
+    // And back.
+    let l = Lvm(Fake::new());
+    l.undo_replace(&old, &new, &aside).unwrap();
+    assert_eq!(
+        l.0.calls(),
+        [
+            "lvrename lxc c1 c1+restoring",
+            "lvrename lxc c1+replaced c1"
+        ]
+    );
+}
+
+#[test]
+fn a_failed_replace_puts_the_old_volume_back() {
+    let l = Lvm(Fake::new()
+        .answer("lvs", &plain_with_snapshot())
+        .fail("lvrename lxc c1+restoring", "  Device busy"));
+    let old = Rootfs::parse("lvm:/dev/lxc/c1").unwrap();
+    let new = Rootfs::parse("lvm:/dev/lxc/c1+restoring").unwrap();
+    let err = l.replace(&old, &new).unwrap_err().to_string();
+    assert!(
+        err.starts_with("`lvrename lxc c1+restoring c1` failed"),
+        "{err}"
+    );
+    assert_eq!(
+        l.0.calls()[1..],
+        [
+            "lvrename lxc c1 c1+replaced",
+            "lvrename lxc c1+restoring c1",
+            "lvrename lxc c1+replaced c1"
+        ]
+    );
+    // The undo failing too says where the data is and how to put it back.
+    let l = Lvm(Fake::new()
+        .answer("lvs", &plain_with_snapshot())
+        .fail("lvrename lxc c1+restoring", "  Device busy")
+        .fail("lvrename lxc c1+replaced", "  VG locked"));
+    let err = l.replace(&old, &new).unwrap_err().to_string();
+    assert!(
+        err.starts_with("Cannot put /dev/lxc/c1 back after a failed replace (`lvrename lxc c1+restoring c1` failed"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("its data is in /dev/lxc/c1+replaced; rename it back (lvrename /dev/lxc/c1+replaced /dev/lxc/c1)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn replace_refuses_before_renaming_anything() {
+    let old = Rootfs::parse("lvm:/dev/lxc/c1").unwrap();
+    // The new volume is missing.
+    let l = Lvm(Fake::new().answer(
+        "lvs",
+        &lvs(&[("c1", "536870912", "-wi-a-----", "", "", "")]),
+    ));
+    let new = Rootfs::parse("lvm:/dev/lxc/c1+restoring").unwrap();
+    let err = l.replace(&old, &new).unwrap_err().to_string();
+    assert!(
+        err.starts_with("Logical volume /dev/lxc/c1+restoring does not exist"),
+        "{err}"
+    );
+    assert_eq!(l.0.calls(), [LVS]);
+    // A volume set aside by a replace cut short is not overwritten.
+    let l = Lvm(Fake::new().answer(
+        "lvs",
+        &lvs(&[
+            ("c1", "536870912", "-wi-a-----", "", "", ""),
+            ("c1+restoring", "536870912", "-wi-a-----", "", "", ""),
+            ("c1+replaced", "536870912", "-wi-a-----", "", "", ""),
+        ]),
+    ));
+    let err = l.replace(&old, &new).unwrap_err().to_string();
+    assert!(
+        err.starts_with("Logical volume /dev/lxc/c1+replaced already exists"),
+        "{err}"
+    );
+    assert_eq!(l.0.calls(), [LVS]);
+    // Cut short between its renames: the old data is aside.
+    let l = Lvm(Fake::new().answer(
+        "lvs",
+        &lvs(&[
+            ("c1+restoring", "536870912", "-wi-a-----", "", "", ""),
+            ("c1+replaced", "536870912", "-wi-a-----", "", "", ""),
+        ]),
+    ));
+    let err = l.replace(&old, &new).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "Logical volume /dev/lxc/c1 does not exist, but /dev/lxc/c1+replaced does: the replace of /dev/lxc/c1 by a restore was cut short, and /dev/lxc/c1+replaced holds its data; put it back (lvrename /dev/lxc/c1+replaced /dev/lxc/c1)"
+    );
+    assert_eq!(l.0.calls(), [LVS]);
+    // Across volume groups.
+    let l = Lvm(Fake::new());
+    let other = Rootfs::parse("lvm:/dev/data/c1+restoring").unwrap();
+    let err = l.replace(&old, &other).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "The lvm backend cannot replace a volume of lxc with one of data; a volume is renamed within its group only"
+    );
+    assert!(l.0.calls().is_empty());
+}
+
+#[test]
+fn a_released_volume_goes_unless_a_snapshot_needs_it() {
+    let aside = Rootfs::parse("lvm:/dev/lxc/c1+replaced").unwrap();
+    // Nothing needs it (a thin snapshot does not): removed.
+    let l = Lvm(Fake::new().answer(
+        "lvs",
+        &lvs(&[
+            (
+                "c1",
+                "1073741824",
+                "Vwi-a-tz--",
+                "pool0",
+                "c1_snap0",
+                "3.10",
+            ),
+            (
+                "c1+replaced",
+                "1073741824",
+                "Vwi-a-tz--",
+                "pool0",
+                "",
+                "3.10",
+            ),
+            (
+                "c1_snap0",
+                "1073741824",
+                "Vwi-a-tz-k",
+                "pool0",
+                "c1+replaced",
+                "3.10",
+            ),
+        ]),
+    ));
+    l.release(&aside).unwrap();
+    assert_eq!(l.0.calls(), [LVS, "lvremove -f lxc/c1+replaced"]);
+    // A snapshot of a plain volume needs its origin: kept, under the
+    // first free retired name.
+    let l = Lvm(Fake::new().answer(
+        "lvs",
+        &lvs(&[
+            ("c1", "536870912", "-wi-a-----", "", "", ""),
+            ("c1+replaced", "536870912", "owi-a-s---", "", "", ""),
+            ("c1+retired0", "536870912", "owi-a-s---", "", "", ""),
+            (
+                "c1_snap0",
+                "536870912",
+                "swi-a-s---",
+                "",
+                "c1+retired0",
+                "0.01",
+            ),
+            (
+                "c1_snap1",
+                "536870912",
+                "swi-a-s---",
+                "",
+                "c1+replaced",
+                "0.01",
+            ),
+        ]),
+    ));
+    l.release(&aside).unwrap();
+    assert_eq!(l.0.calls(), [LVS, "lvrename lxc c1+replaced c1+retired1"]);
+    // Gone already: nothing to do.
+    let l = Lvm(Fake::new().answer("lvs", &lvs(&[])));
+    l.release(&aside).unwrap();
+    assert_eq!(l.0.calls(), [LVS]);
+}
+
+#[test]
+fn a_retired_volume_goes_with_its_last_snapshot() {
+    let rows = [
+        ("c1", "536870912", "-wi-a-----", "", "", ""),
+        ("c1+retired0", "536870912", "owi-a-s---", "", "", ""),
+        (
+            "c1_snap0",
+            "536870912",
+            "swi-a-s---",
+            "",
+            "c1+retired0",
+            "0.01",
+        ),
+        (
+            "c1_snap1",
+            "536870912",
+            "swi-a-s---",
+            "",
+            "c1+retired0",
+            "0.01",
+        ),
+    ];
+    // Another snapshot still needs it.
+    let l = Lvm(Fake::new().answer("lvs", &lvs(&rows)));
+    l.destroy(&Rootfs::parse("lvm:/dev/lxc/c1_snap0").unwrap())
+        .unwrap();
+    assert_eq!(l.0.calls(), [LVS, "lvremove -f lxc/c1_snap0"]);
+    // The last one.
+    let l = Lvm(Fake::new().answer("lvs", &lvs(&[rows[0], rows[1], rows[3]])));
+    l.destroy(&Rootfs::parse("lvm:/dev/lxc/c1_snap1").unwrap())
+        .unwrap();
+    assert_eq!(
+        l.0.calls(),
+        [
+            LVS,
+            "lvremove -f lxc/c1_snap1",
+            "lvremove -f lxc/c1+retired0"
+        ]
+    );
+    // Left behind by a command cut short: the next destroy in the group
+    // removes it.
+    let l = Lvm(Fake::new().answer("lvs", &lvs(&[rows[0], rows[1]])));
+    l.destroy(&Rootfs::parse("lvm:/dev/lxc/gone").unwrap())
+        .unwrap();
+    assert_eq!(l.0.calls(), [LVS, "lvremove -f lxc/c1+retired0"]);
+}
+
+#[test]
+fn only_the_backends_own_names_are_retired_volumes() {
+    assert!(is_retired("c1+retired0"));
+    assert!(is_retired("web.1+retired12"));
+    for name in [
+        "c1",
+        "c1+retired",
+        "+retired0",
+        "c1+retiredx",
+        "c1_retired0",
+        "c1+replaced",
+    ] {
+        assert!(!is_retired(name), "{name}");
+    }
+}
