@@ -93,6 +93,12 @@ fn main() -> ExitCode {
         .unwrap_or_default();
 
     let lxc_tool = lxc::LxcCommand::NAMES.contains(&tool.as_str());
+    if seals_first(&tool, &args) {
+        // Before the arguments are parsed: the re-executed process parses
+        // them once, not twice. A failure is reported by the command,
+        // which seals again (or says why it cannot).
+        let _ = enclos_container::run_from_sealed_copy();
+    }
     let (name, result) = match cg::Tool::from_name(&tool) {
         Some(t) => {
             let _ = init_logging(None, None);
@@ -150,6 +156,30 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether the command re-executes itself from a sealed binary (start,
+/// attach, execute, autostart, copy -e: see
+/// [`enclos_container::run_from_sealed_copy`]), read from the raw arguments
+/// (`enclos COMMAND ...` or `lxc-COMMAND ...`): a command missed here
+/// seals after parsing, one taken wrongly costs only an exec.
+fn seals_first(tool: &str, args: &[OsString]) -> bool {
+    const SEALED: [&str; 4] = ["start", "attach", "execute", "autostart"];
+    let (command, rest) = match tool.strip_prefix("lxc-") {
+        Some(t) => (t, args.get(1..).unwrap_or_default()),
+        None => match args.get(1).and_then(|a| a.to_str()) {
+            Some(c) => (c, args.get(2..).unwrap_or_default()),
+            None => return false,
+        },
+    };
+    SEALED.contains(&command)
+        || (command == "copy"
+            && rest.iter().any(|a| {
+                a == "--ephemeral"
+                    || a.to_str().is_some_and(|a| {
+                        a.starts_with('-') && !a.starts_with("--") && a[1..].contains('e')
+                    })
+            }))
 }
 
 /// Logs through tracing; the level is LXC's priority name, else
@@ -211,5 +241,49 @@ pub fn usage_exit(e: clap::Error) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_sealed_commands_are_told_from_their_raw_arguments() {
+        assert!(seals_first(
+            "enclos",
+            &args(&["enclos", "start", "-n", "c"])
+        ));
+        assert!(seals_first("lxc-attach", &args(&["lxc-attach", "-n", "c"])));
+        assert!(seals_first(
+            "enclos",
+            &args(&["enclos", "copy", "-e", "-n", "c"])
+        ));
+        assert!(seals_first(
+            "lxc-copy",
+            &args(&["lxc-copy", "-n", "c", "-eD"])
+        ));
+        assert!(seals_first(
+            "lxc-copy",
+            &args(&["lxc-copy", "--ephemeral", "-n", "c"])
+        ));
+        assert!(!seals_first(
+            "lxc-copy",
+            &args(&["lxc-copy", "-n", "c", "-N", "d"])
+        ));
+        assert!(!seals_first(
+            "enclos",
+            &args(&["enclos", "stop", "-n", "c"])
+        ));
+        assert!(!seals_first("lxc-ls", &args(&["lxc-ls", "-f"])));
+        assert!(!seals_first(
+            "cgexec",
+            &args(&["cgexec", "-g", "cpu:g", "start"])
+        ));
+        assert!(!seals_first("enclos", &args(&["enclos"])));
     }
 }
