@@ -161,12 +161,18 @@ fn mount_id(f: &File) -> Option<u64> {
 /// Call it first thing in a single-threaded process: exec ends every
 /// other thread.
 pub fn run_from_sealed_copy() -> Result<(), SealError> {
+    // Found sealed once, the process stays so (its binary is its own).
+    static SEALED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if SEALED.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
     let after_overlay = std::env::var_os(OVERLAY_MARKER).is_some();
     if after_overlay {
         std::env::remove_var(OVERLAY_MARKER);
     }
     let exe = Path::new(SELF_EXE);
     if is_sealed(exe) {
+        SEALED.store(true, std::sync::atomic::Ordering::Relaxed);
         return Ok(());
     }
     let args: Vec<CString> = std::env::args_os().filter_map(c_string).collect();

@@ -69,6 +69,24 @@ enum Command {
     Import(backup::ImportArgs),
 }
 
+/// `enclos <lxc command> ...` alone (see main): the global options and
+/// the lxc commands, not the whole tree.
+#[derive(Debug, Parser)]
+#[command(name = "enclos", version, propagate_version = true)]
+struct LxcCli {
+    /// Log priority, as LXC's -l: FATAL, CRIT, ERROR, WARN, NOTICE, INFO,
+    /// DEBUG or TRACE.
+    #[arg(short = 'l', long = "logpriority", value_name = "LEVEL")]
+    logpriority: Option<String>,
+
+    /// Write the log to this file instead of standard error, as LXC's -o.
+    #[arg(short = 'o', long = "logfile", value_name = "FILE")]
+    logfile: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: lxc::LxcCommand,
+}
+
 /// `enclos cg ...` alone (see main).
 #[derive(Debug, Parser)]
 #[command(name = "enclos", version)]
@@ -123,6 +141,23 @@ fn main() -> ExitCode {
                 Err(e) => return usage_exit(e),
             };
             ("enclos".to_string(), r)
+        }
+        // The same for the lxc commands (`enclos start ...`), the ones
+        // that are timed against LXC's.
+        None if args
+            .get(1)
+            .and_then(|a| a.to_str())
+            .is_some_and(|a| lxc::LxcCommand::NAMES.contains(&format!("lxc-{a}").as_str())) =>
+        {
+            let cli = match LxcCli::try_parse_from(args) {
+                Ok(cli) => cli,
+                Err(e) => return usage_exit(e),
+            };
+            if let Err(e) = init_logging(cli.logpriority.as_deref(), cli.logfile.as_deref()) {
+                eprintln!("enclos: {}", enclos_report::Chain(e.as_ref()));
+                return ExitCode::from(1);
+            }
+            ("enclos".to_string(), cli.command.run())
         }
         None => {
             let cli = match Cli::try_parse_from(args) {
