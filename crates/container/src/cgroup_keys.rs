@@ -286,12 +286,8 @@ pub(crate) fn leave_monitor_group(
 /// The running monitor's group, as its record names it; read before a
 /// stop waits, since an ephemeral container's record goes with it.
 pub(crate) fn monitor_group_of(c: &Container) -> Option<Cgroup> {
-    let path = std::fs::read_to_string(c.run_file(MONITOR_RUN_FILE)).ok()?;
-    let path = path.trim();
-    if path.is_empty() {
-        return None;
-    }
-    bare_group(c.layout().ok()?, path).ok()
+    let path = c.read_run_file(MONITOR_RUN_FILE)?;
+    bare_group(c.layout().ok()?, &path).ok()
 }
 
 /// After the monitor's exit, what a waiting stop removes: the monitor's
@@ -317,7 +313,7 @@ fn remove_monitor_group(c: &Container, monitor: &Cgroup) {
 /// directories is left.
 fn forget_monitor_group_if_gone(c: &Container, monitor: &Cgroup) {
     if monitor.members().iter().all(|m| !m.dir.is_dir()) {
-        let _ = std::fs::remove_file(c.run_file(MONITOR_RUN_FILE));
+        c.clear_run_file(MONITOR_RUN_FILE);
     }
 }
 
@@ -326,7 +322,7 @@ fn forget_monitor_group_if_gone(c: &Container, monitor: &Cgroup) {
 /// them on its way out. Nothing happens while a monitor holds the
 /// container. `start`, `ls`, `stop` and `destroy` call it.
 pub(crate) fn clean_after_dead_monitor(c: &Container) {
-    let Ok(path) = std::fs::read_to_string(c.run_file(MONITOR_RUN_FILE)) else {
+    let Some(path) = c.read_run_file(MONITOR_RUN_FILE) else {
         return;
     };
     if c.monitor_alive() {
@@ -342,11 +338,9 @@ pub(crate) fn clean_after_dead_monitor(c: &Container) {
             ignore_missing: true,
         });
     }
-    match bare_group(layout, path.trim()) {
-        Ok(monitor) if !path.trim().is_empty() => remove_monitor_group(c, &monitor),
-        _ => {
-            let _ = std::fs::remove_file(c.run_file(MONITOR_RUN_FILE));
-        }
+    match bare_group(layout, &path) {
+        Ok(monitor) => remove_monitor_group(c, &monitor),
+        Err(_) => c.clear_run_file(MONITOR_RUN_FILE),
     }
 }
 

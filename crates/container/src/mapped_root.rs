@@ -52,8 +52,7 @@ impl RootfsIdmap {
     /// How the rootfs of running container `c` was mapped at its start
     /// (none: a privileged container).
     pub(crate) fn of_running(c: &Container) -> Option<RootfsIdmap> {
-        let text = std::fs::read_to_string(c.run_file(RUN_FILE)).ok()?;
-        RootfsIdmap::parse(&text)
+        RootfsIdmap::parse(&c.read_run_file(RUN_FILE)?)
     }
 
     /// Records how `c`'s rootfs is mapped for this run (`None`: not at
@@ -62,7 +61,7 @@ impl RootfsIdmap {
         match how {
             Some(m) => c.write_run_file(RUN_FILE, m.as_str()),
             None => {
-                let _ = std::fs::remove_file(c.run_file(RUN_FILE));
+                c.clear_run_file(RUN_FILE);
                 Ok(())
             }
         }

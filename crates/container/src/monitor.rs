@@ -133,9 +133,10 @@ fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<(i32, bool)> {
         }
         tracing::info!(container = c.name(), "rebooting");
     };
-    let stopping = c.run_file("stopping");
-    let awaited = std::fs::read_to_string(&stopping).is_ok_and(|s| awaited_by_live_stop(&s));
-    let _ = std::fs::remove_file(&stopping);
+    let awaited = c
+        .read_run_file(STOPPING)
+        .is_some_and(|s| awaited_by_live_stop(&s));
+    c.clear_run_file(STOPPING);
     c.clear_runtime();
     if let Some(m) = mounted {
         if let Err(e) = m.unmount() {
@@ -148,9 +149,14 @@ fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<(i32, bool)> {
     Ok((code, awaited))
 }
 
+/// The run file where a `stop` says it asked init to end (what it
+/// holds, see [`AWAITED`] and [`NOT_AWAITED`]; empty: no stop).
+pub(crate) const STOPPING: &str = "stopping";
 /// What a `stop` that waits for the monitor's exit writes in the
 /// container's `stopping` run file, before its pid.
 pub(crate) const AWAITED: &str = "await";
+/// What a `stop` that does not wait (`-W`) writes there.
+pub(crate) const NOT_AWAITED: &str = "nowait";
 
 /// Whether the `stopping` file's `text` names a stop that waits for the
 /// monitor's exit and still runs (not one interrupted meanwhile, which
@@ -198,7 +204,7 @@ fn init_exited(
     // start it again, unless a stop asked for the end.
     let rebooted = matches!(status, WaitStatus::Signaled(_, Signal::SIGHUP, _))
         && matches!(plan.init, Init::Exec(_))
-        && !c.run_file("stopping").exists();
+        && c.read_run_file(STOPPING).is_none();
     let target = if rebooted { "reboot" } else { "stop" };
     nsrefs.run_stop_hooks(&plan.hooks, target);
     crate::net::detach(c);

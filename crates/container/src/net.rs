@@ -112,7 +112,7 @@ pub(crate) fn detach(c: &Container) {
             }
         }
     }
-    let _ = std::fs::remove_file(c.run_file(RUN_FILE));
+    c.clear_run_file(RUN_FILE);
 }
 
 /// Removes what was made: through the helper for a user.

@@ -122,9 +122,9 @@ pub(crate) fn stop_locked(c: &Container, opts: StopOptions) -> Result<()> {
     let monitor_group = crate::cgroup_keys::monitor_group_of(c);
     let marker = match opts.nowait {
         false => format!("{} {}", crate::monitor::AWAITED, std::process::id()),
-        true => String::new(),
+        true => crate::monitor::NOT_AWAITED.to_string(),
     };
-    c.write_run_file("stopping", &marker)?;
+    c.write_run_file(crate::monitor::STOPPING, &marker)?;
     thaw_quietly(c);
     let sig = if opts.kill {
         cfg.signal_stop()
@@ -372,7 +372,7 @@ pub fn kill_and_clean(c: &Container) -> Result<()> {
         crate::cgroup_keys::clean_after_dead_monitor(c);
         crate::net::detach(c);
         c.clear_runtime();
-        let _ = fs::remove_file(c.run_file("stopping"));
+        c.clear_run_file(crate::monitor::STOPPING);
     }
     Ok(())
 }
@@ -473,8 +473,7 @@ fn allow_device(
             return Ok(cg.set("devices.allow", rule)?);
         }
     }
-    let run = c.run_file(crate::launch::cgroup::DEVICES_RUN_FILE);
-    let Ok(text) = fs::read_to_string(&run) else {
+    let Some(text) = c.read_run_file(crate::launch::cgroup::DEVICES_RUN_FILE) else {
         // No program of start's to widen.
         return Ok(());
     };
