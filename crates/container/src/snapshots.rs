@@ -34,7 +34,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use enclos_snapshot::stage::{partial_path, Staged};
-use enclos_snapshot::{rewrite_config, NewSnapshot, Rename, Restore, Snapshot};
+use enclos_snapshot::{rewrite_config, NewSnapshot, Rename, Restore, Rewritten, Snapshot};
 use enclos_storage::{deps, overlay, Backend, CloneKind, CreateOptions, Dest, Rootfs};
 use serde::Serialize;
 
@@ -403,27 +403,13 @@ fn restore_in_place(c: &Container, snap: &str) -> Result<()> {
         &CreateOptions::default(),
     )?;
     let rootfs = enclos_snapshot::restore::moved_rootfs(&new, staged.dir(), c.dir());
-    let out = rewrite_config(
-        &text,
-        &s.config_path(),
-        &Rename {
-            from: vec![s.dir.clone(), c.dir().to_path_buf()],
-            to: c.dir().to_path_buf(),
-            uts_name: None,
-            rootfs: Some(rootfs.spec()),
-        },
-    )?;
+    let out = config_over(c, &s, &text, &rootfs)?;
     // An overlay copy records itself as a clone of the container that
     // owns its lower layer: here, the container itself.
     deps::forget_parent(staged.dir())?;
     let trash = Staged::begin(&c.dir().join("restore-old"), "restore", 0o700)?;
     swap_entries(c.dir(), staged.dir(), trash.dir())?;
-    for (from, to) in &out.files {
-        if from != to {
-            fs::copy(from, to).map_err(io_err("copy", from))?;
-        }
-    }
-    write_atomically(&c.config_path(), &out.text)?;
+    put_config(c, &out)?;
     // Dropped uncommitted, both go: the old rootfs with the trash.
     drop(trash);
     drop(staged);
@@ -446,22 +432,7 @@ fn restore_layers(c: &Container, s: &Snapshot, text: &str, src: &Rootfs, dir: &P
     let rootfs = Rootfs::overlay(src.lowers.clone(), &upper);
     let done = (|| -> Result<()> {
         enclos_storage::copy_tree(&src.path, &upper)?;
-        let out = rewrite_config(
-            text,
-            &s.config_path(),
-            &Rename {
-                from: vec![s.dir.clone(), c.dir().to_path_buf()],
-                to: c.dir().to_path_buf(),
-                uts_name: None,
-                rootfs: Some(rootfs.spec()),
-            },
-        )?;
-        for (from, to) in &out.files {
-            if from != to {
-                fs::copy(from, to).map_err(io_err("copy", from))?;
-            }
-        }
-        write_atomically(&c.config_path(), &out.text)
+        put_config(c, &config_over(c, s, text, &rootfs)?)
     })();
     if let Err(e) = done {
         let _ = enclos_storage::remove_tree(&upper);
@@ -494,16 +465,7 @@ fn restore_volume(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp_name = format!("{lv}+restoring");
-    let out = rewrite_config(
-        text,
-        &s.config_path(),
-        &Rename {
-            from: vec![s.dir.clone(), c.dir().to_path_buf()],
-            to: c.dir().to_path_buf(),
-            uts_name: None,
-            rootfs: Some(old.spec()),
-        },
-    )?;
+    let out = config_over(c, s, text, old)?;
     // The new volume of a restore that was killed before its swap.
     Rootfs::new(Backend::Lvm, old.path.with_file_name(&tmp_name)).destroy_force()?;
     let (kind, opts) = if src.snapshots_stand_alone()? {
@@ -532,15 +494,7 @@ fn restore_volume(
             return Err(e.into());
         }
     };
-    let written = (|| -> Result<()> {
-        for (from, to) in &out.files {
-            if from != to {
-                fs::copy(from, to).map_err(io_err("copy", from))?;
-            }
-        }
-        write_atomically(&c.config_path(), &out.text)
-    })();
-    if let Err(e) = written {
+    if let Err(e) = put_config(c, &out) {
         // Only once the old volume is back under its name is the new
         // one removed.
         match old.undo_replace(&new, &aside) {
@@ -573,6 +527,33 @@ fn swap_entries(dir: &Path, staged: &Path, trash: &Path) -> Result<()> {
         fs::rename(entry.path(), &at).map_err(io_err("move into place", &at))?;
     }
     Ok(())
+}
+
+/// The config of snapshot `s` (its text `text`) rewritten for the
+/// container `c` it is restored over: the paths into either directory
+/// made the container's, the rootfs `rootfs`, the name kept.
+fn config_over(c: &Container, s: &Snapshot, text: &str, rootfs: &Rootfs) -> Result<Rewritten> {
+    Ok(rewrite_config(
+        text,
+        &s.config_path(),
+        &Rename {
+            from: vec![s.dir.clone(), c.dir().to_path_buf()],
+            to: c.dir().to_path_buf(),
+            uts_name: None,
+            rootfs: Some(rootfs.spec()),
+        },
+    )?)
+}
+
+/// Puts a rewritten config in place as `c`'s, after the files it names
+/// (hooks, fstab) that are not there yet.
+fn put_config(c: &Container, out: &Rewritten) -> Result<()> {
+    for (from, to) in &out.files {
+        if from != to {
+            fs::copy(from, to).map_err(io_err("copy", from))?;
+        }
+    }
+    write_atomically(&c.config_path(), &out.text)
 }
 
 fn write_atomically(path: &Path, text: &str) -> Result<()> {
