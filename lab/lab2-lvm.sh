@@ -49,6 +49,20 @@ volume_list() { volumes | tr '\n' ' '; }
 # is_closed VOLUME: no mount or process holds the volume open.
 is_closed() { [ "$(lvs --noheadings -o lv_attr "$VG/$1" | tr -d ' ' | cut -c6)" != o ]; }
 
+# Starts container $1 and waits until it runs.
+up() {
+    run lxc-start "${LXP[@]}" -n "$1"
+    run lxc-wait "${LXP[@]}" -n "$1" -s RUNNING -t 30
+}
+# Starts container $1, checks that its /root/testdata holds $3 (the check
+# named $2), and stops it.
+check_data() {
+    up "$1"
+    out data lxc-attach "${LXP[@]}" -n "$1" -- cat /root/testdata
+    check_eq "$2" "$data" "$3"
+    run lxc-stop "${LXP[@]}" -n "$1"
+}
+
 section "A volume group on the spare disk"
 if ! vgs "$VG" >/dev/null 2>&1; then
     run pvcreate -ff -y "$LAB_LVM_DISK"
@@ -82,8 +96,7 @@ out fstype blkid -o value -s TYPE "/dev/$VG/$C"
 check_eq "the volume's filesystem" "$fstype" "ext4"
 
 section "Started, written to, stopped"
-run lxc-start "${LXP[@]}" -n "$C"
-run lxc-wait "${LXP[@]}" -n "$C" -s RUNNING -t 30
+up "$C"
 run lxc-attach "${LXP[@]}" -n "$C" -- sh -c 'echo on-lvm > /root/testdata'
 out data lxc-attach "${LXP[@]}" -n "$C" -- cat /root/testdata
 check_eq "the file written in the container" "$data" "on-lvm"
@@ -102,8 +115,7 @@ check_eq "the snapshot's rootfs" "$config" "lxc.rootfs.path = lvm:/dev/$VG/${C}_
 out origin lv_field "${C}_snap0" origin
 check_eq "the snapshot volume's origin" "$origin" "$C"
 say "The container changes after its snapshot:"
-run lxc-start "${LXP[@]}" -n "$C"
-run lxc-wait "${LXP[@]}" -n "$C" -s RUNNING -t 30
+up "$C"
 run lxc-attach "${LXP[@]}" -n "$C" -- sh -c 'echo changed > /root/testdata'
 run lxc-stop "${LXP[@]}" -n "$C"
 out listing lxc-snapshot "${LXP[@]}" -n "$C" -L
@@ -113,11 +125,7 @@ section "2.8 Restoring snap0 as a new container"
 run lxc-snapshot "${LXP[@]}" -n "$C" -r snap0 -N "$RESTORED"
 out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$RESTORED/config"
 check_eq "the restored rootfs" "$rootfs" "lxc.rootfs.path = lvm:/dev/$VG/$RESTORED"
-run lxc-start "${LXP[@]}" -n "$RESTORED"
-run lxc-wait "${LXP[@]}" -n "$RESTORED" -s RUNNING -t 30
-out data lxc-attach "${LXP[@]}" -n "$RESTORED" -- cat /root/testdata
-check_eq "the file in the restored container (as at the snapshot)" "$data" "on-lvm"
-run lxc-stop "${LXP[@]}" -n "$RESTORED"
+check_data "$RESTORED" "the file in the restored container (as at the snapshot)" "on-lvm"
 
 section "lxc-copy -s: a snapshot clone"
 run lxc-copy "${LXP[@]}" -s -n "$C" -N "$CLONE"
@@ -125,11 +133,7 @@ out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$CLONE/config"
 check_eq "the clone's rootfs" "$rootfs" "lxc.rootfs.path = lvm:/dev/$VG/$CLONE"
 out origin lv_field "$CLONE" origin
 check_eq "the clone volume's origin" "$origin" "$C"
-run lxc-start "${LXP[@]}" -n "$CLONE"
-run lxc-wait "${LXP[@]}" -n "$CLONE" -s RUNNING -t 30
-out data lxc-attach "${LXP[@]}" -n "$CLONE" -- cat /root/testdata
-check_eq "the file in the clone" "$data" "changed"
-run lxc-stop "${LXP[@]}" -n "$CLONE"
+check_data "$CLONE" "the file in the clone" "changed"
 
 section "lxc-copy: a full copy, on a volume of its own"
 run lxc-copy "${LXP[@]}" -n "$C" -N "$FULL"
@@ -139,11 +143,7 @@ out origin lv_field "$FULL" origin
 check_eq "the copy volume's origin (none: it stands alone)" "$origin" ""
 out size lv_field "$FULL" lv_size
 check_eq "the copy volume's size (its original's)" "$size" "256.00m"
-run lxc-start "${LXP[@]}" -n "$FULL"
-run lxc-wait "${LXP[@]}" -n "$FULL" -s RUNNING -t 30
-out data lxc-attach "${LXP[@]}" -n "$FULL" -- cat /root/testdata
-check_eq "the file in the copy" "$data" "changed"
-run lxc-stop "${LXP[@]}" -n "$FULL"
+check_data "$FULL" "the file in the copy" "changed"
 run lxc-destroy "${LXP[@]}" -n "$FULL"
 
 section "The origin of a clone is not destroyed under it"
@@ -169,21 +169,13 @@ out origin lv_field "$CLONE" origin
 check_eq "the clone's origin: the old volume too" "$origin" "$C+retired0"
 out config grep '^lxc.rootfs.path' "$LXCPATH/$C/snaps/snap0/config"
 check_eq "the snapshot's rootfs (unchanged)" "$config" "lxc.rootfs.path = lvm:/dev/$VG/${C}_snap0"
-run lxc-start "${LXP[@]}" -n "$C"
-run lxc-wait "${LXP[@]}" -n "$C" -s RUNNING -t 30
-out data lxc-attach "${LXP[@]}" -n "$C" -- cat /root/testdata
-check_eq "the file in the restored container (as at the snapshot)" "$data" "on-lvm"
-run lxc-stop "${LXP[@]}" -n "$C"
+check_data "$C" "the file in the restored container (as at the snapshot)" "on-lvm"
 wait_for 20 "the volume to be unmounted after the stop" is_closed "$C"
 out listing lxc-snapshot "${LXP[@]}" -n "$C" -L
 check_contains "lxc-snapshot -L" "$listing" "snap0"
 say "snap0 is still whole: restored again, as a new container:"
 run lxc-snapshot "${LXP[@]}" -n "$C" -r snap0 -N "$AGAIN"
-run lxc-start "${LXP[@]}" -n "$AGAIN"
-run lxc-wait "${LXP[@]}" -n "$AGAIN" -s RUNNING -t 30
-out data lxc-attach "${LXP[@]}" -n "$AGAIN" -- cat /root/testdata
-check_eq "the file in the second restore of snap0" "$data" "on-lvm"
-run lxc-stop "${LXP[@]}" -n "$AGAIN"
+check_data "$AGAIN" "the file in the second restore of snap0" "on-lvm"
 run lxc-destroy "${LXP[@]}" -n "$AGAIN"
 
 section "Destroying"
@@ -191,11 +183,7 @@ say "$C and snap0 go; the old volume stays for the clone:"
 run lxc-destroy "${LXP[@]}" -s -n "$C"
 out left volume_list
 check_eq "the volumes once $C is destroyed with its snapshots" "$left" "$C+retired0 $RESTORED $CLONE "
-run lxc-start "${LXP[@]}" -n "$CLONE"
-run lxc-wait "${LXP[@]}" -n "$CLONE" -s RUNNING -t 30
-out data lxc-attach "${LXP[@]}" -n "$CLONE" -- cat /root/testdata
-check_eq "the file in the clone, on the old volume" "$data" "changed"
-run lxc-stop "${LXP[@]}" -n "$CLONE"
+check_data "$CLONE" "the file in the clone, on the old volume" "changed"
 say "The old volume goes with its last snapshot:"
 run lxc-destroy "${LXP[@]}" -n "$CLONE"
 out left volume_list
@@ -207,8 +195,7 @@ run lvcreate --type thin-pool -L 1G -n pool0 "$VG"
 run lxc-create "${LXP[@]}" -n "$THIN" -t busybox -B lvm --vgname "$VG" --thinpool pool0 --fssize 512M
 out pool lv_field "$THIN" pool_lv
 check_eq "the thin volume's pool" "$pool" "pool0"
-run lxc-start "${LXP[@]}" -n "$THIN"
-run lxc-wait "${LXP[@]}" -n "$THIN" -s RUNNING -t 30
+up "$THIN"
 run lxc-attach "${LXP[@]}" -n "$THIN" -- sh -c 'echo thin > /root/testdata'
 run lxc-stop "${LXP[@]}" -n "$THIN"
 wait_for 20 "the thin volume to be closed after the stop" is_closed "$THIN"
@@ -217,19 +204,14 @@ out pool lv_field "$THIN_CLONE" pool_lv
 check_eq "the thin snapshot's pool" "$pool" "pool0"
 out origin lv_field "$THIN_CLONE" origin
 check_eq "the thin snapshot's origin" "$origin" "$THIN"
-run lxc-start "${LXP[@]}" -n "$THIN_CLONE"
-run lxc-wait "${LXP[@]}" -n "$THIN_CLONE" -s RUNNING -t 30
-out data lxc-attach "${LXP[@]}" -n "$THIN_CLONE" -- cat /root/testdata
-check_eq "the file in the thin clone" "$data" "thin"
-run lxc-stop "${LXP[@]}" -n "$THIN_CLONE"
+check_data "$THIN_CLONE" "the file in the thin clone" "thin"
 run lxc-destroy "${LXP[@]}" -n "$THIN_CLONE"
 
 section "Restoring a thin snapshot in place"
 run lxc-snapshot "${LXP[@]}" -n "$THIN"
 out origin lv_field "${THIN}_snap0" origin
 check_eq "the thin snapshot's origin" "$origin" "$THIN"
-run lxc-start "${LXP[@]}" -n "$THIN"
-run lxc-wait "${LXP[@]}" -n "$THIN" -s RUNNING -t 30
+up "$THIN"
 run lxc-attach "${LXP[@]}" -n "$THIN" -- sh -c 'echo thin-changed > /root/testdata'
 run lxc-stop "${LXP[@]}" -n "$THIN"
 wait_for 20 "the thin volume to be closed after the stop" is_closed "$THIN"
@@ -242,20 +224,12 @@ out origin lv_field "$THIN" origin
 check_eq "the container's new volume: a thin snapshot of snap0" "$origin" "${THIN}_snap0"
 out pool lv_field "$THIN" pool_lv
 check_eq "its pool" "$pool" "pool0"
-run lxc-start "${LXP[@]}" -n "$THIN"
-run lxc-wait "${LXP[@]}" -n "$THIN" -s RUNNING -t 30
-out data lxc-attach "${LXP[@]}" -n "$THIN" -- cat /root/testdata
-check_eq "the file in the restored thin container (as at the snapshot)" "$data" "thin"
-run lxc-stop "${LXP[@]}" -n "$THIN"
+check_data "$THIN" "the file in the restored thin container (as at the snapshot)" "thin"
 wait_for 20 "the thin volume to be closed after the stop" is_closed "$THIN"
 out listing lxc-snapshot "${LXP[@]}" -n "$THIN" -L
 check_contains "lxc-snapshot -L" "$listing" "snap0"
 run lxc-snapshot "${LXP[@]}" -n "$THIN" -r snap0 -N "$THIN_RESTORED"
-run lxc-start "${LXP[@]}" -n "$THIN_RESTORED"
-run lxc-wait "${LXP[@]}" -n "$THIN_RESTORED" -s RUNNING -t 30
-out data lxc-attach "${LXP[@]}" -n "$THIN_RESTORED" -- cat /root/testdata
-check_eq "the file in snap0 restored as a new container" "$data" "thin"
-run lxc-stop "${LXP[@]}" -n "$THIN_RESTORED"
+check_data "$THIN_RESTORED" "the file in snap0 restored as a new container" "thin"
 run lxc-destroy "${LXP[@]}" -n "$THIN_RESTORED"
 run lxc-destroy "${LXP[@]}" -s -n "$THIN"
 out left volume_list
