@@ -417,21 +417,14 @@ mod tests {
     #[test]
     fn v2_delegation_with_missing_controllers() {
         let fake = Fake::new();
-        let root = fake.path().join("cgroup");
+        let root = v2_host(
+            &fake,
+            "cpu io memory pids",
+            "/user.slice/user-1001.slice/session-3.scope",
+        );
         let service = root.join("user.slice/user-1001.slice/user@1001.service");
         group(&service);
-        fs::write(root.join("cgroup.controllers"), "cpu io memory pids\n").unwrap();
         fs::write(service.join("cgroup.controllers"), "cpu memory\n").unwrap();
-        fs::write(
-            &fake.paths.mountinfo,
-            format!("35 24 0:30 / {} rw - cgroup2 cgroup2 rw\n", root.display()),
-        )
-        .unwrap();
-        fs::write(
-            &fake.paths.proc_cgroup,
-            "0::/user.slice/user-1001.slice/session-3.scope\n",
-        )
-        .unwrap();
         let mut s = me(&fake);
         // The candidate is named after the owner's uid.
         let uid = s.user.uid;
@@ -463,19 +456,9 @@ mod tests {
     #[test]
     fn v2_without_a_user_manager_names_lingering() {
         let fake = Fake::new();
-        let root = fake.path().join("cgroup");
-        fs::create_dir_all(root.join("user.slice/user-1001.slice/session-3.scope")).unwrap();
-        fs::write(root.join("cgroup.controllers"), "cpu io memory pids\n").unwrap();
-        fs::write(
-            &fake.paths.mountinfo,
-            format!("35 24 0:30 / {} rw - cgroup2 cgroup2 rw\n", root.display()),
-        )
-        .unwrap();
-        fs::write(
-            &fake.paths.proc_cgroup,
-            "0::/user.slice/user-1001.slice/session-3.scope\n",
-        )
-        .unwrap();
+        let login = "/user.slice/user-1001.slice/session-3.scope";
+        let root = v2_host(&fake, "cpu io memory pids", login);
+        fs::create_dir_all(root.join(&login[1..])).unwrap();
         let mut s = me(&fake);
         s.user.uid += 1;
         s.controllers = vec!["memory".into()];
@@ -495,18 +478,25 @@ mod tests {
     /// A cgroup v2 only host without systemd, where root delegated
     /// `user/lxcnp/0` with pids, and the login is in `own`.
     fn v2_no_systemd(fake: &Fake, own: &str) -> PathBuf {
-        let root = fake.path().join("cgroup");
-        let leaf = root.join("user/lxcnp/0");
+        let leaf = v2_host(fake, "memory pids", own).join("user/lxcnp/0");
         group(&leaf);
-        fs::write(root.join("cgroup.controllers"), "memory pids\n").unwrap();
         fs::write(leaf.join("cgroup.controllers"), "pids\n").unwrap();
+        leaf
+    }
+
+    /// A cgroup v2 only host, mounted on `<fake>/cgroup` (returned),
+    /// whose root offers `controllers`, with the login in group `login`.
+    fn v2_host(fake: &Fake, controllers: &str, login: &str) -> PathBuf {
+        let root = fake.path().join("cgroup");
+        fs::create_dir_all(&root).unwrap();
+        fs::write(root.join("cgroup.controllers"), format!("{controllers}\n")).unwrap();
         fs::write(
             &fake.paths.mountinfo,
             format!("35 24 0:30 / {} rw - cgroup2 cgroup2 rw\n", root.display()),
         )
         .unwrap();
-        fs::write(&fake.paths.proc_cgroup, format!("0::{own}\n")).unwrap();
-        leaf
+        fs::write(&fake.paths.proc_cgroup, format!("0::{login}\n")).unwrap();
+        root
     }
 
     #[test]
