@@ -62,7 +62,9 @@ pub(crate) struct Setup<'a> {
 }
 
 /// PID 1 of the container, from clone to exec (or to our init loop).
-pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
+/// `placed`: init is in its cgroup on every hierarchy (the monitor moves
+/// it before ATTACHED otherwise).
+pub(crate) fn main(sync: &SyncChild, s: &Setup, placed: bool) -> i32 {
     // Nothing of the monitor's or its caller's stays in init, where the
     // container's hooks (and, under execute, all of it) could reach it
     // through /proc/1/fd, nor reaches what init runs.
@@ -80,20 +82,26 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup) -> i32 {
             return 1;
         }
     };
-    if sync.expect(ATTACHED, SETUP_TIMEOUT).is_err() {
-        return 1;
-    }
-    // With a user namespace, the maps are written now: become its root
-    // before anything is created, so that what init makes is the
-    // container's.
+    // With a user namespace, the maps are written at ATTACHED: become
+    // its root then, before anything is created, so that what init makes
+    // is the container's.
     let root = || match s.userns {
         Some(_) => crate::mapped_root::become_root(),
         None => Ok(()),
     };
-    let masters = match root()
-        .and_then(|()| enter_rootfs(s, idmapped.as_ref()))
-        .and_then(|masters| take_identity(s).map(|()| masters))
-    {
+    // Without one, in its group already, and with no hook of its own
+    // (which may expect the network), init sets up its rootfs while the
+    // monitor sets up its network: both are done before it may exec.
+    let early = (placed && s.userns.is_none() && s.hooks.time_in_init().is_zero())
+        .then(|| enter_rootfs(s, idmapped.as_ref()));
+    if sync.expect(ATTACHED, SETUP_TIMEOUT).is_err() {
+        return 1;
+    }
+    let entered = match early {
+        Some(entered) => entered,
+        None => root().and_then(|()| enter_rootfs(s, idmapped.as_ref())),
+    };
+    let masters = match entered.and_then(|masters| take_identity(s).map(|()| masters)) {
         Ok(masters) => masters,
         Err(msg) => {
             let _ = sync.fail(&msg);

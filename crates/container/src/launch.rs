@@ -154,7 +154,10 @@ fn clone_init(
                     let _ = child.fail(&e);
                     return 1;
                 }
-                crate::init::main(&child, setup)
+                // In its group on every hierarchy already, or moved
+                // there by the monitor before ATTACHED.
+                let placed = enclos_namespaces::started_in_cgroup() || place.v2_dir().is_none();
+                crate::init::main(&child, setup, placed)
             },
         )?)
     })?;
