@@ -153,9 +153,8 @@ fn main() -> ExitCode {
                 Ok(cli) => cli,
                 Err(e) => return usage_exit(e),
             };
-            if let Err(e) = init_logging(cli.logpriority.as_deref(), cli.logfile.as_deref()) {
-                eprintln!("enclos: {}", enclos_report::Chain(e.as_ref()));
-                return ExitCode::from(1);
+            if let Err(code) = start_logging(cli.logpriority.as_deref(), cli.logfile.as_deref()) {
+                return code;
             }
             ("enclos".to_string(), cli.command.run())
         }
@@ -164,9 +163,8 @@ fn main() -> ExitCode {
                 Ok(cli) => cli,
                 Err(e) => return usage_exit(e),
             };
-            if let Err(e) = init_logging(cli.logpriority.as_deref(), cli.logfile.as_deref()) {
-                eprintln!("enclos: {}", enclos_report::Chain(e.as_ref()));
-                return ExitCode::from(1);
+            if let Err(code) = start_logging(cli.logpriority.as_deref(), cli.logfile.as_deref()) {
+                return code;
             }
             let r = match cli.command {
                 Command::Cg(c) => c.run(),
@@ -215,6 +213,15 @@ fn seals_first(tool: &str, args: &[OsString]) -> bool {
                         a.starts_with('-') && !a.starts_with("--") && a[1..].contains('e')
                     })
             }))
+}
+
+/// [`init_logging`] for `-l` and `-o`, or the exit code of a command
+/// whose log cannot be set up (the reason printed).
+fn start_logging(priority: Option<&str>, file: Option<&Path>) -> Result<(), ExitCode> {
+    init_logging(priority, file).map_err(|e| {
+        eprintln!("enclos: {}", enclos_report::Chain(e.as_ref()));
+        ExitCode::from(1)
+    })
 }
 
 /// Logs through tracing; the level is LXC's priority name, else

@@ -14,6 +14,15 @@ fn vgs(names: &[&str]) -> String {
 
 /// `lvs --reportformat json` of the rows (name, size, attr, pool,
 /// origin, data%), as lvm2 prints it (with a log section).
+/// The `lvs` row of `name`, a 512 MiB copy-on-write snapshot of
+/// `origin`.
+fn cow<'a>(
+    name: &'a str,
+    origin: &'a str,
+) -> (&'a str, &'a str, &'a str, &'a str, &'a str, &'a str) {
+    (name, "536870912", "swi-a-s---", "", origin, "0.01")
+}
+
 fn lvs(rows: &[(&str, &str, &str, &str, &str, &str)]) -> String {
     let rows: Vec<String> = rows
         .iter()
@@ -316,7 +325,7 @@ fn thin_snapshots_stand_alone_and_are_not_clones() {
 fn plain_with_snapshot() -> String {
     lvs(&[
         ("c1", "536870912", "owi-a-s---", "", "", ""),
-        ("c1_snap0", "536870912", "swi-a-s---", "", "c1", "0.01"),
+        cow("c1_snap0", "c1"),
         ("c1+restoring", "536870912", "-wi-a-----", "", "", ""),
     ])
 }
@@ -482,22 +491,8 @@ fn a_released_volume_goes_unless_a_snapshot_needs_it() {
             ("c1", "536870912", "-wi-a-----", "", "", ""),
             ("c1+replaced", "536870912", "owi-a-s---", "", "", ""),
             ("c1+retired0", "536870912", "owi-a-s---", "", "", ""),
-            (
-                "c1_snap0",
-                "536870912",
-                "swi-a-s---",
-                "",
-                "c1+retired0",
-                "0.01",
-            ),
-            (
-                "c1_snap1",
-                "536870912",
-                "swi-a-s---",
-                "",
-                "c1+replaced",
-                "0.01",
-            ),
+            cow("c1_snap0", "c1+retired0"),
+            cow("c1_snap1", "c1+replaced"),
         ]),
     ));
     l.release(&aside).unwrap();
@@ -513,22 +508,8 @@ fn a_retired_volume_goes_with_its_last_snapshot() {
     let rows = [
         ("c1", "536870912", "-wi-a-----", "", "", ""),
         ("c1+retired0", "536870912", "owi-a-s---", "", "", ""),
-        (
-            "c1_snap0",
-            "536870912",
-            "swi-a-s---",
-            "",
-            "c1+retired0",
-            "0.01",
-        ),
-        (
-            "c1_snap1",
-            "536870912",
-            "swi-a-s---",
-            "",
-            "c1+retired0",
-            "0.01",
-        ),
+        cow("c1_snap0", "c1+retired0"),
+        cow("c1_snap1", "c1+retired0"),
     ];
     // Another snapshot still needs it.
     let l = Lvm(Fake::new().answer("lvs", &lvs(&rows)));
