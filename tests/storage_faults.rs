@@ -117,18 +117,22 @@ impl LoopFs {
             .collect()
     }
 
-    /// The loop devices whose backing file is inside the filesystem.
+    /// The loop devices whose backing file is on the filesystem, told by
+    /// device number: the path the kernel shows for a backing file opened
+    /// in a mount namespace that has gone since (a killed command's) is
+    /// relative to the filesystem, not under the lxcpath.
     fn loops_inside(&self) -> Vec<String> {
-        let Ok(entries) = fs::read_dir("/sys/block") else {
+        let name = Path::new(&self.dev).file_name().unwrap().to_string_lossy();
+        let Ok(ours) = fs::read_to_string(format!("/sys/block/{name}/dev")) else {
             return Vec::new();
         };
-        entries
-            .flatten()
-            .filter_map(|e| {
-                let backing = fs::read_to_string(e.path().join("loop/backing_file")).ok()?;
-                Path::new(backing.trim())
-                    .starts_with(&self.lxc)
-                    .then(|| format!("/dev/{}", e.file_name().to_string_lossy()))
+        let list = output(Command::new("losetup").args(["-l", "-n", "-O", "NAME,BACK-MAJ:MIN"]))
+            .unwrap_or_default();
+        list.lines()
+            .filter_map(|l| {
+                let mut fields = l.split_whitespace();
+                let (dev, backing) = (fields.next()?, fields.next()?);
+                (backing == ours.trim()).then(|| dev.to_string())
             })
             .collect()
     }

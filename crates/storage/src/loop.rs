@@ -1,8 +1,11 @@
 //! The `loop` backend: an image file with a filesystem, `DIR/rootdev`,
 //! attached to a free loop device (loop-control's `LOOP_CTL_GET_FREE`,
-//! `LOOP_SET_FD`, `LOOP_SET_STATUS64`) when mounted.
+//! then `LOOP_CONFIGURE`, or `LOOP_SET_FD` and `LOOP_SET_STATUS64` before
+//! Linux 5.8) when mounted.
 //!
-//! The device is attached with `LO_FLAGS_AUTOCLEAR` and our descriptor
+//! The device is attached with `LO_FLAGS_AUTOCLEAR` (in the same call
+//! with `LOOP_CONFIGURE`, so that a process killed in between cannot
+//! leave a device that never clears itself) and our descriptor
 //! closed once mounted: the kernel detaches it when the filesystem is
 //! unmounted, or when the last mount namespace holding it goes, so no
 //! loop device outlives its mount, even when the process that mounted it
@@ -52,6 +55,16 @@ nix::ioctl_none_bad!(loop_ctl_get_free, 0x4C82);
 nix::ioctl_write_int_bad!(loop_set_fd, 0x4C00);
 nix::ioctl_none_bad!(loop_clr_fd, 0x4C01);
 nix::ioctl_write_ptr_bad!(loop_set_status64, 0x4C04, LoopInfo64);
+nix::ioctl_write_ptr_bad!(loop_configure, 0x4C0A, LoopConfig);
+
+/// `struct loop_config` of linux/loop.h (`LOOP_CONFIGURE`, Linux 5.8).
+#[repr(C)]
+struct LoopConfig {
+    fd: u32,
+    block_size: u32,
+    info: LoopInfo64,
+    reserved: [u64; 8],
+}
 
 /// A loop device attached to an image; detached when dropped unless
 /// [`Attached::release`]d to the mount that uses it.
@@ -83,38 +96,15 @@ impl Attached {
                 .write(true)
                 .open(&path)
                 .map_err(io_err("open", &path))?;
-            // SAFETY: LOOP_SET_FD takes a descriptor that stays open for the call.
-            match unsafe { loop_set_fd(dev.as_raw_fd(), backing.as_raw_fd()) } {
-                Ok(_) => {}
+            let attached = match configure(&dev, &backing, image) {
+                Ok(()) => Attached {
+                    dev,
+                    path,
+                    armed: true,
+                },
                 Err(Errno::EBUSY) => continue,
                 Err(e) => return Err(io_err("attach the image to", &path)(errno(e))),
-            }
-            let attached = Attached {
-                dev,
-                path,
-                armed: true,
             };
-            let mut info = LoopInfo64 {
-                lo_device: 0,
-                lo_inode: 0,
-                lo_rdevice: 0,
-                lo_offset: 0,
-                lo_sizelimit: 0,
-                lo_number: 0,
-                lo_encrypt_type: 0,
-                lo_encrypt_key_size: 0,
-                lo_flags: LO_FLAGS_AUTOCLEAR,
-                lo_file_name: [0; 64],
-                lo_crypt_name: [0; 64],
-                lo_encrypt_key: [0; 32],
-                lo_init: [0; 2],
-            };
-            let name = image.as_os_str().as_encoded_bytes();
-            let len = name.len().min(63);
-            info.lo_file_name[..len].copy_from_slice(&name[..len]);
-            // SAFETY: `info` is a valid loop_info64 that outlives the call.
-            unsafe { loop_set_status64(attached.dev.as_raw_fd(), &info) }
-                .map_err(|e| io_err("set up", &attached.path)(errno(e)))?;
             return Ok(attached);
         }
         Err(Error::Io {
@@ -129,6 +119,59 @@ impl Attached {
     fn release(mut self) {
         self.armed = false;
     }
+}
+
+/// The loop settings of `image`: its name, and clear on last close.
+fn loop_info(image: &Path) -> LoopInfo64 {
+    let mut info = LoopInfo64 {
+        lo_device: 0,
+        lo_inode: 0,
+        lo_rdevice: 0,
+        lo_offset: 0,
+        lo_sizelimit: 0,
+        lo_number: 0,
+        lo_encrypt_type: 0,
+        lo_encrypt_key_size: 0,
+        lo_flags: LO_FLAGS_AUTOCLEAR,
+        lo_file_name: [0; 64],
+        lo_crypt_name: [0; 64],
+        lo_encrypt_key: [0; 32],
+        lo_init: [0; 2],
+    };
+    let name = image.as_os_str().as_encoded_bytes();
+    let len = name.len().min(63);
+    info.lo_file_name[..len].copy_from_slice(&name[..len]);
+    info
+}
+
+/// Attaches `backing` to the free device `dev`, set to clear itself:
+/// in one call (`LOOP_CONFIGURE`), or, on a kernel without it, in two
+/// (attached first, then the flag; a device left in between is cleared
+/// by our drop, not by the kernel). EBUSY: another process took it.
+fn configure(dev: &File, backing: &File, image: &Path) -> std::result::Result<(), Errno> {
+    let config = LoopConfig {
+        fd: backing.as_raw_fd() as u32,
+        block_size: 0,
+        info: loop_info(image),
+        reserved: [0; 8],
+    };
+    // SAFETY: `config` is a valid loop_config that outlives the call, and
+    // the descriptor in it stays open for the call.
+    match unsafe { loop_configure(dev.as_raw_fd(), &config) } {
+        Ok(_) => return Ok(()),
+        Err(Errno::EINVAL | Errno::ENOTTY) => {}
+        Err(e) => return Err(e),
+    }
+    // SAFETY: LOOP_SET_FD takes a descriptor that stays open for the call.
+    unsafe { loop_set_fd(dev.as_raw_fd(), backing.as_raw_fd()) }?;
+    // SAFETY: the info is a valid loop_info64 that outlives the call.
+    if let Err(e) = unsafe { loop_set_status64(dev.as_raw_fd(), &config.info) } {
+        // SAFETY: LOOP_CLR_FD takes no argument.
+        let _ = unsafe { loop_clr_fd(dev.as_raw_fd()) };
+        // Not EBUSY: the device is ours, the error is the setting's.
+        return Err(if e == Errno::EBUSY { Errno::EIO } else { e });
+    }
+    Ok(())
 }
 
 impl Drop for Attached {
