@@ -10,23 +10,14 @@
 //! are left as they are; every enclos command it runs inherits that
 //! namespace.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use enclos_tests::idmap::{maps, rootfs, MAPS, ROOT};
+use enclos_tests::idmap::{rootfs, unprivileged, Rootfs, ROOT};
 use enclos_tests::lab::{proc_status, Lab};
 use enclos_tests::{missing_feature, require_root};
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
-
-/// How the rootfs is left for the container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Rootfs {
-    /// Left to host root (a privileged create): mounted idmapped.
-    HostRoot,
-    /// Shifted onto the map (what an unprivileged create makes).
-    Shifted,
-}
 
 /// The calling thread's mounts whose mount point lies under `dir`, with
 /// their propagation tags (this thread's namespace, not the process's).
@@ -65,26 +56,6 @@ fn shared_root_namespace() {
     assert!(root_tags().contains("shared:"), "/ is {}", root_tags());
 }
 
-/// A stopped busybox container with `MAPS`, made by root, its rootfs as
-/// `how` says; the lxcpath and its directory opened to the mapped root.
-fn unprivileged(lab: &Lab, how: Rootfs) -> String {
-    let n = lab.name("idshared");
-    lab.create_with(&n, "");
-    std::fs::set_permissions(lab.path(), std::fs::Permissions::from_mode(0o711))
-        .expect("open the lxcpath to the mapped root");
-    std::os::unix::fs::chown(lab.path().join(&n), Some(ROOT), None)
-        .expect("give the container's directory to the mapped root");
-    if how == Rootfs::Shifted {
-        enclos_idmap::shift_tree(&rootfs(lab, &n), &maps(), enclos_idmap::Direction::ToHost)
-            .expect("shift the rootfs onto the map");
-    }
-    let config = lab.path().join(&n).join("config");
-    let mut text = std::fs::read_to_string(&config).expect("read the config");
-    text.push_str(MAPS);
-    std::fs::write(&config, text).expect("write the config");
-    n
-}
-
 /// Starts a root-made unprivileged container under a shared `/` and
 /// checks it as a user would.
 fn starts_under_a_shared_root(test: &str, how: Rootfs) {
@@ -97,7 +68,7 @@ fn starts_under_a_shared_root(test: &str, how: Rootfs) {
         s.spawn(|| {
             shared_root_namespace();
             let lab = Lab::new();
-            let n = unprivileged(&lab, how);
+            let n = unprivileged(&lab, "idshared", how, "");
             let root = rootfs(&lab, &n);
             if how == Rootfs::HostRoot {
                 if let Err(e) = enclos_idmap::probe_idmapped_mount(&root) {

@@ -11,7 +11,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use enclos_tests::idmap::{maps, rootfs, MAPS, ROOT};
+use enclos_tests::idmap::{rootfs, unprivileged, Rootfs, MAPS, ROOT};
 use enclos_tests::lab::*;
 use enclos_tests::{missing_feature, require_root};
 
@@ -21,33 +21,6 @@ pub const CASES: &[Case] = &[Case {
     pattern: "lxc.idmap",
     test: idmap_runs_the_container_as_the_mapped_ids,
 }];
-
-/// How the rootfs is left for the container.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Rootfs {
-    /// Shifted onto the map (what an unprivileged create makes).
-    Shifted,
-    /// Left to host root (a privileged create): mounted idmapped.
-    HostRoot,
-}
-
-/// A busybox container with `MAPS` and `extra` keys, its rootfs as
-/// `how` says; the lxcpath and the container's directory are opened to
-/// the mapped root.
-fn unprivileged(lab: &Lab, tag: &str, how: Rootfs, extra: &str) -> String {
-    let n = lab.name(tag);
-    lab.create_with(&n, "");
-    std::fs::set_permissions(lab.path(), std::fs::Permissions::from_mode(0o711))
-        .expect("open the lxcpath to the mapped root");
-    std::os::unix::fs::chown(lab.path().join(&n), Some(ROOT), None)
-        .expect("give the container's directory to the mapped root");
-    if how == Rootfs::Shifted {
-        enclos_idmap::shift_tree(&rootfs(lab, &n), &maps(), enclos_idmap::Direction::ToHost)
-            .expect("shift the rootfs onto the map");
-    }
-    append(lab, &n, &format!("{MAPS}{extra}"));
-    n
-}
 
 fn owner(path: &Path) -> (u32, u32) {
     let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("stat {}: {e}", path.display()));
