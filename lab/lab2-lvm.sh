@@ -54,6 +54,14 @@ up() {
     run lxc-start "${LXP[@]}" -n "$1"
     run lxc-wait "${LXP[@]}" -n "$1" -s RUNNING -t 30
 }
+# Starts container $1, writes $2 in its /root/testdata, stops it and
+# waits until its volume is closed.
+write_data() {
+    up "$1"
+    run lxc-attach "${LXP[@]}" -n "$1" -- sh -c "echo $2 > /root/testdata"
+    run lxc-stop "${LXP[@]}" -n "$1"
+    wait_for 20 "the volume of $1 to be closed after the stop" is_closed "$1"
+}
 # Starts container $1, checks that its /root/testdata holds $3 (the check
 # named $2), and stops it.
 check_data() {
@@ -195,10 +203,7 @@ run lvcreate --type thin-pool -L 1G -n pool0 "$VG"
 run lxc-create "${LXP[@]}" -n "$THIN" -t busybox -B lvm --vgname "$VG" --thinpool pool0 --fssize 512M
 out pool lv_field "$THIN" pool_lv
 check_eq "the thin volume's pool" "$pool" "pool0"
-up "$THIN"
-run lxc-attach "${LXP[@]}" -n "$THIN" -- sh -c 'echo thin > /root/testdata'
-run lxc-stop "${LXP[@]}" -n "$THIN"
-wait_for 20 "the thin volume to be closed after the stop" is_closed "$THIN"
+write_data "$THIN" thin
 run lxc-copy "${LXP[@]}" -s -n "$THIN" -N "$THIN_CLONE"
 out pool lv_field "$THIN_CLONE" pool_lv
 check_eq "the thin snapshot's pool" "$pool" "pool0"
@@ -211,10 +216,7 @@ section "Restoring a thin snapshot in place"
 run lxc-snapshot "${LXP[@]}" -n "$THIN"
 out origin lv_field "${THIN}_snap0" origin
 check_eq "the thin snapshot's origin" "$origin" "$THIN"
-up "$THIN"
-run lxc-attach "${LXP[@]}" -n "$THIN" -- sh -c 'echo thin-changed > /root/testdata'
-run lxc-stop "${LXP[@]}" -n "$THIN"
-wait_for 20 "the thin volume to be closed after the stop" is_closed "$THIN"
+write_data "$THIN" thin-changed
 run lxc-snapshot "${LXP[@]}" -n "$THIN" -r snap0
 out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$THIN/config"
 check_eq "the container's rootfs (unchanged)" "$rootfs" "lxc.rootfs.path = lvm:/dev/$VG/$THIN"

@@ -149,11 +149,8 @@ mod tests {
             body: impl FnOnce(&Path) -> T + Send + 'static,
         ) -> T {
             let (dev, mnt) = (self.dev.clone(), self.dir.path().join("mnt"));
-            std::thread::spawn(move || {
-                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+            enclos_testkit::in_own_mount_namespace(move || {
                 let none: Option<&str> = None;
-                nix::mount::mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none)
-                    .unwrap();
                 nix::mount::mount(
                     Some(dev.as_str()),
                     &mnt,
@@ -164,8 +161,6 @@ mod tests {
                 .unwrap();
                 body(&mnt)
             })
-            .join()
-            .unwrap()
         }
     }
 

@@ -275,7 +275,6 @@ impl Driver for Loop {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nix::mount::MsFlags;
     use std::process::Command;
 
     /// The loop devices whose backing file is `image`.
@@ -330,25 +329,14 @@ mod tests {
         // In a mount namespace of its own (a thread's): nothing reaches
         // the host's.
         let (r2, mnt2) = (r.clone(), mnt.clone());
-        std::thread::spawn(move || {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
-            crate::mount::mount_fs(
-                "none",
-                Path::new("/"),
-                "none",
-                MsFlags::MS_REC | MsFlags::MS_SLAVE,
-                "",
-            )
-            .unwrap();
+        enclos_testkit::in_own_mount_namespace(move || {
             let m = r2.mount(&mnt2).unwrap();
             assert_eq!(loops_of(&r2.path).len(), 1, "attached while mounted");
             fs::write(m.root().join("hello"), "hi\n").unwrap();
             m.unmount().unwrap();
             let m = r2.mount(&mnt2).unwrap();
             assert_eq!(fs::read_to_string(m.root().join("hello")).unwrap(), "hi\n");
-        })
-        .join()
-        .unwrap();
+        });
         // The mount went with the thread's namespace, the device with it.
         let gone = (0..100).any(|_| {
             std::thread::sleep(std::time::Duration::from_millis(20));

@@ -316,7 +316,6 @@ pub(crate) fn mount_overlay(rootfs: &Rootfs, target: &Path, volatile: bool) -> R
 mod tests {
     use super::*;
     use crate::CloneKind;
-    use nix::mount::MsFlags;
 
     /// `base` (a dir rootfs with /etc/hostname), `c1` a snapshot of it,
     /// `c2` a snapshot of `c1`, in a temporary lxcpath.
@@ -479,10 +478,7 @@ mod tests {
         let (rootfs, inside) = (c2.clone(), target.clone());
         // A thread of its own unshares the mount namespace, so the mount
         // never reaches the host's; it ends with the thread.
-        let seen = std::thread::spawn(move || {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
-            let none: Option<&str> = None;
-            nix::mount::mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none).unwrap();
+        let seen = enclos_testkit::in_own_mount_namespace(move || {
             let m = rootfs.mount(&inside).unwrap();
             let hostname = fs::read_to_string(m.root().join("etc/hostname")).unwrap();
             let from_c1 = fs::read_to_string(m.root().join("from-c1")).unwrap();
@@ -490,9 +486,7 @@ mod tests {
             fs::write(m.root().join("etc/hostname"), "c2\n").unwrap();
             m.unmount().unwrap();
             (hostname, from_c1)
-        })
-        .join()
-        .unwrap();
+        });
         assert_eq!(seen, ("base\n".to_string(), "c1\n".to_string()));
         assert!(
             fs::read_dir(&target).unwrap().next().is_none(),
@@ -529,10 +523,7 @@ mod tests {
         let target = tmp.path().join("mnt");
         fs::create_dir(&target).unwrap();
         let (rootfs, inside) = (c1.clone(), target.clone());
-        let options = std::thread::spawn(move || {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
-            let none: Option<&str> = None;
-            nix::mount::mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none).unwrap();
+        let options = enclos_testkit::in_own_mount_namespace(move || {
             let m = rootfs.mount_discardable(&inside).unwrap();
             fs::write(m.root().join("written"), "eph\n").unwrap();
             // The mount's super options, as the kernel shows them.
@@ -544,8 +535,6 @@ mod tests {
             m.unmount().unwrap();
             line
         })
-        .join()
-        .unwrap()
         .expect("the overlay in mountinfo");
         // Newer kernels show it as fsync=volatile.
         assert!(
@@ -575,10 +564,7 @@ mod tests {
         let d = tmp.path().join("flat");
         fs::create_dir(&d).unwrap();
         let (src, dest) = (c2.clone(), Dest::new(&d));
-        let flat = std::thread::spawn(move || {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
-            let none: Option<&str> = None;
-            nix::mount::mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_SLAVE, none).unwrap();
+        let flat = enclos_testkit::in_own_mount_namespace(move || {
             src.clone_to(
                 &dest,
                 CloneKind::Copy,
@@ -586,9 +572,7 @@ mod tests {
                 &CreateOptions::default(),
             )
             .unwrap()
-        })
-        .join()
-        .unwrap();
+        });
         assert_eq!(flat.backend, Backend::Dir);
         assert_eq!(
             fs::read_to_string(flat.path.join("etc/hostname")).unwrap(),

@@ -57,6 +57,32 @@ pub fn missing_feature(test: &str, reason: &str) {
     let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
 }
 
+/// Runs `f` on a thread of its own, in a mount namespace of its own whose
+/// mounts are slaves of the caller's: what `f` mounts never reaches the
+/// host, and goes when the thread ends. Needs root; a panic in `f` is
+/// the caller's.
+pub fn in_own_mount_namespace<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let joined = std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+            .expect("unshare the mount namespace");
+        let none: Option<&str> = None;
+        nix::mount::mount(
+            none,
+            "/",
+            none,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_SLAVE,
+            none,
+        )
+        .expect("make the mounts slaves");
+        f()
+    })
+    .join();
+    match joined {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
