@@ -538,14 +538,7 @@ impl Container {
     pub(crate) fn write_state(&self, state: State) -> Result<()> {
         let path = self.run_file(STATE_RUN_FILE);
         let text = format!("{:<width$}\n", state.as_str(), width = STATE_WIDTH);
-        OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&path)
-            .and_then(|f| std::os::unix::fs::FileExt::write_all_at(&f, text.as_bytes(), 0))
-            .map_err(io_err("write", &path))
+        write_in_place(&path, &text, true).map_err(io_err("write", &path))
     }
 
     /// The state the monitor last wrote, if any; a read that overlapped a
@@ -571,17 +564,12 @@ impl Container {
     /// through a new file and a rename.
     pub(crate) fn write_run_file(&self, name: &str, value: &str) -> Result<()> {
         let path = self.run_file(name);
-        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0) {
-            // A reader sees the file's new size only once its bytes are
-            // there.
-            let written = OpenOptions::new()
-                .write(true)
-                .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-                .open(&path)
-                .and_then(|f| std::os::unix::fs::FileExt::write_all_at(&f, value.as_bytes(), 0));
-            if written.is_ok() {
-                return Ok(());
-            }
+        // A reader sees an emptied file's new size only once its bytes
+        // are there.
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0)
+            && write_in_place(&path, value, false).is_ok()
+        {
+            return Ok(());
         }
         let tmp = self.run_file(&format!(".{name}.tmp"));
         fs::write(&tmp, value).map_err(io_err("write", &tmp))?;
@@ -608,6 +596,19 @@ impl Container {
         let text = text.trim();
         (!text.is_empty()).then(|| text.to_string())
     }
+}
+
+/// Writes `text` at the start of the file `path` (made when `create`),
+/// neither emptied nor replaced: the same inode, no link, no symlink
+/// followed.
+fn write_in_place(path: &Path, text: &str, create: bool) -> std::io::Result<()> {
+    let f = OpenOptions::new()
+        .create(create)
+        .truncate(false)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)?;
+    std::os::unix::fs::FileExt::write_all_at(&f, text.as_bytes(), 0)
 }
 
 /// The operation lock of a container; released when dropped.

@@ -406,14 +406,11 @@ impl Mount {
 /// Starts a copy just made (`-e`, or a copy asked to start); when it does
 /// not start, an ephemeral copy is removed again, as lxc-copy does.
 pub fn start_copy(copy: &Container, opts: &CopyOptions, foreground: bool) -> Result<()> {
-    // The copy's new name for its /etc/hostname, where the copy left it
-    // to this start (see copy): an ephemeral copy on a mounted rootfs.
-    let hostname = (opts.ephemeral && !opts.keep_name && !opts.keep_data)
-        .then(|| copy.config().ok()?.rootfs())
-        .flatten()
-        .and_then(|r| storage_rootfs(&r).ok())
-        .filter(|r| r.backend.capabilities().needs_mount)
-        .map(|_| copy.name().to_string());
+    // The copy's new name for its /etc/hostname, which the copy left to
+    // this start where the rootfs needs a mount (see copy); the start
+    // writes it only into a rootfs it mounts.
+    let hostname =
+        (opts.ephemeral && !opts.keep_name && !opts.keep_data).then(|| copy.name().to_string());
     let started = crate::start::start(
         copy,
         &crate::start::StartOptions {

@@ -23,10 +23,9 @@ use std::path::{Path, PathBuf};
 use enclos_storage::Rootfs;
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::container::{storage_rootfs, Container};
+use enclos_snapshot::stage::REMOVING_SUFFIX;
 
-/// The suffix of a directory being removed.
-pub(crate) use enclos_snapshot::stage::REMOVING_SUFFIX;
+use crate::container::{storage_rootfs, Container};
 
 /// Removes the stopped ephemeral container `c`: renamed away, then
 /// removed by a child cloned into the v2 group `group` (the monitor's own
