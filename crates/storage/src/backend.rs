@@ -162,6 +162,15 @@ impl std::fmt::Display for Backend {
     }
 }
 
+/// The refusal of a backend that cannot replace a rootfs in place.
+fn no_replace(backend: Backend) -> Error {
+    Error::Unsupported {
+        backend: backend.name(),
+        what: "replace a rootfs in place".to_string(),
+        hint: "",
+    }
+}
+
 /// What every backend module implements. The public entry points are the
 /// methods of [`Rootfs`] (in `ops`), which check [`Capabilities`] first
 /// and pick the driver of the rootfs's backend; a driver may assume the
@@ -221,31 +230,19 @@ pub(crate) trait Driver: Sync {
     /// rootfs for [`Driver::release`] once the caller has committed, or
     /// for [`Driver::undo_replace`]. A failure undoes what was done.
     fn replace(&self, _old: &Rootfs, _new: &Rootfs) -> Result<Rootfs> {
-        Err(Error::Unsupported {
-            backend: self.backend().name(),
-            what: "replace a rootfs in place".to_string(),
-            hint: "",
-        })
+        Err(no_replace(self.backend()))
     }
 
     /// Undoes [`Driver::replace`]: `new`'s data back under `new`'s name,
     /// `aside`'s under `old`'s.
     fn undo_replace(&self, _old: &Rootfs, _new: &Rootfs, _aside: &Rootfs) -> Result<()> {
-        Err(Error::Unsupported {
-            backend: self.backend().name(),
-            what: "replace a rootfs in place".to_string(),
-            hint: "",
-        })
+        Err(no_replace(self.backend()))
     }
 
     /// Removes a rootfs [`Driver::replace`] set aside, unless snapshots
     /// still need it: then it is kept, and goes with the last of them.
     fn release(&self, _aside: &Rootfs) -> Result<()> {
-        Err(Error::Unsupported {
-            backend: self.backend().name(),
-            what: "replace a rootfs in place".to_string(),
-            hint: "",
-        })
+        Err(no_replace(self.backend()))
     }
 
     /// Makes the rootfs usable as a directory: mounts it on `target` (an
