@@ -233,15 +233,18 @@ impl<R: Runner> Lvm<R> {
             .filter(|l| Some(l.lv_name.as_str()) != lv)
             .collect();
         for r in left.iter().filter(|r| is_retired(&r.lv_name)) {
-            if !left
-                .iter()
-                .any(|l| l.origin == r.lv_name && l.needs_origin())
-            {
+            if !needed(left.iter().copied(), &r.lv_name) {
                 self.lvremove(vg, &r.lv_name)?;
             }
         }
         Ok(())
     }
+}
+
+/// Whether a copy-on-write snapshot among `lvs` needs the volume `name`
+/// as its origin.
+fn needed<'a>(mut lvs: impl Iterator<Item = &'a Lv>, name: &str) -> bool {
+    lvs.any(|l| l.origin == name && l.needs_origin())
 }
 
 /// The volume groups and volumes of `a` and `b`, which must be in one
@@ -378,7 +381,7 @@ impl<R: Runner> Driver for Lvm<R> {
             });
         }
         for (name, r) in [(&lv, old), (&new_lv, new)] {
-            if !lvs.iter().any(|l| &l.lv_name == name) {
+            if !has(name) {
                 return Err(Error::NoVolume {
                     path: r.path.clone(),
                 });
@@ -416,7 +419,7 @@ impl<R: Runner> Driver for Lvm<R> {
         if !lvs.iter().any(|l| l.lv_name == lv) {
             return Ok(());
         }
-        if !lvs.iter().any(|l| l.origin == lv && l.needs_origin()) {
+        if !needed(lvs.iter(), &lv) {
             return self.remove(&vg, Some(&lv), &lvs);
         }
         let base = lv.strip_suffix(REPLACED).unwrap_or(&lv);
