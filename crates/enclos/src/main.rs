@@ -18,21 +18,15 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// System containers and control groups, with LXC's and libcgroup's
 /// commands and flags.
 #[derive(Debug, Parser)]
 #[command(name = "enclos", version, about, propagate_version = true)]
 struct Cli {
-    /// Log priority, as LXC's -l: FATAL, CRIT, ERROR, WARN, NOTICE, INFO,
-    /// DEBUG or TRACE.
-    #[arg(short = 'l', long = "logpriority", value_name = "LEVEL")]
-    logpriority: Option<String>,
-
-    /// Write the log to this file instead of standard error, as LXC's -o.
-    #[arg(short = 'o', long = "logfile", value_name = "FILE")]
-    logfile: Option<PathBuf>,
+    #[command(flatten)]
+    log: LogArgs,
 
     #[command(subcommand)]
     command: Command,
@@ -69,11 +63,9 @@ enum Command {
     Import(backup::ImportArgs),
 }
 
-/// `enclos <lxc command> ...` alone (see main): the global options and
-/// the lxc commands, not the whole tree.
-#[derive(Debug, Parser)]
-#[command(name = "enclos", version, propagate_version = true)]
-struct LxcCli {
+/// The global options: where the log goes, as LXC's.
+#[derive(Debug, Args)]
+struct LogArgs {
     /// Log priority, as LXC's -l: FATAL, CRIT, ERROR, WARN, NOTICE, INFO,
     /// DEBUG or TRACE.
     #[arg(short = 'l', long = "logpriority", value_name = "LEVEL")]
@@ -82,6 +74,15 @@ struct LxcCli {
     /// Write the log to this file instead of standard error, as LXC's -o.
     #[arg(short = 'o', long = "logfile", value_name = "FILE")]
     logfile: Option<PathBuf>,
+}
+
+/// `enclos <lxc command> ...` alone (see main): the global options and
+/// the lxc commands, not the whole tree.
+#[derive(Debug, Parser)]
+#[command(name = "enclos", version, propagate_version = true)]
+struct LxcCli {
+    #[command(flatten)]
+    log: LogArgs,
 
     #[command(subcommand)]
     command: lxc::LxcCommand,
@@ -153,7 +154,7 @@ fn main() -> ExitCode {
                 Ok(cli) => cli,
                 Err(e) => return usage_exit(e),
             };
-            if let Err(code) = start_logging(cli.logpriority.as_deref(), cli.logfile.as_deref()) {
+            if let Err(code) = start_logging(&cli.log) {
                 return code;
             }
             ("enclos".to_string(), cli.command.run())
@@ -163,7 +164,7 @@ fn main() -> ExitCode {
                 Ok(cli) => cli,
                 Err(e) => return usage_exit(e),
             };
-            if let Err(code) = start_logging(cli.logpriority.as_deref(), cli.logfile.as_deref()) {
+            if let Err(code) = start_logging(&cli.log) {
                 return code;
             }
             let r = match cli.command {
@@ -217,8 +218,8 @@ fn seals_first(tool: &str, args: &[OsString]) -> bool {
 
 /// [`init_logging`] for `-l` and `-o`, or the exit code of a command
 /// whose log cannot be set up (the reason printed).
-fn start_logging(priority: Option<&str>, file: Option<&Path>) -> Result<(), ExitCode> {
-    init_logging(priority, file).map_err(|e| {
+fn start_logging(log: &LogArgs) -> Result<(), ExitCode> {
+    init_logging(log.logpriority.as_deref(), log.logfile.as_deref()).map_err(|e| {
         eprintln!("enclos: {}", enclos_report::Chain(e.as_ref()));
         ExitCode::from(1)
     })
