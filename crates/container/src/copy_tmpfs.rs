@@ -48,6 +48,11 @@ pub(crate) fn move_upper(new: &Rootfs, staged: &Path) -> Result<Rootfs> {
     Ok(Rootfs::overlay(new.lowers.clone(), upper))
 }
 
+/// Whether `storage` is a copy's upper layer on a tmpfs.
+pub(crate) fn on_tmpfs(c: &Container, storage: &Rootfs) -> bool {
+    tmpfs_dir(c, storage).is_some()
+}
+
 /// Where the tmpfs of `c` goes, when `storage` is a copy's upper layer
 /// on a tmpfs (see the module's doc).
 fn tmpfs_dir(c: &Container, storage: &Rootfs) -> Option<PathBuf> {
@@ -106,10 +111,6 @@ pub(crate) fn unmount_upper(c: &Container, storage: &Rootfs) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn on_tmpfs(c: &Container, storage: &Rootfs) -> bool {
-        tmpfs_dir(c, storage).is_some()
-    }
 
     #[test]
     fn only_an_overlay_upper_in_the_tmpfs_dir_is_on_a_tmpfs() {

@@ -17,22 +17,43 @@
 //! on) is removed by the monitor itself, as before.
 
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use enclos_storage::Rootfs;
-use nix::fcntl::{Flock, FlockArg};
+use enclos_storage::{Mounted, Rootfs};
+use nix::fcntl::{Flock, FlockArg, OFlag};
 
 use enclos_snapshot::stage::REMOVING_SUFFIX;
 
 use crate::container::{storage_rootfs, Container};
+use crate::hooks::NsRefs;
+
+/// What an ephemeral container's monitor leaves for its removal: the
+/// rootfs still mounted in the monitor's mount namespace, and the
+/// references to the dead container's namespaces.
+pub(crate) type Leftovers = (Option<Mounted>, Option<NsRefs>);
 
 /// Removes the stopped ephemeral container `c`: renamed away, then
 /// removed by a child cloned into the v2 group `group` (the monitor's own
 /// may be removed by the stop that waits for it); or at once, here, when
 /// that cannot be.
-pub(crate) fn remove_ephemeral(c: &Container, group: Option<OwnedFd>) {
-    let Some(away) = rename_away(c) else {
+///
+/// The child shares the monitor's mount namespace. Once the monitor has
+/// exited (end of file on a pipe whose write end only the monitor holds)
+/// it lets go of `nsrefs`, the last references to the container's
+/// namespaces, then unmounts `mounted`, then removes the files: the
+/// teardown of the container's mounts and of the rootfs's (each an RCU
+/// grace period in the kernel) is then the child's, not the monitor's, and
+/// does not hold up the `stop` that waits for the monitor.
+pub(crate) fn remove_ephemeral(
+    c: &Container,
+    group: Option<OwnedFd>,
+    mounted: Option<Mounted>,
+    nsrefs: Option<NsRefs>,
+) {
+    let Some((lock, dir)) = rename_away(c) else {
+        drop(nsrefs);
+        unmount(c, mounted);
         if let Err(e) = crate::create::remove_stopped(c) {
             tracing::warn!(
                 container = c.name(),
@@ -41,27 +62,69 @@ pub(crate) fn remove_ephemeral(c: &Container, group: Option<OwnedFd>) {
         }
         return;
     };
-    let (lock, dir) = away;
+    let mut mounted = mounted.map(|m| m.moved(c.dir(), &dir));
+    let gate = nix::unistd::pipe2(OFlag::O_CLOEXEC).ok();
     let spawned = enclos_namespaces::spawn_pidfd_into(&[], group.as_ref().map(AsFd::as_fd), || {
         // The monitor's streams may be a terminal or a caller's pipe,
         // which must not wait for the removal.
         crate::process::redirect_stdio_to_null();
-        match Rootfs::dir(&dir).destroy() {
-            Ok(()) => 0,
-            Err(e) => {
-                tracing::warn!(path = %dir.display(), "cannot remove the stopped ephemeral container: {e}");
-                1
+        if let Some((read, write)) = &gate {
+            let _ = nix::unistd::close(write.as_raw_fd());
+            await_end(read);
+        }
+        drop(nsrefs);
+        unmount(c, mounted.take());
+        destroy(&dir)
+    });
+    match spawned {
+        Ok(_) => {
+            // Held until our exit, for the child's wait; the child
+            // unmounts the rootfs in the namespace it keeps.
+            if let Some((_, write)) = gate {
+                std::mem::forget(write);
+            }
+            if let Some(m) = mounted {
+                m.keep();
             }
         }
-    });
-    if let Err(e) = spawned {
-        tracing::debug!("no process of its own for the removal: {e}");
-        if let Err(e) = Rootfs::dir(&dir).destroy() {
-            tracing::warn!(path = %dir.display(), "cannot remove the stopped ephemeral container: {e}");
+        Err(e) => {
+            tracing::debug!("no process of its own for the removal: {e}");
+            unmount(c, mounted.take());
+            destroy(&dir);
         }
     }
     // The child holds the lock until it is done.
     drop(lock);
+}
+
+/// Reads `pipe` until its end (every write end closed).
+fn await_end(pipe: &OwnedFd) {
+    let mut buf = [0u8; 16];
+    loop {
+        match nix::unistd::read(pipe, &mut buf) {
+            Ok(0) => return,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Unmounts the stopped container's rootfs, where it is mounted.
+fn unmount(c: &Container, mounted: Option<Mounted>) {
+    if let Some(Err(e)) = mounted.map(Mounted::unmount) {
+        tracing::warn!(container = c.name(), "{}", crate::error::chain(&e));
+    }
+}
+
+/// Removes a renamed-away container directory; 0 when done, else 1.
+fn destroy(dir: &Path) -> i32 {
+    match Rootfs::dir(dir).destroy() {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::warn!(path = %dir.display(), "cannot remove the stopped ephemeral container: {e}");
+            1
+        }
+    }
 }
 
 /// Where a container's directory goes while it is removed.
@@ -82,8 +145,9 @@ fn rename_away(c: &Container) -> Option<(Flock<File>, PathBuf)> {
     }
     let file = File::open(c.dir()).ok()?;
     let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).ok()?;
-    // Its record in the parent it stacks on goes under its own name.
-    enclos_storage::deps::forget_parent(c.dir()).ok()?;
+    // Its record in the parent it stacks on goes under its own name (its
+    // own record goes with the directory).
+    enclos_storage::deps::leave_parent(c.dir()).ok()?;
     let away = removing_path(c);
     std::fs::rename(c.dir(), &away).ok()?;
     Some((lock, away))

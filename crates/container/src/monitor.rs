@@ -68,16 +68,17 @@ pub(crate) fn run(
         Err(e) => (None, Err(e)),
     };
     if let Some(cg) = monitor_cg {
-        let stop_removes_v2 = matches!(result, Ok((_, true)));
+        let stop_removes_v2 = matches!(result, Ok((_, true, _)));
         crate::cgroup_keys::leave_monitor_group(&c, &plan.cgroups, cg, stop_removes_v2);
     }
-    let result = result.map(|(code, _)| code);
-    if result.is_ok() {
+    let result = result.map(|(code, _, mounted)| {
         tracing::info!(container = c.name(), "STOPPED");
         if plan.config.ephemeral() {
-            crate::discard::remove_ephemeral(&c, removal_group(&plan));
+            let (mounted, nsrefs) = mounted.unwrap_or_default();
+            crate::discard::remove_ephemeral(&c, removal_group(&plan), mounted, nsrefs);
         }
-    }
+        code
+    });
     drop(log);
     result
 }
@@ -98,10 +99,12 @@ fn removal_group(plan: &Plan) -> Option<std::os::fd::OwnedFd> {
 
 /// The monitor's work, in its group: the rootfs mounted, init started
 /// (again at each reboot) and served until it exits, all undone. Returns
-/// init's exit code, and whether a `stop` waits for the monitor's exit
-/// (its `stopping` file says `await`: that stop then removes the
-/// monitor's v2 group, see leave_monitor_group).
-fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<(i32, bool)> {
+/// init's exit code, whether a `stop` waits for the monitor's exit (its
+/// `stopping` file says `await`: that stop then removes the monitor's v2
+/// group, see leave_monitor_group), and an ephemeral container's rootfs
+/// still mounted: its removal unmounts it (see [`crate::discard`]), and
+/// its run files go with its directory.
+fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<Ended> {
     let c = plan.container.clone();
     crate::monitor_keys::apply(&plan.config, c.name())?;
     let mounted = plan.mount_rootfs()?;
@@ -111,7 +114,7 @@ fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<(i32, bool)> {
     // Unloaded when dropped: at the end of the container, or of a failed
     // start.
     let _apparmor = crate::apparmor::load(&plan.apparmor, c.name())?;
-    let code = loop {
+    let (code, nsrefs) = loop {
         c.write_run_file("monitor.pid", &std::process::id().to_string())?;
         c.write_state(State::Starting)?;
         let started = start_once(plan);
@@ -127,15 +130,23 @@ fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<(i32, bool)> {
         let nsrefs = crate::hooks::NsRefs::open(pidfd.pid(), &plan.ns.of_init());
         let status = serve::serve(plan, terms.as_ref(), &mut output, &pidfd);
         drop(output);
-        let (code, again) = init_exited(plan, &cg, status, nsrefs);
+        let (code, again, nsrefs) = init_exited(plan, &cg, status, nsrefs);
         if !again {
-            break code;
+            break (code, nsrefs);
         }
         tracing::info!(container = c.name(), "rebooting");
     };
     let awaited = c
         .read_run_file(STOPPING)
         .is_some_and(|s| awaited_by_live_stop(&s));
+    let on_tmpfs = plan
+        .storage
+        .as_ref()
+        .is_some_and(|s| crate::copy_tmpfs::on_tmpfs(&c, s));
+    if plan.config.ephemeral() && !on_tmpfs {
+        return Ok((code, awaited, Some((mounted, nsrefs))));
+    }
+    drop(nsrefs);
     c.clear_run_file(STOPPING);
     c.clear_runtime();
     if let Some(m) = mounted {
@@ -146,8 +157,11 @@ fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<(i32, bool)> {
     if let Some(storage) = &plan.storage {
         crate::copy_tmpfs::unmount_upper(&c, storage);
     }
-    Ok((code, awaited))
+    Ok((code, awaited, None))
 }
+
+/// What [`run_in_group`] returns.
+type Ended = (i32, bool, Option<crate::discard::Leftovers>);
 
 /// The run file where a `stop` says it asked init to end (what it
 /// holds, see [`AWAITED`] and [`NOT_AWAITED`]; empty: no stop).
@@ -189,14 +203,15 @@ fn init_running(
 }
 
 /// Init exited with `status`: the stop (or reboot) hooks, the cgroup
-/// removed, the post-stop hook. Returns the exit code and whether to
-/// start init again (it rebooted).
+/// removed, the post-stop hook. Returns the exit code, whether to start
+/// init again (it rebooted), and an ephemeral container's references to
+/// its namespaces, for its removal to let go of.
 fn init_exited(
     plan: &Plan,
     cg: &enclos_cgroupfs::Cgroup,
     status: WaitStatus,
     nsrefs: crate::hooks::NsRefs,
-) -> (i32, bool) {
+) -> (i32, bool, Option<crate::hooks::NsRefs>) {
     let c = &plan.container;
     tracing::info!(container = c.name(), "init exited: {status:?}");
     let _ = c.write_state(State::Stopping);
@@ -209,7 +224,10 @@ fn init_exited(
     nsrefs.run_stop_hooks(&plan.hooks, target);
     crate::net::detach(c);
     let env = nsrefs.env(target);
-    drop(nsrefs);
+    // An ephemeral container's removal lets go of its namespaces, so that
+    // their teardown (an RCU grace period for the mount namespace) does
+    // not hold up the stop.
+    let nsrefs = (!rebooted && plan.config.ephemeral()).then_some(nsrefs);
     let _ = cg.thaw(Duration::from_secs(2));
     let _ = cg.delete(DeleteOptions {
         recursive: true,
@@ -219,7 +237,7 @@ fn init_exited(
     let code = crate::process::exit_code(status);
     // A failed post-stop hook stops a rebooting container, as in LXC.
     let post_stop_ok = plan.hooks.run_logged("post-stop", &[], &env);
-    (code, post_stop_ok && rebooted)
+    (code, post_stop_ok && rebooted, nsrefs)
 }
 
 /// Ignores SIGPIPE and SIGHUP in the monitor, which outlives terminals and

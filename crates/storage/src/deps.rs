@@ -120,6 +120,14 @@ pub fn record(parent_dir: &Path, child_dir: &Path) -> Result<()> {
 /// Undoes [`record`] for the container in `child_dir`, whatever its
 /// parent: removes it from its parent's list and removes its own file.
 pub fn forget_parent(child_dir: &Path) -> Result<()> {
+    leave_parent(child_dir)?;
+    write_records(&child_dir.join(RDEPENDS_FILE), &[])
+}
+
+/// Removes the container in `child_dir` from its parent's list alone,
+/// for a caller about to remove the whole directory (its own record
+/// goes with it).
+pub fn leave_parent(child_dir: &Path) -> Result<()> {
     let Some(parent) = parent(child_dir)? else {
         return Ok(());
     };
@@ -130,7 +138,7 @@ pub fn forget_parent(child_dir: &Path) -> Result<()> {
     if parent.dir().is_dir() {
         write_records(&file, &all)?;
     }
-    write_records(&child_dir.join(RDEPENDS_FILE), &[])
+    Ok(())
 }
 
 /// Follows a clone whose directory was renamed from `old_dir` to
@@ -189,6 +197,22 @@ mod tests {
         assert_eq!(
             fs::read_to_string(base.join(SNAPSHOTS_FILE)).unwrap(),
             format!("{lxcpath}\nc2\n")
+        );
+    }
+
+    #[test]
+    fn leaving_the_parent_keeps_the_clones_own_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (base, c1) = (tmp.path().join("base"), tmp.path().join("c1"));
+        for d in [&base, &c1] {
+            fs::create_dir(d).unwrap();
+        }
+        record(&base, &c1).unwrap();
+        leave_parent(&c1).unwrap();
+        assert!(!base.join(SNAPSHOTS_FILE).exists());
+        assert_eq!(
+            fs::read_to_string(c1.join(RDEPENDS_FILE)).unwrap(),
+            format!("{}\nbase\n", tmp.path().display())
         );
     }
 

@@ -294,6 +294,17 @@ impl Mounted {
         driver(self.rootfs.backend).unmount(&self.rootfs, &self.target)
     }
 
+    /// The same mount once a directory above its mount point was renamed
+    /// from `from` to `to` (paths outside `from` stay as they are).
+    pub fn moved(mut self, from: &Path, to: &Path) -> Mounted {
+        for p in [&mut self.target, &mut self.root] {
+            if let Ok(rest) = p.strip_prefix(from) {
+                *p = to.join(rest);
+            }
+        }
+        self
+    }
+
     /// Leaves it mounted and returns the root.
     pub fn keep(mut self) -> PathBuf {
         self.active = false;
@@ -329,6 +340,22 @@ impl Drop for MountPoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mount_follows_the_rename_of_a_directory_above_it() {
+        let m = Mounted {
+            rootfs: Rootfs::dir(PathBuf::from("/x/c1/rootfs")),
+            target: PathBuf::from("/x/c1/rootfs"),
+            root: PathBuf::from("/x/c1/rootfs/sub"),
+            active: false,
+        };
+        let m = m.moved(Path::new("/x/c1"), Path::new("/x/.c1.9.removing"));
+        assert_eq!(m.target, Path::new("/x/.c1.9.removing/rootfs"));
+        assert_eq!(m.root(), Path::new("/x/.c1.9.removing/rootfs/sub"));
+        // A mount point elsewhere stays where it is.
+        let m = m.moved(Path::new("/y"), Path::new("/z"));
+        assert_eq!(m.target, Path::new("/x/.c1.9.removing/rootfs"));
+    }
 
     #[test]
     fn create_prepare_destroy_dir() {
