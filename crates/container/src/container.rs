@@ -308,6 +308,12 @@ impl Container {
         self
     }
 
+    /// The layout this handle shares (for a handle on another container
+    /// of the same command: [`Container::with_layout`]).
+    pub(crate) fn shared_layout(&self) -> &SharedLayout {
+        &self.layout
+    }
+
     /// The host's cgroup layout: the one given, or discovered at the first
     /// need and kept.
     pub fn layout(&self) -> Result<Arc<Layout>> {
@@ -560,15 +566,18 @@ impl Container {
 
     /// Writes a runtime file so that a reader finds either nothing or
     /// all of `value`. An empty file (cleared at the last stop, see
-    /// [`Container::clear_run_file`]) is written in place; any other goes
+    /// [`Container::clear_run_file`]) is written in place, and so is a
+    /// missing one, made empty first (a fresh copy's); any other goes
     /// through a new file and a rename.
     pub(crate) fn write_run_file(&self, name: &str, value: &str) -> Result<()> {
         let path = self.run_file(name);
-        // A reader sees an emptied file's new size only once its bytes
-        // are there.
-        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0)
-            && write_in_place(&path, value, false).is_ok()
-        {
+        // A reader sees an empty file's new size only once its bytes are
+        // there, and takes an empty file for a missing one.
+        let written = match fs::symlink_metadata(&path) {
+            Ok(m) => m.is_file() && m.len() == 0 && write_in_place(&path, value, false).is_ok(),
+            Err(e) => e.kind() == ErrorKind::NotFound && write_new(&path, value).is_ok(),
+        };
+        if written {
             return Ok(());
         }
         let tmp = self.run_file(&format!(".{name}.tmp"));
@@ -605,6 +614,16 @@ fn write_in_place(path: &Path, text: &str, create: bool) -> std::io::Result<()> 
     let f = OpenOptions::new()
         .create(create)
         .truncate(false)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)?;
+    std::os::unix::fs::FileExt::write_all_at(&f, text.as_bytes(), 0)
+}
+
+/// Makes the file `path`, which must not exist, and writes `text` in it.
+fn write_new(path: &Path, text: &str) -> std::io::Result<()> {
+    let f = OpenOptions::new()
+        .create_new(true)
         .write(true)
         .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
         .open(path)?;
@@ -743,6 +762,17 @@ mod tests {
         assert_eq!(c.read_run_file("init.pid").as_deref(), Some("4444"));
         assert_ne!(ino("init.pid"), first);
         assert!(!c.run_file(".init.pid.tmp").exists());
+        // A missing one is made and written, with no file beside it.
+        c.write_run_file("monitor.pid", "7").unwrap();
+        assert_eq!(c.monitor_pid(), Some(7));
+        let names: Vec<_> = fs::read_dir(c.run_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")),
+            "{names:?}"
+        );
     }
 
     #[test]

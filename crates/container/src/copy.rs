@@ -108,7 +108,7 @@ pub fn copy(
         .new_lxcpath
         .clone()
         .unwrap_or(c.lxcpath().to_path_buf());
-    let target = Container::new(&lxcpath, &name)?;
+    let target = Container::new(&lxcpath, &name)?.with_layout(c.shared_layout());
     fs::create_dir_all(&lxcpath).map_err(io_err("create the lxcpath", &lxcpath))?;
     let staged = Staged::begin(target.dir(), "copy", 0o755)?;
     progress(&format!("copying the rootfs of {} ({backend})", c.name()));
