@@ -203,9 +203,10 @@ pub(crate) trait Driver: Sync {
 
     /// The options of a full copy of `src` (of this backend) made by
     /// creating a new rootfs: where `opts` does not say, the copy goes
-    /// beside its source (its volume group, dataset root or pool).
-    fn place_like(&self, _src: &Rootfs, opts: &CreateOptions) -> CreateOptions {
-        opts.clone()
+    /// beside its source (its volume group, dataset root or pool) and
+    /// has its filesystem (an image's, a volume's).
+    fn place_like(&self, _src: &Rootfs, opts: &CreateOptions) -> Result<CreateOptions> {
+        Ok(opts.clone())
     }
 
     /// Removes the rootfs and its data. Dependents were checked by the

@@ -98,7 +98,7 @@ impl Rootfs {
     /// gives one, both are mounted, and the files copied.
     fn copy_across(&self, target: Backend, dest: &Dest, opts: &CreateOptions) -> Result<Rootfs> {
         let mut opts = if target == self.backend {
-            driver(target).place_like(self, opts)
+            driver(target).place_like(self, opts)?
         } else {
             opts.clone()
         };

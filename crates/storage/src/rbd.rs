@@ -156,12 +156,12 @@ impl<R: Runner> Driver for Rbd<R> {
     }
 
     /// In the source's pool.
-    fn place_like(&self, src: &Rootfs, opts: &CreateOptions) -> CreateOptions {
+    fn place_like(&self, src: &Rootfs, opts: &CreateOptions) -> Result<CreateOptions> {
         let mut opts = opts.clone();
         if opts.rbdpool.is_none() {
             opts.rbdpool = image(src).split_once('/').map(|(p, _)| p.to_string());
         }
-        opts
+        Ok(opts)
     }
 
     /// Unmaps and removes the image, then the snapshot it was cloned

@@ -105,12 +105,12 @@ impl<R: Runner> Driver for Zfs<R> {
     }
 
     /// Under the source's parent dataset.
-    fn place_like(&self, src: &Rootfs, opts: &CreateOptions) -> CreateOptions {
+    fn place_like(&self, src: &Rootfs, opts: &CreateOptions) -> Result<CreateOptions> {
         let mut opts = opts.clone();
         if opts.zfsroot.is_none() {
             opts.zfsroot = Some(parent(&dataset(src)).to_string());
         }
-        opts
+        Ok(opts)
     }
 
     /// `zfs destroy -r` (the dataset and its snapshots), then the
