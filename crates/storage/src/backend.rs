@@ -220,10 +220,19 @@ pub(crate) trait Driver: Sync {
         Ok(Vec::new())
     }
 
-    /// Whether a snapshot of the rootfs stands on its own: its origin can
-    /// be replaced or removed under it (a thin LVM volume's).
+    /// Whether a snapshot of the rootfs stands on its own once it is put
+    /// in place of another ([`Driver::replace`]): its origin can then be
+    /// replaced or removed under it (a thin LVM volume's; a ZFS clone's,
+    /// promoted by the replace; an RBD clone's, flattened by it).
     fn snapshots_stand_alone(&self, _rootfs: &Rootfs) -> Result<bool> {
         Ok(false)
+    }
+
+    /// The name of a rootfs of the backend's own beside one named `base`
+    /// (`LV+TAG`, `DATASET:TAG`): one no container has, as container
+    /// names have neither `+` nor `:`.
+    fn own_name(&self, base: &str, tag: &str) -> String {
+        format!("{base}:{tag}")
     }
 
     /// Puts `new` (of this backend, beside `old`) in place of `old`, under

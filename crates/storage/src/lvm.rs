@@ -374,6 +374,11 @@ impl<R: Runner> Driver for Lvm<R> {
         Ok(!self.volume(&vg, &lv)?.pool_lv.is_empty())
     }
 
+    /// `LV+TAG`: `:` is no part of an LVM name.
+    fn own_name(&self, base: &str, tag: &str) -> String {
+        format!("{base}+{tag}")
+    }
+
     /// `lvrename VG LV LV+replaced`, then `lvrename VG NEW LV`; the first
     /// is undone when the second fails.
     fn replace(&self, old: &Rootfs, new: &Rootfs) -> Result<Rootfs> {
@@ -383,6 +388,8 @@ impl<R: Runner> Driver for Lvm<R> {
         let has = |name: &str| lvs.iter().any(|l| l.lv_name == name);
         if !has(&lv) && has(&aside) {
             return Err(Error::CutShort {
+                kind: "Logical volume",
+                rename: "lvrename",
                 path: old.path.clone(),
                 aside: device(&vg, &aside),
             });
@@ -399,6 +406,7 @@ impl<R: Runner> Driver for Lvm<R> {
         if let Err(e) = self.lvrename(&vg, &new_lv, &lv) {
             if let Err(undo) = self.lvrename(&vg, &aside, &lv) {
                 return Err(Error::NotPutBack {
+                    rename: "lvrename",
                     path: old.path.clone(),
                     aside: device(&vg, &aside),
                     failed: e.to_string(),

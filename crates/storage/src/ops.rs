@@ -168,12 +168,30 @@ impl Rootfs {
         driver(self.backend).snapshots_stand_alone(self)
     }
 
+    /// A name of the backend's own beside this rootfs, tagged `tag`, that
+    /// no container has (`/dev/VG/LV+TAG`, `POOL/DATASET:TAG`, an RBD
+    /// image's `NAME:TAG`): the name to give [`Dest`], and the rootfs
+    /// that has it (to remove what a command cut short left there).
+    pub fn own_sibling(&self, tag: &str) -> (String, Rootfs) {
+        let base = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = driver(self.backend).own_name(&base, tag);
+        let mut sibling = self.clone();
+        sibling.path = self.path.with_file_name(&name);
+        (name, sibling)
+    }
+
     /// Puts `new` (of the same backend, made beside this rootfs) in place
     /// of this rootfs, under its name, so that whatever names this rootfs
     /// now finds `new`'s data. This rootfs's own data is renamed aside and
     /// returned: pass it to [`Rootfs::release`] once the change is
     /// committed, or undo with [`Rootfs::undo_replace`]. A failure undoes
-    /// what was done. LVM only.
+    /// what was done. LVM, ZFS and RBD only: a ZFS clone is promoted
+    /// (it no longer hangs on the snapshot it was cloned from), an RBD
+    /// clone flattened.
     pub fn replace(&self, new: &Rootfs) -> Result<Rootfs> {
         if new.backend != self.backend {
             return Err(Error::Unsupported {
@@ -192,7 +210,8 @@ impl Rootfs {
     }
 
     /// Removes a rootfs that [`Rootfs::replace`] set aside, unless
-    /// snapshots still need it (LVM's snapshots of a plain volume): then
+    /// snapshots still need it (LVM's snapshots of a plain volume, the
+    /// clones of a ZFS dataset's or RBD image's snapshots): then
     /// it is kept under a name of its own, and removed with the last of
     /// them.
     pub fn release(&self) -> Result<()> {
