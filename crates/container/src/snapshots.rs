@@ -25,7 +25,7 @@
 //!   wrote anything, it leaves no layer behind.
 //! - A restore makes a new container (`-N`), or replaces the container's
 //!   rootfs and config with the snapshot's, keeping its snapshots (an LVM
-//!   volume or a ZFS dataset by renames: see
+//!   volume, a ZFS dataset or an RBD image by renames: see
 //!   [`restore_volume`]).
 //! - Nothing half-made is left: snapshots and restores are staged and
 //!   renamed into place; a destroyed snapshot is renamed out of the
@@ -366,8 +366,8 @@ pub(crate) fn set_hostname(c: &Container) -> Result<()> {
 /// the new rootfs is made beside, then the entries swapped and the old
 /// ones removed. Backends whose rootfs is a set of files in the
 /// container's directory (dir, btrfs, loop, and overlay when the
-/// snapshot's lower layers are the container's), and LVM volumes and
-/// ZFS datasets ([`restore_volume`]).
+/// snapshot's lower layers are the container's), and LVM volumes, ZFS
+/// datasets and RBD images ([`restore_volume`]).
 fn restore_in_place(c: &Container, snap: &str) -> Result<()> {
     let _lock = c.lock()?;
     ensure_stopped(
@@ -385,7 +385,9 @@ fn restore_in_place(c: &Container, snap: &str) -> Result<()> {
             }
         }
     }
-    if old.backend == src.backend && matches!(old.backend, Backend::Lvm | Backend::Zfs) {
+    if old.backend == src.backend
+        && matches!(old.backend, Backend::Lvm | Backend::Zfs | Backend::Rbd)
+    {
         return restore_volume(c, &s, &text, &src, &old);
     }
     let in_dir = |r: &Rootfs| r.path.starts_with(c.dir()) && r.lowers == old.lowers;
@@ -443,7 +445,7 @@ fn restore_layers(c: &Container, s: &Snapshot, text: &str, src: &Rootfs, dir: &P
     Ok(())
 }
 
-/// Restores an LVM or ZFS snapshot over its container: a new volume
+/// Restores an LVM, ZFS or RBD snapshot over its container: a new volume
 /// beside the container's (`LV+restoring`, `NAME:restoring`) holding the
 /// snapshot's data, then put in its place under its name
 /// ([`Rootfs::replace`]), so that the config still names the same
@@ -451,7 +453,7 @@ fn restore_layers(c: &Container, s: &Snapshot, text: &str, src: &Rootfs, dir: &P
 /// the old volume goes, or, while snapshots need it, is kept aside until
 /// the last of them is destroyed ([`Rootfs::release`]). The new volume
 /// is a snapshot of the snapshot's where that stands alone once put in
-/// place (a thin LVM volume's, a ZFS clone), else a plain volume
+/// place (a thin LVM volume's, a ZFS or RBD clone), else a plain volume
 /// of the container's size with a copy of the snapshot's files. A
 /// failure at any step undoes the steps before it.
 fn restore_volume(
