@@ -161,9 +161,11 @@ impl Rootfs {
         driver(self.backend).clones(self)
     }
 
-    /// Whether a snapshot of this rootfs stands on its own: its origin
-    /// can be replaced or removed under it (a thin LVM volume's). Where
-    /// it does, a snapshot of it is an independent copy.
+    /// Whether a snapshot of this rootfs stands on its own once
+    /// [`Rootfs::replace`] has put it in place of another: its origin can
+    /// then be replaced or removed under it (a thin LVM volume's; a ZFS
+    /// clone's, which the replace promotes; an RBD clone's, which it
+    /// flattens). Where it does, a restore need not copy the files.
     pub fn snapshots_stand_alone(&self) -> Result<bool> {
         driver(self.backend).snapshots_stand_alone(self)
     }
