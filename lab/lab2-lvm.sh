@@ -6,7 +6,8 @@
 # the snapshot restored in place (lxc-snapshot -r without -N): a new volume
 # under the container's name, the old one kept while the snapshot and the
 # clone need it and removed with the last of them; the same on a thin pool;
-# everything destroyed, and lvs shows nothing left.
+# a volume of another filesystem (xfs, else ext3) restored and copied keeps
+# it; everything destroyed, and lvs shows nothing left.
 #
 # It wipes the disk $LAB_LVM_DISK: it runs in the VM lab (cargo xtask lab vm
 # lab2-lvm.sh), whose spare disk that is, and skips itself elsewhere.
@@ -36,7 +37,10 @@ THIN=${P}lvm-thin
 THIN_CLONE=${P}lvm-thin-clone
 AGAIN=${C}-again
 THIN_RESTORED=${THIN}-snap0
-for n in "$C" "$RESTORED" "$CLONE" "$FULL" "$THIN" "$THIN_CLONE" "$AGAIN" "$THIN_RESTORED"; do
+FS_C=${P}lvm-fs
+FS_NEW=${FS_C}-snap0
+FS_COPY=${P}lvm-fs-copy
+for n in "$C" "$RESTORED" "$CLONE" "$FULL" "$THIN" "$THIN_CLONE" "$AGAIN" "$THIN_RESTORED" "$FS_C" "$FS_NEW" "$FS_COPY"; do
     [ ! -e "$LXCPATH/$n" ] || die "a container named $n already exists in $LXCPATH: destroy it or set LAB_PREFIX"
 done
 
@@ -80,7 +84,7 @@ if ! vgs "$VG" >/dev/null 2>&1; then
     on_exit vgremove -f "$VG"
 fi
 run vgs "$VG"
-for n in "$THIN" "$THIN_CLONE" "$THIN_RESTORED" "$C" "$RESTORED" "$AGAIN" "$CLONE" "$FULL"; do
+for n in "$THIN" "$THIN_CLONE" "$THIN_RESTORED" "$C" "$RESTORED" "$AGAIN" "$CLONE" "$FULL" "$FS_C" "$FS_NEW" "$FS_COPY"; do
     on_exit lxc-destroy "${LXP[@]}" -f -s -n "$n"
 done
 # Runs first: a clone holds its origin back.
@@ -237,6 +241,36 @@ run lxc-destroy "${LXP[@]}" -s -n "$THIN"
 out left volume_list
 check_eq "the volumes once $THIN is destroyed with its snapshot" "$left" "pool0 "
 run lvremove -f "$VG/pool0"
+
+section "A restore or a copy keeps the volume's filesystem"
+if command -v mkfs.xfs >/dev/null 2>&1; then
+    FS=xfs
+else
+    FS=ext3
+    say "No xfsprogs in this system: ext3 stands in for a filesystem other than the default (ext4)."
+fi
+run lxc-create "${LXP[@]}" -n "$FS_C" -t busybox -B lvm --vgname "$VG" --fssize 256M --fstype "$FS"
+out fstype blkid -o value -s TYPE "/dev/$VG/$FS_C"
+check_eq "the volume's filesystem" "$fstype" "$FS"
+write_data "$FS_C" before
+run lxc-snapshot "${LXP[@]}" -n "$FS_C"
+write_data "$FS_C" after
+run lxc-snapshot "${LXP[@]}" -n "$FS_C" -r snap0 -N "$FS_NEW"
+out fstype blkid -o value -s TYPE "/dev/$VG/$FS_NEW"
+check_eq "the filesystem of snap0 restored as a new container" "$fstype" "$FS"
+check_data "$FS_NEW" "the file in snap0 restored as a new container" "before"
+run lxc-copy "${LXP[@]}" -n "$FS_NEW" -N "$FS_COPY"
+out fstype blkid -o value -s TYPE "/dev/$VG/$FS_COPY"
+check_eq "the filesystem of a full copy" "$fstype" "$FS"
+check_data "$FS_COPY" "the file in the copy" "before"
+run lxc-snapshot "${LXP[@]}" -n "$FS_C" -r snap0
+out fstype blkid -o value -s TYPE "/dev/$VG/$FS_C"
+check_eq "the filesystem of snap0 restored in place" "$fstype" "$FS"
+check_data "$FS_C" "the file in snap0 restored in place" "before"
+wait_for 20 "the volume of $FS_C to be closed after the stop" is_closed "$FS_C"
+run lxc-destroy "${LXP[@]}" -n "$FS_COPY"
+run lxc-destroy "${LXP[@]}" -n "$FS_NEW"
+run lxc-destroy "${LXP[@]}" -s -n "$FS_C"
 
 section "Nothing left"
 out left volumes

@@ -3,8 +3,10 @@
 # monitor and one OSD on loopback, Debian's packages, no cephx), each step
 # of its set-up timed; a busybox container on an RBD image (lxc-create -B
 # rbd), started, written to through lxc-attach, stopped; its snapshot clone
-# (lxc-copy -s, an RBD clone of a protected snapshot); all destroyed, and
-# rbd ls shows nothing left.
+# (lxc-copy -s, an RBD clone of a protected snapshot); two snapshots
+# restored in place (lxc-snapshot -r without -N: a clone of the snapshot,
+# flattened, under the container's name; the old image kept while clones
+# need it); all destroyed, and rbd ls shows nothing left.
 #
 # It makes and then stops a Ceph cluster: it runs in the VM lab's ceph
 # flavour (cargo xtask lab vm --with ceph lab2-rbd.sh), and skips itself
@@ -127,11 +129,53 @@ out data lxc-attach "${LXP[@]}" -n "$CLONE" -- cat /root/testdata
 check_eq "the file in the clone" "$data" "on-rbd"
 run lxc-stop "${LXP[@]}" -n "$CLONE"
 
-section "Destroying"
+section "The origin of a clone is not destroyed under it"
 fails 1 lxc-destroy "${LXP[@]}" -n "$C"
 check_contains "the error" "$LAST_ERR" "$CLONE"
 run lxc-destroy "${LXP[@]}" -n "$CLONE"
-run lxc-destroy "${LXP[@]}" -s -n "$C"
+
+section "2.8 Restoring in place (lxc-snapshot -r without -N)"
+say "snap0 holds 'on-rbd'; the container gets files written after each snapshot:"
+run lxc-snapshot "${LXP[@]}" -n "$C"
+run lxc-execute "${LXP[@]}" -n "$C" -- sh -c 'echo after > /root/after-snap0'
+run lxc-snapshot "${LXP[@]}" -n "$C"
+run lxc-execute "${LXP[@]}" -n "$C" -- sh -c 'echo later > /root/after-snap1'
+# files_of CONTAINER: its /root/testdata, and which of the two later files
+# it has, on one line.
+files_of() {
+    lxc-execute "${LXP[@]}" -n "$1" -- sh -c 'cat /root/testdata; for f in after-snap0 after-snap1; do [ -e /root/$f ] && echo $f; done; true' | tr '\n' ' '
+}
+run lxc-snapshot "${LXP[@]}" -n "$C" -r snap0
+out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$C/config"
+check_eq "the container's rootfs (unchanged)" "$rootfs" "lxc.rootfs.path = rbd:/dev/rbd/$POOL/$C"
+out got files_of "$C"
+check_eq "the container's files once snap0 is restored" "$got" "on-rbd "
+out images rbd ls "$POOL"
+check_contains "the images" "$images" "$C:retired0"
+out parent rbd info --format json "$POOL/$C"
+case $parent in *'"parent"'*) die "the restored image still has a parent: $parent" ;; esac
+ok "the restored image stands alone (flattened)"
+out children rbd children "$POOL/$C:retired0@${C}_snap1"
+check_eq "the clone of snap1: on the old image, kept aside" "$children" "$POOL/${C}_snap1"
+run lxc-start "${LXP[@]}" -n "$C"
+run lxc-wait "${LXP[@]}" -n "$C" -s RUNNING -t 60
+out data lxc-attach "${LXP[@]}" -n "$C" -- cat /root/testdata
+check_eq "the file in the restored container, started" "$data" "on-rbd"
+run lxc-stop "${LXP[@]}" -n "$C"
+out mapped rbd showmapped
+check_eq "the images mapped once stopped" "$mapped" ""
+say "Restored again, from snap1:"
+run lxc-snapshot "${LXP[@]}" -n "$C" -r snap1
+out got files_of "$C"
+check_eq "the container's files once snap1 is restored" "$got" "on-rbd after-snap0 "
+run rbd ls -l "$POOL"
+run lxc-snapshot "${LXP[@]}" -n "$C" -d snap0
+out got files_of "$C"
+check_eq "the container's files once snap0 is destroyed" "$got" "on-rbd after-snap0 "
+run lxc-snapshot "${LXP[@]}" -n "$C" -d ALL
+out listing lxc-snapshot "${LXP[@]}" -n "$C" -L
+check_eq "lxc-snapshot -L once all are destroyed" "$listing" "No snapshots"
+run lxc-destroy "${LXP[@]}" -n "$C"
 
 section "Nothing left"
 out left rbd ls "$POOL"

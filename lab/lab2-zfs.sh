@@ -3,8 +3,11 @@
 # container on a dataset (lxc-create -B zfs, its root from
 # lxc.bdev.zfs.root or --zfsroot), started, written to through lxc-attach
 # and lxc-execute, stopped; its snapshot (lxc-snapshot, a ZFS snapshot and
-# clone) restored as a new container; a snapshot clone (lxc-copy -s); all
-# destroyed with lxc-destroy -s, and zfs list shows nothing left.
+# clone) restored as a new container; a snapshot clone (lxc-copy -s); two
+# snapshots restored in place (lxc-snapshot -r without -N: a clone of the
+# snapshot, promoted, under the container's name; the old dataset kept
+# while clones need it); the snapshots destroyed (lxc-snapshot -d), the
+# container destroyed, and zfs list shows nothing left.
 #
 # It needs the zfs module and tools: it runs in the VM lab's zfs flavour
 # (cargo xtask lab vm --with zfs lab2-zfs.sh), and skips itself where
@@ -165,8 +168,49 @@ out there ds_prop "$ROOT/$C" type
 check_eq "the refused destroy left the dataset" "$there" "filesystem"
 run lxc-destroy "${LXP[@]}" -n "$CLONE"
 run lxc-destroy "${LXP[@]}" -n "$RESTORED"
-run lxc-destroy "${LXP[@]}" -s -n "$C"
-[ ! -e "$LXCPATH/$C" ] || die "lxc-destroy -s left $LXCPATH/$C"
+
+section "2.8 Restoring in place (lxc-snapshot -r without -N)"
+say "snap0 holds 'on-zfs'; the container holds 'changed' and, from now on, files written after each snapshot:"
+run lxc-execute "${LXP[@]}" -n "$C" -- sh -c 'echo after > /root/after-snap0'
+run lxc-snapshot "${LXP[@]}" -n "$C"
+run lxc-execute "${LXP[@]}" -n "$C" -- sh -c 'echo later > /root/after-snap1'
+# data CONTAINER: its /root/testdata, and which of the two later files it has.
+files_of() {
+    lxc-execute "${LXP[@]}" -n "$1" -- sh -c 'cat /root/testdata; for f in after-snap0 after-snap1; do [ -e /root/$f ] && echo $f; done; true'
+}
+run lxc-snapshot "${LXP[@]}" -n "$C" -r snap0
+out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$C/config"
+check_eq "the container's rootfs (unchanged)" "$rootfs" "lxc.rootfs.path = zfs:$ROOT/$C"
+out got files_of "$C"
+check_eq "the container's files once snap0 is restored" "$(printf '%s' "$got" | tr '\n' ' ')" "on-zfs"
+run zfs list -r -t all -o name,origin "$POOL"
+out left datasets
+check_contains "the datasets" "$left" "$ROOT/$C:retired0"
+out origin ds_prop "$ROOT/${C}_snap1" origin
+check_eq "snap1's origin: the old dataset, kept aside" "$origin" "$ROOT/$C:retired0@${C}_snap1"
+run lxc-start "${LXP[@]}" -n "$C"
+run lxc-wait "${LXP[@]}" -n "$C" -s RUNNING -t 30
+out got lxc-attach "${LXP[@]}" -n "$C" -- cat /root/testdata
+check_eq "the file in the restored container, started" "$got" "on-zfs"
+run lxc-stop "${LXP[@]}" -n "$C"
+out listing lxc-snapshot "${LXP[@]}" -n "$C" -L
+check_contains "lxc-snapshot -L" "$listing" "snap0"
+check_contains "lxc-snapshot -L" "$listing" "snap1"
+say "Restored again, from snap1:"
+run lxc-snapshot "${LXP[@]}" -n "$C" -r snap1
+out got files_of "$C"
+check_eq "the container's files once snap1 is restored" "$(printf '%s' "$got" | tr '\n' ' ')" "changed after-snap0"
+run zfs list -r -t all -o name,origin "$POOL"
+say "The container no longer hangs on the snapshots it was restored from:"
+run lxc-snapshot "${LXP[@]}" -n "$C" -d snap0
+out got files_of "$C"
+check_eq "the container's files once snap0 is destroyed" "$(printf '%s' "$got" | tr '\n' ' ')" "changed after-snap0"
+run lxc-snapshot "${LXP[@]}" -n "$C" -d ALL
+out listing lxc-snapshot "${LXP[@]}" -n "$C" -L
+check_eq "lxc-snapshot -L once all are destroyed" "$listing" "No snapshots"
+run zfs list -r -t all -o name,origin "$POOL"
+run lxc-destroy "${LXP[@]}" -n "$C"
+[ ! -e "$LXCPATH/$C" ] || die "lxc-destroy left $LXCPATH/$C"
 ok "$LXCPATH/$C is gone"
 
 section "Nothing left"

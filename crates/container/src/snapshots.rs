@@ -25,7 +25,8 @@
 //!   wrote anything, it leaves no layer behind.
 //! - A restore makes a new container (`-N`), or replaces the container's
 //!   rootfs and config with the snapshot's, keeping its snapshots (an LVM
-//!   volume by renames: see [`restore_volume`]).
+//!   volume, a ZFS dataset or an RBD image by renames: see
+//!   [`restore_volume`]).
 //! - Nothing half-made is left: snapshots and restores are staged and
 //!   renamed into place; a destroyed snapshot is renamed out of the
 //!   listing before it is removed.
@@ -365,8 +366,8 @@ pub(crate) fn set_hostname(c: &Container) -> Result<()> {
 /// the new rootfs is made beside, then the entries swapped and the old
 /// ones removed. Backends whose rootfs is a set of files in the
 /// container's directory (dir, btrfs, loop, and overlay when the
-/// snapshot's lower layers are the container's), and LVM volumes
-/// ([`restore_volume`]).
+/// snapshot's lower layers are the container's), and LVM volumes, ZFS
+/// datasets and RBD images ([`restore_volume`]).
 fn restore_in_place(c: &Container, snap: &str) -> Result<()> {
     let _lock = c.lock()?;
     ensure_stopped(
@@ -384,7 +385,9 @@ fn restore_in_place(c: &Container, snap: &str) -> Result<()> {
             }
         }
     }
-    if old.backend == Backend::Lvm && src.backend == Backend::Lvm {
+    if old.backend == src.backend
+        && matches!(old.backend, Backend::Lvm | Backend::Zfs | Backend::Rbd)
+    {
         return restore_volume(c, &s, &text, &src, &old);
     }
     let in_dir = |r: &Rootfs| r.path.starts_with(c.dir()) && r.lowers == old.lowers;
@@ -442,15 +445,16 @@ fn restore_layers(c: &Container, s: &Snapshot, text: &str, src: &Rootfs, dir: &P
     Ok(())
 }
 
-/// Restores an LVM snapshot over its container: a new volume beside the
-/// container's (`LV+restoring`) holding the snapshot's data, then put in
-/// its place under its name ([`Rootfs::replace`]), so that the config
-/// still names `lvm:/dev/VG/LV`; the snapshot's config goes in place of
-/// the container's, and the old volume goes, or, while snapshots need it
-/// (of a plain volume), is kept aside until the last of them is
-/// destroyed ([`Rootfs::release`]). The new volume is a thin snapshot of
-/// the snapshot's where that stands alone (a thin one), else a plain
-/// volume of the container's size with a copy of the snapshot's files. A
+/// Restores an LVM, ZFS or RBD snapshot over its container: a new volume
+/// beside the container's (`LV+restoring`, `NAME:restoring`) holding the
+/// snapshot's data, then put in its place under its name
+/// ([`Rootfs::replace`]), so that the config still names the same
+/// volume; the snapshot's config goes in place of the container's, and
+/// the old volume goes, or, while snapshots need it, is kept aside until
+/// the last of them is destroyed ([`Rootfs::release`]). The new volume
+/// is a snapshot of the snapshot's where that stands alone once put in
+/// place (a thin LVM volume's, a ZFS or RBD clone), else a plain volume
+/// of the container's size with a copy of the snapshot's files. A
 /// failure at any step undoes the steps before it.
 fn restore_volume(
     c: &Container,
@@ -459,15 +463,10 @@ fn restore_volume(
     src: &Rootfs,
     old: &Rootfs,
 ) -> Result<()> {
-    let lv = old
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp_name = format!("{lv}+restoring");
+    let (tmp_name, leftover) = old.own_sibling("restoring");
     let out = config_over(c, s, text, old)?;
     // The new volume of a restore that was killed before its swap.
-    Rootfs::new(Backend::Lvm, old.path.with_file_name(&tmp_name)).destroy_force()?;
+    leftover.destroy_force()?;
     let (kind, opts) = if src.snapshots_stand_alone()? {
         (CloneKind::Snapshot, CreateOptions::default())
     } else {
@@ -484,7 +483,7 @@ fn restore_volume(
     let new = src.clone_to(
         &Dest::named(staged.dir(), &tmp_name),
         kind,
-        Some(Backend::Lvm),
+        Some(old.backend),
         &opts,
     )?;
     let aside = match old.replace(&new) {

@@ -203,9 +203,10 @@ pub(crate) trait Driver: Sync {
 
     /// The options of a full copy of `src` (of this backend) made by
     /// creating a new rootfs: where `opts` does not say, the copy goes
-    /// beside its source (its volume group, dataset root or pool).
-    fn place_like(&self, _src: &Rootfs, opts: &CreateOptions) -> CreateOptions {
-        opts.clone()
+    /// beside its source (its volume group, dataset root or pool) and
+    /// has its filesystem (an image's, a volume's).
+    fn place_like(&self, _src: &Rootfs, opts: &CreateOptions) -> Result<CreateOptions> {
+        Ok(opts.clone())
     }
 
     /// Removes the rootfs and its data. Dependents were checked by the
@@ -219,10 +220,19 @@ pub(crate) trait Driver: Sync {
         Ok(Vec::new())
     }
 
-    /// Whether a snapshot of the rootfs stands on its own: its origin can
-    /// be replaced or removed under it (a thin LVM volume's).
+    /// Whether a snapshot of the rootfs stands on its own once it is put
+    /// in place of another ([`Driver::replace`]): its origin can then be
+    /// replaced or removed under it (a thin LVM volume's; a ZFS clone's,
+    /// promoted by the replace; an RBD clone's, flattened by it).
     fn snapshots_stand_alone(&self, _rootfs: &Rootfs) -> Result<bool> {
         Ok(false)
+    }
+
+    /// The name of a rootfs of the backend's own beside one named `base`
+    /// (`LV+TAG`, `DATASET:TAG`): one no container has, as container
+    /// names have neither `+` nor `:`.
+    fn own_name(&self, base: &str, tag: &str) -> String {
+        format!("{base}:{tag}")
     }
 
     /// Puts `new` (of this backend, beside `old`) in place of `old`, under

@@ -112,16 +112,31 @@ pub enum Error {
     #[error("Logical volume {path} does not exist; the container's storage is missing or was removed (lvs lists the volumes)")]
     NoVolume { path: PathBuf },
 
-    #[error("Logical volume {path} does not exist, but {aside} does: the replace of {path} by a restore was cut short, and {aside} holds its data; put it back (lvrename {aside} {path})")]
-    CutShort { path: PathBuf, aside: PathBuf },
+    /// `kind` is what the backend calls it ("Logical volume"), `rename`
+    /// its command that renames one (`lvrename`).
+    #[error("{kind} {path} does not exist, but {aside} does: the replace of {path} by a restore was cut short, and {aside} holds its data; put it back ({rename} {aside} {path})")]
+    CutShort {
+        kind: &'static str,
+        rename: &'static str,
+        path: PathBuf,
+        aside: PathBuf,
+    },
 
-    #[error("Cannot put {path} back after a failed replace ({failed}): its data is in {aside}; rename it back (lvrename {aside} {path})")]
+    #[error("Cannot put {path} back after a failed replace ({failed}): its data is in {aside}; rename it back ({rename} {aside} {path})")]
     NotPutBack {
+        rename: &'static str,
         path: PathBuf,
         aside: PathBuf,
         failed: String,
         #[source]
         source: Box<Error>,
+    },
+
+    #[error("{kind} {path} already exists: a restore that did not finish left it; check what it holds, then remove it ({remove} {path}) or rename it")]
+    AsideExists {
+        kind: &'static str,
+        remove: &'static str,
+        path: PathBuf,
     },
 }
 

@@ -22,7 +22,7 @@ use crate::backend::{Backend, Driver};
 use crate::error::{errno, io_err, Error, Result};
 use crate::options::{CreateOptions, Dest, Usage, DEFAULT_FSSIZE};
 use crate::spec::Rootfs;
-use crate::tool::{mkfs, System, DEFAULT_FSTYPE};
+use crate::tool::{fstype_of, mkfs, System, DEFAULT_FSTYPE};
 
 /// The `loop` driver.
 #[derive(Debug)]
@@ -224,6 +224,15 @@ impl Driver for Loop {
         Ok(Rootfs::new(Backend::Loop, image))
     }
 
+    /// With the source image's filesystem (`blkid`).
+    fn place_like(&self, src: &Rootfs, opts: &CreateOptions) -> Result<CreateOptions> {
+        let mut opts = opts.clone();
+        if opts.fstype.is_none() {
+            opts.fstype = fstype_of(&System, &src.path)?;
+        }
+        Ok(opts)
+    }
+
     /// Removes the image (and the empty mount point beside it).
     fn destroy(&self, rootfs: &Rootfs) -> Result<()> {
         match fs::remove_file(&rootfs.path) {
@@ -349,5 +358,32 @@ mod tests {
         assert!(loops_of(&r.path).is_empty());
         r.destroy().unwrap();
         assert!(!r.path.exists() && !mnt.exists());
+    }
+
+    #[test]
+    fn a_copy_keeps_its_images_filesystem() {
+        let test = "loop::a_copy_keeps_its_images_filesystem";
+        if Command::new("mkfs.ext3").arg("-V").output().is_err() {
+            enclos_testkit::missing_feature(test, "no mkfs.ext3 (install e2fsprogs)");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let image = tmp.path().join(IMAGE);
+        fs::File::create(&image).unwrap().set_len(16 << 20).unwrap();
+        mkfs(&System, &image, "ext3").unwrap();
+        let src = Rootfs::new(Backend::Loop, &image);
+        let opts = Loop.place_like(&src, &CreateOptions::default()).unwrap();
+        assert_eq!(opts.fstype.as_deref(), Some("ext3"));
+        // --fstype says otherwise.
+        let asked = CreateOptions {
+            fstype: Some("ext4".into()),
+            ..Default::default()
+        };
+        let opts = Loop.place_like(&src, &asked).unwrap();
+        assert_eq!(opts.fstype.as_deref(), Some("ext4"));
+        // No filesystem on it: the default.
+        fs::write(&image, vec![0u8; 1 << 20]).unwrap();
+        let opts = Loop.place_like(&src, &CreateOptions::default()).unwrap();
+        assert_eq!(opts.fstype, None);
     }
 }

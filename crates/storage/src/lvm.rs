@@ -12,6 +12,9 @@
 //! - A snapshot is `lvcreate -s`: of a thin volume, a thin snapshot (no
 //!   size, activated); of a plain one, a copy-on-write volume of the
 //!   origin's size. A volume with snapshots is not removed unless forced.
+//! - A full copy (`copy`, a restore as a new container, the restore of a
+//!   plain volume's snapshot) has the source's filesystem, as `blkid`
+//!   reads it, unless `--fstype` says otherwise.
 //! - A volume is replaced in place ([`Driver::replace`]) by renames: the
 //!   old one to `LV+replaced`, the new one to `LV`. The old one is then
 //!   removed; a plain volume that snapshots still need (they cannot
@@ -29,7 +32,7 @@ use crate::backend::{Backend, Driver};
 use crate::error::{Error, Result};
 use crate::options::{CreateOptions, Dest, Usage, DEFAULT_FSSIZE};
 use crate::spec::Rootfs;
-use crate::tool::{args, command_line, mkfs, Runner, DEFAULT_FSTYPE};
+use crate::tool::{args, command_line, fstype_of, mkfs, Runner, DEFAULT_FSTYPE};
 
 /// The `lvm` driver, running lvm2's commands through its runner.
 #[derive(Debug)]
@@ -330,13 +333,17 @@ impl<R: Runner> Driver for Lvm<R> {
         Ok(Rootfs::new(Backend::Lvm, device(&vg, lv)))
     }
 
-    /// In the source's volume group.
-    fn place_like(&self, src: &Rootfs, opts: &CreateOptions) -> CreateOptions {
+    /// In the source's volume group, with the source's filesystem
+    /// (`blkid`).
+    fn place_like(&self, src: &Rootfs, opts: &CreateOptions) -> Result<CreateOptions> {
         let mut opts = opts.clone();
         if opts.vgname.is_none() {
             opts.vgname = vg_lv(src).ok().map(|(vg, _)| vg);
         }
-        opts
+        if opts.fstype.is_none() {
+            opts.fstype = fstype_of(&self.0, &src.path)?;
+        }
+        Ok(opts)
     }
 
     /// `lvremove -f`; a volume already gone is fine. The retired volumes
@@ -367,6 +374,11 @@ impl<R: Runner> Driver for Lvm<R> {
         Ok(!self.volume(&vg, &lv)?.pool_lv.is_empty())
     }
 
+    /// `LV+TAG`: `:` is no part of an LVM name.
+    fn own_name(&self, base: &str, tag: &str) -> String {
+        format!("{base}+{tag}")
+    }
+
     /// `lvrename VG LV LV+replaced`, then `lvrename VG NEW LV`; the first
     /// is undone when the second fails.
     fn replace(&self, old: &Rootfs, new: &Rootfs) -> Result<Rootfs> {
@@ -376,6 +388,8 @@ impl<R: Runner> Driver for Lvm<R> {
         let has = |name: &str| lvs.iter().any(|l| l.lv_name == name);
         if !has(&lv) && has(&aside) {
             return Err(Error::CutShort {
+                kind: "Logical volume",
+                rename: "lvrename",
                 path: old.path.clone(),
                 aside: device(&vg, &aside),
             });
@@ -392,6 +406,7 @@ impl<R: Runner> Driver for Lvm<R> {
         if let Err(e) = self.lvrename(&vg, &new_lv, &lv) {
             if let Err(undo) = self.lvrename(&vg, &aside, &lv) {
                 return Err(Error::NotPutBack {
+                    rename: "lvrename",
                     path: old.path.clone(),
                     aside: device(&vg, &aside),
                     failed: e.to_string(),

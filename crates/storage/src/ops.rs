@@ -98,7 +98,7 @@ impl Rootfs {
     /// gives one, both are mounted, and the files copied.
     fn copy_across(&self, target: Backend, dest: &Dest, opts: &CreateOptions) -> Result<Rootfs> {
         let mut opts = if target == self.backend {
-            driver(target).place_like(self, opts)
+            driver(target).place_like(self, opts)?
         } else {
             opts.clone()
         };
@@ -161,11 +161,29 @@ impl Rootfs {
         driver(self.backend).clones(self)
     }
 
-    /// Whether a snapshot of this rootfs stands on its own: its origin
-    /// can be replaced or removed under it (a thin LVM volume's). Where
-    /// it does, a snapshot of it is an independent copy.
+    /// Whether a snapshot of this rootfs stands on its own once
+    /// [`Rootfs::replace`] has put it in place of another: its origin can
+    /// then be replaced or removed under it (a thin LVM volume's; a ZFS
+    /// clone's, which the replace promotes; an RBD clone's, which it
+    /// flattens). Where it does, a restore need not copy the files.
     pub fn snapshots_stand_alone(&self) -> Result<bool> {
         driver(self.backend).snapshots_stand_alone(self)
+    }
+
+    /// A name of the backend's own beside this rootfs, tagged `tag`, that
+    /// no container has (`/dev/VG/LV+TAG`, `POOL/DATASET:TAG`, an RBD
+    /// image's `NAME:TAG`): the name to give [`Dest`], and the rootfs
+    /// that has it (to remove what a command cut short left there).
+    pub fn own_sibling(&self, tag: &str) -> (String, Rootfs) {
+        let base = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = driver(self.backend).own_name(&base, tag);
+        let mut sibling = self.clone();
+        sibling.path = self.path.with_file_name(&name);
+        (name, sibling)
     }
 
     /// Puts `new` (of the same backend, made beside this rootfs) in place
@@ -173,7 +191,9 @@ impl Rootfs {
     /// now finds `new`'s data. This rootfs's own data is renamed aside and
     /// returned: pass it to [`Rootfs::release`] once the change is
     /// committed, or undo with [`Rootfs::undo_replace`]. A failure undoes
-    /// what was done. LVM only.
+    /// what was done. LVM, ZFS and RBD only: a ZFS clone is promoted
+    /// (it no longer hangs on the snapshot it was cloned from), an RBD
+    /// clone flattened.
     pub fn replace(&self, new: &Rootfs) -> Result<Rootfs> {
         if new.backend != self.backend {
             return Err(Error::Unsupported {
@@ -192,7 +212,8 @@ impl Rootfs {
     }
 
     /// Removes a rootfs that [`Rootfs::replace`] set aside, unless
-    /// snapshots still need it (LVM's snapshots of a plain volume): then
+    /// snapshots still need it (LVM's snapshots of a plain volume, the
+    /// clones of a ZFS dataset's or RBD image's snapshots): then
     /// it is kept under a name of its own, and removed with the last of
     /// them.
     pub fn release(&self) -> Result<()> {

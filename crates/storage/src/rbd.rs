@@ -7,6 +7,15 @@
 //! - A snapshot clone is `rbd snap create`, `rbd snap protect` (a clone
 //!   needs its snapshot protected), then `rbd clone`; removing the clone
 //!   unprotects and removes that snapshot when no other clone uses it.
+//! - An image is replaced in place ([`Driver::replace`], a restore): the
+//!   new one (a clone of the snapshot restored) is flattened (`rbd
+//!   flatten`: Ceph copies its parent's data into it, and it no longer
+//!   hangs on that snapshot, which is removed), then renamed: the old
+//!   image to `NAME:replaced`, the new one to `NAME`. The old one is then
+//!   removed, or, while clones of its snapshots need it (the container's
+//!   other snapshots; they find it by its id, whatever its name), kept as
+//!   `NAME:retiredN`, and removed with the last of them. `:` is in no
+//!   container's name, so these names are the backend's own.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +37,32 @@ const DEFAULT_POOL: &str = "lxc";
 
 /// What to do when a command on the pool fails.
 const POOL_HINT: &str = "; check that the Ceph cluster answers (ceph -s) and that the pool exists (ceph osd pool create POOL), or name another with --rbdpool or lxc.bdev.rbd.pool";
+
+/// What [`Driver::replace`] renames the old image to until it is
+/// released: `NAME:replaced`.
+const REPLACED: &str = ":replaced";
+/// The mark of an image kept for the clones that need it:
+/// `NAME:retiredN`.
+const RETIRED: &str = ":retired";
+/// What the errors call an image, and the commands that rename and
+/// remove one.
+const KIND: &str = "RBD image";
+const RENAME: &str = "rbd rename";
+const REMOVE: &str = "rbd rm";
+
+/// Whether image `img` (`POOL/NAME`) is one kept for its clones
+/// (`NAME:retiredN`).
+fn is_retired(img: &str) -> bool {
+    let leaf = img.rsplit_once('/').map_or(img, |(_, l)| l);
+    leaf.rsplit_once(RETIRED).is_some_and(|(base, n)| {
+        !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// The pool of `POOL/NAME`.
+fn pool(img: &str) -> &str {
+    img.split_once('/').map_or("", |(p, _)| p)
+}
 
 /// `POOL/IMAGE` of a rootfs (`/dev/rbd/POOL/IMAGE` or `POOL/IMAGE`).
 fn image(rootfs: &Rootfs) -> String {
@@ -77,6 +112,48 @@ impl<R: Runner> Rbd<R> {
             command: command_line("rbd", &args(&all)),
             reason: e.to_string(),
         })
+    }
+
+    /// What `rbd info` says of the image, `None` when it does not exist.
+    fn info(&self, img: &str) -> Result<Option<Info>> {
+        match self.json(&["info", img]) {
+            Err(Error::Command { stderr, .. }) if stderr.contains("No such file") => Ok(None),
+            r => r.map(Some),
+        }
+    }
+
+    /// `rbd rename FROM TO`.
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.rbd(&["rename", from, to]).map(|_| ())
+    }
+
+    /// Unprotects and removes `parent`, the snapshot a removed or
+    /// flattened image was cloned from, unless another clone keeps it;
+    /// then the retired image it belongs to once it has no snapshot
+    /// left, and so on up its own parents.
+    fn release_parent(&self, mut parent: Option<Parent>) -> Result<()> {
+        while let Some(p) = parent.take() {
+            let img = format!("{}/{}", p.pool, p.image);
+            let snap = format!("{img}@{}", p.snapshot);
+            // Another clone of it keeps it protected: that is fine.
+            if self.rbd(&["snap", "unprotect", &snap]).is_err() {
+                break;
+            }
+            self.rbd(&["snap", "rm", &snap])?;
+            if !is_retired(&img) {
+                break;
+            }
+            let Some(info) = self.info(&img)? else {
+                break;
+            };
+            let snaps: Vec<Snap> = self.json(&["snap", "ls", &img])?;
+            if !snaps.is_empty() {
+                break;
+            }
+            self.rbd(&["rm", &img])?;
+            parent = info.parent;
+        }
+        Ok(())
     }
 
     /// Maps the image; its device.
@@ -156,32 +233,25 @@ impl<R: Runner> Driver for Rbd<R> {
     }
 
     /// In the source's pool.
-    fn place_like(&self, src: &Rootfs, opts: &CreateOptions) -> CreateOptions {
+    fn place_like(&self, src: &Rootfs, opts: &CreateOptions) -> Result<CreateOptions> {
         let mut opts = opts.clone();
         if opts.rbdpool.is_none() {
             opts.rbdpool = image(src).split_once('/').map(|(p, _)| p.to_string());
         }
-        opts
+        Ok(opts)
     }
 
     /// Unmaps and removes the image, then the snapshot it was cloned
-    /// from when no other clone uses it.
+    /// from when no other clone uses it, and the retired image that was
+    /// kept for it once it has no snapshot left.
     fn destroy(&self, rootfs: &Rootfs) -> Result<()> {
         let img = image(rootfs);
-        let info: Info = match self.json(&["info", &img]) {
-            Err(Error::Command { stderr, .. }) if stderr.contains("No such file") => return Ok(()),
-            r => r?,
+        let Some(info) = self.info(&img)? else {
+            return Ok(());
         };
         self.unmap(&img)?;
         self.rbd(&["rm", &img])?;
-        if let Some(p) = info.parent {
-            let snap = format!("{}/{}@{}", p.pool, p.image, p.snapshot);
-            // Another clone of it keeps it protected: that is fine.
-            if self.rbd(&["snap", "unprotect", &snap]).is_ok() {
-                let _ = self.rbd(&["snap", "rm", &snap]);
-            }
-        }
-        Ok(())
+        self.release_parent(info.parent)
     }
 
     /// The clones of the image's snapshots (`rbd children`).
@@ -199,6 +269,98 @@ impl<R: Runner> Driver for Rbd<R> {
             );
         }
         Ok(clones)
+    }
+
+    /// Always: [`Driver::replace`] flattens the clone.
+    fn snapshots_stand_alone(&self, _rootfs: &Rootfs) -> Result<bool> {
+        Ok(true)
+    }
+
+    /// `rbd flatten NEW` when it is a clone (and its parent snapshot
+    /// released), then `rbd rename OLD OLD:replaced` and `rbd rename NEW
+    /// OLD`, the first undone when the second fails. Refused before
+    /// anything is done when either is missing, they are in two pools,
+    /// or `OLD:replaced` exists.
+    fn replace(&self, old: &Rootfs, new: &Rootfs) -> Result<Rootfs> {
+        let (o, n) = (image(old), image(new));
+        if pool(&o) != pool(&n) {
+            return Err(Error::Unsupported {
+                backend: "rbd",
+                what: format!(
+                    "replace an image of pool {} with one of {}",
+                    pool(&o),
+                    pool(&n)
+                ),
+                hint: "; an image is renamed within its pool only",
+            });
+        }
+        let aside = format!("{o}{REPLACED}");
+        if self.info(&o)?.is_none() {
+            if self.info(&aside)?.is_some() {
+                return Err(Error::CutShort {
+                    kind: KIND,
+                    rename: RENAME,
+                    path: o.into(),
+                    aside: aside.into(),
+                });
+            }
+            return Err(Error::Missing { path: o.into() });
+        }
+        let Some(info) = self.info(&n)? else {
+            return Err(Error::Missing { path: n.into() });
+        };
+        if self.info(&aside)?.is_some() {
+            return Err(Error::AsideExists {
+                kind: KIND,
+                remove: REMOVE,
+                path: aside.into(),
+            });
+        }
+        if info.parent.is_some() {
+            self.rbd(&["flatten", &n])?;
+            self.release_parent(info.parent)?;
+        }
+        self.rename(&o, &aside)?;
+        if let Err(e) = self.rename(&n, &o) {
+            if let Err(undo) = self.rename(&aside, &o) {
+                return Err(Error::NotPutBack {
+                    rename: RENAME,
+                    path: o.into(),
+                    aside: aside.into(),
+                    failed: e.to_string(),
+                    source: Box::new(undo),
+                });
+            }
+            return Err(e);
+        }
+        Ok(rootfs_of(&aside))
+    }
+
+    fn undo_replace(&self, old: &Rootfs, new: &Rootfs, aside: &Rootfs) -> Result<()> {
+        let o = image(old);
+        self.rename(&o, &image(new))?;
+        self.rename(&image(aside), &o)
+    }
+
+    /// Removed (with the snapshot it was cloned from), unless clones of
+    /// its snapshots need it: then renamed `NAME:retiredN` (the first
+    /// free N), for the `destroy` of the last of them to remove.
+    fn release(&self, aside: &Rootfs) -> Result<()> {
+        let a = image(aside);
+        if self.info(&a)?.is_none() {
+            return Ok(());
+        }
+        if self.clones(aside)?.is_empty() {
+            return self.destroy(aside);
+        }
+        let base = a.strip_suffix(REPLACED).unwrap_or(&a);
+        for n in 0.. {
+            let name = format!("{base}{RETIRED}{n}");
+            if self.info(&name)?.is_none() {
+                return self.rename(&a, &name);
+            }
+        }
+        Ok(())
     }
 
     /// `rbd map`, then the device mounted; unmapped again on failure.
@@ -369,5 +531,184 @@ mod tests {
             ));
         let u = r.usage(&c1).unwrap();
         assert_eq!((u.size, u.used), (Some(1 << 30), 40 << 20));
+    }
+
+    const NOENT: &str = "rbd: error opening image: (2) No such file or directory";
+    const PLAIN: &str = r#"{"size":268435456}"#;
+    const CLONE: &str = r#"{"size":268435456,"parent":{"pool":"lxc","image":"c1_snap0","snapshot":"c1:restoring"}}"#;
+
+    fn c1() -> (Rootfs, Rootfs) {
+        (
+            Rootfs::parse("rbd:/dev/rbd/lxc/c1").unwrap(),
+            Rootfs::parse("rbd:/dev/rbd/lxc/c1:restoring").unwrap(),
+        )
+    }
+
+    /// A runner where the container's image exists, the new one is a
+    /// clone of snapshot snap0's image, and `lxc/c1:replaced` is free.
+    fn replaceable() -> Fake {
+        Fake::new()
+            .answer("rbd info lxc/c1 --format", PLAIN)
+            .answer("rbd info lxc/c1:restoring --format", CLONE)
+            .fail("rbd info lxc/c1:replaced --format", NOENT)
+    }
+
+    /// The calls of a replace before its renames.
+    const CHECKS: [&str; 6] = [
+        "rbd info lxc/c1 --format json",
+        "rbd info lxc/c1:restoring --format json",
+        "rbd info lxc/c1:replaced --format json",
+        "rbd flatten lxc/c1:restoring",
+        "rbd snap unprotect lxc/c1_snap0@c1:restoring",
+        "rbd snap rm lxc/c1_snap0@c1:restoring",
+    ];
+
+    #[test]
+    fn replace_flattens_the_clone_then_renames() {
+        let r = Rbd(replaceable());
+        let (old, new) = c1();
+        let aside = r.replace(&old, &new).unwrap();
+        assert_eq!(aside.spec(), "rbd:/dev/rbd/lxc/c1:replaced");
+        let mut want = CHECKS.to_vec();
+        want.extend([
+            "rbd rename lxc/c1 lxc/c1:replaced",
+            "rbd rename lxc/c1:restoring lxc/c1",
+        ]);
+        assert_eq!(r.0.calls(), want);
+        r.undo_replace(&old, &new, &aside).unwrap();
+        assert_eq!(
+            r.0.calls()[8..],
+            [
+                "rbd rename lxc/c1 lxc/c1:restoring",
+                "rbd rename lxc/c1:replaced lxc/c1"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_rename_puts_the_old_image_back() {
+        let (old, new) = c1();
+        let r = Rbd(replaceable().fail("rbd rename lxc/c1:restoring", "rbd: rename error"));
+        let err = r.replace(&old, &new).unwrap_err().to_string();
+        assert!(err.ends_with("rbd: rename error"), "{err}");
+        assert_eq!(
+            r.0.calls().last().unwrap(),
+            "rbd rename lxc/c1:replaced lxc/c1"
+        );
+        // The undo failing too says where the data is.
+        let r = Rbd(replaceable()
+            .fail("rbd rename lxc/c1:restoring", "rbd: rename error")
+            .fail("rbd rename lxc/c1:replaced", "timed out"));
+        let err = r.replace(&old, &new).unwrap_err().to_string();
+        assert!(
+            err.ends_with("its data is in lxc/c1:replaced; rename it back (rbd rename lxc/c1:replaced lxc/c1)"),
+            "{err}"
+        );
+        // A failed flatten renames nothing.
+        let r = Rbd(replaceable().fail("rbd flatten", "no space"));
+        assert!(r.replace(&old, &new).is_err());
+        assert_eq!(r.0.calls(), CHECKS[..4]);
+    }
+
+    #[test]
+    fn replace_refuses_before_doing_anything() {
+        let (old, new) = c1();
+        let r = Rbd(Fake::new()
+            .fail("rbd info lxc/c1 --format", NOENT)
+            .answer("rbd info lxc/c1:replaced --format", PLAIN));
+        let err = r.replace(&old, &new).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "RBD image lxc/c1 does not exist, but lxc/c1:replaced does: the replace of lxc/c1 by a restore was cut short, and lxc/c1:replaced holds its data; put it back (rbd rename lxc/c1:replaced lxc/c1)"
+        );
+        let r = Rbd(Fake::new()
+            .answer("rbd info lxc/c1 --format", PLAIN)
+            .answer("rbd info lxc/c1:restoring --format", CLONE)
+            .answer("rbd info lxc/c1:replaced --format", PLAIN));
+        let err = r.replace(&old, &new).unwrap_err().to_string();
+        assert!(
+            err.starts_with("RBD image lxc/c1:replaced already exists"),
+            "{err}"
+        );
+        assert_eq!(r.0.calls(), CHECKS[..3]);
+        let other = Rootfs::parse("rbd:/dev/rbd/fast/c1:restoring").unwrap();
+        let r = Rbd(Fake::new());
+        let err = r.replace(&old, &other).unwrap_err().to_string();
+        assert!(err.contains("pool lxc with one of fast"), "{err}");
+        assert!(r.0.calls().is_empty());
+    }
+
+    #[test]
+    fn release_retires_an_image_clones_need_else_removes_it() {
+        let aside = Rootfs::parse("rbd:lxc/c1:replaced").unwrap();
+        let r = Rbd(Fake::new()
+            .answer("rbd info lxc/c1:replaced --format", PLAIN)
+            .answer("rbd snap ls", r#"[{"id":4,"name":"c1_snap1","size":1}]"#)
+            .answer("rbd children", "lxc/c1_snap1\n")
+            .answer("rbd info lxc/c1:retired0 --format", PLAIN)
+            .fail("rbd info lxc/c1:retired1 --format", NOENT));
+        r.release(&aside).unwrap();
+        assert_eq!(
+            r.0.calls()[1..],
+            [
+                "rbd snap ls lxc/c1:replaced --format json",
+                "rbd children lxc/c1:replaced@c1_snap1",
+                "rbd info lxc/c1:retired0 --format json",
+                "rbd info lxc/c1:retired1 --format json",
+                "rbd rename lxc/c1:replaced lxc/c1:retired1"
+            ]
+        );
+        // No clone needs it: removed.
+        let r = Rbd(Fake::new()
+            .answer("rbd info", PLAIN)
+            .answer("rbd snap ls", "[]")
+            .answer("rbd info", PLAIN)
+            .fail("rbd unmap", "rbd: lxc/c1:replaced: not mapped"));
+        r.release(&aside).unwrap();
+        assert_eq!(r.0.calls().last().unwrap(), "rbd rm lxc/c1:replaced");
+    }
+
+    #[test]
+    fn the_last_clone_removed_takes_the_retired_image_with_it() {
+        let info =
+            r#"{"size":1,"parent":{"pool":"lxc","image":"c1:retired0","snapshot":"c1_snap1"}}"#;
+        let r = Rbd(Fake::new()
+            .answer("rbd info lxc/c1_snap1 --format", info)
+            .fail("rbd unmap", "rbd: lxc/c1_snap1: not mapped")
+            .answer("rbd info lxc/c1:retired0 --format", PLAIN)
+            .answer("rbd snap ls", "[]"));
+        r.destroy(&Rootfs::parse("rbd:lxc/c1_snap1").unwrap())
+            .unwrap();
+        assert_eq!(
+            r.0.calls()[2..],
+            [
+                "rbd rm lxc/c1_snap1",
+                "rbd snap unprotect lxc/c1:retired0@c1_snap1",
+                "rbd snap rm lxc/c1:retired0@c1_snap1",
+                "rbd info lxc/c1:retired0 --format json",
+                "rbd snap ls lxc/c1:retired0 --format json",
+                "rbd rm lxc/c1:retired0"
+            ]
+        );
+        // Other snapshots left on it: it stays.
+        let r = Rbd(Fake::new()
+            .answer("rbd info lxc/c1_snap1 --format", info)
+            .fail("rbd unmap", "rbd: lxc/c1_snap1: not mapped")
+            .answer("rbd info lxc/c1:retired0 --format", PLAIN)
+            .answer("rbd snap ls", r#"[{"id":3,"name":"c1_snap2","size":1}]"#));
+        r.destroy(&Rootfs::parse("rbd:lxc/c1_snap1").unwrap())
+            .unwrap();
+        assert_eq!(
+            r.0.calls().last().unwrap(),
+            "rbd snap ls lxc/c1:retired0 --format json"
+        );
+    }
+
+    #[test]
+    fn only_the_backends_own_names_are_retired_images() {
+        assert!(is_retired("lxc/c1:retired0"));
+        assert!(!is_retired("lxc/c1:retired"));
+        assert!(!is_retired("lxc/c1_snap0"));
+        assert!(!is_retired("lxc/c1:replaced"));
     }
 }

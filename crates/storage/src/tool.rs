@@ -63,6 +63,7 @@ pub(crate) fn package_of(program: &str) -> &'static str {
         "mkfs.xfs" => "xfsprogs",
         "mkfs.btrfs" => "btrfs-progs",
         "mkfs.ext2" | "mkfs.ext3" | "mkfs.ext4" => "e2fsprogs",
+        "blkid" => "util-linux",
         p if p.starts_with("mkfs.") => "the package of that filesystem's tools",
         _ => "lvm2",
     }
@@ -104,6 +105,18 @@ pub(crate) fn args(parts: &[&str]) -> Vec<String> {
 /// The filesystem made when `--fstype` is not given.
 pub(crate) const DEFAULT_FSTYPE: &str = "ext4";
 
+/// The type of the filesystem on `device` (an image file or a block
+/// device), as `blkid -o value -s TYPE` reads it; `None` where it finds
+/// none (blkid then exits 2).
+pub(crate) fn fstype_of(runner: &dyn Runner, device: &Path) -> Result<Option<String>> {
+    let argv = args(&["-o", "value", "-s", "TYPE", &device.to_string_lossy()]);
+    match runner.run("blkid", &argv) {
+        Ok(out) => Ok(Some(out.trim().to_string()).filter(|t| !t.is_empty())),
+        Err(Error::Command { status, .. }) if status.ends_with(" 2") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Makes a filesystem of `fstype` on `device` (an image file or a block
 /// device) with `mkfs.FSTYPE`, without asking.
 pub(crate) fn mkfs(runner: &dyn Runner, device: &Path, fstype: &str) -> Result<()> {
@@ -139,7 +152,7 @@ pub(crate) mod fake {
     #[derive(Debug, Clone)]
     enum Reply {
         Out(String),
-        Fail(String),
+        Fail(i32, String),
     }
 
     impl Fake {
@@ -154,7 +167,13 @@ pub(crate) mod fake {
 
         /// The next command starting with `prefix` fails with `stderr`.
         pub(crate) fn fail(self, prefix: &str, stderr: &str) -> Fake {
-            self.push(prefix, Reply::Fail(stderr.to_string()))
+            self.fail_with(prefix, 5, stderr)
+        }
+
+        /// The next command starting with `prefix` exits `code` with
+        /// `stderr`.
+        pub(crate) fn fail_with(self, prefix: &str, code: i32, stderr: &str) -> Fake {
+            self.push(prefix, Reply::Fail(code, stderr.to_string()))
         }
 
         fn push(self, prefix: &str, reply: Reply) -> Fake {
@@ -181,9 +200,9 @@ pub(crate) mod fake {
             };
             match replies.remove(i).1 {
                 Reply::Out(s) => Ok(s),
-                Reply::Fail(stderr) => Err(Error::Command {
+                Reply::Fail(code, stderr) => Err(Error::Command {
                     command: line,
-                    status: "exit status: 5".to_string(),
+                    status: format!("exit status: {code}"),
                     stderr,
                     hint: "",
                 }),

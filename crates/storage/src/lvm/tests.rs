@@ -283,13 +283,16 @@ fn bad_reports_and_specs_are_refused() {
 fn a_copy_goes_to_the_volume_group_of_its_source() {
     let l = Lvm(Fake::new());
     let src = Rootfs::parse("lvm:/dev/data/c1").unwrap();
-    let opts = l.place_like(&src, &CreateOptions::default());
+    let opts = l.place_like(&src, &CreateOptions::default()).unwrap();
     assert_eq!(opts.vgname.as_deref(), Some("data"));
     let given = CreateOptions {
         vgname: Some("other".into()),
         ..Default::default()
     };
-    assert_eq!(l.place_like(&src, &given).vgname.as_deref(), Some("other"));
+    assert_eq!(
+        l.place_like(&src, &given).unwrap().vgname.as_deref(),
+        Some("other")
+    );
 }
 
 #[test]
@@ -550,4 +553,33 @@ fn only_the_backends_own_names_are_retired_volumes() {
     ] {
         assert!(!is_retired(name), "{name}");
     }
+}
+
+#[test]
+fn a_copy_keeps_its_sources_filesystem() {
+    let src = Rootfs::parse("lvm:/dev/lxc/c1").unwrap();
+    let l = Lvm(Fake::new().answer("blkid", "xfs\n"));
+    let opts = l.place_like(&src, &CreateOptions::default()).unwrap();
+    assert_eq!(
+        (opts.fstype.as_deref(), opts.vgname.as_deref()),
+        (Some("xfs"), Some("lxc"))
+    );
+    assert_eq!(l.0.calls(), ["blkid -o value -s TYPE /dev/lxc/c1"]);
+    // --fstype says otherwise: blkid is not asked.
+    let l = Lvm(Fake::new());
+    let asked = CreateOptions {
+        fstype: Some("ext4".into()),
+        ..Default::default()
+    };
+    let opts = l.place_like(&src, &asked).unwrap();
+    assert_eq!(opts.fstype.as_deref(), Some("ext4"));
+    assert!(l.0.calls().is_empty());
+    // No filesystem found (blkid exits 2): the default, ext4, is made.
+    let l = Lvm(Fake::new().fail_with("blkid", 2, ""));
+    let opts = l.place_like(&src, &CreateOptions::default()).unwrap();
+    assert_eq!(opts.fstype, None);
+    // Any other failure is reported.
+    let l = Lvm(Fake::new().fail("blkid", "cannot open /dev/lxc/c1"));
+    let err = l.place_like(&src, &CreateOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("cannot open /dev/lxc/c1"), "{err}");
 }
