@@ -290,6 +290,16 @@ pub(crate) fn monitor_group_of(c: &Container) -> Option<Cgroup> {
     bare_group(c.layout().ok()?, &path).ok()
 }
 
+/// The v2 part of a monitor's `group` (the one a monitor that a stop
+/// awaits leaves behind), if the host has v2.
+pub(crate) fn v2_part(group: &Cgroup) -> Option<Cgroup> {
+    let layout = group.layout().clone();
+    let has_v2 = layout.hierarchies.iter().any(|h| h.version == Version::V2);
+    has_v2
+        .then(|| Cgroup::new(layout, &["unified"], group.path()).ok())
+        .flatten()
+}
+
 /// After the monitor's exit, what a waiting stop removes: the monitor's
 /// group where it is left (see [`leave_monitor_group`]), and its record.
 pub(crate) fn remove_exited_monitor_group(c: &Container, monitor: &Cgroup) {

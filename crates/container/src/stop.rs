@@ -144,10 +144,18 @@ pub(crate) fn stop_locked(c: &Container, opts: StopOptions) -> Result<()> {
         return Ok(());
     }
     await_monitor(c, monitor)?;
+    // An ephemeral container's directory goes at the very end of its
+    // monitor's work: gone, the monitor removed the container's groups and
+    // its own, but for the v2 one it left to us.
+    let finished = !c.dir().exists();
     if let Some(group) = monitor_group {
+        let group = match finished {
+            true => crate::cgroup_keys::v2_part(&group).unwrap_or(group),
+            false => group,
+        };
         crate::cgroup_keys::remove_exited_monitor_group(c, &group);
     }
-    if c.orphaned_processes()? {
+    if !finished && c.orphaned_processes()? {
         kill_and_clean(c)?;
     }
     Ok(())

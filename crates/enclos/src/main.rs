@@ -64,7 +64,7 @@ enum Command {
 }
 
 /// The global options: where the log goes, as LXC's.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 struct LogArgs {
     /// Log priority, as LXC's -l: FATAL, CRIT, ERROR, WARN, NOTICE, INFO,
     /// DEBUG or TRACE.
@@ -150,6 +150,13 @@ fn main() -> ExitCode {
             .and_then(|a| a.to_str())
             .is_some_and(|a| lxc::LxcCommand::NAMES.contains(&format!("lxc-{a}").as_str())) =>
         {
+            let sub = args[1].to_string_lossy().into_owned();
+            if let Some(c) = lxc::LxcCommand::parse_alone(&sub, &args[1..]) {
+                if let Err(code) = start_logging(&LogArgs::default()) {
+                    return code;
+                }
+                return finish("enclos", c.run());
+            }
             let cli = match LxcCli::try_parse_from(args) {
                 Ok(cli) => cli,
                 Err(e) => return usage_exit(e),
@@ -183,6 +190,12 @@ fn main() -> ExitCode {
             ("enclos".to_string(), r)
         }
     };
+    finish(&name, result)
+}
+
+/// The exit code of a command's `result`, its error printed after the
+/// tool's `name`.
+fn finish(name: &str, result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
