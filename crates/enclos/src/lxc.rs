@@ -854,3 +854,55 @@ impl ConfigArgs {
         Ok(ExitCode::SUCCESS)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{FromArgMatches, Subcommand};
+
+    /// `enclos SUB ARGS` parsed by the whole tree of lxc commands.
+    fn whole(sub: &str, args: &[&str]) -> String {
+        let cli = LxcCommand::augment_subcommands(clap::Command::new("enclos"));
+        let argv = ["enclos", sub].into_iter().chain(args.iter().copied());
+        let m = cli.try_get_matches_from(argv).unwrap();
+        format!("{:?}", LxcCommand::from_arg_matches(&m).unwrap())
+    }
+
+    /// The same by the command's own parser.
+    fn alone(sub: &str, args: &[&str]) -> Option<String> {
+        let argv: Vec<OsString> = [sub]
+            .into_iter()
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        LxcCommand::parse_alone(sub, &argv).map(|c| format!("{c:?}"))
+    }
+
+    #[test]
+    fn a_command_parsed_alone_is_what_the_whole_tree_makes_of_it() {
+        let cases: &[(&str, &[&str])] = &[
+            ("stop", &["-k", "-n", "c1", "-P", "/x"]),
+            ("start", &["-n", "c1", "-F", "-l", "DEBUG", "-o", "/tmp/log"]),
+            ("attach", &["-n", "c1", "--", "sh", "-c", "echo -n x"]),
+            ("copy", &["-e", "-n", "c1", "-N", "c2", "-m", "bind=/a:/b"]),
+            ("snapshot", &["-r", "snap0", "-n", "c1", "-N", "c3"]),
+            ("create", &["-t", "busybox", "-n", "c1", "-B", "overlay"]),
+            ("ls", &["-f", "-F", "NAME,STATE"]),
+            ("freeze", &["-n", "c1"]),
+            ("execute", &["-n", "c1", "--", "true"]),
+            ("cgroup", &["-n", "c1", "memory.limit_in_bytes", "1M"]),
+        ];
+        for (sub, args) in cases {
+            assert_eq!(alone(sub, args), Some(whole(sub, args)), "{sub} {args:?}");
+        }
+    }
+
+    #[test]
+    fn what_does_not_parse_alone_is_left_to_the_whole_tree() {
+        assert_eq!(alone("stop", &["--help"]), None);
+        assert_eq!(alone("stop", &["--version"]), None);
+        assert_eq!(alone("stop", &["--bogus"]), None);
+        assert_eq!(alone("stop", &[]), None, "no --name");
+        assert_eq!(alone("nosuch", &["-n", "c1"]), None);
+    }
+}
