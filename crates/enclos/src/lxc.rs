@@ -882,7 +882,10 @@ mod tests {
     fn a_command_parsed_alone_is_what_the_whole_tree_makes_of_it() {
         let cases: &[(&str, &[&str])] = &[
             ("stop", &["-k", "-n", "c1", "-P", "/x"]),
-            ("start", &["-n", "c1", "-F", "-l", "DEBUG", "-o", "/tmp/log"]),
+            (
+                "start",
+                &["-n", "c1", "-F", "-l", "DEBUG", "-o", "/tmp/log"],
+            ),
             ("attach", &["-n", "c1", "--", "sh", "-c", "echo -n x"]),
             ("copy", &["-e", "-n", "c1", "-N", "c2", "-m", "bind=/a:/b"]),
             ("snapshot", &["-r", "snap0", "-n", "c1", "-N", "c3"]),
