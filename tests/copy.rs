@@ -30,6 +30,25 @@ fn loops_under(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Fails unless the monitor of `name` runs from a sealed binary (the
+/// copy is made unsealed, its start by a sealed child): not the host's
+/// file, and nothing can be written through its /proc/PID/exe.
+fn assert_monitor_sealed(lab: &Lab, name: &str) {
+    let pid = fs::read_to_string(lab.path().join(name).join(".enclos/monitor.pid")).unwrap();
+    let exe = format!("/proc/{}/exe", pid.trim());
+    let target = fs::read_link(&exe).unwrap();
+    let host = enclos_tests::enclos_bin();
+    assert_ne!(target, host, "the monitor runs the host's binary");
+    let file_name = host.file_name().unwrap().to_string_lossy().into_owned();
+    let shown = target.to_string_lossy();
+    assert!(
+        shown == format!("/{file_name}") || shown.starts_with("/memfd:"),
+        "the monitor's binary is {shown}, neither the detached overlay's nor a memfd"
+    );
+    let write = fs::OpenOptions::new().append(true).open(&exe);
+    assert!(write.is_err(), "{exe} opened for writing");
+}
+
 /// Fails if a loop device still holds an image of the lab.
 fn assert_no_loop(lab: &Lab) {
     assert_eq!(
@@ -260,6 +279,7 @@ fn an_ephemeral_copy_runs_keeps_its_changes_in_its_upper_layer_and_vanishes_at_s
         .success();
     assert_eq!(out.stdout, format!("Created {eph} as clone of {orig}\n"));
     assert_eq!(lab.state(&eph), "RUNNING");
+    assert_monitor_sealed(&lab, &eph);
     let conf = read_config(&lab.path().join(&eph).join("config"));
     assert_eq!(conf["lxc.ephemeral"], ["1"]);
     assert_eq!(
