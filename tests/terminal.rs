@@ -470,6 +470,30 @@ fn start_in_the_foreground_puts_the_console_on_the_terminal() {
     lab.assert_stopped_and_clean(&n, None);
 }
 
+#[test]
+fn an_ephemeral_copy_in_the_foreground_vanishes_when_stopped() {
+    if !require_root("an_ephemeral_copy_in_the_foreground_vanishes_when_stopped") {
+        return;
+    }
+    let lab = Lab::new();
+    let n = lab.create("fgorig");
+    let eph = format!("{n}-eph");
+    let mut t = Term::spawn(lab.cmd("copy", &["-e", "-F", "-n", &n, "-N", &eph]), 24, 80);
+    t.send("\r");
+    t.expect("login:");
+    assert_eq!(lab.state(&eph), "RUNNING");
+    lab.enclos("stop", &["-n", &eph, "-k"]).success();
+    // The command was the monitor: its copy is gone once it ended.
+    assert_eq!(t.wait().code(), Some(0), "{}", t.screen);
+    assert!(
+        !lab.path().join(&eph).exists(),
+        "the copy's directory is left"
+    );
+    let listed = lab.enclos("ls", &[]).success();
+    assert_eq!(listed.stdout.trim(), n, "{listed:#?}");
+    lab.assert_stopped_and_clean(&n, None);
+}
+
 // ---------------------------------------------------------------------------
 // What attach gives the attached process, as the host sees it
 // ---------------------------------------------------------------------------

@@ -38,18 +38,21 @@ pub(crate) type Leftovers = (Option<Mounted>, Option<NsRefs>);
 /// may be removed by the stop that waits for it); or at once, here, when
 /// that cannot be.
 ///
-/// The child shares the monitor's mount namespace. Once the monitor has
-/// exited (end of file on a pipe whose write end only the monitor holds)
-/// it lets go of `nsrefs`, the last references to the container's
-/// namespaces, then unmounts `mounted`, then removes the files: the
-/// teardown of the container's mounts and of the rootfs's (each an RCU
-/// grace period in the kernel) is then the child's, not the monitor's, and
-/// does not hold up the `stop` that waits for the monitor.
+/// The child shares the monitor's mount namespace. It lets go of
+/// `nsrefs`, the last references to the container's namespaces, then
+/// unmounts `mounted`, then removes the files. With `after_exit` (a
+/// monitor in the background, which exits right after) it does so once
+/// the monitor has exited (end of file on a pipe whose write end only the
+/// monitor holds): the teardown of the container's mounts and of the
+/// rootfs's (each an RCU grace period in the kernel) is then the child's,
+/// not the monitor's, and does not hold up the `stop` that waits for the
+/// monitor. A monitor in the foreground is the caller's process, which
+/// may live on: the child does not wait for it.
 pub(crate) fn remove_ephemeral(
     c: &Container,
     group: Option<OwnedFd>,
-    mounted: Option<Mounted>,
-    nsrefs: Option<NsRefs>,
+    (mounted, nsrefs): Leftovers,
+    after_exit: bool,
 ) {
     let Some((lock, dir)) = rename_away(c) else {
         drop(nsrefs);
@@ -63,7 +66,9 @@ pub(crate) fn remove_ephemeral(
         return;
     };
     let mut mounted = mounted.map(|m| m.moved(c.dir(), &dir));
-    let gate = nix::unistd::pipe2(OFlag::O_CLOEXEC).ok();
+    let gate = after_exit
+        .then(|| nix::unistd::pipe2(OFlag::O_CLOEXEC).ok())
+        .flatten();
     let spawned = enclos_namespaces::spawn_pidfd_into(&[], group.as_ref().map(AsFd::as_fd), || {
         // The monitor's streams may be a terminal or a caller's pipe,
         // which must not wait for the removal.

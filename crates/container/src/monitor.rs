@@ -71,11 +71,11 @@ pub(crate) fn run(
         let stop_removes_v2 = matches!(result, Ok((_, true, _)));
         crate::cgroup_keys::leave_monitor_group(&c, &plan.cgroups, cg, stop_removes_v2);
     }
-    let result = result.map(|(code, _, mounted)| {
+    let result = result.map(|(code, _, leftovers)| {
         tracing::info!(container = c.name(), "STOPPED");
         if plan.config.ephemeral() {
-            let (mounted, nsrefs) = mounted.unwrap_or_default();
-            crate::discard::remove_ephemeral(&c, removal_group(&plan), mounted, nsrefs);
+            let leftovers = leftovers.unwrap_or_default();
+            crate::discard::remove_ephemeral(&c, removal_group(&plan), leftovers, !plan.foreground);
         }
         code
     });
