@@ -282,14 +282,8 @@ fn an_ephemeral_copy_runs_keeps_its_changes_in_its_upper_layer_and_vanishes_at_s
     assert_monitor_sealed(&lab, &eph);
     let conf = read_config(&lab.path().join(&eph).join("config"));
     assert_eq!(conf["lxc.ephemeral"], ["1"]);
-    assert_eq!(
-        conf["lxc.seccomp.profile"],
-        [lab.path()
-            .join(&eph)
-            .join("common.seccomp")
-            .display()
-            .to_string()]
-    );
+    let seccomp = lab.path().join(&eph).join("common.seccomp");
+    assert_eq!(conf["lxc.seccomp.profile"], [seccomp.display().to_string()]);
     let status = lab
         .attach(&eph, &["grep", "Seccomp:", "/proc/1/status"])
         .success();
