@@ -53,11 +53,6 @@ volume_list() { volumes | tr '\n' ' '; }
 # is_closed VOLUME: no mount or process holds the volume open.
 is_closed() { [ "$(lvs --noheadings -o lv_attr "$VG/$1" | tr -d ' ' | cut -c6)" != o ]; }
 
-# Starts container $1 and waits until it runs.
-up() {
-    run lxc-start "${LXP[@]}" -n "$1"
-    run lxc-wait "${LXP[@]}" -n "$1" -s RUNNING -t 30
-}
 # Starts container $1, writes $2 in its /root/testdata, stops it and
 # waits until its volume is closed.
 write_data() {
@@ -65,14 +60,6 @@ write_data() {
     run lxc-attach "${LXP[@]}" -n "$1" -- sh -c "echo $2 > /root/testdata"
     run lxc-stop "${LXP[@]}" -n "$1"
     wait_for 20 "the volume of $1 to be closed after the stop" is_closed "$1"
-}
-# Starts container $1, checks that its /root/testdata holds $3 (the check
-# named $2), and stops it.
-check_data() {
-    up "$1"
-    out data lxc-attach "${LXP[@]}" -n "$1" -- cat /root/testdata
-    check_eq "$2" "$data" "$3"
-    run lxc-stop "${LXP[@]}" -n "$1"
 }
 
 section "A volume group on the spare disk"

@@ -123,11 +123,7 @@ out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$CLONE/config"
 check_eq "the clone's rootfs" "$rootfs" "lxc.rootfs.path = rbd:/dev/rbd/$POOL/$CLONE"
 out children rbd children "$POOL/$C@$CLONE"
 check_eq "the clone of the snapshot" "$children" "$POOL/$CLONE"
-run lxc-start "${LXP[@]}" -n "$CLONE"
-run lxc-wait "${LXP[@]}" -n "$CLONE" -s RUNNING -t 60
-out data lxc-attach "${LXP[@]}" -n "$CLONE" -- cat /root/testdata
-check_eq "the file in the clone" "$data" "on-rbd"
-run lxc-stop "${LXP[@]}" -n "$CLONE"
+check_data "$CLONE" "the file in the clone" on-rbd 60
 
 section "The origin of a clone is not destroyed under it"
 fails 1 lxc-destroy "${LXP[@]}" -n "$C"
@@ -140,16 +136,11 @@ run lxc-snapshot "${LXP[@]}" -n "$C"
 run lxc-execute "${LXP[@]}" -n "$C" -- sh -c 'echo after > /root/after-snap0'
 run lxc-snapshot "${LXP[@]}" -n "$C"
 run lxc-execute "${LXP[@]}" -n "$C" -- sh -c 'echo later > /root/after-snap1'
-# files_of CONTAINER: its /root/testdata, and which of the two later files
-# it has, on one line.
-files_of() {
-    lxc-execute "${LXP[@]}" -n "$1" -- sh -c 'cat /root/testdata; for f in after-snap0 after-snap1; do [ -e /root/$f ] && echo $f; done; true' | tr '\n' ' '
-}
 run lxc-snapshot "${LXP[@]}" -n "$C" -r snap0
 out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$C/config"
 check_eq "the container's rootfs (unchanged)" "$rootfs" "lxc.rootfs.path = rbd:/dev/rbd/$POOL/$C"
 out got files_of "$C"
-check_eq "the container's files once snap0 is restored" "$got" "on-rbd "
+check_eq "the container's files once snap0 is restored" "$got" "on-rbd"
 out images rbd ls "$POOL"
 check_contains "the images" "$images" "$C:retired0"
 out parent rbd info --format json "$POOL/$C"
@@ -157,21 +148,17 @@ case $parent in *'"parent"'*) die "the restored image still has a parent: $paren
 ok "the restored image stands alone (flattened)"
 out children rbd children "$POOL/$C:retired0@${C}_snap1"
 check_eq "the clone of snap1: on the old image, kept aside" "$children" "$POOL/${C}_snap1"
-run lxc-start "${LXP[@]}" -n "$C"
-run lxc-wait "${LXP[@]}" -n "$C" -s RUNNING -t 60
-out data lxc-attach "${LXP[@]}" -n "$C" -- cat /root/testdata
-check_eq "the file in the restored container, started" "$data" "on-rbd"
-run lxc-stop "${LXP[@]}" -n "$C"
+check_data "$C" "the file in the restored container, started" on-rbd 60
 out mapped rbd showmapped
 check_eq "the images mapped once stopped" "$mapped" ""
 say "Restored again, from snap1:"
 run lxc-snapshot "${LXP[@]}" -n "$C" -r snap1
 out got files_of "$C"
-check_eq "the container's files once snap1 is restored" "$got" "on-rbd after-snap0 "
+check_eq "the container's files once snap1 is restored" "$got" "on-rbd after-snap0"
 run rbd ls -l "$POOL"
 run lxc-snapshot "${LXP[@]}" -n "$C" -d snap0
 out got files_of "$C"
-check_eq "the container's files once snap0 is destroyed" "$got" "on-rbd after-snap0 "
+check_eq "the container's files once snap0 is destroyed" "$got" "on-rbd after-snap0"
 run lxc-snapshot "${LXP[@]}" -n "$C" -d ALL
 out listing lxc-snapshot "${LXP[@]}" -n "$C" -L
 check_eq "lxc-snapshot -L once all are destroyed" "$listing" "No snapshots"

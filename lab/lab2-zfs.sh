@@ -124,11 +124,7 @@ section "2.8 Restoring snap0 as a new container"
 run lxc-snapshot "${LXP[@]}" -n "$C" -r snap0 -N "$RESTORED"
 out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$RESTORED/config"
 check_eq "the restored rootfs" "$rootfs" "lxc.rootfs.path = zfs:$ROOT/$RESTORED"
-run lxc-start "${LXP[@]}" -n "$RESTORED"
-run lxc-wait "${LXP[@]}" -n "$RESTORED" -s RUNNING -t 30
-out data lxc-attach "${LXP[@]}" -n "$RESTORED" -- cat /root/testdata
-check_eq "the file in the restored container (as at the snapshot)" "$data" "on-zfs"
-run lxc-stop "${LXP[@]}" -n "$RESTORED"
+check_data "$RESTORED" "the file in the restored container (as at the snapshot)" on-zfs
 
 section "lxc-copy -s: a snapshot clone"
 run lxc-copy "${LXP[@]}" -s -n "$C" -N "$CLONE"
@@ -136,11 +132,7 @@ out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$CLONE/config"
 check_eq "the clone's rootfs" "$rootfs" "lxc.rootfs.path = zfs:$ROOT/$CLONE"
 out origin ds_prop "$ROOT/$CLONE" origin
 check_eq "the clone dataset's origin" "$origin" "$ROOT/$C@$CLONE"
-run lxc-start "${LXP[@]}" -n "$CLONE"
-run lxc-wait "${LXP[@]}" -n "$CLONE" -s RUNNING -t 30
-out data lxc-attach "${LXP[@]}" -n "$CLONE" -- cat /root/testdata
-check_eq "the file in the clone" "$data" "changed"
-run lxc-stop "${LXP[@]}" -n "$CLONE"
+check_data "$CLONE" "the file in the clone" changed
 
 section "lxc-copy: a full copy, on a dataset of its own"
 run lxc-copy "${LXP[@]}" -n "$C" -N "$FULL"
@@ -174,37 +166,29 @@ say "snap0 holds 'on-zfs'; the container holds 'changed' and, from now on, files
 run lxc-execute "${LXP[@]}" -n "$C" -- sh -c 'echo after > /root/after-snap0'
 run lxc-snapshot "${LXP[@]}" -n "$C"
 run lxc-execute "${LXP[@]}" -n "$C" -- sh -c 'echo later > /root/after-snap1'
-# data CONTAINER: its /root/testdata, and which of the two later files it has.
-files_of() {
-    lxc-execute "${LXP[@]}" -n "$1" -- sh -c 'cat /root/testdata; for f in after-snap0 after-snap1; do [ -e /root/$f ] && echo $f; done; true'
-}
 run lxc-snapshot "${LXP[@]}" -n "$C" -r snap0
 out rootfs grep '^lxc.rootfs.path' "$LXCPATH/$C/config"
 check_eq "the container's rootfs (unchanged)" "$rootfs" "lxc.rootfs.path = zfs:$ROOT/$C"
 out got files_of "$C"
-check_eq "the container's files once snap0 is restored" "$(printf '%s' "$got" | tr '\n' ' ')" "on-zfs"
+check_eq "the container's files once snap0 is restored" "$got" "on-zfs"
 run zfs list -r -t all -o name,origin "$POOL"
 out left datasets
 check_contains "the datasets" "$left" "$ROOT/$C:retired0"
 out origin ds_prop "$ROOT/${C}_snap1" origin
 check_eq "snap1's origin: the old dataset, kept aside" "$origin" "$ROOT/$C:retired0@${C}_snap1"
-run lxc-start "${LXP[@]}" -n "$C"
-run lxc-wait "${LXP[@]}" -n "$C" -s RUNNING -t 30
-out got lxc-attach "${LXP[@]}" -n "$C" -- cat /root/testdata
-check_eq "the file in the restored container, started" "$got" "on-zfs"
-run lxc-stop "${LXP[@]}" -n "$C"
+check_data "$C" "the file in the restored container, started" on-zfs
 out listing lxc-snapshot "${LXP[@]}" -n "$C" -L
 check_contains "lxc-snapshot -L" "$listing" "snap0"
 check_contains "lxc-snapshot -L" "$listing" "snap1"
 say "Restored again, from snap1:"
 run lxc-snapshot "${LXP[@]}" -n "$C" -r snap1
 out got files_of "$C"
-check_eq "the container's files once snap1 is restored" "$(printf '%s' "$got" | tr '\n' ' ')" "changed after-snap0"
+check_eq "the container's files once snap1 is restored" "$got" "changed after-snap0"
 run zfs list -r -t all -o name,origin "$POOL"
 say "The container no longer hangs on the snapshots it was restored from:"
 run lxc-snapshot "${LXP[@]}" -n "$C" -d snap0
 out got files_of "$C"
-check_eq "the container's files once snap0 is destroyed" "$(printf '%s' "$got" | tr '\n' ' ')" "changed after-snap0"
+check_eq "the container's files once snap0 is destroyed" "$got" "changed after-snap0"
 run lxc-snapshot "${LXP[@]}" -n "$C" -d ALL
 out listing lxc-snapshot "${LXP[@]}" -n "$C" -L
 check_eq "lxc-snapshot -L once all are destroyed" "$listing" "No snapshots"

@@ -108,6 +108,29 @@ skip() {
     exit 77
 }
 
+# The container commands below take the lxcpath options in LXP (an array).
+
+# up NAME [SECONDS]: starts container NAME and waits until it runs.
+up() {
+    run lxc-start "${LXP[@]}" -n "$1"
+    run lxc-wait "${LXP[@]}" -n "$1" -s RUNNING -t "${2:-30}"
+}
+
+# check_data NAME WHAT EXPECTED [SECONDS]: starts NAME, checks that its
+# /root/testdata holds EXPECTED (the check named WHAT), and stops it.
+check_data() {
+    up "$1" "${4:-30}"
+    out data lxc-attach "${LXP[@]}" -n "$1" -- cat /root/testdata
+    check_eq "$2" "$data" "$3"
+    run lxc-stop "${LXP[@]}" -n "$1"
+}
+
+# files_of NAME: the stopped container's /root/testdata, then which of
+# /root/after-snap0 and /root/after-snap1 it has, on one line.
+files_of() {
+    lxc-execute "${LXP[@]}" -n "$1" -- sh -c 'cat /root/testdata; for f in after-snap0 after-snap1; do [ -e /root/$f ] && echo $f; done; true' | paste -sd ' '
+}
+
 [ "$(id -u)" -eq 0 ] || skip "the labs run as root (they create control groups and containers)"
 
 # Interactive sessions at a terminal, as a trainee types them: the command
