@@ -544,7 +544,7 @@ impl Container {
     pub(crate) fn write_state(&self, state: State) -> Result<()> {
         let path = self.run_file(STATE_RUN_FILE);
         let text = format!("{:<width$}\n", state.as_str(), width = STATE_WIDTH);
-        write_in_place(&path, &text, true).map_err(io_err("write", &path))
+        write_in_place(&path, &text, Open::OrCreate).map_err(io_err("write", &path))
     }
 
     /// The state the monitor last wrote, if any; a read that overlapped a
@@ -574,8 +574,12 @@ impl Container {
         // A reader sees an empty file's new size only once its bytes are
         // there, and takes an empty file for a missing one.
         let written = match fs::symlink_metadata(&path) {
-            Ok(m) => m.is_file() && m.len() == 0 && write_in_place(&path, value, false).is_ok(),
-            Err(e) => e.kind() == ErrorKind::NotFound && write_new(&path, value).is_ok(),
+            Ok(m) => {
+                m.is_file() && m.len() == 0 && write_in_place(&path, value, Open::Existing).is_ok()
+            }
+            Err(e) => {
+                e.kind() == ErrorKind::NotFound && write_in_place(&path, value, Open::New).is_ok()
+            }
         };
         if written {
             return Ok(());
@@ -607,23 +611,24 @@ impl Container {
     }
 }
 
-/// Writes `text` at the start of the file `path` (made when `create`),
-/// neither emptied nor replaced: the same inode, no link, no symlink
-/// followed.
-fn write_in_place(path: &Path, text: &str, create: bool) -> std::io::Result<()> {
-    let f = OpenOptions::new()
-        .create(create)
-        .truncate(false)
-        .write(true)
-        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-        .open(path)?;
-    std::os::unix::fs::FileExt::write_all_at(&f, text.as_bytes(), 0)
+/// How [`write_in_place`] opens its file.
+#[derive(Clone, Copy)]
+enum Open {
+    /// It must exist.
+    Existing,
+    /// It is made when missing.
+    OrCreate,
+    /// It must not exist: it is made.
+    New,
 }
 
-/// Makes the file `path`, which must not exist, and writes `text` in it.
-fn write_new(path: &Path, text: &str) -> std::io::Result<()> {
+/// Writes `text` at the start of the file `path`, neither emptied nor
+/// replaced: the same inode, no link, no symlink followed.
+fn write_in_place(path: &Path, text: &str, open: Open) -> std::io::Result<()> {
     let f = OpenOptions::new()
-        .create_new(true)
+        .create(matches!(open, Open::OrCreate))
+        .create_new(matches!(open, Open::New))
+        .truncate(false)
         .write(true)
         .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
         .open(path)?;

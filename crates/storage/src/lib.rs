@@ -41,6 +41,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeExample;
 
+mod aside;
 mod backend;
 mod btrfs;
 #[allow(unsafe_code)]

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use crate::aside::{not_put_back, Aside};
 use crate::backend::{Backend, Driver};
 use crate::error::{Error, Result};
 use crate::options::{CreateOptions, Dest, Usage, DEFAULT_FSSIZE};
@@ -46,18 +47,8 @@ const DEFAULT_THINPOOL: &str = "lxc";
 /// The columns asked of `lvs`.
 const LVS_FIELDS: &str = "lv_name,vg_name,lv_size,lv_attr,pool_lv,origin,data_percent";
 
-/// What [`Driver::replace`] renames the old volume to until it is
-/// released: `LV+replaced`.
-const REPLACED: &str = "+replaced";
-/// The mark of a volume kept for the snapshots that need it: `LV+retiredN`.
-const RETIRED: &str = "+retired";
-
-/// Whether `name` is a volume kept for its snapshots (`LV+retiredN`).
-fn is_retired(name: &str) -> bool {
-    name.rsplit_once(RETIRED).is_some_and(|(base, n)| {
-        !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
-    })
-}
+/// The names of the volumes set aside: `LV+replaced`, `LV+retiredN`.
+const ASIDE: Aside = Aside('+');
 
 /// A logical volume as `lvs --reportformat json --units b --nosuffix`
 /// reports it.
@@ -235,7 +226,7 @@ impl<R: Runner> Lvm<R> {
             .iter()
             .filter(|l| Some(l.lv_name.as_str()) != lv)
             .collect();
-        for r in left.iter().filter(|r| is_retired(&r.lv_name)) {
+        for r in left.iter().filter(|r| ASIDE.is_retired(&r.lv_name)) {
             if !needed(left.iter().copied(), &r.lv_name) {
                 self.lvremove(vg, &r.lv_name)?;
             }
@@ -384,7 +375,7 @@ impl<R: Runner> Driver for Lvm<R> {
     fn replace(&self, old: &Rootfs, new: &Rootfs) -> Result<Rootfs> {
         let (vg, lv, new_lv) = same_vg(old, new)?;
         let lvs = self.volumes(&vg)?;
-        let aside = format!("{lv}{REPLACED}");
+        let aside = ASIDE.replaced(&lv);
         let has = |name: &str| lvs.iter().any(|l| l.lv_name == name);
         if !has(&lv) && has(&aside) {
             return Err(Error::CutShort {
@@ -404,16 +395,9 @@ impl<R: Runner> Driver for Lvm<R> {
         Self::check_free(&vg, &aside, &lvs)?;
         self.lvrename(&vg, &lv, &aside)?;
         if let Err(e) = self.lvrename(&vg, &new_lv, &lv) {
-            if let Err(undo) = self.lvrename(&vg, &aside, &lv) {
-                return Err(Error::NotPutBack {
-                    rename: "lvrename",
-                    path: old.path.clone(),
-                    aside: device(&vg, &aside),
-                    failed: e.to_string(),
-                    source: Box::new(undo),
-                });
-            }
-            return Err(e);
+            let undone = self.lvrename(&vg, &aside, &lv);
+            let aside = device(&vg, &aside);
+            return Err(not_put_back("lvrename", old.path.clone(), aside, e, undone));
         }
         Ok(Rootfs::new(Backend::Lvm, device(&vg, &aside)))
     }
@@ -437,11 +421,7 @@ impl<R: Runner> Driver for Lvm<R> {
         if !needed(lvs.iter(), &lv) {
             return self.remove(&vg, Some(&lv), &lvs);
         }
-        let base = lv.strip_suffix(REPLACED).unwrap_or(&lv);
-        let name = (0..)
-            .map(|n| format!("{base}{RETIRED}{n}"))
-            .find(|n| !lvs.iter().any(|l| &l.lv_name == n))
-            .unwrap_or_default();
+        let name = ASIDE.retired(&lv, |n| Ok(lvs.iter().any(|l| l.lv_name == n)))?;
         self.lvrename(&vg, &lv, &name)
     }
 

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::aside::{not_put_back, Aside};
 use crate::backend::{Backend, Driver};
 use crate::error::{Error, Result};
 use crate::options::{CreateOptions, Dest, Usage, DEFAULT_FSSIZE};
@@ -38,26 +39,13 @@ const DEFAULT_POOL: &str = "lxc";
 /// What to do when a command on the pool fails.
 const POOL_HINT: &str = "; check that the Ceph cluster answers (ceph -s) and that the pool exists (ceph osd pool create POOL), or name another with --rbdpool or lxc.bdev.rbd.pool";
 
-/// What [`Driver::replace`] renames the old image to until it is
-/// released: `NAME:replaced`.
-const REPLACED: &str = ":replaced";
-/// The mark of an image kept for the clones that need it:
-/// `NAME:retiredN`.
-const RETIRED: &str = ":retired";
+/// The names of the images set aside: `NAME:replaced`, `NAME:retiredN`.
+const ASIDE: Aside = Aside(':');
 /// What the errors call an image, and the commands that rename and
 /// remove one.
 const KIND: &str = "RBD image";
 const RENAME: &str = "rbd rename";
 const REMOVE: &str = "rbd rm";
-
-/// Whether image `img` (`POOL/NAME`) is one kept for its clones
-/// (`NAME:retiredN`).
-fn is_retired(img: &str) -> bool {
-    let leaf = img.rsplit_once('/').map_or(img, |(_, l)| l);
-    leaf.rsplit_once(RETIRED).is_some_and(|(base, n)| {
-        !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
-    })
-}
 
 /// The pool of `POOL/NAME`.
 fn pool(img: &str) -> &str {
@@ -140,7 +128,7 @@ impl<R: Runner> Rbd<R> {
                 break;
             }
             self.rbd(&["snap", "rm", &snap])?;
-            if !is_retired(&img) {
+            if !ASIDE.is_retired(&img) {
                 break;
             }
             let Some(info) = self.info(&img)? else {
@@ -294,7 +282,7 @@ impl<R: Runner> Driver for Rbd<R> {
                 hint: "; an image is renamed within its pool only",
             });
         }
-        let aside = format!("{o}{REPLACED}");
+        let aside = ASIDE.replaced(&o);
         if self.info(&o)?.is_none() {
             if self.info(&aside)?.is_some() {
                 return Err(Error::CutShort {
@@ -322,16 +310,8 @@ impl<R: Runner> Driver for Rbd<R> {
         }
         self.rename(&o, &aside)?;
         if let Err(e) = self.rename(&n, &o) {
-            if let Err(undo) = self.rename(&aside, &o) {
-                return Err(Error::NotPutBack {
-                    rename: RENAME,
-                    path: o.into(),
-                    aside: aside.into(),
-                    failed: e.to_string(),
-                    source: Box::new(undo),
-                });
-            }
-            return Err(e);
+            let undone = self.rename(&aside, &o);
+            return Err(not_put_back(RENAME, o.into(), aside.into(), e, undone));
         }
         Ok(rootfs_of(&aside))
     }
@@ -353,14 +333,8 @@ impl<R: Runner> Driver for Rbd<R> {
         if self.clones(aside)?.is_empty() {
             return self.destroy(aside);
         }
-        let base = a.strip_suffix(REPLACED).unwrap_or(&a);
-        for n in 0.. {
-            let name = format!("{base}{RETIRED}{n}");
-            if self.info(&name)?.is_none() {
-                return self.rename(&a, &name);
-            }
-        }
-        Ok(())
+        let name = ASIDE.retired(&a, |n| Ok(self.info(n)?.is_some()))?;
+        self.rename(&a, &name)
     }
 
     /// `rbd map`, then the device mounted; unmapped again on failure.
@@ -706,9 +680,9 @@ mod tests {
 
     #[test]
     fn only_the_backends_own_names_are_retired_images() {
-        assert!(is_retired("lxc/c1:retired0"));
-        assert!(!is_retired("lxc/c1:retired"));
-        assert!(!is_retired("lxc/c1_snap0"));
-        assert!(!is_retired("lxc/c1:replaced"));
+        assert!(ASIDE.is_retired("lxc/c1:retired0"));
+        assert!(!ASIDE.is_retired("lxc/c1:retired"));
+        assert!(!ASIDE.is_retired("lxc/c1_snap0"));
+        assert!(!ASIDE.is_retired("lxc/c1:replaced"));
     }
 }

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use nix::mount::MsFlags;
 
+use crate::aside::Aside;
 use crate::backend::{Backend, Driver};
 use crate::error::{errno, Error, Result};
 use crate::options::{CreateOptions, Dest, Usage};
@@ -44,25 +45,13 @@ const DEFAULT_ROOT: &str = "lxc";
 /// What to do when the root is missing.
 const NO_ROOT: &str = "; create the pool (zpool create POOL DEVICE) or the dataset (zfs create POOL/DATASET), or name another root with --zfsroot or lxc.bdev.zfs.root";
 
-/// What [`Driver::replace`] renames the old dataset to until it is
-/// released: `NAME:replaced`.
-const REPLACED: &str = ":replaced";
-/// The mark of a dataset kept for the clones that need it:
-/// `NAME:retiredN`.
-const RETIRED: &str = ":retired";
+/// The names of the datasets set aside: `NAME:replaced`, `NAME:retiredN`.
+const ASIDE: Aside = Aside(':');
 /// What the errors call a dataset, and the commands that rename and
 /// remove one.
 const KIND: &str = "ZFS dataset";
 const RENAME: &str = "zfs rename";
 const REMOVE: &str = "zfs destroy -r";
-
-/// Whether dataset `ds` is one kept for its clones (`ROOT/NAME:retiredN`).
-fn is_retired(ds: &str) -> bool {
-    let leaf = ds.rsplit_once('/').map_or(ds, |(_, l)| l);
-    leaf.rsplit_once(RETIRED).is_some_and(|(base, n)| {
-        !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
-    })
-}
 
 /// The dataset of a rootfs.
 fn dataset(rootfs: &Rootfs) -> String {
@@ -75,18 +64,9 @@ fn parent(dataset: &str) -> &str {
 }
 
 /// The error of a replace whose step failed with `e`, once `undone`
-/// tried to put `old` back: `e` when it did, else where its data is.
+/// tried to put `old` back.
 fn not_put_back(old: &Rootfs, aside: &str, e: Error, undone: Result<()>) -> Error {
-    match undone {
-        Ok(()) => e,
-        Err(undo) => Error::NotPutBack {
-            rename: RENAME,
-            path: old.path.clone(),
-            aside: aside.into(),
-            failed: e.to_string(),
-            source: Box::new(undo),
-        },
-    }
+    crate::aside::not_put_back(RENAME, old.path.clone(), aside.into(), e, undone)
 }
 
 impl<R: Runner> Zfs<R> {
@@ -163,7 +143,7 @@ impl<R: Runner> Zfs<R> {
             let Some((ds, _)) = o.split_once('@') else {
                 break;
             };
-            if !is_retired(ds) || !self.exists(ds)? || self.has_clones(ds)? {
+            if !ASIDE.is_retired(ds) || !self.exists(ds)? || self.has_clones(ds)? {
                 break;
             }
             origin = self.origin(ds)?;
@@ -263,7 +243,7 @@ impl<R: Runner> Driver for Zfs<R> {
     /// either is missing or `OLD:replaced` exists.
     fn replace(&self, old: &Rootfs, new: &Rootfs) -> Result<Rootfs> {
         let (o, n) = (dataset(old), dataset(new));
-        let aside = format!("{o}{REPLACED}");
+        let aside = ASIDE.replaced(&o);
         if !self.exists(&o)? {
             if self.exists(&aside)? {
                 return Err(Error::CutShort {
@@ -325,14 +305,8 @@ impl<R: Runner> Driver for Zfs<R> {
         if !self.has_clones(&a)? {
             return self.destroy(aside);
         }
-        let base = a.strip_suffix(REPLACED).unwrap_or(&a);
-        for n in 0.. {
-            let name = format!("{base}{RETIRED}{n}");
-            if !self.exists(&name)? {
-                return self.rename(&a, &name);
-            }
-        }
-        Ok(())
+        let name = ASIDE.retired(&a, |n| self.exists(n))?;
+        self.rename(&a, &name)
     }
 
     fn mount(&self, rootfs: &Rootfs, target: &Path) -> Result<PathBuf> {
@@ -742,11 +716,11 @@ mod tests {
 
     #[test]
     fn only_the_backends_own_names_are_retired_datasets() {
-        assert!(is_retired("lxc/c1:retired0"));
-        assert!(is_retired("tank/lxc/c1:retired12"));
-        assert!(!is_retired("lxc/c1:retired"));
-        assert!(!is_retired("lxc/:retired0"));
-        assert!(!is_retired("lxc/c1_retired0"));
-        assert!(!is_retired("lxc/c1:replaced"));
+        assert!(ASIDE.is_retired("lxc/c1:retired0"));
+        assert!(ASIDE.is_retired("tank/lxc/c1:retired12"));
+        assert!(!ASIDE.is_retired("lxc/c1:retired"));
+        assert!(!ASIDE.is_retired("lxc/:retired0"));
+        assert!(!ASIDE.is_retired("lxc/c1_retired0"));
+        assert!(!ASIDE.is_retired("lxc/c1:replaced"));
     }
 }

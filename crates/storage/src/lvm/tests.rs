@@ -541,8 +541,8 @@ fn a_retired_volume_goes_with_its_last_snapshot() {
 
 #[test]
 fn only_the_backends_own_names_are_retired_volumes() {
-    assert!(is_retired("c1+retired0"));
-    assert!(is_retired("web.1+retired12"));
+    assert!(ASIDE.is_retired("c1+retired0"));
+    assert!(ASIDE.is_retired("web.1+retired12"));
     for name in [
         "c1",
         "c1+retired",
@@ -551,7 +551,7 @@ fn only_the_backends_own_names_are_retired_volumes() {
         "c1_retired0",
         "c1+replaced",
     ] {
-        assert!(!is_retired(name), "{name}");
+        assert!(!ASIDE.is_retired(name), "{name}");
     }
 }
 
