@@ -11,10 +11,18 @@ use crate::error::{Error, Result};
 /// A backend's mark.
 pub(crate) struct Aside(pub char);
 
+/// The mark of ZFS and RBD, and of any backend that says no other.
+pub(crate) const COLON: Aside = Aside(':');
+
 impl Aside {
+    /// `NAME<mark>TAG`: a name of the backend's own beside `name`.
+    pub fn tagged(&self, name: &str, tag: &str) -> String {
+        format!("{name}{}{tag}", self.0)
+    }
+
     /// `NAME<mark>replaced`.
     pub fn replaced(&self, name: &str) -> String {
-        format!("{name}{}replaced", self.0)
+        self.tagged(name, "replaced")
     }
 
     /// Whether `name` (its last `/` component) is `BASE<mark>retiredN`.

@@ -232,7 +232,7 @@ pub(crate) trait Driver: Sync {
     /// (`LV+TAG`, `DATASET:TAG`): one no container has, as container
     /// names have neither `+` nor `:`.
     fn own_name(&self, base: &str, tag: &str) -> String {
-        format!("{base}:{tag}")
+        crate::aside::COLON.tagged(base, tag)
     }
 
     /// Puts `new` (of this backend, beside `old`) in place of `old`, under

@@ -367,7 +367,7 @@ impl<R: Runner> Driver for Lvm<R> {
 
     /// `LV+TAG`: `:` is no part of an LVM name.
     fn own_name(&self, base: &str, tag: &str) -> String {
-        format!("{base}+{tag}")
+        ASIDE.tagged(base, tag)
     }
 
     /// `lvrename VG LV LV+replaced`, then `lvrename VG NEW LV`; the first

@@ -40,7 +40,7 @@ const DEFAULT_POOL: &str = "lxc";
 const POOL_HINT: &str = "; check that the Ceph cluster answers (ceph -s) and that the pool exists (ceph osd pool create POOL), or name another with --rbdpool or lxc.bdev.rbd.pool";
 
 /// The names of the images set aside: `NAME:replaced`, `NAME:retiredN`.
-const ASIDE: Aside = Aside(':');
+const ASIDE: Aside = crate::aside::COLON;
 /// What the errors call an image, and the commands that rename and
 /// remove one.
 const KIND: &str = "RBD image";

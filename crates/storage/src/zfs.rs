@@ -46,7 +46,7 @@ const DEFAULT_ROOT: &str = "lxc";
 const NO_ROOT: &str = "; create the pool (zpool create POOL DEVICE) or the dataset (zfs create POOL/DATASET), or name another root with --zfsroot or lxc.bdev.zfs.root";
 
 /// The names of the datasets set aside: `NAME:replaced`, `NAME:retiredN`.
-const ASIDE: Aside = Aside(':');
+const ASIDE: Aside = crate::aside::COLON;
 /// What the errors call a dataset, and the commands that rename and
 /// remove one.
 const KIND: &str = "ZFS dataset";
