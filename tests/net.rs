@@ -267,6 +267,61 @@ fn phys_moves_a_link_in_and_gives_it_back_at_stop() {
     assert_eq!(net.links(), ["lo", "tphy0", "tphy0p"]);
 }
 
+/// A privileged container's network is made while its cgroups and init
+/// are (see the container crate's `net_ahead`): a start that fails
+/// meanwhile, before init exists (a cgroup value the kernel refuses) or in
+/// init's set-up (a mount entry whose source is missing), gives the phys
+/// link back and leaves no veth, every time with its one error.
+#[test]
+fn a_start_failing_while_its_network_is_made_gives_everything_back() {
+    if !require_root("a_start_failing_while_its_network_is_made_gives_everything_back") {
+        return;
+    }
+    let net = TestNet::enter();
+    net.bridge("tbr0", "10.83.0.1/24");
+    net.parent("tphy0");
+    let lab = Lab::new();
+    let links = "lxc.net.0.type = phys\nlxc.net.0.link = tphy0\nlxc.net.0.name = eth7\n\
+                 lxc.net.0.flags = up\nlxc.net.0.ipv4.address = 10.83.1.2/24\n\
+                 lxc.net.1.type = veth\nlxc.net.1.link = tbr0\nlxc.net.1.flags = up\n\
+                 lxc.net.1.veth.pair = tfail0\nlxc.net.1.ipv4.address = 10.83.0.2/24\n";
+    let cases = [
+        (
+            "lxc.cgroup.cpuset.cpus = 4095",
+            "cannot apply lxc.cgroup.cpuset.cpus = 4095",
+        ),
+        (
+            "lxc.mount.entry = /nonexistent-enclos-test mnt none bind 0 0",
+            "Cannot mount /nonexistent-enclos-test on /mnt",
+        ),
+    ];
+    for (key, error) in cases {
+        let c = with_net(&lab, "fail", &format!("{links}{key}"));
+        let out = lab.enclos("start", &["-n", &c]);
+        assert_one_error_line(&out, error);
+        assert_eq!(lab.state(&c), "STOPPED");
+        let back = poll(Duration::from_secs(10), || {
+            (net.links() == ["lo", "tbr0", "tphy0", "tphy0p"]).then_some(())
+        });
+        assert!(back.is_some(), "after {key}: {:?}", net.links());
+    }
+    // And the same keys without the failing one start, with both links.
+    let c = started(&lab, "ok", links);
+    assert_eq!(net.links(), ["lo", "tbr0", "tfail0", "tphy0p"]);
+    // Both up (IFF_UP, bit 0 of their flags).
+    let flags = inside(
+        &lab,
+        &c,
+        "cat /sys/class/net/eth7/flags /sys/class/net/eth1/flags",
+    );
+    for f in flags.lines() {
+        let bits = u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).unwrap();
+        assert_eq!(bits & 1, 1, "{flags}");
+    }
+    lab.enclos("stop", &["-n", &c, "-k"]).success();
+    assert_eq!(net.links(), ["lo", "tbr0", "tphy0", "tphy0p"]);
+}
+
 #[test]
 fn bad_networks_fail_the_start_with_one_error_and_leave_nothing() {
     if !require_root("bad_networks_fail_the_start_with_one_error_and_leave_nothing") {

@@ -3,6 +3,7 @@
 //! network namespace).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::RawFd;
 
 use rtnetlink::packet_route::link::{
     InfoData, InfoKind, InfoVeth, IpVlanFlags, IpVlanMode, MacVlanMode,
@@ -14,7 +15,7 @@ use rtnetlink::{
 
 use crate::error::{errno_of, netlink, Error, Result};
 use crate::links;
-use crate::spec::{fill_random, format_hwaddr, Kind, NetSpec, VethMode};
+use crate::spec::{fill_random, format_hwaddr, Gateway, Kind, NetSpec, VethMode};
 use crate::Created;
 
 /// What the container side needs from the host: the address of a
@@ -25,14 +26,20 @@ pub(crate) struct HostInfo {
     pub ipv6: Option<Ipv6Addr>,
 }
 
-/// Checks every spec against the host before anything is made.
-pub(crate) async fn check(h: &Handle, specs: &[NetSpec]) -> Result<()> {
-    let all = links::all(h).await?;
-    let mut macs: Vec<(Vec<u8>, String)> = all
-        .iter()
-        .filter_map(|m| Some((links::mac_of(m)?, links::name_of(m))))
-        .filter(|(mac, _)| mac.len() == 6 && mac.iter().any(|b| *b != 0))
-        .collect();
+/// Checks every spec against the host before anything is made; returns
+/// the index of each spec's host interface (`link`), when it has one.
+pub(crate) async fn check(h: &Handle, specs: &[NetSpec]) -> Result<Vec<Option<u32>>> {
+    // The addresses in use, read only when a spec sets one.
+    let mut macs: Vec<(Vec<u8>, String)> = Vec::new();
+    if specs.iter().any(|s| s.hwaddr.is_some()) {
+        macs = links::all(h)
+            .await?
+            .iter()
+            .filter_map(|m| Some((links::mac_of(m)?, links::name_of(m))))
+            .filter(|(mac, _)| mac.len() == 6 && mac.iter().any(|b| *b != 0))
+            .collect();
+    }
+    let mut parents = Vec::with_capacity(specs.len());
     for s in specs {
         if let Some(mac) = s.hwaddr {
             if let Some((_, user)) = macs.iter().find(|(m, _)| m[..] == mac[..]) {
@@ -44,14 +51,14 @@ pub(crate) async fn check(h: &Handle, specs: &[NetSpec]) -> Result<()> {
             }
             macs.push((mac.to_vec(), format!("lxc.net.{}", s.index)));
         }
-        check_link(h, s).await?;
+        parents.push(check_link(h, s).await?);
     }
-    Ok(())
+    Ok(parents)
 }
 
-async fn check_link(h: &Handle, s: &NetSpec) -> Result<()> {
+async fn check_link(h: &Handle, s: &NetSpec) -> Result<Option<u32>> {
     if matches!(s.kind, Kind::Empty | Kind::None) {
-        return Ok(());
+        return Ok(None);
     }
     if let Some(pair) = &s.veth_pair {
         if links::by_name(h, pair).await?.is_some() {
@@ -63,7 +70,7 @@ async fn check_link(h: &Handle, s: &NetSpec) -> Result<()> {
     }
     let Some(link) = &s.link else {
         return match s.kind {
-            Kind::Veth => Ok(()),
+            Kind::Veth => Ok(None),
             kind => Err(Error::MissingLink {
                 index: s.index,
                 net_type: kind.name(),
@@ -85,26 +92,25 @@ async fn check_link(h: &Handle, s: &NetSpec) -> Result<()> {
                 link: link.clone(),
             })
         }
-        _ => Ok(()),
+        (Some(m), _) => Ok(Some(m.header.index)),
     }
 }
 
-/// Makes the links of `s` for the container of `pid`; pushes what must be
-/// undone on `created`.
+/// Makes the links of `s` (on its host interface `parent`, from
+/// [`check`]) for the container whose network namespace `netns` holds;
+/// pushes what must be undone on `created`. A link made here gets its
+/// hardware address, mtu and state (`flags = up`) as it is made.
 pub(crate) async fn create(
     h: &Handle,
     s: &NetSpec,
-    pid: u32,
+    parent: Option<u32>,
+    netns: RawFd,
     created: &mut Vec<Created>,
 ) -> Result<HostInfo> {
-    let parent = match &s.link {
-        Some(l) => links::by_name(h, l).await?.map(|m| m.header.index),
-        None => None,
-    };
     let what = || format!("create lxc.net.{} ({})", s.index, s.kind.name());
     match s.kind {
         Kind::Empty | Kind::None => Ok(HostInfo::default()),
-        Kind::Veth => veth(h, s, pid, parent, created).await,
+        Kind::Veth => veth(h, s, netns, parent, created).await,
         Kind::Macvlan => {
             let mode = match s.macvlan_mode.as_str() {
                 "vepa" => MacVlanMode::Vepa,
@@ -113,7 +119,7 @@ pub(crate) async fn create(
                 _ => MacVlanMode::Private,
             };
             let b = LinkMacVlan::new(&s.name, parent.unwrap_or(0), mode);
-            add(h, common(b, s).setns_by_pid(pid).build(), s).await
+            add(h, inside(common(b, s), s, netns).build(), s).await
         }
         Kind::Ipvlan => {
             let mode = match s.ipvlan_mode.as_str() {
@@ -131,16 +137,16 @@ pub(crate) async fn create(
                 Some(m) => b.mtu(m),
                 None => b,
             };
-            add(h, b.setns_by_pid(pid).build(), s).await
+            add(h, inside(b, s, netns).build(), s).await
         }
         Kind::Vlan => {
             let b = LinkVlan::new(&s.name, parent.unwrap_or(0), s.vlan_id.unwrap_or(1));
-            add(h, common(b, s).setns_by_pid(pid).build(), s).await
+            add(h, inside(common(b, s), s, netns).build(), s).await
         }
         Kind::Phys => {
             let index = parent.unwrap_or(0);
             let msg = LinkUnspec::new_with_index(index)
-                .setns_by_pid(pid)
+                .setns_by_fd(netns)
                 .name(s.name.clone())
                 .build();
             h.link().set(msg).execute().await.map_err(netlink(what()))?;
@@ -151,6 +157,24 @@ pub(crate) async fn create(
             Ok(HostInfo::default())
         }
     }
+}
+
+/// A link made straight in the container's namespace `netns`, up there
+/// when `s` says so and its kind allows (see [`made_up`]).
+fn inside<T>(b: LinkMessageBuilder<T>, s: &NetSpec, netns: RawFd) -> LinkMessageBuilder<T> {
+    let b = b.setns_by_fd(netns);
+    match s.up && made_up(s) {
+        true => b.up(),
+        false => b,
+    }
+}
+
+/// Whether a link of `s` made by [`create`] is up as it is made (with
+/// `flags = up`): macvlan, ipvlan and vlan are. A veth's container end
+/// is not: the kernel opens it before it knows its peer (ENOTCONN), so it
+/// is brought up afterwards, as phys is.
+pub(crate) fn made_up(s: &NetSpec) -> bool {
+    matches!(s.kind, Kind::Macvlan | Kind::Ipvlan | Kind::Vlan)
 }
 
 async fn add(
@@ -200,14 +224,14 @@ pub(crate) fn veth_name() -> String {
 async fn veth(
     h: &Handle,
     s: &NetSpec,
-    pid: u32,
+    netns: RawFd,
     bridge: Option<u32>,
     created: &mut Vec<Created>,
 ) -> Result<HostInfo> {
     let host = s.veth_pair.clone().unwrap_or_else(veth_name);
     let peer = common(LinkMessageBuilder::<LinkUnspec>::new(), s)
         .name(s.name.clone())
-        .setns_by_pid(pid)
+        .setns_by_fd(netns)
         .build();
     let mut b = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
         .name(host.clone())
@@ -225,22 +249,29 @@ async fn veth(
         .await
         .map_err(netlink(what))?;
     created.push(Created::HostVeth { name: host.clone() });
-    let index = links::by_name(h, &host)
-        .await?
-        .map(|m| m.header.index)
-        .unwrap_or(0);
-    if s.veth_mode == VethMode::Router {
-        router_routes(h, s, index, &host).await?;
+    let routed = s.veth_mode == VethMode::Router
+        || !s.veth_ipv4_routes.is_empty()
+        || !s.veth_ipv6_routes.is_empty();
+    if routed {
+        let index = links::by_name(h, &host)
+            .await?
+            .map(|m| m.header.index)
+            .unwrap_or(0);
+        if s.veth_mode == VethMode::Router {
+            router_routes(h, s, index, &host).await?;
+        }
+        for (dest, prefix) in &s.veth_ipv4_routes {
+            route(h, IpAddr::V4(*dest), *prefix, index, &host).await?;
+        }
+        for (dest, prefix) in &s.veth_ipv6_routes {
+            route(h, IpAddr::V6(*dest), *prefix, index, &host).await?;
+        }
     }
-    for (dest, prefix) in &s.veth_ipv4_routes {
-        route(h, IpAddr::V4(*dest), *prefix, index, &host).await?;
-    }
-    for (dest, prefix) in &s.veth_ipv6_routes {
-        route(h, IpAddr::V6(*dest), *prefix, index, &host).await?;
-    }
+    let auto = matches!(s.ipv4_gateway, Some(Gateway::Auto))
+        || matches!(s.ipv6_gateway, Some(Gateway::Auto));
     match bridge {
-        Some(br) => bridge_info(h, br).await,
-        None => Ok(HostInfo::default()),
+        Some(br) if auto => bridge_info(h, br).await,
+        _ => Ok(HostInfo::default()),
     }
 }
 

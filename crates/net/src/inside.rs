@@ -12,22 +12,24 @@ use crate::host::HostInfo;
 use crate::links;
 use crate::spec::{Gateway, Kind, NetSpec};
 
+/// The index of loopback in every network namespace (the kernel's
+/// `LOOPBACK_IFINDEX`: it is registered first, with this index).
+const LOOPBACK_INDEX: u32 = 1;
+
 /// Loopback up.
 pub(crate) async fn loopback_up(h: &Handle) -> Result<()> {
-    if let Some(lo) = links::by_name(h, "lo").await? {
-        let msg = LinkUnspec::new_with_index(lo.header.index).up().build();
-        h.link()
-            .set(msg)
-            .execute()
-            .await
-            .map_err(netlink("bring lo up in the container"))?;
-    }
-    Ok(())
+    let msg = LinkUnspec::new_with_index(LOOPBACK_INDEX).up().build();
+    h.link()
+        .set(msg)
+        .execute()
+        .await
+        .map_err(netlink("bring lo up in the container"))
 }
 
 /// Configures interface `s.name` of the container; its hardware address
 /// and mtu too when `set_link` (a link made without them: phys, or a
-/// user's veth).
+/// user's veth), and its state unless it was made up (see
+/// [`crate::host::made_up`]).
 pub(crate) async fn configure(
     h: &Handle,
     s: &NetSpec,
@@ -46,21 +48,24 @@ pub(crate) async fn configure(
         })?
         .header
         .index;
-    let mut b = LinkUnspec::new_with_index(index);
-    if let (Some(mac), true) = (s.hwaddr, set_link) {
-        b = b.address(mac.to_vec());
+    let bring_up = s.up && (set_link || !crate::host::made_up(s));
+    if set_link || bring_up {
+        let mut b = LinkUnspec::new_with_index(index);
+        if let (Some(mac), true) = (s.hwaddr, set_link) {
+            b = b.address(mac.to_vec());
+        }
+        if let (Some(mtu), true) = (s.mtu, set_link) {
+            b = b.mtu(mtu);
+        }
+        if bring_up {
+            b = b.up();
+        }
+        h.link()
+            .set(b.build())
+            .execute()
+            .await
+            .map_err(netlink(format!("set up {dev} in the container")))?;
     }
-    if let (Some(mtu), true) = (s.mtu, set_link) {
-        b = b.mtu(mtu);
-    }
-    if s.up {
-        b = b.up();
-    }
-    h.link()
-        .set(b.build())
-        .execute()
-        .await
-        .map_err(netlink(format!("set up {dev} in the container")))?;
     for a in &s.ipv4 {
         let mut req = h.address().add(index, IpAddr::V4(a.address), a.prefix);
         req.message_mut()

@@ -1,6 +1,7 @@
 //! Where netlink work runs: a thread of its own (in the caller's network
-//! namespace or, after `setns`, in a container's) with a current-thread
-//! tokio runtime that ends with it. The caller is single-threaded again
+//! namespace or, after `setns`, in a container's; or with one handle in
+//! each, see [`run_pair`]) with a current-thread tokio runtime that ends
+//! with it. The caller is single-threaded again
 //! once it returns, so it may fork or clone afterwards.
 
 use std::future::Future;
@@ -22,23 +23,11 @@ where
         scope
             .spawn(move || {
                 if let Some(ns) = netns {
-                    nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(
-                        |e| Error::Setup {
-                            what: "enter the container's network namespace".into(),
-                            source: e.into(),
-                        },
-                    )?;
+                    join(ns)?;
                 }
-                let setup = |source| Error::Setup {
-                    what: "start a netlink connection".into(),
-                    source,
-                };
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_io()
-                    .build()
-                    .map_err(setup)?;
+                let rt = runtime()?;
                 rt.block_on(async {
-                    let (conn, handle, _) = rtnetlink::new_connection().map_err(setup)?;
+                    let (conn, handle, _) = rtnetlink::new_connection().map_err(connect)?;
                     let task = tokio::spawn(conn);
                     let out = work(handle).await;
                     task.abort();
@@ -46,13 +35,107 @@ where
                 })
             })
             .join()
-            .unwrap_or_else(|_| {
-                Err(Error::Setup {
-                    what: "run the netlink thread".into(),
-                    source: std::io::Error::other("it panicked"),
+            .unwrap_or_else(|_| Err(panicked()))
+    })
+}
+
+/// Where [`run_pair`]'s second handle works.
+pub(crate) enum Inside<'a> {
+    /// An existing network namespace (a container's, by its init).
+    Join(&'a std::fs::File),
+    /// A new one, made by the thread (unshare).
+    New,
+}
+
+/// Runs `work` in a new thread with two netlink handles: one in the
+/// caller's network namespace, one in `inside`, which the thread enters
+/// or makes; `entered` gets that namespace before any netlink work (a new
+/// one is made first thing, so that whoever waits for it waits least),
+/// and `work` gets it too. The caller's own namespace never changes.
+pub(crate) fn run_pair<T, E, F, Fut>(inside: Inside<'_>, entered: E, work: F) -> Result<T>
+where
+    T: Send,
+    E: FnOnce(&std::fs::File) -> Result<()> + Send,
+    F: FnOnce(Handle, Handle, std::fs::File) -> Fut + Send,
+    Fut: Future<Output = Result<T>>,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                let home = open_own()?;
+                let ns = enter(inside)?;
+                entered(&ns)?;
+                let rt = runtime()?;
+                rt.block_on(async {
+                    // Each socket works in the namespace it was made in.
+                    join(&home)?;
+                    let (host_conn, host, _) = rtnetlink::new_connection().map_err(connect)?;
+                    join(&ns)?;
+                    let (conn, handle, _) = rtnetlink::new_connection().map_err(connect)?;
+                    let tasks = [tokio::spawn(host_conn), tokio::spawn(conn)];
+                    let out = work(host, handle, ns).await;
+                    for t in tasks {
+                        t.abort();
+                    }
+                    out
                 })
             })
+            .join()
+            .unwrap_or_else(|_| Err(panicked()))
     })
+}
+
+/// Enters or makes the namespace of `inside` (this thread only) and
+/// opens it.
+fn enter(inside: Inside<'_>) -> Result<std::fs::File> {
+    match inside {
+        Inside::Join(ns) => join(ns)?,
+        Inside::New => {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| Error::Setup {
+                what: "make the container's network namespace (unshare)".into(),
+                source: e.into(),
+            })?
+        }
+    }
+    open_own()
+}
+
+/// The network namespace of this thread.
+fn open_own() -> Result<std::fs::File> {
+    let path = "/proc/thread-self/ns/net";
+    std::fs::File::open(path).map_err(|source| Error::Setup {
+        what: format!("open {path}"),
+        source,
+    })
+}
+
+/// Enters the network namespace `ns` (this thread only).
+fn join(ns: &std::fs::File) -> Result<()> {
+    nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| Error::Setup {
+        what: "enter the container's network namespace".into(),
+        source: e.into(),
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(connect)
+}
+
+fn connect(source: std::io::Error) -> Error {
+    Error::Setup {
+        what: "start a netlink connection".into(),
+        source,
+    }
+}
+
+fn panicked() -> Error {
+    Error::Setup {
+        what: "run the netlink thread".into(),
+        source: std::io::Error::other("it panicked"),
+    }
 }
 
 /// The network namespace of process `pid`.
