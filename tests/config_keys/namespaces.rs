@@ -266,8 +266,11 @@ pub fn time_offset_boot_shifts_the_uptime_inside() {
     );
     let before = uptime(&std::fs::read_to_string("/proc/uptime").unwrap());
     let inside = uptime(&lab.attach(&name, &["cat", "/proc/uptime"]).success().stdout);
+    // Both have two decimals: compared in hundredths, as integers (the
+    // float sum of 43435.08 and 100000 is not 143435.08).
+    let hundredths = |s: f64| (s * 100.0).round() as i64;
     assert!(
-        inside >= before + 100000.0,
+        hundredths(inside) >= hundredths(before) + 100000 * 100,
         "uptime inside {inside} is not the host's {before} + 100000"
     );
 }
