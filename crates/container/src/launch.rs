@@ -13,14 +13,12 @@ mod plan;
 mod rootfs;
 mod user_scope;
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use enclos_cgroupfs::Cgroup;
 use enclos_config::Config;
-use enclos_namespaces::{
-    spawn_pidfd_into, sync_pair, Namespace, OwnPtys, PidFd, Pty, RootfsSpec, SyncParent,
-};
+use enclos_namespaces::{spawn_pidfd_into, sync_pair, OwnPtys, PidFd, Pty, RootfsSpec, SyncParent};
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -133,48 +131,35 @@ fn map_ids(plan: &Plan, parent: &SyncParent, pid: Pid) -> Result<()> {
 /// no move of its pid by us takes the kernel's global threadgroup lock.
 /// The last value says whether init is in the group; when not (the
 /// kernel refused the clone into it), the caller moves it.
-/// With `netns` (a network namespace made ahead, see
-/// [`crate::net_ahead`]), init joins it instead of cloning one.
 fn clone_init(
     plan: &Plan,
     cg: &Cgroup,
     parent: &SyncParent,
     child: enclos_namespaces::SyncChild,
     setup: &crate::init::Setup<'_>,
-    netns: Option<BorrowedFd<'_>>,
 ) -> Result<(Pid, PidFd, bool)> {
     let placement = cg.open_for_child()?;
     let place = &placement;
-    let namespaces: Vec<Namespace> = plan
-        .namespaces
-        .iter()
-        .copied()
-        .filter(|ns| netns.is_none() || *ns != Namespace::Net)
-        .collect();
     let (pid, pidfd, placed) = plan.ns.around_clone(|| {
-        Ok(spawn_pidfd_into(&namespaces, place.v2_dir(), move || {
-            let _ = parent.close_in_child();
-            if let Err(e) = place.enter_v1() {
-                let _ = child.fail(&chain(&e));
-                return 1;
-            }
-            if let Err(e) = plan.ns.enter_shared() {
-                let _ = child.fail(&e);
-                return 1;
-            }
-            if let Some(ns) = netns {
-                if let Err(e) = nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET) {
-                    let _ = child.fail(&format!(
-                        "Cannot join the network namespace made for the container: {e}"
-                    ));
+        Ok(spawn_pidfd_into(
+            &plan.namespaces,
+            place.v2_dir(),
+            move || {
+                let _ = parent.close_in_child();
+                if let Err(e) = place.enter_v1() {
+                    let _ = child.fail(&chain(&e));
                     return 1;
                 }
-            }
-            // In its group on every hierarchy already, or moved
-            // there by the monitor before ATTACHED.
-            let placed = enclos_namespaces::started_in_cgroup() || place.v2_dir().is_none();
-            crate::init::main(&child, setup, placed)
-        })?)
+                if let Err(e) = plan.ns.enter_shared() {
+                    let _ = child.fail(&e);
+                    return 1;
+                }
+                // In its group on every hierarchy already, or moved
+                // there by the monitor before ATTACHED.
+                let placed = enclos_namespaces::started_in_cgroup() || place.v2_dir().is_none();
+                crate::init::main(&child, setup, placed)
+            },
+        )?)
     })?;
     Ok((pid, pidfd, placed || placement.v2_dir().is_none()))
 }
@@ -183,16 +168,11 @@ fn clone_init(
 /// until it is set up (and, for `Init::Exec`, has exec'd). Returns its
 /// pid, its pidfd and the masters of the ptys it made in its own devpts
 /// (`spec.own_ptys`).
-///
-/// `ahead`: the network being made for init (see [`crate::net_ahead`]);
-/// init joins its namespace, and its links are taken over where they
-/// would have been made.
 pub(crate) fn spawn_init(
     plan: &Plan,
     cg: &Cgroup,
     spec: &RootfsSpec,
     console_on_stdio: bool,
-    mut ahead: Option<crate::net_ahead::Ahead>,
 ) -> Result<(Pid, PidFd, Vec<OwnedFd>)> {
     let name = plan.container.name().to_string();
     if let Some(u) = &plan.userns {
@@ -214,11 +194,7 @@ pub(crate) fn spawn_init(
         console_on_stdio,
         limits: crate::limits::InitSetup::new(&plan.config),
     };
-    if let Some(a) = ahead.as_mut() {
-        a.receive(&plan.container)?;
-    }
-    let netns = ahead.as_ref().and_then(|a| a.netns());
-    let (pid, pidfd, moved) = clone_init(plan, cg, &parent, child, &setup, netns)?;
+    let (pid, pidfd, moved) = clone_init(plan, cg, &parent, child, &setup)?;
     // Hooks in init's set-up may take their time.
     let setup_timeout = SETUP_TIMEOUT + plan.hooks.time_in_init();
     let fail = |reason: String| Error::StartFailed {
@@ -231,10 +207,7 @@ pub(crate) fn spawn_init(
         }
         crate::limits::apply_from_monitor(&plan.config, &name, pid)?;
         map_ids(plan, &parent, pid)?;
-        match ahead.take() {
-            Some(a) => crate::net::attach_ahead(&plan.container, a)?,
-            None => crate::net::attach(&plan.container, &plan.config, pid)?,
-        }
+        crate::net::attach(&plan.container, &plan.config, pid)?;
         parent.send(ATTACHED)?;
         let masters = parent
             .expect_with_fds(READY, setup_timeout)

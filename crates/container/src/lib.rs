@@ -78,7 +78,6 @@ mod mapped_root;
 mod monitor;
 mod monitor_keys;
 mod net;
-mod net_ahead;
 mod ns_plan;
 mod process;
 mod rootfs_keys;

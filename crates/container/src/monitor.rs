@@ -259,9 +259,6 @@ type Started = (
 
 fn start_once(plan: &Plan) -> Result<Started> {
     plan.hooks.run("pre-start")?;
-    // Made while the cgroups, the terminals and init are (and undone if
-    // they fail).
-    let ahead = crate::net_ahead::start(plan)?;
     let cg = make_cgroup(plan)?;
     let result = (|| {
         let with_terms = matches!(plan.init, Init::Exec(_));
@@ -281,13 +278,8 @@ fn start_once(plan: &Plan) -> Result<Started> {
         let mut spec = rootfs_spec(plan, console, ttys)?;
         spec.own_ptys = own;
         let inner = crate::cgroup_keys::init_group(&plan.config, &cg, &plan.container)?;
-        let (_pid, pidfd, masters) = spawn_init(
-            plan,
-            inner.as_ref().unwrap_or(&cg),
-            &spec,
-            !with_terms,
-            ahead,
-        )?;
+        let (_pid, pidfd, masters) =
+            spawn_init(plan, inner.as_ref().unwrap_or(&cg), &spec, !with_terms)?;
         let terms = match (host, own) {
             (Some(h), _) => Some(h.terminals),
             (None, Some(own)) => Some(Terminals::from_container(own, masters)?),

@@ -65,35 +65,14 @@ pub(crate) fn attach(c: &Container, cfg: &Config, pid: Pid) -> Result<()> {
             netns: None,
         }
     };
-    hold(c, &specs, attached).map_err(|e| fail(&e))
-}
-
-/// Takes over what a [`crate::net_ahead::Ahead`] made for init (cloned
-/// into its namespace since) and runs the `script.up` hooks.
-pub(crate) fn attach_ahead(c: &Container, ahead: crate::net_ahead::Ahead) -> Result<()> {
-    let (specs, attached) = ahead.finish(c)?;
-    hold(c, &specs, attached).map_err(|e| Error::StartFailed {
-        name: c.name().to_string(),
-        reason: chain(&e),
-    })
-}
-
-/// Records what was made (run file, and this process's hold for
-/// [`detach`]), then runs the `script.up` hooks; a failing hook undoes it
-/// all.
-fn hold(
-    c: &Container,
-    specs: &[NetSpec],
-    attached: Attached,
-) -> std::result::Result<(), enclos_net::Error> {
     let lines: Vec<String> = attached.created.iter().map(Created::to_line).collect();
     let _ = c.write_run_file(RUN_FILE, &(lines.join("\n") + "\n"));
-    let peers = host_names(&attached.created, specs);
+    let peers = host_names(&attached.created, &specs);
     *HELD.lock().unwrap_or_else(|e| e.into_inner()) = Some(attached);
     for (s, peer) in specs.iter().zip(&peers) {
         if let Err(e) = script(c, s, "up", peer.as_deref()) {
             detach(c);
-            return Err(e);
+            return Err(fail(&e));
         }
     }
     Ok(())

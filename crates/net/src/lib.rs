@@ -97,47 +97,28 @@ pub struct Attached {
 /// links (their container end straight in its namespace), then configures
 /// them there. On failure nothing made is left behind.
 pub fn attach(specs: &[NetSpec], pid: i32) -> Result<Attached> {
-    let netns = rt::netns_of(pid)?;
-    make(specs, rt::Inside::Join(&netns), |_| Ok(()))
-}
-
-/// Like [`attach`], in a new network namespace made for a container
-/// whose init is not cloned yet, which joins it then: `made` gets the
-/// namespace as soon as it exists, before any link is made (to hand it
-/// on while the links are made). The links go with the namespace when
-/// the last holder of it lets go; [`detach`] removes them before.
-pub fn prepare<M>(specs: &[NetSpec], made: M) -> Result<Attached>
-where
-    M: FnOnce(&std::fs::File) -> Result<()> + Send,
-{
-    make(specs, rt::Inside::New, made)
-}
-
-fn make<M>(specs: &[NetSpec], inside: rt::Inside<'_>, entered: M) -> Result<Attached>
-where
-    M: FnOnce(&std::fs::File) -> Result<()> + Send,
-{
     use std::os::fd::AsRawFd;
-    let (created, netns, result) =
-        rt::run_pair(inside, entered, |host, inner, netns| async move {
-            let mut created = Vec::new();
-            let result = async {
-                let parents = host::check(&host, specs).await?;
-                let mut infos = Vec::with_capacity(specs.len());
-                for (s, parent) in specs.iter().zip(parents) {
-                    infos.push(
-                        host::create(&host, s, parent, netns.as_raw_fd(), &mut created).await?,
-                    );
-                }
-                inside::loopback_up(&inner).await?;
-                for (s, info) in specs.iter().zip(&infos) {
-                    inside::configure(&inner, s, info, s.kind == Kind::Phys).await?;
-                }
-                Ok(())
+    let netns = rt::netns_of(pid)?;
+    let ns = netns.as_raw_fd();
+    // One thread: the host's handle makes the links, their container end
+    // straight in the namespace, whose handle then configures them.
+    let (created, result) = rt::run_pair(&netns, |host, inner| async move {
+        let mut created = Vec::new();
+        let result = async {
+            let parents = host::check(&host, specs).await?;
+            let mut infos = Vec::with_capacity(specs.len());
+            for (s, parent) in specs.iter().zip(parents) {
+                infos.push(host::create(&host, s, parent, ns, &mut created).await?);
             }
-            .await;
-            Ok((created, netns, result))
-        })?;
+            inside::loopback_up(&inner).await?;
+            for (s, info) in specs.iter().zip(&infos) {
+                inside::configure(&inner, s, info, s.kind == Kind::Phys).await?;
+            }
+            Ok(())
+        }
+        .await;
+        Ok((created, result))
+    })?;
     let attached = Attached {
         created,
         netns: Some(netns),

@@ -1,5 +1,5 @@
 //! Where netlink work runs: a thread of its own (in the caller's network
-//! namespace or, after `setns`, in a container's; or with one handle in
+//! namespace or, after `setns`, in a container's; or with a handle in
 //! each, see [`run_pair`]) with a current-thread tokio runtime that ends
 //! with it. The caller is single-threaded again
 //! once it returns, so it may fork or clone afterwards.
@@ -39,41 +39,26 @@ where
     })
 }
 
-/// Where [`run_pair`]'s second handle works.
-pub(crate) enum Inside<'a> {
-    /// An existing network namespace (a container's, by its init).
-    Join(&'a std::fs::File),
-    /// A new one, made by the thread (unshare).
-    New,
-}
-
 /// Runs `work` in a new thread with two netlink handles: one in the
-/// caller's network namespace, one in `inside`, which the thread enters
-/// or makes; `entered` gets that namespace before any netlink work (a new
-/// one is made first thing, so that whoever waits for it waits least),
-/// and `work` gets it too. The caller's own namespace never changes.
-pub(crate) fn run_pair<T, E, F, Fut>(inside: Inside<'_>, entered: E, work: F) -> Result<T>
+/// caller's network namespace, one in `netns`, which the thread enters
+/// once the first is made. The caller's own namespace never changes.
+pub(crate) fn run_pair<T, F, Fut>(netns: &std::fs::File, work: F) -> Result<T>
 where
     T: Send,
-    E: FnOnce(&std::fs::File) -> Result<()> + Send,
-    F: FnOnce(Handle, Handle, std::fs::File) -> Fut + Send,
+    F: FnOnce(Handle, Handle) -> Fut + Send,
     Fut: Future<Output = Result<T>>,
 {
     std::thread::scope(|scope| {
         scope
             .spawn(move || {
-                let home = open_own()?;
-                let ns = enter(inside)?;
-                entered(&ns)?;
                 let rt = runtime()?;
                 rt.block_on(async {
                     // Each socket works in the namespace it was made in.
-                    join(&home)?;
                     let (host_conn, host, _) = rtnetlink::new_connection().map_err(connect)?;
-                    join(&ns)?;
-                    let (conn, handle, _) = rtnetlink::new_connection().map_err(connect)?;
+                    join(netns)?;
+                    let (conn, inside, _) = rtnetlink::new_connection().map_err(connect)?;
                     let tasks = [tokio::spawn(host_conn), tokio::spawn(conn)];
-                    let out = work(host, handle, ns).await;
+                    let out = work(host, inside).await;
                     for t in tasks {
                         t.abort();
                     }
@@ -82,30 +67,6 @@ where
             })
             .join()
             .unwrap_or_else(|_| Err(panicked()))
-    })
-}
-
-/// Enters or makes the namespace of `inside` (this thread only) and
-/// opens it.
-fn enter(inside: Inside<'_>) -> Result<std::fs::File> {
-    match inside {
-        Inside::Join(ns) => join(ns)?,
-        Inside::New => {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| Error::Setup {
-                what: "make the container's network namespace (unshare)".into(),
-                source: e.into(),
-            })?
-        }
-    }
-    open_own()
-}
-
-/// The network namespace of this thread.
-fn open_own() -> Result<std::fs::File> {
-    let path = "/proc/thread-self/ns/net";
-    std::fs::File::open(path).map_err(|source| Error::Setup {
-        what: format!("open {path}"),
-        source,
     })
 }
 
