@@ -322,6 +322,30 @@ fn a_start_failing_before_or_after_its_network_gives_everything_back() {
     assert_eq!(net.links(), ["lo", "tbr0", "tphy0", "tphy0p"]);
 }
 
+/// `lxc.net.0.type = empty` gives loopback only, down unless
+/// `lxc.net.0.flags = up` says otherwise (as LXC does); init here is a
+/// plain sleep, so no rcS brings it up.
+#[test]
+fn an_empty_network_has_lo_up_only_with_flags_up() {
+    if !require_root("an_empty_network_has_lo_up_only_with_flags_up") {
+        return;
+    }
+    let lab = Lab::new();
+    for (flags, up) in [("lxc.net.0.flags = up\n", 1), ("", 0)] {
+        let c = started(
+            &lab,
+            "lo",
+            &format!("lxc.net.0.type = empty\n{flags}lxc.init.cmd = /bin/sleep 4242\n"),
+        );
+        let links = inside(&lab, &c, "ls /sys/class/net");
+        assert_eq!(links, "lo", "{flags}");
+        let text = inside(&lab, &c, "cat /sys/class/net/lo/flags");
+        let bits = u32::from_str_radix(text.trim_start_matches("0x"), 16).unwrap();
+        assert_eq!(bits & 1, up, "lo's flags {text} with {flags:?}");
+        lab.enclos("stop", &["-n", &c, "-k"]).success();
+    }
+}
+
 #[test]
 fn bad_networks_fail_the_start_with_one_error_and_leave_nothing() {
     if !require_root("bad_networks_fail_the_start_with_one_error_and_leave_nothing") {

@@ -124,16 +124,17 @@ pub fn net_type_empty_is_a_namespace_of_its_own_none_the_host_s() {
         net_ns(&lab.init_pid(&none).to_string()),
         net_ns("thread-self")
     );
-    // A key of another type's is said, not silently dropped.
-    let flags = with_keys(
+    // A key of another type's is said, not silently dropped (flags = up
+    // has an effect on `empty`: lo up, see tests/net.rs).
+    let link = with_keys(
         &lab,
-        "nflags",
-        "lxc.net.0.type = empty\nlxc.net.0.flags = up",
+        "nlink",
+        "lxc.net.0.type = empty\nlxc.net.0.link = br0",
     );
-    let out = lab.enclos("start", &["-n", &flags]).success();
+    let out = lab.enclos("start", &["-n", &link]).success();
     assert!(
         out.stderr
-            .contains("Key 'lxc.net.0.flags' has no effect on a network of type 'empty'"),
+            .contains("Key 'lxc.net.0.link' has no effect on a network of type 'empty'"),
         "{out:#?}"
     );
 }

@@ -314,7 +314,9 @@ impl Config {
             };
             let net_type = NetType::parse(&type_entry.value).unwrap_or(NetType::Empty);
             if matches!(net_type, NetType::Empty | NetType::None) {
-                for entry in group.others {
+                // `flags = up` on `empty` brings lo up, as in LXC.
+                let applies = |key: &str| net_type == NetType::Empty && key.ends_with(".flags");
+                for entry in group.others.into_iter().filter(|e| !applies(&e.key)) {
                     warnings.push(Warning {
                         origin: entry.origin.clone(),
                         kind: WarningKind::NoEffect {

@@ -46,9 +46,11 @@ pub(crate) fn attach(c: &Container, cfg: &Config, pid: Pid) -> Result<()> {
     };
     let _span = tracing::info_span!("net", container = c.name()).entered();
     let specs = specs(cfg).map_err(|e| fail(&e))?;
+    // Nothing to do but for links, and for `empty` with `flags = up`,
+    // which brings lo up, as LXC does.
     if specs
         .iter()
-        .all(|s| s.kind == Kind::Empty || s.kind == Kind::None)
+        .all(|s| s.kind == Kind::None || (s.kind == Kind::Empty && !s.up))
     {
         return Ok(());
     }

@@ -197,11 +197,12 @@ mod tests {
     #[test]
     fn keys_with_no_effect_are_said() {
         let dir = TempDir::new().unwrap();
-        let c = cfg("lxc.net.0.type = empty\nlxc.net.0.flags = up\n");
+        // flags = up brings lo up on `empty`; a link has no effect there.
+        let c = cfg("lxc.net.0.type = empty\nlxc.net.0.flags = up\nlxc.net.0.link = br0\n");
         let notes = start_notes_at(&c, "c", dir.path(), dir.path()).unwrap();
         assert_eq!(
             notes,
-            ["Warning: /c/config:2: Key 'lxc.net.0.flags' has no effect on a network of type 'empty'"]
+            ["Warning: /c/config:3: Key 'lxc.net.0.link' has no effect on a network of type 'empty'"]
         );
     }
 }
