@@ -105,6 +105,14 @@ fn inside(lab: &Lab, name: &str, cmd: &str) -> String {
     out.stdout.trim().to_string()
 }
 
+/// Whether an interface's `/sys/class/net/IF/flags` (`0x1003`) has
+/// IFF_UP.
+fn is_up(flags: &str) -> bool {
+    let bits = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16)
+        .unwrap_or_else(|e| panic!("flags {flags:?}: {e}"));
+    bits & 1 == 1
+}
+
 /// No interface but lo and the bridge, within a few seconds.
 fn only_bridge_left(net: &TestNet) {
     let left = poll(Duration::from_secs(10), || {
@@ -315,8 +323,7 @@ fn a_start_failing_before_or_after_its_network_gives_everything_back() {
         "cat /sys/class/net/eth7/flags /sys/class/net/eth1/flags",
     );
     for f in flags.lines() {
-        let bits = u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).unwrap();
-        assert_eq!(bits & 1, 1, "{flags}");
+        assert!(is_up(f), "{flags}");
     }
     lab.enclos("stop", &["-n", &c, "-k"]).success();
     assert_eq!(net.links(), ["lo", "tbr0", "tphy0", "tphy0p"]);
@@ -331,7 +338,7 @@ fn an_empty_network_has_lo_up_only_with_flags_up() {
         return;
     }
     let lab = Lab::new();
-    for (flags, up) in [("lxc.net.0.flags = up\n", 1), ("", 0)] {
+    for (flags, up) in [("lxc.net.0.flags = up\n", true), ("", false)] {
         let c = started(
             &lab,
             "lo",
@@ -340,8 +347,7 @@ fn an_empty_network_has_lo_up_only_with_flags_up() {
         let links = inside(&lab, &c, "ls /sys/class/net");
         assert_eq!(links, "lo", "{flags}");
         let text = inside(&lab, &c, "cat /sys/class/net/lo/flags");
-        let bits = u32::from_str_radix(text.trim_start_matches("0x"), 16).unwrap();
-        assert_eq!(bits & 1, up, "lo's flags {text} with {flags:?}");
+        assert_eq!(is_up(&text), up, "lo's flags {text} with {flags:?}");
         lab.enclos("stop", &["-n", &c, "-k"]).success();
     }
 }
