@@ -30,15 +30,15 @@ pub(crate) struct HostInfo {
 /// the index of each spec's host interface (`link`), when it has one.
 pub(crate) async fn check(h: &Handle, specs: &[NetSpec]) -> Result<Vec<Option<u32>>> {
     // The addresses in use, read only when a spec sets one.
-    let mut macs: Vec<(Vec<u8>, String)> = Vec::new();
-    if specs.iter().any(|s| s.hwaddr.is_some()) {
-        macs = links::all(h)
+    let mut macs: Vec<(Vec<u8>, String)> = match specs.iter().any(|s| s.hwaddr.is_some()) {
+        true => links::all(h)
             .await?
             .iter()
             .filter_map(|m| Some((links::mac_of(m)?, links::name_of(m))))
             .filter(|(mac, _)| mac.len() == 6 && mac.iter().any(|b| *b != 0))
-            .collect();
-    }
+            .collect(),
+        false => Vec::new(),
+    };
     let mut parents = Vec::with_capacity(specs.len());
     for s in specs {
         if let Some(mac) = s.hwaddr {
@@ -119,7 +119,7 @@ pub(crate) async fn create(
                 _ => MacVlanMode::Private,
             };
             let b = LinkMacVlan::new(&s.name, parent.unwrap_or(0), mode);
-            add(h, inside(common(b, s), s, netns).build(), s).await
+            add(h, into_container(common(b, s), s, netns).build(), s).await
         }
         Kind::Ipvlan => {
             let mode = match s.ipvlan_mode.as_str() {
@@ -137,11 +137,11 @@ pub(crate) async fn create(
                 Some(m) => b.mtu(m),
                 None => b,
             };
-            add(h, inside(b, s, netns).build(), s).await
+            add(h, into_container(b, s, netns).build(), s).await
         }
         Kind::Vlan => {
             let b = LinkVlan::new(&s.name, parent.unwrap_or(0), s.vlan_id.unwrap_or(1));
-            add(h, inside(common(b, s), s, netns).build(), s).await
+            add(h, into_container(common(b, s), s, netns).build(), s).await
         }
         Kind::Phys => {
             let index = parent.unwrap_or(0);
@@ -161,7 +161,7 @@ pub(crate) async fn create(
 
 /// A link made straight in the container's namespace `netns`, up there
 /// when `s` says so and its kind allows (see [`made_up`]).
-fn inside<T>(b: LinkMessageBuilder<T>, s: &NetSpec, netns: RawFd) -> LinkMessageBuilder<T> {
+fn into_container<T>(b: LinkMessageBuilder<T>, s: &NetSpec, netns: RawFd) -> LinkMessageBuilder<T> {
     let b = b.setns_by_fd(netns);
     match s.up && made_up(s) {
         true => b.up(),

@@ -1,13 +1,14 @@
 //! Where netlink work runs: a thread of its own (in the caller's network
 //! namespace or, after `setns`, in a container's; or with a handle in
 //! each, see [`run_pair`]) with a current-thread tokio runtime that ends
-//! with it. The caller is single-threaded again
-//! once it returns, so it may fork or clone afterwards.
+//! with it. The caller is single-threaded again once it returns, so it may
+//! fork or clone afterwards.
 
 use std::future::Future;
 use std::os::fd::AsFd;
 
 use rtnetlink::Handle;
+use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
 
@@ -19,23 +20,14 @@ where
     F: FnOnce(Handle) -> Fut + Send,
     Fut: Future<Output = Result<T>>,
 {
-    std::thread::scope(|scope| {
-        scope
-            .spawn(move || {
-                if let Some(ns) = netns {
-                    join(ns)?;
-                }
-                let rt = runtime()?;
-                rt.block_on(async {
-                    let (conn, handle, _) = rtnetlink::new_connection().map_err(connect)?;
-                    let task = tokio::spawn(conn);
-                    let out = work(handle).await;
-                    task.abort();
-                    out
-                })
-            })
-            .join()
-            .unwrap_or_else(|_| Err(panicked()))
+    in_thread(|| async {
+        if let Some(ns) = netns {
+            join(ns)?;
+        }
+        let (task, handle) = connection()?;
+        let out = work(handle).await;
+        task.abort();
+        out
     })
 }
 
@@ -48,26 +40,39 @@ where
     F: FnOnce(Handle, Handle) -> Fut + Send,
     Fut: Future<Output = Result<T>>,
 {
+    in_thread(|| async {
+        // Each socket works in the namespace it was made in.
+        let (host_task, host) = connection()?;
+        join(netns)?;
+        let (task, inside) = connection()?;
+        let out = work(host, inside).await;
+        host_task.abort();
+        task.abort();
+        out
+    })
+}
+
+/// Runs the future `make` gives on a current-thread runtime in a new
+/// thread, and waits for it.
+fn in_thread<T, M, Fut>(make: M) -> Result<T>
+where
+    T: Send,
+    M: FnOnce() -> Fut + Send,
+    Fut: Future<Output = Result<T>>,
+{
     std::thread::scope(|scope| {
         scope
-            .spawn(move || {
-                let rt = runtime()?;
-                rt.block_on(async {
-                    // Each socket works in the namespace it was made in.
-                    let (host_conn, host, _) = rtnetlink::new_connection().map_err(connect)?;
-                    join(netns)?;
-                    let (conn, inside, _) = rtnetlink::new_connection().map_err(connect)?;
-                    let tasks = [tokio::spawn(host_conn), tokio::spawn(conn)];
-                    let out = work(host, inside).await;
-                    for t in tasks {
-                        t.abort();
-                    }
-                    out
-                })
-            })
+            .spawn(move || runtime()?.block_on(make()))
             .join()
             .unwrap_or_else(|_| Err(panicked()))
     })
+}
+
+/// A netlink connection in this thread's network namespace: its task
+/// (running on the runtime) and its handle.
+fn connection() -> Result<(JoinHandle<()>, Handle)> {
+    let (conn, handle, _) = rtnetlink::new_connection().map_err(connect)?;
+    Ok((tokio::spawn(conn), handle))
 }
 
 /// Enters the network namespace `ns` (this thread only).
