@@ -374,29 +374,24 @@ impl Cgroup {
     /// Reads the raw value of `key` (trailing newline removed).
     pub fn get(&self, key: &str) -> Result<String> {
         let file = self.file(key)?;
-        if !file.exists() {
-            let dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
-            if !dir.is_dir() {
-                return Err(Error::NotFound {
-                    group: self.name(),
-                    dir,
-                });
-            }
-        }
-        read_file(&file)
+        read_file(&file).map_err(|e| self.missing_group(&file).unwrap_or(e))
     }
 
     /// Writes the raw `value` to `key`.
     pub fn set(&self, key: &str, value: &str) -> Result<()> {
         let file = self.file(key)?;
-        let dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
-        if !dir.is_dir() {
-            return Err(Error::NotFound {
-                group: self.name(),
-                dir,
-            });
-        }
-        write_file(&file, value)
+        write_file(&file, value).map_err(|e| self.missing_group(&file).unwrap_or(e))
+    }
+
+    /// After a failed read or write of `file`: the group itself missing,
+    /// which says more than its file missing. Asked only then, so that a
+    /// value written costs one open and one write, no stat before.
+    fn missing_group(&self, file: &Path) -> Option<Error> {
+        let dir = file.parent().unwrap_or(Path::new("/"));
+        (!dir.is_dir()).then(|| Error::NotFound {
+            group: self.name(),
+            dir: dir.to_path_buf(),
+        })
     }
 
     /// Writes `value` to `key` and returns what the kernel kept, which may

@@ -65,11 +65,16 @@ impl Host {
                 .unwrap_or_default(),
             false => Vec::new(),
         };
+        // Without AppArmor nothing else is asked (see decide): no search
+        // of $PATH for the parser on every start.
         Host {
             enabled,
-            mounts_mediated: fs.join("features/mount").exists(),
-            current: label_of("self").unwrap_or_else(|| "unconfined".into()),
-            parser: find_parser(),
+            mounts_mediated: enabled && fs.join("features/mount").exists(),
+            current: match enabled {
+                true => label_of("self").unwrap_or_else(|| "unconfined".into()),
+                false => "unconfined".into(),
+            },
+            parser: if enabled { find_parser() } else { None },
             loaded,
             root: nix::unistd::geteuid().is_root(),
         }

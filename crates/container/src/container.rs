@@ -642,22 +642,24 @@ pub struct OpLock {
 }
 
 impl OpLock {
-    /// Closes a forked child's copy of the lock without releasing it for
-    /// the parent; see [`close_shared_lock`].
-    pub(crate) fn close_in_child(self) {
-        close_shared_lock(self._file);
+    /// The lock's descriptor, for a child that closes its copy with
+    /// [`close_inherited`].
+    pub(crate) fn fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self._file.as_raw_fd()
     }
 }
 
-/// Closes this process's copy of a lock that a forked process shares,
-/// without releasing it: an flock lock belongs to the open file, which
-/// fork shares, and dropping a [`Flock`] unlocks it for every process.
-pub(crate) fn close_shared_lock(lock: Flock<File>) {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    let fd = lock.as_raw_fd();
-    std::mem::forget(lock);
-    // SAFETY: `fd` belonged to the forgotten Flock's File, which will
-    // never close it: this OwnedFd is its only owner.
+/// Closes this process's copy `fd` of a lock that a forked process
+/// shares, without releasing the lock: an flock lock belongs to the open
+/// file, which fork shares, and dropping a [`Flock`] unlocks it for every
+/// process. The caller makes sure the owner of `fd` in this process (a
+/// Flock in the parent's forgotten state, the parent's own in a child)
+/// never closes or unlocks it.
+pub(crate) fn close_inherited(fd: std::os::fd::RawFd) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: `fd` is open in this process and its other owner never
+    // runs its drop here (see above): this OwnedFd is its only owner.
     drop(unsafe { OwnedFd::from_raw_fd(fd) });
 }
 

@@ -20,7 +20,7 @@
 
 use std::ffi::{CStr, CString, OsString};
 use std::fs::File;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
@@ -105,12 +105,7 @@ fn is_sealed_memfd(f: &File) -> bool {
 }
 
 fn is_detached_read_only_overlay(f: &File) -> bool {
-    let overlay =
-        fstatfs(f.as_fd()).is_ok_and(|s| s.filesystem_type() == statfs::OVERLAYFS_SUPER_MAGIC);
-    if !overlay || !fstatvfs(f.as_fd()).is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY)) {
-        return false;
-    }
-    let Some(id) = mount_id(f) else {
+    let Some(id) = read_only_overlay_mount(f.as_fd()) else {
         return false;
     };
     // Room for a usual table, read in one go (procfs gives no size).
@@ -127,9 +122,19 @@ fn is_detached_read_only_overlay(f: &File) -> bool {
         .any(|l| l.split(' ').next() == Some(id.as_str()))
 }
 
+/// The mount id of `f` when it is a file of a read-only overlayfs and the
+/// kernel gives mount ids.
+fn read_only_overlay_mount(f: BorrowedFd<'_>) -> Option<u64> {
+    let overlay = fstatfs(f).is_ok_and(|s| s.filesystem_type() == statfs::OVERLAYFS_SUPER_MAGIC);
+    if !overlay || !fstatvfs(f).is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY)) {
+        return None;
+    }
+    mount_id(f)
+}
+
 /// The mount id of `f` (the first field of mountinfo), from statx
 /// (STATX_MNT_ID, Linux 5.8).
-fn mount_id(f: &File) -> Option<u64> {
+fn mount_id(f: BorrowedFd<'_>) -> Option<u64> {
     use std::os::fd::AsRawFd;
     let mut stx = std::mem::MaybeUninit::<libc::statx>::zeroed();
     // SAFETY: the path is NUL-terminated, the descriptor is open for the
@@ -221,9 +226,9 @@ fn running_exe_through_overlay() -> Result<OwnedFd, String> {
     }
     // What the re-executed process will check, checked here first: a
     // kernel that cannot tell the overlay sealed (no mount id in statx
-    // before Linux 5.8) costs no exec.
-    use std::os::fd::AsRawFd;
-    if !is_sealed(Path::new(&format!("/proc/self/fd/{}", handle.as_raw_fd()))) {
+    // before Linux 5.8) costs no exec. The overlay was made here and
+    // attached nowhere, so mountinfo need not be read to know it.
+    if read_only_overlay_mount(handle.as_fd()).is_none() {
         return Err("the overlay's file cannot be told sealed on this kernel".to_string());
     }
     Ok(handle)
