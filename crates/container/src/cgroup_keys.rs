@@ -183,19 +183,47 @@ pub(crate) fn init_group(cfg: &Config, outer: &Cgroup, c: &Container) -> Result<
 /// The monitor's cgroup (`lxc.cgroup.dir.monitor`, or its own): a
 /// leftover empty one of a killed monitor removed, created and recorded in
 /// the runtime directory ([`enter_monitor_group`] moves the monitor in).
+/// Made again where its v2 part is made already ([`make_monitor_group_v2`]),
+/// it makes the rest: a group a process is in is kept as it is.
 pub(crate) fn make_monitor_group(
     c: &Container,
     p: &Placement,
     layout: Arc<Layout>,
 ) -> Result<Option<Cgroup>> {
+    monitor_group(c, p, layout, true)
+}
+
+/// The v2 part of the monitor's group alone, made by the starting command
+/// so that the monitor is cloned into it: a move into a v2 group waits for
+/// the kernel's threadgroup lock, an RCU grace period (some 15 ms on this
+/// kind of machine, where a v1 move costs microseconds). The monitor makes
+/// the v1 parts later ([`crate::monitor::MonitorGroup::Meanwhile`]). None
+/// without a v2 hierarchy or a group for the monitor.
+pub(crate) fn make_monitor_group_v2(
+    c: &Container,
+    p: &Placement,
+    layout: Arc<Layout>,
+) -> Result<Option<Cgroup>> {
+    monitor_group(c, p, layout, false)
+}
+
+/// [`make_monitor_group`] on every hierarchy (`all`), or on v2 alone.
+fn monitor_group(
+    c: &Container,
+    p: &Placement,
+    layout: Arc<Layout>,
+    all: bool,
+) -> Result<Option<Cgroup>> {
     let Some(dir) = &p.monitor else {
         return Ok(None);
     };
-    if layout.hierarchies.is_empty() {
+    let cg = match all {
         // A user's container without a delegated cgroup: nowhere to go.
-        return Ok(None);
-    }
-    let cg = bare_group(layout, dir)?;
+        true if layout.hierarchies.is_empty() => return Ok(None),
+        true => bare_group(layout, dir)?,
+        false if !layout.hierarchies.iter().any(|h| h.version == Version::V2) => return Ok(None),
+        false => Cgroup::new(layout, &["unified"], dir)?,
+    };
     if cg.members().iter().any(|m| m.dir.is_dir()) {
         // Refused while a process is in it: the create below then
         // reuses it, and the attach still moves this monitor there.

@@ -173,6 +173,7 @@ pub(crate) fn spawn_init(
     cg: &Cgroup,
     spec: &RootfsSpec,
     console_on_stdio: bool,
+    late: &mut crate::monitor::LateGroup,
 ) -> Result<(Pid, PidFd, Vec<OwnedFd>)> {
     let name = plan.container.name().to_string();
     if let Some(u) = &plan.userns {
@@ -209,6 +210,8 @@ pub(crate) fn spawn_init(
         map_ids(plan, &parent, pid)?;
         crate::net::attach(&plan.container, &plan.config, pid)?;
         parent.send(ATTACHED)?;
+        // Init makes its mounts now: the monitor's own group meanwhile.
+        late.make(plan)?;
         let masters = parent
             .expect_with_fds(READY, setup_timeout)
             .map_err(|e| fail(chain(&e)))?;

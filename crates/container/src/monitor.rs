@@ -24,11 +24,20 @@ use crate::init::Init;
 use crate::launch::{make_cgroup, own_ptys, rootfs_spec, spawn_init, HostPtys, Plan, Terminals};
 
 /// The monitor's cgroup: made and entered by the monitor itself (a
-/// foreground start, execute), or made by the starting command, which
-/// cloned the monitor into it on v2.
+/// foreground start, execute), made by the starting command, which
+/// cloned the monitor into it on v2, or made and entered by the monitor
+/// while init sets itself up ([`MonitorGroup::Meanwhile`]).
 pub(crate) enum MonitorGroup {
     ToMake,
     Made(Option<enclos_cgroupfs::Cgroup>),
+    /// A daemonized start by root: the starting command made the group's
+    /// v2 part (given here) and cloned the monitor into it; the monitor
+    /// makes the v1 parts and enters them between init's clone and init's
+    /// report that its mounts are made, time it would spend waiting (LXC's
+    /// monitors enter their groups after the pre-start hooks too). The
+    /// start reports RUNNING only after, so no one sees the monitor
+    /// elsewhere once the container runs.
+    Meanwhile(Option<enclos_cgroupfs::Cgroup>),
 }
 
 /// Runs the monitor until the container stops; returns init's exit status.
@@ -49,20 +58,30 @@ pub(crate) fn run(
     // file; a failure to open it fails the start once the group made
     // for us is gone again.
     let log = crate::logging::container_log(&plan.config, c.name());
-    let monitor_cg = match group {
+    let meanwhile = matches!(group, MonitorGroup::Meanwhile(_));
+    // Meanwhile's v2 part stands for the whole group until the rest is
+    // made: leave_monitor_group removes it on every hierarchy.
+    let mut monitor_cg = match group {
         MonitorGroup::ToMake => {
             crate::cgroup_keys::make_monitor_group(&c, &plan.cgroups, plan.layout.clone())?
         }
-        MonitorGroup::Made(cg) => cg,
+        MonitorGroup::Made(cg) | MonitorGroup::Meanwhile(cg) => cg,
     };
     let (log, result) = match log {
         Ok(guard) => {
-            let entered = monitor_cg
-                .as_ref()
-                .map_or(Ok(()), crate::cgroup_keys::enter_monitor_group);
+            let entered = match meanwhile {
+                true => Ok(()),
+                false => monitor_cg
+                    .as_ref()
+                    .map_or(Ok(()), crate::cgroup_keys::enter_monitor_group),
+            };
+            let mut late = LateGroup {
+                pending: meanwhile,
+                group: &mut monitor_cg,
+            };
             (
                 Some(guard),
-                entered.and_then(|()| run_in_group(&plan, report)),
+                entered.and_then(|()| run_in_group(&plan, report, &mut late)),
             )
         }
         Err(e) => (None, Err(e)),
@@ -81,6 +100,33 @@ pub(crate) fn run(
     });
     drop(log);
     result
+}
+
+/// The monitor's group of [`MonitorGroup::Meanwhile`], made and entered
+/// once (not again at a reboot) by [`LateGroup::make`].
+pub(crate) struct LateGroup<'a> {
+    pending: bool,
+    group: &'a mut Option<enclos_cgroupfs::Cgroup>,
+}
+
+impl LateGroup<'_> {
+    /// Makes the monitor's group and moves the monitor there, if that is
+    /// still to do. On failure the start fails; what was made is the
+    /// monitor's to remove on its way out, as any group of its own.
+    pub(crate) fn make(&mut self, plan: &Plan) -> Result<()> {
+        if !std::mem::take(&mut self.pending) {
+            return Ok(());
+        }
+        let c = &plan.container;
+        let whole = crate::cgroup_keys::make_monitor_group(c, &plan.cgroups, plan.layout.clone())?;
+        if whole.is_some() {
+            *self.group = whole;
+        }
+        match self.group.as_ref() {
+            Some(g) => crate::cgroup_keys::enter_monitor_group(g),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The v2 group where an ephemeral container's removal runs: the
@@ -104,7 +150,7 @@ fn removal_group(plan: &Plan) -> Option<std::os::fd::OwnedFd> {
 /// group, see leave_monitor_group), and an ephemeral container's rootfs
 /// still mounted: its removal unmounts it (see [`crate::discard`]), and
 /// its run files go with its directory.
-fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<Ended> {
+fn run_in_group(plan: &Plan, report: &mut Option<File>, late: &mut LateGroup) -> Result<Ended> {
     let c = plan.container.clone();
     crate::monitor_keys::apply(&plan.config, c.name())?;
     let mounted = plan.mount_rootfs()?;
@@ -117,7 +163,7 @@ fn run_in_group(plan: &Plan, report: &mut Option<File>) -> Result<Ended> {
     let (code, nsrefs) = loop {
         c.write_run_file("monitor.pid", &std::process::id().to_string())?;
         c.write_state(State::Starting)?;
-        let started = start_once(plan);
+        let started = start_once(plan, late);
         let (cg, terms, mut output, pidfd) = match started {
             Ok(v) => v,
             Err(e) => {
@@ -257,7 +303,7 @@ type Started = (
     enclos_namespaces::PidFd,
 );
 
-fn start_once(plan: &Plan) -> Result<Started> {
+fn start_once(plan: &Plan, late: &mut LateGroup) -> Result<Started> {
     plan.hooks.run("pre-start")?;
     let cg = make_cgroup(plan)?;
     let result = (|| {
@@ -278,8 +324,13 @@ fn start_once(plan: &Plan) -> Result<Started> {
         let mut spec = rootfs_spec(plan, console, ttys)?;
         spec.own_ptys = own;
         let inner = crate::cgroup_keys::init_group(&plan.config, &cg, &plan.container)?;
-        let (_pid, pidfd, masters) =
-            spawn_init(plan, inner.as_ref().unwrap_or(&cg), &spec, !with_terms)?;
+        let (_pid, pidfd, masters) = spawn_init(
+            plan,
+            inner.as_ref().unwrap_or(&cg),
+            &spec,
+            !with_terms,
+            late,
+        )?;
         let terms = match (host, own) {
             (Some(h), _) => Some(h.terminals),
             (None, Some(own)) => Some(Terminals::from_container(own, masters)?),

@@ -205,11 +205,18 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
         name: name.clone(),
         source: e,
     })?;
-    // The monitor's group is made first, so that the monitor starts in it
-    // on v2 (see Cgroup::enter).
+    // The monitor is cloned into its group on v2 (see Cgroup::enter),
+    // made here first. Root's monitor makes the v1 parts itself, while
+    // init sets itself up (MonitorGroup::Meanwhile); a user's, or one
+    // under lxc.cgroup.relative (whose base must be left before the
+    // container's group gets controllers), finds them all made here.
+    let late = nix::unistd::geteuid().is_root() && !plan.config.cgroup_relative();
     let c = plan.container.clone();
-    let group = crate::cgroup_keys::make_monitor_group(&c, &plan.cgroups, plan.layout.clone())
-        .map_err(failed)?;
+    let group = match late {
+        true => crate::cgroup_keys::make_monitor_group_v2(&c, &plan.cgroups, plan.layout.clone()),
+        false => crate::cgroup_keys::make_monitor_group(&c, &plan.cgroups, plan.layout.clone()),
+    }
+    .map_err(failed)?;
     let v2_dir = group.as_ref().and_then(|g| g.open_v2_dir().ok().flatten());
     let v2 = v2_dir.as_ref().map(|fd| fd.as_fd());
     let made = group.clone();
@@ -231,7 +238,11 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
         let (plan, mlock) = std::mem::ManuallyDrop::into_inner(state);
         let _ = std::env::set_current_dir("/");
         redirect_stdio_to_null();
-        match crate::monitor::run(plan, mlock, rep, MonitorGroup::Made(group)) {
+        let group = match late {
+            true => MonitorGroup::Meanwhile(group),
+            false => MonitorGroup::Made(group),
+        };
+        match crate::monitor::run(plan, mlock, rep, group) {
             Ok(_) => 0,
             Err(e) => report_failure(rep, &e),
         }
