@@ -45,6 +45,15 @@ impl Cgroup {
         if !single_threaded() {
             return self.attach(0);
         }
+        self.enter_alone(v2_done)
+    }
+
+    /// [`Cgroup::enter`] by the caller's own thread on v1, for a caller
+    /// whose other threads have all been joined: a joined thread is still
+    /// counted in `/proc/self/status` for a moment after its join returns,
+    /// which would send [`Cgroup::enter`] the slow way. A thread still
+    /// running would stay behind on v1.
+    pub fn enter_alone(&self, v2_done: bool) -> Result<()> {
         self.check_exists()?;
         for m in &self.members {
             match (m.is_v2(), v2_done) {

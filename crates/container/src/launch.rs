@@ -210,7 +210,10 @@ pub(crate) fn spawn_init(
         map_ids(plan, &parent, pid)?;
         crate::net::attach(&plan.container, &plan.config, pid)?;
         parent.send(ATTACHED)?;
-        // Init makes its mounts now: the monitor's own group meanwhile.
+        // Init makes its mounts now: the monitor's own group meanwhile
+        // (MonitorGroup::Meanwhile). Not by a thread during the network:
+        // on 2 CPUs, 30 alternating veth starts took 8.39 ms so, against
+        // 8.26 ms this way.
         late.make(plan)?;
         let masters = parent
             .expect_with_fds(READY, setup_timeout)

@@ -110,20 +110,24 @@ pub(crate) struct LateGroup<'a> {
 }
 
 impl LateGroup<'_> {
-    /// Makes the monitor's group and moves the monitor there, if that is
-    /// still to do. On failure the start fails; what was made is the
-    /// monitor's to remove on its way out, as any group of its own.
+    /// Makes the monitor's whole group and moves the monitor there, if
+    /// that is still to do. Once made, the group is kept (for the monitor
+    /// to remove on its way out, as any group of its own) even if the
+    /// move fails. The monitor moves by its own thread on v1
+    /// (Cgroup::enter_alone): the network's thread is joined by then,
+    /// though the kernel may still count it for a moment.
     pub(crate) fn make(&mut self, plan: &Plan) -> Result<()> {
         if !std::mem::take(&mut self.pending) {
             return Ok(());
         }
         let c = &plan.container;
-        let whole = crate::cgroup_keys::make_monitor_group(c, &plan.cgroups, plan.layout.clone())?;
-        if whole.is_some() {
-            *self.group = whole;
+        if let Some(whole) =
+            crate::cgroup_keys::make_monitor_group(c, &plan.cgroups, plan.layout.clone())?
+        {
+            *self.group = Some(whole);
         }
         match self.group.as_ref() {
-            Some(g) => crate::cgroup_keys::enter_monitor_group(g),
+            Some(g) => Ok(g.enter_alone(enclos_namespaces::started_in_cgroup())?),
             None => Ok(()),
         }
     }
