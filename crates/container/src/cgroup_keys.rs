@@ -180,51 +180,51 @@ pub(crate) fn init_group(cfg: &Config, outer: &Cgroup, c: &Container) -> Result<
     Ok(Some(cg))
 }
 
-/// The monitor's cgroup (`lxc.cgroup.dir.monitor`, or its own): a
-/// leftover empty one of a killed monitor removed, created and recorded in
-/// the runtime directory ([`enter_monitor_group`] moves the monitor in).
-/// Made again where its v2 part is made already ([`make_monitor_group_v2`]),
-/// it makes the rest: a group a process is in is kept as it is.
+/// Which part of the monitor's group [`make_monitor_group`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MonitorPart {
+    /// Every hierarchy: a leftover empty group of a killed monitor
+    /// removed, the group recorded in the runtime directory, created.
+    Whole,
+    /// The v2 part alone, by the starting command, so that the monitor is
+    /// cloned into it: a move into a v2 group waits for the kernel's
+    /// threadgroup lock, an RCU grace period (some 15 ms on this kind of
+    /// machine, where a v1 move costs microseconds). Recorded, leftover
+    /// removed, as [`MonitorPart::Whole`]. None without a v2 hierarchy.
+    V2First,
+    /// What [`MonitorPart::V2First`] left, by the monitor itself
+    /// ([`crate::monitor::MonitorGroup::Meanwhile`]): recorded already,
+    /// and a dead monitor's leftovers went before the start
+    /// ([`clean_after_dead_monitor`]).
+    Rest,
+}
+
+/// The monitor's cgroup (`lxc.cgroup.dir.monitor`, or its own), or the
+/// `part` of it asked for ([`enter_monitor_group`] moves the monitor in).
 pub(crate) fn make_monitor_group(
     c: &Container,
     p: &Placement,
     layout: Arc<Layout>,
-) -> Result<Option<Cgroup>> {
-    monitor_group(c, p, layout, true)
-}
-
-/// The v2 part of the monitor's group alone, made by the starting command
-/// so that the monitor is cloned into it: a move into a v2 group waits for
-/// the kernel's threadgroup lock, an RCU grace period (some 15 ms on this
-/// kind of machine, where a v1 move costs microseconds). The monitor makes
-/// the v1 parts later ([`crate::monitor::MonitorGroup::Meanwhile`]). None
-/// without a v2 hierarchy or a group for the monitor.
-pub(crate) fn make_monitor_group_v2(
-    c: &Container,
-    p: &Placement,
-    layout: Arc<Layout>,
-) -> Result<Option<Cgroup>> {
-    monitor_group(c, p, layout, false)
-}
-
-/// [`make_monitor_group`] on every hierarchy (`all`), or on v2 alone.
-fn monitor_group(
-    c: &Container,
-    p: &Placement,
-    layout: Arc<Layout>,
-    all: bool,
+    part: MonitorPart,
 ) -> Result<Option<Cgroup>> {
     let Some(dir) = &p.monitor else {
         return Ok(None);
     };
-    let cg = match all {
+    if layout.hierarchies.is_empty() {
         // A user's container without a delegated cgroup: nowhere to go.
-        true if layout.hierarchies.is_empty() => return Ok(None),
-        true => bare_group(layout, dir)?,
-        false if !layout.hierarchies.iter().any(|h| h.version == Version::V2) => return Ok(None),
-        false => Cgroup::new(layout, &["unified"], dir)?,
+        return Ok(None);
+    }
+    if part != MonitorPart::Rest {
+        c.write_run_file(MONITOR_RUN_FILE, dir)?;
+    }
+    let cg = match part {
+        MonitorPart::V2First if !layout.hierarchies.iter().any(|h| h.version == Version::V2) => {
+            return Ok(None)
+        }
+        MonitorPart::V2First => Cgroup::new(layout, &["unified"], dir)?,
+        MonitorPart::Whole | MonitorPart::Rest => bare_group(layout, dir)?,
     };
-    if cg.members().iter().any(|m| m.dir.is_dir()) {
+    if part != MonitorPart::Rest && cg.members().iter().any(|m| m.dir.is_dir()) {
         // Refused while a process is in it: the create below then
         // reuses it, and the attach still moves this monitor there.
         let _ = cg.delete(DeleteOptions {
@@ -233,7 +233,6 @@ fn monitor_group(
             ignore_missing: true,
         });
     }
-    c.write_run_file(MONITOR_RUN_FILE, dir)?;
     cg.create(&Permissions::default())?;
     Ok(Some(cg))
 }

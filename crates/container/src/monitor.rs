@@ -17,6 +17,7 @@ mod socket;
 
 pub use socket::{connect, socket_name};
 
+use crate::cgroup_keys::MonitorPart::{Rest, Whole};
 use crate::console_log::ConsoleOutput;
 use crate::container::State;
 use crate::error::Result;
@@ -63,7 +64,7 @@ pub(crate) fn run(
     // made: leave_monitor_group removes it on every hierarchy.
     let mut monitor_cg = match group {
         MonitorGroup::ToMake => {
-            crate::cgroup_keys::make_monitor_group(&c, &plan.cgroups, plan.layout.clone())?
+            crate::cgroup_keys::make_monitor_group(&c, &plan.cgroups, plan.layout.clone(), Whole)?
         }
         MonitorGroup::Made(cg) | MonitorGroup::Meanwhile(cg) => cg,
     };
@@ -122,7 +123,7 @@ impl LateGroup<'_> {
         }
         let c = &plan.container;
         if let Some(whole) =
-            crate::cgroup_keys::make_monitor_group(c, &plan.cgroups, plan.layout.clone())?
+            crate::cgroup_keys::make_monitor_group(c, &plan.cgroups, plan.layout.clone(), Rest)?
         {
             *self.group = Some(whole);
         }

@@ -17,6 +17,7 @@ use enclos_config::Config;
 use nix::fcntl::{Flock, FlockArg};
 use nix::unistd::setsid;
 
+use crate::cgroup_keys::MonitorPart;
 use crate::container::{Container, State};
 use crate::error::{chain, io_err, Error, Result};
 use crate::init::Init;
@@ -212,11 +213,13 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
     // container's group gets controllers), finds them all made here.
     let late = nix::unistd::geteuid().is_root() && !plan.config.cgroup_relative();
     let c = plan.container.clone();
-    let group = match late {
-        true => crate::cgroup_keys::make_monitor_group_v2(&c, &plan.cgroups, plan.layout.clone()),
-        false => crate::cgroup_keys::make_monitor_group(&c, &plan.cgroups, plan.layout.clone()),
-    }
-    .map_err(failed)?;
+    let part = match late {
+        true => MonitorPart::V2First,
+        false => MonitorPart::Whole,
+    };
+    let group =
+        crate::cgroup_keys::make_monitor_group(&c, &plan.cgroups, plan.layout.clone(), part)
+            .map_err(failed)?;
     let v2_dir = group.as_ref().and_then(|g| g.open_v2_dir().ok().flatten());
     let v2 = v2_dir.as_ref().map(|fd| fd.as_fd());
     let made = group.clone();
@@ -265,27 +268,27 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
         }
     };
     drop(lock);
+    await_report(name, File::from(rd), &monitor)
+}
+
+/// Reads the monitor's report ("OK", or "ERR why") from `report`; a
+/// monitor that failed exits right after its report (or has died), and
+/// is reaped here, so that it leaves no zombie behind.
+fn await_report(name: String, report: File, monitor: &enclos_namespaces::PidFd) -> Result<()> {
     let mut text = String::new();
-    let _ = std::io::BufReader::new(File::from(rd)).read_line(&mut text);
+    let _ = std::io::BufReader::new(report).read_line(&mut text);
     let line = text.trim_end();
     if line.starts_with("OK") {
         return Ok(());
     }
-    // A monitor that failed exits right after its report (or has died):
-    // reaped here, it leaves no zombie behind.
     if monitor.wait_exit(Some(MONITOR_EXIT)).unwrap_or(false) {
         let _ = monitor.reap();
     }
-    match line.strip_prefix("ERR ") {
-        Some(reason) => Err(Error::StartFailed {
-            name,
-            reason: reason.to_string(),
-        }),
-        None => Err(Error::StartFailed {
-            name,
-            reason: "its monitor exited without a report (killed?)".into(),
-        }),
-    }
+    let reason = match line.strip_prefix("ERR ") {
+        Some(reason) => reason.to_string(),
+        None => "its monitor exited without a report (killed?)".into(),
+    };
+    Err(Error::StartFailed { name, reason })
 }
 
 /// How long a failed monitor is waited for after its report, to be reaped.

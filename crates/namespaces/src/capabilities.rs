@@ -51,9 +51,8 @@ pub fn drop_set(drop: &HashSet<Capability>) -> Result<()> {
     let Some(&first) = dropped.first() else {
         return Ok(());
     };
-    let drop = dropped;
     if ::caps::runtime::ambient_set_supported().is_ok() {
-        for &cap in &drop {
+        for &cap in &dropped {
             if ::caps::has_cap(None, CapSet::Ambient, cap)
                 .map_err(drop_err(cap, CapSet::Ambient))?
             {
@@ -64,14 +63,14 @@ pub fn drop_set(drop: &HashSet<Capability>) -> Result<()> {
     for set in [CapSet::Inheritable, CapSet::Effective, CapSet::Permitted] {
         let mut current = ::caps::read(None, set).map_err(drop_err(first, set))?;
         let before = current.len();
-        for cap in &drop {
+        for cap in &dropped {
             current.remove(cap);
         }
         if current.len() != before {
             ::caps::set(None, set, &current).map_err(drop_err(first, set))?;
         }
     }
-    tracing::debug!(dropped = ?drop, "dropped capabilities");
+    tracing::debug!(?dropped, "dropped capabilities");
     Ok(())
 }
 
