@@ -4,11 +4,14 @@
 //! namespace, with hardware address, mtu, addresses, gateways and routes;
 //! and the statistics of a container's interfaces.
 //!
-//! rtnetlink is async: each call here runs its netlink work in a thread of
-//! its own on a current-thread tokio runtime that ends with the call, so
-//! the caller is single-threaded again when it returns and may fork or
-//! clone afterwards. Work inside a container's namespace enters it with
-//! `setns` in that thread only.
+//! rtnetlink is async: each call here runs its netlink work on a
+//! current-thread tokio runtime that ends with the call, so the caller
+//! has no thread more when it returns and may fork or clone afterwards.
+//! The work runs on the caller's thread (a thread of its own for a caller
+//! inside a tokio runtime), which enters a container's network namespace
+//! only to open a netlink socket there and comes back at once; reading
+//! from inside a namespace alone ([`stats`]) enters it from a thread of
+//! its own.
 //!
 //! ```no_run
 //! use enclos_net::{attach, detach, Kind, NetSpec};

@@ -74,7 +74,15 @@ fn a_veth_on_a_bridge_is_made_read_and_removed() {
         return;
     }
     let lab = Lab::new("tnbr0");
+    let own = own_netns();
     let attached = attach(&[veth("tnbr0")], lab.pid()).expect("attach");
+    // The work ran on this thread, which entered the container's
+    // namespace only to open a socket there.
+    assert_eq!(
+        own_netns(),
+        own,
+        "attach left its caller in another namespace"
+    );
     assert!(link_exists("tnv0").unwrap());
     let links = stats(lab.pid()).unwrap();
     assert_eq!(links.len(), 1, "{links:?}");
@@ -89,6 +97,33 @@ fn a_veth_on_a_bridge_is_made_read_and_removed() {
     );
     detach(&attached);
     assert!(!link_exists("tnv0").unwrap());
+}
+
+/// A caller inside a tokio runtime (which cannot run another on its
+/// thread) gets the same work done from a thread of its own.
+#[test]
+fn attach_works_from_inside_a_tokio_runtime() {
+    if !require_root("attach_works_from_inside_a_tokio_runtime") {
+        return;
+    }
+    let lab = Lab::new("tnbr3");
+    let own = own_netns();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let attached = runtime
+        .block_on(async { attach(&[veth("tnbr3")], lab.pid()) })
+        .expect("attach");
+    assert_eq!(own_netns(), own);
+    assert!(link_exists("tnv0").unwrap());
+    assert_eq!(stats(lab.pid()).unwrap()[0].name, "eth0");
+    detach(&attached);
+    assert!(!link_exists("tnv0").unwrap());
+}
+
+fn own_netns() -> std::path::PathBuf {
+    std::fs::read_link("/proc/thread-self/ns/net").unwrap()
 }
 
 #[test]
