@@ -646,6 +646,62 @@ fn init_drops_the_callers_supplementary_groups() {
     lab.enclos("stop", &["-n", &n, "-k"]).success();
 }
 
+/// What runs in the container starts with SIGHUP and SIGPIPE at their
+/// default action, as on any host: the monitor ignores both, the Rust
+/// runtime SIGPIPE in every enclos process, and ignored signals stay
+/// ignored across exec. Under attach, a pipeline's writer then ends
+/// quietly when its reader leaves, instead of printing "Broken pipe".
+/// What else the caller ignores is passed on, as LXC does.
+#[test]
+fn init_attached_and_executed_commands_start_with_sighup_and_sigpipe_at_default() {
+    if !require_root("init_attached_and_executed_commands_start_with_sighup_and_sigpipe_at_default")
+    {
+        return;
+    }
+    let ignored = |text: &str| u64::from_str_radix(text.trim(), 16).expect("a SigIgn mask");
+    // Bits of signals 1 and 13 in a SigIgn mask.
+    let ours = (1 << (Signal::SIGHUP as u64 - 1)) | (1 << (Signal::SIGPIPE as u64 - 1));
+    let lab = Lab::new();
+    let n = lab.name("sigdfl");
+    // busybox's sleep changes no signal action.
+    lab.create_with(&n, "lxc.init.cmd = /bin/sleep 1000\n");
+    lab.start(&n);
+    let init = lab.init_pid(&n);
+    let init_ignores = ignored(&proc_status(init, "SigIgn").unwrap());
+    assert_eq!(
+        init_ignores & ours,
+        0,
+        "init {init} ignores {init_ignores:x}"
+    );
+    let status_of_grep = |out: &Out| ignored(out.stdout.split_whitespace().nth(1).unwrap_or("x"));
+    let out = lab
+        .attach(&n, &["grep", "SigIgn", "/proc/self/status"])
+        .success();
+    assert_eq!(status_of_grep(&out) & ours, 0, "{out:#?}");
+    let out = lab
+        .attach(
+            &n,
+            &[
+                "sh",
+                "-c",
+                "(cat /dev/zero; echo cat-status-$? >&2) | head -c1 >/dev/null",
+            ],
+        )
+        .success();
+    // Killed by SIGPIPE: 128 + 13.
+    assert!(
+        out.stderr.contains("cat-status-141") && !out.stderr.contains("Broken pipe"),
+        "cat did not end by SIGPIPE: {out:#?}"
+    );
+    lab.enclos("stop", &["-n", &n, "-k"]).success();
+    let out = lab.enclos(
+        "execute",
+        &["-n", &n, "--", "grep", "SigIgn", "/proc/self/status"],
+    );
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert_eq!(status_of_grep(&out) & ours, 0, "{out:#?}");
+}
+
 #[test]
 fn execute_runs_one_command_and_propagates_its_status() {
     if !require_root("execute_runs_one_command_and_propagates_its_status") {

@@ -12,6 +12,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use enclos_namespaces::{RootfsSpec, RootfsStage, SyncChild};
+use nix::sys::signal::Signal;
 use nix::unistd::setsid;
 
 use crate::error::chain;
@@ -65,6 +66,10 @@ pub(crate) struct Setup<'a> {
 /// `placed`: init is in its cgroup on every hierarchy (the monitor moves
 /// it before ATTACHED otherwise).
 pub(crate) fn main(sync: &SyncChild, s: &Setup, placed: bool) -> i32 {
+    // The monitor ignores SIGHUP and SIGPIPE; the container's init and
+    // execute's command must not inherit that (an ignored SIGHUP would
+    // not even reach execute's forwarding).
+    crate::process::default_signal_actions(&[Signal::SIGHUP, Signal::SIGPIPE]);
     // Nothing of the monitor's or its caller's stays in init, where the
     // container's hooks (and, under execute, all of it) could reach it
     // through /proc/1/fd, nor reaches what init runs.

@@ -5,6 +5,7 @@ use std::ffi::CString;
 use std::fs::OpenOptions;
 
 use enclos_config::Config;
+use nix::sys::signal::{SigHandler, Signal};
 use nix::sys::wait::WaitStatus;
 
 /// The environment of the container's init and attached processes.
@@ -53,8 +54,22 @@ pub(crate) fn redirect_stdio_to_null() {
     }
 }
 
-/// execvpe with the container's PATH; returns only on failure.
+/// Gives `signals` their default action again (ignored ones stay
+/// ignored across exec).
+pub(crate) fn default_signal_actions(signals: &[Signal]) {
+    for s in signals {
+        // SAFETY: SIG_DFL installs no handler code.
+        let _ = unsafe { nix::sys::signal::signal(*s, SigHandler::SigDfl) };
+    }
+}
+
+/// execvpe with the container's PATH; returns only on failure. SIGPIPE,
+/// which the Rust runtime ignores in every enclos process, gets its
+/// default action back first: a command in the container that writes to
+/// a closed pipe ends, as anywhere else, instead of printing
+/// "Broken pipe" errors.
 pub(crate) fn exec(cmd: &[String], env: &[CString]) -> nix::Error {
+    default_signal_actions(&[Signal::SIGPIPE]);
     let args: Vec<CString> = match cmd.iter().map(|a| CString::new(a.as_bytes())).collect() {
         Ok(a) => a,
         Err(_) => return nix::Error::EINVAL,
@@ -102,7 +117,6 @@ pub(crate) fn exit_code(status: WaitStatus) -> i32 {
 mod tests {
     use std::path::Path;
 
-    use nix::sys::signal::Signal;
     use nix::unistd::Pid;
 
     use super::*;
