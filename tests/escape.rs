@@ -65,6 +65,8 @@ cases! {
     host_cwd_of_attach => fds::host_cwd_of_attach,
     host_dir_as_init_cwd => fds::host_dir_as_init_cwd,
     exe_overwrite => exe::exe_overwrite,
+    init_is_proc_self_exe => exe::init_is_proc_self_exe,
+    start_hook_writes_init_exe => exe::start_hook_writes_init_exe,
     symlinked_mount_targets => mounts::symlinked_mount_targets,
     monitor_out_of_reach => monitor::monitor_out_of_reach,
     fork_bomb => limits::fork_bomb,

@@ -15,7 +15,7 @@
 use enclos_tests::enclos_bin;
 use enclos_tests::lab::*;
 
-use super::{container, Kind};
+use super::{container, rootfs, Kind};
 
 pub fn exe_overwrite(kind: Kind) {
     let lab = Lab::new();
@@ -81,6 +81,107 @@ pub fn exe_overwrite(kind: Kind) {
             "/proc/1/exe did not read, yet the attempt ran unconfined ({label:?}): {out:#?}"
         );
     }
+    assert!(
+        std::fs::read(&bin).expect("read the copy") == before,
+        "the binary changed"
+    );
+}
+
+/// The container's init is `/proc/self/exe` (as an init that is a script
+/// whose interpreter is `/proc/self/exe` would make it): whatever execs
+/// it, the container's PID 1 must then run a sealed enclos binary, never
+/// the host's file, and nothing in the container may write through it.
+/// The init is enclos's `wait` on a container of the rootfs's own, which
+/// keeps it running meanwhile.
+pub fn init_is_proc_self_exe(kind: Kind) {
+    let lab = Lab::new();
+    let n = container(
+        &lab,
+        kind,
+        "exeinit",
+        "lxc.init.cmd = /proc/self/exe wait -n w -s RUNNING -t 60",
+    );
+    let inner = rootfs(&lab, &n).join("var/lib/enclos/w");
+    std::fs::create_dir_all(&inner).expect("make the rootfs's own container");
+    std::fs::write(inner.join("config"), "lxc.uts.name = w\n").expect("write its config");
+    let bin = lab.path().join("enclos-copy");
+    std::fs::copy(enclos_bin(), &bin).expect("copy the enclos binary");
+    let before = std::fs::read(&bin).expect("read the copy");
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.args(["start", "-P", lab.path_str(), "-n", &n]);
+    let out = run(cmd);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    let init = lab.init_pid(&n);
+    let exe = std::fs::read_link(format!("/proc/{init}/exe")).expect("read init's exe");
+    let overlay = format!("/{}", bin.file_name().unwrap().to_str().unwrap());
+    let shown = exe.to_string_lossy();
+    assert!(
+        exe != bin && (shown == overlay || shown.starts_with("/memfd:")),
+        "the container's init runs {shown}, neither {overlay:?} in the detached overlay nor a memfd"
+    );
+    assert!(
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(format!("/proc/{init}/exe"))
+            .is_err(),
+        "init's exe opened for writing"
+    );
+    let out = lab.attach(
+        &n,
+        &[
+            "sh",
+            "-c",
+            "(echo pwned >>/proc/1/exe && echo WROTE-EXE); \
+             (exec 3</proc/1/exe && echo pwned >/proc/self/fd/3 && echo WROTE-FD); echo END",
+        ],
+    );
+    assert!(out.stdout.contains("END"), "the attempt ran: {out:#?}");
+    assert!(
+        !out.stdout.contains("WROTE"),
+        "a write went through: {out:#?}"
+    );
+    lab.enclos("stop", &["-n", &n, "-k"]).success();
+    assert!(
+        std::fs::read(&bin).expect("read the copy") == before,
+        "the binary changed"
+    );
+}
+
+/// A start hook (`lxc.hook.start`, a program of the container's, run in
+/// its namespaces before init execs) tries to write through
+/// `/proc/1/exe`: PID 1 is then our init, an enclos process, which must
+/// run from a sealed binary (the start re-executes itself sealed when such
+/// hooks run), and the write must fail.
+pub fn start_hook_writes_init_exe(kind: Kind) {
+    let lab = Lab::new();
+    let n = container(&lab, kind, "exehook", "lxc.hook.start = /exe-hook.sh");
+    let hook = rootfs(&lab, &n).join("exe-hook.sh");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\n{ echo exe=$(readlink /proc/1/exe); \
+         (echo pwned >>/proc/1/exe && echo WROTE-EXE); \
+         (exec 3</proc/1/exe && echo pwned >/proc/self/fd/3 && echo WROTE-FD); \
+         echo END; } >/exe-hook.out 2>&1\n",
+    )
+    .expect("write the hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("make the hook executable");
+    let bin = lab.path().join("enclos-copy");
+    std::fs::copy(enclos_bin(), &bin).expect("copy the enclos binary");
+    let before = std::fs::read(&bin).expect("read the copy");
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.args(["start", "-P", lab.path_str(), "-n", &n]);
+    let out = run(cmd);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    let said =
+        std::fs::read_to_string(rootfs(&lab, &n).join("exe-hook.out")).expect("the hook's output");
+    lab.enclos("stop", &["-n", &n, "-k"]).success();
+    assert!(said.contains("END"), "the hook ran the attempt: {said}");
+    assert!(!said.contains("WROTE"), "a write went through: {said}");
+    assert!(
+        !said.contains(bin.to_str().unwrap()),
+        "/proc/1/exe was the host's binary: {said}"
+    );
     assert!(
         std::fs::read(&bin).expect("read the copy") == before,
         "the binary changed"

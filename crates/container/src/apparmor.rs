@@ -81,6 +81,11 @@ impl Host {
     }
 }
 
+/// Whether the host runs AppArmor (without reading more of it).
+pub(crate) fn host_enabled() -> bool {
+    std::fs::read_to_string(ENABLED).is_ok_and(|v| v.trim() == "Y")
+}
+
 /// The profile a container runs under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Profile {

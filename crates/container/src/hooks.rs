@@ -46,6 +46,12 @@ pub(crate) struct Hooks {
     config: Config,
 }
 
+/// Whether `config` has hooks that run in the container's namespaces
+/// before its init (in init's set-up).
+pub(crate) fn run_in_init(config: &Config) -> bool {
+    IN_INIT.iter().any(|k| !config.hooks(k).is_empty())
+}
+
 impl Hooks {
     /// `rootfs_mount` is where the rootfs is (or will be) mounted on the
     /// host.

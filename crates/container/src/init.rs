@@ -8,7 +8,7 @@ mod execute;
 mod userns;
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use enclos_namespaces::{RootfsSpec, RootfsStage, SyncChild};
@@ -60,6 +60,9 @@ pub(crate) struct Setup<'a> {
     /// Keep the monitor's standard streams (execute) instead of the console.
     pub console_on_stdio: bool,
     pub limits: InitSetup,
+    /// The sealed binary to exec the container's init through, when this
+    /// start runs from the host's ([`crate::init_exec`]).
+    pub trampoline: Option<RawFd>,
 }
 
 /// PID 1 of the container, from clone to exec (or to our init loop).
@@ -74,8 +77,9 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup, placed: bool) -> i32 {
     // container's hooks (and, under execute, all of it) could reach it
     // through /proc/1/fd, nor reaches what init runs.
     let sync_fd = std::os::fd::AsFd::as_fd(sync).as_raw_fd();
-    if let Err(msg) = crate::fds::detach_from_3_except(&[sync_fd])
-        .and_then(|()| crate::fds::close_on_exec_from_3())
+    let keep: Vec<RawFd> = std::iter::once(sync_fd).chain(s.trampoline).collect();
+    if let Err(msg) =
+        crate::fds::detach_from_3_except(&keep).and_then(|()| crate::fds::close_on_exec_from_3())
     {
         let _ = sync.fail(&msg);
         return 1;
@@ -137,11 +141,11 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup, placed: bool) -> i32 {
                 let _ = sync.fail(&msg);
                 return 1;
             }
-            let err = exec(cmd, &s.env);
-            let _ = sync.fail(&format!(
-                "Cannot execute init '{}' in the container: {err}; check lxc.init.cmd and that the rootfs holds it",
-                cmd.join(" ")
-            ));
+            let err = match s.trampoline {
+                Some(handle) => crate::init_exec::exec_through(handle, sync, cmd, &s.env),
+                None => exec(cmd, &s.env),
+            };
+            let _ = sync.fail(&exec_failed(cmd, err));
             1
         }
         Init::Run(cmd) => {
@@ -159,6 +163,14 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup, placed: bool) -> i32 {
             enclos_namespaces::exit_child(execute::run(cmd, &s.env))
         }
     }
+}
+
+/// What init reports when the container's init cannot be exec'd.
+pub(crate) fn exec_failed(cmd: &[String], err: nix::Error) -> String {
+    format!(
+        "Cannot execute init '{}' in the container: {err}; check lxc.init.cmd and that the rootfs holds it",
+        cmd.join(" ")
+    )
 }
 
 /// What init takes before the monitor says ATTACHED: AppArmor's exec

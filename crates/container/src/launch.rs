@@ -194,6 +194,7 @@ pub(crate) fn spawn_init(
         init: plan.init.clone(),
         console_on_stdio,
         limits: crate::limits::InitSetup::new(&plan.config),
+        trampoline: plan.init_exec.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
     };
     let (pid, pidfd, moved) = clone_init(plan, cg, &parent, child, &setup)?;
     // Hooks in init's set-up may take their time.

@@ -69,6 +69,7 @@ mod hooks;
 mod hwaddr;
 mod info;
 mod init;
+mod init_exec;
 mod launch;
 mod leftovers;
 mod limits;
@@ -104,6 +105,7 @@ pub use error::{Error, Result};
 pub use info::{
     autostart, autostart_plan, config_values, info, AutostartAction, AutostartEntry, Info,
 };
+pub use init_exec::{run_trampoline, TRAMPOLINE};
 pub use ls::{list, ls, ls_names, ls_table, LsFilter, Summary, DEFAULT_COLUMNS};
 pub use mapped_root::RootfsIdmap;
 pub use monitor::socket_name;

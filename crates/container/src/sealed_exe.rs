@@ -2,9 +2,12 @@
 //! class of runc's CVE-2019-5736): a process of the container that gets
 //! hold of `/proc/PID/exe` of an enclos process (our init under
 //! `execute`, an attach that the container tricked into running
-//! `#!/proc/self/exe`) could otherwise write the host's binary. `start`,
-//! `execute` and `attach` therefore first re-execute themselves
-//! ([`run_from_sealed_copy`]) from a handle that no one can write:
+//! `#!/proc/self/exe`) could otherwise write the host's binary. `execute`
+//! and `attach` therefore first re-execute themselves
+//! ([`run_from_sealed_copy`]) from a handle that no one can write, and so
+//! does `start` unless nothing of the container can reach an enclos
+//! process before its init runs (then init execs it through such a
+//! handle: [`crate::init_exec`]):
 //!
 //! - as root, the binary as seen through a read-only overlayfs that has
 //!   only lower layers (the binary's directory over an empty one of ours,
@@ -196,7 +199,7 @@ pub fn run_from_sealed_copy() -> Result<(), SealError> {
             Ok(handle) => {
                 let mut marked = env.clone();
                 marked.push(CString::from(OVERLAY_MARKER_ENTRY));
-                let err = execveat_empty(&handle, &args, &marked);
+                let err = execveat_empty(handle.as_fd(), &args, &marked);
                 tracing::debug!("cannot execute the enclos binary through its read-only overlay ({err}); using a sealed in-memory copy");
             }
             Err(why) => {
@@ -205,11 +208,18 @@ pub fn run_from_sealed_copy() -> Result<(), SealError> {
         }
     }
     let copy = sealed_copy(exe)?;
-    let err = execveat_empty(&copy, &args, &env);
+    let err = execveat_empty(copy.as_fd(), &args, &env);
     Err(SealError::Memfd {
         step: "exec",
         source: err.into(),
     })
+}
+
+/// The running binary through a new detached read-only overlay (root
+/// only), for init to exec the container's init through
+/// ([`crate::init_exec`]); why not when it cannot be made.
+pub(crate) fn overlay_handle() -> Result<OwnedFd, String> {
+    running_exe_through_overlay()
 }
 
 /// The running binary through a new detached read-only overlay, checked
@@ -446,7 +456,7 @@ fn memfd_create(name: &CStr) -> Result<OwnedFd, Errno> {
 }
 
 /// execveat(fd, "", args, env, AT_EMPTY_PATH); returns only on failure.
-fn execveat_empty(fd: &OwnedFd, args: &[CString], env: &[CString]) -> Errno {
+pub(crate) fn execveat_empty(fd: BorrowedFd<'_>, args: &[CString], env: &[CString]) -> Errno {
     let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();

@@ -39,6 +39,11 @@ pub struct StartOptions {
     /// when that is a file: an ephemeral copy's new name (see
     /// [`crate::start_copy`]).
     pub hostname: Option<String>,
+    /// This process is a start command of its own, which re-executes
+    /// itself from a sealed binary when the start cannot run from the
+    /// host's ([`crate::TRAMPOLINE`]). Autostart and `copy -e` run sealed
+    /// from their first step.
+    pub may_reexec: bool,
 }
 
 /// Starts the container and returns once it is RUNNING (or, in the
@@ -111,8 +116,11 @@ fn start_checked(c: &Container, opts: &StartOptions) -> Result<()> {
             .init_cmd()
             .unwrap_or_else(|| vec!["/sbin/init".to_string()]),
     };
+    // Before anything is made: it may re-execute this process.
+    let init_exec = crate::init_exec::for_start(c, &config, opts.may_reexec)?;
     let mut plan = Plan::new(c, config, Init::Exec(init), opts.foreground)?;
     plan.hostname.clone_from(&opts.hostname);
+    plan.init_exec = init_exec;
     if opts.foreground {
         // However init ended (a halt ends it by a signal), the container
         // ran and is stopped: a failure to start is an Err of its own.

@@ -382,8 +382,9 @@ pub struct StartArgs {
 
 impl StartArgs {
     fn run(self) -> Result<ExitCode> {
-        // The container must not reach our binary through /proc/PID/exe.
-        container::run_from_sealed_copy()?;
+        // The container must not reach our binary through /proc/PID/exe:
+        // the start re-executes itself sealed, or has init exec through a
+        // sealed binary (see may_reexec).
         let c = self.common.open(&self.name)?;
         let _ = (self.daemon, self.close_all_fds);
         container::start(
@@ -393,6 +394,7 @@ impl StartArgs {
                 config_file: self.rcfile,
                 command: (!self.command.is_empty()).then_some(self.command),
                 hostname: None,
+                may_reexec: true,
             },
         )?;
         Ok(ExitCode::SUCCESS)

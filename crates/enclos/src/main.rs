@@ -112,12 +112,7 @@ fn main() -> ExitCode {
         .unwrap_or_default();
 
     let lxc_tool = lxc::LxcCommand::NAMES.contains(&tool.as_str());
-    if seals_first(&tool, &args) {
-        // Before the arguments are parsed: the re-executed process parses
-        // them once, not twice. A failure is reported by the command,
-        // which seals again (or says why it cannot).
-        let _ = enclos_container::run_from_sealed_copy();
-    }
+    before_parsing(&tool, &args);
     let (name, result) = match cg::Tool::from_name(&tool) {
         Some(t) => {
             let _ = init_logging(None, None);
@@ -205,13 +200,32 @@ fn finish(name: &str, result: anyhow::Result<ExitCode>) -> ExitCode {
     }
 }
 
-/// Whether the command re-executes itself from a sealed binary (start,
-/// attach, execute, autostart, copy -e: see
-/// [`enclos_container::run_from_sealed_copy`]), read from the raw arguments
+/// What comes before the arguments are parsed: a container's init on its
+/// way through the trampoline (`argv[0]` is
+/// [`enclos_container::TRAMPOLINE`]), where nothing else of ours runs; or
+/// the re-execution from a sealed binary ([`seals_first`]), so that the
+/// re-executed process parses them once, not twice. A failure of that is
+/// reported by the command, which seals again (or says why it cannot).
+fn before_parsing(tool: &str, args: &[OsString]) {
+    if args
+        .first()
+        .is_some_and(|a| a == enclos_container::TRAMPOLINE)
+    {
+        enclos_container::run_trampoline(args.to_vec());
+    }
+    if seals_first(tool, args) {
+        let _ = enclos_container::run_from_sealed_copy();
+    }
+}
+
+/// Whether the command re-executes itself from a sealed binary (attach,
+/// execute, autostart, copy -e: see
+/// [`enclos_container::run_from_sealed_copy`]; start decides once it has
+/// read the container's configuration), read from the raw arguments
 /// (`enclos COMMAND ...` or `lxc-COMMAND ...`): a command missed here
 /// seals after parsing, one taken wrongly costs only an exec.
 fn seals_first(tool: &str, args: &[OsString]) -> bool {
-    const SEALED: [&str; 4] = ["start", "attach", "execute", "autostart"];
+    const SEALED: [&str; 3] = ["attach", "execute", "autostart"];
     let (command, rest) = match tool.strip_prefix("lxc-") {
         Some(t) => (t, args.get(1..).unwrap_or_default()),
         None => match args.get(1).and_then(|a| a.to_str()) {
@@ -310,9 +324,14 @@ mod tests {
 
     #[test]
     fn the_sealed_commands_are_told_from_their_raw_arguments() {
-        assert!(seals_first(
+        // start decides once it has read the configuration.
+        assert!(!seals_first(
             "enclos",
             &args(&["enclos", "start", "-n", "c"])
+        ));
+        assert!(seals_first(
+            "enclos",
+            &args(&["enclos", "execute", "-n", "c"])
         ));
         assert!(seals_first("lxc-attach", &args(&["lxc-attach", "-n", "c"])));
         assert!(seals_first(

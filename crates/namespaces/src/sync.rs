@@ -331,6 +331,14 @@ pub struct SyncChild(Endpoint);
 
 impl SyncChild {
     endpoint_methods!("parent");
+
+    /// The child's end as a process the child exec'd into finds it (its
+    /// number passed along, close-on-exec cleared for that one exec), so
+    /// that it reports on the child's behalf: a failure it sends reaches
+    /// the parent as the child's.
+    pub fn from_inherited(fd: OwnedFd) -> SyncChild {
+        SyncChild(Endpoint::new(fd, "parent"))
+    }
 }
 
 impl AsFd for SyncParent {

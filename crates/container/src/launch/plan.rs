@@ -43,6 +43,9 @@ pub(crate) struct Plan {
     pub confine: crate::confine::Confinement,
     /// The AppArmor profile the container runs under.
     pub apparmor: crate::apparmor::Profile,
+    /// The sealed binary init execs the container's init through, when
+    /// the start runs from the host's ([`crate::init_exec`]).
+    pub init_exec: Option<std::os::fd::OwnedFd>,
 }
 
 impl Plan {
@@ -121,6 +124,7 @@ impl Plan {
             hostname: None,
             confine,
             apparmor,
+            init_exec: None,
         })
     }
 }
