@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
 
 use rtnetlink::packet_route::link::{
-    InfoData, InfoKind, InfoVeth, IpVlanFlags, IpVlanMode, MacVlanMode,
+    InfoData, InfoKind, InfoVeth, IpVlanFlags, IpVlanMode, LinkAttribute, MacVlanMode,
 };
 use rtnetlink::{
     Handle, LinkIpVlan, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVeth, LinkVlan,
@@ -209,6 +209,16 @@ fn common<T>(b: LinkMessageBuilder<T>, s: &NetSpec) -> LinkMessageBuilder<T> {
     }
 }
 
+/// One transmit and one receive queue, asked for: what a veth uses
+/// anyway, but a veth made without them gets one queue per CPU, cut down
+/// to one in use while it is made, and each cut waits for an expedited
+/// RCU grace period (two per pair; up to a millisecond each in a start,
+/// while init's mounts keep the CPUs busy).
+fn one_queue<T>(b: LinkMessageBuilder<T>) -> LinkMessageBuilder<T> {
+    b.append_extra_attribute(LinkAttribute::NumTxQueues(1))
+        .append_extra_attribute(LinkAttribute::NumRxQueues(1))
+}
+
 /// A generated host-side name: `veth` and 6 random characters.
 pub(crate) fn veth_name() -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -229,13 +239,15 @@ async fn veth(
     created: &mut Vec<Created>,
 ) -> Result<HostInfo> {
     let host = s.veth_pair.clone().unwrap_or_else(veth_name);
-    let peer = common(LinkMessageBuilder::<LinkUnspec>::new(), s)
+    let peer = one_queue(common(LinkMessageBuilder::<LinkUnspec>::new(), s))
         .name(s.name.clone())
         .setns_by_fd(netns)
         .build();
-    let mut b = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
-        .name(host.clone())
-        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)));
+    let mut b = one_queue(LinkMessageBuilder::<LinkVeth>::new_with_info_kind(
+        InfoKind::Veth,
+    ))
+    .name(host.clone())
+    .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)));
     if let Some(m) = s.mtu {
         b = b.mtu(m);
     }

@@ -84,6 +84,13 @@ fn a_veth_on_a_bridge_is_made_read_and_removed() {
         "attach left its caller in another namespace"
     );
     assert!(link_exists("tnv0").unwrap());
+    // One queue each way, asked for (see host::one_queue).
+    let shown = Command::new("ip")
+        .args(["-d", "link", "show", "tnv0"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("numtxqueues 1 numrxqueues 1"), "{shown}");
     let links = stats(lab.pid()).unwrap();
     assert_eq!(links.len(), 1, "{links:?}");
     assert_eq!(links[0].name, "eth0");
