@@ -67,6 +67,7 @@ cases! {
     exe_overwrite => exe::exe_overwrite,
     init_is_proc_self_exe => exe::init_is_proc_self_exe,
     start_hook_writes_init_exe => exe::start_hook_writes_init_exe,
+    start_host_hook_enters_init => exe::start_host_hook_enters_init,
     symlinked_mount_targets => mounts::symlinked_mount_targets,
     monitor_out_of_reach => monitor::monitor_out_of_reach,
     fork_bomb => limits::fork_bomb,

@@ -187,3 +187,50 @@ pub fn start_hook_writes_init_exe(kind: Kind) {
         "the binary changed"
     );
 }
+
+/// A start-host hook (run on the host while init waits, with its pid in
+/// `LXC_PID`) enters init's namespaces and runs the container's own shell
+/// there: PID 1, our init, must then run from a sealed binary, and the
+/// write through `/proc/1/exe` must fail.
+pub fn start_host_hook_enters_init(kind: Kind) {
+    let lab = Lab::new();
+    let out = lab.path().join("start-host.out");
+    let hook = lab.path().join("start-host.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nnsenter -t \"$LXC_PID\" -m -p -- /bin/sh -c \
+             'echo exe=$(readlink /proc/1/exe); (echo pwned >>/proc/1/exe && echo WROTE-EXE); echo END' \
+             >{} 2>&1\n",
+            out.display()
+        ),
+    )
+    .expect("write the hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("make the hook executable");
+    let n = container(
+        &lab,
+        kind,
+        "exehost",
+        &format!("lxc.hook.start-host = {}", hook.display()),
+    );
+    let bin = lab.path().join("enclos-copy");
+    std::fs::copy(enclos_bin(), &bin).expect("copy the enclos binary");
+    let before = std::fs::read(&bin).expect("read the copy");
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.args(["start", "-P", lab.path_str(), "-n", &n]);
+    let started = run(cmd);
+    assert_eq!(started.code, Some(0), "{started:#?}");
+    lab.enclos("stop", &["-n", &n, "-k"]).success();
+    let said = std::fs::read_to_string(&out).expect("the hook's output");
+    assert!(said.contains("END"), "the hook ran the attempt: {said}");
+    assert!(!said.contains("WROTE"), "a write went through: {said}");
+    assert!(
+        !said.contains(bin.to_str().unwrap()),
+        "/proc/1/exe was the host's binary: {said}"
+    );
+    assert!(
+        std::fs::read(&bin).expect("read the copy") == before,
+        "the binary changed"
+    );
+}

@@ -26,6 +26,9 @@ pub(crate) const ATTACHED: u8 = 1;
 pub(crate) const READY: u8 = 2;
 /// The start-host hooks ran: init may exec.
 pub(crate) const GO: u8 = 3;
+/// The trampoline ([`crate::init_exec`]) runs and execs the container's
+/// init next.
+pub(crate) const REACHED: u8 = 4;
 
 /// How long init may take to set itself up before start gives up.
 pub(crate) const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -136,18 +139,7 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup, placed: bool) -> i32 {
         return 1;
     }
     match &s.init {
-        Init::Exec(cmd) => {
-            if let Err(msg) = crate::fds::close_on_exec_from_3() {
-                let _ = sync.fail(&msg);
-                return 1;
-            }
-            let err = match s.trampoline {
-                Some(handle) => crate::init_exec::exec_through(handle, sync, cmd, &s.env),
-                None => exec(cmd, &s.env),
-            };
-            let _ = sync.fail(&exec_failed(cmd, err));
-            1
-        }
+        Init::Exec(cmd) => exec_init(sync, s, cmd),
         Init::Run(cmd) => {
             // Our init never execs: it closes what it holds of the
             // monitor's (visible in the container as /proc/1/fd) and
@@ -163,6 +155,27 @@ pub(crate) fn main(sync: &SyncChild, s: &Setup, placed: bool) -> i32 {
             enclos_namespaces::exit_child(execute::run(cmd, &s.env))
         }
     }
+}
+
+/// Execs the container's init (through the trampoline when there is
+/// one); returns only on failure, reported.
+fn exec_init(sync: &SyncChild, s: &Setup, cmd: &[String]) -> i32 {
+    if let Err(msg) = crate::fds::close_on_exec_from_3() {
+        let _ = sync.fail(&msg);
+        return 1;
+    }
+    let msg = match s.trampoline {
+        Some(handle) => {
+            let err = crate::init_exec::exec_through(handle, sync, cmd, &s.env);
+            format!(
+                "Cannot execute the sealed enclos binary that starts init '{}' in the container: {err}",
+                cmd.join(" ")
+            )
+        }
+        None => exec_failed(cmd, exec(cmd, &s.env)),
+    };
+    let _ = sync.fail(&msg);
+    1
 }
 
 /// What init reports when the container's init cannot be exec'd.

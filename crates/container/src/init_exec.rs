@@ -23,7 +23,15 @@
 //! The trampoline runs where the container's init runs, under its
 //! AppArmor profile and seccomp filter: a host with AppArmor, and a
 //! seccomp profile that allows only what it lists or rules on a call the
-//! trampoline makes, keep the sealed re-execution instead.
+//! trampoline makes, keep the sealed re-execution instead; so does a
+//! `start-host` hook, which runs while init waits and is given its pid (it
+//! may enter its namespaces), and an enclos binary that is not static
+//! (the trampoline runs after pivot_root, where its loader is not).
+//!
+//! The monitor, running from the host's binary for the container's life,
+//! is not dumpable: a process of another container that shares the
+//! host's pid namespace cannot open its `/proc/PID/exe` without
+//! CAP_SYS_PTRACE in the host's user namespace.
 //!
 //! Every other case (hooks, a pid namespace not its own, no overlay, a
 //! user's start) re-executes sealed as before; so do `attach`, `execute`
@@ -112,8 +120,19 @@ fn unsealed_start_refused(c: &Container, config: &Config) -> Option<&'static str
     if !nix::unistd::geteuid().is_root() {
         return Some("not root");
     }
+    // Linked dynamically, the trampoline would need its loader and C
+    // library from the container's rootfs (it runs after pivot_root); and
+    // the list of its calls is x86_64's.
+    if !cfg!(target_feature = "crt-static") || !cfg!(target_arch = "x86_64") {
+        return Some("enclos is not a static x86_64 binary");
+    }
     if crate::hooks::run_in_init(config) {
         return Some("hooks run in the container's namespaces before its init");
+    }
+    // start-host runs while init (our binary) waits, with its pid: a hook
+    // may enter its namespaces and run the container's programs there.
+    if !config.hooks("start-host").is_empty() {
+        return Some("a start-host hook runs while init waits");
     }
     match crate::ns_plan::NsPlan::new(c, config) {
         Ok(ns) if ns.clone.contains(&Namespace::Pid) => {}
@@ -189,8 +208,17 @@ pub fn run_trampoline(args: Vec<OsString>) -> ! {
     };
     // SAFETY: init passed this descriptor, open, for us alone.
     let sync = SyncChild::from_inherited(unsafe { OwnedFd::from_raw_fd(sync) });
-    // Closed at the exec: the monitor reads the end of it as success.
-    let _ = fcntl(sync.as_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    // Closed at the exec (the monitor reads the end of it as success),
+    // never left to the container's init.
+    if let Err(e) = fcntl(sync.as_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)) {
+        let _ = sync.fail(&format!(
+            "The sealed enclos binary that starts init cannot close its socket at exec: {e}"
+        ));
+        enclos_namespaces::exit_child(1);
+    }
+    if sync.send(crate::init::REACHED).is_err() {
+        enclos_namespaces::exit_child(1);
+    }
     let cmd: Vec<String> = args
         .map(|a| String::from_utf8_lossy(&a.into_vec()).into_owned())
         .collect();

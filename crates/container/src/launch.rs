@@ -230,6 +230,18 @@ pub(crate) fn spawn_init(
         plan.hooks.run_with("start-host", &[], &pid_env)?;
         parent.send(GO)?;
         if matches!(plan.init, Init::Exec(_)) {
+            if plan.init_exec.is_some() {
+                // The trampoline says it runs: an end of the socket
+                // before that is its death, not init's exec.
+                parent
+                    .expect(crate::init::REACHED, SETUP_TIMEOUT)
+                    .map_err(|e| {
+                        fail(format!(
+                            "the sealed enclos binary that execs init ended first: {}",
+                            chain(&e)
+                        ))
+                    })?;
+            }
             // Success is the end of the socket at exec (close-on-exec); a
             // failed exec reports its error instead.
             match parent.recv(SETUP_TIMEOUT) {

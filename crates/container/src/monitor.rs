@@ -52,6 +52,17 @@ pub(crate) fn run(
     group: MonitorGroup,
 ) -> Result<i32> {
     monitor_signals();
+    if plan.init_exec.is_some() {
+        // It runs from the host's binary (see crate::init_exec): what
+        // shares the host's pid namespace may not open /proc/PID/exe of
+        // it without CAP_SYS_PTRACE there. Init, cloned from it, is not
+        // dumpable either until it execs.
+        nix::sys::prctl::set_dumpable(false).map_err(|e| crate::error::Error::Sys {
+            what: "make the monitor not dumpable",
+            name: plan.container.name().to_string(),
+            source: e,
+        })?;
+    }
     // The caller's descriptors reach neither the hooks nor the container.
     crate::fds::close_on_exec_from_3().map_err(crate::error::Error::Unsupported)?;
     let c = plan.container.clone();
