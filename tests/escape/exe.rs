@@ -87,6 +87,57 @@ pub fn exe_overwrite(kind: Kind) {
     );
 }
 
+/// A copy of the enclos binary in the lab, the one started and attacked
+/// (a failed defence damages only it), with its bytes before.
+struct Copy {
+    bin: std::path::PathBuf,
+    before: Vec<u8>,
+}
+
+impl Copy {
+    fn new(lab: &Lab) -> Copy {
+        let bin = lab.path().join("enclos-copy");
+        std::fs::copy(enclos_bin(), &bin).expect("copy the enclos binary");
+        let before = std::fs::read(&bin).expect("read the copy");
+        Copy { bin, before }
+    }
+
+    /// `start` of `n` by the copy.
+    fn start(&self, lab: &Lab, n: &str) {
+        let mut cmd = std::process::Command::new(&self.bin);
+        cmd.args(["start", "-P", lab.path_str(), "-n", n]);
+        let out = run(cmd);
+        assert_eq!(out.code, Some(0), "{out:#?}");
+    }
+
+    /// Fails unless what an attempt `said` shows it ran, wrote nothing
+    /// and never saw the copy as `/proc/1/exe`, and the copy is unchanged.
+    fn assert_held(&self, said: &str) {
+        assert!(said.contains("END"), "the attempt ran: {said}");
+        assert!(!said.contains("WROTE"), "a write went through: {said}");
+        assert!(
+            !said.contains(self.bin.to_str().unwrap()),
+            "/proc/1/exe was the host's binary: {said}"
+        );
+        assert!(
+            std::fs::read(&self.bin).expect("read the copy") == self.before,
+            "the binary changed"
+        );
+    }
+}
+
+/// The writes of an attempt on `/proc/1/exe`, for `sh -c`.
+const WRITE_ATTEMPT: &str = "echo exe=$(readlink /proc/1/exe); \
+     (echo pwned >>/proc/1/exe && echo WROTE-EXE); \
+     (exec 3</proc/1/exe && echo pwned >/proc/self/fd/3 && echo WROTE-FD); echo END";
+
+/// Writes an executable shell script at `path`.
+fn script(path: &std::path::Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("write the script");
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("make the script executable");
+}
+
 /// The container's init is `/proc/self/exe` (as an init that is a script
 /// whose interpreter is `/proc/self/exe` would make it): whatever execs
 /// it, the container's PID 1 must then run a sealed enclos binary, never
@@ -104,19 +155,14 @@ pub fn init_is_proc_self_exe(kind: Kind) {
     let inner = rootfs(&lab, &n).join("var/lib/enclos/w");
     std::fs::create_dir_all(&inner).expect("make the rootfs's own container");
     std::fs::write(inner.join("config"), "lxc.uts.name = w\n").expect("write its config");
-    let bin = lab.path().join("enclos-copy");
-    std::fs::copy(enclos_bin(), &bin).expect("copy the enclos binary");
-    let before = std::fs::read(&bin).expect("read the copy");
-    let mut cmd = std::process::Command::new(&bin);
-    cmd.args(["start", "-P", lab.path_str(), "-n", &n]);
-    let out = run(cmd);
-    assert_eq!(out.code, Some(0), "{out:#?}");
+    let copy = Copy::new(&lab);
+    copy.start(&lab, &n);
     let init = lab.init_pid(&n);
     let exe = std::fs::read_link(format!("/proc/{init}/exe")).expect("read init's exe");
-    let overlay = format!("/{}", bin.file_name().unwrap().to_str().unwrap());
+    let overlay = format!("/{}", copy.bin.file_name().unwrap().to_str().unwrap());
     let shown = exe.to_string_lossy();
     assert!(
-        exe != bin && (shown == overlay || shown.starts_with("/memfd:")),
+        exe != copy.bin && (shown == overlay || shown.starts_with("/memfd:")),
         "the container's init runs {shown}, neither {overlay:?} in the detached overlay nor a memfd"
     );
     assert!(
@@ -126,25 +172,9 @@ pub fn init_is_proc_self_exe(kind: Kind) {
             .is_err(),
         "init's exe opened for writing"
     );
-    let out = lab.attach(
-        &n,
-        &[
-            "sh",
-            "-c",
-            "(echo pwned >>/proc/1/exe && echo WROTE-EXE); \
-             (exec 3</proc/1/exe && echo pwned >/proc/self/fd/3 && echo WROTE-FD); echo END",
-        ],
-    );
-    assert!(out.stdout.contains("END"), "the attempt ran: {out:#?}");
-    assert!(
-        !out.stdout.contains("WROTE"),
-        "a write went through: {out:#?}"
-    );
+    let out = lab.attach(&n, &["sh", "-c", WRITE_ATTEMPT]);
     lab.enclos("stop", &["-n", &n, "-k"]).success();
-    assert!(
-        std::fs::read(&bin).expect("read the copy") == before,
-        "the binary changed"
-    );
+    copy.assert_held(&out.stdout);
 }
 
 /// A start hook (`lxc.hook.start`, a program of the container's, run in
@@ -155,37 +185,16 @@ pub fn init_is_proc_self_exe(kind: Kind) {
 pub fn start_hook_writes_init_exe(kind: Kind) {
     let lab = Lab::new();
     let n = container(&lab, kind, "exehook", "lxc.hook.start = /exe-hook.sh");
-    let hook = rootfs(&lab, &n).join("exe-hook.sh");
-    std::fs::write(
-        &hook,
-        "#!/bin/sh\n{ echo exe=$(readlink /proc/1/exe); \
-         (echo pwned >>/proc/1/exe && echo WROTE-EXE); \
-         (exec 3</proc/1/exe && echo pwned >/proc/self/fd/3 && echo WROTE-FD); \
-         echo END; } >/exe-hook.out 2>&1\n",
-    )
-    .expect("write the hook");
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("make the hook executable");
-    let bin = lab.path().join("enclos-copy");
-    std::fs::copy(enclos_bin(), &bin).expect("copy the enclos binary");
-    let before = std::fs::read(&bin).expect("read the copy");
-    let mut cmd = std::process::Command::new(&bin);
-    cmd.args(["start", "-P", lab.path_str(), "-n", &n]);
-    let out = run(cmd);
-    assert_eq!(out.code, Some(0), "{out:#?}");
+    script(
+        &rootfs(&lab, &n).join("exe-hook.sh"),
+        &format!("{{ {WRITE_ATTEMPT}; }} >/exe-hook.out 2>&1"),
+    );
+    let copy = Copy::new(&lab);
+    copy.start(&lab, &n);
     let said =
         std::fs::read_to_string(rootfs(&lab, &n).join("exe-hook.out")).expect("the hook's output");
     lab.enclos("stop", &["-n", &n, "-k"]).success();
-    assert!(said.contains("END"), "the hook ran the attempt: {said}");
-    assert!(!said.contains("WROTE"), "a write went through: {said}");
-    assert!(
-        !said.contains(bin.to_str().unwrap()),
-        "/proc/1/exe was the host's binary: {said}"
-    );
-    assert!(
-        std::fs::read(&bin).expect("read the copy") == before,
-        "the binary changed"
-    );
+    copy.assert_held(&said);
 }
 
 /// A start-host hook (run on the host while init waits, with its pid in
@@ -196,41 +205,21 @@ pub fn start_host_hook_enters_init(kind: Kind) {
     let lab = Lab::new();
     let out = lab.path().join("start-host.out");
     let hook = lab.path().join("start-host.sh");
-    std::fs::write(
+    script(
         &hook,
-        format!(
-            "#!/bin/sh\nnsenter -t \"$LXC_PID\" -m -p -- /bin/sh -c \
-             'echo exe=$(readlink /proc/1/exe); (echo pwned >>/proc/1/exe && echo WROTE-EXE); echo END' \
-             >{} 2>&1\n",
+        &format!(
+            "nsenter -t \"$LXC_PID\" -m -p -- /bin/sh -c '{WRITE_ATTEMPT}' >{} 2>&1",
             out.display()
         ),
-    )
-    .expect("write the hook");
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("make the hook executable");
+    );
     let n = container(
         &lab,
         kind,
         "exehost",
         &format!("lxc.hook.start-host = {}", hook.display()),
     );
-    let bin = lab.path().join("enclos-copy");
-    std::fs::copy(enclos_bin(), &bin).expect("copy the enclos binary");
-    let before = std::fs::read(&bin).expect("read the copy");
-    let mut cmd = std::process::Command::new(&bin);
-    cmd.args(["start", "-P", lab.path_str(), "-n", &n]);
-    let started = run(cmd);
-    assert_eq!(started.code, Some(0), "{started:#?}");
+    let copy = Copy::new(&lab);
+    copy.start(&lab, &n);
     lab.enclos("stop", &["-n", &n, "-k"]).success();
-    let said = std::fs::read_to_string(&out).expect("the hook's output");
-    assert!(said.contains("END"), "the hook ran the attempt: {said}");
-    assert!(!said.contains("WROTE"), "a write went through: {said}");
-    assert!(
-        !said.contains(bin.to_str().unwrap()),
-        "/proc/1/exe was the host's binary: {said}"
-    );
-    assert!(
-        std::fs::read(&bin).expect("read the copy") == before,
-        "the binary changed"
-    );
+    copy.assert_held(&std::fs::read_to_string(&out).expect("the hook's output"));
 }
