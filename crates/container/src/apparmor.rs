@@ -57,8 +57,7 @@ impl Host {
     /// The host as the kernel shows it now.
     pub(crate) fn probe() -> Host {
         let fs = Path::new(APPARMORFS);
-        let enabled =
-            std::fs::read_to_string(ENABLED).is_ok_and(|v| v.trim() == "Y") && fs.exists();
+        let enabled = host_enabled() && fs.exists();
         let loaded = match enabled {
             true => std::fs::read_to_string(fs.join("profiles"))
                 .map(|t| t.lines().map(|l| strip_mode(l).to_string()).collect())

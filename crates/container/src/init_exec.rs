@@ -222,14 +222,7 @@ pub fn run_trampoline(args: Vec<OsString>) -> ! {
     let cmd: Vec<String> = args
         .map(|a| String::from_utf8_lossy(&a.into_vec()).into_owned())
         .collect();
-    let env: Vec<CString> = std::env::vars_os()
-        .filter_map(|(k, v)| {
-            let mut kv = k;
-            kv.push("=");
-            kv.push(v);
-            CString::new(kv.into_vec()).ok()
-        })
-        .collect();
+    let env = crate::sealed_exe::environ();
     let err = crate::process::exec(&cmd, &env);
     let _ = sync.fail(&crate::init::exec_failed(&cmd, err));
     enclos_namespaces::exit_child(1)

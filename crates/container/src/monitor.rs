@@ -126,8 +126,9 @@ impl LateGroup<'_> {
     /// that is still to do. Once made, the group is kept (for the monitor
     /// to remove on its way out, as any group of its own) even if the
     /// move fails. The monitor moves by its own thread on v1
-    /// (Cgroup::enter_alone): the network's thread is joined by then,
-    /// though the kernel may still count it for a moment.
+    /// (Cgroup::enter_alone): a thread joined just before (netlink work
+    /// from inside a tokio runtime, say) may still be counted by the
+    /// kernel for a moment, which would send Cgroup::enter the slow way.
     pub(crate) fn make(&mut self, plan: &Plan) -> Result<()> {
         if !std::mem::take(&mut self.pending) {
             return Ok(());

@@ -184,14 +184,7 @@ pub fn run_from_sealed_copy() -> Result<(), SealError> {
         return Ok(());
     }
     let args: Vec<CString> = std::env::args_os().filter_map(c_string).collect();
-    let env: Vec<CString> = std::env::vars_os()
-        .filter_map(|(k, v)| {
-            let mut kv = k;
-            kv.push("=");
-            kv.push(v);
-            c_string(kv)
-        })
-        .collect();
+    let env = environ();
     if after_overlay {
         tracing::debug!("re-executed from the read-only overlay but not found sealed there (a kernel without statx's mount id?); using a sealed in-memory copy");
     } else {
@@ -404,6 +397,18 @@ fn owned_fd(ret: libc::c_long) -> Result<OwnedFd, Errno> {
     let fd = libc::c_int::try_from(fd).map_err(|_| Errno::EBADF)?;
     // SAFETY: the syscall just created the descriptor and it is ours alone.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// This process's environment, as exec takes it.
+pub(crate) fn environ() -> Vec<CString> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut kv = k;
+            kv.push("=");
+            kv.push(v);
+            c_string(kv)
+        })
+        .collect()
 }
 
 fn c_string(s: OsString) -> Option<CString> {

@@ -47,9 +47,9 @@ where
     }
 }
 
-/// Runs `work` in a new thread with two netlink handles: one in the
-/// caller's network namespace, one in `netns`, which the thread enters
-/// once the first is made. The caller's own namespace never changes.
+/// Runs `work` with two netlink handles: one in the caller's network
+/// namespace, one in `netns`, whose socket is opened there
+/// ([`connection_in`]). The caller ends in its own namespace.
 pub(crate) fn run_pair<T, F, Fut>(netns: &std::fs::File, work: F) -> Result<T>
 where
     T: Send,
