@@ -160,6 +160,12 @@ fn file_list() {
     };
     assert_eq!(entry("/usr/bin/enclos").0, "-rwxr-xr-x");
     assert_eq!(entry("/usr/libexec/enclos/enclos-user-nic").0, "-rwsr-xr-x");
+    // Where a start from /usr/bin/enclos finds the trampoline of its
+    // containers' init (../libexec/enclos/), never setuid.
+    assert_eq!(
+        entry("/usr/libexec/enclos/enclos-init-exec").0,
+        "-rwxr-xr-x"
+    );
     assert_eq!(
         entry("/usr/libexec/enclos/compat/lxc-user-nic")
             .2
@@ -328,6 +334,61 @@ fn assert_man_finds_compat_pages(root: &Path) {
     } else {
         eprintln!("unpacked_files_work: no man on this host, the man lookup is not checked");
     }
+}
+
+/// The package's enclos (`/usr/bin`) finds the trampoline of its
+/// containers' init in `../libexec/enclos/`: a container whose init is
+/// `/proc/self/exe` runs that program again, which says on the console
+/// that it is enclos's init's alone, and ends.
+#[test]
+fn unpacked_start_execs_init_through_the_libexec_program() {
+    if !enclos_tests::require_root("unpacked_start_execs_init_through_the_libexec_program") {
+        return;
+    }
+    let Some(deb) = deb("unpacked_start_execs_init_through_the_libexec_program") else {
+        return;
+    };
+    let dir = unpacked_with_containers(&deb);
+    let root = dir.path();
+    let enclos = root.join("usr/bin/enclos");
+    let lxcpath = root.join("containers");
+    let lxcpath = lxcpath.to_str().unwrap();
+    let mut create = Command::new(&enclos);
+    create.args(["create", "-P", lxcpath, "-n", "selfexe", "-t", "busybox"]);
+    run(create).success();
+    let log = root.join("console.log");
+    let config = root.join("containers/selfexe/config");
+    let mut keys = std::fs::read_to_string(&config).unwrap();
+    keys.push_str(&format!(
+        "lxc.init.cmd = /proc/self/exe\nlxc.console.logfile = {}\n",
+        log.display()
+    ));
+    std::fs::write(&config, keys).unwrap();
+    let mut start = Command::new(&enclos);
+    start.args(["start", "-P", lxcpath, "-n", "selfexe"]);
+    let started = run(start);
+    let state = || {
+        let mut info = Command::new(&enclos);
+        info.args(["info", "-P", lxcpath, "-n", "selfexe", "-s"]);
+        run(info).stdout
+    };
+    let stopped = enclos_tests::lab::poll(std::time::Duration::from_secs(30), || {
+        state().contains("STOPPED").then_some(())
+    });
+    if stopped.is_none() {
+        let mut stop = Command::new(&enclos);
+        stop.args(["stop", "-k", "-P", lxcpath, "-n", "selfexe"]);
+        run(stop);
+    }
+    let mut destroy = Command::new(&enclos);
+    destroy.args(["destroy", "-P", lxcpath, "-n", "selfexe"]);
+    run(destroy).success();
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        said.contains("enclos-init-exec: started by enclos's init only"),
+        "init did not run the package's trampoline (console: {said:?}; start: {started:#?})"
+    );
+    assert!(stopped.is_some(), "the container kept running");
 }
 
 /// `root` unpacked from the package, with two containers in

@@ -13,7 +13,7 @@
 //! seccomp, no_new_privs) go in that list too.
 //!
 //! ```text
-//! cargo build --release -p enclos --target x86_64-unknown-linux-gnu
+//! cargo build --release -p enclos -p enclos-init-exec --target x86_64-unknown-linux-gnu
 //! ENCLOS_BIN=$PWD/target/x86_64-unknown-linux-gnu/release/enclos cargo test --test escape
 //! ```
 
@@ -66,6 +66,8 @@ cases! {
     host_dir_as_init_cwd => fds::host_dir_as_init_cwd,
     exe_overwrite => exe::exe_overwrite,
     init_is_proc_self_exe => exe::init_is_proc_self_exe,
+    init_is_proc_self_exe_through_the_program => exe::init_is_proc_self_exe_through_the_program,
+    untrusted_program_beside_the_binary => exe::untrusted_program_beside_the_binary,
     start_hook_writes_init_exe => exe::start_hook_writes_init_exe,
     start_host_hook_enters_init => exe::start_host_hook_enters_init,
     symlinked_mount_targets => mounts::symlinked_mount_targets,

@@ -47,6 +47,7 @@ fi
 
 install -m 0755 "$SHARE/enclos" /usr/local/bin/enclos
 [ ! -f "$SHARE/enclos-user-nic" ] || install -m 0755 "$SHARE/enclos-user-nic" /usr/local/bin/enclos-user-nic
+[ ! -f "$SHARE/enclos-init-exec" ] || install -m 0755 "$SHARE/enclos-init-exec" /usr/local/bin/enclos-init-exec
 rm -rf /root/lab && cp -r "$SHARE/lab" /root/lab
 # The escape suite's test binary and probe, built by the host for
 # lab/escape-suite.sh.

@@ -88,10 +88,13 @@ pub fn exe_overwrite(kind: Kind) {
 }
 
 /// A copy of the enclos binary in the lab, the one started and attacked
-/// (a failed defence damages only it), with its bytes before.
+/// (a failed defence damages only it), with its bytes before; alone in
+/// its directory (init then execs the container's init through the
+/// enclos binary itself), or with the trampoline program beside it.
 struct Copy {
     bin: std::path::PathBuf,
     before: Vec<u8>,
+    program: Option<(std::path::PathBuf, Vec<u8>)>,
 }
 
 impl Copy {
@@ -99,7 +102,29 @@ impl Copy {
         let bin = lab.path().join("enclos-copy");
         std::fs::copy(enclos_bin(), &bin).expect("copy the enclos binary");
         let before = std::fs::read(&bin).expect("read the copy");
-        Copy { bin, before }
+        Copy {
+            bin,
+            before,
+            program: None,
+        }
+    }
+
+    /// The copy, and one of the trampoline program beside it (where a
+    /// build puts it; the package puts it in ../libexec/enclos).
+    fn with_program(lab: &Lab) -> Copy {
+        let mut copy = Copy::new(lab);
+        let built = enclos_bin().with_file_name("enclos-init-exec");
+        assert!(
+            built.is_file(),
+            "{} is missing: build it beside enclos (cargo build --release -p enclos -p \
+             enclos-init-exec --target x86_64-unknown-linux-gnu, as `cargo xtask test` does)",
+            built.display()
+        );
+        let program = lab.path().join("enclos-init-exec");
+        std::fs::copy(&built, &program).expect("copy the trampoline program");
+        let before = std::fs::read(&program).expect("read the program's copy");
+        copy.program = Some((program, before));
+        copy
     }
 
     /// `start` of `n` by the copy.
@@ -119,10 +144,21 @@ impl Copy {
             !said.contains(self.bin.to_str().unwrap()),
             "/proc/1/exe was the host's binary: {said}"
         );
+        self.assert_unchanged();
+    }
+
+    /// Fails unless the copies still hold their bytes.
+    fn assert_unchanged(&self) {
         assert!(
             std::fs::read(&self.bin).expect("read the copy") == self.before,
             "the binary changed"
         );
+        if let Some((program, before)) = &self.program {
+            assert!(
+                std::fs::read(program).expect("read the program's copy") == *before,
+                "the trampoline program changed"
+            );
+        }
     }
 }
 
@@ -175,6 +211,86 @@ pub fn init_is_proc_self_exe(kind: Kind) {
     let out = lab.attach(&n, &["sh", "-c", WRITE_ATTEMPT]);
     lab.enclos("stop", &["-n", &n, "-k"]).success();
     copy.assert_held(&out.stdout);
+}
+
+/// As [`init_is_proc_self_exe`], with the trampoline program installed
+/// beside the enclos binary: init execs the container's init through it,
+/// seen through its read-only overlay, so an init of `/proc/self/exe` runs
+/// that program again, which refuses to be anything but enclos's
+/// trampoline. It says so on the container's console and ends; never
+/// the host's enclos (whose `wait` would keep the container running), and
+/// no file changes.
+pub fn init_is_proc_self_exe_through_the_program(kind: Kind) {
+    let lab = Lab::new();
+    let log = lab.path().join("console.log");
+    let n = container(
+        &lab,
+        kind,
+        "exeprog",
+        &format!(
+            "lxc.init.cmd = /proc/self/exe wait -n w -s RUNNING -t 60\nlxc.console.logfile = {}",
+            log.display()
+        ),
+    );
+    let inner = rootfs(&lab, &n).join("var/lib/enclos/w");
+    std::fs::create_dir_all(&inner).expect("make the rootfs's own container");
+    std::fs::write(inner.join("config"), "lxc.uts.name = w\n").expect("write its config");
+    let copy = Copy::with_program(&lab);
+    // The start itself may see init end or not: what ran is the question.
+    let mut cmd = std::process::Command::new(&copy.bin);
+    cmd.args(["start", "-P", lab.path_str(), "-n", &n]);
+    let started = run(cmd);
+    let stopped = poll(std::time::Duration::from_secs(30), || {
+        (lab.state(&n) == "STOPPED").then_some(())
+    });
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        said.contains("enclos-init-exec: started by enclos's init only"),
+        "the container's init did not run the sealed trampoline program (console: {said:?}; \
+         start: {started:#?})"
+    );
+    assert!(stopped.is_some(), "the container still runs: {said:?}");
+    copy.assert_unchanged();
+}
+
+/// A file named as the trampoline program beside the enclos binary that
+/// others than root may write (here a script, group-writable) is never
+/// run in a container: the start takes the enclos binary instead, says
+/// why in its log, and the container runs its own init.
+pub fn untrusted_program_beside_the_binary(kind: Kind) {
+    let lab = Lab::new();
+    let n = container(&lab, kind, "exeuntrusted", "");
+    let copy = Copy::new(&lab);
+    let program = lab.path().join("enclos-init-exec");
+    script(&program, "echo RAN-UNTRUSTED >/untrusted.out");
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o775),
+    )
+    .expect("make the script group-writable");
+    let log = lab.path().join("start.log");
+    let mut cmd = std::process::Command::new(&copy.bin);
+    cmd.args(["start", "-P", lab.path_str(), "-n", &n, "-l", "DEBUG", "-o"])
+        .arg(&log);
+    let out = run(cmd);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert_eq!(lab.state(&n), "RUNNING");
+    let ps = lab.attach(&n, &["cat", "/proc/1/cmdline"]);
+    lab.enclos("stop", &["-n", &n, "-k"]).success();
+    assert!(
+        // busybox's init names itself so.
+        ps.stdout.starts_with("init\0"),
+        "the container's init is not its own: {ps:#?}"
+    );
+    assert!(
+        !rootfs(&lab, &n).join("untrusted.out").exists(),
+        "the untrusted program ran in the container"
+    );
+    let logged = std::fs::read_to_string(&log).expect("the start's log");
+    assert!(
+        logged.contains("mode 775: others than root may write it"),
+        "the log does not say why the program was not taken: {logged}"
+    );
 }
 
 /// A start hook (`lxc.hook.start`, a program of the container's, run in

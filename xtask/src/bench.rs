@@ -325,7 +325,8 @@ fn check_only(args: &CompareArgs) -> Result<()> {
     )
 }
 
-/// Copies `bin`, and the `enclos-user-nic` beside it if there is one, into
+/// Copies `bin`, and the programs beside it (`enclos-user-nic`,
+/// `enclos-init-exec`) when there are, into
 /// a directory of the target dir made afresh (`bench-install/NAME`), as an
 /// installer would, and returns the copy's path.
 ///
@@ -344,14 +345,15 @@ fn install(bin: &std::path::Path, name: &str) -> Result<PathBuf> {
             .with_context(|| format!("Cannot remove {}", dir.display()))?;
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("Cannot create {}", dir.display()))?;
-    let nic = bin.with_file_name("enclos-user-nic");
     let to = dir.join("enclos");
-    for (from, to) in [(bin, to.clone()), (&nic, dir.join("enclos-user-nic"))] {
-        if from == nic && !nic.is_file() {
-            continue;
+    std::fs::copy(bin, &to)
+        .with_context(|| format!("Cannot copy {} to {}", bin.display(), to.display()))?;
+    for program in ["enclos-user-nic", "enclos-init-exec"] {
+        let from = bin.with_file_name(program);
+        if from.is_file() {
+            std::fs::copy(&from, dir.join(program))
+                .with_context(|| format!("Cannot copy {} to {}", from.display(), dir.display()))?;
         }
-        std::fs::copy(from, &to)
-            .with_context(|| format!("Cannot copy {} to {}", from.display(), to.display()))?;
     }
     Ok(to)
 }

@@ -13,6 +13,9 @@
 //! - `/usr/libexec/enclos/enclos-user-nic`: the setuid root helper (mode
 //!   4755) that gives unprivileged users' containers their veths, within
 //!   the rules root writes in `/etc/enclos/enclos-usernet`;
+//! - `/usr/libexec/enclos/enclos-init-exec`: the small program through
+//!   which a container's init is executed (see crates/init-exec), found
+//!   there from `/usr/bin/enclos`;
 //! - `/usr/libexec/enclos/compat/NAME`: a link to `/usr/bin/enclos` for
 //!   each lxc-* and cg* name (never in /usr/bin, so a real LXC or libcgroup is never
 //!   shadowed; `enclos compat install DIR` links them elsewhere), and
@@ -46,6 +49,9 @@ pub const PACKAGE: &str = "enclos";
 /// The setuid helper for users' veths, built beside the binary.
 pub const USER_NIC: &str = "enclos-user-nic";
 
+/// The trampoline of a container's init, built beside the binary.
+pub const INIT_EXEC: &str = "enclos-init-exec";
+
 /// What the package asks of the system, as Debian's lxc writes it.
 pub const RECOMMENDS: &str = "busybox-static, uidmap, dnsmasq-base, nftables";
 /// What some storage backends need.
@@ -60,11 +66,13 @@ pub const UNITS: [&str; 2] = ["enclos-net.service", "enclos.service"];
 pub fn run() -> Result<PathBuf> {
     deps::ensure("The package", deps::DIST)?;
     let bin = build_enclos_release()?;
-    anyhow::ensure!(
-        bin.with_file_name(USER_NIC).is_file(),
-        "{USER_NIC} was not built beside {}",
-        bin.display()
-    );
+    for program in [USER_NIC, INIT_EXEC] {
+        anyhow::ensure!(
+            bin.with_file_name(program).is_file(),
+            "{program} was not built beside {}",
+            bin.display()
+        );
+    }
     let version = env!("CARGO_PKG_VERSION");
     let arch = command_output(Command::new("dpkg").arg("--print-architecture"))?;
     let out_dir = target_dir().join("dist");
@@ -124,6 +132,16 @@ pub fn stage_tree(root: &Path, bin: &Path, packaging: &Path) -> Result<()> {
         let link = compat.join("lxc-user-nic");
         symlink(format!("../{USER_NIC}"), &link)
             .with_context(|| format!("Cannot create link {}", link.display()))?;
+    }
+    let init_exec = bin.with_file_name(INIT_EXEC);
+    if init_exec.is_file() {
+        let to = root.join("usr/libexec/enclos").join(INIT_EXEC);
+        install(&init_exec, &to, 0o755)?;
+        run_checked(
+            Command::new("strip")
+                .args(["--remove-section=.comment", "--remove-section=.note"])
+                .arg(&to),
+        )?;
     }
     let names = command_output(Command::new(bin).args(["compat", "list"]))?;
     for name in names.lines().filter(|n| !n.is_empty()) {

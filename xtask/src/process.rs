@@ -187,6 +187,8 @@ pub fn build_enclos_release() -> Result<PathBuf> {
         "enclos",
         "-p",
         "enclos-user-nic",
+        "-p",
+        "enclos-init-exec",
     ]);
     let dir = if triple.ends_with("-linux-gnu") {
         cmd.args(["--target", &triple]);

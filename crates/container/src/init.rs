@@ -28,7 +28,7 @@ pub(crate) const READY: u8 = 2;
 pub(crate) const GO: u8 = 3;
 /// The trampoline ([`crate::init_exec`]) runs and execs the container's
 /// init next.
-pub(crate) const REACHED: u8 = 4;
+pub(crate) const REACHED: u8 = enclos_init_exec::REACHED;
 
 /// How long init may take to set itself up before start gives up.
 pub(crate) const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -168,7 +168,7 @@ fn exec_init(sync: &SyncChild, s: &Setup, cmd: &[String]) -> i32 {
         Some(handle) => {
             let err = crate::init_exec::exec_through(handle, sync, cmd, &s.env);
             format!(
-                "Cannot execute the sealed enclos binary that starts init '{}' in the container: {err}",
+                "Cannot execute the sealed trampoline that starts init '{}' in the container: {err}",
                 cmd.join(" ")
             )
         }
@@ -179,12 +179,7 @@ fn exec_init(sync: &SyncChild, s: &Setup, cmd: &[String]) -> i32 {
 }
 
 /// What init reports when the container's init cannot be exec'd.
-pub(crate) fn exec_failed(cmd: &[String], err: nix::Error) -> String {
-    format!(
-        "Cannot execute init '{}' in the container: {err}; check lxc.init.cmd and that the rootfs holds it",
-        cmd.join(" ")
-    )
-}
+pub(crate) use enclos_init_exec::exec_failed;
 
 /// What init takes before the monitor says ATTACHED: AppArmor's exec
 /// attribute, opened on the host's /proc (written just before exec), and

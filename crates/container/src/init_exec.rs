@@ -13,12 +13,16 @@
 //! unless hooks run there (`lxc.hook.pre-mount`, `mount`, `autodev`,
 //! `start`) or the namespace is not the container's own (kept, shared).
 //! Without those, a start as root runs from the host's binary, and init
-//! execs the container's init through a trampoline: the binary seen
-//! through the detached read-only overlay of [`crate::sealed_exe`], run as
-//! [`TRAMPOLINE`], which execs the container's init at once. So
-//! `/proc/self/exe` of the exec is the sealed file, never the host's, and
+//! execs the container's init through a trampoline seen through a
+//! detached read-only overlay (see [`crate::sealed_exe`]), which execs the
+//! container's init at once: the small program [`enclos_init_exec`]
+//! where it is installed (beside the enclos binary, or in
+//! `../libexec/enclos/` from it), a regular file of root's that only root
+//! may write; else the enclos binary itself, run as [`TRAMPOLINE`]. So
+//! `/proc/self/exe` of the exec is a sealed file, never the host's, and
 //! the start saves the re-execution of the starting command (about 1.4 ms
-//! of a 10 ms start, measured).
+//! of a 10 ms start, measured); the small program saves the start-up of
+//! the whole CLI on top (alternating veth starts: see the README).
 //!
 //! The trampoline runs where the container's init runs, under its
 //! AppArmor profile and seccomp filter: a host with AppArmor, and a
@@ -38,8 +42,7 @@
 //! and the starts of `autostart` and `copy -e`.
 
 use std::ffi::{CString, OsString};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStringExt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use enclos_config::Config;
 use enclos_namespaces::{Namespace, SyncChild};
@@ -49,7 +52,7 @@ use crate::container::Container;
 use crate::error::Result;
 
 /// `argv[0]` of the trampoline: `TRAMPOLINE SYNC-FD CMD [ARG...]`.
-pub const TRAMPOLINE: &str = "enclos-init-exec";
+pub use enclos_init_exec::TRAMPOLINE;
 
 /// The calls the trampoline makes, from its start to the exec of the
 /// container's init (strace of it: the C library's and Rust's start-up,
@@ -94,7 +97,7 @@ pub(crate) fn for_start(c: &Container, config: &Config, reexec: bool) -> Result<
         return Ok(None);
     }
     let why = match unsealed_start_refused(c, config) {
-        None => match crate::sealed_exe::overlay_handle() {
+        None => match crate::sealed_exe::trampoline_handle() {
             Ok(handle) => return Ok(Some(handle)),
             Err(why) => why,
         },
@@ -193,39 +196,11 @@ pub(crate) fn exec_through(
     crate::sealed_exe::execveat_empty(handle, &args, env)
 }
 
-/// The trampoline's whole life (`main` calls it first thing when
-/// `argv[0]` is [`TRAMPOLINE`]): exec the container's init with the
-/// environment it was given, or report why not to the monitor.
+/// The trampoline's whole life in the enclos binary (`main` calls it
+/// first thing when `argv[0]` is [`TRAMPOLINE`], which init asks for when
+/// the small program is not installed): see [`enclos_init_exec::run`].
 pub fn run_trampoline(args: Vec<OsString>) -> ! {
-    let mut args = args.into_iter().skip(1);
-    let sync = args
-        .next()
-        .and_then(|a| a.into_string().ok()?.parse::<RawFd>().ok())
-        .filter(|fd| *fd > 2);
-    let Some(sync) = sync else {
-        eprintln!("{TRAMPOLINE}: started by enclos's init only");
-        enclos_namespaces::exit_child(2);
-    };
-    // SAFETY: init passed this descriptor, open, for us alone.
-    let sync = SyncChild::from_inherited(unsafe { OwnedFd::from_raw_fd(sync) });
-    // Closed at the exec (the monitor reads the end of it as success),
-    // never left to the container's init.
-    if let Err(e) = fcntl(sync.as_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)) {
-        let _ = sync.fail(&format!(
-            "The sealed enclos binary that starts init cannot close its socket at exec: {e}"
-        ));
-        enclos_namespaces::exit_child(1);
-    }
-    if sync.send(crate::init::REACHED).is_err() {
-        enclos_namespaces::exit_child(1);
-    }
-    let cmd: Vec<String> = args
-        .map(|a| String::from_utf8_lossy(&a.into_vec()).into_owned())
-        .collect();
-    let env = crate::sealed_exe::environ();
-    let err = crate::process::exec(&cmd, &env);
-    let _ = sync.fail(&crate::init::exec_failed(&cmd, err));
-    enclos_namespaces::exit_child(1)
+    enclos_init_exec::run(args, &enclos_init_exec::environ())
 }
 
 #[cfg(test)]

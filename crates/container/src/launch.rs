@@ -238,7 +238,7 @@ pub(crate) fn spawn_init(
                     .expect(crate::init::REACHED, SETUP_TIMEOUT)
                     .map_err(|e| {
                         fail(format!(
-                            "the sealed enclos binary that execs init ended first: {}",
+                            "the sealed trampoline that execs init ended first: {}",
                             chain(&e)
                         ))
                     })?;

@@ -63,46 +63,9 @@ pub(crate) fn default_signal_actions(signals: &[Signal]) {
     }
 }
 
-/// execvpe with the container's PATH; returns only on failure. SIGPIPE,
-/// which the Rust runtime ignores in every enclos process, gets its
-/// default action back first: a command in the container that writes to
-/// a closed pipe ends, as anywhere else, instead of printing
-/// "Broken pipe" errors.
-pub(crate) fn exec(cmd: &[String], env: &[CString]) -> nix::Error {
-    default_signal_actions(&[Signal::SIGPIPE]);
-    let args: Vec<CString> = match cmd.iter().map(|a| CString::new(a.as_bytes())).collect() {
-        Ok(a) => a,
-        Err(_) => return nix::Error::EINVAL,
-    };
-    if args.is_empty() {
-        return nix::Error::ENOENT;
-    }
-    // PATH from the environment we pass, not ours.
-    let path = env
-        .iter()
-        .filter_map(|e| e.to_str().ok())
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/sbin:/usr/bin:/sbin:/bin")
-        .to_string();
-    if cmd[0].contains('/') {
-        return match nix::unistd::execve(&args[0], &args, env) {
-            Err(e) => e,
-            Ok(never) => match never {},
-        };
-    }
-    let mut last = nix::Error::ENOENT;
-    for dir in path.split(':').filter(|d| !d.is_empty()) {
-        let Ok(full) = CString::new(format!("{dir}/{}", cmd[0])) else {
-            continue;
-        };
-        match nix::unistd::execve(&full, &args, env) {
-            Err(nix::Error::ENOENT) | Err(nix::Error::ENOTDIR) => {}
-            Err(e) => last = e,
-            Ok(never) => match never {},
-        }
-    }
-    last
-}
+/// execvpe with the container's PATH, SIGPIPE at its default action
+/// first; returns only on failure (see [`enclos_init_exec::exec`]).
+pub(crate) use enclos_init_exec::exec;
 
 /// Exit status as a shell reports it: the code, or 128 + the signal.
 pub(crate) fn exit_code(status: WaitStatus) -> i32 {

@@ -208,11 +208,73 @@ pub fn run_from_sealed_copy() -> Result<(), SealError> {
     })
 }
 
-/// The running binary through a new detached read-only overlay (root
-/// only), for init to exec the container's init through
-/// ([`crate::init_exec`]); why not when it cannot be made.
-pub(crate) fn overlay_handle() -> Result<OwnedFd, String> {
+/// What init execs the container's init through ([`crate::init_exec`]),
+/// seen through a new detached read-only overlay (root only): the small
+/// program [`enclos_init_exec`] where it is installed for the running
+/// binary ([`installed_program`]) and may be trusted, else the running
+/// binary itself; why neither when no overlay can be made.
+pub(crate) fn trampoline_handle() -> Result<OwnedFd, String> {
+    let real = std::fs::read_link(SELF_EXE).map_err(|e| format!("readlink {SELF_EXE}: {e}"))?;
+    if let Some(program) = installed_program(&real) {
+        match program_through_overlay(&program) {
+            Ok(handle) => return Ok(handle),
+            Err(why) => tracing::debug!(
+                "{} not taken ({why}): init execs through the enclos binary",
+                program.display()
+            ),
+        }
+    }
     running_exe_through_overlay()
+}
+
+/// Where the trampoline program is installed for the enclos binary at
+/// `real`: beside it (a build's directory), or in `libexec/enclos/` of the
+/// directory above it (the package's `/usr/bin` and `/usr/libexec`).
+/// None when neither holds one.
+fn installed_program(real: &Path) -> Option<PathBuf> {
+    let dir = real.parent()?;
+    let beside = dir.join(enclos_init_exec::FILE_NAME);
+    let libexec = dir
+        .parent()
+        .map(|up| up.join("libexec/enclos").join(enclos_init_exec::FILE_NAME));
+    std::iter::once(beside)
+        .chain(libexec)
+        .find(|p| std::fs::symlink_metadata(p).is_ok())
+}
+
+/// `program` through a new detached read-only overlay, if its file there
+/// may be every container's trampoline ([`trusted_program`]).
+fn program_through_overlay(program: &Path) -> Result<OwnedFd, String> {
+    let handle = overlay_exe(program, Path::new(SEAL_DIR))?;
+    trusted_program(&handle)?;
+    if read_only_overlay_mount(handle.as_fd()).is_none() {
+        return Err("the overlay's file cannot be told sealed on this kernel".to_string());
+    }
+    Ok(handle)
+}
+
+/// Whether the file of `handle` may run in every container as its init's
+/// trampoline: a regular, executable file of root's that only root may
+/// write. Checked on the very file the overlay shows (and init execs).
+fn trusted_program(handle: &OwnedFd) -> Result<(), String> {
+    let st = nix::sys::stat::fstat(handle.as_fd()).map_err(|e| format!("stat: {e}"))?;
+    let mode = st.st_mode;
+    if mode & libc::S_IFMT != libc::S_IFREG {
+        return Err("not a regular file".to_string());
+    }
+    if st.st_uid != 0 {
+        return Err(format!("owned by uid {}, not root", st.st_uid));
+    }
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "mode {:o}: others than root may write it",
+            mode & 0o7777
+        ));
+    }
+    if mode & 0o100 == 0 {
+        return Err(format!("mode {:o}: not executable", mode & 0o7777));
+    }
+    Ok(())
 }
 
 /// The running binary through a new detached read-only overlay, checked
@@ -400,16 +462,7 @@ fn owned_fd(ret: libc::c_long) -> Result<OwnedFd, Errno> {
 }
 
 /// This process's environment, as exec takes it.
-pub(crate) fn environ() -> Vec<CString> {
-    std::env::vars_os()
-        .filter_map(|(k, v)| {
-            let mut kv = k;
-            kv.push("=");
-            kv.push(v);
-            c_string(kv)
-        })
-        .collect()
-}
+pub(crate) use enclos_init_exec::environ;
 
 fn c_string(s: OsString) -> Option<CString> {
     CString::new(s.into_vec()).ok()
@@ -550,6 +603,57 @@ mod tests {
             &handle,
             &std::fs::metadata(dir.path().join("other")).unwrap()
         ));
+    }
+
+    #[test]
+    fn the_program_is_found_beside_the_binary_then_in_libexec() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin_dir = dir.path().join("bin");
+        let libexec = dir.path().join("libexec/enclos");
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        std::fs::create_dir_all(&libexec).unwrap();
+        let bin = bin_dir.join("enclos");
+        assert_eq!(installed_program(&bin), None);
+        std::fs::write(libexec.join("enclos-init-exec"), b"").unwrap();
+        assert_eq!(
+            installed_program(&bin),
+            Some(libexec.join("enclos-init-exec"))
+        );
+        std::fs::write(bin_dir.join("enclos-init-exec"), b"").unwrap();
+        assert_eq!(
+            installed_program(&bin),
+            Some(bin_dir.join("enclos-init-exec"))
+        );
+    }
+
+    #[test]
+    fn only_a_program_of_roots_that_only_root_may_write_is_trusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("enclos-init-exec");
+        std::fs::write(&file, b"\x7fELF").unwrap();
+        let verdict = |mode: u32| {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+            trusted_program(&OwnedFd::from(File::open(&file).unwrap()))
+        };
+        let root = nix::unistd::geteuid().is_root();
+        assert_eq!(verdict(0o755).is_ok(), root);
+        for (mode, why) in [
+            (0o775, "mode 775: others than root may write it"),
+            (0o757, "mode 757: others than root may write it"),
+            (0o644, "mode 644: not executable"),
+        ] {
+            let err = verdict(mode).unwrap_err();
+            assert!(root || err.starts_with("owned by uid"), "{err}");
+            assert!(!root || err == why, "{mode:o}: {err}");
+        }
+        let err = trusted_program(&OwnedFd::from(File::open(dir.path()).unwrap())).unwrap_err();
+        assert_eq!(err, "not a regular file");
+        if root {
+            verdict(0o755).unwrap();
+            nix::unistd::chown(&file, Some(nix::unistd::Uid::from_raw(1000)), None).unwrap();
+            assert_eq!(verdict(0o755).unwrap_err(), "owned by uid 1000, not root");
+        }
     }
 
     #[test]

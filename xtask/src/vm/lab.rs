@@ -327,10 +327,14 @@ fn write_share(
     })?;
     // The setuid helper of users' veths, built beside enclos: lab 2.6
     // installs it setuid in its own directory.
-    let nic = enclos.with_file_name("enclos-user-nic");
-    if nic.is_file() {
-        std::fs::copy(&nic, share.join("enclos-user-nic"))
-            .with_context(|| format!("Cannot copy {} into the VM's share", nic.display()))?;
+    // The trampoline of containers' init, beside enclos in the guest too.
+    for name in ["enclos-user-nic", "enclos-init-exec"] {
+        let program = enclos.with_file_name(name);
+        if program.is_file() {
+            std::fs::copy(&program, share.join(name)).with_context(|| {
+                format!("Cannot copy {} into the VM's share", program.display())
+            })?;
+        }
     }
     copy_dir(&workspace_root().join("lab"), &share.join("lab"))?;
     if let Some(suite) = suite {
