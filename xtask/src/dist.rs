@@ -106,27 +106,13 @@ pub fn run() -> Result<PathBuf> {
 pub fn stage_tree(root: &Path, bin: &Path, packaging: &Path) -> Result<()> {
     let usr_bin = root.join("usr/bin");
     mkdir(&usr_bin)?;
-    install(bin, &usr_bin.join(PACKAGE), 0o755)?;
-    // As dh_strip does: the symbols stay in target/, not in the package.
-    run_checked(
-        Command::new("strip")
-            .args(["--remove-section=.comment", "--remove-section=.note"])
-            .arg(usr_bin.join(PACKAGE)),
-    )?;
+    install_stripped(bin, &usr_bin.join(PACKAGE), 0o755)?;
     let compat = root.join("usr/libexec/enclos/compat");
     mkdir(&compat)?;
     let helper = bin.with_file_name(USER_NIC);
     if helper.is_file() {
         let to = root.join("usr/libexec/enclos").join(USER_NIC);
-        install(&helper, &to, 0o4755)?;
-        run_checked(
-            Command::new("strip")
-                .args(["--remove-section=.comment", "--remove-section=.note"])
-                .arg(&to),
-        )?;
-        // strip rewrites the file: the setuid bit goes back on after.
-        fs::set_permissions(&to, fs::Permissions::from_mode(0o4755))
-            .with_context(|| format!("Cannot chmod {}", to.display()))?;
+        install_stripped(&helper, &to, 0o4755)?;
         // LXC's name for it: a link to the helper itself, so the setuid
         // bit applies (a link to enclos would lose the privilege).
         let link = compat.join("lxc-user-nic");
@@ -136,12 +122,7 @@ pub fn stage_tree(root: &Path, bin: &Path, packaging: &Path) -> Result<()> {
     let init_exec = bin.with_file_name(INIT_EXEC);
     if init_exec.is_file() {
         let to = root.join("usr/libexec/enclos").join(INIT_EXEC);
-        install(&init_exec, &to, 0o755)?;
-        run_checked(
-            Command::new("strip")
-                .args(["--remove-section=.comment", "--remove-section=.note"])
-                .arg(&to),
-        )?;
+        install_stripped(&init_exec, &to, 0o755)?;
     }
     let names = command_output(Command::new(bin).args(["compat", "list"]))?;
     for name in names.lines().filter(|n| !n.is_empty()) {
@@ -353,6 +334,20 @@ fn install(from: &Path, to: &Path, mode: u32) -> Result<()> {
         .with_context(|| format!("Cannot copy {} to {}", from.display(), to.display()))?;
     fs::set_permissions(to, fs::Permissions::from_mode(mode))
         .with_context(|| format!("Cannot set the mode of {}", to.display()))
+}
+
+/// [`install`], then `strip` as dh_strip does (the symbols stay in
+/// target/, not in the package), then the mode again: strip rewrites the
+/// file, and a setuid bit would not survive it.
+fn install_stripped(from: &Path, to: &Path, mode: u32) -> Result<()> {
+    install(from, to, mode)?;
+    run_checked(
+        Command::new("strip")
+            .args(["--remove-section=.comment", "--remove-section=.note"])
+            .arg(to),
+    )?;
+    fs::set_permissions(to, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("Cannot chmod {}", to.display()))
 }
 
 /// `gzip -9n FILE` (no name or timestamp inside, as Debian wants).
