@@ -189,6 +189,9 @@ struct Plan {
     warmup: u32,
     /// Measuring stops early (with a note) once this much time has passed.
     budget: Duration,
+    /// A pause before every run, so that no run starts in a state the
+    /// run before it left in the kernel (see [`Plan::settled`]).
+    settle: Duration,
 }
 
 impl Plan {
@@ -198,7 +201,21 @@ impl Plan {
             runs: args.runs.unwrap_or(runs),
             warmup: args.warmup.unwrap_or(warmup),
             budget,
+            settle: Duration::ZERO,
         }
+    }
+
+    /// The plan with `settle` of quiet before every run, whichever the
+    /// tool. The container starts need it: LXC's start writes
+    /// `cgroup.procs`, whose lock (the cgroup threadgroup rwsem) makes the
+    /// writer wait for an RCU grace period unless another writer passed
+    /// within the last one or two. LXC's own stop is such a writer, and
+    /// so was whatever ran just before in the alternation: `lxc-start`
+    /// timed 10-12 ms right after an `lxc-stop`, 22-24 ms after 20 ms or
+    /// more of quiet (12 runs each). Without the pause, LXC's figure
+    /// depended on how long the other tools' runs between its own took.
+    fn settled(self, settle: Duration) -> Plan {
+        Plan { settle, ..self }
     }
 }
 
@@ -541,6 +558,7 @@ fn measure(cmp: &mut Comparison<'_>) -> Vec<Outcome> {
         runs,
         warmup,
         budget,
+        settle,
     } = cmp.plan;
     let mut outcomes: Vec<Outcome> = cmp
         .variants
@@ -574,7 +592,11 @@ fn measure(cmp: &mut Comparison<'_>) -> Vec<Outcome> {
         .count();
     println!(
         "Measuring {running} variant(s), alternating: {warmup} warm-up + {runs} measured run(s) \
-         each"
+         each{}",
+        match settle.is_zero() {
+            true => String::new(),
+            false => format!(", each after {} ms of quiet", settle.as_millis()),
+        }
     );
 
     let start = Instant::now();
@@ -585,6 +607,7 @@ fn measure(cmp: &mut Comparison<'_>) -> Vec<Outcome> {
             if !matches!(outcome.state, State::Running) {
                 continue;
             }
+            std::thread::sleep(settle);
             match (variant.run)(&next_name()) {
                 Ok(elapsed) if i >= warmup => outcome.samples.push(elapsed),
                 Ok(_) => {}
@@ -847,6 +870,7 @@ mod tests {
                 runs: 1,
                 warmup: 0,
                 budget: Duration::ZERO,
+                settle: Duration::ZERO,
             },
         };
         let s = |median| Row {

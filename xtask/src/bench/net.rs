@@ -16,7 +16,10 @@
 //!
 //! 1. `veth-start`: `lxc-start` and `enclos start` of the veth container
 //!    (timed: the start alone; `stop -k` after it is not), with the same
-//!    tools' start of a container without network beside them;
+//!    tools' start of a container without network beside them, each
+//!    after 100 ms of quiet ([`SETTLE`]); and, beside them, the veth start
+//!    right after a start and stop of the same container (a restart),
+//!    where LXC's start is at its fastest;
 //! 2. `net-span`: `enclos start -l INFO -o LOG`, the duration of the
 //!    span `net` read from the log (the veth made, moved, named,
 //!    addressed, up, on the bridge), for the veth and the empty network.
@@ -49,6 +52,11 @@ const CONTAINER_ADDRESS: &str = "10.0.99.2/24";
 
 /// Each measure stays within this.
 const BUDGET: Duration = Duration::from_secs(40);
+
+/// The quiet before each start (see `Plan::settled`): several RCU grace
+/// periods, so that no start finds the cgroup lock as a run before it
+/// left it.
+const SETTLE: Duration = Duration::from_millis(100);
 
 const IP: &[Requirement] = &[super::containers::req(
     "make the bench's bridge",
@@ -370,7 +378,7 @@ pub(super) fn run(args: &CompareArgs, enclos: &std::result::Result<PathBuf, Stri
     let started = Instant::now();
     let mut verdicts = Vec::new();
     let measures: [(Build, Plan); 2] = [
-        (veth_start, Plan::new(args, 60, 2, BUDGET)),
+        (veth_start, Plan::new(args, 60, 2, BUDGET).settled(SETTLE)),
         (net_span, Plan::new(args, 60, 2, BUDGET)),
     ];
     for ((build, plan), name) in measures.into_iter().zip(NAMES) {
@@ -430,6 +438,14 @@ fn veth_start(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
         untimed(sp, &mut t.stop(&t.name, true))?;
         Ok(elapsed)
     }
+    /// The start right after a stop of the same container, untimed: what
+    /// a script that restarts it meets (LXC's start then finds the cgroup
+    /// lock as its stop left it, and waits for no grace period).
+    fn run_after_stop(t: &Tool, sp: &Spawner, n: &str) -> std::result::Result<Duration, String> {
+        untimed(sp, &mut t.cmd("start", &t.name))?;
+        untimed(sp, &mut t.stop(&t.name, true))?;
+        run(t, sp, n)
+    }
     fn check_veth(t: &Tool, sp: &Spawner, _: &str) -> std::result::Result<(), String> {
         check_start(t, sp, true)?;
         check_stop(t, sp)
@@ -443,7 +459,8 @@ fn veth_start(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
         title: format!(
             "net: start of a busybox container with one veth on a bridge (flags up, a static \
              IPv4 address), and without network (timed: the start alone; stop -k after it is \
-             not)\n  keys: {}",
+             not); \"restart\": the start right after a start and stop -k of the same \
+             container, untimed\n  keys: {}",
             veth_keys().trim_end().replace('\n', "; ")
         ),
         variants: vec![
@@ -456,6 +473,20 @@ fn veth_start(ctx: &Ctx, plan: Plan) -> Comparison<'_> {
                 sp,
                 run,
                 check_empty,
+            ),
+            with_tool(
+                "lxc-start (veth, restart)",
+                &ctx.lxc.veth,
+                sp,
+                run_after_stop,
+                check_veth,
+            ),
+            with_tool(
+                "enclos start (veth, restart)",
+                &ctx.enclos.veth,
+                sp,
+                run_after_stop,
+                check_veth,
             ),
         ],
         baseline: 0,
