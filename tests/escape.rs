@@ -13,7 +13,8 @@
 //! seccomp, no_new_privs) go in that list too.
 //!
 //! ```text
-//! cargo build --release -p enclos -p enclos-init-exec --target x86_64-unknown-linux-gnu
+//! CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" \
+//!   cargo build --release -p enclos -p enclos-init-exec --target x86_64-unknown-linux-gnu
 //! ENCLOS_BIN=$PWD/target/x86_64-unknown-linux-gnu/release/enclos cargo test --test escape
 //! ```
 

@@ -63,8 +63,8 @@ pub(crate) struct Setup<'a> {
     /// Keep the monitor's standard streams (execute) instead of the console.
     pub console_on_stdio: bool,
     pub limits: InitSetup,
-    /// The sealed binary to exec the container's init through, when this
-    /// start runs from the host's ([`crate::init_exec`]).
+    /// The sealed trampoline to exec the container's init through, when
+    /// this start runs from the host's binary ([`crate::init_exec`]).
     pub trampoline: Option<RawFd>,
 }
 

@@ -233,14 +233,16 @@ pub(crate) fn spawn_init(
         if matches!(plan.init, Init::Exec(_)) {
             if plan.init_exec.is_some() {
                 // The trampoline says it runs: an end of the socket
-                // before that is its death, not init's exec.
+                // before that is its death, not init's exec; a report of
+                // its own (another version's arguments) says what.
                 parent
                     .expect(crate::init::REACHED, SETUP_TIMEOUT)
-                    .map_err(|e| {
-                        fail(format!(
+                    .map_err(|e| match e {
+                        enclos_namespaces::Error::PeerFailed { message, .. } => fail(message),
+                        e => fail(format!(
                             "the sealed trampoline that execs init ended first: {}",
                             chain(&e)
-                        ))
+                        )),
                     })?;
             }
             // Success is the end of the socket at exec (close-on-exec); a

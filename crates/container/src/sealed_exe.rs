@@ -6,8 +6,9 @@
 //! and `attach` therefore first re-execute themselves
 //! ([`run_from_sealed_copy`]) from a handle that no one can write, and so
 //! does `start` unless nothing of the container can reach an enclos
-//! process before its init runs (then init execs it through such a
-//! handle: [`crate::init_exec`]):
+//! process before its init runs (then init execs the container's init
+//! through a trampoline seen through such a handle, the small program
+//! `enclos-init-exec` or the binary itself: [`crate::init_exec`]):
 //!
 //! - as root, the binary as seen through a read-only overlayfs that has
 //!   only lower layers (the binary's directory over an empty one of ours,
@@ -211,15 +212,16 @@ pub fn run_from_sealed_copy() -> Result<(), SealError> {
 /// What init execs the container's init through ([`crate::init_exec`]),
 /// seen through a new detached read-only overlay (root only): the small
 /// program [`enclos_init_exec`] where it is installed for the running
-/// binary ([`installed_program`]) and may be trusted, else the running
+/// binary ([`installed_programs`]) and may be trusted, else the running
 /// binary itself; why neither when no overlay can be made.
 pub(crate) fn trampoline_handle() -> Result<OwnedFd, String> {
     let real = std::fs::read_link(SELF_EXE).map_err(|e| format!("readlink {SELF_EXE}: {e}"))?;
-    if let Some(program) = installed_program(&real) {
+    for program in installed_programs(&real) {
         match program_through_overlay(&program) {
             Ok(handle) => return Ok(handle),
-            Err(why) => tracing::debug!(
-                "{} not taken ({why}): init execs through the enclos binary",
+            Err(why) => tracing::warn!(
+                "{} is not taken as the trampoline of the container's init ({why}); the enclos \
+                 binary plays its part",
                 program.display()
             ),
         }
@@ -227,19 +229,22 @@ pub(crate) fn trampoline_handle() -> Result<OwnedFd, String> {
     running_exe_through_overlay()
 }
 
-/// Where the trampoline program is installed for the enclos binary at
-/// `real`: beside it (a build's directory), or in `libexec/enclos/` of the
+/// Where the trampoline program may be installed for the enclos binary at
+/// `real` (its real path: links are resolved), the first found first:
+/// beside it (a build's directory), and in `libexec/enclos/` of the
 /// directory above it (the package's `/usr/bin` and `/usr/libexec`).
-/// None when neither holds one.
-fn installed_program(real: &Path) -> Option<PathBuf> {
-    let dir = real.parent()?;
+fn installed_programs(real: &Path) -> Vec<PathBuf> {
+    let Some(dir) = real.parent() else {
+        return Vec::new();
+    };
     let beside = dir.join(enclos_init_exec::FILE_NAME);
     let libexec = dir
         .parent()
         .map(|up| up.join("libexec/enclos").join(enclos_init_exec::FILE_NAME));
     std::iter::once(beside)
         .chain(libexec)
-        .find(|p| std::fs::symlink_metadata(p).is_ok())
+        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+        .collect()
 }
 
 /// `program` through a new detached read-only overlay, if its file there
@@ -255,8 +260,11 @@ fn program_through_overlay(program: &Path) -> Result<OwnedFd, String> {
 
 /// Whether the file of `handle` may run in every container as its init's
 /// trampoline: a regular, executable file of root's that only root may
-/// write. Checked on the very file the overlay shows (and init execs).
+/// write, and a static x86_64 program (it runs after pivot_root, where a
+/// loader would come from the container's rootfs). Checked on the very
+/// file the overlay shows, which init execs.
 fn trusted_program(handle: &OwnedFd) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
     let st = nix::sys::stat::fstat(handle.as_fd()).map_err(|e| format!("stat: {e}"))?;
     let mode = st.st_mode;
     if mode & libc::S_IFMT != libc::S_IFREG {
@@ -274,7 +282,46 @@ fn trusted_program(handle: &OwnedFd) -> Result<(), String> {
     if mode & 0o100 == 0 {
         return Err(format!("mode {:o}: not executable", mode & 0o7777));
     }
-    Ok(())
+    let path = format!("/proc/self/fd/{}", handle.as_raw_fd());
+    let mut file = File::open(&path).map_err(|e| format!("open: {e}"))?;
+    static_x86_64_elf(&mut file)
+}
+
+/// Whether `file` is a 64-bit little-endian x86_64 ELF program without an
+/// interpreter (PT_INTERP): what the C library's static start-up runs.
+/// The header is read directly: its few fixed offsets (the ELF
+/// specification's) need no parsing crate.
+fn static_x86_64_elf(file: &mut (impl std::io::Read + std::io::Seek)) -> Result<(), String> {
+    const EM_X86_64: u16 = 62;
+    const PT_INTERP: u32 = 3;
+    let mut header = [0u8; 64];
+    file.read_exact(&mut header)
+        .map_err(|_| "not an ELF program (too short)".to_string())?;
+    if header[..4] != *b"\x7fELF" || header[4] != 2 || header[5] != 1 {
+        return Err("not a 64-bit little-endian ELF program".to_string());
+    }
+    let u16_at = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]);
+    if u16_at(&header, 18) != EM_X86_64 {
+        return Err("not an x86_64 program".to_string());
+    }
+    let phoff = u64::from_le_bytes(header[32..40].try_into().expect("8 bytes"));
+    let (phentsize, phnum) = (u16_at(&header, 54), u16_at(&header, 56));
+    if usize::from(phentsize) < 4 {
+        return Err("an ELF program without program headers".to_string());
+    }
+    let mut headers = vec![0u8; usize::from(phentsize) * usize::from(phnum)];
+    file.seek(std::io::SeekFrom::Start(phoff))
+        .and_then(|_| file.read_exact(&mut headers))
+        .map_err(|_| "its program headers do not read".to_string())?;
+    let interp = headers
+        .chunks_exact(usize::from(phentsize))
+        .any(|ph| u32::from_le_bytes(ph[..4].try_into().expect("4 bytes")) == PT_INTERP);
+    match interp {
+        true => Err(
+            "a dynamically linked program (it would need a loader in the container)".to_string(),
+        ),
+        false => Ok(()),
+    }
 }
 
 /// The running binary through a new detached read-only overlay, checked
@@ -606,23 +653,71 @@ mod tests {
     }
 
     #[test]
-    fn the_program_is_found_beside_the_binary_then_in_libexec() {
+    fn the_program_is_looked_for_beside_the_binary_then_in_libexec() {
         let dir = tempfile::tempdir().unwrap();
         let bin_dir = dir.path().join("bin");
         let libexec = dir.path().join("libexec/enclos");
         std::fs::create_dir_all(&bin_dir).unwrap();
         std::fs::create_dir_all(&libexec).unwrap();
         let bin = bin_dir.join("enclos");
-        assert_eq!(installed_program(&bin), None);
+        assert!(installed_programs(&bin).is_empty());
         std::fs::write(libexec.join("enclos-init-exec"), b"").unwrap();
-        assert_eq!(
-            installed_program(&bin),
-            Some(libexec.join("enclos-init-exec"))
-        );
+        assert_eq!(installed_programs(&bin), [libexec.join("enclos-init-exec")]);
         std::fs::write(bin_dir.join("enclos-init-exec"), b"").unwrap();
         assert_eq!(
-            installed_program(&bin),
-            Some(bin_dir.join("enclos-init-exec"))
+            installed_programs(&bin),
+            [
+                bin_dir.join("enclos-init-exec"),
+                libexec.join("enclos-init-exec")
+            ]
+        );
+    }
+
+    /// An ELF header of a 64-bit little-endian program for `machine`, with
+    /// one program header of type `ph_type` right after it.
+    fn elf(machine: u16, ph_type: u32) -> Vec<u8> {
+        let mut b = vec![0u8; 64 + 56];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 2;
+        b[5] = 1;
+        b[18..20].copy_from_slice(&machine.to_le_bytes());
+        b[32..40].copy_from_slice(&64u64.to_le_bytes());
+        b[54..56].copy_from_slice(&56u16.to_le_bytes());
+        b[56..58].copy_from_slice(&1u16.to_le_bytes());
+        b[64..68].copy_from_slice(&ph_type.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn only_a_static_x86_64_elf_program_is_taken() {
+        let check = |bytes: Vec<u8>| static_x86_64_elf(&mut std::io::Cursor::new(bytes));
+        const PT_LOAD: u32 = 1;
+        assert_eq!(check(elf(62, PT_LOAD)), Ok(()));
+        assert_eq!(
+            check(elf(62, 3)).unwrap_err(),
+            "a dynamically linked program (it would need a loader in the container)"
+        );
+        assert_eq!(
+            check(elf(183, PT_LOAD)).unwrap_err(),
+            "not an x86_64 program"
+        );
+        assert_eq!(
+            check(b"#!/bin/sh\necho hi\n".to_vec()).unwrap_err(),
+            "not an ELF program (too short)"
+        );
+        let mut script = b"#!/bin/sh\n".to_vec();
+        script.resize(200, b' ');
+        assert_eq!(
+            check(script).unwrap_err(),
+            "not a 64-bit little-endian ELF program"
+        );
+        // This very test binary: dynamic, or static on a static build.
+        let mut me = File::open("/proc/self/exe").unwrap();
+        let verdict = static_x86_64_elf(&mut me);
+        assert_eq!(
+            verdict.is_ok(),
+            cfg!(all(target_feature = "crt-static", target_arch = "x86_64")),
+            "{verdict:?}"
         );
     }
 
@@ -631,7 +726,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("enclos-init-exec");
-        std::fs::write(&file, b"\x7fELF").unwrap();
+        std::fs::write(&file, elf(62, 1)).unwrap();
         let verdict = |mode: u32| {
             std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
             trusted_program(&OwnedFd::from(File::open(&file).unwrap()))
@@ -650,10 +745,44 @@ mod tests {
         let err = trusted_program(&OwnedFd::from(File::open(dir.path()).unwrap())).unwrap_err();
         assert_eq!(err, "not a regular file");
         if root {
+            std::fs::write(&file, elf(62, 3)).unwrap();
+            assert_eq!(
+                verdict(0o755).unwrap_err(),
+                "a dynamically linked program (it would need a loader in the container)"
+            );
+            std::fs::write(&file, elf(62, 1)).unwrap();
             verdict(0o755).unwrap();
             nix::unistd::chown(&file, Some(nix::unistd::Uid::from_raw(1000)), None).unwrap();
             assert_eq!(verdict(0o755).unwrap_err(), "owned by uid 1000, not root");
         }
+    }
+
+    #[test]
+    fn the_programs_handle_is_sealed_and_a_link_in_its_place_is_refused() {
+        if !enclos_testkit::require_root(
+            "the_programs_handle_is_sealed_and_a_link_in_its_place_is_refused",
+        ) {
+            return;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("enclos-init-exec");
+        std::fs::write(&program, elf(62, 1)).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let handle = program_through_overlay(&program).unwrap();
+        let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&handle));
+        assert!(is_sealed(Path::new(&path)));
+        let e = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), elf(62, 1));
+        // A link named as the program, to a file that would pass.
+        let real = dir.path().join("real");
+        std::fs::rename(&program, &real).unwrap();
+        std::os::unix::fs::symlink(&real, &program).unwrap();
+        assert!(program_through_overlay(&program).is_err());
     }
 
     #[test]
