@@ -164,6 +164,32 @@ fn clone_init(
     Ok((pid, pidfd, placed || placement.v2_dir().is_none()))
 }
 
+/// Waits until init has exec'd the container's init (through the
+/// trampoline when `trampoline`); the reason of a failure.
+fn await_exec(parent: &SyncParent, trampoline: bool) -> std::result::Result<(), String> {
+    if trampoline {
+        // The trampoline says it runs: an end of the socket before that is
+        // its death, not init's exec; a report of its own (another
+        // version's arguments) says what.
+        parent
+            .expect(crate::init::REACHED, SETUP_TIMEOUT)
+            .map_err(|e| match e {
+                enclos_namespaces::Error::PeerFailed { message, .. } => message,
+                e => format!(
+                    "the sealed trampoline that execs init ended first: {}",
+                    chain(&e)
+                ),
+            })?;
+    }
+    // Success is the end of the socket at exec (close-on-exec); a failed
+    // exec reports its error instead.
+    match parent.recv(SETUP_TIMEOUT) {
+        Err(enclos_namespaces::Error::SyncEof { .. }) => Ok(()),
+        Err(e) => Err(chain(&e)),
+        Ok(other) => Err(format!("unexpected message {other} from init")),
+    }
+}
+
 /// Clones init into its namespaces, moves it into the cgroup, and waits
 /// until it is set up (and, for `Init::Exec`, has exec'd). Returns its
 /// pid, its pidfd and the masters of the ptys it made in its own devpts
@@ -209,8 +235,18 @@ pub(crate) fn spawn_init(
         }
         crate::limits::apply_from_monitor(&plan.config, &name, pid)?;
         map_ids(plan, &parent, pid)?;
-        crate::net::attach(&plan.container, &plan.config, pid)?;
+        let networked = crate::net::attach(&plan.container, &plan.config, pid)?;
         parent.send(ATTACHED)?;
+        // The monitor's own group (MonitorGroup::Meanwhile) is made while
+        // init makes its mounts when the monitor has nothing else to do
+        // then; after a network, the two together outlasted the mounts
+        // and held GO back, so it is made once init is let exec (veth
+        // starts, 40 alternating pairs three times: 7.81 against 7.55,
+        // 9.29 against 8.83, 9.77 against 9.08 ms). Not by a thread during
+        // the network: 8.39 against 8.26 ms.
+        if !networked {
+            late.make(plan)?;
+        }
         let masters = parent
             .expect_with_fds(READY, setup_timeout)
             .map_err(|e| fail(chain(&e)))?;
@@ -224,34 +260,9 @@ pub(crate) fn spawn_init(
         let pid_env = [("LXC_PID".to_string(), pid.to_string())];
         plan.hooks.run_with("start-host", &[], &pid_env)?;
         parent.send(GO)?;
-        // The monitor's own group (MonitorGroup::Meanwhile) while init
-        // execs: made while init made its mounts, it outlasted them and
-        // held GO back (alternating veth starts, 40 pairs three times:
-        // 7.81 against 7.55, 9.29 against 8.83, 9.77 against 9.08 ms).
-        // Not by a thread during the network either: 8.39 against 8.26 ms.
         late.make(plan)?;
         if matches!(plan.init, Init::Exec(_)) {
-            if plan.init_exec.is_some() {
-                // The trampoline says it runs: an end of the socket
-                // before that is its death, not init's exec; a report of
-                // its own (another version's arguments) says what.
-                parent
-                    .expect(crate::init::REACHED, SETUP_TIMEOUT)
-                    .map_err(|e| match e {
-                        enclos_namespaces::Error::PeerFailed { message, .. } => fail(message),
-                        e => fail(format!(
-                            "the sealed trampoline that execs init ended first: {}",
-                            chain(&e)
-                        )),
-                    })?;
-            }
-            // Success is the end of the socket at exec (close-on-exec); a
-            // failed exec reports its error instead.
-            match parent.recv(SETUP_TIMEOUT) {
-                Err(enclos_namespaces::Error::SyncEof { .. }) => {}
-                Err(e) => return Err(fail(chain(&e))),
-                Ok(other) => return Err(fail(format!("unexpected message {other} from init"))),
-            }
+            await_exec(&parent, plan.init_exec.is_some()).map_err(fail)?;
         }
         Ok(masters)
     })();

@@ -27,17 +27,18 @@ use crate::launch::{make_cgroup, own_ptys, rootfs_spec, spawn_init, HostPtys, Pl
 /// The monitor's cgroup: made and entered by the monitor itself (a
 /// foreground start, execute), made by the starting command, which
 /// cloned the monitor into it on v2, or made and entered by the monitor
-/// while init execs ([`MonitorGroup::Meanwhile`]).
+/// while init sets itself up or execs ([`MonitorGroup::Meanwhile`]).
 pub(crate) enum MonitorGroup {
     ToMake,
     Made(Option<enclos_cgroupfs::Cgroup>),
     /// A daemonized start by root: the starting command made the group's
     /// v2 part (given here) and cloned the monitor into it; the monitor
-    /// makes the v1 parts and enters them once it has let init exec the
-    /// container's init, time it would spend waiting (LXC's monitors
-    /// enter their groups after the pre-start hooks too). The start
-    /// reports RUNNING only after, so no one sees the monitor elsewhere
-    /// once the container runs.
+    /// makes the v1 parts and enters them while init makes its mounts
+    /// (no network to make meanwhile) or once it has let init exec the
+    /// container's init (after a network), time it would spend waiting
+    /// (LXC's monitors enter their groups after the pre-start hooks too).
+    /// The start reports RUNNING only after, so no one sees the monitor
+    /// elsewhere once the container runs.
     Meanwhile(Option<enclos_cgroupfs::Cgroup>),
 }
 

@@ -38,8 +38,8 @@ pub(crate) fn specs(cfg: &Config) -> std::result::Result<Vec<NetSpec>, enclos_ne
 }
 
 /// Makes the networks of `cfg` for init `pid` (waiting in its namespaces)
-/// and runs their `script.up`.
-pub(crate) fn attach(c: &Container, cfg: &Config, pid: Pid) -> Result<()> {
+/// and runs their `script.up`. Returns whether there was any to make.
+pub(crate) fn attach(c: &Container, cfg: &Config, pid: Pid) -> Result<bool> {
     let fail = |e: &dyn std::error::Error| Error::StartFailed {
         name: c.name().to_string(),
         reason: chain(e),
@@ -52,7 +52,7 @@ pub(crate) fn attach(c: &Container, cfg: &Config, pid: Pid) -> Result<()> {
         .iter()
         .all(|s| s.kind == Kind::None || (s.kind == Kind::Empty && !s.up))
     {
-        return Ok(());
+        return Ok(false);
     }
     let attached = if nix::unistd::geteuid().is_root() {
         enclos_net::attach(&specs, pid.as_raw()).map_err(|e| fail(&e))?
@@ -77,7 +77,7 @@ pub(crate) fn attach(c: &Container, cfg: &Config, pid: Pid) -> Result<()> {
             return Err(fail(&e));
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Undoes what [`attach`] made (phys given back, host veths removed),

@@ -216,7 +216,7 @@ fn daemonize_monitor(plan: Plan, lock: crate::container::OpLock) -> Result<()> {
     })?;
     // The monitor is cloned into its group on v2 (see Cgroup::enter),
     // made here first. Root's monitor makes the v1 parts itself, while
-    // init execs (MonitorGroup::Meanwhile); a user's, or one
+    // init sets itself up or execs (MonitorGroup::Meanwhile); a user's, or one
     // under lxc.cgroup.relative (whose base must be left before the
     // container's group gets controllers), finds them all made here.
     let late = nix::unistd::geteuid().is_root() && !plan.config.cgroup_relative();
