@@ -365,7 +365,7 @@ fn install(bin: &std::path::Path, name: &str) -> Result<PathBuf> {
     let to = dir.join("enclos");
     std::fs::copy(bin, &to)
         .with_context(|| format!("Cannot copy {} to {}", bin.display(), to.display()))?;
-    for program in ["enclos-user-nic", "enclos-init-exec"] {
+    for program in crate::dist::BESIDE {
         let from = bin.with_file_name(program);
         if from.is_file() {
             std::fs::copy(&from, dir.join(program))

@@ -52,6 +52,9 @@ pub const USER_NIC: &str = "enclos-user-nic";
 /// The trampoline of a container's init, built beside the binary.
 pub const INIT_EXEC: &str = "enclos-init-exec";
 
+/// The programs built beside the binary, which go wherever it goes.
+pub const BESIDE: [&str; 2] = [USER_NIC, INIT_EXEC];
+
 /// What the package asks of the system, as Debian's lxc writes it.
 pub const RECOMMENDS: &str = "busybox-static, uidmap, dnsmasq-base, nftables";
 /// What some storage backends need.
@@ -66,7 +69,7 @@ pub const UNITS: [&str; 2] = ["enclos-net.service", "enclos.service"];
 pub fn run() -> Result<PathBuf> {
     deps::ensure("The package", deps::DIST)?;
     let bin = build_enclos_release()?;
-    for program in [USER_NIC, INIT_EXEC] {
+    for program in BESIDE {
         anyhow::ensure!(
             bin.with_file_name(program).is_file(),
             "{program} was not built beside {}",

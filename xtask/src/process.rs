@@ -180,16 +180,11 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
 pub fn build_enclos_release() -> Result<PathBuf> {
     let triple = host_triple()?;
     let mut cmd = cargo();
-    cmd.args([
-        "build",
-        "--release",
-        "-p",
-        "enclos",
-        "-p",
-        "enclos-user-nic",
-        "-p",
-        "enclos-init-exec",
-    ]);
+    cmd.args(["build", "--release", "-p", "enclos"]);
+    // The programs beside it are packages of the same names.
+    for program in crate::dist::BESIDE {
+        cmd.args(["-p", program]);
+    }
     let dir = if triple.ends_with("-linux-gnu") {
         cmd.args(["--target", &triple]);
         let var = format!(

@@ -328,7 +328,7 @@ fn write_share(
     // The setuid helper of users' veths, built beside enclos: lab 2.6
     // installs it setuid in its own directory.
     // The trampoline of containers' init, beside enclos in the guest too.
-    for name in ["enclos-user-nic", "enclos-init-exec"] {
+    for name in crate::dist::BESIDE {
         let program = enclos.with_file_name(name);
         if program.is_file() {
             std::fs::copy(&program, share.join(name)).with_context(|| {

@@ -43,8 +43,9 @@ pub(crate) struct Plan {
     pub confine: crate::confine::Confinement,
     /// The AppArmor profile the container runs under.
     pub apparmor: crate::apparmor::Profile,
-    /// The sealed binary init execs the container's init through, when
-    /// the start runs from the host's ([`crate::init_exec`]).
+    /// The sealed trampoline (the small program, or the enclos binary)
+    /// init execs the container's init through, when the start runs from
+    /// the host's binary ([`crate::init_exec`]).
     pub init_exec: Option<std::os::fd::OwnedFd>,
 }
 
